@@ -1,0 +1,59 @@
+# nmlab - the two commands: `make run` and `make test`. See README.md.
+BUILD   ?= build
+SANDIR  ?= build-san
+MESON   ?= meson
+# Debian packages nmlab needs to build, test and run (installed by `make deps`).
+PKGS = gcc meson ninja-build pkg-config \
+       libncurses-dev liblua5.4-dev libpng-dev libcairo2-dev zlib1g-dev \
+       libopenblas-dev libjansson-dev libprotobuf-c-dev protobuf-c-compiler \
+       libcriterion-dev fonts-dejavu-core dataset-fashion-mnist tmux
+
+.PHONY: all deps build run test test-fast sanitize bench clean
+
+all: build
+
+# Installs the missing packages once; prints what it installs. Without root it
+# prints the exact apt-get line to run instead.
+deps:
+	@missing=""; for p in $(PKGS); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
+	    || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "deps: all $(words $(PKGS)) packages present"; exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "deps: missing packages; as root run:"; \
+	  echo "  apt-get update && apt-get install -y --no-install-recommends$$missing"; exit 1; fi; \
+	echo "deps: installing$$missing"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing
+
+$(BUILD)/build.ninja:
+	$(MESON) setup $(BUILD) --buildtype=debugoptimized
+
+build: deps $(BUILD)/build.ninja
+	$(MESON) compile -C $(BUILD)
+
+run: build
+	./$(BUILD)/app/nmlab $(ARGS)
+
+# Every test, in the normal build and under ASan+UBSan.
+test: build
+	$(MESON) test -C $(BUILD) --print-errorlogs --num-processes 2
+	@$(MAKE) --no-print-directory sanitize
+	@sh tests/summary.sh $(BUILD) $(SANDIR)
+
+test-fast: build
+	$(MESON) test -C $(BUILD) --print-errorlogs --num-processes 2
+
+$(SANDIR)/build.ninja:
+	$(MESON) setup $(SANDIR) --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+
+sanitize: deps $(SANDIR)/build.ninja
+	$(MESON) compile -C $(SANDIR)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(MESON) test -C $(SANDIR) --print-errorlogs --num-processes 2 --no-suite slow
+
+bench: build
+	$(MESON) test -C $(BUILD) --benchmark --print-errorlogs --verbose
+
+clean:
+	rm -rf $(BUILD) $(SANDIR)

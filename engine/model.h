@@ -1,0 +1,187 @@
+/* model.h - networks as a list of named layers forming a DAG.
+ *
+ * Layers are stored in topological order; each names its producers by index
+ * (NM_INPUT for the model input). Activations are described per sample as
+ * (C, H, W): images are channels x height x width; token sequences (ViT) are
+ * features x tokens x 1. A linear layer acts on the channel axis at every
+ * position, like a 1x1 convolution, so "positions" P = H*W for every kind.
+ *
+ * Weight layouts (PyTorch order):
+ *   conv    [C_out, C_in/groups, kh, kw]  (dwconv: groups = C_in = C_out)
+ *   linear  [out, in]
+ * The im2col view of a weight is W [C_out x D], D = C_in/groups*kh*kw.
+ *
+ * Ownership: the model owns its layers and their tensors (each tensor pointer
+ * holds one reference). nm_model_free releases everything. */
+#ifndef NM_MODEL_H
+#define NM_MODEL_H
+
+#include "error.h"
+#include "tensor.h"
+
+#include <stdint.h>
+
+#define NM_INPUT (-1)       /* producer index meaning "the model input" */
+#define NM_PREV (-2)        /* in nm_add_*: the most recently added layer */
+#define NM_NAME_MAX 64
+
+typedef enum {
+    NM_LAYER_CONV = 0,  /* 2-D convolution (groups may be > 1) */
+    NM_LAYER_DWCONV,    /* depthwise convolution (groups = channels) */
+    NM_LAYER_LINEAR,    /* fully connected, on the channel axis per position */
+    NM_LAYER_BN,        /* batch normalisation (inference: running stats) */
+    NM_LAYER_RELU,      /* ReLU; clip > 0 makes it ReLU6-style min(max(x,0),clip) */
+    NM_LAYER_NMRELU,    /* ReLU then N:M along activation groups */
+    NM_LAYER_MAXPOOL,
+    NM_LAYER_AVGPOOL,
+    NM_LAYER_GAP,       /* global average pool: (C,H,W) -> (C,1,1) */
+    NM_LAYER_ADD,       /* elementwise sum of two producers (residual) */
+    NM_LAYER_FLATTEN,   /* (C,H,W) -> (C*H*W,1,1) */
+    NM_LAYER_MATMUL,    /* attention matmul between two activations (no weights) */
+    NM_LAYER_LAYERNORM, /* over the feature (channel) axis */
+    NM_LAYER_GELU,
+    NM_LAYER_SOFTMAX,   /* over the channel axis */
+    NM_LAYER_EMBED,     /* ViT: (C,H,W) patches -> (C, H*W+1, 1) with class token + positions */
+    NM_LAYER_KIND_COUNT
+} nm_layer_kind;
+
+/* Activation N:M policies and axes (NMReLU). */
+typedef enum { NM_POLICY_FIRST = 0, NM_POLICY_TOPK } nm_act_policy;
+typedef enum { NM_AXIS_POSITION = 0, NM_AXIS_CHANNEL } nm_act_axis;
+
+typedef struct nm_layer {
+    char name[NM_NAME_MAX];
+    nm_layer_kind kind;
+    int n_inputs;
+    int inputs[2];          /* producer layer indices or NM_INPUT */
+
+    /* geometry, per sample */
+    int in_c, in_h, in_w;
+    int out_c, out_h, out_w;
+    int kh, kw, stride_h, stride_w, pad_h, pad_w, groups;
+
+    /* parameters (NULL when the kind has none) */
+    nm_tensor *weight;      /* f32, layouts above */
+    nm_tensor *bias;        /* f32 [C_out] or NULL */
+    nm_tensor *mask;        /* u8, weight's shape, 1 = kept; NULL = all kept */
+    nm_tensor *filters;     /* u8 [C_out], 1 = filter kept; NULL = all kept */
+    nm_tensor *in_chans;    /* u8 [C_in], 1 = input channel kept; NULL = all kept */
+
+    /* BN (and LAYERNORM: gamma/beta only) */
+    nm_tensor *gamma, *beta, *mean, *var;   /* f32 [C] */
+    float eps;
+
+    /* RELU clip, NMRELU settings */
+    float clip;
+    int act_n, act_m;
+    nm_act_policy act_policy;
+    nm_act_axis act_axis;
+
+    /* MATMUL: heads and the shared (reduction) length; ADD/others unused */
+    int heads;
+    int64_t matmul_macs;    /* MACs per sample, set by the builder */
+} nm_layer;
+
+typedef struct nm_model {
+    char name[NM_NAME_MAX];
+    int in_c, in_h, in_w;   /* input shape per sample */
+    int n_layers, cap_layers;
+    nm_layer *layers;
+    uint64_t seed;          /* seed the weights were synthesised from (0 = loaded) */
+} nm_model;
+
+const char *nm_layer_kind_name(nm_layer_kind k);
+/* Kind from its name ("conv", "linear", ...); -1 if unknown. */
+int nm_layer_kind_from_name(const char *name);
+
+/* conv, dwconv and linear carry prunable weights. */
+int nm_layer_prunable(const nm_layer *l);
+/* im2col view of a prunable layer's weight: rows = C_out, cols = D. */
+int64_t nm_layer_rows(const nm_layer *l);
+int64_t nm_layer_cols(const nm_layer *l);
+
+/* Empty model with the given per-sample input shape. NULL on failure. */
+nm_model *nm_model_new(const char *name, int in_c, int in_h, int in_w);
+void nm_model_free(nm_model *m);
+/* Deep copy: tensors are cloned, not shared. */
+nm_model *nm_model_clone(const nm_model *m);
+
+/* Index of the layer called `name`, or -1. */
+int nm_model_find(const nm_model *m, const char *name);
+
+/* Builders: each appends one layer, infers its output shape from its
+ * producer(s), allocates zeroed parameters, and returns the new layer's
+ * index, or -1 with a message (unknown producer, impossible shape, name
+ * clash). `input` may be NM_INPUT, NM_PREV or a layer index. */
+int nm_add_conv(nm_model *m, const char *name, int input, int out_c, int kh, int kw,
+                int stride, int pad, int groups, int bias);
+int nm_add_dwconv(nm_model *m, const char *name, int input, int k, int stride, int pad);
+int nm_add_linear(nm_model *m, const char *name, int input, int out_features, int bias);
+int nm_add_bn(nm_model *m, const char *name, int input);
+int nm_add_relu(nm_model *m, const char *name, int input, float clip);
+int nm_add_nmrelu(nm_model *m, const char *name, int input, int n, int mm,
+                  nm_act_policy policy, nm_act_axis axis);
+int nm_add_pool(nm_model *m, const char *name, int input, nm_layer_kind kind,
+                int k, int stride, int pad);
+int nm_add_gap(nm_model *m, const char *name, int input);
+int nm_add_add(nm_model *m, const char *name, int a, int b);
+int nm_add_flatten(nm_model *m, const char *name, int input);
+/* Attention matmul. qk=1: scores = Q K^T per head, output (heads*T, T, 1);
+ * qk=0: context = A V, output (V's C, T, 1). a, b are the producers. */
+int nm_add_matmul(nm_model *m, const char *name, int a, int b, int heads, int qk);
+int nm_add_layernorm(nm_model *m, const char *name, int input);
+int nm_add_gelu(nm_model *m, const char *name, int input);
+int nm_add_softmax(nm_model *m, const char *name, int input);
+int nm_add_embed(nm_model *m, const char *name, int input);
+
+/* Appends a layer whose fields the caller has filled (used by readers):
+ * geometry of the output is recomputed from the producers and checked,
+ * parameters already attached are checked against the expected shapes and
+ * adopted (the model takes over the references). Returns the index or -1. */
+int nm_model_append(nm_model *m, nm_layer *l);
+
+/* Deterministic synthetic weights: Kaiming-normal (fan_in, ReLU gain) for
+ * conv/linear, zero bias, BN gamma=1 beta=0 mean=0 var=1, LN gamma=1. */
+void nm_model_init_weights(nm_model *m, uint64_t seed);
+
+/* Shape of a layer's output (or NM_INPUT's) per sample. */
+void nm_model_out_shape(const nm_model *m, int idx, int *c, int *h, int *w);
+
+/* Channel dependency graph.
+ * The prunable layers whose output channels feed layer `idx`'s input channels,
+ * found by walking back through channel-preserving layers (BN, ReLU, pools,
+ * GELU, ...). Writes up to `cap` indices into out, returns how many. More
+ * than one producer means the channels are tied by a residual add.
+ * *through_add is set to 1 when the walk crossed an ADD. */
+int nm_model_channel_producers(const nm_model *m, int idx, int *out, int cap, int *through_add);
+/* The prunable layers that consume `idx`'s output channels (walking forward
+ * through channel-preserving layers; FLATTEN maps channel c to features
+ * c*H*W..(c+1)*H*W-1 of the consumer). Returns the count written (<= cap).
+ * *feeds_add is set to 1 if those channels also reach a residual ADD. */
+int nm_model_channel_consumers(const nm_model *m, int idx, int *out, int cap, int *feeds_add);
+/* The BN layer that directly normalises `idx`'s output (its only consumer),
+ * or -1. */
+int nm_model_bn_of(const nm_model *m, int idx);
+
+/* Per-layer statistics. */
+typedef struct {
+    int64_t params;          /* weight elements (0 for weightless layers) */
+    int64_t nonzeros;        /* weights kept by the mask and nonzero */
+    double density;          /* nonzeros / params (1 for weightless layers) */
+    int filters, filters_kept;
+    int in_chans, in_chans_kept;
+    int64_t positions;       /* output positions per sample (H*W) */
+    int64_t dense_macs;      /* per sample */
+} nm_layer_stats;
+
+void nm_layer_stats_get(const nm_model *m, int idx, nm_layer_stats *s);
+/* Sum of dense MACs over all layers, per sample. */
+int64_t nm_model_dense_macs(const nm_model *m);
+int64_t nm_model_params(const nm_model *m);
+
+/* Mask helpers: ensure a layer has a mask (all ones), and apply masks to the
+ * weights (w *= mask) for every prunable layer. */
+int nm_layer_ensure_mask(nm_layer *l);
+void nm_model_apply_masks(nm_model *m);
+
+#endif

@@ -1,0 +1,63 @@
+/* model_stats.c - per-layer parameter, sparsity and MAC statistics. */
+#include "model.h"
+
+#include <string.h>
+
+static int count_ones(const nm_tensor *t, int dflt)
+{
+    if (!t)
+        return dflt;
+    int n = 0;
+    for (int64_t i = 0; i < t->numel; i++)
+        n += nm_u8(t)[i] != 0;
+    return n;
+}
+
+void nm_layer_stats_get(const nm_model *m, int idx, nm_layer_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    const nm_layer *l = &m->layers[idx];
+    s->positions = (int64_t)l->out_h * l->out_w;
+    s->density = 1.0;
+    if (nm_layer_prunable(l) && l->weight) {
+        const float *w = nm_f32(l->weight);
+        const uint8_t *k = l->mask ? nm_u8(l->mask) : NULL;
+        int64_t nz = 0;
+        for (int64_t i = 0; i < l->weight->numel; i++)
+            nz += w[i] != 0.0f && (!k || k[i]);
+        s->params = l->weight->numel;
+        s->nonzeros = nz;
+        s->density = s->params ? (double)nz / (double)s->params : 1.0;
+        s->filters = l->out_c;
+        s->filters_kept = count_ones(l->filters, l->out_c);
+        s->in_chans = l->in_c;
+        s->in_chans_kept = count_ones(l->in_chans, l->in_c);
+        s->dense_macs = s->positions * l->weight->numel;
+    } else if (l->kind == NM_LAYER_MATMUL) {
+        s->dense_macs = l->matmul_macs;
+    }
+}
+
+int64_t nm_model_dense_macs(const nm_model *m)
+{
+    int64_t total = 0;
+    nm_layer_stats s;
+    for (int i = 0; i < m->n_layers; i++) {
+        nm_layer_stats_get(m, i, &s);
+        total += s.dense_macs;
+    }
+    return total;
+}
+
+int64_t nm_model_params(const nm_model *m)
+{
+    int64_t total = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const nm_layer *l = &m->layers[i];
+        const nm_tensor *ts[] = {l->weight, l->bias, l->gamma, l->beta};
+        for (int k = 0; k < 4; k++)
+            if (ts[k])
+                total += ts[k]->numel;
+    }
+    return total;
+}
