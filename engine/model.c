@@ -183,7 +183,10 @@ static int conv_out(int in, int k, int s, int p)
 static int infer_layer(nm_model *m, nm_layer *l)
 {
     int need = (l->kind == NM_LAYER_ADD || l->kind == NM_LAYER_MATMUL) ? 2 : 1;
-    if (l->n_inputs != need)
+    int detached = l->n_inputs == 0 && nm_layer_prunable(l);
+    if (detached && (l->in_c <= 0 || l->in_h <= 0 || l->in_w <= 0))
+        return nm_seterr("layer '%s' has no producer and no input shape", l->name);
+    if (!detached && l->n_inputs != need)
         return nm_seterr("layer '%s' (%s) takes %d input(s), got %d", l->name,
                          nm_layer_kind_name(l->kind), need, l->n_inputs);
     for (int i = 0; i < l->n_inputs; i++)
@@ -191,7 +194,10 @@ static int infer_layer(nm_model *m, nm_layer *l)
             return nm_seterr("layer '%s': input %d refers to unknown layer %d", l->name, i,
                              l->inputs[i]);
     int c, h, w;
-    nm_model_out_shape(m, l->inputs[0], &c, &h, &w);
+    if (detached)
+        c = l->in_c, h = l->in_h, w = l->in_w;
+    else
+        nm_model_out_shape(m, l->inputs[0], &c, &h, &w);
     int want_c = l->out_c; /* conv/linear: requested outputs */
     l->in_c = c, l->in_h = h, l->in_w = w;
     l->out_c = c, l->out_h = h, l->out_w = w;
@@ -547,7 +553,7 @@ static int walk_back(const nm_model *m, int j, int *out, int n, int cap, int *th
 int nm_model_channel_producers(const nm_model *m, int idx, int *out, int cap, int *through_add)
 {
     *through_add = 0;
-    if (idx < 0 || idx >= m->n_layers)
+    if (idx < 0 || idx >= m->n_layers || m->layers[idx].n_inputs == 0)
         return 0;
     return walk_back(m, m->layers[idx].inputs[0], out, 0, cap, through_add);
 }

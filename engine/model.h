@@ -52,7 +52,9 @@ typedef enum { NM_AXIS_POSITION = 0, NM_AXIS_CHANNEL } nm_act_axis;
 typedef struct nm_layer {
     char name[NM_NAME_MAX];
     nm_layer_kind kind;
-    int n_inputs;
+    int n_inputs;           /* 0 only for conv/dwconv/linear read from a
+                               topology whose layers are independent: the
+                               input shape is then in_c/in_h/in_w as given */
     int inputs[2];          /* producer layer indices or NM_INPUT */
 
     /* geometry, per sample */
@@ -70,6 +72,10 @@ typedef struct nm_layer {
     /* BN (and LAYERNORM: gamma/beta only) */
     nm_tensor *gamma, *beta, *mean, *var;   /* f32 [C] */
     float eps;
+
+    /* Declared weight N:M (0:0 = none): set by N:M pruning, or read from a
+     * topology (SCALE-Sim's Sparsity column). The simulator reads it. */
+    int wn, wm;
 
     /* RELU clip, NMRELU settings */
     float clip;

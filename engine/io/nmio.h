@@ -1,0 +1,66 @@
+/* nmio.h - model and tensor file formats (contract between engine/io parts).
+ *
+ * Every loader returns a new object owned by the caller (NULL on failure
+ * with a message naming the file and the problem); every writer writes
+ * atomically (fileutil.h) and returns NM_OK/NM_ERR. No loader allocates more
+ * than the file's size justifies. */
+#ifndef NM_IO_H
+#define NM_IO_H
+
+#include "model.h"
+#include "tensor.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A list of named tensors (safetensors contents). The list owns one
+ * reference to each tensor and its names; free with nm_tensor_list_free. */
+typedef struct {
+    int count, cap;
+    char **names;
+    nm_tensor **tensors;
+    char *metadata_json;    /* the "__metadata__" object as JSON text, or NULL */
+} nm_tensor_list;
+
+void nm_tensor_list_free(nm_tensor_list *tl);
+/* Appends (retaining t and copying name). */
+int nm_tensor_list_add(nm_tensor_list *tl, const char *name, nm_tensor *t);
+
+/* --- safetensors (io/safetensors.c) --- */
+/* Reads every tensor (F32, F64, F16, BF16 -> f32; I8; U8, BOOL -> u8; I32;
+ * I64 -> i32 when in range) into *out. */
+int nm_safetensors_read(const char *path, nm_tensor_list *out);
+int nm_safetensors_write(const char *path, const nm_tensor_list *tl);
+/* A model: the layer graph and settings in __metadata__ ("nmlab.model"),
+ * parameters as "<layer>.weight", ".bias", ".mask", ".filters",
+ * ".in_chans", ".gamma", ".beta", ".running_mean", ".running_var". A saved
+ * model reloads exactly. */
+int nm_safetensors_save_model(const nm_model *m, const char *path);
+nm_model *nm_safetensors_load_model(const char *path);
+
+/* --- NumPy .npy (io/npy.c) --- */
+/* f4, f8 (-> f32), i1, u1, b1 (-> u8), i4; C order, little-endian. */
+nm_tensor *nm_npy_load(const char *path);
+int nm_npy_save(const nm_tensor *t, const char *path);
+
+/* --- ONNX (io/onnx_import.c) --- */
+/* Rebuilds layers and channel dependencies from Conv/Gemm/MatMul/
+ * BatchNormalization/Relu/Add/pooling/Flatten nodes with their
+ * initializers. Unsupported operators do not fail the load: they are listed
+ * in *warnings (malloc'd text, caller frees; NULL when there are none). */
+nm_model *nm_onnx_load(const char *path, char **warnings);
+
+/* --- SCALE-Sim topology CSV (io/scalesim_csv.c) --- */
+/* One detached conv (or linear) per row, synthetic weights from seed,
+ * padding 0; an optional 9th column "N:M" sets the layer's wn:wm. */
+nm_model *nm_scalesim_load(const char *path, uint64_t seed);
+
+/* --- IDX (io/idx.c), plain or gzip-compressed --- */
+/* u8 tensor with the file's dimensions (images [n, rows, cols], labels [n]). */
+nm_tensor *nm_idx_load(const char *path);
+
+/* --- any model file, by content (io/load.c) --- */
+/* safetensors, ONNX or SCALE-Sim CSV; a clear message for .npy/IDX/other. */
+nm_model *nm_model_load(const char *path, char **warnings);
+
+#endif

@@ -1,0 +1,20 @@
+/* zoo.h - built-in networks with synthetic, deterministic weights. */
+#ifndef NM_ZOO_H
+#define NM_ZOO_H
+
+#include "model.h"
+
+#include <stdint.h>
+
+/* Builds the named network (ImageNet-224 shapes for the ImageNet models,
+ * 1x28x28 for the Fashion-MNIST ones) with weights from `seed`. Returns a
+ * new model owned by the caller, or NULL with a message for unknown names. */
+nm_model *nm_zoo(const char *name, uint64_t seed);
+
+/* NULL-terminated list of the names nm_zoo accepts. */
+const char *const *nm_zoo_list(void);
+
+/* One-line description of a zoo entry ("" if unknown). */
+const char *nm_zoo_describe(const char *name);
+
+#endif
