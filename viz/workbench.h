@@ -30,6 +30,40 @@ typedef struct {
     int head, count;             /* oldest at head */
 } wb_log;
 
+/* What the Array screen shows; filled by the app from the simulator. */
+#define WB_MAX_COMP 12
+typedef struct {
+    char config[160];            /* "nm-4:9-4:9 16x16 ws ..." */
+    char layer[NM_NAME_MAX];
+    int64_t E, K, Nf;
+    int64_t cycle, total_cycles, fold, folds;
+    int phase;                   /* 0 loading weights, 1 streaming */
+    const int32_t *grid;         /* rows*cols item per PE, -1 idle */
+    int rows, cols;
+    const double *pe_busy;       /* rows*cols busy cycles so far */
+    int playing, speed;
+    int n_layers;                /* per-layer analytic results of the model */
+    const char *const *layer_names;
+    const double *layer_util, *layer_mult_util;
+    const int64_t *layer_cycles;
+    int teaching;                /* nm-MAC walk-through instead of the array */
+    const char *trace;           /* its text, steps separated by blank lines */
+    int trace_step;
+    char note[200];
+} wb_array;
+
+/* What the Energy screen shows: per system, energy by component. */
+typedef struct {
+    int n_systems, n_comp;
+    char system[6][48];
+    const char *comp[WB_MAX_COMP];
+    double pj[6][WB_MAX_COMP];   /* total energy per component, pJ */
+    int64_t cycles[6];
+    double area_mm2[6];
+    char switches[240];
+    char note[200];
+} wb_energy;
+
 /* Layers table sort keys. */
 typedef enum { WB_SORT_ORDER = 0, WB_SORT_NAME, WB_SORT_DENSITY, WB_SORT_MACS, WB_SORT_PARAMS, WB_SORT_COUNT } wb_sort;
 
@@ -60,6 +94,9 @@ typedef struct {
     int busy;                    /* an operation or script is running */
     double progress;             /* 0..1, < 0 = unknown */
     char progress_what[64];
+    wb_array array;
+    wb_energy energy;
+    int have_array, have_energy;
     int theme_dark;
     int color;                   /* colours available: else glyph-only masks */
     int mouse;
@@ -85,6 +122,8 @@ void view_status(tui_grid *g, const wb_state *s);
 void view_layers(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_mask(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_console(tui_grid *g, wb_state *s, int x, int y, int w, int h);
+void view_array(tui_grid *g, wb_state *s, int x, int y, int w, int h);
+void view_energy(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_help(tui_grid *g, const wb_key_help *keys, int n, int x, int y, int w, int h);
 void view_too_small(tui_grid *g, int min_w, int min_h);
 

@@ -1,6 +1,7 @@
 /* TUI views rendered into an in-memory grid: text snapshots and cell styles
  * checked against masks set by hand. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,4 +160,70 @@ Test(tui_views, console_log_and_too_small)
         wb_log_add(&s.log, WB_LOG_OUT, "x");
     cr_assert_eq(s.log.count, WB_LOG_LINES);
     wb_log_clear(&s.log);
+}
+
+Test(tui_views, energy_bars_scale_with_energy)
+{
+    wb_state s = {0};
+    s.have_energy = 1;
+    wb_energy *e = &s.energy;
+    e->n_systems = 2;
+    e->n_comp = 2;
+    e->comp[0] = "mult";
+    e->comp[1] = "sram";
+    snprintf(e->system[0], 48, "pmac 32x32");
+    snprintf(e->system[1], 48, "nm 16x16");
+    e->pj[0][0] = 3e9, e->pj[0][1] = 1e9;   /* 4 mJ */
+    e->pj[1][0] = 0.5e9, e->pj[1][1] = 0.5e9; /* 1 mJ: a quarter */
+    snprintf(e->switches, sizeof e->switches, "switches: gated");
+    tui_grid *g = tui_grid_new(100, 20, 0);
+    view_energy(g, &s, 0, 0, 100, 20);
+    /* count the glyph cells of each system's bar */
+    int n0 = 0, n1 = 0, m0 = 0;
+    for (int x = 22; x < 100 - 23; x++) {
+        n0 += tui_at(g, x, 2)->ch != ' ';
+        n1 += tui_at(g, x, 4)->ch != ' ';
+        m0 += tui_at(g, x, 2)->ch == '#';
+    }
+    int bar_w = 100 - 22 - 24;
+    cr_assert_eq(n0, bar_w, "the largest system fills the bar");
+    cr_assert(n1 >= bar_w / 4 - 1 && n1 <= bar_w / 4 + 1, "a quarter of the energy, a quarter of the bar: %d of %d", n1, bar_w);
+    cr_assert(m0 >= bar_w * 3 / 4 - 1 && m0 <= bar_w * 3 / 4 + 1, "mult is 3/4 of system 0: %d", m0);
+    char *t = tui_grid_text(g);
+    cr_assert(strstr(t, "4 mJ"), "%s", t);
+    cr_assert(strstr(t, "0.25x the energy of pmac 32x32"), "%s", t);
+    free(t);
+    tui_grid_free(g);
+}
+
+Test(tui_views, array_grid_glyphs_follow_pe_state)
+{
+    wb_state s = {0};
+    s.have_array = 1;
+    wb_array *a = &s.array;
+    int32_t grid[4 * 4];
+    double busy[16] = {0};
+    for (int i = 0; i < 16; i++)
+        grid[i] = i % 3 == 0 ? -1 : i;
+    a->grid = grid;
+    a->pe_busy = busy;
+    a->rows = a->cols = 4;
+    a->phase = 1;
+    a->cycle = 5;
+    a->total_cycles = 40;
+    a->folds = 2;
+    snprintf(a->layer, sizeof a->layer, "conv1");
+    snprintf(a->config, sizeof a->config, "pmac 4x4 ws");
+    tui_grid *g = tui_grid_new(100, 24, 0);
+    view_array(g, &s, 0, 0, 100, 24);
+    for (int i = 0; i < 16; i++) {
+        const tui_cell *c = tui_at(g, 1 + (i % 4) * 2, 3 + i / 4);
+        cr_assert_eq(c->ch, i % 3 == 0 ? '.' : '#', "PE %d", i);
+        cr_assert_eq(c->style, i % 3 == 0 ? TUI_S_IDLE : TUI_S_BUSY);
+    }
+    char *t = tui_grid_text(g);
+    cr_assert(strstr(t, "10/16 busy now"), "%s", t);
+    cr_assert(strstr(t, "cycle 5 / 40"), "%s", t);
+    free(t);
+    tui_grid_free(g);
 }
