@@ -291,39 +291,87 @@ static const char *dtype_name(int32_t dt)
     return dt >= 0 && dt < (int32_t)(sizeof names / sizeof names[0]) ? names[dt] : "unknown";
 }
 
-/* Checks that t holds exactly `count` elements of a type in the `ok` list
- * (bit per ONNX data type) either in raw_data or in its typed field, and
- * says which: *raw = 1 for raw_data. */
+/* Bytes per element of ONNX data type dt, and how many elements its typed
+ * field holds (*typed = -1 when that field is not one onnx.proto reads).
+ * 0 for types without a fixed width (STRING, UNDEFINED, unknown). */
+static size_t dtype_width(const Onnx__TensorProto *t, int64_t *typed)
+{
+    *typed = (int64_t)t->n_int32_data;
+    switch (t->data_type) {
+    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
+        *typed = (int64_t)t->n_float_data;
+        return 4;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE:
+        *typed = (int64_t)t->n_double_data;
+        return 8;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
+        *typed = (int64_t)t->n_int64_data;
+        return 8;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT32:
+        return 4;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT16: case ONNX__TENSOR_PROTO__DATA_TYPE__UINT16:
+    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16: case ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16:
+        return 2;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT8: case ONNX__TENSOR_PROTO__DATA_TYPE__UINT8:
+    case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL:
+        return 1;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32:
+        *typed = -1;
+        return 4;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64: case ONNX__TENSOR_PROTO__DATA_TYPE__COMPLEX64:
+        *typed = -1;
+        return 8;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__COMPLEX128:
+        *typed = -1;
+        return 16;
+    default:
+        *typed = -1;
+        return 0;
+    }
+}
+
+static int is_external(const Onnx__TensorProto *t)
+{
+    return t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+}
+
+/* Checks that t's data holds exactly the `count` elements its dims promise,
+ * in raw_data (then *raw = 1) or in its typed field. Tensors whose size
+ * cannot be told (strings, external data) pass. */
+static int tensor_size_check(importer *im, const Onnx__TensorProto *t, int64_t count, int *raw)
+{
+    int64_t typed;
+    size_t width = dtype_width(t, &typed);
+    char db[96];
+    *raw = t->raw_data.len > 0;
+    if (!width || is_external(t))
+        return NM_OK;
+    if (*raw) {
+        if ((uint64_t)t->raw_data.len != (uint64_t)count * width)
+            return node_err(im, "tensor '%s' has dims %s (%lld elements of %zu bytes) but holds %zu bytes",
+                            tname(t), dims_str(t->dims, t->n_dims, db, sizeof db),
+                            (long long)count, width, t->raw_data.len);
+    } else if (typed >= 0 && typed != count) {
+        return node_err(im, "tensor '%s' has dims %s (%lld elements) but holds %lld values",
+                        tname(t), dims_str(t->dims, t->n_dims, db, sizeof db), (long long)count,
+                        (long long)typed);
+    }
+    return NM_OK;
+}
+
+/* Checks that t is of a type in the `ok` set (bit per ONNX data type),
+ * stored in the file, and holds exactly `count` elements. */
 static int tensor_check_data(importer *im, const Onnx__TensorProto *t, int64_t count,
                              unsigned ok, int *raw)
 {
     int32_t dt = t->data_type;
-    if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+    if (is_external(t))
         return node_err(im, "tensor '%s' is stored in an external file, which nmlab does not read",
                         tname(t));
     if (dt < 0 || dt > 31 || !(ok & (1u << dt)))
         return node_err(im, "tensor '%s' has data type %s (%d), which nmlab does not read here",
                         tname(t), dtype_name(dt), (int)dt);
-    size_t width = dt == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE || dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 ? 8 : 4;
-    size_t typed = dt == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT ? t->n_float_data
-                 : dt == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE ? t->n_double_data
-                 : dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 ? t->n_int64_data
-                 : t->n_int32_data;
-    char db[96];
-    if (t->raw_data.len > 0) {
-        *raw = 1;
-        if ((uint64_t)t->raw_data.len != (uint64_t)count * width)
-            return node_err(im, "tensor '%s' has dims %s (%lld elements of %zu bytes) but holds %zu bytes",
-                            tname(t), dims_str(t->dims, t->n_dims, db, sizeof db),
-                            (long long)count, width, t->raw_data.len);
-        return NM_OK;
-    }
-    *raw = 0;
-    if ((uint64_t)typed != (uint64_t)count)
-        return node_err(im, "tensor '%s' has dims %s (%lld elements) but holds %zu values",
-                        tname(t), dims_str(t->dims, t->n_dims, db, sizeof db), (long long)count,
-                        typed);
-    return NM_OK;
+    return tensor_size_check(im, t, count, raw);
 }
 
 static uint64_t le_bytes(const uint8_t *p, size_t width)
@@ -1314,8 +1362,15 @@ static int find_input(importer *im, const char **name, int *c, int *h, int *w)
 static int index_graph(importer *im)
 {
     const Onnx__GraphProto *g = im->g;
+    /* Every initializer's dims are checked against its bytes up front, so
+     * a corrupt file fails here whatever uses the tensor. */
+    snprintf(im->where, sizeof im->where, "initializers");
     for (size_t i = 0; i < g->n_initializer; i++) {
         const Onnx__TensorProto *t = g->initializer[i];
+        int64_t count;
+        int raw;
+        if (tensor_count(im, t, &count) || tensor_size_check(im, t, count, &raw))
+            return NM_ERR;
         if (t->name && *t->name && ctab_add(im, t->name, t))
             return NM_ERR;
     }
