@@ -219,6 +219,8 @@ static int node_err(importer *im, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (!im->where[0])
+        return nm_seterr("%s", msg);
     return nm_seterr("%s: %s", im->where, msg);
 }
 
@@ -443,6 +445,11 @@ static nm_tensor *param_tensor(importer *im, const Onnx__TensorProto *t, const c
         return NULL;
     }
     float *d = nm_f32(out);
+    const uint16_t one = 1;
+    if (raw && t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT && *(const uint8_t *)&one) {
+        memcpy(d, t->raw_data.data, (size_t)count * sizeof *d); /* little-endian host */
+        return out;
+    }
     for (int64_t i = 0; i < count; i++)
         d[i] = tensor_float_at(t, raw, i);
     return out;
@@ -588,11 +595,11 @@ typedef struct {
 
 static int same_pad(int in, int k, int s, int *p)
 {
-    int out = (in + s - 1) / s;
-    int total = (out - 1) * s + k - in;
+    int64_t out = ((int64_t)in + s - 1) / s;
+    int64_t total = (out - 1) * s + k - in;
     if (total < 0)
         total = 0;
-    *p = total / 2;
+    *p = (int)(total / 2);
     return total % 2 == 0;
 }
 
@@ -1349,6 +1356,8 @@ static int find_input(importer *im, const char **name, int *c, int *h, int *w)
                              (long long)dim->dim_value);
         d[i] = dim->dim_value;
     }
+    if (d[1] * d[2] * d[3] > INT32_MAX)
+        return nm_seterr("input '%s' has more than 2^31 elements per sample", vi->name);
     if (s->n_dim == 4)
         *c = (int)d[1], *h = (int)d[2], *w = (int)d[3];
     else if (s->n_dim == 3)
@@ -1364,7 +1373,7 @@ static int index_graph(importer *im)
     const Onnx__GraphProto *g = im->g;
     /* Every initializer's dims are checked against its bytes up front, so
      * a corrupt file fails here whatever uses the tensor. */
-    snprintf(im->where, sizeof im->where, "initializers");
+    im->where[0] = '\0';
     for (size_t i = 0; i < g->n_initializer; i++) {
         const Onnx__TensorProto *t = g->initializer[i];
         int64_t count;

@@ -881,3 +881,123 @@ Test(onnx, bad_tensors, .init = make_tmp, .fini = rm_tmp)
     t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__STRING;
     expect_error(write_model(mp, "type.onnx"), "data type STRING");
 }
+
+/* Deterministic mutations of a valid file (flipped bytes, truncation):
+ * every load either succeeds or fails with a message naming the file.
+ * Under the sanitizers this also checks memory safety. */
+Test(onnx, mutated_files_never_crash, .init = make_tmp, .fini = rm_tmp)
+{
+    cnn_vals v;
+    Onnx__ModelProto *mp = small_cnn(&v, 1, 1);
+    size_t len = onnx__model_proto__get_packed_size(mp);
+    uint8_t *good = malloc(len), *bad = malloc(len);
+    onnx__model_proto__pack(mp, good);
+    onnx__model_proto__free_unpacked(mp, NULL);
+    cnn_free(&v);
+    const char *p = tmp_path("mut.onnx");
+    uint64_t s = 0x9e3779b97f4a7c15ULL;
+    int loaded = 0, failed = 0;
+    for (int round = 0; round < 400; round++) {
+        memcpy(bad, good, len);
+        size_t n = len;
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        if (round % 4 == 3) {
+            n = (size_t)(s % len);
+        } else {
+            for (int k = 0; k <= round % 3; k++) {
+                s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+                bad[s % len] ^= (uint8_t)(1u << (s >> 32) % 8);
+            }
+        }
+        write_bytes(p, bad, n);
+        char *warn = NULL;
+        nm_model *m = nm_onnx_load(p, &warn);
+        if (m) {
+            loaded++;
+            nm_model_free(m);
+            free(warn);
+        } else {
+            failed++;
+            cr_assert_null(warn);
+            cr_assert(strstr(nm_errmsg(), p), "round %d: %s", round, nm_errmsg());
+        }
+    }
+    cr_assert(loaded > 0 && failed > 0, "loaded %d, failed %d", loaded, failed);
+    free(good);
+    free(bad);
+}
+
+/* DOUBLE weights (raw little-endian and double_data) and a Reshape whose
+ * shape comes from a Constant node. */
+static Onnx__TensorProto *tensor_f64(const char *name, int nd, const int64_t *dims,
+                                     const double *v, int raw)
+{
+    Onnx__TensorProto *t = malloc(sizeof *t);
+    onnx__tensor_proto__init(t);
+    t->name = S(name);
+    t->has_data_type = 1;
+    t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE;
+    int64_t n = 1;
+    for (int i = 0; i < nd; i++) {
+        PUSH(t->dims, t->n_dims, dims[i]);
+        n *= dims[i];
+    }
+    if (raw) {
+        t->has_raw_data = 1;
+        t->raw_data.len = (size_t)n * 8;
+        t->raw_data.data = malloc(t->raw_data.len);
+        for (int64_t i = 0; i < n; i++) {
+            uint64_t b;
+            memcpy(&b, &v[i], 8);
+            for (int k = 0; k < 8; k++)
+                t->raw_data.data[8 * i + k] = (uint8_t)(b >> (8 * k));
+        }
+    } else {
+        for (int64_t i = 0; i < n; i++)
+            PUSH(t->double_data, t->n_double_data, v[i]);
+    }
+    return t;
+}
+
+Test(onnx, double_weights_and_constant_shape, .init = make_tmp, .fini = rm_tmp)
+{
+    for (int raw = 0; raw < 2; raw++) {
+        Onnx__ModelProto *mp = model_new();
+        static const int64_t xin[4] = {1, 3, 1, 2}, dw[2] = {6, 2};
+        add_input(mp, "x", 4, xin);
+        double w[12];
+        for (int i = 0; i < 12; i++)
+            w[i] = 0.25 * (i - 5);  /* exact in float */
+        add_init(mp, tensor_f64("W", 2, dw, w, raw));
+        Onnx__NodeProto *n = add_node(mp, "Constant", "k", "", "shape");
+        Onnx__AttributeProto *a = attr_new(n, "value", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR);
+        a->t = tensor_i64("shape_value", 2, (const int64_t[]){-1, 6});
+        add_node(mp, "Reshape", "flat", "x,shape", "f");
+        add_node(mp, "MatMul", "mm", "f,W", "y");
+        char *warn = NULL;
+        nm_model *m = load_ok(write_model(mp, raw ? "d_raw.onnx" : "d.onnx"), &warn);
+        cr_assert_null(warn, "%s", warn);
+        cr_assert_eq(m->n_layers, 2);
+        cr_assert_eq(m->layers[0].kind, NM_LAYER_FLATTEN);
+        const nm_layer *l = layer(m, "mm");
+        for (int o = 0; o < 2; o++)
+            for (int i = 0; i < 6; i++)
+                cr_assert_eq(nm_f32(l->weight)[o * 6 + i], (float)w[i * 2 + o]);
+        nm_model_free(m);
+    }
+}
+
+Test(onnx, reshape_with_computed_shape_stops, .init = make_tmp, .fini = rm_tmp)
+{
+    Onnx__ModelProto *mp = conv_net();
+    add_node(mp, "Shape", "shape", "c", "s");
+    add_node(mp, "Reshape", "view", "c,s", "v");
+    add_node(mp, "Relu", "relu", "v", "r");
+    char *warn = NULL;
+    nm_model *m = load_ok(write_model(mp, "dyn.onnx"), &warn);
+    cr_assert_eq(m->n_layers, 1);
+    cr_assert(warn && strstr(warn, "Shape (1)") && strstr(warn, "'view' (Reshape) skipped") &&
+              strstr(warn, "stopped at node 'relu'"), "%s", warn);
+    free(warn);
+    nm_model_free(m);
+}
