@@ -35,6 +35,9 @@
 /* Bounds for geometry attributes; beyond them the file is not a real model. */
 #define ONNX_MAX_KERNEL (1 << 16)
 #define ONNX_MAX_DIM (1 << 24)
+/* Real networks have at most a few thousand layers; building the model
+ * costs O(layers^2) name checks, so a hostile file stops here. */
+#define ONNX_MAX_LAYERS 8192
 
 /* Handler results besides NM_OK / NM_ERR. */
 #define R_SKIP 1    /* node not imported: its outputs are dead */
@@ -1290,29 +1293,37 @@ static int import_node(importer *im)
  * order of first appearance; appended to b. */
 static int tally_unsupported(const Onnx__GraphProto *g, sbuf *b)
 {
-    name_map seen = {0};
-    int kinds = 0;
-    for (size_t k = 0; k < g->n_node; k++) {
+    name_map count = {0};
+    const Onnx__NodeProto **first = NULL;
+    int kinds = 0, rc = NM_OK;
+    for (size_t k = 0; k < g->n_node && rc == NM_OK; k++) {
         const Onnx__NodeProto *n = g->node[k];
-        if (op_supported(n) || map_ref(&seen, n->op_type))
+        if (op_supported(n))
             continue;
-        int count = 0;
-        for (size_t j = k; j < g->n_node; j++)
-            count += !op_supported(g->node[j]) && strcmp(g->node[j]->op_type, n->op_type) == 0;
-        if (map_put(&seen, n->op_type, 1) != NM_OK) {
-            map_free(&seen);
-            return NM_ERR;
+        int c = map_get(&count, n->op_type, 0);
+        if (c == 0) {
+            const Onnx__NodeProto **f = realloc(first, (size_t)(kinds + 1) * sizeof *f);
+            if (!f) {
+                rc = nm_seterr("out of memory");
+                break;
+            }
+            first = f;
+            first[kinds++] = n;
         }
+        rc = map_put(&count, n->op_type, c + 1);
+    }
+    for (int i = 0; i < kinds && rc == NM_OK; i++) {
+        const Onnx__NodeProto *n = first[i];
         const char *dom = str_or(n->domain, "");
         int std = !*dom || strcmp(dom, "ai.onnx") == 0;
-        sb_printf(b, "%s%s%s%s (%d)", kinds ? ", " : "unsupported operators: ", std ? "" : dom,
-                  std ? "" : ".", n->op_type, count);
-        kinds++;
+        sb_printf(b, "%s%s%s%s (%d)", i ? ", " : "unsupported operators: ", std ? "" : dom,
+                  std ? "" : ".", n->op_type, map_get(&count, n->op_type, 0));
     }
     if (kinds)
         sb_printf(b, "\n");
-    map_free(&seen);
-    return NM_OK;
+    free(first);
+    map_free(&count);
+    return rc;
 }
 
 /* The model input: the first graph input that is not an initializer, with
@@ -1432,6 +1443,10 @@ static int walk(importer *im)
         im->node = n;
         im->node_k = (int)k;
         node_label(n, (int)k, im->where, sizeof im->where);
+        if (im->m->n_layers >= ONNX_MAX_LAYERS) {
+            warn(im, "import stopped at %s: more than %d layers", im->where, ONNX_MAX_LAYERS);
+            return NM_OK;
+        }
         int rc = op_supported(n) ? import_node(im) : R_SKIP;
         if (rc == NM_ERR)
             return NM_ERR;
@@ -1490,7 +1505,8 @@ static nm_model *import_model(const char *path, const Onnx__ModelProto *mp, char
         for (size_t i = 0; i < out.len; i++)
             if (out.p[i] == '\n')
                 out.p[i] = i + 1 < out.len ? ';' : '\0';
-        nm_seterr("no layer could be imported%s%s", out.len ? ": " : "", out.len ? out.p : "");
+        nm_seterr("no layer could be imported: %s",
+                  out.len ? out.p : "no node maps to an nmlab layer");
         goto fail;
     }
     if (warnings)
