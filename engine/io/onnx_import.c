@@ -683,10 +683,10 @@ static void check_declared_shape(importer *im, const char *name, int L)
         !vi->type->tensor_type->shape)
         return;
     const Onnx__TensorShapeProto *s = vi->type->tensor_type->shape;
-    int64_t d[4];
+    int64_t d[4] = {0};
     if (s->n_dim < 2 || s->n_dim > 4)
         return;
-    for (size_t i = 0; i < s->n_dim; i++) {
+    for (size_t i = 1; i < s->n_dim; i++) { /* the batch dimension is ignored */
         if (s->dim[i]->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE)
             return; /* symbolic: nothing to compare */
         d[i] = s->dim[i]->dim_value;
@@ -702,8 +702,16 @@ static void check_declared_shape(importer *im, const char *name, int L)
         fc = d[1], fh = 1, fw = 1;
     if (fc != c || fh != h || fw != w) {
         char db[96];
-        warn(im, "value '%s' has shape %s in the file but nmlab computes (%d, %d, %d) per sample",
-             name, dims_str(d, s->n_dim, db, sizeof db), c, h, w);
+        const Onnx__TensorShapeProto__Dimension *b = s->dim[0];
+        dims_str(d, s->n_dim, db, sizeof db);
+        /* show the batch dimension as the file names it */
+        char batch[32] = "N";
+        if (b->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE)
+            snprintf(batch, sizeof batch, "%lld", (long long)b->dim_value);
+        else if (b->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM && b->dim_param)
+            snprintf(batch, sizeof batch, "%s", b->dim_param);
+        warn(im, "value '%s' has shape [%s%s in the file but nmlab computes (%d, %d, %d) per sample",
+             name, batch, strchr(db, ','), c, h, w);
     }
 }
 

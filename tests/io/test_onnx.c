@@ -381,8 +381,8 @@ static Onnx__ModelProto *small_cnn(cnn_vals *v, int raw, int with_vinfo)
     add_output(mp, "y", 2, yout);
     if (with_vinfo) {
         /* Shapes by the usual formula out = (in + 2p - k) / s + 1. */
-        static const int64_t s488[4] = {1, 4, 8, 8}, s444[4] = {1, 4, 4, 4};
-        static const int64_t s411[4] = {1, 4, 1, 1}, s4[2] = {1, 4};
+        static const int64_t s488[4] = {-1, 4, 8, 8}, s444[4] = {1, 4, 4, 4};
+        static const int64_t s411[4] = {-1, 4, 1, 1}, s4[2] = {-1, 4};
         add_vinfo(mp, "c1", 4, s488);
         add_vinfo(mp, "b1", 4, s488);
         add_vinfo(mp, "r1", 4, s488);
@@ -529,15 +529,16 @@ Test(onnx, value_info_shapes_match, .init = make_tmp, .fini = rm_tmp)
     nm_model_free(m);
     cnn_free(&v);
 
-    /* A wrong declared shape is reported by name. */
+    /* A wrong declared shape is reported by name (a symbolic batch is fine). */
     Onnx__ModelProto *mp = small_cnn(&v, 0, 0);
-    static const int64_t wrong[4] = {1, 4, 5, 5};
+    static const int64_t wrong[4] = {-1, 4, 5, 5}, wrong_f[2] = {2, 5};
     add_vinfo(mp, "p1", 4, wrong);
+    add_vinfo(mp, "f1", 2, wrong_f);
     path = write_model(mp, "vi_wrong.onnx");
     m = load_ok(path, &warn);
     cr_assert_not_null(warn);
-    cr_assert(strstr(warn, "'p1'") && strstr(warn, "[1, 4, 5, 5]") && strstr(warn, "(4, 4, 4)"),
-              "%s", warn);
+    cr_assert(strstr(warn, "'p1' has shape [N, 4, 5, 5]") && strstr(warn, "(4, 4, 4)"), "%s", warn);
+    cr_assert(strstr(warn, "'f1' has shape [2, 5]") && strstr(warn, "(4, 1, 1)"), "%s", warn);
     free(warn);
     nm_model_free(m);
     cnn_free(&v);
