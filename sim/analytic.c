@@ -119,11 +119,16 @@ int sim_gemm_analytic(const sim_gemm *g, const sim_config *cfg, const nm_tensor 
     }
     free(tf);
     double G = (double)g->groups;
-    res->cycles = (int64_t)(cycles * G) - (cfg->compat_scalesim ? 1 : 0);
+    /* Ratios use the cycles simulated; compat then reports one cycle less
+     * (SCALE-Sim's off-by-one), which is a count only: a ratio over it
+     * could exceed 1 on tiny layers. */
+    res->cycles = (int64_t)(cycles * G);
     res->pe_busy = (int64_t)(busy * G);
     res->util = (double)res->pe_busy / ((double)RC * (double)res->cycles);
     res->mapping_eff = used_sum / ((double)u->folds * (double)RC);
     res->mult_slots = (double)RC * sim_mac_mults(&cfg->mac) * (double)res->cycles;
+    if (cfg->compat_scalesim)
+        res->cycles -= 1;
 
     double wd = weight_density(g, cfg, u);
     double dd = cfg->mac.kind == SIM_NM ? (double)cfg->mac.dn / cfg->mac.dm : 1.0;

@@ -75,7 +75,7 @@ static double bottom_up(const sim_mac *mac, const sim_energy_table *et)
     default: {
         double bits = mac->wm * (8.0 + bits_for(mac->dm)) + mac->wn * (8.0 + bits_for(mac->wm)) +
                       mac->dm * 24.0;
-        double route = mac->wn * 24.0 * et->mux2_bit_um2 * (mac->dm > 1 ? mac->dm - 1 : 0);
+        double route = mac->wn * 24.0 * et->mux2_bit_um2 * bits_for(mac->dm);
         return mac->wn * (et->mul8_um2 + select_um2(et, mac->wm) + add24) + route +
                bits * et->reg_bit_um2;
     }

@@ -61,7 +61,9 @@ static void sum_totals(sim_report *r)
         add_energy(&t->e, &l->e);
     }
     if (t->cycles > 0) {
-        t->util = (double)t->pe_busy / (RC * (double)t->cycles);
+        /* over the simulated cycles (mult_slots excludes compat's -1) */
+        double sim_cycles = t->mult_slots / (RC * sim_mac_mults(&r->cfg.mac));
+        t->util = (double)t->pe_busy / (RC * sim_cycles);
         t->mult_util = t->products / t->mult_slots;
     }
     if (t->u.folds > 0)

@@ -20,7 +20,8 @@
  * per row and column; a fold ends when the last item has passed PE(R-1,C-1):
  *   fold length = load + R + C + T - 2,  load = R (WS, IS) or 0 (OS).
  * Folds do not overlap. compat='scalesim' subtracts 1 from the total
- * (SCALE-Sim's off-by-one, reproduced on purpose).
+ * (SCALE-Sim's off-by-one, reproduced on purpose); utilization and
+ * multiplier-slot counts always use the cycles actually simulated.
  *
  * Memory/energy ownership: everything here is plain structs owned by the
  * caller, except sim_report (sim_report_free) and sim_stepper
@@ -166,7 +167,7 @@ typedef struct {
     sim_units u;
     int64_t cycles;
     int64_t pe_busy;            /* PE-cycles holding a useful item */
-    double util;                /* pe_busy / (R*C*cycles) */
+    double util;                /* pe_busy / (R*C*cycles simulated) */
     double mapping_eff;         /* mean over folds of used PEs / R*C */
     double fold_util_min, fold_util_max;
     double products;            /* active products (both operands nonzero) */

@@ -197,13 +197,15 @@ int sim_gemm_stepped(const sim_gemm *g, const sim_config *cfg, int64_t max_pe_cy
     memcpy(res->name, g->name, sizeof res->name);
     res->g = *g;
     double RC = (double)cfg->rows * cfg->cols;
-    res->cycles = s->cycle - (cfg->compat_scalesim ? 1 : 0);
+    res->cycles = s->cycle;
     res->pe_busy = s->busy;
     res->util = (double)s->busy / (RC * (double)res->cycles);
     res->mapping_eff = s->used_sum / ((double)s->nfolds * RC);
     res->fold_util_min = s->fu_min;
     res->fold_util_max = s->fu_max;
     res->mult_slots = RC * sim_mac_mults(&cfg->mac) * (double)res->cycles;
+    if (cfg->compat_scalesim)
+        res->cycles -= 1;   /* SCALE-Sim's off-by-one, as in the analytic engine */
     sim_stepper_free(s);
     return NM_OK;
 }
