@@ -88,12 +88,14 @@ int sim_energy_load_json(const char *path, sim_energy_table *et)
         while (i < N_FIELDS && strcmp(fields[i].name, key))
             i++;
         if (i == N_FIELDS) {
+            nm_seterr("%s: unknown key '%s'", path, key);   /* key dies with root */
             json_decref(root);
-            return nm_seterr("%s: unknown key '%s'", path, key);
+            return NM_ERR;
         }
         if (!json_is_number(v) || json_number_value(v) < 0 || !isfinite(json_number_value(v))) {
+            nm_seterr("%s: '%s' must be a non-negative number", path, key);
             json_decref(root);
-            return nm_seterr("%s: '%s' must be a non-negative number", path, key);
+            return NM_ERR;
         }
         *(double *)((char *)&t + fields[i].off) = json_number_value(v);
     }

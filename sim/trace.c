@@ -8,8 +8,11 @@
 char *sim_nm_mac_trace(const sim_mac *mac, const int8_t *block, const int8_t *wslice,
                        int32_t *out)
 {
+    sim_mac chk;
     if (mac->kind != SIM_NM)
         return nm_seterr("the trace shows an nm-MAC"), NULL;
+    if (sim_mac_init(&chk, mac->kind, mac->dn, mac->dm, mac->wn, mac->wm))
+        return NULL;
     int p = mac->dm, s = mac->wm, F = mac->wn;
     char *text = NULL;
     size_t len = 0;
