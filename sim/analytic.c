@@ -130,7 +130,15 @@ int sim_gemm_analytic(const sim_gemm *g, const sim_config *cfg, const nm_tensor 
     if (cfg->compat_scalesim)
         res->cycles -= 1;
 
-    double wd = weight_density(g, cfg, u);
+    sim_layer_account(g, cfg, acts, res);
+    return NM_OK;
+}
+
+void sim_layer_account(const sim_gemm *g, const sim_config *cfg, const nm_tensor *acts,
+                       sim_layer_result *res)
+{
+    double G = (double)g->groups;
+    double wd = weight_density(g, cfg, &res->u);
     double dd = cfg->mac.kind == SIM_NM ? (double)cfg->mac.dn / cfg->mac.dm : 1.0;
     res->dense_macs = G * (double)g->E * (double)g->K * (double)(g->Nf_all ? g->Nf_all : g->Nf);
     res->eff_macs = G * (double)g->E * (double)g->Kp * (double)g->Nf * wd * dd;
@@ -144,5 +152,4 @@ int sim_gemm_analytic(const sim_gemm *g, const sim_config *cfg, const nm_tensor 
     res->mult_util = res->products / res->mult_slots;
     sim_layer_memory(g, cfg, res);
     sim_layer_energy(cfg, res);
-    return NM_OK;
 }

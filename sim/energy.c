@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,6 +103,30 @@ int sim_energy_load_json(const char *path, sim_energy_table *et)
     json_decref(root);
     *et = t;
     return NM_OK;
+}
+
+int sim_energy_save_json(const char *path, const sim_energy_table *et)
+{
+    json_t *root = json_object();
+    if (!root)
+        return nm_seterr("out of memory");
+    json_object_set_new(root, "node_nm", json_integer(et->node_nm));
+    for (size_t i = 0; i < N_FIELDS; i++)
+        json_object_set_new(root, fields[i].name,
+                            json_real(*(const double *)((const char *)et + fields[i].off)));
+    nm_atomic_file af;
+    if (nm_atomic_begin(&af, path)) {
+        json_decref(root);
+        return NM_ERR;
+    }
+    int rc = json_dumpf(root, af.f, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+    json_decref(root);
+    if (rc) {
+        nm_atomic_abort(&af);
+        return nm_seterr("%s: could not write the energy table", path);
+    }
+    fputc('\n', af.f);
+    return nm_atomic_commit(&af);
 }
 
 int sim_energy_scale(sim_energy_table *et, int to_nm)

@@ -72,8 +72,8 @@ static void sum_totals(sim_report *r)
         t->fold_util_min = 0;
 }
 
-sim_report *sim_model_run(const nm_model *m, const sim_config *cfg, nm_progress_fn progress,
-                          void *ud)
+static sim_report *run(const nm_model *m, const sim_config *cfg, int stepped,
+                       int64_t max_pe_cycles, nm_progress_fn progress, void *ud)
 {
     if (!m)
         return nm_seterr("no model"), NULL;
@@ -86,13 +86,14 @@ sim_report *sim_model_run(const nm_model *m, const sim_config *cfg, nm_progress_
     }
     r->cfg = *cfg;
     snprintf(r->model, sizeof r->model, "%s", m->name);
-    snprintf(r->engine, sizeof r->engine, "analytic");
+    snprintf(r->engine, sizeof r->engine, stepped ? "stepped" : "analytic");
     for (int i = 0; i < m->n_layers; i++) {
         if (!nm_layer_prunable(&m->layers[i]))
             continue;
         sim_gemm g;
         if (sim_gemm_from_layer(m, i, cfg, &g) ||
-            sim_gemm_analytic(&g, cfg, NULL, &r->layers[r->n_layers]) ||
+            (stepped ? sim_gemm_stepped(&g, cfg, max_pe_cycles, &r->layers[r->n_layers])
+                     : sim_gemm_analytic(&g, cfg, NULL, &r->layers[r->n_layers])) ||
             nm_progress(progress, ud, (double)(i + 1) / m->n_layers, "simulating")) {
             sim_report_free(r);
             return NULL;
@@ -102,6 +103,18 @@ sim_report *sim_model_run(const nm_model *m, const sim_config *cfg, nm_progress_
     sum_totals(r);
     sim_area_get(cfg, &r->area);
     return r;
+}
+
+sim_report *sim_model_run(const nm_model *m, const sim_config *cfg, nm_progress_fn progress,
+                          void *ud)
+{
+    return run(m, cfg, 0, 0, progress, ud);
+}
+
+sim_report *sim_model_run_stepped(const nm_model *m, const sim_config *cfg,
+                                  int64_t max_pe_cycles, nm_progress_fn progress, void *ud)
+{
+    return run(m, cfg, 1, max_pe_cycles, progress, ud);
 }
 
 void sim_report_free(sim_report *r)

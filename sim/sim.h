@@ -117,8 +117,10 @@ void sim_config_init(sim_config *cfg, const sim_mac *mac, int rows, int cols);
 int sim_config_check(const sim_config *cfg);
 
 void sim_energy_defaults(sim_energy_table *et);
-/* Loads keys from a JSON object file over *et. */
+/* Loads keys from a JSON object file over *et (all or nothing). */
 int sim_energy_load_json(const char *path, sim_energy_table *et);
+/* Writes *et as such a JSON object (atomically), to start a custom table. */
+int sim_energy_save_json(const char *path, const sim_energy_table *et);
 /* Scales energy and area from et->node_nm to to_nm with the Stillmaker &
  * Baas factors (65->45, 45->16, and their product 65->16). */
 int sim_energy_scale(sim_energy_table *et, int to_nm);
@@ -192,9 +194,10 @@ int sim_gemm_analytic(const sim_gemm *g, const sim_config *cfg, const nm_tensor 
                       sim_layer_result *res);
 
 /* Cycle-stepped engine: moves item tags through the PE registers each
- * cycle; fills cycles, pe_busy, util, mapping_eff, fold_util_min/max and
- * mult_slots of res (the rest is zeroed). Refuses more than max_pe_cycles
- * (0 = 2e9) of work. */
+ * cycle; the timing fields of res (cycles, pe_busy, util, mapping_eff,
+ * fold_util_min/max, mult_slots) come from the stepping, the rest
+ * (products, memory, energy) from sim_layer_account with declared
+ * densities. Refuses more than max_pe_cycles (0 = 2e9) of work. */
 int sim_gemm_stepped(const sim_gemm *g, const sim_config *cfg, int64_t max_pe_cycles,
                      sim_layer_result *res);
 
@@ -212,8 +215,11 @@ const int32_t *sim_stepper_grid(const sim_stepper *s, int *rows, int *cols);
 /* Items whose tags disagreed at a PE (0 unless the engine is wrong). */
 int64_t sim_stepper_errors(const sim_stepper *s);
 
-/* Memory, energy for a result whose timing is filled (called by the
- * analytical engine; exposed for tests). */
+/* Products, MAC counts, memory and energy for a result whose timing is
+ * filled (both engines call it; acts as in sim_gemm_analytic). */
+void sim_layer_account(const sim_gemm *g, const sim_config *cfg, const nm_tensor *acts,
+                       sim_layer_result *res);
+/* The memory and energy parts of sim_layer_account. */
 void sim_layer_memory(const sim_gemm *g, const sim_config *cfg, sim_layer_result *res);
 void sim_layer_energy(const sim_config *cfg, sim_layer_result *res);
 
@@ -246,6 +252,10 @@ typedef struct {
  * with sim_report_free. NULL with a message on failure. */
 sim_report *sim_model_run(const nm_model *m, const sim_config *cfg, nm_progress_fn progress,
                           void *ud);
+/* The same with the cycle-stepped engine; each layer may take at most
+ * max_pe_cycles (0 = 2e9) PE-cycles of stepping. */
+sim_report *sim_model_run_stepped(const nm_model *m, const sim_config *cfg,
+                                  int64_t max_pe_cycles, nm_progress_fn progress, void *ud);
 void sim_report_free(sim_report *r);
 /* Per-layer CSV (compat: SCALE-Sim COMPUTE_REPORT.csv columns) and JSON,
  * both written atomically. */

@@ -207,5 +207,6 @@ int sim_gemm_stepped(const sim_gemm *g, const sim_config *cfg, int64_t max_pe_cy
     if (cfg->compat_scalesim)
         res->cycles -= 1;   /* SCALE-Sim's off-by-one, as in the analytic engine */
     sim_stepper_free(s);
+    sim_layer_account(g, cfg, NULL, res);
     return NM_OK;
 }

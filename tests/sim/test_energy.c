@@ -189,3 +189,21 @@ Test(energy, system_area_shares)
     cr_assert_float_eq(a.acc_um2 / total, 0.185, 1e-9);
     cr_assert_float_eq(a.sfu_um2 / total, 0.130, 1e-9);
 }
+
+Test(energy, json_save_load_round_trip)
+{
+    sim_energy_table a, b;
+    sim_energy_defaults(&a);
+    a.sfu_pj = 3.25;
+    sim_energy_scale(&a, 16);
+    char path[] = "/tmp/nmlab_et_rt_XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    cr_assert_eq(sim_energy_save_json(path, &a), NM_OK, "%s", nm_errmsg());
+    sim_energy_defaults(&b);
+    cr_assert_eq(sim_energy_load_json(path, &b), NM_OK, "%s", nm_errmsg());
+    unlink(path);
+    cr_assert_eq(b.node_nm, 16);
+    cr_assert_float_eq(b.sfu_pj, 3.25 * 0.174, 1e-12);
+    cr_assert_float_eq(b.pmac_cell_um2, 625 * 0.19, 1e-9);
+}
