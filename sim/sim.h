@@ -207,10 +207,14 @@ sim_stepper *sim_stepper_new(const sim_gemm *g, const sim_config *cfg);
 void sim_stepper_free(sim_stepper *s);
 /* Advances one cycle; returns 1 while cycles remain, 0 when finished. */
 int sim_stepper_step(sim_stepper *s);
-/* Current state: cycle count so far, fold index, phase (0 load, 1 stream),
- * and the R*C grid (row-major) of the item each PE works on (-1 idle). */
+/* Current state: cycles so far, fold index (0-based) of how many folds
+ * (groups x folds), phase (0 loading stationary operands, 1 streaming), and
+ * the R*C grid (row-major) of the item each PE works on (-1 idle); items
+ * are stream steps (nm: block*rounds + round). The grid stays owned by s. */
 int64_t sim_stepper_cycle(const sim_stepper *s);
 int64_t sim_stepper_fold(const sim_stepper *s);
+int64_t sim_stepper_folds(const sim_stepper *s);
+int sim_stepper_phase(const sim_stepper *s);
 const int32_t *sim_stepper_grid(const sim_stepper *s, int *rows, int *cols);
 /* Items whose tags disagreed at a PE (0 unless the engine is wrong). */
 int64_t sim_stepper_errors(const sim_stepper *s);
@@ -291,8 +295,12 @@ int sim_gemm_i8_functional(const sim_mac *mac, const int8_t *X, const int8_t *W,
  * one weight slice (n_F): the compressed block, the stored weights with
  * their indices, then round by round the data row in, the values picked at
  * the weight indices, each product and the output register it goes to.
+ * Steps are separated by blank lines (setup, each round, the result).
  * Returns malloc'd text (caller frees) and the n_D outputs in out[]. */
 char *sim_nm_mac_trace(const sim_mac *mac, const int8_t *block, const int8_t *wslice,
                        int32_t *out);
+/* The trace on the built-in 4x4 example (2:4 data x 2:4 weights, 2 rounds,
+ * 2 multipliers); malloc'd text, caller frees. */
+char *sim_nm_mac_trace_example(void);
 
 #endif

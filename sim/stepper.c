@@ -159,6 +159,8 @@ int sim_stepper_step(sim_stepper *s)
 int64_t sim_stepper_cycle(const sim_stepper *s) { return s->cycle; }
 int64_t sim_stepper_fold(const sim_stepper *s) { return s->fold; }
 int64_t sim_stepper_errors(const sim_stepper *s) { return s->errors; }
+int64_t sim_stepper_folds(const sim_stepper *s) { return s->nfolds; }
+int sim_stepper_phase(const sim_stepper *s) { return s->loading ? 0 : 1; }
 
 const int32_t *sim_stepper_grid(const sim_stepper *s, int *rows, int *cols)
 {

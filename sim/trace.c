@@ -65,7 +65,13 @@ char *sim_nm_mac_trace(const sim_mac *mac, const int8_t *block, const int8_t *ws
     for (int r = 0; r < p; r++)
         out[r] = 0;
     for (int r = 0; r < rounds; r++) {
-        fprintf(f, "round %d:\n", r);
+        fprintf(f, "\nround %d: data row", r);
+        for (int c = 0; c < s; c++)
+            if (r < cnt[c])
+                fprintf(f, " %d@%d", dv[c][r], dr[c][r]);
+            else
+                fprintf(f, " -");
+        fprintf(f, " arrives\n");
         for (int m = 0; m < nw; m++) {
             int c = wi[m];
             if (r >= cnt[c]) {
@@ -78,7 +84,7 @@ char *sim_nm_mac_trace(const sim_mac *mac, const int8_t *block, const int8_t *ws
                     m, c, dv[c][r], dr[c][r], wv[m], prod, dr[c][r], out[dr[c][r]]);
         }
     }
-    fprintf(f, "after %d rounds the %d partial sums move on:", rounds, p);
+    fprintf(f, "\nafter %d rounds the %d partial sums move on:", rounds, p);
     for (int r = 0; r < p; r++)
         fprintf(f, " %d", out[r]);
     fprintf(f, "\n");
@@ -87,4 +93,21 @@ char *sim_nm_mac_trace(const sim_mac *mac, const int8_t *block, const int8_t *ws
         return nm_seterr("out of memory writing the trace"), NULL;
     }
     return text;
+}
+
+char *sim_nm_mac_trace_example(void)
+{
+    /* Rows are positions, columns the reduction; every column holds 2
+     * nonzeros (2:4 data) and the weight slice 2 nonzeros (2:4). */
+    static const int8_t block[16] = {
+        3, 0, 1, 0,
+        0, 2, 0, 4,
+        5, 0, 0, 6,
+        0, 7, 8, 0,
+    };
+    static const int8_t w[4] = {0, 2, 0, -1};
+    sim_mac mac;
+    int32_t out[4];
+    sim_mac_init(&mac, SIM_NM, 2, 4, 2, 4);
+    return sim_nm_mac_trace(&mac, block, w, out);
 }
