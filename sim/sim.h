@@ -291,6 +291,19 @@ typedef struct {
 int sim_gemm_i8_functional(const sim_mac *mac, const int8_t *X, const int8_t *W, int64_t E,
                            int64_t K, int64_t Nf, int32_t *Y, sim_func_stats *st);
 
+/* The GEMM weight matrix of a conv (groups 1) or linear layer: f32
+ * [filters kept, input channels kept * kh * kw], mask applied, columns in
+ * (c_in, kh, kw) order. New tensor owned by the caller; NULL on error. */
+nm_tensor *sim_layer_weight_matrix(const nm_model *m, int idx);
+/* Quantises X (f32 [E, K'], the layer's im2col'd input over the kept
+ * channels) and the layer's weight matrix symmetrically to int8 and runs
+ * the MAC's functional model: returns Y (i32 [E, filters kept], owned by
+ * the caller; Y * x_scale * w_scale approximates X W^T) or NULL, e.g. when
+ * the weights do not fit the MAC's #F:n_F. */
+nm_tensor *sim_layer_functional(const nm_model *m, int idx, const sim_mac *mac,
+                                const nm_tensor *X, float *x_scale, float *w_scale,
+                                sim_func_stats *st);
+
 /* Teaching trace of one nm-MAC on one data block (n_D x n_F, row-major) and
  * one weight slice (n_F): the compressed block, the stored weights with
  * their indices, then round by round the data row in, the values picked at

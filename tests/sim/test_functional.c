@@ -200,3 +200,64 @@ Test(functional, mac_parse_and_bad_settings)
     cr_assert(strstr(nm_errmsg(), "5:4"), "%s", nm_errmsg());
     cr_assert_eq(sim_mac_parse("tpu", &m), NM_ERR);
 }
+
+/* A real conv layer (one filter and one input channel removed, weights
+ * pruned 2:4 along K by hand) through the nm-MAC functional model equals
+ * the dense int8 GEMM of the same quantised operands; the weight matrix
+ * holds exactly the kept rows and columns. */
+Test(functional, layer_through_functional_model)
+{
+    nm_model *m = nm_model_new("l", 3, 6, 6);
+    int c = nm_add_conv(m, "c", NM_INPUT, 5, 2, 2, 1, 0, 1, 0);
+    cr_assert(c >= 0, "%s", nm_errmsg());
+    nm_model_init_weights(m, 5);
+    nm_layer *l = &m->layers[c];
+    l->filters = nm_tensor_new4(NM_U8, 1, 5, 0, 0, 0);
+    l->in_chans = nm_tensor_new4(NM_U8, 1, 3, 0, 0, 0);
+    for (int i = 0; i < 5; i++)
+        nm_u8(l->filters)[i] = i != 3;
+    for (int i = 0; i < 3; i++)
+        nm_u8(l->in_chans)[i] = i != 1;
+    /* 2:4 along the kept K' = 2 channels * 4 = 8: keep the first 2 of
+     * each 2x2 kernel (kernel group = 4 consecutive entries). */
+    nm_layer_ensure_mask(l);
+    for (int64_t i = 0; i < l->mask->numel; i++)
+        nm_u8(l->mask)[i] = i % 4 < 2;
+    nm_tensor *W = sim_layer_weight_matrix(m, c);
+    cr_assert_not_null(W, "%s", nm_errmsg());
+    cr_assert_eq(W->shape[0], 4);
+    cr_assert_eq(W->shape[1], 8);
+    /* row 3 = filter 4; column 5 = channel 2, kernel entry 1 */
+    cr_assert_float_eq(nm_f32(W)[3 * 8 + 5], nm_f32(l->weight)[4 * 12 + 2 * 4 + 1], 0);
+    cr_assert_float_eq(nm_f32(W)[3 * 8 + 6], 0, 0, "masked");
+    /* Activations: 2:4 column-wise over E = 25 positions. */
+    nm_rng r;
+    nm_rng_seed(&r, 11);
+    int E = 25, K = 8;
+    nm_tensor *X = nm_tensor_new4(NM_F32, 2, E, K, 0, 0);
+    for (int k = 0; k < K; k++)
+        for (int e = 0; e < E; e++)
+            nm_f32(X)[e * K + k] = e % 4 == (k % 4) || e % 4 == ((k + 1) % 4)
+                                       ? (float)nm_rng_normal(&r) : 0.0f;
+    sim_mac mac;
+    sim_mac_init(&mac, SIM_NM, 2, 4, 2, 4);
+    float xs, ws;
+    sim_func_stats st;
+    nm_tensor *Y = sim_layer_functional(m, c, &mac, X, &xs, &ws, &st);
+    cr_assert_not_null(Y, "%s", nm_errmsg());
+    cr_assert_eq(st.violations, 0);
+    int8_t xq[200], wq[32];
+    int32_t Yref[100];
+    cr_assert_float_eq(sim_quantize_sym(nm_f32(X), E * K, xq), xs, 0);
+    cr_assert_float_eq(sim_quantize_sym(nm_f32(W), 4 * K, wq), ws, 0);
+    sim_gemm_i8_dense(xq, wq, E, K, 4, Yref);
+    cr_assert(!memcmp(nm_i32(Y), Yref, sizeof(int32_t) * E * 4));
+    /* A 1:4 MAC cannot hold 2:4 weights: a clear message naming the layer. */
+    sim_mac_init(&mac, SIM_NM, 2, 4, 1, 4);
+    cr_assert_null(sim_layer_functional(m, c, &mac, X, NULL, NULL, NULL));
+    cr_assert(strstr(nm_errmsg(), "c: filter"), "%s", nm_errmsg());
+    nm_tensor_release(Y);
+    nm_tensor_release(X);
+    nm_tensor_release(W);
+    nm_model_free(m);
+}
