@@ -87,14 +87,15 @@ int sim_gemm_analytic(const sim_gemm *g, const sim_config *cfg, const nm_tensor 
     memcpy(res->name, g->name, sizeof res->name);
     res->g = *g;
     int64_t R = cfg->rows, C = cfg->cols, RC = R * C;
-    int64_t *tf = malloc((size_t)u->row_folds * sizeof *tf);
-    if (!tf)
-        return nm_seterr("out of memory");
-    for (int64_t f = 0; f < u->row_folds; f++)
-        tf[f] = u->T;
-    if (acts && measure_rounds(g, cfg, u, acts, tf, res)) {
-        free(tf);
-        return NM_ERR;
+    /* T per row fold: uniform unless measured from activations. */
+    int64_t *tf = NULL;
+    if (acts) {
+        if (!(tf = malloc((size_t)u->row_folds * sizeof *tf)))
+            return nm_seterr("out of memory");
+        if (measure_rounds(g, cfg, u, acts, tf, res)) {
+            free(tf);
+            return NM_ERR;
+        }
     }
     /* Column folds: C_full full ones and maybe one of width c_last. */
     int64_t c_full = u->Sc / C, c_last = u->Sc % C;
@@ -102,15 +103,16 @@ int sim_gemm_analytic(const sim_gemm *g, const sim_config *cfg, const nm_tensor 
     res->fold_util_min = 1e300, res->fold_util_max = 0;
     for (int64_t f = 0; f < u->row_folds; f++) {
         int64_t ru = min64(R, u->Sr - f * R);
-        int64_t len = u->load + R + C + tf[f] - 2;
+        int64_t T = tf ? tf[f] : u->T;
+        int64_t len = u->load + R + C + T - 2;
         cycles += (double)len * (double)u->col_folds;
-        busy += (double)ru * (double)u->Sc * (double)tf[f];
+        busy += (double)ru * (double)u->Sc * (double)T;
         used_sum += (double)ru * (double)u->Sc;
         for (int w = 0; w < 2; w++) {
             int64_t cu = w == 0 ? (c_full ? C : 0) : c_last;
             if (!cu)
                 continue;
-            double fu = (double)(ru * cu) * (double)tf[f] / ((double)RC * (double)len);
+            double fu = (double)(ru * cu) * (double)T / ((double)RC * (double)len);
             if (fu < res->fold_util_min)
                 res->fold_util_min = fu;
             if (fu > res->fold_util_max)
