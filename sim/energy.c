@@ -56,6 +56,17 @@ static const field fields[] = {
 #undef F
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 
+int sim_energy_field_count(void) { return (int)N_FIELDS; }
+
+const char *sim_energy_field(sim_energy_table *et, int i, double **slot)
+{
+    if (i < 0 || i >= (int)N_FIELDS)
+        return NULL;
+    if (slot)
+        *slot = (double *)((char *)et + fields[i].off);
+    return fields[i].name;
+}
+
 int sim_energy_load_json(const char *path, sim_energy_table *et)
 {
     unsigned char *text;

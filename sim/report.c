@@ -45,6 +45,9 @@ static void write_nmlab_csv(FILE *f, const sim_report *r)
     char sw[512];
     fprintf(f, "# nmlab sim report, model %s, engine %s, %s\n", r->model, r->engine,
             sim_config_describe(&r->cfg, sw, sizeof sw));
+    fprintf(f, "# area um^2: pe %.1f array %.1f accumulators %.1f sfu %.1f sram %.1f total %.1f\n",
+            r->area.pe_um2, r->area.array_um2, r->area.acc_um2, r->area.sfu_um2,
+            r->area.sram_um2, r->area.total_um2);
     fprintf(f, "layer,E,K',Nf,Sr,Sc,T,row_folds,col_folds,folds,cycles,util,mapping_eff,"
                "mult_util,products,mult_slots,fold_util_min,w_val_B,w_idx_B,d_val_B,d_idx_B,"
                "o_val_B,o_idx_B,sram_w_read_B,sram_d_read_B,sram_o_write_B,acc_rmw,sfu_ops,"
@@ -143,6 +146,14 @@ int sim_report_write_json(const sim_report *r, const char *path)
     json_object_set_new(root, "switches_text",
                         json_string(sim_config_describe(c, sw, sizeof sw)));
     json_object_set_new(root, "area", area);
+    json_t *et = json_object();
+    sim_energy_table tab = c->et;
+    double *slot;
+    const char *name;
+    json_object_set_new(et, "node_nm", json_integer(tab.node_nm));
+    for (int i = 0; (name = sim_energy_field(&tab, i, &slot)); i++)
+        json_object_set_new(et, name, json_real(*slot));
+    json_object_set_new(root, "energy_table", et);
     json_object_set_new(root, "layers", layers);
     json_object_set_new(root, "total", tot);
     nm_atomic_file af;

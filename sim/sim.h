@@ -121,6 +121,11 @@ void sim_energy_defaults(sim_energy_table *et);
 int sim_energy_load_json(const char *path, sim_energy_table *et);
 /* Writes *et as such a JSON object (atomically), to start a custom table. */
 int sim_energy_save_json(const char *path, const sim_energy_table *et);
+/* The table's numeric fields by position (0..count-1), for bindings and
+ * reports: returns the field's name and stores a pointer to it in *slot
+ * (into et), or NULL past the end. node_nm is separate (an int). */
+int sim_energy_field_count(void);
+const char *sim_energy_field(sim_energy_table *et, int i, double **slot);
 /* Scales energy and area from et->node_nm to to_nm with the Stillmaker &
  * Baas factors (65->45, 45->16, and their product 65->16). */
 int sim_energy_scale(sim_energy_table *et, int to_nm);

@@ -61,8 +61,8 @@ Test(report, model_run_totals_and_files)
     snprintf(js, sizeof js, "%s/r.json", dir);
     cr_assert_eq(sim_report_write_csv(r, csv), NM_OK, "%s", nm_errmsg());
     cr_assert_eq(sim_report_write_json(r, js), NM_OK, "%s", nm_errmsg());
-    /* switches comment, header, 4 layers, total */
-    cr_assert_eq(count_lines(csv), 7);
+    /* switches and area comments, header, 4 layers, total */
+    cr_assert_eq(count_lines(csv), 8);
     json_error_t err;
     json_t *root = json_load_file(js, 0, &err);
     cr_assert_not_null(root, "%s", err.text);
@@ -72,6 +72,9 @@ Test(report, model_run_totals_and_files)
     cr_assert_str_eq(json_string_value(json_object_get(sw, "area")), "calibrated");
     cr_assert(json_is_false(json_object_get(sw, "dram")));
     cr_assert_eq(json_array_size(json_object_get(root, "layers")), 4);
+    json_t *et = json_object_get(root, "energy_table");
+    cr_assert_float_eq(json_real_value(json_object_get(et, "mul8_pj")), 0.2, 1e-12);
+    cr_assert_eq(json_integer_value(json_object_get(et, "node_nm")), 45);
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(root, "total"), "cycles")),
                  cyc);
     json_decref(root);
