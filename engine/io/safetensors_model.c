@@ -374,6 +374,10 @@ static nm_model *build_model(json_t *desc, const nm_tensor_list *tl)
         if (layer_fields(json_array_get(layers, i), (int)i, &l, in, &in_present, out,
                          &out_present) != NM_OK)
             goto fail;
+        if (nm_model_find(m, l.name) >= 0) {
+            nm_seterr("layer name '%s' is used twice", l.name);
+            goto fail;
+        }
         if (attach_params(&l, tl, index, used) != NM_OK) {
             release_params(&l);
             goto fail;
