@@ -284,7 +284,8 @@ Test(npy, refused_headers)
 
     char p[512];
     tmp_path(p, sizeof p, dir, "raw.npy");
-    write_bytes(p, "PK\x03\x04 this is a zip", 20);
+    static const char zip[] = "PK\x03\x04 this is a zip";
+    write_bytes(p, zip, sizeof zip - 1);
     cr_assert_null(nm_npy_load(p));
     cr_assert(strstr(nm_errmsg(), "not a .npy file"), "%s", nm_errmsg());
 
