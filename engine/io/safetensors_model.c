@@ -84,6 +84,26 @@ static json_t *int_array(int n, const int *v)
     return a;
 }
 
+/* Adds key: value unless the value is zero (the loader's default), so each
+ * layer lists only the settings its kind uses. */
+static int set_nonzero_int(json_t *o, const char *key, int v)
+{
+    return v ? json_object_set_new(o, key, json_integer(v)) : 0;
+}
+
+static int set_nonzero_ints(json_t *o, const char *key, int n, const int *v)
+{
+    for (int i = 0; i < n; i++)
+        if (v[i])
+            return json_object_set_new(o, key, int_array(n, v));
+    return 0;
+}
+
+static int set_nonzero_real(json_t *o, const char *key, float v)
+{
+    return v != 0.0f || signbit(v) ? json_object_set_new(o, key, json_real((double)v)) : 0;
+}
+
 /* One layer as a JSON object; NULL with a message on failure. */
 static json_t *layer_json(const nm_layer *l)
 {
@@ -98,20 +118,25 @@ static json_t *layer_json(const nm_layer *l)
     int in[3] = {l->in_c, l->in_h, l->in_w}, out[3] = {l->out_c, l->out_h, l->out_w};
     int kernel[2] = {l->kh, l->kw}, stride[2] = {l->stride_h, l->stride_w};
     int pad[2] = {l->pad_h, l->pad_w};
-    json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:f, s:f, s:i, s:i, "
-                          "s:s, s:s, s:i, s:i, s:i}",
-                          "name", l->name, "kind", nm_layer_kind_name(l->kind),
+    json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:o}", "name", l->name,
+                          "kind", nm_layer_kind_name(l->kind),
                           "inputs", int_array(l->n_inputs, l->inputs),
-                          "in", int_array(3, in), "out", int_array(3, out),
-                          "kernel", int_array(2, kernel), "stride", int_array(2, stride),
-                          "pad", int_array(2, pad), "groups", l->groups,
-                          "eps", (double)l->eps, "clip", (double)l->clip,
-                          "act_n", l->act_n, "act_m", l->act_m,
-                          "act_policy", policy_names[l->act_policy],
-                          "act_axis", axis_names[l->act_axis],
-                          "heads", l->heads, "wn", l->wn, "wm", l->wm);
-    if (!o)
+                          "in", int_array(3, in), "out", int_array(3, out));
+    int bad = !o;
+    bad = bad || set_nonzero_ints(o, "kernel", 2, kernel) || set_nonzero_ints(o, "stride", 2, stride) ||
+          set_nonzero_ints(o, "pad", 2, pad) || set_nonzero_int(o, "groups", l->groups) ||
+          set_nonzero_real(o, "eps", l->eps) || set_nonzero_real(o, "clip", l->clip) ||
+          set_nonzero_int(o, "act_n", l->act_n) || set_nonzero_int(o, "act_m", l->act_m) ||
+          (l->act_policy && json_object_set_new(o, "act_policy",
+                                                json_string(policy_names[l->act_policy]))) ||
+          (l->act_axis && json_object_set_new(o, "act_axis", json_string(axis_names[l->act_axis]))) ||
+          set_nonzero_int(o, "heads", l->heads) || set_nonzero_int(o, "wn", l->wn) ||
+          set_nonzero_int(o, "wm", l->wm);
+    if (bad) {
+        json_decref(o);
         nm_seterr("layer '%s': cannot describe it as JSON (name not UTF-8?)", l->name);
+        return NULL;
+    }
     return o;
 }
 

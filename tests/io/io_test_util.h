@@ -53,8 +53,11 @@ static inline void tmp_remove(const char *dir)
     rmdir(dir);
 }
 
+/* Writes a fresh file (unlinking first: ext4 flushes a file truncated and
+ * rewritten in place on close, which makes loops of rewrites slow). */
 static inline void write_bytes(const char *path, const void *data, size_t n)
 {
+    unlink(path);
     FILE *f = fopen(path, "wb");
     cr_assert_not_null(f);
     cr_assert_eq(fwrite(data, 1, n, f), n);

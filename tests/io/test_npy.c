@@ -318,3 +318,32 @@ Test(npy, save_into_missing_folder_leaves_nothing)
     cr_assert_eq(tmp_count(dir), 0);
     nm_tensor_release(t);
 }
+
+/* Every truncation fails; every single-byte corruption of the header loads
+ * or fails with a message naming the file. */
+Test(npy, every_truncation_and_header_corruption)
+{
+    char p[512];
+    tmp_path(p, sizeof p, dir, "c.npy");
+    unsigned char file[152];
+    memcpy(file, f4_header, 128);
+    memcpy(file + 128, f4_data, 24);
+    for (size_t len = 0; len < sizeof file; len++) {
+        write_bytes(p, file, len);
+        cr_assert_null(nm_npy_load(p), "truncated to %zu bytes but loaded", len);
+        cr_assert(strstr(nm_errmsg(), p), "%s", nm_errmsg());
+    }
+    const unsigned char values[] = {0x00, 0xff, '\'', '9', '-', ')', ',', '('};
+    for (size_t i = 0; i < 128; i++)
+        for (size_t v = 0; v < sizeof values; v++) {
+            unsigned char keep = file[i];
+            file[i] = values[v];
+            write_bytes(p, file, sizeof file);
+            file[i] = keep;
+            nm_tensor *t = nm_npy_load(p);
+            if (t)
+                nm_tensor_release(t);
+            else
+                cr_assert(strstr(nm_errmsg(), p), "byte %zu = %02x: %s", i, values[v], nm_errmsg());
+        }
+}
