@@ -2,6 +2,7 @@
 #include "nmio.h"
 #include "error.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,9 +29,9 @@ int nm_tensor_list_add(nm_tensor_list *tl, const char *name, nm_tensor *t)
     if (!name || !t)
         return nm_seterr("tensor list: missing %s", name ? "tensor" : "name");
     if (tl->count == tl->cap) {
-        int cap = tl->cap ? tl->cap * 2 : 16;
-        if (cap <= tl->cap)
+        if (tl->cap > INT_MAX / 2)
             return nm_seterr("tensor list: too many tensors");
+        int cap = tl->cap ? tl->cap * 2 : 16;
         char **names = realloc(tl->names, (size_t)cap * sizeof *names);
         if (!names)
             return nm_seterr("out of memory");

@@ -295,6 +295,17 @@ Test(safetensors, header_not_json_or_not_object)
     expect_header_error("{\"a\": [1, 2", 0, "header is not valid JSON");
     expect_header_error("[1, 2, 3]", 0, "header is not a JSON object");
     expect_header_error("{\"w\": 5}", 0, "tensor 'w': header entry is not a JSON object");
+    /* nesting deep enough to exhaust a recursive parser's stack */
+    size_t depth = 200000;
+    char *deep = malloc(2 * depth + 8);
+    size_t n = 0;
+    n += (size_t)sprintf(deep, "{\"a\":");
+    memset(deep + n, '[', depth);
+    memset(deep + n + depth, ']', depth);
+    n += 2 * depth;
+    strcpy(deep + n, "}");
+    expect_header_error(deep, 0, "header is not valid JSON");
+    free(deep);
 }
 
 Test(safetensors, duplicate_names)
