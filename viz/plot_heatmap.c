@@ -23,6 +23,9 @@ static double src_value(const plot_heat_src *s, int64_t i)
     return s->abs_f ? fabsf(s->fv[i]) : s->fv[i];
 }
 
+/* Kept flag of cell i (1 when there is no mask). */
+static int src_kept(const plot_heat_src *s, int64_t i) { return s->mask ? s->mask[i] != 0 : 1; }
+
 static int check_src(const plot_heat_src *s)
 {
     const char *w = s->what;
@@ -31,7 +34,7 @@ static int check_src(const plot_heat_src *s)
         return nm_seterr("%s: a %lld x %lld matrix is out of range (1..%lld per side, %lld cells)",
                          w, (long long)s->rows, (long long)s->cols, (long long)MAX_SIDE,
                          (long long)MAX_CELLS);
-    if (!s->dv && !s->fv && !s->mask)
+    if (!s->dv && !s->fv && !s->mask && !s->all_kept)
         return nm_seterr("%s: neither values nor a mask given", w);
     if (s->group_m < 0)
         return nm_seterr("%s: group_m %d is negative", w, s->group_m);
@@ -64,7 +67,7 @@ static void value_range(const plot_heat_src *s, double *lo, double *hi)
     double a = INFINITY, b = -INFINITY;
     int64_t n = s->rows * s->cols;
     for (int64_t i = 0; i < n; i++) {
-        if (s->mask && !s->mask[i])
+        if (!src_kept(s, i))
             continue;
         double v = src_value(s, i);
         a = v < a ? v : a;
@@ -94,7 +97,7 @@ static uint32_t pack(plot_rgb c)
 static int fill_cells(const plot *p, const plot_heat_src *s, int64_t br, int64_t bc,
                       int rows_r, int cols_r, double lo, double hi, cairo_surface_t *img)
 {
-    int has_v = s->dv || s->fv, has_m = s->mask != NULL;
+    int has_v = s->dv || s->fv, has_m = s->mask || s->all_kept;
     int reduced = br > 1 || bc > 1;
     unsigned char *data = cairo_image_surface_get_data(img);
     int stride = cairo_image_surface_get_stride(img);
@@ -104,7 +107,7 @@ static int fill_cells(const plot *p, const plot_heat_src *s, int64_t br, int64_t
             uint32_t *row = (uint32_t *)(data + (size_t)r * (size_t)stride);
             for (int c = 0; c < cols_r; c++) {
                 int64_t i = (int64_t)r * s->cols + c;
-                if (has_m && !s->mask[i])
+                if (has_m && !src_kept(s, i))
                     row[c] = pruned;
                 else if (has_v)
                     row[c] = pack(plot_ramp_color(s->ramp, (src_value(s, i) - lo) / (hi - lo)));
@@ -132,7 +135,7 @@ static int fill_cells(const plot *p, const plot_heat_src *s, int64_t br, int64_t
             int64_t k = 0;
             for (int64_t j = 0; j < s->cols; j++) {
                 if (has_m)
-                    sum[c] += s->mask[base + j] != 0;
+                    sum[c] += src_kept(s, base + j);
                 else
                     sum[c] += src_value(s, base + j);
                 cnt[c]++;
@@ -222,7 +225,7 @@ int plot_heat_draw(plot *p, const plot_heat_src *s)
         return nm_seterr("%s: no plot", w);
     if (check_src(s) != NM_OK)
         return NM_ERR;
-    int has_v = s->dv || s->fv, has_m = s->mask != NULL;
+    int has_v = s->dv || s->fv, has_m = s->mask || s->all_kept;
     double lo = 0, hi = 1;
     if (has_v)
         value_range(s, &lo, &hi);
@@ -371,9 +374,13 @@ int plot_heat_draw(plot *p, const plot_heat_src *s)
     if (s->rows_removed)
         snprintf(buf + len, sizeof buf - (size_t)len, "; %lld of %lld rows removed (marked)",
                  (long long)removed, (long long)s->rows);
-    plot_text(p, PT_NOTE, buf, x0, H - pad, 0, 1, 0, p->col.fg);
+    /* x label and note right under the matrix, not at the figure's foot */
+    double below = y0 + ih + gap * 2 + tick_h;
+    if (p->xlabel && *p->xlabel)
+        below += lab_h * 1.3;
+    plot_text(p, PT_NOTE, buf, x0, below + note_h * 1.3, 0, 1, 0, p->col.fg);
     plot_box b = {x0, y0, x0 + iw, y0 + ih};
-    plot_draw_axis_labels(p, &b, pad, xlabel_y);
+    plot_draw_axis_labels(p, &b, pad, below);
     p->data = (plot_rect){x0, y0, iw, ih};
     return plot_check_cairo(p, w);
 }

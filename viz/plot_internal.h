@@ -117,6 +117,7 @@ typedef struct {
     const float *fv;
     int abs_f;
     const uint8_t *mask;
+    int all_kept;            /* mask mode without a mask: every cell kept */
     const uint8_t *rows_removed;
     int group_m;
     double vmin, vmax;

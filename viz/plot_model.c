@@ -108,21 +108,12 @@ static int draw_mask(plot *p, const nm_layer *l, plot_mask_view view)
     if (l->filters && (l->filters->numel != rows || l->filters->dtype != NM_U8))
         return nm_seterr("%s: layer '%s': filter vector does not match C_out", w, l->name);
 
-    uint8_t *ones = NULL, *removed = NULL;
+    uint8_t *removed = NULL;
     const uint8_t *mask = l->mask ? nm_u8(l->mask) : NULL;
-    if (view == PLOT_MASK_KEPT && !mask) {
-        ones = malloc((size_t)l->weight->numel);
-        if (!ones)
-            return nm_seterr("%s: out of memory", w);
-        memset(ones, 1, (size_t)l->weight->numel);
-        mask = ones;
-    }
     if (l->filters) {
         removed = malloc((size_t)rows);
-        if (!removed) {
-            free(ones);
+        if (!removed)
             return nm_seterr("%s: out of memory", w);
-        }
         for (int64_t r = 0; r < rows; r++)
             removed[r] = nm_u8(l->filters)[r] == 0;
     }
@@ -139,6 +130,7 @@ static int draw_mask(plot *p, const nm_layer *l, plot_mask_view view)
         default_text(&p->xlabel, "input (C_in/groups x kh x kw)") == NM_OK) {
         plot_heat_src s = {
             .rows = rows, .cols = cols, .mask = mask, .rows_removed = removed,
+            .all_kept = view == PLOT_MASK_KEPT && !mask,
             .group_m = l->wm > 0 ? l->wm : 0, .ramp = PLOT_RAMP_VIRIDIS, .what = w,
         };
         if (view == PLOT_MASK_MAGNITUDE) {
@@ -148,7 +140,6 @@ static int draw_mask(plot *p, const nm_layer *l, plot_mask_view view)
         }
         st = plot_heat_draw(p, &s);
     }
-    free(ones);
     free(removed);
     return st;
 }

@@ -128,12 +128,51 @@ Test(plot_model, layer_mask_cells_and_removed_filter, .init = setup, .fini = tea
                 else
                     cr_assert(px != PRUNED && px != BLUE, "kept cell on the ramp");
             }
+        if (view == 1) {
+            /* the kept weights with the largest and smallest |w| sit at the
+             * ramp's ends */
+            int64_t imax = -1, imin = -1;
+            const float *wt = nm_f32(l->weight);
+            for (int64_t i = 0; i < l->weight->numel; i++) {
+                if (!nm_u8(l->mask)[i])
+                    continue;
+                if (imax < 0 || fabsf(wt[i]) > fabsf(wt[imax]))
+                    imax = i;
+                if (imin < 0 || fabsf(wt[i]) < fabsf(wt[imin]))
+                    imin = i;
+            }
+            int64_t ends[2] = {imax, imin};
+            uint32_t want[2] = {0xFDE725, 0x440154};
+            for (int k = 0; k < 2; k++) {
+                int r = (int)(ends[k] / cols), c = (int)(ends[k] % cols);
+                uint32_t px = test_px(&im, rc.x + (int)((c + 0.5) * rc.w / cols),
+                                      rc.y + (int)((r + 0.5) * rc.h / rows));
+                cr_assert_eq(px, want[k], "end %d: %06x", k, px);
+            }
+        }
         int mark = 0;
         for (int x = rc.x - 1; x > rc.x - 40 && x >= 0; x--)
             mark |= test_px(&im, x, rc.y + (int)(3.5 * rc.h / rows)) == VERMILLION;
         cr_assert(mark, "filter 3 is marked removed");
         test_png_free(&im);
     }
+
+    /* a layer without a mask: every cell kept, no marks */
+    plot *q = plot_begin(NULL);
+    const nm_layer *c1 = &m->layers[nm_model_find(m, "c1")];
+    cr_assert_eq(plot_layer_mask(q, c1, PLOT_MASK_KEPT), NM_OK, "%s", nm_errmsg());
+    cr_assert_eq(plot_save(q, path), NM_OK, "%s", nm_errmsg());
+    plot_rect rc;
+    plot_data_rect(q, &rc);
+    plot_end(q);
+    test_png im;
+    cr_assert_eq(test_png_load(path, &im), 0);
+    int rows1 = (int)nm_layer_rows(c1), cols1 = (int)nm_layer_cols(c1);
+    for (int r = 0; r < rows1; r++)
+        for (int c = 0; c < cols1; c++)
+            cr_assert_eq(test_px(&im, rc.x + (int)((c + 0.5) * rc.w / cols1),
+                                 rc.y + (int)((r + 0.5) * rc.h / rows1)), BLUE);
+    test_png_free(&im);
 
     /* a weightless layer is refused */
     plot *p = plot_begin(NULL);
