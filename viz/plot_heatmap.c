@@ -270,8 +270,17 @@ int plot_heat_draw(plot *p, const plot_heat_src *s)
     int reduced = br > 1 || bc > 1;
     int rows_r = (int)((s->rows + br - 1) / br), cols_r = (int)((s->cols + bc - 1) / bc);
     int sx = (int)floor((right - left) / cols_r), sy = (int)floor((bottom - top) / rows_r);
-    if (sx >= 2 && sy >= 2)
-        sx = sy = sx < sy ? sx : sy;   /* square cells when they are big enough */
+    if (sx >= 2 && sy >= 2) {
+        /* Square cells, unless that leaves the matrix a thin strip: then the
+         * short side is stretched to 40% of the area (cells stay integer). */
+        int sq = sx < sy ? sx : sy;
+        int want_y = (int)ceil(0.4 * (bottom - top) / rows_r);
+        int want_x = (int)ceil(0.4 * (right - left) / cols_r);
+        int ny = sq * rows_r < 0.4 * (bottom - top) ? (want_y < sy ? want_y : sy) : sq;
+        int nx = sq * cols_r < 0.4 * (right - left) ? (want_x < sx ? want_x : sx) : sq;
+        sx = nx;
+        sy = ny;
+    }
     int x0 = (int)lround(left), y0 = (int)lround(top);
     int iw = cols_r * sx, ih = rows_r * sy;
 
