@@ -27,6 +27,29 @@ static char *dup_or_null(const char *s, int *oom)
     return d;
 }
 
+/* Nonzero if s is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF). */
+static int utf8_ok(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    while (*u) {
+        int n = *u < 0x80 ? 0 : (*u & 0xE0) == 0xC0 ? 1 : (*u & 0xF0) == 0xE0 ? 2 :
+                (*u & 0xF8) == 0xF0 ? 3 : -1;
+        if (n < 0)
+            return 0;
+        uint32_t cp = n == 0 ? *u : *u & (0x3F >> n);
+        for (int i = 1; i <= n; i++) {
+            if ((u[i] & 0xC0) != 0x80)
+                return 0;
+            cp = cp << 6 | (u[i] & 0x3F);
+        }
+        static const uint32_t min[4] = {0, 0x80, 0x800, 0x10000};
+        if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        u += n + 1;
+    }
+    return 1;
+}
+
 /* Checks a requested size (0 = default) against the limits. */
 static int check_side(const char *what, int v)
 {
@@ -65,6 +88,13 @@ plot *plot_begin(const plot_opts *o)
         nm_seterr("plot: unknown theme %d", (int)o->theme);
         return NULL;
     }
+    const char *texts[4] = {o->title, o->xlabel, o->ylabel, o->params};
+    const char *names[4] = {"title", "xlabel", "ylabel", "params"};
+    for (int i = 0; i < 4; i++)
+        if (texts[i] && !utf8_ok(texts[i])) {
+            nm_seterr("plot: %s is not valid UTF-8", names[i]);
+            return NULL;
+        }
     plot *p = calloc(1, sizeof *p);
     if (!p) {
         nm_seterr("plot: out of memory");

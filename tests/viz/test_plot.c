@@ -372,6 +372,25 @@ Test(plot, bad_arguments_leave_no_file, .init = setup, .fini = teardown)
     cr_assert(strstr(nm_errmsg(), "dpi"), "%s", nm_errmsg());
     o.dpi = NAN;
     cr_assert_null(plot_begin(&o));
+    o = plot_defaults();
+    o.title = "bad \xff\xfe";
+    cr_assert_null(plot_begin(&o));
+    cr_assert(strstr(nm_errmsg(), "title is not valid UTF-8"), "%s", nm_errmsg());
+    o.title = "ok";
+    o.params = "\xed\xa0\x80";   /* a UTF-16 surrogate */
+    cr_assert_null(plot_begin(&o));
+    cr_assert(strstr(nm_errmsg(), "params"), "%s", nm_errmsg());
+
+    /* a bad string inside a chart (group name) is caught by cairo */
+    const char *badg[] = {"a", "\xc0\x80"};
+    double ok[2] = {1, 2};
+    p = plot_begin(NULL);
+    plot_bar_data bd = {.n_groups = 2, .groups = badg, .n_series = 1, .values = ok};
+    cr_assert_eq(plot_bars(p, &bd), NM_ERR);
+    cr_assert(strstr(nm_errmsg(), "cairo"), "%s", nm_errmsg());
+    cr_assert_eq(plot_save(p, path), NM_ERR);
+    plot_end(p);
+    cr_assert_eq(test_dir_count(dir), 0);
 }
 
 Test(plot, one_chart_per_figure)
