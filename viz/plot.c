@@ -162,7 +162,8 @@ int plot_canvas(plot *p, int w, int h, const char *kind)
         return nm_seterr("plot: this figure already holds a %s chart (one chart per plot)", p->kind);
     if (w < 64 || h < 64 || w > PLOT_MAX_SIDE || h > PLOT_MAX_SIDE ||
         (int64_t)w * h > PLOT_MAX_PIXELS)
-        return nm_seterr("%s: figure of %d x %d pixels is out of range (64..%d per side, %d pixels)",
+        return nm_seterr("plot: a %s figure of %d x %d pixels is out of range (64..%d per side, "
+                         "%d pixels in all): lower the size or the dpi",
                          kind, w, h, PLOT_MAX_SIDE, PLOT_MAX_PIXELS);
     cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
     cairo_t *cr = cairo_create(s);

@@ -354,7 +354,7 @@ int plot_heat_draw(plot *p, const plot_heat_src *s)
     }
 
     /* right column */
-    double rx = right, ry = top;
+    double rx = fmin(right, x0 + iw), ry = top;   /* beside the matrix */
     if (has_m && !reduced) {
         plot_rgb kp[2] = {p->col.kept, p->col.pruned};
         if (has_v)

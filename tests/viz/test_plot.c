@@ -403,4 +403,11 @@ Test(plot, one_chart_per_figure)
     cr_assert_eq(plot_bars(p, &d), NM_ERR);
     cr_assert(strstr(nm_errmsg(), "already holds"), "%s", nm_errmsg());
     plot_end(p);
+    /* the default 8 x 5 inches at 1200 dpi is 9600 x 6000: too many pixels */
+    plot_opts o = plot_defaults();
+    o.dpi = 1200;
+    p = plot_begin(&o);
+    cr_assert_eq(plot_bars(p, &d), NM_ERR);
+    cr_assert(strstr(nm_errmsg(), "9600 x 6000"), "%s", nm_errmsg());
+    plot_end(p);
 }
