@@ -9,8 +9,12 @@
  *
  * Each row becomes one layer with no producer (n_inputs = 0): SCALE-Sim
  * describes every layer by its own ifmap, with no padding, so the layer's
- * input shape is the row's (Channels, IFMAP Height, IFMAP Width) and the
- * output is floor((H - R) / s) + 1, SCALE-Sim's ceil((H - R + s) / s).
+ * input shape is the row's (Channels, IFMAP Height, IFMAP Width), padding is
+ * 0 and the output is a convolution's floor((H - R) / s) + 1. SCALE-Sim
+ * itself computes ceil((H - R + s) / s), one more row and column whenever
+ * (H - R) % s != 0 (ResNet-18's Conv1: 224, 7x7, stride 2 gives 109 here,
+ * 110 in SCALE-Sim): code that must reproduce SCALE-Sim's counts computes
+ * its ofmap from in_h, kh and stride_h, which are the file's values.
  *
  * Kind: a conv, except that a 1x1 filter on a 1x1 ifmap (the classifier rows
  * "FC", "FC6") becomes a linear layer, the kind the zoo and ONNX readers
@@ -72,8 +76,9 @@ static int ss_err(const ss_reader *r, int col, const char *fmt, ...)
     va_end(ap);
     if (col < 0)
         return nm_seterr("%s:%d: %s", r->path, r->line, msg);
+    int known = r->ncols ? col < r->ncols : col < N_COLS; /* ncols = 0 in the header */
     return nm_seterr("%s:%d: column %d (%s): %s", r->path, r->line, col + 1,
-                     col < N_COLS ? col_names[col] : "extra", msg);
+                     known ? col_names[col] : "extra", msg);
 }
 
 static char *trim(char *s)
