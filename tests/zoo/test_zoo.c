@@ -379,3 +379,27 @@ Test(zoo, slice_layer)
     cr_expect_eq(nm_model_params(m), 0);
     nm_model_free(m);
 }
+
+/* The family builders' error path: the first failure sticks, later calls do
+ * nothing, and zb_end frees the model and names it in the message. */
+Test(zoo, builder_errors_stick)
+{
+    zb b;
+    zb_begin(&b, "broken", 3, 8, 8);
+    int x = zb_conv(&b, NM_INPUT, 4, 3, 1, 1, 0, "ok");
+    cr_assert_eq(x, 0);
+    x = zb_conv(&b, x, 4, 11, 1, 0, 0, "too_big");
+    cr_expect_eq(x, ZB_FAIL);
+    cr_expect_eq(zb_relu(&b, x, 0, "after"), ZB_FAIL);
+    cr_expect_eq(b.m->n_layers, 1, "nothing appended after the failure");
+    cr_expect_null(zb_end(&b));
+    cr_expect(strstr(nm_errmsg(), "broken") && strstr(nm_errmsg(), "too_big"), "%s", nm_errmsg());
+
+    zb_begin(&b, "long", 3, 8, 8);
+    char name[100];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    cr_expect_eq(zb_relu(&b, NM_INPUT, 0, "%s", name), ZB_FAIL);
+    cr_expect_null(zb_end(&b));
+    cr_expect(strstr(nm_errmsg(), "longer than 63"), "%s", nm_errmsg());
+}

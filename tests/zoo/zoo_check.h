@@ -9,19 +9,21 @@
 #include "model.h"
 
 /* The published figures the zoo must reproduce (torchvision's model cards;
- * MACs are multiply-accumulates per 224x224 image). */
+ * MACs are multiply-accumulates per 224x224 image). Parameters count
+ * weights, biases and BN/LayerNorm affine terms, not BN running stats. */
 typedef struct {
     const char *name;
     double gmacs;    /* within 2% */
     double mparams;  /* within 1% */
+    int64_t params;  /* torchvision's exact num_params */
 } published_figures;
 
 static const published_figures published[] = {
-    {"resnet18", 1.82, 11.69},
-    {"resnet50", 4.1, 25.56},
-    {"vgg16", 15.5, 138.4},
-    {"mobilenet_v2", 0.30, 3.50},
-    {"vit_b16", 17.6, 86.6},
+    {"resnet18", 1.82, 11.69, 11689512},
+    {"resnet50", 4.1, 25.56, 25557032},
+    {"vgg16", 15.5, 138.4, 138357544},
+    {"mobilenet_v2", 0.30, 3.50, 3504872},
+    {"vit_b16", 17.6, 86.6, 86567656},
 };
 
 static inline void check_published(const nm_model *m, const published_figures *p)
@@ -32,6 +34,8 @@ static inline void check_published(const nm_model *m, const published_figures *p
               p->name, gmacs, p->gmacs);
     cr_expect(fabs(mparams - p->mparams) <= 0.01 * p->mparams, "%s: %.4f M params, published %.2f",
               p->name, mparams, p->mparams);
+    cr_expect_eq(nm_model_params(m), p->params, "%s: %lld params, torchvision has %lld", p->name,
+                 (long long)nm_model_params(m), (long long)p->params);
 }
 
 static inline int count_kind(const nm_model *m, nm_layer_kind k)
