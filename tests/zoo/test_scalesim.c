@@ -317,3 +317,35 @@ Test(scalesim_tmp, weights_follow_the_seed)
     nm_model_free(b);
     nm_model_free(c);
 }
+
+/* Every prefix of a valid file, and every single-byte corruption of it,
+ * either loads or fails with a message naming the file (never a crash:
+ * this runs under ASan/UBSan too). */
+Test(scalesim_tmp, truncated_and_corrupted)
+{
+    const char *text = HEADER_NM "a,16,16,3,3,8,16,1,2:4,\nb,14,14,3,3,16,32,2,1:2,\n"
+                                 "fc,1,1,1,1,32,10,1,,\n";
+    size_t len = strlen(text);
+    static const char junk[] = {'\0', ',', ':', 'x'};
+    char *buf = malloc(len);
+    for (size_t cut = 0; cut <= len; cut++) {
+        for (size_t j = 0; j <= sizeof junk; j++) {
+            memcpy(buf, text, len);
+            size_t n = cut;
+            if (j < sizeof junk) { /* corrupt byte `cut`, keep the length */
+                if (cut == len)
+                    continue;
+                buf[cut] = junk[j];
+                n = len;
+            }
+            const char *path = write_file("cut.csv", buf, n);
+            nm_model *m = nm_scalesim_load(path, 1);
+            if (m)
+                cr_expect(m->n_layers >= 1 && m->n_layers <= 3);
+            else
+                cr_expect(strstr(nm_errmsg(), path), "%s", nm_errmsg());
+            nm_model_free(m);
+        }
+    }
+    free(buf);
+}
