@@ -131,7 +131,9 @@ static json_t *layer_json(const nm_layer *l)
                                                 json_string(policy_names[l->act_policy]))) ||
           (l->act_axis && json_object_set_new(o, "act_axis", json_string(axis_names[l->act_axis]))) ||
           set_nonzero_int(o, "heads", l->heads) || set_nonzero_int(o, "wn", l->wn) ||
-          set_nonzero_int(o, "wm", l->wm);
+          set_nonzero_int(o, "wm", l->wm) ||
+          set_nonzero_int(o, "slice_start", l->slice_start) ||
+          (l->slice_axis && json_object_set_new(o, "slice_axis", json_string(axis_names[l->slice_axis])));
     if (bad) {
         json_decref(o);
         nm_seterr("layer '%s': cannot describe it as JSON (name not UTF-8?)", l->name);
@@ -290,7 +292,7 @@ static int layer_fields(json_t *o, int idx, nm_layer *l, int *in, int *in_presen
         return nm_preperr(ctx);
     }
     l->n_inputs = (int)json_array_size(inputs);
-    int kernel[2], stride[2], pad[2], policy, axis;
+    int kernel[2], stride[2], pad[2], policy, axis, slice_axis = 0;
     if (get_ints(o, "inputs", l->n_inputs, NM_INPUT, idx - 1, l->inputs, NULL) ||
         get_ints(o, "in", 3, 0, INT32_MAX, in, in_present) ||
         get_ints(o, "out", 3, 0, INT32_MAX, out, out_present) ||
@@ -304,10 +306,15 @@ static int layer_fields(json_t *o, int idx, nm_layer *l, int *in, int *in_presen
         get_enum(o, "act_policy", policy_names, 2, &policy) ||
         get_enum(o, "act_axis", axis_names, 2, &axis) ||
         get_int(o, "heads", 0, INT32_MAX, &l->heads) ||
-        get_int(o, "wn", 0, INT32_MAX, &l->wn) || get_int(o, "wm", 0, INT32_MAX, &l->wm))
+        get_int(o, "wn", 0, INT32_MAX, &l->wn) || get_int(o, "wm", 0, INT32_MAX, &l->wm) ||
+        get_int(o, "slice_start", 0, INT32_MAX, &l->slice_start) ||
+        get_enum(o, "slice_axis", axis_names, 2, &slice_axis))
         return nm_preperr(ctx);
     l->in_c = in[0], l->in_h = in[1], l->in_w = in[2];
     l->out_c = out[0];
+    l->slice_axis = (nm_act_axis)slice_axis;
+    if (l->kind == NM_LAYER_SLICE)
+        l->out_h = out[1]; /* a position slice's length */
     l->kh = kernel[0], l->kw = kernel[1];
     l->stride_h = stride[0], l->stride_w = stride[1];
     l->pad_h = pad[0], l->pad_w = pad[1];

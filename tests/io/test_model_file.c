@@ -148,7 +148,8 @@ static void same_model(const nm_model *a, const nm_model *b)
         SAME(in_c); SAME(in_h); SAME(in_w); SAME(out_c); SAME(out_h); SAME(out_w);
         SAME(kh); SAME(kw); SAME(stride_h); SAME(stride_w); SAME(pad_h); SAME(pad_w);
         SAME(groups); SAME(wn); SAME(wm); SAME(act_n); SAME(act_m); SAME(act_policy);
-        SAME(act_axis); SAME(heads); SAME(matmul_macs);
+        SAME(act_axis); SAME(heads); SAME(matmul_macs); SAME(slice_start); SAME(slice_axis);
+        SAME(out_c); SAME(out_h); SAME(out_w);
 #undef SAME
         cr_assert_eq(f32_bits(x->eps), f32_bits(y->eps), "layer '%s': eps", n);
         cr_assert_eq(f32_bits(x->clip), f32_bits(y->clip), "layer '%s': clip", n);
@@ -195,6 +196,19 @@ Test(model_file, attention_model_reloads_exactly)
 {
     nm_model *m = vit();
     round_trip(m, "vit.safetensors");
+    nm_model_free(m);
+}
+
+/* ViT-style slices: channel slices of a qkv output and a position slice
+ * (the class token) must reload with their ranges. */
+Test(model_file, slices_reload_exactly)
+{
+    nm_model *m = nm_model_new("sl", 8, 4, 1);
+    int qkv = nm_add_linear(m, "qkv", NM_INPUT, 24, 1);
+    cr_assert(nm_add_slice(m, "k", qkv, NM_AXIS_CHANNEL, 8, 8) >= 0, "%s", nm_errmsg());
+    cr_assert(nm_add_slice(m, "cls", qkv, NM_AXIS_POSITION, 0, 1) >= 0, "%s", nm_errmsg());
+    nm_model_init_weights(m, 5);
+    round_trip(m, "slices.safetensors");
     nm_model_free(m);
 }
 
