@@ -103,13 +103,18 @@ static void arm_normal(lua_State *L)
     lua_sethook(L, host_hook, LUA_MASKCOUNT, NMLUA_HOOK_COUNT);
 }
 
+/* The hook. In a hook, level 1 of luaL_where is the caller of the running
+ * function, so the position comes from `ar` (the running function). */
 static void host_hook(lua_State *L, lua_Debug *ar)
 {
-    (void)ar;
     nmlua_host *h = nmlua_host_of(L);
     if (host_poll(h)) {
         arm_cancel(L);
-        luaL_error(L, "cancelled");
+        if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
+            lua_pushfstring(L, "%s:%d: cancelled", ar->short_src, ar->currentline);
+        else
+            lua_pushliteral(L, "cancelled");
+        lua_error(L);
     } else if (lua_gethookcount(L) != NMLUA_HOOK_COUNT) {
         arm_normal(L);   /* a coroutine still armed from an earlier cancel */
     }

@@ -25,6 +25,8 @@ typedef void (*nmlua_open_fn)(lua_State *L, int nm);
 
 void nmlua_open_tensor(lua_State *L, int nm);  /* bind_tensor.c */
 void nmlua_open_model(lua_State *L, int nm);   /* bind_model.c */
+void nmlua_open_zoo(lua_State *L, int nm);     /* bind_zoo.c */
+void nmlua_open_io(lua_State *L, int nm);      /* bind_io.c (after model) */
 void nmlua_open_debug(lua_State *L, int nm);   /* nmlua.c: nm._cancel_after */
 
 /* Builds the `nm` module table (all submodules) and leaves it on the stack. */
@@ -71,6 +73,8 @@ nm_tensor *nmlua_check_tensor(lua_State *L, int arg);
 /* Pushes a handle owning m. Counts m's tensors against the memory limit;
  * if that fails, frees m and raises "not enough memory". */
 void nmlua_push_model(lua_State *L, nm_model *m);
+/* Other bindings add model methods to the table in field "methods" of the
+ * NMLUA_MODEL metatable (as bind_io.c does for model:save). */
 /* The model of a live handle at arg; raises if freed or not a model. */
 nm_model *nmlua_check_model(lua_State *L, int arg);
 /* Bytes of all tensors a model owns. */
