@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* The model nmlab opens when none is named (a zoo name; seed 1). */
+#define NMLAB_DEFAULT_MODEL "resnet18"
+
 typedef enum {
     CLI_SHELL = 0,      /* nmlab [MODEL]: the TUI (for now a summary) */
     CLI_RUN,            /* nmlab run SCRIPT [ARGS...] and/or -e CHUNK */

@@ -10,9 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The model `nmlab` opens when none is named (a zoo name). */
-#define NMLAB_DEFAULT_MODEL "resnet18"
-
 static nmlua_host *g_host;   /* for the SIGINT handler */
 
 /* First Ctrl-C asks the running script to stop (the hook raises

@@ -27,6 +27,8 @@ struct nmlua_host {
     void *pump_ud;
     double pump_interval;        /* seconds */
     double last_pump;
+    nmlua_progress_fn progress;
+    void *progress_ud;
     volatile sig_atomic_t cancel;
     long cancel_after;           /* hook calls left before cancelling; <= 0 off */
     char *error;                 /* message of the last failed run */
@@ -122,10 +124,11 @@ static void host_hook(lua_State *L, lua_Debug *ar)
 
 int nmlua_progress(void *ud, double fraction, const char *what)
 {
-    (void)fraction;
-    (void)what;
     lua_State *L = ud;
-    if (host_poll(nmlua_host_of(L))) {
+    nmlua_host *h = nmlua_host_of(L);
+    if (h->progress)
+        h->progress(h->progress_ud, fraction, what);
+    if (host_poll(h)) {
         arm_cancel(L);
         return 1;
     }
@@ -217,6 +220,8 @@ nmlua_host *nmlua_host_new(const nmlua_options *opt, char *err, size_t errlen)
         h->pump = opt->pump;
         h->pump_ud = opt->pump_ud;
         h->pump_interval = opt->pump_interval_ms / 1000.0;
+        h->progress = opt->progress;
+        h->progress_ud = opt->progress_ud;
     }
     if (h->sandbox && realpath(".", h->root) == NULL) {
         snprintf(err, errlen, "sandbox: cannot resolve the working folder");

@@ -20,6 +20,10 @@
  * cancels the running script. */
 typedef int (*nmlua_pump_fn)(void *ud);
 
+/* Told how far a long engine operation started from Lua has come
+ * (fraction in [0,1], or < 0 if unknown; `what` a short label). */
+typedef void (*nmlua_progress_fn)(void *ud, double fraction, const char *what);
+
 typedef struct {
     size_t mem_limit;        /* bytes of Lua heap plus engine objects held by
                                 scripts; 0 = no limit */
@@ -27,6 +31,8 @@ typedef struct {
     nmlua_pump_fn pump;      /* may be NULL */
     void *pump_ud;
     int pump_interval_ms;    /* 0 = every hook */
+    nmlua_progress_fn progress;  /* may be NULL */
+    void *progress_ud;
 } nmlua_options;
 
 typedef enum {
