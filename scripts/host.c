@@ -1,6 +1,7 @@
 /* host.c - the embedded interpreter: a counting allocator with a limit, the
  * cancel/pump hook, protected runs with tracebacks. See host.h. */
 #include "host.h"
+#include "compat.h"
 #include "error.h"
 #include "nmlua.h"
 #include "sandbox.h"
@@ -31,6 +32,9 @@ struct nmlua_host {
     void *progress_ud;
     volatile sig_atomic_t cancel;
     long cancel_after;           /* hook calls left before cancelling; <= 0 off */
+    int lazy;                    /* no pump: the hook is set only on demand */
+    lua_State *volatile running; /* thread running Lua code (main or a
+                                    coroutine being resumed) */
     char *error;                 /* message of the last failed run */
 };
 
@@ -105,6 +109,19 @@ static void arm_normal(lua_State *L)
     lua_sethook(L, host_hook, LUA_MASKCOUNT, NMLUA_HOOK_COUNT);
 }
 
+/* The hook between runs and while nothing is pending. With a pump it is
+ * the count hook; without one (the command line) there is no hook at all,
+ * because in Lua 5.4 any count hook makes the VM check on every
+ * instruction (about 2x slower pure-Lua loops, docs/results.md). Then
+ * nmlua_host_cancel sets the hook when it is needed, as lua.c does. */
+static void arm_idle(nmlua_host *h, lua_State *L)
+{
+    if (h->lazy && h->cancel_after <= 0)
+        lua_sethook(L, NULL, 0, 0);
+    else
+        arm_normal(L);
+}
+
 /* The hook. In a hook, level 1 of luaL_where is the caller of the running
  * function, so the position comes from `ar` (the running function). */
 static void host_hook(lua_State *L, lua_Debug *ar)
@@ -117,8 +134,8 @@ static void host_hook(lua_State *L, lua_Debug *ar)
         else
             lua_pushliteral(L, "cancelled");
         lua_error(L);
-    } else if (lua_gethookcount(L) != NMLUA_HOOK_COUNT) {
-        arm_normal(L);   /* a coroutine still armed from an earlier cancel */
+    } else if (h->lazy || lua_gethookcount(L) != NMLUA_HOOK_COUNT) {
+        arm_idle(h, L);  /* e.g. a coroutine still armed from an earlier cancel */
     }
 }
 
@@ -138,11 +155,134 @@ int nmlua_progress(void *ud, double fraction, const char *what)
 void nmlua_cancel_after(lua_State *L, long hooks)
 {
     nmlua_host_of(L)->cancel_after = hooks;
+    arm_normal(L);   /* coroutines created from now on inherit it */
 }
 
+/* Async-signal-safe under lua.c's assumptions: lua_sethook only stores the
+ * hook, the mask and the count, and marks the running frames. The running
+ * thread gets the hook (a coroutine in an endless loop never returns to
+ * the main thread), and the main thread too. */
 void nmlua_host_cancel(nmlua_host *h)
 {
     h->cancel = 1;
+    if (h->lazy) {
+        lua_State *t = h->running;
+        if (t)
+            arm_cancel(t);
+        if (t != h->L)
+            arm_cancel(h->L);
+    }
+}
+
+/* Runs `co` with lua_resume while h->running names it, so a cancel reaches
+ * it. Leaves the results (or the error object) on L; returns the status. */
+static int tracked_resume(lua_State *L, lua_State *co, int narg, int *nres)
+{
+    nmlua_host *h = nmlua_host_of(L);
+    lua_State *prev = h->running;
+    h->running = co;
+    if (h->cancel)
+        arm_cancel(co);
+    int status = lua_resume(co, L, narg, nres);
+    h->running = prev;
+    if (h->cancel)
+        arm_cancel(L);   /* the resumer was not running when the cancel came */
+    if (status == LUA_OK || status == LUA_YIELD) {
+        if (!lua_checkstack(L, *nres + 1)) {
+            lua_pop(co, *nres);
+            lua_pushliteral(L, "too many results to resume");
+            return LUA_ERRRUN;
+        }
+        lua_xmove(co, L, *nres);
+    } else {
+        lua_xmove(co, L, 1);
+    }
+    return status;
+}
+
+/* Moves narg arguments to co, checking it can be resumed; returns 0, or -1
+ * with a message on L. */
+static int resume_prepare(lua_State *L, lua_State *co, int narg)
+{
+    int status = lua_status(co);
+    if ((status == LUA_OK && lua_gettop(co) == 0) || (status != LUA_OK && status != LUA_YIELD)) {
+        lua_pushliteral(L, "cannot resume dead coroutine");
+        return -1;
+    }
+    if (!lua_checkstack(co, narg)) {
+        lua_pushliteral(L, "too many arguments to resume");
+        return -1;
+    }
+    lua_xmove(L, co, narg);
+    return 0;
+}
+
+/* coroutine.resume(co, ...) as the standard one, but tracked. */
+static int co_resume(lua_State *L)
+{
+    lua_State *co = lua_tothread(L, 1);
+    luaL_argexpected(L, co, 1, "coroutine");
+    int narg = lua_gettop(L) - 1, nres;
+    if (resume_prepare(L, co, narg) != 0) {
+        lua_pushboolean(L, 0);
+        lua_insert(L, -2);
+        return 2;
+    }
+    int status = tracked_resume(L, co, narg, &nres);
+    if (status == LUA_OK || status == LUA_YIELD) {
+        lua_pushboolean(L, 1);
+        lua_insert(L, -(nres + 1));
+        return nres + 1;
+    }
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2);
+    return 2;
+}
+
+/* The function coroutine.wrap returns: resumes, propagates errors (after
+ * closing the coroutine's to-be-closed variables), as the standard one. */
+static int co_wrap_aux(lua_State *L)
+{
+    lua_State *co = lua_tothread(L, lua_upvalueindex(1));
+    int narg = lua_gettop(L), nres;
+    if (resume_prepare(L, co, narg) != 0)
+        return lua_error(L);
+    int status = tracked_resume(L, co, narg, &nres);
+    if (status == LUA_OK || status == LUA_YIELD)
+        return nres;
+    int cs = lua_status(co);
+    if (cs != LUA_OK && cs != LUA_YIELD) {     /* an error inside co */
+        lua_pop(L, 1);
+        cs = nmlua_closethread(co, L);
+        lua_xmove(co, L, 1);
+    }
+    if (cs != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
+        luaL_where(L, 1);
+        lua_insert(L, -2);
+        lua_concat(L, 2);
+    }
+    return lua_error(L);
+}
+
+static int co_wrap(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_State *co = lua_newthread(L);
+    lua_pushvalue(L, 1);
+    lua_xmove(L, co, 1);
+    lua_pushcclosure(L, co_wrap_aux, 1);
+    return 1;
+}
+
+/* Replaces coroutine.resume and coroutine.wrap by tracked versions. */
+static void track_coroutines(lua_State *L)
+{
+    lua_getglobal(L, "coroutine");
+    lua_pushcfunction(L, co_resume);
+    lua_setfield(L, -2, "resume");
+    lua_pushcfunction(L, co_wrap);
+    lua_setfield(L, -2, "wrap");
+    lua_pop(L, 1);
 }
 
 int nmlua_mem_reserve(lua_State *L, size_t bytes)
@@ -196,6 +336,7 @@ static int host_init(lua_State *L)
 {
     nmlua_host *h = nmlua_host_of(L);
     luaL_openlibs(L);
+    track_coroutines(L);
     nmlua_loader_install(L, h->sandbox);
     luaL_requiref(L, "nm", luaopen_nm, 1);
     lua_pop(L, 1);
@@ -223,6 +364,7 @@ nmlua_host *nmlua_host_new(const nmlua_options *opt, char *err, size_t errlen)
         h->progress = opt->progress;
         h->progress_ud = opt->progress_ud;
     }
+    h->lazy = h->pump == NULL;
     if (h->sandbox && realpath(".", h->root) == NULL) {
         snprintf(err, errlen, "sandbox: cannot resolve the working folder");
         free(h);
@@ -235,6 +377,7 @@ nmlua_host *nmlua_host_new(const nmlua_options *opt, char *err, size_t errlen)
         return NULL;
     }
     *(nmlua_host **)lua_getextraspace(h->L) = h;
+    h->running = h->L;
     lua_pushcfunction(h->L, host_init);
     if (lua_pcall(h->L, 0, 0, 0) != LUA_OK) {
         const char *msg = lua_tostring(h->L, -1);
@@ -242,7 +385,7 @@ nmlua_host *nmlua_host_new(const nmlua_options *opt, char *err, size_t errlen)
         nmlua_host_free(h);
         return NULL;
     }
-    arm_normal(h->L);
+    arm_idle(h, h->L);
     return h;
 }
 
@@ -286,7 +429,8 @@ static nmlua_status host_finish(nmlua_host *h, int rc)
     }
     h->cancel = 0;
     h->cancel_after = 0;
-    arm_normal(L);
+    h->running = L;
+    arm_idle(h, L);
     return st;
 }
 

@@ -2,10 +2,13 @@
  *
  * A host owns one lua_State with the standard libraries and module `nm`
  * (also a global). Chunks run under lua_pcall with a traceback handler and
- * are loaded as text only. A count hook runs every NMLUA_HOOK_COUNT
- * instructions: it calls the optional pump (the TUI keeps its screen alive
- * there) and, once cancellation is requested, raises "cancelled" on every
- * instruction so a script's own pcall cannot swallow it. The allocator
+ * are loaded as text only. With a pump (the TUI keeps its screen alive
+ * there) a count hook runs every NMLUA_HOOK_COUNT instructions and calls
+ * it. Without one the hook is set only when cancellation is requested
+ * (a Lua 5.4 count hook costs ~2x on pure-Lua loops): nmlua_host_cancel
+ * sets it on the running thread, coroutines included. Once cancellation
+ * is requested the hook raises "cancelled" on every instruction, so a
+ * script's own pcall cannot swallow it. The allocator
  * counts bytes and refuses to grow past the memory limit, so a runaway
  * script stops with "not enough memory". No curses here. */
 #ifndef NMLUA_HOST_H
@@ -67,8 +70,9 @@ nmlua_status nmlua_host_call(nmlua_host *h, const char *module, const char *func
  * Valid until the next run. */
 const char *nmlua_host_error(const nmlua_host *h);
 
-/* Requests cancellation of the running script. Async-signal-safe: it only
- * sets a flag the hook reads. Cleared when the next run starts. */
+/* Requests cancellation of the running script: sets a flag the hook reads
+ * and (without a pump) sets the hook, as lua.c's SIGINT handler does.
+ * Callable from a signal handler. Cleared when the next run starts. */
 void nmlua_host_cancel(nmlua_host *h);
 
 /* Bytes of Lua heap in use, and the peak. */
