@@ -75,7 +75,7 @@ const char *nmlua_host_error(const nmlua_host *h);
  * Callable from a signal handler. Cleared when the next run starts. */
 void nmlua_host_cancel(nmlua_host *h);
 
-/* Bytes of Lua heap in use, and the peak. */
+/* Bytes of Lua heap in use (engine objects held by scripts not included). */
 size_t nmlua_host_mem_used(const nmlua_host *h);
 
 #endif
