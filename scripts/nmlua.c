@@ -10,6 +10,9 @@ static const struct {
 } submodules[] = {
     {"tensor", nmlua_open_tensor},
     {"model", nmlua_open_model},
+    {"zoo", nmlua_open_zoo},
+    {"io", nmlua_open_io},
+    {"sim", nmlua_open_sim},
     {"debug", nmlua_open_debug},
 };
 
