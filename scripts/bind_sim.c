@@ -1128,8 +1128,8 @@ static void read_i8(lua_State *L, int arg, const char *k, int8_t *out, int count
     int nested = lua_rawgeti(L, t, 1) == LUA_TTABLE;
     lua_pop(L, 1);
     int rows = nested ? count / per_row : 1, cols = nested ? per_row : count;
-    if ((int)lua_rawlen(L, t) != rows)
-        field_error(L, arg, k, lua_pushfstring(L, "needs %d %s", rows * (nested ? 1 : cols),
+    if ((int)lua_rawlen(L, t) != (nested ? rows : count))
+        field_error(L, arg, k, lua_pushfstring(L, "needs %d %s", nested ? rows : count,
                                                nested ? "rows" : "numbers"));
     for (int r = 0; r < rows; r++) {
         if (nested) {
