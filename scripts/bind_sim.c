@@ -549,7 +549,7 @@ static void push_layer_row(lua_State *L, const sim_layer_result *l)
 
 /* Pushes the report table for the box at index bi (which must hold r) and
  * registers the box under it. */
-static void push_report(lua_State *L, int bi)
+static void push_report(lua_State *L, int bi, const char *assumed)
 {
     bi = lua_absindex(L, bi);
     const sim_report *r = ((report_box *)lua_touserdata(L, bi))->r;
@@ -559,6 +559,8 @@ static void push_report(lua_State *L, int bi)
     set_str(L, "mac", sim_mac_name(&r->cfg.mac, buf, sizeof buf));
     set_str(L, "model", r->model);
     set_str(L, "engine", r->engine);
+    if (assumed && *assumed)
+        set_str(L, "assumed", assumed);
     lua_createtable(L, r->n_layers, 0);
     for (int i = 0; i < r->n_layers; i++) {
         push_layer_row(L, &r->layers[i]);
@@ -641,12 +643,78 @@ static int report_tostring(lua_State *L)
 
 /* ------------------------------------------------------------------ runs */
 
+/* What a run assumes of the model's pruning without changing its weights
+ * (run option `assume`): declared weight N:M and a share of filters (and,
+ * except for layers reading the model input, of input channels) removed,
+ * on every ungrouped layer or only the pointwise ones. */
+typedef struct {
+    int on;
+    int wn, wm;                 /* 0: keep the layer's own declaration */
+    double filters;             /* share of filters removed */
+    int pointwise;              /* 1: only 1x1 convs and linear layers */
+    char text[96];              /* as stated in reports */
+} sim_assume;
+
+static void check_assume(lua_State *L, int arg, sim_assume *a)
+{
+    memset(a, 0, sizeof *a);
+    if (lua_isnil(L, arg))
+        return;
+    if (!lua_istable(L, arg))
+        luaL_error(L, "bad option assume (a table {w = {N, M}, filters = share, layers = 'all'|'pointwise'})");
+    lua_pushnil(L);
+    while (lua_next(L, arg)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+        if (strcmp(k, "w") && strcmp(k, "filters") && strcmp(k, "layers"))
+            luaL_error(L, "bad option assume (unknown key '%s')", k);
+        lua_pop(L, 1);
+    }
+    a->on = 1;
+    opt_nm(L, arg, "w", &a->wn, &a->wm);
+    lua_getfield(L, arg, "filters");
+    if (!lua_isnil(L, -1)) {
+        if (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) >= 0 && lua_tonumber(L, -1) < 1))
+            luaL_error(L, "bad option assume (filters must be a share in [0, 1))");
+        a->filters = lua_tonumber(L, -1);
+    }
+    lua_pop(L, 1);
+    const char *ly = opt_str(L, arg, "layers");
+    if (ly && !strcmp(ly, "pointwise"))
+        a->pointwise = 1;
+    else if (ly && strcmp(ly, "all"))
+        luaL_error(L, "bad option assume (layers '%s': all, pointwise)", ly);
+    char w[32] = "own";
+    if (a->wm)
+        snprintf(w, sizeof w, "%d:%d", a->wn, a->wm);
+    snprintf(a->text, sizeof a->text, "assumed weights %s, %.0f%% filters removed, %s layers", w,
+             a->filters * 100, a->pointwise ? "pointwise" : "all ungrouped");
+}
+
+/* Applies the assumption to layer idx's GEMM (see sim_assume). */
+static void apply_assume(const sim_assume *a, const nm_model *m, int idx, sim_gemm *g)
+{
+    const nm_layer *l = &m->layers[idx];
+    if (!a->on || g->groups != 1 || (a->pointwise && (g->kh != 1 || g->kw != 1)))
+        return;
+    if (a->wm)
+        g->wn = a->wn, g->wm = a->wm;
+    int64_t nf = g->Nf - (int64_t)floor(a->filters * (double)g->Nf);
+    g->Nf = nf > 0 ? nf : 1;
+    int reads_input = l->n_inputs == 0 ? idx == 0 : l->inputs[0] == NM_INPUT;
+    if (!reads_input) {
+        int64_t win = (int64_t)g->kh * g->kw, cin = g->Kp / (win > 0 ? win : 1);
+        int64_t keep = cin - (int64_t)floor(a->filters * (double)cin);
+        g->Kp = (keep > 0 ? keep : 1) * win;
+    }
+}
+
 typedef struct {
     int stepped;
     double act_density;         /* < 0: declared */
     int64_t max_pe_cycles;
     int input;                  /* stack index of input= (0 none) */
     int progress;               /* stack index of progress= (0 none) */
+    sim_assume assume;
 } run_opts;
 
 static void check_run_opts(lua_State *L, int arg, sim_config *cfg, run_opts *o)
@@ -657,7 +725,7 @@ static void check_run_opts(lua_State *L, int arg, sim_config *cfg, run_opts *o)
         return;
     luaL_checktype(L, arg, LUA_TTABLE);
     static const char *const keys[] = {"input", "batch", "activation_density", "engine",
-                                       "progress", "max_pe_cycles", NULL};
+                                       "progress", "max_pe_cycles", "assume", NULL};
     lua_pushnil(L);
     while (lua_next(L, arg)) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
@@ -697,6 +765,9 @@ static void check_run_opts(lua_State *L, int arg, sim_config *cfg, run_opts *o)
     } else {
         lua_pop(L, 1);
     }
+    lua_getfield(L, arg, "assume");
+    check_assume(L, lua_gettop(L), &o->assume);
+    lua_pop(L, 1);
     lua_getfield(L, arg, "input");
     if (!lua_isnil(L, -1)) {
         o->input = lua_gettop(L);          /* left on the stack */
@@ -767,6 +838,7 @@ static sim_report *run_target(lua_State *L, const sim_target *t, const sim_confi
                 continue;
             if (sim_gemm_from_layer(t->m, idx, cfg, &g))
                 luaL_error(L, "%s", nm_errmsg());
+            apply_assume(&o->assume, t->m, idx, &g);
         }
         const nm_tensor *acts = input_for(L, o, t->m && t->layer < 0, g.name);
         if (o->stepped && acts)
@@ -805,7 +877,7 @@ static int sys_run(lua_State *L)
     if (sim_config_check(&cfg))
         luaL_argerror(L, 3, nm_errmsg());
     run_target(L, &t, &cfg, &o);
-    push_report(L, -1);
+    push_report(L, -1, o.assume.text);
     return 1;
 }
 
@@ -888,11 +960,13 @@ static void short_label(const sim_config *c, char *buf, size_t len)
     snprintf(buf, len, "%s %dx%d", sim_mac_name(&c->mac, mac, sizeof mac), c->rows, c->cols);
 }
 
-/* nm.sim.compare(systems, targets) -> rows (one per target and system).
+/* nm.sim.compare(systems, targets [, {assume = ...}]) -> rows (one per
+ * target and system).
  * Prints nothing; tostring(rows) or nm.sim.format_compare(rows) is the
  * side-by-side table. */
 static int l_compare(lua_State *L)
 {
+    lua_settop(L, 3);
     luaL_checktype(L, 1, LUA_TTABLE);
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_Integer ns = (lua_Integer)lua_rawlen(L, 1), nt = (lua_Integer)lua_rawlen(L, 2);
@@ -902,6 +976,29 @@ static int l_compare(lua_State *L)
         lua_rawgeti(L, 1, s);
         if (!luaL_testudata(L, -1, SIM_SYSTEM))
             luaL_argerror(L, 1, lua_pushfstring(L, "[%I] is not a system", s));
+        lua_pop(L, 1);
+    }
+    /* opts.assume: one table for all systems, or an array, one per system
+     * (false = none) */
+    sim_assume *as = lua_newuserdatauv(L, (size_t)ns * sizeof *as, 0);
+    memset(as, 0, (size_t)ns * sizeof *as);
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        lua_getfield(L, 3, "assume");
+        int ai = lua_gettop(L);
+        if (lua_istable(L, ai) && lua_rawlen(L, ai) > 0) {
+            if ((lua_Integer)lua_rawlen(L, ai) != ns)
+                field_error(L, 3, "assume", lua_pushfstring(L, "needs one entry per system (%I)", ns));
+            for (lua_Integer s = 1; s <= ns; s++) {
+                lua_rawgeti(L, ai, s);
+                if (lua_toboolean(L, -1))
+                    check_assume(L, lua_gettop(L), &as[s - 1]);
+                lua_pop(L, 1);
+            }
+        } else {
+            for (lua_Integer s = 1; s <= ns; s++)
+                check_assume(L, ai, &as[s - 1]);
+        }
         lua_pop(L, 1);
     }
     lua_newtable(L);
@@ -919,6 +1016,7 @@ static int l_compare(lua_State *L)
             lua_rawgeti(L, 1, s);
             const sim_config *cfg = check_system(L, -1);
             lua_pop(L, 1);       /* the systems table keeps it */
+            o.assume = as[s - 1];
             const sim_report *r = run_target(L, &t, cfg, &o);
             double cyc = (double)r->total.cycles, en = r->total.e.total;
             if (s == 1)
@@ -938,6 +1036,8 @@ static int l_compare(lua_State *L)
             set_num(L, "energy_ratio", e0 > 0 ? en / e0 : 0);
             set_num(L, "efficiency", en > 0 ? e0 / en : 0);
             set_str(L, "switches", sim_config_describe(cfg, buf, sizeof buf));
+            if (o.assume.on)
+                set_str(L, "assumed", o.assume.text);
             lua_rawseti(L, rows, ++nrow);
             lua_pop(L, 1);       /* the report box */
         }
@@ -969,16 +1069,16 @@ static int l_format_compare(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
+    lua_settop(L, 1);
+    lua_newtable(L);                      /* 2: system label -> true */
+    lua_newtable(L);                      /* 3: switches lines, in order */
+    lua_newtable(L);                      /* 4: output lines */
+    int nsys = 0, nout = 0;
     char line[512];
     snprintf(line, sizeof line, "%-16s %-24s %14s %8s %12s %8s %8s\n", "model", "system",
              "cycles", "util", "energy uJ", "speedup", "E/E0");
-    luaL_addstring(&b, line);
-    lua_newtable(L);
-    int seen = lua_gettop(L);
-    lua_newtable(L);
-    int order = lua_gettop(L), nsys = 0;
+    lua_pushstring(L, line);
+    lua_rawseti(L, 4, ++nout);
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, 1, i);
         int row = lua_gettop(L);
@@ -989,23 +1089,39 @@ static int l_format_compare(lua_State *L)
                  row_str(L, row, "model"), sys, row_num(L, row, "cycles"),
                  row_num(L, row, "util"), row_num(L, row, "energy") * 1e-6,
                  row_num(L, row, "speedup"), row_num(L, row, "energy_ratio"));
-        luaL_addstring(&b, line);
-        lua_getfield(L, seen, sys);
-        if (lua_isnil(L, -1)) {
+        lua_pushstring(L, line);
+        lua_rawseti(L, 4, ++nout);
+        if (lua_getfield(L, 2, sys) == LUA_TNIL) {
             lua_pushboolean(L, 1);
-            lua_setfield(L, seen, sys);
+            lua_setfield(L, 2, sys);
+            lua_pushliteral(L, "  ");
             lua_getfield(L, row, "switches");
-            lua_rawseti(L, order, ++nsys);
+            if (lua_getfield(L, row, "assumed") == LUA_TSTRING) {
+                lua_pushliteral(L, "; ");
+                lua_insert(L, -2);
+                lua_pushliteral(L, "\n");
+                lua_concat(L, 5);
+            } else {
+                lua_pop(L, 1);
+                lua_pushliteral(L, "\n");
+                lua_concat(L, 3);
+            }
+            lua_rawseti(L, 3, ++nsys);
         }
-        lua_settop(L, order);
+        lua_settop(L, 4);
     }
-    luaL_addstring(&b, "speedup = cycles of the first system / cycles; E/E0 = energy / energy "
+    lua_pushliteral(L, "speedup = cycles of the first system / cycles; E/E0 = energy / energy "
                        "of the first system\nswitches:\n");
+    lua_rawseti(L, 4, ++nout);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= nout; i++) {
+        lua_rawgeti(L, 4, i);
+        luaL_addvalue(&b);
+    }
     for (int i = 1; i <= nsys; i++) {
-        lua_rawgeti(L, order, i);
-        snprintf(line, sizeof line, "  %s\n", lua_tostring(L, -1));
-        lua_pop(L, 1);
-        luaL_addstring(&b, line);
+        lua_rawgeti(L, 3, i);
+        luaL_addvalue(&b);
     }
     luaL_pushresult(&b);
     return 1;

@@ -306,6 +306,25 @@ T.case("activation density scales products and multiply energy", function()
   T.ok(half.total.energy.mult < full.total.energy.mult)
 end)
 
+T.case("assume: declared pruning shape without touching weights", function()
+  local m = small_model()   -- conv1 8 filters over 3 channels; conv2 6 over 8; fc 150 -> 5
+  local sys = nm.sim.system{mac = "nm", d = {4, 9}, w = {4, 9}, rows = 4}
+  local r = sys:run(m, {assume = {w = {4, 9}, filters = 0.25}})
+  T.ok(r.assumed:find("4:9", 1, true) and r.assumed:find("25%", 1, true), r.assumed)
+  local c1, c2, fc = r.layers[1], r.layers[2], r.layers[3]
+  T.eq(c1.Nf, 8 - 2); T.eq(c1.Kp, 3 * 9)            -- reads the model input: K' kept
+  T.eq(c2.Nf, 6 - 1); T.eq(c2.Kp, (8 - 2) * 9)      -- floor(0.25*6) = 1, floor(0.25*8) = 2
+  T.eq(fc.Nf, 5 - 1); T.eq(fc.K, 6 * 5 * 5); T.eq(fc.Kp, 150 - 37)  -- conv2: 5x5 out
+  -- declared 4:9 fits the MAC's 4 multipliers: one PE per 9-wide slice, so
+  -- WS rows = ceil(K'/9) per layer; without it, dense slices need ceil(9/4) = 3
+  local d = sys:run(m)
+  T.eq(d.layers[2].Kp, 8 * 9)
+  -- utilization and products follow the declared density: products = E*K'*Nf*(4/9)^2
+  T.near(c2.products, c2.E * c2.Kp * c2.Nf * (4 / 9) * (4 / 9), 1e-6)
+  T.ok(r.total.cycles < d.total.cycles)
+  T.raises(function() sys:run(m, {assume = {filters = 1.5}}) end, "filters must be a share")
+end)
+
 T.case("compare rows and ratios", function()
   local m = small_model()
   local s1 = nm.sim.system{mac = "pmac", rows = 8}
