@@ -47,6 +47,6 @@ for _, name in ipairs(models) do
   local m <close> = nm.zoo(name)
   local rows = nm.sim.compare(systems, {m}, {assume = assume_for(name)})
   print()
-  print(string.format("%s (%s; %.1f s)", name, nm.zoo_describe(name), os.clock() - t0))
+  print(string.format("%s (%s; %.1f s CPU)", name, nm.zoo_describe(name), os.clock() - t0))
   print(tostring(rows))
 end
