@@ -316,7 +316,7 @@ static void config_from_table(lua_State *L, int arg, sim_config *cfg)
     if (lua_istable(L, -1)) {
         energy_from_table(L, arg, -1, "energy", &cfg->et);
     } else if (lua_type(L, -1) == LUA_TSTRING) {
-        const char *path = lua_tostring(L, -1);
+        const char *path = nmlua_checkpath(L, lua_gettop(L));   /* sandbox */
         if (sim_energy_load_json(path, &cfg->et))
             field_error(L, arg, "energy", nm_errmsg());
     } else if (!lua_isnil(L, -1)) {

@@ -295,6 +295,19 @@ T.case("measured rounds from activations (analytic WS nm)", function()
   T.eq(rm.total.cycles, 4 + 2)
 end)
 
+T.case("progress callback per layer", function()
+  local sys = nm.sim.system{mac = "pmac", rows = 4}
+  local seen = {}
+  sys:run(small_model(), {progress = function(f, name) seen[#seen + 1] = {f, name} end})
+  T.eq(#seen, 3)
+  T.eq(seen[3][1], 1.0)
+  T.eq(seen[1][2], "conv1"); T.eq(seen[3][2], "fc")
+  T.ok(seen[1][1] < seen[2][1] and seen[2][1] < seen[3][1])
+  T.raises(function()
+    sys:run(small_model(), {progress = function() error("stop here") end})
+  end, "stop here")
+end)
+
 T.case("activation density scales products and multiply energy", function()
   local sys = nm.sim.system{mac = "pmac", rows = 4}
   local g = {E = 10, K = 8, Nf = 6}
