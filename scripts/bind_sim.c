@@ -25,7 +25,7 @@ static const char REPORTS_KEY = 0;      /* registry: report table -> box */
 
 typedef struct { sim_config cfg; } system_ud;
 typedef struct { sim_report *r; } report_box;
-typedef struct { sim_stepper *s; } stepper_ud;
+typedef struct { sim_stepper *s; size_t counted; } stepper_ud;
 
 /* ------------------------------------------------------------ helpers */
 
@@ -430,6 +430,7 @@ static int sys_config(lua_State *L)
  * GEMM {E=, K=, Nf= [, name=]}. */
 typedef struct {
     const nm_model *m;
+    int arg;            /* stack index of the model or layer handle */
     int layer;          /* -1: all layers of m */
     int bare;           /* 1: g below is the target */
     sim_gemm g;
@@ -450,6 +451,7 @@ static void check_target(lua_State *L, int arg, sim_target *t)
 {
     memset(t, 0, sizeof *t);
     t->layer = -1;
+    t->arg = lua_absindex(L, arg);
     if (luaL_testudata(L, arg, NMLUA_MODEL)) {
         t->m = nmlua_check_model(L, arg);
     } else if (luaL_testudata(L, arg, NMLUA_LAYER)) {
@@ -814,7 +816,7 @@ static void apply_act_density(const sim_config *cfg, double ad, sim_layer_result
 }
 
 /* Simulates target t under cfg into a new report box pushed on the stack. */
-static sim_report *run_target(lua_State *L, const sim_target *t, const sim_config *cfg,
+static sim_report *run_target(lua_State *L, sim_target *t, const sim_config *cfg,
                               const run_opts *o)
 {
     report_box *b = new_box(L);
@@ -859,6 +861,11 @@ static sim_report *run_target(lua_State *L, const sim_target *t, const sim_confi
             lua_pushnumber(L, frac);
             lua_pushstring(L, g.name);
             lua_call(L, 2, 0);
+            if (!t->bare) {     /* the callback may have freed the model */
+                int layer = t->layer;
+                check_target(L, t->arg, t);
+                t->layer = layer;
+            }
         }
     }
     sim_report_totals(r);
@@ -1150,7 +1157,13 @@ static int sys_stepper(lua_State *L)
         return luaL_error(L, "%s", nm_errmsg());
     stepper_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->s = NULL;
+    u->counted = 0;
     luaL_setmetatable(L, SIM_STEPPER);
+    /* four int32 grids of rows x cols (sim_stepper_new) */
+    size_t bytes = (size_t)cfg->rows * (size_t)cfg->cols * 16;
+    if (nmlua_mem_reserve(L, bytes) != NM_OK)
+        return luaL_error(L, "%s", nm_errmsg());
+    u->counted = bytes;
     if (!(u->s = sim_stepper_new(&g, cfg)))
         return luaL_error(L, "%s", nm_errmsg());
     return 1;
@@ -1228,6 +1241,8 @@ static int st_free(lua_State *L)
     stepper_ud *u = luaL_checkudata(L, 1, SIM_STEPPER);
     sim_stepper_free(u->s);
     u->s = NULL;
+    nmlua_mem_release(L, u->counted);
+    u->counted = 0;
     return 0;
 }
 

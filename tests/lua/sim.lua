@@ -306,6 +306,10 @@ T.case("progress callback per layer", function()
   T.raises(function()
     sys:run(small_model(), {progress = function() error("stop here") end})
   end, "stop here")
+  -- a callback freeing the model stops the run cleanly
+  local m = small_model()
+  T.raises(function() sys:run(m, {progress = function() m:free() end}) end,
+    "model has been freed")
 end)
 
 T.case("activation density scales products and multiply energy", function()
