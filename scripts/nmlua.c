@@ -11,7 +11,7 @@ static const struct {
     {"tensor", nmlua_open_tensor},
     {"model", nmlua_open_model},
     {"zoo", nmlua_open_zoo},
-    {"io", nmlua_open_io},
+    {"io", nmlua_open_io},          /* after model: adds model:save */
     {"sim", nmlua_open_sim},
     {"debug", nmlua_open_debug},
 };
