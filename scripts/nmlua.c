@@ -10,6 +10,8 @@ static const struct {
 } submodules[] = {
     {"tensor", nmlua_open_tensor},
     {"model", nmlua_open_model},
+    {"zoo", nmlua_open_zoo},
+    {"plot", nmlua_open_plot},
     {"debug", nmlua_open_debug},
 };
 
