@@ -760,6 +760,52 @@ static const char *field_string(lua_State *L, int t, int anchor, const char *key
     return s;
 }
 
+/* The short name of the report table at t: its `label` (set by the
+ * caller), else `mac` (nm.sim's MAC name, e.g. "nm-2:4"), else `system`,
+ * else NULL. */
+static const char *report_name(lua_State *L, int t, int anchor)
+{
+    const char *keys[] = {"label", "mac", "system"};
+    for (int i = 0; i < 3; i++) {
+        const char *s = field_string(L, t, anchor, keys[i]);
+        if (s)
+            return s;
+    }
+    return NULL;
+}
+
+/* Appends "name: system" of the report at t (nm.sim's switch string)
+ * to the array at `parts`, if the report has one. */
+static void add_report_params(lua_State *L, int parts, int t, const char *name)
+{
+    if (lua_getfield(L, t, "system") == LUA_TSTRING) {
+        lua_pushfstring(L, "%s: %s", name ? name : "report", lua_tostring(L, -1));
+        lua_rawseti(L, parts, (lua_Integer)lua_rawlen(L, parts) + 1);
+    }
+    lua_pop(L, 1);
+}
+
+/* The entries of the array at `parts` joined with "; ", anchored; NULL if
+ * there are none. */
+static const char *join_params(lua_State *L, int parts, int anchor)
+{
+    size_t n = lua_rawlen(L, parts);
+    if (n == 0)
+        return NULL;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (size_t i = 1; i <= n; i++) {
+        if (i > 1)
+            luaL_addstring(&b, "; ");
+        lua_rawgeti(L, parts, (lua_Integer)i);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    const char *s = anchor_string(L, anchor, -1);
+    lua_pop(L, 1);
+    return s;
+}
+
 /* The `layers` array of the report at t, pushed; raises if missing/empty. */
 static size_t report_layers(lua_State *L, int t, const char *what)
 {
@@ -814,7 +860,7 @@ static int l_energy(lua_State *L)
             read_energy(L, lua_gettop(L), what, v + g, (int)ng);
             lua_pop(L, 1);
         }
-        sys_name = field_string(L, 1, anchor, "system");
+        sys_name = report_name(L, 1, anchor);
     } else {
         ng = lua_rawlen(L, 1);
         if (ng == 0)
@@ -826,7 +872,7 @@ static int l_energy(lua_State *L)
             if (lua_rawgeti(L, 1, (lua_Integer)g + 1) != LUA_TTABLE)
                 arg_error(L, 1, "%s must be a report table (from sys:run)", what);
             int r = lua_gettop(L);
-            groups[g] = field_string(L, r, anchor, "system");
+            groups[g] = report_name(L, r, anchor);
             if (groups[g] == NULL) {
                 lua_pushfstring(L, "report %d", (int)g + 1);
                 groups[g] = anchor_string(L, anchor, -1);
@@ -861,6 +907,20 @@ static int l_energy(lua_State *L)
         for (size_t g = 0; g < ng; g++)
             vals[ns * ng + g] = v[k * ng + g] / scale;
         ns++;
+    }
+    if (o.params == NULL) {   /* the switches of each system, in the metadata */
+        lua_newtable(L);
+        int parts = lua_gettop(L);
+        if (single) {
+            add_report_params(L, parts, 1, sys_name);
+        } else {
+            for (size_t g = 0; g < ng; g++) {
+                lua_rawgeti(L, 1, (lua_Integer)g + 1);
+                add_report_params(L, parts, lua_gettop(L), groups[g]);
+                lua_pop(L, 1);
+            }
+        }
+        o.params = join_params(L, parts, anchor);
     }
     if (o.title == NULL)
         o.title = single && sys_name ? lua_pushfstring(L, "Energy per layer: %s", sys_name)
@@ -912,7 +972,13 @@ static int l_utilization(lua_State *L)
         }
         lua_pop(L, 1);
     }
-    const char *sys = field_string(L, 1, anchor, "system");
+    const char *sys = report_name(L, 1, anchor);
+    if (o.params == NULL) {
+        lua_newtable(L);
+        int parts = lua_gettop(L);
+        add_report_params(L, parts, 1, sys);
+        o.params = join_params(L, parts, anchor);
+    }
     if (o.title == NULL)
         o.title = sys ? lua_pushfstring(L, "Utilization per layer: %s", sys)
                       : "Utilization per layer";

@@ -242,8 +242,8 @@ local function energy(k)
   e.total = total
   return e
 end
-local function report(system, scale)
-  local r = {system = system, model = "tiny", layers = {}}
+local function report(mac, scale)
+  local r = {mac = mac, system = "mac=" .. mac .. " array=32x32 dataflow=ws", model = "tiny", layers = {}}
   local names = {"conv1", "conv2", "fc"}
   for i, n in ipairs(names) do
     r.layers[i] = {name = n, cycles = 100 * i, util = 0.3 * i, mult_util = 0.25 * i,
@@ -278,21 +278,31 @@ local function by_hand(groups, energies, scale, opts)
 end
 
 T.case("energy and utilization from report tables", function()
-  local a, b = report("pMAC", 1), report("nm-MAC", 0.4)
-  -- one bar per report: totals
-  local got = save_check(nm.plot.energy({a, b}), "energy_sys.png", 800, 500)
-  local want = save_check(by_hand({"pMAC", "nm-MAC"}, {a.total.energy, b.total.energy}, 1e3,
-    {title = "Energy per system", ylabel = "energy (nJ)", xlabel = "system"}), "energy_sys_hand.png")
+  local a, b = report("pMAC", 1), report("nm-2:4", 0.4)
+  -- one bar per report (its total), named by mac; the switches go into
+  -- the PNG's Parameters chunk
+  local got, text = save_check(nm.plot.energy({a, b}), "energy_sys.png", 800, 500)
+  T.eq(text.Parameters, "pMAC: mac=pMAC array=32x32 dataflow=ws; "
+    .. "nm-2:4: mac=nm-2:4 array=32x32 dataflow=ws")
+  local want = save_check(by_hand({"pMAC", "nm-2:4"}, {a.total.energy, b.total.energy}, 1e3,
+    {title = "Energy per system", ylabel = "energy (nJ)", xlabel = "system", params = text.Parameters}),
+    "energy_sys_hand.png")
   T.ok(got == want, "energy of reports = stacked bars of their totals")
+  -- a caller's label wins over mac; params given are kept
+  a.label = "baseline"
+  local _, t2 = save_check(nm.plot.energy({a, b}, {params = "fig=3"}), "energy_label.png")
+  T.eq(t2.Parameters, "fig=3")
+  a.label = nil
   -- one report: per layer
   local es = {}
   for i, l in ipairs(a.layers) do es[i] = l.energy end
   got = save_check(nm.plot.energy(a, {width = 600, height = 400}), "energy_layers.png", 600, 400)
   want = save_check(by_hand({"conv1", "conv2", "fc"}, es, 1e3, {title = "Energy per layer: pMAC",
-    ylabel = "energy (nJ)", xlabel = "layer", width = 600, height = 400}), "energy_layers_hand.png")
+    ylabel = "energy (nJ)", xlabel = "layer", width = 600, height = 400,
+    params = "pMAC: " .. a.system}), "energy_layers_hand.png")
   T.ok(got == want, "energy of one report = stacked bars per layer")
-  -- a report without a system name is called "report i"
-  b.system = nil
+  -- a report without label, mac or system is called "report i"
+  b.system, b.mac = nil, nil
   got = save_check(nm.plot.energy({a, b}), "energy_noname.png")
   T.ok(got ~= slurp(dir .. "/energy_sys.png"), "unnamed report gets another label")
 
@@ -300,7 +310,8 @@ T.case("energy and utilization from report tables", function()
   want = save_check(nm.plot.bars{groups = {"conv1", "conv2", "fc"}, ymax = 100,
     series = {{name = "PE utilization", values = {30, 60, 90}},
               {name = "multiplier utilization", values = {25, 50, 75}}},
-    title = "Utilization per layer: pMAC", ylabel = "utilization (%)", xlabel = "layer"},
+    title = "Utilization per layer: pMAC", ylabel = "utilization (%)", xlabel = "layer",
+    params = "pMAC: " .. a.system},
     "util_hand.png")
   T.ok(got == want, "utilization = bars of util and mult_util in percent")
 
