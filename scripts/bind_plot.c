@@ -950,6 +950,7 @@ static int l_utilization(lua_State *L)
     int lt = lua_gettop(L);
     const char **groups = scratch(L, ng, sizeof *groups);
     double *v = scratch(L, ng * 2, sizeof *v);
+    const char **labels = scratch(L, ng * 2, sizeof *labels);
     static const char *const fields[] = {"util", "mult_util"};
     char what[64];
     for (size_t g = 0; g < ng; g++) {
@@ -968,6 +969,12 @@ static int l_utilization(lua_State *L)
             if (!(x >= 0 && x <= 1))
                 arg_error(L, 1, "%s.%s is %f, not a fraction in 0..1", what, fields[k], x);
             v[(size_t)k * ng + g] = 100 * x;
+            lua_pop(L, 1);
+            /* "94%", or "3.5%" below 10 %, so small values keep a digit */
+            char buf[16];
+            snprintf(buf, sizeof buf, 100 * x >= 10 ? "%.0f%%" : "%.1f%%", 100 * x);
+            lua_pushstring(L, buf);
+            labels[(size_t)k * ng + g] = anchor_string(L, anchor, -1);
             lua_pop(L, 1);
         }
         lua_pop(L, 1);
@@ -988,7 +995,8 @@ static int l_utilization(lua_State *L)
         o.xlabel = "layer";
     static const char *const names[] = {"PE utilization", "multiplier utilization"};
     plot_bar_data d = {.n_groups = (int)ng, .groups = groups, .n_series = 2,
-                       .series = names, .values = v, .value_labels = 1, .ymax = 100};
+                       .series = names, .values = v, .labels = labels, .value_labels = 1,
+                       .ymax = 100};
     plot_ud *u = push_plot(L, &o, "utilization");
     return finish_plot(L, u, plot_bars(u->p, &d));
 }

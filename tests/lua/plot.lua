@@ -308,8 +308,8 @@ T.case("energy and utilization from report tables", function()
 
   got = save_check(nm.plot.utilization(a), "util.png", 800, 500)
   want = save_check(nm.plot.bars{groups = {"conv1", "conv2", "fc"}, ymax = 100,
-    series = {{name = "PE utilization", values = {30, 60, 90}},
-              {name = "multiplier utilization", values = {25, 50, 75}}},
+    series = {{name = "PE utilization", values = {30, 60, 90}, labels = {"30%", "60%", "90%"}},
+              {name = "multiplier utilization", values = {25, 50, 75}, labels = {"25%", "50%", "75%"}}},
     title = "Utilization per layer: pMAC", ylabel = "utilization (%)", xlabel = "layer",
     params = "pMAC: " .. a.system},
     "util_hand.png")
@@ -323,6 +323,17 @@ T.case("energy and utilization from report tables", function()
   T.raises(function() nm.plot.energy({a, bad}) end, "reports[2].total.energy.leak is NaN")
   T.raises(function() nm.plot.energy({}) end, "no reports given")
   T.raises(function() nm.plot.energy({a, 3}) end, "reports[2] must be a report table")
+  -- below 10 % a label keeps one decimal
+  local small = report("pMAC", 1)
+  small.layers = {small.layers[1]}
+  small.layers[1].util, small.layers[1].mult_util = 0.03125, 0.5
+  got = save_check(nm.plot.utilization(small), "util_small.png")
+  want = save_check(nm.plot.bars{groups = {"conv1"}, ymax = 100,
+    series = {{name = "PE utilization", values = {3.125}, labels = {"3.1%"}},
+              {name = "multiplier utilization", values = {50}, labels = {"50%"}}},
+    title = "Utilization per layer: pMAC", ylabel = "utilization (%)", xlabel = "layer",
+    params = "pMAC: " .. small.system}, "util_small_hand.png")
+  T.ok(got == want, "labels below 10% keep a decimal")
   bad = report("x", 1)
   bad.layers = {}
   T.raises(function() nm.plot.utilization(bad) end, "report.layers is empty")
