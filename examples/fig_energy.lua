@@ -13,8 +13,8 @@ local F = require "fig_util"
 local MODEL, SEED, SIDE = "resnet18", 1, 32
 local MACS = {"pmac", "bmac", "nm"}
 
-local dir = F.outdir()
 F.need("sim", "system")
+local dir = F.outdir()
 
 local model <close> = nm.zoo(MODEL, {seed = SEED})
 local reports = {}

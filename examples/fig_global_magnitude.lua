@@ -13,8 +13,8 @@ local F = require "fig_util"
 local SPARSITY = 0.8
 local MODEL, SEED = "resnet18", 1
 
-local dir = F.outdir()
 F.need("prune", "global")
+local dir = F.outdir()
 
 local dense = nm.zoo(MODEL, {seed = SEED})
 local pruned = dense:clone()

@@ -18,8 +18,8 @@ local F = require "fig_util"
 local MODEL, SEED, LAYER = "resnet18", 1, "layer1.0.conv1"
 local ZOOM_ROWS = 16
 
-local dir = F.outdir()
 F.need("prune", "nm", "nffs", "jointnf")
+local dir = F.outdir()
 
 local methods = {
   {key = "nm_in", title = "2:4 along input channels", group = "in", m = 4,
