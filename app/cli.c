@@ -8,7 +8,7 @@
 
 void cli_usage(FILE *f)
 {
-    fputs("usage: nmlab [OPTIONS] [MODEL]           open MODEL (a summary until the TUI exists)\n"
+    fputs("usage: nmlab [OPTIONS] [MODEL]           open MODEL in the workbench (TUI)\n"
           "       nmlab [OPTIONS] run SCRIPT.lua [ARGS...]\n"
           "       nmlab [OPTIONS] -e 'CHUNK' [run SCRIPT.lua [ARGS...]]\n"
           "\n"
@@ -20,6 +20,14 @@ void cli_usage(FILE *f)
           "  -e CHUNK           run the Lua CHUNK (before SCRIPT, if both are given)\n"
           "  --mem-limit SIZE   stop scripts whose memory passes SIZE (e.g. 512M, 2G)\n"
           "  --sandbox          no os.execute/io.popen, files only under this folder\n"
+          "  --tui SCRIPT       run SCRIPT inside the workbench (the screen stays live)\n"
+          "  --screen NAME      start on layers, mask, activations, array, energy or console\n"
+          "  --summary          print the model's summary instead of opening the TUI\n"
+          "                     (also what happens when stdout is not a terminal)\n"
+          "  --frames N         batch mode: render N frames without a terminal, print\n"
+          "                     the last one (smoke tests); --keys K1,K2 feeds keys\n"
+          "                     (names: Up Down Left Right Enter Tab Esc Space F1..F10,\n"
+          "                     single characters, or 'text to type)\n"
           "  -h, --help         this text\n"
           "  -V, --version      version\n"
           "\n"
@@ -86,6 +94,25 @@ int cli_parse(int argc, char **argv, cli_options *o, char *err, size_t errlen)
                          v ? v : "");
                 return -1;
             }
+        } else if (opt_is(a, "--tui") || opt_is(a, "--keys") || opt_is(a, "--screen")) {
+            const char *name = a[2] == 't' ? "--tui" : a[2] == 'k' ? "--keys" : "--screen";
+            const char *v = option_value(argc, argv, &i, name);
+            if (v == NULL) {
+                snprintf(err, errlen, "%s needs a value", name);
+                return -1;
+            }
+            *(name[2] == 't' ? &o->tui_script : name[2] == 'k' ? &o->keys : &o->screen) = v;
+        } else if (opt_is(a, "--frames")) {
+            const char *v = option_value(argc, argv, &i, "--frames");
+            char *end = NULL;
+            long n = v ? strtol(v, &end, 10) : 0;
+            if (!v || *end || n < 1 || n > 1000000) {
+                snprintf(err, errlen, "--frames needs a count from 1 to 1000000, not '%s'", v ? v : "");
+                return -1;
+            }
+            o->frames = (int)n;
+        } else if (strcmp(a, "--summary") == 0) {
+            o->summary = 1;
         } else if (strcmp(a, "-e") == 0) {
             if (i + 1 >= argc) {
                 snprintf(err, errlen, "-e needs a chunk of Lua");

@@ -9,7 +9,7 @@
 #define NMLAB_DEFAULT_MODEL "resnet18"
 
 typedef enum {
-    CLI_SHELL = 0,      /* nmlab [MODEL]: the TUI (for now a summary) */
+    CLI_SHELL = 0,      /* nmlab [MODEL]: the TUI, or a summary when stdout is no terminal */
     CLI_RUN,            /* nmlab run SCRIPT [ARGS...] and/or -e CHUNK */
     CLI_HELP,
     CLI_VERSION
@@ -22,6 +22,11 @@ typedef struct {
     const char *chunk;      /* -e CHUNK, or NULL */
     const char *model;      /* nmlab MODEL, or NULL */
     int script;             /* argv index of the script, 0 if none */
+    const char *tui_script; /* --tui SCRIPT: run inside the workbench */
+    int frames;             /* --frames N: render N frames headless, print the last */
+    const char *keys;       /* --keys K1,K2,...: keys fed in --frames mode */
+    const char *screen;     /* --screen NAME: start screen */
+    int summary;            /* --summary: print the model summary, no TUI */
 } cli_options;
 
 /* Parses argv. Returns 0, or -1 with a message in err (usage error). */

@@ -1,14 +1,16 @@
 /* main.c - the nmlab executable: runs scripts (`nmlab run`, `-e`) or opens
- * a model. Until the TUI exists, and whenever stdout is not a terminal,
- * opening a model prints its summary. */
+ * a model in the workbench; when stdout is not a terminal (or --summary),
+ * opening a model prints its summary instead. */
 #include "cli.h"
 #include "host.h"
 #include "nmlab_config.h"
+#include "tui.h"
 
 #include <lua.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static nmlua_host *g_host;   /* for the SIGINT handler */
 
@@ -69,6 +71,11 @@ int main(int argc, char **argv)
         return 0;
     }
     nmlua_options hopt = {.mem_limit = o.mem_limit, .sandbox = o.sandbox};
+    if (o.mode == CLI_SHELL && !o.summary && (o.frames > 0 || (isatty(1) && isatty(0)))) {
+        tui_options t = {.model_path = o.model, .script = o.tui_script, .frames = o.frames,
+                         .keys = o.keys, .screen = o.screen, .lua = hopt};
+        return tui_main(&t);
+    }
     nmlua_host *h = nmlua_host_new(&hopt, err, sizeof err);
     if (h == NULL) {
         fprintf(stderr, "nmlab: %s\n", err);
@@ -83,7 +90,6 @@ int main(int argc, char **argv)
         if (status == 0 && o.script)
             status = report(h, nmlua_host_run_file(h, argc, argv, o.script));
     } else {
-        /* TODO(tui): open the TUI here when stdout is a terminal. */
         const char *args[] = {o.model, NMLAB_DEFAULT_MODEL};
         int ok = 0;
         status = report(h, nmlua_host_call(h, "nm.cli", "summary", 2, args, &ok));

@@ -10,6 +10,8 @@
 #include "nmlua.h"
 #include "zoo.h"
 #include "nmio.h"
+#include "cli.h"
+#include "fileutil.h"
 
 #include <curses.h>
 #include <lauxlib.h>
@@ -89,9 +91,9 @@ static int tui_print(lua_State *L)
 {
     tui_app *a = lua_touserdata(L, lua_upvalueindex(1));
     int sep = lua_toboolean(L, lua_upvalueindex(2));
+    int n = lua_gettop(L); /* before buffinit, which may push a box */
     luaL_Buffer b;
     luaL_buffinit(L, &b);
-    int n = lua_gettop(L);
     for (int i = 1; i <= n; i++) {
         size_t len;
         const char *s = luaL_tolstring(L, i, &len);
@@ -174,6 +176,10 @@ static void draw(tui_app *a)
     if (g->w < TUI_MIN_W || g->h < TUI_MIN_H) {
         view_too_small(g, TUI_MIN_W, TUI_MIN_H);
     } else {
+        if (!a->s.busy) {
+            tui_sim_update(a);
+            tui_energy_update(a);
+        }
         int nkeys;
         const wb_key_help *keys = tui_keymap_help(&nkeys);
         wb_draw(g, &a->s, keys, nkeys);
@@ -237,6 +243,7 @@ void tui_run_lua(tui_app *a, const char *code, const char *echo)
         if (st == NMLUA_CANCELLED)
             wb_log_add(&a->s.log, WB_LOG_INFO, "-- cancelled by Ctrl-C");
     }
+    tui_sim_touch(a);
     nm_model *now = tui_model(a);
     if (before && now == m && m == a->seen && !undo_snap_same(before, m))
         undo_push(&a->undo, before);
@@ -400,7 +407,14 @@ static void load_start_model(tui_app *a, const char *path)
     lua_State *L = nmlua_host_state(a->host);
     nm_model *m = NULL;
     char *warn = NULL;
-    if (path) {
+    int is_zoo = 0;
+    for (const char *const *z = nm_zoo_list(); path && *z; z++)
+        is_zoo |= strcmp(*z, path) == 0;
+    if (path && is_zoo) {
+        m = nm_zoo(path, 1);
+        if (!m)
+            wb_log_add(&a->s.log, WB_LOG_ERROR, nm_errmsg());
+    } else if (path) {
         m = nm_model_load(path, &warn);
         if (!m) {
             wb_log_add(&a->s.log, WB_LOG_ERROR, nm_errmsg());
@@ -529,6 +543,7 @@ int tui_main(const tui_options *opt)
 
     wb_log_add(&a->s.log, WB_LOG_INFO,
                "nmlab console: Lua 5.4 with `nm`, `model` and `layer` bound. :run FILE runs a script.");
+    tui_sim_new(a);
     load_start_model(a, opt->model_path);
     if (opt->script) {
         lua_pushstring(L, opt->script);
@@ -547,8 +562,11 @@ int tui_main(const tui_options *opt)
         for (int f = 0; f < opt->frames; f++) {
             draw(a);
             while (tok && !a->quit) {
-                int k = tui_key_from_name(tok);
-                if (k < 0)
+                int k = tok[0] == '\'' ? 0 : tui_key_from_name(tok);
+                if (tok[0] == '\'')
+                    for (const char *c = tok + 1; *c; c++)
+                        tui_handle_key(a, (unsigned char)*c);
+                else if (k < 0)
                     fprintf(stderr, "nmlab: unknown key name '%s'\n", tok);
                 else
                     tui_handle_key(a, k);
@@ -567,6 +585,7 @@ int tui_main(const tui_options *opt)
             draw(a);
             int ch = getch();
             if (ch == ERR) {
+                tui_sim_tick(a);
                 if (g_sigint) {
                     g_sigint = 0;
                     tui_status(a, "Ctrl-C: nothing is running (q quits)");
@@ -588,6 +607,7 @@ int tui_main(const tui_options *opt)
     for (int i = 0; i < a->n_hist; i++)
         free(a->hist[i]);
     undo_clear(&a->undo);
+    tui_sim_free(a->sim);
     nm_model_free(a->base);
     wb_log_clear(&a->s.log);
     tui_grid_free(a->grid);

@@ -25,6 +25,8 @@ typedef struct {
     int rounds;
 } prune_form;
 
+typedef struct tui_sim tui_sim;
+
 typedef struct tui_app {
     term_info ti;
     int headless;         /* --frames without a terminal: render to text */
@@ -42,6 +44,7 @@ typedef struct tui_app {
     char chunk[8192];     /* multi-line console input collected so far */
     prune_form form;
     wb_screen prev_screen;
+    tui_sim *sim;         /* array/energy screens' simulator state */
 } tui_app;
 
 typedef struct {
@@ -70,6 +73,16 @@ nm_model *tui_model(tui_app *a);
 void tui_console_submit(tui_app *a);
 void tui_console_complete(tui_app *a);
 void tui_status(tui_app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Array and Energy screens (tui_sim.c). */
+tui_sim *tui_sim_new(tui_app *a);
+void tui_sim_free(tui_sim *t);
+void tui_sim_touch(tui_app *a);      /* masks may have changed */
+void tui_sim_update(tui_app *a);     /* before drawing */
+void tui_sim_tick(tui_app *a);       /* idle tick: animation */
+void tui_energy_update(tui_app *a);
+void tui_array_key(tui_app *a, int key);
+void tui_act_key(tui_app *a, int key);
 
 /* The prune form (tui_form.c). */
 void tui_form_open(tui_app *a);

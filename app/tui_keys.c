@@ -234,8 +234,6 @@ static void k_console_edit(tui_app *a, int key)
     }
 }
 
-extern void tui_array_key(tui_app *a, int key);
-extern void tui_act_key(tui_app *a, int key);
 
 static const keybind keymap[] = {
     {{'?'}, ON_VIEWS, "?", "all", "help (this screen)", k_help},

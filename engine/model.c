@@ -502,26 +502,50 @@ int nm_add_matmul(nm_model *m, const char *name, int a, int b, int heads, int qk
     return add_layer(m, &l);
 }
 
+/* Fills w[0..n) with N(0, sd^2), two values per Box-Muller pair. */
+static void fill_normal(float *w, int64_t n, double sd, nm_rng *r)
+{
+    int64_t i = 0;
+    for (; i + 1 < n; i += 2) {
+        double u1 = nm_rng_uniform(r), u2 = nm_rng_uniform(r);
+        if (u1 < 1e-300)
+            u1 = 1e-300;
+        double rad = sd * sqrt(-2.0 * log(u1)), th = 6.283185307179586 * u2;
+        w[i] = (float)(rad * cos(th));
+        w[i + 1] = (float)(rad * sin(th));
+    }
+    if (i < n)
+        w[i] = (float)(sd * nm_rng_normal(r));
+}
+
+#define INIT_CHUNK ((int64_t)1 << 18)
+
+/* Weights are drawn in chunks of INIT_CHUNK values, each from its own
+ * stream seeded by (seed, layer, chunk): the result does not depend on the
+ * number of threads, and large layers use every core. */
 void nm_model_init_weights(nm_model *m, uint64_t seed)
 {
     m->seed = seed;
-#pragma omp parallel for schedule(dynamic)
     for (int i = 0; i < m->n_layers; i++) {
         nm_layer *l = &m->layers[i];
-        nm_rng r;
-        nm_rng_seed(&r, seed * 0x100000001b3ULL + (uint64_t)i);
+        uint64_t lseed = seed * 0x100000001b3ULL + (uint64_t)i;
         if (nm_layer_prunable(l) && l->weight) {
             double fan_in = (double)nm_layer_cols(l);
             double sd = sqrt(2.0 / (fan_in > 0 ? fan_in : 1));
             float *w = nm_f32(l->weight);
-            for (int64_t k = 0; k < l->weight->numel; k++)
-                w[k] = (float)(sd * nm_rng_normal(&r));
+            int64_t n = l->weight->numel, chunks = (n + INIT_CHUNK - 1) / INIT_CHUNK;
+#pragma omp parallel for schedule(dynamic) if (chunks > 1)
+            for (int64_t c = 0; c < chunks; c++) {
+                nm_rng r;
+                nm_rng_seed(&r, lseed * 0x9E3779B97F4A7C15ULL + (uint64_t)c);
+                int64_t a = c * INIT_CHUNK, b = a + INIT_CHUNK < n ? a + INIT_CHUNK : n;
+                fill_normal(w + a, b - a, sd, &r);
+            }
         } else if (l->kind == NM_LAYER_EMBED) {
-            float *w = nm_f32(l->weight), *b = nm_f32(l->bias);
-            for (int64_t k = 0; k < l->weight->numel; k++)
-                w[k] = (float)(0.02 * nm_rng_normal(&r));
-            for (int64_t k = 0; k < l->bias->numel; k++)
-                b[k] = (float)(0.02 * nm_rng_normal(&r));
+            nm_rng r;
+            nm_rng_seed(&r, lseed);
+            fill_normal(nm_f32(l->weight), l->weight->numel, 0.02, &r);
+            fill_normal(nm_f32(l->bias), l->bias->numel, 0.02, &r);
             continue;
         }
         if (l->bias)

@@ -18,7 +18,6 @@
 struct nmlua_host {
     lua_State *L;
     size_t mem_used;             /* Lua heap bytes */
-    size_t mem_peak;
     size_t ext_bytes;            /* engine bytes held by Lua objects */
     size_t mem_limit;            /* 0 = none */
     int sandbox;
@@ -62,8 +61,6 @@ static void *host_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     if (p == NULL)
         return NULL;
     h->mem_used = h->mem_used - osize + nsize;
-    if (h->mem_used > h->mem_peak)
-        h->mem_peak = h->mem_used;
     return p;
 }
 

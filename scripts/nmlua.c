@@ -11,6 +11,7 @@ static const struct {
     {"tensor", nmlua_open_tensor},
     {"model", nmlua_open_model},
     {"zoo", nmlua_open_zoo},
+    {"io", nmlua_open_io},          /* after model: adds model:save */
     {"plot", nmlua_open_plot},
     {"debug", nmlua_open_debug},
 };

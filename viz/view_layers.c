@@ -81,8 +81,20 @@ void view_layers(tui_grid *g, wb_state *s, int x, int y, int w, int h)
     /* column layout; the name column takes what is left */
     int w_kind = 9, w_shape = 15, w_nm = 5, w_bar = 10, w_dens = w_bar + 8, w_before = has_base ? 8 : 0,
         w_filt = 10, w_macs = 9, w_eff = 9;
-    int fixed = 4 + w_kind + w_shape + w_nm + w_dens + w_before + w_filt + w_macs + w_eff;
-    int w_name = w - fixed;
+    /* the name column takes what is left; narrow terminals drop the
+     * "before" column, then effective MACs, to keep names readable */
+    int w_name = w - (4 + w_kind + w_shape + w_nm + w_dens + w_before + w_filt + w_macs + w_eff);
+    if (w_name < 22 && has_base) {
+        w_name += w_before;
+        w_before = 0;
+        has_base = 0;
+    }
+    int show_eff = 1;
+    if (w_name < 22) {
+        w_name += w_eff;
+        w_eff = 0;
+        show_eff = 0;
+    }
     if (w_name < 12)
         w_name = 12;
     int cx = x;
@@ -106,8 +118,11 @@ void view_layers(tui_grid *g, wb_state *s, int x, int y, int w, int h)
     cx += w_filt;
     tui_text(g, cx, y, w_macs, TUI_S_HEADER, "MACs");
     cx += w_macs;
-    tui_text(g, cx, y, w_eff, TUI_S_HEADER, "eff.MACs");
-    tui_printf(g, x + w - 16, y, 16, TUI_S_HEADER, "sort: %s", sort_names[s->sort]);
+    if (show_eff)
+        tui_text(g, cx, y, w_eff, TUI_S_HEADER, "eff.MACs");
+    cx += w_eff;
+    if (x + w - cx >= 14)
+        tui_printf(g, x + w - 14, y, 14, TUI_S_HEADER, "sort: %s", sort_names[s->sort]);
 
     int n = m->n_layers, rows = h - 1;
     int *order = malloc((size_t)n * sizeof *order);
@@ -165,7 +180,8 @@ void view_layers(tui_grid *g, wb_state *s, int x, int y, int w, int h)
             tui_text(g, cx, yy, w_macs, style, wb_human((double)st.dense_macs, buf, sizeof buf));
             cx += w_macs;
             double eff = st.params ? (double)st.positions * (double)st.nonzeros : (double)st.dense_macs;
-            tui_text(g, cx, yy, w_eff, style, wb_human(eff, buf, sizeof buf));
+            if (show_eff)
+                tui_text(g, cx, yy, w_eff, style, wb_human(eff, buf, sizeof buf));
         }
     }
     free(order);

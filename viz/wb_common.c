@@ -150,6 +150,7 @@ void wb_draw(tui_grid *g, wb_state *s, const wb_key_help *keys, int nkeys)
         case WB_SCREEN_MASK: view_mask(g, s, x, y, w, h); break;
         case WB_SCREEN_CONSOLE: view_console(g, s, x, y, w, h); break;
         case WB_SCREEN_ARRAY: view_array(g, s, x, y, w, h); break;
+        case WB_SCREEN_ACTIVATIONS: view_activations(g, s, x, y, w, h); break;
         case WB_SCREEN_ENERGY: view_energy(g, s, x, y, w, h); break;
         default:
             tui_text(g, 2, y + 1, w - 4, TUI_S_DIM, "(this screen has nothing to show yet)");

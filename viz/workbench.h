@@ -64,6 +64,22 @@ typedef struct {
     char note[200];
 } wb_energy;
 
+/* What the Activations screen shows: one channel of an activation layer's
+ * input (before) and output after ReLU + N:M (after), and per-layer
+ * densities. Filled by the app from a forward pass. */
+typedef struct {
+    char sample[120];            /* what went in */
+    char layer[NM_NAME_MAX];     /* the ReLU/NMReLU layer shown */
+    int channel, channels, h, w;
+    const float *before, *after; /* h*w values of the channel */
+    int n, m, policy;            /* the N:M applied, policy 0 first 1 topk */
+    int n_layers;                /* activation layers of the model */
+    const char *const *names;
+    const double *relu_density, *nm_density;
+    int selected;                /* index into names of `layer` */
+    char note[200];
+} wb_act;
+
 /* Layers table sort keys. */
 typedef enum { WB_SORT_ORDER = 0, WB_SORT_NAME, WB_SORT_DENSITY, WB_SORT_MACS, WB_SORT_PARAMS, WB_SORT_COUNT } wb_sort;
 
@@ -95,6 +111,8 @@ typedef struct {
     double progress;             /* 0..1, < 0 = unknown */
     char progress_what[64];
     wb_array array;
+    wb_act act;
+    int have_act;
     wb_energy energy;
     int have_array, have_energy;
     int theme_dark;
@@ -123,6 +141,7 @@ void view_layers(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_mask(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_console(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_array(tui_grid *g, wb_state *s, int x, int y, int w, int h);
+void view_activations(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_energy(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_help(tui_grid *g, const wb_key_help *keys, int n, int x, int y, int w, int h);
 void view_too_small(tui_grid *g, int min_w, int min_h);

@@ -70,6 +70,37 @@ T.case("built models round trip; <close> frees", function()
   os.remove(path)
 end)
 
+T.case("SCALE-Sim topology through nm.load", function()
+  local shared = os.getenv("NMLAB_SHARED")
+  T.ok(shared, "NMLAB_SHARED is set by meson")
+  local csv = shared .. "/data/scalesim/resnet18_nm24.csv"
+  -- parse the CSV here, independently of the engine's reader
+  local rows = {}
+  for line in io.lines(csv) do
+    local f = {}
+    for field in line:gmatch("([^,]*),") do f[#f + 1] = field:match("^%s*(.-)%s*$") end
+    if tonumber(f[2]) then rows[#rows + 1] = f end
+  end
+  local m, warnings = nm.load(csv)
+  T.ok(m, warnings)
+  T.eq(#m, #rows)
+  for i, f in ipairs(rows) do
+    local l = m:layer(i)
+    local h, fh, c, k, s = tonumber(f[2]), tonumber(f[4]), tonumber(f[6]), tonumber(f[7]), tonumber(f[8])
+    T.eq(l.name, f[1])
+    local fw = tonumber(f[5])
+    if l.kind == "linear" then        -- a 1x1 "conv" over a 1x1 map is read as FC
+      T.eq({h, fh, fw}, {1, 1, 1}, f[1])
+      T.eq(l.weight:shape(), {k, c}, f[1])
+    else
+      T.eq(l.weight:shape(), {k, c, fh, fw}, f[1])
+    end
+    T.eq(l.out_shape[1], k)
+    T.eq(l.out_shape[2], (h - fh) // s + 1, f[1] .. " output height (no padding)")
+    T.eq(l:stats().nm, f[9])
+  end
+end)
+
 T.case("wrong arguments raise", function()
   T.raises(function() nm.load({}) end, "bad argument #1 to 'load' (string expected, got table)")
   T.raises(function() nm.load() end, "bad argument #1 to 'load' (string expected, got no value)")

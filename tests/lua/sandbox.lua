@@ -20,6 +20,10 @@ T.raises(function() os.remove("/tmp/x") end, "outside the working folder")
 T.raises(function() os.rename("sandbox-x.txt", "/tmp/y") end, "outside the working folder")
 T.raises(function() io.output("/tmp/nmlab-sandbox-test") end, "outside the working folder")
 
+T.raises(function() nm.load("/etc/passwd") end, "outside the working folder")
+T.raises(function() nm.model("m", {1, 2, 2}):save("/tmp/nmlab-sandbox.safetensors") end,
+  "outside the working folder")
+
 -- files under the working folder work
 local name = "nmlab-sandbox-test.txt"
 local f = assert(io.open(name, "w"))
@@ -28,4 +32,9 @@ f:close()
 T.eq(io.lines(name)(), "hello")
 T.ok(os.rename(name, name .. ".2"))
 T.ok(os.remove(name .. ".2"))
+local m = nm.model("m", {1, 4, 4})
+m:add("conv", "c", {out = 2, k = 3, pad = 1})
+T.eq(m:save("nmlab-sandbox.safetensors"), true)
+T.eq(nm.load("nmlab-sandbox.safetensors"):layer(1).name, "c")
+T.ok(os.remove("nmlab-sandbox.safetensors"))
 print("sandbox ok")

@@ -285,3 +285,32 @@ Test(cli, memory_error_can_be_caught_and_state_recovers)
     cr_expect_eq(R.status, 0, "status %d: %s", R.status, R.err);
     cr_expect_str_eq(R.out, "false\tnot enough memory\n");
 }
+
+/* stdout is not a terminal here, so plain nmlab prints a summary. */
+Test(cli, summary_of_default_and_named_models)
+{
+    run(&R, (char *[]){"", NULL});
+    cr_expect_eq(R.status, 0, "%s", R.err);
+    cr_expect(strstr(R.out, "model resnet18: 69 layers, input 3x224x224") != NULL, "%s", R.out);
+    cr_expect(strstr(R.out, "conv1") != NULL);
+    cr_expect(strstr(R.out, "hint: `nmlab run SCRIPT.lua`") != NULL, "%s", R.out);
+    run(&R, (char *[]){"", "fmnist_cnn", NULL});
+    cr_expect_eq(R.status, 0, "%s", R.err);
+    cr_expect(strstr(R.out, "model fmnist_cnn:") == R.out, "%s", R.out);
+    run(&R, (char *[]){"", "no-such-model.onnx", NULL});
+    cr_expect_eq(R.status, 1);
+    cr_expect(strstr(R.err, "no-such-model.onnx") != NULL, "%s", R.err);
+    cr_expect_str_eq(R.out, "");
+}
+
+/* Models count too: resnet18 holds ~47 MB of tensors behind a small
+ * userdata, so keeping two under a 64 MB limit must fail cleanly. */
+Test(cli, memory_limit_counts_models)
+{
+    run(&R, (char *[]){"", "--mem-limit", "64M", "-e",
+                       "local a = nm.zoo('resnet18') print('one ok')\n"
+                       "local b = nm.zoo('resnet18')", NULL});
+    cr_expect_eq(R.status, 1, "status %d: %s", R.status, R.err);
+    cr_expect_str_eq(R.out, "one ok\n");
+    cr_expect(strstr(R.err, "not enough memory") != NULL, "%s", R.err);
+}

@@ -227,3 +227,30 @@ Test(tui_views, array_grid_glyphs_follow_pe_state)
     free(t);
     tui_grid_free(g);
 }
+
+Test(tui_views, activations_mark_kept_and_dropped)
+{
+    /* a 2:4 window [1, 5, 3, -2] under `first` keeps 1 and 5 (JOINTNF.md) */
+    float before[4] = {1, 5, 3, -2}, after[4] = {1, 5, 0, 0};
+    wb_state s = {0};
+    s.have_act = 1;
+    wb_act *a = &s.act;
+    a->before = before, a->after = after;
+    a->h = 1, a->w = 4, a->channels = 1, a->n = 2, a->m = 4;
+    snprintf(a->layer, sizeof a->layer, "relu1");
+    snprintf(a->sample, sizeof a->sample, "hand-made");
+    tui_grid *g = tui_grid_new(100, 20, 0);
+    view_activations(g, &s, 0, 0, 100, 20);
+    int mapw = (100 * 2 / 3 - 4) / 2, ax = 3 + mapw;
+    cr_assert_eq(tui_at(g, ax + 2, 2)->ch, 'x', "3 is positive but dropped by 2:4");
+    cr_assert_eq(tui_at(g, ax + 2, 2)->style, TUI_S_BAD);
+    cr_assert_eq(tui_at(g, ax + 3, 2)->ch, '.', "-2 is zero after ReLU, not an N:M drop");
+    cr_assert(tui_at(g, ax + 1, 2)->style >= TUI_S_RAMP0, "5 kept");
+    cr_assert_eq(tui_at(g, 1 + 3, 2)->ch, '-', "negative before ReLU");
+    char *t = tui_grid_text(g);
+    cr_assert(strstr(t, "kept 2"), "%s", t);
+    cr_assert(strstr(t, "dropped by N:M 1"), "%s", t);
+    cr_assert(strstr(t, "positive 3 of 4"), "%s", t);
+    free(t);
+    tui_grid_free(g);
+}

@@ -1,0 +1,62 @@
+-- nm.load of an ONNX file with an unsupported operator: the model loads
+-- and the second value lists what was skipped. The file is encoded here
+-- by hand (protobuf wire format, ONNX field numbers), independently of
+-- the engine's protobuf-c reader.
+local T = require "nm.test"
+
+local function varint(n)
+  local out = {}
+  repeat
+    local b = n & 0x7f
+    n = n >> 7
+    if n ~= 0 then b = b | 0x80 end
+    out[#out + 1] = string.char(b)
+  until n == 0
+  return table.concat(out)
+end
+local function int(field, n) return varint(field << 3) .. varint(n) end
+local function bytes(field, s) return varint(field << 3 | 2) .. varint(#s) .. s end
+
+-- ValueInfoProto{name, type{tensor_type{elem_type = FLOAT, shape{dim...}}}}
+local function value_info(name, dims)
+  local shape = {}
+  for _, d in ipairs(dims) do shape[#shape + 1] = bytes(1, int(1, d)) end
+  local tensor_type = int(1, 1) .. bytes(2, table.concat(shape))
+  return bytes(1, name) .. bytes(2, bytes(1, tensor_type))
+end
+-- NodeProto{input..., output..., name, op_type}
+local function node(op, name, inputs, outputs)
+  local s = {}
+  for _, i in ipairs(inputs) do s[#s + 1] = bytes(1, i) end
+  for _, o in ipairs(outputs) do s[#s + 1] = bytes(2, o) end
+  return table.concat(s) .. bytes(3, name) .. bytes(4, op)
+end
+
+-- x [1,1,4,4] -> Conv(W: 2 filters 1x1) -> c -> Relu -> r; Concat(c, c) -> k
+local weight = int(1, 2) .. int(1, 1) .. int(1, 1) .. int(1, 1)   -- dims
+    .. int(2, 1) .. bytes(8, "W") .. bytes(9, string.pack("<ff", 1.5, -2.0))
+local graph = bytes(1, node("Conv", "conv", {"x", "W"}, {"c"}))
+    .. bytes(1, node("Relu", "relu", {"c"}, {"r"}))
+    .. bytes(1, node("Concat", "cat", {"c", "c"}, {"k"}))
+    .. bytes(2, "g") .. bytes(5, weight)
+    .. bytes(11, value_info("x", {1, 1, 4, 4}))
+    .. bytes(12, value_info("r", {1, 2, 4, 4}))
+local model = int(1, 7) .. bytes(8, bytes(1, "") .. int(2, 13)) .. bytes(7, graph)
+
+local path = os.tmpname()
+local f = assert(io.open(path, "wb"))
+f:write(model)
+f:close()
+
+local m, warnings = nm.load(path)
+os.remove(path)
+T.ok(m, warnings)
+T.eq(type(warnings), "string")
+T.ok(warnings:find("Concat", 1, true), warnings)
+local kinds = {}
+for i, l in ipairs(m:layers()) do kinds[i] = l.kind end
+T.eq(kinds, {"conv", "relu"})
+local w = m:layer(1).weight
+T.eq(w:shape(), {2, 1, 1, 1})
+T.eq({w:get(1, 1, 1, 1), w:get(2, 1, 1, 1)}, {1.5, -2.0})
+print("onnx ok: " .. warnings)
