@@ -13,6 +13,7 @@ static const struct {
     {"zoo", nmlua_open_zoo},
     {"io", nmlua_open_io},          /* after model: adds model:save */
     {"sim", nmlua_open_sim},
+    {"plot", nmlua_open_plot},
     {"debug", nmlua_open_debug},
 };
 
