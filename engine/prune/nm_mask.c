@@ -1,0 +1,329 @@
+/* nm_mask.c - N:M magnitude masks: group geometry, per-group top-N, the
+ * checker, and N:M over a layer or a whole model with its report. */
+#include "prune_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *axis_names[] = {"kernel", "in", "row"};
+
+const char *nm_group_axis_name(nm_group_axis a)
+{
+    if (a == NM_GROUP_AUTO)
+        return "auto";
+    return (unsigned)a < 3 ? axis_names[a] : "?";
+}
+
+int nm_group_axis_from_name(const char *s)
+{
+    if (strcmp(s, "auto") == 0)
+        return NM_GROUP_AUTO;
+    for (int i = 0; i < 3; i++)
+        if (strcmp(s, axis_names[i]) == 0)
+            return i;
+    return -2;
+}
+
+nm_group_axis nm_group_axis_default(const nm_layer *l)
+{
+    if (l->kind == NM_LAYER_LINEAR || (l->kind == NM_LAYER_CONV && l->kh * l->kw == 1))
+        return NM_GROUP_IN;
+    return NM_GROUP_KERNEL;
+}
+
+int nm_groups_make(const nm_tensor *w, int m, nm_group_axis axis, nm_groups *g)
+{
+    if (!w || w->dtype != NM_F32 || (w->ndim != 2 && w->ndim != 4))
+        return nm_seterr("N:M needs a 2-D or 4-D float32 weight");
+    if (m < 1)
+        return nm_seterr("impossible N:M: M must be at least 1, not %d", m);
+    int64_t rows = w->shape[0], C = w->shape[1];
+    int64_t K = w->ndim == 4 ? w->shape[2] * w->shape[3] : 1;
+    memset(g, 0, sizeof *g);
+    g->rows = rows;
+    g->D = C * K;
+    g->m = m;
+    switch (axis) {
+    case NM_GROUP_ROW:
+        g->nseg = 1, g->seglen = g->D, g->es = 1, g->ss = g->D;
+        break;
+    case NM_GROUP_KERNEL:
+        g->nseg = C, g->seglen = K, g->es = 1, g->ss = K;
+        break;
+    case NM_GROUP_IN:
+        g->nseg = K, g->seglen = C, g->es = K, g->ss = 1;
+        break;
+    default:
+        return nm_seterr("unknown group axis %d", (int)axis);
+    }
+    g->gps = g->seglen ? (g->seglen + m - 1) / m : 0;
+    return NM_OK;
+}
+
+/* Larger key first; at equal keys the lower index wins. Pairwise for small
+ * groups (branch-free), quickselect on (key, ~index) for larger ones. */
+void nm_top_n(const uint32_t *v, int len, int n, uint8_t *keep)
+{
+    if (n >= len) {
+        memset(keep, 1, (size_t)len);
+        return;
+    }
+    if (len <= 16) {
+        int rank[16] = {0};
+        for (int i = 0; i < len; i++)
+            for (int j = i + 1; j < len; j++) {
+                int jw = v[j] > v[i];
+                rank[i] += jw;
+                rank[j] += !jw;
+            }
+        for (int i = 0; i < len; i++)
+            keep[i] = rank[i] < n;
+        return;
+    }
+    uint64_t k[64], all[64];
+    for (int i = 0; i < len; i++)
+        all[i] = k[i] = ((uint64_t)v[i] << 32) | (uint32_t)(~(uint32_t)i);
+    /* quickselect: the n-th largest unique key becomes the threshold */
+    int lo = 0, hi = len - 1, want = n - 1;
+    while (lo < hi) {
+        uint64_t p = k[(lo + hi) / 2];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (k[i] > p) i++;
+            while (k[j] < p) j--;
+            if (i <= j) {
+                uint64_t t = k[i]; k[i] = k[j]; k[j] = t;
+                i++, j--;
+            }
+        }
+        if (want <= j)
+            hi = j;
+        else if (want >= i)
+            lo = i;
+        else
+            break;
+    }
+    uint64_t thr = k[want];
+    for (int i = 0; i < len; i++)
+        keep[i] = all[i] >= thr;
+}
+
+static int check_nm_args(int n, int m)
+{
+    if (m < 1 || n < 0 || n > m)
+        return nm_seterr("impossible N:M %d:%d (need 0 <= N <= M, M >= 1)", n, m);
+    if (m > 64)
+        return nm_seterr("N:M with M = %d: M may be at most 64", m);
+    return NM_OK;
+}
+
+int nm_prune_nm_tensor(const nm_tensor *w, nm_tensor *mask, int n, int m, nm_group_axis axis)
+{
+    nm_groups g;
+    if (check_nm_args(n, m) || nm_groups_make(w, m, axis, &g))
+        return NM_ERR;
+    if (!mask || mask->dtype != NM_U8 || mask->numel != w->numel)
+        return nm_seterr("N:M: the mask must be uint8 with the weight's %lld entries",
+                         (long long)w->numel);
+    const float *wd = nm_f32(w);
+    uint8_t *md = nm_u8(mask);
+    int64_t ng = nm_groups_count(&g);
+#pragma omp parallel for schedule(static)
+    for (int64_t gi = 0; gi < ng; gi++) {
+        int64_t len, st;
+        int64_t o = nm_group_at(&g, gi, &len, &st);
+        uint32_t v[64];
+        uint8_t keep[64];
+        for (int64_t i = 0; i < len; i++) {
+            int64_t p = o + i * st;
+            v[i] = md[p] ? nm_abs_bits(wd[p]) + 1u : 0u;
+        }
+        nm_top_n(v, (int)len, n, keep);
+        for (int64_t i = 0; i < len; i++)
+            md[o + i * st] &= keep[i];
+    }
+    return NM_OK;
+}
+
+int nm_check_nm(const nm_tensor *w, const nm_tensor *mask, int n, int m, nm_group_axis axis,
+                int64_t *violations, int64_t *groups)
+{
+    nm_groups g;
+    if (check_nm_args(n, m) || nm_groups_make(w, m, axis, &g))
+        return NM_ERR;
+    if (mask && (mask->dtype != NM_U8 || mask->numel != w->numel))
+        return nm_seterr("N:M check: the mask must be uint8 with the weight's %lld entries",
+                         (long long)w->numel);
+    const float *wd = nm_f32(w);
+    const uint8_t *md = mask ? nm_u8(mask) : NULL;
+    int64_t ng = nm_groups_count(&g), bad = 0;
+#pragma omp parallel for schedule(static) reduction(+ : bad)
+    for (int64_t gi = 0; gi < ng; gi++) {
+        int64_t len, st, nz = 0;
+        int64_t o = nm_group_at(&g, gi, &len, &st);
+        for (int64_t i = 0; i < len; i++) {
+            int64_t p = o + i * st;
+            nz += wd[p] != 0.0f && (!md || md[p]);
+        }
+        bad += nz > n;
+    }
+    if (violations)
+        *violations = bad;
+    if (groups)
+        *groups = ng;
+    return NM_OK;
+}
+
+int nm_prune_nm_layer(nm_layer *l, int n, int m, nm_group_axis axis)
+{
+    if (axis == NM_GROUP_AUTO)
+        axis = nm_group_axis_default(l);
+    if (nm_layer_ensure_mask(l))
+        return NM_ERR;
+    if (nm_prune_nm_tensor(l->weight, l->mask, n, m, axis))
+        return nm_preperr(l->name);
+    l->wn = n;
+    l->wm = m;
+    return NM_OK;
+}
+
+/* ---- scope -------------------------------------------------------------- */
+
+const nm_layer_override *nm_prune_override(const nm_model *mdl, int idx,
+                                           const nm_prune_scope *scope)
+{
+    if (!scope)
+        return NULL;
+    for (int i = 0; i < scope->n_overrides; i++)
+        if (scope->overrides[i].layer && strcmp(scope->overrides[i].layer, mdl->layers[idx].name) == 0)
+            return &scope->overrides[i];
+    return NULL;
+}
+
+int nm_prune_eligible(const nm_model *mdl, int idx, const nm_prune_scope *scope,
+                      const char **reason)
+{
+    const char *why = "";
+    const nm_layer *l = &mdl->layers[idx];
+    const nm_layer_override *ov = nm_prune_override(mdl, idx, scope);
+    int first = -1, last = -1;
+    for (int i = 0; i < mdl->n_layers; i++)
+        if (nm_layer_prunable(&mdl->layers[i]) && mdl->layers[i].weight) {
+            if (first < 0)
+                first = i;
+            last = i;
+        }
+    if (!nm_layer_prunable(l) || !l->weight)
+        why = "not prunable";
+    else if (ov && ov->skip)
+        why = "skipped by option";
+    else if (ov && ov->force)
+        why = "";
+    else if (idx == first && !(scope && scope->include_first))
+        why = "first conv";
+    else if (idx == last && idx != first && !(scope && scope->include_last))
+        why = "classifier";
+    if (reason)
+        *reason = why;
+    return why[0] == '\0';
+}
+
+/* ---- model-wide N:M and report ------------------------------------------ */
+
+void nm_nm_opts_init(nm_nm_opts *o, int n, int m)
+{
+    memset(o, 0, sizeof *o);
+    o->n = n;
+    o->m = m;
+    o->axis = NM_GROUP_AUTO;
+}
+
+/* The N:M and axis the options give layer idx. */
+static void resolve(const nm_model *mdl, int idx, const nm_nm_opts *o, int *n, int *m,
+                    nm_group_axis *axis)
+{
+    const nm_layer *l = &mdl->layers[idx];
+    const nm_layer_override *ov = o ? nm_prune_override(mdl, idx, &o->scope) : NULL;
+    *n = o ? o->n : l->wn;
+    *m = o ? o->m : l->wm;
+    *axis = o ? o->axis : NM_GROUP_AUTO;
+    if (ov && ov->m > 0)
+        *n = ov->n, *m = ov->m;
+    if (ov && ov->axis != NM_GROUP_AUTO)
+        *axis = ov->axis;
+    if (*axis == NM_GROUP_AUTO)
+        *axis = nm_group_axis_default(l);
+}
+
+int nm_prune_nm_model(nm_model *mdl, const nm_nm_opts *o, nm_prune_report **report)
+{
+    if (report)
+        *report = NULL;
+    if (check_nm_args(o->n, o->m))
+        return NM_ERR;
+    for (int i = 0; i < mdl->n_layers; i++) {
+        if (!nm_prune_eligible(mdl, i, &o->scope, NULL))
+            continue;
+        int n, m;
+        nm_group_axis axis;
+        resolve(mdl, i, o, &n, &m, &axis);
+        if (nm_prune_nm_layer(&mdl->layers[i], n, m, axis))
+            return NM_ERR;
+    }
+    if (report && !(*report = nm_prune_report_new(mdl, o)))
+        return NM_ERR;
+    return NM_OK;
+}
+
+nm_prune_report *nm_prune_report_new(const nm_model *mdl, const nm_nm_opts *o)
+{
+    nm_prune_report *r = calloc(1, sizeof *r);
+    int count = 0;
+    for (int i = 0; i < mdl->n_layers; i++)
+        count += nm_layer_prunable(&mdl->layers[i]) && mdl->layers[i].weight != NULL;
+    if (r)
+        r->layers = calloc((size_t)(count ? count : 1), sizeof *r->layers);
+    if (!r || !r->layers) {
+        free(r);
+        nm_seterr("out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < mdl->n_layers; i++) {
+        const nm_layer *l = &mdl->layers[i];
+        if (!nm_layer_prunable(l) || !l->weight)
+            continue;
+        nm_prune_layer_info *e = &r->layers[r->n_layers++];
+        e->layer = i;
+        snprintf(e->name, sizeof e->name, "%s", l->name);
+        e->pruned = o ? nm_prune_eligible(mdl, i, &o->scope, &e->skip_reason) : 1;
+        if (!o)
+            e->skip_reason = "";
+        resolve(mdl, i, e->pruned ? o : NULL, &e->n, &e->m, &e->axis);
+        nm_layer_stats s;
+        nm_layer_stats_get(mdl, i, &s);
+        e->params = s.params;
+        e->nonzeros = s.nonzeros;
+        e->sparsity = s.params ? 1.0 - (double)s.nonzeros / (double)s.params : 0;
+        e->filters = s.filters;
+        e->filters_kept = s.filters_kept;
+        e->filter_sparsity = s.filters ? 1.0 - (double)s.filters_kept / s.filters : 0;
+        e->nm_holds = 1;
+        if (e->m > 0 && e->m <= 64 && e->n <= e->m) {
+            nm_check_nm(l->weight, l->mask, e->n, e->m, e->axis, &e->nm_violations, &e->nm_groups);
+            e->nm_holds = e->nm_violations == 0;
+        }
+        r->params += s.params;
+        r->nonzeros += s.nonzeros;
+    }
+    r->sparsity = r->params ? 1.0 - (double)r->nonzeros / (double)r->params : 0;
+    return r;
+}
+
+void nm_prune_report_free(nm_prune_report *r)
+{
+    if (!r)
+        return;
+    free(r->layers);
+    free(r);
+}

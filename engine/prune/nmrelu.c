@@ -1,0 +1,203 @@
+/* nmrelu.c - NMReLU: ReLU, then N:M along activation groups (JOINTNF.md
+ * section 2), its backward pass and activation density statistics.
+ *
+ * Every layout reduces to a matrix [R x L] and one of two group shapes:
+ *   along rows: groups of M consecutive entries inside each row
+ *               (NCHW position axis: rows = B*C, L = H*W;
+ *                (B, F) channel axis: rows = B, L = F)
+ *   down columns: groups of M consecutive rows inside each column
+ *               (NCHW channel axis: per image, rows = C, L = H*W;
+ *                (B, F) position axis: rows = B, L = F)
+ * The column form walks rows contiguously with per-column counters, so
+ * memory is streamed in both cases. */
+#include "prune_int.h"
+
+#include <string.h>
+
+#define COLBLK 256
+
+static inline uint32_t pos_key(float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return v > 0.0f ? u : 0u; /* positive floats order like their bits */
+}
+
+/* Groups along rows. x and y may alias. */
+static void rows_kernel(const float *x, float *y, int64_t R, int64_t L, int n, int m,
+                        nm_act_policy policy)
+{
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < R; r++) {
+        const float *xr = x + r * L;
+        float *yr = y + r * L;
+        for (int64_t g = 0; g < L; g += m) {
+            int len = (int)(L - g < m ? L - g : m);
+            if (policy == NM_POLICY_FIRST) {
+                int cnt = 0;
+                for (int i = 0; i < len; i++) {
+                    float v = xr[g + i];
+                    int pos = v > 0.0f;
+                    yr[g + i] = pos && cnt < n ? v : 0.0f;
+                    cnt += pos;
+                }
+            } else {
+                uint32_t k[64];
+                uint8_t keep[64];
+                for (int i = 0; i < len; i++)
+                    k[i] = pos_key(xr[g + i]);
+                nm_top_n(k, len, n, keep);
+                for (int i = 0; i < len; i++)
+                    yr[g + i] = keep[i] && k[i] ? xr[g + i] : 0.0f;
+            }
+        }
+    }
+}
+
+/* Groups down columns. x and y may alias. */
+static void cols_kernel(const float *x, float *y, int64_t R, int64_t L, int n, int m,
+                        nm_act_policy policy)
+{
+    int64_t nblk = (L + COLBLK - 1) / COLBLK, ngr = (R + m - 1) / m;
+#pragma omp parallel for schedule(static) collapse(2)
+    for (int64_t gr = 0; gr < ngr; gr++)
+        for (int64_t b = 0; b < nblk; b++) {
+            int64_t c0 = b * COLBLK, cw = L - c0 < COLBLK ? L - c0 : COLBLK;
+            int64_t r0 = gr * m;
+            int len = (int)(R - r0 < m ? R - r0 : m);
+            if (policy == NM_POLICY_FIRST) {
+                uint8_t cnt[COLBLK] = {0};
+                for (int i = 0; i < len; i++) {
+                    const float *xr = x + (r0 + i) * L + c0;
+                    float *yr = y + (r0 + i) * L + c0;
+                    for (int64_t c = 0; c < cw; c++) {
+                        float v = xr[c];
+                        int pos = v > 0.0f;
+                        yr[c] = pos && cnt[c] < n ? v : 0.0f;
+                        cnt[c] = (uint8_t)(cnt[c] + pos);
+                    }
+                }
+            } else {
+                uint8_t rank[64][COLBLK];
+                memset(rank, 0, sizeof rank[0] * (size_t)len);
+                for (int i = 0; i < len; i++)
+                    for (int j = i + 1; j < len; j++) {
+                        const float *xi = x + (r0 + i) * L + c0, *xj = x + (r0 + j) * L + c0;
+                        for (int64_t c = 0; c < cw; c++) {
+                            int jw = pos_key(xj[c]) > pos_key(xi[c]);
+                            rank[i][c] = (uint8_t)(rank[i][c] + jw);
+                            rank[j][c] = (uint8_t)(rank[j][c] + !jw);
+                        }
+                    }
+                for (int i = 0; i < len; i++) {
+                    const float *xr = x + (r0 + i) * L + c0;
+                    float *yr = y + (r0 + i) * L + c0;
+                    for (int64_t c = 0; c < cw; c++)
+                        yr[c] = rank[i][c] < n && xr[c] > 0.0f ? xr[c] : 0.0f;
+                }
+            }
+        }
+}
+
+/* The matrix view of an activation tensor: images x [R x L], along rows or not. */
+static int act_view(const nm_tensor *x, nm_act_axis axis, int64_t *images, int64_t *R, int64_t *L,
+                    int *along_rows)
+{
+    if (!x || x->dtype != NM_F32 || (x->ndim != 4 && x->ndim != 2))
+        return nm_seterr("NMReLU needs a float32 NCHW (4-D) or (batch, features) (2-D) tensor");
+    if (axis != NM_AXIS_POSITION && axis != NM_AXIS_CHANNEL)
+        return nm_seterr("NMReLU: unknown axis %d", (int)axis);
+    if (x->ndim == 4) {
+        int64_t hw = x->shape[2] * x->shape[3];
+        if (axis == NM_AXIS_POSITION)
+            *images = 1, *R = x->shape[0] * x->shape[1], *L = hw, *along_rows = 1;
+        else
+            *images = x->shape[0], *R = x->shape[1], *L = hw, *along_rows = 0;
+    } else {
+        *images = 1, *R = x->shape[0], *L = x->shape[1];
+        *along_rows = axis == NM_AXIS_CHANNEL;
+    }
+    return NM_OK;
+}
+
+int nm_nmrelu_forward(const nm_tensor *x, nm_tensor *y, int n, int m, nm_act_policy policy,
+                      nm_act_axis axis)
+{
+    if (m < 1 || n < 0 || n > m || m > 64)
+        return nm_seterr("NMReLU: impossible N:M %d:%d (need 0 <= N <= M, 1 <= M <= 64)", n, m);
+    if (policy != NM_POLICY_FIRST && policy != NM_POLICY_TOPK)
+        return nm_seterr("NMReLU: unknown policy %d", (int)policy);
+    int64_t images, R, L;
+    int rows;
+    if (act_view(x, axis, &images, &R, &L, &rows))
+        return NM_ERR;
+    if (!y || y->dtype != NM_F32 || !nm_tensor_same_shape(x, y))
+        return nm_seterr("NMReLU: output must be float32 with the input's shape");
+    for (int64_t b = 0; b < images; b++) {
+        const float *xs = nm_f32(x) + b * R * L;
+        float *ys = nm_f32(y) + b * R * L;
+        if (rows)
+            rows_kernel(xs, ys, R, L, n, m, policy);
+        else
+            cols_kernel(xs, ys, R, L, n, m, policy);
+    }
+    return NM_OK;
+}
+
+int nm_nmrelu_backward(const nm_tensor *y, const nm_tensor *dy, nm_tensor *dx)
+{
+    if (!y || !dy || !dx || y->dtype != NM_F32 || dy->dtype != NM_F32 || dx->dtype != NM_F32 ||
+        !nm_tensor_same_shape(y, dy) || !nm_tensor_same_shape(y, dx))
+        return nm_seterr("NMReLU backward: y, dy and dx must be float32 of one shape");
+    const float *yv = nm_f32(y), *g = nm_f32(dy);
+    float *d = nm_f32(dx);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < y->numel; i++)
+        d[i] = yv[i] != 0.0f ? g[i] : 0.0f;
+    return NM_OK;
+}
+
+int nm_act_density(const nm_tensor *y, int n, int m, nm_act_axis axis, nm_act_stats *s,
+                   double *per_channel)
+{
+    if (m < 1 || n < 0 || n > m)
+        return nm_seterr("activation stats: impossible N:M %d:%d", n, m);
+    int64_t images, R, L;
+    int rows;
+    if (act_view(y, axis, &images, &R, &L, &rows))
+        return NM_ERR;
+    memset(s, 0, sizeof *s);
+    const float *v = nm_f32(y);
+    int64_t nz = 0, groups = 0, full = 0;
+    for (int64_t b = 0; b < images; b++) {
+        const float *ys = v + b * R * L;
+        int64_t outer = rows ? R : L, inner = rows ? L : R;
+        int64_t ostride = rows ? L : 1, istride = rows ? 1 : L;
+#pragma omp parallel for schedule(static) reduction(+ : nz, groups, full)
+        for (int64_t o = 0; o < outer; o++)
+            for (int64_t g = 0; g < inner; g += m) {
+                int64_t len = inner - g < m ? inner - g : m, c = 0;
+                for (int64_t i = 0; i < len; i++)
+                    c += ys[o * ostride + (g + i) * istride] != 0.0f;
+                nz += c;
+                groups++;
+                full += c == (len < n ? len : n);
+            }
+    }
+    s->numel = y->numel;
+    s->nonzeros = nz;
+    s->density = y->numel ? (double)nz / (double)y->numel : 0;
+    s->groups = groups;
+    s->full_groups = full;
+    if (per_channel) {
+        int64_t C = y->shape[1], B = y->shape[0], hw = y->ndim == 4 ? y->shape[2] * y->shape[3] : 1;
+        for (int64_t c = 0; c < C; c++) {
+            int64_t k = 0;
+            for (int64_t b = 0; b < B; b++)
+                for (int64_t p = 0; p < hw; p++)
+                    k += v[(b * C + c) * hw + p] != 0.0f;
+            per_channel[c] = B * hw > 0 ? (double)k / (double)(B * hw) : 0;
+        }
+    }
+    return NM_OK;
+}

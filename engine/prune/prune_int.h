@@ -1,0 +1,76 @@
+/* prune_int.h - helpers shared by the files of engine/prune (not exported
+ * beyond the engine): the geometry of weight groups and float keys. */
+#ifndef NM_PRUNE_INT_H
+#define NM_PRUNE_INT_H
+
+#include "prune.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* The groups of a weight seen as W [rows x D]: each row holds nseg segments
+ * of seglen entries (entry i of segment s at s*ss + i*es), and each segment
+ * is cut into gps = ceil(seglen / m) groups of m consecutive entries, the
+ * last one possibly shorter.
+ *   row:    nseg 1,     seglen D, es 1, ss D
+ *   kernel: nseg C_in,  seglen K, es 1, ss K    (K = kh*kw)
+ *   in:     nseg K,     seglen C_in, es K, ss 1 */
+typedef struct {
+    int64_t rows, D, nseg, seglen, es, ss, gps, m;
+} nm_groups;
+
+/* Fills g for weight w (2-D [rows, D] or 4-D [out, in, kh, kw]); NM_ERR with a
+ * message on a bad tensor, axis or M. */
+int nm_groups_make(const nm_tensor *w, int m, nm_group_axis axis, nm_groups *g);
+
+static inline int64_t nm_groups_count(const nm_groups *g) { return g->rows * g->nseg * g->gps; }
+
+/* Flat offset of group gi's first entry, its length and its stride. */
+static inline int64_t nm_group_at(const nm_groups *g, int64_t gi, int64_t *len, int64_t *stride)
+{
+    int64_t j = gi % g->gps, rs = gi / g->gps;
+    int64_t s = rs % g->nseg, r = rs / g->nseg;
+    int64_t start = j * g->m, l = g->seglen - start;
+    *len = l < g->m ? l : g->m;
+    *stride = g->es;
+    return r * g->D + s * g->ss + start * g->es;
+}
+
+/* |x| as an order-preserving unsigned key (NaN above +inf). */
+static inline uint32_t nm_abs_bits(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return u & 0x7fffffffu;
+}
+
+/* Ranks v[0..len) (larger first, ties to the lower index) and sets keep[i]
+ * = 1 for the first min(n, len). len <= 64. */
+void nm_top_n(const uint32_t *v, int len, int n, uint8_t *keep);
+
+/* Number of filters kept (1s in l->filters; all when NULL). */
+int nm_filters_kept(const nm_layer *l);
+
+/* Ensures l->filters and l->in_chans exist (all ones). */
+int nm_layer_ensure_keep(nm_layer *l);
+
+/* Like nm_select_smallest but only counts: per_seg[s] receives how many
+ * entries of segment s the selection of k would take. */
+int nm_select_count(const nm_select_seg *segs, int n_segs, int64_t k, int64_t *per_seg);
+
+/* 1 if filter pruning may choose filters of layer i: eligible by scope,
+ * not a dwconv, not feeding a residual add unless allow_add, and with a BN
+ * when need_bn. */
+int nm_filter_eligible(const nm_model *mdl, int i, const nm_prune_scope *scope, int allow_add,
+                       int need_bn);
+
+/* ceil(log2(x)) for x >= 1 (0 for x <= 1). */
+static inline int nm_ceil_log2(uint64_t x)
+{
+    return x <= 1 ? 0 : 64 - __builtin_clzll(x - 1);
+}
+
+/* C(n, k) exactly for n <= 64. */
+uint64_t nm_binom(int n, int k);
+
+#endif
