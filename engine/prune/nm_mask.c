@@ -65,8 +65,8 @@ int nm_groups_make(const nm_tensor *w, int m, nm_group_axis axis, nm_groups *g)
  * groups (branch-free), quickselect on (key, ~index) for larger ones. */
 void nm_top_n(const uint32_t *v, int len, int n, uint8_t *keep)
 {
-    if (n >= len) {
-        memset(keep, 1, (size_t)len);
+    if (n >= len || n <= 0) {
+        memset(keep, n > 0, (size_t)len);
         return;
     }
     if (len <= 16) {
