@@ -107,4 +107,77 @@ static inline int64_t mask_zeros(const nm_layer *l)
     return z;
 }
 
+/* Checks channel propagation against the model's channel graph: for every
+ * prunable layer, input channel ch is removed (in_chans 0, its mask columns
+ * all 0) exactly when every producer of its input lost filter ch / block;
+ * a dwconv's filter likewise. Returns the number of input channels found
+ * removed. */
+static inline int check_propagation(const nm_model *m)
+{
+    int removed = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const nm_layer *c = &m->layers[i];
+        if (!nm_layer_prunable(c))
+            continue;
+        int prod[16], through = 0;
+        int np = nm_model_channel_producers(m, i, prod, 16, &through);
+        if (np == 0)
+            continue;
+        int pc = m->layers[prod[0]].out_c;
+        int64_t block = c->in_c / pc;
+        int64_t rows = c->weight->shape[0], cg = c->weight->shape[1];
+        int64_t K = c->weight->ndim == 4 ? c->weight->shape[2] * c->weight->shape[3] : 1;
+        for (int64_t ch = 0; ch < c->in_c; ch++) {
+            int64_t t = ch / block;
+            int lost = 1;
+            for (int p = 0; p < np; p++) {
+                const nm_layer *pl = &m->layers[prod[p]];
+                lost &= pl->filters != NULL && nm_u8(pl->filters)[t] == 0;
+            }
+            int gone = c->in_chans && nm_u8(c->in_chans)[ch] == 0;
+            cr_assert_eq(gone, lost, "layer %s input channel %lld: removed %d, producers lost %d",
+                         c->name, (long long)ch, gone, lost);
+            removed += gone;
+            if (c->kind == NM_LAYER_DWCONV) {
+                int fgone = c->filters && nm_u8(c->filters)[ch] == 0;
+                cr_assert_eq(fgone, lost, "dwconv %s channel %lld", c->name, (long long)ch);
+            }
+            if (!lost)
+                continue;
+            int64_t per = c->kind == NM_LAYER_DWCONV ? 1 : rows / (c->in_c / cg);
+            int64_t g = ch / cg, lc = ch % cg;
+            for (int64_t o = g * per; o < (g + 1) * per; o++)
+                for (int64_t k = 0; k < K; k++)
+                    cr_assert_eq(nm_u8(c->mask)[(o * cg + lc) * K + k], 0,
+                                 "layer %s: weight (%lld, %lld, %lld) of a removed channel is kept",
+                                 c->name, (long long)o, (long long)lc, (long long)k);
+        }
+    }
+    return removed;
+}
+
+/* Every removed filter has an all-zero mask row; every layer keeps one. */
+static inline int check_filters(const nm_model *m)
+{
+    int removed = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const nm_layer *l = &m->layers[i];
+        if (!nm_layer_prunable(l) || !l->filters)
+            continue;
+        int64_t D = nm_layer_cols(l);
+        int kept = 0;
+        for (int t = 0; t < l->out_c; t++) {
+            if (nm_u8(l->filters)[t]) {
+                kept++;
+                continue;
+            }
+            removed++;
+            for (int64_t j = 0; j < D; j++)
+                cr_assert_eq(nm_u8(l->mask)[t * D + j], 0, "%s row %d kept", l->name, t);
+        }
+        cr_assert(kept >= 1, "layer %s emptied", l->name);
+    }
+    return removed;
+}
+
 #endif
