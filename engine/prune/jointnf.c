@@ -54,23 +54,23 @@ static int64_t mark_candidates(const nm_layer *l, const jl *e)
     nm_groups_make(l->weight, e->m, e->axis, &g);
     const float *w = nm_f32(l->weight);
     const uint8_t *mk = nm_u8(l->mask);
-    int64_t ng = nm_groups_count(&g), count = 0;
+    int64_t count = 0;
 #pragma omp parallel for schedule(static) reduction(+ : count)
-    for (int64_t gi = 0; gi < ng; gi++) {
-        int64_t len, st;
-        int64_t o = nm_group_at(&g, gi, &len, &st);
+    for (int64_t r = 0; r < g.rows; r++) {
         uint32_t v[64];
         uint8_t keep[64];
-        for (int64_t i = 0; i < len; i++) {
-            int64_t p = o + i * st;
-            v[i] = mk[p] ? nm_abs_bits(w[p]) + 1u : 0u;
-        }
-        nm_top_n(v, (int)len, e->n, keep);
-        for (int64_t i = 0; i < len; i++) {
-            int64_t p = o + i * st;
-            e->cand[p] = mk[p] && !keep[i];
-            count += e->cand[p];
-        }
+        NM_FOR_GROUPS_OF_ROW(&g, r, o, len, st, {
+            for (int i = 0; i < len; i++) {
+                int64_t p = o + i * st;
+                v[i] = mk[p] ? nm_abs_bits(w[p]) + 1u : 0u;
+            }
+            nm_top_n(v, len, e->n, keep);
+            for (int i = 0; i < len; i++) {
+                int64_t p = o + i * st;
+                e->cand[p] = mk[p] && !keep[i];
+                count += e->cand[p];
+            }
+        })
     }
     return count;
 }
@@ -97,18 +97,21 @@ static int filter_round(nm_model *mdl, const nm_jointnf_opts *o, int64_t want, i
         int bn = nm_model_bn_of(mdl, i);
         int64_t D = nm_layer_cols(l);
         kept[i] = nm_filters_kept(l);
+        jscore *ls = sc + ns;
+#pragma omp parallel for schedule(static)
         for (int t = 0; t < l->out_c; t++) {
-            if (!nm_u8(l->filters)[t])
-                continue;
             const float *w = nm_f32(l->weight) + (int64_t)t * D;
             const uint8_t *mk = nm_u8(l->mask) + (int64_t)t * D;
             double s = 0;
             for (int64_t j = 0; j < D; j++)
-                if (mk[j])
-                    s += fabs(w[j]);
+                s += mk[j] ? fabs(w[j]) : 0.0;
             double gamma = bn >= 0 ? fabs(nm_f32(mdl->layers[bn].gamma)[t]) : 1.0;
-            sc[ns++] = (jscore){gamma * s / (double)(D ? D : 1), i, t};
+            ls[t] = (jscore){gamma * s / (double)(D ? D : 1), i, t};
         }
+        /* keep the surviving filters only */
+        for (int t = 0; t < l->out_c; t++)
+            if (nm_u8(l->filters)[t])
+                sc[ns++] = ls[t];
     }
     qsort(sc, (size_t)ns, sizeof *sc, jscore_cmp);
     int rc = NM_OK;

@@ -45,16 +45,23 @@ int nm_prune_nffs(nm_model *mdl, int idx, int n, int m, nm_group_axis axis, int 
         return nm_seterr("out of memory");
     const float *w = nm_f32(l->weight);
     const uint8_t *mk = nm_u8(l->mask), *fk = nm_u8(l->filters);
-    int nr = 0;
+    double *l1 = malloc((size_t)rows * sizeof *l1);
+    if (!l1) {
+        free(r);
+        return nm_seterr("out of memory");
+    }
+#pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < rows; t++) {
-        if (!fk[t])
-            continue;
         double s = 0;
         for (int64_t j = 0; j < D; j++)
-            if (mk[t * D + j])
-                s += fabs(w[t * D + j]);
-        r[nr++] = (row_l1){s, (int)t};
+            s += mk[t * D + j] ? fabs(w[t * D + j]) : 0.0;
+        l1[t] = s;
     }
+    int nr = 0;
+    for (int64_t t = 0; t < rows; t++)
+        if (fk[t])
+            r[nr++] = (row_l1){l1[t], (int)t};
+    free(l1);
     qsort(r, (size_t)nr, sizeof *r, row_l1_cmp);
     int rc = NM_OK;
     for (int i = 0; i < need && rc == NM_OK; i++) {

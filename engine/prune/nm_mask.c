@@ -63,7 +63,7 @@ int nm_groups_make(const nm_tensor *w, int m, nm_group_axis axis, nm_groups *g)
 
 /* Larger key first; at equal keys the lower index wins. Pairwise for small
  * groups (branch-free), quickselect on (key, ~index) for larger ones. */
-void nm_top_n(const uint32_t *v, int len, int n, uint8_t *keep)
+void nm_top_n_any(const uint32_t *v, int len, int n, uint8_t *keep)
 {
     if (n >= len || n <= 0) {
         memset(keep, n > 0, (size_t)len);
@@ -128,20 +128,19 @@ int nm_prune_nm_tensor(const nm_tensor *w, nm_tensor *mask, int n, int m, nm_gro
                          (long long)w->numel);
     const float *wd = nm_f32(w);
     uint8_t *md = nm_u8(mask);
-    int64_t ng = nm_groups_count(&g);
 #pragma omp parallel for schedule(static)
-    for (int64_t gi = 0; gi < ng; gi++) {
-        int64_t len, st;
-        int64_t o = nm_group_at(&g, gi, &len, &st);
+    for (int64_t r = 0; r < g.rows; r++) {
         uint32_t v[64];
         uint8_t keep[64];
-        for (int64_t i = 0; i < len; i++) {
-            int64_t p = o + i * st;
-            v[i] = md[p] ? nm_abs_bits(wd[p]) + 1u : 0u;
-        }
-        nm_top_n(v, (int)len, n, keep);
-        for (int64_t i = 0; i < len; i++)
-            md[o + i * st] &= keep[i];
+        NM_FOR_GROUPS_OF_ROW(&g, r, o, len, st, {
+            for (int i = 0; i < len; i++) {
+                int64_t p = o + i * st;
+                v[i] = md[p] ? nm_abs_bits(wd[p]) + 1u : 0u;
+            }
+            nm_top_n(v, len, n, keep);
+            for (int i = 0; i < len; i++)
+                md[o + i * st] &= keep[i];
+        })
     }
     return NM_OK;
 }
@@ -157,17 +156,19 @@ int nm_check_nm(const nm_tensor *w, const nm_tensor *mask, int n, int m, nm_grou
                          (long long)w->numel);
     const float *wd = nm_f32(w);
     const uint8_t *md = mask ? nm_u8(mask) : NULL;
-    int64_t ng = nm_groups_count(&g), bad = 0;
+    int64_t bad = 0;
 #pragma omp parallel for schedule(static) reduction(+ : bad)
-    for (int64_t gi = 0; gi < ng; gi++) {
-        int64_t len, st, nz = 0;
-        int64_t o = nm_group_at(&g, gi, &len, &st);
-        for (int64_t i = 0; i < len; i++) {
-            int64_t p = o + i * st;
-            nz += wd[p] != 0.0f && (!md || md[p]);
-        }
-        bad += nz > n;
+    for (int64_t r = 0; r < g.rows; r++) {
+        NM_FOR_GROUPS_OF_ROW(&g, r, o, len, st, {
+            int nz = 0;
+            for (int i = 0; i < len; i++) {
+                int64_t p = o + i * st;
+                nz += wd[p] != 0.0f && (!md || md[p]);
+            }
+            bad += nz > n;
+        })
     }
+    int64_t ng = nm_groups_count(&g);
     if (violations)
         *violations = bad;
     if (groups)

@@ -66,15 +66,15 @@ static void cols_kernel(const float *x, float *y, int64_t R, int64_t L, int n, i
             int64_t r0 = gr * m;
             int len = (int)(R - r0 < m ? R - r0 : m);
             if (policy == NM_POLICY_FIRST) {
-                uint8_t cnt[COLBLK] = {0};
+                int32_t cnt[COLBLK] = {0};
                 for (int i = 0; i < len; i++) {
                     const float *xr = x + (r0 + i) * L + c0;
                     float *yr = y + (r0 + i) * L + c0;
                     for (int64_t c = 0; c < cw; c++) {
                         float v = xr[c];
-                        int pos = v > 0.0f;
-                        yr[c] = pos && cnt[c] < n ? v : 0.0f;
-                        cnt[c] = (uint8_t)(cnt[c] + pos);
+                        int32_t pos = v > 0.0f;
+                        yr[c] = (pos & (cnt[c] < n)) ? v : 0.0f;
+                        cnt[c] += pos;
                     }
                 }
             } else {

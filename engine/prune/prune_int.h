@@ -45,8 +45,50 @@ static inline uint32_t nm_abs_bits(float x)
 }
 
 /* Ranks v[0..len) (larger first, ties to the lower index) and sets keep[i]
- * = 1 for the first min(n, len). len <= 64. */
-void nm_top_n(const uint32_t *v, int len, int n, uint8_t *keep);
+ * = 1 for the first min(n, len). len <= 64. The general version; use
+ * nm_top_n, which unrolls the common group sizes. */
+void nm_top_n_any(const uint32_t *v, int len, int n, uint8_t *keep);
+
+/* Pairwise ranking with a compile-time length: entry i's rank is how many
+ * entries beat it (a larger key, or an equal key at a lower index). */
+static inline __attribute__((always_inline)) void nm_top_n_fixed(const uint32_t *v, const int len,
+                                                                  int n, uint8_t *keep)
+{
+    int rank[16] = {0};
+    for (int i = 0; i < len; i++)
+        for (int j = i + 1; j < len; j++) {
+            int jw = v[j] > v[i];
+            rank[i] += jw;
+            rank[j] += !jw;
+        }
+    for (int i = 0; i < len; i++)
+        keep[i] = rank[i] < n;
+}
+
+static inline void nm_top_n(const uint32_t *v, int len, int n, uint8_t *keep)
+{
+    switch (len) {
+    case 2: nm_top_n_fixed(v, 2, n, keep); break;
+    case 4: nm_top_n_fixed(v, 4, n, keep); break;
+    case 8: nm_top_n_fixed(v, 8, n, keep); break;
+    case 9: nm_top_n_fixed(v, 9, n, keep); break;
+    default: nm_top_n_any(v, len, n, keep); break;
+    }
+}
+
+/* Runs BODY for every group of row r of geometry g, with `o` the flat
+ * offset of its first entry, `len` its length and `st` its stride (no
+ * divisions in the loop). */
+#define NM_FOR_GROUPS_OF_ROW(g, r, o, len, st, BODY)                                   \
+    for (int64_t s_ = 0; s_ < (g)->nseg; s_++) {                                       \
+        int64_t base_ = (r) * (g)->D + s_ * (g)->ss;                                   \
+        for (int64_t j_ = 0; j_ < (g)->seglen; j_ += (g)->m) {                         \
+            int64_t o = base_ + j_ * (g)->es, st = (g)->es;                            \
+            int len = (int)((g)->seglen - j_ < (g)->m ? (g)->seglen - j_ : (g)->m);    \
+            (void)st;                                                                  \
+            BODY                                                                       \
+        }                                                                              \
+    }
 
 /* Number of filters kept (1s in l->filters; all when NULL). */
 int nm_filters_kept(const nm_layer *l);

@@ -1,0 +1,258 @@
+/* bench_prune - pruning throughput on ResNet-50-sized weights (built with
+ * the builders: 25.5M weights) and NMReLU on a 64x256x56x56 tensor. Each
+ * figure is printed next to a plain streaming pass over the same bytes
+ * measured in the same run, and their ratio. Times are the best of
+ * `reps` runs (the machine is shared). Usage: bench_prune [reps] */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "model.h"
+#include "prune.h"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static int bottleneck(nm_model *m, int x, const char *p, int mid, int out, int stride)
+{
+    char n[64];
+    int in_c, h, w;
+    nm_model_out_shape(m, x, &in_c, &h, &w);
+    snprintf(n, sizeof n, "%s.c1", p);
+    nm_add_conv(m, n, x, mid, 1, 1, 1, 0, 1, 0);
+    snprintf(n, sizeof n, "%s.bn1", p);
+    nm_add_bn(m, n, NM_PREV);
+    snprintf(n, sizeof n, "%s.r1", p);
+    nm_add_relu(m, n, NM_PREV, 0);
+    snprintf(n, sizeof n, "%s.c2", p);
+    nm_add_conv(m, n, NM_PREV, mid, 3, 3, stride, 1, 1, 0);
+    snprintf(n, sizeof n, "%s.bn2", p);
+    nm_add_bn(m, n, NM_PREV);
+    snprintf(n, sizeof n, "%s.r2", p);
+    nm_add_relu(m, n, NM_PREV, 0);
+    snprintf(n, sizeof n, "%s.c3", p);
+    nm_add_conv(m, n, NM_PREV, out, 1, 1, 1, 0, 1, 0);
+    snprintf(n, sizeof n, "%s.bn3", p);
+    int y = nm_add_bn(m, n, NM_PREV);
+    int sc = x;
+    if (stride != 1 || in_c != out) {
+        snprintf(n, sizeof n, "%s.down", p);
+        nm_add_conv(m, n, x, out, 1, 1, stride, 0, 1, 0);
+        snprintf(n, sizeof n, "%s.down_bn", p);
+        sc = nm_add_bn(m, n, NM_PREV);
+    }
+    snprintf(n, sizeof n, "%s.add", p);
+    nm_add_add(m, n, y, sc);
+    snprintf(n, sizeof n, "%s.out", p);
+    return nm_add_relu(m, n, NM_PREV, 0);
+}
+
+static nm_model *resnet50_like(void)
+{
+    nm_model *m = nm_model_new("resnet50-like", 3, 224, 224);
+    nm_add_conv(m, "conv1", NM_INPUT, 64, 7, 7, 2, 3, 1, 0);
+    nm_add_bn(m, "bn1", NM_PREV);
+    nm_add_relu(m, "relu", NM_PREV, 0);
+    int x = nm_add_pool(m, "maxpool", NM_PREV, NM_LAYER_MAXPOOL, 3, 2, 1);
+    const int blocks[4] = {3, 4, 6, 3}, mid[4] = {64, 128, 256, 512};
+    for (int s = 0; s < 4; s++)
+        for (int b = 0; b < blocks[s]; b++) {
+            char p[32];
+            snprintf(p, sizeof p, "layer%d.%d", s + 1, b);
+            x = bottleneck(m, x, p, mid[s], mid[s] * 4, b == 0 && s > 0 ? 2 : 1);
+        }
+    nm_add_gap(m, "avgpool", x);
+    nm_add_flatten(m, "flatten", NM_PREV);
+    if (nm_add_linear(m, "fc", NM_PREV, 1000, 1) < 0) {
+        fprintf(stderr, "building: %s\n", nm_errmsg());
+        exit(1);
+    }
+    nm_model_init_weights(m, 1);
+    return m;
+}
+
+static void reset_masks(nm_model *m)
+{
+    for (int i = 0; i < m->n_layers; i++) {
+        nm_layer *l = &m->layers[i];
+        if (!nm_layer_prunable(l))
+            continue;
+        nm_layer_ensure_mask(l);
+        memset(l->mask->data, 1, (size_t)l->mask->numel);
+        if (l->filters)
+            memset(l->filters->data, 1, (size_t)l->filters->numel);
+        if (l->in_chans)
+            memset(l->in_chans->data, 1, (size_t)l->in_chans->numel);
+    }
+}
+
+/* The floor: read every weight and mask byte, write the mask. */
+static double stream_weights(nm_model *m)
+{
+    double t = now();
+    for (int i = 0; i < m->n_layers; i++) {
+        nm_layer *l = &m->layers[i];
+        if (!nm_layer_prunable(l))
+            continue;
+        const float *w = nm_f32(l->weight);
+        uint8_t *k = nm_u8(l->mask);
+#pragma omp parallel for schedule(static)
+        for (int64_t j = 0; j < l->weight->numel; j++)
+            k[j] &= w[j] != 0.0f;
+    }
+    return now() - t;
+}
+
+typedef int (*bench_fn)(nm_model *m, void *ud);
+
+static double best(nm_model *m, bench_fn fn, void *ud, int reps, int reset)
+{
+    double b = INFINITY;
+    for (int r = 0; r < reps; r++) {
+        if (reset)
+            reset_masks(m);
+        double t = now();
+        if (fn(m, ud)) {
+            fprintf(stderr, "failed: %s\n", nm_errmsg());
+            exit(1);
+        }
+        t = now() - t;
+        if (t < b)
+            b = t;
+    }
+    return b;
+}
+
+static int floor_fn(nm_model *m, void *ud)
+{
+    (void)ud;
+    stream_weights(m);
+    return 0;
+}
+
+typedef struct {
+    int n, mm;
+    nm_group_axis axis;
+} nm_args;
+
+static int nm_fn(nm_model *m, void *ud)
+{
+    nm_args *a = ud;
+    nm_nm_opts o;
+    nm_nm_opts_init(&o, a->n, a->mm);
+    o.axis = a->axis;
+    o.scope.include_first = o.scope.include_last = 1;
+    return nm_prune_nm_model(m, &o, NULL);
+}
+
+static int global_fn(nm_model *m, void *ud)
+{
+    (void)ud;
+    nm_global_opts o;
+    nm_global_opts_init(&o, 0.8);
+    o.scope.include_first = o.scope.include_last = 1;
+    return nm_prune_global(m, &o);
+}
+
+static int nffs_fn(nm_model *m, void *ud)
+{
+    (void)ud;
+    for (int i = 0; i < m->n_layers; i++)
+        if (nm_layer_prunable(&m->layers[i]) &&
+            nm_prune_nffs(m, i, 4, 9, NM_GROUP_AUTO, nm_nffs_u(&m->layers[i], 0.2), 0))
+            return NM_ERR;
+    return NM_OK;
+}
+
+static int jointnf_fn(nm_model *m, void *ud)
+{
+    (void)ud;
+    nm_jointnf_opts o;
+    nm_jointnf_opts_init(&o, 4, 9, 0.2, 1);
+    return nm_prune_jointnf(m, &o);
+}
+
+static void line(const char *what, double t, double floor_t)
+{
+    printf("%-34s %8.1f ms   floor %7.1f ms   ratio %5.2f\n", what, t * 1e3, floor_t * 1e3, t / floor_t);
+}
+
+int main(int argc, char **argv)
+{
+    int reps = argc > 1 ? atoi(argv[1]) : 3;
+    if (reps < 1)
+        reps = 1;
+    nm_model *m = resnet50_like();
+    int64_t w = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        if (nm_layer_prunable(&m->layers[i]))
+            w += m->layers[i].weight->numel;
+    printf("bench_prune: %s, %lld prunable weights (%.1f MB f32), %d threads, best of %d\n",
+           m->name, (long long)w, w * 4e-6, omp_get_max_threads(), reps);
+    reset_masks(m);
+    double fl = best(m, floor_fn, NULL, reps, 0);
+    nm_args a24 = {2, 4, NM_GROUP_IN}, a49 = {4, 9, NM_GROUP_KERNEL}, a49auto = {4, 9, NM_GROUP_AUTO};
+    line("N:M 2:4 in (all layers)", best(m, nm_fn, &a24, reps, 1), fl);
+    line("N:M 4:9 kernel (all layers)", best(m, nm_fn, &a49, reps, 1), fl);
+    line("N:M 4:9 auto (kernel 3x3, in 1x1)", best(m, nm_fn, &a49auto, reps, 1), fl);
+    line("global magnitude 80%", best(m, global_fn, NULL, reps, 1), fl);
+    line("NFFS 4:9 u=20% on every layer", best(m, nffs_fn, NULL, reps, 1), fl);
+    line("JointNF 4:9 f=0.2 one round", best(m, jointnf_fn, NULL, reps, 1), fl);
+    nm_model_free(m);
+
+    /* NMReLU 4:9 on 64x256x56x56 (205M floats, 822 MB), allocated once; the
+     * floor is a streaming ReLU in place over the same bytes. */
+    nm_tensor *x = nm_tensor_new4(NM_F32, 4, 64, 256, 56, 56);
+    if (!x) {
+        fprintf(stderr, "NMReLU tensor: %s\n", nm_errmsg());
+        return 1;
+    }
+    float *v = nm_f32(x);
+    int64_t n = x->numel;
+    double fr = INFINITY, tf = INFINITY, tt = INFINITY, tc = INFINITY;
+    for (int r = 0; r < reps; r++) {
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < n; i++) /* cheap deterministic signed values */
+            v[i] = (float)((int64_t)((uint64_t)i * 2654435761u % 2001) - 1000);
+        double t = now();
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < n; i++)
+            v[i] = v[i] > 0.0f ? v[i] : 0.0f;
+        t = now() - t;
+        fr = t < fr ? t : fr;
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < n; i++)
+            v[i] = (float)((int64_t)((uint64_t)i * 2654435761u % 2001) - 1000);
+        t = now();
+        nm_nmrelu_forward(x, x, 4, 9, NM_POLICY_FIRST, NM_AXIS_POSITION);
+        t = now() - t;
+        tf = t < tf ? t : tf;
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < n; i++)
+            v[i] = (float)((int64_t)((uint64_t)i * 2654435761u % 2001) - 1000);
+        t = now();
+        nm_nmrelu_forward(x, x, 4, 9, NM_POLICY_TOPK, NM_AXIS_POSITION);
+        t = now() - t;
+        tt = t < tt ? t : tt;
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < n; i++)
+            v[i] = (float)((int64_t)((uint64_t)i * 2654435761u % 2001) - 1000);
+        t = now();
+        nm_nmrelu_forward(x, x, 4, 9, NM_POLICY_FIRST, NM_AXIS_CHANNEL);
+        t = now() - t;
+        tc = t < tc ? t : tc;
+    }
+    printf("NMReLU tensor 64x256x56x56: %lld floats (%.0f MB), in place\n", (long long)n, n * 4e-6);
+    line("NMReLU 4:9 first, position axis", tf, fr);
+    line("NMReLU 4:9 topk, position axis", tt, fr);
+    line("NMReLU 4:9 first, channel axis", tc, fr);
+    nm_tensor_release(x);
+    return 0;
+}
