@@ -118,6 +118,102 @@ static int check_nm_args(int n, int m)
     return NM_OK;
 }
 
+/* One group: keep its n largest surviving |w| (AND into the mask). Inlined
+ * with constant stride/length for the common contiguous cases. */
+static inline __attribute__((always_inline)) void prune_group(const float *w, uint8_t *mk,
+                                                              int64_t st, int len, int n)
+{
+    uint32_t v[64];
+    uint8_t keep[64];
+    for (int i = 0; i < len; i++)
+        v[i] = mk[i * st] ? nm_abs_bits(w[i * st]) + 1u : 0u;
+    nm_top_n(v, len, n, keep);
+    for (int i = 0; i < len; i++)
+        mk[i * st] &= keep[i];
+}
+
+/* Four groups at once, one per vector lane: lane k's entry i is at
+ * o[k] + i * st. Same ranking as nm_top_n; keys are clamped below 2^31 so
+ * the signed vector compare orders them (NaN ranks like +inf). */
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+static inline __attribute__((always_inline)) void prune4(const float *w, uint8_t *mk,
+                                                         const int64_t *o, int64_t st, int len,
+                                                         int n)
+{
+    v4i V[64];
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++)
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            int64_t p = o[k] + i * st;
+            uint32_t a = nm_abs_bits(w[p]);
+            a = a > 0x7f800000u ? 0x7f800000u : a;
+            V[i][k] = mk[p] ? (int32_t)(a + 1u) : 0;
+        }
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++) {
+        v4i rank = {0, 0, 0, 0};
+#pragma GCC unroll 16
+        for (int j = 0; j < len; j++)
+            rank -= j < i ? (V[j] >= V[i]) : (V[j] > V[i]);
+        v4i keep = rank < n;
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++)
+            mk[o[k] + i * st] &= (uint8_t)(keep[k] & 1);
+    }
+}
+
+static void prune4_len(const float *w, uint8_t *mk, const int64_t *o, int64_t st, int len, int n)
+{
+    if (len == 4 && st == 1)
+        prune4(w, mk, o, 1, 4, n);
+    else if (len == 4)
+        prune4(w, mk, o, st, 4, n);
+    else if (len == 9 && st == 1)
+        prune4(w, mk, o, 1, 9, n);
+    else if (len == 9)
+        prune4(w, mk, o, st, 9, n);
+    else if (len == 8)
+        prune4(w, mk, o, st, 8, n);
+    else if (len == 2)
+        prune4(w, mk, o, st, 2, n);
+    else
+        for (int k = 0; k < 4; k++)
+            prune_group(w + o[k], mk + o[k], st, len, n);
+}
+
+/* N:M on row r: four groups at a time across segments when a row has at
+ * least four (kernel axis), else across consecutive groups of a segment
+ * (in axis of 1x1 convs, row axis); the rest one by one. */
+static void prune_row(const nm_groups *g, const float *w, uint8_t *mk, int64_t r, int n)
+{
+    int64_t m = g->m, base = r * g->D, o[4];
+    int64_t s = 0;
+    if (g->nseg >= 4 && g->m <= 16) {
+        for (; s + 4 <= g->nseg; s += 4)
+            for (int64_t j = 0; j < g->seglen; j += m) {
+                int len = (int)(g->seglen - j < m ? g->seglen - j : m);
+                for (int k = 0; k < 4; k++)
+                    o[k] = base + (s + k) * g->ss + j * g->es;
+                prune4_len(w, mk, o, g->es, len, n);
+            }
+    }
+    for (; s < g->nseg; s++) {
+        int64_t sb = base + s * g->ss, j = 0;
+        if (g->m <= 16)
+            for (; j + 4 * m <= g->seglen; j += 4 * m) {
+                for (int k = 0; k < 4; k++)
+                    o[k] = sb + (j + k * m) * g->es;
+                prune4_len(w, mk, o, g->es, (int)m, n);
+            }
+        for (; j < g->seglen; j += m) {
+            int len = (int)(g->seglen - j < m ? g->seglen - j : m);
+            prune_group(w + sb + j * g->es, mk + sb + j * g->es, g->es, len, n);
+        }
+    }
+}
+
 int nm_prune_nm_tensor(const nm_tensor *w, nm_tensor *mask, int n, int m, nm_group_axis axis)
 {
     nm_groups g;
@@ -129,19 +225,8 @@ int nm_prune_nm_tensor(const nm_tensor *w, nm_tensor *mask, int n, int m, nm_gro
     const float *wd = nm_f32(w);
     uint8_t *md = nm_u8(mask);
 #pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < g.rows; r++) {
-        uint32_t v[64];
-        uint8_t keep[64];
-        NM_FOR_GROUPS_OF_ROW(&g, r, o, len, st, {
-            for (int i = 0; i < len; i++) {
-                int64_t p = o + i * st;
-                v[i] = md[p] ? nm_abs_bits(wd[p]) + 1u : 0u;
-            }
-            nm_top_n(v, len, n, keep);
-            for (int i = 0; i < len; i++)
-                md[o + i * st] &= keep[i];
-        })
-    }
+    for (int64_t r = 0; r < g.rows; r++)
+        prune_row(&g, wd, md, r, n);
     return NM_OK;
 }
 

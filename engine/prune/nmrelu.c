@@ -23,6 +23,74 @@ static inline uint32_t pos_key(float v)
     return v > 0.0f ? u : 0u; /* positive floats order like their bits */
 }
 
+typedef int32_t v4i __attribute__((vector_size(16)));
+typedef float v4f __attribute__((vector_size(16)));
+
+/* topk on four groups of length len at x + k*len (k = 0..3), one per vector
+ * lane: positive floats compare like their bits as signed integers. */
+static inline __attribute__((always_inline)) void topk4(const float *x, float *y, int len, int n)
+{
+    v4i V[64];
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++)
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++)
+            V[i][k] = (int32_t)pos_key(x[k * len + i]);
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++) {
+        v4i rank = {0, 0, 0, 0};
+#pragma GCC unroll 16
+        for (int j = 0; j < len; j++)
+            rank -= j < i ? (V[j] >= V[i]) : (V[j] > V[i]);
+        v4i keep = (rank < n) & (V[i] > 0);
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++)
+            y[k * len + i] = keep[k] ? x[k * len + i] : 0.0f;
+    }
+}
+
+static void topk4_len(const float *x, float *y, int len, int n)
+{
+    if (len == 4)
+        topk4(x, y, 4, n);
+    else if (len == 9)
+        topk4(x, y, 9, n);
+    else if (len == 8)
+        topk4(x, y, 8, n);
+    else
+        topk4(x, y, len, n);
+}
+
+/* first on four groups of length len at x + k*len, one per lane. */
+static inline __attribute__((always_inline)) void first4(const float *x, float *y, int len, int n)
+{
+    v4i cnt = {0, 0, 0, 0};
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++) {
+        v4i pos;
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++)
+            pos[k] = -(x[k * len + i] > 0.0f);
+        v4i keep = pos & (cnt < n);
+        cnt -= pos;
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++)
+            y[k * len + i] = keep[k] ? x[k * len + i] : 0.0f;
+    }
+}
+
+static void first4_len(const float *x, float *y, int len, int n)
+{
+    if (len == 4)
+        first4(x, y, 4, n);
+    else if (len == 9)
+        first4(x, y, 9, n);
+    else if (len == 8)
+        first4(x, y, 8, n);
+    else
+        first4(x, y, len, n);
+}
+
 /* Groups along rows. x and y may alias. */
 static void rows_kernel(const float *x, float *y, int64_t R, int64_t L, int n, int m,
                         nm_act_policy policy)
@@ -31,7 +99,15 @@ static void rows_kernel(const float *x, float *y, int64_t R, int64_t L, int n, i
     for (int64_t r = 0; r < R; r++) {
         const float *xr = x + r * L;
         float *yr = y + r * L;
-        for (int64_t g = 0; g < L; g += m) {
+        int64_t g = 0;
+        if (m <= 16)
+            for (; g + 4 * m <= L; g += 4 * m) {
+                if (policy == NM_POLICY_TOPK)
+                    topk4_len(xr + g, yr + g, m, n);
+                else
+                    first4_len(xr + g, yr + g, m, n);
+            }
+        for (; g < L; g += m) {
             int len = (int)(L - g < m ? L - g : m);
             if (policy == NM_POLICY_FIRST) {
                 int cnt = 0;
@@ -78,22 +154,39 @@ static void cols_kernel(const float *x, float *y, int64_t R, int64_t L, int n, i
                     }
                 }
             } else {
-                uint8_t rank[64][COLBLK];
+                /* ReLU'd values compare like the keys (NaN and negatives
+                 * are 0); four columns per vector, the tail one by one */
+                v4i rank[64][COLBLK / 4];
+                int64_t cv = cw / 4;
                 memset(rank, 0, sizeof rank[0] * (size_t)len);
                 for (int i = 0; i < len; i++)
                     for (int j = i + 1; j < len; j++) {
                         const float *xi = x + (r0 + i) * L + c0, *xj = x + (r0 + j) * L + c0;
-                        for (int64_t c = 0; c < cw; c++) {
-                            int jw = pos_key(xj[c]) > pos_key(xi[c]);
-                            rank[i][c] = (uint8_t)(rank[i][c] + jw);
-                            rank[j][c] = (uint8_t)(rank[j][c] + !jw);
+                        for (int64_t c = 0; c < cv; c++) {
+                            v4f a, b;
+                            memcpy(&a, xi + 4 * c, sizeof a);
+                            memcpy(&b, xj + 4 * c, sizeof b);
+                            a = (v4f)((v4i)a & (a > 0.0f));
+                            b = (v4f)((v4i)b & (b > 0.0f));
+                            v4i jw = b > a; /* -1 where j wins */
+                            rank[i][c] -= jw;
+                            rank[j][c] += 1 + jw;
                         }
                     }
                 for (int i = 0; i < len; i++) {
                     const float *xr = x + (r0 + i) * L + c0;
                     float *yr = y + (r0 + i) * L + c0;
-                    for (int64_t c = 0; c < cw; c++)
-                        yr[c] = rank[i][c] < n && xr[c] > 0.0f ? xr[c] : 0.0f;
+                    for (int64_t c = 0; c < cv * 4; c++)
+                        yr[c] = rank[i][c / 4][c % 4] < n && xr[c] > 0.0f ? xr[c] : 0.0f;
+                }
+                for (int64_t c = cv * 4; c < cw; c++) {
+                    uint32_t k[64];
+                    uint8_t keep[64];
+                    for (int i = 0; i < len; i++)
+                        k[i] = pos_key(x[(r0 + i) * L + c0 + c]);
+                    nm_top_n(k, len, n, keep);
+                    for (int i = 0; i < len; i++)
+                        y[(r0 + i) * L + c0 + c] = keep[i] && k[i] ? x[(r0 + i) * L + c0 + c] : 0.0f;
                 }
             }
         }

@@ -54,13 +54,17 @@ void nm_top_n_any(const uint32_t *v, int len, int n, uint8_t *keep);
 static inline __attribute__((always_inline)) void nm_top_n_fixed(const uint32_t *v, const int len,
                                                                   int n, uint8_t *keep)
 {
-    int rank[16] = {0};
-    for (int i = 0; i < len; i++)
-        for (int j = i + 1; j < len; j++) {
-            int jw = v[j] > v[i];
-            rank[i] += jw;
-            rank[j] += !jw;
-        }
+    int rank[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++) {
+        int r = 0;
+        uint32_t vi = v[i];
+#pragma GCC unroll 16
+        for (int j = 0; j < len; j++)
+            r += j < i ? v[j] >= vi : v[j] > vi;
+        rank[i] = r;
+    }
+#pragma GCC unroll 16
     for (int i = 0; i < len; i++)
         keep[i] = rank[i] < n;
 }

@@ -1,8 +1,8 @@
 /* bench_prune - pruning throughput on ResNet-50-sized weights (built with
  * the builders: 25.5M weights) and NMReLU on a 64x256x56x56 tensor. Each
  * figure is printed next to a plain streaming pass over the same bytes
- * measured in the same run, and their ratio. Times are the best of
- * `reps` runs (the machine is shared). Usage: bench_prune [reps] */
+ * measured alternately in the same run, and their ratio. Times are the best
+ * of `reps` runs (the machine is shared). Usage: bench_prune [reps] */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -112,29 +112,26 @@ static double stream_weights(nm_model *m)
 
 typedef int (*bench_fn)(nm_model *m, void *ud);
 
-static double best(nm_model *m, bench_fn fn, void *ud, int reps, int reset)
+/* Best of reps for fn and for the streaming floor, measured alternately so
+ * both see the same machine load. */
+static void best(nm_model *m, bench_fn fn, void *ud, int reps, double *t_fn, double *t_floor)
 {
-    double b = INFINITY;
+    *t_fn = *t_floor = INFINITY;
     for (int r = 0; r < reps; r++) {
-        if (reset)
-            reset_masks(m);
+        reset_masks(m);
+        double f = stream_weights(m);
+        if (f < *t_floor)
+            *t_floor = f;
+        reset_masks(m);
         double t = now();
         if (fn(m, ud)) {
             fprintf(stderr, "failed: %s\n", nm_errmsg());
             exit(1);
         }
         t = now() - t;
-        if (t < b)
-            b = t;
+        if (t < *t_fn)
+            *t_fn = t;
     }
-    return b;
-}
-
-static int floor_fn(nm_model *m, void *ud)
-{
-    (void)ud;
-    stream_weights(m);
-    return 0;
 }
 
 typedef struct {
@@ -181,7 +178,49 @@ static int jointnf_fn(nm_model *m, void *ud)
 
 static void line(const char *what, double t, double floor_t)
 {
-    printf("%-34s %8.1f ms   floor %7.1f ms   ratio %5.2f\n", what, t * 1e3, floor_t * 1e3, t / floor_t);
+    printf("%-36s %8.1f ms   floor %7.1f ms   ratio %5.2f\n", what, t * 1e3, floor_t * 1e3,
+           t / floor_t);
+}
+
+static void run(nm_model *m, const char *what, bench_fn fn, void *ud, int reps)
+{
+    double t, f;
+    best(m, fn, ud, reps, &t, &f);
+    line(what, t, f);
+}
+
+/* Deterministic signed values, half of them negative. */
+static void fill(float *v, int64_t n)
+{
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++)
+        v[i] = (float)((int64_t)((uint64_t)i * 2654435761u % 2001) - 1000);
+}
+
+/* NMReLU in place vs an in-place ReLU over the same bytes, alternately. */
+static void run_act(nm_tensor *x, const char *what, nm_act_policy p, nm_act_axis ax, int reps)
+{
+    float *v = nm_f32(x);
+    int64_t n = x->numel;
+    double tf = INFINITY, tr = INFINITY;
+    for (int r = 0; r < reps; r++) {
+        fill(v, n);
+        double t = now();
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < n; i++)
+            v[i] = v[i] > 0.0f ? v[i] : 0.0f;
+        t = now() - t;
+        tr = t < tr ? t : tr;
+        fill(v, n);
+        t = now();
+        if (nm_nmrelu_forward(x, x, 4, 9, p, ax)) {
+            fprintf(stderr, "failed: %s\n", nm_errmsg());
+            exit(1);
+        }
+        t = now() - t;
+        tf = t < tf ? t : tf;
+    }
+    line(what, tf, tr);
 }
 
 int main(int argc, char **argv)
@@ -196,63 +235,27 @@ int main(int argc, char **argv)
             w += m->layers[i].weight->numel;
     printf("bench_prune: %s, %lld prunable weights (%.1f MB f32), %d threads, best of %d\n",
            m->name, (long long)w, w * 4e-6, omp_get_max_threads(), reps);
-    reset_masks(m);
-    double fl = best(m, floor_fn, NULL, reps, 0);
     nm_args a24 = {2, 4, NM_GROUP_IN}, a49 = {4, 9, NM_GROUP_KERNEL}, a49auto = {4, 9, NM_GROUP_AUTO};
-    line("N:M 2:4 in (all layers)", best(m, nm_fn, &a24, reps, 1), fl);
-    line("N:M 4:9 kernel (all layers)", best(m, nm_fn, &a49, reps, 1), fl);
-    line("N:M 4:9 auto (kernel 3x3, in 1x1)", best(m, nm_fn, &a49auto, reps, 1), fl);
-    line("global magnitude 80%", best(m, global_fn, NULL, reps, 1), fl);
-    line("NFFS 4:9 u=20% on every layer", best(m, nffs_fn, NULL, reps, 1), fl);
-    line("JointNF 4:9 f=0.2 one round", best(m, jointnf_fn, NULL, reps, 1), fl);
+    run(m, "N:M 2:4 in (all layers)", nm_fn, &a24, reps);
+    run(m, "N:M 4:9 kernel (all layers)", nm_fn, &a49, reps);
+    run(m, "N:M 4:9 auto (kernel 3x3, in 1x1)", nm_fn, &a49auto, reps);
+    run(m, "global magnitude 80%", global_fn, NULL, reps);
+    run(m, "NFFS 4:9 u=20% on every layer", nffs_fn, NULL, reps);
+    run(m, "JointNF 4:9 f=0.2 one round", jointnf_fn, NULL, reps);
     nm_model_free(m);
 
-    /* NMReLU 4:9 on 64x256x56x56 (205M floats, 822 MB), allocated once; the
-     * floor is a streaming ReLU in place over the same bytes. */
+    /* NMReLU 4:9 on 64x256x56x56 (51.4M floats, 206 MB), allocated once */
     nm_tensor *x = nm_tensor_new4(NM_F32, 4, 64, 256, 56, 56);
     if (!x) {
         fprintf(stderr, "NMReLU tensor: %s\n", nm_errmsg());
         return 1;
     }
-    float *v = nm_f32(x);
-    int64_t n = x->numel;
-    double fr = INFINITY, tf = INFINITY, tt = INFINITY, tc = INFINITY;
-    for (int r = 0; r < reps; r++) {
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < n; i++) /* cheap deterministic signed values */
-            v[i] = (float)((int64_t)((uint64_t)i * 2654435761u % 2001) - 1000);
-        double t = now();
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < n; i++)
-            v[i] = v[i] > 0.0f ? v[i] : 0.0f;
-        t = now() - t;
-        fr = t < fr ? t : fr;
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < n; i++)
-            v[i] = (float)((int64_t)((uint64_t)i * 2654435761u % 2001) - 1000);
-        t = now();
-        nm_nmrelu_forward(x, x, 4, 9, NM_POLICY_FIRST, NM_AXIS_POSITION);
-        t = now() - t;
-        tf = t < tf ? t : tf;
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < n; i++)
-            v[i] = (float)((int64_t)((uint64_t)i * 2654435761u % 2001) - 1000);
-        t = now();
-        nm_nmrelu_forward(x, x, 4, 9, NM_POLICY_TOPK, NM_AXIS_POSITION);
-        t = now() - t;
-        tt = t < tt ? t : tt;
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < n; i++)
-            v[i] = (float)((int64_t)((uint64_t)i * 2654435761u % 2001) - 1000);
-        t = now();
-        nm_nmrelu_forward(x, x, 4, 9, NM_POLICY_FIRST, NM_AXIS_CHANNEL);
-        t = now() - t;
-        tc = t < tc ? t : tc;
-    }
-    printf("NMReLU tensor 64x256x56x56: %lld floats (%.0f MB), in place\n", (long long)n, n * 4e-6);
-    line("NMReLU 4:9 first, position axis", tf, fr);
-    line("NMReLU 4:9 topk, position axis", tt, fr);
-    line("NMReLU 4:9 first, channel axis", tc, fr);
+    printf("NMReLU tensor 64x256x56x56: %lld floats (%.0f MB), in place; floor: in-place ReLU\n",
+           (long long)x->numel, x->numel * 4e-6);
+    run_act(x, "NMReLU 4:9 first, position axis", NM_POLICY_FIRST, NM_AXIS_POSITION, reps);
+    run_act(x, "NMReLU 4:9 topk, position axis", NM_POLICY_TOPK, NM_AXIS_POSITION, reps);
+    run_act(x, "NMReLU 4:9 first, channel axis", NM_POLICY_FIRST, NM_AXIS_CHANNEL, reps);
+    run_act(x, "NMReLU 4:9 topk, channel axis", NM_POLICY_TOPK, NM_AXIS_CHANNEL, reps);
     nm_tensor_release(x);
     return 0;
 }
