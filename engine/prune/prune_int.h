@@ -104,6 +104,10 @@ int nm_layer_ensure_keep(nm_layer *l);
  * entries of segment s the selection of k would take. */
 int nm_select_count(const nm_select_seg *segs, int n_segs, int64_t k, int64_t *per_seg);
 
+/* Largest boundary bucket the two-pass selection lists; above it the
+ * three-pass path runs. Tests set it to -1 to exercise that path. */
+extern int64_t nm_select_fast_max;
+
 /* 1 if filter pruning may choose filters of layer i: eligible by scope,
  * not a dwconv, not feeding a residual add unless allow_add, and with a BN
  * when need_bn. */

@@ -7,7 +7,8 @@
  * entries equal to T must be taken. Pass 3 takes every key < T and the
  * first entries equal to T in (segment, index) order, so ties go to the
  * earlier entry. Work is split into fixed chunks run with OpenMP; there is
- * no sort anywhere. */
+ * no sort anywhere. A faster two-pass variant (run_fast, below) is tried
+ * first; the three-pass one handles a crowded boundary bucket. */
 #include "prune_int.h"
 
 #include <omp.h>
@@ -186,6 +187,150 @@ static void pass_equal(const nm_select_seg *segs, plan *p, uint32_t T, int64_t n
     }
 }
 
+/* ---- the fast path: one coarse pass, then only the boundary bucket ----
+ *
+ * Pass A histograms the top 12 key bits (4096 buckets, cache-resident) and
+ * finds the bucket B holding the k-th smallest. Pass B clears everything
+ * below B and lists the entries inside B as (chunk, offset, low 19 bits),
+ * each thread a contiguous run of chunks so the lists concatenate in
+ * (segment, index) order. The exact cut inside B is then found on the list
+ * alone. Used when B is not too crowded; otherwise the three-pass path. */
+#define FAST_SHIFT 19
+#define FAST_BUCKETS 4096
+int64_t nm_select_fast_max = (int64_t)1 << 22;
+
+static int run_fast(const nm_select_seg *segs, plan *p, int64_t k, int mark, int64_t *per_seg,
+                    int *done)
+{
+    *done = 0;
+    int nt = p->nthreads;
+    int64_t *h = calloc((size_t)nt * FAST_BUCKETS, sizeof *h);
+    if (!h)
+        return nm_seterr("out of memory");
+#pragma omp parallel num_threads(nt)
+    {
+        int64_t *hl = h + (size_t)omp_get_thread_num() * FAST_BUCKETS;
+#pragma omp for schedule(dynamic, 4)
+        for (int64_t ci = 0; ci < p->n_chunks; ci++) {
+            const chunk *c = &p->chunks[ci];
+            const float *w = segs[c->seg].w + c->start;
+            const uint8_t *e = segs[c->seg].elig ? segs[c->seg].elig + c->start : NULL;
+            if (e) {
+                for (int64_t i = 0; i < c->len; i++)
+                    hl[nm_abs_bits(w[i]) >> FAST_SHIFT] += e[i] != 0;
+            } else {
+                for (int64_t i = 0; i < c->len; i++)
+                    hl[nm_abs_bits(w[i]) >> FAST_SHIFT]++;
+            }
+        }
+    }
+    for (int t = 1; t < nt; t++)
+        for (int b = 0; b < FAST_BUCKETS; b++)
+            h[b] += h[(size_t)t * FAST_BUCKETS + b];
+    int64_t total = 0, below = 0;
+    for (int b = 0; b < FAST_BUCKETS; b++)
+        total += h[b];
+    if (k > total) {
+        free(h);
+        return nm_seterr("cannot select %lld entries: only %lld are eligible", (long long)k,
+                         (long long)total);
+    }
+    uint32_t hb = 0;
+    while (below + h[hb] < k)
+        below += h[hb++];
+    int64_t inb = h[hb];
+    free(h);
+    if (inb > nm_select_fast_max)
+        return NM_OK; /* crowded boundary bucket: not done, take the slow path */
+
+    /* pass B */
+    uint64_t *list = malloc((size_t)nt * (size_t)inb * sizeof *list);
+    int64_t *len = calloc((size_t)nt, sizeof *len);
+    if (!list || !len) {
+        free(list);
+        free(len);
+        return nm_seterr("out of memory");
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        int t = omp_get_thread_num();
+        uint64_t *ls = list + (size_t)t * (size_t)inb;
+        int64_t n = 0;
+#pragma omp for schedule(static)
+        for (int64_t ci = 0; ci < p->n_chunks; ci++) {
+            chunk *c = &p->chunks[ci];
+            const float *w = segs[c->seg].w + c->start;
+            const uint8_t *e = segs[c->seg].elig ? segs[c->seg].elig + c->start : NULL;
+            uint8_t *mk = segs[c->seg].mask + c->start;
+            int64_t lt = 0;
+            for (int64_t i = 0; i < c->len; i++) {
+                uint32_t key = nm_abs_bits(w[i]);
+                int el = !e || e[i];
+                uint32_t top = key >> FAST_SHIFT;
+                int less = el && top < hb;
+                lt += less;
+                if (mark && less)
+                    mk[i] = 0;
+                if (el && top == hb)
+                    ls[n++] = ((uint64_t)ci << 35) | ((uint64_t)i << FAST_SHIFT) |
+                              (key & ((1u << FAST_SHIFT) - 1));
+            }
+            c->lt = lt;
+        }
+        len[t] = n;
+    }
+    /* concatenate in thread order (= chunk order) */
+    int64_t nl = len[0];
+    for (int t = 1; t < nt; t++) {
+        memmove(list + nl, list + (size_t)t * (size_t)inb, (size_t)len[t] * sizeof *list);
+        nl += len[t];
+    }
+    free(len);
+    /* exact cut inside the bucket: two small histograms over the list */
+    int64_t r = k - below;
+    int64_t *h2 = calloc(1024, sizeof *h2);
+    if (!h2) {
+        free(list);
+        return nm_seterr("out of memory");
+    }
+    for (int64_t j = 0; j < nl; j++)
+        h2[(list[j] & ((1u << FAST_SHIFT) - 1)) >> 9]++;
+    int64_t b2 = 0, cum = 0;
+    while (cum + h2[b2] < r)
+        cum += h2[b2++];
+    memset(h2, 0, 1024 * sizeof *h2);
+    for (int64_t j = 0; j < nl; j++) {
+        uint32_t low = (uint32_t)(list[j] & ((1u << FAST_SHIFT) - 1));
+        if ((low >> 9) == b2)
+            h2[low & 511]++;
+    }
+    int64_t b3 = 0;
+    while (cum + h2[b3] < r)
+        cum += h2[b3++];
+    free(h2);
+    uint32_t tlow = (uint32_t)((b2 << 9) | b3);
+    int64_t need_eq = r - cum;
+    if (per_seg)
+        for (int64_t ci = 0; ci < p->n_chunks; ci++)
+            per_seg[p->chunks[ci].seg] += p->chunks[ci].lt;
+    for (int64_t j = 0; j < nl; j++) {
+        uint32_t low = (uint32_t)(list[j] & ((1u << FAST_SHIFT) - 1));
+        int take = low < tlow || (low == tlow && need_eq > 0);
+        if (!take)
+            continue;
+        if (low == tlow)
+            need_eq--;
+        const chunk *c = &p->chunks[list[j] >> 35];
+        if (mark)
+            segs[c->seg].mask[c->start + (int64_t)((list[j] >> FAST_SHIFT) & 0xffff)] = 0;
+        if (per_seg)
+            per_seg[c->seg]++;
+    }
+    free(list);
+    *done = 1;
+    return NM_OK;
+}
+
 static int run(const nm_select_seg *segs, int n_segs, int64_t k, int mark, int64_t *per_seg)
 {
     if (per_seg)
@@ -197,6 +342,11 @@ static int run(const nm_select_seg *segs, int n_segs, int64_t k, int mark, int64
     plan p;
     if (plan_make(segs, n_segs, &p))
         return NM_ERR;
+    int done = 0;
+    if (run_fast(segs, &p, k, mark, per_seg, &done) || done) {
+        plan_free(&p);
+        return done ? NM_OK : NM_ERR;
+    }
     uint32_t T = 0;
     int64_t need_eq = 0;
     if (find_threshold(segs, &p, k, &T, &need_eq)) {

@@ -20,6 +20,34 @@ static double now(void)
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
+/* CPU time of all threads: steadier than wall time on a shared machine
+ * (run with OMP_WAIT_POLICY=passive so idle threads do not spin). */
+static double cpu(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+typedef struct {
+    double wall, cpu;
+} stamp;
+
+static stamp stamp_now(void)
+{
+    return (stamp){now(), cpu()};
+}
+
+/* Keeps the smaller of each field of `best` and (now - start). */
+static void stamp_min(stamp *best, stamp start)
+{
+    stamp e = stamp_now();
+    if (e.wall - start.wall < best->wall)
+        best->wall = e.wall - start.wall;
+    if (e.cpu - start.cpu < best->cpu)
+        best->cpu = e.cpu - start.cpu;
+}
+
 static int bottleneck(nm_model *m, int x, const char *p, int mid, int out, int stride)
 {
     char n[64];
@@ -94,9 +122,8 @@ static void reset_masks(nm_model *m)
 }
 
 /* The floor: read every weight and mask byte, write the mask. */
-static double stream_weights(nm_model *m)
+static void stream_weights(nm_model *m)
 {
-    double t = now();
     for (int i = 0; i < m->n_layers; i++) {
         nm_layer *l = &m->layers[i];
         if (!nm_layer_prunable(l))
@@ -107,30 +134,27 @@ static double stream_weights(nm_model *m)
         for (int64_t j = 0; j < l->weight->numel; j++)
             k[j] &= w[j] != 0.0f;
     }
-    return now() - t;
 }
 
 typedef int (*bench_fn)(nm_model *m, void *ud);
 
 /* Best of reps for fn and for the streaming floor, measured alternately so
  * both see the same machine load. */
-static void best(nm_model *m, bench_fn fn, void *ud, int reps, double *t_fn, double *t_floor)
+static void best(nm_model *m, bench_fn fn, void *ud, int reps, stamp *t_fn, stamp *t_floor)
 {
-    *t_fn = *t_floor = INFINITY;
+    t_fn->wall = t_fn->cpu = t_floor->wall = t_floor->cpu = INFINITY;
     for (int r = 0; r < reps; r++) {
         reset_masks(m);
-        double f = stream_weights(m);
-        if (f < *t_floor)
-            *t_floor = f;
+        stamp s = stamp_now();
+        stream_weights(m);
+        stamp_min(t_floor, s);
         reset_masks(m);
-        double t = now();
+        s = stamp_now();
         if (fn(m, ud)) {
             fprintf(stderr, "failed: %s\n", nm_errmsg());
             exit(1);
         }
-        t = now() - t;
-        if (t < *t_fn)
-            *t_fn = t;
+        stamp_min(t_fn, s);
     }
 }
 
@@ -176,15 +200,15 @@ static int jointnf_fn(nm_model *m, void *ud)
     return nm_prune_jointnf(m, &o);
 }
 
-static void line(const char *what, double t, double floor_t)
+static void line(const char *what, stamp t, stamp f)
 {
-    printf("%-36s %8.1f ms   floor %7.1f ms   ratio %5.2f\n", what, t * 1e3, floor_t * 1e3,
-           t / floor_t);
+    printf("%-36s wall %7.1f ms (floor %6.1f) x%5.2f   cpu %7.1f ms (floor %6.1f) x%5.2f\n", what,
+           t.wall * 1e3, f.wall * 1e3, t.wall / f.wall, t.cpu * 1e3, f.cpu * 1e3, t.cpu / f.cpu);
 }
 
 static void run(nm_model *m, const char *what, bench_fn fn, void *ud, int reps)
 {
-    double t, f;
+    stamp t, f;
     best(m, fn, ud, reps, &t, &f);
     line(what, t, f);
 }
@@ -202,23 +226,21 @@ static void run_act(nm_tensor *x, const char *what, nm_act_policy p, nm_act_axis
 {
     float *v = nm_f32(x);
     int64_t n = x->numel;
-    double tf = INFINITY, tr = INFINITY;
+    stamp tf = {INFINITY, INFINITY}, tr = {INFINITY, INFINITY};
     for (int r = 0; r < reps; r++) {
         fill(v, n);
-        double t = now();
+        stamp s = stamp_now();
 #pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < n; i++)
             v[i] = v[i] > 0.0f ? v[i] : 0.0f;
-        t = now() - t;
-        tr = t < tr ? t : tr;
+        stamp_min(&tr, s);
         fill(v, n);
-        t = now();
+        s = stamp_now();
         if (nm_nmrelu_forward(x, x, 4, 9, p, ax)) {
             fprintf(stderr, "failed: %s\n", nm_errmsg());
             exit(1);
         }
-        t = now() - t;
-        tf = t < tf ? t : tf;
+        stamp_min(&tf, s);
     }
     line(what, tf, tr);
 }

@@ -2,6 +2,7 @@
  * per layer, globally across layers (ties to the earlier layer), and with
  * per-layer floors against a greedy reference. */
 #include "helpers.h"
+#include "prune_int.h"
 
 typedef struct {
     float a;
@@ -49,7 +50,9 @@ Test(select, exact_k_over_chunks_with_ties)
 {
     nm_rng r;
     nm_rng_seed(&r, 5);
-    for (int trial = 0; trial < 6; trial++) {
+    for (int trial = 0; trial < 12; trial++) {
+        /* odd halves force the three-pass path (no boundary list) */
+        nm_select_fast_max = trial >= 6 ? -1 : (int64_t)1 << 22;
         int ns = 1 + trial % 3;
         float *w[3];
         uint8_t *mk[3], *ref[3];
@@ -78,6 +81,7 @@ Test(select, exact_k_over_chunks_with_ties)
             free(ref[s]);
         }
     }
+    nm_select_fast_max = (int64_t)1 << 22;
 }
 
 Test(select, too_many_is_an_error)
@@ -146,10 +150,12 @@ static int gather(nm_model *m, float **w, uint8_t **mk, int64_t *n, int *idx, in
 
 Test(global, exact_k_smallest_across_layers)
 {
-    for (int ties = 0; ties < 2; ties++) {
+    for (int variant = 0; variant < 4; variant++) {
+        int ties = variant & 1;
+        nm_select_fast_max = variant >= 2 ? -1 : (int64_t)1 << 22;
         nm_model *m = small_resnet(21);
         nm_rng r;
-        nm_rng_seed(&r, 77 + ties);
+        nm_rng_seed(&r, 77 + variant);
         for (int i = 0; i < m->n_layers; i++)
             if (ties && nm_layer_prunable(&m->layers[i]))
                 fill_random(m->layers[i].weight, &r, 1);
