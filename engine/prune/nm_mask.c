@@ -166,6 +166,8 @@ static inline __attribute__((always_inline)) void prune4(const float *w, uint8_t
 
 static void prune4_len(const float *w, uint8_t *mk, const int64_t *o, int64_t st, int len, int n)
 {
+    if (len <= n)
+        return;
     if (len == 4 && st == 1)
         prune4(w, mk, o, 1, 4, n);
     else if (len == 4)
@@ -188,6 +190,8 @@ static void prune4_len(const float *w, uint8_t *mk, const int64_t *o, int64_t st
  * (in axis of 1x1 convs, row axis); the rest one by one. */
 static void prune_row(const nm_groups *g, const float *w, uint8_t *mk, int64_t r, int n)
 {
+    if (g->seglen <= n)
+        return; /* every group is no longer than N: all kept */
     int64_t m = g->m, base = r * g->D, o[4];
     int64_t s = 0;
     if (g->nseg >= 4 && g->m <= 16) {

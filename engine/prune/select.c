@@ -199,6 +199,29 @@ static void pass_equal(const nm_select_seg *segs, plan *p, uint32_t T, int64_t n
 #define FAST_BUCKETS 4096
 int64_t nm_select_fast_max = (int64_t)1 << 22;
 
+/* Clears (when mk is not NULL) the eligible entries whose top key bits are
+ * below hb, returns how many there are, flags those inside hb (flags[i])
+ * and counts them. Written
+ * to vectorise (hence O3 here: the build's -O2 keeps loops scalar). */
+__attribute__((optimize("O3"))) static int64_t mark_below(const float *w, const uint8_t *e,
+                                                          uint8_t *mk, int64_t n, uint32_t hb,
+                                                          uint8_t *flags, int64_t *inside)
+{
+    int64_t lt = 0, in = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t top = nm_abs_bits(w[i]) >> FAST_SHIFT;
+        uint32_t el = e ? e[i] != 0 : 1;
+        uint32_t less = el & (top < hb), mem = el & (top == hb);
+        lt += less;
+        in += mem;
+        flags[i] = (uint8_t)mem;
+        if (mk)
+            mk[i] &= (uint8_t)!less;
+    }
+    *inside = in;
+    return lt;
+}
+
 static int run_fast(const nm_select_seg *segs, plan *p, int64_t k, int mark, int64_t *per_seg,
                     int *done)
 {
@@ -244,17 +267,20 @@ static int run_fast(const nm_select_seg *segs, plan *p, int64_t k, int mark, int
         return NM_OK; /* crowded boundary bucket: not done, take the slow path */
 
     /* pass B */
-    uint64_t *list = malloc((size_t)nt * (size_t)inb * sizeof *list);
+    uint64_t *list = malloc((size_t)nt * (size_t)(inb + 1) * sizeof *list);
     int64_t *len = calloc((size_t)nt, sizeof *len);
-    if (!list || !len) {
+    uint8_t *all_flags = calloc((size_t)nt, CHUNK + 8);
+    if (!list || !len || !all_flags) {
         free(list);
         free(len);
+        free(all_flags);
         return nm_seterr("out of memory");
     }
 #pragma omp parallel num_threads(nt)
     {
         int t = omp_get_thread_num();
-        uint64_t *ls = list + (size_t)t * (size_t)inb;
+        uint64_t *ls = list + (size_t)t * (size_t)(inb + 1);
+        uint8_t *flags = all_flags + (size_t)t * (CHUNK + 8);
         int64_t n = 0;
 #pragma omp for schedule(static)
         for (int64_t ci = 0; ci < p->n_chunks; ci++) {
@@ -263,17 +289,18 @@ static int run_fast(const nm_select_seg *segs, plan *p, int64_t k, int mark, int
             const uint8_t *e = segs[c->seg].elig ? segs[c->seg].elig + c->start : NULL;
             uint8_t *mk = segs[c->seg].mask + c->start;
             int64_t lt = 0;
-            for (int64_t i = 0; i < c->len; i++) {
-                uint32_t key = nm_abs_bits(w[i]);
-                int el = !e || e[i];
-                uint32_t top = key >> FAST_SHIFT;
-                int less = el && top < hb;
-                lt += less;
-                if (mark && less)
-                    mk[i] = 0;
-                if (el && top == hb)
-                    ls[n++] = ((uint64_t)ci << 35) | ((uint64_t)i << FAST_SHIFT) |
-                              (key & ((1u << FAST_SHIFT) - 1));
+            int64_t inside = 0;
+            lt = mark_below(w, e, mark ? mk : NULL, c->len, hb, flags, &inside);
+            /* list the bucket members, skipping eight empty flags at a time */
+            for (int64_t i = 0; inside && i < c->len; i += 8) {
+                uint64_t word;
+                memcpy(&word, flags + i, sizeof word);
+                if (!word)
+                    continue;
+                for (int64_t j = i; j < i + 8 && j < c->len; j++)
+                    if (flags[j])
+                        ls[n++] = ((uint64_t)ci << 35) | ((uint64_t)j << FAST_SHIFT) |
+                                  (nm_abs_bits(w[j]) & ((1u << FAST_SHIFT) - 1));
             }
             c->lt = lt;
         }
@@ -282,10 +309,11 @@ static int run_fast(const nm_select_seg *segs, plan *p, int64_t k, int mark, int
     /* concatenate in thread order (= chunk order) */
     int64_t nl = len[0];
     for (int t = 1; t < nt; t++) {
-        memmove(list + nl, list + (size_t)t * (size_t)inb, (size_t)len[t] * sizeof *list);
+        memmove(list + nl, list + (size_t)t * (size_t)(inb + 1), (size_t)len[t] * sizeof *list);
         nl += len[t];
     }
     free(len);
+    free(all_flags);
     /* exact cut inside the bucket: two small histograms over the list */
     int64_t r = k - below;
     int64_t *h2 = calloc(1024, sizeof *h2);
