@@ -118,12 +118,7 @@ static int fscore_cmp(const void *a, const void *b)
 static double row_mean_abs(const nm_layer *l, int64_t t)
 {
     int64_t D = nm_layer_cols(l);
-    const float *w = nm_f32(l->weight) + t * D;
-    const uint8_t *mk = l->mask ? nm_u8(l->mask) + t * D : NULL;
-    double s = 0;
-    for (int64_t j = 0; j < D; j++)
-        if (!mk || mk[j])
-            s += fabs(w[j]);
+    double s = nm_row_abs_sum(nm_f32(l->weight) + t * D, l->mask ? nm_u8(l->mask) + t * D : NULL, D);
     return D ? s / (double)D : 0;
 }
 

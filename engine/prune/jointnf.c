@@ -53,25 +53,15 @@ static int64_t mark_candidates(const nm_layer *l, const jl *e)
     nm_groups g;
     nm_groups_make(l->weight, e->m, e->axis, &g);
     const float *w = nm_f32(l->weight);
-    const uint8_t *mk = nm_u8(l->mask);
-    int64_t count = 0;
+    uint8_t *mk = nm_u8(l->mask);
+    int64_t count = 0, numel = l->weight->numel;
+    memset(e->cand, 0, (size_t)numel);
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < g.rows; r++)
+        nm_nm_row(&g, w, mk, e->cand, r, e->n);
 #pragma omp parallel for schedule(static) reduction(+ : count)
-    for (int64_t r = 0; r < g.rows; r++) {
-        uint32_t v[64];
-        uint8_t keep[64];
-        NM_FOR_GROUPS_OF_ROW(&g, r, o, len, st, {
-            for (int i = 0; i < len; i++) {
-                int64_t p = o + i * st;
-                v[i] = mk[p] ? nm_abs_bits(w[p]) + 1u : 0u;
-            }
-            nm_top_n(v, len, e->n, keep);
-            for (int i = 0; i < len; i++) {
-                int64_t p = o + i * st;
-                e->cand[p] = mk[p] && !keep[i];
-                count += e->cand[p];
-            }
-        })
-    }
+    for (int64_t i = 0; i < numel; i++)
+        count += e->cand[i];
     return count;
 }
 
@@ -100,11 +90,8 @@ static int filter_round(nm_model *mdl, const nm_jointnf_opts *o, int64_t want, i
         jscore *ls = sc + ns;
 #pragma omp parallel for schedule(static)
         for (int t = 0; t < l->out_c; t++) {
-            const float *w = nm_f32(l->weight) + (int64_t)t * D;
-            const uint8_t *mk = nm_u8(l->mask) + (int64_t)t * D;
-            double s = 0;
-            for (int64_t j = 0; j < D; j++)
-                s += mk[j] ? fabs(w[j]) : 0.0;
+            double s = nm_row_abs_sum(nm_f32(l->weight) + (int64_t)t * D,
+                                      nm_u8(l->mask) + (int64_t)t * D, D);
             double gamma = bn >= 0 ? fabs(nm_f32(mdl->layers[bn].gamma)[t]) : 1.0;
             ls[t] = (jscore){gamma * s / (double)(D ? D : 1), i, t};
         }

@@ -32,6 +32,32 @@ int nm_layer_ensure_keep(nm_layer *l)
     return NM_OK;
 }
 
+double nm_row_abs_sum(const float *w, const uint8_t *mk, int64_t n)
+{
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int64_t j = 0;
+    if (mk) {
+        for (; j + 4 <= n; j += 4) {
+            s0 += mk[j] ? fabs(w[j]) : 0.0;
+            s1 += mk[j + 1] ? fabs(w[j + 1]) : 0.0;
+            s2 += mk[j + 2] ? fabs(w[j + 2]) : 0.0;
+            s3 += mk[j + 3] ? fabs(w[j + 3]) : 0.0;
+        }
+        for (; j < n; j++)
+            s0 += mk[j] ? fabs(w[j]) : 0.0;
+    } else {
+        for (; j + 4 <= n; j += 4) {
+            s0 += fabs(w[j]);
+            s1 += fabs(w[j + 1]);
+            s2 += fabs(w[j + 2]);
+            s3 += fabs(w[j + 3]);
+        }
+        for (; j < n; j++)
+            s0 += fabs(w[j]);
+    }
+    return (s0 + s1) + (s2 + s3);
+}
+
 static int64_t count_zeros(const nm_tensor *mask)
 {
     const uint8_t *m = nm_u8(mask);

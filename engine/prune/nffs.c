@@ -52,10 +52,7 @@ int nm_prune_nffs(nm_model *mdl, int idx, int n, int m, nm_group_axis axis, int 
     }
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < rows; t++) {
-        double s = 0;
-        for (int64_t j = 0; j < D; j++)
-            s += mk[t * D + j] ? fabs(w[t * D + j]) : 0.0;
-        l1[t] = s;
+        l1[t] = nm_row_abs_sum(w + t * D, mk + t * D, D);
     }
     int nr = 0;
     for (int64_t t = 0; t < rows; t++)

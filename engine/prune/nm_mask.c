@@ -118,18 +118,25 @@ static int check_nm_args(int n, int m)
     return NM_OK;
 }
 
-/* One group: keep its n largest surviving |w| (AND into the mask). Inlined
- * with constant stride/length for the common contiguous cases. */
+/* One group: keep its n largest surviving |w|. With cand NULL the result
+ * is ANDed into the mask; otherwise the mask is left alone and cand marks
+ * the survivors outside the top n (JointNF's candidates). Inlined with
+ * constant stride/length for the common contiguous cases. */
 static inline __attribute__((always_inline)) void prune_group(const float *w, uint8_t *mk,
-                                                              int64_t st, int len, int n)
+                                                              uint8_t *cand, int64_t st, int len,
+                                                              int n)
 {
     uint32_t v[64];
     uint8_t keep[64];
     for (int i = 0; i < len; i++)
         v[i] = mk[i * st] ? nm_abs_bits(w[i * st]) + 1u : 0u;
     nm_top_n(v, len, n, keep);
-    for (int i = 0; i < len; i++)
-        mk[i * st] &= keep[i];
+    for (int i = 0; i < len; i++) {
+        if (cand)
+            cand[i * st] = mk[i * st] & !keep[i];
+        else
+            mk[i * st] &= keep[i];
+    }
 }
 
 /* Four groups at once, one per vector lane: lane k's entry i is at
@@ -138,8 +145,8 @@ static inline __attribute__((always_inline)) void prune_group(const float *w, ui
 typedef int32_t v4i __attribute__((vector_size(16)));
 
 static inline __attribute__((always_inline)) void prune4(const float *w, uint8_t *mk,
-                                                         const int64_t *o, int64_t st, int len,
-                                                         int n)
+                                                         uint8_t *cand, const int64_t *o,
+                                                         int64_t st, int len, int n)
 {
     v4i V[64];
 #pragma GCC unroll 16
@@ -159,39 +166,46 @@ static inline __attribute__((always_inline)) void prune4(const float *w, uint8_t
             rank -= j < i ? (V[j] >= V[i]) : (V[j] > V[i]);
         v4i keep = rank < n;
 #pragma GCC unroll 4
-        for (int k = 0; k < 4; k++)
-            mk[o[k] + i * st] &= (uint8_t)(keep[k] & 1);
+        for (int k = 0; k < 4; k++) {
+            int64_t p = o[k] + i * st;
+            if (cand)
+                cand[p] = mk[p] & (uint8_t)!(keep[k] & 1);
+            else
+                mk[p] &= (uint8_t)(keep[k] & 1);
+        }
     }
 }
 
-static void prune4_len(const float *w, uint8_t *mk, const int64_t *o, int64_t st, int len, int n)
+static void prune4_len(const float *w, uint8_t *mk, uint8_t *cand, const int64_t *o, int64_t st,
+                       int len, int n)
 {
     if (len <= n)
         return;
     if (len == 4 && st == 1)
-        prune4(w, mk, o, 1, 4, n);
+        prune4(w, mk, cand, o, 1, 4, n);
     else if (len == 4)
-        prune4(w, mk, o, st, 4, n);
+        prune4(w, mk, cand, o, st, 4, n);
     else if (len == 9 && st == 1)
-        prune4(w, mk, o, 1, 9, n);
+        prune4(w, mk, cand, o, 1, 9, n);
     else if (len == 9)
-        prune4(w, mk, o, st, 9, n);
+        prune4(w, mk, cand, o, st, 9, n);
     else if (len == 8)
-        prune4(w, mk, o, st, 8, n);
+        prune4(w, mk, cand, o, st, 8, n);
     else if (len == 2)
-        prune4(w, mk, o, st, 2, n);
+        prune4(w, mk, cand, o, st, 2, n);
     else
         for (int k = 0; k < 4; k++)
-            prune_group(w + o[k], mk + o[k], st, len, n);
+            prune_group(w + o[k], mk + o[k], cand ? cand + o[k] : NULL, st, len, n);
 }
 
 /* N:M on row r: four groups at a time across segments when a row has at
  * least four (kernel axis), else across consecutive groups of a segment
- * (in axis of 1x1 convs, row axis); the rest one by one. */
-static void prune_row(const nm_groups *g, const float *w, uint8_t *mk, int64_t r, int n)
+ * (in axis of 1x1 convs, row axis); the rest one by one. Groups no longer
+ * than N are skipped (all kept; in cand mode cand must start zeroed). */
+void nm_nm_row(const nm_groups *g, const float *w, uint8_t *mk, uint8_t *cand, int64_t r, int n)
 {
     if (g->seglen <= n)
-        return; /* every group is no longer than N: all kept */
+        return;
     int64_t m = g->m, base = r * g->D, o[4];
     int64_t s = 0;
     if (g->nseg >= 4 && g->m <= 16) {
@@ -200,7 +214,7 @@ static void prune_row(const nm_groups *g, const float *w, uint8_t *mk, int64_t r
                 int len = (int)(g->seglen - j < m ? g->seglen - j : m);
                 for (int k = 0; k < 4; k++)
                     o[k] = base + (s + k) * g->ss + j * g->es;
-                prune4_len(w, mk, o, g->es, len, n);
+                prune4_len(w, mk, cand, o, g->es, len, n);
             }
     }
     for (; s < g->nseg; s++) {
@@ -209,11 +223,13 @@ static void prune_row(const nm_groups *g, const float *w, uint8_t *mk, int64_t r
             for (; j + 4 * m <= g->seglen; j += 4 * m) {
                 for (int k = 0; k < 4; k++)
                     o[k] = sb + (j + k * m) * g->es;
-                prune4_len(w, mk, o, g->es, (int)m, n);
+                prune4_len(w, mk, cand, o, g->es, (int)m, n);
             }
         for (; j < g->seglen; j += m) {
             int len = (int)(g->seglen - j < m ? g->seglen - j : m);
-            prune_group(w + sb + j * g->es, mk + sb + j * g->es, g->es, len, n);
+            int64_t at = sb + j * g->es;
+            if (len > n)
+                prune_group(w + at, mk + at, cand ? cand + at : NULL, g->es, len, n);
         }
     }
 }
@@ -230,7 +246,7 @@ int nm_prune_nm_tensor(const nm_tensor *w, nm_tensor *mask, int n, int m, nm_gro
     uint8_t *md = nm_u8(mask);
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < g.rows; r++)
-        prune_row(&g, wd, md, r, n);
+        nm_nm_row(&g, wd, md, NULL, r, n);
     return NM_OK;
 }
 

@@ -94,6 +94,16 @@ static inline void nm_top_n(const uint32_t *v, int len, int n, uint8_t *keep)
         }                                                                              \
     }
 
+/* N:M on row r of a weight with geometry g: with cand NULL ANDs the
+ * result into mk; otherwise leaves mk and sets cand[i] = 1 for survivors
+ * outside the top N of their group (cand must start zeroed: groups no
+ * longer than N are skipped). */
+void nm_nm_row(const nm_groups *g, const float *w, uint8_t *mk, uint8_t *cand, int64_t r, int n);
+
+/* sum of |w[j]| over j < n with mk[j] set (mk NULL: all), in double with
+ * four accumulators. */
+double nm_row_abs_sum(const float *w, const uint8_t *mk, int64_t n);
+
 /* Number of filters kept (1s in l->filters; all when NULL). */
 int nm_filters_kept(const nm_layer *l);
 
