@@ -32,30 +32,34 @@ int nm_layer_ensure_keep(nm_layer *l)
     return NM_OK;
 }
 
+/* Vector lanes: four floats summed at a time; every 256 entries the lane
+ * sums move into a double, so rounding stays at float level per block. */
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
 double nm_row_abs_sum(const float *w, const uint8_t *mk, int64_t n)
 {
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    double s = 0;
     int64_t j = 0;
-    if (mk) {
-        for (; j + 4 <= n; j += 4) {
-            s0 += mk[j] ? fabs(w[j]) : 0.0;
-            s1 += mk[j + 1] ? fabs(w[j + 1]) : 0.0;
-            s2 += mk[j + 2] ? fabs(w[j + 2]) : 0.0;
-            s3 += mk[j + 3] ? fabs(w[j + 3]) : 0.0;
+    const v4i absmask = {0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff};
+    while (j + 4 <= n) {
+        v4f acc = {0, 0, 0, 0};
+        int64_t end = j + 256 < n ? j + 256 : n;
+        for (; j + 4 <= end; j += 4) {
+            v4f x;
+            memcpy(&x, w + j, sizeof x);
+            v4i keep = {-1, -1, -1, -1};
+            if (mk) {
+                v4i k = {mk[j], mk[j + 1], mk[j + 2], mk[j + 3]};
+                keep = k != 0;
+            }
+            acc += (v4f)((v4i)x & absmask & keep);
         }
-        for (; j < n; j++)
-            s0 += mk[j] ? fabs(w[j]) : 0.0;
-    } else {
-        for (; j + 4 <= n; j += 4) {
-            s0 += fabs(w[j]);
-            s1 += fabs(w[j + 1]);
-            s2 += fabs(w[j + 2]);
-            s3 += fabs(w[j + 3]);
-        }
-        for (; j < n; j++)
-            s0 += fabs(w[j]);
+        s += (double)acc[0] + (double)acc[1] + (double)acc[2] + (double)acc[3];
     }
-    return (s0 + s1) + (s2 + s3);
+    for (; j < n; j++)
+        s += !mk || mk[j] ? fabs(w[j]) : 0.0;
+    return s;
 }
 
 static int64_t count_zeros(const nm_tensor *mask)
