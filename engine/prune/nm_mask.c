@@ -176,11 +176,100 @@ static inline __attribute__((always_inline)) void prune4(const float *w, uint8_t
     }
 }
 
+/* The same ranking when the lanes' data can be loaded as vectors:
+ * transposed (lanes are 4 consecutive groups of 4: a 4x4 block is loaded
+ * and transposed) or not (lane k of entry i at o + k + i*st: adjacent). */
+typedef float v4f __attribute__((vector_size(16)));
+
+static inline __attribute__((always_inline)) v4i lane_keys(v4f x, uint32_t mword)
+{
+    const v4i absmask = {0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff};
+    const v4i cap = {0x7f800000, 0x7f800000, 0x7f800000, 0x7f800000};
+    v4i a = (v4i)x & absmask;
+    a = a ^ ((a ^ cap) & (a > cap));
+    v4i m = {(int32_t)(mword & 0xff), (int32_t)((mword >> 8) & 0xff),
+             (int32_t)((mword >> 16) & 0xff), (int32_t)(mword >> 24)};
+    return (a + 1) & (m != 0);
+}
+
+static inline __attribute__((always_inline)) uint32_t lane_bytes(v4i keep)
+{
+    return (uint32_t)(keep[0] & 1) | (uint32_t)(keep[1] & 1) << 8 |
+           (uint32_t)(keep[2] & 1) << 16 | (uint32_t)(keep[3] & 1) << 24;
+}
+
+static inline __attribute__((always_inline)) void prune4_vec(const float *w, uint8_t *mk,
+                                                             uint8_t *cand, int64_t o, int64_t st,
+                                                             int len, int n, int transposed)
+{
+    v4i V[16];
+    uint32_t M[16];
+    if (transposed) { /* len == 4, st == 1: groups at o, o+4, o+8, o+12 */
+        v4f r[4];
+        uint32_t b[4];
+        memcpy(r, w + o, sizeof r);
+        memcpy(b, mk + o, sizeof b);
+        v4f t0 = __builtin_shuffle(r[0], r[1], (v4i){0, 4, 1, 5});
+        v4f t1 = __builtin_shuffle(r[2], r[3], (v4i){0, 4, 1, 5});
+        v4f t2 = __builtin_shuffle(r[0], r[1], (v4i){2, 6, 3, 7});
+        v4f t3 = __builtin_shuffle(r[2], r[3], (v4i){2, 6, 3, 7});
+        v4f c[4] = {__builtin_shuffle(t0, t1, (v4i){0, 1, 4, 5}),
+                    __builtin_shuffle(t0, t1, (v4i){2, 3, 6, 7}),
+                    __builtin_shuffle(t2, t3, (v4i){0, 1, 4, 5}),
+                    __builtin_shuffle(t2, t3, (v4i){2, 3, 6, 7})};
+        for (int i = 0; i < 4; i++) {
+            M[i] = ((b[0] >> (8 * i)) & 0xff) | ((b[1] >> (8 * i)) & 0xff) << 8 |
+                   ((b[2] >> (8 * i)) & 0xff) << 16 | ((b[3] >> (8 * i)) & 0xff) << 24;
+            V[i] = lane_keys(c[i], M[i]);
+        }
+    } else {
+#pragma GCC unroll 16
+        for (int i = 0; i < len; i++) {
+            v4f x;
+            memcpy(&x, w + o + i * st, sizeof x);
+            memcpy(&M[i], mk + o + i * st, sizeof M[i]);
+            V[i] = lane_keys(x, M[i]);
+        }
+    }
+    uint32_t out[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++) {
+        v4i rank = {0, 0, 0, 0};
+#pragma GCC unroll 16
+        for (int j = 0; j < len; j++)
+            rank -= j < i ? (V[j] >= V[i]) : (V[j] > V[i]);
+        uint32_t kb = lane_bytes(rank < n);
+        out[i] = cand ? M[i] & ~kb & 0x01010101u : M[i] & kb;
+    }
+    uint8_t *dst = cand ? cand : mk;
+    if (transposed) {
+        uint32_t b[4];
+        for (int k = 0; k < 4; k++)
+            b[k] = (out[0] >> (8 * k) & 0xff) | (out[1] >> (8 * k) & 0xff) << 8 |
+                   (out[2] >> (8 * k) & 0xff) << 16 | (out[3] >> (8 * k) & 0xff) << 24;
+        memcpy(dst + o, b, sizeof b);
+    } else {
+        for (int i = 0; i < len; i++)
+            memcpy(dst + o + i * st, &out[i], sizeof out[i]);
+    }
+}
+
 static void prune4_len(const float *w, uint8_t *mk, uint8_t *cand, const int64_t *o, int64_t st,
                        int len, int n)
 {
     if (len <= n)
         return;
+    if (o[1] == o[0] + 1 && o[2] == o[0] + 2 && o[3] == o[0] + 3 && (len == 4 || len == 9)) {
+        if (len == 4)
+            prune4_vec(w, mk, cand, o[0], st, 4, n, 0);
+        else
+            prune4_vec(w, mk, cand, o[0], st, 9, n, 0);
+        return;
+    }
+    if (len == 4 && st == 1 && o[1] == o[0] + 4 && o[2] == o[0] + 8 && o[3] == o[0] + 12) {
+        prune4_vec(w, mk, cand, o[0], 1, 4, n, 1);
+        return;
+    }
     if (len == 4 && st == 1)
         prune4(w, mk, cand, o, 1, 4, n);
     else if (len == 4)

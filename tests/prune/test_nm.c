@@ -89,14 +89,19 @@ Test(nm, property_random_shapes)
 {
     nm_rng r;
     nm_rng_seed(&r, 12345);
-    for (int trial = 0; trial < 400; trial++) {
-        int64_t O = 1 + nm_rng_next(&r) % 6, C = 1 + nm_rng_next(&r) % 9;
+    for (int trial = 0; trial < 600; trial++) {
+        /* half the trials: wider layers and the common M, which take the
+         * four-lane vector paths (adjacent, transposed, across segments) */
+        static const int common[] = {2, 4, 8, 9, 16};
+        int wide = trial % 2;
+        int64_t O = 1 + nm_rng_next(&r) % 6, C = 1 + nm_rng_next(&r) % (wide ? 40 : 9);
         int64_t KH = 1 + nm_rng_next(&r) % 3, KW = 1 + nm_rng_next(&r) % 3;
-        int m = 1 + (int)(nm_rng_next(&r) % 12), n = (int)(nm_rng_next(&r) % (m + 1));
+        int m = wide ? common[nm_rng_next(&r) % 5] : 1 + (int)(nm_rng_next(&r) % 12);
+        int n = (int)(nm_rng_next(&r) % (m + 1));
         nm_group_axis axis = (nm_group_axis)(nm_rng_next(&r) % 3);
         nm_tensor *w = nm_tensor_new4(NM_F32, 4, O, C, KH, KW);
         nm_tensor *mk = nm_tensor_new4(NM_U8, 4, O, C, KH, KW);
-        fill_random(w, &r, trial % 2);
+        fill_random(w, &r, (trial / 2) % 2);
         for (int64_t i = 0; i < mk->numel; i++)
             nm_u8(mk)[i] = nm_rng_uniform(&r) > 0.2;
         nm_tensor *before = nm_tensor_clone(mk);
