@@ -158,12 +158,23 @@ static inline __attribute__((always_inline)) void prune4(const float *w, uint8_t
             a = a > 0x7f800000u ? 0x7f800000u : a;
             V[i][k] = mk[p] ? (int32_t)(a + 1u) : 0;
         }
+    /* pairwise: c = -1 where j beats i (strictly larger); otherwise i,
+     * the lower index, beats j */
+    v4i R[64];
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++)
+        R[i] = (v4i){0, 0, 0, 0};
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++)
+#pragma GCC unroll 16
+        for (int j = i + 1; j < len; j++) {
+            v4i c = V[j] > V[i];
+            R[i] -= c;
+            R[j] -= ~c;
+        }
 #pragma GCC unroll 16
     for (int i = 0; i < len; i++) {
-        v4i rank = {0, 0, 0, 0};
-#pragma GCC unroll 16
-        for (int j = 0; j < len; j++)
-            rank -= j < i ? (V[j] >= V[i]) : (V[j] > V[i]);
+        v4i rank = R[i];
         v4i keep = rank < n;
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
@@ -232,12 +243,23 @@ static inline __attribute__((always_inline)) void prune4_vec(const float *w, uin
         }
     }
     uint32_t out[16];
+    /* pairwise: c = -1 where j beats i (strictly larger); otherwise i,
+     * the lower index, beats j */
+    v4i R[64];
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++)
+        R[i] = (v4i){0, 0, 0, 0};
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++)
+#pragma GCC unroll 16
+        for (int j = i + 1; j < len; j++) {
+            v4i c = V[j] > V[i];
+            R[i] -= c;
+            R[j] -= ~c;
+        }
 #pragma GCC unroll 16
     for (int i = 0; i < len; i++) {
-        v4i rank = {0, 0, 0, 0};
-#pragma GCC unroll 16
-        for (int j = 0; j < len; j++)
-            rank -= j < i ? (V[j] >= V[i]) : (V[j] > V[i]);
+        v4i rank = R[i];
         uint32_t kb = lane_bytes(rank < n);
         out[i] = cand ? M[i] & ~kb & 0x01010101u : M[i] & kb;
     }

@@ -36,12 +36,23 @@ static inline __attribute__((always_inline)) void topk4(const float *x, float *y
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++)
             V[i][k] = (int32_t)pos_key(x[k * len + i]);
+    /* pairwise: c = -1 where j beats i (strictly larger); otherwise i,
+     * the lower index, beats j */
+    v4i R[64];
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++)
+        R[i] = (v4i){0, 0, 0, 0};
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++)
+#pragma GCC unroll 16
+        for (int j = i + 1; j < len; j++) {
+            v4i c = V[j] > V[i];
+            R[i] -= c;
+            R[j] -= ~c;
+        }
 #pragma GCC unroll 16
     for (int i = 0; i < len; i++) {
-        v4i rank = {0, 0, 0, 0};
-#pragma GCC unroll 16
-        for (int j = 0; j < len; j++)
-            rank -= j < i ? (V[j] >= V[i]) : (V[j] > V[i]);
+        v4i rank = R[i];
         v4i keep = (rank < n) & (V[i] > 0);
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++)
