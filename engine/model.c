@@ -10,7 +10,7 @@
 static const char *kind_names[NM_LAYER_KIND_COUNT] = {
     "conv", "dwconv", "linear", "batchnorm", "relu", "nmrelu", "maxpool",
     "avgpool", "gap", "add", "flatten", "matmul", "layernorm", "gelu",
-    "softmax", "embed",
+    "softmax", "embed", "slice",
 };
 
 const char *nm_layer_kind_name(nm_layer_kind k)
@@ -198,7 +198,8 @@ static int infer_layer(nm_model *m, nm_layer *l)
         c = l->in_c, h = l->in_h, w = l->in_w;
     else
         nm_model_out_shape(m, l->inputs[0], &c, &h, &w);
-    int want_c = l->out_c; /* conv/linear: requested outputs */
+    int want_c = l->out_c; /* conv/linear/slice: requested outputs */
+    int want_h = l->out_h; /* slice of positions: requested count */
     l->in_c = c, l->in_h = h, l->in_w = w;
     l->out_c = c, l->out_h = h, l->out_w = w;
     if (l->kind == NM_LAYER_CONV || l->kind == NM_LAYER_LINEAR || l->kind == NM_LAYER_DWCONV)
@@ -314,6 +315,19 @@ static int infer_layer(nm_model *m, nm_layer *l)
             check_param(l, &l->bias, "cls_token", NM_F32, 1, c, 0, 0, 0, 1))
             return NM_ERR;
         break;
+    case NM_LAYER_SLICE: {
+        int along = l->slice_axis == NM_AXIS_CHANNEL ? c : h * w;
+        int count = l->slice_axis == NM_AXIS_CHANNEL ? want_c : want_h;
+        if (l->slice_start < 0 || count <= 0 || l->slice_start > along - count)
+            return nm_seterr("layer '%s': slice [%d, %d) is outside the %d %s", l->name,
+                             l->slice_start, l->slice_start + count, along,
+                             l->slice_axis == NM_AXIS_CHANNEL ? "channels" : "positions");
+        if (l->slice_axis == NM_AXIS_CHANNEL)
+            l->out_c = count;
+        else
+            l->out_h = count, l->out_w = 1;
+        break;
+    }
     default:
         return nm_seterr("layer '%s': unknown kind %d", l->name, (int)l->kind);
     }
@@ -459,6 +473,20 @@ int nm_add_add(nm_model *m, const char *name, int a, int b)
     layer_init(&l, name, NM_LAYER_ADD, a);
     l.n_inputs = 2;
     l.inputs[1] = b;
+    return add_layer(m, &l);
+}
+
+int nm_add_slice(nm_model *m, const char *name, int input, nm_act_axis axis, int start,
+                 int count)
+{
+    nm_layer l;
+    layer_init(&l, name, NM_LAYER_SLICE, input);
+    l.slice_axis = axis;
+    l.slice_start = start;
+    if (axis == NM_AXIS_CHANNEL)
+        l.out_c = count;
+    else
+        l.out_h = count;
     return add_layer(m, &l);
 }
 

@@ -42,6 +42,8 @@ typedef enum {
     NM_LAYER_GELU,
     NM_LAYER_SOFTMAX,   /* over the channel axis */
     NM_LAYER_EMBED,     /* ViT: (C,H,W) patches -> (C, H*W+1, 1) with class token + positions */
+    NM_LAYER_SLICE,     /* a contiguous range of channels (Q/K/V of a packed qkv)
+                           or of positions (ViT's class token); no weights */
     NM_LAYER_KIND_COUNT
 } nm_layer_kind;
 
@@ -86,6 +88,12 @@ typedef struct nm_layer {
     /* MATMUL: heads and the shared (reduction) length; ADD/others unused */
     int heads;
     int64_t matmul_macs;    /* MACs per sample, set by the builder */
+
+    /* SLICE: keeps [slice_start, slice_start + count) along slice_axis;
+     * count is out_c (NM_AXIS_CHANNEL) or out_h (NM_AXIS_POSITION: positions
+     * are the flattened H*W, output (C, count, 1)). */
+    int slice_start;
+    nm_act_axis slice_axis;
 } nm_layer;
 
 typedef struct nm_model {
@@ -139,6 +147,9 @@ int nm_add_layernorm(nm_model *m, const char *name, int input);
 int nm_add_gelu(nm_model *m, const char *name, int input);
 int nm_add_softmax(nm_model *m, const char *name, int input);
 int nm_add_embed(nm_model *m, const char *name, int input);
+/* Slice of `count` channels or positions from `start` (see NM_LAYER_SLICE). */
+int nm_add_slice(nm_model *m, const char *name, int input, nm_act_axis axis, int start,
+                 int count);
 
 /* Appends a layer whose fields the caller has filled (used by readers):
  * geometry of the output is recomputed from the producers and checked,

@@ -1,0 +1,142 @@
+/* cli.c - argument parsing and usage text for nmlab. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cli_usage(FILE *f)
+{
+    fputs("usage: nmlab [OPTIONS] [MODEL]           open MODEL in the workbench (TUI)\n"
+          "       nmlab [OPTIONS] run SCRIPT.lua [ARGS...]\n"
+          "       nmlab [OPTIONS] -e 'CHUNK' [run SCRIPT.lua [ARGS...]]\n"
+          "\n"
+          "MODEL is a .safetensors, .onnx or SCALE-Sim .csv file, or a zoo name.\n"
+          "Scripts see module `nm` (docs/lua-api.md) and `arg` as the lua\n"
+          "interpreter sets it (arg[0] = script, arg[1..] = ARGS).\n"
+          "\n"
+          "options:\n"
+          "  -e CHUNK           run the Lua CHUNK (before SCRIPT, if both are given)\n"
+          "  --mem-limit SIZE   stop scripts whose memory passes SIZE (e.g. 512M, 2G)\n"
+          "  --sandbox          no os.execute/io.popen, files only under this folder\n"
+          "  --tui SCRIPT       run SCRIPT inside the workbench (the screen stays live)\n"
+          "  --screen NAME      start on layers, mask, activations, array, energy or console\n"
+          "  --summary          print the model's summary instead of opening the TUI\n"
+          "                     (also what happens when stdout is not a terminal)\n"
+          "  --frames N         batch mode: render N frames without a terminal, print\n"
+          "                     the last one (smoke tests); --keys K1,K2 feeds keys\n"
+          "                     (names: Up Down Left Right Enter Tab Esc Space F1..F10,\n"
+          "                     single characters, or 'text to type)\n"
+          "  -h, --help         this text\n"
+          "  -V, --version      version\n"
+          "\n"
+          "Ctrl-C cancels a running script (exit status 130).\n", f);
+}
+
+int cli_parse_size(const char *s, size_t *bytes)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || errno != 0 || *s == '-')
+        return -1;
+    unsigned shift = 0;
+    switch (*end) {
+    case '\0': break;
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    default: return -1;
+    }
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end != '\0' || v > (SIZE_MAX >> shift))
+        return -1;
+    *bytes = (size_t)(v << shift);
+    return 0;
+}
+
+/* The value of option argv[*i] ("--opt=V" or "--opt V"); NULL if missing. */
+static const char *option_value(int argc, char **argv, int *i, const char *name)
+{
+    size_t n = strlen(name);
+    if (argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (*i + 1 < argc)
+        return argv[++*i];
+    return NULL;
+}
+
+static int opt_is(const char *arg, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+}
+
+int cli_parse(int argc, char **argv, cli_options *o, char *err, size_t errlen)
+{
+    memset(o, 0, sizeof *o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            o->mode = CLI_HELP;
+            return 0;
+        } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+            o->mode = CLI_VERSION;
+            return 0;
+        } else if (strcmp(a, "--sandbox") == 0) {
+            o->sandbox = 1;
+        } else if (opt_is(a, "--mem-limit")) {
+            const char *v = option_value(argc, argv, &i, "--mem-limit");
+            if (v == NULL || cli_parse_size(v, &o->mem_limit) != 0 || o->mem_limit == 0) {
+                snprintf(err, errlen, "--mem-limit needs a size like 512M or 2G, not '%s'",
+                         v ? v : "");
+                return -1;
+            }
+        } else if (opt_is(a, "--tui") || opt_is(a, "--keys") || opt_is(a, "--screen")) {
+            const char *name = a[2] == 't' ? "--tui" : a[2] == 'k' ? "--keys" : "--screen";
+            const char *v = option_value(argc, argv, &i, name);
+            if (v == NULL) {
+                snprintf(err, errlen, "%s needs a value", name);
+                return -1;
+            }
+            *(name[2] == 't' ? &o->tui_script : name[2] == 'k' ? &o->keys : &o->screen) = v;
+        } else if (opt_is(a, "--frames")) {
+            const char *v = option_value(argc, argv, &i, "--frames");
+            char *end = NULL;
+            long n = v ? strtol(v, &end, 10) : 0;
+            if (!v || *end || n < 1 || n > 1000000) {
+                snprintf(err, errlen, "--frames needs a count from 1 to 1000000, not '%s'", v ? v : "");
+                return -1;
+            }
+            o->frames = (int)n;
+        } else if (strcmp(a, "--summary") == 0) {
+            o->summary = 1;
+        } else if (strcmp(a, "-e") == 0) {
+            if (i + 1 >= argc) {
+                snprintf(err, errlen, "-e needs a chunk of Lua");
+                return -1;
+            }
+            o->chunk = argv[++i];
+            o->mode = CLI_RUN;
+        } else if (strcmp(a, "run") == 0) {
+            if (i + 1 >= argc) {
+                snprintf(err, errlen, "run needs a script: nmlab run SCRIPT.lua [ARGS...]");
+                return -1;
+            }
+            o->script = i + 1;
+            o->mode = CLI_RUN;
+            return 0;            /* everything after the script is its own */
+        } else if (a[0] == '-' && a[1] != '\0') {
+            snprintf(err, errlen, "unknown option '%s' (see nmlab --help)", a);
+            return -1;
+        } else if (o->model == NULL && o->mode == CLI_SHELL) {
+            o->model = a;
+        } else {
+            snprintf(err, errlen, "unexpected argument '%s' (see nmlab --help)", a);
+            return -1;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,40 @@
+/* cli.h - the nmlab command line: what to do, parsed from argv. */
+#ifndef NMLAB_CLI_H
+#define NMLAB_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* The model nmlab opens when none is named (a zoo name; seed 1). */
+#define NMLAB_DEFAULT_MODEL "resnet18"
+
+typedef enum {
+    CLI_SHELL = 0,      /* nmlab [MODEL]: the TUI, or a summary when stdout is no terminal */
+    CLI_RUN,            /* nmlab run SCRIPT [ARGS...] and/or -e CHUNK */
+    CLI_HELP,
+    CLI_VERSION
+} cli_mode;
+
+typedef struct {
+    cli_mode mode;
+    size_t mem_limit;       /* --mem-limit, bytes; 0 = none */
+    int sandbox;            /* --sandbox */
+    const char *chunk;      /* -e CHUNK, or NULL */
+    const char *model;      /* nmlab MODEL, or NULL */
+    int script;             /* argv index of the script, 0 if none */
+    const char *tui_script; /* --tui SCRIPT: run inside the workbench */
+    int frames;             /* --frames N: render N frames headless, print the last */
+    const char *keys;       /* --keys K1,K2,...: keys fed in --frames mode */
+    const char *screen;     /* --screen NAME: start screen */
+    int summary;            /* --summary: print the model summary, no TUI */
+} cli_options;
+
+/* Parses argv. Returns 0, or -1 with a message in err (usage error). */
+int cli_parse(int argc, char **argv, cli_options *o, char *err, size_t errlen);
+
+/* Parses "64M", "512k", "2G", "1000000" into bytes. Returns -1 if invalid. */
+int cli_parse_size(const char *s, size_t *bytes);
+
+void cli_usage(FILE *f);
+
+#endif

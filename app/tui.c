@@ -1,0 +1,617 @@
+/* tui.c - the workbench: start-up, the event loop, the pump that keeps the
+ * screen alive while Lua runs, and the console's glue to the Lua host.
+ *
+ * One thread owns curses. Scripts and engine operations run on it too; the
+ * host's count hook calls tui_pump every 50 ms, which reads keys without
+ * blocking, handles resize and redraws, and reports Ctrl-C so the host
+ * cancels the script. A Lua error or a cancel only ever ends the script. */
+#define _XOPEN_SOURCE_EXTENDED 1
+#include "tui.h"
+#include "nmlua.h"
+#include "zoo.h"
+#include "nmio.h"
+#include "cli.h"
+#include "fileutil.h"
+
+#include <curses.h>
+#include <lauxlib.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile sig_atomic_t g_sigint, g_quit;
+
+static void on_sigint(int sig) { (void)sig; g_sigint = 1; }
+static void on_quit(int sig) { (void)sig; g_quit = 1; }
+
+/* Console helpers defined in Lua: evaluation with `return` first (so
+ * expressions print), incomplete-chunk detection, and name completion. */
+static const char *tui_prelude =
+    "local function show(v)\n"
+    "  if type(v) == 'table' and getmetatable(v) == nil then\n"
+    "    local parts, n = {}, 0\n"
+    "    for k, x in pairs(v) do\n"
+    "      n = n + 1\n"
+    "      if n > 12 then parts[#parts + 1] = '...'; break end\n"
+    "      parts[#parts + 1] = tostring(k) .. '=' .. tostring(x)\n"
+    "    end\n"
+    "    return '{' .. table.concat(parts, ', ') .. '}'\n"
+    "  end\n"
+    "  return tostring(v)\n"
+    "end\n"
+    "function _TUI_EVAL(src)\n"
+    "  _TUI_INCOMPLETE = false\n"
+    "  local f, err = load('return ' .. src, '=console', 't')\n"
+    "  if not f then f, err = load(src, '=console', 't') end\n"
+    "  if not f then\n"
+    "    if err:find('<eof>$') then _TUI_INCOMPLETE = true; return end\n"
+    "    error(err, 0)\n"
+    "  end\n"
+    "  local r = table.pack(f())\n"
+    "  if r.n > 0 then\n"
+    "    local out = {}\n"
+    "    for i = 1, r.n do out[i] = show(r[i]) end\n"
+    "    print(table.concat(out, '\\t'))\n"
+    "  end\n"
+    "end\n"
+    "function _TUI_COMPLETE(word)\n"
+    "  local path, last = word:match('^(.-)([%w_]*)$')\n"
+    "  local t = _G\n"
+    "  for key in path:gmatch('([%w_]+)[.:]') do\n"
+    "    local ok, v = pcall(function() return t[key] end)\n"
+    "    if not ok or v == nil then return {} end\n"
+    "    t = v\n"
+    "  end\n"
+    "  if type(t) ~= 'table' then\n"
+    "    local mt = getmetatable(t)\n"
+    "    t = mt and type(mt.__index) == 'table' and mt.__index or {}\n"
+    "  end\n"
+    "  local out = {}\n"
+    "  for k in pairs(t) do\n"
+    "    if type(k) == 'string' and k:sub(1, #last) == last and k:sub(1, 1) ~= '_' then\n"
+    "      out[#out + 1] = path .. k\n"
+    "    end\n"
+    "  end\n"
+    "  table.sort(out)\n"
+    "  return out\n"
+    "end\n";
+
+void tui_status(tui_app *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->s.status, sizeof a->s.status, fmt, ap);
+    va_end(ap);
+}
+
+/* print() and io.write() go to the console log while the TUI runs. */
+static int tui_print(lua_State *L)
+{
+    tui_app *a = lua_touserdata(L, lua_upvalueindex(1));
+    int sep = lua_toboolean(L, lua_upvalueindex(2));
+    int n = lua_gettop(L); /* before buffinit, which may push a box */
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; i++) {
+        size_t len;
+        const char *s = luaL_tolstring(L, i, &len);
+        luaL_addlstring(&b, s, len);
+        lua_pop(L, 1);
+        if (sep && i < n)
+            luaL_addchar(&b, '\t');
+    }
+    luaL_pushresult(&b);
+    wb_log_add(&a->s.log, WB_LOG_OUT, lua_tostring(L, -1));
+    return 0;
+}
+
+static int get_model_cf(lua_State *L)
+{
+    lua_pushlightuserdata(L, nmlua_check_model(L, 1));
+    return 1;
+}
+
+nm_model *tui_model(tui_app *a)
+{
+    lua_State *L = nmlua_host_state(a->host);
+    int top = lua_gettop(L);
+    nm_model *m = NULL;
+    lua_pushcfunction(L, get_model_cf);
+    lua_getglobal(L, "model");
+    if (luaL_testudata(L, -1, NMLUA_MODEL) && lua_pcall(L, 1, 1, 0) == LUA_OK)
+        m = lua_touserdata(L, -1);
+    lua_settop(L, top);
+    return m;
+}
+
+/* Follows the Lua global `model`: when a script replaces it, the views
+ * switch to the new model and its pruning history starts afresh. */
+void tui_sync_model(tui_app *a)
+{
+    nm_model *m = tui_model(a);
+    if (m != a->seen) {
+        nm_model_free(a->base);
+        a->base = m ? nm_model_clone(m) : NULL;
+        a->seen = m;
+        a->s.selected = 0;
+        a->s.scroll = 0;
+        a->s.cur_r = a->s.cur_c = a->s.view_r = a->s.view_c = 0;
+        undo_clear(&a->undo);
+        /* select the first prunable layer */
+        for (int i = 0; m && i < m->n_layers; i++)
+            if (nm_layer_prunable(&m->layers[i])) {
+                a->s.selected = i;
+                break;
+            }
+    }
+    a->s.model = m;
+    a->s.base = a->base;
+    if (m && a->s.selected >= m->n_layers)
+        a->s.selected = m->n_layers - 1;
+    if (m) {
+        lua_State *L = nmlua_host_state(a->host);
+        lua_getglobal(L, "model");
+        lua_getfield(L, -1, "layer");
+        lua_pushvalue(L, -2);
+        lua_pushinteger(L, a->s.selected + 1);
+        if (lua_pcall(L, 2, 1, 0) == LUA_OK)
+            lua_setglobal(L, "layer");
+        else
+            lua_pop(L, 1);
+        lua_pop(L, 1);
+    }
+}
+
+static void draw(tui_app *a)
+{
+    tui_grid *g = a->grid;
+    if (!a->headless) {
+        int w, h;
+        term_size(&w, &h);
+        if (w != g->w || h != g->h)
+            tui_grid_resize(g, w, h);
+    }
+    if (g->w < TUI_MIN_W || g->h < TUI_MIN_H) {
+        view_too_small(g, TUI_MIN_W, TUI_MIN_H);
+    } else {
+        if (!a->s.busy) {
+            tui_sim_update(a);
+            tui_energy_update(a);
+        }
+        int nkeys;
+        const wb_key_help *keys = tui_keymap_help(&nkeys);
+        wb_draw(g, &a->s, keys, nkeys);
+        if (a->form.open)
+            tui_form_draw(g, &a->form);
+    }
+    if (!a->headless)
+        term_flush(&a->ti, g);
+}
+
+/* Called by the Lua host's hook while a script runs. */
+static int tui_pump(void *ud)
+{
+    tui_app *a = ud;
+    if (!a->headless) {
+        int ch;
+        while ((ch = getch()) != ERR) {
+            if (ch == KEY_RESIZE)
+                continue; /* draw() picks up the new size */
+            if (ch == 3) /* Ctrl-C delivered as a key (raw terminals) */
+                g_sigint = 1;
+        }
+    }
+    a->s.model = tui_model(a) == a->seen ? a->seen : NULL; /* never draw a freed model */
+    draw(a);
+    if (g_sigint) {
+        g_sigint = 0;
+        return 1;
+    }
+    return 0;
+}
+
+static void host_progress(void *ud, double fraction, const char *what)
+{
+    tui_app *a = ud;
+    a->s.progress = fraction;
+    snprintf(a->s.progress_what, sizeof a->s.progress_what, "%s", what ? what : "");
+}
+
+/* Runs Lua code from the console or a UI action; records an undo step when
+ * the masks changed. `echo` (if set) is logged as the input line. */
+void tui_run_lua(tui_app *a, const char *code, const char *echo)
+{
+    if (echo)
+        wb_log_add(&a->s.log, WB_LOG_INPUT, echo);
+    nm_model *m = tui_model(a);
+    undo_snap *before = m ? undo_snap_take(m) : NULL;
+    a->s.busy = 1;
+    a->s.progress = -1;
+    snprintf(a->s.progress_what, sizeof a->s.progress_what, "running");
+    g_sigint = 0;
+    nmlua_status st = nmlua_host_run_string(a->host, code, "=console");
+    a->s.busy = 0;
+    if (st == NMLUA_OK) {
+        tui_status(a, "done");
+    } else {
+        wb_log_add(&a->s.log, WB_LOG_ERROR, nmlua_host_error(a->host));
+        tui_status(a, st == NMLUA_CANCELLED ? "cancelled: the workbench is as the script left it"
+                      : st == NMLUA_NOMEM  ? "stopped: out of memory (see console)"
+                                           : "Lua error (see console, screen 6)");
+        if (st == NMLUA_CANCELLED)
+            wb_log_add(&a->s.log, WB_LOG_INFO, "-- cancelled by Ctrl-C");
+    }
+    tui_sim_touch(a);
+    nm_model *now = tui_model(a);
+    if (before && now == m && m == a->seen && !undo_snap_same(before, m))
+        undo_push(&a->undo, before);
+    else
+        undo_snap_free(before);
+    tui_sync_model(a);
+}
+
+/* Console input line submitted (Enter). */
+void tui_console_submit(tui_app *a)
+{
+    char line[WB_INPUT_MAX + 1];
+    memcpy(line, a->s.input, (size_t)a->s.input_len);
+    line[a->s.input_len] = '\0';
+    a->s.input_len = a->s.input_cursor = 0;
+    a->s.log_scroll = 0;
+    if (line[0] && (a->n_hist == 0 || strcmp(a->hist[a->n_hist - 1], line) != 0)) {
+        if (a->n_hist == TUI_HIST_MAX) {
+            free(a->hist[0]);
+            memmove(a->hist, a->hist + 1, (TUI_HIST_MAX - 1) * sizeof *a->hist);
+            a->n_hist--;
+        }
+        a->hist[a->n_hist++] = strdup(line);
+    }
+    a->hist_pos = a->n_hist;
+    if (!a->s.continuation && strncmp(line, ":run ", 5) == 0) {
+        lua_State *L = nmlua_host_state(a->host);
+        lua_pushstring(L, line + 5);
+        lua_setglobal(L, "_TUI_FILE");
+        tui_run_lua(a, "dofile(_TUI_FILE)", line);
+        return;
+    }
+    size_t used = strlen(a->chunk);
+    if (used + strlen(line) + 2 >= sizeof a->chunk) {
+        wb_log_add(&a->s.log, WB_LOG_ERROR, "input too long; discarded");
+        a->chunk[0] = '\0';
+        a->s.continuation = 0;
+        return;
+    }
+    if (used)
+        strcat(a->chunk, "\n");
+    strcat(a->chunk, line);
+    lua_State *L = nmlua_host_state(a->host);
+    lua_pushstring(L, a->chunk);
+    lua_setglobal(L, "_TUI_SRC");
+    char echo[WB_INPUT_MAX + 4];
+    snprintf(echo, sizeof echo, "%s%s", a->s.continuation ? ">> " : "> ", line);
+    tui_run_lua(a, "_TUI_EVAL(_TUI_SRC)", echo);
+    lua_getglobal(L, "_TUI_INCOMPLETE");
+    a->s.continuation = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (!a->s.continuation)
+        a->chunk[0] = '\0';
+}
+
+/* Tab in the console: completes the name before the cursor. */
+void tui_console_complete(tui_app *a)
+{
+    int end = a->s.input_cursor, start = end;
+    while (start > 0 && (a->s.input[start - 1] == '_' || a->s.input[start - 1] == '.' ||
+                         a->s.input[start - 1] == ':' ||
+                         (a->s.input[start - 1] >= '0' && a->s.input[start - 1] <= '9') ||
+                         ((a->s.input[start - 1] | 32) >= 'a' && (a->s.input[start - 1] | 32) <= 'z')))
+        start--;
+    char word[256];
+    int wl = end - start < 255 ? end - start : 255;
+    memcpy(word, a->s.input + start, (size_t)wl);
+    word[wl] = '\0';
+    lua_State *L = nmlua_host_state(a->host);
+    lua_getglobal(L, "_TUI_COMPLETE");
+    lua_pushstring(L, word);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    int n = (int)luaL_len(L, -1);
+    if (n == 0) {
+        tui_status(a, "no completion for '%s'", word);
+    } else {
+        /* the longest common prefix of all candidates */
+        lua_rawgeti(L, -1, 1);
+        char common[256];
+        snprintf(common, sizeof common, "%s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        char list[1024] = "";
+        for (int i = 1; i <= n; i++) {
+            lua_rawgeti(L, -1, i);
+            const char *c = lua_tostring(L, -1);
+            int k = 0;
+            while (common[k] && c[k] == common[k])
+                k++;
+            common[k] = '\0';
+            if (strlen(list) + strlen(c) + 3 < sizeof list) {
+                strcat(list, c);
+                strcat(list, "  ");
+            }
+            lua_pop(L, 1);
+        }
+        int add = (int)strlen(common) - wl;
+        if (add > 0 && a->s.input_len + add < WB_INPUT_MAX) {
+            memmove(a->s.input + end + add, a->s.input + end, (size_t)(a->s.input_len - end));
+            memcpy(a->s.input + end, common + wl, (size_t)add);
+            a->s.input_len += add;
+            a->s.input_cursor += add;
+        }
+        if (n > 1)
+            wb_log_add(&a->s.log, WB_LOG_INFO, list);
+    }
+    lua_pop(L, 1);
+}
+
+static void history_load(tui_app *a)
+{
+    FILE *f = fopen(a->history_file, "r");
+    if (!f)
+        return;
+    char line[WB_INPUT_MAX + 2];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (!line[0])
+            continue;
+        if (a->n_hist == TUI_HIST_MAX) {
+            free(a->hist[0]);
+            memmove(a->hist, a->hist + 1, (TUI_HIST_MAX - 1) * sizeof *a->hist);
+            a->n_hist--;
+        }
+        a->hist[a->n_hist++] = strdup(line);
+    }
+    fclose(f);
+    a->hist_pos = a->n_hist;
+}
+
+static void save_state(tui_app *a)
+{
+    a->settings.theme_dark = a->s.theme_dark;
+    a->settings.mouse = a->s.mouse;
+    if (a->settings_file[0] && settings_save(&a->settings, a->settings_file) != NM_OK)
+        fprintf(stderr, "nmlab: could not save settings: %s\n", nm_errmsg());
+    if (a->history_file[0]) {
+        nm_atomic_file af;
+        if (nm_atomic_begin(&af, a->history_file) == NM_OK) {
+            for (int i = 0; i < a->n_hist; i++)
+                fprintf(af.f, "%s\n", a->hist[i]);
+            nm_atomic_commit(&af);
+        }
+    }
+}
+
+static wb_screen screen_from_name(const char *name)
+{
+    static const char *names[WB_SCREEN_COUNT] = {"layers", "mask", "activations", "array", "energy", "console"};
+    for (int i = 0; name && i < WB_SCREEN_COUNT; i++)
+        if (strcmp(name, names[i]) == 0 || (name[0] == '1' + i && !name[1]))
+            return (wb_screen)i;
+    return WB_SCREEN_LAYERS;
+}
+
+/* Loads the start model into the Lua global `model`. */
+static void load_start_model(tui_app *a, const char *path)
+{
+    lua_State *L = nmlua_host_state(a->host);
+    nm_model *m = NULL;
+    char *warn = NULL;
+    int is_zoo = 0;
+    for (const char *const *z = nm_zoo_list(); path && *z; z++)
+        is_zoo |= strcmp(*z, path) == 0;
+    if (path && is_zoo) {
+        m = nm_zoo(path, 1);
+        if (!m)
+            wb_log_add(&a->s.log, WB_LOG_ERROR, nm_errmsg());
+    } else if (path) {
+        m = nm_model_load(path, &warn);
+        if (!m) {
+            wb_log_add(&a->s.log, WB_LOG_ERROR, nm_errmsg());
+            tui_status(a, "could not open %s (see console)", path);
+        } else {
+            snprintf(a->settings.last_model, sizeof a->settings.last_model, "%s", path);
+        }
+        if (warn)
+            wb_log_add(&a->s.log, WB_LOG_INFO, warn);
+        free(warn);
+    }
+    if (!m) {
+        m = nm_zoo(NMLAB_DEFAULT_MODEL, 1);
+        if (!m) {
+            wb_log_add(&a->s.log, WB_LOG_ERROR, nm_errmsg());
+            return;
+        }
+    }
+    nmlua_push_model(L, m);
+    lua_setglobal(L, "model");
+    tui_sync_model(a);
+}
+
+static void handle_mouse(tui_app *a)
+{
+    MEVENT ev;
+    if (getmouse(&ev) != OK)
+        return;
+    if (ev.bstate & BUTTON4_PRESSED) {
+        tui_handle_key(a, KEY_UP);
+        return;
+    }
+    if (ev.bstate & BUTTON5_PRESSED) {
+        tui_handle_key(a, KEY_DOWN);
+        return;
+    }
+    if (!(ev.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED)))
+        return;
+    if (ev.y == 0) { /* the screen tabs in the header */
+        static const int starts[WB_SCREEN_COUNT + 1] = {7, 17, 25, 40, 49, 59, 70};
+        for (int i = 0; i < WB_SCREEN_COUNT; i++)
+            if (ev.x >= starts[i] && ev.x < starts[i + 1])
+                a->s.screen = (wb_screen)i;
+        return;
+    }
+    if (a->s.screen == WB_SCREEN_LAYERS && a->s.model && ev.y >= 3) {
+        int row = a->s.scroll + ev.y - 3;
+        int *order = malloc((size_t)a->s.model->n_layers * sizeof *order);
+        if (order && row < a->s.model->n_layers) {
+            wb_layer_order(&a->s, order);
+            a->s.selected = order[row];
+            tui_sync_model(a);
+        }
+        free(order);
+    } else if (a->s.screen == WB_SCREEN_MASK) {
+        a->s.cur_c = a->s.view_c + (ev.x - 2) * (a->s.zoom > 0 ? a->s.zoom : 1);
+        a->s.cur_r = a->s.view_r + (ev.y - 4) * (a->s.zoom > 0 ? a->s.zoom : 1) * (a->s.color ? 2 : 1);
+    }
+}
+
+int tui_main(const tui_options *opt)
+{
+    tui_app *a = calloc(1, sizeof *a);
+    if (!a)
+        return 1;
+    settings_defaults(&a->settings);
+    if (settings_path("settings.conf", a->settings_file, sizeof a->settings_file))
+        settings_load(&a->settings, a->settings_file);
+    settings_path("history", a->history_file, sizeof a->history_file);
+    history_load(a);
+    a->s.theme_dark = a->settings.theme_dark;
+    a->s.mouse = a->settings.mouse;
+    a->s.screen = screen_from_name(opt->screen);
+    a->form.n = 2, a->form.m = 4, a->form.pct = 50, a->form.rounds = 3;
+    a->headless = opt->frames > 0;
+
+    nmlua_options lo = opt->lua;
+    lo.pump = tui_pump;
+    lo.pump_ud = a;
+    lo.pump_interval_ms = 50;
+    lo.progress = host_progress;
+    lo.progress_ud = a;
+    char err[256];
+    a->host = nmlua_host_new(&lo, err, sizeof err);
+    if (!a->host) {
+        fprintf(stderr, "nmlab: %s\n", err);
+        free(a);
+        return 1;
+    }
+    lua_State *L = nmlua_host_state(a->host);
+    lua_pushlightuserdata(L, a);
+    lua_pushboolean(L, 1);
+    lua_pushcclosure(L, tui_print, 2);
+    lua_setglobal(L, "print");
+    lua_getglobal(L, "io");
+    lua_pushlightuserdata(L, a);
+    lua_pushboolean(L, 0);
+    lua_pushcclosure(L, tui_print, 2);
+    lua_setfield(L, -2, "write");
+    lua_pop(L, 1);
+    if (nmlua_host_run_string(a->host, tui_prelude, "=tui") != NMLUA_OK)
+        wb_log_add(&a->s.log, WB_LOG_ERROR, nmlua_host_error(a->host));
+
+    if (a->headless) {
+        const char *cols = getenv("COLUMNS"), *lines = getenv("LINES");
+        a->grid = tui_grid_new(cols ? atoi(cols) : 100, lines ? atoi(lines) : 30, 1);
+        a->s.color = 0;
+    } else {
+        if (term_begin(&a->ti, a->s.theme_dark, a->s.mouse) != 0) {
+            fprintf(stderr, "nmlab: cannot start the terminal UI\n");
+            nmlua_host_free(a->host);
+            free(a);
+            return 1;
+        }
+        int w, h;
+        term_size(&w, &h);
+        a->grid = tui_grid_new(w, h, a->ti.utf8);
+        a->s.color = a->ti.colors != TERM_MONO;
+    }
+    struct sigaction sa = {0};
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_quit;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+
+    wb_log_add(&a->s.log, WB_LOG_INFO,
+               "nmlab console: Lua 5.4 with `nm`, `model` and `layer` bound. :run FILE runs a script.");
+    tui_sim_new(a);
+    load_start_model(a, opt->model_path);
+    if (opt->script) {
+        lua_pushstring(L, opt->script);
+        lua_setglobal(L, "_TUI_FILE");
+        char echo[1100];
+        snprintf(echo, sizeof echo, ":run %s", opt->script);
+        tui_run_lua(a, "dofile(_TUI_FILE)", echo);
+    }
+
+    if (a->headless) {
+        /* feed the keys, one per frame after the first */
+        char keys[1024] = "";
+        if (opt->keys)
+            snprintf(keys, sizeof keys, "%s", opt->keys);
+        char *save = NULL, *tok = strtok_r(keys, ",", &save);
+        for (int f = 0; f < opt->frames; f++) {
+            draw(a);
+            while (tok && !a->quit) {
+                int k = tok[0] == '\'' ? 0 : tui_key_from_name(tok);
+                if (tok[0] == '\'')
+                    for (const char *c = tok + 1; *c; c++)
+                        tui_handle_key(a, (unsigned char)*c);
+                else if (k < 0)
+                    fprintf(stderr, "nmlab: unknown key name '%s'\n", tok);
+                else
+                    tui_handle_key(a, k);
+                tok = strtok_r(NULL, ",", &save);
+                if (f < opt->frames - 1)
+                    break;
+            }
+        }
+        draw(a);
+        char *text = tui_grid_text(a->grid);
+        if (text)
+            fputs(text, stdout);
+        free(text);
+    } else {
+        while (!a->quit && !g_quit) {
+            draw(a);
+            int ch = getch();
+            if (ch == ERR) {
+                tui_sim_tick(a);
+                if (g_sigint) {
+                    g_sigint = 0;
+                    tui_status(a, "Ctrl-C: nothing is running (q quits)");
+                }
+                continue;
+            }
+            if (ch == KEY_RESIZE)
+                continue;
+            if (ch == KEY_MOUSE) {
+                if (a->s.mouse)
+                    handle_mouse(a);
+                continue;
+            }
+            tui_handle_key(a, ch);
+        }
+        term_end();
+    }
+    save_state(a);
+    for (int i = 0; i < a->n_hist; i++)
+        free(a->hist[i]);
+    undo_clear(&a->undo);
+    tui_sim_free(a->sim);
+    nm_model_free(a->base);
+    wb_log_clear(&a->s.log);
+    tui_grid_free(a->grid);
+    nmlua_host_free(a->host);
+    free(a);
+    return 0;
+}

@@ -1,0 +1,92 @@
+/* tui.h - the interactive workbench (curses event loop over the views). */
+#ifndef TUI_H
+#define TUI_H
+
+#include "host.h"
+#include "settings.h"
+#include "tui_term.h"
+#include "undo.h"
+#include "workbench.h"
+
+#define TUI_MIN_W 80
+#define TUI_MIN_H 24
+#define TUI_HIST_MAX 500
+
+/* The prune form: a method and its parameters, edited in a small modal. */
+typedef enum { PF_NM = 0, PF_MAGNITUDE, PF_GLOBAL, PF_FILTERS, PF_NFFS, PF_JOINTNF, PF_RESET, PF_COUNT } pf_method;
+
+typedef struct {
+    int open;
+    int field;            /* selected row */
+    pf_method method;
+    int n, m;
+    int group;            /* 0 auto, 1 kernel, 2 in, 3 row */
+    int pct;              /* sparsity / filter ratio in percent */
+    int rounds;
+} prune_form;
+
+typedef struct tui_sim tui_sim;
+
+typedef struct tui_app {
+    term_info ti;
+    int headless;         /* --frames without a terminal: render to text */
+    tui_grid *grid;
+    wb_state s;
+    nmlua_host *host;
+    const nm_model *seen; /* the model the views last showed */
+    nm_model *base;       /* clone of it before any pruning (owned) */
+    undo_stack undo;
+    nm_settings settings;
+    char settings_file[1024], history_file[1024];
+    int quit;
+    char *hist[TUI_HIST_MAX];
+    int n_hist, hist_pos;
+    char chunk[8192];     /* multi-line console input collected so far */
+    prune_form form;
+    wb_screen prev_screen;
+    tui_sim *sim;         /* array/energy screens' simulator state */
+} tui_app;
+
+typedef struct {
+    const char *model_path;   /* NULL: the built-in default */
+    const char *script;       /* --tui SCRIPT.lua, run after start-up */
+    int frames;               /* > 0: batch mode, render this many frames */
+    const char *keys;         /* batch mode: keys to feed, comma separated */
+    const char *screen;       /* start screen by name */
+    nmlua_options lua;
+} tui_options;
+
+/* Runs the workbench until the user quits; returns the exit status. */
+int tui_main(const tui_options *opt);
+
+/* Key dispatch (tui_keys.c). Returns 1 if the key was used. */
+int tui_handle_key(tui_app *a, int key);
+/* The keymap as help rows, for the help screen. */
+const wb_key_help *tui_keymap_help(int *n);
+/* Names a key code for batch mode ("Down", "Enter", "a"). -1 if unknown. */
+int tui_key_from_name(const char *name);
+
+/* Lua glue (tui.c). */
+void tui_run_lua(tui_app *a, const char *code, const char *echo);
+void tui_sync_model(tui_app *a);
+nm_model *tui_model(tui_app *a);
+void tui_console_submit(tui_app *a);
+void tui_console_complete(tui_app *a);
+void tui_status(tui_app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Array and Energy screens (tui_sim.c). */
+tui_sim *tui_sim_new(tui_app *a);
+void tui_sim_free(tui_sim *t);
+void tui_sim_touch(tui_app *a);      /* masks may have changed */
+void tui_sim_update(tui_app *a);     /* before drawing */
+void tui_sim_tick(tui_app *a);       /* idle tick: animation */
+void tui_energy_update(tui_app *a);
+void tui_array_key(tui_app *a, int key);
+void tui_act_key(tui_app *a, int key);
+
+/* The prune form (tui_form.c). */
+void tui_form_open(tui_app *a);
+int tui_form_key(tui_app *a, int key);
+void tui_form_draw(tui_grid *g, const prune_form *f);
+
+#endif

@@ -1,0 +1,326 @@
+/* tui_keys.c - the keymap: one table drives key dispatch and the help
+ * screen, so the two cannot drift apart (tig's approach). */
+#define _XOPEN_SOURCE_EXTENDED 1
+#include "tui.h"
+
+#include <curses.h>
+#include <string.h>
+
+#define CTRL(c) ((c) & 0x1f)
+
+/* Screen masks for where a binding applies. */
+enum {
+    ON_LAYERS = 1 << WB_SCREEN_LAYERS,
+    ON_MASK = 1 << WB_SCREEN_MASK,
+    ON_ACT = 1 << WB_SCREEN_ACTIVATIONS,
+    ON_ARRAY = 1 << WB_SCREEN_ARRAY,
+    ON_ENERGY = 1 << WB_SCREEN_ENERGY,
+    ON_CONSOLE = 1 << WB_SCREEN_CONSOLE,
+    ON_VIEWS = ON_LAYERS | ON_MASK | ON_ACT | ON_ARRAY | ON_ENERGY,
+    ON_ALL = ON_VIEWS | ON_CONSOLE,
+};
+
+typedef void (*key_fn)(tui_app *a, int key);
+
+typedef struct {
+    int keys[4];          /* key codes, 0-terminated */
+    int where;            /* screen mask */
+    const char *label, *screens, *help;
+    key_fn fn;
+} keybind;
+
+static const nm_layer *sel_layer(tui_app *a)
+{
+    const nm_model *m = a->s.model;
+    return m && a->s.selected >= 0 && a->s.selected < m->n_layers ? &m->layers[a->s.selected] : NULL;
+}
+
+static void k_screen(tui_app *a, int key)
+{
+    int n = key >= KEY_F(1) && key <= KEY_F(6) ? key - KEY_F(1) : key - '1';
+    a->prev_screen = a->s.screen;
+    a->s.screen = (wb_screen)n;
+}
+
+static void k_next_screen(tui_app *a, int key)
+{
+    a->prev_screen = a->s.screen;
+    a->s.screen = (wb_screen)((a->s.screen + (key == KEY_BTAB ? WB_SCREEN_COUNT - 1 : 1)) % WB_SCREEN_COUNT);
+}
+
+static void k_help(tui_app *a, int key) { (void)key; a->s.show_help = 1; }
+static void k_quit(tui_app *a, int key) { (void)key; a->quit = 1; }
+
+static void k_theme(tui_app *a, int key)
+{
+    (void)key;
+    a->s.theme_dark = !a->s.theme_dark;
+    if (!a->headless)
+        term_set_theme(&a->ti, a->s.theme_dark);
+    tui_status(a, "%s theme", a->s.theme_dark ? "dark" : "light");
+}
+
+static void k_mouse(tui_app *a, int key)
+{
+    (void)key;
+    a->s.mouse = !a->s.mouse;
+    if (!a->headless)
+        term_set_mouse(&a->ti, a->s.mouse);
+    tui_status(a, "mouse %s", a->s.mouse ? "on" : "off");
+}
+
+/* Moves the layer selection by `d` rows in table order. */
+static void move_selection(tui_app *a, int d)
+{
+    const nm_model *m = a->s.model;
+    if (!m || m->n_layers == 0)
+        return;
+    int order[4096], n = m->n_layers < 4096 ? m->n_layers : 4096, pos = 0;
+    wb_layer_order(&a->s, order);
+    for (int i = 0; i < n; i++)
+        if (order[i] == a->s.selected)
+            pos = i;
+    pos += d;
+    pos = pos < 0 ? 0 : pos >= n ? n - 1 : pos;
+    a->s.selected = order[pos];
+    a->s.cur_r = a->s.cur_c = a->s.view_r = a->s.view_c = 0;
+    tui_sync_model(a);
+}
+
+static void k_layers_move(tui_app *a, int key)
+{
+    int page = a->grid->h - 6;
+    int d = key == KEY_UP || key == 'k' ? -1 : key == KEY_DOWN || key == 'j' ? 1
+          : key == KEY_PPAGE ? -page : key == KEY_NPAGE ? page : key == KEY_HOME ? -100000 : 100000;
+    move_selection(a, d);
+}
+
+static void k_sort(tui_app *a, int key)
+{
+    (void)key;
+    a->s.sort = (wb_sort)((a->s.sort + 1) % WB_SORT_COUNT);
+}
+
+static void k_open_mask(tui_app *a, int key)
+{
+    (void)key;
+    a->s.screen = WB_SCREEN_MASK;
+}
+
+static void k_layer_prev_next(tui_app *a, int key)
+{
+    move_selection(a, key == '[' ? -1 : 1);
+}
+
+static void k_mask_move(tui_app *a, int key)
+{
+    int64_t z = a->s.zoom > 0 ? a->s.zoom : 1, step = key == KEY_PPAGE || key == KEY_NPAGE ? 16 * z : z;
+    switch (key) {
+    case KEY_UP: case 'k': a->s.cur_r -= z; break;
+    case KEY_DOWN: case 'j': a->s.cur_r += z; break;
+    case KEY_LEFT: case 'h': a->s.cur_c -= z; break;
+    case KEY_RIGHT: case 'l': a->s.cur_c += z; break;
+    case KEY_PPAGE: a->s.cur_r -= step; break;
+    case KEY_NPAGE: a->s.cur_r += step; break;
+    case KEY_HOME: a->s.cur_c = 0; break;
+    case KEY_END: {
+        const nm_layer *l = sel_layer(a);
+        if (l && l->weight)
+            a->s.cur_c = nm_layer_cols(l) - 1;
+        break;
+    }
+    }
+}
+
+static void k_zoom(tui_app *a, int key)
+{
+    if (key == 'f') {
+        a->s.zoom = 0;
+        return;
+    }
+    if (a->s.zoom == 0) { /* start from what fit showed */
+        const nm_layer *l = sel_layer(a);
+        int64_t cols = l && l->weight ? nm_layer_cols(l) : 1;
+        int64_t z = (cols + a->grid->w - 4) / (a->grid->w - 3);
+        a->s.zoom = (int)(z < 1 ? 1 : z);
+    }
+    if (key == '+' || key == '=')
+        a->s.zoom = a->s.zoom > 1 ? a->s.zoom / 2 : 1;
+    else
+        a->s.zoom = a->s.zoom * 2 > 1 << 16 ? 1 << 16 : a->s.zoom * 2;
+}
+
+static void k_prune(tui_app *a, int key)
+{
+    (void)key;
+    tui_form_open(a);
+}
+
+static void k_undo(tui_app *a, int key)
+{
+    nm_model *m = tui_model(a);
+    if (!m || m != a->seen) {
+        tui_status(a, "no model");
+        return;
+    }
+    int rc = key == 'u' ? undo_undo(&a->undo, m) : undo_redo(&a->undo, m);
+    tui_status(a, "%s", rc == NM_OK ? (key == 'u' ? "undone" : "redone") : nm_errmsg());
+}
+
+static void k_export(tui_app *a, int key)
+{
+    (void)key;
+    static const char *what[WB_SCREEN_COUNT] = {"layers", "mask", "activations", "array", "energy", "console"};
+    char code[256];
+    snprintf(code, sizeof code, "local ok, path = pcall(nm._tui_export, '%s', model, layer)\n"
+                                "_TUI_EXPORTED = ok and path or ('export failed: ' .. tostring(path))",
+             what[a->s.screen]);
+    tui_run_lua(a, code, NULL);
+    lua_State *L = nmlua_host_state(a->host);
+    lua_getglobal(L, "_TUI_EXPORTED");
+    tui_status(a, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "export failed");
+    lua_pop(L, 1);
+}
+
+/* --- console keys --- */
+static void k_console_edit(tui_app *a, int key)
+{
+    wb_state *s = &a->s;
+    switch (key) {
+    case KEY_ENTER: case '\r': case '\n':
+        tui_console_submit(a);
+        return;
+    case KEY_BACKSPACE: case 127: case 8:
+        if (s->input_cursor > 0) {
+            memmove(s->input + s->input_cursor - 1, s->input + s->input_cursor,
+                    (size_t)(s->input_len - s->input_cursor));
+            s->input_len--, s->input_cursor--;
+        }
+        return;
+    case KEY_DC:
+        if (s->input_cursor < s->input_len) {
+            memmove(s->input + s->input_cursor, s->input + s->input_cursor + 1,
+                    (size_t)(s->input_len - s->input_cursor - 1));
+            s->input_len--;
+        }
+        return;
+    case KEY_LEFT: if (s->input_cursor > 0) s->input_cursor--; return;
+    case KEY_RIGHT: if (s->input_cursor < s->input_len) s->input_cursor++; return;
+    case KEY_HOME: case CTRL('a'): s->input_cursor = 0; return;
+    case KEY_END: case CTRL('e'): s->input_cursor = s->input_len; return;
+    case CTRL('u'): s->input_len = s->input_cursor = 0; return;
+    case KEY_UP: case KEY_DOWN: {
+        int p = a->hist_pos + (key == KEY_UP ? -1 : 1);
+        if (p < 0 || p > a->n_hist)
+            return;
+        a->hist_pos = p;
+        const char *h = p < a->n_hist ? a->hist[p] : "";
+        s->input_len = s->input_cursor = (int)strlen(h) < WB_INPUT_MAX - 1 ? (int)strlen(h) : WB_INPUT_MAX - 1;
+        memcpy(s->input, h, (size_t)s->input_len);
+        return;
+    }
+    case KEY_PPAGE: s->log_scroll += a->grid->h / 2; return;
+    case KEY_NPAGE: s->log_scroll -= a->grid->h / 2; return;
+    case '\t': tui_console_complete(a); return;
+    case 27: /* Esc: back to the previous screen */
+        s->screen = a->prev_screen == WB_SCREEN_CONSOLE ? WB_SCREEN_LAYERS : a->prev_screen;
+        return;
+    }
+    if (key >= 32 && key < 256 && s->input_len < WB_INPUT_MAX - 1) {
+        memmove(s->input + s->input_cursor + 1, s->input + s->input_cursor,
+                (size_t)(s->input_len - s->input_cursor));
+        s->input[s->input_cursor++] = (char)key;
+        s->input_len++;
+    }
+}
+
+
+static const keybind keymap[] = {
+    {{'?'}, ON_VIEWS, "?", "all", "help (this screen)", k_help},
+    {{'1', '2', '3'}, ON_VIEWS, "1-6", "all", "switch screen (Layers Mask Activations Array Energy Console)", k_screen},
+    {{'4', '5', '6'}, ON_VIEWS, NULL, NULL, NULL, k_screen},
+    {{KEY_F(1), KEY_F(2), KEY_F(3)}, ON_ALL, "F1-F6", "all", "switch screen, also from the console", k_screen},
+    {{KEY_F(4), KEY_F(5), KEY_F(6)}, ON_ALL, NULL, NULL, NULL, k_screen},
+    {{'\t', KEY_BTAB}, ON_VIEWS, "Tab/S-Tab", "all", "next / previous screen", k_next_screen},
+    {{'q', KEY_F(10)}, ON_VIEWS, "q F10", "all", "quit (settings and history are saved)", k_quit},
+    {{KEY_F(10)}, ON_CONSOLE, NULL, NULL, NULL, k_quit},
+    {{'p'}, ON_VIEWS, "p", "all", "prune: choose method, N:M, group, amount", k_prune},
+    {{'u', 'U'}, ON_VIEWS, "u / U", "all", "undo / redo the last mask change", k_undo},
+    {{'e'}, ON_VIEWS, "e", "all", "export this screen as a PNG plot", k_export},
+    {{'t'}, ON_VIEWS, "t", "all", "dark / light theme", k_theme},
+    {{'M'}, ON_VIEWS, "M", "all", "mouse on / off", k_mouse},
+    {{KEY_UP, KEY_DOWN, 'j', 'k'}, ON_LAYERS, "Up/Down j/k", "layers", "select layer", k_layers_move},
+    {{KEY_PPAGE, KEY_NPAGE, KEY_HOME, KEY_END}, ON_LAYERS, "PgUp/PgDn", "layers", "page; Home/End first/last", k_layers_move},
+    {{'s'}, ON_LAYERS, "s", "layers", "sort by order, name, density, MACs, params", k_sort},
+    {{KEY_ENTER, '\r', '\n'}, ON_LAYERS, "Enter", "layers", "show the selected layer's mask", k_open_mask},
+    {{'[', ']'}, ON_MASK | ON_ACT | ON_ARRAY, "[ ]", "mask...", "previous / next layer", k_layer_prev_next},
+    {{KEY_UP, KEY_DOWN, KEY_LEFT, KEY_RIGHT}, ON_MASK, "arrows hjkl", "mask", "move the cursor", k_mask_move},
+    {{'h', 'j', 'k', 'l'}, ON_MASK, NULL, NULL, NULL, k_mask_move},
+    {{KEY_PPAGE, KEY_NPAGE, KEY_HOME, KEY_END}, ON_MASK, "PgUp/PgDn", "mask", "move 16 rows; Home/End row start/end", k_mask_move},
+    {{'+', '=', '-', 'f'}, ON_MASK, "+ - f", "mask", "zoom in / out / fit", k_zoom},
+    {{' ', 'n', '+', '-'}, ON_ARRAY, "Space n + -", "array", "play/pause, step one cycle, faster/slower", tui_array_key},
+    {{'m', 'r', 'c', 'T'}, ON_ARRAY, "m r c T", "array", "MAC kind, rows, columns, teaching mode (nm-MAC walk-through)", tui_array_key},
+    {{'P', KEY_LEFT, KEY_RIGHT}, ON_ACT, "P Left/Right", "activ.", "first/topk policy; previous/next channel", tui_act_key},
+    {{KEY_ENTER, '\r', '\n', '\t'}, ON_CONSOLE, "Enter Tab", "console", "run the line (multi-line chunks continue); complete a name", k_console_edit},
+    {{KEY_UP, KEY_DOWN, KEY_PPAGE, KEY_NPAGE}, ON_CONSOLE, "Up/Down PgUp", "console", "history; scroll the log", k_console_edit},
+    {{27}, ON_CONSOLE, "Esc", "console", "back to the previous screen", k_console_edit},
+    {{0}, 0, ":run FILE", "console", "run a Lua script in the workbench; Ctrl-C cancels it", NULL},
+};
+
+#define N_KEYS ((int)(sizeof keymap / sizeof keymap[0]))
+
+const wb_key_help *tui_keymap_help(int *n)
+{
+    static wb_key_help help[N_KEYS];
+    static int count = -1;
+    if (count < 0) {
+        count = 0;
+        for (int i = 0; i < N_KEYS; i++)
+            if (keymap[i].label)
+                help[count++] = (wb_key_help){keymap[i].label, keymap[i].screens, keymap[i].help};
+    }
+    *n = count;
+    return help;
+}
+
+int tui_handle_key(tui_app *a, int key)
+{
+    if (a->s.show_help) {
+        a->s.show_help = 0;
+        return 1;
+    }
+    if (a->form.open)
+        return tui_form_key(a, key);
+    int bit = 1 << a->s.screen;
+    for (int i = 0; i < N_KEYS; i++) {
+        if (!(keymap[i].where & bit) || !keymap[i].fn)
+            continue;
+        for (int k = 0; k < 4 && keymap[i].keys[k]; k++)
+            if (keymap[i].keys[k] == key) {
+                keymap[i].fn(a, key);
+                return 1;
+            }
+    }
+    if (a->s.screen == WB_SCREEN_CONSOLE) {
+        k_console_edit(a, key);
+        return 1;
+    }
+    return 0;
+}
+
+int tui_key_from_name(const char *name)
+{
+    static const struct { const char *name; int key; } names[] = {
+        {"Up", KEY_UP}, {"Down", KEY_DOWN}, {"Left", KEY_LEFT}, {"Right", KEY_RIGHT},
+        {"Enter", '\n'}, {"Tab", '\t'}, {"BTab", KEY_BTAB}, {"Esc", 27}, {"PgUp", KEY_PPAGE},
+        {"PgDn", KEY_NPAGE}, {"Home", KEY_HOME}, {"End", KEY_END}, {"Space", ' '},
+        {"Comma", ','}, {"BSpace", KEY_BACKSPACE}, {"F1", KEY_F(1)}, {"F2", KEY_F(2)},
+        {"F3", KEY_F(3)}, {"F4", KEY_F(4)}, {"F5", KEY_F(5)}, {"F6", KEY_F(6)}, {"F10", KEY_F(10)},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(names[i].name, name) == 0)
+            return names[i].key;
+    if (name[0] && !name[1])
+        return (unsigned char)name[0];
+    return -1;
+}

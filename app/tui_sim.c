@@ -1,0 +1,299 @@
+/* tui_sim.c - the Array and Energy screens' data: a cycle stepper on the
+ * selected layer (animation), per-PE busy counts, the analytic per-layer
+ * report, the four equal-area systems' energy, and the nm-MAC walk-through.
+ * Fills wb_state.array / wb_state.energy for the views. */
+#define _XOPEN_SOURCE_EXTENDED 1
+#include "tui.h"
+#include "sim.h"
+
+#include <curses.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct tui_sim {
+    sim_config cfg;
+    const nm_model *model;   /* what the stepper and report were built for */
+    int layer;
+    sim_stepper *st;
+    int64_t total_cycles;
+    double *pe_busy;
+    sim_report *rep;
+    const char **names;
+    double *util, *mutil;
+    int64_t *cycles;
+    char *trace;
+    int dirty;               /* the model's masks may have changed */
+};
+
+static const char *mac_cycle[] = {"pmac", "bmac", "nm-4-4", "nm-6-4", "nm:2:4:2:4"};
+
+static void sim_reset(tui_sim *t)
+{
+    sim_stepper_free(t->st);
+    t->st = NULL;
+    free(t->pe_busy);
+    t->pe_busy = NULL;
+    sim_report_free(t->rep);
+    t->rep = NULL;
+    free(t->names);
+    free(t->util);
+    free(t->mutil);
+    free(t->cycles);
+    t->names = NULL, t->util = t->mutil = NULL, t->cycles = NULL;
+}
+
+void tui_sim_free(tui_sim *t)
+{
+    if (!t)
+        return;
+    sim_reset(t);
+    free(t->trace);
+    free(t);
+}
+
+static int set_mac(tui_app *a, const char *name)
+{
+    sim_mac mac;
+    if (sim_mac_parse(name, &mac) != NM_OK)
+        return NM_ERR;
+    int rows = a->settings.array_rows, cols = a->settings.array_cols;
+    sim_config_init(&a->sim->cfg, &mac, rows, cols);
+    snprintf(a->settings.array_mac, sizeof a->settings.array_mac, "%s", name);
+    a->sim->dirty = 1;
+    return NM_OK;
+}
+
+tui_sim *tui_sim_new(tui_app *a)
+{
+    a->sim = calloc(1, sizeof *a->sim);
+    if (!a->sim)
+        return NULL;
+    if (set_mac(a, a->settings.array_mac) != NM_OK)
+        set_mac(a, "nm-4-4");
+    a->s.array.speed = 1;
+    return a->sim;
+}
+
+void tui_sim_touch(tui_app *a)
+{
+    if (a->sim)
+        a->sim->dirty = 1;
+}
+
+/* Rebuilds the stepper and report when the model, layer or config changed. */
+static void rebuild(tui_app *a)
+{
+    tui_sim *t = a->sim;
+    wb_array *v = &a->s.array;
+    const nm_model *m = a->s.model;
+    if (!t->dirty && t->model == m && t->layer == a->s.selected && t->st)
+        return;
+    sim_reset(t);
+    t->dirty = 0;
+    t->model = m;
+    t->layer = a->s.selected;
+    a->s.have_array = 0;
+    if (!m)
+        return;
+    const nm_layer *l = &m->layers[a->s.selected];
+    sim_gemm g;
+    char cfgtxt[160];
+    sim_config_describe(&t->cfg, cfgtxt, sizeof cfgtxt);
+    snprintf(v->config, sizeof v->config, "%s", cfgtxt);
+    if (!nm_layer_prunable(l) || sim_gemm_from_layer(m, a->s.selected, &t->cfg, &g) != NM_OK) {
+        snprintf(v->note, sizeof v->note, "%s (%s) does not run on the array: pick a conv or linear layer (%s)",
+                 l->name, nm_layer_kind_name(l->kind), nm_layer_prunable(l) ? nm_errmsg() : "no weights");
+        return;
+    }
+    sim_layer_result res;
+    if (sim_gemm_analytic(&g, &t->cfg, NULL, &res) != NM_OK) {
+        snprintf(v->note, sizeof v->note, "%s", nm_errmsg());
+        return;
+    }
+    t->st = sim_stepper_new(&g, &t->cfg);
+    if (!t->st) {
+        snprintf(v->note, sizeof v->note, "%s", nm_errmsg());
+        return;
+    }
+    t->total_cycles = res.cycles;
+    t->pe_busy = calloc((size_t)t->cfg.rows * (size_t)t->cfg.cols, sizeof *t->pe_busy);
+    t->rep = sim_model_run(m, &t->cfg, NULL, NULL);
+    if (t->rep) {
+        int n = t->rep->n_layers;
+        t->names = calloc((size_t)n + 1, sizeof *t->names);
+        t->util = calloc((size_t)n + 1, sizeof *t->util);
+        t->mutil = calloc((size_t)n + 1, sizeof *t->mutil);
+        t->cycles = calloc((size_t)n + 1, sizeof *t->cycles);
+        for (int i = 0; t->names && t->util && t->mutil && t->cycles && i < n; i++) {
+            t->names[i] = t->rep->layers[i].name;
+            t->util[i] = t->rep->layers[i].util;
+            t->mutil[i] = t->rep->layers[i].mult_util;
+            t->cycles[i] = t->rep->layers[i].cycles;
+        }
+        v->n_layers = t->names && t->util && t->mutil && t->cycles ? n : 0;
+    } else {
+        v->n_layers = 0;
+    }
+    v->layer_names = t->names;
+    v->layer_util = t->util;
+    v->layer_mult_util = t->mutil;
+    v->layer_cycles = t->cycles;
+    snprintf(v->layer, sizeof v->layer, "%s", l->name);
+    v->E = g.E, v->K = g.Kp, v->Nf = g.Nf;
+    v->rows = t->cfg.rows, v->cols = t->cfg.cols;
+    v->total_cycles = t->total_cycles;
+    v->pe_busy = t->pe_busy;
+    snprintf(v->note, sizeof v->note, "this layer: util %.0f%%, multipliers %.0f%%, %lld cycles (analytic)%s",
+             res.util * 100, res.mult_util * 100, (long long)res.cycles,
+             t->rep ? "" : "; model report failed");
+    a->s.have_array = 1;
+}
+
+/* Advances the stepper n cycles, counting busy PEs. */
+static void advance(tui_app *a, int n)
+{
+    tui_sim *t = a->sim;
+    if (!t->st)
+        return;
+    int rows, cols;
+    for (int i = 0; i < n; i++) {
+        if (!sim_stepper_step(t->st)) {
+            a->s.array.playing = 0;
+            tui_status(a, "layer finished in %lld cycles", (long long)sim_stepper_cycle(t->st));
+            break;
+        }
+        const int32_t *grid = sim_stepper_grid(t->st, &rows, &cols);
+        if (sim_stepper_phase(t->st))
+            for (int k = 0; k < rows * cols; k++)
+                t->pe_busy[k] += grid[k] >= 0;
+    }
+}
+
+/* Fills the array view from the stepper (called before drawing). */
+void tui_sim_update(tui_app *a)
+{
+    if (!a->sim || a->s.screen != WB_SCREEN_ARRAY)
+        return;
+    rebuild(a);
+    tui_sim *t = a->sim;
+    wb_array *v = &a->s.array;
+    if (!t->st)
+        return;
+    int rows, cols;
+    v->grid = sim_stepper_grid(t->st, &rows, &cols);
+    v->cycle = sim_stepper_cycle(t->st);
+    v->fold = sim_stepper_fold(t->st);
+    v->folds = sim_stepper_folds(t->st);
+    v->phase = sim_stepper_phase(t->st);
+}
+
+/* Called on every idle tick of the event loop: plays the animation. */
+void tui_sim_tick(tui_app *a)
+{
+    if (a->s.screen == WB_SCREEN_ARRAY && a->s.array.playing && !a->s.array.teaching)
+        advance(a, a->s.array.speed);
+}
+
+void tui_array_key(tui_app *a, int key)
+{
+    wb_array *v = &a->s.array;
+    tui_sim *t = a->sim;
+    if (v->teaching && key != 'T') {
+        if (key == 'n' || key == ' ')
+            v->trace_step++;
+        return;
+    }
+    switch (key) {
+    case ' ': v->playing = !v->playing; break;
+    case 'n': advance(a, 1); break;
+    case '+': v->speed = v->speed < 4096 ? v->speed * 2 : 4096; break;
+    case '-': v->speed = v->speed > 1 ? v->speed / 2 : 1; break;
+    case 'm': {
+        int i = 0, n = (int)(sizeof mac_cycle / sizeof mac_cycle[0]);
+        while (i < n && strcmp(mac_cycle[i], a->settings.array_mac) != 0)
+            i++;
+        set_mac(a, mac_cycle[(i + 1) % n]);
+        tui_status(a, "MAC: %s", a->settings.array_mac);
+        break;
+    }
+    case 'r': case 'c': {
+        int *d = key == 'r' ? &a->settings.array_rows : &a->settings.array_cols;
+        static const int sizes[] = {4, 8, 15, 16, 20, 32, 64, 128};
+        int i = 0;
+        while (i < 8 && sizes[i] <= *d)
+            i++;
+        *d = sizes[i % 8];
+        set_mac(a, a->settings.array_mac);
+        tui_status(a, "array %dx%d", a->settings.array_rows, a->settings.array_cols);
+        break;
+    }
+    case 'T':
+        v->teaching = !v->teaching;
+        if (v->teaching && !t->trace)
+            t->trace = sim_nm_mac_trace_example();
+        v->trace = t->trace;
+        v->trace_step = 0;
+        break;
+    }
+}
+
+/* The Energy screen: the paper's four equal-area systems on this model. */
+void tui_energy_update(tui_app *a)
+{
+    if (a->s.screen != WB_SCREEN_ENERGY)
+        return;
+    wb_energy *e = &a->s.energy;
+    const nm_model *m = a->s.model;
+    a->s.have_energy = 0;
+    if (!m) {
+        snprintf(e->note, sizeof e->note, "No model.");
+        return;
+    }
+    static const struct { const char *mac; int side; } sys[4] = {
+        {"pmac", 32}, {"bmac", 20}, {"nm-4-4", 16}, {"nm-6-4", 15}};
+    static const char *comp[] = {"mult", "add", "select", "registers", "SRAM w", "SRAM data",
+                                 "SRAM out", "accum.", "SFU", "DRAM", "leakage"};
+    memset(e, 0, sizeof *e);
+    e->n_comp = 11;
+    for (int c = 0; c < 11; c++)
+        e->comp[c] = comp[c];
+    for (int i = 0; i < 4; i++) {
+        sim_mac mac;
+        sim_config cfg;
+        sim_mac_parse(sys[i].mac, &mac);
+        sim_config_init(&cfg, &mac, sys[i].side, sys[i].side);
+        sim_report *r = sim_model_run(m, &cfg, NULL, NULL);
+        if (!r) {
+            snprintf(e->note, sizeof e->note, "%s: %s", sys[i].mac, nm_errmsg());
+            return;
+        }
+        char name[48];
+        snprintf(e->system[i], sizeof e->system[i], "%s %dx%d", sim_mac_name(&mac, name, sizeof name),
+                 sys[i].side, sys[i].side);
+        const sim_energy *en = &r->total.e;
+        double v[11] = {en->mult, en->add, en->select, en->reg, en->sram_w, en->sram_d,
+                        en->sram_o, en->acc, en->sfu, en->dram, en->leak};
+        memcpy(e->pj[i], v, sizeof v);
+        e->cycles[i] = r->total.cycles;
+        e->area_mm2[i] = r->area.total_um2 * 1e-6;
+        if (i == 0)
+            sim_config_describe(&cfg, e->switches, sizeof e->switches);
+        sim_report_free(r);
+    }
+    e->n_systems = 4;
+    int dense = 1;
+    for (int i = 0; i < m->n_layers; i++)
+        dense &= !(nm_layer_prunable(&m->layers[i]) && m->layers[i].wm > 0);
+    if (dense)
+        snprintf(e->note, sizeof e->note,
+                 "weights are dense: sparse PEs spread dense slices; prune 4:9 kernel (p) for the paper's setting");
+    a->s.have_energy = 1;
+}
+
+/* The Activations screen is not wired yet: its keys only say so. */
+void tui_act_key(tui_app *a, int key)
+{
+    (void)key;
+    tui_status(a, "activations: not available yet");
+}

@@ -1,0 +1,55 @@
+/* vit.c - torchvision's ViT-B/16 at 3x224x224: a 16x16 stride-16 patch
+ * conv to 768 features (14x14 patches), the embedding (class token and
+ * positions: 197 tokens of 768), twelve encoder blocks and the class-token
+ * head. Tokens are laid out as (features, tokens, 1).
+ *
+ * An encoder block, as torchvision computes it (dropouts left out):
+ *   ln_1 -> in_proj (768 -> 2304 = packed q,k,v) -> slices q, k, v ->
+ *   scores = q k^T (12 heads) -> softmax -> context = scores v ->
+ *   out_proj -> add1 (with the block input) -> ln_2 -> mlp.0 (3072) ->
+ *   mlp.1 (GELU) -> mlp.3 (768) -> add2.
+ * The head reads only the class token: a position slice selects token 0
+ * before "heads.head", so the head costs 768x1000 MACs, not 197 times that. */
+#include "zoo_builder.h"
+
+#include <stdio.h>
+
+#define DIM 768
+#define HEADS 12
+#define MLP 3072
+#define BLOCKS 12
+
+static int encoder_block(zb *b, int in, int i)
+{
+    char p[40];
+    snprintf(p, sizeof p, "encoder.layers.encoder_layer_%d", i);
+    int x = zb_layernorm(b, in, "%s.ln_1", p);
+    int qkv = zb_linear(b, x, 3 * DIM, 1, "%s.self_attention.in_proj", p);
+    int q = zb_slice(b, qkv, NM_AXIS_CHANNEL, 0, DIM, "%s.self_attention.q", p);
+    int k = zb_slice(b, qkv, NM_AXIS_CHANNEL, DIM, DIM, "%s.self_attention.k", p);
+    int v = zb_slice(b, qkv, NM_AXIS_CHANNEL, 2 * DIM, DIM, "%s.self_attention.v", p);
+    x = zb_matmul(b, q, k, HEADS, 1, "%s.self_attention.scores", p);
+    x = zb_softmax(b, x, "%s.self_attention.softmax", p);
+    x = zb_matmul(b, x, v, HEADS, 0, "%s.self_attention.context", p);
+    x = zb_linear(b, x, DIM, 1, "%s.self_attention.out_proj", p);
+    int mid = zb_add(b, x, in, "%s.add1", p);
+    x = zb_layernorm(b, mid, "%s.ln_2", p);
+    x = zb_linear(b, x, MLP, 1, "%s.mlp.0", p);
+    x = zb_gelu(b, x, "%s.mlp.1", p);
+    x = zb_linear(b, x, DIM, 1, "%s.mlp.3", p);
+    return zb_add(b, x, mid, "%s.add2", p);
+}
+
+nm_model *zoo_vit_b16(void)
+{
+    zb b;
+    zb_begin(&b, "vit_b16", 3, 224, 224);
+    int x = zb_conv(&b, NM_INPUT, DIM, 16, 16, 0, 1, "conv_proj");
+    x = zb_embed(&b, x, "encoder.embed");
+    for (int i = 0; i < BLOCKS; i++)
+        x = encoder_block(&b, x, i);
+    x = zb_layernorm(&b, x, "encoder.ln");
+    x = zb_slice(&b, x, NM_AXIS_POSITION, 0, 1, "class_token");
+    zb_linear(&b, x, 1000, 1, "heads.head");
+    return zb_end(&b);
+}

@@ -1,0 +1,83 @@
+/* bind_io.c - nm.load and model:save: model files.
+ *
+ * Missing, unreadable or corrupt files are expected failures: nil and the
+ * engine's message (which names the file). In the sandbox, paths outside
+ * the working folder raise. */
+#include "nmio.h"
+#include "nmlua.h"
+
+#include <stdlib.h>
+
+/* Holds what nm_model_load returned until it is handed to Lua, so a raise
+ * in between (out of memory) cannot leak it: the collector frees it. */
+typedef struct {
+    nm_model *m;
+    char *warnings;
+} load_guard;
+
+static void guard_clear(load_guard *g)
+{
+    nm_model_free(g->m);
+    free(g->warnings);
+    g->m = NULL;
+    g->warnings = NULL;
+}
+
+static int guard_gc(lua_State *L)
+{
+    guard_clear(lua_touserdata(L, 1));
+    return 0;
+}
+
+/* nm.load(path) -> model, warnings|nil  or  nil, message. */
+static int l_load(lua_State *L)
+{
+    const char *path = nmlua_checkpath(L, 1);
+    load_guard *g = lua_newuserdatauv(L, sizeof *g, 0);
+    g->m = NULL;
+    g->warnings = NULL;
+    lua_newtable(L);
+    lua_pushcfunction(L, guard_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    g->m = nm_model_load(path, &g->warnings);
+    if (g->m == NULL) {
+        lua_pushnil(L);
+        lua_pushstring(L, nm_errmsg());
+        return 2;
+    }
+    nm_model *m = g->m;
+    g->m = NULL;
+    nmlua_push_model(L, m);            /* owns m now (frees it if it raises) */
+    if (g->warnings)
+        lua_pushstring(L, g->warnings);
+    else
+        lua_pushnil(L);
+    guard_clear(g);
+    return 2;
+}
+
+/* model:save(path) -> true  or  nil, message. Writes safetensors. */
+static int m_save(lua_State *L)
+{
+    const nm_model *m = nmlua_check_model(L, 1);
+    const char *path = nmlua_checkpath(L, 2);
+    if (nm_safetensors_save_model(m, path) != NM_OK) {
+        lua_pushnil(L);
+        lua_pushstring(L, nm_errmsg());
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+void nmlua_open_io(lua_State *L, int nm)
+{
+    lua_pushcfunction(L, l_load);
+    lua_setfield(L, nm, "load");
+    luaL_getmetatable(L, NMLUA_MODEL);     /* registered by nmlua_open_model */
+    lua_getfield(L, -1, "methods");
+    lua_pushcfunction(L, m_save);
+    lua_setfield(L, -2, "save");
+    lua_pop(L, 2);
+}

@@ -1,0 +1,14 @@
+-- nm.prelude: the parts of module `nm` written in Lua. Loaded by the host
+-- right after the C bindings, so everything here is plain `nm.*`.
+local nm = require "nm"
+local pretty = require "nm.pretty"
+
+--- nm.summary(model) -> string: a layer table with totals.
+function nm.summary(model)
+  return pretty.summary(model)
+end
+
+--- nm.dump(value) -> string: a readable rendering of any Lua value.
+nm.dump = pretty.dump
+
+return nm

@@ -1,0 +1,83 @@
+/* nmlua.h - what the binding files share: submodule registration, host
+ * services (memory accounting, sandboxed paths, cancellation) and the
+ * tensor and model handles other bindings pass around.
+ *
+ * Conventions (STYLE.md): one metatable per type, checked with
+ * luaL_checkudata; programming mistakes raise (luaL_argerror names the
+ * argument); expected failures return nil, message. Engine calls never
+ * longjmp: a binding calls the engine, cleans up, then raises. */
+#ifndef NMLUA_H
+#define NMLUA_H
+
+#include "host.h"
+#include "model.h"
+#include "tensor.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <stddef.h>
+
+/* --- module registration (nmlua.c) --- */
+
+/* A submodule adds its functions and metatables to the `nm` table at stack
+ * index `nm` (absolute). New bindings add one line to the table in nmlua.c. */
+typedef void (*nmlua_open_fn)(lua_State *L, int nm);
+
+void nmlua_open_tensor(lua_State *L, int nm);  /* bind_tensor.c */
+void nmlua_open_model(lua_State *L, int nm);   /* bind_model.c */
+void nmlua_open_zoo(lua_State *L, int nm);     /* bind_zoo.c */
+void nmlua_open_io(lua_State *L, int nm);      /* bind_io.c (after model) */
+void nmlua_open_debug(lua_State *L, int nm);   /* nmlua.c: nm._cancel_after */
+
+/* Builds the `nm` module table (all submodules) and leaves it on the stack. */
+int luaopen_nm(lua_State *L);
+
+/* --- host services (host.c, sandbox.c) --- */
+
+nmlua_host *nmlua_host_of(lua_State *L);
+
+/* Counts `bytes` of engine memory held by a script object against the
+ * memory limit (after a full collection if the first check fails) and nudges
+ * the collector. NM_OK, or NM_ERR if the limit would be exceeded. */
+int nmlua_mem_reserve(lua_State *L, size_t bytes);
+/* Gives back what nmlua_mem_reserve counted. */
+void nmlua_mem_release(lua_State *L, size_t bytes);
+
+/* luaL_checkstring for a file name; in the sandbox it raises unless the
+ * file lies under the working folder. */
+const char *nmlua_checkpath(lua_State *L, int arg);
+
+/* nm_progress_fn for engine operations started from Lua; ud is the
+ * lua_State. Runs the pump and returns nonzero once cancellation is
+ * requested, so the engine stops with "cancelled" and the binding raises. */
+int nmlua_progress(void *ud, double fraction, const char *what);
+
+/* Cancels the running script after `hooks` more hook calls (test aid). */
+void nmlua_cancel_after(lua_State *L, long hooks);
+
+/* --- tensors (bind_tensor.c) --- */
+
+#define NMLUA_TENSOR "nm.tensor"
+
+/* Pushes a handle that takes over one reference of t. counted = bytes the
+ * handle holds against the memory limit (0 for views into a model). */
+void nmlua_push_tensor(lua_State *L, nm_tensor *t, size_t counted);
+/* The tensor of a live handle at arg; raises if freed or not a tensor. */
+nm_tensor *nmlua_check_tensor(lua_State *L, int arg);
+
+/* --- models and layers (bind_model.c) --- */
+
+#define NMLUA_MODEL "nm.model"
+#define NMLUA_LAYER "nm.layer"
+
+/* Pushes a handle owning m. Counts m's tensors against the memory limit;
+ * if that fails, frees m and raises "not enough memory". */
+void nmlua_push_model(lua_State *L, nm_model *m);
+/* Other bindings add model methods to the table in field "methods" of the
+ * NMLUA_MODEL metatable (as bind_io.c does for model:save). */
+/* The model of a live handle at arg; raises if freed or not a model. */
+nm_model *nmlua_check_model(lua_State *L, int arg);
+/* Bytes of all tensors a model owns. */
+size_t nmlua_model_bytes(const nm_model *m);
+
+#endif

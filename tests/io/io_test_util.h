@@ -1,0 +1,117 @@
+/* io_test_util.h - helpers for the engine/io tests: a private temporary
+ * folder per test, files written byte by byte, little-endian packing. */
+#ifndef NM_IO_TEST_UTIL_H
+#define NM_IO_TEST_UTIL_H
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A fresh folder under /tmp; each Criterion test runs in its own process. */
+static inline void tmp_make(char *dir, size_t len)
+{
+    snprintf(dir, len, "/tmp/nmio-test.XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static inline void tmp_path(char *out, size_t len, const char *dir, const char *name)
+{
+    snprintf(out, len, "%s/%s", dir, name);
+}
+
+/* Number of entries in dir (besides . and ..). */
+static inline int tmp_count(const char *dir)
+{
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+/* Removes the folder's files and the folder. */
+static inline void tmp_remove(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char p[512];
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+    closedir(d);
+    rmdir(dir);
+}
+
+/* Writes a fresh file (unlinking first: ext4 flushes a file truncated and
+ * rewritten in place on close, which makes loops of rewrites slow). */
+static inline void write_bytes(const char *path, const void *data, size_t n)
+{
+    unlink(path);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(data, 1, n, f), n);
+    cr_assert_eq(fclose(f), 0);
+}
+
+/* Whole file into a malloc'd buffer (caller frees). */
+static inline unsigned char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc((size_t)size + 1);
+    cr_assert_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    *n = (size_t)size;
+    return buf;
+}
+
+/* Little-endian packing into a byte buffer. */
+static inline size_t put_le(unsigned char *p, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+    return (size_t)bytes;
+}
+
+static inline uint32_t f32_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static inline uint64_t f64_bits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    return u;
+}
+
+/* A safetensors file: 8-byte little-endian length, header text, data. */
+static inline void write_st(const char *path, const char *header, const void *data, size_t n)
+{
+    size_t hl = strlen(header);
+    unsigned char *buf = malloc(8 + hl + n + 1);
+    put_le(buf, hl, 8);
+    memcpy(buf + 8, header, hl);
+    if (n)
+        memcpy(buf + 8 + hl, data, n);
+    write_bytes(path, buf, 8 + hl + n);
+    free(buf);
+}
+
+#endif

@@ -1,0 +1,1004 @@
+/* ONNX import: models are built here with the protobuf-c API generated from
+ * engine/io/onnx.proto, packed to bytes, written to a temporary folder and
+ * loaded with nm_onnx_load. Expected shapes, weights and MACs are worked
+ * out by hand from the values put into the file. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model.h"
+#include "nmio.h"
+#include "onnx.pb-c.h"
+
+/* ------------------------------------------------------------------ */
+/* Building ONNX messages. Everything is malloc'd so that              */
+/* onnx__model_proto__free_unpacked releases the whole tree.           */
+
+static char *S(const char *s)
+{
+    char *d = strdup(s);
+    cr_assert_not_null(d);
+    return d;
+}
+
+#define PUSH(arr, n, v)                                                    \
+    do {                                                                   \
+        void *p_ = realloc((arr), ((n) + 1) * sizeof *(arr));              \
+        cr_assert_not_null(p_);                                            \
+        (arr) = p_;                                                        \
+        (arr)[(n)++] = (v);                                                \
+    } while (0)
+
+static Onnx__ModelProto *model_new(void)
+{
+    Onnx__ModelProto *mp = malloc(sizeof *mp);
+    Onnx__GraphProto *g = malloc(sizeof *g);
+    Onnx__OperatorSetIdProto *os = malloc(sizeof *os);
+    onnx__model_proto__init(mp);
+    onnx__graph_proto__init(g);
+    onnx__operator_set_id_proto__init(os);
+    mp->has_ir_version = 1;
+    mp->ir_version = 7;
+    mp->producer_name = S("nmlab-test");
+    os->domain = S("");
+    os->has_version = 1;
+    os->version = 13;
+    PUSH(mp->opset_import, mp->n_opset_import, os);
+    g->name = S("testnet");
+    mp->graph = g;
+    return mp;
+}
+
+/* A FLOAT tensor with the given dims and values, in raw_data (raw = 1,
+ * little-endian bytes written by hand) or float_data. */
+static Onnx__TensorProto *tensor_f32(const char *name, int nd, const int64_t *dims,
+                                     const float *v, int raw)
+{
+    Onnx__TensorProto *t = malloc(sizeof *t);
+    onnx__tensor_proto__init(t);
+    t->name = S(name);
+    t->has_data_type = 1;
+    t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    int64_t n = 1;
+    for (int i = 0; i < nd; i++) {
+        PUSH(t->dims, t->n_dims, dims[i]);
+        n *= dims[i];
+    }
+    if (raw) {
+        t->has_raw_data = 1;
+        t->raw_data.len = (size_t)n * 4;
+        t->raw_data.data = malloc(t->raw_data.len + 1);
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t b;
+            memcpy(&b, &v[i], 4);
+            for (int k = 0; k < 4; k++)
+                t->raw_data.data[4 * i + k] = (uint8_t)(b >> (8 * k));
+        }
+    } else {
+        t->n_float_data = (size_t)n;
+        t->float_data = malloc((size_t)n * sizeof(float) + 1);
+        memcpy(t->float_data, v, (size_t)n * sizeof(float));
+    }
+    return t;
+}
+
+static Onnx__TensorProto *tensor_i64(const char *name, int n, const int64_t *v)
+{
+    Onnx__TensorProto *t = malloc(sizeof *t);
+    onnx__tensor_proto__init(t);
+    t->name = S(name);
+    t->has_data_type = 1;
+    t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+    int64_t d = n;
+    PUSH(t->dims, t->n_dims, d);
+    for (int i = 0; i < n; i++)
+        PUSH(t->int64_data, t->n_int64_data, v[i]);
+    return t;
+}
+
+static Onnx__TensorProto *add_init(Onnx__ModelProto *mp, Onnx__TensorProto *t)
+{
+    PUSH(mp->graph->initializer, mp->graph->n_initializer, t);
+    return t;
+}
+
+/* Initializer with values 0.01*(i+1)*sign pattern: distinct, exact in f32. */
+static float *pattern(int64_t n, float scale)
+{
+    float *v = malloc((size_t)n * sizeof *v);
+    for (int64_t i = 0; i < n; i++)
+        v[i] = scale * (float)((i % 7) - 3) + (float)i / 1024.0f;
+    return v;
+}
+
+/* Node op(inputs) -> outputs; inputs and outputs are comma-separated
+ * (an empty item is an omitted optional input). name may be NULL. */
+static Onnx__NodeProto *add_node(Onnx__ModelProto *mp, const char *op, const char *name,
+                                 const char *inputs, const char *outputs)
+{
+    Onnx__NodeProto *n = malloc(sizeof *n);
+    onnx__node_proto__init(n);
+    n->op_type = S(op);
+    if (name)
+        n->name = S(name);
+    const char *lists[2] = {inputs, outputs};
+    for (int l = 0; l < 2; l++) {
+        const char *q = lists[l];
+        while (*q) {
+            const char *e = strchr(q, ',');
+            size_t len = e ? (size_t)(e - q) : strlen(q);
+            char *item = strndup(q, len);
+            if (l == 0)
+                PUSH(n->input, n->n_input, item);
+            else
+                PUSH(n->output, n->n_output, item);
+            q += len;
+            if (*q == ',')
+                q++;
+        }
+    }
+    PUSH(mp->graph->node, mp->graph->n_node, n);
+    return n;
+}
+
+static Onnx__AttributeProto *attr_new(Onnx__NodeProto *n, const char *name,
+                                      Onnx__AttributeProto__AttributeType type)
+{
+    Onnx__AttributeProto *a = malloc(sizeof *a);
+    onnx__attribute_proto__init(a);
+    a->name = S(name);
+    a->has_type = 1;
+    a->type = type;
+    PUSH(n->attribute, n->n_attribute, a);
+    return a;
+}
+
+static void attr_i(Onnx__NodeProto *n, const char *name, int64_t v)
+{
+    Onnx__AttributeProto *a = attr_new(n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
+    a->has_i = 1;
+    a->i = v;
+}
+
+static void attr_f(Onnx__NodeProto *n, const char *name, float v)
+{
+    Onnx__AttributeProto *a = attr_new(n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
+    a->has_f = 1;
+    a->f = v;
+}
+
+static void attr_s(Onnx__NodeProto *n, const char *name, const char *v)
+{
+    Onnx__AttributeProto *a = attr_new(n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+    a->has_s = 1;
+    a->s.len = strlen(v);
+    a->s.data = (uint8_t *)S(v);
+}
+
+static void attr_ints(Onnx__NodeProto *n, const char *name, int count, ...)
+{
+    Onnx__AttributeProto *a = attr_new(n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
+    va_list ap;
+    va_start(ap, count);
+    for (int i = 0; i < count; i++) {
+        int64_t v = va_arg(ap, int);
+        PUSH(a->ints, a->n_ints, v);
+    }
+    va_end(ap);
+}
+
+/* A tensor ValueInfo; dims < 0 become symbolic ("N"). nd < 0: no type. */
+static Onnx__ValueInfoProto *value_info(const char *name, int nd, const int64_t *dims)
+{
+    Onnx__ValueInfoProto *vi = malloc(sizeof *vi);
+    onnx__value_info_proto__init(vi);
+    vi->name = S(name);
+    if (nd < 0)
+        return vi;
+    Onnx__TypeProto *tp = malloc(sizeof *tp);
+    Onnx__TypeProto__Tensor *tt = malloc(sizeof *tt);
+    Onnx__TensorShapeProto *sh = malloc(sizeof *sh);
+    onnx__type_proto__init(tp);
+    onnx__type_proto__tensor__init(tt);
+    onnx__tensor_shape_proto__init(sh);
+    tt->has_elem_type = 1;
+    tt->elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    for (int i = 0; i < nd; i++) {
+        Onnx__TensorShapeProto__Dimension *d = malloc(sizeof *d);
+        onnx__tensor_shape_proto__dimension__init(d);
+        if (dims[i] < 0) {
+            d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+            d->dim_param = S(dims[i] == -1 ? "N" : "H");
+        } else {
+            d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+            d->dim_value = dims[i];
+        }
+        PUSH(sh->dim, sh->n_dim, d);
+    }
+    tt->shape = sh;
+    tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    tp->tensor_type = tt;
+    vi->type = tp;
+    return vi;
+}
+
+static void add_input(Onnx__ModelProto *mp, const char *name, int nd, const int64_t *dims)
+{
+    PUSH(mp->graph->input, mp->graph->n_input, value_info(name, nd, dims));
+}
+
+static void add_output(Onnx__ModelProto *mp, const char *name, int nd, const int64_t *dims)
+{
+    PUSH(mp->graph->output, mp->graph->n_output, value_info(name, nd, dims));
+}
+
+static void add_vinfo(Onnx__ModelProto *mp, const char *name, int nd, const int64_t *dims)
+{
+    PUSH(mp->graph->value_info, mp->graph->n_value_info, value_info(name, nd, dims));
+}
+
+/* Temporary folder per test. */
+static char tmpdir[64];
+
+static void make_tmp(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/nm_onnx.XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir));
+}
+
+/* NM_TEST_KEEP=1 keeps the files for inspection. */
+static void rm_tmp(void)
+{
+    if (getenv("NM_TEST_KEEP"))
+        return;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static char *tmp_path(const char *name)
+{
+    static char buf[4][128];
+    static int k;
+    char *p = buf[k++ % 4];
+    snprintf(p, 128, "%s/%s", tmpdir, name);
+    return p;
+}
+
+static void write_bytes(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(data, 1, len, f), len);
+    cr_assert_eq(fclose(f), 0);
+}
+
+/* Packs mp to bytes, writes it to tmpdir/name and frees mp. Returns the path. */
+static const char *write_model(Onnx__ModelProto *mp, const char *name)
+{
+    size_t len = onnx__model_proto__get_packed_size(mp);
+    uint8_t *buf = malloc(len + 1);
+    cr_assert_eq(onnx__model_proto__pack(mp, buf), len);
+    const char *path = tmp_path(name);
+    write_bytes(path, buf, len);
+    free(buf);
+    onnx__model_proto__free_unpacked(mp, NULL);
+    return path;
+}
+
+static nm_model *load_ok(const char *path, char **warn)
+{
+    nm_model *m = nm_onnx_load(path, warn);
+    cr_assert_not_null(m, "load failed: %s", nm_errmsg());
+    return m;
+}
+
+static const nm_layer *layer(const nm_model *m, const char *name)
+{
+    int i = nm_model_find(m, name);
+    cr_assert(i >= 0, "no layer '%s'", name);
+    return &m->layers[i];
+}
+
+static void assert_floats(const nm_tensor *t, const float *want, int64_t n, const char *what)
+{
+    cr_assert_not_null(t, "%s missing", what);
+    cr_assert_eq(t->dtype, NM_F32);
+    cr_assert_eq(t->numel, n, "%s: %lld elements, expected %lld", what, (long long)t->numel,
+                 (long long)n);
+    cr_assert(memcmp(t->data, want, (size_t)n * sizeof(float)) == 0, "%s differs", what);
+}
+
+/* ------------------------------------------------------------------ */
+/* The small CNN:                                                      */
+/*   x[N,3,8,8] -> conv1 (4x3x3x3, pad 1, bias) -> bn1 -> Relu ->      */
+/*   pool (max 2x2 s2) -> conv2 (4x4x3x3, pad 1) -> Add(conv2, pool)    */
+/*   -> GlobalAveragePool -> Flatten -> fc (Gemm, transB, 10x4, bias)   */
+
+typedef struct {
+    float *w1, *b1, *g, *be, *mu, *var, *w2, *wfc, *bfc;
+} cnn_vals;
+
+static void cnn_free(cnn_vals *v)
+{
+    float *p[] = {v->w1, v->b1, v->g, v->be, v->mu, v->var, v->w2, v->wfc, v->bfc};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+        free(p[i]);
+}
+
+static Onnx__ModelProto *small_cnn(cnn_vals *v, int raw, int with_vinfo)
+{
+    Onnx__ModelProto *mp = model_new();
+    static const int64_t xin[4] = {-1, 3, 8, 8};
+    add_input(mp, "x", 4, xin);
+    static const int64_t dw1[4] = {4, 3, 3, 3}, d4[1] = {4}, dw2[4] = {4, 4, 3, 3};
+    static const int64_t dfc[2] = {10, 4}, d10[1] = {10};
+    v->w1 = pattern(108, 0.05f);
+    v->b1 = pattern(4, 0.5f);
+    v->g = pattern(4, 0.25f);
+    v->be = pattern(4, 0.125f);
+    v->mu = pattern(4, 0.0625f);
+    v->var = malloc(4 * sizeof(float));
+    for (int i = 0; i < 4; i++)
+        v->var[i] = 1.0f + (float)i;
+    v->w2 = pattern(144, 0.03f);
+    v->wfc = pattern(40, 0.1f);
+    v->bfc = pattern(10, 0.01f);
+    add_init(mp, tensor_f32("W1", 4, dw1, v->w1, raw));
+    add_init(mp, tensor_f32("B1", 1, d4, v->b1, raw));
+    add_init(mp, tensor_f32("bn.scale", 1, d4, v->g, raw));
+    add_init(mp, tensor_f32("bn.bias", 1, d4, v->be, raw));
+    add_init(mp, tensor_f32("bn.mean", 1, d4, v->mu, raw));
+    add_init(mp, tensor_f32("bn.var", 1, d4, v->var, raw));
+    add_init(mp, tensor_f32("W2", 4, dw2, v->w2, raw));
+    add_init(mp, tensor_f32("Wfc", 2, dfc, v->wfc, raw));
+    add_init(mp, tensor_f32("Bfc", 1, d10, v->bfc, raw));
+    /* Old exporters list initializers as graph inputs too. */
+    add_input(mp, "W1", 4, dw1);
+
+    Onnx__NodeProto *n = add_node(mp, "Conv", "conv1", "x,W1,B1", "c1");
+    attr_ints(n, "kernel_shape", 2, 3, 3);
+    attr_ints(n, "pads", 4, 1, 1, 1, 1);
+    attr_ints(n, "strides", 2, 1, 1);
+    n = add_node(mp, "BatchNormalization", "bn1", "c1,bn.scale,bn.bias,bn.mean,bn.var", "b1");
+    attr_f(n, "epsilon", 1e-3f);
+    add_node(mp, "Relu", NULL, "b1", "r1");
+    n = add_node(mp, "MaxPool", "pool", "r1", "p1");
+    attr_ints(n, "kernel_shape", 2, 2, 2);
+    attr_ints(n, "strides", 2, 2, 2);
+    n = add_node(mp, "Conv", "conv2", "p1,W2", "c2");
+    attr_ints(n, "pads", 4, 1, 1, 1, 1);
+    add_node(mp, "Add", "add", "c2,p1", "a1");
+    add_node(mp, "GlobalAveragePool", "gap", "a1", "g1");
+    add_node(mp, "Flatten", NULL, "g1", "f1");
+    n = add_node(mp, "Gemm", "fc", "f1,Wfc,Bfc", "y");
+    attr_i(n, "transB", 1);
+    static const int64_t yout[2] = {-1, 10};
+    add_output(mp, "y", 2, yout);
+    if (with_vinfo) {
+        /* Shapes by the usual formula out = (in + 2p - k) / s + 1. */
+        static const int64_t s488[4] = {-1, 4, 8, 8}, s444[4] = {1, 4, 4, 4};
+        static const int64_t s411[4] = {-1, 4, 1, 1}, s4[2] = {-1, 4};
+        add_vinfo(mp, "c1", 4, s488);
+        add_vinfo(mp, "b1", 4, s488);
+        add_vinfo(mp, "r1", 4, s488);
+        add_vinfo(mp, "p1", 4, s444);
+        add_vinfo(mp, "c2", 4, s444);
+        add_vinfo(mp, "a1", 4, s444);
+        add_vinfo(mp, "g1", 4, s411);
+        add_vinfo(mp, "f1", 2, s4);
+    }
+    return mp;
+}
+
+static void check_small_cnn(const nm_model *m, const cnn_vals *v)
+{
+    cr_assert_eq(m->in_c, 3);
+    cr_assert_eq(m->in_h, 8);
+    cr_assert_eq(m->in_w, 8);
+    cr_assert_eq(m->n_layers, 9);
+    static const char *names[9] = {"conv1", "bn1", "Relu_0", "pool", "conv2", "add", "gap",
+                                   "Flatten_0", "fc"};
+    static const nm_layer_kind kinds[9] = {
+        NM_LAYER_CONV, NM_LAYER_BN, NM_LAYER_RELU, NM_LAYER_MAXPOOL, NM_LAYER_CONV,
+        NM_LAYER_ADD, NM_LAYER_GAP, NM_LAYER_FLATTEN, NM_LAYER_LINEAR};
+    /* (C, H, W) after each layer, by hand. */
+    static const int shapes[9][3] = {{4, 8, 8}, {4, 8, 8}, {4, 8, 8}, {4, 4, 4}, {4, 4, 4},
+                                     {4, 4, 4}, {4, 1, 1}, {4, 1, 1}, {10, 1, 1}};
+    for (int i = 0; i < 9; i++) {
+        const nm_layer *l = &m->layers[i];
+        cr_assert_str_eq(l->name, names[i]);
+        cr_assert_eq(l->kind, kinds[i], "layer %s kind %s", l->name, nm_layer_kind_name(l->kind));
+        cr_assert(l->out_c == shapes[i][0] && l->out_h == shapes[i][1] && l->out_w == shapes[i][2],
+                  "layer %s is (%d,%d,%d)", l->name, l->out_c, l->out_h, l->out_w);
+    }
+    /* Producers. */
+    int want_in[9][2] = {{NM_INPUT, 0}, {0, 0}, {1, 0}, {2, 0}, {3, 0}, {4, 3}, {5, 0}, {6, 0}, {7, 0}};
+    for (int i = 0; i < 9; i++) {
+        cr_assert_eq(m->layers[i].inputs[0], want_in[i][0], "layer %d input 0", i);
+        if (m->layers[i].kind == NM_LAYER_ADD) {
+            cr_assert_eq(m->layers[i].n_inputs, 2);
+            cr_assert_eq(m->layers[i].inputs[1], want_in[i][1]);
+        }
+    }
+    const nm_layer *c1 = layer(m, "conv1"), *bn = layer(m, "bn1"), *pool = layer(m, "pool");
+    cr_assert(c1->kh == 3 && c1->kw == 3 && c1->pad_h == 1 && c1->pad_w == 1 && c1->stride_h == 1);
+    cr_assert(pool->kh == 2 && pool->stride_h == 2 && pool->stride_w == 2 && pool->pad_h == 0);
+    assert_floats(c1->weight, v->w1, 108, "conv1.weight");
+    cr_assert_eq(c1->weight->shape[1], 3);
+    assert_floats(c1->bias, v->b1, 4, "conv1.bias");
+    assert_floats(bn->gamma, v->g, 4, "bn1.gamma");
+    assert_floats(bn->beta, v->be, 4, "bn1.beta");
+    assert_floats(bn->mean, v->mu, 4, "bn1.mean");
+    assert_floats(bn->var, v->var, 4, "bn1.var");
+    cr_assert_float_eq(bn->eps, 1e-3f, 1e-9);
+    const nm_layer *c2 = layer(m, "conv2"), *fc = layer(m, "fc");
+    assert_floats(c2->weight, v->w2, 144, "conv2.weight");
+    cr_assert_null(c2->bias);
+    /* transB = 1: the file's [10, 4] is already [out, in]. */
+    assert_floats(fc->weight, v->wfc, 40, "fc.weight");
+    cr_assert_eq(fc->weight->shape[0], 10);
+    assert_floats(fc->bias, v->bfc, 10, "fc.bias");
+
+    /* Channel graph: conv1's channels reach conv2 (through bn, relu, pool)
+     * and, through the residual add, gap and flatten, fc. */
+    int out[8], feeds_add;
+    int n = nm_model_channel_consumers(m, 0, out, 8, &feeds_add);
+    cr_assert_eq(n, 2);
+    cr_assert(feeds_add);
+    cr_assert((out[0] == 4 && out[1] == 8) || (out[0] == 8 && out[1] == 4));
+    n = nm_model_channel_consumers(m, 4, out, 8, &feeds_add);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(out[0], 8);
+    cr_assert(feeds_add);
+    int through;
+    n = nm_model_channel_producers(m, 8, out, 8, &through);
+    cr_assert_eq(n, 2, "fc's channels come from conv1 and conv2");
+    cr_assert(through);
+
+    /* Dense MACs per sample: positions x weight elements. */
+    int64_t macs = 8 * 8 * (4 * 3 * 3 * 3)  /* conv1 */
+                 + 4 * 4 * (4 * 4 * 3 * 3)  /* conv2 */
+                 + 1 * (10 * 4);            /* fc */
+    cr_assert_eq(nm_model_dense_macs(m), macs);
+    cr_assert_eq(macs, 6912 + 2304 + 40);
+}
+
+Test(onnx, small_cnn_float_data, .init = make_tmp, .fini = rm_tmp)
+{
+    cnn_vals v;
+    const char *path = write_model(small_cnn(&v, 0, 0), "cnn.onnx");
+    char *warn = (char *)1;
+    nm_model *m = load_ok(path, &warn);
+    cr_assert_null(warn, "unexpected warnings: %s", warn);
+    cr_assert_str_eq(m->name, "testnet");
+    check_small_cnn(m, &v);
+    nm_model_free(m);
+    cnn_free(&v);
+}
+
+Test(onnx, small_cnn_raw_data, .init = make_tmp, .fini = rm_tmp)
+{
+    cnn_vals v;
+    const char *path = write_model(small_cnn(&v, 1, 0), "cnn_raw.onnx");
+    char *warn = NULL;
+    nm_model *m = load_ok(path, &warn);
+    cr_assert_null(warn, "unexpected warnings: %s", warn);
+    check_small_cnn(m, &v);
+    nm_model_free(m);
+    cnn_free(&v);
+}
+
+Test(onnx, raw_and_float_data_load_the_same, .init = make_tmp, .fini = rm_tmp)
+{
+    cnn_vals a, b;
+    const char *pa = write_model(small_cnn(&a, 0, 0), "a.onnx");
+    nm_model *ma = load_ok(pa, NULL);
+    const char *pb = write_model(small_cnn(&b, 1, 0), "b.onnx");
+    nm_model *mb = load_ok(pb, NULL);
+    cr_assert_eq(ma->n_layers, mb->n_layers);
+    for (int i = 0; i < ma->n_layers; i++) {
+        const nm_layer *x = &ma->layers[i], *y = &mb->layers[i];
+        const nm_tensor *tx[] = {x->weight, x->bias, x->gamma, x->beta, x->mean, x->var};
+        const nm_tensor *ty[] = {y->weight, y->bias, y->gamma, y->beta, y->mean, y->var};
+        for (int k = 0; k < 6; k++) {
+            cr_assert_eq(!tx[k], !ty[k]);
+            if (tx[k])
+                cr_assert(tx[k]->numel == ty[k]->numel &&
+                          memcmp(tx[k]->data, ty[k]->data, (size_t)tx[k]->numel * 4) == 0);
+        }
+    }
+    nm_model_free(ma);
+    nm_model_free(mb);
+    cnn_free(&a);
+    cnn_free(&b);
+}
+
+Test(onnx, value_info_shapes_match, .init = make_tmp, .fini = rm_tmp)
+{
+    cnn_vals v;
+    const char *path = write_model(small_cnn(&v, 0, 1), "vi.onnx");
+    char *warn = NULL;
+    nm_model *m = load_ok(path, &warn);
+    cr_assert_null(warn, "computed shapes disagree with value_info: %s", warn);
+    check_small_cnn(m, &v);
+    nm_model_free(m);
+    cnn_free(&v);
+
+    /* A wrong declared shape is reported by name (a symbolic batch is fine). */
+    Onnx__ModelProto *mp = small_cnn(&v, 0, 0);
+    static const int64_t wrong[4] = {-1, 4, 5, 5}, wrong_f[2] = {2, 5};
+    add_vinfo(mp, "p1", 4, wrong);
+    add_vinfo(mp, "f1", 2, wrong_f);
+    path = write_model(mp, "vi_wrong.onnx");
+    m = load_ok(path, &warn);
+    cr_assert_not_null(warn);
+    cr_assert(strstr(warn, "'p1' has shape [N, 4, 5, 5]") && strstr(warn, "(4, 4, 4)"), "%s", warn);
+    cr_assert(strstr(warn, "'f1' has shape [2, 5]") && strstr(warn, "(4, 1, 1)"), "%s", warn);
+    free(warn);
+    nm_model_free(m);
+    cnn_free(&v);
+}
+
+/* ------------------------------------------------------------------ */
+/* Other mappings.                                                     */
+
+/* x[N,2,5,5] -> Conv 3x3 (2->6) -> Dropout -> Clip(0,6) ->
+ * Flatten -> Gemm (transB = 0, alpha 2) -> ... */
+Test(onnx, gemm_without_transb_is_transposed, .init = make_tmp, .fini = rm_tmp)
+{
+    Onnx__ModelProto *mp = model_new();
+    static const int64_t xin[2] = {1, 5}, dw[2] = {5, 3}, db[2] = {1, 3};
+    add_input(mp, "x", 2, xin);
+    float w[15], b[3] = {0.5f, -1.0f, 2.0f};
+    for (int i = 0; i < 15; i++)
+        w[i] = (float)(i + 1);  /* w[i][o] = 3*i + o + 1 */
+    add_init(mp, tensor_f32("W", 2, dw, w, 1));
+    add_init(mp, tensor_f32("B", 2, db, b, 0));
+    Onnx__NodeProto *n = add_node(mp, "Gemm", "fc", "x,W,B", "y");
+    attr_f(n, "alpha", 2.0f);
+    attr_f(n, "beta", 1.0f);
+    char *warn = NULL;
+    nm_model *m = load_ok(write_model(mp, "gemm.onnx"), &warn);
+    cr_assert_eq(m->in_c, 5);
+    cr_assert_eq(m->n_layers, 1);
+    const nm_layer *l = &m->layers[0];
+    cr_assert_eq(l->kind, NM_LAYER_LINEAR);
+    cr_assert(l->weight->shape[0] == 3 && l->weight->shape[1] == 5);
+    for (int o = 0; o < 3; o++)
+        for (int i = 0; i < 5; i++)
+            cr_assert_float_eq(nm_f32(l->weight)[o * 5 + i], 2.0f * (float)(3 * i + o + 1), 0,
+                               "weight[%d][%d]", o, i);
+    assert_floats(l->bias, b, 3, "bias");
+    cr_assert(warn && strstr(warn, "alpha 2"), "alpha should be reported: %s", warn);
+    free(warn);
+    nm_model_free(m);
+}
+
+Test(onnx, matmul_add_becomes_linear_with_bias, .init = make_tmp, .fini = rm_tmp)
+{
+    Onnx__ModelProto *mp = model_new();
+    static const int64_t xin[4] = {1, 2, 2, 2}, dw[2] = {8, 3}, db[1] = {3};
+    static const int64_t shp[2] = {0, -1};
+    add_input(mp, "x", 4, xin);
+    float w[24], b[3] = {1.0f, 2.0f, 3.0f};
+    for (int i = 0; i < 24; i++)
+        w[i] = (float)i * 0.5f;
+    add_init(mp, tensor_f32("W", 2, dw, w, 0));
+    add_init(mp, tensor_f32("bias", 1, db, b, 0));
+    add_init(mp, tensor_i64("shape", 2, shp));
+    add_node(mp, "Reshape", "flat", "x,shape", "f");
+    add_node(mp, "MatMul", "mm", "f,W", "h");
+    add_node(mp, "Add", "addb", "h,bias", "y");
+    add_output(mp, "y", 2, (const int64_t[]){1, 3});
+    char *warn = NULL;
+    nm_model *m = load_ok(write_model(mp, "mm.onnx"), &warn);
+    cr_assert_null(warn, "%s", warn);
+    cr_assert_eq(m->n_layers, 2, "Reshape -> flatten, MatMul+Add -> one linear");
+    cr_assert_eq(m->layers[0].kind, NM_LAYER_FLATTEN);
+    cr_assert_eq(m->layers[0].out_c, 8);
+    const nm_layer *l = layer(m, "mm");
+    cr_assert_eq(l->kind, NM_LAYER_LINEAR);
+    cr_assert(l->weight->shape[0] == 3 && l->weight->shape[1] == 8);
+    for (int o = 0; o < 3; o++)
+        for (int i = 0; i < 8; i++)
+            cr_assert_eq(nm_f32(l->weight)[o * 8 + i], w[i * 3 + o]);
+    assert_floats(l->bias, b, 3, "folded bias");
+    nm_model_free(m);
+}
+
+Test(onnx, conv_bias_add_folds_only_when_alone, .init = make_tmp, .fini = rm_tmp)
+{
+    Onnx__ModelProto *mp = model_new();
+    static const int64_t xin[4] = {1, 2, 4, 4}, dw[4] = {3, 2, 1, 1}, db[4] = {1, 3, 1, 1};
+    add_input(mp, "x", 4, xin);
+    float w[6] = {1, 2, 3, 4, 5, 6}, b[3] = {0.25f, 0.5f, 0.75f};
+    add_init(mp, tensor_f32("W", 4, dw, w, 0));
+    add_init(mp, tensor_f32("b", 4, db, b, 0));
+    add_node(mp, "Conv", "c", "x,W", "c_out");
+    add_node(mp, "Identity", "id", "c_out", "c_id");
+    add_node(mp, "Add", "addb", "c_id,b", "y");
+    /* a second conv whose output also feeds a Relu: not folded */
+    add_node(mp, "Conv", "c2", "y,W2", "c2_out");
+    static const int64_t dw2[4] = {3, 3, 1, 1};
+    float w2[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+    add_init(mp, tensor_f32("W2", 4, dw2, w2, 0));
+    add_node(mp, "Add", "addb2", "c2_out,b", "z");
+    add_node(mp, "Relu", "r", "c2_out", "r_out");
+    char *warn = NULL;
+    nm_model *m = load_ok(write_model(mp, "fold.onnx"), &warn);
+    cr_assert_eq(m->n_layers, 3, "c, c2, r");
+    assert_floats(layer(m, "c")->bias, b, 3, "folded conv bias");
+    cr_assert_null(layer(m, "c2")->bias);
+    cr_assert_eq(layer(m, "c2")->inputs[0], 0, "Identity and the folded Add alias conv 'c'");
+    cr_assert(warn && strstr(warn, "'addb2'") && strstr(warn, "ignored"), "%s", warn);
+    free(warn);
+    nm_model_free(m);
+}
+
+Test(onnx, clip_dropout_dwconv_avgpool_naming, .init = make_tmp, .fini = rm_tmp)
+{
+    Onnx__ModelProto *mp = model_new();
+    static const int64_t xin[4] = {-1, 4, 6, 6}, dw[4] = {4, 1, 3, 3}, sc[1] = {1};
+    add_input(mp, "x", 4, xin);
+    float w[36];
+    for (int i = 0; i < 36; i++)
+        w[i] = (float)i;
+    float lo = 0.0f, hi = 6.0f;
+    add_init(mp, tensor_f32("W", 4, dw, w, 0));
+    add_init(mp, tensor_f32("lo", 0, sc, &lo, 0));
+    add_init(mp, tensor_f32("hi", 0, sc, &hi, 1));
+    Onnx__NodeProto *n = add_node(mp, "Conv", "dup", "x,W", "d");
+    attr_i(n, "group", 4);
+    attr_s(n, "auto_pad", "SAME_UPPER");
+    add_node(mp, "Dropout", "drop", "d", "d2,mask");
+    add_node(mp, "Clip", "dup", "d2,lo,hi", "r6");       /* opset 11+: inputs */
+    n = add_node(mp, "Clip", "", "r6", "r6b");            /* opset 6: attributes */
+    attr_f(n, "min", 0.0f);
+    attr_f(n, "max", 6.0f);
+    n = add_node(mp, "AveragePool", "ap", "r6b", "p");
+    attr_ints(n, "kernel_shape", 2, 3, 3);
+    attr_ints(n, "strides", 2, 3, 3);
+    char *warn = NULL;
+    nm_model *m = load_ok(write_model(mp, "dw.onnx"), &warn);
+    cr_assert_null(warn, "%s", warn);
+    cr_assert_eq(m->n_layers, 4);
+    /* "dup" names two nodes: both get generated names. */
+    cr_assert_str_eq(m->layers[0].name, "Conv_0");
+    cr_assert_str_eq(m->layers[1].name, "Clip_0");
+    cr_assert_str_eq(m->layers[2].name, "Clip_1");
+    const nm_layer *d = &m->layers[0];
+    cr_assert_eq(d->kind, NM_LAYER_DWCONV);
+    cr_assert(d->groups == 4 && d->pad_h == 1 && d->pad_w == 1 && d->out_h == 6);
+    assert_floats(d->weight, w, 36, "dwconv weight");
+    cr_assert_eq(m->layers[1].kind, NM_LAYER_RELU);
+    cr_assert_eq(m->layers[1].inputs[0], 0, "Dropout is skipped");
+    cr_assert_float_eq(m->layers[1].clip, 6.0f, 0);
+    cr_assert_float_eq(m->layers[2].clip, 6.0f, 0);
+    cr_assert_eq(m->layers[3].kind, NM_LAYER_AVGPOOL);
+    cr_assert(m->layers[3].out_h == 2 && m->layers[3].out_w == 2);
+    /* dwconv MACs: 36 positions x 36 weights */
+    cr_assert_eq(nm_model_dense_macs(m), 36 * 36);
+    nm_model_free(m);
+}
+
+/* ------------------------------------------------------------------ */
+/* Unsupported operators.                                              */
+
+static Onnx__ModelProto *conv_net(void)
+{
+    Onnx__ModelProto *mp = model_new();
+    static const int64_t xin[4] = {1, 1, 4, 4}, dw[4] = {2, 1, 1, 1};
+    add_input(mp, "x", 4, xin);
+    float w[2] = {1.0f, -1.0f};
+    add_init(mp, tensor_f32("W", 4, dw, w, 0));
+    add_node(mp, "Conv", "conv", "x,W", "c");
+    return mp;
+}
+
+Test(onnx, unsupported_ops_are_listed, .init = make_tmp, .fini = rm_tmp)
+{
+    Onnx__ModelProto *mp = conv_net();
+    add_node(mp, "Concat", "cat1", "c,c", "k1");
+    add_node(mp, "Relu", "relu", "c", "r");
+    add_node(mp, "Concat", "cat2", "k1,k1", "k2");
+    add_node(mp, "Softmax", "sm", "r", "y");
+    char *warn = NULL;
+    nm_model *m = load_ok(write_model(mp, "unsup.onnx"), &warn);
+    cr_assert_eq(m->n_layers, 2, "conv and relu are built");
+    cr_assert_not_null(warn);
+    cr_assert(strstr(warn, "unsupported operators: Concat (2), Softmax (1)"), "%s", warn);
+    free(warn);
+    nm_model_free(m);
+}
+
+Test(onnx, import_stops_at_a_dependent_node, .init = make_tmp, .fini = rm_tmp)
+{
+    Onnx__ModelProto *mp = conv_net();
+    add_node(mp, "Relu", "relu", "c", "r");
+    add_node(mp, "LeakyRelu", "leaky", "r", "l");
+    add_node(mp, "MaxPool", "pool", "l", "p");     /* needs the skipped output */
+    add_node(mp, "Relu", "after", "r", "r2");       /* never reached */
+    char *warn = NULL;
+    nm_model *m = load_ok(write_model(mp, "stop.onnx"), &warn);
+    cr_assert_eq(m->n_layers, 2);
+    cr_assert_eq(nm_model_find(m, "after"), -1);
+    cr_assert(warn && strstr(warn, "LeakyRelu (1)") && strstr(warn, "stopped at node 'pool'") &&
+              strstr(warn, "'leaky'"), "%s", warn);
+    free(warn);
+    nm_model_free(m);
+}
+
+Test(onnx, unsupported_settings_are_warned, .init = make_tmp, .fini = rm_tmp)
+{
+    Onnx__ModelProto *mp = conv_net();
+    Onnx__NodeProto *n = add_node(mp, "MaxPool", "asym", "c", "p");
+    attr_ints(n, "kernel_shape", 2, 2, 2);
+    attr_ints(n, "pads", 4, 0, 0, 1, 1);
+    add_node(mp, "Relu", "relu", "c", "r");
+    char *warn = NULL;
+    nm_model *m = load_ok(write_model(mp, "asym.onnx"), &warn);
+    cr_assert_eq(m->n_layers, 2);
+    cr_assert(warn && strstr(warn, "'asym'") && strstr(warn, "asymmetric"), "%s", warn);
+    free(warn);
+    nm_model_free(m);
+}
+
+Test(onnx, nothing_importable_is_an_error, .init = make_tmp, .fini = rm_tmp)
+{
+    Onnx__ModelProto *mp = model_new();
+    static const int64_t xin[2] = {1, 10};
+    add_input(mp, "x", 2, xin);
+    add_node(mp, "Softmax", "sm", "x", "y");
+    const char *path = write_model(mp, "sm.onnx");
+    char *warn = (char *)1;
+    cr_assert_null(nm_onnx_load(path, &warn));
+    cr_assert_null(warn);
+    cr_assert(strstr(nm_errmsg(), path) && strstr(nm_errmsg(), "Softmax (1)"), "%s", nm_errmsg());
+}
+
+/* ------------------------------------------------------------------ */
+/* Bad input: a message naming the file and the problem, never a crash */
+/* or an allocation the file does not justify.                         */
+
+static void expect_error(const char *path, const char *what)
+{
+    char *warn = (char *)1;
+    nm_model *m = nm_onnx_load(path, &warn);
+    cr_assert_null(m, "loading %s should fail (%s)", path, what);
+    cr_assert_null(warn);
+    cr_assert(strstr(nm_errmsg(), path), "message does not name the file: %s", nm_errmsg());
+    cr_assert(strstr(nm_errmsg(), what), "message '%s' lacks '%s'", nm_errmsg(), what);
+}
+
+Test(onnx, bad_files, .init = make_tmp, .fini = rm_tmp)
+{
+    const char *p = tmp_path("missing.onnx");
+    expect_error(p, "No such file");
+
+    p = tmp_path("empty.onnx");
+    write_bytes(p, "", 0);
+    expect_error(p, "no graph");
+
+    /* field 7 (graph) says 128 bytes follow, none do */
+    p = tmp_path("trunc_hdr.onnx");
+    write_bytes(p, "\x3a\x80\x01", 3);
+    expect_error(p, "corrupt or truncated");
+
+    /* a varint that never ends */
+    p = tmp_path("garbage.onnx");
+    write_bytes(p, "\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 12);
+    expect_error(p, "corrupt or truncated");
+
+    /* a real model cut in half */
+    cnn_vals v;
+    Onnx__ModelProto *mp = small_cnn(&v, 1, 0);
+    size_t len = onnx__model_proto__get_packed_size(mp);
+    uint8_t *buf = malloc(len);
+    onnx__model_proto__pack(mp, buf);
+    onnx__model_proto__free_unpacked(mp, NULL);
+    cnn_free(&v);
+    p = tmp_path("half.onnx");
+    write_bytes(p, buf, len / 2);
+    free(buf);
+    expect_error(p, "corrupt or truncated");
+
+    /* a model without a graph */
+    mp = model_new();
+    onnx__graph_proto__free_unpacked(mp->graph, NULL);
+    mp->graph = NULL;
+    expect_error(write_model(mp, "nograph.onnx"), "no graph");
+}
+
+Test(onnx, bad_inputs, .init = make_tmp, .fini = rm_tmp)
+{
+    Onnx__ModelProto *mp = model_new();
+    add_input(mp, "x", -1, NULL);
+    add_node(mp, "Relu", "r", "x", "y");
+    expect_error(write_model(mp, "noshape.onnx"), "input 'x' has no shape");
+
+    mp = model_new();
+    add_input(mp, "x", 4, (const int64_t[]){-1, 3, -2, 8});
+    add_node(mp, "Relu", "r", "x", "y");
+    expect_error(write_model(mp, "symbolic.onnx"), "dimension 2 is symbolic ('H')");
+
+    mp = model_new();
+    static const int64_t dw[1] = {2};
+    float w[2] = {1, 2};
+    add_init(mp, tensor_f32("W", 1, dw, w, 0));
+    add_input(mp, "W", 1, dw);
+    add_node(mp, "Relu", "r", "W", "y");
+    expect_error(write_model(mp, "noinput.onnx"), "no input besides its initializers");
+}
+
+Test(onnx, bad_tensors, .init = make_tmp, .fini = rm_tmp)
+{
+    /* dims promise 10^12 elements, 10 bytes present */
+    Onnx__ModelProto *mp = conv_net();
+    Onnx__TensorProto *t = mp->graph->initializer[0];
+    t->dims[0] = 1000000;
+    t->dims[1] = 1000000;
+    t->dims[2] = t->dims[3] = 1;
+    free(t->float_data);
+    t->float_data = NULL;
+    t->n_float_data = 0;
+    t->has_raw_data = 1;
+    t->raw_data.len = 10;
+    t->raw_data.data = calloc(1, 10);
+    expect_error(write_model(mp, "huge.onnx"), "'W' has dims [1000000, 1000000, 1, 1] "
+                                               "(1000000000000 elements of 4 bytes) but holds 10 bytes");
+
+    /* 2 elements declared, 3 float values present */
+    mp = conv_net();
+    t = mp->graph->initializer[0];
+    t->float_data = realloc(t->float_data, 3 * sizeof(float));
+    t->float_data[2] = 7.0f;
+    t->n_float_data = 3;
+    expect_error(write_model(mp, "size.onnx"), "'W' has dims [2, 1, 1, 1] (2 elements) but holds 3 values");
+
+    /* a weight whose dims do not fit the layer: 2 input channels, input has 1 */
+    mp = conv_net();
+    t = mp->graph->initializer[0];
+    t->dims[0] = 1;
+    t->dims[1] = 2;
+    expect_error(write_model(mp, "fit.onnx"), "node 'conv' (Conv): weight 'W' has dims [1, 2, 1, 1], "
+                                              "expected [1, 1, 1, 1]");
+
+    /* BN statistics of the wrong length */
+    mp = conv_net();
+    float s3[3] = {1, 1, 1};
+    static const int64_t d3[1] = {3};
+    add_init(mp, tensor_f32("s", 1, d3, s3, 0));
+    add_node(mp, "BatchNormalization", "bn", "c,s,s,s,s", "b");
+    expect_error(write_model(mp, "bn.onnx"), "scale 's' has dims [3], expected [2]");
+
+    /* a weight of a type nmlab does not read */
+    mp = conv_net();
+    t = mp->graph->initializer[0];
+    t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__STRING;
+    expect_error(write_model(mp, "type.onnx"), "data type STRING");
+}
+
+/* Deterministic mutations of a valid file (flipped bytes, truncation):
+ * every load either succeeds or fails with a message naming the file.
+ * Under the sanitizers this also checks memory safety. */
+Test(onnx, mutated_files_never_crash, .init = make_tmp, .fini = rm_tmp)
+{
+    cnn_vals v;
+    Onnx__ModelProto *mp = small_cnn(&v, 1, 1);
+    size_t len = onnx__model_proto__get_packed_size(mp);
+    uint8_t *good = malloc(len), *bad = malloc(len);
+    onnx__model_proto__pack(mp, good);
+    onnx__model_proto__free_unpacked(mp, NULL);
+    cnn_free(&v);
+    const char *p = tmp_path("mut.onnx");
+    uint64_t s = 0x9e3779b97f4a7c15ULL;
+    int loaded = 0, failed = 0;
+    for (int round = 0; round < 400; round++) {
+        memcpy(bad, good, len);
+        size_t n = len;
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        if (round % 4 == 3) {
+            n = (size_t)(s % len);
+        } else {
+            for (int k = 0; k <= round % 3; k++) {
+                s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+                bad[s % len] ^= (uint8_t)(1u << (s >> 32) % 8);
+            }
+        }
+        write_bytes(p, bad, n);
+        char *warn = NULL;
+        nm_model *m = nm_onnx_load(p, &warn);
+        if (m) {
+            loaded++;
+            nm_model_free(m);
+            free(warn);
+        } else {
+            failed++;
+            cr_assert_null(warn);
+            cr_assert(strstr(nm_errmsg(), p), "round %d: %s", round, nm_errmsg());
+        }
+    }
+    cr_assert(loaded > 0 && failed > 0, "loaded %d, failed %d", loaded, failed);
+    free(good);
+    free(bad);
+}
+
+/* DOUBLE weights (raw little-endian and double_data) and a Reshape whose
+ * shape comes from a Constant node. */
+static Onnx__TensorProto *tensor_f64(const char *name, int nd, const int64_t *dims,
+                                     const double *v, int raw)
+{
+    Onnx__TensorProto *t = malloc(sizeof *t);
+    onnx__tensor_proto__init(t);
+    t->name = S(name);
+    t->has_data_type = 1;
+    t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE;
+    int64_t n = 1;
+    for (int i = 0; i < nd; i++) {
+        PUSH(t->dims, t->n_dims, dims[i]);
+        n *= dims[i];
+    }
+    if (raw) {
+        t->has_raw_data = 1;
+        t->raw_data.len = (size_t)n * 8;
+        t->raw_data.data = malloc(t->raw_data.len);
+        for (int64_t i = 0; i < n; i++) {
+            uint64_t b;
+            memcpy(&b, &v[i], 8);
+            for (int k = 0; k < 8; k++)
+                t->raw_data.data[8 * i + k] = (uint8_t)(b >> (8 * k));
+        }
+    } else {
+        for (int64_t i = 0; i < n; i++)
+            PUSH(t->double_data, t->n_double_data, v[i]);
+    }
+    return t;
+}
+
+Test(onnx, double_weights_and_constant_shape, .init = make_tmp, .fini = rm_tmp)
+{
+    for (int raw = 0; raw < 2; raw++) {
+        Onnx__ModelProto *mp = model_new();
+        static const int64_t xin[4] = {1, 3, 1, 2}, dw[2] = {6, 2};
+        add_input(mp, "x", 4, xin);
+        double w[12];
+        for (int i = 0; i < 12; i++)
+            w[i] = 0.25 * (i - 5);  /* exact in float */
+        add_init(mp, tensor_f64("W", 2, dw, w, raw));
+        Onnx__NodeProto *n = add_node(mp, "Constant", "k", "", "shape");
+        Onnx__AttributeProto *a = attr_new(n, "value", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR);
+        a->t = tensor_i64("shape_value", 2, (const int64_t[]){-1, 6});
+        add_node(mp, "Reshape", "flat", "x,shape", "f");
+        add_node(mp, "MatMul", "mm", "f,W", "y");
+        char *warn = NULL;
+        nm_model *m = load_ok(write_model(mp, raw ? "d_raw.onnx" : "d.onnx"), &warn);
+        cr_assert_null(warn, "%s", warn);
+        cr_assert_eq(m->n_layers, 2);
+        cr_assert_eq(m->layers[0].kind, NM_LAYER_FLATTEN);
+        const nm_layer *l = layer(m, "mm");
+        for (int o = 0; o < 2; o++)
+            for (int i = 0; i < 6; i++)
+                cr_assert_eq(nm_f32(l->weight)[o * 6 + i], (float)w[i * 2 + o]);
+        nm_model_free(m);
+    }
+}
+
+Test(onnx, reshape_with_computed_shape_stops, .init = make_tmp, .fini = rm_tmp)
+{
+    Onnx__ModelProto *mp = conv_net();
+    add_node(mp, "Shape", "shape", "c", "s");
+    add_node(mp, "Reshape", "view", "c,s", "v");
+    add_node(mp, "Relu", "relu", "v", "r");
+    char *warn = NULL;
+    nm_model *m = load_ok(write_model(mp, "dyn.onnx"), &warn);
+    cr_assert_eq(m->n_layers, 1);
+    cr_assert(warn && strstr(warn, "Shape (1)") && strstr(warn, "'view' (Reshape) skipped") &&
+              strstr(warn, "stopped at node 'relu'"), "%s", warn);
+    free(warn);
+    nm_model_free(m);
+}

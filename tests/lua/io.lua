@@ -1,0 +1,81 @@
+-- nm.load / model:save: exact round trip, expected failures as nil+message,
+-- programming mistakes raising.
+local T = require "nm.test"
+
+local tmp = os.tmpname()
+os.remove(tmp)
+local path = tmp .. ".safetensors"
+
+-- Every weight element of two models, compared one by one.
+local function same_weights(a, b)
+  T.eq(#a, #b)
+  for i = 1, #a do
+    local la, lb = a:layer(i), b:layer(i)
+    T.eq(la.name, lb.name); T.eq(la.kind, lb.kind)
+    T.eq(la.out_shape, lb.out_shape)
+    local wa, wb = la.weight, lb.weight
+    T.eq(wa == nil, wb == nil, la.name .. " weight presence")
+    if wa then
+      T.eq(wa:shape(), wb:shape())
+      T.eq(wa:totable(), wb:totable(), la.name .. " weights")
+    end
+  end
+end
+
+T.case("round trip is exact", function()
+  local m = nm.zoo("fmnist_cnn", {seed = 11})
+  -- change some weights so the file must carry them, not the seed
+  local w = m:layers()[1].weight
+  w:set(1, 1, 1, 1, 0)
+  w:set(2, 1, 2, 2, 1234.5)
+  T.eq(m:save(path), true)
+  local r, warnings = nm.load(path)
+  T.ok(r, warnings)
+  T.eq(warnings, nil)
+  T.eq(r.name, m.name)
+  T.eq(r.input, m.input)
+  same_weights(m, r)
+  T.eq(r:layers()[1].weight:get(2, 1, 2, 2), 1234.5)
+  T.eq(r:stats(), m:stats())
+  os.remove(path)
+end)
+
+T.case("missing and corrupt files return nil and a message", function()
+  local m, err = nm.load("/nonexistent-folder/model.safetensors")
+  T.eq(m, nil)
+  T.ok(err:find("/nonexistent-folder/model.safetensors", 1, true), err)
+  local f = assert(io.open(path, "wb"))
+  f:write("\16\0\0\0\0\0\0\0{\"a\": broken json")
+  f:close()
+  m, err = nm.load(path)
+  T.eq(m, nil)
+  T.ok(type(err) == "string" and #err > 0)
+  os.remove(path)
+  local ok
+  ok, err = nm.zoo("fmnist_cnn"):save("/nonexistent-folder/out.safetensors")
+  T.eq(ok, nil)
+  T.ok(err:find("/nonexistent-folder/out.safetensors", 1, true), err)
+end)
+
+T.case("built models round trip; <close> frees", function()
+  local m <close> = nm.model("built", {2, 6, 6})
+  m:add("conv", "c1", {out = 3, k = 3})
+  m:add("relu", "r1")
+  m:add("conv", "c2", {out = 2, k = 1, input = "input"})
+  m:init_weights(9)
+  T.eq(m:save(path), true)
+  local r <close> = nm.load(path)
+  same_weights(m, r)
+  T.eq(r:layer("c2").inputs, {0})
+  os.remove(path)
+end)
+
+T.case("wrong arguments raise", function()
+  T.raises(function() nm.load({}) end, "bad argument #1 to 'load' (string expected, got table)")
+  T.raises(function() nm.load() end, "bad argument #1 to 'load' (string expected, got no value)")
+  local m = nm.zoo("fmnist_cnn")
+  T.raises(function() m:save() end, "bad argument #1 to 'save' (string expected, got no value)")
+  T.raises(function() m.save(nm.tensor {1}, path) end, "nm.model expected, got nm.tensor")
+end)
+
+T.done()

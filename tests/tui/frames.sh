@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Batch-mode checks of the workbench: `nmlab --frames N --keys ...` renders
+# without a terminal and prints the last frame; each check greps it. Also the
+# smoke test under the sanitizers. Usage: frames.sh NMLAB_BINARY
+set -u
+bin=$1
+export XDG_CONFIG_HOME
+XDG_CONFIG_HOME=$(mktemp -d)
+trap 'rm -rf "$XDG_CONFIG_HOME"' EXIT
+passes=0 fails=0
+
+# check NAME PATTERN -- nmlab args...: the frame must match PATTERN (grep -E)
+check() {
+  local name=$1 pat=$2; shift 3
+  local out
+  out=$(COLUMNS=120 LINES=40 "$bin" "$@" 2>&1)
+  local rc=$?
+  if [ $rc -eq 0 ] && printf '%s\n' "$out" | grep -qE -- "$pat"; then
+    echo "ok - $name"; passes=$((passes + 1))
+  else
+    echo "not ok - $name (exit $rc): /$pat/ not in:"; printf '%s\n' "$out" | sed 's/^/#   /'
+    fails=$((fails + 1))
+  fi
+}
+
+check "layers screen lists the model" ">  1 conv1 .* 32x1x3x3 .*100\.0%" -- --frames 2 fmnist_cnn
+check "model totals in the header" "fmnist_cnn +871 k params +19\.1 M MACs" -- --frames 1 fmnist_cnn
+check "sort by MACs puts fc1 first" "^>? +[0-9]+ fc1 " -- --frames 2 --keys s,s,s fmnist_cnn
+check "Enter opens the mask of the selected layer" "w\[0, 0\] = .*(kept|pruned)" -- --frames 3 --keys Enter fmnist_cnn
+check "mask cursor moves" "w\[1, 2\]" -- --frames 6 --keys Enter,Down,Right,Right fmnist_cnn
+check "array screen steps cycles" "cycle 3 / [0-9]+" -- --frames 5 --screen array --keys n,n,n fmnist_cnn
+check "array MAC kind switch" "mac=nm-6:9-4:9" -- --frames 3 --screen array --keys m fmnist_cnn
+check "teaching mode walks the nm-MAC" "walk-through" -- --frames 3 --screen array --keys T,n fmnist_cnn
+check "energy screen compares four systems" "nm-4:9-4:9 16x16" -- --frames 2 --screen energy fmnist_cnn
+check "console evaluates expressions" "^ 36$" -- --frames 4 --screen console --keys "'x = #model,Enter,'x * 2,Enter" fmnist_cnn
+check "console continues multi-line chunks" "^ multi18$" -- --frames 6 --screen console --keys "'x = #model,Enter,'if x then,Enter,'print('multi' .. x) end,Enter" fmnist_cnn
+check "a Lua error shows a traceback and changes nothing" "boom" -- --frames 3 --screen console --keys "'error('boom'),Enter" fmnist_cnn
+check "help is generated from the keymap" "undo / redo the last mask change" -- --frames 2 --keys "?" fmnist_cnn
+COLUMNS=60 LINES=20 "$bin" --frames 1 fmnist_cnn | grep -q "too small: 60x20" && { echo "ok - too small at 60x20"; passes=$((passes+1)); } || { echo "not ok - too small at 60x20"; fails=$((fails+1)); }
+check "a bad model file names the problem" "could not open" -- --frames 1 /nonexistent.safetensors
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]

@@ -1,0 +1,229 @@
+/* TUI views rendered into an in-memory grid: text snapshots and cell styles
+ * checked against masks set by hand. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "workbench.h"
+
+static nm_model *small_model(void)
+{
+    nm_model *m = nm_model_new("small", 2, 6, 6);
+    nm_add_conv(m, "convA", NM_INPUT, 4, 2, 2, 1, 0, 1, 0); /* W: 4 x 8 */
+    nm_add_relu(m, "reluA", NM_PREV, 0);
+    nm_add_flatten(m, "flat", NM_PREV);
+    cr_assert(nm_add_linear(m, "fc", NM_PREV, 3, 1) >= 0, "%s", nm_errmsg());
+    nm_model_init_weights(m, 3);
+    return m;
+}
+
+Test(tui_grid, text_and_clipping)
+{
+    tui_grid *g = tui_grid_new(10, 2, 1);
+    tui_text(g, 8, 0, 0, TUI_S_NORMAL, "abcdef");
+    tui_text(g, 0, 1, 3, TUI_S_NORMAL, "h\xc3\xa9llo"); /* é is one cell */
+    char *t = tui_grid_text(g);
+    cr_assert_str_eq(t, "        ab\nh\xc3\xa9l\n");
+    free(t);
+    tui_grid_free(g);
+    g = tui_grid_new(4, 1, 0); /* ASCII mode replaces non-ASCII */
+    tui_text(g, 0, 0, 0, TUI_S_NORMAL, "\xc3\xa9x");
+    t = tui_grid_text(g);
+    cr_assert_str_eq(t, "?x\n");
+    free(t);
+    tui_grid_free(g);
+}
+
+Test(tui_views, layers_table_shows_density_from_mask)
+{
+    nm_model *m = small_model();
+    nm_layer *l = &m->layers[0];
+    nm_layer_ensure_mask(l);
+    /* prune 3 of the 32 weights by hand: density 29/32 = 90.6% */
+    nm_u8(l->mask)[0] = nm_u8(l->mask)[5] = nm_u8(l->mask)[31] = 0;
+    l->filters = nm_tensor_new4(NM_U8, 1, 4, 0, 0, 0);
+    nm_tensor_fill(l->filters, 1);
+    nm_u8(l->filters)[2] = 0;
+    wb_state s = {0};
+    s.model = m;
+    tui_grid *g = tui_grid_new(120, 12, 1);
+    view_layers(g, &s, 0, 0, 120, 12);
+    char *t = tui_grid_text(g);
+    cr_assert(strstr(t, "convA"), "%s", t);
+    cr_assert(strstr(t, " 90.6%"), "density from the mask, got:\n%s", t);
+    cr_assert(strstr(t, "3/4"), "filters kept, got:\n%s", t);
+    cr_assert(strstr(t, "4x2x2x2"), "%s", t);
+    /* MACs of convA: 5*5 positions * 32 weights = 800 */
+    cr_assert(strstr(t, "800"), "%s", t);
+    /* the selected row (0) is marked with '>' */
+    cr_assert(strstr(t, ">  1"), "%s", t);
+    free(t);
+    tui_grid_free(g);
+    nm_model_free(m);
+}
+
+Test(tui_views, layers_sort_by_density)
+{
+    nm_model *m = small_model();
+    nm_layer *fc = &m->layers[3];
+    nm_layer_ensure_mask(fc);
+    memset(fc->mask->data, 0, 10); /* fc density 38/48 < convA's 1.0 */
+    wb_state s = {0};
+    s.model = m;
+    s.sort = WB_SORT_DENSITY;
+    int order[4];
+    wb_layer_order(&s, order);
+    cr_assert_eq(order[0], 3, "lowest density first");
+    nm_model_free(m);
+}
+
+Test(tui_views, mask_glyph_mode_marks_pruned_cells)
+{
+    nm_model *m = small_model();
+    nm_layer *l = &m->layers[0];
+    nm_layer_ensure_mask(l);
+    nm_u8(l->mask)[1 * 8 + 3] = 0; /* row 1, col 3 */
+    wb_state s = {0};
+    s.model = m;
+    s.selected = 0;
+    s.zoom = 1;
+    s.cur_r = 3, s.cur_c = 7;
+    tui_grid *g = tui_grid_new(40, 10, 1);
+    view_mask(g, &s, 0, 0, 40, 10);
+    /* matrix starts at (2, 2): row r is grid row 2 + r, column c is grid col 2 + c */
+    const tui_cell *pruned = tui_at(g, 2 + 3, 2 + 1);
+    cr_assert_eq(pruned->ch, 0x00B7, "pruned glyph, got U+%04X", pruned->ch);
+    cr_assert_eq(pruned->style, TUI_S_BAD);
+    const tui_cell *kept = tui_at(g, 2 + 2, 2 + 1);
+    cr_assert_neq(kept->ch, 0x00B7);
+    cr_assert(kept->style >= TUI_S_RAMP0 && kept->style <= TUI_S_RAMP7);
+    const tui_cell *cur = tui_at(g, 2 + 7, 2 + 3);
+    cr_assert_eq(cur->style, TUI_S_SELECTED);
+    char *t = tui_grid_text(g);
+    cr_assert(strstr(t, "w[3, 7]"), "%s", t);
+    cr_assert(strstr(t, "kept"), "%s", t);
+    free(t);
+    tui_grid_free(g);
+    nm_model_free(m);
+}
+
+Test(tui_views, mask_downsamples_large_layers_with_density)
+{
+    nm_model *m = nm_model_new("big", 64, 4, 4);
+    cr_assert(nm_add_conv(m, "wide", NM_INPUT, 256, 3, 3, 1, 1, 1, 0) >= 0);
+    nm_model_init_weights(m, 1);
+    nm_layer *l = &m->layers[0]; /* 256 x 576 */
+    nm_layer_ensure_mask(l);
+    /* prune the whole left half of every row: first 288 columns */
+    for (int r = 0; r < 256; r++)
+        memset(nm_u8(l->mask) + r * 576, 0, 288);
+    wb_state s = {0};
+    s.model = m;
+    s.color = 1;
+    tui_grid *g = tui_grid_new(80, 24, 1);
+    view_mask(g, &s, 0, 0, 80, 24);
+    char *t = tui_grid_text(g);
+    cr_assert(strstr(t, "downsampled"), "never silently truncated:\n%s", t);
+    free(t);
+    /* fit: zoom = max(ceil(576/77), ceil(256/(21*2))) = 8 columns per char */
+    const tui_cell *left = tui_at(g, 2 + 5, 2 + 3), *right = tui_at(g, 2 + 60, 2 + 3);
+    cr_assert_eq(left->style, TUI_S_BAD, "fully pruned block");
+    cr_assert_eq(right->style, TUI_S_RAMP7, "fully kept block");
+    /* 576/8 = 72 characters wide: nothing past column 2+72 */
+    cr_assert_eq(tui_at(g, 2 + 72, 2 + 3)->ch, ' ');
+    cr_assert_neq(tui_at(g, 2 + 71, 2 + 3)->ch, ' ');
+    tui_grid_free(g);
+    nm_model_free(m);
+}
+
+Test(tui_views, console_log_and_too_small)
+{
+    wb_state s = {0};
+    wb_log_add(&s.log, WB_LOG_INPUT, "x = 1");
+    wb_log_add(&s.log, WB_LOG_ERROR, "line one\nline two");
+    cr_assert_eq(s.log.count, 3);
+    strcpy(s.input, "print(x)");
+    s.input_len = s.input_cursor = 8;
+    tui_grid *g = tui_grid_new(40, 6, 1);
+    view_console(g, &s, 0, 0, 40, 6);
+    cr_assert_eq(tui_at(g, 1, 3)->style, TUI_S_BAD);
+    char *t = tui_grid_text(g);
+    cr_assert(strstr(t, "line two\n > print(x)"), "%s", t);
+    free(t);
+    view_too_small(g, 80, 24);
+    t = tui_grid_text(g);
+    cr_assert(strstr(t, "too small: 40x6"), "%s", t);
+    free(t);
+    tui_grid_free(g);
+    for (int i = 0; i < 1500; i++)
+        wb_log_add(&s.log, WB_LOG_OUT, "x");
+    cr_assert_eq(s.log.count, WB_LOG_LINES);
+    wb_log_clear(&s.log);
+}
+
+Test(tui_views, energy_bars_scale_with_energy)
+{
+    wb_state s = {0};
+    s.have_energy = 1;
+    wb_energy *e = &s.energy;
+    e->n_systems = 2;
+    e->n_comp = 2;
+    e->comp[0] = "mult";
+    e->comp[1] = "sram";
+    snprintf(e->system[0], 48, "pmac 32x32");
+    snprintf(e->system[1], 48, "nm 16x16");
+    e->pj[0][0] = 3e9, e->pj[0][1] = 1e9;   /* 4 mJ */
+    e->pj[1][0] = 0.5e9, e->pj[1][1] = 0.5e9; /* 1 mJ: a quarter */
+    snprintf(e->switches, sizeof e->switches, "switches: gated");
+    tui_grid *g = tui_grid_new(100, 20, 0);
+    view_energy(g, &s, 0, 0, 100, 20);
+    /* count the glyph cells of each system's bar */
+    int n0 = 0, n1 = 0, m0 = 0;
+    for (int x = 22; x < 100 - 23; x++) {
+        n0 += tui_at(g, x, 2)->ch != ' ';
+        n1 += tui_at(g, x, 4)->ch != ' ';
+        m0 += tui_at(g, x, 2)->ch == '#';
+    }
+    int bar_w = 100 - 22 - 24;
+    cr_assert_eq(n0, bar_w, "the largest system fills the bar");
+    cr_assert(n1 >= bar_w / 4 - 1 && n1 <= bar_w / 4 + 1, "a quarter of the energy, a quarter of the bar: %d of %d", n1, bar_w);
+    cr_assert(m0 >= bar_w * 3 / 4 - 1 && m0 <= bar_w * 3 / 4 + 1, "mult is 3/4 of system 0: %d", m0);
+    char *t = tui_grid_text(g);
+    cr_assert(strstr(t, "4 mJ"), "%s", t);
+    cr_assert(strstr(t, "0.25x the energy of pmac 32x32"), "%s", t);
+    free(t);
+    tui_grid_free(g);
+}
+
+Test(tui_views, array_grid_glyphs_follow_pe_state)
+{
+    wb_state s = {0};
+    s.have_array = 1;
+    wb_array *a = &s.array;
+    int32_t grid[4 * 4];
+    double busy[16] = {0};
+    for (int i = 0; i < 16; i++)
+        grid[i] = i % 3 == 0 ? -1 : i;
+    a->grid = grid;
+    a->pe_busy = busy;
+    a->rows = a->cols = 4;
+    a->phase = 1;
+    a->cycle = 5;
+    a->total_cycles = 40;
+    a->folds = 2;
+    snprintf(a->layer, sizeof a->layer, "conv1");
+    snprintf(a->config, sizeof a->config, "pmac 4x4 ws");
+    tui_grid *g = tui_grid_new(100, 24, 0);
+    view_array(g, &s, 0, 0, 100, 24);
+    for (int i = 0; i < 16; i++) {
+        const tui_cell *c = tui_at(g, 1 + (i % 4) * 2, 3 + i / 4);
+        cr_assert_eq(c->ch, i % 3 == 0 ? '.' : '#', "PE %d", i);
+        cr_assert_eq(c->style, i % 3 == 0 ? TUI_S_IDLE : TUI_S_BUSY);
+    }
+    char *t = tui_grid_text(g);
+    cr_assert(strstr(t, "10/16 busy now"), "%s", t);
+    cr_assert(strstr(t, "cycle 5 / 40"), "%s", t);
+    free(t);
+    tui_grid_free(g);
+}

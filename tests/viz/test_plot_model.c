@@ -1,0 +1,183 @@
+/* Plots from engine objects: density bars of a model before/after a
+ * hand-made pruning, and a layer's mask with a removed filter. */
+#include <criterion/criterion.h>
+#include <math.h>
+
+#include "model.h"
+#include "plot.h"
+#include "png_decode.h"
+#include "tmpdir.h"
+
+#define BLUE 0x0072B2
+#define ORANGE 0xE69F00
+#define PRUNED 0xD9D9D9
+#define VERMILLION 0xD55E00
+
+static char dir[64], path[160];
+static void setup(void)
+{
+    cr_assert_not_null(test_tmpdir(dir));
+    snprintf(path, sizeof path, "%s/m.png", dir);
+}
+static void teardown(void) { test_rmdir(dir); }
+
+static nm_model *small_net(void)
+{
+    nm_model *m = nm_model_new("small", 2, 8, 8);
+    nm_add_conv(m, "c1", NM_INPUT, 4, 3, 3, 1, 1, 1, 0);
+    nm_add_relu(m, "r1", NM_PREV, 0);
+    nm_add_conv(m, "c2", NM_PREV, 8, 3, 3, 1, 1, 1, 0);
+    nm_add_gap(m, "gap", NM_PREV);
+    nm_add_flatten(m, "flat", NM_PREV);
+    cr_assert(nm_add_linear(m, "fc", NM_PREV, 10, 1) >= 0, "%s", nm_errmsg());
+    nm_model_init_weights(m, 3);
+    return m;
+}
+
+/* Keeps the first `keep` of every 4 weights of layer idx (a hand-made N:4). */
+static void prune_n4(nm_model *m, int idx, int keep)
+{
+    nm_layer *l = &m->layers[idx];
+    cr_assert_eq(nm_layer_ensure_mask(l), NM_OK);
+    for (int64_t i = 0; i < l->mask->numel; i++)
+        nm_u8(l->mask)[i] = (i % 4) < keep;
+    l->wn = keep;
+    l->wm = 4;
+}
+
+static int column_height(const test_png *im, int x, uint32_t c)
+{
+    int h = 0;
+    for (int y = 0; y < im->h; y++)
+        h += test_px(im, x, y) == c;
+    return h;
+}
+
+Test(plot_model, density_before_after, .init = setup, .fini = teardown)
+{
+    nm_model *a = small_net(), *b = nm_model_clone(a);
+    prune_n4(b, nm_model_find(b, "c2"), 1);   /* 25% kept: 72 cols, multiple of 4 */
+    prune_n4(b, nm_model_find(b, "fc"), 2);   /* 50% */
+    plot *p = plot_begin(NULL);
+    cr_assert_eq(plot_model_density(p, a, b), NM_OK, "%s", nm_errmsg());
+    cr_assert_eq(plot_save(p, path), NM_OK, "%s", nm_errmsg());
+    plot_rect r;
+    plot_data_rect(p, &r);
+    plot_end(p);
+    test_png im;
+    cr_assert_eq(test_png_load(path, &im), 0);
+    /* group g spans [r.x + g*r.w/3, ...): before bar on the left half of the
+     * inner 80%, after bar on the right half */
+    double slot = r.w / 3.0;
+    double want[3] = {1.0, 0.25, 0.5};
+    int full = column_height(&im, (int)(r.x + 0.3 * slot), BLUE);
+    cr_assert(full > 100, "before bar of c1: %d px", full);
+    for (int g = 0; g < 3; g++) {
+        int hb = column_height(&im, (int)(r.x + g * slot + 0.3 * slot), BLUE);
+        int ha = column_height(&im, (int)(r.x + g * slot + 0.7 * slot), ORANGE);
+        cr_assert(abs(hb - full) <= 1, "group %d before %d px", g, hb);
+        cr_assert(fabs(ha - want[g] * full) <= 1.5, "group %d after %d px, want %.1f", g, ha,
+                  want[g] * full);
+    }
+    test_png_free(&im);
+
+    /* models with different layers */
+    nm_model *c = nm_model_new("other", 2, 8, 8);
+    nm_add_conv(c, "x1", NM_INPUT, 4, 3, 3, 1, 1, 1, 0);
+    p = plot_begin(NULL);
+    cr_assert_eq(plot_model_density(p, a, c), NM_ERR);
+    cr_assert(strstr(nm_errmsg(), "prunable layers"), "%s", nm_errmsg());
+    cr_assert_eq(plot_save(p, path), NM_ERR);
+    plot_end(p);
+    nm_model_free(a);
+    nm_model_free(b);
+    nm_model_free(c);
+}
+
+Test(plot_model, layer_mask_cells_and_removed_filter, .init = setup, .fini = teardown)
+{
+    nm_model *m = small_net();
+    int idx = nm_model_find(m, "c2");
+    prune_n4(m, idx, 2);
+    nm_layer *l = &m->layers[idx];
+    l->filters = nm_tensor_new4(NM_U8, 1, 8, 0, 0, 0);
+    nm_tensor_fill(l->filters, 1);
+    nm_u8(l->filters)[3] = 0;
+    int rows = (int)nm_layer_rows(l), cols = (int)nm_layer_cols(l);
+    cr_assert_eq(rows, 8);
+    cr_assert_eq(cols, 36);
+
+    for (int view = 0; view < 2; view++) {
+        plot *p = plot_begin(NULL);
+        cr_assert_eq(plot_layer_mask(p, l, (plot_mask_view)view), NM_OK, "%s", nm_errmsg());
+        cr_assert_eq(plot_save(p, path), NM_OK, "%s", nm_errmsg());
+        plot_rect rc;
+        plot_data_rect(p, &rc);
+        plot_end(p);
+        test_png im;
+        cr_assert_eq(test_png_load(path, &im), 0);
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++) {
+                uint32_t px = test_px(&im, rc.x + (int)((c + 0.5) * rc.w / cols),
+                                      rc.y + (int)((r + 0.5) * rc.h / rows));
+                int kept = (c % 4) < 2;   /* flat index % 4 == c % 4 since cols % 4 == 0 */
+                if (!kept)
+                    cr_assert_eq(px, PRUNED, "view %d cell %d,%d: %06x", view, r, c, px);
+                else if (view == 0)
+                    cr_assert_eq(px, BLUE, "cell %d,%d: %06x", r, c, px);
+                else
+                    cr_assert(px != PRUNED && px != BLUE, "kept cell on the ramp");
+            }
+        if (view == 1) {
+            /* the kept weights with the largest and smallest |w| sit at the
+             * ramp's ends */
+            int64_t imax = -1, imin = -1;
+            const float *wt = nm_f32(l->weight);
+            for (int64_t i = 0; i < l->weight->numel; i++) {
+                if (!nm_u8(l->mask)[i])
+                    continue;
+                if (imax < 0 || fabsf(wt[i]) > fabsf(wt[imax]))
+                    imax = i;
+                if (imin < 0 || fabsf(wt[i]) < fabsf(wt[imin]))
+                    imin = i;
+            }
+            int64_t ends[2] = {imax, imin};
+            uint32_t want[2] = {0xFDE725, 0x440154};
+            for (int k = 0; k < 2; k++) {
+                int r = (int)(ends[k] / cols), c = (int)(ends[k] % cols);
+                uint32_t px = test_px(&im, rc.x + (int)((c + 0.5) * rc.w / cols),
+                                      rc.y + (int)((r + 0.5) * rc.h / rows));
+                cr_assert_eq(px, want[k], "end %d: %06x", k, px);
+            }
+        }
+        int mark = 0;
+        for (int x = rc.x - 1; x > rc.x - 40 && x >= 0; x--)
+            mark |= test_px(&im, x, rc.y + (int)(3.5 * rc.h / rows)) == VERMILLION;
+        cr_assert(mark, "filter 3 is marked removed");
+        test_png_free(&im);
+    }
+
+    /* a layer without a mask: every cell kept, no marks */
+    plot *q = plot_begin(NULL);
+    const nm_layer *c1 = &m->layers[nm_model_find(m, "c1")];
+    cr_assert_eq(plot_layer_mask(q, c1, PLOT_MASK_KEPT), NM_OK, "%s", nm_errmsg());
+    cr_assert_eq(plot_save(q, path), NM_OK, "%s", nm_errmsg());
+    plot_rect rc;
+    plot_data_rect(q, &rc);
+    plot_end(q);
+    test_png im;
+    cr_assert_eq(test_png_load(path, &im), 0);
+    int rows1 = (int)nm_layer_rows(c1), cols1 = (int)nm_layer_cols(c1);
+    for (int r = 0; r < rows1; r++)
+        for (int c = 0; c < cols1; c++)
+            cr_assert_eq(test_px(&im, rc.x + (int)((c + 0.5) * rc.w / cols1),
+                                 rc.y + (int)((r + 0.5) * rc.h / rows1)), BLUE);
+    test_png_free(&im);
+
+    /* a weightless layer is refused */
+    plot *p = plot_begin(NULL);
+    cr_assert_eq(plot_layer_mask(p, &m->layers[nm_model_find(m, "r1")], PLOT_MASK_KEPT), NM_ERR);
+    cr_assert(strstr(nm_errmsg(), "r1"), "%s", nm_errmsg());
+    plot_end(p);
+    nm_model_free(m);
+}

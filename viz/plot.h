@@ -1,0 +1,144 @@
+/* plot.h - publication-quality PNG plots from plain C arrays.
+ *
+ * A plot is one figure holding one chart. Usage, raylib-style paired names:
+ *
+ *     plot_opts o = plot_defaults();
+ *     o.title = "Density per layer";
+ *     plot *p = plot_begin(&o);              // NULL + nm_errmsg() on bad opts
+ *     if (!p || plot_bars(p, &bars) != NM_OK || plot_save(p, "d.png") != NM_OK)
+ *         fprintf(stderr, "%s\n", nm_errmsg());
+ *     plot_end(p);
+ *
+ * Every drawing call checks its input first (empty series, NaN/inf values,
+ * mismatched lengths, absurd sizes) and returns NM_ERR with a message that
+ * names the problem, drawing nothing. plot_save writes atomically: on any
+ * error no file and no temporary file is left. Colours are colour-blind safe
+ * (Okabe-Ito for categories, viridis/cividis for ramps); series also differ
+ * by marker shape, so meaning never rests on colour alone. Text uses a fixed
+ * font file (DejaVu Sans) through cairo-ft, so output is the same bytes on
+ * every run: the PNG carries Software/Title/Parameters text chunks and no
+ * time stamp. See docs/plots.md. */
+#ifndef VIZ_PLOT_H
+#define VIZ_PLOT_H
+
+#include "error.h"
+
+#include <stdint.h>
+
+#define PLOT_DEFAULT_FONT "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+#define PLOT_MAX_SERIES 8        /* Okabe-Ito has 8 distinguishable colours */
+#define PLOT_MAX_SIDE 10000      /* pixels, per side */
+#define PLOT_MAX_PIXELS (40 * 1000 * 1000)
+
+typedef enum { PLOT_THEME_LIGHT = 0, PLOT_THEME_DARK } plot_theme;
+typedef enum { PLOT_RAMP_VIRIDIS = 0, PLOT_RAMP_CIVIDIS } plot_ramp;
+
+/* Figure options. Strings are copied by plot_begin; NULL means none. */
+typedef struct {
+    int width, height;   /* pixels; 0 = 8 x 5 inches at dpi (tables: fit content) */
+    double dpi;          /* text and lines scale with it (1 pt = dpi/72 px); 0 = 100 */
+    plot_theme theme;
+    const char *title;
+    const char *xlabel, *ylabel;
+    const char *params;  /* written to the PNG "Parameters" text chunk */
+    const char *font;    /* TrueType file; NULL = PLOT_DEFAULT_FONT */
+} plot_opts;
+
+typedef struct plot plot;
+
+/* Pixel rectangle of the data area (where bars/cells/lines are drawn). */
+typedef struct { int x, y, w, h; } plot_rect;
+
+/* Options with every field at its default. */
+plot_opts plot_defaults(void);
+
+/* Checks the options, loads the font and returns a new plot (caller ends it
+ * with plot_end), or NULL with a message (bad size or dpi, font missing). */
+plot *plot_begin(const plot_opts *o);
+/* Frees the plot. NULL is allowed. */
+void plot_end(plot *p);
+/* Writes the figure as PNG to `path` (atomically). NM_ERR if nothing has
+ * been drawn or the file cannot be written (message names the path). */
+int plot_save(plot *p, const char *path);
+/* Where the chart's data went; NM_ERR before a chart is drawn. */
+int plot_data_rect(const plot *p, plot_rect *r);
+
+/* Grouped or stacked bars. values[s * n_groups + g] is series s in group g. */
+typedef struct {
+    int n_groups;
+    const char *const *groups;   /* n_groups category names (x axis) */
+    int n_series;                /* 1..PLOT_MAX_SERIES */
+    const char *const *series;   /* n_series legend names; may be NULL if 1 series */
+    const double *values;
+    const char *const *labels;   /* optional text above each bar (grouped) or
+                                    stack (stacked: n_groups entries); NULL =
+                                    the value printed with %.3g */
+    int value_labels;            /* 0 = no text above bars */
+    double ymax;                 /* 0 = automatic (nice number above the data) */
+} plot_bar_data;
+
+/* Grouped bars: one bar per series side by side in each group, with an
+ * optional value label above each bar. Values may be negative. */
+int plot_bars(plot *p, const plot_bar_data *d);
+/* Stacked bars: series stacked bottom-up in each group (values >= 0); the
+ * labels, if any, go above each stack (one per group). */
+int plot_stacked(plot *p, const plot_bar_data *d);
+
+/* Heatmap of a rows x cols matrix, one pixel per cell scaled up with nearest
+ * neighbour. Modes:
+ *   values only         ramp + labelled colour bar;
+ *   mask only           kept / pruned cells in two colours + legend;
+ *   values and mask     kept cells on the ramp, pruned cells in the pruned colour.
+ * A matrix larger than the data area is reduced by blocks (mean value; kept
+ * fraction for masks, then drawn on the ramp) and the block size is printed
+ * under the chart: nothing is dropped silently. */
+typedef struct {
+    int64_t rows, cols;
+    const double *values;        /* rows*cols row-major, or NULL */
+    const uint8_t *mask;         /* rows*cols, nonzero = kept, or NULL */
+    const uint8_t *rows_removed; /* rows flags (nonzero = removed row), marked
+                                    in the left margin; or NULL */
+    int group_m;                 /* > 0: gridlines every group_m columns (N:M) */
+    double vmin, vmax;           /* ramp range; both 0 = data range */
+    plot_ramp ramp;
+    const char *value_label;     /* colour bar label, e.g. "|w|" */
+} plot_heat_data;
+
+int plot_heatmap(plot *p, const plot_heat_data *d);
+
+/* Line series over a shared x, each with its own marker shape. */
+typedef struct {
+    int n_points;                /* >= 1 */
+    const double *x;             /* n_points, or NULL for 0..n_points-1 */
+    int n_series;                /* 1..PLOT_MAX_SERIES */
+    const char *const *series;   /* legend names; may be NULL if 1 series */
+    const double *y;             /* y[s * n_points + i] */
+    int markers;                 /* 0 = lines only */
+} plot_line_data;
+
+int plot_lines(plot *p, const plot_line_data *d);
+
+/* A table rendered as an image: cells[r * cols + c], row 0 is the header.
+ * Cells that look like numbers are right-aligned. With width/height 0 in the
+ * options the figure is sized to the table; otherwise it must fit. */
+int plot_table(plot *p, int rows, int cols, const char *const *cells);
+
+/* Engine helpers (plot_model.c). */
+struct nm_model;
+struct nm_layer;
+
+/* Grouped bars of the density (nonzero % of weights kept) of every prunable
+ * layer, before and after pruning. The models must have the same prunable
+ * layers in the same order (checked by name). */
+int plot_model_density(plot *p, const struct nm_model *before,
+                       const struct nm_model *after);
+
+typedef enum { PLOT_MASK_KEPT = 0, PLOT_MASK_MAGNITUDE } plot_mask_view;
+/* The im2col view (C_out x D) of a prunable layer's mask: kept/pruned cells
+ * (PLOT_MASK_KEPT) or |w| of kept weights on the ramp with pruned cells in
+ * the pruned colour (PLOT_MASK_MAGNITUDE). Gridlines every M columns when
+ * the layer declares N:M; removed filters are marked. Large layers are
+ * reduced to kept fraction per block, read straight from the tensors. */
+int plot_layer_mask(plot *p, const struct nm_layer *l, plot_mask_view view);
+
+#endif

@@ -1,0 +1,228 @@
+/* plot_axis.c - ticks, axes, titles, legends and markers shared by charts. */
+#include "plot_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Ticks at multiples of a step of 1, 2 or 5 times a power of ten, chosen so
+ * that about `target` intervals cover [lo, hi]; t->lo/t->hi are the first
+ * and last tick (they enclose the data). An empty range is widened. */
+void plot_nice_ticks(double lo, double hi, int target, plot_ticks *t)
+{
+    if (target < 1)
+        target = 1;
+    if (!(hi > lo)) {
+        double d = fabs(lo) > 0 ? fabs(lo) * 0.1 : 1.0;
+        lo -= d;
+        hi += d;
+        if (lo < 0 && lo + d >= 0)
+            lo = 0;   /* keep a zero baseline when the data sit at 0 */
+    }
+    double raw = (hi - lo) / target;
+    double mag = pow(10.0, floor(log10(raw)));
+    double f = raw / mag;
+    double nice = f <= 1.0 ? 1.0 : f <= 2.0 ? 2.0 : f <= 5.0 ? 5.0 : 10.0;
+    double step = nice * mag;
+    t->step = step;
+    t->lo = floor(lo / step + 1e-9) * step;
+    t->hi = ceil(hi / step - 1e-9) * step;
+    t->n = (int)lround((t->hi - t->lo) / step) + 1;
+    int dec = (int)-floor(log10(step) + 1e-9);
+    t->decimals = dec > 0 ? dec : 0;
+}
+
+void plot_tick_label(const plot_ticks *t, int i, char *buf, int len)
+{
+    double v = t->lo + i * t->step;
+    if (fabs(v) < t->step * 1e-6)
+        v = 0;   /* no "-0" */
+    snprintf(buf, (size_t)len, "%.*f", t->decimals, v);
+}
+
+double plot_ticks_max_width(plot *p, const plot_ticks *t)
+{
+    double w = 0;
+    char buf[64];
+    for (int i = 0; i < t->n; i++) {
+        plot_tick_label(t, i, buf, sizeof buf);
+        double tw = plot_text_width(p, PT_TICK, buf);
+        if (tw > w)
+            w = tw;
+    }
+    return w;
+}
+
+double plot_draw_title(plot *p)
+{
+    double pad = plot_px(p, 8);
+    if (!p->title || !*p->title)
+        return pad;
+    double h = plot_line_height(p, PT_TITLE);
+    plot_text(p, PT_TITLE, p->title, cairo_image_surface_get_width(p->surf) / 2.0, pad, 0.5, 0, 0,
+              p->col.fg);
+    return pad + h * 1.4;
+}
+
+static double legend_swatch_w(plot *p, int style)
+{
+    return style == 1 ? plot_px(p, 20) : plot_line_height(p, PT_LEGEND) * 0.75;
+}
+
+double plot_legend_width(plot *p, const char *const *names, int n, int style)
+{
+    if (!names || n <= 0)
+        return 0;
+    double w = 0;
+    for (int i = 0; i < n; i++) {
+        double tw = plot_text_width(p, PT_LEGEND, names[i]);
+        if (tw > w)
+            w = tw;
+    }
+    return plot_px(p, 10) + legend_swatch_w(p, style) + plot_px(p, 5) + w;
+}
+
+void plot_draw_legend(plot *p, double x, double y, const char *const *names,
+                      const plot_rgb *colors, int n, int style)
+{
+    double lh = plot_line_height(p, PT_LEGEND);
+    double row = lh * 1.35;
+    double sw = legend_swatch_w(p, style);
+    x += plot_px(p, 10);
+    for (int i = 0; i < n; i++) {
+        double cy = y + row * i + lh / 2;
+        if (style == 1) {
+            cairo_set_line_width(p->cr, plot_px(p, 1.5));
+            plot_set_rgb(p, colors[i]);
+            cairo_move_to(p->cr, x, cy);
+            cairo_line_to(p->cr, x + sw, cy);
+            cairo_stroke(p->cr);
+            plot_marker(p, i, x + sw / 2, cy, plot_px(p, 3), colors[i]);
+        } else {
+            int s = (int)lround(sw);
+            plot_fill_px(p, (int)lround(x), (int)lround(cy - s / 2.0),
+                         (int)lround(x) + s, (int)lround(cy - s / 2.0) + s, colors[i]);
+        }
+        plot_text(p, PT_LEGEND, names[i], x + sw + plot_px(p, 5), cy, 0, 0.5, 0, p->col.fg);
+    }
+}
+
+void plot_marker(plot *p, int k, double x, double y, double r, plot_rgb c)
+{
+    cairo_t *cr = p->cr;
+    plot_set_rgb(p, c);
+    cairo_new_path(cr);
+    switch (k % 8) {
+    case 0:
+        cairo_arc(cr, x, y, r, 0, 2 * M_PI);
+        break;
+    case 1:
+        cairo_rectangle(cr, x - r * 0.85, y - r * 0.85, r * 1.7, r * 1.7);
+        break;
+    case 2:
+        cairo_move_to(cr, x, y - r * 1.1);
+        cairo_line_to(cr, x + r, y + r * 0.75);
+        cairo_line_to(cr, x - r, y + r * 0.75);
+        cairo_close_path(cr);
+        break;
+    case 3:
+        cairo_move_to(cr, x, y - r * 1.2);
+        cairo_line_to(cr, x + r, y);
+        cairo_line_to(cr, x, y + r * 1.2);
+        cairo_line_to(cr, x - r, y);
+        cairo_close_path(cr);
+        break;
+    case 4:
+        cairo_move_to(cr, x, y + r * 1.1);
+        cairo_line_to(cr, x + r, y - r * 0.75);
+        cairo_line_to(cr, x - r, y - r * 0.75);
+        cairo_close_path(cr);
+        break;
+    case 5: /* plus, stroked */
+    case 6: /* cross, stroked */
+    case 7: { /* asterisk, stroked */
+        cairo_set_line_width(cr, r * 0.55);
+        int arms = k % 8 == 7 ? 3 : 2;
+        double a0 = k % 8 == 6 ? M_PI / 4 : 0;
+        for (int i = 0; i < arms; i++) {
+            double a = a0 + i * M_PI / arms;
+            cairo_move_to(cr, x - r * 1.1 * cos(a), y - r * 1.1 * sin(a));
+            cairo_line_to(cr, x + r * 1.1 * cos(a), y + r * 1.1 * sin(a));
+        }
+        cairo_stroke(cr);
+        return;
+    }
+    }
+    cairo_fill(cr);
+}
+
+static int line_px(const plot *p)
+{
+    int w = (int)lround(plot_px(p, 0.75));
+    return w < 1 ? 1 : w;
+}
+
+void plot_draw_yaxis(plot *p, const plot_box *b, const plot_ticks *t, double vlo, double vhi)
+{
+    int lw = line_px(p);
+    char buf[64];
+    for (int i = 0; i < t->n; i++) {
+        double v = t->lo + i * t->step;
+        if (v < vlo - 1e-9 * t->step || v > vhi + 1e-9 * t->step)
+            continue;
+        int y = (int)lround(plot_map(v, vlo, vhi, b->y1, b->y0));
+        plot_fill_px(p, (int)lround(b->x0), y, (int)lround(b->x1), y + lw, p->col.grid);
+        plot_fill_px(p, (int)lround(b->x0) - lw * 4, y, (int)lround(b->x0), y + lw, p->col.axis);
+        plot_tick_label(t, i, buf, sizeof buf);
+        plot_text(p, PT_TICK, buf, b->x0 - lw * 6, y + lw / 2.0, 1, 0.5, 0, p->col.fg);
+    }
+    plot_fill_px(p, (int)lround(b->x0) - lw, (int)lround(b->y0), (int)lround(b->x0),
+                 (int)lround(b->y1) + lw, p->col.axis);
+}
+
+void plot_draw_xaxis(plot *p, const plot_box *b, const plot_ticks *t, double vlo, double vhi)
+{
+    int lw = line_px(p);
+    char buf[64];
+    for (int i = 0; i < t->n; i++) {
+        double v = t->lo + i * t->step;
+        if (v < vlo - 1e-9 * t->step || v > vhi + 1e-9 * t->step)
+            continue;
+        int x = (int)lround(plot_map(v, vlo, vhi, b->x0, b->x1));
+        plot_fill_px(p, x, (int)lround(b->y0), x + lw, (int)lround(b->y1), p->col.grid);
+        plot_fill_px(p, x, (int)lround(b->y1), x + lw, (int)lround(b->y1) + lw * 4, p->col.axis);
+        plot_tick_label(t, i, buf, sizeof buf);
+        plot_text(p, PT_TICK, buf, x + lw / 2.0, b->y1 + lw * 6, 0.5, 0, 0, p->col.fg);
+    }
+    plot_fill_px(p, (int)lround(b->x0) - lw, (int)lround(b->y1), (int)lround(b->x1),
+                 (int)lround(b->y1) + lw, p->col.axis);
+}
+
+void plot_draw_axis_labels(plot *p, const plot_box *b, double ylabel_x, double xlabel_y)
+{
+    if (p->xlabel && *p->xlabel)
+        plot_text(p, PT_LABEL, p->xlabel, (b->x0 + b->x1) / 2, xlabel_y, 0.5, 1, 0, p->col.fg);
+    if (p->ylabel && *p->ylabel)
+        plot_text(p, PT_LABEL, p->ylabel, ylabel_x, (b->y0 + b->y1) / 2, 0.5, 0, -M_PI / 2,
+                  p->col.fg);
+}
+
+void plot_clip_label(const char *s, int max_chars, char *buf, int len)
+{
+    int chars = 0;
+    size_t i = 0, cut = 0;
+    for (; s[i]; i++) {
+        if (((unsigned char)s[i] & 0xC0) != 0x80) {
+            if (chars == max_chars)
+                break;
+            chars++;
+            cut = i;
+        }
+    }
+    if (!s[i]) {
+        snprintf(buf, (size_t)len, "%s", s);
+        return;
+    }
+    /* keep max_chars-1 characters, then "..." */
+    snprintf(buf, (size_t)len, "%.*s...", (int)cut, s);
+}

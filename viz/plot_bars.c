@@ -1,0 +1,230 @@
+/* plot_bars.c - grouped and stacked bar charts over named categories. */
+#include "plot_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define MAX_GROUPS 10000
+#define LABEL_CHARS 24
+
+static int check_bars(const plot_bar_data *d, int stacked, const char *what)
+{
+    if (!d)
+        return nm_seterr("%s: no data", what);
+    if (d->n_groups < 1 || d->n_groups > MAX_GROUPS)
+        return nm_seterr("%s: %d groups (1..%d allowed)", what, d->n_groups, MAX_GROUPS);
+    if (d->n_series < 1 || d->n_series > PLOT_MAX_SERIES)
+        return nm_seterr("%s: %d series (1..%d allowed)", what, d->n_series, PLOT_MAX_SERIES);
+    if (!d->groups || plot_check_names(what, d->groups, d->n_groups) != NM_OK)
+        return nm_seterr("%s: every group needs a name", what);
+    if (d->n_series > 1 && !d->series)
+        return nm_seterr("%s: %d series need names for the legend", what, d->n_series);
+    if (d->series && plot_check_names(what, d->series, d->n_series) != NM_OK)
+        return nm_seterr("%s: every series needs a name", what);
+    if (!d->values)
+        return nm_seterr("%s: no values", what);
+    int64_t n = (int64_t)d->n_groups * d->n_series;
+    if (plot_check_finite(what, d->values, n) != NM_OK)
+        return NM_ERR;
+    if (stacked)
+        for (int64_t i = 0; i < n; i++)
+            if (d->values[i] < 0)
+                return nm_seterr("%s: value %lld is negative (%g); stacked bars need values >= 0",
+                                 what, (long long)i, d->values[i]);
+    if (d->labels && plot_check_names(what, d->labels, stacked ? d->n_groups : (int)n) != NM_OK)
+        return nm_seterr("%s: a value label is NULL", what);
+    if (!isfinite(d->ymax) || d->ymax < 0)
+        return nm_seterr("%s: ymax %g must be finite and >= 0 (0 = automatic)", what, d->ymax);
+    return NM_OK;
+}
+
+/* Height of the bar or stack top in group g, and the lowest value. */
+static void data_range(const plot_bar_data *d, int stacked, double *lo, double *hi)
+{
+    *lo = 0;
+    *hi = 0;
+    for (int g = 0; g < d->n_groups; g++) {
+        double sum = 0;
+        for (int s = 0; s < d->n_series; s++) {
+            double v = d->values[(int64_t)s * d->n_groups + g];
+            sum += v;
+            if (!stacked && v > *hi)
+                *hi = v;
+            if (v < *lo)
+                *lo = v;
+        }
+        if (stacked && sum > *hi)
+            *hi = sum;
+    }
+}
+
+static void label_text(const plot_bar_data *d, int idx, double v, char *buf, int len)
+{
+    if (d->labels)
+        snprintf(buf, (size_t)len, "%s", d->labels[idx]);
+    else
+        snprintf(buf, (size_t)len, "%.3g", v);
+}
+
+static int draw_bars(plot *p, const plot_bar_data *d, int stacked)
+{
+    const char *what = stacked ? "plot_stacked" : "plot_bars";
+    if (!p)
+        return nm_seterr("%s: no plot", what);
+    if (check_bars(d, stacked, what) != NM_OK)
+        return NM_ERR;
+    double dlo, dhi;
+    data_range(d, stacked, &dlo, &dhi);
+    if (d->ymax > 0 && d->ymax < dhi)
+        return nm_seterr("%s: ymax %g is below the largest %s %g", what, d->ymax,
+                         stacked ? "stack" : "value", dhi);
+    plot_ticks t;
+    plot_nice_ticks(dlo, d->ymax > 0 ? d->ymax : dhi, 5, &t);
+    double vlo = t.lo, vhi = d->ymax > 0 ? d->ymax : t.hi;
+
+    int W = plot_default_width(p), H = plot_default_height(p);
+    if (plot_canvas(p, W, H, stacked ? "stacked" : "bars") != NM_OK)
+        return NM_ERR;
+
+    /* Layout: title, legend column on the right, y ticks on the left,
+     * category labels (rotated if they do not fit) at the bottom. */
+    double pad = plot_px(p, 8), gap = plot_px(p, 4);
+    double top = plot_draw_title(p);
+    int legend = d->series != NULL;
+    double legw = legend ? plot_legend_width(p, d->series, d->n_series, 0) : 0;
+    double left = pad + ((p->ylabel && *p->ylabel) ? plot_line_height(p, PT_LABEL) * 1.3 : 0) +
+                  plot_ticks_max_width(p, &t) + gap * 2;
+    double right = W - pad - legw;
+    double slot = (right - left) / d->n_groups;
+    if (slot * 0.8 < d->n_series * 2)
+        return nm_seterr("%s: %d groups of %d bars need at least %d pixels of width; the plot "
+                         "area has %.0f (make the figure wider)",
+                         what, d->n_groups, d->n_series, (int)ceil(d->n_groups * d->n_series * 2.5),
+                         right - left);
+    char buf[256];
+    double tick_h = plot_line_height(p, PT_TICK), maxw = 0;
+    int clip = LABEL_CHARS;
+    for (;;) {
+        maxw = 0;
+        for (int g = 0; g < d->n_groups; g++) {
+            plot_clip_label(d->groups[g], clip, buf, sizeof buf);
+            double w = plot_text_width(p, PT_TICK, buf);
+            maxw = w > maxw ? w : maxw;
+        }
+        if (maxw <= slot * 0.92 || maxw * M_SQRT1_2 < H * 0.25 || clip <= 6)
+            break;
+        clip /= 2;
+    }
+    int rotate = maxw > slot * 0.92;
+    int every = rotate ? (int)ceil(tick_h * 1.2 * M_SQRT2 / slot) : 1;
+    double xlab_h = rotate ? (maxw + tick_h) * M_SQRT1_2 : tick_h;
+    double bottom = H - pad - ((p->xlabel && *p->xlabel) ? plot_line_height(p, PT_LABEL) * 1.3 : 0) -
+                    xlab_h - gap * 2;
+    if (bottom - top < plot_px(p, 40))
+        return nm_seterr("%s: the figure (%d x %d) leaves no room for the bars under the "
+                         "title and labels (make it taller)", what, W, H);
+
+    /* Bar width, then room above the tallest bar for its label. */
+    double bw = slot * 0.8 / d->n_series;
+    double lab_w = 0;
+    if (d->value_labels) {
+        int n = stacked ? d->n_groups : d->n_groups * d->n_series;
+        for (int i = 0; i < n; i++) {
+            label_text(d, i, d->values[i], buf, sizeof buf);
+            double w = plot_text_width(p, PT_VALUE, buf);
+            lab_w = w > lab_w ? w : lab_w;
+        }
+    }
+    double lab_room = stacked ? slot * 0.8 : bw;
+    double vh = plot_line_height(p, PT_VALUE);
+    int lab_rot = d->value_labels && lab_w > lab_room * 1.05;
+    int labels_on = d->value_labels && (!lab_rot || lab_room >= vh * 0.9);
+    if (labels_on && d->ymax == 0) {
+        double need = (lab_rot ? lab_w : vh) + gap;
+        double ha = bottom - top;
+        if (ha > need * 1.5 && dhi > 0) {
+            double want = (dhi * ha - need * vlo) / (ha - need);
+            if (want > vhi)
+                vhi = want;
+        }
+    }
+
+    plot_box b = {left, top, right, bottom};
+    plot_draw_yaxis(p, &b, &t, vlo, vhi);
+    int ybase = (int)lround(plot_map(0, vlo, vhi, bottom, top));
+    for (int g = 0; g < d->n_groups; g++) {
+        double sx = left + g * slot + slot * 0.1;
+        double cum = 0;
+        for (int s = 0; s < d->n_series; s++) {
+            int idx = s * d->n_groups + g;
+            double v = d->values[idx];
+            plot_rgb c = plot_category_color(p->theme, s);
+            if (stacked) {
+                int ya = (int)lround(plot_map(cum, vlo, vhi, bottom, top));
+                int yb = (int)lround(plot_map(cum + v, vlo, vhi, bottom, top));
+                plot_fill_px(p, (int)lround(sx), yb, (int)lround(sx + slot * 0.8), ya, c);
+                cum += v;
+                continue;
+            }
+            int x0 = (int)lround(sx + s * bw), x1 = (int)lround(sx + (s + 1) * bw);
+            int yv = (int)lround(plot_map(v, vlo, vhi, bottom, top));
+            if (v >= 0)
+                plot_fill_px(p, x0, yv, x1, ybase, c);
+            else
+                plot_fill_px(p, x0, ybase, x1, yv, c);
+            if (labels_on) {
+                label_text(d, idx, v, buf, sizeof buf);
+                double ly = (v >= 0 ? yv : ybase) - gap;
+                if (lab_rot)
+                    plot_text(p, PT_VALUE, buf, (x0 + x1) / 2.0, ly, 0, 0.5, -M_PI / 2, p->col.fg);
+                else
+                    plot_text(p, PT_VALUE, buf, (x0 + x1) / 2.0, ly, 0.5, 1, 0, p->col.fg);
+            }
+        }
+        if (stacked && labels_on) {
+            label_text(d, g, cum, buf, sizeof buf);
+            double ly = plot_map(cum, vlo, vhi, bottom, top) - gap;
+            double cx = sx + slot * 0.4;
+            if (lab_rot)
+                plot_text(p, PT_VALUE, buf, cx, ly, 0, 0.5, -M_PI / 2, p->col.fg);
+            else
+                plot_text(p, PT_VALUE, buf, cx, ly, 0.5, 1, 0, p->col.fg);
+        }
+        if (g % every == 0) {
+            plot_clip_label(d->groups[g], clip, buf, sizeof buf);
+            double cx = left + (g + 0.5) * slot, ly = bottom + gap * 2;
+            if (rotate)
+                plot_text(p, PT_TICK, buf, cx, ly, 1, 0.5, -M_PI / 4, p->col.fg);
+            else
+                plot_text(p, PT_TICK, buf, cx, ly, 0.5, 0, 0, p->col.fg);
+        }
+    }
+    /* baseline over the bars' feet */
+    int lw = (int)fmax(1, lround(plot_px(p, 0.75)));
+    plot_fill_px(p, (int)lround(left), ybase, (int)lround(right), ybase + lw, p->col.axis);
+    if (legend) {
+        plot_rgb cols[PLOT_MAX_SERIES];
+        for (int s = 0; s < d->n_series; s++)
+            cols[s] = plot_category_color(p->theme, s);
+        plot_draw_legend(p, right, top, d->series, cols, d->n_series, 0);
+    }
+    plot_draw_axis_labels(p, &b, pad, H - pad);
+    p->data = (plot_rect){(int)lround(left), (int)lround(top), (int)lround(right - left),
+                          (int)lround(bottom - top)};
+    return plot_check_cairo(p, what);
+}
+
+int plot_bars(plot *p, const plot_bar_data *d)
+{
+    int before = p && p->kind;
+    int st = draw_bars(p, d, 0);
+    return plot_finish(p, before, st);
+}
+
+int plot_stacked(plot *p, const plot_bar_data *d)
+{
+    int before = p && p->kind;
+    int st = draw_bars(p, d, 1);
+    return plot_finish(p, before, st);
+}

@@ -1,0 +1,160 @@
+/* wb_common.c - workbench log, number formatting, header/status/help views
+ * and the screen dispatcher. */
+#include "workbench.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void wb_log_add(wb_log *log, wb_log_kind kind, const char *text)
+{
+    /* one entry per line of text */
+    const char *p = text;
+    do {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        if (!nl && n == 0 && p != text)
+            break;
+        char *line = malloc(n + 1);
+        if (!line)
+            return;
+        memcpy(line, p, n);
+        line[n] = '\0';
+        int slot;
+        if (log->count == WB_LOG_LINES) {
+            slot = log->head;
+            free(log->lines[slot]);
+            log->head = (log->head + 1) % WB_LOG_LINES;
+        } else {
+            slot = (log->head + log->count) % WB_LOG_LINES;
+            log->count++;
+        }
+        log->lines[slot] = line;
+        log->kinds[slot] = (unsigned char)kind;
+        p = nl ? nl + 1 : p + n;
+    } while (*p);
+}
+
+void wb_log_clear(wb_log *log)
+{
+    for (int i = 0; i < log->count; i++)
+        free(log->lines[(log->head + i) % WB_LOG_LINES]);
+    log->head = log->count = 0;
+}
+
+const char *wb_log_line(const wb_log *log, int i, wb_log_kind *kind)
+{
+    int slot = (log->head + i) % WB_LOG_LINES;
+    if (kind)
+        *kind = (wb_log_kind)log->kinds[slot];
+    return log->lines[slot];
+}
+
+const char *wb_human(double v, char *buf, int len)
+{
+    static const char *units[] = {"", " k", " M", " G", " T"};
+    int u = 0;
+    double a = v < 0 ? -v : v;
+    while (a >= 1000 && u < 4) {
+        a /= 1000;
+        v /= 1000;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, (size_t)len, "%.0f", v);
+    else
+        snprintf(buf, (size_t)len, a >= 100 ? "%.0f%s" : a >= 10 ? "%.1f%s" : "%.2f%s", v, units[u]);
+    return buf;
+}
+
+static const char *screen_names[WB_SCREEN_COUNT] = {
+    "1 Layers", "2 Mask", "3 Activations", "4 Array", "5 Energy", "6 Console"};
+
+void view_header(tui_grid *g, const wb_state *s)
+{
+    tui_fill(g, 0, 0, g->w, 1, ' ', TUI_S_HEADER);
+    int x = tui_text(g, 0, 0, 0, TUI_S_HEADER, " nmlab ");
+    for (int i = 0; i < WB_SCREEN_COUNT; i++) {
+        int style = (int)s->screen == i ? TUI_S_SELECTED : TUI_S_HEADER;
+        x += tui_printf(g, x, 0, 0, style, (int)s->screen == i ? "[%s]" : " %s ", screen_names[i]);
+    }
+    if (s->model) {
+        char macs[32];
+        int64_t p = nm_model_params(s->model);
+        int64_t nz = 0, params = 0;
+        for (int i = 0; i < s->model->n_layers; i++) {
+            nm_layer_stats st;
+            nm_layer_stats_get(s->model, i, &st);
+            nz += st.nonzeros;
+            params += st.params;
+        }
+        char line[256];
+        snprintf(line, sizeof line, " %s  %s params  %s MACs  density %.1f%%  %s", s->model->name,
+                 wb_human((double)p, (char[32]){0}, 32),
+                 wb_human((double)nm_model_dense_macs(s->model), macs, sizeof macs),
+                 params ? 100.0 * (double)nz / (double)params : 100.0, s->settings);
+        tui_fill(g, 0, 1, g->w, 1, ' ', TUI_S_DIM);
+        tui_text(g, 0, 1, 0, TUI_S_DIM, line);
+    }
+}
+
+void view_status(tui_grid *g, const wb_state *s)
+{
+    int y = g->h - 1;
+    tui_fill(g, 0, y, g->w, 1, ' ', TUI_S_HEADER);
+    if (s->busy) {
+        int bw = 20, x = 1;
+        tui_text(g, x, y, 0, TUI_S_HEADER, s->progress_what[0] ? s->progress_what : "running");
+        x += tui_text_width(s->progress_what[0] ? s->progress_what : "running") + 1;
+        double f = s->progress < 0 ? 0 : s->progress > 1 ? 1 : s->progress;
+        int full = (int)(f * bw + 0.5);
+        for (int i = 0; i < bw; i++)
+            tui_put(g, x + i, y, i < full ? tui_glyph_block(g, 1) : (g->utf8 ? 0x2591 : '.'),
+                    i < full ? TUI_S_BAR : TUI_S_BAR_BG);
+        x += bw;
+        tui_printf(g, x, y, 0, TUI_S_HEADER, " %3.0f%%  Ctrl-C cancels  %s", f * 100, s->status);
+    } else {
+        tui_printf(g, 0, y, 0, TUI_S_HEADER, " %s", s->status[0] ? s->status : "? help  q quit");
+    }
+}
+
+void view_help(tui_grid *g, const wb_key_help *keys, int n, int x, int y, int w, int h)
+{
+    tui_fill(g, x, y, w, h, ' ', TUI_S_NORMAL);
+    tui_text(g, x + 2, y, w - 4, TUI_S_HEADER, "Keys (from the keymap table; any key closes)");
+    int row = y + 2;
+    for (int i = 0; i < n && row < y + h; i++, row++) {
+        tui_text(g, x + 2, row, 14, TUI_S_ACCENT, keys[i].keys);
+        tui_text(g, x + 17, row, 10, TUI_S_DIM, keys[i].screens);
+        tui_text(g, x + 28, row, w - 30, TUI_S_NORMAL, keys[i].help);
+    }
+}
+
+void view_too_small(tui_grid *g, int min_w, int min_h)
+{
+    tui_grid_clear(g);
+    tui_printf(g, 0, 0, 0, TUI_S_BAD, "Terminal too small: %dx%d.", g->w, g->h);
+    tui_printf(g, 0, 1, 0, TUI_S_NORMAL, "nmlab needs %dx%d; resize or press q.", min_w, min_h);
+}
+
+void wb_draw(tui_grid *g, wb_state *s, const wb_key_help *keys, int nkeys)
+{
+    tui_grid_clear(g);
+    view_header(g, s);
+    int x = 0, y = 2, w = g->w, h = g->h - 3;
+    if (s->show_help) {
+        view_help(g, keys, nkeys, x, y, w, h);
+    } else {
+        switch (s->screen) {
+        case WB_SCREEN_LAYERS: view_layers(g, s, x, y, w, h); break;
+        case WB_SCREEN_MASK: view_mask(g, s, x, y, w, h); break;
+        case WB_SCREEN_CONSOLE: view_console(g, s, x, y, w, h); break;
+        case WB_SCREEN_ARRAY: view_array(g, s, x, y, w, h); break;
+        case WB_SCREEN_ENERGY: view_energy(g, s, x, y, w, h); break;
+        default:
+            tui_text(g, 2, y + 1, w - 4, TUI_S_DIM, "(this screen has nothing to show yet)");
+            break;
+        }
+    }
+    view_status(g, s);
+}

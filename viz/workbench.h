@@ -1,0 +1,140 @@
+/* workbench.h - the state the TUI views draw from.
+ *
+ * The app owns one wb_state and everything it points to; views only read it
+ * (and the scroll/zoom fields they clamp). Nothing here knows about curses
+ * or Lua: the console is a log of lines and an input buffer. */
+#ifndef WORKBENCH_H
+#define WORKBENCH_H
+
+#include "model.h"
+#include "tui_grid.h"
+
+#define WB_LOG_LINES 1000
+#define WB_INPUT_MAX 1024
+
+typedef enum {
+    WB_SCREEN_LAYERS = 0,
+    WB_SCREEN_MASK,
+    WB_SCREEN_ACTIVATIONS,
+    WB_SCREEN_ARRAY,
+    WB_SCREEN_ENERGY,
+    WB_SCREEN_CONSOLE,
+    WB_SCREEN_COUNT
+} wb_screen;
+
+typedef enum { WB_LOG_OUT = 0, WB_LOG_INPUT, WB_LOG_ERROR, WB_LOG_INFO } wb_log_kind;
+
+typedef struct {
+    char *lines[WB_LOG_LINES];   /* ring buffer of malloc'd lines */
+    unsigned char kinds[WB_LOG_LINES];
+    int head, count;             /* oldest at head */
+} wb_log;
+
+/* What the Array screen shows; filled by the app from the simulator. */
+#define WB_MAX_COMP 12
+typedef struct {
+    char config[160];            /* "nm-4:9-4:9 16x16 ws ..." */
+    char layer[NM_NAME_MAX];
+    int64_t E, K, Nf;
+    int64_t cycle, total_cycles, fold, folds;
+    int phase;                   /* 0 loading weights, 1 streaming */
+    const int32_t *grid;         /* rows*cols item per PE, -1 idle */
+    int rows, cols;
+    const double *pe_busy;       /* rows*cols busy cycles so far */
+    int playing, speed;
+    int n_layers;                /* per-layer analytic results of the model */
+    const char *const *layer_names;
+    const double *layer_util, *layer_mult_util;
+    const int64_t *layer_cycles;
+    int teaching;                /* nm-MAC walk-through instead of the array */
+    const char *trace;           /* its text, steps separated by blank lines */
+    int trace_step;
+    char note[200];
+} wb_array;
+
+/* What the Energy screen shows: per system, energy by component. */
+typedef struct {
+    int n_systems, n_comp;
+    char system[6][48];
+    const char *comp[WB_MAX_COMP];
+    double pj[6][WB_MAX_COMP];   /* total energy per component, pJ */
+    int64_t cycles[6];
+    double area_mm2[6];
+    char switches[240];
+    char note[200];
+} wb_energy;
+
+/* Layers table sort keys. */
+typedef enum { WB_SORT_ORDER = 0, WB_SORT_NAME, WB_SORT_DENSITY, WB_SORT_MACS, WB_SORT_PARAMS, WB_SORT_COUNT } wb_sort;
+
+typedef struct {
+    const nm_model *model;       /* current model (not owned by views) */
+    const nm_model *base;        /* the same model before pruning, or NULL */
+    int selected;                /* selected layer index */
+    int scroll;                  /* first visible row of the layers table */
+    wb_sort sort;
+    char settings[160];          /* current pruning settings, for the header */
+
+    /* mask view: cursor in matrix coordinates; zoom = matrix cells per
+     * character column (0 = fit) */
+    int64_t cur_r, cur_c;
+    int64_t view_r, view_c;
+    int zoom;
+
+    /* console */
+    wb_log log;
+    int log_scroll;              /* lines scrolled back from the bottom */
+    char input[WB_INPUT_MAX];
+    int input_len, input_cursor;
+    int continuation;            /* 1 while a multi-line chunk is incomplete */
+
+    /* status line and progress */
+    wb_screen screen;
+    char status[256];
+    int busy;                    /* an operation or script is running */
+    double progress;             /* 0..1, < 0 = unknown */
+    char progress_what[64];
+    wb_array array;
+    wb_energy energy;
+    int have_array, have_energy;
+    int theme_dark;
+    int color;                   /* colours available: else glyph-only masks */
+    int mouse;
+    int show_help;
+} wb_state;
+
+void wb_log_add(wb_log *log, wb_log_kind kind, const char *text);
+void wb_log_clear(wb_log *log);
+/* i-th line counting from the oldest (0 <= i < count). */
+const char *wb_log_line(const wb_log *log, int i, wb_log_kind *kind);
+
+/* One entry of the keymap: the app's table drives dispatch and the help
+ * screen alike, so the two cannot drift apart. */
+typedef struct {
+    const char *keys;     /* as shown: "1-6", "Tab", "Ctrl-C" */
+    const char *screens;  /* where it applies: "all", "mask", ... */
+    const char *help;
+} wb_key_help;
+
+/* Views: each draws its screen into the rectangle (x, y, w, h) of g. */
+void view_header(tui_grid *g, const wb_state *s);
+void view_status(tui_grid *g, const wb_state *s);
+void view_layers(tui_grid *g, wb_state *s, int x, int y, int w, int h);
+void view_mask(tui_grid *g, wb_state *s, int x, int y, int w, int h);
+void view_console(tui_grid *g, wb_state *s, int x, int y, int w, int h);
+void view_array(tui_grid *g, wb_state *s, int x, int y, int w, int h);
+void view_energy(tui_grid *g, wb_state *s, int x, int y, int w, int h);
+void view_help(tui_grid *g, const wb_key_help *keys, int n, int x, int y, int w, int h);
+void view_too_small(tui_grid *g, int min_w, int min_h);
+
+/* Draws the whole screen for s->screen into g (header, body, status). */
+void wb_draw(tui_grid *g, wb_state *s, const wb_key_help *keys, int nkeys);
+
+/* Layer order for the layers table under s->sort (indices into the model;
+ * writes n_layers entries). */
+void wb_layer_order(const wb_state *s, int *order);
+
+/* "1.82 G", "512 k" style formatting into buf. */
+const char *wb_human(double v, char *buf, int len);
+
+#endif
