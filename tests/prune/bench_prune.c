@@ -1,5 +1,5 @@
-/* bench_prune - pruning throughput on ResNet-50-sized weights (built with
- * the builders: 25.5M weights) and NMReLU on a 64x256x56x56 tensor. Each
+/* bench_prune - pruning throughput on the zoo's ResNet-50 (25.5M prunable
+ * weights) and NMReLU on a 64x256x56x56 tensor. Each
  * figure is printed next to a plain streaming pass over the same bytes
  * measured alternately in the same run, and their ratio. Times are the best
  * of `reps` runs (the machine is shared). Usage: bench_prune [reps] */
@@ -12,6 +12,7 @@
 
 #include "model.h"
 #include "prune.h"
+#include "zoo.h"
 
 static double now(void)
 {
@@ -46,64 +47,6 @@ static void stamp_min(stamp *best, stamp start)
         best->wall = e.wall - start.wall;
     if (e.cpu - start.cpu < best->cpu)
         best->cpu = e.cpu - start.cpu;
-}
-
-static int bottleneck(nm_model *m, int x, const char *p, int mid, int out, int stride)
-{
-    char n[64];
-    int in_c, h, w;
-    nm_model_out_shape(m, x, &in_c, &h, &w);
-    snprintf(n, sizeof n, "%s.c1", p);
-    nm_add_conv(m, n, x, mid, 1, 1, 1, 0, 1, 0);
-    snprintf(n, sizeof n, "%s.bn1", p);
-    nm_add_bn(m, n, NM_PREV);
-    snprintf(n, sizeof n, "%s.r1", p);
-    nm_add_relu(m, n, NM_PREV, 0);
-    snprintf(n, sizeof n, "%s.c2", p);
-    nm_add_conv(m, n, NM_PREV, mid, 3, 3, stride, 1, 1, 0);
-    snprintf(n, sizeof n, "%s.bn2", p);
-    nm_add_bn(m, n, NM_PREV);
-    snprintf(n, sizeof n, "%s.r2", p);
-    nm_add_relu(m, n, NM_PREV, 0);
-    snprintf(n, sizeof n, "%s.c3", p);
-    nm_add_conv(m, n, NM_PREV, out, 1, 1, 1, 0, 1, 0);
-    snprintf(n, sizeof n, "%s.bn3", p);
-    int y = nm_add_bn(m, n, NM_PREV);
-    int sc = x;
-    if (stride != 1 || in_c != out) {
-        snprintf(n, sizeof n, "%s.down", p);
-        nm_add_conv(m, n, x, out, 1, 1, stride, 0, 1, 0);
-        snprintf(n, sizeof n, "%s.down_bn", p);
-        sc = nm_add_bn(m, n, NM_PREV);
-    }
-    snprintf(n, sizeof n, "%s.add", p);
-    nm_add_add(m, n, y, sc);
-    snprintf(n, sizeof n, "%s.out", p);
-    return nm_add_relu(m, n, NM_PREV, 0);
-}
-
-static nm_model *resnet50_like(void)
-{
-    nm_model *m = nm_model_new("resnet50-like", 3, 224, 224);
-    nm_add_conv(m, "conv1", NM_INPUT, 64, 7, 7, 2, 3, 1, 0);
-    nm_add_bn(m, "bn1", NM_PREV);
-    nm_add_relu(m, "relu", NM_PREV, 0);
-    int x = nm_add_pool(m, "maxpool", NM_PREV, NM_LAYER_MAXPOOL, 3, 2, 1);
-    const int blocks[4] = {3, 4, 6, 3}, mid[4] = {64, 128, 256, 512};
-    for (int s = 0; s < 4; s++)
-        for (int b = 0; b < blocks[s]; b++) {
-            char p[32];
-            snprintf(p, sizeof p, "layer%d.%d", s + 1, b);
-            x = bottleneck(m, x, p, mid[s], mid[s] * 4, b == 0 && s > 0 ? 2 : 1);
-        }
-    nm_add_gap(m, "avgpool", x);
-    nm_add_flatten(m, "flatten", NM_PREV);
-    if (nm_add_linear(m, "fc", NM_PREV, 1000, 1) < 0) {
-        fprintf(stderr, "building: %s\n", nm_errmsg());
-        exit(1);
-    }
-    nm_model_init_weights(m, 1);
-    return m;
 }
 
 static void reset_masks(nm_model *m)
@@ -267,7 +210,11 @@ int main(int argc, char **argv)
     int reps = argc > 1 ? atoi(argv[1]) : 3;
     if (reps < 1)
         reps = 1;
-    nm_model *m = resnet50_like();
+    nm_model *m = nm_zoo("resnet50", 1);
+    if (!m) {
+        fprintf(stderr, "zoo: %s\n", nm_errmsg());
+        return 1;
+    }
     int64_t w = 0;
     for (int i = 0; i < m->n_layers; i++)
         if (nm_layer_prunable(&m->layers[i]))

@@ -341,3 +341,37 @@ Test(jointnf, callbacks_fail_and_cancel)
     cr_assert_eq(nm_prune_jointnf(m, &o), NM_ERR);
     nm_model_free(m);
 }
+
+#include "zoo.h"
+
+/* The zoo's MobileNet-v2 (inverted residuals, dwconvs, adds): the same
+ * invariants on a real network structure. */
+Test(jointnf, zoo_mobilenet_v2_invariants)
+{
+    nm_model *m = nm_zoo("mobilenet_v2", 3);
+    cr_assert_not_null(m, "%s", nm_errmsg());
+    int F = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        if (nm_prune_eligible(m, i, NULL, NULL) && m->layers[i].kind != NM_LAYER_DWCONV &&
+            !nm_feeds_add(m, i))
+            F += m->layers[i].out_c;
+    nm_jointnf_opts o;
+    nm_jointnf_opts_init(&o, 4, 9, 0.2, 2);
+    cr_assert_eq(nm_prune_jointnf(m, &o), NM_OK, "%s", nm_errmsg());
+    int removed = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        nm_layer *l = &m->layers[i];
+        if (!nm_prune_eligible(m, i, NULL, NULL))
+            continue;
+        int64_t bad;
+        nm_check_nm(l->weight, l->mask, 4, 9, nm_group_axis_default(l), &bad, NULL);
+        cr_assert_eq(bad, 0, "%s violates 4:9", l->name);
+        if (l->kind != NM_LAYER_DWCONV && !nm_feeds_add(m, i))
+            for (int t = 0; t < l->out_c; t++)
+                removed += !nm_u8(l->filters)[t];
+    }
+    cr_assert_eq(removed, (int)llround(0.2 * F), "removed %d of %d", removed, F);
+    check_filters(m);
+    cr_assert(check_propagation(m) > 0);
+    nm_model_free(m);
+}
