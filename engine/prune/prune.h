@@ -133,8 +133,9 @@ typedef struct {
 
 /* Selects exactly k eligible entries with the smallest |w| over all
  * segments (ties: earlier segment, then lower index) and clears their mask
- * bits. Radix select on the float bits (two histogram passes, OpenMP), no
- * sort. k larger than the eligible count is an error. */
+ * bits. Radix select on the float bits (a histogram pass, then one pass
+ * that clears what lies below the boundary bucket and lists its members;
+ * OpenMP), no sort. k larger than the eligible count is an error. */
 int nm_select_smallest(nm_select_seg *segs, int n_segs, int64_t k);
 
 /* ---- unstructured magnitude (magnitude.c, global.c) --------------------- */
@@ -168,7 +169,16 @@ typedef struct {
     nm_prune_scope scope;
 } nm_filter_opts;
 
+/* ratio, L1, global, adds kept, first conv and classifier skipped. */
 void nm_filter_opts_init(nm_filter_opts *o, double ratio);
+/* Filter pruning. Candidates: eligible conv/linear layers (not dwconvs,
+ * whose channels follow their producer; not layers feeding a residual add
+ * unless allow_add; with the BN criterion only layers with a BN). Scores
+ * are taken once, before any removal, on the masked weights. Global: the
+ * round(ratio * F) lowest-scoring of the F candidate filters are removed in
+ * total (filters removed before count), skipping any that would empty its
+ * layer. Per layer: round(ratio * C_out) per layer, at most C_out - 1.
+ * Every removal goes through nm_remove_filter. */
 int nm_prune_filters(nm_model *mdl, const nm_filter_opts *o);
 
 /* Removes filter t of layer idx and propagates: clears filters[t], mask row
@@ -220,7 +230,16 @@ typedef struct {
     void *progress_ud;
 } nm_jointnf_opts;
 
+/* n:m, auto axis, f, R; no callbacks; first conv and classifier skipped. */
 void nm_jointnf_opts_init(nm_jointnf_opts *o, int n, int m, double filter_ratio, int rounds);
+/* JointNF (JOINTNF.md section 4). Round r = 1..R: progress check, finetune
+ * (if set; nonzero fails the call), reserve the N largest survivors of each
+ * group and prune round(pool / (R - r + 1)) of the other survivors of all
+ * eligible layers globally (all of them in round R), then remove filters
+ * ranked by |gamma| * mean |w| (gamma 1 without BN) across layers until
+ * round(f * F * r / R) of the F filter candidates (as nm_prune_filters) are
+ * gone, never a layer's last, with propagation; then on_round. Sets
+ * wn:wm on the eligible layers. After round R every group has <= N. */
 int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o);
 
 /* ---- NMReLU (nmrelu.c) -------------------------------------------------- */
@@ -262,8 +281,10 @@ int nm_cost_model(const nm_model *mdl, int an, int am, int64_t *dense, double *e
 /* Counts products where both operands are nonzero for layer idx on the
  * input x (NCHW [B, C_in, H, W] matching the layer's input; a linear layer
  * also accepts [B, in]). Weights count as nonzero if kept by the mask and
- * nonzero. Computed as a GEMM of 0/1 indicators (im2col of the input times
- * the weight indicator). */
+ * nonzero. This is the sum of the 0/1 GEMM (im2col of the input
+ * indicators times the weight indicators), computed exactly without the
+ * GEMM: per reduction column, (nonzero inputs it sees) x (nonzero weights
+ * in it), summed per conv group. */
 int nm_cost_measured(const nm_model *mdl, int idx, const nm_tensor *x, int64_t *products);
 
 typedef struct {
