@@ -50,7 +50,9 @@ int nm_cost_layer(const nm_model *mdl, int idx, int an, int am, nm_layer_cost *c
     c->dense_macs = P * l->out_c * D;
     double wr = l->wm > 0 ? (double)l->wn / l->wm : 1.0;
     double ar = am > 0 ? (double)an / am : 1.0;
-    double inr = l->in_c ? (double)c->in_chans_kept / l->in_c : 1.0;
+    /* a dwconv filter reads only its own channel: removing the channel is
+     * removing the filter, already counted in `kept` */
+    double inr = l->kind == NM_LAYER_DWCONV || !l->in_c ? 1.0 : (double)c->in_chans_kept / l->in_c;
     c->effective_macs = (double)P * kept * (double)D * inr * wr * ar;
     return NM_OK;
 }

@@ -28,6 +28,15 @@ Test(cost, formula_by_hand)
     cr_assert_eq(dense, k.dense_macs);
     cr_assert_eq(nm_cost_layer(m, c, 7, 6, &k), NM_ERR);
     nm_model_free(m);
+    /* dwconv: removing channel 2 removes one filter reading one channel */
+    m = nm_model_new("d", 6, 8, 8);
+    int d = nm_add_dwconv(m, "dw", NM_INPUT, 3, 1, 1);
+    nm_model_init_weights(m, 1);
+    cr_assert_eq(nm_remove_filter(m, d, 2), NM_OK);
+    cr_assert_eq(nm_cost_layer(m, d, 0, 0, &k), NM_OK);
+    cr_assert_eq(k.dense_macs, 64LL * 6 * 9);
+    cr_assert_float_eq(k.effective_macs, 64.0 * 5 * 9, 1e-6);
+    nm_model_free(m);
 }
 
 /* Direct count: every (image, filter, position, reduction entry) product. */
