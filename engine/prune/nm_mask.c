@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 static const char *axis_names[] = {"kernel", "in", "row"};
 
@@ -276,6 +279,95 @@ static inline __attribute__((always_inline)) void prune4_vec(const float *w, uin
     }
 }
 
+#if defined(__SSE2__)
+/* prune4_vec with SSE2 intrinsics: the mask bytes stay in vector registers
+ * (transposed with byte unpacks, widened to lanes and packed back) instead
+ * of going through scalar byte arithmetic. Same ranking, same results. */
+static inline __attribute__((always_inline)) __m128i sse_keys(__m128 x, __m128i m)
+{
+    const __m128i absmask = _mm_set1_epi32(0x7fffffff), cap = _mm_set1_epi32(0x7f800000);
+    __m128i a = _mm_and_si128(_mm_castps_si128(x), absmask);
+    __m128i big = _mm_cmpgt_epi32(a, cap);
+    a = _mm_or_si128(_mm_and_si128(big, cap), _mm_andnot_si128(big, a));
+    a = _mm_add_epi32(a, _mm_set1_epi32(1));
+    /* m: one mask byte per 32-bit lane (0 or nonzero) */
+    return _mm_andnot_si128(_mm_cmpeq_epi32(m, _mm_setzero_si128()), a);
+}
+
+/* 4x4 byte transpose of 16 bytes (row k = 4 bytes) */
+static inline __attribute__((always_inline)) __m128i sse_tr16(__m128i x)
+{
+    __m128i y = _mm_unpacklo_epi8(x, _mm_srli_si128(x, 8));
+    return _mm_unpacklo_epi8(y, _mm_srli_si128(y, 8));
+}
+
+static inline __attribute__((always_inline)) void prune4_sse2(const float *w, uint8_t *mk,
+                                                              uint8_t *cand, int64_t o, int64_t st,
+                                                              int len, int n, int transposed)
+{
+    const __m128i zero = _mm_setzero_si128();
+    __m128i V[16], M[16], R[16];
+    if (transposed) { /* len == 4, st == 1 */
+        __m128 r0 = _mm_loadu_ps(w + o), r1 = _mm_loadu_ps(w + o + 4);
+        __m128 r2 = _mm_loadu_ps(w + o + 8), r3 = _mm_loadu_ps(w + o + 12);
+        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+        __m128i mb = sse_tr16(_mm_loadu_si128((const __m128i *)(mk + o)));
+        __m128i lo = _mm_unpacklo_epi8(mb, zero), hi = _mm_unpackhi_epi8(mb, zero);
+        M[0] = _mm_unpacklo_epi16(lo, zero);
+        M[1] = _mm_unpackhi_epi16(lo, zero);
+        M[2] = _mm_unpacklo_epi16(hi, zero);
+        M[3] = _mm_unpackhi_epi16(hi, zero);
+        V[0] = sse_keys(r0, M[0]);
+        V[1] = sse_keys(r1, M[1]);
+        V[2] = sse_keys(r2, M[2]);
+        V[3] = sse_keys(r3, M[3]);
+    } else {
+#pragma GCC unroll 16
+        for (int i = 0; i < len; i++) {
+            int32_t word;
+            memcpy(&word, mk + o + i * st, sizeof word);
+            __m128i b = _mm_unpacklo_epi8(_mm_cvtsi32_si128(word), zero);
+            M[i] = _mm_unpacklo_epi16(b, zero);
+            V[i] = sse_keys(_mm_loadu_ps(w + o + i * st), M[i]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++)
+        R[i] = zero;
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++)
+#pragma GCC unroll 16
+        for (int j = i + 1; j < len; j++) {
+            __m128i c = _mm_cmpgt_epi32(V[j], V[i]); /* -1: j beats i */
+            R[i] = _mm_sub_epi32(R[i], c);
+            R[j] = _mm_sub_epi32(R[j], _mm_xor_si128(c, _mm_set1_epi32(-1)));
+        }
+    const __m128i nv = _mm_set1_epi32(n), one = _mm_set1_epi32(1);
+    __m128i out[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++) {
+        __m128i keep = _mm_and_si128(_mm_cmpgt_epi32(nv, R[i]), one);
+        __m128i mbit = _mm_andnot_si128(_mm_cmpeq_epi32(M[i], zero), one);
+        out[i] = cand ? _mm_andnot_si128(keep, mbit) : _mm_and_si128(M[i], keep);
+    }
+    uint8_t *dst = cand ? cand : mk;
+    if (transposed) {
+        __m128i p = _mm_packs_epi16(_mm_packs_epi32(out[0], out[1]), _mm_packs_epi32(out[2], out[3]));
+        _mm_storeu_si128((__m128i *)(dst + o), sse_tr16(p));
+    } else {
+#pragma GCC unroll 16
+        for (int i = 0; i < len; i++) {
+            __m128i p = _mm_packus_epi16(_mm_packs_epi32(out[i], zero), zero);
+            int32_t word = _mm_cvtsi128_si32(p);
+            memcpy(dst + o + i * st, &word, sizeof word);
+        }
+    }
+}
+#define PRUNE4_VEC prune4_sse2
+#else
+#define PRUNE4_VEC prune4_vec
+#endif
+
 static void prune4_len(const float *w, uint8_t *mk, uint8_t *cand, const int64_t *o, int64_t st,
                        int len, int n)
 {
@@ -283,13 +375,13 @@ static void prune4_len(const float *w, uint8_t *mk, uint8_t *cand, const int64_t
         return;
     if (o[1] == o[0] + 1 && o[2] == o[0] + 2 && o[3] == o[0] + 3 && (len == 4 || len == 9)) {
         if (len == 4)
-            prune4_vec(w, mk, cand, o[0], st, 4, n, 0);
+            PRUNE4_VEC(w, mk, cand, o[0], st, 4, n, 0);
         else
-            prune4_vec(w, mk, cand, o[0], st, 9, n, 0);
+            PRUNE4_VEC(w, mk, cand, o[0], st, 9, n, 0);
         return;
     }
     if (len == 4 && st == 1 && o[1] == o[0] + 4 && o[2] == o[0] + 8 && o[3] == o[0] + 12) {
-        prune4_vec(w, mk, cand, o[0], 1, 4, n, 1);
+        PRUNE4_VEC(w, mk, cand, o[0], 1, 4, n, 1);
         return;
     }
     if (len == 4 && st == 1)
