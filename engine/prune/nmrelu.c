@@ -13,6 +13,9 @@
 #include "prune_int.h"
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define COLBLK 256
 
@@ -60,8 +63,79 @@ static inline __attribute__((always_inline)) void topk4(const float *x, float *y
     }
 }
 
+#if defined(__SSE2__)
+/* topk4 with SSE2: entries are brought into lanes four at a time with a
+ * 4x4 transpose of the four groups (rows x + k*len), the rest lane by
+ * lane; positive floats compare like their bits as signed integers. */
+static inline __attribute__((always_inline)) void topk4_sse2(const float *x, float *y, int len,
+                                                             int n)
+{
+    __m128 X[16];
+    __m128i V[16], R[16];
+    const __m128 fz = _mm_setzero_ps();
+    int i = 0;
+    #pragma GCC unroll 16
+    for (; i + 4 <= len; i += 4) {
+        __m128 r0 = _mm_loadu_ps(x + i), r1 = _mm_loadu_ps(x + len + i);
+        __m128 r2 = _mm_loadu_ps(x + 2 * len + i), r3 = _mm_loadu_ps(x + 3 * len + i);
+        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+        X[i] = r0, X[i + 1] = r1, X[i + 2] = r2, X[i + 3] = r3;
+    }
+    #pragma GCC unroll 16
+    for (; i < len; i++)
+        X[i] = _mm_setr_ps(x[i], x[len + i], x[2 * len + i], x[3 * len + i]);
+    #pragma GCC unroll 16
+    for (i = 0; i < len; i++) {
+        V[i] = _mm_and_si128(_mm_castps_si128(X[i]), _mm_castps_si128(_mm_cmpgt_ps(X[i], fz)));
+        R[i] = _mm_setzero_si128();
+    }
+    #pragma GCC unroll 16
+    for (i = 0; i < len; i++)
+        #pragma GCC unroll 16
+        for (int j = i + 1; j < len; j++) {
+            __m128i c = _mm_cmpgt_epi32(V[j], V[i]);
+            R[i] = _mm_sub_epi32(R[i], c);
+            R[j] = _mm_sub_epi32(R[j], _mm_xor_si128(c, _mm_set1_epi32(-1)));
+        }
+    const __m128i nv = _mm_set1_epi32(n);
+    #pragma GCC unroll 16
+    for (i = 0; i < len; i++) {
+        __m128i keep = _mm_and_si128(_mm_cmpgt_epi32(nv, R[i]),
+                                     _mm_cmpgt_epi32(V[i], _mm_setzero_si128()));
+        X[i] = _mm_and_ps(X[i], _mm_castsi128_ps(keep));
+    }
+    #pragma GCC unroll 16
+    for (i = 0; i + 4 <= len; i += 4) {
+        __m128 r0 = X[i], r1 = X[i + 1], r2 = X[i + 2], r3 = X[i + 3];
+        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+        _mm_storeu_ps(y + i, r0);
+        _mm_storeu_ps(y + len + i, r1);
+        _mm_storeu_ps(y + 2 * len + i, r2);
+        _mm_storeu_ps(y + 3 * len + i, r3);
+    }
+    #pragma GCC unroll 16
+    for (; i < len; i++) {
+        float t[4];
+        _mm_storeu_ps(t, X[i]);
+        #pragma GCC unroll 16
+        for (int k = 0; k < 4; k++)
+            y[k * len + i] = t[k];
+    }
+}
+#endif
+
 static void topk4_len(const float *x, float *y, int len, int n)
 {
+#if defined(__SSE2__)
+    if (len == 4) {
+        topk4_sse2(x, y, 4, n);
+        return;
+    }
+    if (len == 9) {
+        topk4_sse2(x, y, 9, n);
+        return;
+    }
+#endif
     if (len == 4)
         topk4(x, y, 4, n);
     else if (len == 9)
