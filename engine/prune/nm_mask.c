@@ -307,20 +307,34 @@ static inline __attribute__((always_inline)) void prune4_sse2(const float *w, ui
 {
     const __m128i zero = _mm_setzero_si128();
     __m128i V[16], M[16], R[16];
-    if (transposed) { /* len == 4, st == 1 */
-        __m128 r0 = _mm_loadu_ps(w + o), r1 = _mm_loadu_ps(w + o + 4);
-        __m128 r2 = _mm_loadu_ps(w + o + 8), r3 = _mm_loadu_ps(w + o + 12);
-        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-        __m128i mb = sse_tr16(_mm_loadu_si128((const __m128i *)(mk + o)));
-        __m128i lo = _mm_unpacklo_epi8(mb, zero), hi = _mm_unpackhi_epi8(mb, zero);
-        M[0] = _mm_unpacklo_epi16(lo, zero);
-        M[1] = _mm_unpackhi_epi16(lo, zero);
-        M[2] = _mm_unpacklo_epi16(hi, zero);
-        M[3] = _mm_unpackhi_epi16(hi, zero);
-        V[0] = sse_keys(r0, M[0]);
-        V[1] = sse_keys(r1, M[1]);
-        V[2] = sse_keys(r2, M[2]);
-        V[3] = sse_keys(r3, M[3]);
+    if (transposed) { /* st == 1, lane k = the group at o + k*len */
+        int i = 0;
+#pragma GCC unroll 4
+        for (; i + 4 <= len; i += 4) {
+            const float *b = w + o + i;
+            __m128 r0 = _mm_loadu_ps(b), r1 = _mm_loadu_ps(b + len);
+            __m128 r2 = _mm_loadu_ps(b + 2 * len), r3 = _mm_loadu_ps(b + 3 * len);
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+            int32_t q[4];
+            for (int k = 0; k < 4; k++)
+                memcpy(&q[k], mk + o + k * len + i, sizeof q[k]);
+            __m128i mb = sse_tr16(_mm_setr_epi32(q[0], q[1], q[2], q[3]));
+            __m128i lo = _mm_unpacklo_epi8(mb, zero), hi = _mm_unpackhi_epi8(mb, zero);
+            M[i] = _mm_unpacklo_epi16(lo, zero);
+            M[i + 1] = _mm_unpackhi_epi16(lo, zero);
+            M[i + 2] = _mm_unpacklo_epi16(hi, zero);
+            M[i + 3] = _mm_unpackhi_epi16(hi, zero);
+            V[i] = sse_keys(r0, M[i]);
+            V[i + 1] = sse_keys(r1, M[i + 1]);
+            V[i + 2] = sse_keys(r2, M[i + 2]);
+            V[i + 3] = sse_keys(r3, M[i + 3]);
+        }
+#pragma GCC unroll 4
+        for (; i < len; i++) {
+            const int64_t p = o + i;
+            M[i] = _mm_setr_epi32(mk[p], mk[p + len], mk[p + 2 * len], mk[p + 3 * len]);
+            V[i] = sse_keys(_mm_setr_ps(w[p], w[p + len], w[p + 2 * len], w[p + 3 * len]), M[i]);
+        }
     } else {
 #pragma GCC unroll 16
         for (int i = 0; i < len; i++) {
@@ -352,8 +366,23 @@ static inline __attribute__((always_inline)) void prune4_sse2(const float *w, ui
     }
     uint8_t *dst = cand ? cand : mk;
     if (transposed) {
-        __m128i p = _mm_packs_epi16(_mm_packs_epi32(out[0], out[1]), _mm_packs_epi32(out[2], out[3]));
-        _mm_storeu_si128((__m128i *)(dst + o), sse_tr16(p));
+        int i = 0;
+#pragma GCC unroll 4
+        for (; i + 4 <= len; i += 4) {
+            __m128i p = _mm_packs_epi16(_mm_packs_epi32(out[i], out[i + 1]),
+                                        _mm_packs_epi32(out[i + 2], out[i + 3]));
+            int32_t q[4];
+            _mm_storeu_si128((__m128i *)q, sse_tr16(p));
+            for (int k = 0; k < 4; k++)
+                memcpy(dst + o + k * len + i, &q[k], sizeof q[k]);
+        }
+#pragma GCC unroll 4
+        for (; i < len; i++) {
+            int32_t q[4];
+            _mm_storeu_si128((__m128i *)q, out[i]);
+            for (int k = 0; k < 4; k++)
+                dst[o + k * len + i] = (uint8_t)q[k];
+        }
     } else {
 #pragma GCC unroll 16
         for (int i = 0; i < len; i++) {
@@ -384,6 +413,12 @@ static void prune4_len(const float *w, uint8_t *mk, uint8_t *cand, const int64_t
         PRUNE4_VEC(w, mk, cand, o[0], 1, 4, n, 1);
         return;
     }
+#if defined(__SSE2__)
+    if (len == 9 && st == 1 && o[1] == o[0] + 9 && o[2] == o[0] + 18 && o[3] == o[0] + 27) {
+        prune4_sse2(w, mk, cand, o[0], 1, 9, n, 1);
+        return;
+    }
+#endif
     if (len == 4 && st == 1)
         prune4(w, mk, cand, o, 1, 4, n);
     else if (len == 4)
