@@ -11,7 +11,7 @@
 
 void nm_relu_forward(int64_t count, float clip, const float *x, float *y)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (count > NM_PAR_MIN)
     for (int64_t i = 0; i < count; i++) {
         float v = x[i] > 0 ? x[i] : 0.0f;
         y[i] = (clip > 0 && v > clip) ? clip : v;
@@ -20,7 +20,7 @@ void nm_relu_forward(int64_t count, float clip, const float *x, float *y)
 
 void nm_relu_backward(int64_t count, float clip, const float *y, const float *dy, float *dx)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (count > NM_PAR_MIN)
     for (int64_t i = 0; i < count; i++)
         if (y[i] > 0 && (clip <= 0 || y[i] < clip))
             dx[i] += dy[i];
@@ -68,7 +68,7 @@ void nm_nmrelu_forward(int c, int n_samples, int plane, int keep, int m,
     if (keep >= m)
         return;
     if (axis == NM_AXIS_CHANNEL) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)c * cols > NM_PAR_MIN)
         for (int64_t j = 0; j < cols; j++)
             for (int c0 = 0; c0 < c; c0 += m) {
                 int len = c - c0 < m ? c - c0 : m;
@@ -78,7 +78,7 @@ void nm_nmrelu_forward(int c, int n_samples, int plane, int keep, int m,
     }
     /* position axis: within each image's plane, or along the batch for 1x1 */
     const int64_t seg = plane > 1 ? plane : cols;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)c * cols > NM_PAR_MIN)
     for (int ch = 0; ch < c; ch++)
         for (int64_t s0 = 0; s0 < cols; s0 += seg)
             for (int64_t g0 = 0; g0 < seg; g0 += m) {
@@ -89,7 +89,7 @@ void nm_nmrelu_forward(int c, int n_samples, int plane, int keep, int m,
 
 void nm_nmrelu_backward(int64_t count, const float *y, const float *dy, float *dx)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (count > NM_PAR_MIN)
     for (int64_t i = 0; i < count; i++)
         if (y[i] > 0)
             dx[i] += dy[i];

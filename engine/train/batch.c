@@ -1,5 +1,6 @@
 /* batch.c - dataset samples into the net's input buffer. */
 #include "batch.h"
+#include "kernels.h"
 
 #include <string.h>
 
@@ -32,7 +33,7 @@ void nm_batch_fill(nm_net *net, const nm_dataset *d, const int64_t *idx, int64_t
     const float *src = nm_f32(x);
     const int32_t *lab = nm_i32(d->labels);
     float *in = nm_net_input(net);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)n * per > NM_PAR_MIN)
     for (int s = 0; s < n; s++) {
         int64_t k = idx ? idx[s] : start + s;
         for (int ch = 0; ch < c; ch++)

@@ -10,7 +10,7 @@ void nm_bn_forward_train(int c, int64_t cols, const float *x, const float *gamma
                          float momentum, const uint8_t *dead, float *y, float *xhat,
                          float *invstd)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)c * cols > NM_PAR_MIN)
     for (int ch = 0; ch < c; ch++) {
         const float *xr = x + ch * cols;
         float *yr = y + ch * cols, *hr = xhat + ch * cols;
@@ -47,7 +47,7 @@ void nm_bn_forward_eval(int c, int64_t cols, const float *x, const float *gamma,
                         const float *beta, const float *run_mean, const float *run_var,
                         float eps, const uint8_t *dead, float *y)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)c * cols > NM_PAR_MIN)
     for (int ch = 0; ch < c; ch++) {
         const float *xr = x + ch * cols;
         float *yr = y + ch * cols;
@@ -68,7 +68,7 @@ void nm_bn_backward(int c, int64_t cols, const float *xhat, const float *invstd,
                     const float *gamma, const uint8_t *dead, const float *dy, float *dx,
                     float *dgamma, float *dbeta)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)c * cols > NM_PAR_MIN)
     for (int ch = 0; ch < c; ch++) {
         if (dead && dead[ch])
             continue;

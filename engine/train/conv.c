@@ -44,7 +44,7 @@ static void im2col(const nm_conv_geom *g, int n, int n0, int cn, const float *x,
 {
     const int64_t hw = (int64_t)g->h * g->w, p = (int64_t)g->oh * g->ow;
     const int64_t rowlen = cn * p, d = (int64_t)rows_of(g);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (d * rowlen > NM_PAR_MIN)
     for (int64_t r = 0; r < d; r++) {
         int c = (int)(r / (g->kh * g->kw)), ki = (int)(r / g->kw % g->kh), kj = (int)(r % g->kw);
         float *dst = col + r * rowlen;
@@ -72,7 +72,7 @@ static void col2im_add(const nm_conv_geom *g, int n, int n0, int cn, const float
 {
     const int64_t hw = (int64_t)g->h * g->w, p = (int64_t)g->oh * g->ow;
     const int64_t rowlen = cn * p;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)g->cin * g->kh * g->kw * rowlen > NM_PAR_MIN)
     for (int c = 0; c < g->cin; c++) {
         for (int ki = 0; ki < g->kh; ki++)
             for (int kj = 0; kj < g->kw; kj++) {
@@ -114,7 +114,7 @@ void nm_conv_forward(const nm_conv_geom *g, int n, const float *x, const float *
                         y + (int64_t)k * coutg * np + n0 * p, (int)np);
     }
     if (b) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)g->cout * np > NM_PAR_MIN)
         for (int o = 0; o < g->cout; o++) {
             float *row = y + (int64_t)o * np;
             for (int64_t i = 0; i < np; i++)
@@ -149,7 +149,7 @@ void nm_conv_backward(const nm_conv_geom *g, int n, const float *x, const float 
         col2im_add(g, n, n0, cn, work, dx);
     }
     if (db) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)g->cout * np > NM_PAR_MIN)
         for (int o = 0; o < g->cout; o++) {
             const float *row = dy + (int64_t)o * np;
             double s = 0;

@@ -20,6 +20,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Loops over fewer elements than this run on one thread: starting an
+ * OpenMP team costs more than it saves on small tensors, and much more
+ * when the cores are busy with other work. */
+#define NM_PAR_MIN ((int64_t)1 << 15)
+
 /* --- convolution (conv.c): im2col + cblas_sgemm, any stride/padding/groups --- */
 typedef struct {
     int cin, h, w;          /* input channels and plane */

@@ -10,7 +10,7 @@ void nm_linear_forward(int in, int out, int64_t cols, const float *x, const floa
                 (int)cols, 0.0f, y, (int)cols);
     if (!b)
         return;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)out * cols > NM_PAR_MIN)
     for (int o = 0; o < out; o++)
         for (int64_t i = 0; i < cols; i++)
             y[o * cols + i] += b[o];
@@ -27,7 +27,7 @@ void nm_linear_backward(int in, int out, int64_t cols, const float *x, const flo
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, (int)cols, out, 1.0f, w, in,
                     dy, (int)cols, 1.0f, dx, (int)cols);
     if (db) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)out * cols > NM_PAR_MIN)
         for (int o = 0; o < out; o++) {
             double s = 0;
             for (int64_t i = 0; i < cols; i++)

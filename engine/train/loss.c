@@ -8,7 +8,7 @@ double nm_softmax_xent(int k, int n, const float *logits, const int32_t *labels,
 {
     double total = 0;
     int right = 0;
-#pragma omp parallel for schedule(static) reduction(+ : total, right)
+#pragma omp parallel for schedule(static) reduction(+ : total, right) if ((int64_t)n * k > NM_PAR_MIN)
     for (int i = 0; i < n; i++) {
         int best = 0;
         float mx = logits[i];

@@ -1,6 +1,7 @@
 /* optim.c - SGD with momentum, Adam, learning-rate schedules, and the
  * regularisers JointNF training uses (BN-L1 for network slimming, SR-STE). */
 #include "optim.h"
+#include "kernels.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -80,7 +81,7 @@ void nm_optim_step(nm_optim *op, double lr)
         const float lam = ste ? (float)o->srste : 0.0f;
         const uint8_t *mask = p->mask;
         float *w = p->w, *m1 = op->m1[i], *m2 = op->m2[i];
-#pragma omp parallel for schedule(static) if (p->n > 65536)
+#pragma omp parallel for schedule(static) if (p->n > NM_PAR_MIN)
         for (int64_t k = 0; k < p->n; k++) {
             int kept = !mask || mask[k];
             if (!kept && !ste) {

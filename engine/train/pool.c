@@ -14,7 +14,7 @@ void nm_maxpool_forward(const nm_pool_geom *g, int64_t planes, const float *x, f
                         int32_t *arg)
 {
     const int64_t in = (int64_t)g->h * g->w, out = (int64_t)g->oh * g->ow;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (planes * in > NM_PAR_MIN)
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * in;
         for (int oh = 0; oh < g->oh; oh++)
@@ -45,7 +45,7 @@ void nm_maxpool_backward(const nm_pool_geom *g, int64_t planes, const int32_t *a
                          const float *dy, float *dx)
 {
     const int64_t in = (int64_t)g->h * g->w, out = (int64_t)g->oh * g->ow;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (planes * in > NM_PAR_MIN)
     for (int64_t pl = 0; pl < planes; pl++)
         for (int64_t o = 0; o < out; o++)
             if (arg[pl * out + o] >= 0)
@@ -56,7 +56,7 @@ void nm_avgpool_forward(const nm_pool_geom *g, int64_t planes, const float *x, f
 {
     const int64_t in = (int64_t)g->h * g->w, out = (int64_t)g->oh * g->ow;
     const float inv = 1.0f / (float)(g->kh * g->kw);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (planes * in > NM_PAR_MIN)
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * in;
         for (int oh = 0; oh < g->oh; oh++)
@@ -81,7 +81,7 @@ void nm_avgpool_backward(const nm_pool_geom *g, int64_t planes, const float *dy,
 {
     const int64_t in = (int64_t)g->h * g->w, out = (int64_t)g->oh * g->ow;
     const float inv = 1.0f / (float)(g->kh * g->kw);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (planes * in > NM_PAR_MIN)
     for (int64_t pl = 0; pl < planes; pl++) {
         float *xp = dx + pl * in;
         for (int oh = 0; oh < g->oh; oh++)

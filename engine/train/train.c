@@ -26,7 +26,7 @@ void nm_train_opts_default(nm_train_opts *o)
 
 void nm_train_nm_mask(const float *w, int64_t rows, int64_t cols, int n, int m, uint8_t *mask)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * cols > NM_PAR_MIN)
     for (int64_t r = 0; r < rows; r++)
         for (int64_t g0 = 0; g0 < cols; g0 += m) {
             const float *v = w + r * cols + g0;
