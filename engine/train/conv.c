@@ -39,6 +39,18 @@ size_t nm_conv_work_floats(const nm_conv_geom *g, int n)
     return rows_of(g) * (size_t)chunk_of(g, n) * g->oh * g->ow;
 }
 
+/* Output columns [lo, hi) whose input column ow*sw - pw + kj lies inside
+ * the image; the others read padding. */
+static void ow_range(const nm_conv_geom *g, int kj, int *lo, int *hi)
+{
+    int a = 0, b = g->ow;
+    while (a < b && a * g->sw - g->pw + kj < 0)
+        a++;
+    while (b > a && (b - 1) * g->sw - g->pw + kj >= g->w)
+        b--;
+    *lo = a, *hi = b;
+}
+
 /* Unfolds samples n0..n0+cn-1 of x (n samples in all) into col[D x cn*P]. */
 static void im2col(const nm_conv_geom *g, int n, int n0, int cn, const float *x, float *col)
 {
@@ -58,10 +70,17 @@ static void im2col(const nm_conv_geom *g, int n, int n0, int cn, const float *x,
                     continue;
                 }
                 const float *line = src + (int64_t)ih * g->w;
-                for (int ow = 0; ow < g->ow; ow++) {
-                    int iw = ow * g->sw - g->pw + kj;
-                    out[ow] = (iw >= 0 && iw < g->w) ? line[iw] : 0.0f;
-                }
+                int lo, hi;
+                ow_range(g, kj, &lo, &hi);
+                for (int ow = 0; ow < lo; ow++)
+                    out[ow] = 0.0f;
+                if (g->sw == 1 && hi > lo)
+                    memcpy(out + lo, line + lo - g->pw + kj, sizeof(float) * (size_t)(hi - lo));
+                else
+                    for (int ow = lo; ow < hi; ow++)
+                        out[ow] = line[ow * g->sw - g->pw + kj];
+                for (int ow = hi > lo ? hi : lo; ow < g->ow; ow++)
+                    out[ow] = 0.0f;
             }
         }
     }
@@ -78,6 +97,8 @@ static void col2im_add(const nm_conv_geom *g, int n, int n0, int cn, const float
             for (int kj = 0; kj < g->kw; kj++) {
                 int64_t r = ((int64_t)c * g->kh + ki) * g->kw + kj;
                 const float *src = col + r * rowlen;
+                int lo, hi;
+                ow_range(g, kj, &lo, &hi);
                 for (int ni = 0; ni < cn; ni++) {
                     float *dst = dx + (int64_t)c * n * hw + (int64_t)(n0 + ni) * hw;
                     for (int oh = 0; oh < g->oh; oh++) {
@@ -86,11 +107,8 @@ static void col2im_add(const nm_conv_geom *g, int n, int n0, int cn, const float
                             continue;
                         const float *in = src + (int64_t)ni * p + (int64_t)oh * g->ow;
                         float *line = dst + (int64_t)ih * g->w;
-                        for (int ow = 0; ow < g->ow; ow++) {
-                            int iw = ow * g->sw - g->pw + kj;
-                            if (iw >= 0 && iw < g->w)
-                                line[iw] += in[ow];
-                        }
+                        for (int ow = lo; ow < hi; ow++)
+                            line[ow * g->sw - g->pw + kj] += in[ow];
                     }
                 }
             }

@@ -87,7 +87,8 @@ Test(forward, conv_matches_direct_definition)
     check_conv(2, 9, 8, 4, 3, 2, 2, 3, 1, 0, 1, 3);
     check_conv(4, 6, 6, 6, 3, 3, 1, 1, 1, 1, 2, 2);    /* groups */
     check_conv(3, 7, 7, 3, 3, 3, 2, 2, 1, 1, 3, 2);    /* depthwise shape */
-    check_conv(8, 5, 5, 4, 1, 1, 1, 1, 0, 0, 1, 600);  /* batch split into chunks */
+    check_conv(32, 32, 32, 3, 3, 3, 1, 1, 1, 1, 1, 17); /* batch split into chunks */
+    check_conv(8, 5, 5, 4, 1, 1, 1, 1, 0, 0, 1, 600);
 }
 
 /* One channel, one image of 1 x 8 positions: two 2:4 windows. */

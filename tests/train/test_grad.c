@@ -101,6 +101,9 @@ static int gc_compare(gc *g, float *v, const float *grad, int64_t count, int sam
     return bad;
 }
 
+/* Entries sampled per tensor (input, parameters); big cases lower them. */
+static int in_samples = 60, param_samples = 40;
+
 /* Full check: input gradient and every parameter's gradient. */
 static void gc_run(nm_model *m, int n, uint64_t seed, int spaced, float h)
 {
@@ -118,7 +121,7 @@ static void gc_run(nm_model *m, int n, uint64_t seed, int spaced, float h)
         pg[i] = malloc(sizeof(float) * (size_t)ps[i].n);
         memcpy(pg[i], ps[i].g, sizeof(float) * (size_t)ps[i].n);
     }
-    int bad = gc_compare(&g, g.x, gin, g.in_count, 60, h, "input");
+    int bad = gc_compare(&g, g.x, gin, g.in_count, in_samples, h, "input");
     double gsum = 0;
     for (int64_t i = 0; i < g.in_count; i++)
         gsum += fabs(gin[i]);
@@ -127,7 +130,7 @@ static void gc_run(nm_model *m, int n, uint64_t seed, int spaced, float h)
     for (int i = 0; i < np; i++) {
         char what[96];
         snprintf(what, sizeof what, "%s.%s", m->layers[ps[i].layer].name, kinds[ps[i].kind]);
-        bad += gc_compare(&g, ps[i].w, pg[i], ps[i].n, 40, h, what);
+        bad += gc_compare(&g, ps[i].w, pg[i], ps[i].n, param_samples, h, what);
         free(pg[i]);
     }
     cr_assert_eq(bad, 0, "%d gradient entries differ from finite differences", bad);
@@ -161,6 +164,19 @@ Test(grad, conv_groups)
     nm_model *m = nm_model_new("t", 4, 5, 5);
     cr_assert(nm_add_conv(m, "c", NM_INPUT, 6, 3, 3, 1, 1, 2, 1) >= 0, "%s", nm_errmsg());
     gc_run(m, 2, 3, 0, 1e-2f);
+}
+
+/* 32 channels of 32x32 under a 3x3 kernel need a 288 x 1024 unfolding per
+ * sample: the 16-sample batch runs in two chunks (see conv.c). */
+Test(grad, conv_batch_in_chunks)
+{
+    nm_model *m = nm_model_new("t", 32, 32, 32);
+    cr_assert(nm_add_conv(m, "c", NM_INPUT, 2, 3, 3, 1, 1, 1, 1) >= 0, "%s", nm_errmsg());
+    nm_conv_geom g;
+    nm_conv_geom_of(&m->layers[0], &g);
+    cr_assert_lt(nm_conv_work_floats(&g, 16), (size_t)288 * 1024 * 16, "must be chunked");
+    in_samples = 16, param_samples = 16;
+    gc_run(m, 16, 30, 0, 1e-2f);
 }
 
 Test(grad, depthwise_stride2)
