@@ -15,7 +15,7 @@ int nm_evaluate(nm_model *m, const nm_dataset *d, int batch, double *acc, double
         batch = 256;
     if (batch > total)
         batch = total > 0 ? (int)total : 1;
-    nm_net *net = nm_net_new(m, batch);
+    nm_net *net = nm_net_new(m, batch, 0);
     int32_t *labels = malloc(sizeof *labels * (size_t)batch);
     int64_t *nnz = calloc((size_t)m->n_layers, sizeof *nnz);
     if (!net || !labels || !nnz) {
@@ -80,7 +80,7 @@ nm_tensor *nm_forward(nm_model *m, const nm_tensor *x)
     if (!y)
         return NULL;
     const int batch = (int)(nall < 256 ? (nall > 0 ? nall : 1) : 256);
-    nm_net *net = nm_net_new(m, batch);
+    nm_net *net = nm_net_new(m, batch, 0);
     if (!net) {
         nm_tensor_release(y);
         return NULL;

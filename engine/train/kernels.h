@@ -93,7 +93,8 @@ typedef struct {
 
 void nm_pool_geom_of(const nm_layer *l, nm_pool_geom *g);
 /* Max pool; padding never wins. arg[] records the winning input index
- * within the plane (-1 if the window lies entirely in padding). */
+ * within the plane (-1 if the window lies entirely in padding); arg may be
+ * NULL when no backward pass follows. */
 void nm_maxpool_forward(const nm_pool_geom *g, int64_t planes, const float *x, float *y,
                         int32_t *arg);
 void nm_maxpool_backward(const nm_pool_geom *g, int64_t planes, const int32_t *arg,

@@ -25,6 +25,7 @@ typedef struct {
 struct nm_net {
     nm_model *m;
     int max_batch, n;
+    int train;                  /* built with gradient and BN/pool state */
     net_layer *ls;
     float *in, *gin;
     int want_gin;
@@ -76,7 +77,7 @@ static void add_param(nm_net *net, nm_param_kind kind, int layer, nm_tensor *t, 
     p->w = nm_f32(t), p->g = g, p->mask = mask;
 }
 
-nm_net *nm_net_new(nm_model *m, int max_batch)
+nm_net *nm_net_new(nm_model *m, int max_batch, int train)
 {
     if (max_batch <= 0) {
         nm_seterr("batch size must be positive, not %d", max_batch);
@@ -111,6 +112,7 @@ nm_net *nm_net_new(nm_model *m, int max_batch)
     }
     net->m = m;
     net->max_batch = max_batch;
+    net->train = train != 0;
     net->ls = alloc_or_fail((size_t)m->n_layers, sizeof *net->ls, &fail);
     net->params = alloc_or_fail((size_t)m->n_layers * 4, sizeof *net->params, &fail);
     if (fail) {
@@ -127,13 +129,15 @@ nm_net *nm_net_new(nm_model *m, int max_batch)
         q->per_sample = (int64_t)l->out_c * l->out_h * l->out_w;
         size_t total = (size_t)q->per_sample * (size_t)max_batch;
         q->act = alloc_or_fail(total, sizeof(float), &fail);
-        q->grad = alloc_or_fail(total, sizeof(float), &fail);
+        if (train)
+            q->grad = alloc_or_fail(total, sizeof(float), &fail);
         if (nm_layer_prunable(l)) {
-            q->dw = alloc_or_fail((size_t)l->weight->numel, sizeof(float), &fail);
+            if (train)
+                q->dw = alloc_or_fail((size_t)l->weight->numel, sizeof(float), &fail);
             q->weff = alloc_or_fail((size_t)l->weight->numel, sizeof(float), &fail);
             q->emask = alloc_or_fail((size_t)l->weight->numel, 1, &fail);
             q->bias_keep = alloc_or_fail((size_t)l->out_c, 1, &fail);
-            if (l->bias)
+            if (l->bias && train)
                 q->db = alloc_or_fail((size_t)l->out_c, sizeof(float), &fail);
             if (l->kind != NM_LAYER_LINEAR) {
                 nm_conv_geom g;
@@ -142,12 +146,14 @@ nm_net *nm_net_new(nm_model *m, int max_batch)
                 work = wf > work ? wf : work;
             }
         } else if (l->kind == NM_LAYER_BN) {
-            q->xhat = alloc_or_fail(total, sizeof(float), &fail);
-            q->invstd = alloc_or_fail((size_t)l->out_c, sizeof(float), &fail);
-            q->dgamma = alloc_or_fail((size_t)l->out_c, sizeof(float), &fail);
-            q->dbeta = alloc_or_fail((size_t)l->out_c, sizeof(float), &fail);
             q->dead = alloc_or_fail((size_t)l->out_c, 1, &fail);
-        } else if (l->kind == NM_LAYER_MAXPOOL) {
+            if (train) {
+                q->xhat = alloc_or_fail(total, sizeof(float), &fail);
+                q->invstd = alloc_or_fail((size_t)l->out_c, sizeof(float), &fail);
+                q->dgamma = alloc_or_fail((size_t)l->out_c, sizeof(float), &fail);
+                q->dbeta = alloc_or_fail((size_t)l->out_c, sizeof(float), &fail);
+            }
+        } else if (l->kind == NM_LAYER_MAXPOOL && train) {
             q->arg = alloc_or_fail(total, sizeof(int32_t), &fail);
         }
     }
@@ -159,7 +165,7 @@ nm_net *nm_net_new(nm_model *m, int max_batch)
                   max_batch);
         return NULL;
     }
-    for (int i = 0; i < m->n_layers; i++) {
+    for (int i = 0; train && i < m->n_layers; i++) {
         nm_layer *l = &m->layers[i];
         net_layer *q = &net->ls[i];
         if (nm_layer_prunable(l)) {
@@ -226,7 +232,7 @@ const float *nm_net_input_grad(const nm_net *net) { return net->gin; }
 
 void nm_net_want_input_grad(nm_net *net, int on)
 {
-    net->want_gin = on;
+    net->want_gin = on && net->train;
     if (on && !net->gin) {
         const nm_model *m = net->m;
         net->gin = calloc((size_t)m->in_c * m->in_h * m->in_w * (size_t)net->max_batch,
@@ -278,6 +284,7 @@ const float *nm_net_forward(nm_net *net, int n, int train)
     if (n > net->max_batch)
         n = net->max_batch;
     net->n = n;
+    train = train && net->train;
     for (int i = 0; i < m->n_layers; i++) {
         nm_layer *l = &m->layers[i];
         net_layer *q = &net->ls[i];
@@ -370,6 +377,8 @@ void nm_net_backward(nm_net *net, const float *dout)
 {
     nm_model *m = net->m;
     const int n = net->n;
+    if (!net->train)
+        return;   /* an inference net has no gradient buffers */
     for (int i = 0; i < m->n_layers; i++)
         memset(net->ls[i].grad, 0, sizeof(float) * (size_t)(net->ls[i].per_sample * n));
     if (net->want_gin)

@@ -35,10 +35,12 @@ typedef struct {
 
 typedef struct nm_net nm_net;
 
-/* Builds the executor. Fails with a message naming the layer for kinds
- * training does not support (matmul, layernorm, gelu, softmax, embed),
- * detached layers, or NMReLU groups over 1024. */
-nm_net *nm_net_new(nm_model *m, int max_batch);
+/* Builds the executor. With train = 0 it holds only what inference needs
+ * (no gradients, no BN or pool state): forward then always runs in eval
+ * mode and backward must not be called. Fails with a message naming the
+ * layer for kinds training does not support (matmul, layernorm, gelu,
+ * softmax, embed), detached layers, or NMReLU groups over 1024. */
+nm_net *nm_net_new(nm_model *m, int max_batch, int train);
 void nm_net_free(nm_net *net);
 
 /* Recomputes the effective masks after the model's masks, filters or
@@ -48,7 +50,8 @@ int nm_net_sync_masks(nm_net *net);
 /* The input buffer: [C, n*H*W] floats for up to max_batch samples. */
 float *nm_net_input(nm_net *net);
 /* Runs the forward pass on the first n samples of the input buffer. train
- * selects batch statistics for BN (and updates the running ones). Returns
+ * (honoured only by a net built for training) selects batch statistics for
+ * BN and updates the running ones. Returns
  * the last layer's output, [C, n*H*W]. */
 const float *nm_net_forward(nm_net *net, int n, int train);
 /* Zeroes all parameter gradients. */

@@ -36,7 +36,8 @@ void nm_maxpool_forward(const nm_pool_geom *g, int64_t planes, const float *x, f
                 }
                 int64_t o = pl * out + (int64_t)oh * g->ow + ow;
                 y[o] = at < 0 ? 0.0f : best;
-                arg[o] = at;
+                if (arg)
+                    arg[o] = at;
             }
     }
 }

@@ -111,7 +111,7 @@ int nm_train(nm_model *m, const nm_dataset *d, const nm_train_opts *o, nm_train_
     if (o->max_steps > 0 && o->max_steps < steps)
         steps = o->max_steps;
 
-    nm_net *net = nm_net_new(m, batch);
+    nm_net *net = nm_net_new(m, batch, 1);
     int64_t *perm = malloc(sizeof *perm * (size_t)total);
     int32_t *labels = malloc(sizeof *labels * (size_t)batch);
     const nm_layer *last = &m->layers[m->n_layers - 1];

@@ -42,7 +42,7 @@ static void gc_init(gc *g, nm_model *m, int n, uint64_t seed, int spaced)
             for (int64_t j = 0; ts[k] && j < ts[k]->numel; j++)
                 nm_f32(ts[k])[j] = (float)((k == 1 ? 1.0 : 0.0) + 0.5 * nm_rng_normal(&r));
     }
-    g->net = nm_net_new(m, n);
+    g->net = nm_net_new(m, n, 1);
     cr_assert_not_null(g->net, "%s", nm_errmsg());
     nm_net_want_input_grad(g->net, 1);
     g->in_count = (int64_t)m->in_c * m->in_h * m->in_w * n;
