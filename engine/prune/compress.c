@@ -173,6 +173,12 @@ nm_tensor *nm_decompress(const nm_compressed *c)
             for (int64_t i = 0; i < len; i++)
                 if (get_bits(c->index, &bp, 1) && s < k)
                     pos[s++] = (int)i;
+            if (s != k) {
+                nm_tensor_release(t);
+                nm_seterr("decompress: group %lld's bitmask has %d positions, expected %d",
+                          (long long)gi, s, k);
+                return NULL;
+            }
         } else {
             uint64_t rank = get_bits(c->index, &bp, group_bits(c->scheme, (int)len, c->n, c->m));
             for (int s = k - 1; s >= 0; s--) {

@@ -227,6 +227,15 @@ Test(compress, rejects_dense_groups)
     cr_assert_null(c);
     cr_assert(strstr(nm_errmsg(), "group 0") && strstr(nm_errmsg(), "4 nonzeros"), "%s", nm_errmsg());
     cr_assert_null(nm_compress(w, 2, 1, NM_GROUP_ROW, NM_INDEX_SIMPLE));
+    /* a corrupt bitmask (a position cleared) is reported, not decoded */
+    nm_tensor_fill(w, 0);
+    nm_f32(w)[1] = 3;
+    nm_compressed *ok = nm_compress(w, 2, 4, NM_GROUP_ROW, NM_INDEX_BITMASK);
+    cr_assert_not_null(ok);
+    ok->index[0] = 0;
+    cr_assert_null(nm_decompress(ok));
+    cr_assert(strstr(nm_errmsg(), "bitmask"), "%s", nm_errmsg());
+    nm_compressed_free(ok);
     cr_assert_null(nm_compress(w, 2, 4, NM_GROUP_ROW, (nm_index_scheme)9));
     nm_tensor_release(w);
 }
