@@ -177,7 +177,7 @@ static void first4_len(const float *x, float *y, int len, int n)
 }
 
 /* Groups along rows. x and y may alias. */
-static void rows_kernel(const float *x, float *y, int64_t R, int64_t L, int n, int m,
+void nm_nmrelu_rows(const float *x, float *y, int64_t R, int64_t L, int n, int m,
                         nm_act_policy policy)
 {
 #pragma omp parallel for schedule(static)
@@ -216,7 +216,7 @@ static void rows_kernel(const float *x, float *y, int64_t R, int64_t L, int n, i
 }
 
 /* Groups down columns. x and y may alias. */
-static void cols_kernel(const float *x, float *y, int64_t R, int64_t L, int n, int m,
+void nm_nmrelu_cols(const float *x, float *y, int64_t R, int64_t L, int n, int m,
                         nm_act_policy policy)
 {
     int64_t nblk = (L + COLBLK - 1) / COLBLK, ngr = (R + m - 1) / m;
@@ -315,9 +315,9 @@ int nm_nmrelu_forward(const nm_tensor *x, nm_tensor *y, int n, int m, nm_act_pol
         const float *xs = nm_f32(x) + b * R * L;
         float *ys = nm_f32(y) + b * R * L;
         if (rows)
-            rows_kernel(xs, ys, R, L, n, m, policy);
+            nm_nmrelu_rows(xs, ys, R, L, n, m, policy);
         else
-            cols_kernel(xs, ys, R, L, n, m, policy);
+            nm_nmrelu_cols(xs, ys, R, L, n, m, policy);
     }
     return NM_OK;
 }

@@ -251,6 +251,14 @@ int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o);
  * y may be x (in place). */
 int nm_nmrelu_forward(const nm_tensor *x, nm_tensor *y, int n, int m, nm_act_policy policy,
                       nm_act_axis axis);
+/* The raw kernels behind nm_nmrelu_forward (ReLU and N:M in one pass, M <=
+ * 64; x and y may alias). x is an R x L row-major matrix: _rows groups M
+ * consecutive values of each row, _cols M consecutive rows of each column.
+ * The training engine calls them on its [C, batch*H*W] buffers. */
+void nm_nmrelu_rows(const float *x, float *y, int64_t R, int64_t L, int n, int m,
+                    nm_act_policy policy);
+void nm_nmrelu_cols(const float *x, float *y, int64_t R, int64_t L, int n, int m,
+                    nm_act_policy policy);
 /* dx = dy where y != 0, else 0 (gradient only through kept outputs). */
 int nm_nmrelu_backward(const nm_tensor *y, const nm_tensor *dy, nm_tensor *dx);
 

@@ -81,10 +81,10 @@ void nm_relu_backward(int64_t count, float clip, const float *y, const float *dy
  * consecutive channels at one position. Policy FIRST keeps the first n
  * positives of a group in stream order (the hardware's SFU); TOPK keeps the
  * n largest (ties to the lower index). */
-void nm_nmrelu_forward(int c, int n_samples, int plane, int keep, int m,
+void nm_train_nmrelu_forward(int c, int n_samples, int plane, int keep, int m,
                        nm_act_policy policy, nm_act_axis axis, const float *x, float *y);
 /* Gradient only through kept values (y > 0). */
-void nm_nmrelu_backward(int64_t count, const float *y, const float *dy, float *dx);
+void nm_train_nmrelu_backward(int64_t count, const float *y, const float *dy, float *dx);
 
 /* --- pooling (pool.c), on `planes` = C*n planes of h x w --- */
 typedef struct {

@@ -99,8 +99,8 @@ nm_net *nm_net_new(nm_model *m, int max_batch, int train)
             nm_seterr("layer '%s' has no producer (a detached layer list cannot be run)", l->name);
             return NULL;
         }
-        if (l->kind == NM_LAYER_NMRELU && l->act_m > 1024) {
-            nm_seterr("layer '%s': NMReLU groups of %d values (at most 1024)", l->name, l->act_m);
+        if (l->kind == NM_LAYER_NMRELU && l->act_m > 64) {
+            nm_seterr("layer '%s': NMReLU groups of %d values (at most 64)", l->name, l->act_m);
             return NULL;
         }
     }
@@ -321,7 +321,7 @@ const float *nm_net_forward(nm_net *net, int n, int train)
             nm_relu_forward(count, l->clip, x, q->act);
             break;
         case NM_LAYER_NMRELU:
-            nm_nmrelu_forward(l->out_c, n, (int)plane, l->act_n, l->act_m, l->act_policy,
+            nm_train_nmrelu_forward(l->out_c, n, (int)plane, l->act_n, l->act_m, l->act_policy,
                               l->act_axis, x, q->act);
             break;
         case NM_LAYER_MAXPOOL: {
@@ -415,7 +415,7 @@ void nm_net_backward(nm_net *net, const float *dout)
             break;
         case NM_LAYER_NMRELU:
             if (dx)
-                nm_nmrelu_backward(count, q->act, dy, dx);
+                nm_train_nmrelu_backward(count, q->act, dy, dx);
             break;
         case NM_LAYER_MAXPOOL: {
             nm_pool_geom g;

@@ -96,7 +96,7 @@ static void nm_window(nm_act_policy pol, const float *in, const float *want, int
                       int len)
 {
     float out[16];
-    nm_nmrelu_forward(1, 1, len, keep, mm, pol, NM_AXIS_POSITION, in, out);
+    nm_train_nmrelu_forward(1, 1, len, keep, mm, pol, NM_AXIS_POSITION, in, out);
     for (int i = 0; i < len; i++)
         cr_assert_eq(out[i], want[i], "policy %d, %d:%d, position %d: %g, want %g", (int)pol, keep,
                      mm, i, out[i], want[i]);
@@ -135,7 +135,7 @@ Test(forward, nmrelu_topk_and_axes_against_reference)
     for (int i = 0; i < C * N * P; i++)
         x[i] = (float)((int)(nm_rng_uniform(&r) * 9) - 3);   /* many ties and negatives */
     /* position axis, topk: per channel, per image, windows of M positions */
-    nm_nmrelu_forward(C, N, P, K, M, NM_POLICY_TOPK, NM_AXIS_POSITION, x, y);
+    nm_train_nmrelu_forward(C, N, P, K, M, NM_POLICY_TOPK, NM_AXIS_POSITION, x, y);
     for (int i = 0; i < C * N * P; i++)
         ref[i] = x[i] > 0 ? x[i] : 0;
     for (int c = 0; c < C; c++)
@@ -152,7 +152,7 @@ Test(forward, nmrelu_topk_and_axes_against_reference)
     for (int i = 0; i < C * N * P; i++)
         cr_assert_eq(y[i], ref[i], "position axis, element %d", i);
     /* channel axis, first: at each (sample, position) windows of M channels */
-    nm_nmrelu_forward(C, N, P, K, M, NM_POLICY_FIRST, NM_AXIS_CHANNEL, x, y);
+    nm_train_nmrelu_forward(C, N, P, K, M, NM_POLICY_FIRST, NM_AXIS_CHANNEL, x, y);
     for (int j = 0; j < N * P; j++)
         for (int c0 = 0; c0 < C; c0 += M) {
             int seen = 0;
@@ -165,7 +165,7 @@ Test(forward, nmrelu_topk_and_axes_against_reference)
     /* 1x1 planes: the window runs along the batch (12 samples, 3 windows) */
     float xb[12] = {1, 2, 3, 4, -1, 5, 5, 0, 6, 1, 2, 3}, yb[12];
     const float wb[12] = {1, 2, 0, 0, 0, 5, 5, 0, 6, 1, 0, 0};
-    nm_nmrelu_forward(1, 12, 1, 2, 4, NM_POLICY_FIRST, NM_AXIS_POSITION, xb, yb);
+    nm_train_nmrelu_forward(1, 12, 1, 2, 4, NM_POLICY_FIRST, NM_AXIS_POSITION, xb, yb);
     for (int i = 0; i < 12; i++)
         cr_assert_eq(yb[i], wb[i], "batch window %d", i);
 }

@@ -125,21 +125,32 @@ static void masked_run(nm_optim_kind optim)
 Test(train, masks_stay_zero_sgd_momentum_weight_decay) { masked_run(NM_OPTIM_SGD); }
 Test(train, masks_stay_zero_adam) { masked_run(NM_OPTIM_ADAM); }
 
+/* Three initialisations: every run must beat chance clearly, and the
+ * median run must reach a low loss (one init in ~8 of the synthesiser
+ * trains slower; a single seed would make the test about that seed). */
 Test(train, loss_falls_and_accuracy_beats_chance)
 {
     nm_dataset *d = quadrants(400, 3), *v = quadrants(200, 4);
-    nm_model *m = small_net(5);
-    double acc0;
-    nm_evaluate(m, v, 0, &acc0, NULL, NULL);
-    nm_train_opts o;
-    nm_train_opts_default(&o);
-    o.epochs = 8, o.batch = 32, o.val = v;
-    nm_train_progress p;
-    cr_assert_eq(nm_train(m, d, &o, &p), NM_OK, "%s", nm_errmsg());
-    cr_assert_eq(p.step, 8 * 13);
-    cr_assert(p.loss < 0.6, "final epoch loss %g (ln 4 = 1.39 at chance)", p.loss);
-    cr_assert(p.val_acc > 0.7, "held-out accuracy %g (chance 0.25, before %g)", p.val_acc, acc0);
-    nm_model_free(m);
+    double losses[3];
+    for (int k = 0; k < 3; k++) {
+        nm_model *m = small_net(1 + (uint64_t)k);
+        double acc0;
+        nm_evaluate(m, v, 0, &acc0, NULL, NULL);
+        nm_train_opts o;
+        nm_train_opts_default(&o);
+        o.epochs = 8, o.batch = 32, o.val = v;
+        nm_train_progress p;
+        cr_assert_eq(nm_train(m, d, &o, &p), NM_OK, "%s", nm_errmsg());
+        cr_assert_eq(p.step, 8 * 13);
+        cr_assert(p.loss < 1.0, "seed %d: final epoch loss %g (ln 4 = 1.39 at chance)", k + 1, p.loss);
+        cr_assert(p.val_acc > 0.5, "seed %d: held-out accuracy %g (chance 0.25, before %g)", k + 1,
+                  p.val_acc, acc0);
+        losses[k] = p.loss;
+        nm_model_free(m);
+    }
+    double lo = losses[0] < losses[1] ? losses[0] : losses[1], hi = losses[0] < losses[1] ? losses[1] : losses[0];
+    double median = losses[2] < lo ? lo : losses[2] > hi ? hi : losses[2];
+    cr_assert(median < 0.6, "median final loss %g over three initialisations", median);
     nm_dataset_free(d), nm_dataset_free(v);
 }
 
