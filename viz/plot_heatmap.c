@@ -206,16 +206,71 @@ static double colorbar_width(plot *p, double lo, double hi, const char *label)
     return w;
 }
 
-/* Integer ticks over [0, n-1] for row and column indices. */
-static void index_ticks(int64_t n, plot_ticks *t)
+/* Integer ticks for indices base..base+n-1: nice steps, the first tick
+ * moved up to `base` when the nice start falls below it (1, 20, 40, ...). */
+static void index_ticks(int64_t n, int base, plot_ticks *t)
 {
-    plot_nice_ticks(0, (double)(n > 1 ? n - 1 : 1), 5, t);
+    plot_nice_ticks(base, (double)(n > 1 ? n - 1 + base : 1 + base), 5, t);
     if (t->step < 1) {
         t->step = 1;
-        t->lo = 0;
+        t->lo = base;
         t->n = (int)(n > 1 ? n : 1);
     }
     t->decimals = 0;
+}
+
+/* Index value of tick i (first tick clamped up to base). */
+static double index_tick(const plot_ticks *t, int i, int base)
+{
+    double v = t->lo + i * t->step;
+    return v < base ? base : v;
+}
+
+static void index_label(double v, char *buf, size_t len) { snprintf(buf, len, "%.0f", v); }
+
+static double index_ticks_width(plot *p, const plot_ticks *t, int64_t n, int base)
+{
+    double w = 0;
+    char buf[32];
+    for (int i = 0; i < t->n; i++) {
+        double v = index_tick(t, i, base);
+        if (v > n - 1 + base)
+            break;
+        index_label(v, buf, sizeof buf);
+        w = fmax(w, plot_text_width(p, PT_TICK, buf));
+    }
+    return w;
+}
+
+static int64_t count_flags(const uint8_t *f, int64_t n)
+{
+    int64_t k = 0;
+    for (int64_t i = 0; f && i < n; i++)
+        k += f[i] != 0;
+    return k;
+}
+
+/* Appends "; text" pieces to the note, starting a second line when the
+ * first would be wider than max_w pixels. */
+typedef struct {
+    char line[2][256];
+    int n;
+} heat_note;
+
+static void note_add(plot *p, heat_note *nt, double max_w, const char *piece)
+{
+    char *l = nt->line[nt->n];
+    size_t len = strlen(l);
+    if (len > 0 && nt->n == 0) {
+        char probe[512];
+        snprintf(probe, sizeof probe, "%s; %s", l, piece);
+        if (plot_text_width(p, PT_NOTE, probe) > max_w) {
+            nt->n = 1;
+            l = nt->line[1];
+            len = strlen(l);
+        }
+    }
+    snprintf(l + len, sizeof nt->line[0] - len, "%s%s", len > 0 ? "; " : "", piece);
 }
 
 int plot_heat_draw(plot *p, const plot_heat_src *s)
@@ -229,29 +284,35 @@ int plot_heat_draw(plot *p, const plot_heat_src *s)
     double lo = 0, hi = 1;
     if (has_v)
         value_range(s, &lo, &hi);
+    int base = p->index_base;
+    int64_t rows_gone = count_flags(s->rows_removed, s->rows);
+    int64_t cols_gone = count_flags(s->cols_removed, s->cols);
+    int marks = rows_gone > 0 || cols_gone > 0;
 
     int W = plot_default_width(p), H = plot_default_height(p);
     if (plot_canvas(p, W, H, "heatmap") != NM_OK)
         return NM_ERR;
     double pad = plot_px(p, 8), gap = plot_px(p, 4);
-    double top = plot_draw_title(p) + gap * 1.5;   /* room for group ticks */
+    double mark_w = plot_px(p, 6);
+    double top = plot_draw_title(p) + gap * 1.5;
+    if (s->cols_removed)
+        top += mark_w + gap;   /* removed columns are marked above */
     double tick_h = plot_line_height(p, PT_TICK), lab_h = plot_line_height(p, PT_LABEL);
     double note_h = plot_line_height(p, PT_NOTE);
     plot_ticks rt, ct;
-    index_ticks(s->rows, &rt);
-    index_ticks(s->cols, &ct);
-    double mark_w = s->rows_removed ? plot_px(p, 6) : 0;
-    double left = pad + ((p->ylabel && *p->ylabel) ? lab_h * 1.3 : 0) + plot_ticks_max_width(p, &rt) +
-                  gap * 2 + (mark_w > 0 ? mark_w + gap : 0);
-    double xlabel_y = H - pad - note_h * 1.3;
+    index_ticks(s->rows, base, &rt);
+    index_ticks(s->cols, base, &ct);
+    double row_mark = s->rows_removed ? mark_w + gap : 0;
+    double left = pad + ((p->ylabel && *p->ylabel) ? lab_h * 1.3 : 0) +
+                  index_ticks_width(p, &rt, s->rows, base) + gap * 2 + row_mark;
+    double xlabel_y = H - pad - note_h * 1.3 * 2;   /* room for two note lines */
     double bottom = xlabel_y - ((p->xlabel && *p->xlabel) ? lab_h * 1.3 : 0) - tick_h - gap * 2;
 
-    /* Right column: legend for exact masks, colour bar for values or
-     * reduced masks. Decide reduction with the legend only, then again
-     * if a colour bar has to be added. */
-    const char *names_km[2] = {"kept", "pruned"};
-    const char *names_p[1] = {"pruned"};
-    double leg_w = has_m ? plot_legend_width(p, names_km, 2, 0) : 0;
+    /* Right column: legend for exact masks and removal marks, colour bar
+     * for values or reduced masks. Decide reduction with the legend only,
+     * then again if a colour bar has to be added. */
+    const char *names_all[3] = {"kept", "pruned", "removed"};
+    double leg_w = has_m || marks ? plot_legend_width(p, names_all, 3, 0) : 0;
     double cb_w = has_v ? colorbar_width(p, lo, hi, s->value_label) : 0;
     double right = W - pad - fmax(leg_w, cb_w);
     int64_t br = 1, bc = 1;
@@ -270,7 +331,7 @@ int plot_heat_draw(plot *p, const plot_heat_src *s)
     int reduced = br > 1 || bc > 1;
     int rows_r = (int)((s->rows + br - 1) / br), cols_r = (int)((s->cols + bc - 1) / bc);
     int sx = (int)floor((right - left) / cols_r), sy = (int)floor((bottom - top) / rows_r);
-    if (sx >= 2 && sy >= 2) {
+    {
         /* Square cells, unless that leaves the matrix a thin strip: then the
          * short side is stretched to 40% of the area (cells stay integer). */
         int sq = sx < sy ? sx : sy;
@@ -281,8 +342,10 @@ int plot_heat_draw(plot *p, const plot_heat_src *s)
         sx = nx;
         sy = ny;
     }
-    int x0 = (int)lround(left), y0 = (int)lround(top);
     int iw = cols_r * sx, ih = rows_r * sy;
+    /* Centre the matrix (with its margins and right column) in the space. */
+    int dx = (int)floor((right - left - iw) / 2), dy = (int)floor((bottom - top - ih) / 2);
+    int x0 = (int)lround(left) + dx, y0 = (int)lround(top) + dy;
 
     cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, cols_r, rows_r);
     if (cairo_surface_status(img) != CAIRO_STATUS_SUCCESS) {
@@ -306,20 +369,20 @@ int plot_heat_draw(plot *p, const plot_heat_src *s)
     cairo_restore(cr);
     cairo_surface_destroy(img);
 
-    /* N:M group boundaries: lines between cells when cells are wide enough,
-     * else ticks above the matrix; skipped if closer than 4 pixels. */
+    /* N:M group boundaries: a line in the separator colour over the first
+     * pixel(s) of each group's first column; 1 px while cells are under 8 px
+     * so most of every cell stays visible, at most a quarter of a cell
+     * above. Cells under 3 px (or reduced blocks) get no lines. */
     int lw = (int)fmax(1, lround(plot_px(p, 0.75)));
-    if (s->group_m > 0 && (double)s->group_m * sx / (double)bc >= 4) {
+    int group_lines = s->group_m > 0 && s->group_m < s->cols && !reduced && sx >= 3;
+    if (group_lines) {
+        int sw = sx < 8 ? 1 : (lw < sx / 4 ? lw : sx / 4);
         for (int64_t c = s->group_m; c < s->cols; c += s->group_m) {
-            int x = x0 + (int)lround((double)c / (double)bc * sx);
-            if (sx >= 3 && !reduced)
-                plot_fill_px(p, x, y0, x + lw, y0 + ih, p->col.bg);
-            else
-                plot_fill_px(p, x, y0 - (int)lround(gap), x + lw, y0, p->col.axis);
+            int x = x0 + (int)c * sx - sw / 2;
+            plot_fill_px(p, x, y0, x + sw, y0 + ih, p->col.sep);
         }
     }
     /* removed rows: a mark in the margin beside each (block) row */
-    int64_t removed = 0;
     if (s->rows_removed) {
         int mx1 = x0 - (int)lround(gap), mx0 = mx1 - (int)lround(mark_w);
         for (int r = 0; r < rows_r; r++) {
@@ -329,67 +392,110 @@ int plot_heat_draw(plot *p, const plot_heat_src *s)
             if (any)
                 plot_fill_px(p, mx0, y0 + r * sy, mx1, y0 + (r + 1) * sy, p->col.marker);
         }
-        for (int64_t i = 0; i < s->rows; i++)
-            removed += s->rows_removed[i] != 0;
     }
-    /* index ticks at cell centres */
-    char buf[256];
-    double tick_x = x0 - gap * 2 - (mark_w > 0 ? mark_w + gap : 0);
+    /* removed columns: a mark above each (block) column */
+    if (s->cols_removed) {
+        int my1 = y0 - (int)lround(gap), my0 = my1 - (int)lround(mark_w);
+        for (int c = 0; c < cols_r; c++) {
+            int any = 0;
+            for (int64_t j = c * bc; j < (c + 1) * bc && j < s->cols; j++)
+                any |= s->cols_removed[j] != 0;
+            if (any)
+                plot_fill_px(p, x0 + c * sx, my0, x0 + (c + 1) * sx, my1, p->col.marker);
+        }
+    }
+    /* index ticks at cell centres, labelled from index_base */
+    char buf[64];
+    double tick_x = x0 - gap * 2 - row_mark;
     for (int i = 0; i < rt.n; i++) {
-        double v = rt.lo + i * rt.step;
-        if (v > s->rows - 1)
+        double v = index_tick(&rt, i, base);
+        if (v > s->rows - 1 + base)
             break;
-        double y = y0 + (v + 0.5) * ih / (double)s->rows;
-        plot_tick_label(&rt, i, buf, sizeof buf);
+        double y = y0 + (v - base + 0.5) * ih / (double)s->rows;
+        index_label(v, buf, sizeof buf);
         plot_text(p, PT_TICK, buf, tick_x, y, 1, 0.5, 0, p->col.fg);
     }
     for (int i = 0; i < ct.n; i++) {
-        double v = ct.lo + i * ct.step;
-        if (v > s->cols - 1)
+        double v = index_tick(&ct, i, base);
+        if (v > s->cols - 1 + base)
             break;
-        double x = x0 + (v + 0.5) * iw / (double)s->cols;
+        double x = x0 + (v - base + 0.5) * iw / (double)s->cols;
         plot_fill_px(p, (int)x, y0 + ih, (int)x + lw, y0 + ih + lw * 3, p->col.axis);
-        plot_tick_label(&ct, i, buf, sizeof buf);
+        index_label(v, buf, sizeof buf);
         plot_text(p, PT_TICK, buf, x, y0 + ih + gap * 1.5, 0.5, 0, 0, p->col.fg);
     }
 
-    /* right column */
-    double rx = fmin(right, x0 + iw), ry = top;   /* beside the matrix */
+    /* right column, right beside the matrix: legend, then colour bar */
+    double rx = x0 + iw, ry = y0;
+    const char *names[3];
+    plot_rgb kp[3];
+    int nl = 0;
+    if (has_m && !reduced && !has_v) {
+        names[nl] = "kept";
+        kp[nl++] = p->col.kept;
+    }
     if (has_m && !reduced) {
-        plot_rgb kp[2] = {p->col.kept, p->col.pruned};
-        if (has_v)
-            plot_draw_legend(p, rx, ry, names_p, &kp[1], 1, 0);
-        else
-            plot_draw_legend(p, rx, ry, names_km, kp, 2, 0);
-        ry += plot_line_height(p, PT_LEGEND) * 1.35 * (has_v ? 1 : 2) + gap * 2;
+        names[nl] = "pruned";
+        kp[nl++] = p->col.pruned;
+    }
+    if (marks) {
+        names[nl] = "removed";
+        kp[nl++] = p->col.marker;
+    }
+    if (nl > 0) {
+        plot_draw_legend(p, rx, ry, names, kp, nl, 0);
+        ry += plot_line_height(p, PT_LEGEND) * 1.35 * nl + gap * 2;
     }
     if (has_v || reduced) {
         double cb_lo = has_m && reduced ? 0 : lo, cb_hi = has_m && reduced ? 1 : hi;
         const char *cb_label = has_m && reduced ? "kept fraction" : s->value_label;
-        double cy1 = ih >= plot_px(p, 60) ? y0 + ih : bottom;
+        double cy1 = y0 + ih;
+        if (cy1 - ry < plot_px(p, 60))
+            cy1 = fmin(ry + plot_px(p, 60), bottom);
         if (cy1 - ry < plot_px(p, 30))
             cy1 = ry + plot_px(p, 30);
         draw_colorbar(p, s->ramp, rx + plot_px(p, 10), plot_px(p, 12), ry, cy1, cb_lo, cb_hi,
-                      cb_label, W - pad);
+                      cb_label, rx + colorbar_width(p, cb_lo, cb_hi, cb_label));
     }
 
-    /* note: size, block size, removed rows, N:M groups */
-    int len = snprintf(buf, sizeof buf, "%lld x %lld", (long long)s->rows, (long long)s->cols);
-    if (reduced)
-        len += snprintf(buf + len, sizeof buf - (size_t)len, "; each cell is a %lld x %lld block (%s)",
-                        (long long)br, (long long)bc, has_m ? "kept fraction" : "mean");
-    if (s->group_m > 0)
-        len += snprintf(buf + len, sizeof buf - (size_t)len, "; groups of %d columns", s->group_m);
-    if (s->rows_removed)
-        snprintf(buf + len, sizeof buf - (size_t)len, "; %lld of %lld rows removed (marked)",
-                 (long long)removed, (long long)s->rows);
+    /* note: size, block size, N:M groups, removed rows and columns */
+    heat_note nt;
+    memset(&nt, 0, sizeof nt);
+    double note_w = W - pad - x0;
+    char piece[160];
+    snprintf(piece, sizeof piece, "%lld x %lld", (long long)s->rows, (long long)s->cols);
+    note_add(p, &nt, note_w, piece);
+    if (reduced) {
+        snprintf(piece, sizeof piece, "each cell is a %lld x %lld block (%s)", (long long)br,
+                 (long long)bc, has_m ? "kept fraction" : "mean");
+        note_add(p, &nt, note_w, piece);
+    }
+    if (s->group_m > 0) {
+        snprintf(piece, sizeof piece, "groups of %d columns%s", s->group_m,
+                 group_lines || s->group_m >= s->cols ? "" : " (lines left out: cells under 3 px)");
+        note_add(p, &nt, note_w, piece);
+    }
+    if (s->rows_removed) {
+        snprintf(piece, sizeof piece, "%lld of %lld rows removed (marked left)",
+                 (long long)rows_gone, (long long)s->rows);
+        note_add(p, &nt, note_w, piece);
+    }
+    if (s->cols_removed) {
+        int64_t n = s->cols_removed_total > 0 ? s->cols_removed_total : s->cols;
+        int64_t k = s->cols_removed_total > 0 ? s->cols_removed_count : cols_gone;
+        snprintf(piece, sizeof piece, "%lld of %lld %s removed (columns marked above)",
+                 (long long)k, (long long)n,
+                 s->cols_removed_what ? s->cols_removed_what : "columns");
+        note_add(p, &nt, note_w, piece);
+    }
     /* x label and note right under the matrix, not at the figure's foot */
     double below = y0 + ih + gap * 2 + tick_h;
     if (p->xlabel && *p->xlabel)
         below += lab_h * 1.3;
-    plot_text(p, PT_NOTE, buf, x0, below + note_h * 1.3, 0, 1, 0, p->col.fg);
+    for (int i = 0; i <= nt.n; i++)
+        plot_text(p, PT_NOTE, nt.line[i], x0, below + note_h * 1.3 * (i + 1), 0, 1, 0, p->col.fg);
     plot_box b = {x0, y0, x0 + iw, y0 + ih};
-    plot_draw_axis_labels(p, &b, pad, below);
+    plot_draw_axis_labels(p, &b, pad + dx, below);
     p->data = (plot_rect){x0, y0, iw, ih};
     return plot_check_cairo(p, w);
 }
@@ -400,7 +506,7 @@ int plot_heatmap(plot *p, const plot_heat_data *d)
         return nm_seterr("plot_heatmap: no data");
     plot_heat_src s = {
         .rows = d->rows, .cols = d->cols, .dv = d->values, .mask = d->mask,
-        .rows_removed = d->rows_removed, .group_m = d->group_m, .vmin = d->vmin,
+        .rows_removed = d->rows_removed, .cols_removed = d->cols_removed, .group_m = d->group_m, .vmin = d->vmin,
         .vmax = d->vmax, .ramp = d->ramp, .value_label = d->value_label,
         .what = "plot_heatmap",
     };
