@@ -472,7 +472,9 @@ int plot_heat_draw(plot *p, const plot_heat_src *s)
     }
     if (s->group_m > 0) {
         snprintf(piece, sizeof piece, "groups of %d columns%s", s->group_m,
-                 group_lines || s->group_m >= s->cols ? "" : " (lines left out: cells under 3 px)");
+                 group_lines || s->group_m >= s->cols ? ""
+                 : reduced ? " (lines left out: matrix reduced)"
+                           : " (lines left out: cells under 3 px)");
         note_add(p, &nt, note_w, piece);
     }
     if (s->rows_removed) {
