@@ -1,6 +1,8 @@
 /* plot_heatmap.c - matrices and masks as one pixel per cell, scaled up with
  * nearest-neighbour filtering, with a labelled colour bar or a kept/pruned
- * legend.
+ * legend right beside them. This file checks the input, decides the layout
+ * (reduction, cell size, the matrix centred in the free space) and fills
+ * the cells; plot_heat_parts.c draws what goes around them.
  *
  * A matrix larger than the data area is reduced by whole blocks (br x bc
  * source cells per drawn cell: the mean value, or the kept fraction for a
