@@ -12,6 +12,7 @@ static const struct {
     {"model", nmlua_open_model},
     {"zoo", nmlua_open_zoo},
     {"io", nmlua_open_io},          /* after model: adds model:save */
+    {"sim", nmlua_open_sim},
     {"plot", nmlua_open_plot},
     {"debug", nmlua_open_debug},
 };

@@ -124,3 +124,8 @@ void sim_report_free(sim_report *r)
     free(r->layers);
     free(r);
 }
+
+void sim_report_totals(sim_report *r)
+{
+    sum_totals(r);
+}

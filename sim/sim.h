@@ -266,6 +266,9 @@ sim_report *sim_model_run(const nm_model *m, const sim_config *cfg, nm_progress_
 sim_report *sim_model_run_stepped(const nm_model *m, const sim_config *cfg,
                                   int64_t max_pe_cycles, nm_progress_fn progress, void *ud);
 void sim_report_free(sim_report *r);
+/* Recomputes r->total from r->layers[0..n_layers-1], as the runs above do
+ * (for callers that fill the layer rows themselves, e.g. the Lua binding). */
+void sim_report_totals(sim_report *r);
 /* Per-layer CSV (compat: SCALE-Sim COMPUTE_REPORT.csv columns) and JSON,
  * both written atomically. */
 int sim_report_write_csv(const sim_report *r, const char *path);

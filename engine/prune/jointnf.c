@@ -1,0 +1,232 @@
+/* jointnf.c - JointNF: iterative joint N:M and filter pruning over a whole
+ * network (JOINTNF.md section 4).
+ *
+ * Each round: fine-tune (callback), reserve the N largest surviving |w| of
+ * every group, pool all other survivors of all layers and prune the
+ * smallest 1/(R-r+1) of the pool globally (exact selection), then remove
+ * the lowest-scoring filters (|gamma| * mean |w| of the row, ranked across
+ * layers) until round(f * F * r / R) of the F eligible filters are gone,
+ * never the last filter of a layer, and propagate each removal. After
+ * round R the pool is empty, so every group holds at most N weights. */
+#include "prune_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void nm_jointnf_opts_init(nm_jointnf_opts *o, int n, int m, double filter_ratio, int rounds)
+{
+    memset(o, 0, sizeof *o);
+    o->n = n;
+    o->m = m;
+    o->axis = NM_GROUP_AUTO;
+    o->filter_ratio = filter_ratio;
+    o->rounds = rounds;
+}
+
+typedef struct {
+    int idx, n, m;
+    nm_group_axis axis;
+    uint8_t *cand;   /* candidates of this round (u8 per weight) */
+} jl;
+
+typedef struct {
+    double score;
+    int layer, t;
+} jscore;
+
+static int jscore_cmp(const void *a, const void *b)
+{
+    const jscore *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score < y->score ? -1 : 1;
+    if (x->layer != y->layer)
+        return x->layer < y->layer ? -1 : 1;
+    return (x->t > y->t) - (x->t < y->t);
+}
+
+/* Marks the candidates of one layer (survivors outside the top N of their
+ * group) and returns how many there are. */
+static int64_t mark_candidates(const nm_layer *l, const jl *e)
+{
+    nm_groups g;
+    nm_groups_make(l->weight, e->m, e->axis, &g);
+    const float *w = nm_f32(l->weight);
+    uint8_t *mk = nm_u8(l->mask);
+    int64_t count = 0, numel = l->weight->numel;
+    memset(e->cand, 0, (size_t)numel);
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < g.rows; r++)
+        nm_nm_row(&g, w, mk, e->cand, r, e->n);
+#pragma omp parallel for schedule(static) reduction(+ : count)
+    for (int64_t i = 0; i < numel; i++)
+        count += e->cand[i];
+    return count;
+}
+
+/* Removes filters until `want` more are gone, lowest score first. */
+static int filter_round(nm_model *mdl, const nm_jointnf_opts *o, int64_t want, int *removed)
+{
+    int64_t total = 0;
+    for (int i = 0; i < mdl->n_layers; i++)
+        if (nm_filter_eligible(mdl, i, &o->scope, o->allow_add, 0))
+            total += mdl->layers[i].out_c;
+    jscore *sc = malloc((size_t)(total ? total : 1) * sizeof *sc);
+    int *kept = calloc((size_t)mdl->n_layers, sizeof *kept);
+    if (!sc || !kept) {
+        free(sc);
+        free(kept);
+        return nm_seterr("out of memory");
+    }
+    int64_t ns = 0;
+    for (int i = 0; i < mdl->n_layers; i++) {
+        if (!nm_filter_eligible(mdl, i, &o->scope, o->allow_add, 0))
+            continue;
+        const nm_layer *l = &mdl->layers[i];
+        int bn = nm_model_bn_of(mdl, i);
+        int64_t D = nm_layer_cols(l);
+        kept[i] = nm_filters_kept(l);
+        jscore *ls = sc + ns;
+#pragma omp parallel for schedule(static)
+        for (int t = 0; t < l->out_c; t++) {
+            double s = nm_row_abs_sum(nm_f32(l->weight) + (int64_t)t * D,
+                                      nm_u8(l->mask) + (int64_t)t * D, D);
+            double gamma = bn >= 0 ? fabs(nm_f32(mdl->layers[bn].gamma)[t]) : 1.0;
+            ls[t] = (jscore){gamma * s / (double)(D ? D : 1), i, t};
+        }
+        /* keep the surviving filters only */
+        for (int t = 0; t < l->out_c; t++)
+            if (nm_u8(l->filters)[t])
+                sc[ns++] = ls[t];
+    }
+    qsort(sc, (size_t)ns, sizeof *sc, jscore_cmp);
+    int rc = NM_OK;
+    *removed = 0;
+    for (int64_t j = 0; j < ns && want > 0 && rc == NM_OK; j++) {
+        if (kept[sc[j].layer] <= 1)
+            continue;
+        rc = nm_remove_filter(mdl, sc[j].layer, sc[j].t);
+        kept[sc[j].layer]--;
+        want--;
+        ++*removed;
+    }
+    free(sc);
+    free(kept);
+    return rc;
+}
+
+static void report_round(nm_model *mdl, const nm_jointnf_opts *o, int r, const jl *ls, int nl,
+                         int64_t pruned, int fremoved)
+{
+    if (!o->on_round)
+        return;
+    int *idx = malloc((size_t)(nl ? nl : 1) * sizeof *idx);
+    double *dens = malloc((size_t)(nl ? nl : 1) * sizeof *dens);
+    int *fk = malloc((size_t)(nl ? nl : 1) * sizeof *fk);
+    int *fc = malloc((size_t)(nl ? nl : 1) * sizeof *fc);
+    if (idx && dens && fk && fc) {
+        for (int i = 0; i < nl; i++) {
+            nm_layer_stats s;
+            nm_layer_stats_get(mdl, ls[i].idx, &s);
+            idx[i] = ls[i].idx;
+            dens[i] = s.density;
+            fk[i] = s.filters_kept;
+            fc[i] = s.filters;
+        }
+        nm_jointnf_round info = {r, o->rounds, nl, idx, dens, fk, fc, pruned, fremoved};
+        o->on_round(o->on_round_ud, &info);
+    }
+    free(idx);
+    free(dens);
+    free(fk);
+    free(fc);
+}
+
+int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o)
+{
+    if (o->m < 1 || o->n < 0 || o->n > o->m || o->m > 64)
+        return nm_seterr("JointNF: impossible N:M %d:%d (need 0 <= N <= M, 1 <= M <= 64)", o->n, o->m);
+    if (o->rounds < 1)
+        return nm_seterr("JointNF: rounds must be at least 1, not %d", o->rounds);
+    if (!(o->filter_ratio >= 0 && o->filter_ratio < 1))
+        return nm_seterr("JointNF: filter ratio must be in [0, 1), not %g", o->filter_ratio);
+    jl *ls = calloc((size_t)mdl->n_layers + 1, sizeof *ls);
+    nm_select_seg *segs = calloc((size_t)mdl->n_layers + 1, sizeof *segs);
+    int nl = 0, rc = NM_ERR;
+    if (!ls || !segs) {
+        nm_seterr("out of memory");
+        goto done;
+    }
+    for (int i = 0; i < mdl->n_layers; i++) {
+        if (!nm_prune_eligible(mdl, i, &o->scope, NULL))
+            continue;
+        nm_layer *l = &mdl->layers[i];
+        jl *e = &ls[nl];
+        e->idx = i, e->n = o->n, e->m = o->m, e->axis = o->axis;
+        const nm_layer_override *ov = nm_prune_override(mdl, i, &o->scope);
+        if (ov && ov->m > 0)
+            e->n = ov->n, e->m = ov->m;
+        if (ov && ov->axis != NM_GROUP_AUTO)
+            e->axis = ov->axis;
+        if (e->axis == NM_GROUP_AUTO)
+            e->axis = nm_group_axis_default(l);
+        if (e->m < 1 || e->m > 64 || e->n < 0 || e->n > e->m) {
+            nm_seterr("layer '%s': impossible N:M %d:%d", l->name, e->n, e->m);
+            goto done;
+        }
+        if (nm_layer_ensure_keep(l) || !(e->cand = malloc((size_t)l->weight->numel))) {
+            nm_seterr("out of memory");
+            goto done;
+        }
+        nl++;
+    }
+    int64_t F = 0, removed0 = 0;
+    for (int i = 0; i < mdl->n_layers; i++)
+        if (nm_filter_eligible(mdl, i, &o->scope, o->allow_add, 0)) {
+            F += mdl->layers[i].out_c;
+            removed0 += mdl->layers[i].out_c - nm_filters_kept(&mdl->layers[i]);
+        }
+    int64_t removed = removed0;
+    for (int r = 1; r <= o->rounds; r++) {
+        char what[48];
+        snprintf(what, sizeof what, "jointnf round %d/%d", r, o->rounds);
+        if (nm_progress(o->progress, o->progress_ud, (double)(r - 1) / o->rounds, what))
+            goto done;
+        if (o->finetune && o->finetune(o->finetune_ud, mdl, r)) {
+            if (strcmp(nm_errmsg(), "cancelled") != 0) {
+                char why[256];
+                snprintf(why, sizeof why, "%s", nm_errmsg());
+                nm_seterr("JointNF: fine-tuning failed in round %d%s%s", r, why[0] ? ": " : "", why);
+            }
+            goto done;
+        }
+        int64_t pool = 0;
+        for (int i = 0; i < nl; i++) {
+            nm_layer *l = &mdl->layers[ls[i].idx];
+            pool += mark_candidates(l, &ls[i]);
+            segs[i] = (nm_select_seg){nm_f32(l->weight), ls[i].cand, nm_u8(l->mask), l->weight->numel};
+        }
+        int64_t k = r == o->rounds ? pool : llround((double)pool / (o->rounds - r + 1));
+        if (nm_select_smallest(segs, nl, k))
+            goto done;
+        int64_t target = llround(o->filter_ratio * (double)F * r / o->rounds);
+        int fr = 0;
+        if (target > removed && filter_round(mdl, o, target - removed, &fr))
+            goto done;
+        removed += fr;
+        report_round(mdl, o, r, ls, nl, k, fr);
+    }
+    for (int i = 0; i < nl; i++) {
+        mdl->layers[ls[i].idx].wn = ls[i].n;
+        mdl->layers[ls[i].idx].wm = ls[i].m;
+    }
+    rc = nm_progress(o->progress, o->progress_ud, 1.0, "jointnf done");
+done:
+    if (ls)
+        for (int i = 0; i < nl; i++)
+            free(ls[i].cand);
+    free(ls);
+    free(segs);
+    return rc;
+}

@@ -1,0 +1,89 @@
+/* magnitude.c - unstructured magnitude pruning of one layer, and the small
+ * keep-vector helpers the other methods share. */
+#include "prune_int.h"
+
+#include <math.h>
+#include <string.h>
+
+int nm_filters_kept(const nm_layer *l)
+{
+    if (!l->filters)
+        return l->out_c;
+    int n = 0;
+    for (int64_t i = 0; i < l->filters->numel; i++)
+        n += nm_u8(l->filters)[i] != 0;
+    return n;
+}
+
+int nm_layer_ensure_keep(nm_layer *l)
+{
+    if (nm_layer_ensure_mask(l))
+        return NM_ERR;
+    if (!l->filters) {
+        if (!(l->filters = nm_tensor_new4(NM_U8, 1, l->out_c, 0, 0, 0)))
+            return NM_ERR;
+        memset(l->filters->data, 1, (size_t)l->out_c);
+    }
+    if (!l->in_chans) {
+        if (!(l->in_chans = nm_tensor_new4(NM_U8, 1, l->in_c, 0, 0, 0)))
+            return NM_ERR;
+        memset(l->in_chans->data, 1, (size_t)l->in_c);
+    }
+    return NM_OK;
+}
+
+/* Vector lanes: four floats summed at a time; every 256 entries the lane
+ * sums move into a double, so rounding stays at float level per block. */
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+double nm_row_abs_sum(const float *w, const uint8_t *mk, int64_t n)
+{
+    double s = 0;
+    int64_t j = 0;
+    const v4i absmask = {0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff};
+    while (j + 4 <= n) {
+        v4f acc = {0, 0, 0, 0};
+        int64_t end = j + 256 < n ? j + 256 : n;
+        for (; j + 4 <= end; j += 4) {
+            v4f x;
+            memcpy(&x, w + j, sizeof x);
+            v4i keep = {-1, -1, -1, -1};
+            if (mk) {
+                v4i k = {mk[j], mk[j + 1], mk[j + 2], mk[j + 3]};
+                keep = k != 0;
+            }
+            acc += (v4f)((v4i)x & absmask & keep);
+        }
+        s += (double)acc[0] + (double)acc[1] + (double)acc[2] + (double)acc[3];
+    }
+    for (; j < n; j++)
+        s += !mk || mk[j] ? fabs(w[j]) : 0.0;
+    return s;
+}
+
+static int64_t count_zeros(const nm_tensor *mask)
+{
+    const uint8_t *m = nm_u8(mask);
+    int64_t z = 0;
+#pragma omp parallel for reduction(+ : z) schedule(static)
+    for (int64_t i = 0; i < mask->numel; i++)
+        z += m[i] == 0;
+    return z;
+}
+
+int nm_prune_magnitude_layer(nm_layer *l, double sparsity)
+{
+    if (!(sparsity >= 0 && sparsity <= 1))
+        return nm_seterr("layer '%s': sparsity must be in [0, 1], not %g", l->name, sparsity);
+    if (nm_layer_ensure_mask(l))
+        return NM_ERR;
+    int64_t want = llround(sparsity * (double)l->weight->numel);
+    int64_t k = want - count_zeros(l->mask);
+    if (k <= 0)
+        return NM_OK;
+    nm_select_seg s = {nm_f32(l->weight), nm_u8(l->mask), nm_u8(l->mask), l->weight->numel};
+    if (nm_select_smallest(&s, 1, k))
+        return nm_preperr(l->name);
+    return NM_OK;
+}

@@ -1,0 +1,75 @@
+/* nffs.c - NFFS on one layer: N:M first, then remove the filters with the
+ * smallest L1 norm of what N:M left (JOINTNF.md section 3). The N:M step
+ * removes the same entries whichever rows go, so taking the rows with the
+ * smallest surviving L1 minimises the total |w| removed. */
+#include "prune_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+typedef struct {
+    double l1;
+    int row;
+} row_l1;
+
+static int row_l1_cmp(const void *a, const void *b)
+{
+    const row_l1 *x = a, *y = b;
+    if (x->l1 != y->l1)
+        return x->l1 < y->l1 ? -1 : 1;
+    return (x->row > y->row) - (x->row < y->row);
+}
+
+int nm_nffs_u(const nm_layer *l, double ratio)
+{
+    return (int)llround(ratio * (double)nm_layer_rows(l));
+}
+
+int nm_prune_nffs(nm_model *mdl, int idx, int n, int m, nm_group_axis axis, int u, int propagate)
+{
+    if (idx < 0 || idx >= mdl->n_layers || !nm_layer_prunable(&mdl->layers[idx]))
+        return nm_seterr("NFFS: layer %d is not a prunable layer", idx);
+    nm_layer *l = &mdl->layers[idx];
+    int64_t rows = nm_layer_rows(l), D = nm_layer_cols(l);
+    if (u < 0 || u >= rows)
+        return nm_seterr("layer '%s': NFFS cannot remove %d of %lld filters (need 0 <= u < %lld)",
+                         l->name, u, (long long)rows, (long long)rows);
+    if (nm_prune_nm_layer(l, n, m, axis) || nm_layer_ensure_keep(l))
+        return NM_ERR;
+    int kept = nm_filters_kept(l);
+    int need = u - (int)(rows - kept);
+    if (need <= 0)
+        return NM_OK;
+    row_l1 *r = malloc((size_t)kept * sizeof *r);
+    if (!r)
+        return nm_seterr("out of memory");
+    const float *w = nm_f32(l->weight);
+    const uint8_t *mk = nm_u8(l->mask), *fk = nm_u8(l->filters);
+    double *l1 = malloc((size_t)rows * sizeof *l1);
+    if (!l1) {
+        free(r);
+        return nm_seterr("out of memory");
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < rows; t++) {
+        l1[t] = nm_row_abs_sum(w + t * D, mk + t * D, D);
+    }
+    int nr = 0;
+    for (int64_t t = 0; t < rows; t++)
+        if (fk[t])
+            r[nr++] = (row_l1){l1[t], (int)t};
+    free(l1);
+    qsort(r, (size_t)nr, sizeof *r, row_l1_cmp);
+    int rc = NM_OK;
+    for (int i = 0; i < need && rc == NM_OK; i++) {
+        if (propagate) {
+            rc = nm_remove_filter(mdl, idx, r[i].row);
+        } else {
+            nm_u8(l->filters)[r[i].row] = 0;
+            for (int64_t j = 0; j < D; j++)
+                nm_u8(l->mask)[(int64_t)r[i].row * D + j] = 0;
+        }
+    }
+    free(r);
+    return rc;
+}

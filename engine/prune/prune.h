@@ -1,0 +1,338 @@
+/* prune.h - the pruning engine: N:M masks, magnitude (per layer and
+ * global), filter pruning with channel propagation, NFFS, JointNF, NMReLU,
+ * cost and storage, and compressed N:M formats.
+ *
+ * Conventions (see /work/shared/JOINTNF.md):
+ * - A weight is viewed as W [rows x D] (im2col, columns (c_in, kh, kw), kw
+ *   fastest). Magnitude is always taken on the masked weight: an entry whose
+ *   mask is 0 counts as 0, and masks only ever lose ones (AND), so a pruned
+ *   weight never comes back unless the caller resets the mask.
+ * - Ties in magnitude are broken by the lower index: the lower flat index
+ *   within a layer, and the earlier layer across layers.
+ * - Everything returns NM_OK/NM_ERR (or NULL) with a message (error.h). */
+#ifndef NM_PRUNE_H
+#define NM_PRUNE_H
+
+#include "error.h"
+#include "model.h"
+#include "tensor.h"
+
+#include <stdint.h>
+
+/* ---- weight groups (nm_mask.c) ---------------------------------------- */
+
+typedef enum {
+    NM_GROUP_AUTO = -1, /* per-layer default: 1x1 conv and linear -> in, kxk and dwconv -> kernel */
+    NM_GROUP_KERNEL = 0,/* M consecutive weights inside one (out, in) kernel (M = kh*kw: one group) */
+    NM_GROUP_IN,        /* M consecutive input channels at fixed (out, kh, kw) */
+    NM_GROUP_ROW,       /* M consecutive entries of the flattened row of W */
+} nm_group_axis;
+
+const char *nm_group_axis_name(nm_group_axis a);
+/* Axis from "kernel"/"in"/"row"/"auto"; -2 if unknown. */
+int nm_group_axis_from_name(const char *s);
+/* The default axis for a layer (resolves NM_GROUP_AUTO). */
+nm_group_axis nm_group_axis_default(const nm_layer *l);
+
+/* Applies N:M magnitude pruning to a weight tensor: in every group keep the
+ * N largest |w| among entries still kept by `mask` (ties: lower index), a
+ * trailing partial group of length L keeps min(N, L). The result is ANDed
+ * into `mask` (u8, same shape as w). w is [rows, D] (2-D) or
+ * [out, in, kh, kw] (4-D; 2-D is treated as kh = kw = 1). */
+int nm_prune_nm_tensor(const nm_tensor *w, nm_tensor *mask, int n, int m, nm_group_axis axis);
+
+/* Counts groups of (w masked by mask; mask may be NULL) that have more than
+ * N nonzeros. Returns NM_OK and fills *violations and *groups (either may be
+ * NULL); NM_ERR on bad arguments. */
+int nm_check_nm(const nm_tensor *w, const nm_tensor *mask, int n, int m, nm_group_axis axis,
+                int64_t *violations, int64_t *groups);
+
+/* ---- which layers a model-wide method touches ---------------------------- */
+
+/* Per-layer override, matched by layer name. n = m = 0 keeps the model's
+ * N:M; axis NM_GROUP_AUTO keeps the model's axis. */
+typedef struct {
+    const char *layer;
+    int skip;            /* 1: leave this layer alone */
+    int force;           /* 1: prune it even if it is the first conv / classifier */
+    nm_group_axis axis;
+    int n, m;
+} nm_layer_override;
+
+typedef struct {
+    int include_first;   /* 0 (default): skip the first prunable layer (first conv) */
+    int include_last;    /* 0 (default): skip the last prunable layer (classifier) */
+    const nm_layer_override *overrides;
+    int n_overrides;
+} nm_prune_scope;
+
+/* 1 if the method should touch layer idx, else 0 with *reason set to a
+ * static string ("not prunable", "first conv", "classifier", "skipped by
+ * option"). reason may be NULL. */
+int nm_prune_eligible(const nm_model *mdl, int idx, const nm_prune_scope *scope,
+                      const char **reason);
+/* The override for layer idx, or NULL. */
+const nm_layer_override *nm_prune_override(const nm_model *mdl, int idx,
+                                           const nm_prune_scope *scope);
+
+/* ---- N:M over a model, and the report ---------------------------------- */
+
+typedef struct {
+    int n, m;
+    nm_group_axis axis;  /* NM_GROUP_AUTO: per-layer default */
+    nm_prune_scope scope;
+} nm_nm_opts;
+
+/* n:m, auto axis, first conv and classifier skipped. */
+void nm_nm_opts_init(nm_nm_opts *o, int n, int m);
+
+/* One layer: ensures a mask, applies N:M along `axis` (AUTO = default),
+ * sets l->wn/l->wm. */
+int nm_prune_nm_layer(nm_layer *l, int n, int m, nm_group_axis axis);
+
+typedef struct {
+    int layer;                  /* index in the model */
+    char name[NM_NAME_MAX];
+    int pruned;                 /* 1 if the options select it */
+    const char *skip_reason;    /* static; "" when pruned */
+    nm_group_axis axis;         /* resolved axis */
+    int n, m;                   /* N:M checked (the layer's wn:wm when no options) */
+    int64_t params, nonzeros;
+    double sparsity;            /* 1 - nonzeros/params */
+    int filters, filters_kept;
+    double filter_sparsity;     /* removed filters / filters */
+    int nm_holds;               /* 1 if every group has <= N nonzeros (1 when n:m = 0:0) */
+    int64_t nm_violations, nm_groups;
+} nm_prune_layer_info;
+
+typedef struct {
+    int n_layers;               /* prunable layers only */
+    nm_prune_layer_info *layers;
+    int64_t params, nonzeros;   /* over the prunable layers */
+    double sparsity;
+} nm_prune_report;
+
+/* Applies N:M to every eligible prunable layer of the model. If report is
+ * not NULL it receives a new report (free with nm_prune_report_free). */
+int nm_prune_nm_model(nm_model *mdl, const nm_nm_opts *o, nm_prune_report **report);
+/* Builds a report of the model as it is. With opts NULL every prunable
+ * layer is listed with its declared wn:wm and default axis. Caller frees. */
+nm_prune_report *nm_prune_report_new(const nm_model *mdl, const nm_nm_opts *o);
+void nm_prune_report_free(nm_prune_report *r);
+
+/* ---- exact selection (select.c) ----------------------------------------- */
+
+/* One array taking part in a selection. Entries with elig[i] == 0 do not
+ * take part (elig NULL: all do). Selected entries get mask[i] = 0. */
+typedef struct {
+    const float *w;
+    const uint8_t *elig;
+    uint8_t *mask;
+    int64_t n;
+} nm_select_seg;
+
+/* Selects exactly k eligible entries with the smallest |w| over all
+ * segments (ties: earlier segment, then lower index) and clears their mask
+ * bits. Radix select on the float bits (a histogram pass, then one pass
+ * that clears what lies below the boundary bucket and lists its members;
+ * OpenMP), no sort. k larger than the eligible count is an error. */
+int nm_select_smallest(nm_select_seg *segs, int n_segs, int64_t k);
+
+/* ---- unstructured magnitude (magnitude.c, global.c) --------------------- */
+
+/* Prunes one layer so that exactly round(sparsity * params) weights are
+ * masked (already-masked weights count; the smallest surviving |w| go). */
+int nm_prune_magnitude_layer(nm_layer *l, double sparsity);
+
+typedef struct {
+    double sparsity;      /* fraction of all eligible weights to be masked */
+    double min_density;   /* per-layer floor on kept fraction (0 = none) */
+    double max_sparsity;  /* per-layer cap on masked fraction (1 = none) */
+    nm_prune_scope scope;
+} nm_global_opts;
+
+void nm_global_opts_init(nm_global_opts *o, double sparsity);
+/* Global magnitude pruning: the k = round(sparsity * total) smallest |w|
+ * over all eligible layers are masked, exactly (less only where per-layer
+ * floors make k impossible: then an error). */
+int nm_prune_global(nm_model *mdl, const nm_global_opts *o);
+
+/* ---- filters and channel propagation (filters.c) ------------------------ */
+
+typedef enum { NM_FILTER_L1 = 0, NM_FILTER_BN } nm_filter_criterion;
+
+typedef struct {
+    double ratio;              /* fraction of the eligible filters removed in total */
+    nm_filter_criterion criterion; /* L1: mean |w| of the row; BN: |gamma| of the layer's BN */
+    int global;                /* 1: rank across layers; 0: ratio per layer */
+    int allow_add;             /* 1: also prune channels that feed a residual add */
+    nm_prune_scope scope;
+} nm_filter_opts;
+
+/* ratio, L1, global, adds kept, first conv and classifier skipped. */
+void nm_filter_opts_init(nm_filter_opts *o, double ratio);
+/* Filter pruning. Candidates: eligible conv/linear layers (not dwconvs,
+ * whose channels follow their producer; not layers feeding a residual add
+ * unless allow_add; with the BN criterion only layers with a BN). Scores
+ * are taken once, before any removal, on the masked weights. Global: the
+ * round(ratio * F) lowest-scoring of the F candidate filters are removed in
+ * total (filters removed before count), skipping any that would empty its
+ * layer. Per layer: round(ratio * C_out) per layer, at most C_out - 1.
+ * Every removal goes through nm_remove_filter. */
+int nm_prune_filters(nm_model *mdl, const nm_filter_opts *o);
+
+/* Removes filter t of layer idx and propagates: clears filters[t], mask row
+ * t, bias[t], the BN's gamma[t]/beta[t]; then for every consumer whose
+ * producers have all lost channel t: clears in_chans and the mask columns of
+ * channel t (through FLATTEN: the whole feature block), and for a dwconv
+ * consumer removes its channel t too (and so on down the line). */
+int nm_remove_filter(nm_model *mdl, int idx, int t);
+
+/* 1 if the output channels of layer idx reach a residual ADD. */
+int nm_feeds_add(const nm_model *mdl, int idx);
+
+/* ---- NFFS (nffs.c) ------------------------------------------------------ */
+
+/* NFFS on one layer: N:M along axis, then remove the filters with the
+ * smallest post-N:M L1 norm until u filters are removed in total (ties:
+ * lower row first). With propagate, removal goes through
+ * nm_remove_filter (consumers lose the channel). u >= rows is an error. */
+int nm_prune_nffs(nm_model *mdl, int idx, int n, int m, nm_group_axis axis, int u,
+                  int propagate);
+/* u from a ratio: round(ratio * rows). */
+int nm_nffs_u(const nm_layer *l, double ratio);
+
+/* ---- JointNF (jointnf.c) ------------------------------------------------ */
+
+typedef struct {
+    int round, rounds;
+    int n_layers;              /* eligible layers */
+    const int *layer;          /* their model indices */
+    const double *density;     /* kept weights / params per layer */
+    const int *filters_kept;
+    const int *filters;
+    int64_t weights_pruned;    /* this round */
+    int filters_removed;       /* this round */
+} nm_jointnf_round;
+
+typedef struct {
+    int n, m;
+    nm_group_axis axis;        /* AUTO: per-layer default */
+    double filter_ratio;       /* f: fraction of eligible filters removed in total */
+    int rounds;                /* R >= 1 */
+    int allow_add;
+    nm_prune_scope scope;
+    int (*finetune)(void *ud, nm_model *mdl, int round);  /* nonzero = failure */
+    void *finetune_ud;
+    void (*on_round)(void *ud, const nm_jointnf_round *info);
+    void *on_round_ud;
+    nm_progress_fn progress;
+    void *progress_ud;
+} nm_jointnf_opts;
+
+/* n:m, auto axis, f, R; no callbacks; first conv and classifier skipped. */
+void nm_jointnf_opts_init(nm_jointnf_opts *o, int n, int m, double filter_ratio, int rounds);
+/* JointNF (JOINTNF.md section 4). Round r = 1..R: progress check, finetune
+ * (if set; nonzero fails the call), reserve the N largest survivors of each
+ * group and prune round(pool / (R - r + 1)) of the other survivors of all
+ * eligible layers globally (all of them in round R), then remove filters
+ * ranked by |gamma| * mean |w| (gamma 1 without BN) across layers until
+ * round(f * F * r / R) of the F filter candidates (as nm_prune_filters) are
+ * gone, never a layer's last, with propagation; then on_round. Sets
+ * wn:wm on the eligible layers. After round R every group has <= N. */
+int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o);
+
+/* ---- NMReLU (nmrelu.c) -------------------------------------------------- */
+
+/* y = N:M(ReLU(x)) along the activation groups. x is NCHW (4-D) or
+ * (batch, features) (2-D). Position axis: per channel, M consecutive
+ * positions (H*W row-major within one image; over the batch for 2-D).
+ * Channel axis: M consecutive channels at one position (features for 2-D).
+ * y may be x (in place). */
+int nm_nmrelu_forward(const nm_tensor *x, nm_tensor *y, int n, int m, nm_act_policy policy,
+                      nm_act_axis axis);
+/* dx = dy where y != 0, else 0 (gradient only through kept outputs). */
+int nm_nmrelu_backward(const nm_tensor *y, const nm_tensor *dy, nm_tensor *dx);
+
+typedef struct {
+    int64_t numel, nonzeros;
+    double density;
+    int64_t groups, full_groups; /* groups with exactly min(N, L) nonzeros */
+} nm_act_stats;
+/* Density of an activation tensor and how many groups are full. If
+ * per_channel is not NULL it receives C densities (C = dim 1). */
+int nm_act_density(const nm_tensor *y, int n, int m, nm_act_axis axis, nm_act_stats *s,
+                   double *per_channel);
+
+/* ---- cost and storage (cost.c) ----------------------------------------- */
+
+typedef struct {
+    int64_t dense_macs;        /* per sample: P * C_out * D */
+    double effective_macs;     /* P*(C_out-U)*D*(C_in'/C_in)*(wn/wm)*(an/am) */
+    int filters_removed, in_chans_kept;
+} nm_layer_cost;
+
+/* Section 5 formula, per sample. an:am = 0:0 means dense activations; the
+ * weight ratio is the layer's declared wn:wm (1 if 0:0). */
+int nm_cost_layer(const nm_model *mdl, int idx, int an, int am, nm_layer_cost *c);
+/* Sums over the model's prunable layers. */
+int nm_cost_model(const nm_model *mdl, int an, int am, int64_t *dense, double *effective);
+
+/* Counts products where both operands are nonzero for layer idx on the
+ * input x (NCHW [B, C_in, H, W] matching the layer's input; a linear layer
+ * also accepts [B, in]). Weights count as nonzero if kept by the mask and
+ * nonzero. This is the sum of the 0/1 GEMM (im2col of the input
+ * indicators times the weight indicators), computed exactly without the
+ * GEMM: per reduction column, (nonzero inputs it sees) x (nonzero weights
+ * in it), summed per conv group. */
+int nm_cost_measured(const nm_model *mdl, int idx, const nm_tensor *x, int64_t *products);
+
+typedef struct {
+    int64_t params;            /* dense weights, at 8 bits each */
+    int64_t nonzeros;          /* stored values (kept rows and input channels) */
+    int64_t groups;            /* N:M groups of the compacted matrix */
+    int64_t dense_bits;
+    int64_t value_bits;        /* 8 * nonzeros */
+    int64_t simple_bits;       /* ceil(log2 M) per nonzero */
+    int64_t bitmask_bits;      /* M per group */
+    int64_t combinatorial_bits;/* ceil(log2 C(M, N)) per group */
+} nm_storage;
+
+/* Storage of layer idx with N:M n:m along axis (n = m = 0: the layer's
+ * wn:wm; AUTO axis: default). Removed filters and input channels are not
+ * stored (the matrix is compacted first). */
+int nm_storage_layer(const nm_model *mdl, int idx, int n, int m, nm_group_axis axis,
+                     nm_storage *s);
+/* Sum over the prunable layers with a declared wn:wm (others as dense). */
+int nm_storage_model(const nm_model *mdl, nm_storage *s);
+
+/* ---- compressed N:M tensors (compress.c) ------------------------------- */
+
+typedef enum { NM_INDEX_SIMPLE = 0, NM_INDEX_BITMASK, NM_INDEX_COMBINATORIAL } nm_index_scheme;
+
+const char *nm_index_scheme_name(nm_index_scheme s);
+
+typedef struct {
+    int ndim;
+    int64_t shape[NM_MAX_DIMS];
+    int n, m;
+    nm_group_axis axis;
+    nm_index_scheme scheme;
+    int64_t groups;
+    int64_t n_values;          /* sum over groups of min(N, L): padded with zeros */
+    float *values;             /* n_values, group order */
+    uint8_t *index;            /* packed bits, LSB first */
+    int64_t index_bits;
+    int64_t value_bits;        /* 8 * n_values (the hardware's 8-bit values) */
+} nm_compressed;
+
+/* Compresses a dense f32 tensor that satisfies n:m along axis (2 <= M <= 64,
+ * axis not AUTO). A group with more than N nonzero entries is an error naming
+ * it. Caller frees with nm_compressed_free. */
+nm_compressed *nm_compress(const nm_tensor *dense, int n, int m, nm_group_axis axis,
+                           nm_index_scheme scheme);
+/* Restores the dense tensor bit for bit. New tensor owned by the caller. */
+nm_tensor *nm_decompress(const nm_compressed *c);
+void nm_compressed_free(nm_compressed *c);
+
+#endif

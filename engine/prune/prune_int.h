@@ -1,0 +1,136 @@
+/* prune_int.h - helpers shared by the files of engine/prune (not exported
+ * beyond the engine): the geometry of weight groups and float keys. */
+#ifndef NM_PRUNE_INT_H
+#define NM_PRUNE_INT_H
+
+#include "prune.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* The groups of a weight seen as W [rows x D]: each row holds nseg segments
+ * of seglen entries (entry i of segment s at s*ss + i*es), and each segment
+ * is cut into gps = ceil(seglen / m) groups of m consecutive entries, the
+ * last one possibly shorter.
+ *   row:    nseg 1,     seglen D, es 1, ss D
+ *   kernel: nseg C_in,  seglen K, es 1, ss K    (K = kh*kw)
+ *   in:     nseg K,     seglen C_in, es K, ss 1 */
+typedef struct {
+    int64_t rows, D, nseg, seglen, es, ss, gps, m;
+} nm_groups;
+
+/* Fills g for weight w (2-D [rows, D] or 4-D [out, in, kh, kw]); NM_ERR with a
+ * message on a bad tensor, axis or M. */
+int nm_groups_make(const nm_tensor *w, int m, nm_group_axis axis, nm_groups *g);
+
+static inline int64_t nm_groups_count(const nm_groups *g) { return g->rows * g->nseg * g->gps; }
+
+/* Flat offset of group gi's first entry, its length and its stride. */
+static inline int64_t nm_group_at(const nm_groups *g, int64_t gi, int64_t *len, int64_t *stride)
+{
+    int64_t j = gi % g->gps, rs = gi / g->gps;
+    int64_t s = rs % g->nseg, r = rs / g->nseg;
+    int64_t start = j * g->m, l = g->seglen - start;
+    *len = l < g->m ? l : g->m;
+    *stride = g->es;
+    return r * g->D + s * g->ss + start * g->es;
+}
+
+/* |x| as an order-preserving unsigned key (NaN above +inf). */
+static inline uint32_t nm_abs_bits(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return u & 0x7fffffffu;
+}
+
+/* Ranks v[0..len) (larger first, ties to the lower index) and sets keep[i]
+ * = 1 for the first min(n, len). len <= 64. The general version; use
+ * nm_top_n, which unrolls the common group sizes. */
+void nm_top_n_any(const uint32_t *v, int len, int n, uint8_t *keep);
+
+/* Pairwise ranking with a compile-time length: entry i's rank is how many
+ * entries beat it (a larger key, or an equal key at a lower index). */
+static inline __attribute__((always_inline)) void nm_top_n_fixed(const uint32_t *v, const int len,
+                                                                  int n, uint8_t *keep)
+{
+    int rank[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++) {
+        int r = 0;
+        uint32_t vi = v[i];
+#pragma GCC unroll 16
+        for (int j = 0; j < len; j++)
+            r += j < i ? v[j] >= vi : v[j] > vi;
+        rank[i] = r;
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++)
+        keep[i] = rank[i] < n;
+}
+
+static inline void nm_top_n(const uint32_t *v, int len, int n, uint8_t *keep)
+{
+    switch (len) {
+    case 2: nm_top_n_fixed(v, 2, n, keep); break;
+    case 4: nm_top_n_fixed(v, 4, n, keep); break;
+    case 8: nm_top_n_fixed(v, 8, n, keep); break;
+    case 9: nm_top_n_fixed(v, 9, n, keep); break;
+    default: nm_top_n_any(v, len, n, keep); break;
+    }
+}
+
+/* Runs BODY for every group of row r of geometry g, with `o` the flat
+ * offset of its first entry, `len` its length and `st` its stride (no
+ * divisions in the loop). */
+#define NM_FOR_GROUPS_OF_ROW(g, r, o, len, st, BODY)                                   \
+    for (int64_t s_ = 0; s_ < (g)->nseg; s_++) {                                       \
+        int64_t base_ = (r) * (g)->D + s_ * (g)->ss;                                   \
+        for (int64_t j_ = 0; j_ < (g)->seglen; j_ += (g)->m) {                         \
+            int64_t o = base_ + j_ * (g)->es, st = (g)->es;                            \
+            int len = (int)((g)->seglen - j_ < (g)->m ? (g)->seglen - j_ : (g)->m);    \
+            (void)st;                                                                  \
+            BODY                                                                       \
+        }                                                                              \
+    }
+
+/* N:M on row r of a weight with geometry g: with cand NULL ANDs the
+ * result into mk; otherwise leaves mk and sets cand[i] = 1 for survivors
+ * outside the top N of their group (cand must start zeroed: groups no
+ * longer than N are skipped). */
+void nm_nm_row(const nm_groups *g, const float *w, uint8_t *mk, uint8_t *cand, int64_t r, int n);
+
+/* sum of |w[j]| over j < n with mk[j] set (mk NULL: all), in double with
+ * four accumulators. */
+double nm_row_abs_sum(const float *w, const uint8_t *mk, int64_t n);
+
+/* Number of filters kept (1s in l->filters; all when NULL). */
+int nm_filters_kept(const nm_layer *l);
+
+/* Ensures l->filters and l->in_chans exist (all ones). */
+int nm_layer_ensure_keep(nm_layer *l);
+
+/* Like nm_select_smallest but only counts: per_seg[s] receives how many
+ * entries of segment s the selection of k would take. */
+int nm_select_count(const nm_select_seg *segs, int n_segs, int64_t k, int64_t *per_seg);
+
+/* Largest boundary bucket the two-pass selection lists; above it the
+ * three-pass path runs. Tests set it to -1 to exercise that path. */
+extern int64_t nm_select_fast_max;
+
+/* 1 if filter pruning may choose filters of layer i: eligible by scope,
+ * not a dwconv, not feeding a residual add unless allow_add, and with a BN
+ * when need_bn. */
+int nm_filter_eligible(const nm_model *mdl, int i, const nm_prune_scope *scope, int allow_add,
+                       int need_bn);
+
+/* ceil(log2(x)) for x >= 1 (0 for x <= 1). */
+static inline int nm_ceil_log2(uint64_t x)
+{
+    return x <= 1 ? 0 : 64 - __builtin_clzll(x - 1);
+}
+
+/* C(n, k) exactly for n <= 64. */
+uint64_t nm_binom(int n, int k);
+
+#endif

@@ -1,0 +1,113 @@
+/* kernels.h - forward and backward passes of single layers, for training.
+ *
+ * Internal to engine/train (net.c drives them; the tests call them too).
+ * Activations are stored channel-major for a whole batch, "CNHW": a
+ * tensor of n samples with C channels of H x W is C rows of n*H*W floats,
+ * sample after sample within a row. This makes a convolution over the batch
+ * one matrix product per group (Y[C_out x nP] = W[C_out x D] * col[D x nP]),
+ * batchnorm a pass over contiguous rows, and a linear layer one sgemm.
+ *
+ * Conventions: forward functions overwrite their output; backward functions
+ * ADD into the input gradient dx (so a producer feeding two consumers
+ * receives the sum) and into the parameter gradients; dx may be NULL when no
+ * input gradient is needed. No function allocates: callers pass workspaces
+ * sized by the *_floats helpers. */
+#ifndef NM_TRAIN_KERNELS_H
+#define NM_TRAIN_KERNELS_H
+
+#include "model.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Loops over fewer elements than this run on one thread: starting an
+ * OpenMP team costs more than it saves on small tensors, and much more
+ * when the cores are busy with other work. */
+#define NM_PAR_MIN ((int64_t)1 << 15)
+
+/* --- convolution (conv.c): im2col + cblas_sgemm, any stride/padding/groups --- */
+typedef struct {
+    int cin, h, w;          /* input channels and plane */
+    int cout, oh, ow;       /* output channels and plane */
+    int kh, kw, sh, sw, ph, pw, groups;
+} nm_conv_geom;
+
+/* Geometry of a conv/dwconv layer. */
+void nm_conv_geom_of(const nm_layer *l, nm_conv_geom *g);
+/* Workspace (floats) nm_conv_forward/backward need for a batch of n. */
+size_t nm_conv_work_floats(const nm_conv_geom *g, int n);
+/* y[cout, n*oh*ow] = conv(x[cin, n*h*w], w[cout, cin/groups, kh, kw]) + b
+ * (b may be NULL). */
+void nm_conv_forward(const nm_conv_geom *g, int n, const float *x, const float *w,
+                     const float *b, float *y, float *work);
+/* dw += dL/dw, db += dL/db (db may be NULL), dx += dL/dx (may be NULL). */
+void nm_conv_backward(const nm_conv_geom *g, int n, const float *x, const float *w,
+                      const float *dy, float *dx, float *dw, float *db, float *work);
+
+/* --- linear (linear.c): on the channel axis at each of `cols` positions --- */
+/* y[out, cols] = w[out, in] * x[in, cols] + b. */
+void nm_linear_forward(int in, int out, int64_t cols, const float *x, const float *w,
+                       const float *b, float *y);
+void nm_linear_backward(int in, int out, int64_t cols, const float *x, const float *w,
+                        const float *dy, float *dx, float *dw, float *db);
+
+/* --- batch normalisation (bn.c), per channel over `cols` = n*H*W values --- */
+/* Training: normalises with the batch statistics, saves xhat[c, cols] and
+ * invstd[c] for the backward pass, and moves the running statistics by
+ * `momentum` (running var uses the unbiased batch variance, as PyTorch).
+ * `dead` (may be NULL) marks channels whose producer filter was removed:
+ * their output is 0. */
+void nm_bn_forward_train(int c, int64_t cols, const float *x, const float *gamma,
+                         const float *beta, float *run_mean, float *run_var, float eps,
+                         float momentum, const uint8_t *dead, float *y, float *xhat,
+                         float *invstd);
+void nm_bn_forward_eval(int c, int64_t cols, const float *x, const float *gamma,
+                        const float *beta, const float *run_mean, const float *run_var,
+                        float eps, const uint8_t *dead, float *y);
+void nm_bn_backward(int c, int64_t cols, const float *xhat, const float *invstd,
+                    const float *gamma, const uint8_t *dead, const float *dy, float *dx,
+                    float *dgamma, float *dbeta);
+
+/* --- activations (act.c) --- */
+/* ReLU, or min(max(x,0),clip) when clip > 0. */
+void nm_relu_forward(int64_t count, float clip, const float *x, float *y);
+/* Gradient passes where 0 < y (and y < clip when clipped). */
+void nm_relu_backward(int64_t count, float clip, const float *y, const float *dy, float *dx);
+/* NMReLU: ReLU then at most n of every m values of each activation group
+ * nonzero. Axis POSITION: for each channel, m consecutive positions of one
+ * image (row-major over H x W; a trailing partial group of L < m keeps
+ * min(n, L)); when the plane is 1x1 (after a linear layer or GAP) the group
+ * runs over consecutive samples of the batch instead. Axis CHANNEL: m
+ * consecutive channels at one position. Policy FIRST keeps the first n
+ * positives of a group in stream order (the hardware's SFU); TOPK keeps the
+ * n largest (ties to the lower index). */
+void nm_nmrelu_forward(int c, int n_samples, int plane, int keep, int m,
+                       nm_act_policy policy, nm_act_axis axis, const float *x, float *y);
+/* Gradient only through kept values (y > 0). */
+void nm_nmrelu_backward(int64_t count, const float *y, const float *dy, float *dx);
+
+/* --- pooling (pool.c), on `planes` = C*n planes of h x w --- */
+typedef struct {
+    int h, w, oh, ow, kh, kw, sh, sw, ph, pw;
+} nm_pool_geom;
+
+void nm_pool_geom_of(const nm_layer *l, nm_pool_geom *g);
+/* Max pool; padding never wins. arg[] records the winning input index
+ * within the plane (-1 if the window lies entirely in padding); arg may be
+ * NULL when no backward pass follows. */
+void nm_maxpool_forward(const nm_pool_geom *g, int64_t planes, const float *x, float *y,
+                        int32_t *arg);
+void nm_maxpool_backward(const nm_pool_geom *g, int64_t planes, const int32_t *arg,
+                         const float *dy, float *dx);
+/* Average pool dividing by kh*kw (padding counts as zeros). */
+void nm_avgpool_forward(const nm_pool_geom *g, int64_t planes, const float *x, float *y);
+void nm_avgpool_backward(const nm_pool_geom *g, int64_t planes, const float *dy, float *dx);
+
+/* --- loss (loss.c): softmax cross-entropy over logits[k, n] (CNHW, 1x1) ---
+ * Returns the mean loss over the n samples; dlogits (may be NULL) receives
+ * d(mean loss)/d(logits); *correct (may be NULL) the count of samples whose
+ * arg-max (lowest index on ties) equals the label. Labels must be in 0..k-1. */
+double nm_softmax_xent(int k, int n, const float *logits, const int32_t *labels,
+                       float *dlogits, int *correct);
+
+#endif

@@ -1,0 +1,463 @@
+/* net.c - the training graph executor (see net.h). */
+#include "net.h"
+#include "kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NM_BN_MOMENTUM 0.1f
+
+typedef struct {
+    float *act, *grad;          /* [C, max_batch * P] each */
+    int64_t per_sample;         /* C * H * W of the output */
+    /* prunable layers */
+    uint8_t *emask;             /* effective weight mask, NULL = all kept */
+    float *weff;                /* masked weight when emask is set */
+    uint8_t *bias_keep;         /* 1 = filter kept; a removed one's bias acts as 0 */
+    float *dw, *db;
+    /* batchnorm */
+    float *xhat, *invstd, *dgamma, *dbeta;
+    uint8_t *dead;              /* channels of removed producer filters */
+    /* max pool */
+    int32_t *arg;
+} net_layer;
+
+struct nm_net {
+    nm_model *m;
+    int max_batch, n;
+    int train;                  /* built with gradient and BN/pool state */
+    net_layer *ls;
+    float *in, *gin;
+    int want_gin;
+    float *work;
+    nm_param *params;
+    int n_params;
+};
+
+static int supported(nm_layer_kind k)
+{
+    switch (k) {
+    case NM_LAYER_CONV: case NM_LAYER_DWCONV: case NM_LAYER_LINEAR: case NM_LAYER_BN:
+    case NM_LAYER_RELU: case NM_LAYER_NMRELU: case NM_LAYER_MAXPOOL: case NM_LAYER_AVGPOOL:
+    case NM_LAYER_GAP: case NM_LAYER_ADD: case NM_LAYER_FLATTEN:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static void *alloc_or_fail(size_t count, size_t size, int *fail)
+{
+    void *p = calloc(count ? count : 1, size);
+    if (!p)
+        *fail = 1;
+    return p;
+}
+
+void nm_net_free(nm_net *net)
+{
+    if (!net)
+        return;
+    for (int i = 0; net->ls && i < net->m->n_layers; i++) {
+        net_layer *q = &net->ls[i];
+        free(q->act), free(q->grad), free(q->emask), free(q->weff), free(q->bias_keep);
+        free(q->dw), free(q->db), free(q->xhat), free(q->invstd), free(q->dgamma);
+        free(q->dbeta), free(q->dead), free(q->arg);
+    }
+    free(net->ls);
+    free(net->in), free(net->gin), free(net->work), free(net->params);
+    free(net);
+}
+
+static void add_param(nm_net *net, nm_param_kind kind, int layer, nm_tensor *t, float *g,
+                      const uint8_t *mask)
+{
+    nm_param *p = &net->params[net->n_params++];
+    p->kind = kind, p->layer = layer, p->n = t->numel;
+    p->w = nm_f32(t), p->g = g, p->mask = mask;
+}
+
+nm_net *nm_net_new(nm_model *m, int max_batch, int train)
+{
+    if (max_batch <= 0) {
+        nm_seterr("batch size must be positive, not %d", max_batch);
+        return NULL;
+    }
+    if (m->n_layers == 0) {
+        nm_seterr("model '%s' has no layers", m->name);
+        return NULL;
+    }
+    for (int i = 0; i < m->n_layers; i++) {
+        const nm_layer *l = &m->layers[i];
+        if (!supported(l->kind)) {
+            nm_seterr("layer '%s' (%s): training and nm_forward support conv, dwconv, linear, "
+                      "batchnorm, relu, nmrelu, maxpool, avgpool, gap, add and flatten",
+                      l->name, nm_layer_kind_name(l->kind));
+            return NULL;
+        }
+        if (l->n_inputs == 0) {
+            nm_seterr("layer '%s' has no producer (a detached layer list cannot be run)", l->name);
+            return NULL;
+        }
+        if (l->kind == NM_LAYER_NMRELU && l->act_m > 1024) {
+            nm_seterr("layer '%s': NMReLU groups of %d values (at most 1024)", l->name, l->act_m);
+            return NULL;
+        }
+    }
+    nm_net *net = calloc(1, sizeof *net);
+    int fail = !net;
+    if (fail) {
+        nm_seterr("out of memory");
+        return NULL;
+    }
+    net->m = m;
+    net->max_batch = max_batch;
+    net->train = train != 0;
+    net->ls = alloc_or_fail((size_t)m->n_layers, sizeof *net->ls, &fail);
+    net->params = alloc_or_fail((size_t)m->n_layers * 4, sizeof *net->params, &fail);
+    if (fail) {
+        nm_net_free(net);
+        nm_seterr("out of memory");
+        return NULL;
+    }
+    size_t in_floats = (size_t)m->in_c * m->in_h * m->in_w * (size_t)max_batch;
+    net->in = alloc_or_fail(in_floats, sizeof(float), &fail);
+    size_t work = 0;
+    for (int i = 0; i < m->n_layers && !fail; i++) {
+        nm_layer *l = &m->layers[i];
+        net_layer *q = &net->ls[i];
+        q->per_sample = (int64_t)l->out_c * l->out_h * l->out_w;
+        size_t total = (size_t)q->per_sample * (size_t)max_batch;
+        q->act = alloc_or_fail(total, sizeof(float), &fail);
+        if (train)
+            q->grad = alloc_or_fail(total, sizeof(float), &fail);
+        if (nm_layer_prunable(l)) {
+            if (train)
+                q->dw = alloc_or_fail((size_t)l->weight->numel, sizeof(float), &fail);
+            q->weff = alloc_or_fail((size_t)l->weight->numel, sizeof(float), &fail);
+            q->emask = alloc_or_fail((size_t)l->weight->numel, 1, &fail);
+            q->bias_keep = alloc_or_fail((size_t)l->out_c, 1, &fail);
+            if (l->bias && train)
+                q->db = alloc_or_fail((size_t)l->out_c, sizeof(float), &fail);
+            if (l->kind != NM_LAYER_LINEAR) {
+                nm_conv_geom g;
+                nm_conv_geom_of(l, &g);
+                size_t wf = nm_conv_work_floats(&g, max_batch);
+                work = wf > work ? wf : work;
+            }
+        } else if (l->kind == NM_LAYER_BN) {
+            q->dead = alloc_or_fail((size_t)l->out_c, 1, &fail);
+            if (train) {
+                q->xhat = alloc_or_fail(total, sizeof(float), &fail);
+                q->invstd = alloc_or_fail((size_t)l->out_c, sizeof(float), &fail);
+                q->dgamma = alloc_or_fail((size_t)l->out_c, sizeof(float), &fail);
+                q->dbeta = alloc_or_fail((size_t)l->out_c, sizeof(float), &fail);
+            }
+        } else if (l->kind == NM_LAYER_MAXPOOL && train) {
+            q->arg = alloc_or_fail(total, sizeof(int32_t), &fail);
+        }
+    }
+    if (!fail)
+        net->work = alloc_or_fail(work, sizeof(float), &fail);
+    if (fail) {
+        nm_net_free(net);
+        nm_seterr("out of memory building the training buffers of '%s' for batch %d", m->name,
+                  max_batch);
+        return NULL;
+    }
+    for (int i = 0; train && i < m->n_layers; i++) {
+        nm_layer *l = &m->layers[i];
+        net_layer *q = &net->ls[i];
+        if (nm_layer_prunable(l)) {
+            add_param(net, NM_PARAM_WEIGHT, i, l->weight, q->dw, q->emask);
+            if (l->bias)
+                add_param(net, NM_PARAM_BIAS, i, l->bias, q->db, q->bias_keep);
+        } else if (l->kind == NM_LAYER_BN) {
+            add_param(net, NM_PARAM_GAMMA, i, l->gamma, q->dgamma, NULL);
+            add_param(net, NM_PARAM_BETA, i, l->beta, q->dbeta, NULL);
+        }
+    }
+    nm_net_sync_masks(net);
+    return net;
+}
+
+/* Effective masks: emask = mask AND filters[o] AND in_chans[input channel of
+ * column j]; bias_keep[o] = filters[o] (1 = kept); a BN's dead[c] = its
+ * producer's filters[c] == 0. */
+int nm_net_sync_masks(nm_net *net)
+{
+    nm_model *m = net->m;
+    for (int i = 0; i < m->n_layers; i++) {
+        nm_layer *l = &m->layers[i];
+        net_layer *q = &net->ls[i];
+        if (nm_layer_prunable(l)) {
+            const int64_t rows = nm_layer_rows(l), cols = nm_layer_cols(l);
+            const int per_k = l->kh > 0 && l->kind != NM_LAYER_LINEAR ? l->kh * l->kw : 1;
+            const int cin_g = (int)(cols / per_k);
+            const int groups = l->kind == NM_LAYER_LINEAR ? 1 : (l->groups > 0 ? l->groups : 1);
+            const int64_t cout_g = rows / groups;
+            const uint8_t *mk = l->mask ? nm_u8(l->mask) : NULL;
+            const uint8_t *fk = l->filters ? nm_u8(l->filters) : NULL;
+            const uint8_t *ik = l->in_chans ? nm_u8(l->in_chans) : NULL;
+            for (int64_t o = 0; o < rows; o++) {
+                int fo = !fk || fk[o];
+                q->bias_keep[o] = (uint8_t)fo;
+                int64_t gidx = o / cout_g;
+                for (int64_t j = 0; j < cols; j++) {
+                    int64_t e = o * cols + j;
+                    int keep = fo && (!mk || mk[e]);
+                    if (keep && ik)
+                        keep = ik[gidx * cin_g + j / per_k] != 0;
+                    q->emask[e] = (uint8_t)keep;
+                }
+            }
+        } else if (l->kind == NM_LAYER_BN) {
+            memset(q->dead, 0, (size_t)l->out_c);
+            int src = l->inputs[0];
+            if (src >= 0 && nm_layer_prunable(&m->layers[src]) && m->layers[src].filters) {
+                const uint8_t *fk = nm_u8(m->layers[src].filters);
+                for (int c = 0; c < l->out_c; c++)
+                    q->dead[c] = fk[c] == 0;
+            }
+        }
+    }
+    return NM_OK;
+}
+
+float *nm_net_input(nm_net *net) { return net->in; }
+const float *nm_net_act(const nm_net *net, int i) { return net->ls[i].act; }
+nm_model *nm_net_model(const nm_net *net) { return net->m; }
+int nm_net_max_batch(const nm_net *net) { return net->max_batch; }
+const float *nm_net_input_grad(const nm_net *net) { return net->gin; }
+
+void nm_net_want_input_grad(nm_net *net, int on)
+{
+    net->want_gin = on && net->train;
+    if (on && !net->gin) {
+        const nm_model *m = net->m;
+        net->gin = calloc((size_t)m->in_c * m->in_h * m->in_w * (size_t)net->max_batch,
+                          sizeof(float));
+        if (!net->gin)
+            net->want_gin = 0;
+    }
+}
+
+nm_param *nm_net_params(nm_net *net, int *count)
+{
+    *count = net->n_params;
+    return net->params;
+}
+
+static const float *in_act(const nm_net *net, int src)
+{
+    return src == NM_INPUT ? net->in : net->ls[src].act;
+}
+
+/* Gradient buffer of a producer, or NULL for the model input when its
+ * gradient is not wanted. */
+static float *in_grad(nm_net *net, int src)
+{
+    if (src == NM_INPUT)
+        return net->want_gin ? net->gin : NULL;
+    return net->ls[src].grad;
+}
+
+/* The weight the forward pass uses: w * effective mask (into weff). */
+static const float *masked_weight(net_layer *q, const nm_layer *l)
+{
+    const float *w = nm_f32(l->weight);
+    for (int64_t j = 0; j < l->weight->numel; j++)
+        q->weff[j] = q->emask[j] ? w[j] : 0.0f;
+    return q->weff;
+}
+
+static void zero_dead_rows(const net_layer *q, const nm_layer *l, int64_t cols)
+{
+    for (int o = 0; o < l->out_c; o++)
+        if (!q->bias_keep[o])
+            memset(q->act + o * cols, 0, sizeof(float) * (size_t)cols);
+}
+
+const float *nm_net_forward(nm_net *net, int n, int train)
+{
+    nm_model *m = net->m;
+    if (n > net->max_batch)
+        n = net->max_batch;
+    net->n = n;
+    train = train && net->train;
+    for (int i = 0; i < m->n_layers; i++) {
+        nm_layer *l = &m->layers[i];
+        net_layer *q = &net->ls[i];
+        const float *x = in_act(net, l->inputs[0]);
+        const int64_t plane = (int64_t)l->out_h * l->out_w, cols = n * plane;
+        const int64_t count = q->per_sample * n;
+        switch (l->kind) {
+        case NM_LAYER_CONV:
+        case NM_LAYER_DWCONV: {
+            nm_conv_geom g;
+            nm_conv_geom_of(l, &g);
+            nm_conv_forward(&g, n, x, masked_weight(q, l), l->bias ? nm_f32(l->bias) : NULL,
+                            q->act, net->work);
+            if (l->bias && l->filters)
+                zero_dead_rows(q, l, cols);
+            break;
+        }
+        case NM_LAYER_LINEAR:
+            nm_linear_forward(l->in_c, l->out_c, cols, x, masked_weight(q, l),
+                              l->bias ? nm_f32(l->bias) : NULL, q->act);
+            if (l->bias && l->filters)
+                zero_dead_rows(q, l, cols);
+            break;
+        case NM_LAYER_BN:
+            if (train)
+                nm_bn_forward_train(l->out_c, cols, x, nm_f32(l->gamma), nm_f32(l->beta),
+                                    nm_f32(l->mean), nm_f32(l->var), l->eps, NM_BN_MOMENTUM,
+                                    q->dead, q->act, q->xhat, q->invstd);
+            else
+                nm_bn_forward_eval(l->out_c, cols, x, nm_f32(l->gamma), nm_f32(l->beta),
+                                   nm_f32(l->mean), nm_f32(l->var), l->eps, q->dead, q->act);
+            break;
+        case NM_LAYER_RELU:
+            nm_relu_forward(count, l->clip, x, q->act);
+            break;
+        case NM_LAYER_NMRELU:
+            nm_nmrelu_forward(l->out_c, n, (int)plane, l->act_n, l->act_m, l->act_policy,
+                              l->act_axis, x, q->act);
+            break;
+        case NM_LAYER_MAXPOOL: {
+            nm_pool_geom g;
+            nm_pool_geom_of(l, &g);
+            nm_maxpool_forward(&g, (int64_t)l->out_c * n, x, q->act, q->arg);
+            break;
+        }
+        case NM_LAYER_AVGPOOL: {
+            nm_pool_geom g;
+            nm_pool_geom_of(l, &g);
+            nm_avgpool_forward(&g, (int64_t)l->out_c * n, x, q->act);
+            break;
+        }
+        case NM_LAYER_GAP: {
+            const int64_t hw = (int64_t)l->in_h * l->in_w;
+            for (int64_t r = 0; r < (int64_t)l->out_c * n; r++) {
+                double s = 0;
+                for (int64_t p = 0; p < hw; p++)
+                    s += x[r * hw + p];
+                q->act[r] = (float)(s / (double)hw);
+            }
+            break;
+        }
+        case NM_LAYER_ADD: {
+            const float *b = in_act(net, l->inputs[1]);
+            for (int64_t k = 0; k < count; k++)
+                q->act[k] = x[k] + b[k];
+            break;
+        }
+        case NM_LAYER_FLATTEN: {
+            const int64_t hw = (int64_t)l->in_h * l->in_w;
+            for (int c = 0; c < l->in_c; c++)
+                for (int s = 0; s < n; s++)
+                    for (int64_t p = 0; p < hw; p++)
+                        q->act[((int64_t)c * hw + p) * n + s] = x[((int64_t)c * n + s) * hw + p];
+            break;
+        }
+        default:
+            break;   /* rejected in nm_net_new */
+        }
+    }
+    return net->ls[m->n_layers - 1].act;
+}
+
+void nm_net_zero_grad(nm_net *net)
+{
+    for (int i = 0; i < net->n_params; i++)
+        memset(net->params[i].g, 0, sizeof(float) * (size_t)net->params[i].n);
+}
+
+void nm_net_backward(nm_net *net, const float *dout)
+{
+    nm_model *m = net->m;
+    const int n = net->n;
+    if (!net->train)
+        return;   /* an inference net has no gradient buffers */
+    for (int i = 0; i < m->n_layers; i++)
+        memset(net->ls[i].grad, 0, sizeof(float) * (size_t)(net->ls[i].per_sample * n));
+    if (net->want_gin)
+        memset(net->gin, 0, sizeof(float) * (size_t)m->in_c * m->in_h * m->in_w * (size_t)n);
+    net_layer *last = &net->ls[m->n_layers - 1];
+    memcpy(last->grad, dout, sizeof(float) * (size_t)(last->per_sample * n));
+
+    for (int i = m->n_layers - 1; i >= 0; i--) {
+        nm_layer *l = &m->layers[i];
+        net_layer *q = &net->ls[i];
+        const float *x = in_act(net, l->inputs[0]);
+        float *dx = in_grad(net, l->inputs[0]);
+        const float *dy = q->grad;
+        const int64_t plane = (int64_t)l->out_h * l->out_w, cols = n * plane;
+        const int64_t count = q->per_sample * n;
+        switch (l->kind) {
+        case NM_LAYER_CONV:
+        case NM_LAYER_DWCONV: {
+            nm_conv_geom g;
+            nm_conv_geom_of(l, &g);
+            nm_conv_backward(&g, n, x, q->weff, dy, dx, q->dw, q->db, net->work);
+            break;
+        }
+        case NM_LAYER_LINEAR:
+            nm_linear_backward(l->in_c, l->out_c, cols, x, q->weff, dy, dx, q->dw, q->db);
+            break;
+        case NM_LAYER_BN:
+            nm_bn_backward(l->out_c, cols, q->xhat, q->invstd, nm_f32(l->gamma), q->dead, dy, dx,
+                           q->dgamma, q->dbeta);
+            break;
+        case NM_LAYER_RELU:
+            if (dx)
+                nm_relu_backward(count, l->clip, q->act, dy, dx);
+            break;
+        case NM_LAYER_NMRELU:
+            if (dx)
+                nm_nmrelu_backward(count, q->act, dy, dx);
+            break;
+        case NM_LAYER_MAXPOOL: {
+            nm_pool_geom g;
+            nm_pool_geom_of(l, &g);
+            if (dx)
+                nm_maxpool_backward(&g, (int64_t)l->out_c * n, q->arg, dy, dx);
+            break;
+        }
+        case NM_LAYER_AVGPOOL: {
+            nm_pool_geom g;
+            nm_pool_geom_of(l, &g);
+            if (dx)
+                nm_avgpool_backward(&g, (int64_t)l->out_c * n, dy, dx);
+            break;
+        }
+        case NM_LAYER_GAP: {
+            const int64_t hw = (int64_t)l->in_h * l->in_w;
+            if (dx)
+                for (int64_t r = 0; r < (int64_t)l->out_c * n; r++)
+                    for (int64_t p = 0; p < hw; p++)
+                        dx[r * hw + p] += dy[r] / (float)hw;
+            break;
+        }
+        case NM_LAYER_ADD: {
+            float *db = in_grad(net, l->inputs[1]);
+            for (int64_t k = 0; dx && k < count; k++)
+                dx[k] += dy[k];
+            for (int64_t k = 0; db && k < count; k++)
+                db[k] += dy[k];
+            break;
+        }
+        case NM_LAYER_FLATTEN: {
+            const int64_t hw = (int64_t)l->in_h * l->in_w;
+            if (dx)
+                for (int c = 0; c < l->in_c; c++)
+                    for (int s = 0; s < n; s++)
+                        for (int64_t p = 0; p < hw; p++)
+                            dx[((int64_t)c * n + s) * hw + p] += dy[((int64_t)c * hw + p) * n + s];
+            break;
+        }
+        default:
+            break;
+        }
+    }
+}
