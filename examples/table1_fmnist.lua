@@ -117,8 +117,9 @@ end
 -- the measured density of the layer's input instead. Storage: an N:M layer
 -- (declared n:m) stores its nonzeros as 8-bit values plus ceil(log2 M)
 -- index bits each; any other layer stores its kept filters x kept input
--- channels densely at 8 bits.
-local function measure(model, dens, act_frac)
+-- channels densely at 8 bits. assume_m: the M of layers whose N:M is not
+-- declared (SR-STE leaves every conv/linear row N:M without declaring it).
+local function measure(model, dens, act_frac, assume_m)
   local s = {params = 0, nonzeros = 0, macs = 0, eff = 0, meas = 0, bits = 0}
   local layers = model:layers()
   for idx, r in ipairs(model:stats()) do
@@ -135,7 +136,8 @@ local function measure(model, dens, act_frac)
       s.macs = s.macs + r.macs
       s.eff = s.eff + r.positions * r.nonzeros * act
       s.meas = s.meas + r.positions * r.nonzeros * meas
-      local n, m = r.nm:match("^(%d+):(%d+)$")
+      local _, m = r.nm:match("^(%d+):(%d+)$")
+      m = m or assume_m
       if m then
         s.bits = s.bits + r.nonzeros * (8 + ceil_log2(tonumber(m)))
       else
@@ -148,7 +150,7 @@ local function measure(model, dens, act_frac)
 end
 
 local rows, dense_row = {}, nil
-local function record(name, model, notes, act_n)
+local function record(name, model, notes, act_n, assume_m)
   io.write(string.format("  %s: evaluating on %d test images\n", name, #test))
   local acc, loss, dens = model:evaluate(test, {batch = 250})
   -- mean density of the four conv activations, weighted by their sizes
@@ -158,7 +160,7 @@ local function record(name, model, notes, act_n)
     local sz = l.out_shape[1] * l.out_shape[2] * l.out_shape[3]
     num, den = num + dens[a] * sz, den + sz
   end
-  local s = measure(model, dens, (act_n or 9) / 9)
+  local s = measure(model, dens, (act_n or 9) / 9, assume_m)
   local row = {method = name, acc = acc, loss = loss, weight_density = s.nonzeros / s.params,
                act_density = num / den, eff_macs = s.eff, measured_macs = s.meas,
                dense_macs = s.macs, storage_bits = s.bits, notes = notes,
@@ -205,7 +207,7 @@ end
 timed("SR-STE 3:9", function()
   local m = dense:clone()
   for _ = 1, 4 do finetune(m, {srste = {n = 3, m = 9, lambda = SRSTE_LAMBDA}}) end
-  return record("SR-STE 3:9", m, "all conv/linear layers incl. first and classifier")
+  return record("SR-STE 3:9", m, "all conv/linear layers incl. first and classifier", nil, 9)
 end)
 
 timed("Slimming 60% filters", function()
