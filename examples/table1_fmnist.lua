@@ -28,7 +28,7 @@
 -- NMReLU n:9 replaces the ReLUs after the four convs (relu1..relu4; groups
 -- of 9 consecutive output positions per channel, policy POLICY); relu5
 -- (after fc1, a 1x1 plane) stays a ReLU.
-local ROUNDS, FT_STEPS, BATCH, FT_LR = 3, 75, 64, 0.01
+local ROUNDS, FT_STEPS, BATCH, FT_LR = 3, 60, 64, 0.01
 local L1_BN, SRSTE_LAMBDA, PRETRAIN_EPOCHS = 1e-4, 2e-4, 3
 local TRAIN_LIMIT, TEST_LIMIT = 0, 0
 local POLICY = "first"
