@@ -126,37 +126,67 @@ static int l_cost_measured(lua_State *L)
     return 1;
 }
 
+/* Adds eff_macs (and filters_removed) of layer i to the row on top. */
+static void add_cost(lua_State *L, const nm_model *m, int i, int an, int am)
+{
+    const nm_layer *l = &m->layers[i];
+    nm_layer_cost c = {0};
+    if (nm_layer_prunable(l) && l->weight && nm_cost_layer(m, i, an, am, &c) == NM_OK) {
+        set_num(L, "eff_macs", c.effective_macs);
+        set_int(L, "filters_removed", c.filters_removed);
+    } else {
+        lua_getfield(L, -1, "macs");
+        lua_setfield(L, -2, "eff_macs");
+    }
+}
+
+/* The act = {n=, m=} option of stats at arg (0:0 if absent). */
+static void stats_act(lua_State *L, int arg, int *an, int *am)
+{
+    *an = *am = 0;
+    if (!lua_isnoneornil(L, arg)) {
+        static const char *const keys[] = {"act", NULL};
+        nmp_check_keys(L, arg, keys);
+        if (lua_getfield(L, arg, "act") != LUA_TNIL) {
+            if (!lua_istable(L, -1))
+                nmp_field_error(L, arg, "act", "must be {n=, m=}");
+            nmp_opt_nm(L, lua_gettop(L), an, am, 1);
+        }
+        lua_pop(L, 1);
+    }
+}
+
+/* layer:stats([{act = {n=, m=}}]): as model:stats() for one layer. */
+static int ly_stats(lua_State *L)
+{
+    int an, am;
+    stats_act(L, 2, &an, &am);
+    lua_getfield(L, 1, "model");
+    const nm_model *m = nmlua_check_model(L, -1);
+    lua_getfield(L, 1, "index");
+    int idx = (int)lua_tointeger(L, -1) - 1;
+    lua_settop(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(1));  /* the model binding's stats */
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    add_cost(L, m, idx, an, am);
+    return 1;
+}
+
 /* model:stats([{act = {n=, m=}}]): the original rows plus eff_macs (section
  * 5 formula, per sample) and filters_removed for layers with weights. */
 static int m_stats(lua_State *L)
 {
     nm_model *m = nmlua_check_model(L, 1);
     int an = 0, am = 0;
-    if (!lua_isnoneornil(L, 2)) {
-        static const char *const keys[] = {"act", NULL};
-        nmp_check_keys(L, 2, keys);
-        if (lua_getfield(L, 2, "act") != LUA_TNIL) {
-            if (!lua_istable(L, -1))
-                nmp_field_error(L, 2, "act", "must be {n=, m=}");
-            nmp_opt_nm(L, lua_gettop(L), &an, &am, 1);
-        }
-        lua_pop(L, 1);
-    }
+    stats_act(L, 2, &an, &am);
     lua_pushvalue(L, lua_upvalueindex(1));  /* the model binding's stats */
     lua_pushvalue(L, 1);
     lua_call(L, 1, 1);
     int rows = lua_gettop(L);
     for (int i = 0; i < m->n_layers; i++) {
-        const nm_layer *l = &m->layers[i];
         lua_geti(L, rows, i + 1);
-        nm_layer_cost c = {0};
-        if (nm_layer_prunable(l) && l->weight && nm_cost_layer(m, i, an, am, &c) == NM_OK) {
-            set_num(L, "eff_macs", c.effective_macs);
-            set_int(L, "filters_removed", c.filters_removed);
-        } else {
-            lua_getfield(L, -1, "macs");
-            lua_setfield(L, -2, "eff_macs");
-        }
+        add_cost(L, m, i, an, am);
         lua_pop(L, 1);
     }
     return 1;
@@ -177,4 +207,10 @@ void nmp_open_act(lua_State *L, int nm, int prune, int methods)
     lua_getfield(L, methods, "stats");
     lua_pushcclosure(L, m_stats, 1);
     lua_setfield(L, methods, "stats");
+    luaL_getmetatable(L, NMLUA_LAYER);
+    lua_getfield(L, -1, "methods");
+    lua_getfield(L, -1, "stats");
+    lua_pushcclosure(L, ly_stats, 1);
+    lua_setfield(L, -2, "stats");
+    lua_pop(L, 2);
 }

@@ -234,7 +234,11 @@ static int l_jointnf(lua_State *L)
     nmp_recount(L, &t);
     if (rc != NM_OK)
         return luaL_error(L, "nm.prune.jointnf: %s", nm_errmsg());
-    nmp_push_model_report(L, t.m, NULL);
+    nm_nm_opts ro;      /* the report: skipped layers marked, N:M checked */
+    nm_nm_opts_init(&ro, n, m);
+    ro.axis = o.axis;
+    ro.scope = o.scope;
+    nmp_push_model_report(L, t.m, &ro);
     return 1;
 }
 
