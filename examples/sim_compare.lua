@@ -99,8 +99,9 @@ for _, name in ipairs(models) do
   print(string.format("  %-18s %12s %7s %12s %8s %7s  %s", "system", "cycles", "util",
     "energy uJ", "speedup", "E/E0", "pruning"))
   local base
+  local dense <close> = nm.zoo(name, {seed = 1})
   for i, sys in ipairs(systems) do
-    local m <close> = nm.zoo(name, {seed = 1})
+    local m <close> = dense:clone()
     local what = prune_for(i, name, m)
     local r = sys:run(m)
     local t = r.total
