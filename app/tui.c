@@ -205,6 +205,7 @@ static void draw(tui_app *a)
         if (!a->s.busy) {
             tui_sim_update(a);
             tui_energy_update(a);
+            tui_act_update(a);
         }
         int nkeys;
         const wb_key_help *keys = tui_keymap_help(&nkeys);
@@ -270,6 +271,7 @@ void tui_run_lua(tui_app *a, const char *code, const char *echo)
             wb_log_add(&a->s.log, WB_LOG_INFO, "-- cancelled by Ctrl-C");
     }
     tui_sim_touch(a);
+    tui_act_touch(a);
     nm_model *now = tui_model(a);
     if (before && now == m && m == a->seen && !undo_snap_same(before, m))
         undo_push(&a->undo, before);
@@ -570,6 +572,7 @@ int tui_main(const tui_options *opt)
     wb_log_add(&a->s.log, WB_LOG_INFO,
                "nmlab console: Lua 5.4 with `nm`, `model` and `layer` bound. :run FILE runs a script.");
     tui_sim_new(a);
+    tui_act_new(a);
     load_start_model(a, opt->model_path);
     if (opt->script) {
         lua_pushstring(L, opt->script);
@@ -607,17 +610,24 @@ int tui_main(const tui_options *opt)
             fputs(text, stdout);
         free(text);
     } else {
+        int dirty = 1;
         while (!a->quit && !g_quit) {
-            draw(a);
+            /* redraw only when something changed: a key, a resize, the
+             * animation, or a status message */
+            if (dirty || a->s.array.playing)
+                draw(a);
+            dirty = 0;
             int ch = getch();
             if (ch == ERR) {
                 tui_sim_tick(a);
                 if (g_sigint) {
                     g_sigint = 0;
                     tui_status(a, "Ctrl-C: nothing is running (q quits)");
+                    dirty = 1;
                 }
                 continue;
             }
+            dirty = 1;
             if (ch == KEY_RESIZE)
                 continue;
             if (ch == KEY_MOUSE) {
@@ -634,6 +644,7 @@ int tui_main(const tui_options *opt)
         free(a->hist[i]);
     undo_clear(&a->undo);
     tui_sim_free(a->sim);
+    tui_act_free(a->act);
     nm_model_free(a->base);
     wb_log_clear(&a->s.log);
     tui_grid_free(a->grid);

@@ -26,6 +26,7 @@ typedef struct {
 } prune_form;
 
 typedef struct tui_sim tui_sim;
+typedef struct tui_act tui_act;
 
 typedef struct tui_app {
     term_info ti;
@@ -45,6 +46,7 @@ typedef struct tui_app {
     prune_form form;
     wb_screen prev_screen;
     tui_sim *sim;         /* array/energy screens' simulator state */
+    tui_act *act;         /* activations screen's forward pass */
 } tui_app;
 
 typedef struct {
@@ -83,6 +85,10 @@ void tui_sim_tick(tui_app *a);       /* idle tick: animation */
 void tui_energy_update(tui_app *a);
 void tui_array_key(tui_app *a, int key);
 void tui_act_key(tui_app *a, int key);
+tui_act *tui_act_new(tui_app *a);
+void tui_act_free(tui_act *t);
+void tui_act_touch(tui_app *a);
+void tui_act_update(tui_app *a);
 
 /* The prune form (tui_form.c). */
 void tui_form_open(tui_app *a);

@@ -164,6 +164,8 @@ static void k_undo(tui_app *a, int key)
         return;
     }
     int rc = key == 'u' ? undo_undo(&a->undo, m) : undo_redo(&a->undo, m);
+    tui_sim_touch(a);
+    tui_act_touch(a);
     tui_status(a, "%s", rc == NM_OK ? (key == 'u' ? "undone" : "redone") : nm_errmsg());
 }
 
@@ -261,6 +263,7 @@ static const keybind keymap[] = {
     {{' ', 'n', '+', '-'}, ON_ARRAY, "Space n + -", "array", "play/pause, step one cycle, faster/slower", tui_array_key},
     {{'m', 'r', 'c', 'T'}, ON_ARRAY, "m r c T", "array", "MAC kind, rows, columns, teaching mode (nm-MAC walk-through)", tui_array_key},
     {{'P', KEY_LEFT, KEY_RIGHT}, ON_ACT, "P Left/Right", "activ.", "first/topk policy; previous/next channel", tui_act_key},
+    {{'n', 'N'}, ON_ACT, "n N", "activ.", "N:M of the NMReLU shown: N (0..M), M (2..16)", tui_act_key},
     {{KEY_ENTER, '\r', '\n', '\t'}, ON_CONSOLE, "Enter Tab", "console", "run the line (multi-line chunks continue); complete a name", k_console_edit},
     {{KEY_UP, KEY_DOWN, KEY_PPAGE, KEY_NPAGE}, ON_CONSOLE, "Up/Down PgUp", "console", "history; scroll the log", k_console_edit},
     {{27}, ON_CONSOLE, "Esc", "console", "back to the previous screen", k_console_edit},

@@ -291,9 +291,3 @@ void tui_energy_update(tui_app *a)
     a->s.have_energy = 1;
 }
 
-/* The Activations screen is not wired yet: its keys only say so. */
-void tui_act_key(tui_app *a, int key)
-{
-    (void)key;
-    tui_status(a, "activations: not available yet");
-}

@@ -180,6 +180,7 @@ void plotarg_opts(lua_State *L, int arg, int anchor, plot_opts *o)
     o->xlabel = plotarg_string(L, arg, anchor, "xlabel");
     o->ylabel = plotarg_string(L, arg, anchor, "ylabel");
     o->params = opt_params(L, arg, anchor);
+    o->index_base = 1;   /* heatmap and mask labels count rows/columns as Lua does */
 }
 
 /* Length of the array in field `key` of the table at arg, pushed on the

@@ -12,6 +12,7 @@ static void helper_opts(lua_State *L, int arg, int anchor, plot_opts *o)
 {
     if (lua_isnoneornil(L, arg)) {
         *o = plot_defaults();
+        o->index_base = 1;   /* as plotarg_opts: labels count from 1 */
         return;
     }
     luaL_checktype(L, arg, LUA_TTABLE);

@@ -84,6 +84,10 @@ plot *plot_begin(const plot_opts *o)
     }
     if (check_side("width", o->width) != NM_OK || check_side("height", o->height) != NM_OK)
         return NULL;
+    if (o->index_base != 0 && o->index_base != 1) {
+        nm_seterr("plot: index_base %d must be 0 or 1", o->index_base);
+        return NULL;
+    }
     if (o->theme != PLOT_THEME_LIGHT && o->theme != PLOT_THEME_DARK) {
         nm_seterr("plot: unknown theme %d", (int)o->theme);
         return NULL;
@@ -105,6 +109,7 @@ plot *plot_begin(const plot_opts *o)
     p->dpi = dpi;
     p->px_per_pt = dpi / 72.0;
     p->theme = o->theme;
+    p->index_base = o->index_base;
     plot_theme_colors(p->theme, &p->col);
     int oom = 0;
     p->title = dup_or_null(o->title, &oom);

@@ -42,6 +42,8 @@ typedef struct {
     const char *xlabel, *ylabel;
     const char *params;  /* written to the PNG "Parameters" text chunk */
     const char *font;    /* TrueType file; NULL = PLOT_DEFAULT_FONT */
+    int index_base;      /* first row/column label of heatmaps and masks:
+                            0 (C, default) or 1 (Lua's counting) */
 } plot_opts;
 
 typedef struct plot plot;
@@ -85,7 +87,8 @@ int plot_bars(plot *p, const plot_bar_data *d);
 int plot_stacked(plot *p, const plot_bar_data *d);
 
 /* Heatmap of a rows x cols matrix, one pixel per cell scaled up with nearest
- * neighbour. Modes:
+ * neighbour, centred in the space left by the title, axes and the colour bar
+ * or legend (which sit right beside the matrix). Modes:
  *   values only         ramp + labelled colour bar;
  *   mask only           kept / pruned cells in two colours + legend;
  *   values and mask     kept cells on the ramp, pruned cells in the pruned colour.
@@ -98,7 +101,12 @@ typedef struct {
     const uint8_t *mask;         /* rows*cols, nonzero = kept, or NULL */
     const uint8_t *rows_removed; /* rows flags (nonzero = removed row), marked
                                     in the left margin; or NULL */
-    int group_m;                 /* > 0: gridlines every group_m columns (N:M) */
+    const uint8_t *cols_removed; /* cols flags (nonzero = removed column),
+                                    marked above the matrix; or NULL */
+    int group_m;                 /* > 0: a separator every group_m columns
+                                    (N:M), in a contrasting colour, 1 px at
+                                    small cell sizes; left out (and said so
+                                    in the note) when cells are under 3 px */
     double vmin, vmax;           /* ramp range; both 0 = data range */
     plot_ramp ramp;
     const char *value_label;     /* colour bar label, e.g. "|w|" */
@@ -137,8 +145,10 @@ typedef enum { PLOT_MASK_KEPT = 0, PLOT_MASK_MAGNITUDE } plot_mask_view;
 /* The im2col view (C_out x D) of a prunable layer's mask: kept/pruned cells
  * (PLOT_MASK_KEPT) or |w| of kept weights on the ramp with pruned cells in
  * the pruned colour (PLOT_MASK_MAGNITUDE). Gridlines every M columns when
- * the layer declares N:M; removed filters are marked. Large layers are
- * reduced to kept fraction per block, read straight from the tensors. */
+ * the layer declares N:M; removed filters (rows) and removed input channels
+ * (in_chans == 0: the columns of that channel's kh x kw block) are marked.
+ * Large layers are reduced to kept fraction per block, read straight from
+ * the tensors. */
 int plot_layer_mask(plot *p, const struct nm_layer *l, plot_mask_view view);
 
 #endif

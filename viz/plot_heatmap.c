@@ -1,12 +1,14 @@
 /* plot_heatmap.c - matrices and masks as one pixel per cell, scaled up with
  * nearest-neighbour filtering, with a labelled colour bar or a kept/pruned
- * legend.
+ * legend right beside them. This file checks the input, decides the layout
+ * (reduction, cell size, the matrix centred in the free space) and fills
+ * the cells; plot_heat_parts.c draws what goes around them.
  *
  * A matrix larger than the data area is reduced by whole blocks (br x bc
  * source cells per drawn cell: the mean value, or the kept fraction for a
  * mask); the note under the chart gives the block size, so nothing is
  * dropped silently. */
-#include "plot_internal.h"
+#include "plot_heat.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -86,12 +88,6 @@ static void value_range(const plot_heat_src *s, double *lo, double *hi)
     *hi = b;
 }
 
-static uint32_t pack(plot_rgb c)
-{
-    return (uint32_t)lround(c.r * 255) << 16 | (uint32_t)lround(c.g * 255) << 8 |
-           (uint32_t)lround(c.b * 255);
-}
-
 /* Fills the rows_r x cols_r RGB24 image, one pixel per drawn cell. Returns
  * NM_ERR on out of memory. */
 static int fill_cells(const plot *p, const plot_heat_src *s, int64_t br, int64_t bc,
@@ -102,7 +98,7 @@ static int fill_cells(const plot *p, const plot_heat_src *s, int64_t br, int64_t
     unsigned char *data = cairo_image_surface_get_data(img);
     int stride = cairo_image_surface_get_stride(img);
     if (!reduced) {
-        uint32_t kept = pack(p->col.kept), pruned = pack(p->col.pruned);
+        uint32_t kept = heat_pack(p->col.kept), pruned = heat_pack(p->col.pruned);
         for (int r = 0; r < rows_r; r++) {
             uint32_t *row = (uint32_t *)(data + (size_t)r * (size_t)stride);
             for (int c = 0; c < cols_r; c++) {
@@ -110,7 +106,7 @@ static int fill_cells(const plot *p, const plot_heat_src *s, int64_t br, int64_t
                 if (has_m && !src_kept(s, i))
                     row[c] = pruned;
                 else if (has_v)
-                    row[c] = pack(plot_ramp_color(s->ramp, (src_value(s, i) - lo) / (hi - lo)));
+                    row[c] = heat_pack(plot_ramp_color(s->ramp, (src_value(s, i) - lo) / (hi - lo)));
                 else
                     row[c] = kept;
             }
@@ -149,7 +145,7 @@ static int fill_cells(const plot *p, const plot_heat_src *s, int64_t br, int64_t
         for (int c = 0; c < cols_r; c++) {
             double v = sum[c] / (double)cnt[c];
             double t = has_m ? v : (v - lo) / (hi - lo);
-            row[c] = pack(plot_ramp_color(s->ramp, t));
+            row[c] = heat_pack(plot_ramp_color(s->ramp, t));
         }
     }
     free(sum);
@@ -158,64 +154,51 @@ static int fill_cells(const plot *p, const plot_heat_src *s, int64_t br, int64_t
     return NM_OK;
 }
 
-/* Vertical colour bar in [x, x+w] x [y0, y1] for [lo, hi], ticks on its right. */
-static void draw_colorbar(plot *p, plot_ramp ramp, double x, double w, double y0, double y1,
-                          double lo, double hi, const char *label, double label_x)
+static int64_t count_flags(const uint8_t *f, int64_t n)
 {
-    cairo_surface_t *bar = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 1, 256);
-    unsigned char *data = cairo_image_surface_get_data(bar);
-    int stride = cairo_image_surface_get_stride(bar);
-    for (int i = 0; i < 256; i++)
-        *(uint32_t *)(data + (size_t)i * (size_t)stride) = pack(plot_ramp_color(ramp, 1.0 - i / 255.0));
-    cairo_surface_mark_dirty(bar);
+    int64_t k = 0;
+    for (int64_t i = 0; f && i < n; i++)
+        k += f[i] != 0;
+    return k;
+}
+
+/* Cell sizes: the largest that fit, square, unless square cells leave the
+ * matrix a thin strip: then the short side is stretched to 40% of the area
+ * (cells stay whole pixels). */
+static void cell_size(heat_layout *L, double aw, double ah)
+{
+    int sx = (int)floor(aw / L->cols_r), sy = (int)floor(ah / L->rows_r);
+    int sq = sx < sy ? sx : sy;
+    int want_y = (int)ceil(0.4 * ah / L->rows_r), want_x = (int)ceil(0.4 * aw / L->cols_r);
+    L->sy = sq * L->rows_r < 0.4 * ah ? (want_y < sy ? want_y : sy) : sq;
+    L->sx = sq * L->cols_r < 0.4 * aw ? (want_x < sx ? want_x : sx) : sq;
+}
+
+/* Draws the rows_r x cols_r cell image scaled to the matrix rectangle. */
+static int draw_cells(plot *p, const plot_heat_src *s, const heat_layout *L)
+{
+    cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, L->cols_r, L->rows_r);
+    if (cairo_surface_status(img) != CAIRO_STATUS_SUCCESS) {
+        cairo_surface_destroy(img);
+        return nm_seterr("%s: cannot create a %d x %d cell image", s->what, L->cols_r, L->rows_r);
+    }
+    cairo_surface_flush(img);
+    if (fill_cells(p, s, L->br, L->bc, L->rows_r, L->cols_r, L->lo, L->hi, img) != NM_OK) {
+        cairo_surface_destroy(img);
+        return NM_ERR;
+    }
+    cairo_surface_mark_dirty(img);
     cairo_t *cr = p->cr;
     cairo_save(cr);
-    cairo_rectangle(cr, x, y0, w, y1 - y0);
-    cairo_clip(cr);
-    cairo_translate(cr, x, y0);
-    cairo_scale(cr, w, (y1 - y0) / 256.0);
-    cairo_set_source_surface(cr, bar, 0, 0);
+    cairo_translate(cr, L->x0, L->y0);
+    cairo_scale(cr, L->sx, L->sy);
+    cairo_set_source_surface(cr, img, 0, 0);
     cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_NEAREST);
-    cairo_paint(cr);
+    cairo_rectangle(cr, 0, 0, L->cols_r, L->rows_r);
+    cairo_fill(cr);
     cairo_restore(cr);
-    cairo_surface_destroy(bar);
-    plot_ticks t;
-    plot_nice_ticks(lo, hi, 5, &t);
-    char buf[64];
-    int lw = (int)fmax(1, lround(plot_px(p, 0.75)));
-    for (int i = 0; i < t.n; i++) {
-        double v = t.lo + i * t.step;
-        if (v < lo - 1e-9 * t.step || v > hi + 1e-9 * t.step)
-            continue;
-        int y = (int)lround(plot_map(v, lo, hi, y1, y0));
-        plot_fill_px(p, (int)lround(x + w), y, (int)lround(x + w) + lw * 4, y + lw, p->col.axis);
-        plot_tick_label(&t, i, buf, sizeof buf);
-        plot_text(p, PT_TICK, buf, x + w + lw * 6, y, 0, 0.5, 0, p->col.fg);
-    }
-    if (label && *label)
-        plot_text(p, PT_LABEL, label, label_x, (y0 + y1) / 2, 0.5, 1, -M_PI / 2, p->col.fg);
-}
-
-static double colorbar_width(plot *p, double lo, double hi, const char *label)
-{
-    plot_ticks t;
-    plot_nice_ticks(lo, hi, 5, &t);
-    double w = plot_px(p, 10) + plot_px(p, 12) + plot_px(p, 6) + plot_ticks_max_width(p, &t);
-    if (label && *label)
-        w += plot_line_height(p, PT_LABEL) * 1.4;
-    return w;
-}
-
-/* Integer ticks over [0, n-1] for row and column indices. */
-static void index_ticks(int64_t n, plot_ticks *t)
-{
-    plot_nice_ticks(0, (double)(n > 1 ? n - 1 : 1), 5, t);
-    if (t->step < 1) {
-        t->step = 1;
-        t->lo = 0;
-        t->n = (int)(n > 1 ? n : 1);
-    }
-    t->decimals = 0;
+    cairo_surface_destroy(img);
+    return NM_OK;
 }
 
 int plot_heat_draw(plot *p, const plot_heat_src *s)
@@ -225,172 +208,78 @@ int plot_heat_draw(plot *p, const plot_heat_src *s)
         return nm_seterr("%s: no plot", w);
     if (check_src(s) != NM_OK)
         return NM_ERR;
-    int has_v = s->dv || s->fv, has_m = s->mask || s->all_kept;
-    double lo = 0, hi = 1;
-    if (has_v)
-        value_range(s, &lo, &hi);
+    heat_layout L;
+    memset(&L, 0, sizeof L);
+    L.has_v = s->dv || s->fv;
+    L.has_m = s->mask || s->all_kept;
+    L.lo = 0;
+    L.hi = 1;
+    if (L.has_v)
+        value_range(s, &L.lo, &L.hi);
+    int base = p->index_base;
+    L.rows_gone = count_flags(s->rows_removed, s->rows);
+    L.cols_gone = count_flags(s->cols_removed, s->cols);
 
     int W = plot_default_width(p), H = plot_default_height(p);
     if (plot_canvas(p, W, H, "heatmap") != NM_OK)
         return NM_ERR;
-    double pad = plot_px(p, 8), gap = plot_px(p, 4);
-    double top = plot_draw_title(p) + gap * 1.5;   /* room for group ticks */
+    double pad = plot_px(p, 8);
+    L.gap = plot_px(p, 4);
+    L.mark_w = plot_px(p, 6);
+    double top = plot_draw_title(p) + L.gap * 1.5;
+    if (s->cols_removed)
+        top += L.mark_w + L.gap;   /* removed columns are marked above */
     double tick_h = plot_line_height(p, PT_TICK), lab_h = plot_line_height(p, PT_LABEL);
     double note_h = plot_line_height(p, PT_NOTE);
-    plot_ticks rt, ct;
-    index_ticks(s->rows, &rt);
-    index_ticks(s->cols, &ct);
-    double mark_w = s->rows_removed ? plot_px(p, 6) : 0;
-    double left = pad + ((p->ylabel && *p->ylabel) ? lab_h * 1.3 : 0) + plot_ticks_max_width(p, &rt) +
-                  gap * 2 + (mark_w > 0 ? mark_w + gap : 0);
-    double xlabel_y = H - pad - note_h * 1.3;
-    double bottom = xlabel_y - ((p->xlabel && *p->xlabel) ? lab_h * 1.3 : 0) - tick_h - gap * 2;
+    heat_index_ticks(s->rows, base, &L.rt);
+    heat_index_ticks(s->cols, base, &L.ct);
+    L.row_mark = s->rows_removed ? L.mark_w + L.gap : 0;
+    double left = pad + ((p->ylabel && *p->ylabel) ? lab_h * 1.3 : 0) +
+                  heat_index_ticks_width(p, &L.rt, s->rows, base) + L.gap * 2 + L.row_mark;
+    double xlabel_y = H - pad - note_h * 1.3 * 2;   /* room for two note lines */
+    L.bottom = xlabel_y - ((p->xlabel && *p->xlabel) ? lab_h * 1.3 : 0) - tick_h - L.gap * 2;
 
-    /* Right column: legend for exact masks, colour bar for values or
-     * reduced masks. Decide reduction with the legend only, then again
-     * if a colour bar has to be added. */
-    const char *names_km[2] = {"kept", "pruned"};
-    const char *names_p[1] = {"pruned"};
-    double leg_w = has_m ? plot_legend_width(p, names_km, 2, 0) : 0;
-    double cb_w = has_v ? colorbar_width(p, lo, hi, s->value_label) : 0;
+    /* Right column: legend for exact masks and removal marks, colour bar
+     * for values or reduced masks. Decide reduction with the legend only,
+     * then again if a colour bar has to be added. */
+    const char *names_all[3] = {"kept", "pruned", "removed"};
+    int marks = L.rows_gone > 0 || L.cols_gone > 0;
+    double leg_w = L.has_m || marks ? plot_legend_width(p, names_all, 3, 0) : 0;
+    double cb_w = L.has_v ? heat_colorbar_width(p, L.lo, L.hi, s->value_label) : 0;
     double right = W - pad - fmax(leg_w, cb_w);
-    int64_t br = 1, bc = 1;
     for (int pass = 0; pass < 2; pass++) {
-        double aw = floor(right - left), ah = floor(bottom - top);
+        double aw = floor(right - left), ah = floor(L.bottom - top);
         if (aw < 16 || ah < 16)
             return nm_seterr("%s: the figure (%d x %d) leaves no room for the matrix (make it "
                              "larger)", w, W, H);
-        bc = (s->cols + (int64_t)aw - 1) / (int64_t)aw;
-        br = (s->rows + (int64_t)ah - 1) / (int64_t)ah;
-        if (!(br > 1 || bc > 1) || !has_m || has_v)
+        L.bc = (s->cols + (int64_t)aw - 1) / (int64_t)aw;
+        L.br = (s->rows + (int64_t)ah - 1) / (int64_t)ah;
+        if (!(L.br > 1 || L.bc > 1) || !L.has_m || L.has_v)
             break;
-        cb_w = colorbar_width(p, 0, 1, "kept fraction");
+        cb_w = heat_colorbar_width(p, 0, 1, "kept fraction");
         right = W - pad - fmax(leg_w, cb_w);
     }
-    int reduced = br > 1 || bc > 1;
-    int rows_r = (int)((s->rows + br - 1) / br), cols_r = (int)((s->cols + bc - 1) / bc);
-    int sx = (int)floor((right - left) / cols_r), sy = (int)floor((bottom - top) / rows_r);
-    if (sx >= 2 && sy >= 2) {
-        /* Square cells, unless that leaves the matrix a thin strip: then the
-         * short side is stretched to 40% of the area (cells stay integer). */
-        int sq = sx < sy ? sx : sy;
-        int want_y = (int)ceil(0.4 * (bottom - top) / rows_r);
-        int want_x = (int)ceil(0.4 * (right - left) / cols_r);
-        int ny = sq * rows_r < 0.4 * (bottom - top) ? (want_y < sy ? want_y : sy) : sq;
-        int nx = sq * cols_r < 0.4 * (right - left) ? (want_x < sx ? want_x : sx) : sq;
-        sx = nx;
-        sy = ny;
-    }
-    int x0 = (int)lround(left), y0 = (int)lround(top);
-    int iw = cols_r * sx, ih = rows_r * sy;
+    L.reduced = L.br > 1 || L.bc > 1;
+    L.rows_r = (int)((s->rows + L.br - 1) / L.br);
+    L.cols_r = (int)((s->cols + L.bc - 1) / L.bc);
+    cell_size(&L, right - left, L.bottom - top);
+    L.iw = L.cols_r * L.sx;
+    L.ih = L.rows_r * L.sy;
+    /* Centre the matrix, with its margins and right column, in the space. */
+    int dx = (int)floor((right - left - L.iw) / 2), dy = (int)floor((L.bottom - top - L.ih) / 2);
+    L.x0 = (int)lround(left) + dx;
+    L.y0 = (int)lround(top) + dy;
+    /* N:M separators need whole cells of 3 px or more */
+    L.group_lines = s->group_m > 0 && s->group_m < s->cols && !L.reduced && L.sx >= 3;
 
-    cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, cols_r, rows_r);
-    if (cairo_surface_status(img) != CAIRO_STATUS_SUCCESS) {
-        cairo_surface_destroy(img);
-        return nm_seterr("%s: cannot create a %d x %d cell image", w, cols_r, rows_r);
-    }
-    cairo_surface_flush(img);
-    if (fill_cells(p, s, br, bc, rows_r, cols_r, lo, hi, img) != NM_OK) {
-        cairo_surface_destroy(img);
+    if (draw_cells(p, s, &L) != NM_OK)
         return NM_ERR;
-    }
-    cairo_surface_mark_dirty(img);
-    cairo_t *cr = p->cr;
-    cairo_save(cr);
-    cairo_translate(cr, x0, y0);
-    cairo_scale(cr, sx, sy);
-    cairo_set_source_surface(cr, img, 0, 0);
-    cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_NEAREST);
-    cairo_rectangle(cr, 0, 0, cols_r, rows_r);
-    cairo_fill(cr);
-    cairo_restore(cr);
-    cairo_surface_destroy(img);
-
-    /* N:M group boundaries: lines between cells when cells are wide enough,
-     * else ticks above the matrix; skipped if closer than 4 pixels. */
-    int lw = (int)fmax(1, lround(plot_px(p, 0.75)));
-    if (s->group_m > 0 && (double)s->group_m * sx / (double)bc >= 4) {
-        for (int64_t c = s->group_m; c < s->cols; c += s->group_m) {
-            int x = x0 + (int)lround((double)c / (double)bc * sx);
-            if (sx >= 3 && !reduced)
-                plot_fill_px(p, x, y0, x + lw, y0 + ih, p->col.bg);
-            else
-                plot_fill_px(p, x, y0 - (int)lround(gap), x + lw, y0, p->col.axis);
-        }
-    }
-    /* removed rows: a mark in the margin beside each (block) row */
-    int64_t removed = 0;
-    if (s->rows_removed) {
-        int mx1 = x0 - (int)lround(gap), mx0 = mx1 - (int)lround(mark_w);
-        for (int r = 0; r < rows_r; r++) {
-            int any = 0;
-            for (int64_t i = r * br; i < (r + 1) * br && i < s->rows; i++)
-                any |= s->rows_removed[i] != 0;
-            if (any)
-                plot_fill_px(p, mx0, y0 + r * sy, mx1, y0 + (r + 1) * sy, p->col.marker);
-        }
-        for (int64_t i = 0; i < s->rows; i++)
-            removed += s->rows_removed[i] != 0;
-    }
-    /* index ticks at cell centres */
-    char buf[256];
-    double tick_x = x0 - gap * 2 - (mark_w > 0 ? mark_w + gap : 0);
-    for (int i = 0; i < rt.n; i++) {
-        double v = rt.lo + i * rt.step;
-        if (v > s->rows - 1)
-            break;
-        double y = y0 + (v + 0.5) * ih / (double)s->rows;
-        plot_tick_label(&rt, i, buf, sizeof buf);
-        plot_text(p, PT_TICK, buf, tick_x, y, 1, 0.5, 0, p->col.fg);
-    }
-    for (int i = 0; i < ct.n; i++) {
-        double v = ct.lo + i * ct.step;
-        if (v > s->cols - 1)
-            break;
-        double x = x0 + (v + 0.5) * iw / (double)s->cols;
-        plot_fill_px(p, (int)x, y0 + ih, (int)x + lw, y0 + ih + lw * 3, p->col.axis);
-        plot_tick_label(&ct, i, buf, sizeof buf);
-        plot_text(p, PT_TICK, buf, x, y0 + ih + gap * 1.5, 0.5, 0, 0, p->col.fg);
-    }
-
-    /* right column */
-    double rx = fmin(right, x0 + iw), ry = top;   /* beside the matrix */
-    if (has_m && !reduced) {
-        plot_rgb kp[2] = {p->col.kept, p->col.pruned};
-        if (has_v)
-            plot_draw_legend(p, rx, ry, names_p, &kp[1], 1, 0);
-        else
-            plot_draw_legend(p, rx, ry, names_km, kp, 2, 0);
-        ry += plot_line_height(p, PT_LEGEND) * 1.35 * (has_v ? 1 : 2) + gap * 2;
-    }
-    if (has_v || reduced) {
-        double cb_lo = has_m && reduced ? 0 : lo, cb_hi = has_m && reduced ? 1 : hi;
-        const char *cb_label = has_m && reduced ? "kept fraction" : s->value_label;
-        double cy1 = ih >= plot_px(p, 60) ? y0 + ih : bottom;
-        if (cy1 - ry < plot_px(p, 30))
-            cy1 = ry + plot_px(p, 30);
-        draw_colorbar(p, s->ramp, rx + plot_px(p, 10), plot_px(p, 12), ry, cy1, cb_lo, cb_hi,
-                      cb_label, W - pad);
-    }
-
-    /* note: size, block size, removed rows, N:M groups */
-    int len = snprintf(buf, sizeof buf, "%lld x %lld", (long long)s->rows, (long long)s->cols);
-    if (reduced)
-        len += snprintf(buf + len, sizeof buf - (size_t)len, "; each cell is a %lld x %lld block (%s)",
-                        (long long)br, (long long)bc, has_m ? "kept fraction" : "mean");
-    if (s->group_m > 0)
-        len += snprintf(buf + len, sizeof buf - (size_t)len, "; groups of %d columns", s->group_m);
-    if (s->rows_removed)
-        snprintf(buf + len, sizeof buf - (size_t)len, "; %lld of %lld rows removed (marked)",
-                 (long long)removed, (long long)s->rows);
-    /* x label and note right under the matrix, not at the figure's foot */
-    double below = y0 + ih + gap * 2 + tick_h;
-    if (p->xlabel && *p->xlabel)
-        below += lab_h * 1.3;
-    plot_text(p, PT_NOTE, buf, x0, below + note_h * 1.3, 0, 1, 0, p->col.fg);
-    plot_box b = {x0, y0, x0 + iw, y0 + ih};
-    plot_draw_axis_labels(p, &b, pad, below);
-    p->data = (plot_rect){x0, y0, iw, ih};
+    heat_draw_separators(p, s, &L);
+    heat_draw_marks(p, s, &L);
+    heat_draw_index_axes(p, s, &L);
+    heat_draw_side(p, s, &L);
+    heat_draw_note(p, s, &L, pad, dx);
+    p->data = (plot_rect){L.x0, L.y0, L.iw, L.ih};
     return plot_check_cairo(p, w);
 }
 
@@ -400,7 +289,7 @@ int plot_heatmap(plot *p, const plot_heat_data *d)
         return nm_seterr("plot_heatmap: no data");
     plot_heat_src s = {
         .rows = d->rows, .cols = d->cols, .dv = d->values, .mask = d->mask,
-        .rows_removed = d->rows_removed, .group_m = d->group_m, .vmin = d->vmin,
+        .rows_removed = d->rows_removed, .cols_removed = d->cols_removed, .group_m = d->group_m, .vmin = d->vmin,
         .vmax = d->vmax, .ramp = d->ramp, .value_label = d->value_label,
         .what = "plot_heatmap",
     };

@@ -12,6 +12,8 @@ typedef struct { double r, g, b; } plot_rgb;
 typedef struct {
     plot_rgb bg, fg, axis, grid;
     plot_rgb kept, pruned, marker;   /* masks: kept / pruned cells, removed rows */
+    plot_rgb sep;                    /* N:M group separators: contrasts with
+                                        cells and background */
 } plot_colors;
 
 /* Font sizes in points. */
@@ -27,6 +29,7 @@ struct plot {
     int width, height;          /* requested (0 = default) */
     double dpi, px_per_pt;
     plot_theme theme;
+    int index_base;             /* 0 or 1: first heatmap row/column label */
     char *title, *xlabel, *ylabel, *params, *font_path;
     plot_colors col;
     cairo_font_face_t *font;
@@ -119,6 +122,12 @@ typedef struct {
     const uint8_t *mask;
     int all_kept;            /* mask mode without a mask: every cell kept */
     const uint8_t *rows_removed;
+    const uint8_t *cols_removed;
+    const char *cols_removed_what;   /* note text for marked columns, e.g.
+                                        "input channels"; NULL = "columns" */
+    int64_t cols_removed_count;      /* what the note counts (0 = the
+                                        number of flagged columns) */
+    int64_t cols_removed_total;
     int group_m;
     double vmin, vmax;
     plot_ramp ramp;

@@ -48,12 +48,20 @@ static int draw_lines(plot *p, const plot_line_data *d)
     plot_ticks xt, yt;
     plot_nice_ticks(xlo, xhi, 6, &xt);
     plot_nice_ticks(ylo, yhi, 5, &yt);
+    /* Headroom: the top tick stays at least 5% of the range above the
+     * highest point, so markers never sit on the chart's top edge. */
+    if (yt.hi - yhi < 0.05 * (yt.hi - yt.lo)) {
+        yt.hi += yt.step;
+        yt.n++;
+    }
 
     int W = plot_default_width(p), H = plot_default_height(p);
     if (plot_canvas(p, W, H, "lines") != NM_OK)
         return NM_ERR;
     double pad = plot_px(p, 8), gap = plot_px(p, 4);
-    double top = plot_draw_title(p);
+    /* below the title (or the figure's edge), half a tick label of room
+     * so the top tick label is not cut */
+    double top = plot_draw_title(p) + plot_line_height(p, PT_TICK) / 2 + gap;
     int legend = d->series != NULL;
     double legw = legend ? plot_legend_width(p, d->series, d->n_series, 1) : 0;
     double left = pad + ((p->ylabel && *p->ylabel) ? plot_line_height(p, PT_LABEL) * 1.3 : 0) +

@@ -89,6 +89,43 @@ int plot_model_density(plot *p, const nm_model *before, const nm_model *after)
     return plot_finish(p, drawn, draw_density(p, before, after));
 }
 
+/* Flags of the im2col columns whose input channel is removed (in_chans ==
+ * 0): column j of group g reads channel g * C_in/G + j / (D / (C_in/G)).
+ * With groups a column is flagged only if its channel is removed in every
+ * group. *out is malloc'ed (caller frees); *n_chans and *n_gone count the
+ * channels for the note. */
+static int removed_columns(const nm_layer *l, int64_t rows, int64_t cols, uint8_t **out,
+                           int64_t *n_chans, int64_t *n_gone)
+{
+    const char *w = "plot_layer_mask";
+    const nm_tensor *ic = l->in_chans;
+    int64_t c_in = ic->numel;
+    int64_t g = (l->kind == NM_LAYER_CONV || l->kind == NM_LAYER_DWCONV) && l->groups > 1
+                    ? l->groups : 1;
+    if (ic->dtype != NM_U8 || c_in < 1 || c_in % g != 0 || cols % (c_in / g) != 0 ||
+        rows % g != 0)
+        return nm_seterr("%s: layer '%s': in_chans vector (%lld entries) does not match the "
+                         "%lld columns of the weight", w, l->name, (long long)c_in,
+                         (long long)cols);
+    int64_t cpg = c_in / g, per = cols / cpg;
+    const uint8_t *keep = nm_u8(ic);
+    uint8_t *f = malloc((size_t)cols);
+    if (!f)
+        return nm_seterr("%s: out of memory", w);
+    for (int64_t j = 0; j < cols; j++) {
+        int gone = 1;
+        for (int64_t k = 0; k < g && gone; k++)
+            gone = keep[k * cpg + j / per] == 0;
+        f[j] = (uint8_t)gone;
+    }
+    *n_gone = 0;
+    for (int64_t c = 0; c < c_in; c++)
+        *n_gone += keep[c] == 0;
+    *n_chans = c_in;
+    *out = f;
+    return NM_OK;
+}
+
 static int draw_mask(plot *p, const nm_layer *l, plot_mask_view view)
 {
     const char *w = "plot_layer_mask";
@@ -108,12 +145,19 @@ static int draw_mask(plot *p, const nm_layer *l, plot_mask_view view)
     if (l->filters && (l->filters->numel != rows || l->filters->dtype != NM_U8))
         return nm_seterr("%s: layer '%s': filter vector does not match C_out", w, l->name);
 
-    uint8_t *removed = NULL;
+    uint8_t *removed = NULL, *cols_gone = NULL;
+    int64_t chans = 0, chans_gone = 0;
+    if (l->in_chans) {
+        if (removed_columns(l, rows, cols, &cols_gone, &chans, &chans_gone) != NM_OK)
+            return NM_ERR;
+    }
     const uint8_t *mask = l->mask ? nm_u8(l->mask) : NULL;
     if (l->filters) {
         removed = malloc((size_t)rows);
-        if (!removed)
+        if (!removed) {
+            free(cols_gone);
             return nm_seterr("%s: out of memory", w);
+        }
         for (int64_t r = 0; r < rows; r++)
             removed[r] = nm_u8(l->filters)[r] == 0;
     }
@@ -130,6 +174,8 @@ static int draw_mask(plot *p, const nm_layer *l, plot_mask_view view)
         default_text(&p->xlabel, "input (C_in/groups x kh x kw)") == NM_OK) {
         plot_heat_src s = {
             .rows = rows, .cols = cols, .mask = mask, .rows_removed = removed,
+            .cols_removed = cols_gone, .cols_removed_what = "input channels",
+            .cols_removed_count = chans_gone, .cols_removed_total = chans,
             .all_kept = view == PLOT_MASK_KEPT && !mask,
             .group_m = l->wm > 0 ? l->wm : 0, .ramp = PLOT_RAMP_VIRIDIS, .what = w,
         };
@@ -141,6 +187,7 @@ static int draw_mask(plot *p, const nm_layer *l, plot_mask_view view)
         st = plot_heat_draw(p, &s);
     }
     free(removed);
+    free(cols_gone);
     return st;
 }
 

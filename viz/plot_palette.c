@@ -69,6 +69,7 @@ void plot_theme_colors(plot_theme th, plot_colors *c)
         c->grid = hex(0x3A3A3A);
         c->kept = hex(0x56B4E9);
         c->pruned = hex(0x4A4A4A);
+        c->sep = hex(0xFFFFFF);
     } else {
         c->bg = hex(0xFFFFFF);
         c->fg = hex(0x222222);
@@ -76,6 +77,7 @@ void plot_theme_colors(plot_theme th, plot_colors *c)
         c->grid = hex(0xE3E3E3);
         c->kept = hex(0x0072B2);
         c->pruned = hex(0xD9D9D9);
+        c->sep = hex(0x000000);
     }
     c->marker = hex(0xD55E00);
 }

@@ -72,7 +72,7 @@ void view_activations(tui_grid *g, wb_state *s, int x, int y, int w, int h)
         dropped += a->before[i] > 0 && a->after[i] == 0;
     }
     tui_printf(g, x + 1, y + h - 1, w - 2, TUI_S_NORMAL,
-               "%s kept %d   %s dropped by N:M %d   positive %d of %d   %s negative/zero   Left/Right channel, [ ] layer",
+               "%s kept %d  %s dropped by N:M %d  positive %d of %d  %s negative/zero  (Left/Right channel, [ ] layer)",
                g->utf8 ? "\u2593" : "#", kept, g->utf8 ? "\u00D7" : "x", dropped, pos, a->h * a->w,
                g->utf8 ? "\u2212\u00B7" : "-.");
     /* per-layer densities */

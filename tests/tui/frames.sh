@@ -31,6 +31,9 @@ check "mask cursor moves" "w\[1, 2\]" -- --frames 6 --keys Enter,Down,Right,Righ
 check "array screen steps cycles" "cycle 3 / [0-9]+" -- --frames 5 --screen array --keys n,n,n fmnist_cnn
 check "array MAC kind switch" "mac=nm-6:9-4:9" -- --frames 3 --screen array --keys m fmnist_cnn
 check "teaching mode walks the nm-MAC" "walk-through" -- --frames 3 --screen array --keys T,n fmnist_cnn
+check "activations screen runs a sample through the model" "relu1 channel 1/32 \(28x28\).*N:M 4:9, policy first" -- --frames 2 --screen activations fmnist_cnn
+check "activations policy switch" "policy topk" -- --frames 3 --screen activations --keys P fmnist_cnn
+check "activations on an ImageNet model use a synthetic input" "synthetic input" -- --frames 2 --screen activations resnet18
 check "energy screen compares four systems" "nm-4:9-4:9 16x16" -- --frames 2 --screen energy fmnist_cnn
 check "console evaluates expressions" "^ 36$" -- --frames 4 --screen console --keys "'x = #model,Enter,'x * 2,Enter" fmnist_cnn
 check "console continues multi-line chunks" "^ multi18$" -- --frames 6 --screen console --keys "'x = #model,Enter,'if x then,Enter,'print('multi' .. x) end,Enter" fmnist_cnn

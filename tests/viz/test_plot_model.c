@@ -181,3 +181,87 @@ Test(plot_model, layer_mask_cells_and_removed_filter, .init = setup, .fini = tea
     plot_end(p);
     nm_model_free(m);
 }
+
+/* Columns above the matrix holding a vermillion mark, as flags per column
+ * (read in the band between the title and the matrix). */
+static void column_marks(const test_png *im, plot_rect rc, int cols, int *flags)
+{
+    for (int c = 0; c < cols; c++) {
+        int x = rc.x + (int)((c + 0.5) * rc.w / cols);
+        flags[c] = 0;
+        for (int y = rc.y - 1; y >= 0 && y > rc.y - 40; y--)
+            flags[c] |= test_px(im, x, y) == VERMILLION;
+    }
+}
+
+Test(plot_model, removed_input_channels_are_marked, .init = setup, .fini = teardown)
+{
+    nm_model *m = small_net();
+    int idx = nm_model_find(m, "c2");   /* 4 input channels, 3 x 3: 36 columns */
+    prune_n4(m, idx, 2);
+    nm_layer *l = &m->layers[idx];
+    l->in_chans = nm_tensor_new4(NM_U8, 1, 4, 0, 0, 0);
+    nm_tensor_fill(l->in_chans, 1);
+    nm_u8(l->in_chans)[1] = 0;
+    int cols = (int)nm_layer_cols(l);
+    cr_assert_eq(cols, 36);
+    for (int view = 0; view < 2; view++) {
+        plot *p = plot_begin(NULL);
+        cr_assert_eq(plot_layer_mask(p, l, (plot_mask_view)view), NM_OK, "%s", nm_errmsg());
+        cr_assert_eq(plot_save(p, path), NM_OK, "%s", nm_errmsg());
+        plot_rect rc;
+        plot_data_rect(p, &rc);
+        plot_end(p);
+        test_png im;
+        cr_assert_eq(test_png_load(path, &im), 0);
+        int f[36];
+        column_marks(&im, rc, cols, f);
+        for (int c = 0; c < cols; c++)
+            cr_assert_eq(f[c], c / 9 == 1, "view %d column %d (channel %d) mark %d", view, c,
+                         c / 9, f[c]);
+        /* the legend beside the matrix has a "removed" swatch */
+        int swatch = 0;
+        for (int x = rc.x + rc.w; x < rc.x + rc.w + 40 && x < im.w; x++)
+            for (int y = rc.y; y < rc.y + rc.h; y++)
+                swatch |= test_px(&im, x, y) == VERMILLION;
+        cr_assert(swatch, "view %d: no 'removed' legend swatch", view);
+        test_png_free(&im);
+    }
+
+    /* groups of 2: channel 1 removed in group 0 only marks nothing; with
+     * its twin (channel 3) in group 1 removed too, columns 9..17 are marked */
+    nm_model *g = nm_model_new("g", 4, 8, 8);
+    nm_add_conv(g, "cg", NM_INPUT, 4, 3, 3, 1, 1, 2, 0);
+    nm_model_init_weights(g, 5);
+    nm_layer *lg = &g->layers[0];
+    cr_assert_eq(nm_layer_cols(lg), 18);
+    lg->in_chans = nm_tensor_new4(NM_U8, 1, 4, 0, 0, 0);
+    nm_tensor_fill(lg->in_chans, 1);
+    for (int pass = 0; pass < 2; pass++) {
+        nm_u8(lg->in_chans)[1] = 0;
+        if (pass == 1)
+            nm_u8(lg->in_chans)[3] = 0;
+        plot *p = plot_begin(NULL);
+        cr_assert_eq(plot_layer_mask(p, lg, PLOT_MASK_KEPT), NM_OK, "%s", nm_errmsg());
+        cr_assert_eq(plot_save(p, path), NM_OK, "%s", nm_errmsg());
+        plot_rect rc;
+        plot_data_rect(p, &rc);
+        plot_end(p);
+        test_png im;
+        cr_assert_eq(test_png_load(path, &im), 0);
+        int f[18];
+        column_marks(&im, rc, 18, f);
+        for (int c = 0; c < 18; c++)
+            cr_assert_eq(f[c], pass == 1 && c >= 9, "pass %d column %d mark %d", pass, c, f[c]);
+        test_png_free(&im);
+    }
+    /* an in_chans vector of the wrong length is refused, naming the layer */
+    nm_tensor_release(lg->in_chans);
+    lg->in_chans = nm_tensor_new4(NM_U8, 1, 3, 0, 0, 0);
+    plot *p = plot_begin(NULL);
+    cr_assert_eq(plot_layer_mask(p, lg, PLOT_MASK_KEPT), NM_ERR);
+    cr_assert(strstr(nm_errmsg(), "cg") && strstr(nm_errmsg(), "in_chans"), "%s", nm_errmsg());
+    plot_end(p);
+    nm_model_free(g);
+    nm_model_free(m);
+}
