@@ -519,6 +519,13 @@ static int l_filters(lua_State *L)
         if (get_field(L, 2, "layers") != LUA_TNIL)
             nmp_field_error(L, 2, "layers", "only for a model target");
         lua_pop(L, 1);
+        const nm_layer *l = &t.m->layers[t.layer];
+        if (l->kind == NM_LAYER_DWCONV)
+            luaL_argerror(L, 1, lua_pushfstring(L, "layer '%s' is a dwconv: its channels follow "
+                                                "its producer's filters", l->name));
+        if (!o.allow_add && nm_feeds_add(t.m, t.layer))
+            luaL_argerror(L, 1, lua_pushfstring(L, "layer '%s' feeds a residual add (pass "
+                                                "allow_add = true to prune it anyway)", l->name));
         o.global = 0;
         single_layer_scope(L, t.m, t.layer, &o.scope);
     } else {

@@ -261,6 +261,35 @@ T.case("filters: global L1 removes round(ratio * F), never a whole layer", funct
   T.eq(removed, math.floor(0.5 * F + 0.5))
 end)
 
+T.case("filters on one layer: round(ratio * C_out) of the lowest mean |w|", function()
+  local m = small_cnn(4)
+  local l = m:layer("conv2")
+  local sh = l.weight:shape()
+  local score, order = {}, {}
+  for o = 1, sh[1] do
+    local s = 0
+    for c = 1, sh[2] do for a = 1, 3 do for b = 1, 3 do s = s + math.abs(l.weight:get(o, c, a, b)) end end end
+    score[o], order[o] = s, o
+  end
+  table.sort(order, function(a, b) if score[a] ~= score[b] then return score[a] < score[b] end return a < b end)
+  local row = nm.prune.filters(l, {ratio = 0.3})
+  local k = math.floor(0.3 * sh[1] + 0.5)
+  T.eq(row.filters_kept, sh[1] - k)
+  local gone = {}
+  for i = 1, k do gone[order[i]] = true end
+  for o = 1, sh[1] do T.eq(l.filters:get(o) == 0, gone[o] == true, "filter " .. o) end
+  -- the consumer lost the same input channels
+  for o = 1, sh[1] do T.eq(m:layer("conv3").in_chans:get(o), l.filters:get(o)) end
+  -- a layer feeding a residual add is refused unless allow_add
+  local r = nm.model("res", {4, 6, 6})
+  r:add("conv", "a", {out = 4, k = 3, pad = 1})
+  r:add("conv", "b", {out = 4, k = 3, pad = 1})
+  r:add("add", "sum", {input = "b", with = "a"})
+  r:init_weights(1)
+  T.raises(function() nm.prune.filters(r:layer("b"), {ratio = 0.5}) end, "feeds a residual add")
+  T.eq(nm.prune.filters(r:layer("b"), {ratio = 0.5, allow_add = true}).filters_kept, 2)
+end)
+
 T.case("reset keeps every weight again", function()
   local m = small_cnn(2)
   nm.prune.global(m, {sparsity = 0.5})
