@@ -52,9 +52,10 @@ static int still_there(joint_ctx *c, const char *where)
     lua_State *L = c->L;
     lua_pushcfunction(L, pcheck_model);
     lua_pushvalue(L, c->model);
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK || c->m->n_layers != c->n_layers) {
-        if (lua_gettop(L) > 0 && lua_isstring(L, -1))
-            lua_pop(L, 1);
+    int alive = lua_pcall(L, 1, 0, 0) == LUA_OK;
+    if (!alive)
+        lua_pop(L, 1);
+    if (!alive || c->m->n_layers != c->n_layers) {
         lua_pushfstring(L, "the model was freed or changed inside %s", where);
         keep_error(c, where);
         return 0;
@@ -165,6 +166,36 @@ static int cb_progress(void *ud, double fraction, const char *what)
     return nmlua_progress(L, fraction, what);
 }
 
+/* model:free() and <close> while JointNF runs: the engine holds the model. */
+static int busy_free(lua_State *L)
+{
+    return luaL_error(L, "a model cannot be freed inside nm.prune.jointnf's callbacks");
+}
+
+/* Swaps model:free and __close for busy_free (busy = 1) or back to the
+ * originals kept at stack slots saved, saved + 1 (busy = 0). */
+static void block_free(lua_State *L, int busy, int saved)
+{
+    luaL_getmetatable(L, NMLUA_MODEL);
+    lua_getfield(L, -1, "methods");
+    if (busy) {
+        lua_getfield(L, -1, "free");
+        lua_replace(L, saved);
+        lua_getfield(L, -2, "__close");
+        lua_replace(L, saved + 1);
+        lua_pushcfunction(L, busy_free);
+        lua_setfield(L, -2, "free");
+        lua_pushcfunction(L, busy_free);
+        lua_setfield(L, -3, "__close");
+    } else {
+        lua_pushvalue(L, saved);
+        lua_setfield(L, -2, "free");
+        lua_pushvalue(L, saved + 1);
+        lua_setfield(L, -3, "__close");
+    }
+    lua_pop(L, 2);
+}
+
 /* Counts the model's new masks (protected: it may have been freed). */
 static int precount(lua_State *L)
 {
@@ -219,7 +250,12 @@ static int l_jointnf(lua_State *L)
     o.on_round_ud = &c;
     o.progress = cb_progress;
     o.progress_ud = &c;
+    lua_pushnil(L);
+    lua_pushnil(L);
+    int saved = lua_gettop(L) - 1;
+    block_free(L, 1, saved);
     int rc = nm_prune_jointnf(t.m, &o);
+    block_free(L, 0, saved);
     if (!lua_isnil(L, c.err)) {
         lua_pushcfunction(L, precount);     /* the model may be gone */
         lua_pushvalue(L, c.model);
