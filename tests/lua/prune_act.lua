@@ -151,6 +151,12 @@ T.case("storage: bits per weight from the section 5 formulas", function()
   T.near(s.act.bits_per_weight.simple, 20 / 4)
   T.near(s.act.bits_per_weight.bitmask, 20 / 4)
   T.near(s.act.bits_per_weight.combinatorial, 19 / 4)
+  -- without options: c1 has no N:M (dense, 8 bits, no index), c2 its 4:9
+  local all = nm.storage(m)
+  T.eq(all.params, 16 * 8 * 9 + params)
+  T.eq(all.value_bits, 8 * (16 * 8 * 9) + 8 * 4 * groups)
+  T.eq(all.simple_bits, 4 * groups * 4)
+  T.eq(nm.storage(m:layer("c1")).ratio.simple, 1.0)
 end)
 
 T.case("measured cost counts products of two nonzero operands", function()
