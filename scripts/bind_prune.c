@@ -449,6 +449,7 @@ static int l_nm(lua_State *L)
     static const char *const keys[] = {"n", "m", "group", "layers", "include_first",
                                        "include_last", NULL};
     nmp_target t;
+    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
     nmp_check_target(L, 1, "mlt", &t);
     luaL_checktype(L, 2, LUA_TTABLE);
     nmp_check_keys(L, 2, keys);
@@ -504,6 +505,7 @@ static int l_filters(lua_State *L)
                                        "include_first", "include_last", NULL};
     static const char *const scores[] = {"l1", "bn", NULL};
     nmp_target t;
+    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
     nmp_check_target(L, 1, "ml", &t);
     luaL_checktype(L, 2, LUA_TTABLE);
     nmp_check_keys(L, 2, keys);
@@ -546,6 +548,7 @@ static int l_nffs(lua_State *L)
 {
     static const char *const keys[] = {"n", "m", "u", "ratio", "group", NULL};
     nmp_target t;
+    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
     nmp_check_target(L, 1, "l", &t);
     luaL_checktype(L, 2, LUA_TTABLE);
     nmp_check_keys(L, 2, keys);
@@ -575,6 +578,7 @@ static int l_global(lua_State *L)
     static const char *const keys[] = {"sparsity", "min_density", "max_sparsity", "layers",
                                        "include_first", "include_last", NULL};
     nmp_target t;
+    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
     nmp_check_target(L, 1, "m", &t);
     luaL_checktype(L, 2, LUA_TTABLE);
     nmp_check_keys(L, 2, keys);
@@ -619,6 +623,7 @@ static int l_magnitude(lua_State *L)
 {
     static const char *const keys[] = {"sparsity", "layers", "include_first", "include_last", NULL};
     nmp_target t;
+    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
     nmp_check_target(L, 1, "mlt", &t);
     luaL_checktype(L, 2, LUA_TTABLE);
     nmp_check_keys(L, 2, keys);
@@ -669,6 +674,7 @@ static void reset_layer(nm_layer *l)
 static int l_reset(lua_State *L)
 {
     nmp_target t;
+    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
     nmp_check_target(L, 1, "ml", &t);
     if (t.layer >= 0) {
         reset_layer(&t.m->layers[t.layer]);
@@ -687,6 +693,7 @@ static int l_check_nm(lua_State *L)
 {
     static const char *const keys[] = {"n", "m", "group", NULL};
     nmp_target t;
+    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
     nmp_check_target(L, 1, "mlt", &t);
     luaL_checktype(L, 2, LUA_TTABLE);
     nmp_check_keys(L, 2, keys);

@@ -117,6 +117,7 @@ static int l_act_density(lua_State *L)
 static int l_cost_measured(lua_State *L)
 {
     nmp_target t;
+    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
     nmp_check_target(L, 1, "l", &t);
     nm_tensor *x = nmlua_check_tensor(L, 2);
     int64_t products = 0;

@@ -76,10 +76,10 @@ static int l_compress(lua_State *L)
     static const char *const keys[] = {"n", "m", "group", "index", NULL};
     static const char *const schemes[] = {"simple", "bitmask", "combinatorial", NULL};
     nmp_target t;
+    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
     nmp_check_target(L, 1, "lt", &t);
     if (!lua_isnoneornil(L, 2))
         luaL_checktype(L, 2, LUA_TTABLE);
-    lua_settop(L, 2);
     nmp_check_keys(L, 2, keys);
     int n, m;
     nmp_opt_nm(L, 2, &n, &m, t.t != NULL);
@@ -229,10 +229,10 @@ static int l_storage(lua_State *L)
 {
     static const char *const keys[] = {"n", "m", "act", NULL};
     nmp_target t;
+    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
     nmp_check_target(L, 1, "ml", &t);
     if (!lua_isnoneornil(L, 2))
         luaL_checktype(L, 2, LUA_TTABLE);
-    lua_settop(L, 2);
     nmp_check_keys(L, 2, keys);
     int n, m;
     nmp_opt_nm(L, 2, &n, &m, 0);
@@ -269,7 +269,7 @@ static int l_storage(lua_State *L)
     if (s.params > 0)
         push_bits(L, (double)s.params, (double)s.value_bits, (double)s.simple_bits,
                   (double)s.bitmask_bits, (double)s.combinatorial_bits);
-    if (lua_getfield(L, 2, "act") != LUA_TNIL) {
+    if (lua_istable(L, 2) && lua_getfield(L, 2, "act") != LUA_TNIL) {
         int act = lua_gettop(L);
         if (!lua_istable(L, act))
             nmp_field_error(L, 2, "act", "must be {n=, m=}");
@@ -283,8 +283,10 @@ static int l_storage(lua_State *L)
         push_bits(L, am, 8.0 * an, (double)an * ceil_log2((unsigned)am), am,
                   ceil_log2(binom(am, an)));
         lua_setfield(L, -3, "act");
+        lua_pop(L, 1);
+    } else if (lua_istable(L, 2)) {
+        lua_pop(L, 1);
     }
-    lua_pop(L, 1);
     return 1;
 }
 

@@ -132,6 +132,21 @@ T.case("compress / decompress round trip, three index schemes", function()
   T.raises(function() nm.decompress({}) end, "not a table returned by nm.compress")
 end)
 
+T.case("compress a layer at its declared N:M (no options): w * mask", function()
+  local m = nm.model("s", {8, 3, 3})
+  m:add("conv", "c1", {out = 4, k = 1})
+  m:add("conv", "c2", {out = 6, k = 1})
+  m:init_weights(3)
+  local l = m:layer("c2")
+  nm.prune.nm(l, {n = 2, m = 4})                 -- 1x1: groups along input channels
+  local d = nm.decompress(nm.compress(l))
+  for o = 1, 6 do for c = 1, 4 do
+    local want = l.mask:get(o, c, 1, 1) ~= 0 and l.weight:get(o, c, 1, 1) or 0
+    T.eq(d:get(o, c, 1, 1), want)
+  end end
+  T.raises(function() nm.compress(m:layer("c1")) end, "has no declared N:M")
+end)
+
 T.case("storage: bits per weight from the section 5 formulas", function()
   local m = nm.model("s", {16, 4, 4})
   m:add("conv", "c1", {out = 8, k = 3, pad = 1})
@@ -151,6 +166,12 @@ T.case("storage: bits per weight from the section 5 formulas", function()
   T.near(s.act.bits_per_weight.simple, 20 / 4)
   T.near(s.act.bits_per_weight.bitmask, 20 / 4)
   T.near(s.act.bits_per_weight.combinatorial, 19 / 4)
+  -- without options: c1 has no N:M (dense, 8 bits, no index), c2 its 4:9
+  local all = nm.storage(m)
+  T.eq(all.params, 16 * 8 * 9 + params)
+  T.eq(all.value_bits, 8 * (16 * 8 * 9) + 8 * 4 * groups)
+  T.eq(all.simple_bits, 4 * groups * 4)
+  T.eq(nm.storage(m:layer("c1")).ratio.simple, 1.0)
 end)
 
 T.case("measured cost counts products of two nonzero operands", function()
