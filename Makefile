@@ -8,7 +8,7 @@ PKGS = gcc meson ninja-build pkg-config \
        libopenblas-dev libjansson-dev libprotobuf-c-dev protobuf-c-compiler \
        libcriterion-dev fonts-dejavu-core dataset-fashion-mnist tmux
 
-.PHONY: all deps build run test test-fast sanitize bench clean
+.PHONY: all deps build run test test-fast sanitize bench bench-peers clean
 
 all: build
 
@@ -54,6 +54,14 @@ sanitize: deps $(SANDIR)/build.ninja
 
 bench: build
 	$(MESON) test -C $(BUILD) --benchmark --print-errorlogs --verbose
+
+# Other tools on the same work, in the same run (never nmlab dependencies):
+# PyTorch (Debian's python3-torch) training and running fmnist_cnn.
+bench-peers: build
+	@dpkg-query -W -f='$${Status}\n' python3-torch 2>/dev/null | grep -q '^install ok installed' || \
+	  { echo "bench-peers: installing python3-torch"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-torch; }
+	./$(BUILD)/tests/train/bench_train 30 64
+	/usr/bin/python3 tests/peers/torch_fmnist_cnn.py 30 64
 
 clean:
 	rm -rf $(BUILD) $(SANDIR)

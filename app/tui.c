@@ -624,17 +624,24 @@ int tui_main(const tui_options *opt)
             fputs(text, stdout);
         free(text);
     } else {
+        int dirty = 1;
         while (!a->quit && !g_quit) {
-            draw(a);
+            /* redraw only when something changed: a key, a resize, the
+             * animation, or a status message */
+            if (dirty || a->s.array.playing)
+                draw(a);
+            dirty = 0;
             int ch = getch();
             if (ch == ERR) {
                 tui_sim_tick(a);
                 if (g_sigint) {
                     g_sigint = 0;
                     tui_status(a, "Ctrl-C: nothing is running (q quits)");
+                    dirty = 1;
                 }
                 continue;
             }
+            dirty = 1;
             if (ch == KEY_RESIZE)
                 continue;
             if (ch == KEY_MOUSE) {

@@ -62,6 +62,8 @@ static void push_box(lua_State *L, model_box *b)
     b->refs++;
 }
 
+static model_box *check_model_box(lua_State *L, int arg);
+
 /* Counts growth of the model (layers added, masks created) against the
  * memory limit; raises if it does not fit. */
 static void box_recount(lua_State *L, model_box *b)
@@ -74,6 +76,11 @@ static void box_recount(lua_State *L, model_box *b)
         nmlua_mem_release(L, b->counted - now);
     }
     b->counted = now;
+}
+
+void nmlua_model_recount(lua_State *L, int arg)
+{
+    box_recount(L, check_model_box(L, arg));
 }
 
 void nmlua_push_model(lua_State *L, nm_model *m)

@@ -308,6 +308,7 @@ static int l_train(lua_State *L)
     nm_train_progress p;
     memset(&p, 0, sizeof p);
     int rc = nm_train(m, d, &o, &p);
+    nmlua_model_recount(L, 1);    /* SR-STE stores masks */
     if (c.error) {
         lua_pushvalue(L, c.err_slot);
         return lua_error(L);

@@ -14,6 +14,7 @@ static const struct {
     {"io", nmlua_open_io},          /* after model: adds model:save */
     {"sim", nmlua_open_sim},
     {"plot", nmlua_open_plot},
+    {"prune", nmlua_open_prune},
     {"train", nmlua_open_train},    /* after model: adds model:evaluate... */
     {"debug", nmlua_open_debug},
 };

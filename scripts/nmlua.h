@@ -29,6 +29,7 @@ void nmlua_open_zoo(lua_State *L, int nm);     /* bind_zoo.c */
 void nmlua_open_io(lua_State *L, int nm);      /* bind_io.c (after model) */
 void nmlua_open_sim(lua_State *L, int nm);     /* bind_sim.c: nm.sim */
 void nmlua_open_plot(lua_State *L, int nm);    /* bind_plot.c: nm.plot */
+void nmlua_open_prune(lua_State *L, int nm);   /* bind_prune*.c: nm.prune, nm.nmrelu, ... */
 void nmlua_open_train(lua_State *L, int nm);   /* bind_train*.c: nm.train, nm.data */
 void nmlua_open_debug(lua_State *L, int nm);   /* nmlua.c: nm._cancel_after */
 
@@ -80,6 +81,9 @@ void nmlua_push_model(lua_State *L, nm_model *m);
  * NMLUA_MODEL metatable (as bind_io.c does for model:save). */
 /* The model of a live handle at arg; raises if freed or not a model. */
 nm_model *nmlua_check_model(lua_State *L, int arg);
+/* Counts growth or shrinkage of the model at arg (masks created or dropped
+ * by another binding) against the memory limit; raises if over it. */
+void nmlua_model_recount(lua_State *L, int arg);
 /* Bytes of all tensors a model owns. */
 size_t nmlua_model_bytes(const nm_model *m);
 

@@ -11,29 +11,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-/* Kept fraction and mean |w| of the kept cells of block [r0,r1) x [c0,c1). */
-static void block_stats(const nm_layer *l, int64_t cols, int64_t r0, int64_t r1, int64_t c0,
-                        int64_t c1, double *density, double *mag)
-{
-    const float *w = nm_f32(l->weight);
-    const uint8_t *k = l->mask ? nm_u8(l->mask) : NULL;
-    int64_t kept = 0, n = 0;
-    double sum = 0;
-    for (int64_t r = r0; r < r1; r++)
-        for (int64_t c = c0; c < c1; c++) {
-            int64_t i = r * cols + c;
-            n++;
-            if ((!k || k[i]) && w[i] != 0.0f) {
-                kept++;
-                sum += fabsf(w[i]);
-            }
-        }
-    *density = n ? (double)kept / (double)n : 0;
-    *mag = kept ? sum / (double)kept : 0;
-}
 
 static int ramp_style(double v)
 {
@@ -112,51 +92,75 @@ void view_mask(tui_grid *g, wb_state *s, int x, int y, int w, int h)
     if (maxmag <= 0)
         maxmag = 1;
     const uint8_t *filt = l->filters ? nm_u8(l->filters) : NULL;
-    for (int j = 0; j < ah; j++) {
+    const float *wt = nm_f32(l->weight);
+    const uint8_t *km = l->mask ? nm_u8(l->mask) : NULL;
+    int ncols = aw < 512 ? aw : 512;
+    int nrows = 0;
+    while (nrows < ah && s->view_r + (int64_t)nrows * rpc < rows)
+        nrows++;
+    /* Each character row aggregates its blocks in one sequential pass over
+     * its matrix rows; rows are independent, so both cores share them. */
+#pragma omp parallel for schedule(dynamic, 1) if ((int64_t)nrows * rpc * cols > (1 << 18))
+    for (int j = 0; j < nrows; j++) {
         int64_t r0 = s->view_r + (int64_t)j * rpc;
-        if (r0 >= rows)
-            break;
-        /* gutter: removed filters */
         int removed = 0;
         for (int64_t r = r0; filt && r < r0 + rpc && r < rows; r++)
             removed += !filt[r];
         if (removed)
             tui_put(g, x, y + 2 + j, g->utf8 ? 0x2717 : 'x', TUI_S_BAD);
-        for (int i = 0; i < aw; i++) {
+        int st[2][512];
+        double dens[2][512];
+        for (int part = 0; part < (half ? 2 : 1); part++) {
+            int64_t ra = r0 + part * z, rb = ra + z < rows ? ra + z : rows;
+            int64_t kept[512] = {0};
+            double msum[512] = {0};
+            for (int64_t r = ra; r < rb; r++) {
+                const float *wr = wt + r * cols;
+                const uint8_t *kr = km ? km + r * cols : NULL;
+                for (int i = 0; i < ncols; i++) {
+                    int64_t c0 = s->view_c + (int64_t)i * z, c1 = c0 + z < cols ? c0 + z : cols, cnt = 0;
+                    if (kr)
+                        for (int64_t c = c0; c < c1; c++)
+                            cnt += (wr[c] != 0.0f) & (kr[c] != 0);
+                    else
+                        for (int64_t c = c0; c < c1; c++)
+                            cnt += wr[c] != 0.0f;
+                    kept[i] += cnt;
+                    if (z == 1 && cnt)
+                        msum[i] += fabsf(wr[c0]);
+                }
+            }
+            for (int i = 0; i < ncols; i++) {
+                int64_t c0 = s->view_c + (int64_t)i * z, c1 = c0 + z < cols ? c0 + z : cols;
+                int64_t n = ra < rows && c0 < cols ? (rb - ra) * (c1 - c0) : 0;
+                double d = n ? (double)kept[i] / (double)n : 0;
+                dens[part][i] = d;
+                st[part][i] = ra >= rows ? TUI_S_NORMAL
+                              : d == 0   ? TUI_S_BAD
+                              : z == 1   ? ramp_style(0.15 + 0.85 * msum[i] / maxmag)
+                                         : ramp_style(d);
+            }
+        }
+        for (int i = 0; i < ncols; i++) {
             int64_t c0 = s->view_c + (int64_t)i * z;
             if (c0 >= cols)
                 break;
             int64_t c1 = c0 + z < cols ? c0 + z : cols;
-            int st[2] = {TUI_S_NORMAL, TUI_S_NORMAL};
-            double dens[2] = {0, 0};
-            for (int part = 0; part < (half ? 2 : 1); part++) {
-                int64_t ra = r0 + part * z, rb = ra + z < rows ? ra + z : rows;
-                if (ra >= rows)
-                    continue;
-                double d, mag;
-                block_stats(l, cols, ra, rb, c0, c1, &d, &mag);
-                dens[part] = d;
-                if (d == 0)
-                    st[part] = TUI_S_BAD;
-                else if (z == 1)
-                    st[part] = ramp_style(0.15 + 0.85 * mag / maxmag);
-                else
-                    st[part] = ramp_style(d);
-            }
             int cursor = s->cur_r >= r0 && s->cur_r < r0 + rpc && s->cur_c >= c0 && s->cur_c < c1;
             if (half) {
-                tui_put2(g, x + 2 + i, y + 2 + j, tui_glyph_upper_half(g), cursor ? TUI_S_SELECTED : st[0], st[1]);
+                tui_put2(g, x + 2 + i, y + 2 + j, tui_glyph_upper_half(g), cursor ? TUI_S_SELECTED : st[0][i],
+                         st[1][i]);
             } else {
-                uint32_t ch = dens[0] == 0 ? (g->utf8 ? 0x00B7 : '.') : tui_glyph_ramp(g, 0.25 + 0.75 * dens[0]);
+                uint32_t ch = dens[0][i] == 0 ? (g->utf8 ? 0x00B7 : '.') : tui_glyph_ramp(g, 0.25 + 0.75 * dens[0][i]);
                 tui_put(g, x + 2 + i, y + 2 + j, cursor ? (g->utf8 ? 0x25C6 : '@') : ch,
-                        cursor ? TUI_S_SELECTED : st[0]);
+                        cursor ? TUI_S_SELECTED : st[0][i]);
             }
         }
     }
     /* info line: the value under the cursor */
     int64_t idx = s->cur_r * cols + s->cur_c;
     float v = nm_f32(l->weight)[idx];
-    int kept = (!l->mask || nm_u8(l->mask)[idx]) && v != 0.0f;
+    int is_kept = (!l->mask || nm_u8(l->mask)[idx]) && v != 0.0f;
     int khw = l->kh * l->kw > 0 ? l->kh * l->kw : 1;
     char where[96];
     if (l->kind == NM_LAYER_LINEAR)
@@ -164,7 +168,7 @@ void view_mask(tui_grid *g, wb_state *s, int x, int y, int w, int h)
     else
         snprintf(where, sizeof where, "c_in %lld, kh %lld, kw %lld", (long long)(s->cur_c / khw),
                  (long long)(s->cur_c % khw / (l->kw ? l->kw : 1)), (long long)(s->cur_c % (l->kw ? l->kw : 1)));
-    tui_printf(g, x, y + h - 1, w, kept ? TUI_S_GOOD : TUI_S_BAD, " w[%lld, %lld] = %+.5f  %s  (%s)%s",
-               (long long)s->cur_r, (long long)s->cur_c, (double)v, kept ? "kept" : "pruned", where,
+    tui_printf(g, x, y + h - 1, w, is_kept ? TUI_S_GOOD : TUI_S_BAD, " w[%lld, %lld] = %+.5f  %s  (%s)%s",
+               (long long)s->cur_r, (long long)s->cur_c, (double)v, is_kept ? "kept" : "pruned", where,
                filt && !filt[s->cur_r] ? "  filter removed" : "");
 }

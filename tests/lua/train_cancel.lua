@@ -1,4 +1,4 @@
--- Run with should_fail: nm.train polls the host's cancel flag after every
+-- Must exit with status 130 (cancelled): nm.train polls the host's cancel flag after every
 -- step, so a cancel requested during training stops it with an error and
 -- the script never reaches os.exit(0). No Lua callback is set, so only
 -- the engine's own polling can notice the request.

@@ -30,16 +30,18 @@ expect() {
 }
 
 "${T[@]}" new-session -d -s main -x 120 -y 40 \
-  "env XDG_CONFIG_HOME=$cfg TERM=xterm-256color LANG=C.UTF-8 $bin; echo NMLAB-EXITED=\$?; sleep 30"
+  "env XDG_CONFIG_HOME=$cfg TERM=xterm-256color LANG=C.UTF-8 $bin resnet18; echo NMLAB-EXITED=\$?; sleep 30"
 
 expect "starts on the layers screen" "\[1 Layers\]" 30
 expect "shows the default model's layers" "conv1"
 keys p
 expect "prune form opens" "Prune"
 keys Enter
-expect "N:M 2:4 halves the density" " 50\.0%" 30
+expect "N:M 2:4 prunes the layers (3x3 kernels keep 5 of 9)" "2:4 +[^ ]+ +55\.6%" 30
+expect "1x1 convs keep exactly half" "2:4 +[^ ]+ +50\.0%"
 keys u
 expect "undo restores density" "undone"
+expect "dense again after undo" "density 100\.0%"
 keys 2
 expect "mask screen shows the cursor value" "w\[0, 0\]"
 keys 4

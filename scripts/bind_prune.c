@@ -1,0 +1,756 @@
+/* bind_prune.c - nm.prune: N:M, filters, NFFS, global and per-layer
+ * magnitude, reset; nm.check_nm and model:apply_masks; the option readers
+ * and targets the other bind_prune_*.c files share.
+ *
+ * Engine calls never longjmp: options are read (and may raise) first, the
+ * engine runs, then the binding raises with the engine's message. Masks and
+ * keep vectors the engine creates are counted against the memory limit
+ * afterwards (nmp_recount). */
+#include "bind_prune.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- options */
+
+int nmp_field_error(lua_State *L, int arg, const char *field, const char *msg)
+{
+    return luaL_argerror(L, arg, lua_pushfstring(L, "%s: %s", field, msg));
+}
+
+void nmp_check_keys(lua_State *L, int arg, const char *const *allowed)
+{
+    if (lua_isnoneornil(L, arg))
+        return;
+    luaL_checktype(L, arg, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, arg)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_argerror(L, arg, "option keys must be names");
+        const char *k = lua_tostring(L, -1);
+        int ok = 0;
+        for (int i = 0; allowed[i] && !ok; i++)
+            ok = strcmp(allowed[i], k) == 0;
+        if (!ok)
+            luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s'", k));
+    }
+}
+
+/* Pushes opts[field] (nil if the table is absent). */
+static int get_field(lua_State *L, int arg, const char *field)
+{
+    if (lua_isnoneornil(L, arg)) {
+        lua_pushnil(L);
+        return LUA_TNIL;
+    }
+    return lua_getfield(L, arg, field);
+}
+
+int nmp_opt_int(lua_State *L, int arg, const char *field, int def, int lo, int hi)
+{
+    int v = def;
+    if (get_field(L, arg, field) != LUA_TNIL) {
+        int isint = 0;
+        lua_Integer x = lua_tointegerx(L, -1, &isint);
+        if (!isint)
+            nmp_field_error(L, arg, field, "must be an integer");
+        if (x < lo || x > hi)
+            nmp_field_error(L, arg, field, lua_pushfstring(L, "%I out of range %d..%d", x, lo, hi));
+        v = (int)x;
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+double nmp_opt_num(lua_State *L, int arg, const char *field, double def, double lo, double hi)
+{
+    double v = def;
+    if (get_field(L, arg, field) != LUA_TNIL) {
+        if (lua_type(L, -1) != LUA_TNUMBER)
+            nmp_field_error(L, arg, field, "must be a number");
+        v = lua_tonumber(L, -1);
+        if (!(v >= lo && v <= hi))
+            nmp_field_error(L, arg, field, lua_pushfstring(L, "%f out of range %f..%f", v, lo, hi));
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+int nmp_opt_bool(lua_State *L, int arg, const char *field, int def)
+{
+    int v = def;
+    int t = get_field(L, arg, field);
+    if (t != LUA_TNIL) {
+        if (t != LUA_TBOOLEAN)
+            nmp_field_error(L, arg, field, "must be a boolean");
+        v = lua_toboolean(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+int nmp_opt_enum(lua_State *L, int arg, const char *field, int def, const char *const *names)
+{
+    int v = def;
+    if (get_field(L, arg, field) != LUA_TNIL) {
+        const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        v = -1;
+        for (int i = 0; s && names[i] && v < 0; i++)
+            if (strcmp(names[i], s) == 0)
+                v = i;
+        if (v < 0) {
+            luaL_Buffer b;
+            luaL_buffinit(L, &b);
+            luaL_addstring(&b, "must be one of");
+            for (int i = 0; names[i]; i++) {
+                luaL_addstring(&b, i ? ", '" : " '");
+                luaL_addstring(&b, names[i]);
+                luaL_addchar(&b, '\'');
+            }
+            luaL_pushresult(&b);
+            nmp_field_error(L, arg, field, lua_tostring(L, -1));
+        }
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+nm_group_axis nmp_opt_group(lua_State *L, int arg, const char *field)
+{
+    static const char *const names[] = {"kernel", "in", "row", "auto", NULL};
+    int v = nmp_opt_enum(L, arg, field, 3, names);
+    return v == 3 ? NM_GROUP_AUTO : (nm_group_axis)v;
+}
+
+void nmp_opt_nm(lua_State *L, int arg, int *n, int *m, int need)
+{
+    get_field(L, arg, "n");
+    get_field(L, arg, "m");
+    int has_n = !lua_isnil(L, -2), has_m = !lua_isnil(L, -1);
+    lua_pop(L, 2);
+    if (need && !has_n)
+        nmp_field_error(L, arg, "n", "required");
+    if ((need || has_n) && !has_m)
+        nmp_field_error(L, arg, "m", "required");
+    if (!has_n && has_m)
+        nmp_field_error(L, arg, "n", "required with m");
+    *n = nmp_opt_int(L, arg, "n", 0, -(1 << 24), 1 << 24);
+    *m = nmp_opt_int(L, arg, "m", 0, -(1 << 24), 1 << 24);
+    if (!has_n)
+        return;
+    if (*m < 1 || *m > 64)
+        nmp_field_error(L, arg, "m", lua_pushfstring(L, "n:m = %d:%d is impossible (need 1 <= m <= 64)", *n, *m));
+    if (*n < 0 || *n > *m)
+        nmp_field_error(L, arg, "n", lua_pushfstring(L, "n:m = %d:%d is impossible (need 0 <= n <= m)", *n, *m));
+}
+
+/* ---------------------------------------------------------------- targets */
+
+void nmp_check_target(lua_State *L, int arg, const char *kinds, nmp_target *t)
+{
+    memset(t, 0, sizeof *t);
+    t->layer = -1;
+    arg = lua_absindex(L, arg);
+    if (strchr(kinds, 'm') && luaL_testudata(L, arg, NMLUA_MODEL)) {
+        t->m = nmlua_check_model(L, arg);
+        t->model_arg = arg;
+    } else if (strchr(kinds, 'l') && luaL_testudata(L, arg, NMLUA_LAYER)) {
+        lua_getfield(L, arg, "model");      /* raises if the model was freed */
+        t->m = nmlua_check_model(L, -1);
+        t->model_arg = lua_gettop(L);
+        lua_getfield(L, arg, "index");
+        t->layer = (int)lua_tointeger(L, -1) - 1;
+        lua_pop(L, 1);
+        const nm_layer *l = &t->m->layers[t->layer];
+        if (!nm_layer_prunable(l) || l->weight == NULL)
+            luaL_argerror(L, arg, lua_pushfstring(L, "layer '%s' (%s) has no weights to prune",
+                                                  l->name, nm_layer_kind_name(l->kind)));
+    } else if (strchr(kinds, 't') && luaL_testudata(L, arg, NMLUA_TENSOR)) {
+        t->t = nmlua_check_tensor(L, arg);
+    } else {
+        const char *want = strcmp(kinds, "m") == 0 ? "model"
+                         : strcmp(kinds, "l") == 0 ? "layer"
+                         : strcmp(kinds, "ml") == 0 ? "model or layer"
+                         : strcmp(kinds, "lt") == 0 ? "layer or tensor" : "model, layer or tensor";
+        luaL_typeerror(L, arg, want);
+    }
+}
+
+void nmp_recount(lua_State *L, const nmp_target *t)
+{
+    if (t->m)
+        nmlua_model_recount(L, t->model_arg);
+}
+
+/* ---------------------------------------------------------------- reports */
+
+static void set_num(lua_State *L, const char *k, double v)
+{
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void set_int(lua_State *L, const char *k, lua_Integer v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, k);
+}
+
+void nmp_push_row(lua_State *L, const nm_prune_layer_info *e)
+{
+    lua_createtable(L, 0, 18);
+    lua_pushstring(L, e->name);
+    lua_setfield(L, -2, "name");
+    set_int(L, "index", e->layer + 1);
+    lua_pushstring(L, nm_group_axis_name(e->axis));
+    lua_setfield(L, -2, "group");
+    set_int(L, "n", e->n);
+    set_int(L, "m", e->m);
+    set_int(L, "params", e->params);
+    set_int(L, "nonzeros", e->nonzeros);
+    set_num(L, "sparsity", e->sparsity);
+    set_num(L, "density", 1.0 - e->sparsity);
+    set_int(L, "filters", e->filters);
+    set_int(L, "filters_kept", e->filters_kept);
+    set_num(L, "filter_sparsity", e->filter_sparsity);
+    lua_pushboolean(L, e->nm_holds);
+    lua_setfield(L, -2, "nm_holds");
+    set_int(L, "violations", e->nm_violations);
+    set_int(L, "groups", e->nm_groups);
+    lua_pushboolean(L, e->pruned);
+    lua_setfield(L, -2, "pruned");
+    if (!e->pruned) {
+        lua_pushstring(L, e->skip_reason);
+        lua_setfield(L, -2, "skipped");
+    }
+}
+
+void nmp_push_report(lua_State *L, const nm_prune_report *r)
+{
+    lua_createtable(L, r->n_layers, 3);
+    for (int i = 0; i < r->n_layers; i++) {
+        nmp_push_row(L, &r->layers[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    set_int(L, "params", r->params);
+    set_int(L, "nonzeros", r->nonzeros);
+    set_num(L, "sparsity", r->sparsity);
+}
+
+/* Holds a report until it is pushed, so a raise cannot leak it. */
+typedef struct { nm_prune_report *r; } report_guard;
+
+static int report_guard_gc(lua_State *L)
+{
+    report_guard *g = lua_touserdata(L, 1);
+    nm_prune_report_free(g->r);
+    g->r = NULL;
+    return 0;
+}
+
+static report_guard *new_report_guard(lua_State *L)
+{
+    report_guard *g = lua_newuserdatauv(L, sizeof *g, 0);
+    g->r = NULL;
+    if (luaL_newmetatable(L, "nm.prune.report_guard")) {
+        lua_pushcfunction(L, report_guard_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    return g;
+}
+
+/* Pushes the report of the model (all prunable layers) after a call that
+ * used `o` (NULL: declared N:M). */
+/* Pushes the report after a model-wide call with scope s (skipped layers
+ * marked; N:M checked at each layer's declared wn:wm). */
+static void push_scoped_report(lua_State *L, const nm_model *m, const nm_prune_scope *s)
+{
+    nm_nm_opts o;
+    nm_nm_opts_init(&o, 0, 0);
+    o.scope = *s;
+    nmp_push_model_report(L, m, &o);
+}
+
+void nmp_push_model_report(lua_State *L, const nm_model *m, const nm_nm_opts *o)
+{
+    report_guard *g = new_report_guard(L);
+    g->r = nm_prune_report_new(m, o);
+    if (g->r == NULL)
+        luaL_error(L, "%s", nm_errmsg());
+    nmp_push_report(L, g->r);
+    nm_prune_report_free(g->r);
+    g->r = NULL;
+    lua_remove(L, -2);
+}
+
+/* Pushes the row of one layer, checked at n:m along axis (n = m = 0: its
+ * declared N:M, AUTO: its default axis). */
+static void push_layer_row(lua_State *L, const nm_model *m, int idx, int n, int mm,
+                           nm_group_axis axis)
+{
+    report_guard *g = new_report_guard(L);
+    g->r = nm_prune_report_new(m, NULL);
+    if (g->r == NULL)
+        luaL_error(L, "%s", nm_errmsg());
+    nm_prune_layer_info *e = NULL;
+    for (int i = 0; i < g->r->n_layers; i++)
+        if (g->r->layers[i].layer == idx)
+            e = &g->r->layers[i];
+    if (e == NULL)
+        luaL_error(L, "layer %d is not prunable", idx + 1);
+    const nm_layer *l = &m->layers[idx];
+    e->axis = axis == NM_GROUP_AUTO ? nm_group_axis_default(l) : axis;
+    if (mm > 0)
+        e->n = n, e->m = mm;
+    e->nm_holds = 1;
+    e->nm_violations = e->nm_groups = 0;
+    if (e->m > 0) {
+        nm_check_nm(l->weight, l->mask, e->n, e->m, e->axis, &e->nm_violations, &e->nm_groups);
+        e->nm_holds = e->nm_violations == 0;
+    }
+    nmp_push_row(L, e);
+    nm_prune_report_free(g->r);
+    g->r = NULL;
+    lua_remove(L, -2);
+}
+
+/* A row for a bare tensor after pruning. */
+static void push_tensor_row(lua_State *L, const nm_tensor *t, int n, int m, nm_group_axis axis)
+{
+    int64_t nnz = nm_tensor_nnz(t), viol = 0, groups = 0;
+    lua_createtable(L, 0, 12);
+    lua_pushliteral(L, "tensor");
+    lua_setfield(L, -2, "name");
+    set_int(L, "params", t->numel);
+    set_int(L, "nonzeros", nnz);
+    set_num(L, "sparsity", 1.0 - (double)nnz / (double)t->numel);
+    set_num(L, "density", (double)nnz / (double)t->numel);
+    if (m > 0) {
+        lua_pushstring(L, nm_group_axis_name(axis));
+        lua_setfield(L, -2, "group");
+        set_int(L, "n", n);
+        set_int(L, "m", m);
+        nm_check_nm(t, NULL, n, m, axis, &viol, &groups);
+        lua_pushboolean(L, viol == 0);
+        lua_setfield(L, -2, "nm_holds");
+        set_int(L, "violations", viol);
+        set_int(L, "groups", groups);
+    }
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "pruned");
+}
+
+/* ------------------------------------------------------------- tensors */
+
+static void check_weight_tensor(lua_State *L, int arg, const nm_tensor *t)
+{
+    if (t->dtype != NM_F32)
+        luaL_argerror(L, arg, lua_pushfstring(L, "tensor must be f32, not %s", nm_dtype_name(t->dtype)));
+    if (t->ndim != 2 && t->ndim != 4)
+        luaL_argerror(L, arg, "tensor must be 2-D [rows, D] or 4-D [out, in, kh, kw]");
+}
+
+/* The axis for a bare tensor: AUTO -> kernel for a 4-D tensor with kh*kw > 1,
+ * else in. */
+static nm_group_axis tensor_axis(const nm_tensor *t, nm_group_axis a)
+{
+    if (a != NM_GROUP_AUTO)
+        return a;
+    return t->ndim == 4 && t->shape[2] * t->shape[3] > 1 ? NM_GROUP_KERNEL : NM_GROUP_IN;
+}
+
+/* w *= mask for a bare tensor (in place). */
+static void apply_mask(nm_tensor *w, const nm_tensor *mask)
+{
+    float *x = nm_f32(w);
+    const uint8_t *k = nm_u8(mask);
+    for (int64_t i = 0; i < w->numel; i++)
+        if (!k[i])
+            x[i] = 0.0f;
+}
+
+/* A temporary u8 mask of t's shape, all ones, owned by a tensor handle
+ * left on the stack (so a raise frees it). */
+static nm_tensor *temp_mask(lua_State *L, const nm_tensor *t)
+{
+    nm_tensor *k = nm_tensor_new(NM_U8, t->ndim, t->shape);
+    if (k == NULL)
+        luaL_error(L, "%s", nm_errmsg());
+    nmlua_push_tensor(L, k, 0);
+    nm_tensor_fill(k, 1);
+    return k;
+}
+
+/* ---------------------------------------------------------------- scope */
+
+/* The scope options of a model-wide call: include_first, include_last and
+ * layers = {name = false | true | {n=, m=, group=}}. The override array
+ * lives in a userdata left on the stack; the names in the options table. */
+void nmp_read_scope(lua_State *L, int arg, const nm_model *m, nm_prune_scope *s)
+{
+    memset(s, 0, sizeof *s);
+    s->include_first = nmp_opt_bool(L, arg, "include_first", 0);
+    s->include_last = nmp_opt_bool(L, arg, "include_last", 0);
+    if (get_field(L, arg, "layers") == LUA_TNIL) {
+        lua_pop(L, 1);
+        lua_pushnil(L);         /* keep the stack shape: one slot */
+        return;
+    }
+    int tab = lua_gettop(L);
+    if (!lua_istable(L, tab))
+        nmp_field_error(L, arg, "layers", "must be a table {name = false | true | {n=, m=, group=}}");
+    int count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, tab)) {
+        count++;
+        lua_pop(L, 1);
+    }
+    nm_layer_override *ov = lua_newuserdatauv(L, sizeof *ov * (size_t)(count ? count : 1), 0);
+    int i = 0;
+    lua_pushnil(L);
+    while (lua_next(L, tab)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            nmp_field_error(L, arg, "layers", "keys must be layer names");
+        const char *name = lua_tostring(L, -2);
+        if (nm_model_find(m, name) < 0)
+            nmp_field_error(L, arg, "layers", lua_pushfstring(L, "no layer named '%s' in model '%s'", name, m->name));
+        nm_layer_override *o = &ov[i++];
+        memset(o, 0, sizeof *o);
+        o->layer = name;     /* kept alive by the options table */
+        o->axis = NM_GROUP_AUTO;
+        if (lua_isboolean(L, -1)) {
+            o->skip = !lua_toboolean(L, -1);
+            o->force = lua_toboolean(L, -1);
+        } else if (lua_istable(L, -1)) {
+            int sub = lua_gettop(L);
+            static const char *const keys[] = {"n", "m", "group", NULL};
+            nmp_check_keys(L, sub, keys);
+            nmp_opt_nm(L, sub, &o->n, &o->m, 0);
+            o->axis = nmp_opt_group(L, sub, "group");
+            o->force = 1;
+        } else {
+            nmp_field_error(L, arg, "layers", lua_pushfstring(L, "layers['%s'] must be false, true or {n=, m=, group=}", name));
+        }
+        lua_pop(L, 1);
+    }
+    lua_remove(L, tab);         /* the override array stays on the stack */
+    s->overrides = ov;
+    s->n_overrides = count;
+}
+
+/* ---------------------------------------------------------------- nm.prune */
+
+/* nm.prune.nm(target, opts) -> report (model) or row (layer, tensor). */
+static int l_nm(lua_State *L)
+{
+    static const char *const keys[] = {"n", "m", "group", "layers", "include_first",
+                                       "include_last", NULL};
+    nmp_target t;
+    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
+    nmp_check_target(L, 1, "mlt", &t);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    nmp_check_keys(L, 2, keys);
+    int n, m;
+    nmp_opt_nm(L, 2, &n, &m, 1);
+    nm_group_axis axis = nmp_opt_group(L, 2, "group");
+    if (t.t) {
+        check_weight_tensor(L, 1, t.t);
+        axis = tensor_axis(t.t, axis);
+        nm_tensor *k = temp_mask(L, t.t);
+        if (nm_prune_nm_tensor(t.t, k, n, m, axis) != NM_OK)
+            return luaL_error(L, "nm.prune.nm: %s", nm_errmsg());
+        apply_mask(t.t, k);
+        push_tensor_row(L, t.t, n, m, axis);
+        return 1;
+    }
+    if (t.layer >= 0) {
+        if (nm_prune_nm_layer(&t.m->layers[t.layer], n, m, axis) != NM_OK)
+            return luaL_error(L, "nm.prune.nm: %s", nm_errmsg());
+        nmp_recount(L, &t);
+        push_layer_row(L, t.m, t.layer, n, m, axis);
+        return 1;
+    }
+    nm_nm_opts o;
+    nm_nm_opts_init(&o, n, m);
+    o.axis = axis;
+    nmp_read_scope(L, 2, t.m, &o.scope);
+    if (nm_prune_nm_model(t.m, &o, NULL) != NM_OK)
+        return luaL_error(L, "nm.prune.nm: %s", nm_errmsg());
+    nmp_recount(L, &t);
+    nmp_push_model_report(L, t.m, &o);
+    return 1;
+}
+
+/* Scope for one layer of a model: that layer forced, every other skipped. */
+static void single_layer_scope(lua_State *L, const nm_model *m, int idx, nm_prune_scope *s)
+{
+    nm_layer_override *ov = lua_newuserdatauv(L, sizeof *ov * (size_t)m->n_layers, 0);
+    memset(s, 0, sizeof *s);
+    for (int i = 0; i < m->n_layers; i++) {
+        ov[i] = (nm_layer_override){.layer = m->layers[i].name, .skip = i != idx,
+                                    .force = i == idx, .axis = NM_GROUP_AUTO};
+    }
+    s->overrides = ov;
+    s->n_overrides = m->n_layers;
+    s->include_first = s->include_last = 1;
+}
+
+/* nm.prune.filters(target, {ratio=, score=, global=, allow_add=, ...}) -> report. */
+static int l_filters(lua_State *L)
+{
+    static const char *const keys[] = {"ratio", "score", "global", "allow_add", "layers",
+                                       "include_first", "include_last", NULL};
+    static const char *const scores[] = {"l1", "bn", NULL};
+    nmp_target t;
+    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
+    nmp_check_target(L, 1, "ml", &t);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    nmp_check_keys(L, 2, keys);
+    if (get_field(L, 2, "ratio") == LUA_TNIL)
+        nmp_field_error(L, 2, "ratio", "required");
+    lua_pop(L, 1);
+    nm_filter_opts o;
+    nm_filter_opts_init(&o, nmp_opt_num(L, 2, "ratio", 0, 0, 0.999999));
+    o.criterion = (nm_filter_criterion)nmp_opt_enum(L, 2, "score", 0, scores);
+    o.global = nmp_opt_bool(L, 2, "global", 1);
+    o.allow_add = nmp_opt_bool(L, 2, "allow_add", 0);
+    if (t.layer >= 0) {
+        if (get_field(L, 2, "layers") != LUA_TNIL)
+            nmp_field_error(L, 2, "layers", "only for a model target");
+        lua_pop(L, 1);
+        const nm_layer *l = &t.m->layers[t.layer];
+        if (l->kind == NM_LAYER_DWCONV)
+            luaL_argerror(L, 1, lua_pushfstring(L, "layer '%s' is a dwconv: its channels follow "
+                                                "its producer's filters", l->name));
+        if (!o.allow_add && nm_feeds_add(t.m, t.layer))
+            luaL_argerror(L, 1, lua_pushfstring(L, "layer '%s' feeds a residual add (pass "
+                                                "allow_add = true to prune it anyway)", l->name));
+        o.global = 0;
+        single_layer_scope(L, t.m, t.layer, &o.scope);
+    } else {
+        nmp_read_scope(L, 2, t.m, &o.scope);
+    }
+    if (nm_prune_filters(t.m, &o) != NM_OK)
+        return luaL_error(L, "nm.prune.filters: %s", nm_errmsg());
+    nmp_recount(L, &t);
+    if (t.layer >= 0)
+        push_layer_row(L, t.m, t.layer, 0, 0, NM_GROUP_AUTO);
+    else
+        push_scoped_report(L, t.m, &o.scope);
+    return 1;
+}
+
+/* nm.prune.nffs(layer, {n=, m=, u= | ratio=, group=}) -> row. */
+static int l_nffs(lua_State *L)
+{
+    static const char *const keys[] = {"n", "m", "u", "ratio", "group", NULL};
+    nmp_target t;
+    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
+    nmp_check_target(L, 1, "l", &t);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    nmp_check_keys(L, 2, keys);
+    int n, m;
+    nmp_opt_nm(L, 2, &n, &m, 1);
+    nm_group_axis axis = nmp_opt_group(L, 2, "group");
+    nm_layer *l = &t.m->layers[t.layer];
+    int has_u = get_field(L, 2, "u") != LUA_TNIL;
+    int has_r = get_field(L, 2, "ratio") != LUA_TNIL;
+    lua_pop(L, 2);
+    if (has_u == has_r)
+        nmp_field_error(L, 2, "u", "give exactly one of u (filters to remove) and ratio");
+    int u = has_u ? nmp_opt_int(L, 2, "u", 0, 0, l->out_c - 1)
+                  : nm_nffs_u(l, nmp_opt_num(L, 2, "ratio", 0, 0, 0.999999));
+    if (u >= l->out_c)
+        nmp_field_error(L, 2, "ratio", lua_pushfstring(L, "would remove all %d filters", l->out_c));
+    if (nm_prune_nffs(t.m, t.layer, n, m, axis, u, 1) != NM_OK)
+        return luaL_error(L, "nm.prune.nffs: %s", nm_errmsg());
+    nmp_recount(L, &t);
+    push_layer_row(L, t.m, t.layer, n, m, axis);
+    return 1;
+}
+
+/* nm.prune.global(model, {sparsity=, min_density=, max_sparsity=, ...}) -> report. */
+static int l_global(lua_State *L)
+{
+    static const char *const keys[] = {"sparsity", "min_density", "max_sparsity", "layers",
+                                       "include_first", "include_last", NULL};
+    nmp_target t;
+    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
+    nmp_check_target(L, 1, "m", &t);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    nmp_check_keys(L, 2, keys);
+    if (get_field(L, 2, "sparsity") == LUA_TNIL)
+        nmp_field_error(L, 2, "sparsity", "required");
+    lua_pop(L, 1);
+    nm_global_opts o;
+    nm_global_opts_init(&o, nmp_opt_num(L, 2, "sparsity", 0, 0, 1));
+    o.min_density = nmp_opt_num(L, 2, "min_density", 0, 0, 1);
+    o.max_sparsity = nmp_opt_num(L, 2, "max_sparsity", 1, 0, 1);
+    nmp_read_scope(L, 2, t.m, &o.scope);
+    if (nm_prune_global(t.m, &o) != NM_OK)
+        return luaL_error(L, "nm.prune.global: %s", nm_errmsg());
+    nmp_recount(L, &t);
+    push_scoped_report(L, t.m, &o.scope);
+    return 1;
+}
+
+/* Zeroes the round(sparsity * numel) smallest |x| of a bare tensor (zeros
+ * already there count). */
+static int magnitude_tensor(lua_State *L, nm_tensor *w, double sparsity)
+{
+    int64_t want = llround(sparsity * (double)w->numel);
+    int64_t zeros = w->numel - nm_tensor_nnz(w);
+    if (want <= zeros)
+        return NM_OK;
+    nm_tensor *k = temp_mask(L, w);
+    nm_tensor *elig = temp_mask(L, w);
+    const float *x = nm_f32(w);
+    for (int64_t i = 0; i < w->numel; i++)
+        nm_u8(elig)[i] = x[i] != 0.0f;
+    nm_select_seg seg = {x, nm_u8(elig), nm_u8(k), w->numel};
+    if (nm_select_smallest(&seg, 1, want - zeros) != NM_OK)
+        return NM_ERR;
+    apply_mask(w, k);
+    return NM_OK;
+}
+
+/* nm.prune.magnitude(target, {sparsity=}) -> report or row. Per layer: each
+ * eligible layer of a model gets the same sparsity. */
+static int l_magnitude(lua_State *L)
+{
+    static const char *const keys[] = {"sparsity", "layers", "include_first", "include_last", NULL};
+    nmp_target t;
+    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
+    nmp_check_target(L, 1, "mlt", &t);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    nmp_check_keys(L, 2, keys);
+    if (get_field(L, 2, "sparsity") == LUA_TNIL)
+        nmp_field_error(L, 2, "sparsity", "required");
+    lua_pop(L, 1);
+    double s = nmp_opt_num(L, 2, "sparsity", 0, 0, 1);
+    if (t.t) {
+        check_weight_tensor(L, 1, t.t);
+        if (magnitude_tensor(L, t.t, s) != NM_OK)
+            return luaL_error(L, "nm.prune.magnitude: %s", nm_errmsg());
+        push_tensor_row(L, t.t, 0, 0, NM_GROUP_AUTO);
+        return 1;
+    }
+    if (t.layer >= 0) {
+        if (nm_prune_magnitude_layer(&t.m->layers[t.layer], s) != NM_OK)
+            return luaL_error(L, "nm.prune.magnitude: %s", nm_errmsg());
+        nmp_recount(L, &t);
+        push_layer_row(L, t.m, t.layer, 0, 0, NM_GROUP_AUTO);
+        return 1;
+    }
+    nm_prune_scope scope;
+    nmp_read_scope(L, 2, t.m, &scope);
+    int rc = NM_OK;
+    for (int i = 0; i < t.m->n_layers && rc == NM_OK; i++)
+        if (nm_prune_eligible(t.m, i, &scope, NULL))
+            rc = nm_prune_magnitude_layer(&t.m->layers[i], s);
+    nmp_recount(L, &t);
+    if (rc != NM_OK)
+        return luaL_error(L, "nm.prune.magnitude: %s", nm_errmsg());
+    push_scoped_report(L, t.m, &scope);
+    return 1;
+}
+
+/* Drops a layer's mask and keep vectors and its declared N:M. */
+static void reset_layer(nm_layer *l)
+{
+    nm_tensor_release(l->mask);
+    nm_tensor_release(l->filters);
+    nm_tensor_release(l->in_chans);
+    l->mask = l->filters = l->in_chans = NULL;
+    l->wn = l->wm = 0;
+}
+
+/* nm.prune.reset(target): every weight kept again (weights zeroed by
+ * apply_masks, and biases / BN parameters cleared by filter removal, are
+ * not restored). */
+static int l_reset(lua_State *L)
+{
+    nmp_target t;
+    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
+    nmp_check_target(L, 1, "ml", &t);
+    if (t.layer >= 0) {
+        reset_layer(&t.m->layers[t.layer]);
+    } else {
+        for (int i = 0; i < t.m->n_layers; i++)
+            if (nm_layer_prunable(&t.m->layers[i]))
+                reset_layer(&t.m->layers[i]);
+    }
+    nmp_recount(L, &t);
+    return 0;
+}
+
+/* nm.check_nm(target, {n=, m=, group=}) -> ok, violations, groups. A model:
+ * summed over its prunable layers (each along the group or its default). */
+static int l_check_nm(lua_State *L)
+{
+    static const char *const keys[] = {"n", "m", "group", NULL};
+    nmp_target t;
+    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
+    nmp_check_target(L, 1, "mlt", &t);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    nmp_check_keys(L, 2, keys);
+    int n, m;
+    nmp_opt_nm(L, 2, &n, &m, 1);
+    nm_group_axis axis = nmp_opt_group(L, 2, "group");
+    int64_t viol = 0, groups = 0;
+    if (t.t) {
+        check_weight_tensor(L, 1, t.t);
+        if (nm_check_nm(t.t, NULL, n, m, tensor_axis(t.t, axis), &viol, &groups) != NM_OK)
+            return luaL_error(L, "nm.check_nm: %s", nm_errmsg());
+    } else {
+        for (int i = 0; i < t.m->n_layers; i++) {
+            const nm_layer *l = &t.m->layers[i];
+            if ((t.layer >= 0 && i != t.layer) || !nm_layer_prunable(l) || !l->weight)
+                continue;
+            int64_t v, g;
+            nm_group_axis a = axis == NM_GROUP_AUTO ? nm_group_axis_default(l) : axis;
+            if (nm_check_nm(l->weight, l->mask, n, m, a, &v, &g) != NM_OK)
+                return luaL_error(L, "nm.check_nm: layer '%s': %s", l->name, nm_errmsg());
+            viol += v;
+            groups += g;
+        }
+    }
+    lua_pushboolean(L, viol == 0);
+    lua_pushinteger(L, (lua_Integer)viol);
+    lua_pushinteger(L, (lua_Integer)groups);
+    return 3;
+}
+
+/* model:apply_masks(): w *= mask on every prunable layer. */
+static int m_apply_masks(lua_State *L)
+{
+    nm_model_apply_masks(nmlua_check_model(L, 1));
+    return 0;
+}
+
+void nmlua_open_prune(lua_State *L, int nm)
+{
+    static const luaL_Reg fns[] = {
+        {"nm", l_nm},           {"filters", l_filters},     {"nffs", l_nffs},
+        {"global", l_global},   {"magnitude", l_magnitude}, {"reset", l_reset},
+        {NULL, NULL},
+    };
+    luaL_newlib(L, fns);
+    int prune = lua_gettop(L);
+    lua_pushvalue(L, prune);
+    lua_setfield(L, nm, "prune");
+    lua_pushcfunction(L, l_check_nm);
+    lua_setfield(L, nm, "check_nm");
+    luaL_getmetatable(L, NMLUA_MODEL);     /* registered by nmlua_open_model */
+    lua_getfield(L, -1, "methods");
+    int methods = lua_gettop(L);
+    lua_pushcfunction(L, m_apply_masks);
+    lua_setfield(L, methods, "apply_masks");
+    nmp_open_joint(L, nm, prune, methods);
+    nmp_open_act(L, nm, prune, methods);
+    nmp_open_store(L, nm, prune, methods);
+    lua_settop(L, prune - 1);
+}

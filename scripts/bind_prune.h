@@ -1,0 +1,66 @@
+/* bind_prune.h - what the nm.prune binding files share: option readers,
+ * targets (model, layer or tensor) and memory accounting of new masks.
+ *   bind_prune.c        nm.prune.nm/filters/nffs/global/magnitude/reset,
+ *                       nm.check_nm, model:apply_masks
+ *   bind_prune_joint.c  nm.prune.jointnf (Lua callbacks inside the engine)
+ *   bind_prune_act.c    nm.nmrelu, nm.nmrelu_backward, nm.act_density,
+ *                       nm.cost_measured, model:stats() effective MACs
+ *   bind_prune_store.c  nm.compress, nm.decompress, nm.storage
+ * Same conventions as nmlua.h: programming mistakes raise naming the
+ * argument and the option field. */
+#ifndef BIND_PRUNE_H
+#define BIND_PRUNE_H
+
+#include "nmlua.h"
+#include "prune.h"
+
+/* Raises "bad argument #arg to 'fn' (field: msg)". */
+int nmp_field_error(lua_State *L, int arg, const char *field, const char *msg);
+/* Raises if the options table at arg (nil allowed) has a key not in the
+ * NULL-terminated `allowed`. */
+void nmp_check_keys(lua_State *L, int arg, const char *const *allowed);
+/* Readers of field `field` of the options table at arg (nil table: the
+ * default). They raise naming the field. */
+int nmp_opt_int(lua_State *L, int arg, const char *field, int def, int lo, int hi);
+double nmp_opt_num(lua_State *L, int arg, const char *field, double def, double lo, double hi);
+int nmp_opt_bool(lua_State *L, int arg, const char *field, int def);
+/* One of `names` (NULL-terminated); def if absent. */
+int nmp_opt_enum(lua_State *L, int arg, const char *field, int def, const char *const *names);
+/* `group=` as an axis (NM_GROUP_AUTO if absent). */
+nm_group_axis nmp_opt_group(lua_State *L, int arg, const char *field);
+/* n= and m= of the options table; raises "n:m = 5:4 is impossible" naming
+ * the field when not 0 <= n <= m, 1 <= m <= 64. need: both required. */
+void nmp_opt_nm(lua_State *L, int arg, int *n, int *m, int need);
+
+/* What a call works on: a model, one layer of it, or a bare tensor. */
+typedef struct {
+    nm_model *m;        /* NULL for a tensor */
+    int model_arg;      /* stack index of a model handle (pushed for a layer) */
+    int layer;          /* -1: the whole model */
+    nm_tensor *t;       /* a tensor target */
+} nmp_target;
+
+/* Reads the target at arg; kinds is a mix of "m" (model), "l" (layer),
+ * "t" (tensor). For a layer it pushes the model handle (keep the stack). */
+void nmp_check_target(lua_State *L, int arg, const char *kinds, nmp_target *t);
+/* Counts masks and keep vectors created by the last call against the memory
+ * limit (raises if over: the model keeps them, the limit is reported). */
+void nmp_recount(lua_State *L, const nmp_target *t);
+
+/* Scope options of a model-wide call (include_first, include_last,
+ * layers = {name = false | true | {n=, m=, group=}}). Leaves one stack slot
+ * (the override array, or nil) that must stay while s is used. */
+void nmp_read_scope(lua_State *L, int arg, const nm_model *m, nm_prune_scope *s);
+/* Pushes the report of all prunable layers (o NULL: declared N:M). */
+void nmp_push_model_report(lua_State *L, const nm_model *m, const nm_nm_opts *o);
+/* Pushes one report row / the report of the prunable layers. */
+void nmp_push_row(lua_State *L, const nm_prune_layer_info *e);
+void nmp_push_report(lua_State *L, const nm_prune_report *r);
+
+/* Registration of the other files' functions in nm (at nm) and nm.prune
+ * (at prune), and model methods (at methods); absolute indices. */
+void nmp_open_joint(lua_State *L, int nm, int prune, int methods);
+void nmp_open_act(lua_State *L, int nm, int prune, int methods);
+void nmp_open_store(lua_State *L, int nm, int prune, int methods);
+
+#endif

@@ -1,0 +1,287 @@
+/* bind_prune_joint.c - nm.prune.jointnf: JointNF with Lua callbacks.
+ *
+ * The engine calls C callbacks; each runs its Lua function under
+ * lua_pcall, so a Lua error never unwinds through the engine. A failure is
+ * kept in a stack slot: finetune returns failure (the engine stops), an
+ * error in on_round or progress makes the next progress check cancel. The
+ * binding then raises with the Lua error. Ctrl-C goes through
+ * nmlua_progress. */
+#include "bind_prune.h"
+
+#include <string.h>
+
+typedef struct {
+    lua_State *L;
+    int model;          /* stack index of the model handle */
+    int finetune, on_round, progress;   /* stack indices of functions, 0 = none */
+    int err;            /* stack slot of the first error (nil if none) */
+    const char *where;  /* which callback failed */
+    int round;
+    nm_model *m;
+    int n_layers;       /* layers at the start: callbacks must not add any */
+} joint_ctx;
+
+/* Records the error object on top of the stack (the first one wins). */
+static void keep_error(joint_ctx *c, const char *where)
+{
+    lua_State *L = c->L;
+    if (lua_isnil(L, c->err)) {
+        lua_replace(L, c->err);
+        c->where = where;
+    } else {
+        lua_pop(L, 1);
+    }
+}
+
+/* After a callback: the model must still be alive and have its layers. */
+static int model_intact(joint_ctx *c)
+{
+    lua_State *L = c->L;
+    return c->m->n_layers == c->n_layers && nmlua_check_model(L, c->model) == c->m;
+}
+
+/* A protected nmlua_check_model (a freed model raises). */
+static int pcheck_model(lua_State *L)
+{
+    nmlua_check_model(L, 1);
+    return 0;
+}
+
+static int still_there(joint_ctx *c, const char *where)
+{
+    lua_State *L = c->L;
+    lua_pushcfunction(L, pcheck_model);
+    lua_pushvalue(L, c->model);
+    int alive = lua_pcall(L, 1, 0, 0) == LUA_OK;
+    if (!alive)
+        lua_pop(L, 1);
+    if (!alive || c->m->n_layers != c->n_layers) {
+        lua_pushfstring(L, "the model was freed or changed inside %s", where);
+        keep_error(c, where);
+        return 0;
+    }
+    return model_intact(c);
+}
+
+static int cb_finetune(void *ud, nm_model *m, int round)
+{
+    joint_ctx *c = ud;
+    lua_State *L = c->L;
+    (void)m;
+    c->round = round;
+    lua_pushvalue(L, c->finetune);
+    lua_pushvalue(L, c->model);
+    lua_pushinteger(L, round);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+        keep_error(c, "finetune");
+        nm_seterr("finetune raised an error");
+        return 1;
+    }
+    if (!still_there(c, "finetune")) {
+        nm_seterr("the model was freed or changed inside finetune");
+        return 1;
+    }
+    return 0;
+}
+
+static void set_num(lua_State *L, const char *k, double v)
+{
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void set_int(lua_State *L, const char *k, lua_Integer v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, k);
+}
+
+/* Builds the stats table of a round (protected: may run out of memory). */
+static int push_round_stats(lua_State *L)
+{
+    const nm_jointnf_round *in = lua_touserdata(L, 1);
+    const nm_model *m = lua_touserdata(L, 2);
+    lua_createtable(L, 0, 6);
+    set_int(L, "round", in->round);
+    set_int(L, "rounds", in->rounds);
+    set_int(L, "weights_pruned", in->weights_pruned);
+    set_int(L, "filters_removed", in->filters_removed);
+    lua_createtable(L, in->n_layers, 0);
+    for (int i = 0; i < in->n_layers; i++) {
+        const nm_layer *l = &m->layers[in->layer[i]];
+        lua_createtable(L, 0, 6);
+        lua_pushstring(L, l->name);
+        lua_setfield(L, -2, "name");
+        set_int(L, "index", in->layer[i] + 1);
+        set_num(L, "density", in->density[i]);
+        set_int(L, "filters", in->filters[i]);
+        set_int(L, "filters_kept", in->filters_kept[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "layers");
+    return 1;
+}
+
+static void cb_on_round(void *ud, const nm_jointnf_round *info)
+{
+    joint_ctx *c = ud;
+    lua_State *L = c->L;
+    if (!lua_isnil(L, c->err))
+        return;
+    c->round = info->round;
+    lua_pushvalue(L, c->on_round);
+    lua_pushcfunction(L, push_round_stats);
+    lua_pushlightuserdata(L, (void *)info);
+    lua_pushlightuserdata(L, c->m);
+    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+        lua_remove(L, -2);
+        keep_error(c, "on_round");
+        return;
+    }
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+        keep_error(c, "on_round");
+    else
+        still_there(c, "on_round");
+}
+
+/* The engine's progress: the Lua progress function (if any), then Ctrl-C.
+ * A kept error cancels. */
+static int cb_progress(void *ud, double fraction, const char *what)
+{
+    joint_ctx *c = ud;
+    lua_State *L = c->L;
+    if (!lua_isnil(L, c->err))
+        return 1;
+    if (c->progress) {
+        lua_pushvalue(L, c->progress);
+        lua_pushnumber(L, fraction);
+        lua_pushstring(L, what);
+        if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+            keep_error(c, "progress");
+            return 1;
+        }
+        if (!still_there(c, "progress"))
+            return 1;
+    }
+    return nmlua_progress(L, fraction, what);
+}
+
+/* model:free() and <close> while JointNF runs: the engine holds the model. */
+static int busy_free(lua_State *L)
+{
+    return luaL_error(L, "a model cannot be freed inside nm.prune.jointnf's callbacks");
+}
+
+/* Swaps model:free and __close for busy_free (busy = 1) or back to the
+ * originals kept at stack slots saved, saved + 1 (busy = 0). */
+static void block_free(lua_State *L, int busy, int saved)
+{
+    luaL_getmetatable(L, NMLUA_MODEL);
+    lua_getfield(L, -1, "methods");
+    if (busy) {
+        lua_getfield(L, -1, "free");
+        lua_replace(L, saved);
+        lua_getfield(L, -2, "__close");
+        lua_replace(L, saved + 1);
+        lua_pushcfunction(L, busy_free);
+        lua_setfield(L, -2, "free");
+        lua_pushcfunction(L, busy_free);
+        lua_setfield(L, -3, "__close");
+    } else {
+        lua_pushvalue(L, saved);
+        lua_setfield(L, -2, "free");
+        lua_pushvalue(L, saved + 1);
+        lua_setfield(L, -3, "__close");
+    }
+    lua_pop(L, 2);
+}
+
+/* Counts the model's new masks (protected: it may have been freed). */
+static int precount(lua_State *L)
+{
+    nmlua_model_recount(L, 1);
+    return 0;
+}
+
+/* A function option at its own stack slot (0 if absent). */
+static int opt_fn(lua_State *L, int arg, const char *field)
+{
+    int t = lua_getfield(L, arg, field);
+    if (t == LUA_TNIL) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (t != LUA_TFUNCTION)
+        nmp_field_error(L, arg, field, "must be a function");
+    return lua_gettop(L);
+}
+
+/* nm.prune.jointnf(model, {n=, m=, filters=, rounds=, group=, allow_add=,
+ * finetune=, on_round=, progress=, layers=, include_first=, include_last=})
+ * -> report. */
+static int l_jointnf(lua_State *L)
+{
+    static const char *const keys[] = {"n", "m", "filters", "rounds", "group", "allow_add",
+                                       "finetune", "on_round", "progress", "layers",
+                                       "include_first", "include_last", NULL};
+    nmp_target t;
+    nmp_check_target(L, 1, "m", &t);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    nmp_check_keys(L, 2, keys);
+    int n, m;
+    nmp_opt_nm(L, 2, &n, &m, 1);
+    nm_jointnf_opts o;
+    nm_jointnf_opts_init(&o, n, m, nmp_opt_num(L, 2, "filters", 0, 0, 0.999999),
+                         nmp_opt_int(L, 2, "rounds", 3, 1, 1000));
+    o.axis = nmp_opt_group(L, 2, "group");
+    o.allow_add = nmp_opt_bool(L, 2, "allow_add", 0);
+    joint_ctx c = {.L = L, .model = 1, .m = t.m, .n_layers = t.m->n_layers};
+    c.finetune = opt_fn(L, 2, "finetune");
+    c.on_round = opt_fn(L, 2, "on_round");
+    c.progress = opt_fn(L, 2, "progress");
+    nmp_read_scope(L, 2, t.m, &o.scope);   /* leaves one slot */
+    lua_pushnil(L);
+    c.err = lua_gettop(L);
+    luaL_checkstack(L, 40, "jointnf callbacks");
+    o.finetune = c.finetune ? cb_finetune : NULL;
+    o.finetune_ud = &c;
+    o.on_round = c.on_round ? cb_on_round : NULL;
+    o.on_round_ud = &c;
+    o.progress = cb_progress;
+    o.progress_ud = &c;
+    lua_pushnil(L);
+    lua_pushnil(L);
+    int saved = lua_gettop(L) - 1;
+    block_free(L, 1, saved);
+    int rc = nm_prune_jointnf(t.m, &o);
+    block_free(L, 0, saved);
+    if (!lua_isnil(L, c.err)) {
+        lua_pushcfunction(L, precount);     /* the model may be gone */
+        lua_pushvalue(L, c.model);
+        if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+            lua_pop(L, 1);
+        if (lua_type(L, c.err) == LUA_TSTRING)
+            return luaL_error(L, "nm.prune.jointnf: %s (round %d): %s", c.where,
+                              c.round, lua_tostring(L, c.err));
+        lua_pushvalue(L, c.err);
+        return lua_error(L);
+    }
+    nmp_recount(L, &t);
+    if (rc != NM_OK)
+        return luaL_error(L, "nm.prune.jointnf: %s", nm_errmsg());
+    nm_nm_opts ro;      /* the report: skipped layers marked, N:M checked */
+    nm_nm_opts_init(&ro, n, m);
+    ro.axis = o.axis;
+    ro.scope = o.scope;
+    nmp_push_model_report(L, t.m, &ro);
+    return 1;
+}
+
+void nmp_open_joint(lua_State *L, int nm, int prune, int methods)
+{
+    (void)nm;
+    (void)methods;
+    lua_pushcfunction(L, l_jointnf);
+    lua_setfield(L, prune, "jointnf");
+}
