@@ -5,21 +5,7 @@
 
 #include "model.h"
 #include "plot.h"
-#include "png_decode.h"
-#include "tmpdir.h"
-
-#define BLUE 0x0072B2
-#define ORANGE 0xE69F00
-#define PRUNED 0xD9D9D9
-#define VERMILLION 0xD55E00
-
-static char dir[64], path[160];
-static void setup(void)
-{
-    cr_assert_not_null(test_tmpdir(dir));
-    snprintf(path, sizeof path, "%s/m.png", dir);
-}
-static void teardown(void) { test_rmdir(dir); }
+#include "helpers.h"
 
 static nm_model *small_net(void)
 {
@@ -60,12 +46,9 @@ Test(plot_model, density_before_after, .init = setup, .fini = teardown)
     prune_n4(b, nm_model_find(b, "fc"), 2);   /* 50% */
     plot *p = plot_begin(NULL);
     cr_assert_eq(plot_model_density(p, a, b), NM_OK, "%s", nm_errmsg());
-    cr_assert_eq(plot_save(p, path), NM_OK, "%s", nm_errmsg());
     plot_rect r;
-    plot_data_rect(p, &r);
-    plot_end(p);
     test_png im;
-    cr_assert_eq(test_png_load(path, &im), 0);
+    test_save_load(p, &r, &im);
     /* group g spans [r.x + g*r.w/3, ...): before bar on the left half of the
      * inner 80%, after bar on the right half */
     double slot = r.w / 3.0;
@@ -110,12 +93,9 @@ Test(plot_model, layer_mask_cells_and_removed_filter, .init = setup, .fini = tea
     for (int view = 0; view < 2; view++) {
         plot *p = plot_begin(NULL);
         cr_assert_eq(plot_layer_mask(p, l, (plot_mask_view)view), NM_OK, "%s", nm_errmsg());
-        cr_assert_eq(plot_save(p, path), NM_OK, "%s", nm_errmsg());
         plot_rect rc;
-        plot_data_rect(p, &rc);
-        plot_end(p);
         test_png im;
-        cr_assert_eq(test_png_load(path, &im), 0);
+        test_save_load(p, &rc, &im);
         for (int r = 0; r < rows; r++)
             for (int c = 0; c < cols; c++) {
                 uint32_t px = test_px(&im, rc.x + (int)((c + 0.5) * rc.w / cols),
@@ -142,7 +122,7 @@ Test(plot_model, layer_mask_cells_and_removed_filter, .init = setup, .fini = tea
                     imin = i;
             }
             int64_t ends[2] = {imax, imin};
-            uint32_t want[2] = {0xFDE725, 0x440154};
+            uint32_t want[2] = {VIRIDIS_HI, VIRIDIS_LO};
             for (int k = 0; k < 2; k++) {
                 int r = (int)(ends[k] / cols), c = (int)(ends[k] % cols);
                 uint32_t px = test_px(&im, rc.x + (int)((c + 0.5) * rc.w / cols),
@@ -161,12 +141,9 @@ Test(plot_model, layer_mask_cells_and_removed_filter, .init = setup, .fini = tea
     plot *q = plot_begin(NULL);
     const nm_layer *c1 = &m->layers[nm_model_find(m, "c1")];
     cr_assert_eq(plot_layer_mask(q, c1, PLOT_MASK_KEPT), NM_OK, "%s", nm_errmsg());
-    cr_assert_eq(plot_save(q, path), NM_OK, "%s", nm_errmsg());
     plot_rect rc;
-    plot_data_rect(q, &rc);
-    plot_end(q);
     test_png im;
-    cr_assert_eq(test_png_load(path, &im), 0);
+    test_save_load(q, &rc, &im);
     int rows1 = (int)nm_layer_rows(c1), cols1 = (int)nm_layer_cols(c1);
     for (int r = 0; r < rows1; r++)
         for (int c = 0; c < cols1; c++)
@@ -208,12 +185,9 @@ Test(plot_model, removed_input_channels_are_marked, .init = setup, .fini = teard
     for (int view = 0; view < 2; view++) {
         plot *p = plot_begin(NULL);
         cr_assert_eq(plot_layer_mask(p, l, (plot_mask_view)view), NM_OK, "%s", nm_errmsg());
-        cr_assert_eq(plot_save(p, path), NM_OK, "%s", nm_errmsg());
         plot_rect rc;
-        plot_data_rect(p, &rc);
-        plot_end(p);
         test_png im;
-        cr_assert_eq(test_png_load(path, &im), 0);
+        test_save_load(p, &rc, &im);
         int f[36];
         column_marks(&im, rc, cols, f);
         for (int c = 0; c < cols; c++)
@@ -243,12 +217,9 @@ Test(plot_model, removed_input_channels_are_marked, .init = setup, .fini = teard
             nm_u8(lg->in_chans)[3] = 0;
         plot *p = plot_begin(NULL);
         cr_assert_eq(plot_layer_mask(p, lg, PLOT_MASK_KEPT), NM_OK, "%s", nm_errmsg());
-        cr_assert_eq(plot_save(p, path), NM_OK, "%s", nm_errmsg());
         plot_rect rc;
-        plot_data_rect(p, &rc);
-        plot_end(p);
         test_png im;
-        cr_assert_eq(test_png_load(path, &im), 0);
+        test_save_load(p, &rc, &im);
         int f[18];
         column_marks(&im, rc, 18, f);
         for (int c = 0; c < 18; c++)
