@@ -44,4 +44,13 @@ static inline void test_save_load(plot *p, plot_rect *rc, test_png *im)
     cr_assert_eq(test_png_load(path, im), 0);
 }
 
+/* The pixel at the centre of cell (r, c) of a rows x cols matrix drawn
+ * in the data rectangle rc. */
+static inline uint32_t test_cell_px(const test_png *im, plot_rect rc, int rows, int cols, int r,
+                                    int c)
+{
+    int x = rc.x + (int)((c + 0.5) * rc.w / cols), y = rc.y + (int)((r + 0.5) * rc.h / rows);
+    return test_px(im, x, y);
+}
+
 #endif

@@ -98,13 +98,6 @@ Test(plot, grouped_and_stacked_series, .init = setup, .fini = teardown)
     test_png_free(&im);
 }
 
-/* Centre pixel of cell (r, c) of a rows x cols matrix drawn in rect. */
-static uint32_t cell_px(const test_png *im, plot_rect rc, int rows, int cols, int r, int c)
-{
-    int x = rc.x + (int)((c + 0.5) * rc.w / cols), y = rc.y + (int)((r + 0.5) * rc.h / rows);
-    return test_px(im, x, y);
-}
-
 Test(plot, mask_cells_have_kept_and_pruned_colours, .init = setup, .fini = teardown)
 {
     enum { R = 8, C = 16 };
@@ -123,8 +116,8 @@ Test(plot, mask_cells_have_kept_and_pruned_colours, .init = setup, .fini = teard
     for (int r = 0; r < R; r++)
         for (int c = 0; c < C; c++) {
             uint32_t want = mask[r * C + c] ? BLUE : PRUNED;
-            cr_assert_eq(cell_px(&im, rc, R, C, r, c), want, "cell %d,%d is %06x", r, c,
-                         cell_px(&im, rc, R, C, r, c));
+            cr_assert_eq(test_cell_px(&im, rc, R, C, r, c), want, "cell %d,%d is %06x", r, c,
+                         test_cell_px(&im, rc, R, C, r, c));
         }
     /* removed row 5 has the marker left of the matrix, row 4 has not */
     int found5 = 0, found4 = 0;
@@ -148,8 +141,8 @@ Test(plot, heatmap_ramp_ends_are_viridis, .init = setup, .fini = teardown)
     plot_rect rc;
     test_png im;
     test_save_load(p, &rc, &im);
-    cr_assert_eq(cell_px(&im, rc, R, C, 0, 0), VIRIDIS_LO);
-    cr_assert_eq(cell_px(&im, rc, R, C, R - 1, C - 1), VIRIDIS_HI);
+    cr_assert_eq(test_cell_px(&im, rc, R, C, 0, 0), VIRIDIS_LO);
+    cr_assert_eq(test_cell_px(&im, rc, R, C, R - 1, C - 1), VIRIDIS_HI);
     /* the colour bar to the right holds both ends too */
     int lo = 0, hi = 0;
     for (int x = rc.x + rc.w; x < im.w; x++)
