@@ -5,8 +5,13 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* The model nmlab opens when none is named (a zoo name; seed 1). */
-#define NMLAB_DEFAULT_MODEL "resnet18"
+/* The model nmlab opens when none is named: the trained Fashion-MNIST CNN
+ * shipped in the source tree, NMLAB_DEFAULT_MODEL_FILE, looked up in the
+ * current folder and then under NMLAB_SOURCE_ROOT (examples/train_fmnist.lua
+ * makes it); if neither exists, the zoo model NMLAB_DEFAULT_MODEL with
+ * synthetic weights (seed 1), and the status/summary says so. */
+#define NMLAB_DEFAULT_MODEL "fmnist_cnn"
+#define NMLAB_DEFAULT_MODEL_FILE "examples/models/fmnist_cnn.safetensors"
 
 typedef enum {
     CLI_SHELL = 0,      /* nmlab [MODEL]: the TUI, or a summary when stdout is no terminal */

@@ -12,6 +12,7 @@
 #include "nmio.h"
 #include "cli.h"
 #include "fileutil.h"
+#include "nmlab_config.h"
 
 #include <curses.h>
 #include <lauxlib.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static volatile sig_atomic_t g_sigint, g_quit;
 
@@ -454,12 +456,24 @@ static void load_start_model(tui_app *a, const char *path)
             wb_log_add(&a->s.log, WB_LOG_INFO, warn);
         free(warn);
     }
+    if (!m && !path) {   /* the shipped trained model, here or in the source tree */
+        const char *roots[] = {".", NMLAB_SOURCE_ROOT};
+        char file[1200];
+        for (int i = 0; i < 2 && !m; i++) {
+            snprintf(file, sizeof file, "%s/%s", roots[i], NMLAB_DEFAULT_MODEL_FILE);
+            if (access(file, R_OK) == 0 && (m = nm_model_load(file, NULL)) != NULL)
+                tui_status(a, "opened the trained model %s", file);
+        }
+    }
     if (!m) {
         m = nm_zoo(NMLAB_DEFAULT_MODEL, 1);
         if (!m) {
             wb_log_add(&a->s.log, WB_LOG_ERROR, nm_errmsg());
             return;
         }
+        if (!path)
+            tui_status(a, "%s not found: zoo %s with synthetic (untrained) weights",
+                       NMLAB_DEFAULT_MODEL_FILE, NMLAB_DEFAULT_MODEL);
     }
     nmlua_push_model(L, m);
     lua_setglobal(L, "model");

@@ -15,6 +15,7 @@ static const struct {
     {"sim", nmlua_open_sim},
     {"plot", nmlua_open_plot},
     {"prune", nmlua_open_prune},
+    {"train", nmlua_open_train},    /* after model: adds model:evaluate... */
     {"debug", nmlua_open_debug},
 };
 
@@ -40,6 +41,8 @@ int luaopen_nm(lua_State *L)
     int nm = lua_gettop(L);
     lua_pushliteral(L, NMLAB_VERSION);
     lua_setfield(L, nm, "version");
+    lua_pushliteral(L, NMLAB_SOURCE_ROOT);   /* finds the shipped model (nm.cli) */
+    lua_setfield(L, nm, "source_root");
     for (size_t i = 0; i < sizeof submodules / sizeof submodules[0]; i++) {
         submodules[i].open(L, nm);
         lua_settop(L, nm);

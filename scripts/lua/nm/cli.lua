@@ -3,13 +3,39 @@ local nm = require "nm"
 local M = {}
 
 --- M.summary(source, default) -> true, or false after printing why.
---- source: a model file or zoo name (nil: the zoo model `default`).
-function M.summary(source, default)
+--- source: a model file or zoo name (nil: the default model, below).
+--- Without a source it opens the trained model file shipped in the source
+--- tree (`file`, looked up in the current folder, then nm.source_root)
+--- when there is one.
+function M.summary(source, default, file)
   local model, warnings
   local name = source or default
+  file = file or "examples/models/fmnist_cnn.safetensors"
+  if not source then
+    for _, root in ipairs{".", nm.source_root} do
+      local path = root .. "/" .. file
+      local f = io.open(path, "rb")
+      if f then
+        f:close()
+        local err
+        model, err = nm.load(path)
+        if model then
+          warnings = err
+          print("trained model " .. path)
+          break
+        end
+        io.stderr:write("nmlab: ", err, "\n")
+      end
+    end
+    if not model then
+      print(file .. " not found: zoo " .. default .. " with synthetic (untrained) weights")
+    end
+  end
   local zoo = {}
   for _, z in ipairs(nm.zoo_list()) do zoo[z] = true end
-  if zoo[name] then
+  if model then
+    -- the shipped file, found above
+  elseif zoo[name] then
     model = nm.zoo(name)
   else
     model, warnings = nm.load(name)

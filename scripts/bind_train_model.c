@@ -1,0 +1,156 @@
+/* bind_train_model.c - model methods of nm.train's binding:
+ * model:evaluate(data), model:forward(x), model:set_activation(which, opts). */
+#include "bind_train.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* model:evaluate(data [, {batch = 256}]) -> accuracy, loss, density.
+ * density: one row {index, name, kind, density} per layer (array part)
+ * and density[name] = fraction of nonzero outputs over the set. */
+static int m_evaluate(lua_State *L)
+{
+    static const char *const keys[] = {"batch", NULL};
+    nm_model *m = nmlua_check_model(L, 1);
+    const nm_dataset *d = nmt_check_dataset(L, 2);
+    int batch = 256;
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        nmt_check_keys(L, 3, keys);
+        batch = nmt_opt_int(L, 3, "batch", 256, 1, 1 << 16);
+    }
+    double *density = lua_newuserdatauv(L, sizeof(double) * (size_t)(m->n_layers + 1), 0);
+    double acc = 0, loss = 0;
+    if (nm_evaluate(m, d, batch, &acc, &loss, density) != NM_OK)
+        return luaL_error(L, "model:evaluate: %s", nm_errmsg());
+    lua_pushnumber(L, acc);
+    lua_pushnumber(L, loss);
+    lua_createtable(L, m->n_layers, m->n_layers);
+    for (int i = 0; i < m->n_layers; i++) {
+        const nm_layer *l = &m->layers[i];
+        lua_createtable(L, 0, 4);
+        lua_pushinteger(L, i + 1);
+        lua_setfield(L, -2, "index");
+        lua_pushstring(L, l->name);
+        lua_setfield(L, -2, "name");
+        lua_pushstring(L, nm_layer_kind_name(l->kind));
+        lua_setfield(L, -2, "kind");
+        lua_pushnumber(L, density[i]);
+        lua_setfield(L, -2, "density");
+        lua_rawseti(L, -2, i + 1);
+        lua_pushnumber(L, density[i]);
+        lua_setfield(L, -2, l->name);
+    }
+    return 3;
+}
+
+/* model:forward(x) -> new f32 tensor [N, C', H', W'] of the last layer's
+ * output; x is f32 [N, C, H, W] or [C, H, W] matching the model input. */
+static int m_forward(lua_State *L)
+{
+    nm_model *m = nmlua_check_model(L, 1);
+    const nm_tensor *x = nmlua_check_tensor(L, 2);
+    if (x->dtype != NM_F32)
+        luaL_argerror(L, 2, "input must be an f32 tensor");
+    nm_tensor *y = nm_forward(m, x);
+    if (y == NULL)
+        return luaL_error(L, "model:forward: %s", nm_errmsg());
+    size_t bytes = (size_t)y->numel * sizeof(float);
+    if (nmlua_mem_reserve(L, bytes) != NM_OK) {
+        nm_tensor_release(y);
+        return luaL_error(L, "%s", nm_errmsg());
+    }
+    nmlua_push_tensor(L, y, bytes);
+    return 1;
+}
+
+/* Switches layer l to NMReLU n:m (n > 0) or back to plain ReLU (n = 0).
+ * Raises for layers that are not ReLU/NMReLU or clip (ReLU6). */
+static void set_act(lua_State *L, nm_layer *l, int n, int mm, nm_act_policy policy,
+                    nm_act_axis axis)
+{
+    if (l->kind != NM_LAYER_RELU && l->kind != NM_LAYER_NMRELU)
+        luaL_error(L, "set_activation: layer '%s' is a %s, not a ReLU", l->name,
+                   nm_layer_kind_name(l->kind));
+    if (l->clip > 0 && n > 0)
+        luaL_error(L, "set_activation: layer '%s' is a clipped ReLU (ReLU6); NMReLU has no clip",
+                   l->name);
+    if (n == 0) {
+        l->kind = NM_LAYER_RELU;
+        l->act_n = l->act_m = 0;
+    } else {
+        l->kind = NM_LAYER_NMRELU;
+        l->act_n = n, l->act_m = mm, l->act_policy = policy, l->act_axis = axis;
+    }
+}
+
+/* model:set_activation(which, opts) -> number of layers changed.
+ * which: a layer name or 1-based index, an array of them, or "all" (every
+ * ReLU and NMReLU layer). opts: {n=, m=, policy='first'|'topk',
+ * axis='position'|'channel'} makes them NMReLU n:m; nil, {} or n = 0 makes
+ * them plain ReLU again. */
+static int m_set_activation(lua_State *L)
+{
+    static const char *const keys[] = {"n", "m", "policy", "axis", NULL};
+    static const char *const policies[] = {"first", "topk", NULL};
+    static const char *const axes[] = {"position", "channel", NULL};
+    nm_model *m = nmlua_check_model(L, 1);
+    int n = 0, mm = 0, policy = NM_POLICY_FIRST, axis = NM_AXIS_POSITION;
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        nmt_check_keys(L, 3, keys);
+        n = nmt_opt_int(L, 3, "n", 0, 0, 64);
+        mm = nmt_opt_int(L, 3, "m", n > 0 ? -1 : 0, n > 0 ? 1 : 0, 64);
+        if (n > 0 && mm < 0)
+            luaL_argerror(L, 3, "m: required with n");
+        if (n > mm)
+            luaL_argerror(L, 3, lua_pushfstring(L, "n:m = %d:%d is impossible", n, mm));
+        policy = nmt_opt_enum(L, 3, "policy", NM_POLICY_FIRST, policies);
+        axis = nmt_opt_enum(L, 3, "axis", NM_AXIS_POSITION, axes);
+    }
+    int changed = 0;
+    if (lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "all") == 0) {
+        for (int i = 0; i < m->n_layers; i++) {
+            nm_layer *l = &m->layers[i];
+            if (l->kind == NM_LAYER_RELU || l->kind == NM_LAYER_NMRELU) {
+                set_act(L, l, n, mm, (nm_act_policy)policy, (nm_act_axis)axis);
+                changed++;
+            }
+        }
+    } else {
+        int list = lua_istable(L, 2);
+        lua_Integer count = list ? luaL_len(L, 2) : 1;
+        for (lua_Integer k = 1; k <= count; k++) {
+            if (list)
+                lua_geti(L, 2, k);
+            else
+                lua_pushvalue(L, 2);
+            int i = -1;
+            if (lua_type(L, -1) == LUA_TNUMBER) {
+                lua_Integer x = lua_tointeger(L, -1);
+                i = x >= 1 && x <= m->n_layers ? (int)x - 1 : -1;
+            } else if (lua_type(L, -1) == LUA_TSTRING) {
+                i = nm_model_find(m, lua_tostring(L, -1));
+            }
+            if (i < 0)
+                luaL_argerror(L, 2, lua_pushfstring(L, "no layer '%s' in model '%s'",
+                                                    luaL_tolstring(L, -1, NULL), m->name));
+            lua_pop(L, 1);
+            set_act(L, &m->layers[i], n, mm, (nm_act_policy)policy, (nm_act_axis)axis);
+            changed++;
+        }
+    }
+    lua_pushinteger(L, changed);
+    return 1;
+}
+
+void nmt_open_model(lua_State *L, int methods)
+{
+    static const luaL_Reg fns[] = {
+        {"evaluate", m_evaluate}, {"forward", m_forward},
+        {"set_activation", m_set_activation}, {NULL, NULL},
+    };
+    lua_pushvalue(L, methods);
+    luaL_setfuncs(L, fns, 0);
+    lua_pop(L, 1);
+}
