@@ -14,6 +14,7 @@ static const struct {
     {"io", nmlua_open_io},          /* after model: adds model:save */
     {"sim", nmlua_open_sim},
     {"plot", nmlua_open_plot},
+    {"train", nmlua_open_train},    /* after model: adds evaluate, forward */
     {"debug", nmlua_open_debug},
 };
 

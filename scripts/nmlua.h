@@ -29,6 +29,7 @@ void nmlua_open_zoo(lua_State *L, int nm);     /* bind_zoo.c */
 void nmlua_open_io(lua_State *L, int nm);      /* bind_io.c (after model) */
 void nmlua_open_sim(lua_State *L, int nm);     /* bind_sim.c: nm.sim */
 void nmlua_open_plot(lua_State *L, int nm);    /* bind_plot.c: nm.plot */
+void nmlua_open_train(lua_State *L, int nm);   /* bind_train.c: nm.train, nm.data */
 void nmlua_open_debug(lua_State *L, int nm);   /* nmlua.c: nm._cancel_after */
 
 /* Builds the `nm` module table (all submodules) and leaves it on the stack. */
