@@ -14,6 +14,7 @@
 --   bMAC    3:9 weights (nm.prune.nm), no filters removed
 --   nm-4-4  JointNF-4-4-0.2: nm.prune.jointnf 4:9 weights, 20 % of filters, 3 rounds
 --   nm-6-4  JointNF-6-4-0.1: 4:9 weights, 10 % of filters, 3 rounds
+--   (MobileNet-v2: max_sparsity = 0.5, at most half of a layer's filters)
 -- JointNF removes filters among its candidates (not the first conv, not the
 -- classifier, not channels feeding a residual add); the first conv and the
 -- classifier then get the same weight N:M (nm.prune.nm on the layer), so
@@ -69,8 +70,12 @@ local function prune_for(i, name, model)
     rep = nm.prune.nm(model, {n = 3, m = 9, group = group, layers = skip})
   else
     local f = (name == "vit_b16") and 0.3 or (i == 3 and 0.2 or 0.1)
+    -- MobileNet-v2: no layer may lose more than half its filters (uncapped,
+    -- the ranking empties features.17.conv.2 and features.18.0 but one)
+    local cap = name == "mobilenet_v2" and 0.5 or nil
     rep = nm.prune.jointnf(model, {n = 4, m = 9, filters = f, rounds = 3, group = group,
-      layers = skip})
+      layers = skip, max_sparsity = cap})
+    if rep.message then print("  " .. name .. ": " .. rep.message) end
   end
   local n = i == 2 and 3 or 4
   for _, lname in ipairs(ends(rep)) do

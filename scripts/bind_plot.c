@@ -114,16 +114,24 @@ static int p_tostring(lua_State *L)
 
 /* --- charts -------------------------------------------------------------- */
 
-/* Shared by bars and stacked: groups, series, labels, value_labels, ymax. */
-static int bars_common(lua_State *L, int stacked)
+/* Every chart's start: checks the options table at 1, pushes the anchor
+ * table for its strings (returns its index) and reads the figure options. */
+static int chart_begin(lua_State *L, plot_opts *o)
 {
-    const char *kind = stacked ? "stacked" : "bars";
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
     lua_newtable(L);
     int anchor = lua_gettop(L);
+    plotarg_opts(L, 1, anchor, o);
+    return anchor;
+}
+
+/* Shared by bars and stacked: groups, series, labels, value_labels, ymax. */
+static int bars_common(lua_State *L, int stacked)
+{
+    const char *kind = stacked ? "stacked" : "bars";
     plot_opts o;
-    plotarg_opts(L, 1, anchor, &o);
+    int anchor = chart_begin(L, &o);
 
     plot_bar_data d = {0};
     size_t ng = plotarg_array(L, 1, "groups", "groups");
@@ -166,12 +174,8 @@ static int l_stacked(lua_State *L) { return bars_common(L, 1); }
 /* nm.plot.lines{x=, series=, markers=true, ...}; x defaults to 1..n. */
 static int l_lines(lua_State *L)
 {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_settop(L, 1);
-    lua_newtable(L);
-    int anchor = lua_gettop(L);
     plot_opts o;
-    plotarg_opts(L, 1, anchor, &o);
+    int anchor = chart_begin(L, &o);
 
     plot_line_data d = {0};
     double *x = NULL;
@@ -201,12 +205,8 @@ static int l_lines(lua_State *L)
  * numbers (written as tostring writes them). */
 static int l_table(lua_State *L)
 {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_settop(L, 1);
-    lua_newtable(L);
-    int anchor = lua_gettop(L);
     plot_opts o;
-    plotarg_opts(L, 1, anchor, &o);
+    int anchor = chart_begin(L, &o);
 
     size_t nc = plotarg_array(L, 1, "header", "header");
     int ht = lua_gettop(L);
@@ -319,12 +319,8 @@ static double *read_matrix(lua_State *L, const char *key, int64_t *rows, int64_t
 static int l_heatmap(lua_State *L)
 {
     static const char *const ramps[] = {"viridis", "cividis", NULL};
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_settop(L, 1);
-    lua_newtable(L);
-    int anchor = lua_gettop(L);
     plot_opts o;
-    plotarg_opts(L, 1, anchor, &o);
+    int anchor = chart_begin(L, &o);
 
     plot_heat_data d = {0};
     d.values = read_matrix(L, "values", &d.rows, &d.cols, 0);

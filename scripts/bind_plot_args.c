@@ -266,11 +266,7 @@ int plotarg_series(lua_State *L, int anchor, int *n_points, const char *against,
             plotarg_error(L, 1, "series[%d].name must be a string", (int)s + 1);
         lua_pop(L, 1);
         snprintf(what, sizeof what, "series[%d].values", (int)s + 1);
-        if (lua_getfield(L, e, "values") != LUA_TTABLE)
-            plotarg_error(L, 1, "%s must be a table, not %s", what, luaL_typename(L, -1));
-        size_t nv = lua_rawlen(L, -1);
-        if (nv == 0)
-            plotarg_error(L, 1, "%s is empty", what);
+        size_t nv = plotarg_array(L, e, "values", what);
         if (nv != (size_t)np)
             plotarg_error(L, 1, "%s has %d values but %s has %d", what, (int)nv, against, np);
         plotarg_numbers(L, -1, nv, values + s * (size_t)np, what);

@@ -7,16 +7,22 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Options table at arg (may be absent): figure options only. */
-static void helper_opts(lua_State *L, int arg, int anchor, plot_opts *o)
+/* Every helper's start, its options table the last argument `arg` (may be
+ * absent: figure options only): drops what follows arg, pushes the anchor
+ * table for strings (returns its index) and reads the figure options. */
+static int helper_begin(lua_State *L, int arg, plot_opts *o)
 {
+    lua_settop(L, arg);
+    lua_newtable(L);
+    int anchor = lua_gettop(L);
     if (lua_isnoneornil(L, arg)) {
         *o = plot_defaults();
         o->index_base = 1;   /* as plotarg_opts: labels count from 1 */
-        return;
+        return anchor;
     }
     luaL_checktype(L, arg, LUA_TTABLE);
     plotarg_opts(L, arg, anchor, o);
+    return anchor;
 }
 
 /* nm.plot.layer_density(model [, before_model] [, opts]): density of each
@@ -30,11 +36,8 @@ static int l_layer_density(lua_State *L)
         before = nmlua_check_model(L, 2);
         optarg = 3;
     }
-    lua_settop(L, optarg);
-    lua_newtable(L);
-    int anchor = lua_gettop(L);
     plot_opts o;
-    helper_opts(L, optarg, anchor, &o);
+    helper_begin(L, optarg, &o);
     plot_ud *u = plotobj_push(L, &o, "layer_density");
     int st = before ? plot_model_density(u->p, before, after)
                     : plot_model_density(u->p, after, NULL);
@@ -46,11 +49,8 @@ static int l_mask(lua_State *L)
 {
     static const char *const views[] = {"kept", "magnitude", NULL};
     luaL_checkudata(L, 1, NMLUA_LAYER);
-    lua_settop(L, 2);
-    lua_newtable(L);
-    int anchor = lua_gettop(L);
     plot_opts o;
-    helper_opts(L, 2, anchor, &o);
+    helper_begin(L, 2, &o);
     int view = lua_istable(L, 2) ? plotarg_choice(L, 2, "view", views) : 0;
     /* The layer view exposes its model and index; the model check raises
      * if it has been freed. */
@@ -197,9 +197,14 @@ static size_t report_layers(lua_State *L, int t, const char *what)
     return n;
 }
 
-/* Layer name of the result at the top of the stack (anchored). */
-static const char *layer_name(lua_State *L, int anchor, const char *what)
+/* Pushes result g (from 0) of the layers array at lt, names it in
+ * what[64] for messages ("report.layers[3]") and returns its layer name
+ * (anchored). */
+static const char *layer_result(lua_State *L, int lt, size_t g, int anchor, char *what)
 {
+    snprintf(what, 64, "report.layers[%d]", (int)g + 1);
+    if (lua_rawgeti(L, lt, (lua_Integer)g + 1) != LUA_TTABLE)
+        plotarg_error(L, 1, "%s must be a table", what);
     int ty = lua_getfield(L, -1, "name");
     if (ty != LUA_TSTRING && ty != LUA_TNUMBER)
         plotarg_error(L, 1, "%s.name must be a string", what);
@@ -213,11 +218,8 @@ static const char *layer_name(lua_State *L, int anchor, const char *what)
 static int l_energy(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    lua_settop(L, 2);
-    lua_newtable(L);
-    int anchor = lua_gettop(L);
     plot_opts o;
-    helper_opts(L, 2, anchor, &o);
+    int anchor = helper_begin(L, 2, &o);
 
     /* One report has `layers`; a list of reports has report tables. */
     int single = lua_getfield(L, 1, "layers") != LUA_TNIL;
@@ -233,10 +235,7 @@ static int l_energy(lua_State *L)
         groups = plotarg_scratch(L, ng, sizeof *groups);
         v = plotarg_scratch(L, ng * N_ENERGY_PARTS, sizeof *v);
         for (size_t g = 0; g < ng; g++) {
-            snprintf(what, sizeof what, "report.layers[%d]", (int)g + 1);
-            if (lua_rawgeti(L, lt, (lua_Integer)g + 1) != LUA_TTABLE)
-                plotarg_error(L, 1, "%s must be a table", what);
-            groups[g] = layer_name(L, anchor, what);
+            groups[g] = layer_result(L, lt, g, anchor, what);
             read_energy(L, lua_gettop(L), what, v + g, (int)ng);
             lua_pop(L, 1);
         }
@@ -321,11 +320,8 @@ static int l_energy(lua_State *L)
 static int l_utilization(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    lua_settop(L, 2);
-    lua_newtable(L);
-    int anchor = lua_gettop(L);
     plot_opts o;
-    helper_opts(L, 2, anchor, &o);
+    int anchor = helper_begin(L, 2, &o);
     size_t ng = report_layers(L, 1, "report");
     int lt = lua_gettop(L);
     const char **groups = plotarg_scratch(L, ng, sizeof *groups);
@@ -334,10 +330,7 @@ static int l_utilization(lua_State *L)
     static const char *const fields[] = {"util", "mult_util"};
     char what[64];
     for (size_t g = 0; g < ng; g++) {
-        snprintf(what, sizeof what, "report.layers[%d]", (int)g + 1);
-        if (lua_rawgeti(L, lt, (lua_Integer)g + 1) != LUA_TTABLE)
-            plotarg_error(L, 1, "%s must be a table", what);
-        groups[g] = layer_name(L, anchor, what);
+        groups[g] = layer_result(L, lt, g, anchor, what);
         for (int k = 0; k < 2; k++) {
             int ty = lua_getfield(L, -1, fields[k]);
             double x = lua_tonumber(L, -1);

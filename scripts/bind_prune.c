@@ -239,6 +239,16 @@ void nmp_push_report(lua_State *L, const nm_prune_report *r)
     set_num(L, "sparsity", r->sparsity);
 }
 
+void nmp_set_unmet(lua_State *L, int64_t unmet)
+{
+    set_int(L, "filters_unmet", unmet);
+    if (unmet > 0) {
+        lua_pushfstring(L, "per-layer caps (max_sparsity / min_density) left %I of the "
+                        "filter target unremoved", (lua_Integer)unmet);
+        lua_setfield(L, -2, "message");
+    }
+}
+
 /* Holds a report until it is pushed, so a raise cannot leak it. */
 typedef struct { nm_prune_report *r; } report_guard;
 
@@ -498,11 +508,14 @@ static void single_layer_scope(lua_State *L, const nm_model *m, int idx, nm_prun
     s->include_first = s->include_last = 1;
 }
 
-/* nm.prune.filters(target, {ratio=, score=, global=, allow_add=, ...}) -> report. */
+/* nm.prune.filters(target, {ratio=, score=, global=, allow_add=,
+ * max_sparsity=, min_density=, ...}) -> report (with filters_unmet, and
+ * a message when the caps left part of the target). */
 static int l_filters(lua_State *L)
 {
-    static const char *const keys[] = {"ratio", "score", "global", "allow_add", "layers",
-                                       "include_first", "include_last", NULL};
+    static const char *const keys[] = {"ratio", "score", "global", "allow_add", "max_sparsity",
+                                       "min_density", "layers", "include_first",
+                                       "include_last", NULL};
     static const char *const scores[] = {"l1", "bn", NULL};
     nmp_target t;
     lua_settop(L, 2);    /* a layer target pushes its model at 3 */
@@ -517,6 +530,10 @@ static int l_filters(lua_State *L)
     o.criterion = (nm_filter_criterion)nmp_opt_enum(L, 2, "score", 0, scores);
     o.global = nmp_opt_bool(L, 2, "global", 1);
     o.allow_add = nmp_opt_bool(L, 2, "allow_add", 0);
+    o.max_sparsity = nmp_opt_num(L, 2, "max_sparsity", 1, 0, 1);
+    o.min_density = nmp_opt_num(L, 2, "min_density", 0, 0, 1);
+    int64_t unmet = 0;
+    o.unmet = &unmet;
     if (t.layer >= 0) {
         if (get_field(L, 2, "layers") != LUA_TNIL)
             nmp_field_error(L, 2, "layers", "only for a model target");
@@ -540,6 +557,7 @@ static int l_filters(lua_State *L)
         push_layer_row(L, t.m, t.layer, 0, 0, NM_GROUP_AUTO);
     else
         push_scoped_report(L, t.m, &o.scope);
+    nmp_set_unmet(L, unmet);
     return 1;
 }
 

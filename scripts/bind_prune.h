@@ -56,6 +56,8 @@ void nmp_push_model_report(lua_State *L, const nm_model *m, const nm_nm_opts *o)
 /* Pushes one report row / the report of the prunable layers. */
 void nmp_push_row(lua_State *L, const nm_prune_layer_info *e);
 void nmp_push_report(lua_State *L, const nm_prune_report *r);
+/* Sets filters_unmet (and, when > 0, a message) on the table on top. */
+void nmp_set_unmet(lua_State *L, int64_t unmet);
 
 /* Registration of the other files' functions in nm (at nm) and nm.prune
  * (at prune), and model methods (at methods); absolute indices. */

@@ -217,13 +217,15 @@ static int opt_fn(lua_State *L, int arg, const char *field)
 }
 
 /* nm.prune.jointnf(model, {n=, m=, filters=, rounds=, group=, allow_add=,
- * finetune=, on_round=, progress=, layers=, include_first=, include_last=})
- * -> report. */
+ * max_sparsity=, min_density=, finetune=, on_round=, progress=, layers=,
+ * include_first=, include_last=}) -> report (with filters_unmet, and a
+ * message when the caps left part of the filter target). */
 static int l_jointnf(lua_State *L)
 {
     static const char *const keys[] = {"n", "m", "filters", "rounds", "group", "allow_add",
-                                       "finetune", "on_round", "progress", "layers",
-                                       "include_first", "include_last", NULL};
+                                       "max_sparsity", "min_density", "finetune", "on_round",
+                                       "progress", "layers", "include_first", "include_last",
+                                       NULL};
     nmp_target t;
     nmp_check_target(L, 1, "m", &t);
     luaL_checktype(L, 2, LUA_TTABLE);
@@ -236,6 +238,10 @@ static int l_jointnf(lua_State *L)
                          nmp_opt_int(L, 2, "rounds", 3, 1, 1000));
     o.axis = nmp_opt_group(L, 2, "group");
     o.allow_add = nmp_opt_bool(L, 2, "allow_add", 0);
+    o.max_sparsity = nmp_opt_num(L, 2, "max_sparsity", 1, 0, 1);
+    o.min_density = nmp_opt_num(L, 2, "min_density", 0, 0, 1);
+    int64_t unmet = 0;
+    o.unmet = &unmet;
     joint_ctx c = {.L = L, .model = 1, .m = t.m, .n_layers = t.m->n_layers};
     c.finetune = opt_fn(L, 2, "finetune");
     c.on_round = opt_fn(L, 2, "on_round");
@@ -275,6 +281,7 @@ static int l_jointnf(lua_State *L)
     ro.axis = o.axis;
     ro.scope = o.scope;
     nmp_push_model_report(L, t.m, &ro);
+    nmp_set_unmet(L, unmet);
     return 1;
 }
 

@@ -97,6 +97,22 @@ void nm_filter_opts_init(nm_filter_opts *o, double ratio)
     o->ratio = ratio;
     o->criterion = NM_FILTER_L1;
     o->global = 1;
+    o->max_sparsity = 1.0;
+}
+
+int nm_filter_min_kept(int out_c, double min_density, double max_sparsity)
+{
+    if (!(min_density >= 0 && min_density <= 1))
+        return nm_seterr("min_density must be in [0, 1], not %g", min_density), -1;
+    if (!(max_sparsity >= 0 && max_sparsity <= 1))
+        return nm_seterr("max_sparsity must be in [0, 1], not %g", max_sparsity), -1;
+    if (min_density != 0 && max_sparsity != 1 && fabs(min_density - (1 - max_sparsity)) > 1e-9)
+        return nm_seterr("min_density %g and max_sparsity %g disagree (give one, or "
+                         "min_density = 1 - max_sparsity)", min_density, max_sparsity), -1;
+    int64_t by_cap = out_c - (int64_t)floor(max_sparsity * out_c + 1e-9);
+    int64_t by_floor = (int64_t)ceil(min_density * out_c - 1e-9);
+    int64_t k = by_cap > by_floor ? by_cap : by_floor;
+    return (int)(k > 1 ? k : 1);
 }
 
 typedef struct {
@@ -138,6 +154,10 @@ int nm_prune_filters(nm_model *mdl, const nm_filter_opts *o)
 {
     if (!(o->ratio >= 0 && o->ratio < 1))
         return nm_seterr("filter ratio must be in [0, 1), not %g", o->ratio);
+    if (nm_filter_min_kept(1, o->min_density, o->max_sparsity) < 0)
+        return NM_ERR;
+    if (o->unmet)
+        *o->unmet = 0;
     int need_bn = o->criterion == NM_FILTER_BN;
     int64_t total = 0;
     for (int i = 0; i < mdl->n_layers; i++)
@@ -145,12 +165,14 @@ int nm_prune_filters(nm_model *mdl, const nm_filter_opts *o)
             total += mdl->layers[i].out_c;
     fscore *sc = malloc((size_t)(total ? total : 1) * sizeof *sc);
     int *kept = calloc((size_t)mdl->n_layers, sizeof *kept);
-    if (!sc || !kept) {
+    int *floor_k = calloc((size_t)mdl->n_layers, sizeof *floor_k);
+    if (!sc || !kept || !floor_k) {
         free(sc);
         free(kept);
+        free(floor_k);
         return nm_seterr("out of memory");
     }
-    int64_t ns = 0, removed = 0;
+    int64_t ns = 0, removed = 0, unmet = 0;
     int rc = NM_OK;
     for (int i = 0; i < mdl->n_layers && rc == NM_OK; i++) {
         if (!nm_filter_eligible(mdl, i, &o->scope, o->allow_add, need_bn))
@@ -158,6 +180,7 @@ int nm_prune_filters(nm_model *mdl, const nm_filter_opts *o)
         nm_layer *l = &mdl->layers[i];
         int bn = nm_model_bn_of(mdl, i);
         kept[i] = nm_filters_kept(l);
+        floor_k[i] = nm_filter_min_kept(l->out_c, o->min_density, o->max_sparsity);
         removed += l->out_c - kept[i];
         int64_t first = ns;
         for (int t = 0; t < l->out_c; t++) {
@@ -167,10 +190,12 @@ int nm_prune_filters(nm_model *mdl, const nm_filter_opts *o)
             sc[ns++] = (fscore){s, i, t};
         }
         if (!o->global) {
-            /* per layer: remove up to round(ratio * out_c) in total, keep one */
+            /* per layer: remove up to round(ratio * out_c) in total, within the cap */
             int64_t want = llround(o->ratio * l->out_c) - (l->out_c - kept[i]);
-            if (want > kept[i] - 1)
-                want = kept[i] - 1;
+            if (want > kept[i] - floor_k[i]) {
+                unmet += want - (kept[i] - floor_k[i]);
+                want = kept[i] - floor_k[i] > 0 ? kept[i] - floor_k[i] : 0;
+            }
             qsort(sc + first, (size_t)(ns - first), sizeof *sc, fscore_cmp);
             for (int64_t j = 0; j < want && rc == NM_OK; j++)
                 rc = nm_remove_filter(mdl, i, sc[first + j].t);
@@ -181,14 +206,18 @@ int nm_prune_filters(nm_model *mdl, const nm_filter_opts *o)
         int64_t want = llround(o->ratio * (double)total) - removed;
         qsort(sc, (size_t)ns, sizeof *sc, fscore_cmp);
         for (int64_t j = 0; j < ns && want > 0 && rc == NM_OK; j++) {
-            if (kept[sc[j].layer] <= 1)
-                continue;
+            if (kept[sc[j].layer] <= floor_k[sc[j].layer])
+                continue;    /* at its cap: the next-ranked filter elsewhere goes */
             rc = nm_remove_filter(mdl, sc[j].layer, sc[j].t);
             kept[sc[j].layer]--;
             want--;
         }
+        unmet = want > 0 ? want : 0;
     }
+    if (o->unmet && rc == NM_OK)
+        *o->unmet = unmet;
     free(sc);
     free(kept);
+    free(floor_k);
     return rc;
 }

@@ -23,6 +23,7 @@ void nm_jointnf_opts_init(nm_jointnf_opts *o, int n, int m, double filter_ratio,
     o->axis = NM_GROUP_AUTO;
     o->filter_ratio = filter_ratio;
     o->rounds = rounds;
+    o->max_sparsity = 1.0;
 }
 
 typedef struct {
@@ -65,7 +66,8 @@ static int64_t mark_candidates(const nm_layer *l, const jl *e)
     return count;
 }
 
-/* Removes filters until `want` more are gone, lowest score first. */
+/* Removes filters until `want` more are gone, lowest score first, skipping
+ * those of layers at their cap (nm_filter_min_kept). */
 static int filter_round(nm_model *mdl, const nm_jointnf_opts *o, int64_t want, int *removed)
 {
     int64_t total = 0;
@@ -73,7 +75,7 @@ static int filter_round(nm_model *mdl, const nm_jointnf_opts *o, int64_t want, i
         if (nm_filter_eligible(mdl, i, &o->scope, o->allow_add, 0))
             total += mdl->layers[i].out_c;
     jscore *sc = malloc((size_t)(total ? total : 1) * sizeof *sc);
-    int *kept = calloc((size_t)mdl->n_layers, sizeof *kept);
+    int *kept = calloc((size_t)mdl->n_layers, sizeof *kept);   /* room left under the cap */
     if (!sc || !kept) {
         free(sc);
         free(kept);
@@ -86,7 +88,7 @@ static int filter_round(nm_model *mdl, const nm_jointnf_opts *o, int64_t want, i
         const nm_layer *l = &mdl->layers[i];
         int bn = nm_model_bn_of(mdl, i);
         int64_t D = nm_layer_cols(l);
-        kept[i] = nm_filters_kept(l);
+        kept[i] = nm_filters_kept(l) - nm_filter_min_kept(l->out_c, o->min_density, o->max_sparsity);
         jscore *ls = sc + ns;
 #pragma omp parallel for schedule(static)
         for (int t = 0; t < l->out_c; t++) {
@@ -104,8 +106,8 @@ static int filter_round(nm_model *mdl, const nm_jointnf_opts *o, int64_t want, i
     int rc = NM_OK;
     *removed = 0;
     for (int64_t j = 0; j < ns && want > 0 && rc == NM_OK; j++) {
-        if (kept[sc[j].layer] <= 1)
-            continue;
+        if (kept[sc[j].layer] <= 0)
+            continue;    /* at its cap: the next-ranked filter elsewhere goes */
         rc = nm_remove_filter(mdl, sc[j].layer, sc[j].t);
         kept[sc[j].layer]--;
         want--;
@@ -151,6 +153,13 @@ int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o)
         return nm_seterr("JointNF: rounds must be at least 1, not %d", o->rounds);
     if (!(o->filter_ratio >= 0 && o->filter_ratio < 1))
         return nm_seterr("JointNF: filter ratio must be in [0, 1), not %g", o->filter_ratio);
+    if (nm_filter_min_kept(1, o->min_density, o->max_sparsity) < 0) {
+        char why[160];
+        snprintf(why, sizeof why, "%s", nm_errmsg());
+        return nm_seterr("JointNF: %s", why);
+    }
+    if (o->unmet)
+        *o->unmet = 0;
     jl *ls = calloc((size_t)mdl->n_layers + 1, sizeof *ls);
     nm_select_seg *segs = calloc((size_t)mdl->n_layers + 1, sizeof *segs);
     int nl = 0, rc = NM_ERR;
@@ -216,6 +225,8 @@ int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o)
             goto done;
         removed += fr;
         report_round(mdl, o, r, ls, nl, k, fr);
+        if (o->unmet)
+            *o->unmet = target > removed ? target - removed : 0;
     }
     for (int i = 0; i < nl; i++) {
         mdl->layers[ls[i].idx].wn = ls[i].n;

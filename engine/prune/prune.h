@@ -167,19 +167,34 @@ typedef struct {
     int global;                /* 1: rank across layers; 0: ratio per layer */
     int allow_add;             /* 1: also prune channels that feed a residual add */
     nm_prune_scope scope;
+    /* Per-layer cap: at most floor(max_sparsity * C_out) of a layer's
+     * filters removed (removed before count), i.e. at least
+     * ceil(min_density * C_out) kept, and always at least one. Defaults
+     * 1 and 0 (only the never-empty rule); give either, or both equal
+     * (min_density = 1 - max_sparsity), else an error. */
+    double max_sparsity;
+    double min_density;
+    int64_t *unmet;            /* out, may be NULL: filters of the target the caps left */
 } nm_filter_opts;
 
-/* ratio, L1, global, adds kept, first conv and classifier skipped. */
+/* ratio, L1, global, adds kept, no caps, first conv and classifier skipped. */
 void nm_filter_opts_init(nm_filter_opts *o, double ratio);
 /* Filter pruning. Candidates: eligible conv/linear layers (not dwconvs,
  * whose channels follow their producer; not layers feeding a residual add
  * unless allow_add; with the BN criterion only layers with a BN). Scores
  * are taken once, before any removal, on the masked weights. Global: the
  * round(ratio * F) lowest-scoring of the F candidate filters are removed in
- * total (filters removed before count), skipping any that would empty its
- * layer. Per layer: round(ratio * C_out) per layer, at most C_out - 1.
- * Every removal goes through nm_remove_filter. */
+ * total (filters removed before count), skipping any of a layer at its cap
+ * (nm_filter_min_kept) and taking the next-ranked instead. Per layer:
+ * round(ratio * C_out) per layer, within the cap. What the caps make
+ * impossible is left in *o->unmet (not an error). Every removal goes
+ * through nm_remove_filter. */
 int nm_prune_filters(nm_model *mdl, const nm_filter_opts *o);
+
+/* The fewest filters a layer of out_c filters may keep under the caps
+ * (at least 1); -1 with a message if min_density / max_sparsity are out
+ * of [0, 1] or both given (not at their defaults 0 / 1) and inconsistent. */
+int nm_filter_min_kept(int out_c, double min_density, double max_sparsity);
 
 /* Removes filter t of layer idx and propagates: clears filters[t], mask row
  * t, bias[t], the BN's gamma[t]/beta[t]; then for every consumer whose
@@ -222,6 +237,9 @@ typedef struct {
     int rounds;                /* R >= 1 */
     int allow_add;
     nm_prune_scope scope;
+    double max_sparsity;       /* per-layer filter cap, as nm_filter_opts */
+    double min_density;
+    int64_t *unmet;            /* out, may be NULL: filters of the final target the caps left */
     int (*finetune)(void *ud, nm_model *mdl, int round);  /* nonzero = failure */
     void *finetune_ud;
     void (*on_round)(void *ud, const nm_jointnf_round *info);
@@ -230,7 +248,8 @@ typedef struct {
     void *progress_ud;
 } nm_jointnf_opts;
 
-/* n:m, auto axis, f, R; no callbacks; first conv and classifier skipped. */
+/* n:m, auto axis, f, R; no callbacks, no filter caps; first conv and
+ * classifier skipped. */
 void nm_jointnf_opts_init(nm_jointnf_opts *o, int n, int m, double filter_ratio, int rounds);
 /* JointNF (JOINTNF.md section 4). Round r = 1..R: progress check, finetune
  * (if set; nonzero fails the call), reserve the N largest survivors of each
@@ -238,7 +257,10 @@ void nm_jointnf_opts_init(nm_jointnf_opts *o, int n, int m, double filter_ratio,
  * eligible layers globally (all of them in round R), then remove filters
  * ranked by |gamma| * mean |w| (gamma 1 without BN) across layers until
  * round(f * F * r / R) of the F filter candidates (as nm_prune_filters) are
- * gone, never a layer's last, with propagation; then on_round. Sets
+ * gone, never a layer's last nor past its cap (max_sparsity / min_density,
+ * as nm_prune_filters: capped layers are skipped for the next-ranked, and
+ * what cannot be removed carries to the next round and ends in *unmet),
+ * with propagation; then on_round. Sets
  * wn:wm on the eligible layers. After round R every group has <= N. */
 int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o);
 

@@ -44,6 +44,15 @@ void nm_train_nm_mask(const float *w, int64_t rows, int64_t cols, int n, int m, 
         }
 }
 
+int nm_train_finetune(void *ud, nm_model *m, int round)
+{
+    nm_finetune *ft = ud;
+    (void)round;
+    if (nm_train(m, ft->data, &ft->opts, &ft->last) != NM_OK)
+        return nm_preperr("fine-tuning");
+    return 0;
+}
+
 static double now_s(void)
 {
     struct timespec ts;

@@ -108,6 +108,16 @@ int nm_evaluate(nm_model *m, const nm_dataset *d, int batch, double *acc, double
  * layer's output (caller releases), or NULL with a message. */
 nm_tensor *nm_forward(nm_model *m, const nm_tensor *x);
 
+/* Fine-tuning as a callback of the pruning engine (the `finetune` field of
+ * nm_jointnf_opts in prune.h): ud points to an nm_finetune; trains the model
+ * with its options on its data. Returns 0, or nonzero with the message. */
+typedef struct nm_finetune {
+    const nm_dataset *data;
+    nm_train_opts opts;
+    nm_train_progress last;     /* filled after each call */
+} nm_finetune;
+int nm_train_finetune(void *ud, nm_model *m, int round);
+
 /* The N:M mask of SR-STE: in each group of m consecutive entries of every
  * row of w [rows x cols] (a trailing group of L < m keeps min(n, L)), the n
  * largest |w| are kept (ties to the lower index). Writes mask (1 = kept). */

@@ -165,4 +165,61 @@ T.case("errors in on_round and progress, a freed model, bad options", function()
     "finetune: must be a function")
 end)
 
+-- Filters removed from a layer, counted on its keep vector.
+local function lost(l)
+  if not l.filters then return 0 end
+  local r = 0
+  for t = 1, l.filters:shape()[1] do if l.filters:get(t) == 0 then r = r + 1 end end
+  return r
+end
+
+T.case("per-layer filter caps: max_sparsity / min_density in filters and jointnf", function()
+  -- conv2 (16) may lose floor(0.3 * 16) = 4, conv3 (12) floor(0.3 * 12) = 3:
+  -- 7 = round(0.25 * 28) is exactly feasible
+  for _, opts in ipairs{{max_sparsity = 0.3}, {min_density = 0.7},
+                        {max_sparsity = 0.3, min_density = 0.7}} do
+    local m = small_cnn(3)
+    local rep = nm.prune.filters(m, {ratio = 0.25, max_sparsity = opts.max_sparsity,
+      min_density = opts.min_density})
+    T.eq(rep.filters_unmet, 0); T.eq(rep.message, nil)
+    T.ok(lost(m:layer("conv2")) <= 4); T.ok(lost(m:layer("conv3")) <= 3)
+    T.eq(lost(m:layer("conv2")) + lost(m:layer("conv3")), 7)
+    m = small_cnn(3)
+    rep = nm.prune.jointnf(m, {n = 4, m = 9, filters = 0.25, rounds = 2,
+      max_sparsity = opts.max_sparsity, min_density = opts.min_density})
+    T.eq(rep.filters_unmet, 0)
+    T.ok(lost(m:layer("conv2")) <= 4); T.ok(lost(m:layer("conv3")) <= 3)
+    T.eq(lost(m:layer("conv2")) + lost(m:layer("conv3")), 7)
+  end
+  -- infeasible: 14 asked, caps 4 + 3
+  local m = small_cnn(3)
+  local rep = nm.prune.filters(m, {ratio = 0.5, max_sparsity = 0.25})
+  T.eq(lost(m:layer("conv2")), 4); T.eq(lost(m:layer("conv3")), 3)
+  T.eq(rep.filters_unmet, 7); T.ok(rep.message:find("left 7 of the filter target"), rep.message)
+  m = small_cnn(3)
+  rep = nm.prune.jointnf(m, {n = 4, m = 9, filters = 0.5, rounds = 2, max_sparsity = 0.25})
+  T.eq(lost(m:layer("conv2")), 4); T.eq(lost(m:layer("conv3")), 3)
+  T.eq(rep.filters_unmet, 7); T.ok(rep.message ~= nil)
+  T.raises(function() nm.prune.filters(small_cnn(3), {ratio = 0.2, max_sparsity = 0.5,
+    min_density = 0.6}) end, "disagree")
+  T.raises(function() nm.prune.jointnf(small_cnn(3), {n = 4, m = 9, max_sparsity = 0.5,
+    min_density = 0.6}) end, "disagree")
+  T.raises(function() nm.prune.filters(small_cnn(3), {ratio = 0.2, max_sparsity = 1.5}) end,
+    "max_sparsity")
+  T.raises(function() nm.prune.jointnf(small_cnn(3), {n = 4, m = 9, min_density = -1}) end,
+    "min_density")
+end)
+
+T.case("MobileNet-v2 JointNF 4:9, 20 % filters, max_sparsity 0.5 keeps half of every layer", function()
+  local m <close> = nm.zoo("mobilenet_v2", {seed = 1})
+  local rep = nm.prune.jointnf(m, {n = 4, m = 9, filters = 0.2, rounds = 2, max_sparsity = 0.5})
+  T.eq(rep.filters_unmet, 0)
+  for _, l in ipairs(m:layers()) do
+    if l.filters then
+      local c = l.filters:shape()[1]
+      T.ok(2 * (c - lost(l)) >= c, l.name .. " keeps " .. (c - lost(l)) .. " of " .. c)
+    end
+  end
+end)
+
 T.done()

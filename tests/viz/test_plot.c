@@ -6,25 +6,7 @@
 
 #include "plot.h"
 #include "plot_internal.h"
-#include "png_decode.h"
-#include "tmpdir.h"
-
-#define BLUE 0x0072B2     /* Okabe-Ito blue: series 0, kept cells */
-#define ORANGE 0xE69F00   /* series 1 */
-#define PRUNED 0xD9D9D9   /* light theme pruned cells */
-#define VERMILLION 0xD55E00
-#define VIRIDIS_LO 0x440154
-#define VIRIDIS_HI 0xFDE725
-
-static char dir[64], path[160];
-
-static void setup(void)
-{
-    cr_assert_not_null(test_tmpdir(dir));
-    snprintf(path, sizeof path, "%s/out.png", dir);
-}
-
-static void teardown(void) { test_rmdir(dir); }
+#include "helpers.h"
 
 /* Vertical runs of colour c in column x: top row and height of the first. */
 static int column_run(const test_png *im, int x, uint32_t c, int *top)
@@ -69,10 +51,8 @@ Test(plot, bar_heights_follow_values, .init = setup, .fini = teardown)
     plot *p = plot_begin(&o);
     cr_assert_not_null(p, "%s", nm_errmsg());
     cr_assert_eq(plot_bars(p, &d), NM_OK, "%s", nm_errmsg());
-    cr_assert_eq(plot_save(p, path), NM_OK, "%s", nm_errmsg());
-    plot_end(p);
     test_png im;
-    cr_assert_eq(test_png_load(path, &im), 0);
+    test_save_load(p, NULL, &im);
     int h[8], b[8];
     int n = bar_heights(&im, 0, im.w, BLUE, h, b, 8);
     cr_assert_eq(n, 3, "found %d bars", n);
@@ -92,12 +72,9 @@ Test(plot, grouped_and_stacked_series, .init = setup, .fini = teardown)
     plot_bar_data d = {.n_groups = 2, .groups = g, .n_series = 2, .series = s, .values = v};
     plot *p = plot_begin(NULL);
     cr_assert_eq(plot_stacked(p, &d), NM_OK, "%s", nm_errmsg());
-    cr_assert_eq(plot_save(p, path), NM_OK, "%s", nm_errmsg());
     plot_rect r;
-    cr_assert_eq(plot_data_rect(p, &r), NM_OK);
-    plot_end(p);
     test_png im;
-    cr_assert_eq(test_png_load(path, &im), 0);
+    test_save_load(p, &r, &im);
     /* in the middle of group A's stack: compute (blue) below memory (orange) */
     int x = r.x + r.w / 4, tb, to;
     int hb = column_run(&im, x, BLUE, &tb), ho = column_run(&im, x, ORANGE, &to);
@@ -110,10 +87,7 @@ Test(plot, grouped_and_stacked_series, .init = setup, .fini = teardown)
     p = plot_begin(NULL);
     d.value_labels = 1;
     cr_assert_eq(plot_bars(p, &d), NM_OK, "%s", nm_errmsg());
-    cr_assert_eq(plot_save(p, path), NM_OK, "%s", nm_errmsg());
-    cr_assert_eq(plot_data_rect(p, &r), NM_OK);
-    plot_end(p);
-    cr_assert_eq(test_png_load(path, &im), 0);
+    test_save_load(p, &r, &im);
     int h[4], b[4];   /* within the data area: the legend has swatches too */
     cr_assert_eq(bar_heights(&im, r.x, r.x + r.w, BLUE, h, b, 4), 2);
     int h2[4], b2[4];
@@ -122,13 +96,6 @@ Test(plot, grouped_and_stacked_series, .init = setup, .fini = teardown)
     cr_assert(fabs(h[0] - 3.0 * h[1]) <= 3.0);
     cr_assert_eq(b[0], b2[1]);
     test_png_free(&im);
-}
-
-/* Centre pixel of cell (r, c) of a rows x cols matrix drawn in rect. */
-static uint32_t cell_px(const test_png *im, plot_rect rc, int rows, int cols, int r, int c)
-{
-    int x = rc.x + (int)((c + 0.5) * rc.w / cols), y = rc.y + (int)((r + 0.5) * rc.h / rows);
-    return test_px(im, x, y);
 }
 
 Test(plot, mask_cells_have_kept_and_pruned_colours, .init = setup, .fini = teardown)
@@ -142,18 +109,15 @@ Test(plot, mask_cells_have_kept_and_pruned_colours, .init = setup, .fini = teard
     plot_heat_data d = {.rows = R, .cols = C, .mask = mask, .rows_removed = removed, .group_m = 4};
     plot *p = plot_begin(NULL);
     cr_assert_eq(plot_heatmap(p, &d), NM_OK, "%s", nm_errmsg());
-    cr_assert_eq(plot_save(p, path), NM_OK, "%s", nm_errmsg());
     plot_rect rc;
-    cr_assert_eq(plot_data_rect(p, &rc), NM_OK);
-    plot_end(p);
     test_png im;
-    cr_assert_eq(test_png_load(path, &im), 0);
+    test_save_load(p, &rc, &im);
     cr_assert(rc.w >= C * 3 && rc.h >= R * 3, "cells are drawn at least 3 px wide");
     for (int r = 0; r < R; r++)
         for (int c = 0; c < C; c++) {
             uint32_t want = mask[r * C + c] ? BLUE : PRUNED;
-            cr_assert_eq(cell_px(&im, rc, R, C, r, c), want, "cell %d,%d is %06x", r, c,
-                         cell_px(&im, rc, R, C, r, c));
+            cr_assert_eq(test_cell_px(&im, rc, R, C, r, c), want, "cell %d,%d is %06x", r, c,
+                         test_cell_px(&im, rc, R, C, r, c));
         }
     /* removed row 5 has the marker left of the matrix, row 4 has not */
     int found5 = 0, found4 = 0;
@@ -174,14 +138,11 @@ Test(plot, heatmap_ramp_ends_are_viridis, .init = setup, .fini = teardown)
     plot_heat_data d = {.rows = R, .cols = C, .values = v, .value_label = "value"};
     plot *p = plot_begin(NULL);
     cr_assert_eq(plot_heatmap(p, &d), NM_OK, "%s", nm_errmsg());
-    cr_assert_eq(plot_save(p, path), NM_OK, "%s", nm_errmsg());
     plot_rect rc;
-    plot_data_rect(p, &rc);
-    plot_end(p);
     test_png im;
-    cr_assert_eq(test_png_load(path, &im), 0);
-    cr_assert_eq(cell_px(&im, rc, R, C, 0, 0), VIRIDIS_LO);
-    cr_assert_eq(cell_px(&im, rc, R, C, R - 1, C - 1), VIRIDIS_HI);
+    test_save_load(p, &rc, &im);
+    cr_assert_eq(test_cell_px(&im, rc, R, C, 0, 0), VIRIDIS_LO);
+    cr_assert_eq(test_cell_px(&im, rc, R, C, R - 1, C - 1), VIRIDIS_HI);
     /* the colour bar to the right holds both ends too */
     int lo = 0, hi = 0;
     for (int x = rc.x + rc.w; x < im.w; x++)
@@ -206,13 +167,10 @@ Test(plot, large_mask_is_reduced_not_truncated, .init = setup, .fini = teardown)
     plot_heat_data d = {.rows = R, .cols = C, .mask = mask};
     plot *p = plot_begin(NULL);
     cr_assert_eq(plot_heatmap(p, &d), NM_OK, "%s", nm_errmsg());
-    cr_assert_eq(plot_save(p, path), NM_OK, "%s", nm_errmsg());
     plot_rect rc;
-    plot_data_rect(p, &rc);
-    plot_end(p);
-    free(mask);
     test_png im;
-    cr_assert_eq(test_png_load(path, &im), 0);
+    test_save_load(p, &rc, &im);
+    free(mask);
     cr_assert(rc.w < C);
     int y = rc.y + rc.h / 2;
     cr_assert_eq(test_px(&im, rc.x, y), VIRIDIS_HI);
@@ -236,10 +194,8 @@ Test(plot, lines_and_table_render, .init = setup, .fini = teardown)
     o.ylabel = "y";
     plot *p = plot_begin(&o);
     cr_assert_eq(plot_lines(p, &d), NM_OK, "%s", nm_errmsg());
-    cr_assert_eq(plot_save(p, path), NM_OK, "%s", nm_errmsg());
-    plot_end(p);
     test_png im;
-    cr_assert_eq(test_png_load(path, &im), 0);
+    test_save_load(p, NULL, &im);
     cr_assert_eq(im.w, 800);
     cr_assert_eq(im.h, 500);
     int blue = 0, orange = 0;
@@ -253,9 +209,7 @@ Test(plot, lines_and_table_render, .init = setup, .fini = teardown)
     const char *cells[6] = {"layer", "density", "conv1", "50%", "fc", "12.5%"};
     p = plot_begin(NULL);
     cr_assert_eq(plot_table(p, 3, 2, cells), NM_OK, "%s", nm_errmsg());
-    cr_assert_eq(plot_save(p, path), NM_OK, "%s", nm_errmsg());
-    plot_end(p);
-    cr_assert_eq(test_png_load(path, &im), 0);
+    test_save_load(p, NULL, &im);
     cr_assert(im.w >= 64 && im.w < 400 && im.h >= 64 && im.h < 200, "%d x %d", im.w, im.h);
     test_png_free(&im);
 

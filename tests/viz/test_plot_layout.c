@@ -7,26 +7,12 @@
 #include <math.h>
 
 #include "plot.h"
-#include "png_decode.h"
-#include "tmpdir.h"
+#include "helpers.h"
 
-#define BLUE 0x0072B2
-#define PRUNED 0xD9D9D9
 #define WHITE 0xFFFFFF
 #define DARK_BG 0x1E1E1E
 #define DARK_KEPT 0x56B4E9
 #define DARK_PRUNED 0x4A4A4A
-#define VIRIDIS_HI 0xFDE725
-
-static char dir[64], path[160];
-
-static void setup(void)
-{
-    cr_assert_not_null(test_tmpdir(dir));
-    snprintf(path, sizeof path, "%s/out.png", dir);
-}
-
-static void teardown(void) { test_rmdir(dir); }
 
 /* Draws a heatmap with options o (NULL = defaults), saves it, decodes it
  * into im and returns the data rectangle the plot reports. */
@@ -35,11 +21,8 @@ static plot_rect heat(const plot_opts *o, const plot_heat_data *d, test_png *im)
     plot *p = plot_begin(o);
     cr_assert_not_null(p, "%s", nm_errmsg());
     cr_assert_eq(plot_heatmap(p, d), NM_OK, "%s", nm_errmsg());
-    cr_assert_eq(plot_save(p, path), NM_OK, "%s", nm_errmsg());
     plot_rect rc;
-    cr_assert_eq(plot_data_rect(p, &rc), NM_OK);
-    plot_end(p);
-    cr_assert_eq(test_png_load(path, im), 0);
+    test_save_load(p, &rc, im);
     return rc;
 }
 
@@ -247,12 +230,9 @@ Test(layout, line_chart_has_headroom_without_title, .init = setup, .fini = teard
     plot_line_data d = {.n_points = 5, .x = x, .n_series = 1, .y = y, .markers = 1};
     plot *p = plot_begin(NULL);
     cr_assert_eq(plot_lines(p, &d), NM_OK, "%s", nm_errmsg());
-    cr_assert_eq(plot_save(p, path), NM_OK, "%s", nm_errmsg());
     plot_rect rc;
-    plot_data_rect(p, &rc);
-    plot_end(p);
     test_png im;
-    cr_assert_eq(test_png_load(path, &im), 0);
+    test_save_load(p, &rc, &im);
     int top = -1;
     for (int yy = 0; yy < im.h && top < 0; yy++)
         for (int xx = 0; xx < im.w; xx++)

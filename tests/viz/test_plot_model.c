@@ -5,21 +5,7 @@
 
 #include "model.h"
 #include "plot.h"
-#include "png_decode.h"
-#include "tmpdir.h"
-
-#define BLUE 0x0072B2
-#define ORANGE 0xE69F00
-#define PRUNED 0xD9D9D9
-#define VERMILLION 0xD55E00
-
-static char dir[64], path[160];
-static void setup(void)
-{
-    cr_assert_not_null(test_tmpdir(dir));
-    snprintf(path, sizeof path, "%s/m.png", dir);
-}
-static void teardown(void) { test_rmdir(dir); }
+#include "helpers.h"
 
 static nm_model *small_net(void)
 {
@@ -45,6 +31,17 @@ static void prune_n4(nm_model *m, int idx, int keep)
     l->wm = 4;
 }
 
+/* Draws layer l's mask in the given view, saves and decodes it into im;
+ * returns the data rectangle. */
+static plot_rect draw_mask(const nm_layer *l, plot_mask_view view, test_png *im)
+{
+    plot *p = plot_begin(NULL);
+    cr_assert_eq(plot_layer_mask(p, l, view), NM_OK, "%s", nm_errmsg());
+    plot_rect rc;
+    test_save_load(p, &rc, im);
+    return rc;
+}
+
 static int column_height(const test_png *im, int x, uint32_t c)
 {
     int h = 0;
@@ -60,12 +57,9 @@ Test(plot_model, density_before_after, .init = setup, .fini = teardown)
     prune_n4(b, nm_model_find(b, "fc"), 2);   /* 50% */
     plot *p = plot_begin(NULL);
     cr_assert_eq(plot_model_density(p, a, b), NM_OK, "%s", nm_errmsg());
-    cr_assert_eq(plot_save(p, path), NM_OK, "%s", nm_errmsg());
     plot_rect r;
-    plot_data_rect(p, &r);
-    plot_end(p);
     test_png im;
-    cr_assert_eq(test_png_load(path, &im), 0);
+    test_save_load(p, &r, &im);
     /* group g spans [r.x + g*r.w/3, ...): before bar on the left half of the
      * inner 80%, after bar on the right half */
     double slot = r.w / 3.0;
@@ -108,18 +102,11 @@ Test(plot_model, layer_mask_cells_and_removed_filter, .init = setup, .fini = tea
     cr_assert_eq(cols, 36);
 
     for (int view = 0; view < 2; view++) {
-        plot *p = plot_begin(NULL);
-        cr_assert_eq(plot_layer_mask(p, l, (plot_mask_view)view), NM_OK, "%s", nm_errmsg());
-        cr_assert_eq(plot_save(p, path), NM_OK, "%s", nm_errmsg());
-        plot_rect rc;
-        plot_data_rect(p, &rc);
-        plot_end(p);
         test_png im;
-        cr_assert_eq(test_png_load(path, &im), 0);
+        plot_rect rc = draw_mask(l, (plot_mask_view)view, &im);
         for (int r = 0; r < rows; r++)
             for (int c = 0; c < cols; c++) {
-                uint32_t px = test_px(&im, rc.x + (int)((c + 0.5) * rc.w / cols),
-                                      rc.y + (int)((r + 0.5) * rc.h / rows));
+                uint32_t px = test_cell_px(&im, rc, rows, cols, r, c);
                 int kept = (c % 4) < 2;   /* flat index % 4 == c % 4 since cols % 4 == 0 */
                 if (!kept)
                     cr_assert_eq(px, PRUNED, "view %d cell %d,%d: %06x", view, r, c, px);
@@ -142,11 +129,10 @@ Test(plot_model, layer_mask_cells_and_removed_filter, .init = setup, .fini = tea
                     imin = i;
             }
             int64_t ends[2] = {imax, imin};
-            uint32_t want[2] = {0xFDE725, 0x440154};
+            uint32_t want[2] = {VIRIDIS_HI, VIRIDIS_LO};
             for (int k = 0; k < 2; k++) {
                 int r = (int)(ends[k] / cols), c = (int)(ends[k] % cols);
-                uint32_t px = test_px(&im, rc.x + (int)((c + 0.5) * rc.w / cols),
-                                      rc.y + (int)((r + 0.5) * rc.h / rows));
+                uint32_t px = test_cell_px(&im, rc, rows, cols, r, c);
                 cr_assert_eq(px, want[k], "end %d: %06x", k, px);
             }
         }
@@ -158,20 +144,13 @@ Test(plot_model, layer_mask_cells_and_removed_filter, .init = setup, .fini = tea
     }
 
     /* a layer without a mask: every cell kept, no marks */
-    plot *q = plot_begin(NULL);
     const nm_layer *c1 = &m->layers[nm_model_find(m, "c1")];
-    cr_assert_eq(plot_layer_mask(q, c1, PLOT_MASK_KEPT), NM_OK, "%s", nm_errmsg());
-    cr_assert_eq(plot_save(q, path), NM_OK, "%s", nm_errmsg());
-    plot_rect rc;
-    plot_data_rect(q, &rc);
-    plot_end(q);
     test_png im;
-    cr_assert_eq(test_png_load(path, &im), 0);
+    plot_rect rc = draw_mask(c1, PLOT_MASK_KEPT, &im);
     int rows1 = (int)nm_layer_rows(c1), cols1 = (int)nm_layer_cols(c1);
     for (int r = 0; r < rows1; r++)
         for (int c = 0; c < cols1; c++)
-            cr_assert_eq(test_px(&im, rc.x + (int)((c + 0.5) * rc.w / cols1),
-                                 rc.y + (int)((r + 0.5) * rc.h / rows1)), BLUE);
+            cr_assert_eq(test_cell_px(&im, rc, rows1, cols1, r, c), BLUE);
     test_png_free(&im);
 
     /* a weightless layer is refused */
@@ -206,14 +185,8 @@ Test(plot_model, removed_input_channels_are_marked, .init = setup, .fini = teard
     int cols = (int)nm_layer_cols(l);
     cr_assert_eq(cols, 36);
     for (int view = 0; view < 2; view++) {
-        plot *p = plot_begin(NULL);
-        cr_assert_eq(plot_layer_mask(p, l, (plot_mask_view)view), NM_OK, "%s", nm_errmsg());
-        cr_assert_eq(plot_save(p, path), NM_OK, "%s", nm_errmsg());
-        plot_rect rc;
-        plot_data_rect(p, &rc);
-        plot_end(p);
         test_png im;
-        cr_assert_eq(test_png_load(path, &im), 0);
+        plot_rect rc = draw_mask(l, (plot_mask_view)view, &im);
         int f[36];
         column_marks(&im, rc, cols, f);
         for (int c = 0; c < cols; c++)
@@ -241,14 +214,8 @@ Test(plot_model, removed_input_channels_are_marked, .init = setup, .fini = teard
         nm_u8(lg->in_chans)[1] = 0;
         if (pass == 1)
             nm_u8(lg->in_chans)[3] = 0;
-        plot *p = plot_begin(NULL);
-        cr_assert_eq(plot_layer_mask(p, lg, PLOT_MASK_KEPT), NM_OK, "%s", nm_errmsg());
-        cr_assert_eq(plot_save(p, path), NM_OK, "%s", nm_errmsg());
-        plot_rect rc;
-        plot_data_rect(p, &rc);
-        plot_end(p);
         test_png im;
-        cr_assert_eq(test_png_load(path, &im), 0);
+        plot_rect rc = draw_mask(lg, PLOT_MASK_KEPT, &im);
         int f[18];
         column_marks(&im, rc, 18, f);
         for (int c = 0; c < 18; c++)

@@ -1,0 +1,121 @@
+/* The JointNF pipeline with training in the loop: nm_prune_jointnf (the
+ * pruning engine) calls nm_train_finetune between rounds, with the BN-L1
+ * penalty of network slimming. Checked independently of both engines:
+ * every group of the pruned layers ends with at most N nonzero weights,
+ * the filter count matches the target, pruned entries stay exactly zero
+ * through the final fine-tune, and the network still classifies. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "prune.h"
+#include "train.h"
+
+static nm_dataset *quadrants(int n, uint64_t seed)
+{
+    nm_tensor *x = nm_tensor_new4(NM_F32, 4, n, 1, 6, 6);
+    nm_tensor *y = nm_tensor_new4(NM_I32, 1, n, 0, 0, 0);
+    nm_rng r;
+    nm_rng_seed(&r, seed);
+    for (int s = 0; s < n; s++) {
+        double q[4] = {0};
+        float *img = nm_f32(x) + s * 36;
+        for (int k = 0; k < 36; k++) {
+            img[k] = (float)nm_rng_normal(&r);
+            q[(k / 6 >= 3) * 2 + (k % 6 >= 3)] += img[k];
+        }
+        int best = 0;
+        for (int k = 1; k < 4; k++)
+            if (q[k] > q[best])
+                best = k;
+        nm_i32(y)[s] = best;
+    }
+    nm_dataset *d = nm_dataset_new("quadrants", x, y, 4);
+    nm_tensor_release(x), nm_tensor_release(y);
+    return d;
+}
+
+static int rounds_seen;
+
+static void on_round(void *ud, const nm_jointnf_round *info)
+{
+    (void)ud;
+    rounds_seen = info->round;
+}
+
+/* Nonzero weights in the worst group of 9 along the default axes: the
+ * 3x3 kernel of each (out, in) pair for conv2, 9 consecutive inputs for fc1. */
+static int worst_group(const nm_layer *l)
+{
+    const int64_t rows = nm_layer_rows(l), cols = nm_layer_cols(l);
+    int worst = 0;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t g = 0; g < cols; g += 9) {
+            int nz = 0;
+            for (int64_t j = g; j < g + 9 && j < cols; j++)
+                nz += nm_f32(l->weight)[r * cols + j] != 0;
+            worst = nz > worst ? nz : worst;
+        }
+    return worst;
+}
+
+static int filters_kept(const nm_layer *l)
+{
+    int k = 0;
+    for (int o = 0; o < l->out_c; o++)
+        k += !l->filters || nm_u8(l->filters)[o];
+    return k;
+}
+
+Test(jointnf, three_rounds_with_finetuning)
+{
+    nm_dataset *d = quadrants(400, 1), *v = quadrants(200, 2);
+    nm_model *m = nm_model_new("small", 1, 6, 6);
+    nm_add_conv(m, "conv1", NM_INPUT, 8, 3, 3, 1, 1, 1, 0);
+    nm_add_bn(m, "bn1", NM_PREV);
+    nm_add_relu(m, "r1", NM_PREV, 0);
+    nm_add_conv(m, "conv2", NM_PREV, 8, 3, 3, 1, 1, 1, 0);
+    nm_add_bn(m, "bn2", NM_PREV);
+    nm_add_relu(m, "r2", NM_PREV, 0);
+    nm_add_pool(m, "p", NM_PREV, NM_LAYER_MAXPOOL, 2, 2, 0);
+    nm_add_flatten(m, "f", NM_PREV);
+    nm_add_linear(m, "fc1", NM_PREV, 16, 1);
+    nm_add_relu(m, "r3", NM_PREV, 0);
+    cr_assert(nm_add_linear(m, "fc2", NM_PREV, 4, 1) >= 0, "%s", nm_errmsg());
+    nm_model_init_weights(m, 3);
+
+    nm_finetune ft = {.data = d};
+    nm_train_opts_default(&ft.opts);
+    ft.opts.epochs = 3, ft.opts.batch = 32, ft.opts.l1_bn = 1e-4;
+    nm_jointnf_opts o;
+    nm_jointnf_opts_init(&o, 4, 9, 0.25, 3);
+    o.finetune = nm_train_finetune, o.finetune_ud = &ft;
+    o.on_round = on_round;
+    cr_assert_eq(nm_prune_jointnf(m, &o), NM_OK, "%s", nm_errmsg());
+    cr_assert_eq(rounds_seen, 3);
+    cr_assert(ft.last.step > 0, "fine-tuning ran");
+
+    /* final fine-tune with the masks fixed */
+    nm_train_progress p;
+    ft.opts.epochs = 4;
+    cr_assert_eq(nm_train(m, d, &ft.opts, &p), NM_OK, "%s", nm_errmsg());
+    const nm_layer *c2 = &m->layers[nm_model_find(m, "conv2")];
+    const nm_layer *fc1 = &m->layers[nm_model_find(m, "fc1")];
+    cr_assert_leq(worst_group(c2), 4, "conv2 group with %d nonzeros", worst_group(c2));
+    cr_assert_leq(worst_group(fc1), 4, "fc1 group with %d nonzeros", worst_group(fc1));
+    /* 25 % of the 8 + 16 candidate filters */
+    cr_assert_eq(filters_kept(c2) + filters_kept(fc1), 24 - 6);
+    for (int i = 0; i < m->n_layers; i++) {
+        const nm_layer *l = &m->layers[i];
+        for (int64_t k = 0; l->mask && k < l->weight->numel; k++)
+            if (!nm_u8(l->mask)[k])
+                cr_assert(nm_f32(l->weight)[k] == 0.0f, "%s weight %lld", l->name, (long long)k);
+    }
+    double acc;
+    cr_assert_eq(nm_evaluate(m, v, 0, &acc, NULL, NULL), NM_OK);
+    cr_log_info("conv2 %d/8 and fc1 %d/16 filters, worst groups %d and %d of 9, accuracy %.3f",
+                filters_kept(c2), filters_kept(fc1), worst_group(c2), worst_group(fc1), acc);
+    cr_assert(acc > 0.5, "pruned network accuracy %g (chance 0.25)", acc);
+    nm_model_free(m);
+    nm_dataset_free(d), nm_dataset_free(v);
+}
