@@ -224,12 +224,16 @@ static int tui_pump(void *ud)
 {
     tui_app *a = ud;
     if (!a->headless) {
+        /* keep the keys typed while the script runs: the main loop
+         * handles them afterwards, in order */
         int ch;
         while ((ch = getch()) != ERR) {
             if (ch == KEY_RESIZE)
                 continue; /* draw() picks up the new size */
             if (ch == 3) /* Ctrl-C delivered as a key (raw terminals) */
                 g_sigint = 1;
+            else if (a->n_pending < (int)(sizeof a->pending / sizeof a->pending[0]))
+                a->pending[a->n_pending++] = ch;
         }
     }
     a->s.model = tui_model(a) == a->seen ? a->seen : NULL; /* never draw a freed model */
@@ -631,7 +635,13 @@ int tui_main(const tui_options *opt)
             if (dirty || a->s.array.playing)
                 draw(a);
             dirty = 0;
-            int ch = getch();
+            int ch;
+            if (a->n_pending > 0) {
+                ch = a->pending[0];
+                memmove(a->pending, a->pending + 1, (size_t)--a->n_pending * sizeof *a->pending);
+            } else {
+                ch = getch();
+            }
             if (ch == ERR) {
                 tui_sim_tick(a);
                 if (g_sigint) {

@@ -47,6 +47,8 @@ typedef struct tui_app {
     wb_screen prev_screen;
     tui_sim *sim;         /* array/energy screens' simulator state */
     tui_act *act;         /* activations screen's forward pass */
+    int pending[256];     /* keys read by the pump while Lua ran, in order */
+    int n_pending;
 } tui_app;
 
 typedef struct {
