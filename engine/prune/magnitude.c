@@ -34,8 +34,6 @@ int nm_layer_ensure_keep(nm_layer *l)
 
 /* Vector lanes: four floats summed at a time; every 256 entries the lane
  * sums move into a double, so rounding stays at float level per block. */
-typedef float v4f __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
 
 double nm_row_abs_sum(const float *w, const uint8_t *mk, int64_t n)
 {

@@ -145,7 +145,6 @@ static inline __attribute__((always_inline)) void prune_group(const float *w, ui
 /* Four groups at once, one per vector lane: lane k's entry i is at
  * o[k] + i * st. Same ranking as nm_top_n; keys are clamped below 2^31 so
  * the signed vector compare orders them (NaN ranks like +inf). */
-typedef int32_t v4i __attribute__((vector_size(16)));
 
 static inline __attribute__((always_inline)) void prune4(const float *w, uint8_t *mk,
                                                          uint8_t *cand, const int64_t *o,
@@ -161,20 +160,8 @@ static inline __attribute__((always_inline)) void prune4(const float *w, uint8_t
             a = a > 0x7f800000u ? 0x7f800000u : a;
             V[i][k] = mk[p] ? (int32_t)(a + 1u) : 0;
         }
-    /* pairwise: c = -1 where j beats i (strictly larger); otherwise i,
-     * the lower index, beats j */
     v4i R[64];
-#pragma GCC unroll 16
-    for (int i = 0; i < len; i++)
-        R[i] = (v4i){0, 0, 0, 0};
-#pragma GCC unroll 16
-    for (int i = 0; i < len; i++)
-#pragma GCC unroll 16
-        for (int j = i + 1; j < len; j++) {
-            v4i c = V[j] > V[i];
-            R[i] -= c;
-            R[j] -= ~c;
-        }
+    nm_rank4(V, len, R);
 #pragma GCC unroll 16
     for (int i = 0; i < len; i++) {
         v4i rank = R[i];
@@ -193,7 +180,6 @@ static inline __attribute__((always_inline)) void prune4(const float *w, uint8_t
 /* The same ranking when the lanes' data can be loaded as vectors:
  * transposed (lanes are 4 consecutive groups of 4: a 4x4 block is loaded
  * and transposed) or not (lane k of entry i at o + k + i*st: adjacent). */
-typedef float v4f __attribute__((vector_size(16)));
 
 static inline __attribute__((always_inline)) v4i lane_keys(v4f x, uint32_t mword)
 {
@@ -246,20 +232,8 @@ static inline __attribute__((always_inline)) void prune4_vec(const float *w, uin
         }
     }
     uint32_t out[16];
-    /* pairwise: c = -1 where j beats i (strictly larger); otherwise i,
-     * the lower index, beats j */
     v4i R[64];
-#pragma GCC unroll 16
-    for (int i = 0; i < len; i++)
-        R[i] = (v4i){0, 0, 0, 0};
-#pragma GCC unroll 16
-    for (int i = 0; i < len; i++)
-#pragma GCC unroll 16
-        for (int j = i + 1; j < len; j++) {
-            v4i c = V[j] > V[i];
-            R[i] -= c;
-            R[j] -= ~c;
-        }
+    nm_rank4(V, len, R);
 #pragma GCC unroll 16
     for (int i = 0; i < len; i++) {
         v4i rank = R[i];

@@ -26,8 +26,6 @@ static inline uint32_t pos_key(float v)
     return v > 0.0f ? u : 0u; /* positive floats order like their bits */
 }
 
-typedef int32_t v4i __attribute__((vector_size(16)));
-typedef float v4f __attribute__((vector_size(16)));
 
 /* topk on four groups of length len at x + k*len (k = 0..3), one per vector
  * lane: positive floats compare like their bits as signed integers. */
@@ -39,20 +37,8 @@ static inline __attribute__((always_inline)) void topk4(const float *x, float *y
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++)
             V[i][k] = (int32_t)pos_key(x[k * len + i]);
-    /* pairwise: c = -1 where j beats i (strictly larger); otherwise i,
-     * the lower index, beats j */
     v4i R[64];
-#pragma GCC unroll 16
-    for (int i = 0; i < len; i++)
-        R[i] = (v4i){0, 0, 0, 0};
-#pragma GCC unroll 16
-    for (int i = 0; i < len; i++)
-#pragma GCC unroll 16
-        for (int j = i + 1; j < len; j++) {
-            v4i c = V[j] > V[i];
-            R[i] -= c;
-            R[j] -= ~c;
-        }
+    nm_rank4(V, len, R);
 #pragma GCC unroll 16
     for (int i = 0; i < len; i++) {
         v4i rank = R[i];

@@ -8,6 +8,30 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Four lanes of groups at once (GCC vector extensions, SSE2 on x86-64). */
+typedef int32_t v4i __attribute__((vector_size(16)));
+typedef float v4f __attribute__((vector_size(16)));
+
+/* Ranks len keys per lane: R[i] = how many keys beat V[i], where j beats i
+ * if it is strictly larger, or equal at a lower index (ties go to the lower
+ * index). Keeping the N largest of a group is then R[i] < N. Shared by the
+ * N:M mask kernels and NMReLU topk; always inlined so len stays constant
+ * in the unrolled callers. */
+static inline __attribute__((always_inline)) void nm_rank4(const v4i *V, int len, v4i *R)
+{
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++)
+        R[i] = (v4i){0, 0, 0, 0};
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++)
+#pragma GCC unroll 16
+        for (int j = i + 1; j < len; j++) {
+            v4i c = V[j] > V[i];
+            R[i] -= c;
+            R[j] -= ~c;
+        }
+}
+
 /* The groups of a weight seen as W [rows x D]: each row holds nseg segments
  * of seglen entries (entry i of segment s at s*ss + i*es), and each segment
  * is cut into gps = ceil(seglen / m) groups of m consecutive entries, the
