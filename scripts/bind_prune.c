@@ -14,10 +14,6 @@
 
 /* ---------------------------------------------------------------- options */
 
-int nmp_field_error(lua_State *L, int arg, const char *field, const char *msg)
-{
-    return luaL_argerror(L, arg, lua_pushfstring(L, "%s: %s", field, msg));
-}
 
 void nmp_check_keys(lua_State *L, int arg, const char *const *allowed)
 {
@@ -48,31 +44,16 @@ static int get_field(lua_State *L, int arg, const char *field)
     return lua_getfield(L, arg, field);
 }
 
-int nmp_opt_int(lua_State *L, int arg, const char *field, int def, int lo, int hi)
-{
-    int v = def;
-    if (get_field(L, arg, field) != LUA_TNIL) {
-        int isint = 0;
-        lua_Integer x = lua_tointegerx(L, -1, &isint);
-        if (!isint)
-            nmp_field_error(L, arg, field, "must be an integer");
-        if (x < lo || x > hi)
-            nmp_field_error(L, arg, field, lua_pushfstring(L, "%I out of range %d..%d", x, lo, hi));
-        v = (int)x;
-    }
-    lua_pop(L, 1);
-    return v;
-}
 
 double nmp_opt_num(lua_State *L, int arg, const char *field, double def, double lo, double hi)
 {
     double v = def;
     if (get_field(L, arg, field) != LUA_TNIL) {
         if (lua_type(L, -1) != LUA_TNUMBER)
-            nmp_field_error(L, arg, field, "must be a number");
+            nmlua_field_error(L, arg, field, "must be a number");
         v = lua_tonumber(L, -1);
         if (!(v >= lo && v <= hi))
-            nmp_field_error(L, arg, field, lua_pushfstring(L, "%f out of range %f..%f", v, lo, hi));
+            nmlua_field_error(L, arg, field, lua_pushfstring(L, "%f out of range %f..%f", v, lo, hi));
     }
     lua_pop(L, 1);
     return v;
@@ -84,7 +65,7 @@ int nmp_opt_bool(lua_State *L, int arg, const char *field, int def)
     int t = get_field(L, arg, field);
     if (t != LUA_TNIL) {
         if (t != LUA_TBOOLEAN)
-            nmp_field_error(L, arg, field, "must be a boolean");
+            nmlua_field_error(L, arg, field, "must be a boolean");
         v = lua_toboolean(L, -1);
     }
     lua_pop(L, 1);
@@ -110,7 +91,7 @@ int nmp_opt_enum(lua_State *L, int arg, const char *field, int def, const char *
                 luaL_addchar(&b, '\'');
             }
             luaL_pushresult(&b);
-            nmp_field_error(L, arg, field, lua_tostring(L, -1));
+            nmlua_field_error(L, arg, field, lua_tostring(L, -1));
         }
     }
     lua_pop(L, 1);
@@ -131,19 +112,19 @@ void nmp_opt_nm(lua_State *L, int arg, int *n, int *m, int need)
     int has_n = !lua_isnil(L, -2), has_m = !lua_isnil(L, -1);
     lua_pop(L, 2);
     if (need && !has_n)
-        nmp_field_error(L, arg, "n", "required");
+        nmlua_field_error(L, arg, "n", "required");
     if ((need || has_n) && !has_m)
-        nmp_field_error(L, arg, "m", "required");
+        nmlua_field_error(L, arg, "m", "required");
     if (!has_n && has_m)
-        nmp_field_error(L, arg, "n", "required with m");
-    *n = nmp_opt_int(L, arg, "n", 0, -(1 << 24), 1 << 24);
-    *m = nmp_opt_int(L, arg, "m", 0, -(1 << 24), 1 << 24);
+        nmlua_field_error(L, arg, "n", "required with m");
+    *n = nmlua_opt_int(L, arg, "n", 0, -(1 << 24), 1 << 24);
+    *m = nmlua_opt_int(L, arg, "m", 0, -(1 << 24), 1 << 24);
     if (!has_n)
         return;
     if (*m < 1 || *m > 64)
-        nmp_field_error(L, arg, "m", lua_pushfstring(L, "n:m = %d:%d is impossible (need 1 <= m <= 64)", *n, *m));
+        nmlua_field_error(L, arg, "m", lua_pushfstring(L, "n:m = %d:%d is impossible (need 1 <= m <= 64)", *n, *m));
     if (*n < 0 || *n > *m)
-        nmp_field_error(L, arg, "n", lua_pushfstring(L, "n:m = %d:%d is impossible (need 0 <= n <= m)", *n, *m));
+        nmlua_field_error(L, arg, "n", lua_pushfstring(L, "n:m = %d:%d is impossible (need 0 <= n <= m)", *n, *m));
 }
 
 /* ---------------------------------------------------------------- targets */
@@ -411,7 +392,7 @@ void nmp_read_scope(lua_State *L, int arg, const nm_model *m, nm_prune_scope *s)
     }
     int tab = lua_gettop(L);
     if (!lua_istable(L, tab))
-        nmp_field_error(L, arg, "layers", "must be a table {name = false | true | {n=, m=, group=}}");
+        nmlua_field_error(L, arg, "layers", "must be a table {name = false | true | {n=, m=, group=}}");
     int count = 0;
     lua_pushnil(L);
     while (lua_next(L, tab)) {
@@ -423,10 +404,10 @@ void nmp_read_scope(lua_State *L, int arg, const nm_model *m, nm_prune_scope *s)
     lua_pushnil(L);
     while (lua_next(L, tab)) {
         if (lua_type(L, -2) != LUA_TSTRING)
-            nmp_field_error(L, arg, "layers", "keys must be layer names");
+            nmlua_field_error(L, arg, "layers", "keys must be layer names");
         const char *name = lua_tostring(L, -2);
         if (nm_model_find(m, name) < 0)
-            nmp_field_error(L, arg, "layers", lua_pushfstring(L, "no layer named '%s' in model '%s'", name, m->name));
+            nmlua_field_error(L, arg, "layers", lua_pushfstring(L, "no layer named '%s' in model '%s'", name, m->name));
         nm_layer_override *o = &ov[i++];
         memset(o, 0, sizeof *o);
         o->layer = name;     /* kept alive by the options table */
@@ -442,7 +423,7 @@ void nmp_read_scope(lua_State *L, int arg, const nm_model *m, nm_prune_scope *s)
             o->axis = nmp_opt_group(L, sub, "group");
             o->force = 1;
         } else {
-            nmp_field_error(L, arg, "layers", lua_pushfstring(L, "layers['%s'] must be false, true or {n=, m=, group=}", name));
+            nmlua_field_error(L, arg, "layers", lua_pushfstring(L, "layers['%s'] must be false, true or {n=, m=, group=}", name));
         }
         lua_pop(L, 1);
     }
@@ -523,7 +504,7 @@ static int l_filters(lua_State *L)
     luaL_checktype(L, 2, LUA_TTABLE);
     nmp_check_keys(L, 2, keys);
     if (get_field(L, 2, "ratio") == LUA_TNIL)
-        nmp_field_error(L, 2, "ratio", "required");
+        nmlua_field_error(L, 2, "ratio", "required");
     lua_pop(L, 1);
     nm_filter_opts o;
     nm_filter_opts_init(&o, nmp_opt_num(L, 2, "ratio", 0, 0, 0.999999));
@@ -536,7 +517,7 @@ static int l_filters(lua_State *L)
     o.unmet = &unmet;
     if (t.layer >= 0) {
         if (get_field(L, 2, "layers") != LUA_TNIL)
-            nmp_field_error(L, 2, "layers", "only for a model target");
+            nmlua_field_error(L, 2, "layers", "only for a model target");
         lua_pop(L, 1);
         const nm_layer *l = &t.m->layers[t.layer];
         if (l->kind == NM_LAYER_DWCONV)
@@ -578,11 +559,11 @@ static int l_nffs(lua_State *L)
     int has_r = get_field(L, 2, "ratio") != LUA_TNIL;
     lua_pop(L, 2);
     if (has_u == has_r)
-        nmp_field_error(L, 2, "u", "give exactly one of u (filters to remove) and ratio");
-    int u = has_u ? nmp_opt_int(L, 2, "u", 0, 0, l->out_c - 1)
+        nmlua_field_error(L, 2, "u", "give exactly one of u (filters to remove) and ratio");
+    int u = has_u ? nmlua_opt_int(L, 2, "u", 0, 0, l->out_c - 1)
                   : nm_nffs_u(l, nmp_opt_num(L, 2, "ratio", 0, 0, 0.999999));
     if (u >= l->out_c)
-        nmp_field_error(L, 2, "ratio", lua_pushfstring(L, "would remove all %d filters", l->out_c));
+        nmlua_field_error(L, 2, "ratio", lua_pushfstring(L, "would remove all %d filters", l->out_c));
     if (nm_prune_nffs(t.m, t.layer, n, m, axis, u, 1) != NM_OK)
         return luaL_error(L, "nm.prune.nffs: %s", nm_errmsg());
     nmp_recount(L, &t);
@@ -601,7 +582,7 @@ static int l_global(lua_State *L)
     luaL_checktype(L, 2, LUA_TTABLE);
     nmp_check_keys(L, 2, keys);
     if (get_field(L, 2, "sparsity") == LUA_TNIL)
-        nmp_field_error(L, 2, "sparsity", "required");
+        nmlua_field_error(L, 2, "sparsity", "required");
     lua_pop(L, 1);
     nm_global_opts o;
     nm_global_opts_init(&o, nmp_opt_num(L, 2, "sparsity", 0, 0, 1));
@@ -646,7 +627,7 @@ static int l_magnitude(lua_State *L)
     luaL_checktype(L, 2, LUA_TTABLE);
     nmp_check_keys(L, 2, keys);
     if (get_field(L, 2, "sparsity") == LUA_TNIL)
-        nmp_field_error(L, 2, "sparsity", "required");
+        nmlua_field_error(L, 2, "sparsity", "required");
     lua_pop(L, 1);
     double s = nmp_opt_num(L, 2, "sparsity", 0, 0, 1);
     if (t.t) {

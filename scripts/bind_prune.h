@@ -15,13 +15,11 @@
 #include "prune.h"
 
 /* Raises "bad argument #arg to 'fn' (field: msg)". */
-int nmp_field_error(lua_State *L, int arg, const char *field, const char *msg);
 /* Raises if the options table at arg (nil allowed) has a key not in the
  * NULL-terminated `allowed`. */
 void nmp_check_keys(lua_State *L, int arg, const char *const *allowed);
 /* Readers of field `field` of the options table at arg (nil table: the
  * default). They raise naming the field. */
-int nmp_opt_int(lua_State *L, int arg, const char *field, int def, int lo, int hi);
 double nmp_opt_num(lua_State *L, int arg, const char *field, double def, double lo, double hi);
 int nmp_opt_bool(lua_State *L, int arg, const char *field, int def);
 /* One of `names` (NULL-terminated); def if absent. */

@@ -150,7 +150,7 @@ static void stats_act(lua_State *L, int arg, int *an, int *am)
         nmp_check_keys(L, arg, keys);
         if (lua_getfield(L, arg, "act") != LUA_TNIL) {
             if (!lua_istable(L, -1))
-                nmp_field_error(L, arg, "act", "must be {n=, m=}");
+                nmlua_field_error(L, arg, "act", "must be {n=, m=}");
             nmp_opt_nm(L, lua_gettop(L), an, am, 1);
         }
         lua_pop(L, 1);

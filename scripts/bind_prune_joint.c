@@ -212,7 +212,7 @@ static int opt_fn(lua_State *L, int arg, const char *field)
         return 0;
     }
     if (t != LUA_TFUNCTION)
-        nmp_field_error(L, arg, field, "must be a function");
+        nmlua_field_error(L, arg, field, "must be a function");
     return lua_gettop(L);
 }
 
@@ -235,7 +235,7 @@ static int l_jointnf(lua_State *L)
     nmp_opt_nm(L, 2, &n, &m, 1);
     nm_jointnf_opts o;
     nm_jointnf_opts_init(&o, n, m, nmp_opt_num(L, 2, "filters", 0, 0, 0.999999),
-                         nmp_opt_int(L, 2, "rounds", 3, 1, 1000));
+                         nmlua_opt_int(L, 2, "rounds", 3, 1, 1000));
     o.axis = nmp_opt_group(L, 2, "group");
     o.allow_add = nmp_opt_bool(L, 2, "allow_add", 0);
     o.max_sparsity = nmp_opt_num(L, 2, "max_sparsity", 1, 0, 1);

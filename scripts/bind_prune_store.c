@@ -95,7 +95,7 @@ static int l_compress(lua_State *L)
         const nm_layer *l = &t.m->layers[t.layer];
         if (m == 0) {
             if (l->wm == 0)
-                nmp_field_error(L, 2, "n", lua_pushfstring(L, "required: layer '%s' has no declared N:M", l->name));
+                nmlua_field_error(L, 2, "n", lua_pushfstring(L, "required: layer '%s' has no declared N:M", l->name));
             n = l->wn, m = l->wm;
         }
         if (axis == NM_GROUP_AUTO)
@@ -103,7 +103,7 @@ static int l_compress(lua_State *L)
         dense = masked_weight(L, l);
     }
     if (m < 2)
-        nmp_field_error(L, 2, "m", "compression needs m >= 2");
+        nmlua_field_error(L, 2, "m", "compression needs m >= 2");
     comp_box *b = lua_newuserdatauv(L, sizeof *b, 0);
     b->c = NULL;
     b->counted = 0;
@@ -272,7 +272,7 @@ static int l_storage(lua_State *L)
     if (lua_istable(L, 2) && lua_getfield(L, 2, "act") != LUA_TNIL) {
         int act = lua_gettop(L);
         if (!lua_istable(L, act))
-            nmp_field_error(L, 2, "act", "must be {n=, m=}");
+            nmlua_field_error(L, 2, "act", "must be {n=, m=}");
         int an, am;
         nmp_opt_nm(L, act, &an, &am, 1);
         /* per group of am activations: an 8-bit values plus the index */

@@ -29,29 +29,7 @@ void nmsim_set_str(lua_State *L, const char *k, const char *v)
     lua_setfield(L, -2, k);
 }
 
-/* Raises "bad argument #arg to 'fn' (field: message)". */
-int nmsim_field_error(lua_State *L, int arg, const char *field, const char *msg)
-{
-    return luaL_argerror(L, arg, lua_pushfstring(L, "%s: %s", field, msg));
-}
 
-/* An integer field of the options table at arg within lo..hi (def if nil). */
-int nmsim_opt_int(lua_State *L, int arg, const char *field, int def, int lo, int hi)
-{
-    lua_getfield(L, arg, field);
-    int v = def;
-    if (!lua_isnil(L, -1)) {
-        int isint = 0;
-        lua_Integer x = lua_tointegerx(L, -1, &isint);
-        if (!isint)
-            nmsim_field_error(L, arg, field, "must be an integer");
-        if (x < lo || x > hi)
-            nmsim_field_error(L, arg, field, lua_pushfstring(L, "%I out of range %d..%d", x, lo, hi));
-        v = (int)x;
-    }
-    lua_pop(L, 1);
-    return v;
-}
 
 /* A boolean field (def if nil); 0/1 numbers are accepted too. */
 int nmsim_opt_bool(lua_State *L, int arg, const char *field, int def)
@@ -63,7 +41,7 @@ int nmsim_opt_bool(lua_State *L, int arg, const char *field, int def)
     else if (lua_isinteger(L, -1) && (lua_tointeger(L, -1) == 0 || lua_tointeger(L, -1) == 1))
         v = (int)lua_tointeger(L, -1);
     else if (!lua_isnil(L, -1))
-        nmsim_field_error(L, arg, field, "must be a boolean");
+        nmlua_field_error(L, arg, field, "must be a boolean");
     lua_pop(L, 1);
     return v;
 }
@@ -77,7 +55,7 @@ const char *nmsim_opt_str(lua_State *L, int arg, const char *field)
     if (lua_type(L, -1) == LUA_TSTRING)
         s = lua_tostring(L, -1);
     else if (!lua_isnil(L, -1))
-        nmsim_field_error(L, arg, field, "must be a string");
+        nmlua_field_error(L, arg, field, "must be a string");
     lua_pop(L, 1);
     return s;
 }
@@ -92,18 +70,18 @@ int nmsim_opt_nm(lua_State *L, int arg, const char *field, int *n, int *m)
         return 0;
     }
     if (!lua_istable(L, -1) || lua_rawlen(L, -1) != 2)
-        nmsim_field_error(L, arg, field, "must be {N, M}");
+        nmlua_field_error(L, arg, field, "must be {N, M}");
     lua_Integer v[2];
     for (int i = 0; i < 2; i++) {
         lua_rawgeti(L, -1, i + 1);
         int isint = 0;
         v[i] = lua_tointegerx(L, -1, &isint);
         if (!isint)
-            nmsim_field_error(L, arg, field, "must be {N, M} with integers");
+            nmlua_field_error(L, arg, field, "must be {N, M} with integers");
         lua_pop(L, 1);
     }
     if (v[0] < 1 || v[1] < 1 || v[0] > v[1] || v[1] > 64)
-        nmsim_field_error(L, arg, field,
+        nmlua_field_error(L, arg, field,
                     lua_pushfstring(L, "%I:%I is impossible (need 1 <= N <= M <= 64)", v[0], v[1]));
     lua_pop(L, 1);
     *n = (int)v[0], *m = (int)v[1];
@@ -134,10 +112,10 @@ static void energy_from_table(lua_State *L, int arg, int idx, const char *what,
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         if (lua_type(L, -2) != LUA_TSTRING)
-            nmsim_field_error(L, arg, what, "keys must be field names");
+            nmlua_field_error(L, arg, what, "keys must be field names");
         const char *key = lua_tostring(L, -2);
         if (!lua_isnumber(L, -1))
-            nmsim_field_error(L, arg, what, lua_pushfstring(L, "'%s' must be a number", key));
+            nmlua_field_error(L, arg, what, lua_pushfstring(L, "'%s' must be a number", key));
         double v = lua_tonumber(L, -1);
         if (!strcmp(key, "node_nm")) {
             et->node_nm = (int)v;
@@ -148,7 +126,7 @@ static void energy_from_table(lua_State *L, int arg, int idx, const char *what,
                 if (!strcmp(sim_energy_field(et, i, &slot), key))
                     break;
             if (i == n)
-                nmsim_field_error(L, arg, what, lua_pushfstring(L, "unknown key '%s'", key));
+                nmlua_field_error(L, arg, what, lua_pushfstring(L, "unknown key '%s'", key));
             *slot = v;
         }
         lua_pop(L, 1);
@@ -222,34 +200,34 @@ void nmsim_config_from_table(lua_State *L, int arg, sim_config *cfg)
     int dn = 0, dm = 0, wn = 0, wm = 0;
     int hd = nmsim_opt_nm(L, arg, "d", &dn, &dm), hw = nmsim_opt_nm(L, arg, "w", &wn, &wm);
     if (!ms)
-        nmsim_field_error(L, arg, "mac", "missing ('pmac', 'bmac', 'nm' or a name like 'nm-4-4')");
+        nmlua_field_error(L, arg, "mac", "missing ('pmac', 'bmac', 'nm' or a name like 'nm-4-4')");
     int rc;
     if (!strcmp(ms, "pmac")) {
         if (hd || hw)
-            nmsim_field_error(L, arg, hd ? "d" : "w", "a pMAC is dense (no N:M)");
+            nmlua_field_error(L, arg, hd ? "d" : "w", "a pMAC is dense (no N:M)");
         rc = sim_mac_init(&mac, SIM_PMAC, 0, 0, 0, 0);
     } else if (!strcmp(ms, "bmac")) {
         if (hd)
-            nmsim_field_error(L, arg, "d", "a bMAC takes dense data");
+            nmlua_field_error(L, arg, "d", "a bMAC takes dense data");
         rc = sim_mac_init(&mac, SIM_BMAC, 0, 0, hw ? wn : 3, hw ? wm : 9);
     } else if (!strcmp(ms, "nm")) {
         rc = sim_mac_init(&mac, SIM_NM, hd ? dn : 4, hd ? dm : 9, hw ? wn : 4, hw ? wm : 9);
     } else {
         if (hd || hw)
-            nmsim_field_error(L, arg, hd ? "d" : "w", lua_pushfstring(L, "not with mac='%s' (use mac='nm')", ms));
+            nmlua_field_error(L, arg, hd ? "d" : "w", lua_pushfstring(L, "not with mac='%s' (use mac='nm')", ms));
         rc = sim_mac_parse(ms, &mac);
     }
     if (rc)
-        nmsim_field_error(L, arg, "mac", nm_errmsg());
-    int rows = nmsim_opt_int(L, arg, "rows", 32, 1, 4096);
-    int cols = nmsim_opt_int(L, arg, "cols", rows, 1, 4096);
+        nmlua_field_error(L, arg, "mac", nm_errmsg());
+    int rows = nmlua_opt_int(L, arg, "rows", 32, 1, 4096);
+    int cols = nmlua_opt_int(L, arg, "cols", rows, 1, 4096);
     sim_config_init(cfg, &mac, rows, cols);
 
     const char *s;
     if ((s = nmsim_opt_str(L, arg, "dataflow"))) {
         int df = sim_dataflow_parse(s);
         if (df < 0)
-            nmsim_field_error(L, arg, "dataflow", lua_pushfstring(L, "'%s' (ws, os, is)", s));
+            nmlua_field_error(L, arg, "dataflow", lua_pushfstring(L, "'%s' (ws, os, is)", s));
         cfg->dataflow = (sim_dataflow)df;
     }
     if ((s = nmsim_opt_str(L, arg, "area_mode"))) {
@@ -258,13 +236,13 @@ void nmsim_config_from_table(lua_State *L, int arg, sim_config *cfg)
         else if (!strcmp(s, "bottom-up"))
             cfg->area_mode = SIM_AREA_BOTTOM_UP;
         else
-            nmsim_field_error(L, arg, "area_mode", lua_pushfstring(L, "'%s' (calibrated, bottom-up)", s));
+            nmlua_field_error(L, arg, "area_mode", lua_pushfstring(L, "'%s' (calibrated, bottom-up)", s));
     }
     if ((s = nmsim_opt_str(L, arg, "compat"))) {
         if (!strcmp(s, "scalesim"))
             cfg->compat_scalesim = 1;
         else if (strcmp(s, "none"))
-            nmsim_field_error(L, arg, "compat", lua_pushfstring(L, "'%s' (scalesim, none)", s));
+            nmlua_field_error(L, arg, "compat", lua_pushfstring(L, "'%s' (scalesim, none)", s));
     }
     if ((s = nmsim_opt_str(L, arg, "idle"))) {
         if (!strcmp(s, "gated"))
@@ -272,7 +250,7 @@ void nmsim_config_from_table(lua_State *L, int arg, sim_config *cfg)
         else if (!strcmp(s, "skipped"))
             cfg->idle = SIM_IDLE_SKIPPED;
         else
-            nmsim_field_error(L, arg, "idle", lua_pushfstring(L, "'%s' (gated, skipped)", s));
+            nmlua_field_error(L, arg, "idle", lua_pushfstring(L, "'%s' (gated, skipped)", s));
     }
     const char *idx_fields[] = {"index", "windex", "dindex"};
     for (int i = 0; i < 3; i++) {
@@ -280,15 +258,15 @@ void nmsim_config_from_table(lua_State *L, int arg, sim_config *cfg)
             continue;
         int v = index_parse(s);
         if (v < 0)
-            nmsim_field_error(L, arg, idx_fields[i],
+            nmlua_field_error(L, arg, idx_fields[i],
                         lua_pushfstring(L, "'%s' (simple, bitmask, combinatorial)", s));
         if (i != 2)
             cfg->windex = (sim_index_scheme)v;
         if (i != 1)
             cfg->dindex = (sim_index_scheme)v;
     }
-    cfg->batch = nmsim_opt_int(L, arg, "batch", 1, 1, 1 << 20);
-    cfg->sram_kb = nmsim_opt_int(L, arg, "sram_kb", cfg->sram_kb, 1, 1 << 20);
+    cfg->batch = nmlua_opt_int(L, arg, "batch", 1, 1, 1 << 20);
+    cfg->sram_kb = nmlua_opt_int(L, arg, "sram_kb", cfg->sram_kb, 1, 1 << 20);
     cfg->dram = nmsim_opt_bool(L, arg, "dram", 0);
     cfg->leakage = nmsim_opt_bool(L, arg, "leakage", 0);
     cfg->im2col_reread = nmsim_opt_bool(L, arg, "im2col_reread", 0);
@@ -300,14 +278,14 @@ void nmsim_config_from_table(lua_State *L, int arg, sim_config *cfg)
     } else if (lua_type(L, -1) == LUA_TSTRING) {
         const char *path = nmlua_checkpath(L, lua_gettop(L));   /* sandbox */
         if (sim_energy_load_json(path, &cfg->et))
-            nmsim_field_error(L, arg, "energy", nm_errmsg());
+            nmlua_field_error(L, arg, "energy", nm_errmsg());
     } else if (!lua_isnil(L, -1)) {
-        nmsim_field_error(L, arg, "energy", "must be a table or a JSON file name");
+        nmlua_field_error(L, arg, "energy", "must be a table or a JSON file name");
     }
     lua_pop(L, 1);
-    int node = nmsim_opt_int(L, arg, "node", 0, 0, 1000);
+    int node = nmlua_opt_int(L, arg, "node", 0, 0, 1000);
     if (node && sim_energy_scale(&cfg->et, node))
-        nmsim_field_error(L, arg, "node", nm_errmsg());
+        nmlua_field_error(L, arg, "node", nm_errmsg());
     if (sim_config_check(cfg))
         luaL_argerror(L, arg, nm_errmsg());
 }

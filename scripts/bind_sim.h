@@ -22,11 +22,9 @@ void nmsim_set_int(lua_State *L, const char *k, lua_Integer v);
 void nmsim_set_str(lua_State *L, const char *k, const char *v);
 
 /* Raises "bad argument #arg to 'fn' (field: msg)". */
-int nmsim_field_error(lua_State *L, int arg, const char *field, const char *msg);
 /* Readers of field `field` of the options table at arg (raise naming it):
  * an integer in lo..hi, a boolean, a string (NULL if nil; the table keeps
  * it), an {N, M} pair (returns 0 if absent; raises if impossible). */
-int nmsim_opt_int(lua_State *L, int arg, const char *field, int def, int lo, int hi);
 int nmsim_opt_bool(lua_State *L, int arg, const char *field, int def);
 const char *nmsim_opt_str(lua_State *L, int arg, const char *field);
 int nmsim_opt_nm(lua_State *L, int arg, const char *field, int *n, int *m);

@@ -30,7 +30,7 @@ static lua_Integer gemm_dim(lua_State *L, int arg, const char *k)
     int isint = 0;
     lua_Integer v = lua_tointegerx(L, -1, &isint);
     if (!isint || v < 1 || v > ((lua_Integer)1 << 40))
-        nmsim_field_error(L, arg, k, "must be a positive integer");
+        nmlua_field_error(L, arg, k, "must be a positive integer");
     lua_pop(L, 1);
     return v;
 }
@@ -327,30 +327,30 @@ static void check_run_opts(lua_State *L, int arg, sim_config *cfg, run_opts *o)
                                                   k ? k : luaL_typename(L, -2)));
         lua_pop(L, 1);
     }
-    cfg->batch = nmsim_opt_int(L, arg, "batch", cfg->batch, 1, 1 << 20);
+    cfg->batch = nmlua_opt_int(L, arg, "batch", cfg->batch, 1, 1 << 20);
     const char *eng = nmsim_opt_str(L, arg, "engine");
     if (eng && !strcmp(eng, "stepped"))
         o->stepped = 1;
     else if (eng && strcmp(eng, "analytic"))
-        nmsim_field_error(L, arg, "engine", lua_pushfstring(L, "'%s' (analytic, stepped)", eng));
+        nmlua_field_error(L, arg, "engine", lua_pushfstring(L, "'%s' (analytic, stepped)", eng));
     lua_getfield(L, arg, "activation_density");
     if (!lua_isnil(L, -1)) {
         if (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) >= 0 && lua_tonumber(L, -1) <= 1))
-            nmsim_field_error(L, arg, "activation_density", "must be a number in 0..1");
+            nmlua_field_error(L, arg, "activation_density", "must be a number in 0..1");
         o->act_density = lua_tonumber(L, -1);
     }
     lua_pop(L, 1);
     lua_getfield(L, arg, "max_pe_cycles");
     if (!lua_isnil(L, -1)) {
         if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
-            nmsim_field_error(L, arg, "max_pe_cycles", "must be a non-negative integer");
+            nmlua_field_error(L, arg, "max_pe_cycles", "must be a non-negative integer");
         o->max_pe_cycles = lua_tointeger(L, -1);
     }
     lua_pop(L, 1);
     lua_getfield(L, arg, "progress");
     if (!lua_isnil(L, -1)) {
         if (!lua_isfunction(L, -1))
-            nmsim_field_error(L, arg, "progress", "must be a function");
+            nmlua_field_error(L, arg, "progress", "must be a function");
         o->progress = lua_gettop(L);      /* left on the stack */
     } else {
         lua_pop(L, 1);
@@ -512,7 +512,7 @@ static int l_compare(lua_State *L)
         int ai = lua_gettop(L);
         if (lua_istable(L, ai) && lua_rawlen(L, ai) > 0) {
             if ((lua_Integer)lua_rawlen(L, ai) != ns)
-                nmsim_field_error(L, 3, "assume", lua_pushfstring(L, "needs one entry per system (%I)", ns));
+                nmlua_field_error(L, 3, "assume", lua_pushfstring(L, "needs one entry per system (%I)", ns));
             for (lua_Integer s = 1; s <= ns; s++) {
                 lua_rawgeti(L, ai, s);
                 if (lua_toboolean(L, -1))

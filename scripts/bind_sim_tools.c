@@ -51,7 +51,7 @@ static int l_equal_area(lua_State *L)
         } else if (lua_isnumber(L, -1) && lua_tonumber(L, -1) > 0) {
             budget = lua_tonumber(L, -1);
         } else if (!lua_isnil(L, -1)) {
-            nmsim_field_error(L, 2, "budget", "must be an area in um^2 (> 0) or a system");
+            nmlua_field_error(L, 2, "budget", "must be an area in um^2 (> 0) or a system");
         }
         lua_pop(L, 1);
     }
@@ -201,18 +201,18 @@ static void read_i8(lua_State *L, int arg, const char *k, int8_t *out, int count
     lua_getfield(L, arg, k);
     int t = lua_gettop(L);
     if (!lua_istable(L, t))
-        nmsim_field_error(L, arg, k, "must be a table of numbers");
+        nmlua_field_error(L, arg, k, "must be a table of numbers");
     int nested = lua_rawgeti(L, t, 1) == LUA_TTABLE;
     lua_pop(L, 1);
     int rows = nested ? count / per_row : 1, cols = nested ? per_row : count;
     if ((int)lua_rawlen(L, t) != (nested ? rows : count))
-        nmsim_field_error(L, arg, k, lua_pushfstring(L, "needs %d %s", nested ? rows : count,
+        nmlua_field_error(L, arg, k, lua_pushfstring(L, "needs %d %s", nested ? rows : count,
                                                nested ? "rows" : "numbers"));
     for (int r = 0; r < rows; r++) {
         if (nested) {
             lua_rawgeti(L, t, r + 1);
             if (!lua_istable(L, -1) || (int)lua_rawlen(L, -1) != cols)
-                nmsim_field_error(L, arg, k, lua_pushfstring(L, "row %d needs %d numbers", r + 1, cols));
+                nmlua_field_error(L, arg, k, lua_pushfstring(L, "row %d needs %d numbers", r + 1, cols));
         } else {
             lua_pushvalue(L, t);
         }
@@ -221,7 +221,7 @@ static void read_i8(lua_State *L, int arg, const char *k, int8_t *out, int count
             int isint = 0;
             lua_Integer v = lua_tointegerx(L, -1, &isint);
             if (!isint || v < -128 || v > 127)
-                nmsim_field_error(L, arg, k, "values must be integers in -128..127 (int8)");
+                nmlua_field_error(L, arg, k, "values must be integers in -128..127 (int8)");
             out[r * cols + c] = (int8_t)v;
             lua_pop(L, 1);
         }
@@ -258,7 +258,7 @@ static int l_nmmac_trace(lua_State *L)
     }
     if (!hdata) {
         if (dn != 2 || dm != 4 || wn != 2 || wm != 4)
-            nmsim_field_error(L, 1, "data", "needed unless d = w = {2, 4} (the built-in example)");
+            nmlua_field_error(L, 1, "data", "needed unless d = w = {2, 4} (the built-in example)");
         memcpy(block, ex_block, sizeof ex_block);
         memcpy(w, ex_w, sizeof ex_w);
     } else {
@@ -268,7 +268,7 @@ static int l_nmmac_trace(lua_State *L)
         for (int c = 0; c < wm; c++)
             nz += w[c] != 0;
         if (nz > wn)
-            nmsim_field_error(L, 1, "weights",
+            nmlua_field_error(L, 1, "weights",
                         lua_pushfstring(L, "%d nonzeros, more than #F = %d", nz, wn));
     }
     sim_mac mac;

@@ -13,10 +13,6 @@
 
 /* ------------------------------------------------------- option readers */
 
-static int field_error(lua_State *L, int arg, const char *field, const char *msg)
-{
-    return luaL_argerror(L, arg, lua_pushfstring(L, "%s: %s", field, msg));
-}
 
 void nmt_check_keys(lua_State *L, int arg, const char *const *allowed)
 {
@@ -29,26 +25,11 @@ void nmt_check_keys(lua_State *L, int arg, const char *const *allowed)
         for (const char *const *a = allowed; *a && !ok; a++)
             ok = strcmp(*a, k) == 0;
         if (!ok)
-            field_error(L, arg, k, "unknown option");
+            nmlua_field_error(L, arg, k, "unknown option");
         lua_pop(L, 1);
     }
 }
 
-int nmt_opt_int(lua_State *L, int arg, const char *field, int def, int lo, int hi)
-{
-    int v = def;
-    if (lua_getfield(L, arg, field) != LUA_TNIL) {
-        int isint = 0;
-        lua_Integer x = lua_tointegerx(L, -1, &isint);
-        if (!isint)
-            field_error(L, arg, field, "must be an integer");
-        if (x < lo || x > hi)
-            field_error(L, arg, field, lua_pushfstring(L, "%I out of range %d..%d", x, lo, hi));
-        v = (int)x;
-    }
-    lua_pop(L, 1);
-    return v;
-}
 
 double nmt_opt_num(lua_State *L, int arg, const char *field, double def, double lo, double hi)
 {
@@ -57,9 +38,9 @@ double nmt_opt_num(lua_State *L, int arg, const char *field, double def, double 
         int isnum = 0;
         v = lua_tonumberx(L, -1, &isnum);
         if (!isnum)
-            field_error(L, arg, field, "must be a number");
+            nmlua_field_error(L, arg, field, "must be a number");
         if (!(v >= lo && v <= hi))
-            field_error(L, arg, field, lua_pushfstring(L, "%f out of range %f..%f", v, lo, hi));
+            nmlua_field_error(L, arg, field, lua_pushfstring(L, "%f out of range %f..%f", v, lo, hi));
     }
     lua_pop(L, 1);
     return v;
@@ -84,7 +65,7 @@ int nmt_opt_enum(lua_State *L, int arg, const char *field, int def, const char *
                 luaL_addchar(&b, '\'');
             }
             luaL_pushresult(&b);
-            field_error(L, arg, field, lua_tostring(L, -1));
+            nmlua_field_error(L, arg, field, lua_tostring(L, -1));
         }
     }
     lua_pop(L, 1);
@@ -101,7 +82,7 @@ static int opt_fn(lua_State *L, int arg, const char *field)
         return 0;
     }
     if (t != LUA_TFUNCTION)
-        field_error(L, arg, field, "must be a function");
+        nmlua_field_error(L, arg, field, "must be a function");
     return lua_gettop(L);
 }
 
@@ -218,9 +199,9 @@ static void read_opts(lua_State *L, nm_train_opts *o, train_ctx *c)
     static const char *const scheds[] = {"const", "step", "cosine", NULL};
     nmt_check_keys(L, 3, keys);
     nm_train_opts_default(o);
-    o->epochs = nmt_opt_int(L, 3, "epochs", o->epochs, 1, 100000);
-    o->batch = nmt_opt_int(L, 3, "batch", o->batch, 2, 1 << 16);
-    o->max_steps = nmt_opt_int(L, 3, "max_steps", 0, 0, 1 << 30);
+    o->epochs = nmlua_opt_int(L, 3, "epochs", o->epochs, 1, 100000);
+    o->batch = nmlua_opt_int(L, 3, "batch", o->batch, 2, 1 << 16);
+    o->max_steps = nmlua_opt_int(L, 3, "max_steps", 0, 0, 1 << 30);
     o->optim = (nm_optim_kind)nmt_opt_enum(L, 3, "optimizer", NM_OPTIM_SGD, optims);
     double lr = o->optim == NM_OPTIM_ADAM ? 1e-3 : o->lr;
     o->lr = nmt_opt_num(L, 3, "lr", lr, 1e-12, 100);
@@ -228,7 +209,7 @@ static void read_opts(lua_State *L, nm_train_opts *o, train_ctx *c)
     o->weight_decay = nmt_opt_num(L, 3, "weight_decay", o->weight_decay, 0, 10);
     o->l1_bn = nmt_opt_num(L, 3, "l1_bn", 0, 0, 10);
     o->sched = (nm_sched_kind)nmt_opt_enum(L, 3, "schedule", NM_SCHED_COSINE, scheds);
-    o->step_epochs = nmt_opt_int(L, 3, "step_epochs", o->step_epochs, 1, 100000);
+    o->step_epochs = nmlua_opt_int(L, 3, "step_epochs", o->step_epochs, 1, 100000);
     o->step_gamma = nmt_opt_num(L, 3, "step_gamma", o->step_gamma, 0, 1);
     o->beta1 = nmt_opt_num(L, 3, "beta1", o->beta1, 0, 0.999999);
     o->beta2 = nmt_opt_num(L, 3, "beta2", o->beta2, 0, 0.999999999);
@@ -236,14 +217,14 @@ static void read_opts(lua_State *L, nm_train_opts *o, train_ctx *c)
         int isint = 0;
         lua_Integer s = lua_tointegerx(L, -1, &isint);
         if (!isint)
-            field_error(L, 3, "seed", "must be an integer");
+            nmlua_field_error(L, 3, "seed", "must be an integer");
         o->seed = (uint64_t)s;
     }
     lua_pop(L, 1);
     int t = lua_getfield(L, 3, "srste");
     if (t != LUA_TNIL) {
         if (t != LUA_TTABLE)
-            field_error(L, 3, "srste", "must be a table {n=, m=, lambda=}");
+            nmlua_field_error(L, 3, "srste", "must be a table {n=, m=, lambda=}");
         int s = lua_gettop(L);
         static const char *const skeys[] = {"n", "m", "lambda", NULL};
         lua_pushnil(L);
@@ -253,7 +234,7 @@ static void read_opts(lua_State *L, nm_train_opts *o, train_ctx *c)
             for (const char *const *a = skeys; *a; a++)
                 ok |= strcmp(*a, k) == 0;
             if (!ok)
-                field_error(L, 3, "srste", lua_pushfstring(L, "unknown field '%s'", k));
+                nmlua_field_error(L, 3, "srste", lua_pushfstring(L, "unknown field '%s'", k));
             lua_pop(L, 1);
         }
         lua_getfield(L, s, "n");
@@ -261,20 +242,20 @@ static void read_opts(lua_State *L, nm_train_opts *o, train_ctx *c)
         int isn = 0, ism = 0;
         lua_Integer n = lua_tointegerx(L, -2, &isn), m = lua_tointegerx(L, -1, &ism);
         if (!isn || !ism || m < 1 || m > 64 || n < 1 || n > m)
-            field_error(L, 3, "srste", "needs integers n and m with 1 <= n <= m <= 64");
+            nmlua_field_error(L, 3, "srste", "needs integers n and m with 1 <= n <= m <= 64");
         lua_pop(L, 2);
         o->srste_n = (int)n, o->srste_m = (int)m;
         lua_getfield(L, s, "lambda");
         double lambda = lua_isnil(L, -1) ? 2e-4 : lua_tonumber(L, -1);
         if (!lua_isnil(L, -1) && (!lua_isnumber(L, -1) || !(lambda > 0 && lambda <= 10)))
-            field_error(L, 3, "srste", "lambda must be a number in (0, 10]");
+            nmlua_field_error(L, 3, "srste", "lambda must be a number in (0, 10]");
         lua_pop(L, 1);
         o->srste = lambda;
     }
     lua_pop(L, 1);
     if (lua_getfield(L, 3, "val") != LUA_TNIL) {
         if (!luaL_testudata(L, -1, NMLUA_DATASET))
-            field_error(L, 3, "val", "must be a dataset (nm.data)");
+            nmlua_field_error(L, 3, "val", "must be a dataset (nm.data)");
         o->val = nmt_check_dataset(L, lua_gettop(L));   /* stays on the stack */
     } else {
         lua_pop(L, 1);

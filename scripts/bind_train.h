@@ -21,7 +21,6 @@ const nm_dataset *nmt_check_dataset(lua_State *L, int arg);
 void nmt_check_keys(lua_State *L, int arg, const char *const *allowed);
 /* Readers of field `field` of the options table at arg (def if absent);
  * they raise naming the field. */
-int nmt_opt_int(lua_State *L, int arg, const char *field, int def, int lo, int hi);
 double nmt_opt_num(lua_State *L, int arg, const char *field, double def, double lo, double hi);
 /* One of `names` (NULL-terminated); def if absent. */
 int nmt_opt_enum(lua_State *L, int arg, const char *field, int def, const char *const *names);

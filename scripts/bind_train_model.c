@@ -17,7 +17,7 @@ static int m_evaluate(lua_State *L)
     if (!lua_isnoneornil(L, 3)) {
         luaL_checktype(L, 3, LUA_TTABLE);
         nmt_check_keys(L, 3, keys);
-        batch = nmt_opt_int(L, 3, "batch", 256, 1, 1 << 16);
+        batch = nmlua_opt_int(L, 3, "batch", 256, 1, 1 << 16);
     }
     double *density = lua_newuserdatauv(L, sizeof(double) * (size_t)(m->n_layers + 1), 0);
     double acc = 0, loss = 0;
@@ -99,8 +99,8 @@ static int m_set_activation(lua_State *L)
     if (!lua_isnoneornil(L, 3)) {
         luaL_checktype(L, 3, LUA_TTABLE);
         nmt_check_keys(L, 3, keys);
-        n = nmt_opt_int(L, 3, "n", 0, 0, 64);
-        mm = nmt_opt_int(L, 3, "m", n > 0 ? -1 : 0, n > 0 ? 1 : 0, 64);
+        n = nmlua_opt_int(L, 3, "n", 0, 0, 64);
+        mm = nmlua_opt_int(L, 3, "m", n > 0 ? -1 : 0, n > 0 ? 1 : 0, 64);
         if (n > 0 && mm < 0)
             luaL_argerror(L, 3, "m: required with n");
         if (n > mm)

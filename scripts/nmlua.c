@@ -49,3 +49,26 @@ int luaopen_nm(lua_State *L)
     }
     return 1;
 }
+
+int nmlua_field_error(lua_State *L, int arg, const char *field, const char *msg)
+{
+    return luaL_argerror(L, arg, lua_pushfstring(L, "%s: %s", field, msg));
+}
+
+int nmlua_opt_int(lua_State *L, int arg, const char *field, int def, int lo, int hi)
+{
+    if (lua_isnoneornil(L, arg))
+        return def;
+    int v = def;
+    if (lua_getfield(L, arg, field) != LUA_TNIL) {
+        int isint = 0;
+        lua_Integer x = lua_tointegerx(L, -1, &isint);
+        if (!isint)
+            nmlua_field_error(L, arg, field, "must be an integer");
+        if (x < lo || x > hi)
+            nmlua_field_error(L, arg, field, lua_pushfstring(L, "%I out of range %d..%d", x, lo, hi));
+        v = (int)x;
+    }
+    lua_pop(L, 1);
+    return v;
+}

@@ -87,4 +87,12 @@ void nmlua_model_recount(lua_State *L, int arg);
 /* Bytes of all tensors a model owns. */
 size_t nmlua_model_bytes(const nm_model *m);
 
+/* --- option tables (nmlua.c), shared by the bindings --- */
+
+/* Raises "bad argument #arg to 'fn' (field: msg)". */
+int nmlua_field_error(lua_State *L, int arg, const char *field, const char *msg);
+/* Integer field of the options table at arg within lo..hi; def when the
+ * field or the whole table is absent. Raises naming the field otherwise. */
+int nmlua_opt_int(lua_State *L, int arg, const char *field, int def, int lo, int hi);
+
 #endif
