@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t g_sigint, g_quit;
@@ -154,6 +155,35 @@ nm_model *tui_model(tui_app *a)
     return m;
 }
 
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void tui_stats_touch(tui_app *a)
+{
+    a->stats_stale = 1;
+}
+
+/* Counts per-layer stats of `m` into *buf (grown as needed); returns 0 on
+ * out of memory, leaving the views to count for themselves. */
+static int count_stats(const nm_model *m, nm_layer_stats **buf, int *n)
+{
+    if (*n != m->n_layers) {
+        free(*buf);
+        *n = 0;
+        *buf = malloc((size_t)(m->n_layers ? m->n_layers : 1) * sizeof **buf);
+        if (!*buf)
+            return 0;
+        *n = m->n_layers;
+    }
+    for (int i = 0; i < m->n_layers; i++)
+        nm_layer_stats_get(m, i, &(*buf)[i]);
+    return 1;
+}
+
 /* Follows the Lua global `model`: when a script replaces it, the views
  * switch to the new model and its pruning history starts afresh. */
 void tui_sync_model(tui_app *a)
@@ -163,6 +193,12 @@ void tui_sync_model(tui_app *a)
         nm_model_free(a->base);
         a->base = m ? nm_model_clone(m) : NULL;
         a->seen = m;
+        if (!a->base || !count_stats(a->base, &a->base_stats, &a->n_base_stats)) {
+            free(a->base_stats);
+            a->base_stats = NULL;
+            a->n_base_stats = 0;
+        }
+        a->stats_stale = 1;
         a->s.selected = 0;
         a->s.scroll = 0;
         a->s.cur_r = a->s.cur_c = a->s.view_r = a->s.view_c = 0;
@@ -192,6 +228,28 @@ void tui_sync_model(tui_app *a)
     }
 }
 
+/* Gives the views the cached stats, recounting the model's when touched
+ * (and, while a script runs, at most twice a second so that a script's
+ * pruning shows live) and the base's when the base changed. */
+static void refresh_stats(tui_app *a)
+{
+    const nm_model *m = a->s.model;
+    a->s.stats = a->s.base_stats = NULL;
+    if (!m)
+        return;
+    if (a->s.busy && now_seconds() - a->stats_at > 0.5)
+        a->stats_stale = 1;
+    if (a->stats_stale || a->n_stats != m->n_layers) {
+        if (!count_stats(m, &a->stats, &a->n_stats))
+            return;
+        a->stats_stale = 0;
+        a->stats_at = now_seconds();
+    }
+    a->s.stats = a->stats;
+    if (a->s.base && a->n_base_stats == a->s.base->n_layers && a->s.base->n_layers == m->n_layers)
+        a->s.base_stats = a->base_stats;
+}
+
 static void draw(tui_app *a)
 {
     tui_grid *g = a->grid;
@@ -209,6 +267,7 @@ static void draw(tui_app *a)
             tui_energy_update(a);
             tui_act_update(a);
         }
+        refresh_stats(a);
         int nkeys;
         const wb_key_help *keys = tui_keymap_help(&nkeys);
         wb_draw(g, &a->s, keys, nkeys);
@@ -217,6 +276,22 @@ static void draw(tui_app *a)
     }
     if (!a->headless)
         term_flush(&a->ti, g);
+}
+
+/* 1 if a key is waiting (queued by the pump, or in the terminal): the
+ * main loop then handles it before drawing, so that keys typed or pasted
+ * faster than frames are drawn never wait behind one frame each. */
+static int input_waiting(tui_app *a)
+{
+    if (a->n_pending > 0)
+        return 1;
+    timeout(0);
+    int ch = getch();
+    timeout(50);
+    if (ch == ERR)
+        return 0;
+    a->pending[a->n_pending++] = ch;
+    return 1;
 }
 
 /* Called by the Lua host's hook while a script runs. */
@@ -264,6 +339,7 @@ void tui_run_lua(tui_app *a, const char *code, const char *echo)
     a->s.progress = -1;
     snprintf(a->s.progress_what, sizeof a->s.progress_what, "running");
     g_sigint = 0;
+    draw(a); /* show "running" now: C operations may not pump for a while */
     nmlua_status st = nmlua_host_run_string(a->host, code, "=console");
     a->s.busy = 0;
     if (st == NMLUA_OK) {
@@ -278,6 +354,7 @@ void tui_run_lua(tui_app *a, const char *code, const char *echo)
     }
     tui_sim_touch(a);
     tui_act_touch(a);
+    tui_stats_touch(a);
     nm_model *now = tui_model(a);
     if (before && now == m && m == a->seen && !undo_snap_same(before, m))
         undo_push(&a->undo, before);
@@ -632,9 +709,10 @@ int tui_main(const tui_options *opt)
         while (!a->quit && !g_quit) {
             /* redraw only when something changed: a key, a resize, the
              * animation, or a status message */
-            if (dirty || a->s.array.playing)
+            if ((dirty || a->s.array.playing) && !input_waiting(a)) {
                 draw(a);
-            dirty = 0;
+                dirty = 0;
+            }
             int ch;
             if (a->n_pending > 0) {
                 ch = a->pending[0];
@@ -670,9 +748,12 @@ int tui_main(const tui_options *opt)
     tui_sim_free(a->sim);
     tui_act_free(a->act);
     nm_model_free(a->base);
+    free(a->stats);
+    free(a->base_stats);
     wb_log_clear(&a->s.log);
     tui_grid_free(a->grid);
     nmlua_host_free(a->host);
     free(a);
     return 0;
 }
+

@@ -25,6 +25,7 @@ struct tui_act {
     double *relu_d, *nm_d;
     int *idx;                 /* model index of each activation layer */
     int count;
+    int dens_n, dens_m, dens_policy; /* relu_d/nm_d were counted for these (m -1: not yet) */
     nm_net *net;
 };
 
@@ -39,6 +40,7 @@ static void act_clear(tui_act *t)
     free(t->names), free(t->relu_d), free(t->nm_d), free(t->idx);
     t->names = NULL, t->relu_d = t->nm_d = NULL, t->idx = NULL;
     t->count = 0;
+    t->dens_m = -1;
 }
 
 void tui_act_free(tui_act *t)
@@ -83,6 +85,30 @@ static void fill_input(nm_net *net, const nm_model *m, char *what, size_t len)
 static void apply_nm(const tui_act *t, const float *in, float *out, int plane)
 {
     nm_nmrelu_rows(in, out, 1, plane, t->n, t->m, t->policy ? NM_POLICY_TOPK : NM_POLICY_FIRST);
+}
+
+/* Densities of every activation layer of the forward pass, ReLU alone and
+ * with N:M (one channel plane per group row), under t's n, m and policy.
+ * Counted once per setting, not per frame. */
+static void count_densities(tui_act *t, const nm_model *m)
+{
+    for (int k = 0; k < t->count; k++) {
+        const nm_layer *lk = &m->layers[t->idx[k]];
+        const float *in = lk->inputs[0] >= 0 ? nm_net_act(t->net, lk->inputs[0]) : nm_net_input(t->net);
+        int64_t pk = (int64_t)lk->out_h * lk->out_w, total = pk * lk->out_c, pos = 0, kept = 0;
+        float *buf = malloc((size_t)(total > 0 ? total : 1) * sizeof *buf);
+        for (int64_t i = 0; i < total; i++)
+            pos += in[i] > 0;
+        if (buf) {
+            nm_nmrelu_rows(in, buf, lk->out_c, pk, t->n, t->m, t->policy ? NM_POLICY_TOPK : NM_POLICY_FIRST);
+            for (int64_t i = 0; i < total; i++)
+                kept += buf[i] > 0;
+        }
+        free(buf);
+        t->relu_d[k] = total > 0 ? (double)pos / (double)total : 0;
+        t->nm_d[k] = total > 0 ? (double)kept / (double)total : 0;
+    }
+    t->dens_n = t->n, t->dens_m = t->m, t->dens_policy = t->policy;
 }
 
 static void rebuild(tui_app *a)
@@ -142,7 +168,6 @@ static void rebuild(tui_app *a)
     if (l->kind == NM_LAYER_NMRELU && t->m == 0) {
         t->n = l->act_n, t->m = l->act_m, t->policy = l->act_policy;
     }
-    /* densities of every activation layer: ReLU alone, and with N:M */
     free(t->before), free(t->after);
     t->before = malloc((size_t)plane * sizeof *t->before);
     t->after = malloc((size_t)plane * sizeof *t->after);
@@ -150,26 +175,8 @@ static void rebuild(tui_app *a)
         snprintf(v->note, sizeof v->note, "out of memory");
         return;
     }
-    for (int k = 0; k < t->count; k++) {
-        const nm_layer *lk = &m->layers[t->idx[k]];
-        const float *in = nm_net_act(t->net, lk->inputs[0] >= 0 ? lk->inputs[0] : 0);
-        int64_t pk = (int64_t)lk->out_h * lk->out_w, pos = 0, kept = 0;
-        if (lk->inputs[0] < 0)
-            in = nm_net_input(t->net);
-        float *buf = malloc((size_t)pk * sizeof *buf);
-        for (int c = 0; buf && c < lk->out_c; c++) {
-            const float *row = in + (int64_t)c * pk;
-            for (int64_t i = 0; i < pk; i++)
-                pos += row[i] > 0;
-            nm_nmrelu_rows(row, buf, 1, pk, t->n, t->m, t->policy ? NM_POLICY_TOPK : NM_POLICY_FIRST);
-            for (int64_t i = 0; i < pk; i++)
-                kept += buf[i] > 0;
-        }
-        free(buf);
-        double total = (double)pk * lk->out_c;
-        t->relu_d[k] = total > 0 ? pos / total : 0;
-        t->nm_d[k] = total > 0 ? kept / total : 0;
-    }
+    if (t->dens_m != t->m || t->dens_n != t->n || t->dens_policy != t->policy)
+        count_densities(t, m);
     if (t->channel >= l->out_c)
         t->channel = l->out_c - 1;
     if (t->channel < 0)

@@ -165,6 +165,7 @@ static void k_undo(tui_app *a, int key)
     }
     int rc = key == 'u' ? undo_undo(&a->undo, m) : undo_redo(&a->undo, m);
     tui_sim_touch(a);
+    tui_stats_touch(a);
     tui_act_touch(a);
     tui_status(a, "%s", rc == NM_OK ? (key == 'u' ? "undone" : "redone") : nm_errmsg());
 }

@@ -12,6 +12,8 @@
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 #include <wchar.h>
 
 typedef struct {
@@ -93,6 +95,14 @@ int term_begin(term_info *ti, int dark, int mouse)
     nonl();
     keypad(stdscr, TRUE);
     curs_set(0);
+    /* Ctrl-C stays a signal (it cancels scripts), but must not make the
+     * terminal discard keys typed before it that we have not read yet */
+    struct termios tio;
+    if (tcgetattr(STDIN_FILENO, &tio) == 0) {
+        tio.c_lflag |= NOFLSH;
+        tcsetattr(STDIN_FILENO, TCSADRAIN, &tio);
+        def_prog_mode();
+    }
     set_escdelay(25);
     timeout(50);
     const char *nc = getenv("NO_COLOR");

@@ -519,13 +519,24 @@ static void fill_normal(float *w, int64_t n, double sd, nm_rng *r)
 }
 
 #define INIT_CHUNK ((int64_t)1 << 18)
+#define INIT_BATCH 16 /* chunks between progress reports (4 M weights) */
+
+void nm_model_init_weights(nm_model *m, uint64_t seed)
+{
+    nm_model_init_weights_progress(m, seed, NULL, NULL);
+}
 
 /* Weights are drawn in chunks of INIT_CHUNK values, each from its own
  * stream seeded by (seed, layer, chunk): the result does not depend on the
- * number of threads, and large layers use every core. */
-void nm_model_init_weights(nm_model *m, uint64_t seed)
+ * number of threads, and large layers use every core. Progress is reported
+ * between batches of chunks, from this thread. */
+int nm_model_init_weights_progress(nm_model *m, uint64_t seed, nm_progress_fn progress, void *ud)
 {
     m->seed = seed;
+    int64_t total = 0, done = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        if (nm_layer_prunable(&m->layers[i]) && m->layers[i].weight)
+            total += m->layers[i].weight->numel;
     for (int i = 0; i < m->n_layers; i++) {
         nm_layer *l = &m->layers[i];
         uint64_t lseed = seed * 0x100000001b3ULL + (uint64_t)i;
@@ -534,12 +545,19 @@ void nm_model_init_weights(nm_model *m, uint64_t seed)
             double sd = sqrt(2.0 / (fan_in > 0 ? fan_in : 1));
             float *w = nm_f32(l->weight);
             int64_t n = l->weight->numel, chunks = (n + INIT_CHUNK - 1) / INIT_CHUNK;
-#pragma omp parallel for schedule(dynamic) if (chunks > 1)
-            for (int64_t c = 0; c < chunks; c++) {
-                nm_rng r;
-                nm_rng_seed(&r, lseed * 0x9E3779B97F4A7C15ULL + (uint64_t)c);
-                int64_t a = c * INIT_CHUNK, b = a + INIT_CHUNK < n ? a + INIT_CHUNK : n;
-                fill_normal(w + a, b - a, sd, &r);
+            for (int64_t c0 = 0; c0 < chunks; c0 += INIT_BATCH) {
+                int64_t c1 = c0 + INIT_BATCH < chunks ? c0 + INIT_BATCH : chunks;
+#pragma omp parallel for schedule(dynamic) if (c1 - c0 > 1)
+                for (int64_t c = c0; c < c1; c++) {
+                    nm_rng r;
+                    nm_rng_seed(&r, lseed * 0x9E3779B97F4A7C15ULL + (uint64_t)c);
+                    int64_t a = c * INIT_CHUNK, b = a + INIT_CHUNK < n ? a + INIT_CHUNK : n;
+                    fill_normal(w + a, b - a, sd, &r);
+                }
+                int64_t a = c0 * INIT_CHUNK, b = c1 * INIT_CHUNK < n ? c1 * INIT_CHUNK : n;
+                done += b - a;
+                if (nm_progress(progress, ud, total ? (double)done / (double)total : 1.0, "weights"))
+                    return NM_ERR;
             }
         } else if (l->kind == NM_LAYER_EMBED) {
             nm_rng r;
@@ -559,6 +577,7 @@ void nm_model_init_weights(nm_model *m, uint64_t seed)
         if (l->var)
             nm_tensor_fill(l->var, 1);
     }
+    return NM_OK;
 }
 
 /* Kinds through which channel identity passes unchanged. */

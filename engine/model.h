@@ -160,6 +160,10 @@ int nm_model_append(nm_model *m, nm_layer *l);
 /* Deterministic synthetic weights: Kaiming-normal (fan_in, ReLU gain) for
  * conv/linear, zero bias, BN gamma=1 beta=0 mean=0 var=1, LN gamma=1. */
 void nm_model_init_weights(nm_model *m, uint64_t seed);
+/* The same, reporting progress every few million weights; returns NM_ERR
+ * "cancelled" when `progress` asks to stop (the weights are then partly
+ * drawn). The values do not depend on the callback or the thread count. */
+int nm_model_init_weights_progress(nm_model *m, uint64_t seed, nm_progress_fn progress, void *ud);
 
 /* Shape of a layer's output (or NM_INPUT's) per sample. */
 void nm_model_out_shape(const nm_model *m, int idx, int *c, int *h, int *w);

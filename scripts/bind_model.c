@@ -302,7 +302,8 @@ static int m_init_weights(lua_State *L)
 {
     nm_model *m = nmlua_check_model(L, 1);
     lua_Integer seed = luaL_checkinteger(L, 2);
-    nm_model_init_weights(m, (uint64_t)seed);
+    if (nm_model_init_weights_progress(m, (uint64_t)seed, nmlua_progress, L) != NM_OK)
+        return luaL_error(L, "init_weights: %s", nm_errmsg());
     return 0;
 }
 

@@ -34,7 +34,7 @@ static int l_zoo(lua_State *L)
     }
     if (!known(name))
         luaL_argerror(L, 1, lua_pushfstring(L, "no zoo model '%s' (see nm.zoo_list())", name));
-    nm_model *m = nm_zoo(name, (uint64_t)seed);
+    nm_model *m = nm_zoo_progress(name, (uint64_t)seed, nmlua_progress, L);
     if (m == NULL)
         return luaL_error(L, "nm.zoo('%s'): %s", name, nm_errmsg());
     nmlua_push_model(L, m);

@@ -39,7 +39,7 @@ void wb_layer_order(const wb_state *s, int *order)
     if (!st)
         return;
     for (int i = 0; i < n; i++)
-        nm_layer_stats_get(s->model, i, &st[i]);
+        wb_layer_stats(s, i, &st[i]);
     g_sort = (sort_ctx){s, st};
     qsort(order, (size_t)n, sizeof *order, cmp_layers);
     free(st);
@@ -143,7 +143,7 @@ void view_layers(tui_grid *g, wb_state *s, int x, int y, int w, int h)
         int li = order[s->scroll + r], yy = y + 1 + r;
         const nm_layer *l = &m->layers[li];
         nm_layer_stats st;
-        nm_layer_stats_get(m, li, &st);
+        wb_layer_stats(s, li, &st);
         int sel = li == s->selected, style = sel ? TUI_S_SELECTED : TUI_S_NORMAL;
         if (sel)
             tui_fill(g, x, yy, w, 1, ' ', TUI_S_SELECTED);
@@ -166,7 +166,7 @@ void view_layers(tui_grid *g, wb_state *s, int x, int y, int w, int h)
             cx += w_dens;
             if (has_base) {
                 nm_layer_stats bs;
-                nm_layer_stats_get(s->base, li, &bs);
+                wb_base_stats(s, li, &bs);
                 tui_printf(g, cx, yy, w_before, TUI_S_DIM, "%5.1f%%", bs.density * 100);
                 cx += w_before;
             }

@@ -70,6 +70,22 @@ const char *wb_human(double v, char *buf, int len)
 static const char *screen_names[WB_SCREEN_COUNT] = {
     "1 Layers", "2 Mask", "3 Activations", "4 Array", "5 Energy", "6 Console"};
 
+void wb_layer_stats(const wb_state *s, int i, nm_layer_stats *out)
+{
+    if (s->stats)
+        *out = s->stats[i];
+    else
+        nm_layer_stats_get(s->model, i, out);
+}
+
+void wb_base_stats(const wb_state *s, int i, nm_layer_stats *out)
+{
+    if (s->base_stats)
+        *out = s->base_stats[i];
+    else
+        nm_layer_stats_get(s->base, i, out);
+}
+
 void view_header(tui_grid *g, const wb_state *s)
 {
     tui_fill(g, 0, 0, g->w, 1, ' ', TUI_S_HEADER);
@@ -84,7 +100,7 @@ void view_header(tui_grid *g, const wb_state *s)
         int64_t nz = 0, params = 0;
         for (int i = 0; i < s->model->n_layers; i++) {
             nm_layer_stats st;
-            nm_layer_stats_get(s->model, i, &st);
+            wb_layer_stats(s, i, &st);
             nz += st.nonzeros;
             params += st.params;
         }

@@ -86,6 +86,10 @@ typedef enum { WB_SORT_ORDER = 0, WB_SORT_NAME, WB_SORT_DENSITY, WB_SORT_MACS, W
 typedef struct {
     const nm_model *model;       /* current model (not owned by views) */
     const nm_model *base;        /* the same model before pruning, or NULL */
+    /* per-layer stats of model and base cached by the owner (the app
+     * refreshes them when the weights change), or NULL: the views then
+     * count them themselves, which scans every weight */
+    const nm_layer_stats *stats, *base_stats;
     int selected;                /* selected layer index */
     int scroll;                  /* first visible row of the layers table */
     wb_sort sort;
@@ -152,6 +156,9 @@ void wb_draw(tui_grid *g, wb_state *s, const wb_key_help *keys, int nkeys);
 /* Layer order for the layers table under s->sort (indices into the model;
  * writes n_layers entries). */
 void wb_layer_order(const wb_state *s, int *order);
+/* Layer i's stats of s->model (or s->base), from the cache when there is one. */
+void wb_layer_stats(const wb_state *s, int i, nm_layer_stats *out);
+void wb_base_stats(const wb_state *s, int i, nm_layer_stats *out);
 
 /* "1.82 G", "512 k" style formatting into buf. */
 const char *wb_human(double v, char *buf, int len);

@@ -60,6 +60,11 @@ const char *nm_zoo_describe(const char *name)
 
 nm_model *nm_zoo(const char *name, uint64_t seed)
 {
+    return nm_zoo_progress(name, seed, NULL, NULL);
+}
+
+nm_model *nm_zoo_progress(const char *name, uint64_t seed, nm_progress_fn progress, void *ud)
+{
     const zoo_entry *e = zoo_find(name);
     if (!e) {
         char valid[256] = "";
@@ -71,7 +76,9 @@ nm_model *nm_zoo(const char *name, uint64_t seed)
         return NULL;
     }
     nm_model *m = e->build();
-    if (m)
-        nm_model_init_weights(m, seed);
+    if (m && nm_model_init_weights_progress(m, seed, progress, ud) != NM_OK) {
+        nm_model_free(m);
+        return NULL;
+    }
     return m;
 }

@@ -10,6 +10,9 @@
  * 1x28x28 for the Fashion-MNIST ones) with weights from `seed`. Returns a
  * new model owned by the caller, or NULL with a message for unknown names. */
 nm_model *nm_zoo(const char *name, uint64_t seed);
+/* The same, reporting progress while the weights are drawn; NULL with
+ * "cancelled" when `progress` asks to stop. */
+nm_model *nm_zoo_progress(const char *name, uint64_t seed, nm_progress_fn progress, void *ud);
 
 /* NULL-terminated list of the names nm_zoo accepts. */
 const char *const *nm_zoo_list(void);

@@ -63,6 +63,47 @@ Test(tui_views, layers_table_shows_density_from_mask)
     nm_model_free(m);
 }
 
+/* With the owner's stats cache set, the views draw the cached figures and
+ * do not count the weights again (the cache here says half of convA is
+ * pruned while the model itself is dense); the same cache, counted from
+ * the model, gives what the views count themselves. */
+Test(tui_views, layers_table_uses_stats_cache)
+{
+    nm_model *m = small_model();
+    nm_layer_stats st[4];
+    for (int i = 0; i < 4; i++)
+        nm_layer_stats_get(m, i, &st[i]);
+    wb_state s = {0};
+    s.model = m;
+    tui_grid *g = tui_grid_new(120, 12, 1);
+    view_header(g, &s);
+    view_layers(g, &s, 0, 2, 120, 10);
+    char *own = tui_grid_text(g);
+    s.stats = st;
+    tui_grid_clear(g);
+    view_header(g, &s);
+    view_layers(g, &s, 0, 2, 120, 10);
+    char *cached = tui_grid_text(g);
+    cr_assert_str_eq(cached, own, "the cache counted from the model must draw the same");
+    st[0].nonzeros = st[0].params / 2;
+    st[0].density = 0.5;
+    tui_grid_clear(g);
+    view_header(g, &s);
+    view_layers(g, &s, 0, 2, 120, 10);
+    char *t = tui_grid_text(g);
+    cr_assert(strstr(t, " 50.0%"), "convA's cached density, got:\n%s", t);
+    int64_t nz = 0, params = 0;
+    for (int i = 0; i < 4; i++)
+        nz += st[i].nonzeros, params += st[i].params;
+    char want[64];
+    snprintf(want, sizeof want, "density %.1f%%", 100.0 * (double)nz / (double)params);
+    cr_assert(strstr(t, want), "header from the cache: want '%s', got:\n%s", want, t);
+    cr_assert(!strstr(own, want), "the check cannot tell cache from model");
+    free(own), free(cached), free(t);
+    tui_grid_free(g);
+    nm_model_free(m);
+}
+
 Test(tui_views, layers_sort_by_density)
 {
     nm_model *m = small_model();

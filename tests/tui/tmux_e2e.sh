@@ -15,16 +15,17 @@ trap cleanup EXIT
 screen() { "${T[@]}" capture-pane -p -t main 2>/dev/null; }
 keys() { "${T[@]}" send-keys -t main "$@"; }
 
-# expect NAME PATTERN [SECONDS]: waits until the pane matches (grep -E).
+# expect NAME PATTERN [SECONDS [COUNT]]: waits until COUNT (default 1)
+# lines of the pane match (grep -E).
 expect() {
-  local name=$1 pat=$2 limit=${3:-15} t=0
+  local name=$1 pat=$2 limit=${3:-15} count=${4:-1} t=0
   while [ "$t" -lt $((limit * 10)) ]; do
-    if screen | grep -qE -- "$pat"; then
+    if [ "$(screen | grep -cE -- "$pat")" -ge "$count" ]; then
       echo "ok - $name"; passes=$((passes + 1)); return 0
     fi
     sleep 0.1; t=$((t + 1))
   done
-  echo "not ok - $name: /$pat/ not on screen after ${limit}s; screen was:"
+  echo "not ok - $name: /$pat/ not on screen ($count times) after ${limit}s; screen was:"
   screen | sed 's/^/#   /'
   fails=$((fails + 1)); return 1
 }
@@ -53,16 +54,33 @@ expect "console screen" "\[6 Console\]"
 keys -l 'print(6*7)'
 keys Enter
 expect "console evaluates Lua" "^ *42 *$"
-sleep 2  # a person's pause: typing ahead while a slow (sanitizer) run finishes can lose keys (known issue)
 keys -l 'while true do end'
 keys Enter
-sleep 1
+# Ctrl-C is a signal, which overtakes keys still unread: wait until it runs
+expect "the runaway loop runs" "running"
 keys C-c
 expect "Ctrl-C cancels a runaway script" "cancelled" 20
 keys -l "print('still' .. 'alive')"
 keys Enter
 expect "workbench still responsive" "stillalive"
-sleep 2
+# keys typed ahead during a long C operation (no pump there) and then
+# Ctrl-C: the operation is cancelled and the typed line still runs after
+keys -l 'big = nm.zoo("vgg16")'
+keys Enter
+expect "a long operation runs" "running"
+keys -l "print('typed' .. 'ahead')"
+keys Enter
+keys C-c
+expect "Ctrl-C cancels the long operation" "cancelled by Ctrl-C" 30 2
+expect "keys typed before Ctrl-C are kept" "typedahead" 30
+# and the terminal itself must not drop unread keys on Ctrl-C (noflsh)
+tty=$("${T[@]}" display-message -p -t main '#{pane_tty}')
+if stty -F "$tty" -a 2>/dev/null | grep -qE '(^| )noflsh( |$)'; then
+  echo "ok - the terminal keeps unread keys on Ctrl-C (noflsh)"; passes=$((passes + 1))
+else
+  echo "not ok - the terminal keeps unread keys on Ctrl-C (noflsh): $(stty -F "$tty" -a 2>&1 | grep -o -- '-\?noflsh')"
+  fails=$((fails + 1))
+fi
 keys -l 'error("boom")'
 keys Enter
 expect "a Lua error shows in the console" "boom"

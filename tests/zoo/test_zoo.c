@@ -325,6 +325,44 @@ Test(zoo, deterministic_weights)
     }
 }
 
+typedef struct {
+    int calls, stop_at;
+    double last;
+    int monotone;
+} progress_log;
+
+static int log_progress(void *ud, double fraction, const char *what)
+{
+    progress_log *p = ud;
+    cr_expect_str_eq(what, "weights");
+    if (fraction < p->last || fraction > 1.0)
+        p->monotone = 0;
+    p->last = fraction;
+    return ++p->calls == p->stop_at;
+}
+
+/* Progress reports do not change the weights; they rise to 1; asking to
+ * stop cancels the build with "cancelled". resnet18's 11.7 M weights are
+ * drawn in batches of 4 M at most, so several reports must come. */
+Test(zoo, progress_and_cancel)
+{
+    progress_log p = {0, -1, 0, 1};
+    nm_model *a = nm_zoo_progress("resnet18", 5, log_progress, &p), *b = zoo_ok("resnet18", 5);
+    cr_assert_not_null(a, "%s", nm_errmsg());
+    cr_expect(same_bytes(a, b), "progress changed the weights");
+    cr_expect_geq(p.calls, 4, "only %d progress reports", p.calls);
+    cr_expect(p.monotone);
+    cr_expect_float_eq(p.last, 1.0, 1e-12);
+    int calls = p.calls;
+    nm_model_free(a);
+    nm_model_free(b);
+
+    progress_log q = {0, 2, 0, 1};
+    cr_expect_null(nm_zoo_progress("resnet18", 5, log_progress, &q));
+    cr_expect_str_eq(nm_errmsg(), "cancelled");
+    cr_expect_eq(q.calls, 2, "went on after the stop: %d of %d reports", q.calls, calls);
+}
+
 /* nm_zoo itself: reasonable time, the builder's graph, real weights. */
 Test(zoo, resnet50_builds_quickly)
 {
