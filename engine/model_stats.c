@@ -22,9 +22,17 @@ void nm_layer_stats_get(const nm_model *m, int idx, nm_layer_stats *s)
     if (nm_layer_prunable(l) && l->weight) {
         const float *w = nm_f32(l->weight);
         const uint8_t *k = l->mask ? nm_u8(l->mask) : NULL;
-        int64_t nz = 0;
-        for (int64_t i = 0; i < l->weight->numel; i++)
-            nz += w[i] != 0.0f && (!k || k[i]);
+        int64_t nz = 0, n = l->weight->numel;
+        /* branch-free and vectorised: this runs over every weight */
+        if (k) {
+#pragma omp simd reduction(+ : nz)
+            for (int64_t i = 0; i < n; i++)
+                nz += (w[i] != 0.0f) & (k[i] != 0);
+        } else {
+#pragma omp simd reduction(+ : nz)
+            for (int64_t i = 0; i < n; i++)
+                nz += w[i] != 0.0f;
+        }
         s->params = l->weight->numel;
         s->nonzeros = nz;
         s->density = s->params ? (double)nz / (double)s->params : 1.0;
