@@ -5,7 +5,7 @@ MESON   ?= meson
 # Debian packages nmlab needs to build, test and run (installed by `make deps`).
 PKGS = gcc meson ninja-build pkg-config \
        libncurses-dev liblua5.4-dev libpng-dev libcairo2-dev zlib1g-dev \
-       libopenblas-dev libjansson-dev libprotobuf-c-dev protobuf-c-compiler \
+       libopenblas-openmp-dev libjansson-dev libprotobuf-c-dev protobuf-c-compiler \
        libcriterion-dev fonts-dejavu-core dataset-fashion-mnist tmux
 
 .PHONY: all deps build run test test-fast sanitize bench bench-peers clean
