@@ -593,8 +593,7 @@ static void handle_mouse(tui_app *a)
         }
         free(order);
     } else if (a->s.screen == WB_SCREEN_MASK) {
-        a->s.cur_c = a->s.view_c + (ev.x - 2) * (a->s.zoom > 0 ? a->s.zoom : 1);
-        a->s.cur_r = a->s.view_r + (ev.y - 4) * (a->s.zoom > 0 ? a->s.zoom : 1) * (a->s.color ? 2 : 1);
+        wb_mask_cell_at(&a->s, ev.x - 2, ev.y - 4, &a->s.cur_r, &a->s.cur_c);
     }
 }
 

@@ -114,14 +114,16 @@ static void k_layer_prev_next(tui_app *a, int key)
 
 static void k_mask_move(tui_app *a, int key)
 {
-    int64_t z = a->s.zoom > 0 ? a->s.zoom : 1, step = key == KEY_PPAGE || key == KEY_NPAGE ? 16 * z : z;
+    /* one character's worth of cells per key, as last drawn */
+    const wb_mask_scale *k = &a->s.mask_scale;
+    int64_t zc = k->zc > 0 ? k->zc : 1, zr = k->zr > 0 ? k->zr * (k->mr > 1 ? 1 : k->sub) : 1;
     switch (key) {
-    case KEY_UP: case 'k': a->s.cur_r -= z; break;
-    case KEY_DOWN: case 'j': a->s.cur_r += z; break;
-    case KEY_LEFT: case 'h': a->s.cur_c -= z; break;
-    case KEY_RIGHT: case 'l': a->s.cur_c += z; break;
-    case KEY_PPAGE: a->s.cur_r -= step; break;
-    case KEY_NPAGE: a->s.cur_r += step; break;
+    case KEY_UP: case 'k': a->s.cur_r -= zr; break;
+    case KEY_DOWN: case 'j': a->s.cur_r += zr; break;
+    case KEY_LEFT: case 'h': a->s.cur_c -= zc; break;
+    case KEY_RIGHT: case 'l': a->s.cur_c += zc; break;
+    case KEY_PPAGE: a->s.cur_r -= 16 * zr; break;
+    case KEY_NPAGE: a->s.cur_r += 16 * zr; break;
     case KEY_HOME: a->s.cur_c = 0; break;
     case KEY_END: {
         const nm_layer *l = sel_layer(a);
@@ -138,16 +140,19 @@ static void k_zoom(tui_app *a, int key)
         a->s.zoom = 0;
         return;
     }
-    if (a->s.zoom == 0) { /* start from what fit showed */
-        const nm_layer *l = sel_layer(a);
-        int64_t cols = l && l->weight ? nm_layer_cols(l) : 1;
-        int64_t z = (cols + a->grid->w - 4) / (a->grid->w - 3);
-        a->s.zoom = (int)(z < 1 ? 1 : z);
+    /* levels: ... 4, 2, 1 cells per character, then 2, 4, 8 characters
+     * per cell; from fit, start at what fit showed */
+    if (a->s.zoom == 0) {
+        const wb_mask_scale *k = &a->s.mask_scale;
+        int64_t z = k->zc > k->zr ? k->zc : k->zr;
+        a->s.zoom = k->mr > 1 ? -k->mr : (int)(z < 1 ? 1 : z > 1 << 16 ? 1 << 16 : z);
     }
+    int z = a->s.zoom;
     if (key == '+' || key == '=')
-        a->s.zoom = a->s.zoom > 1 ? a->s.zoom / 2 : 1;
+        z = z > 1 ? z / 2 : z == 1 ? -2 : z > -8 ? z * 2 : -8;
     else
-        a->s.zoom = a->s.zoom * 2 > 1 << 16 ? 1 << 16 : a->s.zoom * 2;
+        z = z < -2 ? z / 2 : z == -2 ? 1 : z < 1 << 16 ? z * 2 : 1 << 16;
+    a->s.zoom = z;
 }
 
 static void k_prune(tui_app *a, int key)

@@ -152,8 +152,13 @@ void term_flush(const term_info *ti, const tui_grid *g)
             const tui_cell *c = &g->cells[y * g->w + x];
             const style_def *a = &styles[c->style], *b = &styles[c->style2];
             short fg = a->fg, bg = a->bg;
-            if (c->style2 != TUI_S_NORMAL)
-                bg = b->fg; /* half-block: bottom cell's colour as background */
+            if (c->style2 != TUI_S_NORMAL) {
+                /* half-block: the bottom cell's colour as background; the
+                 * cursor (selected) half in the selection colour */
+                if (c->style == TUI_S_SELECTED)
+                    fg = a->bg;
+                bg = c->style2 == TUI_S_SELECTED ? b->bg : b->fg;
+            }
             wchar_t wc[2] = {(wchar_t)c->ch, 0};
             if (!ti->utf8 && c->ch > 0x7E)
                 wc[0] = '?';

@@ -79,7 +79,7 @@ void view_layers(tui_grid *g, wb_state *s, int x, int y, int w, int h)
     static const char *sort_names[WB_SORT_COUNT] = {"order", "name", "density", "MACs", "params"};
     int has_base = s->base && s->base->n_layers == m->n_layers;
     /* column layout; the name column takes what is left */
-    int w_kind = 9, w_shape = 15, w_nm = 5, w_bar = 10, w_dens = w_bar + 8, w_before = has_base ? 8 : 0,
+    int w_kind = 10, w_shape = 15, w_nm = 5, w_bar = 10, w_dens = w_bar + 8, w_before = has_base ? 8 : 0,
         w_filt = 10, w_macs = 9, w_eff = 9;
     /* the name column takes what is left; narrow terminals drop the
      * "before" column, then effective MACs, to keep names readable */
@@ -95,6 +95,10 @@ void view_layers(tui_grid *g, wb_state *s, int x, int y, int w, int h)
         w_eff = 0;
         show_eff = 0;
     }
+    if (w_name < 18) { /* then the shape (the Mask screen shows it too) */
+        w_name += w_shape;
+        w_shape = 0;
+    }
     if (w_name < 12)
         w_name = 12;
     int cx = x;
@@ -104,7 +108,8 @@ void view_layers(tui_grid *g, wb_state *s, int x, int y, int w, int h)
     cx += w_name;
     tui_text(g, cx, y, w_kind, TUI_S_HEADER, "kind");
     cx += w_kind;
-    tui_text(g, cx, y, w_shape, TUI_S_HEADER, "shape");
+    if (w_shape)
+        tui_text(g, cx, y, w_shape, TUI_S_HEADER, "shape");
     cx += w_shape;
     tui_text(g, cx, y, w_nm, TUI_S_HEADER, "N:M");
     cx += w_nm;
@@ -156,7 +161,8 @@ void view_layers(tui_grid *g, wb_state *s, int x, int y, int w, int h)
         tui_text(g, cx, yy, w_kind - 1, nm_layer_prunable(l) ? style : TUI_S_DIM, nm_layer_kind_name(l->kind));
         cx += w_kind;
         shape_text(l, buf, sizeof buf);
-        tui_text(g, cx, yy, w_shape - 1, TUI_S_DIM, buf);
+        if (w_shape)
+            tui_text(g, cx, yy, w_shape - 1, TUI_S_DIM, buf);
         cx += w_shape;
         if (l->wm > 0)
             tui_printf(g, cx, yy, w_nm, TUI_S_ACCENT, "%d:%d", l->wn, l->wm);

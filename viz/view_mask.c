@@ -4,8 +4,9 @@
  * In colour mode each character shows two matrix rows (upper half block:
  * foreground = top, background = bottom). Without colour each character
  * shows one block with a density glyph. When the matrix is larger than the
- * screen, each character summarises a zoom x zoom block and shows its
- * density (kept fraction); the title says so, nothing is cut silently. */
+ * screen, each character summarises a block of cells and shows its density
+ * (kept fraction); the title says so, nothing is cut silently. Small
+ * matrices are magnified to use the screen. */
 #include "workbench.h"
 
 #include <math.h>
@@ -15,10 +16,53 @@
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+#define MASK_MAG_MAX 8
+
 static int ramp_style(double v)
 {
     int k = (int)(v * 7 + 0.5);
     return TUI_S_RAMP0 + (k < 0 ? 0 : k > 7 ? 7 : k);
+}
+
+/* Fit scales the axes apart (a 64 x 576 matrix uses the screen's height
+ * too) and magnifies small matrices with square-looking cells: a character
+ * is about two sub-rows tall in colour mode and two columns tall without. */
+wb_mask_scale wb_mask_scale_for(const wb_state *s, int64_t rows, int64_t cols, int aw, int ah)
+{
+    wb_mask_scale k = {1, 1, 1, 1, s->color ? 2 : 1};
+    int aspect = k.sub == 2 ? 1 : 2; /* characters wide per sub-row tall */
+    int64_t hr = (int64_t)ah * k.sub;
+    if (aw < 1 || hr < 1 || rows < 1 || cols < 1)
+        return k;
+    if (s->zoom > 0) {
+        k.zc = k.zr = s->zoom;
+    } else if (s->zoom < 0) {
+        k.mr = -s->zoom;
+        k.mc = aspect * k.mr;
+    } else {
+        k.zc = ceil_div(cols, aw);
+        k.zr = ceil_div(rows, hr);
+        if (k.zc == 1 && k.zr == 1) {
+            int64_t m = hr / rows, mw = aw / (aspect * cols);
+            if (mw < m)
+                m = mw;
+            if (m > MASK_MAG_MAX)
+                m = MASK_MAG_MAX;
+            if (m >= 1) {
+                k.mr = (int)m;
+                k.mc = aspect * (int)m;
+            }
+        }
+    }
+    return k;
+}
+
+void wb_mask_cell_at(const wb_state *s, int i, int j, int64_t *r, int64_t *c)
+{
+    const wb_mask_scale *k = &s->mask_scale;
+    int64_t u = (int64_t)j * (k->sub > 0 ? k->sub : 1);
+    *c = s->view_c + (k->mc > 1 ? i / k->mc : (int64_t)i * k->zc);
+    *r = s->view_r + (k->mr > 1 ? u / k->mr : u * k->zr);
 }
 
 void view_mask(tui_grid *g, wb_state *s, int x, int y, int w, int h)
@@ -35,125 +79,143 @@ void view_mask(tui_grid *g, wb_state *s, int x, int y, int w, int h)
         return;
     }
     int64_t rows = nm_layer_rows(l), cols = nm_layer_cols(l);
-    int half = s->color; /* two matrix rows per character */
     int aw = w - 3, ah = h - 3; /* gutter, title, ruler, info */
     if (aw < 1 || ah < 1)
         return;
-    int64_t z = s->zoom;
-    if (z <= 0) {
-        z = ceil_div(cols, aw);
-        int64_t zr = ceil_div(rows, (int64_t)ah * (half ? 2 : 1));
-        if (zr > z)
-            z = zr;
-        if (z < 1)
-            z = 1;
-    }
-    int64_t rpc = z * (half ? 2 : 1); /* matrix rows per character row */
+    if (aw > 512)
+        aw = 512;
+    wb_mask_scale k = wb_mask_scale_for(s, rows, cols, aw, ah);
+    s->mask_scale = k;
+    int half = k.sub == 2; /* two matrix sub-rows per character */
+    int64_t hr = (int64_t)ah * k.sub;
     /* keep the cursor inside the matrix and on screen */
     if (s->cur_r >= rows) s->cur_r = rows - 1;
     if (s->cur_c >= cols) s->cur_c = cols - 1;
     if (s->cur_r < 0) s->cur_r = 0;
     if (s->cur_c < 0) s->cur_c = 0;
-    int64_t vis_c = (int64_t)aw * z, vis_r = (int64_t)ah * rpc;
-    if (s->cur_c < s->view_c) s->view_c = s->cur_c / z * z;
-    if (s->cur_c >= s->view_c + vis_c) s->view_c = (s->cur_c - vis_c + z) / z * z;
-    if (s->cur_r < s->view_r) s->view_r = s->cur_r / rpc * rpc;
-    if (s->cur_r >= s->view_r + vis_r) s->view_r = (s->cur_r - vis_r + rpc) / rpc * rpc;
+    int64_t vis_c = k.mc > 1 ? aw / k.mc : (int64_t)aw * k.zc;
+    int64_t vis_r = k.mr > 1 ? hr / k.mr : hr * k.zr;
+    if (s->cur_c < s->view_c) s->view_c = s->cur_c / k.zc * k.zc;
+    if (s->cur_c >= s->view_c + vis_c) s->view_c = (s->cur_c - vis_c + k.zc) / k.zc * k.zc;
+    if (s->cur_r < s->view_r) s->view_r = s->cur_r / k.zr * k.zr;
+    if (s->cur_r >= s->view_r + vis_r) s->view_r = (s->cur_r - vis_r + k.zr) / k.zr * k.zr;
     if (s->view_c < 0) s->view_c = 0;
     if (s->view_r < 0) s->view_r = 0;
+
+    /* the columns under each character, and the rows under each sub-row */
+    int64_t c0[512], c1[512];
+    int ncols = 0;
+    for (; ncols < aw; ncols++) {
+        c0[ncols] = s->view_c + (k.mc > 1 ? ncols / k.mc : (int64_t)ncols * k.zc);
+        if (c0[ncols] >= cols)
+            break;
+        c1[ncols] = k.mc > 1 ? c0[ncols] + 1 : (c0[ncols] + k.zc < cols ? c0[ncols] + k.zc : cols);
+    }
+    int exact = k.zc == 1 && k.zr == 1; /* one cell per character or more */
 
     int group_m = l->wm > 0 ? l->wm : l->kh * l->kw;
     const char *axis = l->wm > 0 && l->wm == l->kh * l->kw && l->kh * l->kw > 1 ? "kernel groups"
                        : l->wm > 0 ? "N:M groups" : "kernels";
-    tui_printf(g, x, y, w, TUI_S_ACCENT, " %s  [%lld x %lld]  %s of %d  |  %s", l->name,
-               (long long)rows, (long long)cols, axis, group_m,
-               z == 1 ? (half ? "1 char = 1x2 cells, shade = |w|" : "1 char = 1 cell")
-                      : "downsampled: shade = kept fraction");
-    if (z > 1)
-        tui_printf(g, x + w - 28, y, 28, TUI_S_WARN, "zoom 1:%lld (+/- f=fit)", (long long)z);
+    char scale[96];
+    if (exact && k.mc == 1)
+        snprintf(scale, sizeof scale, "%s", half ? "1 char = 1x2 cells, shade = |w|" : "1 char = 1 cell, shade = |w|");
+    else if (exact)
+        snprintf(scale, sizeof scale, half ? "magnified x%d, shade = |w|" : "magnified: 1 cell = %dx%d chars, shade = |w|",
+                 k.mr, k.mc);
+    else
+        snprintf(scale, sizeof scale, "downsampled %lldx%lld cells per %s, shade = kept fraction",
+                 (long long)k.zr, (long long)k.zc, half ? "half-char" : "char");
+    char groups[48] = "";
+    if (group_m > 1)
+        snprintf(groups, sizeof groups, "  %s of %d", axis, group_m);
+    tui_printf(g, x, y, w, TUI_S_ACCENT, " %s  [%lld x %lld]%s  |  %s", l->name, (long long)rows,
+               (long long)cols, groups, scale);
 
-    /* ruler: a tick where each group (kernel) starts, when visible at 1:1 */
-    if (z == 1 && group_m > 1) {
-        for (int i = 0; i < aw; i++) {
-            int64_t c = s->view_c + i;
-            if (c < cols && c % group_m == 0)
+    /* ruler: a tick where each group (kernel) starts, when columns are 1:1 */
+    if (k.zc == 1 && group_m > 1) {
+        for (int i = 0; i < ncols; i++)
+            if (c0[i] % group_m == 0 && (i == 0 || c0[i - 1] != c0[i]))
                 tui_put(g, x + 2 + i, y + 1, g->utf8 ? 0x2502 : '|', TUI_S_DIM);
-        }
     }
 
+    const float *wt = nm_f32(l->weight);
+    const uint8_t *km = l->mask ? nm_u8(l->mask) : NULL;
+    const uint8_t *filt = l->filters ? nm_u8(l->filters) : NULL;
+    int nrows = 0;
+    while (nrows < ah) {
+        int64_t u = (int64_t)nrows * k.sub;
+        if (s->view_r + (k.mr > 1 ? u / k.mr : u * k.zr) >= rows)
+            break;
+        nrows++;
+    }
     double maxmag = 0;
-    if (z == 1) { /* scale shades to the visible cells */
-        const float *wt = nm_f32(l->weight);
-        for (int64_t r = s->view_r; r < rows && r < s->view_r + vis_r; r++)
-            for (int64_t c = s->view_c; c < cols && c < s->view_c + vis_c; c++)
+    if (exact) { /* scale shades to the visible cells */
+        int64_t r_end = s->view_r + vis_r < rows ? s->view_r + vis_r : rows;
+        int64_t c_end = ncols ? c1[ncols - 1] : s->view_c;
+        for (int64_t r = s->view_r; r < r_end; r++)
+            for (int64_t c = s->view_c; c < c_end; c++)
                 if (fabsf(wt[r * cols + c]) > maxmag)
                     maxmag = fabsf(wt[r * cols + c]);
     }
     if (maxmag <= 0)
         maxmag = 1;
-    const uint8_t *filt = l->filters ? nm_u8(l->filters) : NULL;
-    const float *wt = nm_f32(l->weight);
-    const uint8_t *km = l->mask ? nm_u8(l->mask) : NULL;
-    int ncols = aw < 512 ? aw : 512;
-    int nrows = 0;
-    while (nrows < ah && s->view_r + (int64_t)nrows * rpc < rows)
-        nrows++;
     /* Each character row aggregates its blocks in one sequential pass over
      * its matrix rows; rows are independent, so both cores share them. */
-#pragma omp parallel for schedule(dynamic, 1) if ((int64_t)nrows * rpc * cols > (1 << 18))
+#pragma omp parallel for schedule(dynamic, 1) if ((int64_t)nrows * k.sub * k.zr * cols > (1 << 18))
     for (int j = 0; j < nrows; j++) {
-        int64_t r0 = s->view_r + (int64_t)j * rpc;
+        int st[2][512];
+        double dens[2][512];
+        int64_t ra[2] = {0, 0}, rb[2] = {0, 0};
+        for (int part = 0; part < k.sub; part++) {
+            int64_t u = (int64_t)j * k.sub + part;
+            ra[part] = s->view_r + (k.mr > 1 ? u / k.mr : u * k.zr);
+            rb[part] = k.mr > 1 ? ra[part] + 1 : ra[part] + k.zr;
+            if (rb[part] > rows)
+                rb[part] = rows;
+        }
         int removed = 0;
-        for (int64_t r = r0; filt && r < r0 + rpc && r < rows; r++)
+        for (int64_t r = ra[0]; filt && r < rb[k.sub - 1]; r++)
             removed += !filt[r];
         if (removed)
             tui_put(g, x, y + 2 + j, g->utf8 ? 0x2717 : 'x', TUI_S_BAD);
-        int st[2][512];
-        double dens[2][512];
-        for (int part = 0; part < (half ? 2 : 1); part++) {
-            int64_t ra = r0 + part * z, rb = ra + z < rows ? ra + z : rows;
+        for (int part = 0; part < k.sub; part++) {
             int64_t kept[512] = {0};
             double msum[512] = {0};
-            for (int64_t r = ra; r < rb; r++) {
+            for (int64_t r = ra[part]; r < rb[part]; r++) {
                 const float *wr = wt + r * cols;
                 const uint8_t *kr = km ? km + r * cols : NULL;
                 for (int i = 0; i < ncols; i++) {
-                    int64_t c0 = s->view_c + (int64_t)i * z, c1 = c0 + z < cols ? c0 + z : cols, cnt = 0;
+                    int64_t cnt = 0;
                     if (kr)
-                        for (int64_t c = c0; c < c1; c++)
+                        for (int64_t c = c0[i]; c < c1[i]; c++)
                             cnt += (wr[c] != 0.0f) & (kr[c] != 0);
                     else
-                        for (int64_t c = c0; c < c1; c++)
+                        for (int64_t c = c0[i]; c < c1[i]; c++)
                             cnt += wr[c] != 0.0f;
                     kept[i] += cnt;
-                    if (z == 1 && cnt)
-                        msum[i] += fabsf(wr[c0]);
+                    if (exact && cnt)
+                        msum[i] += fabsf(wr[c0[i]]);
                 }
             }
             for (int i = 0; i < ncols; i++) {
-                int64_t c0 = s->view_c + (int64_t)i * z, c1 = c0 + z < cols ? c0 + z : cols;
-                int64_t n = ra < rows && c0 < cols ? (rb - ra) * (c1 - c0) : 0;
+                int64_t n = ra[part] < rows ? (rb[part] - ra[part]) * (c1[i] - c0[i]) : 0;
                 double d = n ? (double)kept[i] / (double)n : 0;
+                int cursor = s->cur_r >= ra[part] && s->cur_r < rb[part] && s->cur_c >= c0[i] && s->cur_c < c1[i];
                 dens[part][i] = d;
-                st[part][i] = ra >= rows ? TUI_S_NORMAL
-                              : d == 0   ? TUI_S_BAD
-                              : z == 1   ? ramp_style(0.15 + 0.85 * msum[i] / maxmag)
-                                         : ramp_style(d);
+                st[part][i] = cursor            ? TUI_S_SELECTED
+                              : ra[part] >= rows ? TUI_S_NORMAL
+                              : d == 0          ? TUI_S_BAD
+                              : exact           ? ramp_style(0.15 + 0.85 * msum[i] / maxmag)
+                                                : ramp_style(d);
             }
         }
         for (int i = 0; i < ncols; i++) {
-            int64_t c0 = s->view_c + (int64_t)i * z;
-            if (c0 >= cols)
-                break;
-            int64_t c1 = c0 + z < cols ? c0 + z : cols;
-            int cursor = s->cur_r >= r0 && s->cur_r < r0 + rpc && s->cur_c >= c0 && s->cur_c < c1;
             if (half) {
-                tui_put2(g, x + 2 + i, y + 2 + j, tui_glyph_upper_half(g), cursor ? TUI_S_SELECTED : st[0][i],
-                         st[1][i]);
+                tui_put2(g, x + 2 + i, y + 2 + j, tui_glyph_upper_half(g), st[0][i], st[1][i]);
             } else {
+                int cursor = st[0][i] == TUI_S_SELECTED;
                 uint32_t ch = dens[0][i] == 0 ? (g->utf8 ? 0x00B7 : '.') : tui_glyph_ramp(g, 0.25 + 0.75 * dens[0][i]);
-                tui_put(g, x + 2 + i, y + 2 + j, cursor ? (g->utf8 ? 0x25C6 : '@') : ch,
-                        cursor ? TUI_S_SELECTED : st[0][i]);
+                tui_put(g, x + 2 + i, y + 2 + j, cursor ? (g->utf8 ? 0x25C6 : '@') : ch, st[0][i]);
             }
         }
     }
@@ -168,7 +230,18 @@ void view_mask(tui_grid *g, wb_state *s, int x, int y, int w, int h)
     else
         snprintf(where, sizeof where, "c_in %lld, kh %lld, kw %lld", (long long)(s->cur_c / khw),
                  (long long)(s->cur_c % khw / (l->kw ? l->kw : 1)), (long long)(s->cur_c % (l->kw ? l->kw : 1)));
-    tui_printf(g, x, y + h - 1, w, is_kept ? TUI_S_GOOD : TUI_S_BAD, " w[%lld, %lld] = %+.5f  %s  (%s)%s",
-               (long long)s->cur_r, (long long)s->cur_c, (double)v, is_kept ? "kept" : "pruned", where,
-               filt && !filt[s->cur_r] ? "  filter removed" : "");
+    int info_w = tui_printf(g, x, y + h - 1, w, is_kept ? TUI_S_GOOD : TUI_S_BAD,
+                            " w[%lld, %lld] = %+.5f  %s  (%s)%s", (long long)s->cur_r, (long long)s->cur_c,
+                            (double)v, is_kept ? "kept" : "pruned", where,
+                            filt && !filt[s->cur_r] ? "  filter removed" : "");
+    char zl[40];
+    if (s->zoom == 0)
+        snprintf(zl, sizeof zl, "fit  (+ - zoom)");
+    else if (s->zoom > 0)
+        snprintf(zl, sizeof zl, "zoom 1:%d  (+ - f=fit)", s->zoom);
+    else
+        snprintf(zl, sizeof zl, "zoom %d:1  (+ - f=fit)", -s->zoom);
+    int zw = tui_text_width(zl);
+    if (info_w + zw + 2 <= w)
+        tui_text(g, x + w - zw - 1, y + h - 1, zw, exact ? TUI_S_DIM : TUI_S_WARN, zl);
 }

@@ -83,6 +83,15 @@ typedef struct {
 /* Layers table sort keys. */
 typedef enum { WB_SORT_ORDER = 0, WB_SORT_NAME, WB_SORT_DENSITY, WB_SORT_MACS, WB_SORT_PARAMS, WB_SORT_COUNT } wb_sort;
 
+/* How the Mask screen maps matrix cells to characters: along columns,
+ * zc cells per character (mc = 1) or mc characters per cell (zc = 1); along
+ * rows the same in sub-rows (two per character with colour half blocks). */
+typedef struct {
+    int64_t zc, zr;
+    int mc, mr;
+    int sub;                     /* sub-rows per character: 2 or 1 */
+} wb_mask_scale;
+
 typedef struct {
     const nm_model *model;       /* current model (not owned by views) */
     const nm_model *base;        /* the same model before pruning, or NULL */
@@ -95,11 +104,13 @@ typedef struct {
     wb_sort sort;
     char settings[160];          /* current pruning settings, for the header */
 
-    /* mask view: cursor in matrix coordinates; zoom = matrix cells per
-     * character column (0 = fit) */
+    /* mask view: cursor in matrix coordinates; zoom > 0: matrix cells per
+     * character, < 0: characters per matrix cell (magnified), 0: fit (the
+     * two axes scaled apart, small matrices magnified) */
     int64_t cur_r, cur_c;
     int64_t view_r, view_c;
     int zoom;
+    wb_mask_scale mask_scale;    /* what view_mask last drew (set by it) */
 
     /* console */
     wb_log log;
@@ -156,6 +167,12 @@ void wb_draw(tui_grid *g, wb_state *s, const wb_key_help *keys, int nkeys);
 /* Layer order for the layers table under s->sort (indices into the model;
  * writes n_layers entries). */
 void wb_layer_order(const wb_state *s, int *order);
+/* The Mask screen's scale for a rows x cols matrix in an area of aw x ah
+ * characters under s->zoom and s->color. */
+wb_mask_scale wb_mask_scale_for(const wb_state *s, int64_t rows, int64_t cols, int aw, int ah);
+/* The matrix cell under character (i, j) of the Mask screen's matrix area,
+ * as last drawn (not clamped to the matrix). */
+void wb_mask_cell_at(const wb_state *s, int i, int j, int64_t *r, int64_t *c);
 /* Layer i's stats of s->model (or s->base), from the cache when there is one. */
 void wb_layer_stats(const wb_state *s, int i, nm_layer_stats *out);
 void wb_base_stats(const wb_state *s, int i, nm_layer_stats *out);

@@ -28,6 +28,10 @@ check "model totals in the header" "fmnist_cnn +871 k params +19\.1 M MACs" -- -
 check "sort by MACs puts fc1 first" "^>? +[0-9]+ fc1 " -- --frames 2 --keys s,s,s fmnist_cnn
 check "Enter opens the mask of the selected layer" "w\[0, 0\] = .*(kept|pruned)" -- --frames 3 --keys Enter fmnist_cnn
 check "mask cursor moves" "w\[1, 2\]" -- --frames 6 --keys Enter,Down,Right,Right fmnist_cnn
+check "mask fit magnifies a small layer" "conv1 +\[32 x 9\].*magnified: 1 cell = 1x2 chars" -- --frames 3 --keys Enter fmnist_cnn
+check "mask zoom in magnifies" "magnified: 1 cell = 2x4 chars.*" -- --frames 3 --keys Enter,+ fmnist_cnn
+check "mask zoom out downsamples" "downsampled 2x2 cells per char" -- --frames 3 --keys Enter,- fmnist_cnn
+check "mask fit uses the height of a wide layer" "conv4 +\[64 x 576\].*downsampled 2x5 cells" -- --frames 14 --keys Down,Down,Down,Down,Down,Down,Down,Down,Down,Down,Enter fmnist_cnn
 check "array screen steps cycles" "cycle 3 / [0-9]+" -- --frames 5 --screen array --keys n,n,n fmnist_cnn
 check "array MAC kind switch" "mac=nm-6:9-4:9" -- --frames 3 --screen array --keys m fmnist_cnn
 check "teaching mode walks the nm-MAC" "walk-through" -- --frames 3 --screen array --keys T,n fmnist_cnn

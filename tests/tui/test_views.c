@@ -167,7 +167,9 @@ Test(tui_views, mask_downsamples_large_layers_with_density)
     char *t = tui_grid_text(g);
     cr_assert(strstr(t, "downsampled"), "never silently truncated:\n%s", t);
     free(t);
-    /* fit: zoom = max(ceil(576/77), ceil(256/(21*2))) = 8 columns per char */
+    /* fit: ceil(576/77) = 8 columns per char, ceil(256/(21*2)) = 7 rows per half */
+    cr_assert_eq(s.mask_scale.zc, 8);
+    cr_assert_eq(s.mask_scale.zr, 7);
     const tui_cell *left = tui_at(g, 2 + 5, 2 + 3), *right = tui_at(g, 2 + 60, 2 + 3);
     cr_assert_eq(left->style, TUI_S_BAD, "fully pruned block");
     cr_assert_eq(right->style, TUI_S_RAMP7, "fully kept block");
@@ -294,4 +296,77 @@ Test(tui_views, activations_mark_kept_and_dropped)
     cr_assert(strstr(t, "positive 3 of 4"), "%s", t);
     free(t);
     tui_grid_free(g);
+}
+
+/* Fit scales the axes apart: 64 x 576 in a 120x40 area (117 x 37 characters,
+ * 74 half rows) is 5 columns per character but 1 row per half: the
+ * matrix fills 32 character rows instead of 7 under one square factor. */
+Test(tui_views, mask_fit_scales_axes_apart)
+{
+    nm_model *m = nm_model_new("tall", 64, 4, 4);
+    cr_assert(nm_add_conv(m, "c", NM_INPUT, 64, 3, 3, 1, 1, 1, 0) >= 0);
+    nm_model_init_weights(m, 1);
+    wb_state s = {0};
+    s.model = m;
+    s.color = 1;
+    tui_grid *g = tui_grid_new(120, 40, 1);
+    view_mask(g, &s, 0, 0, 120, 40);
+    cr_assert_eq(s.mask_scale.zc, 5);
+    cr_assert_eq(s.mask_scale.zr, 1);
+    cr_assert_neq(tui_at(g, 2, 2 + 31)->ch, ' ', "row 31 of characters holds matrix rows 62-63");
+    cr_assert_eq(tui_at(g, 2, 2 + 32)->ch, ' ', "nothing below the 64 rows");
+    /* 576 / 5 -> 116 characters (the last holds one column) */
+    cr_assert_neq(tui_at(g, 2 + 115, 2)->ch, ' ');
+    cr_assert_eq(tui_at(g, 2 + 116, 2)->ch, ' ');
+    tui_grid_free(g);
+    nm_model_free(m);
+}
+
+/* Small matrices are magnified with square-looking cells: convA's 4 x 8 in
+ * a 40x10 area (37 x 7 characters, 14 half rows) gets min(14/4, 37/8) = 3
+ * characters and 3 half rows per cell. A pruned cell (1, 3) then covers
+ * characters 9-11 and half rows 3-5: the lower half of character row 1 and
+ * all of row 2. The mouse maps back through the same scale. */
+Test(tui_views, mask_magnifies_small_matrices)
+{
+    nm_model *m = small_model();
+    nm_layer *l = &m->layers[0];
+    nm_layer_ensure_mask(l);
+    nm_u8(l->mask)[1 * 8 + 3] = 0;
+    wb_state s = {0};
+    s.model = m;
+    s.color = 1;
+    tui_grid *g = tui_grid_new(40, 10, 1);
+    view_mask(g, &s, 0, 0, 40, 10);
+    cr_assert_eq(s.mask_scale.mc, 3);
+    cr_assert_eq(s.mask_scale.mr, 3);
+    char *t = tui_grid_text(g);
+    cr_assert(strstr(t, "magnif"), "the title says so (clipped at 40 columns):\n%s", t);
+    free(t);
+    for (int i = 9; i <= 11; i++) {
+        cr_assert_neq(tui_at(g, 2 + i, 2 + 1)->style, TUI_S_BAD, "upper half of row 1 is cell (1, %d)", i / 3);
+        cr_assert_eq(tui_at(g, 2 + i, 2 + 1)->style2, TUI_S_BAD, "char %d, lower half of row 1", i);
+        cr_assert_eq(tui_at(g, 2 + i, 2 + 2)->style, TUI_S_BAD, "char %d, row 2", i);
+        cr_assert_eq(tui_at(g, 2 + i, 2 + 2)->style2, TUI_S_BAD, "char %d, row 2", i);
+    }
+    cr_assert_neq(tui_at(g, 2 + 8, 2 + 2)->style, TUI_S_BAD, "cell (1, 2) is kept");
+    cr_assert_neq(tui_at(g, 2 + 12, 2 + 2)->style, TUI_S_BAD, "cell (1, 4) is kept");
+    /* 8 columns x 3 = 24 characters, 4 rows x 3 half rows = 6 character rows */
+    cr_assert_neq(tui_at(g, 2 + 23, 2)->ch, ' ');
+    cr_assert_eq(tui_at(g, 2 + 24, 2)->ch, ' ');
+    cr_assert_neq(tui_at(g, 2, 2 + 5)->ch, ' ');
+    cr_assert_eq(tui_at(g, 2, 2 + 6)->ch, ' ');
+    int64_t r, c;
+    wb_mask_cell_at(&s, 10, 2, &r, &c);
+    cr_assert_eq(c, 3);
+    cr_assert_eq(r, 1, "character row 2 starts at half row 4, in cell row 1");
+    /* an explicit zoom of -2 magnifies 2x whatever fits */
+    s.zoom = -2;
+    tui_grid_clear(g);
+    view_mask(g, &s, 0, 0, 40, 10);
+    cr_assert_eq(s.mask_scale.mc, 2);
+    cr_assert_eq(tui_at(g, 2 + 16, 2)->ch, ' ');
+    cr_assert_neq(tui_at(g, 2 + 15, 2)->ch, ' ');
+    tui_grid_free(g);
+    nm_model_free(m);
 }
