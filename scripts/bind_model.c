@@ -160,12 +160,6 @@ static void push_chw(lua_State *L, int c, int h, int w)
     lua_pushfstring(L, "%dx%dx%d", c, h, w);
 }
 
-static void set_int(lua_State *L, const char *k, lua_Integer v)
-{
-    lua_pushinteger(L, v);
-    lua_setfield(L, -2, k);
-}
-
 /* Pushes the statistics row of layer idx (fields documented in lua-api.md). */
 static void push_stats_row(lua_State *L, const nm_model *m, int idx)
 {
@@ -173,22 +167,22 @@ static void push_stats_row(lua_State *L, const nm_model *m, int idx)
     nm_layer_stats s;
     nm_layer_stats_get(m, idx, &s);
     lua_createtable(L, 0, 18);
-    set_int(L, "index", idx + 1);
+    nmlua_set_int(L, "index", idx + 1);
     lua_pushstring(L, l->name);
     lua_setfield(L, -2, "name");
     lua_pushstring(L, nm_layer_kind_name(l->kind));
     lua_setfield(L, -2, "kind");
-    set_int(L, "params", s.params);
-    set_int(L, "nonzeros", s.nonzeros);
+    nmlua_set_int(L, "params", s.params);
+    nmlua_set_int(L, "nonzeros", s.nonzeros);
     lua_pushnumber(L, s.density);
     lua_setfield(L, -2, "density");
-    set_int(L, "filters", s.filters);
-    set_int(L, "filters_kept", s.filters_kept);
-    set_int(L, "in_chans", s.in_chans);
-    set_int(L, "in_chans_kept", s.in_chans_kept);
-    set_int(L, "positions", s.positions);
-    set_int(L, "macs", s.dense_macs);
-    set_int(L, "sparse_macs", nm_layer_prunable(l) ? s.positions * s.nonzeros : s.dense_macs);
+    nmlua_set_int(L, "filters", s.filters);
+    nmlua_set_int(L, "filters_kept", s.filters_kept);
+    nmlua_set_int(L, "in_chans", s.in_chans);
+    nmlua_set_int(L, "in_chans_kept", s.in_chans_kept);
+    nmlua_set_int(L, "positions", s.positions);
+    nmlua_set_int(L, "macs", s.dense_macs);
+    nmlua_set_int(L, "sparse_macs", nm_layer_prunable(l) ? s.positions * s.nonzeros : s.dense_macs);
     push_chw(L, l->in_c, l->in_h, l->in_w);
     lua_setfield(L, -2, "in_shape");
     push_chw(L, l->out_c, l->out_h, l->out_w);

@@ -167,39 +167,27 @@ void nmp_recount(lua_State *L, const nmp_target *t)
 
 /* ---------------------------------------------------------------- reports */
 
-static void set_num(lua_State *L, const char *k, double v)
-{
-    lua_pushnumber(L, v);
-    lua_setfield(L, -2, k);
-}
-
-static void set_int(lua_State *L, const char *k, lua_Integer v)
-{
-    lua_pushinteger(L, v);
-    lua_setfield(L, -2, k);
-}
-
 void nmp_push_row(lua_State *L, const nm_prune_layer_info *e)
 {
     lua_createtable(L, 0, 18);
     lua_pushstring(L, e->name);
     lua_setfield(L, -2, "name");
-    set_int(L, "index", e->layer + 1);
+    nmlua_set_int(L, "index", e->layer + 1);
     lua_pushstring(L, nm_group_axis_name(e->axis));
     lua_setfield(L, -2, "group");
-    set_int(L, "n", e->n);
-    set_int(L, "m", e->m);
-    set_int(L, "params", e->params);
-    set_int(L, "nonzeros", e->nonzeros);
-    set_num(L, "sparsity", e->sparsity);
-    set_num(L, "density", 1.0 - e->sparsity);
-    set_int(L, "filters", e->filters);
-    set_int(L, "filters_kept", e->filters_kept);
-    set_num(L, "filter_sparsity", e->filter_sparsity);
+    nmlua_set_int(L, "n", e->n);
+    nmlua_set_int(L, "m", e->m);
+    nmlua_set_int(L, "params", e->params);
+    nmlua_set_int(L, "nonzeros", e->nonzeros);
+    nmlua_set_num(L, "sparsity", e->sparsity);
+    nmlua_set_num(L, "density", 1.0 - e->sparsity);
+    nmlua_set_int(L, "filters", e->filters);
+    nmlua_set_int(L, "filters_kept", e->filters_kept);
+    nmlua_set_num(L, "filter_sparsity", e->filter_sparsity);
     lua_pushboolean(L, e->nm_holds);
     lua_setfield(L, -2, "nm_holds");
-    set_int(L, "violations", e->nm_violations);
-    set_int(L, "groups", e->nm_groups);
+    nmlua_set_int(L, "violations", e->nm_violations);
+    nmlua_set_int(L, "groups", e->nm_groups);
     lua_pushboolean(L, e->pruned);
     lua_setfield(L, -2, "pruned");
     if (!e->pruned) {
@@ -215,14 +203,14 @@ void nmp_push_report(lua_State *L, const nm_prune_report *r)
         nmp_push_row(L, &r->layers[i]);
         lua_rawseti(L, -2, i + 1);
     }
-    set_int(L, "params", r->params);
-    set_int(L, "nonzeros", r->nonzeros);
-    set_num(L, "sparsity", r->sparsity);
+    nmlua_set_int(L, "params", r->params);
+    nmlua_set_int(L, "nonzeros", r->nonzeros);
+    nmlua_set_num(L, "sparsity", r->sparsity);
 }
 
 void nmp_set_unmet(lua_State *L, int64_t unmet)
 {
-    set_int(L, "filters_unmet", unmet);
+    nmlua_set_int(L, "filters_unmet", unmet);
     if (unmet > 0) {
         lua_pushfstring(L, "per-layer caps (max_sparsity / min_density) left %I of the "
                         "filter target unremoved", (lua_Integer)unmet);
@@ -315,20 +303,20 @@ static void push_tensor_row(lua_State *L, const nm_tensor *t, int n, int m, nm_g
     lua_createtable(L, 0, 12);
     lua_pushliteral(L, "tensor");
     lua_setfield(L, -2, "name");
-    set_int(L, "params", t->numel);
-    set_int(L, "nonzeros", nnz);
-    set_num(L, "sparsity", 1.0 - (double)nnz / (double)t->numel);
-    set_num(L, "density", (double)nnz / (double)t->numel);
+    nmlua_set_int(L, "params", t->numel);
+    nmlua_set_int(L, "nonzeros", nnz);
+    nmlua_set_num(L, "sparsity", 1.0 - (double)nnz / (double)t->numel);
+    nmlua_set_num(L, "density", (double)nnz / (double)t->numel);
     if (m > 0) {
         lua_pushstring(L, nm_group_axis_name(axis));
         lua_setfield(L, -2, "group");
-        set_int(L, "n", n);
-        set_int(L, "m", m);
+        nmlua_set_int(L, "n", n);
+        nmlua_set_int(L, "m", m);
         nm_check_nm(t, NULL, n, m, axis, &viol, &groups);
         lua_pushboolean(L, viol == 0);
         lua_setfield(L, -2, "nm_holds");
-        set_int(L, "violations", viol);
-        set_int(L, "groups", groups);
+        nmlua_set_int(L, "violations", viol);
+        nmlua_set_int(L, "groups", groups);
     }
     lua_pushboolean(L, 1);
     lua_setfield(L, -2, "pruned");

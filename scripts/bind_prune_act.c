@@ -66,18 +66,6 @@ static int l_nmrelu_backward(lua_State *L)
     return 1;
 }
 
-static void set_num(lua_State *L, const char *k, double v)
-{
-    lua_pushnumber(L, v);
-    lua_setfield(L, -2, k);
-}
-
-static void set_int(lua_State *L, const char *k, lua_Integer v)
-{
-    lua_pushinteger(L, v);
-    lua_setfield(L, -2, k);
-}
-
 /* nm.act_density(y, {n=, m=, axis=}) -> {numel, nonzeros, density, groups,
  * full_groups, per_channel = {...}}. */
 static int l_act_density(lua_State *L)
@@ -99,11 +87,11 @@ static int l_act_density(lua_State *L)
     if (nm_act_density(y, n, m, axis, &s, per) != NM_OK)
         return luaL_error(L, "nm.act_density: %s", nm_errmsg());
     lua_createtable(L, 0, 6);
-    set_int(L, "numel", s.numel);
-    set_int(L, "nonzeros", s.nonzeros);
-    set_num(L, "density", s.density);
-    set_int(L, "groups", s.groups);
-    set_int(L, "full_groups", s.full_groups);
+    nmlua_set_int(L, "numel", s.numel);
+    nmlua_set_int(L, "nonzeros", s.nonzeros);
+    nmlua_set_num(L, "density", s.density);
+    nmlua_set_int(L, "groups", s.groups);
+    nmlua_set_int(L, "full_groups", s.full_groups);
     lua_createtable(L, (int)C, 0);
     for (int64_t c = 0; c < C; c++) {
         lua_pushnumber(L, per[c]);
@@ -133,8 +121,8 @@ static void add_cost(lua_State *L, const nm_model *m, int i, int an, int am)
     const nm_layer *l = &m->layers[i];
     nm_layer_cost c = {0};
     if (nm_layer_prunable(l) && l->weight && nm_cost_layer(m, i, an, am, &c) == NM_OK) {
-        set_num(L, "eff_macs", c.effective_macs);
-        set_int(L, "filters_removed", c.filters_removed);
+        nmlua_set_num(L, "eff_macs", c.effective_macs);
+        nmlua_set_int(L, "filters_removed", c.filters_removed);
     } else {
         lua_getfield(L, -1, "macs");
         lua_setfield(L, -2, "eff_macs");

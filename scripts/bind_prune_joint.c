@@ -84,38 +84,26 @@ static int cb_finetune(void *ud, nm_model *m, int round)
     return 0;
 }
 
-static void set_num(lua_State *L, const char *k, double v)
-{
-    lua_pushnumber(L, v);
-    lua_setfield(L, -2, k);
-}
-
-static void set_int(lua_State *L, const char *k, lua_Integer v)
-{
-    lua_pushinteger(L, v);
-    lua_setfield(L, -2, k);
-}
-
 /* Builds the stats table of a round (protected: may run out of memory). */
 static int push_round_stats(lua_State *L)
 {
     const nm_jointnf_round *in = lua_touserdata(L, 1);
     const nm_model *m = lua_touserdata(L, 2);
     lua_createtable(L, 0, 6);
-    set_int(L, "round", in->round);
-    set_int(L, "rounds", in->rounds);
-    set_int(L, "weights_pruned", in->weights_pruned);
-    set_int(L, "filters_removed", in->filters_removed);
+    nmlua_set_int(L, "round", in->round);
+    nmlua_set_int(L, "rounds", in->rounds);
+    nmlua_set_int(L, "weights_pruned", in->weights_pruned);
+    nmlua_set_int(L, "filters_removed", in->filters_removed);
     lua_createtable(L, in->n_layers, 0);
     for (int i = 0; i < in->n_layers; i++) {
         const nm_layer *l = &m->layers[in->layer[i]];
         lua_createtable(L, 0, 6);
         lua_pushstring(L, l->name);
         lua_setfield(L, -2, "name");
-        set_int(L, "index", in->layer[i] + 1);
-        set_num(L, "density", in->density[i]);
-        set_int(L, "filters", in->filters[i]);
-        set_int(L, "filters_kept", in->filters_kept[i]);
+        nmlua_set_int(L, "index", in->layer[i] + 1);
+        nmlua_set_num(L, "density", in->density[i]);
+        nmlua_set_int(L, "filters", in->filters[i]);
+        nmlua_set_int(L, "filters_kept", in->filters_kept[i]);
         lua_rawseti(L, -2, i + 1);
     }
     lua_setfield(L, -2, "layers");

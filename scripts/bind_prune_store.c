@@ -29,24 +29,6 @@ static int comp_gc(lua_State *L)
     return 0;
 }
 
-static void set_int(lua_State *L, const char *k, lua_Integer v)
-{
-    lua_pushinteger(L, v);
-    lua_setfield(L, -2, k);
-}
-
-static void set_num(lua_State *L, const char *k, double v)
-{
-    lua_pushnumber(L, v);
-    lua_setfield(L, -2, k);
-}
-
-static void set_str(lua_State *L, const char *k, const char *v)
-{
-    lua_pushstring(L, v);
-    lua_setfield(L, -2, k);
-}
-
 /* The dense tensor to compress for a layer: w * mask, with removed filters
  * and input channels zero. Pushed as a handle (uncounted, short-lived). */
 static nm_tensor *masked_weight(lua_State *L, const nm_layer *l)
@@ -139,14 +121,14 @@ static int l_compress(lua_State *L)
     lua_setfield(L, -2, "values");
     lua_pushlstring(L, (const char *)c->index, index_bytes);
     lua_setfield(L, -2, "indices");
-    set_int(L, "value_bits", c->value_bits);
-    set_int(L, "index_bits", c->index_bits);
-    set_int(L, "n_values", c->n_values);
-    set_int(L, "groups", c->groups);
-    set_int(L, "n", c->n);
-    set_int(L, "m", c->m);
-    set_str(L, "group", nm_group_axis_name(c->axis));
-    set_str(L, "index", nm_index_scheme_name(c->scheme));
+    nmlua_set_int(L, "value_bits", c->value_bits);
+    nmlua_set_int(L, "index_bits", c->index_bits);
+    nmlua_set_int(L, "n_values", c->n_values);
+    nmlua_set_int(L, "groups", c->groups);
+    nmlua_set_int(L, "n", c->n);
+    nmlua_set_int(L, "m", c->m);
+    nmlua_set_str(L, "group", nm_group_axis_name(c->axis));
+    nmlua_set_str(L, "index", nm_index_scheme_name(c->scheme));
     lua_createtable(L, c->ndim, 0);
     for (int i = 0; i < c->ndim; i++) {
         lua_pushinteger(L, (lua_Integer)c->shape[i]);
@@ -156,9 +138,9 @@ static int l_compress(lua_State *L)
     int64_t numel = 1;
     for (int i = 0; i < c->ndim; i++)
         numel *= c->shape[i];
-    set_int(L, "dense_bits", 8 * numel);
-    set_num(L, "bits_per_weight", (double)(c->value_bits + c->index_bits) / (double)numel);
-    set_num(L, "ratio", (double)(8 * numel) / (double)(c->value_bits + c->index_bits));
+    nmlua_set_int(L, "dense_bits", 8 * numel);
+    nmlua_set_num(L, "bits_per_weight", (double)(c->value_bits + c->index_bits) / (double)numel);
+    nmlua_set_num(L, "ratio", (double)(8 * numel) / (double)(c->value_bits + c->index_bits));
     lua_pushvalue(L, box);
     lua_setfield(L, -2, "_data");
     return 1;
@@ -211,14 +193,14 @@ static void push_bits(lua_State *L, double params, double value_bits, double sim
                       double bitmask, double comb)
 {
     lua_createtable(L, 0, 3);
-    set_num(L, "simple", (value_bits + simple) / params);
-    set_num(L, "bitmask", (value_bits + bitmask) / params);
-    set_num(L, "combinatorial", (value_bits + comb) / params);
+    nmlua_set_num(L, "simple", (value_bits + simple) / params);
+    nmlua_set_num(L, "bitmask", (value_bits + bitmask) / params);
+    nmlua_set_num(L, "combinatorial", (value_bits + comb) / params);
     lua_setfield(L, -2, "bits_per_weight");
     lua_createtable(L, 0, 3);
-    set_num(L, "simple", 8 * params / (value_bits + simple));
-    set_num(L, "bitmask", 8 * params / (value_bits + bitmask));
-    set_num(L, "combinatorial", 8 * params / (value_bits + comb));
+    nmlua_set_num(L, "simple", 8 * params / (value_bits + simple));
+    nmlua_set_num(L, "bitmask", 8 * params / (value_bits + bitmask));
+    nmlua_set_num(L, "combinatorial", 8 * params / (value_bits + comb));
     lua_setfield(L, -2, "ratio");
 }
 
@@ -258,14 +240,14 @@ static int l_storage(lua_State *L)
         s.combinatorial_bits += one.combinatorial_bits;
     }
     lua_createtable(L, 0, 12);
-    set_int(L, "params", s.params);
-    set_int(L, "nonzeros", s.nonzeros);
-    set_int(L, "groups", s.groups);
-    set_int(L, "dense_bits", s.dense_bits);
-    set_int(L, "value_bits", s.value_bits);
-    set_int(L, "simple_bits", s.simple_bits);
-    set_int(L, "bitmask_bits", s.bitmask_bits);
-    set_int(L, "combinatorial_bits", s.combinatorial_bits);
+    nmlua_set_int(L, "params", s.params);
+    nmlua_set_int(L, "nonzeros", s.nonzeros);
+    nmlua_set_int(L, "groups", s.groups);
+    nmlua_set_int(L, "dense_bits", s.dense_bits);
+    nmlua_set_int(L, "value_bits", s.value_bits);
+    nmlua_set_int(L, "simple_bits", s.simple_bits);
+    nmlua_set_int(L, "bitmask_bits", s.bitmask_bits);
+    nmlua_set_int(L, "combinatorial_bits", s.combinatorial_bits);
     if (s.params > 0)
         push_bits(L, (double)s.params, (double)s.value_bits, (double)s.simple_bits,
                   (double)s.bitmask_bits, (double)s.combinatorial_bits);
@@ -277,9 +259,9 @@ static int l_storage(lua_State *L)
         nmp_opt_nm(L, act, &an, &am, 1);
         /* per group of am activations: an 8-bit values plus the index */
         lua_createtable(L, 0, 6);
-        set_int(L, "n", an);
-        set_int(L, "m", am);
-        set_num(L, "density", (double)an / am);
+        nmlua_set_int(L, "n", an);
+        nmlua_set_int(L, "m", am);
+        nmlua_set_num(L, "density", (double)an / am);
         push_bits(L, am, 8.0 * an, (double)an * ceil_log2((unsigned)am), am,
                   ceil_log2(binom(am, an)));
         lua_setfield(L, -3, "act");

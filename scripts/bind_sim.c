@@ -11,26 +11,6 @@ typedef struct { sim_config cfg; } system_ud;
 
 /* ------------------------------------------------------------ helpers */
 
-void nmsim_set_num(lua_State *L, const char *k, double v)
-{
-    lua_pushnumber(L, v);
-    lua_setfield(L, -2, k);
-}
-
-void nmsim_set_int(lua_State *L, const char *k, lua_Integer v)
-{
-    lua_pushinteger(L, v);
-    lua_setfield(L, -2, k);
-}
-
-void nmsim_set_str(lua_State *L, const char *k, const char *v)
-{
-    lua_pushstring(L, v);
-    lua_setfield(L, -2, k);
-}
-
-
-
 /* A boolean field (def if nil); 0/1 numbers are accepted too. */
 int nmsim_opt_bool(lua_State *L, int arg, const char *field, int def)
 {
@@ -95,11 +75,11 @@ static void push_energy_table(lua_State *L, const sim_energy_table *et)
     sim_energy_table copy = *et;
     int n = sim_energy_field_count();
     lua_createtable(L, 0, n + 1);
-    nmsim_set_int(L, "node_nm", copy.node_nm);
+    nmlua_set_int(L, "node_nm", copy.node_nm);
     for (int i = 0; i < n; i++) {
         double *slot;
         const char *name = sim_energy_field(&copy, i, &slot);
-        nmsim_set_num(L, name, *slot);
+        nmlua_set_num(L, name, *slot);
     }
 }
 
@@ -321,12 +301,12 @@ static int sys_tostring(lua_State *L)
 void nmsim_push_area(lua_State *L, const sim_area *a)
 {
     lua_createtable(L, 0, 6);
-    nmsim_set_num(L, "pe", a->pe_um2);
-    nmsim_set_num(L, "array", a->array_um2);
-    nmsim_set_num(L, "acc", a->acc_um2);
-    nmsim_set_num(L, "sfu", a->sfu_um2);
-    nmsim_set_num(L, "sram", a->sram_um2);
-    nmsim_set_num(L, "total", a->total_um2);
+    nmlua_set_num(L, "pe", a->pe_um2);
+    nmlua_set_num(L, "array", a->array_um2);
+    nmlua_set_num(L, "acc", a->acc_um2);
+    nmlua_set_num(L, "sfu", a->sfu_um2);
+    nmlua_set_num(L, "sram", a->sram_um2);
+    nmlua_set_num(L, "total", a->total_um2);
 }
 
 /* sys:area() -> {pe, array, acc, sfu, sram, total} in um^2. */
@@ -355,18 +335,18 @@ static int sys_config(lua_State *L)
     static const char *const kinds[] = {"pmac", "bmac", "nm"};
     char buf[48];
     lua_createtable(L, 0, 20);
-    nmsim_set_str(L, "mac", kinds[c->mac.kind]);
-    nmsim_set_str(L, "mac_name", sim_mac_name(&c->mac, buf, sizeof buf));
+    nmlua_set_str(L, "mac", kinds[c->mac.kind]);
+    nmlua_set_str(L, "mac_name", sim_mac_name(&c->mac, buf, sizeof buf));
     push_pair(L, "d", c->mac.dn, c->mac.dm);
     push_pair(L, "w", c->mac.wn, c->mac.wm);
-    nmsim_set_int(L, "rows", c->rows);
-    nmsim_set_int(L, "cols", c->cols);
-    nmsim_set_str(L, "dataflow", sim_dataflow_name(c->dataflow));
-    nmsim_set_str(L, "compat", c->compat_scalesim ? "scalesim" : "none");
-    nmsim_set_int(L, "batch", c->batch);
-    nmsim_set_str(L, "idle", c->idle == SIM_IDLE_GATED ? "gated" : "skipped");
-    nmsim_set_str(L, "windex", sim_index_scheme_name(c->windex));
-    nmsim_set_str(L, "dindex", sim_index_scheme_name(c->dindex));
+    nmlua_set_int(L, "rows", c->rows);
+    nmlua_set_int(L, "cols", c->cols);
+    nmlua_set_str(L, "dataflow", sim_dataflow_name(c->dataflow));
+    nmlua_set_str(L, "compat", c->compat_scalesim ? "scalesim" : "none");
+    nmlua_set_int(L, "batch", c->batch);
+    nmlua_set_str(L, "idle", c->idle == SIM_IDLE_GATED ? "gated" : "skipped");
+    nmlua_set_str(L, "windex", sim_index_scheme_name(c->windex));
+    nmlua_set_str(L, "dindex", sim_index_scheme_name(c->dindex));
     lua_pushboolean(L, c->dram);
     lua_setfield(L, -2, "dram");
     lua_pushboolean(L, c->leakage);
@@ -375,9 +355,9 @@ static int sys_config(lua_State *L)
     lua_setfield(L, -2, "im2col_reread");
     lua_pushboolean(L, c->derive_in_chans);
     lua_setfield(L, -2, "derive_in_chans");
-    nmsim_set_int(L, "sram_kb", c->sram_kb);
-    nmsim_set_str(L, "area_mode", c->area_mode == SIM_AREA_CALIBRATED ? "calibrated" : "bottom-up");
-    nmsim_set_int(L, "node", c->et.node_nm);
+    nmlua_set_int(L, "sram_kb", c->sram_kb);
+    nmlua_set_str(L, "area_mode", c->area_mode == SIM_AREA_CALIBRATED ? "calibrated" : "bottom-up");
+    nmlua_set_int(L, "node", c->et.node_nm);
     push_energy_table(L, &c->et);
     lua_setfield(L, -2, "energy");
     return 1;

@@ -16,11 +16,6 @@
 
 #define SIM_SYSTEM "nm.sim.system"
 
-/* Fields of the table on top of the stack. */
-void nmsim_set_num(lua_State *L, const char *k, double v);
-void nmsim_set_int(lua_State *L, const char *k, lua_Integer v);
-void nmsim_set_str(lua_State *L, const char *k, const char *v);
-
 /* Raises "bad argument #arg to 'fn' (field: msg)". */
 /* Readers of field `field` of the options table at arg (raise naming it):
  * an integer in lo..hi, a boolean, a string (NULL if nil; the table keeps

@@ -97,36 +97,24 @@ typedef struct {
     int cancelled;              /* 1: the host asked to cancel */
 } train_ctx;
 
-static void set_num(lua_State *L, const char *k, double v)
-{
-    lua_pushnumber(L, v);
-    lua_setfield(L, -2, k);
-}
-
-static void set_int(lua_State *L, const char *k, lua_Integer v)
-{
-    lua_pushinteger(L, v);
-    lua_setfield(L, -2, k);
-}
-
 /* Pushes the progress table (fields in docs/lua-api.md). */
 static void push_progress(lua_State *L, const nm_train_progress *p)
 {
     lua_createtable(L, 0, 12);
-    set_int(L, "epoch", p->epoch);
-    set_int(L, "epochs", p->epochs);
-    set_int(L, "step", p->step);
-    set_int(L, "steps", p->steps);
-    set_num(L, "lr", p->lr);
-    set_num(L, "batch_loss", p->batch_loss);
-    set_num(L, "loss", p->loss);
-    set_num(L, "acc", p->acc);
+    nmlua_set_int(L, "epoch", p->epoch);
+    nmlua_set_int(L, "epochs", p->epochs);
+    nmlua_set_int(L, "step", p->step);
+    nmlua_set_int(L, "steps", p->steps);
+    nmlua_set_num(L, "lr", p->lr);
+    nmlua_set_num(L, "batch_loss", p->batch_loss);
+    nmlua_set_num(L, "loss", p->loss);
+    nmlua_set_num(L, "acc", p->acc);
     if (p->val_acc >= 0) {
-        set_num(L, "val_loss", p->val_loss);
-        set_num(L, "val_acc", p->val_acc);
+        nmlua_set_num(L, "val_loss", p->val_loss);
+        nmlua_set_num(L, "val_acc", p->val_acc);
     }
-    set_num(L, "seconds", p->seconds);
-    set_num(L, "images_per_s", p->images_per_s);
+    nmlua_set_num(L, "seconds", p->seconds);
+    nmlua_set_num(L, "images_per_s", p->images_per_s);
 }
 
 /* Protected part of a callback: push the table, call fn(p), leave the

@@ -50,6 +50,24 @@ int luaopen_nm(lua_State *L)
     return 1;
 }
 
+void nmlua_set_num(lua_State *L, const char *k, double v)
+{
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, k);
+}
+
+void nmlua_set_int(lua_State *L, const char *k, lua_Integer v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, k);
+}
+
+void nmlua_set_str(lua_State *L, const char *k, const char *v)
+{
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, k);
+}
+
 int nmlua_field_error(lua_State *L, int arg, const char *field, const char *msg)
 {
     return luaL_argerror(L, arg, lua_pushfstring(L, "%s: %s", field, msg));

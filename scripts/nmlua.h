@@ -87,6 +87,13 @@ void nmlua_model_recount(lua_State *L, int arg);
 /* Bytes of all tensors a model owns. */
 size_t nmlua_model_bytes(const nm_model *m);
 
+/* --- result tables (nmlua.c) --- */
+
+/* t[k] = v for the table on top of the stack. */
+void nmlua_set_num(lua_State *L, const char *k, double v);
+void nmlua_set_int(lua_State *L, const char *k, lua_Integer v);
+void nmlua_set_str(lua_State *L, const char *k, const char *v);
+
 /* --- option tables (nmlua.c), shared by the bindings --- */
 
 /* Raises "bad argument #arg to 'fn' (field: msg)". */
