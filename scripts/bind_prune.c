@@ -14,7 +14,6 @@
 
 /* ---------------------------------------------------------------- options */
 
-
 void nmp_check_keys(lua_State *L, int arg, const char *const *allowed)
 {
     if (lua_isnoneornil(L, arg))
@@ -34,81 +33,17 @@ void nmp_check_keys(lua_State *L, int arg, const char *const *allowed)
     }
 }
 
-/* Pushes opts[field] (nil if the table is absent). */
-static int get_field(lua_State *L, int arg, const char *field)
-{
-    if (lua_isnoneornil(L, arg)) {
-        lua_pushnil(L);
-        return LUA_TNIL;
-    }
-    return lua_getfield(L, arg, field);
-}
-
-
-double nmp_opt_num(lua_State *L, int arg, const char *field, double def, double lo, double hi)
-{
-    double v = def;
-    if (get_field(L, arg, field) != LUA_TNIL) {
-        if (lua_type(L, -1) != LUA_TNUMBER)
-            nmlua_field_error(L, arg, field, "must be a number");
-        v = lua_tonumber(L, -1);
-        if (!(v >= lo && v <= hi))
-            nmlua_field_error(L, arg, field, lua_pushfstring(L, "%f out of range %f..%f", v, lo, hi));
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-int nmp_opt_bool(lua_State *L, int arg, const char *field, int def)
-{
-    int v = def;
-    int t = get_field(L, arg, field);
-    if (t != LUA_TNIL) {
-        if (t != LUA_TBOOLEAN)
-            nmlua_field_error(L, arg, field, "must be a boolean");
-        v = lua_toboolean(L, -1);
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-int nmp_opt_enum(lua_State *L, int arg, const char *field, int def, const char *const *names)
-{
-    int v = def;
-    if (get_field(L, arg, field) != LUA_TNIL) {
-        const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-        v = -1;
-        for (int i = 0; s && names[i] && v < 0; i++)
-            if (strcmp(names[i], s) == 0)
-                v = i;
-        if (v < 0) {
-            luaL_Buffer b;
-            luaL_buffinit(L, &b);
-            luaL_addstring(&b, "must be one of");
-            for (int i = 0; names[i]; i++) {
-                luaL_addstring(&b, i ? ", '" : " '");
-                luaL_addstring(&b, names[i]);
-                luaL_addchar(&b, '\'');
-            }
-            luaL_pushresult(&b);
-            nmlua_field_error(L, arg, field, lua_tostring(L, -1));
-        }
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
 nm_group_axis nmp_opt_group(lua_State *L, int arg, const char *field)
 {
     static const char *const names[] = {"kernel", "in", "row", "auto", NULL};
-    int v = nmp_opt_enum(L, arg, field, 3, names);
+    int v = nmlua_opt_enum(L, arg, field, 3, names);
     return v == 3 ? NM_GROUP_AUTO : (nm_group_axis)v;
 }
 
 void nmp_opt_nm(lua_State *L, int arg, int *n, int *m, int need)
 {
-    get_field(L, arg, "n");
-    get_field(L, arg, "m");
+    nmlua_opt_field(L, arg, "n");
+    nmlua_opt_field(L, arg, "m");
     int has_n = !lua_isnil(L, -2), has_m = !lua_isnil(L, -1);
     lua_pop(L, 2);
     if (need && !has_n)
@@ -371,9 +306,9 @@ static nm_tensor *temp_mask(lua_State *L, const nm_tensor *t)
 void nmp_read_scope(lua_State *L, int arg, const nm_model *m, nm_prune_scope *s)
 {
     memset(s, 0, sizeof *s);
-    s->include_first = nmp_opt_bool(L, arg, "include_first", 0);
-    s->include_last = nmp_opt_bool(L, arg, "include_last", 0);
-    if (get_field(L, arg, "layers") == LUA_TNIL) {
+    s->include_first = nmlua_opt_bool(L, arg, "include_first", 0, NMLUA_STRICT);
+    s->include_last = nmlua_opt_bool(L, arg, "include_last", 0, NMLUA_STRICT);
+    if (nmlua_opt_field(L, arg, "layers") == LUA_TNIL) {
         lua_pop(L, 1);
         lua_pushnil(L);         /* keep the stack shape: one slot */
         return;
@@ -491,20 +426,20 @@ static int l_filters(lua_State *L)
     nmp_check_target(L, 1, "ml", &t);
     luaL_checktype(L, 2, LUA_TTABLE);
     nmp_check_keys(L, 2, keys);
-    if (get_field(L, 2, "ratio") == LUA_TNIL)
+    if (nmlua_opt_field(L, 2, "ratio") == LUA_TNIL)
         nmlua_field_error(L, 2, "ratio", "required");
     lua_pop(L, 1);
     nm_filter_opts o;
-    nm_filter_opts_init(&o, nmp_opt_num(L, 2, "ratio", 0, 0, 0.999999));
-    o.criterion = (nm_filter_criterion)nmp_opt_enum(L, 2, "score", 0, scores);
-    o.global = nmp_opt_bool(L, 2, "global", 1);
-    o.allow_add = nmp_opt_bool(L, 2, "allow_add", 0);
-    o.max_sparsity = nmp_opt_num(L, 2, "max_sparsity", 1, 0, 1);
-    o.min_density = nmp_opt_num(L, 2, "min_density", 0, 0, 1);
+    nm_filter_opts_init(&o, nmlua_opt_num(L, 2, "ratio", 0, 0, 0.999999, NMLUA_STRICT));
+    o.criterion = (nm_filter_criterion)nmlua_opt_enum(L, 2, "score", 0, scores);
+    o.global = nmlua_opt_bool(L, 2, "global", 1, NMLUA_STRICT);
+    o.allow_add = nmlua_opt_bool(L, 2, "allow_add", 0, NMLUA_STRICT);
+    o.max_sparsity = nmlua_opt_num(L, 2, "max_sparsity", 1, 0, 1, NMLUA_STRICT);
+    o.min_density = nmlua_opt_num(L, 2, "min_density", 0, 0, 1, NMLUA_STRICT);
     int64_t unmet = 0;
     o.unmet = &unmet;
     if (t.layer >= 0) {
-        if (get_field(L, 2, "layers") != LUA_TNIL)
+        if (nmlua_opt_field(L, 2, "layers") != LUA_TNIL)
             nmlua_field_error(L, 2, "layers", "only for a model target");
         lua_pop(L, 1);
         const nm_layer *l = &t.m->layers[t.layer];
@@ -543,13 +478,13 @@ static int l_nffs(lua_State *L)
     nmp_opt_nm(L, 2, &n, &m, 1);
     nm_group_axis axis = nmp_opt_group(L, 2, "group");
     nm_layer *l = &t.m->layers[t.layer];
-    int has_u = get_field(L, 2, "u") != LUA_TNIL;
-    int has_r = get_field(L, 2, "ratio") != LUA_TNIL;
+    int has_u = nmlua_opt_field(L, 2, "u") != LUA_TNIL;
+    int has_r = nmlua_opt_field(L, 2, "ratio") != LUA_TNIL;
     lua_pop(L, 2);
     if (has_u == has_r)
         nmlua_field_error(L, 2, "u", "give exactly one of u (filters to remove) and ratio");
     int u = has_u ? nmlua_opt_int(L, 2, "u", 0, 0, l->out_c - 1)
-                  : nm_nffs_u(l, nmp_opt_num(L, 2, "ratio", 0, 0, 0.999999));
+                  : nm_nffs_u(l, nmlua_opt_num(L, 2, "ratio", 0, 0, 0.999999, NMLUA_STRICT));
     if (u >= l->out_c)
         nmlua_field_error(L, 2, "ratio", lua_pushfstring(L, "would remove all %d filters", l->out_c));
     if (nm_prune_nffs(t.m, t.layer, n, m, axis, u, 1) != NM_OK)
@@ -569,13 +504,13 @@ static int l_global(lua_State *L)
     nmp_check_target(L, 1, "m", &t);
     luaL_checktype(L, 2, LUA_TTABLE);
     nmp_check_keys(L, 2, keys);
-    if (get_field(L, 2, "sparsity") == LUA_TNIL)
+    if (nmlua_opt_field(L, 2, "sparsity") == LUA_TNIL)
         nmlua_field_error(L, 2, "sparsity", "required");
     lua_pop(L, 1);
     nm_global_opts o;
-    nm_global_opts_init(&o, nmp_opt_num(L, 2, "sparsity", 0, 0, 1));
-    o.min_density = nmp_opt_num(L, 2, "min_density", 0, 0, 1);
-    o.max_sparsity = nmp_opt_num(L, 2, "max_sparsity", 1, 0, 1);
+    nm_global_opts_init(&o, nmlua_opt_num(L, 2, "sparsity", 0, 0, 1, NMLUA_STRICT));
+    o.min_density = nmlua_opt_num(L, 2, "min_density", 0, 0, 1, NMLUA_STRICT);
+    o.max_sparsity = nmlua_opt_num(L, 2, "max_sparsity", 1, 0, 1, NMLUA_STRICT);
     nmp_read_scope(L, 2, t.m, &o.scope);
     if (nm_prune_global(t.m, &o) != NM_OK)
         return luaL_error(L, "nm.prune.global: %s", nm_errmsg());
@@ -614,10 +549,10 @@ static int l_magnitude(lua_State *L)
     nmp_check_target(L, 1, "mlt", &t);
     luaL_checktype(L, 2, LUA_TTABLE);
     nmp_check_keys(L, 2, keys);
-    if (get_field(L, 2, "sparsity") == LUA_TNIL)
+    if (nmlua_opt_field(L, 2, "sparsity") == LUA_TNIL)
         nmlua_field_error(L, 2, "sparsity", "required");
     lua_pop(L, 1);
-    double s = nmp_opt_num(L, 2, "sparsity", 0, 0, 1);
+    double s = nmlua_opt_num(L, 2, "sparsity", 0, 0, 1, NMLUA_STRICT);
     if (t.t) {
         check_weight_tensor(L, 1, t.t);
         if (magnitude_tensor(L, t.t, s) != NM_OK)

@@ -14,16 +14,12 @@
 #include "nmlua.h"
 #include "prune.h"
 
-/* Raises "bad argument #arg to 'fn' (field: msg)". */
 /* Raises if the options table at arg (nil allowed) has a key not in the
  * NULL-terminated `allowed`. */
 void nmp_check_keys(lua_State *L, int arg, const char *const *allowed);
-/* Readers of field `field` of the options table at arg (nil table: the
- * default). They raise naming the field. */
-double nmp_opt_num(lua_State *L, int arg, const char *field, double def, double lo, double hi);
-int nmp_opt_bool(lua_State *L, int arg, const char *field, int def);
-/* One of `names` (NULL-terminated); def if absent. */
-int nmp_opt_enum(lua_State *L, int arg, const char *field, int def, const char *const *names);
+/* Option readers (nil table: the default; they raise naming the field).
+ * Numbers and booleans are read with nmlua_opt_num / nmlua_opt_bool and
+ * NMLUA_STRICT: nm.prune takes no numeric strings and no 0/1 booleans. */
 /* `group=` as an axis (NM_GROUP_AUTO if absent). */
 nm_group_axis nmp_opt_group(lua_State *L, int arg, const char *field);
 /* n= and m= of the options table; raises "n:m = 5:4 is impossible" naming

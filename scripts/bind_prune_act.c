@@ -40,8 +40,8 @@ static int l_nmrelu(lua_State *L)
     nmp_check_keys(L, 2, keys);
     int n, m;
     nmp_opt_nm(L, 2, &n, &m, 1);
-    nm_act_axis axis = (nm_act_axis)nmp_opt_enum(L, 2, "axis", 0, act_axes);
-    nm_act_policy pol = (nm_act_policy)nmp_opt_enum(L, 2, "policy", 0, policies);
+    nm_act_axis axis = (nm_act_axis)nmlua_opt_enum(L, 2, "axis", 0, act_axes);
+    nm_act_policy pol = (nm_act_policy)nmlua_opt_enum(L, 2, "policy", 0, policies);
     nm_tensor *y = push_new_like(L, x);
     if (nm_nmrelu_forward(x, y, n, m, pol, axis) != NM_OK)
         return luaL_error(L, "nm.nmrelu: %s", nm_errmsg());
@@ -80,7 +80,7 @@ static int l_act_density(lua_State *L)
     nmp_opt_nm(L, 2, &n, &m, 0);
     if (m == 0)
         n = m = 1;          /* density only: groups of one */
-    nm_act_axis axis = (nm_act_axis)nmp_opt_enum(L, 2, "axis", 0, act_axes);
+    nm_act_axis axis = (nm_act_axis)nmlua_opt_enum(L, 2, "axis", 0, act_axes);
     int64_t C = y->shape[1];
     double *per = lua_newuserdatauv(L, sizeof *per * (size_t)C, 0);
     nm_act_stats s;

@@ -191,19 +191,6 @@ static int precount(lua_State *L)
     return 0;
 }
 
-/* A function option at its own stack slot (0 if absent). */
-static int opt_fn(lua_State *L, int arg, const char *field)
-{
-    int t = lua_getfield(L, arg, field);
-    if (t == LUA_TNIL) {
-        lua_pop(L, 1);
-        return 0;
-    }
-    if (t != LUA_TFUNCTION)
-        nmlua_field_error(L, arg, field, "must be a function");
-    return lua_gettop(L);
-}
-
 /* nm.prune.jointnf(model, {n=, m=, filters=, rounds=, group=, allow_add=,
  * max_sparsity=, min_density=, finetune=, on_round=, progress=, layers=,
  * include_first=, include_last=}) -> report (with filters_unmet, and a
@@ -222,18 +209,18 @@ static int l_jointnf(lua_State *L)
     int n, m;
     nmp_opt_nm(L, 2, &n, &m, 1);
     nm_jointnf_opts o;
-    nm_jointnf_opts_init(&o, n, m, nmp_opt_num(L, 2, "filters", 0, 0, 0.999999),
+    nm_jointnf_opts_init(&o, n, m, nmlua_opt_num(L, 2, "filters", 0, 0, 0.999999, NMLUA_STRICT),
                          nmlua_opt_int(L, 2, "rounds", 3, 1, 1000));
     o.axis = nmp_opt_group(L, 2, "group");
-    o.allow_add = nmp_opt_bool(L, 2, "allow_add", 0);
-    o.max_sparsity = nmp_opt_num(L, 2, "max_sparsity", 1, 0, 1);
-    o.min_density = nmp_opt_num(L, 2, "min_density", 0, 0, 1);
+    o.allow_add = nmlua_opt_bool(L, 2, "allow_add", 0, NMLUA_STRICT);
+    o.max_sparsity = nmlua_opt_num(L, 2, "max_sparsity", 1, 0, 1, NMLUA_STRICT);
+    o.min_density = nmlua_opt_num(L, 2, "min_density", 0, 0, 1, NMLUA_STRICT);
     int64_t unmet = 0;
     o.unmet = &unmet;
     joint_ctx c = {.L = L, .model = 1, .m = t.m, .n_layers = t.m->n_layers};
-    c.finetune = opt_fn(L, 2, "finetune");
-    c.on_round = opt_fn(L, 2, "on_round");
-    c.progress = opt_fn(L, 2, "progress");
+    c.finetune = nmlua_opt_fn(L, 2, "finetune");
+    c.on_round = nmlua_opt_fn(L, 2, "on_round");
+    c.progress = nmlua_opt_fn(L, 2, "progress");
     nmp_read_scope(L, 2, t.m, &o.scope);   /* leaves one slot */
     lua_pushnil(L);
     c.err = lua_gettop(L);

@@ -66,7 +66,7 @@ static int l_compress(lua_State *L)
     int n, m;
     nmp_opt_nm(L, 2, &n, &m, t.t != NULL);
     nm_group_axis axis = nmp_opt_group(L, 2, "group");
-    nm_index_scheme scheme = (nm_index_scheme)nmp_opt_enum(L, 2, "index", 0, schemes);
+    nm_index_scheme scheme = (nm_index_scheme)nmlua_opt_enum(L, 2, "index", 0, schemes);
     const nm_tensor *dense = t.t;
     if (t.t) {
         if (t.t->dtype != NM_F32 || (t.t->ndim != 2 && t.t->ndim != 4))

@@ -11,21 +11,6 @@ typedef struct { sim_config cfg; } system_ud;
 
 /* ------------------------------------------------------------ helpers */
 
-/* A boolean field (def if nil); 0/1 numbers are accepted too. */
-int nmsim_opt_bool(lua_State *L, int arg, const char *field, int def)
-{
-    lua_getfield(L, arg, field);
-    int v = def;
-    if (lua_isboolean(L, -1))
-        v = lua_toboolean(L, -1);
-    else if (lua_isinteger(L, -1) && (lua_tointeger(L, -1) == 0 || lua_tointeger(L, -1) == 1))
-        v = (int)lua_tointeger(L, -1);
-    else if (!lua_isnil(L, -1))
-        nmlua_field_error(L, arg, field, "must be a boolean");
-    lua_pop(L, 1);
-    return v;
-}
-
 /* A string field (NULL if nil); the string stays valid while the options
  * table holds it. */
 const char *nmsim_opt_str(lua_State *L, int arg, const char *field)
@@ -247,10 +232,11 @@ void nmsim_config_from_table(lua_State *L, int arg, sim_config *cfg)
     }
     cfg->batch = nmlua_opt_int(L, arg, "batch", 1, 1, 1 << 20);
     cfg->sram_kb = nmlua_opt_int(L, arg, "sram_kb", cfg->sram_kb, 1, 1 << 20);
-    cfg->dram = nmsim_opt_bool(L, arg, "dram", 0);
-    cfg->leakage = nmsim_opt_bool(L, arg, "leakage", 0);
-    cfg->im2col_reread = nmsim_opt_bool(L, arg, "im2col_reread", 0);
-    cfg->derive_in_chans = nmsim_opt_bool(L, arg, "derive_in_chans", cfg->derive_in_chans);
+    cfg->dram = nmlua_opt_bool(L, arg, "dram", 0, NMLUA_LOOSE);
+    cfg->leakage = nmlua_opt_bool(L, arg, "leakage", 0, NMLUA_LOOSE);
+    cfg->im2col_reread = nmlua_opt_bool(L, arg, "im2col_reread", 0, NMLUA_LOOSE);
+    cfg->derive_in_chans = nmlua_opt_bool(L, arg, "derive_in_chans", cfg->derive_in_chans,
+                                          NMLUA_LOOSE);
     /* energy table, then node scaling */
     lua_getfield(L, arg, "energy");
     if (lua_istable(L, -1)) {

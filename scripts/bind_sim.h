@@ -16,11 +16,10 @@
 
 #define SIM_SYSTEM "nm.sim.system"
 
-/* Raises "bad argument #arg to 'fn' (field: msg)". */
 /* Readers of field `field` of the options table at arg (raise naming it):
- * an integer in lo..hi, a boolean, a string (NULL if nil; the table keeps
- * it), an {N, M} pair (returns 0 if absent; raises if impossible). */
-int nmsim_opt_bool(lua_State *L, int arg, const char *field, int def);
+ * a string (NULL if nil; the table keeps it), an {N, M} pair (returns 0 if
+ * absent; raises if impossible). Booleans are read with nmlua_opt_bool and
+ * NMLUA_LOOSE: nm.sim takes 0 and 1 as well as false and true. */
 const char *nmsim_opt_str(lua_State *L, int arg, const char *field);
 int nmsim_opt_nm(lua_State *L, int arg, const char *field, int *n, int *m);
 

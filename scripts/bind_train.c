@@ -13,7 +13,6 @@
 
 /* ------------------------------------------------------- option readers */
 
-
 void nmt_check_keys(lua_State *L, int arg, const char *const *allowed)
 {
     lua_pushnil(L);
@@ -28,62 +27,6 @@ void nmt_check_keys(lua_State *L, int arg, const char *const *allowed)
             nmlua_field_error(L, arg, k, "unknown option");
         lua_pop(L, 1);
     }
-}
-
-
-double nmt_opt_num(lua_State *L, int arg, const char *field, double def, double lo, double hi)
-{
-    double v = def;
-    if (lua_getfield(L, arg, field) != LUA_TNIL) {
-        int isnum = 0;
-        v = lua_tonumberx(L, -1, &isnum);
-        if (!isnum)
-            nmlua_field_error(L, arg, field, "must be a number");
-        if (!(v >= lo && v <= hi))
-            nmlua_field_error(L, arg, field, lua_pushfstring(L, "%f out of range %f..%f", v, lo, hi));
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-int nmt_opt_enum(lua_State *L, int arg, const char *field, int def, const char *const *names)
-{
-    int v = def;
-    if (lua_getfield(L, arg, field) != LUA_TNIL) {
-        const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-        v = -1;
-        for (int i = 0; s && names[i]; i++)
-            if (strcmp(names[i], s) == 0)
-                v = i;
-        if (v < 0) {
-            luaL_Buffer b;
-            luaL_buffinit(L, &b);
-            luaL_addstring(&b, "must be one of");
-            for (int i = 0; names[i]; i++) {
-                luaL_addstring(&b, i ? ", '" : " '");
-                luaL_addstring(&b, names[i]);
-                luaL_addchar(&b, '\'');
-            }
-            luaL_pushresult(&b);
-            nmlua_field_error(L, arg, field, lua_tostring(L, -1));
-        }
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-/* A function field (0 if absent), left at a fixed stack slot: returns its
- * absolute index. */
-static int opt_fn(lua_State *L, int arg, const char *field)
-{
-    int t = lua_getfield(L, arg, field);
-    if (t == LUA_TNIL) {
-        lua_pop(L, 1);
-        return 0;
-    }
-    if (t != LUA_TFUNCTION)
-        nmlua_field_error(L, arg, field, "must be a function");
-    return lua_gettop(L);
 }
 
 /* ------------------------------------------------------------ callbacks */
@@ -190,17 +133,17 @@ static void read_opts(lua_State *L, nm_train_opts *o, train_ctx *c)
     o->epochs = nmlua_opt_int(L, 3, "epochs", o->epochs, 1, 100000);
     o->batch = nmlua_opt_int(L, 3, "batch", o->batch, 2, 1 << 16);
     o->max_steps = nmlua_opt_int(L, 3, "max_steps", 0, 0, 1 << 30);
-    o->optim = (nm_optim_kind)nmt_opt_enum(L, 3, "optimizer", NM_OPTIM_SGD, optims);
+    o->optim = (nm_optim_kind)nmlua_opt_enum(L, 3, "optimizer", NM_OPTIM_SGD, optims);
     double lr = o->optim == NM_OPTIM_ADAM ? 1e-3 : o->lr;
-    o->lr = nmt_opt_num(L, 3, "lr", lr, 1e-12, 100);
-    o->momentum = nmt_opt_num(L, 3, "momentum", o->momentum, 0, 0.999999);
-    o->weight_decay = nmt_opt_num(L, 3, "weight_decay", o->weight_decay, 0, 10);
-    o->l1_bn = nmt_opt_num(L, 3, "l1_bn", 0, 0, 10);
-    o->sched = (nm_sched_kind)nmt_opt_enum(L, 3, "schedule", NM_SCHED_COSINE, scheds);
+    o->lr = nmlua_opt_num(L, 3, "lr", lr, 1e-12, 100, NMLUA_LOOSE);
+    o->momentum = nmlua_opt_num(L, 3, "momentum", o->momentum, 0, 0.999999, NMLUA_LOOSE);
+    o->weight_decay = nmlua_opt_num(L, 3, "weight_decay", o->weight_decay, 0, 10, NMLUA_LOOSE);
+    o->l1_bn = nmlua_opt_num(L, 3, "l1_bn", 0, 0, 10, NMLUA_LOOSE);
+    o->sched = (nm_sched_kind)nmlua_opt_enum(L, 3, "schedule", NM_SCHED_COSINE, scheds);
     o->step_epochs = nmlua_opt_int(L, 3, "step_epochs", o->step_epochs, 1, 100000);
-    o->step_gamma = nmt_opt_num(L, 3, "step_gamma", o->step_gamma, 0, 1);
-    o->beta1 = nmt_opt_num(L, 3, "beta1", o->beta1, 0, 0.999999);
-    o->beta2 = nmt_opt_num(L, 3, "beta2", o->beta2, 0, 0.999999999);
+    o->step_gamma = nmlua_opt_num(L, 3, "step_gamma", o->step_gamma, 0, 1, NMLUA_LOOSE);
+    o->beta1 = nmlua_opt_num(L, 3, "beta1", o->beta1, 0, 0.999999, NMLUA_LOOSE);
+    o->beta2 = nmlua_opt_num(L, 3, "beta2", o->beta2, 0, 0.999999999, NMLUA_LOOSE);
     if (lua_getfield(L, 3, "seed") != LUA_TNIL) {
         int isint = 0;
         lua_Integer s = lua_tointegerx(L, -1, &isint);
@@ -248,8 +191,8 @@ static void read_opts(lua_State *L, nm_train_opts *o, train_ctx *c)
     } else {
         lua_pop(L, 1);
     }
-    c->on_batch = opt_fn(L, 3, "on_batch");
-    c->on_epoch = opt_fn(L, 3, "on_epoch");
+    c->on_batch = nmlua_opt_fn(L, 3, "on_batch");
+    c->on_epoch = nmlua_opt_fn(L, 3, "on_epoch");
 }
 
 /* nm.train(model, data [, opts]) -> progress. Raises on bad options (naming

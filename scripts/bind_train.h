@@ -19,11 +19,8 @@ const nm_dataset *nmt_check_dataset(lua_State *L, int arg);
 /* Raises if the options table at arg has a string key not in the
  * NULL-terminated `allowed` (naming the key), or a non-string key. */
 void nmt_check_keys(lua_State *L, int arg, const char *const *allowed);
-/* Readers of field `field` of the options table at arg (def if absent);
- * they raise naming the field. */
-double nmt_opt_num(lua_State *L, int arg, const char *field, double def, double lo, double hi);
-/* One of `names` (NULL-terminated); def if absent. */
-int nmt_opt_enum(lua_State *L, int arg, const char *field, int def, const char *const *names);
+/* Numbers are read with nmlua_opt_num and NMLUA_LOOSE: nm.train takes a
+ * numeric string ("0.01") as well as a number. */
 
 /* Registration of the files' functions: nm.data (in bind_train_data.c)
  * and the model methods (bind_train_model.c, at absolute index methods). */

@@ -143,7 +143,7 @@ static int l_fashion_mnist(lua_State *L)
     }
     luaL_checktype(L, 1, LUA_TTABLE);
     nmt_check_keys(L, 1, keys);
-    int split = nmt_opt_enum(L, 1, "split", 0, splits);
+    int split = nmlua_opt_enum(L, 1, "split", 0, splits);
     int limit = nmlua_opt_int(L, 1, "limit", 0, 0, 1 << 30);
     const char *dir = NULL;
     if (lua_getfield(L, 1, "dir") != LUA_TNIL) {

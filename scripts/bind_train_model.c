@@ -105,8 +105,8 @@ static int m_set_activation(lua_State *L)
             luaL_argerror(L, 3, "m: required with n");
         if (n > mm)
             luaL_argerror(L, 3, lua_pushfstring(L, "n:m = %d:%d is impossible", n, mm));
-        policy = nmt_opt_enum(L, 3, "policy", NM_POLICY_FIRST, policies);
-        axis = nmt_opt_enum(L, 3, "axis", NM_AXIS_POSITION, axes);
+        policy = nmlua_opt_enum(L, 3, "policy", NM_POLICY_FIRST, policies);
+        axis = nmlua_opt_enum(L, 3, "axis", NM_AXIS_POSITION, axes);
     }
     int changed = 0;
     if (lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "all") == 0) {

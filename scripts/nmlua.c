@@ -4,6 +4,8 @@
 #include "nmlua.h"
 #include "nmlab_config.h"
 
+#include <string.h>
+
 static const struct {
     const char *name;
     nmlua_open_fn open;
@@ -73,6 +75,15 @@ int nmlua_field_error(lua_State *L, int arg, const char *field, const char *msg)
     return luaL_argerror(L, arg, lua_pushfstring(L, "%s: %s", field, msg));
 }
 
+int nmlua_opt_field(lua_State *L, int arg, const char *field)
+{
+    if (lua_isnoneornil(L, arg)) {
+        lua_pushnil(L);
+        return LUA_TNIL;
+    }
+    return lua_getfield(L, arg, field);
+}
+
 int nmlua_opt_int(lua_State *L, int arg, const char *field, int def, int lo, int hi)
 {
     if (lua_isnoneornil(L, arg))
@@ -89,4 +100,74 @@ int nmlua_opt_int(lua_State *L, int arg, const char *field, int def, int lo, int
     }
     lua_pop(L, 1);
     return v;
+}
+
+double nmlua_opt_num(lua_State *L, int arg, const char *field, double def, double lo, double hi,
+                     nmlua_conv conv)
+{
+    double v = def;
+    int t = nmlua_opt_field(L, arg, field);
+    if (t != LUA_TNIL) {
+        int isnum = 0;
+        v = lua_tonumberx(L, -1, &isnum);
+        if (!isnum || (conv == NMLUA_STRICT && t != LUA_TNUMBER))
+            nmlua_field_error(L, arg, field, "must be a number");
+        if (!(v >= lo && v <= hi))
+            nmlua_field_error(L, arg, field, lua_pushfstring(L, "%f out of range %f..%f", v, lo, hi));
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+int nmlua_opt_bool(lua_State *L, int arg, const char *field, int def, nmlua_conv conv)
+{
+    int v = def;
+    int t = nmlua_opt_field(L, arg, field);
+    if (t == LUA_TBOOLEAN)
+        v = lua_toboolean(L, -1);
+    else if (conv == NMLUA_LOOSE && lua_isinteger(L, -1)
+             && (lua_tointeger(L, -1) == 0 || lua_tointeger(L, -1) == 1))
+        v = (int)lua_tointeger(L, -1);
+    else if (t != LUA_TNIL)
+        nmlua_field_error(L, arg, field, "must be a boolean");
+    lua_pop(L, 1);
+    return v;
+}
+
+int nmlua_opt_enum(lua_State *L, int arg, const char *field, int def, const char *const *names)
+{
+    int v = def;
+    if (nmlua_opt_field(L, arg, field) != LUA_TNIL) {
+        const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        v = -1;
+        for (int i = 0; s && names[i] && v < 0; i++)
+            if (strcmp(names[i], s) == 0)
+                v = i;
+        if (v < 0) {
+            luaL_Buffer b;
+            luaL_buffinit(L, &b);
+            luaL_addstring(&b, "must be one of");
+            for (int i = 0; names[i]; i++) {
+                luaL_addstring(&b, i ? ", '" : " '");
+                luaL_addstring(&b, names[i]);
+                luaL_addchar(&b, '\'');
+            }
+            luaL_pushresult(&b);
+            nmlua_field_error(L, arg, field, lua_tostring(L, -1));
+        }
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+int nmlua_opt_fn(lua_State *L, int arg, const char *field)
+{
+    int t = nmlua_opt_field(L, arg, field);
+    if (t == LUA_TNIL) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (t != LUA_TFUNCTION)
+        nmlua_field_error(L, arg, field, "must be a function");
+    return lua_gettop(L);
 }

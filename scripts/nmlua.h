@@ -98,8 +98,35 @@ void nmlua_set_str(lua_State *L, const char *k, const char *v);
 
 /* Raises "bad argument #arg to 'fn' (field: msg)". */
 int nmlua_field_error(lua_State *L, int arg, const char *field, const char *msg);
-/* Integer field of the options table at arg within lo..hi; def when the
- * field or the whole table is absent. Raises naming the field otherwise. */
+/* Pushes field `field` of the options table at arg (nil when the whole
+ * table is absent) and returns its type. */
+int nmlua_opt_field(lua_State *L, int arg, const char *field);
+
+/* Readers of field `field` of the options table at arg: def when the field
+ * or the whole table is absent; otherwise they raise naming the field. */
+
+/* Integer within lo..hi. */
 int nmlua_opt_int(lua_State *L, int arg, const char *field, int def, int lo, int hi);
+
+/* Which other Lua types a reader takes. The bindings differ and each keeps
+ * its own: nm.prune is STRICT, nm.train's numbers and nm.sim's booleans are
+ * LOOSE. */
+typedef enum {
+    NMLUA_STRICT,       /* only a number / only a boolean */
+    NMLUA_LOOSE,        /* also a numeric string ("0.1") for a number, the
+                         * integers 0 and 1 for a boolean */
+} nmlua_conv;
+
+/* Number within lo..hi ("must be a number", "%f out of range %f..%f"). */
+double nmlua_opt_num(lua_State *L, int arg, const char *field, double def, double lo, double hi,
+                     nmlua_conv conv);
+/* Boolean as 0 or 1 ("must be a boolean"). */
+int nmlua_opt_bool(lua_State *L, int arg, const char *field, int def, nmlua_conv conv);
+/* Index of the string in `names` (NULL-terminated); raises "must be one of
+ * 'a', 'b'" for anything else, a non-string included. */
+int nmlua_opt_enum(lua_State *L, int arg, const char *field, int def, const char *const *names);
+/* A function: its absolute stack index (the function stays pushed), or 0
+ * (nothing pushed) when absent. */
+int nmlua_opt_fn(lua_State *L, int arg, const char *field);
 
 #endif

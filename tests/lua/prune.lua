@@ -329,6 +329,37 @@ T.case("errors name the field", function()
   T.raises(function() nm.compress(t, {n = 2, m = 4, group = "row"}) end, "more than 2:4")
 end)
 
+-- nm.prune reads numbers and booleans strictly (nmlua_opt_num/bool with
+-- NMLUA_STRICT): no numeric strings, no 0/1 for a boolean; an enum names
+-- every choice, also for a non-string; a nil options table is the defaults.
+T.case("option types: strict numbers, booleans and enums", function()
+  local m = small_cnn(1)
+  T.raises(function() nm.prune.filters(m, {ratio = "0.5"}) end,
+    "bad argument #2 to 'filters' (ratio: must be a number)")
+  T.raises(function() nm.prune.filters(m, {ratio = true}) end, "ratio: must be a number")
+  T.raises(function() nm.prune.filters(m, {ratio = 1}) end, "ratio: 1.0 out of range 0.0..0.999999")
+  T.raises(function() nm.prune.global(m, {sparsity = "0.5"}) end, "sparsity: must be a number")
+  T.raises(function() nm.prune.global(m, {sparsity = 0.5, min_density = true}) end,
+    "min_density: must be a number")
+  T.raises(function() nm.prune.filters(m, {ratio = 0.25, global = 1}) end,
+    "bad argument #2 to 'filters' (global: must be a boolean)")
+  T.raises(function() nm.prune.filters(m, {ratio = 0.25, global = 0}) end, "global: must be a boolean")
+  T.raises(function() nm.prune.nm(m, {n = 2, m = 4, include_first = "true"}) end,
+    "include_first: must be a boolean")
+  T.raises(function() nm.prune.nm(m, {n = 2, m = 4, group = 1}) end,
+    "group: must be one of 'kernel', 'in', 'row', 'auto'")
+  T.raises(function() nm.prune.filters(m, {ratio = 0.25, score = "l2"}) end,
+    "score: must be one of 'l1', 'bn'")
+  T.raises(function() nm.compress(nm.tensor({2, 4}, 1), {n = 2, m = 4, index = 1}) end,
+    "index: must be one of 'simple', 'bitmask', 'combinatorial'")
+  -- nothing was pruned by the failed calls
+  for _, r in ipairs(m:stats()) do T.eq(r.nonzeros, r.params, r.name) end
+  -- act_density without options: groups of one, density = share of nonzeros
+  local y = nm.tensor({1, 2, 1, 2})
+  y:set(1, 1, 1, 1, 3)
+  T.eq(nm.act_density(y).density, 0.25)
+end)
+
 T.case("per-layer overrides: skip, force and other N:M", function()
   local m = small_cnn(1)
   local names = {}

@@ -268,6 +268,19 @@ T.case("bad arguments raise naming the argument", function()
   T.ok(msg:find("energy.json", 1, true), msg)
 end)
 
+-- nm.sim reads booleans loosely (nmlua_opt_bool with NMLUA_LOOSE): the
+-- integers 0 and 1 count, other numbers (1.0 too) and strings do not.
+T.case("option types: 0 and 1 are booleans", function()
+  T.eq(nm.sim.system{mac = "pmac", dram = 1}:config().dram, true)
+  T.eq(nm.sim.system{mac = "pmac", dram = 0}:config().dram, false)
+  T.eq(nm.sim.system{mac = "pmac", leakage = true}:config().leakage, true)
+  T.eq(nm.sim.system{mac = "pmac"}:config().dram, false)
+  T.raises(function() nm.sim.system{mac = "pmac", dram = 2} end,
+    "bad argument #1 to 'system' (dram: must be a boolean)")
+  T.raises(function() nm.sim.system{mac = "pmac", dram = 1.0} end, "dram: must be a boolean")
+  T.raises(function() nm.sim.system{mac = "pmac", leakage = "true"} end, "leakage: must be a boolean")
+end)
+
 T.case("measured rounds from activations (analytic WS nm)", function()
   -- nm 2:4 x 2:4 on a 2x2 array, GEMM E=4 K=4 Nf=1, dense weights: each
   -- slice needs ceil(4/2) = 2 PEs (split), so Sr = 2, Sc = 1, T = 1 block x

@@ -286,6 +286,28 @@ T.case("bad options raise naming the option", function()
   T.raises(function() nm.train(m, other, {}) end, "")
 end)
 
+-- nm.train reads numbers loosely (nmlua_opt_num with NMLUA_LOOSE): a
+-- numeric string is that number; other strings and booleans are not.
+T.case("option types: numeric strings are numbers", function()
+  local d = synthetic(12, 10)
+  local a, b = linear_model(3), linear_model(3)
+  local pa = nm.train(a, d, {epochs = 1, batch = 4, lr = "0.05", schedule = "const", seed = 1})
+  local pb = nm.train(b, d, {epochs = 1, batch = 4, lr = 0.05, schedule = "const", seed = 1})
+  T.eq(pa.lr, 0.05)
+  T.eq(a:layer("fc").weight:totable(), b:layer("fc").weight:totable())
+  T.eq(pa.loss, pb.loss)
+  local m = linear_model(3)
+  T.raises(function() nm.train(m, d, {lr = "fast"}) end,
+    "bad argument #3 to 'train' (lr: must be a number)")
+  T.raises(function() nm.train(m, d, {lr = true}) end, "lr: must be a number")
+  T.raises(function() nm.train(m, d, {momentum = "2"}) end, "momentum: 2.0 out of range 0.0..0.999999")
+  T.raises(function() nm.train(m, d, {optimizer = 3}) end, "optimizer: must be one of 'sgd', 'adam'")
+  T.raises(function() nm.train(m, d, {on_epoch = "f"}) end, "on_epoch: must be a function")
+  T.raises(function() nm.data.fashion_mnist{split = 1} end, "split: must be one of 'train', 'test'")
+  T.raises(function() m:set_activation("all", {n = 1, m = 2, axis = "row"}) end,
+    "axis: must be one of 'position', 'channel'")
+end)
+
 T.case("callbacks: errors propagate, false stops", function()
   local d = synthetic(40, 11)
   local m = linear_model(4)
