@@ -100,6 +100,26 @@ void nmp_recount(lua_State *L, const nmp_target *t)
         nmlua_model_recount(L, t->model_arg);
 }
 
+void nmp_check_call(lua_State *L, const char *kinds, const char *const *keys, int need_opts,
+                    nmp_target *t)
+{
+    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
+    nmp_check_target(L, 1, kinds, t);
+    if (need_opts || !lua_isnoneornil(L, 2))
+        luaL_checktype(L, 2, LUA_TTABLE);
+    nmp_check_keys(L, 2, keys);
+}
+
+/* A number option the call cannot do without: raises "field: required"
+ * when absent, else reads it as nmlua_opt_num (strict) in lo..hi. */
+static double required_num(lua_State *L, int arg, const char *field, double lo, double hi)
+{
+    if (nmlua_opt_field(L, arg, field) == LUA_TNIL)
+        nmlua_field_error(L, arg, field, "required");
+    lua_pop(L, 1);
+    return nmlua_opt_num(L, arg, field, 0, lo, hi, NMLUA_STRICT);
+}
+
 /* ---------------------------------------------------------------- reports */
 
 void nmp_push_row(lua_State *L, const nm_prune_layer_info *e)
@@ -176,8 +196,6 @@ static report_guard *new_report_guard(lua_State *L)
     return g;
 }
 
-/* Pushes the report of the model (all prunable layers) after a call that
- * used `o` (NULL: declared N:M). */
 /* Pushes the report after a model-wide call with scope s (skipped layers
  * marked; N:M checked at each layer's declared wn:wm). */
 static void push_scoped_report(lua_State *L, const nm_model *m, const nm_prune_scope *s)
@@ -363,10 +381,7 @@ static int l_nm(lua_State *L)
     static const char *const keys[] = {"n", "m", "group", "layers", "include_first",
                                        "include_last", NULL};
     nmp_target t;
-    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
-    nmp_check_target(L, 1, "mlt", &t);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    nmp_check_keys(L, 2, keys);
+    nmp_check_call(L, "mlt", keys, 1, &t);
     int n, m;
     nmp_opt_nm(L, 2, &n, &m, 1);
     nm_group_axis axis = nmp_opt_group(L, 2, "group");
@@ -422,15 +437,9 @@ static int l_filters(lua_State *L)
                                        "include_last", NULL};
     static const char *const scores[] = {"l1", "bn", NULL};
     nmp_target t;
-    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
-    nmp_check_target(L, 1, "ml", &t);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    nmp_check_keys(L, 2, keys);
-    if (nmlua_opt_field(L, 2, "ratio") == LUA_TNIL)
-        nmlua_field_error(L, 2, "ratio", "required");
-    lua_pop(L, 1);
+    nmp_check_call(L, "ml", keys, 1, &t);
     nm_filter_opts o;
-    nm_filter_opts_init(&o, nmlua_opt_num(L, 2, "ratio", 0, 0, 0.999999, NMLUA_STRICT));
+    nm_filter_opts_init(&o, required_num(L, 2, "ratio", 0, 0.999999));
     o.criterion = (nm_filter_criterion)nmlua_opt_enum(L, 2, "score", 0, scores);
     o.global = nmlua_opt_bool(L, 2, "global", 1, NMLUA_STRICT);
     o.allow_add = nmlua_opt_bool(L, 2, "allow_add", 0, NMLUA_STRICT);
@@ -470,10 +479,7 @@ static int l_nffs(lua_State *L)
 {
     static const char *const keys[] = {"n", "m", "u", "ratio", "group", NULL};
     nmp_target t;
-    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
-    nmp_check_target(L, 1, "l", &t);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    nmp_check_keys(L, 2, keys);
+    nmp_check_call(L, "l", keys, 1, &t);
     int n, m;
     nmp_opt_nm(L, 2, &n, &m, 1);
     nm_group_axis axis = nmp_opt_group(L, 2, "group");
@@ -500,15 +506,9 @@ static int l_global(lua_State *L)
     static const char *const keys[] = {"sparsity", "min_density", "max_sparsity", "layers",
                                        "include_first", "include_last", NULL};
     nmp_target t;
-    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
-    nmp_check_target(L, 1, "m", &t);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    nmp_check_keys(L, 2, keys);
-    if (nmlua_opt_field(L, 2, "sparsity") == LUA_TNIL)
-        nmlua_field_error(L, 2, "sparsity", "required");
-    lua_pop(L, 1);
+    nmp_check_call(L, "m", keys, 1, &t);
     nm_global_opts o;
-    nm_global_opts_init(&o, nmlua_opt_num(L, 2, "sparsity", 0, 0, 1, NMLUA_STRICT));
+    nm_global_opts_init(&o, required_num(L, 2, "sparsity", 0, 1));
     o.min_density = nmlua_opt_num(L, 2, "min_density", 0, 0, 1, NMLUA_STRICT);
     o.max_sparsity = nmlua_opt_num(L, 2, "max_sparsity", 1, 0, 1, NMLUA_STRICT);
     nmp_read_scope(L, 2, t.m, &o.scope);
@@ -545,14 +545,8 @@ static int l_magnitude(lua_State *L)
 {
     static const char *const keys[] = {"sparsity", "layers", "include_first", "include_last", NULL};
     nmp_target t;
-    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
-    nmp_check_target(L, 1, "mlt", &t);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    nmp_check_keys(L, 2, keys);
-    if (nmlua_opt_field(L, 2, "sparsity") == LUA_TNIL)
-        nmlua_field_error(L, 2, "sparsity", "required");
-    lua_pop(L, 1);
-    double s = nmlua_opt_num(L, 2, "sparsity", 0, 0, 1, NMLUA_STRICT);
+    nmp_check_call(L, "mlt", keys, 1, &t);
+    double s = required_num(L, 2, "sparsity", 0, 1);
     if (t.t) {
         check_weight_tensor(L, 1, t.t);
         if (magnitude_tensor(L, t.t, s) != NM_OK)
@@ -615,10 +609,7 @@ static int l_check_nm(lua_State *L)
 {
     static const char *const keys[] = {"n", "m", "group", NULL};
     nmp_target t;
-    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
-    nmp_check_target(L, 1, "mlt", &t);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    nmp_check_keys(L, 2, keys);
+    nmp_check_call(L, "mlt", keys, 1, &t);
     int n, m;
     nmp_opt_nm(L, 2, &n, &m, 1);
     nm_group_axis axis = nmp_opt_group(L, 2, "group");

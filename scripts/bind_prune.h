@@ -40,6 +40,11 @@ void nmp_check_target(lua_State *L, int arg, const char *kinds, nmp_target *t);
 /* Counts masks and keep vectors created by the last call against the memory
  * limit (raises if over: the model keeps them, the limit is reported). */
 void nmp_recount(lua_State *L, const nmp_target *t);
+/* The start of a call f(target, opts): target at 1 read by nmp_check_target
+ * (kinds), the options at 2 a table (need_opts; else nil too) with keys in
+ * `keys`. Sets the stack to those two first (a layer pushes its model). */
+void nmp_check_call(lua_State *L, const char *kinds, const char *const *keys, int need_opts,
+                    nmp_target *t);
 
 /* Scope options of a model-wide call (include_first, include_last,
  * layers = {name = false | true | {n=, m=, group=}}). Leaves one stack slot

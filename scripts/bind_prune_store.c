@@ -58,11 +58,7 @@ static int l_compress(lua_State *L)
     static const char *const keys[] = {"n", "m", "group", "index", NULL};
     static const char *const schemes[] = {"simple", "bitmask", "combinatorial", NULL};
     nmp_target t;
-    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
-    nmp_check_target(L, 1, "lt", &t);
-    if (!lua_isnoneornil(L, 2))
-        luaL_checktype(L, 2, LUA_TTABLE);
-    nmp_check_keys(L, 2, keys);
+    nmp_check_call(L, "lt", keys, 0, &t);
     int n, m;
     nmp_opt_nm(L, 2, &n, &m, t.t != NULL);
     nm_group_axis axis = nmp_opt_group(L, 2, "group");
@@ -211,11 +207,7 @@ static int l_storage(lua_State *L)
 {
     static const char *const keys[] = {"n", "m", "act", NULL};
     nmp_target t;
-    lua_settop(L, 2);    /* a layer target pushes its model at 3 */
-    nmp_check_target(L, 1, "ml", &t);
-    if (!lua_isnoneornil(L, 2))
-        luaL_checktype(L, 2, LUA_TTABLE);
-    nmp_check_keys(L, 2, keys);
+    nmp_check_call(L, "ml", keys, 0, &t);
     int n, m;
     nmp_opt_nm(L, 2, &n, &m, 0);
     nm_storage s = {0};

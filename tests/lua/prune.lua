@@ -352,6 +352,16 @@ T.case("option types: strict numbers, booleans and enums", function()
     "score: must be one of 'l1', 'bn'")
   T.raises(function() nm.compress(nm.tensor({2, 4}, 1), {n = 2, m = 4, index = 1}) end,
     "index: must be one of 'simple', 'bitmask', 'combinatorial'")
+  -- required options and option tables (nmp_check_call, required_num)
+  T.raises(function() nm.prune.filters(m, {}) end, "bad argument #2 to 'filters' (ratio: required)")
+  T.raises(function() nm.prune.magnitude(m, {}) end, "bad argument #2 to 'magnitude' (sparsity: required)")
+  T.raises(function() nm.prune.global(m, {sparsity = 2}) end, "sparsity: 2.0 out of range 0.0..1.0")
+  T.raises(function() nm.prune.nm(m) end, "bad argument #2 to 'nm' (table expected, got nil)")
+  T.raises(function() nm.storage(m, 5) end, "bad argument #2 to 'storage' (table expected, got number)")
+  T.raises(function() nm.compress(nm.tensor({2, 4}, 1)) end, "bad argument #2 to 'compress' (n: required)")
+  T.raises(function() nm.prune.global(m:layer("conv2"), {sparsity = 0.5}) end,
+    "bad argument #1 to 'global' (model expected, got nm.layer)")
+  T.eq(nm.storage(m).params, nm.storage(m, {}).params)
   -- nothing was pruned by the failed calls
   for _, r in ipairs(m:stats()) do T.eq(r.nonzeros, r.params, r.name) end
   -- act_density without options: groups of one, density = share of nonzeros
