@@ -11,6 +11,21 @@ typedef struct { sim_config cfg; } system_ud;
 
 /* ------------------------------------------------------------ helpers */
 
+void nmsim_check_keys(lua_State *L, int arg, const char *const *allowed)
+{
+    lua_pushnil(L);
+    while (lua_next(L, arg)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        int known = 0;
+        for (int i = 0; k && allowed[i]; i++)
+            known |= !strcmp(k, allowed[i]);
+        if (!known)
+            luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s'",
+                                                  k ? k : luaL_typename(L, -2)));
+        lua_pop(L, 1);
+    }
+}
+
 /* A string field (NULL if nil); the string stays valid while the options
  * table holds it. */
 const char *nmsim_opt_str(lua_State *L, int arg, const char *field)
@@ -148,17 +163,7 @@ static int index_parse(const char *s)
 void nmsim_config_from_table(lua_State *L, int arg, sim_config *cfg)
 {
     luaL_checktype(L, arg, LUA_TTABLE);
-    lua_pushnil(L);
-    while (lua_next(L, arg)) {
-        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-        int known = 0;
-        for (int i = 0; k && system_keys[i]; i++)
-            known |= !strcmp(k, system_keys[i]);
-        if (!known)
-            luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s'",
-                                                  k ? k : luaL_typename(L, -2)));
-        lua_pop(L, 1);
-    }
+    nmsim_check_keys(L, arg, system_keys);
     /* MAC */
     sim_mac mac;
     const char *ms = nmsim_opt_str(L, arg, "mac");

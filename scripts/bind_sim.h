@@ -16,6 +16,9 @@
 
 #define SIM_SYSTEM "nm.sim.system"
 
+/* Raises "unknown option 'k'" if the options table at arg has a key not in
+ * the NULL-terminated `allowed` (a non-string key: named by its type). */
+void nmsim_check_keys(lua_State *L, int arg, const char *const *allowed);
 /* Readers of field `field` of the options table at arg (raise naming it):
  * a string (NULL if nil; the table keeps it), an {N, M} pair (returns 0 if
  * absent; raises if impossible). Booleans are read with nmlua_opt_bool and

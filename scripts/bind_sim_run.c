@@ -316,17 +316,7 @@ static void check_run_opts(lua_State *L, int arg, sim_config *cfg, run_opts *o)
     luaL_checktype(L, arg, LUA_TTABLE);
     static const char *const keys[] = {"input", "batch", "activation_density", "engine",
                                        "progress", "max_pe_cycles", "assume", NULL};
-    lua_pushnil(L);
-    while (lua_next(L, arg)) {
-        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-        int known = 0;
-        for (int i = 0; k && keys[i]; i++)
-            known |= !strcmp(k, keys[i]);
-        if (!known)
-            luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s'",
-                                                  k ? k : luaL_typename(L, -2)));
-        lua_pop(L, 1);
-    }
+    nmsim_check_keys(L, arg, keys);
     cfg->batch = nmlua_opt_int(L, arg, "batch", cfg->batch, 1, 1 << 20);
     const char *eng = nmsim_opt_str(L, arg, "engine");
     if (eng && !strcmp(eng, "stepped"))

@@ -48,35 +48,34 @@ static int searcher_text(lua_State *L)
     return 2;
 }
 
-/* load(chunk [, chunkname [, mode [, env]]]) with mode forced to "t".
- * The argument count is kept: an explicit nil env differs from none. */
-static int text_load(lua_State *L)
+/* Calls the original function (upvalue 1) with the arguments on the stack,
+ * argument `mode` replaced by "t"; returns all its results. The argument
+ * count is kept: an explicit nil env differs from none. */
+static int call_text_mode(lua_State *L, int mode)
 {
     int n = lua_gettop(L);
-    if (n < 3)
-        lua_settop(L, n = 3);
+    if (n < mode)
+        lua_settop(L, n = mode);
     lua_pushliteral(L, "t");
-    lua_replace(L, 3);
+    lua_replace(L, mode);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, n, LUA_MULTRET);
     return lua_gettop(L);
 }
 
+/* load(chunk [, chunkname [, mode [, env]]]) with mode forced to "t". */
+static int text_load(lua_State *L)
+{
+    return call_text_mode(L, 3);
+}
+
 /* loadfile([filename [, mode [, env]]]) with mode forced to "t". */
 static int text_loadfile(lua_State *L)
 {
-    int n = lua_gettop(L);
     if (!lua_isnoneornil(L, 1))
         nmlua_checkpath(L, 1);
-    if (n < 2)
-        lua_settop(L, n = 2);
-    lua_pushliteral(L, "t");
-    lua_replace(L, 2);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, n, LUA_MULTRET);
-    return lua_gettop(L);
+    return call_text_mode(L, 2);
 }
 
 /* dofile([filename]): runs a text chunk, returns its results. */

@@ -279,6 +279,13 @@ T.case("option types: 0 and 1 are booleans", function()
     "bad argument #1 to 'system' (dram: must be a boolean)")
   T.raises(function() nm.sim.system{mac = "pmac", dram = 1.0} end, "dram: must be a boolean")
   T.raises(function() nm.sim.system{mac = "pmac", leakage = "true"} end, "leakage: must be a boolean")
+  -- unknown keys (nmsim_check_keys): a non-string key is named by its type
+  T.raises(function() nm.sim.system{mac = "pmac", [1] = 4} end,
+    "bad argument #1 to 'system' (unknown option 'number')")
+  local sys = nm.sim.system{mac = "pmac"}
+  T.raises(function() sys:run({E = 4, K = 4, Nf = 2}, {engin = "stepped"}) end,
+    "bad argument #2 to 'run' (unknown option 'engin')")
+  T.raises(function() sys:run({E = 4, K = 4, Nf = 2}, {[2] = 1}) end, "(unknown option 'number')")
 end)
 
 T.case("measured rounds from activations (analytic WS nm)", function()
