@@ -105,7 +105,7 @@ int nmlua_opt_field(lua_State *L, int arg, const char *field);
 /* Readers of field `field` of the options table at arg: def when the field
  * or the whole table is absent; otherwise they raise naming the field. */
 
-/* Integer within lo..hi. */
+/* Integer within lo..hi (as Lua converts: "3" and 3.0 count). */
 int nmlua_opt_int(lua_State *L, int arg, const char *field, int def, int lo, int hi);
 
 /* Which other Lua types a reader takes. The bindings differ and each keeps
