@@ -1,8 +1,8 @@
 /* onnx_build.h - building ONNX models in memory with the protobuf-c API
- * generated from engine/io/onnx.proto, for test_onnx.c and bench_onnx.c.
- * Everything is malloc'd so that onnx__model_proto__free_unpacked releases
- * the whole tree. Out of memory aborts (a crash fails a Criterion test, and
- * the benchmark does not link Criterion). */
+ * generated from engine/io/onnx.proto (used by test_onnx.c). Everything is
+ * malloc'd so that onnx__model_proto__free_unpacked releases the whole
+ * tree. Out of memory aborts: a crash fails a Criterion test, and the
+ * header stays usable from programs that do not link Criterion. */
 #ifndef NM_TESTS_ONNX_BUILD_H
 #define NM_TESTS_ONNX_BUILD_H
 
