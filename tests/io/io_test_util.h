@@ -1,5 +1,6 @@
 /* io_test_util.h - helpers for the engine/io tests: a private temporary
- * folder per test, files written byte by byte, little-endian packing. */
+ * folder per test, files written byte by byte, little-endian packing,
+ * one-tensor files and the check that a failed save left nothing. */
 #ifndef NM_IO_TEST_UTIL_H
 #define NM_IO_TEST_UTIL_H
 
@@ -10,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "nmio.h"
 
 /* A fresh folder under /tmp; each Criterion test runs in its own process. */
 static inline void tmp_make(char *dir, size_t len)
@@ -34,6 +37,27 @@ static inline int tmp_count(const char *dir)
         n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
     closedir(d);
     return n;
+}
+
+/* After a save into a folder that does not exist returned rc: it failed,
+ * the message names the path, and dir holds nothing (no temporary left). */
+static inline void expect_nothing_written(int rc, const char *path, const char *dir)
+{
+    cr_assert_eq(rc, NM_ERR, "save to %s succeeded", path);
+    cr_assert(strstr(nm_errmsg(), path), "message does not name the file: %s", nm_errmsg());
+    cr_assert_eq(tmp_count(dir), 0);
+}
+
+/* Writes a safetensors file at path holding t alone, named name; takes
+ * over the caller's reference to t. */
+static inline void write_one_tensor(const char *path, const char *name, nm_tensor *t)
+{
+    nm_tensor_list tl = {0};
+    cr_assert_not_null(t, "%s", nm_errmsg());
+    cr_assert_eq(nm_tensor_list_add(&tl, name, t), NM_OK, "%s", nm_errmsg());
+    nm_tensor_release(t);
+    cr_assert_eq(nm_safetensors_write(path, &tl), NM_OK, "%s", nm_errmsg());
+    nm_tensor_list_free(&tl);
 }
 
 /* Removes the folder's files and the folder. */
