@@ -7,7 +7,8 @@
 #include "sim.h"
 
 /* *cfg = sim_config_init's defaults for a rows x cols array of the MAC
- * named `mac` ("pmac", "bmac", "nm-4-4", ...); the name must parse. */
+ * named `mac` ("pmac", "bmac", "nm-4-4", "nm:2:4:2:4", ...); the name
+ * must parse. */
 static inline void array_init(sim_config *cfg, const char *mac, int rows, int cols)
 {
     sim_mac m;

@@ -105,10 +105,8 @@ Test(energy, tiny_layer_by_hand)
  *   outputs: ceil(8/4) * 2 = 4 groups, 2 values -> 64 bits; simple idx 16 */
 Test(energy, index_bits_by_hand)
 {
-    sim_mac mac;
-    sim_mac_init(&mac, SIM_NM, 2, 4, 2, 4);
     sim_config cfg;
-    sim_config_init(&cfg, &mac, 4, 4);
+    array_init(&cfg, "nm:2:4:2:4", 4, 4);
     sim_gemm g;
     sim_gemm_set(&g, "nm", 8, 8, 2);
     g.wn = 2, g.wm = 4;

@@ -51,10 +51,8 @@ Test(engines, analytic_equals_stepped_random)
  *   Total 2 + 5 = 7 = 2R + C + T - 2. Busy PE-cycles 2*2*3 = 12. */
 Test(engines, tiny_ws_by_hand)
 {
-    sim_mac mac;
-    sim_mac_init(&mac, SIM_PMAC, 0, 0, 0, 0);
     sim_config cfg;
-    sim_config_init(&cfg, &mac, 2, 2);
+    array_init(&cfg, "pmac", 2, 2);
     sim_gemm g;
     sim_gemm_set(&g, "tiny", 3, 2, 2);
     sim_stepper *s = sim_stepper_new(&g, &cfg);
@@ -127,10 +125,8 @@ Test(engines, dense_weights_split_over_pes)
  * skipped: 1 + 3 = 4. Fold length = 2*1 + 1 + T - 2. */
 Test(engines, measured_rounds_from_activations)
 {
-    sim_mac mac;
-    sim_mac_init(&mac, SIM_NM, 2, 4, 2, 4);
     sim_config cfg;
-    sim_config_init(&cfg, &mac, 1, 1);
+    array_init(&cfg, "nm:2:4:2:4", 1, 1);
     sim_gemm g;
     sim_gemm_set(&g, "acts", 8, 4, 1);
     g.wn = 2, g.wm = 4;
