@@ -249,29 +249,30 @@ static void check_small_cnn(const nm_model *m, const cnn_vals *v)
     cr_assert_eq(macs, 6912 + 2304 + 40);
 }
 
-Test(onnx, small_cnn_float_data, .init = make_tmp, .fini = rm_tmp)
+/* Writes the small CNN (weights in raw_data or float_data, with or
+ * without value_info) to file, loads it and checks it: no warnings (warn
+ * is set, not left as it was), the graph's name, every value. */
+static void small_cnn_loads(int raw, int vinfo, const char *file)
 {
     cnn_vals v;
-    const char *path = write_model(small_cnn(&v, 0, 0), "cnn.onnx");
+    const char *path = write_model(small_cnn(&v, raw, vinfo), file);
     char *warn = (char *)1;
     nm_model *m = load_ok(path, &warn);
-    cr_assert_null(warn, "unexpected warnings: %s", warn);
+    cr_assert_null(warn, "unexpected warnings (raw %d, value_info %d): %s", raw, vinfo, warn);
     cr_assert_str_eq(m->name, "testnet");
     check_small_cnn(m, &v);
     nm_model_free(m);
     cnn_free(&v);
 }
 
+Test(onnx, small_cnn_float_data, .init = make_tmp, .fini = rm_tmp)
+{
+    small_cnn_loads(0, 0, "cnn.onnx");
+}
+
 Test(onnx, small_cnn_raw_data, .init = make_tmp, .fini = rm_tmp)
 {
-    cnn_vals v;
-    const char *path = write_model(small_cnn(&v, 1, 0), "cnn_raw.onnx");
-    char *warn = NULL;
-    nm_model *m = load_ok(path, &warn);
-    cr_assert_null(warn, "unexpected warnings: %s", warn);
-    check_small_cnn(m, &v);
-    nm_model_free(m);
-    cnn_free(&v);
+    small_cnn_loads(1, 0, "cnn_raw.onnx");
 }
 
 Test(onnx, raw_and_float_data_load_the_same, .init = make_tmp, .fini = rm_tmp)
@@ -301,22 +302,18 @@ Test(onnx, raw_and_float_data_load_the_same, .init = make_tmp, .fini = rm_tmp)
 
 Test(onnx, value_info_shapes_match, .init = make_tmp, .fini = rm_tmp)
 {
-    cnn_vals v;
-    const char *path = write_model(small_cnn(&v, 0, 1), "vi.onnx");
-    char *warn = NULL;
-    nm_model *m = load_ok(path, &warn);
-    cr_assert_null(warn, "computed shapes disagree with value_info: %s", warn);
-    check_small_cnn(m, &v);
-    nm_model_free(m);
-    cnn_free(&v);
+    /* Computed shapes agree with value_info: no warning. */
+    small_cnn_loads(0, 1, "vi.onnx");
 
     /* A wrong declared shape is reported by name (a symbolic batch is fine). */
+    cnn_vals v;
     Onnx__ModelProto *mp = small_cnn(&v, 0, 0);
     static const int64_t wrong[4] = {-1, 4, 5, 5}, wrong_f[2] = {2, 5};
     add_vinfo(mp, "p1", 4, wrong);
     add_vinfo(mp, "f1", 2, wrong_f);
-    path = write_model(mp, "vi_wrong.onnx");
-    m = load_ok(path, &warn);
+    const char *path = write_model(mp, "vi_wrong.onnx");
+    char *warn = NULL;
+    nm_model *m = load_ok(path, &warn);
     cr_assert_not_null(warn);
     cr_assert(strstr(warn, "'p1' has shape [N, 4, 5, 5]") && strstr(warn, "(4, 4, 4)"), "%s", warn);
     cr_assert(strstr(warn, "'f1' has shape [2, 5]") && strstr(warn, "(4, 1, 1)"), "%s", warn);
