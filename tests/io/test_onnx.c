@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../test_tmpdir.h"
 #include "model.h"
 #include "nmio.h"
 #include "onnx_build.h"
@@ -27,8 +28,7 @@ static char tmpdir[64];
 
 static void make_tmp(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/nm_onnx.XXXXXX");
-    cr_assert_not_null(mkdtemp(tmpdir));
+    cr_assert_not_null(tmpdir_new(tmpdir, sizeof tmpdir, "onnx"));
 }
 
 /* NM_TEST_KEEP=1 keeps the files for inspection. */
@@ -36,9 +36,7 @@ static void rm_tmp(void)
 {
     if (getenv("NM_TEST_KEEP"))
         return;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(tmpdir_remove(tmpdir), 0, "cannot remove %s", tmpdir);
 }
 
 static char *tmp_path(const char *name)
