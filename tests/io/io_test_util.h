@@ -1,21 +1,23 @@
 /* io_test_util.h - helpers for the engine/io tests: a private temporary
- * folder per test, files written byte by byte, little-endian packing. */
+ * folder per test, files written byte by byte, little-endian packing,
+ * one-tensor files and the check that a failed save left nothing. */
 #ifndef NM_IO_TEST_UTIL_H
 #define NM_IO_TEST_UTIL_H
 
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../test_tmpdir.h"
+#include "nmio.h"
+
 /* A fresh folder under /tmp; each Criterion test runs in its own process. */
 static inline void tmp_make(char *dir, size_t len)
 {
-    snprintf(dir, len, "/tmp/nmio-test.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_not_null(tmpdir_new(dir, len, "io"), "cannot make a temporary folder");
 }
 
 static inline void tmp_path(char *out, size_t len, const char *dir, const char *name)
@@ -26,31 +28,36 @@ static inline void tmp_path(char *out, size_t len, const char *dir, const char *
 /* Number of entries in dir (besides . and ..). */
 static inline int tmp_count(const char *dir)
 {
-    DIR *d = opendir(dir);
-    cr_assert_not_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(d);
+    int n = tmpdir_count(dir);
+    cr_assert(n >= 0, "cannot read %s", dir);
     return n;
 }
 
-/* Removes the folder's files and the folder. */
+/* After a save into a folder that does not exist returned rc: it failed,
+ * the message names the path, and dir holds nothing (no temporary left). */
+static inline void expect_nothing_written(int rc, const char *path, const char *dir)
+{
+    cr_assert_eq(rc, NM_ERR, "save to %s succeeded", path);
+    cr_assert(strstr(nm_errmsg(), path), "message does not name the file: %s", nm_errmsg());
+    cr_assert_eq(tmp_count(dir), 0);
+}
+
+/* Writes a safetensors file at path holding t alone, named name; takes
+ * over the caller's reference to t. */
+static inline void write_one_tensor(const char *path, const char *name, nm_tensor *t)
+{
+    nm_tensor_list tl = {0};
+    cr_assert_not_null(t, "%s", nm_errmsg());
+    cr_assert_eq(nm_tensor_list_add(&tl, name, t), NM_OK, "%s", nm_errmsg());
+    nm_tensor_release(t);
+    cr_assert_eq(nm_safetensors_write(path, &tl), NM_OK, "%s", nm_errmsg());
+    nm_tensor_list_free(&tl);
+}
+
+/* Removes the folder and what is in it. */
 static inline void tmp_remove(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            unlink(p);
-        }
-    closedir(d);
-    rmdir(dir);
+    cr_assert_eq(tmpdir_remove(dir), 0, "cannot remove %s", dir);
 }
 
 /* Writes a fresh file (unlinking first: ext4 flushes a file truncated and

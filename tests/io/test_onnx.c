@@ -4,241 +4,23 @@
  * out by hand from the values put into the file. */
 #include <criterion/criterion.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../test_tmpdir.h"
 #include "model.h"
 #include "nmio.h"
-#include "onnx.pb-c.h"
-
-/* ------------------------------------------------------------------ */
-/* Building ONNX messages. Everything is malloc'd so that              */
-/* onnx__model_proto__free_unpacked releases the whole tree.           */
-
-static char *S(const char *s)
-{
-    char *d = strdup(s);
-    cr_assert_not_null(d);
-    return d;
-}
-
-#define PUSH(arr, n, v)                                                    \
-    do {                                                                   \
-        void *p_ = realloc((arr), ((n) + 1) * sizeof *(arr));              \
-        cr_assert_not_null(p_);                                            \
-        (arr) = p_;                                                        \
-        (arr)[(n)++] = (v);                                                \
-    } while (0)
-
-static Onnx__ModelProto *model_new(void)
-{
-    Onnx__ModelProto *mp = malloc(sizeof *mp);
-    Onnx__GraphProto *g = malloc(sizeof *g);
-    Onnx__OperatorSetIdProto *os = malloc(sizeof *os);
-    onnx__model_proto__init(mp);
-    onnx__graph_proto__init(g);
-    onnx__operator_set_id_proto__init(os);
-    mp->has_ir_version = 1;
-    mp->ir_version = 7;
-    mp->producer_name = S("nmlab-test");
-    os->domain = S("");
-    os->has_version = 1;
-    os->version = 13;
-    PUSH(mp->opset_import, mp->n_opset_import, os);
-    g->name = S("testnet");
-    mp->graph = g;
-    return mp;
-}
-
-/* A FLOAT tensor with the given dims and values, in raw_data (raw = 1,
- * little-endian bytes written by hand) or float_data. */
-static Onnx__TensorProto *tensor_f32(const char *name, int nd, const int64_t *dims,
-                                     const float *v, int raw)
-{
-    Onnx__TensorProto *t = malloc(sizeof *t);
-    onnx__tensor_proto__init(t);
-    t->name = S(name);
-    t->has_data_type = 1;
-    t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
-    int64_t n = 1;
-    for (int i = 0; i < nd; i++) {
-        PUSH(t->dims, t->n_dims, dims[i]);
-        n *= dims[i];
-    }
-    if (raw) {
-        t->has_raw_data = 1;
-        t->raw_data.len = (size_t)n * 4;
-        t->raw_data.data = malloc(t->raw_data.len + 1);
-        for (int64_t i = 0; i < n; i++) {
-            uint32_t b;
-            memcpy(&b, &v[i], 4);
-            for (int k = 0; k < 4; k++)
-                t->raw_data.data[4 * i + k] = (uint8_t)(b >> (8 * k));
-        }
-    } else {
-        t->n_float_data = (size_t)n;
-        t->float_data = malloc((size_t)n * sizeof(float) + 1);
-        memcpy(t->float_data, v, (size_t)n * sizeof(float));
-    }
-    return t;
-}
-
-static Onnx__TensorProto *tensor_i64(const char *name, int n, const int64_t *v)
-{
-    Onnx__TensorProto *t = malloc(sizeof *t);
-    onnx__tensor_proto__init(t);
-    t->name = S(name);
-    t->has_data_type = 1;
-    t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
-    int64_t d = n;
-    PUSH(t->dims, t->n_dims, d);
-    for (int i = 0; i < n; i++)
-        PUSH(t->int64_data, t->n_int64_data, v[i]);
-    return t;
-}
-
-static Onnx__TensorProto *add_init(Onnx__ModelProto *mp, Onnx__TensorProto *t)
-{
-    PUSH(mp->graph->initializer, mp->graph->n_initializer, t);
-    return t;
-}
+#include "onnx_build.h"
 
 /* Initializer with values 0.01*(i+1)*sign pattern: distinct, exact in f32. */
 static float *pattern(int64_t n, float scale)
 {
-    float *v = malloc((size_t)n * sizeof *v);
+    float *v = ob_malloc((size_t)n * sizeof *v);
     for (int64_t i = 0; i < n; i++)
         v[i] = scale * (float)((i % 7) - 3) + (float)i / 1024.0f;
     return v;
-}
-
-/* Node op(inputs) -> outputs; inputs and outputs are comma-separated
- * (an empty item is an omitted optional input). name may be NULL. */
-static Onnx__NodeProto *add_node(Onnx__ModelProto *mp, const char *op, const char *name,
-                                 const char *inputs, const char *outputs)
-{
-    Onnx__NodeProto *n = malloc(sizeof *n);
-    onnx__node_proto__init(n);
-    n->op_type = S(op);
-    if (name)
-        n->name = S(name);
-    const char *lists[2] = {inputs, outputs};
-    for (int l = 0; l < 2; l++) {
-        const char *q = lists[l];
-        while (*q) {
-            const char *e = strchr(q, ',');
-            size_t len = e ? (size_t)(e - q) : strlen(q);
-            char *item = strndup(q, len);
-            if (l == 0)
-                PUSH(n->input, n->n_input, item);
-            else
-                PUSH(n->output, n->n_output, item);
-            q += len;
-            if (*q == ',')
-                q++;
-        }
-    }
-    PUSH(mp->graph->node, mp->graph->n_node, n);
-    return n;
-}
-
-static Onnx__AttributeProto *attr_new(Onnx__NodeProto *n, const char *name,
-                                      Onnx__AttributeProto__AttributeType type)
-{
-    Onnx__AttributeProto *a = malloc(sizeof *a);
-    onnx__attribute_proto__init(a);
-    a->name = S(name);
-    a->has_type = 1;
-    a->type = type;
-    PUSH(n->attribute, n->n_attribute, a);
-    return a;
-}
-
-static void attr_i(Onnx__NodeProto *n, const char *name, int64_t v)
-{
-    Onnx__AttributeProto *a = attr_new(n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
-    a->has_i = 1;
-    a->i = v;
-}
-
-static void attr_f(Onnx__NodeProto *n, const char *name, float v)
-{
-    Onnx__AttributeProto *a = attr_new(n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
-    a->has_f = 1;
-    a->f = v;
-}
-
-static void attr_s(Onnx__NodeProto *n, const char *name, const char *v)
-{
-    Onnx__AttributeProto *a = attr_new(n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
-    a->has_s = 1;
-    a->s.len = strlen(v);
-    a->s.data = (uint8_t *)S(v);
-}
-
-static void attr_ints(Onnx__NodeProto *n, const char *name, int count, ...)
-{
-    Onnx__AttributeProto *a = attr_new(n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
-    va_list ap;
-    va_start(ap, count);
-    for (int i = 0; i < count; i++) {
-        int64_t v = va_arg(ap, int);
-        PUSH(a->ints, a->n_ints, v);
-    }
-    va_end(ap);
-}
-
-/* A tensor ValueInfo; dims < 0 become symbolic ("N"). nd < 0: no type. */
-static Onnx__ValueInfoProto *value_info(const char *name, int nd, const int64_t *dims)
-{
-    Onnx__ValueInfoProto *vi = malloc(sizeof *vi);
-    onnx__value_info_proto__init(vi);
-    vi->name = S(name);
-    if (nd < 0)
-        return vi;
-    Onnx__TypeProto *tp = malloc(sizeof *tp);
-    Onnx__TypeProto__Tensor *tt = malloc(sizeof *tt);
-    Onnx__TensorShapeProto *sh = malloc(sizeof *sh);
-    onnx__type_proto__init(tp);
-    onnx__type_proto__tensor__init(tt);
-    onnx__tensor_shape_proto__init(sh);
-    tt->has_elem_type = 1;
-    tt->elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
-    for (int i = 0; i < nd; i++) {
-        Onnx__TensorShapeProto__Dimension *d = malloc(sizeof *d);
-        onnx__tensor_shape_proto__dimension__init(d);
-        if (dims[i] < 0) {
-            d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
-            d->dim_param = S(dims[i] == -1 ? "N" : "H");
-        } else {
-            d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
-            d->dim_value = dims[i];
-        }
-        PUSH(sh->dim, sh->n_dim, d);
-    }
-    tt->shape = sh;
-    tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
-    tp->tensor_type = tt;
-    vi->type = tp;
-    return vi;
-}
-
-static void add_input(Onnx__ModelProto *mp, const char *name, int nd, const int64_t *dims)
-{
-    PUSH(mp->graph->input, mp->graph->n_input, value_info(name, nd, dims));
-}
-
-static void add_output(Onnx__ModelProto *mp, const char *name, int nd, const int64_t *dims)
-{
-    PUSH(mp->graph->output, mp->graph->n_output, value_info(name, nd, dims));
-}
-
-static void add_vinfo(Onnx__ModelProto *mp, const char *name, int nd, const int64_t *dims)
-{
-    PUSH(mp->graph->value_info, mp->graph->n_value_info, value_info(name, nd, dims));
 }
 
 /* Temporary folder per test. */
@@ -246,8 +28,7 @@ static char tmpdir[64];
 
 static void make_tmp(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/nm_onnx.XXXXXX");
-    cr_assert_not_null(mkdtemp(tmpdir));
+    cr_assert_not_null(tmpdir_new(tmpdir, sizeof tmpdir, "onnx"));
 }
 
 /* NM_TEST_KEEP=1 keeps the files for inspection. */
@@ -255,9 +36,7 @@ static void rm_tmp(void)
 {
     if (getenv("NM_TEST_KEEP"))
         return;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(tmpdir_remove(tmpdir), 0, "cannot remove %s", tmpdir);
 }
 
 static char *tmp_path(const char *name)
@@ -468,29 +247,30 @@ static void check_small_cnn(const nm_model *m, const cnn_vals *v)
     cr_assert_eq(macs, 6912 + 2304 + 40);
 }
 
-Test(onnx, small_cnn_float_data, .init = make_tmp, .fini = rm_tmp)
+/* Writes the small CNN (weights in raw_data or float_data, with or
+ * without value_info) to file, loads it and checks it: no warnings (warn
+ * is set, not left as it was), the graph's name, every value. */
+static void small_cnn_loads(int raw, int vinfo, const char *file)
 {
     cnn_vals v;
-    const char *path = write_model(small_cnn(&v, 0, 0), "cnn.onnx");
+    const char *path = write_model(small_cnn(&v, raw, vinfo), file);
     char *warn = (char *)1;
     nm_model *m = load_ok(path, &warn);
-    cr_assert_null(warn, "unexpected warnings: %s", warn);
+    cr_assert_null(warn, "unexpected warnings (raw %d, value_info %d): %s", raw, vinfo, warn);
     cr_assert_str_eq(m->name, "testnet");
     check_small_cnn(m, &v);
     nm_model_free(m);
     cnn_free(&v);
 }
 
+Test(onnx, small_cnn_float_data, .init = make_tmp, .fini = rm_tmp)
+{
+    small_cnn_loads(0, 0, "cnn.onnx");
+}
+
 Test(onnx, small_cnn_raw_data, .init = make_tmp, .fini = rm_tmp)
 {
-    cnn_vals v;
-    const char *path = write_model(small_cnn(&v, 1, 0), "cnn_raw.onnx");
-    char *warn = NULL;
-    nm_model *m = load_ok(path, &warn);
-    cr_assert_null(warn, "unexpected warnings: %s", warn);
-    check_small_cnn(m, &v);
-    nm_model_free(m);
-    cnn_free(&v);
+    small_cnn_loads(1, 0, "cnn_raw.onnx");
 }
 
 Test(onnx, raw_and_float_data_load_the_same, .init = make_tmp, .fini = rm_tmp)
@@ -520,22 +300,18 @@ Test(onnx, raw_and_float_data_load_the_same, .init = make_tmp, .fini = rm_tmp)
 
 Test(onnx, value_info_shapes_match, .init = make_tmp, .fini = rm_tmp)
 {
-    cnn_vals v;
-    const char *path = write_model(small_cnn(&v, 0, 1), "vi.onnx");
-    char *warn = NULL;
-    nm_model *m = load_ok(path, &warn);
-    cr_assert_null(warn, "computed shapes disagree with value_info: %s", warn);
-    check_small_cnn(m, &v);
-    nm_model_free(m);
-    cnn_free(&v);
+    /* Computed shapes agree with value_info: no warning. */
+    small_cnn_loads(0, 1, "vi.onnx");
 
     /* A wrong declared shape is reported by name (a symbolic batch is fine). */
+    cnn_vals v;
     Onnx__ModelProto *mp = small_cnn(&v, 0, 0);
     static const int64_t wrong[4] = {-1, 4, 5, 5}, wrong_f[2] = {2, 5};
     add_vinfo(mp, "p1", 4, wrong);
     add_vinfo(mp, "f1", 2, wrong_f);
-    path = write_model(mp, "vi_wrong.onnx");
-    m = load_ok(path, &warn);
+    const char *path = write_model(mp, "vi_wrong.onnx");
+    char *warn = NULL;
+    nm_model *m = load_ok(path, &warn);
     cr_assert_not_null(warn);
     cr_assert(strstr(warn, "'p1' has shape [N, 4, 5, 5]") && strstr(warn, "(4, 4, 4)"), "%s", warn);
     cr_assert(strstr(warn, "'f1' has shape [2, 5]") && strstr(warn, "(4, 1, 1)"), "%s", warn);
@@ -930,36 +706,6 @@ Test(onnx, mutated_files_never_crash, .init = make_tmp, .fini = rm_tmp)
 
 /* DOUBLE weights (raw little-endian and double_data) and a Reshape whose
  * shape comes from a Constant node. */
-static Onnx__TensorProto *tensor_f64(const char *name, int nd, const int64_t *dims,
-                                     const double *v, int raw)
-{
-    Onnx__TensorProto *t = malloc(sizeof *t);
-    onnx__tensor_proto__init(t);
-    t->name = S(name);
-    t->has_data_type = 1;
-    t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE;
-    int64_t n = 1;
-    for (int i = 0; i < nd; i++) {
-        PUSH(t->dims, t->n_dims, dims[i]);
-        n *= dims[i];
-    }
-    if (raw) {
-        t->has_raw_data = 1;
-        t->raw_data.len = (size_t)n * 8;
-        t->raw_data.data = malloc(t->raw_data.len);
-        for (int64_t i = 0; i < n; i++) {
-            uint64_t b;
-            memcpy(&b, &v[i], 8);
-            for (int k = 0; k < 8; k++)
-                t->raw_data.data[8 * i + k] = (uint8_t)(b >> (8 * k));
-        }
-    } else {
-        for (int64_t i = 0; i < n; i++)
-            PUSH(t->double_data, t->n_double_data, v[i]);
-    }
-    return t;
-}
-
 Test(onnx, double_weights_and_constant_shape, .init = make_tmp, .fini = rm_tmp)
 {
     for (int raw = 0; raw < 2; raw++) {

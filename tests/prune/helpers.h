@@ -55,6 +55,42 @@ static inline void each_group(int64_t O, int64_t C, int64_t KH, int64_t KW, int 
     free(line);
 }
 
+/* Entries of the tests' independent rankings, with their orders. A weight:
+ * magnitude a, its layer (or segment), its index; smallest first, ties to
+ * the earlier layer, then the lower index. */
+typedef struct {
+    float a;
+    int layer;
+    int64_t i;
+} ref_weight;
+
+static inline int ref_weight_cmp(const void *x, const void *y)
+{
+    const ref_weight *p = x, *q = y;
+    if (p->a != q->a)
+        return p->a < q->a ? -1 : 1;
+    if (p->layer != q->layer)
+        return p->layer - q->layer;
+    return (p->i > q->i) - (p->i < q->i);
+}
+
+/* A filter: score s, its layer, its row t; lowest score first, ties to
+ * the earlier layer, then the lower row. */
+typedef struct {
+    double s;
+    int layer, t;
+} ref_filter;
+
+static inline int ref_filter_cmp(const void *x, const void *y)
+{
+    const ref_filter *a = x, *b = y;
+    if (a->s != b->s)
+        return a->s < b->s ? -1 : 1;
+    if (a->layer != b->layer)
+        return a->layer - b->layer;
+    return a->t - b->t;
+}
+
 /* A small residual CNN: stem conv, two basic blocks (the second with a
  * projection shortcut), a bottleneck-free dwconv pair, flatten + linear. */
 static inline nm_model *small_resnet(uint64_t seed)
@@ -152,6 +188,35 @@ static inline int check_propagation(const nm_model *m)
                                  "layer %s: weight (%lld, %lld, %lld) of a removed channel is kept",
                                  c->name, (long long)o, (long long)lc, (long long)k);
         }
+    }
+    return removed;
+}
+
+/* JointNF's filter candidates (JOINTNF.md): the filters of eligible
+ * layers other than dwconvs (they follow their producer) and layers
+ * feeding an Add (kept). Returns how many there are. */
+static inline int candidate_filters(const nm_model *m)
+{
+    int F = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        if (nm_prune_eligible(m, i, NULL, NULL) && m->layers[i].kind != NM_LAYER_DWCONV &&
+            !nm_feeds_add(m, i))
+            F += m->layers[i].out_c;
+    return F;
+}
+
+/* Filters removed (keep vector 0) from prunable layers other than dwconvs
+ * and layers feeding an Add: the count a filter ratio applies to. Counted
+ * over every prunable layer, so a removal outside the candidates shows. */
+static inline int candidate_filters_removed(const nm_model *m)
+{
+    int removed = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const nm_layer *l = &m->layers[i];
+        if (!nm_layer_prunable(l) || !l->filters || l->kind == NM_LAYER_DWCONV || nm_feeds_add(m, i))
+            continue;
+        for (int t = 0; t < l->out_c; t++)
+            removed += nm_u8(l->filters)[t] == 0;
     }
     return removed;
 }

@@ -27,28 +27,13 @@ static int cap_of(int c, double ms)
     return k < c - 1 ? k : c - 1;
 }
 
-typedef struct {
-    double s;
-    int layer, t;
-} ref_score;
-
-static int ref_cmp(const void *a, const void *b)
-{
-    const ref_score *x = a, *y = b;
-    if (x->s != y->s)
-        return x->s < y->s ? -1 : 1;
-    if (x->layer != y->layer)
-        return x->layer - y->layer;
-    return x->t - y->t;
-}
-
 /* Reference for global L1 filter pruning with a cap on a fresh model:
  * scores mean |w| of each row, ranked (ties: layer, then row), taken in
  * order while the layer is under its cap, until k are taken. gone[c][t]
  * receives the selection; returns how many were taken. */
 static int reference(const nm_model *m, double ratio, double ms, uint8_t gone[NCAND][64])
 {
-    ref_score sc[256];
+    ref_filter sc[256];
     int n = 0, F = 0, taken[NCAND] = {0};
     for (int c = 0; c < NCAND; c++) {
         const nm_layer *l = &m->layers[nm_model_find(m, cand[c])];
@@ -58,10 +43,10 @@ static int reference(const nm_model *m, double ratio, double ms, uint8_t gone[NC
             double s = 0;
             for (int64_t j = 0; j < D; j++)
                 s += fabs(nm_f32(l->weight)[t * D + j]);
-            sc[n++] = (ref_score){s / (double)D, c, t};
+            sc[n++] = (ref_filter){s / (double)D, c, t};
         }
     }
-    qsort(sc, (size_t)n, sizeof *sc, ref_cmp);
+    qsort(sc, (size_t)n, sizeof *sc, ref_filter_cmp);
     memset(gone, 0, NCAND * 64);
     int k = (int)llround(ratio * F), got = 0;
     for (int j = 0; j < n && got < k; j++) {
@@ -232,18 +217,13 @@ Test(caps, zoo_mobilenet_v2_half_kept)
 {
     nm_model *m = nm_zoo("mobilenet_v2", 1);
     cr_assert_not_null(m, "%s", nm_errmsg());
-    int F = 0;
-    for (int i = 0; i < m->n_layers; i++)
-        if (nm_prune_eligible(m, i, NULL, NULL) && m->layers[i].kind != NM_LAYER_DWCONV &&
-            !nm_feeds_add(m, i))
-            F += m->layers[i].out_c;
+    int F = candidate_filters(m);
     nm_jointnf_opts o;
     nm_jointnf_opts_init(&o, 4, 9, 0.2, 2);
     o.max_sparsity = 0.5;
     int64_t unmet = -1;
     o.unmet = &unmet;
     cr_assert_eq(nm_prune_jointnf(m, &o), NM_OK, "%s", nm_errmsg());
-    int removed = 0;
     for (int i = 0; i < m->n_layers; i++) {
         const nm_layer *l = &m->layers[i];
         if (!nm_layer_prunable(l) || !l->filters)
@@ -252,9 +232,8 @@ Test(caps, zoo_mobilenet_v2_half_kept)
         for (int t = 0; t < l->out_c; t++)
             kept += nm_u8(l->filters)[t] != 0;
         cr_assert(2 * kept >= l->out_c, "%s keeps %d of %d", l->name, kept, l->out_c);
-        if (l->kind != NM_LAYER_DWCONV && !nm_feeds_add(m, i))
-            removed += l->out_c - kept;
     }
+    int removed = candidate_filters_removed(m);
     cr_assert_eq(removed, (int)llround(0.2 * F), "removed %d of %d", removed, F);
     cr_assert_eq(unmet, 0);
     check_filters(m);

@@ -73,21 +73,6 @@ Test(filters, propagation_by_hand)
     nm_model_free(m);
 }
 
-typedef struct {
-    double s;
-    int layer, t;
-} fs;
-
-static int fs_cmp(const void *x, const void *y)
-{
-    const fs *a = x, *b = y;
-    if (a->s != b->s)
-        return a->s < b->s ? -1 : 1;
-    if (a->layer != b->layer)
-        return a->layer - b->layer;
-    return a->t - b->t;
-}
-
 Test(filters, global_l1_matches_reference_and_never_empties)
 {
     nm_model *m = small_resnet(9);
@@ -96,7 +81,7 @@ Test(filters, global_l1_matches_reference_and_never_empties)
     for (int64_t i = 0; i < small->weight->numel; i++)
         nm_f32(small->weight)[i] *= 1e-3f;
     const char *elig[] = {"b1c1", "b2c1", "exp", "proj"}; /* not first/last/dw/add-feeding */
-    fs sc[128];
+    ref_filter sc[128];
     int ns = 0, total = 0;
     for (int e = 0; e < 4; e++) {
         nm_layer *l = L(m, elig[e]);
@@ -106,10 +91,10 @@ Test(filters, global_l1_matches_reference_and_never_empties)
             double s = 0;
             for (int64_t j = 0; j < D; j++)
                 s += fabsf(nm_f32(l->weight)[t * D + j]);
-            sc[ns++] = (fs){s / (double)D, nm_model_find(m, elig[e]), t};
+            sc[ns++] = (ref_filter){s / (double)D, nm_model_find(m, elig[e]), t};
         }
     }
-    qsort(sc, (size_t)ns, sizeof *sc, fs_cmp);
+    qsort(sc, (size_t)ns, sizeof *sc, ref_filter_cmp);
     nm_filter_opts o;
     nm_filter_opts_init(&o, 0.5);
     cr_assert_eq(nm_prune_filters(m, &o), NM_OK, "%s", nm_errmsg());

@@ -4,22 +4,6 @@
 #include "helpers.h"
 #include "prune_int.h"
 
-typedef struct {
-    float a;
-    int seg;
-    int64_t i;
-} ent;
-
-static int ent_cmp(const void *x, const void *y)
-{
-    const ent *p = x, *q = y;
-    if (p->a != q->a)
-        return p->a < q->a ? -1 : 1;
-    if (p->seg != q->seg)
-        return p->seg - q->seg;
-    return (p->i > q->i) - (p->i < q->i);
-}
-
 /* The reference: sort every survivor by (|w|, segment, index); the first k
  * are the ones to go. caps (may be NULL) limit how many one segment loses. */
 static void reference(float **w, uint8_t **mk, int64_t *n, int ns, int64_t k, const int64_t *caps)
@@ -27,19 +11,19 @@ static void reference(float **w, uint8_t **mk, int64_t *n, int ns, int64_t k, co
     int64_t tot = 0;
     for (int s = 0; s < ns; s++)
         tot += n[s];
-    ent *e = malloc((size_t)tot * sizeof *e);
+    ref_weight *e = malloc((size_t)tot * sizeof *e);
     int64_t ne = 0;
     for (int s = 0; s < ns; s++)
         for (int64_t i = 0; i < n[s]; i++)
             if (mk[s][i])
-                e[ne++] = (ent){fabsf(w[s][i]), s, i};
-    qsort(e, (size_t)ne, sizeof *e, ent_cmp);
+                e[ne++] = (ref_weight){fabsf(w[s][i]), s, i};
+    qsort(e, (size_t)ne, sizeof *e, ref_weight_cmp);
     int64_t *lost = calloc((size_t)ns, sizeof *lost);
     for (int64_t j = 0; j < ne && k > 0; j++) {
-        if (caps && lost[e[j].seg] >= caps[e[j].seg])
+        if (caps && lost[e[j].layer] >= caps[e[j].layer])
             continue;
-        mk[e[j].seg][e[j].i] = 0;
-        lost[e[j].seg]++;
+        mk[e[j].layer][e[j].i] = 0;
+        lost[e[j].layer]++;
         k--;
     }
     free(lost);

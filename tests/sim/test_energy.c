@@ -7,16 +7,24 @@
 #include <unistd.h>
 
 #include "sim.h"
+#include "sim_case.h"
+
+/* The default table and the four PEs of the paper: pMAC, bMAC, nm-4-4 and
+ * nm-6-4. */
+static void four_pes(sim_energy_table *et, sim_mac *p, sim_mac *b, sim_mac *n44, sim_mac *n64)
+{
+    sim_energy_defaults(et);
+    cr_assert_eq(sim_mac_parse("pmac", p), NM_OK);
+    cr_assert_eq(sim_mac_parse("bmac", b), NM_OK);
+    cr_assert_eq(sim_mac_parse("nm-4-4", n44), NM_OK);
+    cr_assert_eq(sim_mac_parse("nm-6-4", n64), NM_OK);
+}
 
 Test(energy, equal_area_sizes)
 {
     sim_energy_table et;
-    sim_energy_defaults(&et);
     sim_mac p, b, n44, n64;
-    sim_mac_parse("pmac", &p);
-    sim_mac_parse("bmac", &b);
-    sim_mac_parse("nm-4-4", &n44);
-    sim_mac_parse("nm-6-4", &n64);
+    four_pes(&et, &p, &b, &n44, &n64);
     /* Budget: a 32x32 pMAC array = 1024 cells of 625 um^2. */
     double budget = 32 * 32 * 625.0;
     cr_assert_float_eq(sim_pe_area(&p, SIM_AREA_CALIBRATED, &et), 625.0, 1e-9);
@@ -32,12 +40,8 @@ Test(energy, equal_area_sizes)
 Test(energy, bottom_up_areas)
 {
     sim_energy_table et;
-    sim_energy_defaults(&et);
     sim_mac p, b, n44, n64;
-    sim_mac_parse("pmac", &p);
-    sim_mac_parse("bmac", &b);
-    sim_mac_parse("nm-4-4", &n44);
-    sim_mac_parse("nm-6-4", &n64);
+    four_pes(&et, &p, &b, &n44, &n64);
     /* pMAC: 8-bit multiplier 282 + 24-bit adder 137*24/32 = 102.75 + 40
      * register bits * 5.98 = 239.2 -> 623.95 um^2. */
     cr_assert_float_eq(sim_pe_area(&p, SIM_AREA_BOTTOM_UP, &et), 623.95, 1e-9);
@@ -63,10 +67,8 @@ Test(energy, bottom_up_areas)
  *   total  = 120.232 pJ */
 Test(energy, tiny_layer_by_hand)
 {
-    sim_mac mac;
-    sim_mac_parse("pmac", &mac);
     sim_config cfg;
-    sim_config_init(&cfg, &mac, 2, 2);
+    array_init(&cfg, "pmac", 2, 2);
     sim_gemm g;
     sim_gemm_set(&g, "tiny", 3, 2, 2);
     sim_layer_result r;
@@ -103,10 +105,8 @@ Test(energy, tiny_layer_by_hand)
  *   outputs: ceil(8/4) * 2 = 4 groups, 2 values -> 64 bits; simple idx 16 */
 Test(energy, index_bits_by_hand)
 {
-    sim_mac mac;
-    sim_mac_init(&mac, SIM_NM, 2, 4, 2, 4);
     sim_config cfg;
-    sim_config_init(&cfg, &mac, 4, 4);
+    array_init(&cfg, "nm:2:4:2:4", 4, 4);
     sim_gemm g;
     sim_gemm_set(&g, "nm", 8, 8, 2);
     g.wn = 2, g.wm = 4;
@@ -176,10 +176,8 @@ Test(energy, json_table_and_scaling)
  * 37.2 % of the area, so the total is 640000/0.372. */
 Test(energy, system_area_shares)
 {
-    sim_mac mac;
-    sim_mac_parse("nm-4-4", &mac);
     sim_config cfg;
-    sim_config_init(&cfg, &mac, 16, 16);
+    array_init(&cfg, "nm-4-4", 16, 16);
     sim_area a;
     sim_area_get(&cfg, &a);
     double total = 640000 / 0.372;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sim.h"
+#include "sim_case.h"
 
 static int rnd(nm_rng *r, int lo, int hi) { return lo + (int)(nm_rng_next(r) % (uint64_t)(hi - lo + 1)); }
 
@@ -50,10 +51,8 @@ Test(engines, analytic_equals_stepped_random)
  *   Total 2 + 5 = 7 = 2R + C + T - 2. Busy PE-cycles 2*2*3 = 12. */
 Test(engines, tiny_ws_by_hand)
 {
-    sim_mac mac;
-    sim_mac_init(&mac, SIM_PMAC, 0, 0, 0, 0);
     sim_config cfg;
-    sim_config_init(&cfg, &mac, 2, 2);
+    array_init(&cfg, "pmac", 2, 2);
     sim_gemm g;
     sim_gemm_set(&g, "tiny", 3, 2, 2);
     sim_stepper *s = sim_stepper_new(&g, &cfg);
@@ -86,10 +85,8 @@ Test(engines, tiny_ws_by_hand)
  * PE-busy: slices x filters x T = 4*4*12 = 192. */
 Test(engines, nm_ws_by_hand)
 {
-    sim_mac mac;
-    sim_mac_parse("nm-4-4", &mac);
     sim_config cfg;
-    sim_config_init(&cfg, &mac, 2, 3);
+    array_init(&cfg, "nm-4-4", 2, 3);
     sim_gemm g;
     sim_gemm_set(&g, "nm", 20, 30, 4);
     g.wn = 4, g.wm = 9;     /* weights pruned 4:9: one PE per slice */
@@ -111,10 +108,8 @@ Test(engines, nm_ws_by_hand)
  * slice, doubling the PE rows. */
 Test(engines, dense_weights_split_over_pes)
 {
-    sim_mac mac;
-    sim_mac_parse("bmac", &mac);
     sim_config cfg;
-    sim_config_init(&cfg, &mac, 4, 4);
+    array_init(&cfg, "bmac", 4, 4);
     sim_gemm g;
     sim_gemm_set(&g, "b", 5, 18, 4);
     g.wn = 6, g.wm = 9;
@@ -130,10 +125,8 @@ Test(engines, dense_weights_split_over_pes)
  * skipped: 1 + 3 = 4. Fold length = 2*1 + 1 + T - 2. */
 Test(engines, measured_rounds_from_activations)
 {
-    sim_mac mac;
-    sim_mac_init(&mac, SIM_NM, 2, 4, 2, 4);
     sim_config cfg;
-    sim_config_init(&cfg, &mac, 1, 1);
+    array_init(&cfg, "nm:2:4:2:4", 1, 1);
     sim_gemm g;
     sim_gemm_set(&g, "acts", 8, 4, 1);
     g.wn = 2, g.wm = 4;
@@ -159,10 +152,8 @@ Test(engines, measured_rounds_from_activations)
 
 Test(engines, stepped_refuses_huge_work)
 {
-    sim_mac mac;
-    sim_mac_parse("pmac", &mac);
     sim_config cfg;
-    sim_config_init(&cfg, &mac, 32, 32);
+    array_init(&cfg, "pmac", 32, 32);
     sim_gemm g;
     sim_gemm_set(&g, "big", 100000, 4096, 4096);
     sim_layer_result res;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "sim.h"
+#include "sim_case.h"
 
 static nm_model *small_cnn(void)
 {
@@ -38,10 +39,8 @@ static int count_lines(const char *path)
 Test(report, model_run_totals_and_files)
 {
     nm_model *m = small_cnn();
-    sim_mac mac;
-    sim_mac_parse("nm-4-4", &mac);
     sim_config cfg;
-    sim_config_init(&cfg, &mac, 8, 8);
+    array_init(&cfg, "nm-4-4", 8, 8);
     sim_report *r = sim_model_run(m, &cfg, NULL, NULL);
     cr_assert_not_null(r, "%s", nm_errmsg());
     cr_assert_eq(r->n_layers, 4);
@@ -81,8 +80,7 @@ Test(report, model_run_totals_and_files)
 
     /* SCALE-Sim columns in compat mode. */
     sim_report_free(r);
-    sim_mac_parse("pmac", &mac);
-    sim_config_init(&cfg, &mac, 8, 8);
+    array_init(&cfg, "pmac", 8, 8);
     cfg.compat_scalesim = 1;
     r = sim_model_run(m, &cfg, NULL, NULL);
     cr_assert_not_null(r, "%s", nm_errmsg());
@@ -115,10 +113,8 @@ Test(report, removed_filters_and_channels)
     c1->filters = nm_tensor_new4(NM_U8, 1, 16, 0, 0, 0);
     for (int i = 0; i < 16; i++)
         nm_u8(c1->filters)[i] = i < 12;
-    sim_mac mac;
-    sim_mac_parse("pmac", &mac);
     sim_config cfg;
-    sim_config_init(&cfg, &mac, 8, 8);
+    array_init(&cfg, "pmac", 8, 8);
     sim_gemm g;
     cr_assert_eq(sim_gemm_from_layer(m, 0, &cfg, &g), NM_OK);
     cr_assert_eq(g.Nf, 12);
@@ -141,10 +137,8 @@ Test(report, stepped_model_run_matches_analytic)
     nm_model *m = small_cnn();
     const char *macs[3] = {"pmac", "bmac", "nm-6-4"};
     for (int k = 0; k < 3; k++) {
-        sim_mac mac;
-        sim_mac_parse(macs[k], &mac);
         sim_config cfg;
-        sim_config_init(&cfg, &mac, 4, 5);
+        array_init(&cfg, macs[k], 4, 5);
         cfg.dataflow = (sim_dataflow)k;
         sim_report *a = sim_model_run(m, &cfg, NULL, NULL);
         sim_report *s = sim_model_run_stepped(m, &cfg, 0, NULL, NULL);

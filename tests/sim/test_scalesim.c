@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "sim.h"
+#include "sim_case.h"
 
 /* A minimal reader for the test (the project's reader lives in engine/io):
  * one detached conv per row, optional 9th column N:M. */
@@ -44,10 +45,8 @@ static nm_model *load_csv(const char *file)
 
 static sim_layer_result run(nm_model *m, const char *layer, sim_dataflow df)
 {
-    sim_mac mac;
-    sim_mac_parse("pmac", &mac);
     sim_config cfg;
-    sim_config_init(&cfg, &mac, 32, 32);
+    array_init(&cfg, "pmac", 32, 32);
     cfg.compat_scalesim = 1;
     cfg.dataflow = df;
     sim_gemm g;
@@ -143,10 +142,8 @@ Test(scalesim, resnet18_layerwise_nm_by_hand)
 
 Test(scalesim, compat_refuses_sparse_macs)
 {
-    sim_mac mac;
-    sim_mac_parse("nm-4-4", &mac);
     sim_config cfg;
-    sim_config_init(&cfg, &mac, 16, 16);
+    array_init(&cfg, "nm-4-4", 16, 16);
     cfg.compat_scalesim = 1;
     cr_assert_eq(sim_config_check(&cfg), NM_ERR);
     cr_assert(strstr(nm_errmsg(), "pMAC"), "%s", nm_errmsg());
@@ -158,10 +155,8 @@ Test(scalesim, outside_compat_padding_and_batch)
 {
     nm_model *m = nm_model_new("pad", 64, 56, 56);
     int c = nm_add_conv(m, "c", NM_INPUT, 64, 3, 3, 1, 1, 1, 0);
-    sim_mac mac;
-    sim_mac_parse("pmac", &mac);
     sim_config cfg;
-    sim_config_init(&cfg, &mac, 32, 32);
+    array_init(&cfg, "pmac", 32, 32);
     cfg.batch = 4;
     sim_gemm g;
     cr_assert_eq(sim_gemm_from_layer(m, c, &cfg, &g), NM_OK);

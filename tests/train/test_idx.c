@@ -7,21 +7,20 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "../test_tmpdir.h"
 #include "nmio.h"
 #include "train.h"
 
-static char dir[] = "/tmp/nm_idx_XXXXXX";
+static char dir[64];
 
 static void setup(void)
 {
-    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_not_null(tmpdir_new(dir, sizeof dir, "idx"));
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(tmpdir_remove(dir), 0, "cannot remove %s", dir);
 }
 
 TestSuite(idx, .init = setup, .fini = teardown);

@@ -9,31 +9,8 @@
 #include <string.h>
 
 #include "prune.h"
+#include "quadrants.h"
 #include "train.h"
-
-static nm_dataset *quadrants(int n, uint64_t seed)
-{
-    nm_tensor *x = nm_tensor_new4(NM_F32, 4, n, 1, 6, 6);
-    nm_tensor *y = nm_tensor_new4(NM_I32, 1, n, 0, 0, 0);
-    nm_rng r;
-    nm_rng_seed(&r, seed);
-    for (int s = 0; s < n; s++) {
-        double q[4] = {0};
-        float *img = nm_f32(x) + s * 36;
-        for (int k = 0; k < 36; k++) {
-            img[k] = (float)nm_rng_normal(&r);
-            q[(k / 6 >= 3) * 2 + (k % 6 >= 3)] += img[k];
-        }
-        int best = 0;
-        for (int k = 1; k < 4; k++)
-            if (q[k] > q[best])
-                best = k;
-        nm_i32(y)[s] = best;
-    }
-    nm_dataset *d = nm_dataset_new("quadrants", x, y, 4);
-    nm_tensor_release(x), nm_tensor_release(y);
-    return d;
-}
 
 static int rounds_seen;
 
@@ -70,19 +47,7 @@ static int filters_kept(const nm_layer *l)
 Test(jointnf, three_rounds_with_finetuning)
 {
     nm_dataset *d = quadrants(400, 1), *v = quadrants(200, 2);
-    nm_model *m = nm_model_new("small", 1, 6, 6);
-    nm_add_conv(m, "conv1", NM_INPUT, 8, 3, 3, 1, 1, 1, 0);
-    nm_add_bn(m, "bn1", NM_PREV);
-    nm_add_relu(m, "r1", NM_PREV, 0);
-    nm_add_conv(m, "conv2", NM_PREV, 8, 3, 3, 1, 1, 1, 0);
-    nm_add_bn(m, "bn2", NM_PREV);
-    nm_add_relu(m, "r2", NM_PREV, 0);
-    nm_add_pool(m, "p", NM_PREV, NM_LAYER_MAXPOOL, 2, 2, 0);
-    nm_add_flatten(m, "f", NM_PREV);
-    nm_add_linear(m, "fc1", NM_PREV, 16, 1);
-    nm_add_relu(m, "r3", NM_PREV, 0);
-    cr_assert(nm_add_linear(m, "fc2", NM_PREV, 4, 1) >= 0, "%s", nm_errmsg());
-    nm_model_init_weights(m, 3);
+    nm_model *m = quadrants_net(2, 3);
 
     nm_finetune ft = {.data = d};
     nm_train_opts_default(&ft.opts);

@@ -6,50 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "quadrants.h"
 #include "train.h"
 
-/* 4 classes: which quadrant of a 6x6 image has the largest sum. */
-static nm_dataset *quadrants(int n, uint64_t seed)
-{
-    nm_tensor *x = nm_tensor_new4(NM_F32, 4, n, 1, 6, 6);
-    nm_tensor *y = nm_tensor_new4(NM_I32, 1, n, 0, 0, 0);
-    nm_rng r;
-    nm_rng_seed(&r, seed);
-    for (int s = 0; s < n; s++) {
-        double q[4] = {0};
-        float *img = nm_f32(x) + s * 36;
-        for (int k = 0; k < 36; k++) {
-            img[k] = (float)nm_rng_normal(&r);
-            q[(k / 6 >= 3) * 2 + (k % 6 >= 3)] += img[k];
-        }
-        int best = 0;
-        for (int k = 1; k < 4; k++)
-            if (q[k] > q[best])
-                best = k;
-        nm_i32(y)[s] = best;
-    }
-    nm_dataset *d = nm_dataset_new("quadrants", x, y, 4);
-    nm_tensor_release(x), nm_tensor_release(y);
-    cr_assert_not_null(d, "%s", nm_errmsg());
-    return d;
-}
-
-static nm_model *small_net(uint64_t seed)
-{
-    nm_model *m = nm_model_new("small", 1, 6, 6);
-    nm_add_conv(m, "c1", NM_INPUT, 8, 3, 3, 1, 1, 1, 0);
-    nm_add_bn(m, "bn1", NM_PREV);
-    nm_add_relu(m, "r1", NM_PREV, 0);
-    nm_add_pool(m, "p1", NM_PREV, NM_LAYER_MAXPOOL, 2, 2, 0);
-    nm_add_flatten(m, "f", NM_PREV);
-    nm_add_linear(m, "fc1", NM_PREV, 16, 1);
-    nm_add_relu(m, "r2", NM_PREV, 0);
-    cr_assert(nm_add_linear(m, "fc2", NM_PREV, 4, 1) >= 0, "%s", nm_errmsg());
-    nm_model_init_weights(m, seed);
-    return m;
-}
-
-/* Random 50% masks, filter 3 of c1 removed, feature map 3 removed from fc1. */
+/* Random 50% masks, filter 3 of conv1 removed, feature map 3 removed from fc1. */
 static void prune_some(nm_model *m)
 {
     nm_rng r;
@@ -62,7 +22,7 @@ static void prune_some(nm_model *m)
         for (int64_t k = 0; k < l->mask->numel; k++)
             nm_u8(l->mask)[k] = nm_rng_uniform(&r) < 0.5;
     }
-    nm_layer *c1 = &m->layers[nm_model_find(m, "c1")];
+    nm_layer *c1 = &m->layers[nm_model_find(m, "conv1")];
     c1->filters = nm_tensor_new4(NM_U8, 1, 8, 0, 0, 0);
     memset(c1->filters->data, 1, 8);
     nm_u8(c1->filters)[3] = 0;
@@ -108,7 +68,7 @@ static void check_pruned_zero(const nm_model *before, const nm_model *after)
 static void masked_run(nm_optim_kind optim)
 {
     nm_dataset *d = quadrants(200, 1);
-    nm_model *m = small_net(2);
+    nm_model *m = quadrants_net(1, 2);
     prune_some(m);
     /* pruned weights start nonzero: training must zero and keep them zero */
     nm_model *before = nm_model_clone(m);
@@ -133,7 +93,7 @@ Test(train, loss_falls_and_accuracy_beats_chance)
     nm_dataset *d = quadrants(400, 3), *v = quadrants(200, 4);
     double losses[3];
     for (int k = 0; k < 3; k++) {
-        nm_model *m = small_net(1 + (uint64_t)k);
+        nm_model *m = quadrants_net(1, 1 + (uint64_t)k);
         double acc0;
         nm_evaluate(m, v, 0, &acc0, NULL, NULL);
         nm_train_opts o;
@@ -157,7 +117,7 @@ Test(train, loss_falls_and_accuracy_beats_chance)
 Test(train, same_seed_same_weights_other_seed_differs)
 {
     nm_dataset *d = quadrants(100, 6);
-    nm_model *a = small_net(7), *b = small_net(7), *c = small_net(7);
+    nm_model *a = quadrants_net(1, 7), *b = quadrants_net(1, 7), *c = quadrants_net(1, 7);
     nm_train_opts o;
     nm_train_opts_default(&o);
     o.epochs = 2, o.batch = 16, o.seed = 42;
@@ -181,7 +141,7 @@ Test(train, same_seed_same_weights_other_seed_differs)
 Test(train, srste_ends_exactly_nm)
 {
     nm_dataset *d = quadrants(120, 8);
-    nm_model *m = small_net(9);
+    nm_model *m = quadrants_net(1, 9);
     nm_train_opts o;
     nm_train_opts_default(&o);
     o.epochs = 2, o.batch = 24, o.srste = 2e-4, o.srste_n = 2, o.srste_m = 4;
@@ -226,7 +186,7 @@ Test(train, bn_l1_shrinks_gamma)
     nm_dataset *d = quadrants(128, 10);
     double mean[2];
     for (int run = 0; run < 2; run++) {
-        nm_model *m = small_net(11);
+        nm_model *m = quadrants_net(1, 11);
         nm_train_opts o;
         nm_train_opts_default(&o);
         o.epochs = 3, o.batch = 32, o.l1_bn = run ? 0.05 : 0;
@@ -250,7 +210,7 @@ static int stop_at_3(void *ud, const nm_train_progress *p)
 Test(train, callback_cancels_and_bad_options_are_named)
 {
     nm_dataset *d = quadrants(100, 12);
-    nm_model *m = small_net(13);
+    nm_model *m = quadrants_net(1, 13);
     nm_train_opts o;
     nm_train_opts_default(&o);
     int64_t last = 0;

@@ -11,7 +11,7 @@
 #include "error.h"
 #include "plot.h"
 #include "png_decode.h"
-#include "tmpdir.h"
+#include "../test_tmpdir.h"
 
 #define BLUE 0x0072B2       /* Okabe-Ito blue: series 0, kept cells */
 #define ORANGE 0xE69F00     /* series 1 */
@@ -25,12 +25,12 @@ static char dir[64], path[160];
 /* .init of each test: a fresh folder, the figure's path inside it. */
 static inline void setup(void)
 {
-    cr_assert_not_null(test_tmpdir(dir));
+    cr_assert_not_null(tmpdir_new(dir, sizeof dir, "viz"));
     snprintf(path, sizeof path, "%s/out.png", dir);
 }
 
 /* .fini of each test: removes the folder and what is in it. */
-static inline void teardown(void) { test_rmdir(dir); }
+static inline void teardown(void) { tmpdir_remove(dir); }
 
 /* Saves figure p to `path` (asserting it succeeds), ends p and decodes the
  * file into im (the caller frees it with test_png_free). If rc is given,

@@ -313,7 +313,7 @@ Test(plot, bad_arguments_leave_no_file, .init = setup, .fini = teardown)
     cr_assert_eq(plot_save(p, path), NM_ERR);
     cr_assert(strstr(nm_errmsg(), "nothing drawn"), "%s", nm_errmsg());
     plot_end(p);
-    cr_assert_eq(test_dir_count(dir), 0, "no file, no temporary file");
+    cr_assert_eq(tmpdir_count(dir), 0, "no file, no temporary file");
 
     /* absurd figure sizes and dpi */
     plot_opts o = plot_defaults();
@@ -344,7 +344,7 @@ Test(plot, bad_arguments_leave_no_file, .init = setup, .fini = teardown)
     cr_assert(strstr(nm_errmsg(), "cairo"), "%s", nm_errmsg());
     cr_assert_eq(plot_save(p, path), NM_ERR);
     plot_end(p);
-    cr_assert_eq(test_dir_count(dir), 0);
+    cr_assert_eq(tmpdir_count(dir), 0);
 }
 
 Test(plot, one_chart_per_figure)

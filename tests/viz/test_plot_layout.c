@@ -108,13 +108,21 @@ Test(layout, short_matrix_is_centred_with_square_cells, .init = setup, .fini = t
     test_png_free(&im);
 }
 
+/* Fills m (R * C bytes) with the stripe mask i % 4 < 2 (with C a multiple
+ * of 4: columns 0 and 1 of every group of 4 kept) and describes it as a
+ * heatmap with group_m 4. */
+static plot_heat_data stripes(uint8_t *m, int R, int C)
+{
+    for (int i = 0; i < R * C; i++)
+        m[i] = (i % 4) < 2;
+    return (plot_heat_data){.rows = R, .cols = C, .mask = m, .group_m = 4};
+}
+
 Test(layout, wide_matrix_thin_strip_is_centred, .init = setup, .fini = teardown)
 {
     enum { R = 64, C = 576 };
     static uint8_t m[R * C];
-    for (int i = 0; i < R * C; i++)
-        m[i] = (i % 4) < 2;
-    plot_heat_data d = {.rows = R, .cols = C, .mask = m, .group_m = 4};
+    plot_heat_data d = stripes(m, R, C);
     test_png im;
     plot_rect rc = heat(NULL, &d, &im);
     int yb = rc.y;
@@ -188,9 +196,7 @@ Test(layout, group_separators_contrast_and_leave_cells_visible, .init = setup, .
 {
     enum { R = 16, C = 64 };
     static uint8_t m[R * C];
-    for (int i = 0; i < R * C; i++)
-        m[i] = (i % 4) < 2;
-    plot_heat_data d = {.rows = R, .cols = C, .mask = m, .group_m = 4};
+    plot_heat_data d = stripes(m, R, C);
     test_png im;
     plot_rect rc = heat(NULL, &d, &im);
     check_separators(&im, rc, R, C, BLUE, PRUNED, WHITE, 1);
@@ -205,9 +211,7 @@ Test(layout, group_separators_contrast_and_leave_cells_visible, .init = setup, .
     /* 3-px cells (200 columns in ~640 px): still 1-px lines */
     enum { C3 = 200 };
     static uint8_t m3[R * C3];
-    for (int i = 0; i < R * C3; i++)
-        m3[i] = (i % 4) < 2;
-    plot_heat_data d3 = {.rows = R, .cols = C3, .mask = m3, .group_m = 4};
+    plot_heat_data d3 = stripes(m3, R, C3);
     rc = heat(NULL, &d3, &im);
     cr_assert_eq(rc.w / C3, 3, "cells %d px (test wants 3)", rc.w / C3);
     check_separators(&im, rc, R, C3, BLUE, PRUNED, WHITE, 1);

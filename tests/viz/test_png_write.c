@@ -4,17 +4,17 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "../test_tmpdir.h"
 #include "nmlab_config.h"
 #include "plot.h"
 #include "png_decode.h"
 #include "png_write.h"
-#include "tmpdir.h"
 
 /* A 3 x 2 surface with known colours comes back with the same RGB. */
 Test(png_write, pixels_round_trip)
 {
     char dir[64], path[128];
-    cr_assert_not_null(test_tmpdir(dir));
+    cr_assert_not_null(tmpdir_new(dir, sizeof dir, "viz"));
     snprintf(path, sizeof path, "%s/px.png", dir);
     cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 3, 2);
     uint32_t want[6] = {0xFF0000, 0x00FF00, 0x0000FF, 0x123456, 0xFFFFFF, 0x000000};
@@ -36,7 +36,7 @@ Test(png_write, pixels_round_trip)
                      test_px(&im, i % 3, i / 3));
     cr_assert_float_eq(im.dpi, 150, 0.05);
     test_png_free(&im);
-    test_rmdir(dir);
+    cr_assert_eq(tmpdir_remove(dir), 0);
 }
 
 Test(png_write, rejects_bad_keyword_and_format)
@@ -74,7 +74,7 @@ static int save_bars(const char *path, const plot_opts *o)
 Test(png_write, metadata_size_and_background)
 {
     char dir[64], path[128];
-    cr_assert_not_null(test_tmpdir(dir));
+    cr_assert_not_null(tmpdir_new(dir, sizeof dir, "viz"));
     snprintf(path, sizeof path, "%s/meta.png", dir);
     plot_opts o = plot_defaults();
     o.width = 640;
@@ -105,7 +105,7 @@ Test(png_write, metadata_size_and_background)
     cr_assert_eq(test_png_load(path, &im), 0);
     cr_assert_eq(test_px(&im, 0, 0), 0x1E1E1E);
     test_png_free(&im);
-    test_rmdir(dir);
+    cr_assert_eq(tmpdir_remove(dir), 0);
 }
 
 static unsigned char *slurp(const char *path, long *len)
@@ -124,7 +124,7 @@ static unsigned char *slurp(const char *path, long *len)
 Test(png_write, same_input_same_bytes)
 {
     char dir[64], a[128], b[128];
-    cr_assert_not_null(test_tmpdir(dir));
+    cr_assert_not_null(tmpdir_new(dir, sizeof dir, "viz"));
     snprintf(a, sizeof a, "%s/a.png", dir);
     snprintf(b, sizeof b, "%s/b.png", dir);
     plot_opts o = plot_defaults();
@@ -146,7 +146,7 @@ Test(png_write, same_input_same_bytes)
     cr_assert_eq(memcmp(da, db, (size_t)la), 0);
     free(da);
     free(db);
-    test_rmdir(dir);
+    cr_assert_eq(tmpdir_remove(dir), 0);
 }
 
 Test(png_write, unwritable_path_is_a_clear_error)
@@ -157,15 +157,14 @@ Test(png_write, unwritable_path_is_a_clear_error)
     cr_assert(strstr(nm_errmsg(), "No such file"), "%s", nm_errmsg());
     /* a folder where the file should go: rename fails, nothing is left */
     char dir[64], sub[128];
-    cr_assert_not_null(test_tmpdir(dir));
+    cr_assert_not_null(tmpdir_new(dir, sizeof dir, "viz"));
     snprintf(sub, sizeof sub, "%s/taken", dir);
     cr_assert_eq(mkdir(sub, 0755), 0);
     cr_assert_eq(save_bars(sub, &o), NM_ERR);
     cr_assert(strstr(nm_errmsg(), "taken"), "%s", nm_errmsg());
-    cr_assert_eq(test_dir_count(dir), 1, "only the folder, no temporary file");
-    cr_assert_eq(test_dir_count(sub), 0);
-    test_rmdir(sub);
-    test_rmdir(dir);
+    cr_assert_eq(tmpdir_count(dir), 1, "only the folder, no temporary file");
+    cr_assert_eq(tmpdir_count(sub), 0);
+    cr_assert_eq(tmpdir_remove(dir), 0);
 }
 
 Test(png_write, missing_font_is_a_clear_error)

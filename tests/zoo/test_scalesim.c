@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../test_tmpdir.h"
 #include "nmio.h"
 
 /* ---- the shipped files ---- */
@@ -135,15 +136,12 @@ static char tmpdir[64];
 
 static void make_tmpdir(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/nmlab_scalesim_XXXXXX");
-    cr_assert_not_null(mkdtemp(tmpdir));
+    cr_assert_not_null(tmpdir_new(tmpdir, sizeof tmpdir, "scalesim"));
 }
 
 static void remove_tmpdir(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    cr_expect_eq(system(cmd), 0);
+    cr_expect_eq(tmpdir_remove(tmpdir), 0, "cannot remove %s", tmpdir);
 }
 
 TestSuite(scalesim_tmp, .init = make_tmpdir, .fini = remove_tmpdir);
