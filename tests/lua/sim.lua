@@ -113,7 +113,7 @@ end)
 
 T.case("SCALE-Sim compat cycles of resnet18.csv layers", function()
   local shared = os.getenv("NMLAB_SHARED")
-  T.ok(shared, "NMLAB_SHARED is set")
+  if not shared then T.skip("NMLAB_SHARED unset: ../shared/data/scalesim is not beside the source tree") end
   local path = shared .. "/data/scalesim/resnet18.csv"
   local m = assert(nm.load(path))
   -- parse the CSV ourselves: name, H, W, R, S, C, M, stride

@@ -16,7 +16,8 @@
 static void shared_path(char *out, size_t cap, const char *file)
 {
     const char *shared = getenv("NMLAB_SHARED");
-    cr_assert_not_null(shared, "NMLAB_SHARED is not set");
+    if (!shared)
+        cr_skip_test("NMLAB_SHARED unset: ../shared/data/scalesim is not beside the source tree");
     snprintf(out, cap, "%s/data/scalesim/%s", shared, file);
 }
 

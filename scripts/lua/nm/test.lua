@@ -9,7 +9,7 @@
 -- A failed assertion raises with the caller's line, so outside T.case it
 -- stops the script with a traceback and `nmlab run` exits non-zero.
 local pretty = require "nm.pretty"
-local T = { failures = {}, passed = 0 }
+local T = { failures = {}, skipped = {}, passed = 0 }
 
 local function deep_eq(a, b)
   if a == b then return true end
@@ -62,11 +62,20 @@ function T.raises(fn, pattern)
   return err
 end
 
+--- T.skip(reason): ends the running case as skipped (missing input data,
+--- say), which T.done reports but does not count as a failure.
+function T.skip(reason)
+  error({skip = reason}, 2)
+end
+
 --- T.case(name, fn): runs fn, recording a failure instead of stopping.
 function T.case(name, fn)
   local ok, err = xpcall(fn, debug.traceback)
   if ok then
     T.passed = T.passed + 1
+  elseif type(err) == "table" and err.skip then
+    T.skipped[#T.skipped + 1] = name
+    io.stderr:write("SKIP ", name, ": ", tostring(err.skip), "\n")
   else
     T.failures[#T.failures + 1] = name .. ": " .. tostring(err)
     io.stderr:write("FAIL ", name, ": ", tostring(err), "\n")
@@ -76,7 +85,8 @@ end
 --- T.done(): prints a summary; raises if any case failed.
 function T.done()
   local n = #T.failures
-  print(string.format("%d passed, %d failed", T.passed, n))
+  print(string.format("%d passed, %d failed%s", T.passed, n,
+    #T.skipped > 0 and string.format(", %d skipped", #T.skipped) or ""))
   if n > 0 then error(n .. " test case(s) failed", 0) end
 end
 
