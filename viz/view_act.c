@@ -6,15 +6,18 @@
 #include <math.h>
 #include <stdio.h>
 
-/* Draws an h x w map scaled to fit (box) with one character per cell
- * (downsampled by taking the cell at the block's top-left: activation maps
- * are small, 112x112 at most, so the title states the step). */
+/* Draws an h x w map scaled to fit (box): two characters per cell when
+ * there is room (a character is about twice as tall as wide, so cells look
+ * square), else one, else downsampled by taking the cell at the block's
+ * top-left (activation maps are small, 112x112 at most; a line under the
+ * map states the step). */
 static void draw_map(tui_grid *g, const wb_act *a, int which, int x, int y, int bw, int bh)
 {
     const float *v = which ? a->after : a->before;
     int step = 1;
     while (a->w / step > bw || a->h / step > bh)
         step++;
+    int mx = step == 1 && 2 * a->w <= bw ? 2 : 1;
     float maxabs = 0;
     for (int i = 0; i < a->h * a->w; i++)
         if (fabsf(a->before[i]) > maxabs)
@@ -22,7 +25,7 @@ static void draw_map(tui_grid *g, const wb_act *a, int which, int x, int y, int 
     if (maxabs <= 0)
         maxabs = 1;
     for (int r = 0; r * step < a->h && r < bh; r++)
-        for (int c = 0; c * step < a->w && c < bw; c++) {
+        for (int c = 0; c * step < a->w && c * mx < bw; c++) {
             int i = r * step * a->w + c * step;
             float b = a->before[i], val = v[i];
             uint32_t ch;
@@ -42,7 +45,8 @@ static void draw_map(tui_grid *g, const wb_act *a, int which, int x, int y, int 
                 ch = g->utf8 ? 0x00B7 : '.';
                 st = TUI_S_DIM;
             }
-            tui_put(g, x + c, y + r, ch, st);
+            for (int k = 0; k < mx; k++)
+                tui_put(g, x + c * mx + k, y + r, ch, st);
         }
     if (step > 1)
         tui_printf(g, x, y + (a->h + step - 1) / step, bw, TUI_S_WARN, "1 char = %dx%d (top-left value)", step, step);

@@ -284,12 +284,16 @@ Test(tui_views, activations_mark_kept_and_dropped)
     snprintf(a->sample, sizeof a->sample, "hand-made");
     tui_grid *g = tui_grid_new(100, 20, 0);
     view_activations(g, &s, 0, 0, 100, 20);
+    /* 4 cells in a 31-wide box: two characters per cell, value i at 2i, 2i+1 */
     int mapw = (100 * 2 / 3 - 4) / 2, ax = 3 + mapw;
-    cr_assert_eq(tui_at(g, ax + 2, 2)->ch, 'x', "3 is positive but dropped by 2:4");
-    cr_assert_eq(tui_at(g, ax + 2, 2)->style, TUI_S_BAD);
-    cr_assert_eq(tui_at(g, ax + 3, 2)->ch, '.', "-2 is zero after ReLU, not an N:M drop");
-    cr_assert(tui_at(g, ax + 1, 2)->style >= TUI_S_RAMP0, "5 kept");
-    cr_assert_eq(tui_at(g, 1 + 3, 2)->ch, '-', "negative before ReLU");
+    for (int k = 0; k < 2; k++) {
+        cr_assert_eq(tui_at(g, ax + 4 + k, 2)->ch, 'x', "3 is positive but dropped by 2:4");
+        cr_assert_eq(tui_at(g, ax + 4 + k, 2)->style, TUI_S_BAD);
+        cr_assert_eq(tui_at(g, ax + 6 + k, 2)->ch, '.', "-2 is zero after ReLU, not an N:M drop");
+        cr_assert(tui_at(g, ax + 2 + k, 2)->style >= TUI_S_RAMP0, "5 kept");
+        cr_assert_eq(tui_at(g, 1 + 6 + k, 2)->ch, '-', "negative before ReLU");
+    }
+    cr_assert_eq(tui_at(g, ax + 8, 2)->ch, ' ', "the map ends after 4 cells");
     char *t = tui_grid_text(g);
     cr_assert(strstr(t, "kept 2"), "%s", t);
     cr_assert(strstr(t, "dropped by N:M 1"), "%s", t);
