@@ -199,6 +199,7 @@ void tui_sync_model(tui_app *a)
             a->n_base_stats = 0;
         }
         a->stats_stale = 1;
+        tui_sim_touch(a); /* a new model may reuse a freed one's address */
         a->s.selected = 0;
         a->s.scroll = 0;
         a->s.cur_r = a->s.cur_c = a->s.view_r = a->s.view_c = 0;

@@ -4,6 +4,7 @@
 #include "tui.h"
 
 #include <curses.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CTRL(c) ((c) & 0x1f)
@@ -75,7 +76,10 @@ static void move_selection(tui_app *a, int d)
     const nm_model *m = a->s.model;
     if (!m || m->n_layers == 0)
         return;
-    int order[4096], n = m->n_layers < 4096 ? m->n_layers : 4096, pos = 0;
+    int n = m->n_layers, pos = 0;
+    int *order = malloc((size_t)n * sizeof *order);
+    if (!order)
+        return;
     wb_layer_order(&a->s, order);
     for (int i = 0; i < n; i++)
         if (order[i] == a->s.selected)
@@ -83,6 +87,7 @@ static void move_selection(tui_app *a, int d)
     pos += d;
     pos = pos < 0 ? 0 : pos >= n ? n - 1 : pos;
     a->s.selected = order[pos];
+    free(order);
     a->s.cur_r = a->s.cur_c = a->s.view_r = a->s.view_c = 0;
     tui_sync_model(a);
 }
@@ -107,9 +112,30 @@ static void k_open_mask(tui_app *a, int key)
     a->s.screen = WB_SCREEN_MASK;
 }
 
+/* [ and ]: the previous/next layer; on the screens about weight matrices
+ * (Mask, Array, Energy) the previous/next conv or linear layer. */
 static void k_layer_prev_next(tui_app *a, int key)
 {
-    move_selection(a, key == '[' ? -1 : 1);
+    const nm_model *m = a->s.model;
+    int d = key == '[' ? -1 : 1;
+    if (!m || a->s.screen == WB_SCREEN_ACTIVATIONS) {
+        move_selection(a, d);
+        return;
+    }
+    int start = a->s.selected;
+    for (int step = 0; step < m->n_layers; step++) {
+        int before = a->s.selected;
+        move_selection(a, d);
+        if (a->s.selected == before) { /* at the end: stay where we started */
+            if (!nm_layer_prunable(&m->layers[a->s.selected])) {
+                a->s.selected = start;
+                tui_sync_model(a);
+            }
+            return;
+        }
+        if (nm_layer_prunable(&m->layers[a->s.selected]))
+            return;
+    }
 }
 
 static void k_mask_move(tui_app *a, int key)
@@ -261,7 +287,7 @@ static const keybind keymap[] = {
     {{KEY_PPAGE, KEY_NPAGE, KEY_HOME, KEY_END}, ON_LAYERS, "PgUp/PgDn", "layers", "page; Home/End first/last", k_layers_move},
     {{'s'}, ON_LAYERS, "s", "layers", "sort by order, name, density, MACs, params", k_sort},
     {{KEY_ENTER, '\r', '\n'}, ON_LAYERS, "Enter", "layers", "show the selected layer's mask", k_open_mask},
-    {{'[', ']'}, ON_MASK | ON_ACT | ON_ARRAY, "[ ]", "mask...", "previous / next layer", k_layer_prev_next},
+    {{'[', ']'}, ON_MASK | ON_ACT | ON_ARRAY | ON_ENERGY, "[ ]", "mask...", "previous / next layer", k_layer_prev_next},
     {{KEY_UP, KEY_DOWN, KEY_LEFT, KEY_RIGHT}, ON_MASK, "arrows hjkl", "mask", "move the cursor", k_mask_move},
     {{'h', 'j', 'k', 'l'}, ON_MASK, NULL, NULL, NULL, k_mask_move},
     {{KEY_PPAGE, KEY_NPAGE, KEY_HOME, KEY_END}, ON_MASK, "PgUp/PgDn", "mask", "move 16 rows; Home/End row start/end", k_mask_move},

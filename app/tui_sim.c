@@ -24,6 +24,12 @@ struct tui_sim {
     int64_t *cycles;
     char *trace;
     int dirty;               /* the model's masks may have changed */
+    /* the Energy screen's four systems, kept until the model changes */
+    sim_report *erep[4];
+    const nm_model *emodel;
+    int edirty;
+    const char **enames;
+    double *epj[4];
 };
 
 static const char *mac_cycle[] = {"pmac", "bmac", "nm-4-4", "nm-6-4", "nm:2:4:2:4"};
@@ -43,11 +49,24 @@ static void sim_reset(tui_sim *t)
     t->names = NULL, t->util = t->mutil = NULL, t->cycles = NULL;
 }
 
+static void energy_reset(tui_sim *t)
+{
+    for (int i = 0; i < 4; i++) {
+        sim_report_free(t->erep[i]);
+        free(t->epj[i]);
+        t->erep[i] = NULL, t->epj[i] = NULL;
+    }
+    free(t->enames);
+    t->enames = NULL;
+    t->emodel = NULL;
+}
+
 void tui_sim_free(tui_sim *t)
 {
     if (!t)
         return;
     sim_reset(t);
+    energy_reset(t);
     free(t->trace);
     free(t);
 }
@@ -78,7 +97,7 @@ tui_sim *tui_sim_new(tui_app *a)
 void tui_sim_touch(tui_app *a)
 {
     if (a->sim)
-        a->sim->dirty = 1;
+        a->sim->dirty = a->sim->edirty = 1;
 }
 
 /* Rebuilds the stepper and report when the model, layer or config changed. */
@@ -238,11 +257,22 @@ void tui_array_key(tui_app *a, int key)
     }
 }
 
-/* The Energy screen: the paper's four equal-area systems on this model. */
+/* Copies a sim_energy into the screen's component order. */
+static void energy_components(const sim_energy *en, double *v)
+{
+    double c[11] = {en->mult, en->add, en->select, en->reg, en->sram_w, en->sram_d,
+                    en->sram_o, en->acc, en->sfu, en->dram, en->leak};
+    memcpy(v, c, sizeof c);
+}
+
+/* The Energy screen: the paper's four equal-area systems on this model,
+ * simulated once per change of the model (reports kept in tui_sim), with
+ * each layer's total and the selected layer by component. */
 void tui_energy_update(tui_app *a)
 {
-    if (a->s.screen != WB_SCREEN_ENERGY)
+    if (a->s.screen != WB_SCREEN_ENERGY || !a->sim)
         return;
+    tui_sim *t = a->sim;
     wb_energy *e = &a->s.energy;
     const nm_model *m = a->s.model;
     a->s.have_energy = 0;
@@ -254,40 +284,73 @@ void tui_energy_update(tui_app *a)
         {"pmac", 32}, {"bmac", 20}, {"nm-4-4", 16}, {"nm-6-4", 15}};
     static const char *comp[] = {"mult", "add", "select", "registers", "SRAM w", "SRAM data",
                                  "SRAM out", "accum.", "SFU", "DRAM", "leakage"};
-    memset(e, 0, sizeof *e);
-    e->n_comp = 11;
-    for (int c = 0; c < 11; c++)
-        e->comp[c] = comp[c];
-    for (int i = 0; i < 4; i++) {
-        sim_mac mac;
-        sim_config cfg;
-        sim_mac_parse(sys[i].mac, &mac);
-        sim_config_init(&cfg, &mac, sys[i].side, sys[i].side);
-        sim_report *r = sim_model_run(m, &cfg, NULL, NULL);
-        if (!r) {
-            snprintf(e->note, sizeof e->note, "%s: %s", sys[i].mac, nm_errmsg());
+    if (t->edirty || t->emodel != m || !t->erep[0]) {
+        energy_reset(t);
+        memset(e, 0, sizeof *e);
+        e->n_comp = 11;
+        for (int c = 0; c < 11; c++)
+            e->comp[c] = comp[c];
+        for (int i = 0; i < 4; i++) {
+            sim_mac mac;
+            sim_config cfg;
+            sim_mac_parse(sys[i].mac, &mac);
+            sim_config_init(&cfg, &mac, sys[i].side, sys[i].side);
+            sim_report *r = t->erep[i] = sim_model_run(m, &cfg, NULL, NULL);
+            if (!r) {
+                snprintf(e->note, sizeof e->note, "%s: %s", sys[i].mac, nm_errmsg());
+                energy_reset(t);
+                return;
+            }
+            char name[48];
+            snprintf(e->system[i], sizeof e->system[i], "%s %dx%d", sim_mac_name(&mac, name, sizeof name),
+                     sys[i].side, sys[i].side);
+            energy_components(&r->total.e, e->pj[i]);
+            e->cycles[i] = r->total.cycles;
+            e->area_mm2[i] = r->area.total_um2 * 1e-6;
+            if (i == 0)
+                sim_config_describe(&cfg, e->switches, sizeof e->switches);
+            t->epj[i] = malloc((size_t)(r->n_layers ? r->n_layers : 1) * sizeof *t->epj[i]);
+            if (!t->epj[i]) {
+                snprintf(e->note, sizeof e->note, "out of memory");
+                energy_reset(t);
+                return;
+            }
+            for (int k = 0; k < r->n_layers; k++)
+                t->epj[i][k] = r->layers[k].e.total;
+        }
+        int nl = t->erep[0]->n_layers;
+        t->enames = malloc((size_t)(nl ? nl : 1) * sizeof *t->enames);
+        if (!t->enames) {
+            energy_reset(t);
             return;
         }
-        char name[48];
-        snprintf(e->system[i], sizeof e->system[i], "%s %dx%d", sim_mac_name(&mac, name, sizeof name),
-                 sys[i].side, sys[i].side);
-        const sim_energy *en = &r->total.e;
-        double v[11] = {en->mult, en->add, en->select, en->reg, en->sram_w, en->sram_d,
-                        en->sram_o, en->acc, en->sfu, en->dram, en->leak};
-        memcpy(e->pj[i], v, sizeof v);
-        e->cycles[i] = r->total.cycles;
-        e->area_mm2[i] = r->area.total_um2 * 1e-6;
-        if (i == 0)
-            sim_config_describe(&cfg, e->switches, sizeof e->switches);
-        sim_report_free(r);
+        for (int k = 0; k < nl; k++)
+            t->enames[k] = t->erep[0]->layers[k].name;
+        e->n_systems = 4;
+        e->n_layers = nl;
+        e->layer_names = t->enames;
+        for (int i = 0; i < 4; i++)
+            e->layer_pj[i] = t->epj[i];
+        int dense = 1;
+        for (int i = 0; i < m->n_layers; i++)
+            dense &= !(nm_layer_prunable(&m->layers[i]) && m->layers[i].wm > 0);
+        if (dense)
+            snprintf(e->note, sizeof e->note,
+                     "weights are dense: sparse PEs spread dense slices; prune 4:9 kernel (p) for the paper's setting");
+        t->emodel = m;
+        t->edirty = 0;
     }
-    e->n_systems = 4;
-    int dense = 1;
-    for (int i = 0; i < m->n_layers; i++)
-        dense &= !(nm_layer_prunable(&m->layers[i]) && m->layers[i].wm > 0);
-    if (dense)
-        snprintf(e->note, sizeof e->note,
-                 "weights are dense: sparse PEs spread dense slices; prune 4:9 kernel (p) for the paper's setting");
+    /* the selected layer, found by name among the simulated ones */
+    e->layer_sel = -1;
+    const char *sel = a->s.selected >= 0 && a->s.selected < m->n_layers ? m->layers[a->s.selected].name : "";
+    for (int k = 0; k < e->n_layers; k++)
+        if (strcmp(e->layer_names[k], sel) == 0) {
+            e->layer_sel = k;
+            for (int i = 0; i < 4; i++) {
+                energy_components(&t->erep[i]->layers[k].e, e->sel_pj[i]);
+                e->sel_cycles[i] = t->erep[i]->layers[k].cycles;
+            }
+            break;
+        }
     a->s.have_energy = 1;
 }
-

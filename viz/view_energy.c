@@ -7,6 +7,77 @@
 
 static const char comp_glyph_ascii[] = "#=%@*+o~x&$";
 
+/* One stacked bar of components (pj) scaled so that `scale` pJ fills bw. */
+static void stacked_bar(tui_grid *g, const wb_energy *e, const double *pj, double scale, int x, int y, int bw)
+{
+    double acc = 0;
+    for (int c = 0; c < e->n_comp; c++) {
+        int a0 = (int)(acc / scale * bw + 0.5);
+        acc += pj[c];
+        int a1 = (int)(acc / scale * bw + 0.5);
+        for (int k = a0; k < a1 && k < bw; k++)
+            tui_put(g, x + k, y, (uint32_t)comp_glyph_ascii[c % 11], TUI_S_RAMP0 + (c * 3) % 8);
+    }
+}
+
+/* The selected layer by component per system, then every layer's total
+ * per system (rows scrolled to keep the selected one visible), in `rows`
+ * lines from y. Returns the line after the last one drawn. */
+static int draw_layers(tui_grid *g, const wb_energy *e, int x, int y, int w, int rows)
+{
+    if (e->n_layers == 0 || rows < 3)
+        return y;
+    int label_w = 22, bar_w = w - label_w - 24;
+    if (bar_w < 10)
+        bar_w = 10;
+    if (e->layer_sel < 0) {
+        tui_text(g, x + 1, y, w - 2, TUI_S_DIM, "per layer: select a conv or linear layer ([ ] or screen 1)");
+    } else if (rows >= e->n_systems + 2) {
+        tui_printf(g, x + 1, y, w - 2, TUI_S_HEADER, "layer %s  ([ ] previous / next)",
+                   e->layer_names[e->layer_sel]);
+        double maxe = 0;
+        for (int i = 0; i < e->n_systems; i++) {
+            double t = 0;
+            for (int c = 0; c < e->n_comp; c++)
+                t += e->sel_pj[i][c];
+            maxe = t > maxe ? t : maxe;
+        }
+        for (int i = 0; i < e->n_systems; i++) {
+            double t = 0;
+            for (int c = 0; c < e->n_comp; c++)
+                t += e->sel_pj[i][c];
+            tui_text(g, x + 1, y + 1 + i, label_w - 1, TUI_S_ACCENT, e->system[i]);
+            stacked_bar(g, e, e->sel_pj[i], maxe > 0 ? maxe : 1, x + label_w, y + 1 + i, bar_w);
+            char cyc[32];
+            tui_printf(g, x + label_w + bar_w + 1, y + 1 + i, 23, TUI_S_NORMAL, "%.3g uJ %s cyc", t * 1e-6,
+                       wb_human((double)e->sel_cycles[i], cyc, sizeof cyc));
+        }
+        y += e->n_systems + 2;
+        rows -= e->n_systems + 2;
+    }
+    if (rows < 3)
+        return y;
+    /* the table: each layer's total per system, in uJ */
+    int cw = e->n_systems ? (w - label_w - 2) / e->n_systems : 14;
+    cw = cw > 18 ? 18 : cw < 11 ? 11 : cw;
+    tui_text(g, x + 1, y, label_w - 1, TUI_S_HEADER, "layer (uJ)");
+    for (int i = 0; i < e->n_systems; i++)
+        tui_text(g, x + label_w + i * cw, y, cw - 1, TUI_S_HEADER, e->system[i]);
+    int n = rows - 1, first = 0;
+    if (e->layer_sel >= n)
+        first = e->layer_sel - n + 1;
+    for (int r = 0; r < n && first + r < e->n_layers; r++) {
+        int k = first + r, sel = k == e->layer_sel;
+        if (sel)
+            tui_fill(g, x + 1, y + 1 + r, label_w - 1 + e->n_systems * cw, 1, ' ', TUI_S_SELECTED);
+        tui_text(g, x + 1, y + 1 + r, label_w - 1, sel ? TUI_S_SELECTED : TUI_S_NORMAL, e->layer_names[k]);
+        for (int i = 0; i < e->n_systems; i++)
+            tui_printf(g, x + label_w + i * cw, y + 1 + r, cw - 1, sel ? TUI_S_SELECTED : TUI_S_NORMAL, "%10.3f",
+                       e->layer_pj[i][k] * 1e-6);
+    }
+    return y + 1 + n;
+}
+
 void view_energy(tui_grid *g, wb_state *s, int x, int y, int w, int h)
 {
     const wb_energy *e = &s->energy;
@@ -32,25 +103,20 @@ void view_energy(tui_grid *g, wb_state *s, int x, int y, int w, int h)
     for (int c = 0; c < e->n_comp; c++)
         first += e->pj[0][c];
     int yy = y + 2;
+    tui_text(g, x + 1, yy++, w - 2, TUI_S_HEADER, "whole model");
     for (int i = 0; i < e->n_systems && yy < y + h - 4; i++, yy += 2) {
         double total = 0;
         for (int c = 0; c < e->n_comp; c++)
             total += e->pj[i][c];
         tui_text(g, x + 1, yy, label_w - 1, TUI_S_ACCENT, e->system[i]);
-        double acc = 0;
-        for (int c = 0; c < e->n_comp; c++) {
-            int a0 = (int)(acc / maxe * bar_w + 0.5);
-            acc += e->pj[i][c];
-            int a1 = (int)(acc / maxe * bar_w + 0.5);
-            for (int k = a0; k < a1; k++)
-                tui_put(g, x + label_w + k, yy, (uint32_t)comp_glyph_ascii[c % 11], TUI_S_RAMP0 + (c * 3) % 8);
-        }
+        stacked_bar(g, e, e->pj[i], maxe, x + label_w, yy, bar_w);
         char cyc[32];
         tui_printf(g, x + label_w + bar_w + 1, yy, 23, TUI_S_NORMAL, "%.3g mJ %s cyc", total * 1e-9,
                    wb_human((double)e->cycles[i], cyc, sizeof cyc));
         tui_printf(g, x + label_w, yy + 1, bar_w, TUI_S_DIM, "%.2fx the energy of %s   area %.3f mm2",
                    first > 0 ? total / first : 0, e->system[0], e->area_mm2[i]);
     }
+    yy = draw_layers(g, e, x, yy + 1, w, y + h - 3 - (yy + 1));
     /* legend */
     int lx = x + 1, ly = y + h - 2;
     for (int c = 0; c < e->n_comp; c++) {

@@ -52,7 +52,8 @@ typedef struct {
     char note[200];
 } wb_array;
 
-/* What the Energy screen shows: per system, energy by component. */
+/* What the Energy screen shows: per system, energy by component for the
+ * whole model and for the selected layer, and each layer's total. */
 typedef struct {
     int n_systems, n_comp;
     char system[6][48];
@@ -60,6 +61,13 @@ typedef struct {
     double pj[6][WB_MAX_COMP];   /* total energy per component, pJ */
     int64_t cycles[6];
     double area_mm2[6];
+    /* per layer (the simulated conv/linear layers, in model order) */
+    int n_layers;
+    const char *const *layer_names;
+    const double *layer_pj[6];   /* per system: each layer's total, pJ */
+    int layer_sel;               /* index of the selected layer, or -1 */
+    double sel_pj[6][WB_MAX_COMP]; /* the selected layer by component */
+    int64_t sel_cycles[6];
     char switches[240];
     char note[200];
 } wb_energy;

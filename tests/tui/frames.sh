@@ -39,6 +39,8 @@ check "activations screen runs a sample through the model" "relu1 channel 1/32 \
 check "activations policy switch" "policy topk" -- --frames 3 --screen activations --keys P fmnist_cnn
 check "activations on an ImageNet model use a synthetic input" "synthetic input" -- --frames 2 --screen activations resnet18
 check "energy screen compares four systems" "nm-4:9-4:9 16x16" -- --frames 2 --screen energy fmnist_cnn
+check "energy per layer follows ] to the next conv" "layer conv2 +\(\[ \] previous / next\)" -- --frames 3 --screen energy --keys "]" fmnist_cnn
+check "energy table lists every simulated layer" "^ fc2 +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+" -- --frames 2 --screen energy fmnist_cnn
 check "console evaluates expressions" "^ 36$" -- --frames 4 --screen console --keys "'x = #model,Enter,'x * 2,Enter" fmnist_cnn
 check "console continues multi-line chunks" "^ multi18$" -- --frames 6 --screen console --keys "'x = #model,Enter,'if x then,Enter,'print('multi' .. x) end,Enter" fmnist_cnn
 check "a Lua error shows a traceback and changes nothing" "boom" -- --frames 3 --screen console --keys "'error('boom'),Enter" fmnist_cnn

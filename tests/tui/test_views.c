@@ -221,12 +221,13 @@ Test(tui_views, energy_bars_scale_with_energy)
     snprintf(e->switches, sizeof e->switches, "switches: gated");
     tui_grid *g = tui_grid_new(100, 20, 0);
     view_energy(g, &s, 0, 0, 100, 20);
-    /* count the glyph cells of each system's bar */
+    /* count the glyph cells of each system's bar (rows 3 and 5, under the
+     * switches and the "whole model" heading) */
     int n0 = 0, n1 = 0, m0 = 0;
     for (int x = 22; x < 100 - 23; x++) {
-        n0 += tui_at(g, x, 2)->ch != ' ';
-        n1 += tui_at(g, x, 4)->ch != ' ';
-        m0 += tui_at(g, x, 2)->ch == '#';
+        n0 += tui_at(g, x, 3)->ch != ' ';
+        n1 += tui_at(g, x, 5)->ch != ' ';
+        m0 += tui_at(g, x, 3)->ch == '#';
     }
     int bar_w = 100 - 22 - 24;
     cr_assert_eq(n0, bar_w, "the largest system fills the bar");
@@ -373,4 +374,62 @@ Test(tui_views, mask_magnifies_small_matrices)
     cr_assert_neq(tui_at(g, 2 + 15, 2)->ch, ' ');
     tui_grid_free(g);
     nm_model_free(m);
+}
+
+/* The Energy screen's per-layer part, from hand-made figures: the selected
+ * layer's bars are scaled to its largest system (4 uJ fills the bar, 2 uJ
+ * half of it) and the table lists each layer's total per system in uJ,
+ * the selected row highlighted. */
+Test(tui_views, energy_per_layer_bars_and_table)
+{
+    static const char *names[3] = {"convA", "convB", "fc"};
+    static const double sysA[3] = {1e6, 4e6, 0.5e6}, sysB[3] = {2e6, 2e6, 0.25e6};
+    wb_state s = {0};
+    s.have_energy = 1;
+    wb_energy *e = &s.energy;
+    e->n_systems = 2, e->n_comp = 2;
+    e->comp[0] = "mult", e->comp[1] = "SRAM w";
+    snprintf(e->system[0], sizeof e->system[0], "sysA");
+    snprintf(e->system[1], sizeof e->system[1], "sysB");
+    e->pj[0][0] = 5.5e6, e->pj[1][0] = 4.25e6;
+    e->n_layers = 3, e->layer_names = names;
+    e->layer_pj[0] = sysA, e->layer_pj[1] = sysB;
+    e->layer_sel = 1;
+    e->sel_pj[0][0] = 3e6, e->sel_pj[0][1] = 1e6; /* 4 uJ */
+    e->sel_pj[1][0] = 2e6;                        /* 2 uJ */
+    tui_grid *g = tui_grid_new(100, 30, 1);
+    view_energy(g, &s, 0, 0, 100, 30);
+    char *t = tui_grid_text(g);
+    cr_assert(strstr(t, "layer convB"), "%s", t);
+    cr_assert(strstr(t, "4 uJ") && strstr(t, "2 uJ"), "%s", t);
+    cr_assert(strstr(t, "4.000") && strstr(t, "0.250"), "the table in uJ:\n%s", t);
+    /* find the selected layer's two bar rows: the lines after "layer convB" */
+    int ysel = -1;
+    for (int y = 0; y < 30 && ysel < 0; y++)
+        if (tui_at(g, 1, y)->ch == 'l' && tui_at(g, 7, y)->ch == 'c' && tui_at(g, 11, y)->ch == 'B')
+            ysel = y;
+    cr_assert_geq(ysel, 0, "%s", t);
+    int lenA = 0, lenB = 0;
+    for (int xx = 22; xx < 100; xx++) {
+        lenA += tui_at(g, xx, ysel + 1)->ch == '#' || tui_at(g, xx, ysel + 1)->ch == '=';
+        lenB += tui_at(g, xx, ysel + 2)->ch == '#' || tui_at(g, xx, ysel + 2)->ch == '=';
+    }
+    int bar_w = 100 - 22 - 24;
+    cr_assert_eq(lenA, bar_w, "4 uJ fills the bar");
+    cr_assert(abs(2 * lenB - lenA) <= 1, "2 uJ is half: %d vs %d", lenB, lenA);
+    /* the three SRAM-w cells of sysA's bar: 1 of 4 uJ = a quarter */
+    int eq = 0;
+    for (int xx = 22; xx < 100; xx++)
+        eq += tui_at(g, xx, ysel + 1)->ch == '=';
+    cr_assert(abs(4 * eq - bar_w) <= 2, "SRAM w is a quarter of the bar: %d of %d", eq, bar_w);
+    /* the selected table row is highlighted */
+    int found = 0;
+    for (int y = ysel + 3; y < 30; y++)
+        if (tui_at(g, 1, y)->ch == 'c' && tui_at(g, 5, y)->ch == 'B') {
+            cr_assert_eq(tui_at(g, 1, y)->style, TUI_S_SELECTED);
+            found = 1;
+        }
+    cr_assert(found, "%s", t);
+    free(t);
+    tui_grid_free(g);
 }
