@@ -595,6 +595,13 @@ static void handle_mouse(tui_app *a)
         free(order);
     } else if (a->s.screen == WB_SCREEN_MASK) {
         wb_mask_cell_at(&a->s, ev.x - 2, ev.y - 4, &a->s.cur_r, &a->s.cur_c);
+    } else if (a->s.model) { /* a layer row of the Activations, Array or Energy screen */
+        const char *name = wb_hit_at(&a->s, ev.x, ev.y);
+        int idx = name ? nm_model_find(a->s.model, name) : -1;
+        if (idx >= 0) {
+            a->s.selected = idx;
+            tui_sync_model(a);
+        }
     }
 }
 

@@ -23,7 +23,7 @@ static void stacked_bar(tui_grid *g, const wb_energy *e, const double *pj, doubl
 /* The selected layer by component per system, then every layer's total
  * per system (rows scrolled to keep the selected one visible), in `rows`
  * lines from y. Returns the line after the last one drawn. */
-static int draw_layers(tui_grid *g, const wb_energy *e, int x, int y, int w, int rows)
+static int draw_layers(tui_grid *g, wb_state *s, const wb_energy *e, int x, int y, int w, int rows)
 {
     if (e->n_layers == 0 || rows < 3)
         return y;
@@ -71,6 +71,7 @@ static int draw_layers(tui_grid *g, const wb_energy *e, int x, int y, int w, int
         if (sel)
             tui_fill(g, x + 1, y + 1 + r, label_w - 1 + e->n_systems * cw, 1, ' ', TUI_S_SELECTED);
         tui_text(g, x + 1, y + 1 + r, label_w - 1, sel ? TUI_S_SELECTED : TUI_S_NORMAL, e->layer_names[k]);
+        wb_hit_add(s, x + 1, y + 1 + r, label_w - 1 + e->n_systems * cw, e->layer_names[k]);
         for (int i = 0; i < e->n_systems; i++)
             tui_printf(g, x + label_w + i * cw, y + 1 + r, cw - 1, sel ? TUI_S_SELECTED : TUI_S_NORMAL, "%10.3f",
                        e->layer_pj[i][k] * 1e-6);
@@ -116,7 +117,7 @@ void view_energy(tui_grid *g, wb_state *s, int x, int y, int w, int h)
         tui_printf(g, x + label_w, yy + 1, bar_w, TUI_S_DIM, "%.2fx the energy of %s   area %.3f mm2",
                    first > 0 ? total / first : 0, e->system[0], e->area_mm2[i]);
     }
-    yy = draw_layers(g, e, x, yy + 1, w, y + h - 3 - (yy + 1));
+    yy = draw_layers(g, s, e, x, yy + 1, w, y + h - 3 - (yy + 1));
     /* legend */
     int lx = x + 1, ly = y + h - 2;
     for (int c = 0; c < e->n_comp; c++) {

@@ -153,9 +153,27 @@ void view_too_small(tui_grid *g, int min_w, int min_h)
     tui_printf(g, 0, 1, 0, TUI_S_NORMAL, "nmlab needs %dx%d; resize or press q.", min_w, min_h);
 }
 
+void wb_hit_add(wb_state *s, int x, int y, int w, const char *layer)
+{
+    if (s->n_hits >= WB_MAX_HITS || !layer)
+        return;
+    s->hits[s->n_hits].x = x, s->hits[s->n_hits].y = y, s->hits[s->n_hits].w = w;
+    snprintf(s->hits[s->n_hits].layer, sizeof s->hits[0].layer, "%s", layer);
+    s->n_hits++;
+}
+
+const char *wb_hit_at(const wb_state *s, int x, int y)
+{
+    for (int i = 0; i < s->n_hits; i++)
+        if (y == s->hits[i].y && x >= s->hits[i].x && x < s->hits[i].x + s->hits[i].w)
+            return s->hits[i].layer;
+    return NULL;
+}
+
 void wb_draw(tui_grid *g, wb_state *s, const wb_key_help *keys, int nkeys)
 {
     tui_grid_clear(g);
+    s->n_hits = 0;
     view_header(g, s);
     int x = 0, y = 2, w = g->w, h = g->h - 3;
     if (s->show_help) {

@@ -31,6 +31,7 @@ typedef struct {
 } wb_log;
 
 /* What the Array screen shows; filled by the app from the simulator. */
+#define WB_MAX_HITS 128
 #define WB_MAX_COMP 12
 typedef struct {
     char config[160];            /* "nm-4:9-4:9 16x16 ws ..." */
@@ -138,6 +139,10 @@ typedef struct {
     int have_act;
     wb_energy energy;
     int have_array, have_energy;
+    /* layer rows drawn this frame (set by the views, cleared by wb_draw):
+     * a mouse click on one selects that layer */
+    struct { int x, y, w; char layer[NM_NAME_MAX]; } hits[WB_MAX_HITS];
+    int n_hits;
     int theme_dark;
     int color;                   /* colours available: else glyph-only masks */
     int mouse;
@@ -175,6 +180,10 @@ void wb_draw(tui_grid *g, wb_state *s, const wb_key_help *keys, int nkeys);
 /* Layer order for the layers table under s->sort (indices into the model;
  * writes n_layers entries). */
 void wb_layer_order(const wb_state *s, int *order);
+/* Records that the row at (x, y), w wide, names `layer` (for the mouse). */
+void wb_hit_add(wb_state *s, int x, int y, int w, const char *layer);
+/* The layer named by the row under (x, y) this frame, or NULL. */
+const char *wb_hit_at(const wb_state *s, int x, int y);
 /* The Mask screen's scale for a rows x cols matrix in an area of aw x ah
  * characters under s->zoom and s->color. */
 wb_mask_scale wb_mask_scale_for(const wb_state *s, int64_t rows, int64_t cols, int aw, int ah);

@@ -427,6 +427,10 @@ Test(tui_views, energy_per_layer_bars_and_table)
     for (int y = ysel + 3; y < 30; y++)
         if (tui_at(g, 1, y)->ch == 'c' && tui_at(g, 5, y)->ch == 'B') {
             cr_assert_eq(tui_at(g, 1, y)->style, TUI_S_SELECTED);
+            /* and the row is clickable: the mouse selects convB there */
+            cr_assert_str_eq(wb_hit_at(&s, 30, y), "convB");
+            cr_assert_str_eq(wb_hit_at(&s, 3, y + 1), "fc");
+            cr_assert_null(wb_hit_at(&s, 3, ysel), "the heading is not a layer row");
             found = 1;
         }
     cr_assert(found, "%s", t);

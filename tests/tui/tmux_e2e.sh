@@ -49,6 +49,16 @@ keys 4
 expect "array screen shows cycles" "cycle [0-9]+ / [0-9]+"
 keys n n n
 expect "stepping advances the cycle" "cycle 3 / "
+# the mouse (SGR reports, as xterm sends them): a layer row of the Energy
+# table selects that layer; a tab in the header switches screens
+click() { keys -l $'\e[<0;'"$1;$2M"; keys -l $'\e[<0;'"$1;$2m"; }
+keys 5
+expect "energy screen lists the layers" "^ layer1\.0\.conv2 +[0-9.]+"
+row=$(screen | grep -n '^ layer1\.0\.conv2 ' | head -1 | cut -d: -f1)
+click 5 "${row:-1}"
+expect "a click on a layer row selects it" "layer layer1\.0\.conv2 +\(\[ \]"
+click 10 1
+expect "a click on a tab switches screens" "\[1 Layers\]"
 keys 6
 expect "console screen" "\[6 Console\]"
 keys -l 'print(6*7)'
