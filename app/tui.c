@@ -763,4 +763,3 @@ int tui_main(const tui_options *opt)
     free(a);
     return 0;
 }
-
