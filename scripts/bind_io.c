@@ -40,7 +40,7 @@ static int l_load(lua_State *L)
     lua_pushcfunction(L, guard_gc);
     lua_setfield(L, -2, "__gc");
     lua_setmetatable(L, -2);
-    g->m = nm_model_load(path, &g->warnings);
+    g->m = nm_model_load_progress(path, &g->warnings, nmlua_progress, L);
     if (g->m == NULL) {
         lua_pushnil(L);
         lua_pushstring(L, nm_errmsg());
@@ -62,7 +62,7 @@ static int m_save(lua_State *L)
 {
     const nm_model *m = nmlua_check_model(L, 1);
     const char *path = nmlua_checkpath(L, 2);
-    if (nm_safetensors_save_model(m, path) != NM_OK) {
+    if (nm_safetensors_save_model_progress(m, path, nmlua_progress, L) != NM_OK) {
         lua_pushnil(L);
         lua_pushstring(L, nm_errmsg());
         return 2;

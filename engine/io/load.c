@@ -22,6 +22,11 @@ static int has_ext(const char *path, const char *ext)
 
 nm_model *nm_model_load(const char *path, char **warnings)
 {
+    return nm_model_load_progress(path, warnings, NULL, NULL);
+}
+
+nm_model *nm_model_load_progress(const char *path, char **warnings, nm_progress_fn progress, void *ud)
+{
     if (warnings)
         *warnings = NULL;
     FILE *f = fopen(path, "rb");
@@ -45,7 +50,7 @@ nm_model *nm_model_load(const char *path, char **warnings)
         return NULL;
     }
     if (n >= 9 && head[8] == '{' && head[5] == 0 && head[6] == 0 && head[7] == 0)
-        return nm_safetensors_load_model(path);
+        return nm_safetensors_load_model_progress(path, progress, ud);
     size_t skip = 0;
     if (n >= 3 && memcmp(head, "\xef\xbb\xbf", 3) == 0)
         skip = 3; /* UTF-8 byte-order mark */
@@ -56,7 +61,7 @@ nm_model *nm_model_load(const char *path, char **warnings)
     if (has_ext(path, ".csv"))
         return nm_scalesim_load(path, 1);
     if (has_ext(path, ".safetensors"))
-        return nm_safetensors_load_model(path);
+        return nm_safetensors_load_model_progress(path, progress, ud);
     int text = 1;
     for (size_t i = 0; i < n; i++)
         text &= isprint(head[i]) || isspace(head[i]);

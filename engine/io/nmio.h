@@ -31,12 +31,22 @@ int nm_tensor_list_add(nm_tensor_list *tl, const char *name, nm_tensor *t);
  * I64 -> i32 when in range) into *out. */
 int nm_safetensors_read(const char *path, nm_tensor_list *out);
 int nm_safetensors_write(const char *path, const nm_tensor_list *tl);
+/* The same, reporting progress over the tensor bytes (every 16 MB and at
+ * the end of each tensor); NM_ERR with a message ending in "cancelled" when
+ * `progress` asks to stop (a cancelled write leaves no file and any older
+ * file untouched). */
+int nm_safetensors_read_progress(const char *path, nm_tensor_list *out, nm_progress_fn progress, void *ud);
+int nm_safetensors_write_progress(const char *path, const nm_tensor_list *tl, nm_progress_fn progress,
+                                  void *ud);
 /* A model: the layer graph and settings in __metadata__ ("nmlab.model"),
  * parameters as "<layer>.weight", ".bias", ".mask", ".filters",
  * ".in_chans", ".gamma", ".beta", ".running_mean", ".running_var". A saved
  * model reloads exactly. */
 int nm_safetensors_save_model(const nm_model *m, const char *path);
 nm_model *nm_safetensors_load_model(const char *path);
+/* The same with progress and cancellation, as above. */
+int nm_safetensors_save_model_progress(const nm_model *m, const char *path, nm_progress_fn progress, void *ud);
+nm_model *nm_safetensors_load_model_progress(const char *path, nm_progress_fn progress, void *ud);
 
 /* --- NumPy .npy (io/npy.c) --- */
 /* f4, f8 (-> f32), i1, u1, b1 (-> u8), i4; C order, little-endian. */
@@ -62,5 +72,8 @@ nm_tensor *nm_idx_load(const char *path);
 /* --- any model file, by content (io/load.c) --- */
 /* safetensors, ONNX or SCALE-Sim CSV; a clear message for .npy/IDX/other. */
 nm_model *nm_model_load(const char *path, char **warnings);
+/* The same, with progress and cancellation for safetensors files (the
+ * others are read whole, without reports). */
+nm_model *nm_model_load_progress(const char *path, char **warnings, nm_progress_fn progress, void *ud);
 
 #endif

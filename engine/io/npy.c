@@ -284,7 +284,7 @@ nm_tensor *nm_npy_load(const char *path)
         nm_preperr(path);
         goto done;
     }
-    if (nm_raw_read(f, raw, t) != NM_OK) {
+    if (nm_raw_read(f, raw, t, NULL) != NM_OK) {
         nm_preperr(path);
         nm_tensor_release(t);
         t = NULL;
@@ -326,7 +326,7 @@ int nm_npy_save(const nm_tensor *t, const char *path)
         nm_atomic_abort(&af);
         return NM_ERR;
     }
-    if (nm_raw_write(af.f, t) != NM_OK) {
+    if (nm_raw_write(af.f, t, NULL) != NM_OK) {
         nm_preperr(path);
         nm_atomic_abort(&af);
         return NM_ERR;

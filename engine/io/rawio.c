@@ -162,17 +162,38 @@ static int decode(nm_raw_type r, const unsigned char *src, size_t n, void *dst, 
     return NM_OK;
 }
 
-int nm_raw_read(FILE *f, nm_raw_type r, nm_tensor *t)
+/* Adds n bytes to p and reports when NM_RAW_REPORT_BYTES have passed since
+ * the last report, or always with `force`; NM_ERR "cancelled" if asked. */
+static int raw_progress(nm_raw_progress *p, int64_t n, int force)
+{
+    if (!p || !p->fn)
+        return NM_OK;
+    p->done += n;
+    if (!force && p->done - p->reported < NM_RAW_REPORT_BYTES)
+        return NM_OK;
+    p->reported = p->done;
+    return nm_progress(p->fn, p->ud, p->total > 0 ? (double)p->done / (double)p->total : 1.0, p->what);
+}
+
+int nm_raw_read(FILE *f, nm_raw_type r, nm_tensor *t, nm_raw_progress *p)
 {
     if ((unsigned)r >= NM_RAW_COUNT || t->dtype != raw_targets[r])
         return nm_seterr("cannot decode stored type %d into %s", (int)r, nm_dtype_name(t->dtype));
     size_t esz = raw_sizes[r], per = CHUNK_BYTES / esz, dsz = nm_dtype_size(t->dtype);
     if (native_layout(r)) {
-        size_t n = (size_t)t->numel;
-        if (fread(t->data, esz, n, f) != n)
-            return ferror(f) ? nm_seterr("read error: %s", strerror(errno))
-                             : nm_seterr("unexpected end of file");
-        return NM_OK;
+        /* straight into the tensor, in slices so that progress can be seen */
+        size_t n = (size_t)t->numel, slice = (size_t)NM_RAW_REPORT_BYTES / esz;
+        unsigned char *out = t->data;
+        for (size_t done = 0; done < n;) {
+            size_t k = n - done < slice ? n - done : slice;
+            if (fread(out + done * esz, esz, k, f) != k)
+                return ferror(f) ? nm_seterr("read error: %s", strerror(errno))
+                                 : nm_seterr("unexpected end of file");
+            done += k;
+            if (raw_progress(p, (int64_t)(k * esz), done == n) != NM_OK)
+                return NM_ERR;
+        }
+        return n ? NM_OK : raw_progress(p, 0, 1);
     }
     unsigned char buf[CHUNK_BYTES];
     unsigned char *out = t->data;
@@ -185,8 +206,10 @@ int nm_raw_read(FILE *f, nm_raw_type r, nm_tensor *t)
         if (decode(r, buf, n, out + (size_t)done * dsz, done) != NM_OK)
             return NM_ERR;
         done += (int64_t)n;
+        if (raw_progress(p, (int64_t)(n * esz), done == t->numel) != NM_OK)
+            return NM_ERR;
     }
-    return NM_OK;
+    return t->numel ? NM_OK : raw_progress(p, 0, 1);
 }
 
 static void put32(unsigned char *p, uint32_t u)
@@ -197,16 +220,23 @@ static void put32(unsigned char *p, uint32_t u)
     p[3] = (unsigned char)(u >> 24);
 }
 
-int nm_raw_write(FILE *f, const nm_tensor *t)
+int nm_raw_write(FILE *f, const nm_tensor *t, nm_raw_progress *p)
 {
     size_t esz = nm_dtype_size(t->dtype);
     if (esz == 0)
         return nm_seterr("cannot write dtype %d", (int)t->dtype);
     if (native_layout(nm_raw_of_dtype(t->dtype))) {
-        size_t n = (size_t)t->numel;
-        if (fwrite(t->data, esz, n, f) != n)
-            return nm_seterr("write error: %s", strerror(errno));
-        return NM_OK;
+        size_t n = (size_t)t->numel, slice = (size_t)NM_RAW_REPORT_BYTES / esz;
+        const unsigned char *in = t->data;
+        for (size_t done = 0; done < n;) {
+            size_t k = n - done < slice ? n - done : slice;
+            if (fwrite(in + done * esz, esz, k, f) != k)
+                return nm_seterr("write error: %s", strerror(errno));
+            done += k;
+            if (raw_progress(p, (int64_t)(k * esz), done == n) != NM_OK)
+                return NM_ERR;
+        }
+        return n ? NM_OK : raw_progress(p, 0, 1);
     }
     unsigned char buf[CHUNK_BYTES];
     size_t per = CHUNK_BYTES / esz;
@@ -226,6 +256,8 @@ int nm_raw_write(FILE *f, const nm_tensor *t)
         if (fwrite(buf, esz, n, f) != n)
             return nm_seterr("write error: %s", strerror(errno));
         done += (int64_t)n;
+        if (raw_progress(p, (int64_t)(n * esz), done == t->numel) != NM_OK)
+            return NM_ERR;
     }
-    return NM_OK;
+    return t->numel ? NM_OK : raw_progress(p, 0, 1);
 }

@@ -5,6 +5,7 @@
 #ifndef NM_RAWIO_H
 #define NM_RAWIO_H
 
+#include "error.h"
 #include "tensor.h"
 
 #include <stddef.h>
@@ -37,15 +38,27 @@ nm_raw_type nm_raw_of_dtype(nm_dtype t);
  * product overflows int64. */
 int64_t nm_raw_bytes(nm_raw_type r, int64_t numel);
 
+/* Progress over the tensor bytes of one file, for nm_raw_read/write:
+ * `done` grows by the bytes each call moves and fn is called at least every
+ * NM_RAW_REPORT_BYTES and at the end of each tensor. A NULL pointer or fn
+ * means no reports. */
+typedef struct {
+    nm_progress_fn fn;
+    void *ud;
+    int64_t done, total, reported;
+    const char *what;
+} nm_raw_progress;
+#define NM_RAW_REPORT_BYTES ((int64_t)16 << 20)
+
 /* Reads t->numel stored elements of type r from f's current position and
  * decodes them into t (whose dtype must be nm_raw_target(r)). On failure
  * returns NM_ERR with a message that does not name the file (callers
  * prefix it): "unexpected end of file", "read error", or for I64 the first
  * element that does not fit int32. */
-int nm_raw_read(FILE *f, nm_raw_type r, nm_tensor *t);
+int nm_raw_read(FILE *f, nm_raw_type r, nm_tensor *t, nm_raw_progress *p);
 
 /* Writes t's elements little-endian as nm_raw_of_dtype(t->dtype). NM_ERR
  * ("write error: ...") if the stream reports a failure. */
-int nm_raw_write(FILE *f, const nm_tensor *t);
+int nm_raw_write(FILE *f, const nm_tensor *t, nm_raw_progress *p);
 
 #endif

@@ -237,7 +237,7 @@ static int read_header(const char *path, FILE *f, json_t **root, int64_t *data_s
 /* Validates every entry, then allocates and reads the tensors in header
  * order into out. */
 static int read_tensors(const char *path, FILE *f, json_t *root, int64_t data_start,
-                        int64_t data_len, nm_tensor_list *out)
+                        int64_t data_len, nm_tensor_list *out, nm_raw_progress *p)
 {
     size_t cap = json_object_size(root);
     st_entry *es = malloc((cap ? cap : 1) * sizeof *es);
@@ -268,6 +268,8 @@ static int read_tensors(const char *path, FILE *f, json_t *root, int64_t data_st
     }
     if (rc == NM_OK)
         rc = check_overlaps(path, es, n);
+    for (size_t i = 0; i < n && p; i++)
+        p->total += es[i].end - es[i].begin;
     for (size_t i = 0; i < n && rc == NM_OK; i++) {
         const st_entry *e = &es[i];
         nm_tensor *t = nm_tensor_new(nm_raw_target(e->raw), e->ndim, e->shape);
@@ -277,7 +279,7 @@ static int read_tensors(const char *path, FILE *f, json_t *root, int64_t data_st
         }
         if (fseeko(f, (off_t)(data_start + e->begin), SEEK_SET) != 0)
             rc = nm_seterr("%s: tensor '%s': cannot seek: %s", path, e->name, strerror(errno));
-        else if (nm_raw_read(f, e->raw, t) != NM_OK)
+        else if (nm_raw_read(f, e->raw, t, p) != NM_OK)
             rc = tensor_err(path, e->name);
         else if (nm_tensor_list_add(out, e->name, t) != NM_OK)
             rc = nm_preperr(path);
@@ -291,6 +293,12 @@ static int read_tensors(const char *path, FILE *f, json_t *root, int64_t data_st
  * appended to; free with nm_tensor_list_free). On failure *out is empty. */
 int nm_safetensors_read(const char *path, nm_tensor_list *out)
 {
+    return nm_safetensors_read_progress(path, out, NULL, NULL);
+}
+
+int nm_safetensors_read_progress(const char *path, nm_tensor_list *out, nm_progress_fn progress, void *ud)
+{
+    nm_raw_progress p = {progress, ud, 0, 0, 0, "reading"};
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -299,7 +307,7 @@ int nm_safetensors_read(const char *path, nm_tensor_list *out)
     int64_t data_start = 0, data_len = 0;
     int rc = read_header(path, f, &root, &data_start, &data_len);
     if (rc == NM_OK)
-        rc = read_tensors(path, f, root, data_start, data_len, out);
+        rc = read_tensors(path, f, root, data_start, data_len, out, &p);
     json_decref(root);
     fclose(f);
     if (rc != NM_OK)
@@ -368,6 +376,16 @@ fail:
  * padded with spaces to a multiple of 8 bytes so the data is aligned. */
 int nm_safetensors_write(const char *path, const nm_tensor_list *tl)
 {
+    return nm_safetensors_write_progress(path, tl, NULL, NULL);
+}
+
+int nm_safetensors_write_progress(const char *path, const nm_tensor_list *tl, nm_progress_fn progress,
+                                  void *ud)
+{
+    nm_raw_progress p = {progress, ud, 0, 0, 0, "writing"};
+    for (int i = 0; i < tl->count; i++)
+        if (tl->tensors[i])
+            p.total += tl->tensors[i]->numel * (int64_t)nm_dtype_size(tl->tensors[i]->dtype);
     json_t *root = build_header(path, tl);
     if (!root)
         return NM_ERR;
@@ -395,7 +413,7 @@ int nm_safetensors_write(const char *path, const nm_tensor_list *tl)
         return NM_ERR;
     }
     for (int i = 0; i < tl->count; i++) {
-        if (nm_raw_write(af.f, tl->tensors[i]) != NM_OK) {
+        if (nm_raw_write(af.f, tl->tensors[i], &p) != NM_OK) {
             tensor_err(path, tl->names[i]);
             nm_atomic_abort(&af);
             return NM_ERR;

@@ -172,6 +172,11 @@ static char *model_json(const nm_model *m)
 /* Writes m (graph in the metadata, parameters as tensors) atomically. */
 int nm_safetensors_save_model(const nm_model *m, const char *path)
 {
+    return nm_safetensors_save_model_progress(m, path, NULL, NULL);
+}
+
+int nm_safetensors_save_model_progress(const nm_model *m, const char *path, nm_progress_fn progress, void *ud)
+{
     nm_tensor_list tl = {0};
     char *text = model_json(m);
     if (!text)
@@ -195,7 +200,7 @@ int nm_safetensors_save_model(const nm_model *m, const char *path)
         }
     }
     if (rc == NM_OK)
-        rc = nm_safetensors_write(path, &tl);
+        rc = nm_safetensors_write_progress(path, &tl, progress, ud);
     nm_tensor_list_free(&tl);
     return rc;
 }
@@ -449,8 +454,13 @@ fail:
 /* Loads a model saved by nm_safetensors_save_model (caller frees). */
 nm_model *nm_safetensors_load_model(const char *path)
 {
+    return nm_safetensors_load_model_progress(path, NULL, NULL);
+}
+
+nm_model *nm_safetensors_load_model_progress(const char *path, nm_progress_fn progress, void *ud)
+{
     nm_tensor_list tl;
-    if (nm_safetensors_read(path, &tl) != NM_OK)
+    if (nm_safetensors_read_progress(path, &tl, progress, ud) != NM_OK)
         return NULL;
     nm_model *m = NULL;
     json_t *md = tl.metadata_json ? json_loads(tl.metadata_json, 0, NULL) : NULL;

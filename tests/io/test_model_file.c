@@ -472,3 +472,98 @@ Test(model_file, header_corruption_fails_cleanly)
     cr_assert(loaded > 0 && refused > 0);
     free(buf);
 }
+
+/* ---- progress and cancellation of model files ---- */
+
+typedef struct {
+    int calls, stop_at, monotone;
+    double last;
+    char what[16];
+} io_log;
+
+static int log_io(void *ud, double fraction, const char *what)
+{
+    io_log *p = ud;
+    if (fraction < p->last || fraction > 1.0)
+        p->monotone = 0;
+    p->last = fraction;
+    snprintf(p->what, sizeof p->what, "%s", what);
+    return ++p->calls == p->stop_at;
+}
+
+/* A model with one 21 MB weight (2048 x 2560 linear) and a small conv: the
+ * big tensor alone crosses the 16 MB report step, so a save or load reports
+ * inside it as well as at the end of each tensor. */
+static nm_model *big_fc(void)
+{
+    nm_model *m = nm_model_new("big fc", 2560, 1, 1);
+    cr_assert(nm_add_flatten(m, "flat", NM_INPUT) >= 0);
+    cr_assert(nm_add_linear(m, "fc", NM_PREV, 2048, 1) >= 0, "%s", nm_errmsg());
+    nm_model_init_weights(m, 3);
+    return m;
+}
+
+/* Progress does not change the bytes; fractions rise to exactly 1; there
+ * are more reports than tensors (the 21 MB weight reports twice inside). */
+Test(model_file, save_and_load_report_progress)
+{
+    nm_model *m = big_fc();
+    char a[512], b[512];
+    tmp_path(a, sizeof a, dir, "plain.safetensors");
+    tmp_path(b, sizeof b, dir, "progress.safetensors");
+    cr_assert_eq(nm_safetensors_save_model(m, a), NM_OK, "%s", nm_errmsg());
+    io_log w = {0, -1, 1, 0, ""};
+    cr_assert_eq(nm_safetensors_save_model_progress(m, b, log_io, &w), NM_OK, "%s", nm_errmsg());
+    size_t na, nb;
+    unsigned char *ba = slurp(a, &na), *bb = slurp(b, &nb);
+    cr_assert(na == nb && memcmp(ba, bb, na) == 0, "progress changed the file");
+    free(ba), free(bb);
+    cr_assert(w.monotone);
+    cr_assert_float_eq(w.last, 1.0, 1e-12);
+    cr_assert_str_eq(w.what, "writing");
+    cr_assert_geq(w.calls, 3, "weight (2 slices) + bias: %d reports", w.calls);
+
+    io_log r = {0, -1, 1, 0, ""};
+    char *warn = NULL;
+    nm_model *back = nm_model_load_progress(b, &warn, log_io, &r);
+    cr_assert_not_null(back, "%s", nm_errmsg());
+    same_model(m, back);
+    cr_assert(r.monotone);
+    cr_assert_float_eq(r.last, 1.0, 1e-12);
+    cr_assert_str_eq(r.what, "reading");
+    cr_assert_geq(r.calls, 3);
+    nm_model_free(back);
+    nm_model_free(m);
+}
+
+/* Asking to stop: the load fails with "cancelled"; a cancelled save leaves
+ * no file where there was none, and an older file byte for byte. */
+Test(model_file, cancelled_save_and_load)
+{
+    nm_model *m = big_fc();
+    char p[512], q[512];
+    tmp_path(p, sizeof p, dir, "m.safetensors");
+    cr_assert_eq(nm_safetensors_save_model(m, p), NM_OK, "%s", nm_errmsg());
+
+    io_log r = {0, 1, 1, 0, ""};
+    cr_assert_null(nm_model_load_progress(p, NULL, log_io, &r));
+    cr_assert(strstr(nm_errmsg(), "cancelled"), "%s", nm_errmsg());
+    cr_assert_eq(r.calls, 1, "went on after the stop");
+
+    tmp_path(q, sizeof q, dir, "new.safetensors");
+    io_log w = {0, 1, 1, 0, ""};
+    cr_assert_eq(nm_safetensors_save_model_progress(m, q, log_io, &w), NM_ERR);
+    cr_assert(strstr(nm_errmsg(), "cancelled"), "%s", nm_errmsg());
+    cr_assert_eq(access(q, F_OK), -1, "a cancelled save left %s", q);
+    cr_assert_eq(tmp_count(dir), 1, "a temporary file was left behind");
+
+    size_t n0, n1;
+    unsigned char *before = slurp(p, &n0);
+    nm_f32(m->layers[1].weight)[0] += 1.0f; /* a different model, same path */
+    io_log w2 = {0, 2, 1, 0, ""};
+    cr_assert_eq(nm_safetensors_save_model_progress(m, p, log_io, &w2), NM_ERR);
+    unsigned char *after = slurp(p, &n1);
+    cr_assert(n0 == n1 && memcmp(before, after, n0) == 0, "the older file changed");
+    free(before), free(after);
+    nm_model_free(m);
+}
