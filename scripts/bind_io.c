@@ -1,4 +1,5 @@
-/* bind_io.c - nm.load and model:save: model files.
+/* bind_io.c - nm.load and model:save: model files; nm.npy_load and
+ * nm.npy_save: single tensors in NumPy's .npy format.
  *
  * Missing, unreadable or corrupt files are expected failures: nil and the
  * engine's message (which names the file). In the sandbox, paths outside
@@ -71,8 +72,48 @@ static int m_save(lua_State *L)
     return 1;
 }
 
+/* nm.npy_load(path) -> tensor  or  nil, message. The tensor is counted
+ * against the memory limit like any other. */
+static int l_npy_load(lua_State *L)
+{
+    const char *path = nmlua_checkpath(L, 1);
+    nm_tensor *t = nm_npy_load(path);
+    if (t == NULL) {
+        lua_pushnil(L);
+        lua_pushstring(L, nm_errmsg());
+        return 2;
+    }
+    size_t bytes = (size_t)t->numel * nm_dtype_size(t->dtype);
+    if (nmlua_mem_reserve(L, bytes) != NM_OK) {
+        nm_tensor_release(t);
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s: %s", path, nm_errmsg());
+        return 2;
+    }
+    nmlua_push_tensor(L, t, bytes);
+    return 1;
+}
+
+/* nm.npy_save(tensor, path) -> true  or  nil, message. Atomic. */
+static int l_npy_save(lua_State *L)
+{
+    const nm_tensor *t = nmlua_check_tensor(L, 1);
+    const char *path = nmlua_checkpath(L, 2);
+    if (nm_npy_save(t, path) != NM_OK) {
+        lua_pushnil(L);
+        lua_pushstring(L, nm_errmsg());
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 void nmlua_open_io(lua_State *L, int nm)
 {
+    lua_pushcfunction(L, l_npy_load);
+    lua_setfield(L, nm, "npy_load");
+    lua_pushcfunction(L, l_npy_save);
+    lua_setfield(L, nm, "npy_save");
     lua_pushcfunction(L, l_load);
     lua_setfield(L, nm, "load");
     luaL_getmetatable(L, NMLUA_MODEL);     /* registered by nmlua_open_model */

@@ -101,6 +101,41 @@ T.case("SCALE-Sim topology through nm.load", function()
   end
 end)
 
+T.case("npy round trip, nm.load's hint, bad files", function()
+  local npy = tmp .. ".npy"
+  -- f32 with values written one by one, read back element by element
+  local t = nm.tensor({2, 3}, 0)
+  for i = 1, 2 do for j = 1, 3 do t:set(i, j, (i - 1) * 3 + j + 0.25) end end
+  T.eq(nm.npy_save(t, npy), true)
+  local back = assert(nm.npy_load(npy))
+  T.eq(back:shape(), {2, 3})
+  T.eq(back:totable(), {{1.25, 2.25, 3.25}, {4.25, 5.25, 6.25}})
+  -- other dtypes keep their dtype
+  for _, dt in ipairs {"i32", "u8", "i8"} do
+    local x = nm.tensor({4}, 7, dt)
+    T.eq(nm.npy_save(x, npy), true)
+    local y = assert(nm.npy_load(npy))
+    T.eq(y:dtype(), dt); T.eq(y:totable(), {7, 7, 7, 7})
+  end
+  -- nm.load points at nm.npy_load, which exists
+  local m, err = nm.load(npy)
+  T.eq(m, nil)
+  T.ok(err:find("nm.npy_load", 1, true), err)
+  T.eq(type(nm.npy_load), "function")
+  -- truncated and missing files: nil and a message naming the file
+  local f = assert(io.open(npy, "rb")); local bytes = f:read("a"); f:close()
+  f = assert(io.open(npy, "wb")); f:write(bytes:sub(1, #bytes - 2)); f:close()
+  local r, msg = nm.npy_load(npy)
+  T.eq(r, nil); T.ok(msg:find(npy, 1, true), msg)
+  os.remove(npy)
+  r, msg = nm.npy_load("/nonexistent-folder/x.npy")
+  T.eq(r, nil); T.ok(msg:find("/nonexistent-folder/x.npy", 1, true), msg)
+  local ok
+  ok, msg = nm.npy_save(t, "/nonexistent-folder/x.npy")
+  T.eq(ok, nil); T.ok(msg:find("/nonexistent-folder/x.npy", 1, true), msg)
+  T.raises(function() nm.npy_save({}, npy) end, "nm.tensor expected")
+end)
+
 T.case("wrong arguments raise", function()
   T.raises(function() nm.load({}) end, "bad argument #1 to 'load' (string expected, got table)")
   T.raises(function() nm.load() end, "bad argument #1 to 'load' (string expected, got no value)")
