@@ -49,7 +49,7 @@ static void draw_map(tui_grid *g, const wb_act *a, int which, int x, int y, int 
                 tui_put(g, x + c * mx + k, y + r, ch, st);
         }
     if (step > 1)
-        tui_printf(g, x, y + (a->h + step - 1) / step, bw, TUI_S_WARN, "1 char = %dx%d (top-left value)", step, step);
+        tui_printf(g, x, y + (a->h + step - 1) / step, bw, TUI_S_WARN, "1 char = %dx%d (top-left)", step, step);
 }
 
 void view_activations(tui_grid *g, wb_state *s, int x, int y, int w, int h)
@@ -59,9 +59,10 @@ void view_activations(tui_grid *g, wb_state *s, int x, int y, int w, int h)
         tui_text(g, x + 2, y + 1, w - 4, TUI_S_DIM, a->note[0] ? a->note : "No activations yet.");
         return;
     }
-    tui_printf(g, x + 1, y, w - 2, TUI_S_ACCENT, "%s  |  %s channel %d/%d (%dx%d)  |  N:M %d:%d, policy %s (P)",
-               a->sample, a->layer, a->channel + 1, a->channels, a->h, a->w, a->n, a->m,
-               a->policy ? "topk" : "first");
+    /* the sample last: on a narrow terminal it is what gets clipped */
+    tui_printf(g, x + 1, y, w - 2, TUI_S_ACCENT, "%s channel %d/%d (%dx%d)  |  N:M %d:%d, policy %s (P)  |  %s",
+               a->layer, a->channel + 1, a->channels, a->h, a->w, a->n, a->m, a->policy ? "topk" : "first",
+               a->sample);
     int mapw = (w * 2 / 3 - 4) / 2, maph = h - 4;
     if (mapw > 60)
         mapw = 60;

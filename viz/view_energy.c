@@ -114,7 +114,7 @@ void view_energy(tui_grid *g, wb_state *s, int x, int y, int w, int h)
         char cyc[32];
         tui_printf(g, x + label_w + bar_w + 1, yy, 23, TUI_S_NORMAL, "%.3g mJ %s cyc", total * 1e-9,
                    wb_human((double)e->cycles[i], cyc, sizeof cyc));
-        tui_printf(g, x + label_w, yy + 1, bar_w, TUI_S_DIM, "%.2fx the energy of %s   area %.3f mm2",
+        tui_printf(g, x + label_w, yy + 1, w - label_w - 1, TUI_S_DIM, "%.2fx the energy of %s   area %.3f mm2",
                    first > 0 ? total / first : 0, e->system[0], e->area_mm2[i]);
     }
     yy = draw_layers(g, s, e, x, yy + 1, w, y + h - 3 - (yy + 1));
