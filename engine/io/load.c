@@ -57,7 +57,7 @@ nm_model *nm_model_load_progress(const char *path, char **warnings, nm_progress_
     if (n >= skip + 10 && strncasecmp((const char *)head + skip, "layer name", 10) == 0)
         return nm_scalesim_load(path, 1);
     if (has_ext(path, ".onnx") || head[0] == 0x08)
-        return nm_onnx_load(path, warnings);
+        return nm_onnx_load_progress(path, warnings, progress, ud);
     if (has_ext(path, ".csv"))
         return nm_scalesim_load(path, 1);
     if (has_ext(path, ".safetensors"))

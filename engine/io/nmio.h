@@ -59,6 +59,9 @@ int nm_npy_save(const nm_tensor *t, const char *path);
  * initializers. Unsupported operators do not fail the load: they are listed
  * in *warnings (malloc'd text, caller frees; NULL when there are none). */
 nm_model *nm_onnx_load(const char *path, char **warnings);
+/* The same with progress (per graph node) and cancellation: NULL with a
+ * message ending in "cancelled" when `progress` asks to stop. */
+nm_model *nm_onnx_load_progress(const char *path, char **warnings, nm_progress_fn progress, void *ud);
 
 /* --- SCALE-Sim topology CSV (io/scalesim_csv.c) --- */
 /* One detached conv (or linear) per row, synthetic weights from seed,
@@ -72,8 +75,8 @@ nm_tensor *nm_idx_load(const char *path);
 /* --- any model file, by content (io/load.c) --- */
 /* safetensors, ONNX or SCALE-Sim CSV; a clear message for .npy/IDX/other. */
 nm_model *nm_model_load(const char *path, char **warnings);
-/* The same, with progress and cancellation for safetensors files (the
- * others are read whole, without reports). */
+/* The same, with progress and cancellation for safetensors and ONNX files
+ * (SCALE-Sim topologies are small and read without reports). */
 nm_model *nm_model_load_progress(const char *path, char **warnings, nm_progress_fn progress, void *ud);
 
 #endif

@@ -197,6 +197,8 @@ typedef struct {
     int node_k;
     char where[160];                /* "node 'conv1' (Conv)" */
     sbuf warn;
+    nm_progress_fn progress;        /* reported per node, may be NULL */
+    void *progress_ud;
 } importer;
 
 static const char *str_or(const char *s, const char *dflt)
@@ -1448,6 +1450,9 @@ static int walk(importer *im)
     const Onnx__GraphProto *g = im->g;
     for (size_t k = 0; k < g->n_node; k++) {
         const Onnx__NodeProto *n = g->node[k];
+        if (nm_progress(im->progress, im->progress_ud, 0.5 + 0.5 * (double)k / (double)g->n_node,
+                        "importing") != NM_OK)
+            return NM_ERR;
         im->node = n;
         im->node_k = (int)k;
         node_label(n, (int)k, im->where, sizeof im->where);
@@ -1482,7 +1487,8 @@ static void importer_free(importer *im)
 
 /* Builds the model from an unpacked ModelProto. On success *warnings
  * receives the warning text (or NULL). */
-static nm_model *import_model(const char *path, const Onnx__ModelProto *mp, char **warnings)
+static nm_model *import_model(const char *path, const Onnx__ModelProto *mp, char **warnings,
+                              nm_progress_fn progress, void *ud)
 {
     if (!mp->graph) {
         nm_seterr("no graph (empty file, or not an ONNX model)");
@@ -1495,6 +1501,7 @@ static nm_model *import_model(const char *path, const Onnx__ModelProto *mp, char
     int c = 0, h = 0, w = 0;
     char name[NM_NAME_MAX];
     im.g = mp->graph;
+    im.progress = progress, im.progress_ud = ud;
     if (index_graph(&im) || find_input(&im, &in_name, &c, &h, &w))
         goto fail;
     model_name(path, im.g, name);
@@ -1532,8 +1539,19 @@ fail:
 
 nm_model *nm_onnx_load(const char *path, char **warnings)
 {
+    return nm_onnx_load_progress(path, warnings, NULL, NULL);
+}
+
+/* Progress: 0 before reading, 0.5 once the file is read and unpacked (one
+ * step, no reports inside), then per node, and 1 at the end. */
+nm_model *nm_onnx_load_progress(const char *path, char **warnings, nm_progress_fn progress, void *ud)
+{
     if (warnings)
         *warnings = NULL;
+    if (nm_progress(progress, ud, 0.0, "reading") != NM_OK) {
+        nm_preperr(path);
+        return NULL;
+    }
     unsigned char *data;
     size_t len;
     if (nm_read_file(path, ONNX_MAX_FILE, &data, &len) != NM_OK)
@@ -1544,8 +1562,17 @@ nm_model *nm_onnx_load(const char *path, char **warnings)
         nm_seterr("%s: not a valid ONNX file (protobuf data is corrupt or truncated)", path);
         return NULL;
     }
-    nm_model *m = import_model(path, mp, warnings);
+    nm_model *m = nm_progress(progress, ud, 0.5, "importing") == NM_OK
+                      ? import_model(path, mp, warnings, progress, ud) : NULL;
     onnx__model_proto__free_unpacked(mp, NULL);
+    if (m && nm_progress(progress, ud, 1.0, "importing") != NM_OK) {
+        nm_model_free(m);
+        m = NULL;
+        if (warnings) {
+            free(*warnings);
+            *warnings = NULL;
+        }
+    }
     if (!m)
         nm_preperr(path);
     return m;

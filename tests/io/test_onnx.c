@@ -748,3 +748,57 @@ Test(onnx, reshape_with_computed_shape_stops, .init = make_tmp, .fini = rm_tmp)
     free(warn);
     nm_model_free(m);
 }
+
+/* ---- progress and cancellation ---- */
+
+typedef struct {
+    int calls, stop_at, monotone;
+    double first, last;
+} onnx_log;
+
+static int log_onnx(void *ud, double fraction, const char *what)
+{
+    onnx_log *p = ud;
+    cr_assert(strcmp(what, "reading") == 0 || strcmp(what, "importing") == 0, "%s", what);
+    if (p->calls == 0)
+        p->first = fraction;
+    if (fraction < p->last || fraction > 1.0)
+        p->monotone = 0;
+    p->last = fraction;
+    return ++p->calls == p->stop_at;
+}
+
+/* Reports run from 0 to exactly 1, one per node and more, without changing
+ * the import; asking to stop gives NULL, "cancelled" and no warnings. */
+Test(onnx, load_reports_progress_and_cancels, .init = make_tmp, .fini = rm_tmp)
+{
+    cnn_vals v;
+    const char *path = write_model(small_cnn(&v, 1, 0), "p.onnx");
+    onnx_log p = {0, -1, 1, -1, 0};
+    char *warn = (char *)1;
+    nm_model *m = nm_onnx_load_progress(path, &warn, log_onnx, &p);
+    cr_assert_not_null(m, "%s", nm_errmsg());
+    cr_assert_null(warn);
+    check_small_cnn(m, &v);
+    cr_assert(p.monotone);
+    cr_assert_float_eq(p.first, 0.0, 0);
+    cr_assert_float_eq(p.last, 1.0, 0);
+    cr_assert_geq(p.calls, 3, "only %d reports", p.calls);
+    int all = p.calls;
+    nm_model_free(m);
+    for (int stop = 1; stop <= all; stop++) {
+        onnx_log q = {0, stop, 1, -1, 0};
+        warn = (char *)1;
+        cr_assert_null(nm_onnx_load_progress(path, &warn, log_onnx, &q), "stop at %d of %d", stop, all);
+        cr_assert(strstr(nm_errmsg(), "cancelled") && strstr(nm_errmsg(), path), "%s", nm_errmsg());
+        cr_assert_null(warn);
+        cr_assert_eq(q.calls, stop, "went on after the stop");
+    }
+    /* nm_model_load passes the progress on for ONNX files */
+    onnx_log r = {0, -1, 1, -1, 0};
+    m = nm_model_load_progress(path, NULL, log_onnx, &r);
+    cr_assert_not_null(m, "%s", nm_errmsg());
+    cr_assert_eq(r.calls, all);
+    nm_model_free(m);
+    cnn_free(&v);
+}
