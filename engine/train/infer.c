@@ -38,7 +38,7 @@ int nm_evaluate(nm_model *m, const nm_dataset *d, int batch, double *acc, double
             const int64_t cnt = (int64_t)l->out_c * l->out_h * l->out_w * n;
             const float *a = nm_net_act(net, i);
             int64_t z = 0;
-#pragma omp parallel for schedule(static) reduction(+ : z) if (cnt > NM_PAR_MIN)
+#pragma omp parallel for simd schedule(static) reduction(+ : z) if (cnt > NM_PAR_MIN)
             for (int64_t k = 0; k < cnt; k++)
                 z += a[k] != 0.0f;
             nnz[i] += z;
