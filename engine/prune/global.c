@@ -46,7 +46,7 @@ int nm_prune_global(nm_model *mdl, const nm_global_opts *o)
             goto done;
         int64_t n = l->weight->numel, z = 0;
         const uint8_t *mk = nm_u8(l->mask);
-#pragma omp parallel for schedule(static) reduction(+ : z)
+#pragma omp parallel for simd schedule(static) reduction(+ : z)
         for (int64_t j = 0; j < n; j++)
             z += mk[j] == 0;
         total += n;

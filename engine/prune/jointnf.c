@@ -60,7 +60,7 @@ static int64_t mark_candidates(const nm_layer *l, const jl *e)
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < g.rows; r++)
         nm_nm_row(&g, w, mk, e->cand, r, e->n);
-#pragma omp parallel for schedule(static) reduction(+ : count)
+#pragma omp parallel for simd schedule(static) reduction(+ : count)
     for (int64_t i = 0; i < numel; i++)
         count += e->cand[i];
     return count;

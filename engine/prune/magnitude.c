@@ -64,7 +64,7 @@ static int64_t count_zeros(const nm_tensor *mask)
 {
     const uint8_t *m = nm_u8(mask);
     int64_t z = 0;
-#pragma omp parallel for reduction(+ : z) schedule(static)
+#pragma omp parallel for simd reduction(+ : z) schedule(static)
     for (int64_t i = 0; i < mask->numel; i++)
         z += m[i] == 0;
     return z;
