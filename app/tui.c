@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t g_sigint, g_quit;
@@ -155,16 +154,11 @@ nm_model *tui_model(tui_app *a)
     return m;
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-void tui_stats_touch(tui_app *a)
+void tui_weights_changed(tui_app *a)
 {
     a->stats_stale = 1;
+    tui_sim_touch(a);
+    tui_act_touch(a);
 }
 
 /* Counts per-layer stats of `m` into *buf (grown as needed); returns 0 on
@@ -198,8 +192,7 @@ void tui_sync_model(tui_app *a)
             a->base_stats = NULL;
             a->n_base_stats = 0;
         }
-        a->stats_stale = 1;
-        tui_sim_touch(a); /* a new model may reuse a freed one's address */
+        tui_weights_changed(a); /* a new model may reuse a freed one's address */
         a->s.selected = 0;
         a->s.scroll = 0;
         a->s.cur_r = a->s.cur_c = a->s.view_r = a->s.view_c = 0;
@@ -238,13 +231,13 @@ static void refresh_stats(tui_app *a)
     a->s.stats = a->s.base_stats = NULL;
     if (!m)
         return;
-    if (a->s.busy && now_seconds() - a->stats_at > 0.5)
+    if (a->s.busy && nm_now() - a->stats_at > 0.5)
         a->stats_stale = 1;
     if (a->stats_stale || a->n_stats != m->n_layers) {
         if (!count_stats(m, &a->stats, &a->n_stats))
             return;
         a->stats_stale = 0;
-        a->stats_at = now_seconds();
+        a->stats_at = nm_now();
     }
     a->s.stats = a->stats;
     if (a->s.base && a->n_base_stats == a->s.base->n_layers && a->s.base->n_layers == m->n_layers)
@@ -353,9 +346,7 @@ void tui_run_lua(tui_app *a, const char *code, const char *echo)
         if (st == NMLUA_CANCELLED)
             wb_log_add(&a->s.log, WB_LOG_INFO, "-- cancelled by Ctrl-C");
     }
-    tui_sim_touch(a);
-    tui_act_touch(a);
-    tui_stats_touch(a);
+    tui_weights_changed(a);
     nm_model *now = tui_model(a);
     if (before && now == m && m == a->seen && !undo_snap_same(before, m))
         undo_push(&a->undo, before);

@@ -50,7 +50,7 @@ typedef struct tui_app {
     int pending[256];     /* keys read by the pump while Lua ran, in order */
     int n_pending;
     /* per-layer stats of seen and base, counted once per change instead of
-     * once per frame (owned; see tui_stats_touch) */
+     * once per frame (owned; see tui_weights_changed) */
     nm_layer_stats *stats, *base_stats;
     int n_stats, n_base_stats;
     int stats_stale;
@@ -79,8 +79,10 @@ int tui_key_from_name(const char *name);
 /* Lua glue (tui.c). */
 void tui_run_lua(tui_app *a, const char *code, const char *echo);
 void tui_sync_model(tui_app *a);
-/* The weights or masks may have changed: recount the stats before the next frame. */
-void tui_stats_touch(tui_app *a);
+/* The weights or masks may have changed (a script, an action, undo, a new
+ * model): the stats, the simulator and the activations are redone before
+ * the next frame that shows them. */
+void tui_weights_changed(tui_app *a);
 nm_model *tui_model(tui_app *a);
 void tui_console_submit(tui_app *a);
 void tui_console_complete(tui_app *a);

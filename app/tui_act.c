@@ -20,7 +20,7 @@ struct tui_act {
     int layer;                /* activation layer shown */
     int channel;
     int n, m, policy;
-    float *before, *after;    /* one channel */
+    float *before, *after;    /* one channel (sized for the largest plane) */
     char **names;
     double *relu_d, *nm_d;
     int *idx;                 /* model index of each activation layer */
@@ -131,16 +131,22 @@ static void rebuild(tui_app *a)
             return;
         }
         fill_input(t->net, m, v->sample, sizeof v->sample);
-        a->s.busy = 1;
         nm_net_forward(t->net, 1, 0);
-        a->s.busy = 0;
+        int64_t max_plane = 1;
         for (int i = 0; i < m->n_layers; i++)
-            t->count += m->layers[i].kind == NM_LAYER_RELU || m->layers[i].kind == NM_LAYER_NMRELU;
+            if (m->layers[i].kind == NM_LAYER_RELU || m->layers[i].kind == NM_LAYER_NMRELU) {
+                t->count++;
+                int64_t plane = (int64_t)m->layers[i].out_h * m->layers[i].out_w;
+                max_plane = plane > max_plane ? plane : max_plane;
+            }
         t->names = calloc((size_t)t->count + 1, sizeof *t->names);
         t->relu_d = calloc((size_t)t->count + 1, sizeof *t->relu_d);
         t->nm_d = calloc((size_t)t->count + 1, sizeof *t->nm_d);
         t->idx = calloc((size_t)t->count + 1, sizeof *t->idx);
-        if (!t->names || !t->relu_d || !t->nm_d || !t->idx) {
+        /* one channel of the largest activation plane, reused every frame */
+        t->before = malloc((size_t)max_plane * sizeof *t->before);
+        t->after = malloc((size_t)max_plane * sizeof *t->after);
+        if (!t->names || !t->relu_d || !t->nm_d || !t->idx || !t->before || !t->after) {
             act_clear(t);
             snprintf(v->note, sizeof v->note, "out of memory");
             return;
@@ -167,13 +173,6 @@ static void rebuild(tui_app *a)
     int plane = l->out_h * l->out_w;
     if (l->kind == NM_LAYER_NMRELU && t->m == 0) {
         t->n = l->act_n, t->m = l->act_m, t->policy = l->act_policy;
-    }
-    free(t->before), free(t->after);
-    t->before = malloc((size_t)plane * sizeof *t->before);
-    t->after = malloc((size_t)plane * sizeof *t->after);
-    if (!t->before || !t->after) {
-        snprintf(v->note, sizeof v->note, "out of memory");
-        return;
     }
     if (t->dens_m != t->m || t->dens_n != t->n || t->dens_policy != t->policy)
         count_densities(t, m);

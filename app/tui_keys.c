@@ -70,8 +70,10 @@ static void k_mouse(tui_app *a, int key)
     tui_status(a, "mouse %s", a->s.mouse ? "on" : "off");
 }
 
-/* Moves the layer selection by `d` rows in table order. */
-static void move_selection(tui_app *a, int d)
+/* Moves the layer selection by `d` rows in table order, counting only conv
+ * and linear layers when `prunable_only` (and staying put if there is no
+ * such layer that way). */
+static void move_selection(tui_app *a, int d, int prunable_only)
 {
     const nm_model *m = a->s.model;
     if (!m || m->n_layers == 0)
@@ -84,8 +86,17 @@ static void move_selection(tui_app *a, int d)
     for (int i = 0; i < n; i++)
         if (order[i] == a->s.selected)
             pos = i;
-    pos += d;
-    pos = pos < 0 ? 0 : pos >= n ? n - 1 : pos;
+    if (prunable_only) {
+        int step = d < 0 ? -1 : 1;
+        for (int left = d < 0 ? -d : d, i = pos + step; left > 0 && i >= 0 && i < n; i += step)
+            if (nm_layer_prunable(&m->layers[order[i]])) {
+                pos = i;
+                left--;
+            }
+    } else {
+        pos += d;
+        pos = pos < 0 ? 0 : pos >= n ? n - 1 : pos;
+    }
     a->s.selected = order[pos];
     free(order);
     a->s.cur_r = a->s.cur_c = a->s.view_r = a->s.view_c = 0;
@@ -97,7 +108,7 @@ static void k_layers_move(tui_app *a, int key)
     int page = a->grid->h - 6;
     int d = key == KEY_UP || key == 'k' ? -1 : key == KEY_DOWN || key == 'j' ? 1
           : key == KEY_PPAGE ? -page : key == KEY_NPAGE ? page : key == KEY_HOME ? -100000 : 100000;
-    move_selection(a, d);
+    move_selection(a, d, 0);
 }
 
 static void k_sort(tui_app *a, int key)
@@ -116,26 +127,7 @@ static void k_open_mask(tui_app *a, int key)
  * (Mask, Array, Energy) the previous/next conv or linear layer. */
 static void k_layer_prev_next(tui_app *a, int key)
 {
-    const nm_model *m = a->s.model;
-    int d = key == '[' ? -1 : 1;
-    if (!m || a->s.screen == WB_SCREEN_ACTIVATIONS) {
-        move_selection(a, d);
-        return;
-    }
-    int start = a->s.selected;
-    for (int step = 0; step < m->n_layers; step++) {
-        int before = a->s.selected;
-        move_selection(a, d);
-        if (a->s.selected == before) { /* at the end: stay where we started */
-            if (!nm_layer_prunable(&m->layers[a->s.selected])) {
-                a->s.selected = start;
-                tui_sync_model(a);
-            }
-            return;
-        }
-        if (nm_layer_prunable(&m->layers[a->s.selected]))
-            return;
-    }
+    move_selection(a, key == '[' ? -1 : 1, a->s.screen != WB_SCREEN_ACTIVATIONS);
 }
 
 static void k_mask_move(tui_app *a, int key)
@@ -195,9 +187,7 @@ static void k_undo(tui_app *a, int key)
         return;
     }
     int rc = key == 'u' ? undo_undo(&a->undo, m) : undo_redo(&a->undo, m);
-    tui_sim_touch(a);
-    tui_stats_touch(a);
-    tui_act_touch(a);
+    tui_weights_changed(a);
     tui_status(a, "%s", rc == NM_OK ? (key == 'u' ? "undone" : "redone") : nm_errmsg());
 }
 

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static _Thread_local char errbuf[1024];
 
@@ -43,4 +44,11 @@ int nm_progress(nm_progress_fn fn, void *ud, double fraction, const char *what)
     if (fn && fn(ud, fraction, what))
         return nm_seterr("cancelled");
     return NM_OK;
+}
+
+double nm_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

@@ -30,4 +30,7 @@ typedef int (*nm_progress_fn)(void *ud, double fraction, const char *what);
 /* Calls fn if set; returns NM_ERR with message "cancelled" if it asks to stop. */
 int nm_progress(nm_progress_fn fn, void *ud, double fraction, const char *what);
 
+/* Monotonic wall-clock seconds, for timings and report intervals. */
+double nm_now(void);
+
 #endif

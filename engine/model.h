@@ -110,6 +110,15 @@ int nm_layer_kind_from_name(const char *name);
 
 /* conv, dwconv and linear carry prunable weights. */
 int nm_layer_prunable(const nm_layer *l);
+/* Kept entries of a keep vector (filters, in_chans): its nonzeros, or
+ * `all` when there is none (nothing removed). */
+static inline int nm_keep_count(const nm_tensor *keep, int all)
+{
+    return keep ? (int)nm_tensor_nnz(keep) : all;
+}
+/* Dense multiply-accumulates per sample: output positions x weights for a
+ * conv/linear layer, the stored count for a matmul, else 0. */
+int64_t nm_layer_dense_macs(const nm_layer *l);
 /* im2col view of a prunable layer's weight: rows = C_out, cols = D. */
 int64_t nm_layer_rows(const nm_layer *l);
 int64_t nm_layer_cols(const nm_layer *l);

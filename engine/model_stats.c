@@ -3,14 +3,11 @@
 
 #include <string.h>
 
-static int count_ones(const nm_tensor *t, int dflt)
+int64_t nm_layer_dense_macs(const nm_layer *l)
 {
-    if (!t)
-        return dflt;
-    int n = 0;
-    for (int64_t i = 0; i < t->numel; i++)
-        n += nm_u8(t)[i] != 0;
-    return n;
+    if (nm_layer_prunable(l) && l->weight)
+        return (int64_t)l->out_h * l->out_w * l->weight->numel;
+    return l->kind == NM_LAYER_MATMUL ? l->matmul_macs : 0;
 }
 
 void nm_layer_stats_get(const nm_model *m, int idx, nm_layer_stats *s)
@@ -37,26 +34,18 @@ void nm_layer_stats_get(const nm_model *m, int idx, nm_layer_stats *s)
         s->nonzeros = nz;
         s->density = s->params ? (double)nz / (double)s->params : 1.0;
         s->filters = l->out_c;
-        s->filters_kept = count_ones(l->filters, l->out_c);
+        s->filters_kept = nm_keep_count(l->filters, l->out_c);
         s->in_chans = l->in_c;
-        s->in_chans_kept = count_ones(l->in_chans, l->in_c);
-        s->dense_macs = s->positions * l->weight->numel;
-    } else if (l->kind == NM_LAYER_MATMUL) {
-        s->dense_macs = l->matmul_macs;
+        s->in_chans_kept = nm_keep_count(l->in_chans, l->in_c);
     }
+    s->dense_macs = nm_layer_dense_macs(l);
 }
 
 int64_t nm_model_dense_macs(const nm_model *m)
 {
-    /* the same figure as the stats' dense_macs, without counting nonzeros */
     int64_t total = 0;
-    for (int i = 0; i < m->n_layers; i++) {
-        const nm_layer *l = &m->layers[i];
-        if (nm_layer_prunable(l) && l->weight)
-            total += (int64_t)l->out_h * l->out_w * l->weight->numel;
-        else if (l->kind == NM_LAYER_MATMUL)
-            total += l->matmul_macs;
-    }
+    for (int i = 0; i < m->n_layers; i++)
+        total += nm_layer_dense_macs(&m->layers[i]);
     return total;
 }
 

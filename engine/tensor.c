@@ -140,18 +140,23 @@ void nm_tensor_setd(nm_tensor *t, int64_t i, double v)
 
 int64_t nm_tensor_nnz(const nm_tensor *t)
 {
-    int64_t n = 0;
+    /* vectorised, and on every core past 64 K elements (masks of whole
+     * layers are counted on hot paths: global magnitude, the TUI) */
+    int64_t n = 0, len = t->numel;
     if (t->dtype == NM_F32) {
         const float *p = nm_f32(t);
-        for (int64_t i = 0; i < t->numel; i++)
+#pragma omp parallel for simd schedule(static) reduction(+ : n) if (len > (1 << 16))
+        for (int64_t i = 0; i < len; i++)
             n += p[i] != 0.0f;
     } else if (t->dtype == NM_I32) {
         const int32_t *p = nm_i32(t);
-        for (int64_t i = 0; i < t->numel; i++)
+#pragma omp parallel for simd schedule(static) reduction(+ : n) if (len > (1 << 16))
+        for (int64_t i = 0; i < len; i++)
             n += p[i] != 0;
     } else {
         const uint8_t *p = t->data;
-        for (int64_t i = 0; i < t->numel; i++)
+#pragma omp parallel for simd schedule(static) reduction(+ : n) if (len > (1 << 16))
+        for (int64_t i = 0; i < len; i++)
             n += p[i] != 0;
     }
     return n;

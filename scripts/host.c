@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct nmlua_host {
     lua_State *L;
@@ -64,13 +63,6 @@ static void *host_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     return p;
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Runs the pump if one is set and its interval has passed; counts down the
  * test-only cancel_after. Returns nonzero if the script must stop. */
 static int host_poll(nmlua_host *h)
@@ -80,7 +72,7 @@ static int host_poll(nmlua_host *h)
     if (h->cancel_after > 0 && --h->cancel_after == 0)
         h->cancel = 1;
     if (!h->cancel && h->pump) {
-        double t = now_seconds();
+        double t = nm_now();
         if (t - h->last_pump >= h->pump_interval) {
             h->last_pump = t;
             if (h->pump(h->pump_ud))

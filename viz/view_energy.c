@@ -3,9 +3,18 @@
  * is never carried by colour alone), the switches stated. */
 #include "workbench.h"
 
+#include <math.h>
 #include <stdio.h>
 
 static const char comp_glyph_ascii[] = "#=%@*+o~x&$";
+
+static double component_sum(const wb_energy *e, const double *pj)
+{
+    double t = 0;
+    for (int c = 0; c < e->n_comp; c++)
+        t += pj[c];
+    return t;
+}
 
 /* One stacked bar of components (pj) scaled so that `scale` pJ fills bw. */
 static void stacked_bar(tui_grid *g, const wb_energy *e, const double *pj, double scale, int x, int y, int bw)
@@ -36,16 +45,10 @@ static int draw_layers(tui_grid *g, wb_state *s, const wb_energy *e, int x, int 
         tui_printf(g, x + 1, y, w - 2, TUI_S_HEADER, "layer %s  ([ ] previous / next)",
                    e->layer_names[e->layer_sel]);
         double maxe = 0;
+        for (int i = 0; i < e->n_systems; i++)
+            maxe = fmax(maxe, component_sum(e, e->sel_pj[i]));
         for (int i = 0; i < e->n_systems; i++) {
-            double t = 0;
-            for (int c = 0; c < e->n_comp; c++)
-                t += e->sel_pj[i][c];
-            maxe = t > maxe ? t : maxe;
-        }
-        for (int i = 0; i < e->n_systems; i++) {
-            double t = 0;
-            for (int c = 0; c < e->n_comp; c++)
-                t += e->sel_pj[i][c];
+            double t = component_sum(e, e->sel_pj[i]);
             tui_text(g, x + 1, y + 1 + i, label_w - 1, TUI_S_ACCENT, e->system[i]);
             stacked_bar(g, e, e->sel_pj[i], maxe > 0 ? maxe : 1, x + label_w, y + 1 + i, bar_w);
             char cyc[32];
@@ -88,27 +91,18 @@ void view_energy(tui_grid *g, wb_state *s, int x, int y, int w, int h)
     }
     tui_text(g, x + 1, y, w - 2, TUI_S_DIM, e->switches);
     double maxe = 0;
-    for (int i = 0; i < e->n_systems; i++) {
-        double t = 0;
-        for (int c = 0; c < e->n_comp; c++)
-            t += e->pj[i][c];
-        if (t > maxe)
-            maxe = t;
-    }
+    for (int i = 0; i < e->n_systems; i++)
+        maxe = fmax(maxe, component_sum(e, e->pj[i]));
     if (maxe <= 0)
         maxe = 1;
     int label_w = 22, bar_w = w - label_w - 24;
     if (bar_w < 10)
         bar_w = 10;
-    double first = 0;
-    for (int c = 0; c < e->n_comp; c++)
-        first += e->pj[0][c];
+    double first = component_sum(e, e->pj[0]);
     int yy = y + 2;
     tui_text(g, x + 1, yy++, w - 2, TUI_S_HEADER, "whole model");
     for (int i = 0; i < e->n_systems && yy < y + h - 4; i++, yy += 2) {
-        double total = 0;
-        for (int c = 0; c < e->n_comp; c++)
-            total += e->pj[i][c];
+        double total = component_sum(e, e->pj[i]);
         tui_text(g, x + 1, yy, label_w - 1, TUI_S_ACCENT, e->system[i]);
         stacked_bar(g, e, e->pj[i], maxe, x + label_w, yy, bar_w);
         char cyc[32];

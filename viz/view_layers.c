@@ -7,7 +7,7 @@
 
 typedef struct {
     const wb_state *s;
-    nm_layer_stats *st;
+    const nm_layer_stats *st;
 } sort_ctx;
 
 static sort_ctx g_sort; /* qsort has no context argument in C17 */
@@ -35,14 +35,18 @@ void wb_layer_order(const wb_state *s, int *order)
         order[i] = i;
     if (s->sort == WB_SORT_ORDER || n == 0)
         return;
-    nm_layer_stats *st = malloc((size_t)n * sizeof *st);
-    if (!st)
-        return;
-    for (int i = 0; i < n; i++)
-        wb_layer_stats(s, i, &st[i]);
-    g_sort = (sort_ctx){s, st};
+    /* the owner's cache when there is one, else counted here */
+    nm_layer_stats *own = NULL;
+    if (!s->stats) {
+        own = malloc((size_t)n * sizeof *own);
+        if (!own)
+            return;
+        for (int i = 0; i < n; i++)
+            nm_layer_stats_get(s->model, i, &own[i]);
+    }
+    g_sort = (sort_ctx){s, s->stats ? s->stats : own};
     qsort(order, (size_t)n, sizeof *order, cmp_layers);
-    free(st);
+    free(own);
 }
 
 static void shape_text(const nm_layer *l, char *buf, size_t len)

@@ -25,16 +25,6 @@ static int check_layer(const nm_model *mdl, int idx)
     return NM_OK;
 }
 
-static int count_u8(const nm_tensor *t, int dflt)
-{
-    if (!t)
-        return dflt;
-    int n = 0;
-    for (int64_t i = 0; i < t->numel; i++)
-        n += nm_u8(t)[i] != 0;
-    return n;
-}
-
 int nm_cost_layer(const nm_model *mdl, int idx, int an, int am, nm_layer_cost *c)
 {
     if (check_layer(mdl, idx))
@@ -44,10 +34,10 @@ int nm_cost_layer(const nm_model *mdl, int idx, int an, int am, nm_layer_cost *c
     const nm_layer *l = &mdl->layers[idx];
     memset(c, 0, sizeof *c);
     int64_t P = (int64_t)l->out_h * l->out_w, D = nm_layer_cols(l);
-    int kept = count_u8(l->filters, l->out_c);
+    int kept = nm_keep_count(l->filters, l->out_c);
     c->filters_removed = l->out_c - kept;
-    c->in_chans_kept = count_u8(l->in_chans, l->in_c);
-    c->dense_macs = P * l->out_c * D;
+    c->in_chans_kept = nm_keep_count(l->in_chans, l->in_c);
+    c->dense_macs = nm_layer_dense_macs(l);
     double wr = l->wm > 0 ? (double)l->wn / l->wm : 1.0;
     double ar = am > 0 ? (double)an / am : 1.0;
     /* a dwconv filter reads only its own channel: removing the channel is
@@ -166,7 +156,7 @@ int nm_storage_layer(const nm_model *mdl, int idx, int n, int m, nm_group_axis a
         for (int64_t j = 0; j < D; j++)
             nz += w[o * D + j] != 0.0f && (!mk || mk[o * D + j]);
     }
-    int in_kept = count_u8(l->in_chans, l->in_c);
+    int in_kept = nm_keep_count(l->in_chans, l->in_c);
     int64_t ck = l->kind == NM_LAYER_DWCONV ? 1
                  : (cg * in_kept + l->in_c - 1) / (l->in_c ? l->in_c : 1);
     s->params = wt->numel;

@@ -44,11 +44,8 @@ int nm_prune_global(nm_model *mdl, const nm_global_opts *o)
         nm_layer *l = &mdl->layers[i];
         if (nm_layer_ensure_mask(l))
             goto done;
-        int64_t n = l->weight->numel, z = 0;
+        int64_t n = l->weight->numel, z = n - nm_tensor_nnz(l->mask);
         const uint8_t *mk = nm_u8(l->mask);
-#pragma omp parallel for simd schedule(static) reduction(+ : z)
-        for (int64_t j = 0; j < n; j++)
-            z += mk[j] == 0;
         total += n;
         masked += z;
         int64_t cap = n - (int64_t)ceil(floor_d * (double)n - 1e-9);

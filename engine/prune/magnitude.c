@@ -7,12 +7,7 @@
 
 int nm_filters_kept(const nm_layer *l)
 {
-    if (!l->filters)
-        return l->out_c;
-    int n = 0;
-    for (int64_t i = 0; i < l->filters->numel; i++)
-        n += nm_u8(l->filters)[i] != 0;
-    return n;
+    return nm_keep_count(l->filters, l->out_c);
 }
 
 int nm_layer_ensure_keep(nm_layer *l)
@@ -60,16 +55,6 @@ double nm_row_abs_sum(const float *w, const uint8_t *mk, int64_t n)
     return s;
 }
 
-static int64_t count_zeros(const nm_tensor *mask)
-{
-    const uint8_t *m = nm_u8(mask);
-    int64_t z = 0;
-#pragma omp parallel for simd reduction(+ : z) schedule(static)
-    for (int64_t i = 0; i < mask->numel; i++)
-        z += m[i] == 0;
-    return z;
-}
-
 int nm_prune_magnitude_layer(nm_layer *l, double sparsity)
 {
     if (!(sparsity >= 0 && sparsity <= 1))
@@ -77,7 +62,7 @@ int nm_prune_magnitude_layer(nm_layer *l, double sparsity)
     if (nm_layer_ensure_mask(l))
         return NM_ERR;
     int64_t want = llround(sparsity * (double)l->weight->numel);
-    int64_t k = want - count_zeros(l->mask);
+    int64_t k = want - (l->mask->numel - nm_tensor_nnz(l->mask));
     if (k <= 0)
         return NM_OK;
     nm_select_seg s = {nm_f32(l->weight), nm_u8(l->mask), nm_u8(l->mask), l->weight->numel};

@@ -6,7 +6,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 void nm_train_opts_default(nm_train_opts *o)
 {
@@ -51,13 +50,6 @@ int nm_train_finetune(void *ud, nm_model *m, int round)
     if (nm_train(m, ft->data, &ft->opts, &ft->last) != NM_OK)
         return nm_preperr("fine-tuning");
     return 0;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static int check_opts(const nm_train_opts *o)
@@ -145,7 +137,7 @@ int nm_train(nm_model *m, const nm_dataset *d, const nm_train_opts *o, nm_train_
     nm_train_progress p = {0};
     p.epochs = o->epochs, p.steps = steps;
     p.val_loss = p.val_acc = -1;
-    const double t0 = now_s();
+    const double t0 = nm_now();
     int64_t seen = 0;
     for (int ep = 0; rc == NM_OK && ep < o->epochs && p.step < steps; ep++) {
         for (int64_t i = total - 1; i > 0; i--) {   /* Fisher-Yates */
@@ -176,7 +168,7 @@ int nm_train(nm_model *m, const nm_dataset *d, const nm_train_opts *o, nm_train_
             p.batch_loss = loss;
             p.loss = loss_sum / count;
             p.acc = (double)right / count;
-            p.seconds = now_s() - t0;
+            p.seconds = nm_now() - t0;
             p.images_per_s = p.seconds > 0 ? seen / p.seconds : 0;
             if (o->on_batch && o->on_batch(o->ud, &p)) {
                 rc = nm_seterr("cancelled");
@@ -187,7 +179,7 @@ int nm_train(nm_model *m, const nm_dataset *d, const nm_train_opts *o, nm_train_
             break;
         if (o->val && (rc = nm_evaluate(m, o->val, 256, &p.val_acc, &p.val_loss, NULL)) != NM_OK)
             break;
-        p.seconds = now_s() - t0;
+        p.seconds = nm_now() - t0;
         if (o->on_epoch && o->on_epoch(o->ud, &p)) {
             rc = nm_seterr("cancelled");
             break;

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "nmio.h"
@@ -13,17 +12,10 @@
 #define MIB (1024.0 * 1024.0)
 #define PIECE ((size_t)4 << 20) /* each tensor's size */
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Baseline: the file through fread into new PIECE-sized buffers. */
 static double plain_read(const char *path, size_t size)
 {
-    double t0 = now();
+    double t0 = nm_now();
     unsigned char *bufs[64];
     int nb = 0;
     FILE *f = fopen(path, "rb");
@@ -37,7 +29,7 @@ static double plain_read(const char *path, size_t size)
         got += n;
     }
     fclose(f);
-    double dt = now() - t0;
+    double dt = nm_now() - t0;
     if (got != size)
         exit(1);
     while (nb > 0)
@@ -47,26 +39,26 @@ static double plain_read(const char *path, size_t size)
 
 static double st_read(const char *path)
 {
-    double t0 = now();
+    double t0 = nm_now();
     nm_tensor_list tl;
     if (nm_safetensors_read(path, &tl) != NM_OK) {
         fprintf(stderr, "%s\n", nm_errmsg());
         exit(1);
     }
-    double dt = now() - t0;
+    double dt = nm_now() - t0;
     nm_tensor_list_free(&tl);
     return dt;
 }
 
 static double npy_read(const char *path)
 {
-    double t0 = now();
+    double t0 = nm_now();
     nm_tensor *t = nm_npy_load(path);
     if (!t) {
         fprintf(stderr, "%s\n", nm_errmsg());
         exit(1);
     }
-    double dt = now() - t0;
+    double dt = nm_now() - t0;
     nm_tensor_release(t);
     return dt;
 }

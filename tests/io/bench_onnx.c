@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fileutil.h"
@@ -15,13 +14,6 @@
 
 #define CH 512
 #define LAYERS 4
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static char *xstrdup(const char *s)
 {
@@ -162,7 +154,7 @@ int main(void)
     double best_load = 1e9, best_base = 1e9;
     unsigned sum = 0;
     for (int rep = 0; rep < 5; rep++) {
-        double t0 = now();
+        double t0 = nm_now();
         unsigned char *data;
         size_t n;
         if (nm_read_file(path, (size_t)1 << 31, &data, &n) != NM_OK)
@@ -170,10 +162,10 @@ int main(void)
         for (size_t i = 0; i < n; i++)
             sum += data[i];
         free(data);
-        double t1 = now();
+        double t1 = nm_now();
         char *warn = NULL;
         nm_model *m = nm_onnx_load(path, &warn);
-        double t2 = now();
+        double t2 = nm_now();
         if (!m || warn) {
             fprintf(stderr, "load failed: %s %s\n", nm_errmsg(), warn ? warn : "");
             return 1;

@@ -3,17 +3,10 @@
  * hook makes the VM check on every instruction; on the command line (no
  * pump) the hook is only set on Ctrl-C. The same loops are timed in both
  * hosts; the baseline is the command-line host (no hook at all). */
+#include "error.h"
 #include "host.h"
 
 #include <stdio.h>
-#include <time.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* A pure-Lua arithmetic loop (worst case: nothing but VM dispatch) and a
  * loop over tensor elements (typical of scripts: mostly C calls). */
@@ -33,12 +26,12 @@ static int idle_pump(void *ud)
 
 static double time_run(nmlua_host *h, const char *loop)
 {
-    double t = now();
+    double t = nm_now();
     if (nmlua_host_run_string(h, loop, "=bench") != NMLUA_OK) {
         fprintf(stderr, "%s\n", nmlua_host_error(h));
         return -1;
     }
-    return now() - t;
+    return nm_now() - t;
 }
 
 int main(void)

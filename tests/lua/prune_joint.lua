@@ -4,19 +4,7 @@ local T = require "nm.test"
 
 -- conv1 (first: skipped), conv2 and conv3 (pruned, filter candidates), fc
 -- (classifier: skipped). F = 16 + 12 = 28 candidate filters.
-local function small_cnn(seed)
-  local m = nm.model("small", {3, 12, 12})
-  m:add("conv", "conv1", {out = 8, k = 3, pad = 1})
-  m:add("bn", "bn1"); m:add("relu", "relu1")
-  m:add("conv", "conv2", {out = 16, k = 3, pad = 1})
-  m:add("bn", "bn2"); m:add("relu", "relu2")
-  m:add("conv", "conv3", {out = 12, k = 3, pad = 1, stride = 2})
-  m:add("relu", "relu3")
-  m:add("gap", "gap"); m:add("flatten", "flat")
-  m:add("linear", "fc", {out = 10})
-  m:init_weights(seed)
-  return m
-end
+local small_cnn = require("fixtures").small_cnn
 local PRUNED = {"conv2", "conv3"}
 local F = 16 + 12
 

@@ -14,13 +14,6 @@
 #include "prune.h"
 #include "zoo.h"
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
 /* CPU time of all threads: steadier than wall time on a shared machine
  * (run with OMP_WAIT_POLICY=passive so idle threads do not spin). */
 static double cpu(void)
@@ -36,7 +29,7 @@ typedef struct {
 
 static stamp stamp_now(void)
 {
-    return (stamp){now(), cpu()};
+    return (stamp){nm_now(), cpu()};
 }
 
 /* Keeps the smaller of each field of `best` and (now - start). */

@@ -5,16 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "sim.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int bottleneck(nm_model *m, const char *name, int in, int mid, int out, int stride)
 {
@@ -72,7 +64,7 @@ static void bench_analytic(const nm_model *m)
     /* Baseline: one plain pass over the same layer records computing each
      * conv/linear layer's dense MACs from its geometry. */
     volatile double sink = 0;
-    double t0 = now();
+    double t0 = nm_now();
     for (int r = 0; r < reps; r++)
         for (int i = 0; i < m->n_layers; i++) {
             const nm_layer *l = &m->layers[i];
@@ -80,7 +72,7 @@ static void bench_analytic(const nm_model *m)
                 sink += (double)l->out_h * l->out_w * l->out_c * l->in_c / l->groups * l->kh *
                         l->kw;
         }
-    double base = (now() - t0) / reps;
+    double base = (nm_now() - t0) / reps;
     int nconv = 0;
     for (int i = 0; i < m->n_layers; i++)
         nconv += nm_layer_prunable(&m->layers[i]);
@@ -89,7 +81,7 @@ static void bench_analytic(const nm_model *m)
         sim_mac_parse(macs[k], &mac);
         sim_config cfg;
         sim_config_init(&cfg, &mac, sides[k], sides[k]);
-        double t = now(), cycles = 0;
+        double t = nm_now(), cycles = 0;
         for (int r = 0; r < reps; r++) {
             sim_report *rep = sim_model_run(m, &cfg, NULL, NULL);
             if (!rep) {
@@ -99,7 +91,7 @@ static void bench_analytic(const nm_model *m)
             cycles = (double)rep->total.cycles;
             sim_report_free(rep);
         }
-        double per = (now() - t) / reps;
+        double per = (nm_now() - t) / reps;
         printf("analytic resnet50 %-7s %2dx%-2d: %d layers, %.4g cycles, %.3f ms per run "
                "(baseline dense-MAC pass over the layers %.5f ms, ratio %.0f) %s\n",
                macs[k], sides[k], sides[k], nconv, cycles, per * 1e3, base * 1e3, per / base,
@@ -116,19 +108,19 @@ static void bench_stepped(void)
     sim_gemm g;
     sim_gemm_set(&g, "bench", 3000, 64, 64);
     sim_layer_result res;
-    double t = now();
+    double t = nm_now();
     if (sim_gemm_stepped(&g, &cfg, 0, &res)) {
         fprintf(stderr, "%s\n", nm_errmsg());
         exit(1);
     }
-    double dt = now() - t;
+    double dt = nm_now() - t;
     double pec = (double)res.cycles * 32 * 32;
     /* Baseline: a streaming pass that reads and writes the same three
      * R x C int32 planes once per cycle (what the stepper touches). */
     size_t n = 32 * 32;
     int32_t *a = calloc(n, 4), *b = calloc(n, 4), *c = calloc(n, 4);
     volatile int64_t sink = 0;
-    t = now();
+    t = nm_now();
     for (int64_t cyc = 0; cyc < res.cycles; cyc++) {
         int64_t s = 0;
         for (size_t i = 0; i < n; i++) {
@@ -139,7 +131,7 @@ static void bench_stepped(void)
         int32_t *tmp = a;
         a = c, c = tmp;
     }
-    double bt = now() - t;
+    double bt = nm_now() - t;
     printf("stepped 32x32 pmac ws E=3000 K=64 Nf=64: %lld cycles, %.3g PE-cycles in %.3f s = "
            "%.1f M PE-cycles/s (baseline streaming pass %.1f M/s, ratio %.2f) %s\n",
            (long long)res.cycles, pec, dt, pec / dt / 1e6, pec / bt / 1e6, bt / dt,

@@ -7,18 +7,10 @@
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "fmnist_nets.h"
 #include "kernels.h"
 #include "train.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 typedef struct { int m, n, k, ta, tb; } shape;
 
@@ -74,29 +66,29 @@ int main(int argc, char **argv)
     float *A = calloc(big, sizeof(float)), *B = calloc(big, sizeof(float)), *C = calloc(big, sizeof(float));
     for (size_t i = 0; i < big; i++)
         A[i] = B[i] = (float)(i % 7) * 0.1f;
-    double t0 = now_s();
+    double t0 = nm_now();
     for (int it = 0; it < steps; it++)
         for (int i = 0; i < ns; i++)
             cblas_sgemm(CblasRowMajor, s[i].ta ? CblasTrans : CblasNoTrans,
                         s[i].tb ? CblasTrans : CblasNoTrans, s[i].m, s[i].n, s[i].k, 1.0f, A,
                         s[i].ta ? s[i].m : s[i].k, B, s[i].tb ? s[i].k : s[i].n, 0.0f, C, s[i].n);
-    double t_gemm = now_s() - t0;
+    double t_gemm = nm_now() - t0;
     double gemm_rate = flops * steps / t_gemm;
 
     nm_train_opts o;
     nm_train_opts_default(&o);
     o.batch = batch;
     nm_train_progress p;
-    t0 = now_s();
+    t0 = nm_now();
     if (nm_train(m, d, &o, &p) != NM_OK) {
         fprintf(stderr, "bench_train: %s\n", nm_errmsg());
         return 1;
     }
-    double t_train = now_s() - t0;
-    t0 = now_s();
+    double t_train = nm_now() - t0;
+    t0 = nm_now();
     double acc;
     nm_evaluate(m, d, batch, &acc, NULL, NULL);
-    double t_inf = now_s() - t0;
+    double t_inf = nm_now() - t0;
 
     double train_ips = n / t_train, train_rate = flops * steps / t_train;
     printf("fmnist_cnn training, batch %d, %d steps (%.1f MFLOP of GEMM per image)\n", batch, steps,

@@ -7,26 +7,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "workbench.h"
 #include "zoo.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Best of `reps` runs of fn, in milliseconds. */
 #define BEST_MS(reps, body)                                    \
     ({                                                          \
         double best_ = 1e30;                                   \
         for (int r_ = 0; r_ < (reps); r_++) {                  \
-            double t0_ = now();                                \
+            double t0_ = nm_now();                                \
             body;                                              \
-            double dt_ = (now() - t0_) * 1e3;                  \
+            double dt_ = (nm_now() - t0_) * 1e3;                  \
             if (dt_ < best_)                                   \
                 best_ = dt_;                                   \
         }                                                      \

@@ -4,20 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "plot.h"
 #include "plot_internal.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 int main(void)
 {
@@ -39,17 +31,17 @@ int main(void)
     for (int rep = 0; rep < REPS; rep++) {
         plot *p = plot_begin(&o);
         plot_heat_data d = {.rows = R, .cols = C, .mask = mask, .group_m = 4};
-        double t0 = now();
+        double t0 = nm_now();
         if (!p || plot_heatmap(p, &d) != NM_OK) {
             fprintf(stderr, "%s\n", nm_errmsg());
             return 1;
         }
-        double t1 = now();
+        double t1 = nm_now();
         if (plot_save(p, path) != NM_OK) {
             fprintf(stderr, "%s\n", nm_errmsg());
             return 1;
         }
-        double t2 = now();
+        double t2 = nm_now();
         /* baseline: the same pixels as RGB rows, deflated at level 6 */
         cairo_surface_t *s = p->surf;
         w = cairo_image_surface_get_width(s);
@@ -58,7 +50,7 @@ int main(void)
         int stride = cairo_image_surface_get_stride(s);
         size_t n = (size_t)h * (w * 3 + 1);
         unsigned char *raw = malloc(n);
-        double t3 = now();
+        double t3 = nm_now();
         for (int y = 0; y < h; y++) {
             unsigned char *row = raw + (size_t)y * (w * 3 + 1);
             row[0] = 0;
@@ -72,7 +64,7 @@ int main(void)
         uLongf zn = compressBound(n);
         unsigned char *z = malloc(zn);
         compress2(z, &zn, raw, n, 6);
-        double t4 = now();
+        double t4 = nm_now();
         struct stat st;
         png_bytes = stat(path, &st) == 0 ? (long)st.st_size : -1;
         zlib_bytes = (long)zn;
