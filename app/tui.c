@@ -510,10 +510,7 @@ static void load_start_model(tui_app *a, const char *path)
     lua_State *L = nmlua_host_state(a->host);
     nm_model *m = NULL;
     char *warn = NULL;
-    int is_zoo = 0;
-    for (const char *const *z = nm_zoo_list(); path && *z; z++)
-        is_zoo |= strcmp(*z, path) == 0;
-    if (path && is_zoo) {
+    if (nm_zoo_has(path)) {
         m = nm_zoo(path, 1);
         if (!m)
             wb_log_add(&a->s.log, WB_LOG_ERROR, nm_errmsg());

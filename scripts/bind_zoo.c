@@ -8,14 +8,6 @@
 /* Seed of nm.zoo when the options give none (fixed: runs are reproducible). */
 #define NMLUA_ZOO_SEED 1
 
-static int known(const char *name)
-{
-    for (const char *const *z = nm_zoo_list(); *z; z++)
-        if (strcmp(*z, name) == 0)
-            return 1;
-    return 0;
-}
-
 /* nm.zoo(name [, {seed = n}]) -> model; raises for unknown names. */
 static int l_zoo(lua_State *L)
 {
@@ -32,7 +24,7 @@ static int l_zoo(lua_State *L)
         }
         lua_pop(L, 1);
     }
-    if (!known(name))
+    if (!nm_zoo_has(name))
         luaL_argerror(L, 1, lua_pushfstring(L, "no zoo model '%s' (see nm.zoo_list())", name));
     nm_model *m = nm_zoo_progress(name, (uint64_t)seed, nmlua_progress, L);
     if (m == NULL)

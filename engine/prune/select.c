@@ -29,7 +29,7 @@ typedef struct {
 typedef struct {
     chunk *chunks;
     int64_t n_chunks;
-    int64_t *hist;   /* nthreads * HI_BUCKETS */
+    int64_t *hist;   /* nthreads * HI_BUCKETS, made by the slow path only */
     int nthreads;
 } plan;
 
@@ -50,11 +50,8 @@ static int plan_make(const nm_select_seg *segs, int n_segs, plan *p)
     }
     p->nthreads = omp_get_max_threads();
     p->chunks = malloc((size_t)(nc ? nc : 1) * sizeof *p->chunks);
-    p->hist = malloc((size_t)p->nthreads * HI_BUCKETS * sizeof *p->hist);
-    if (!p->chunks || !p->hist) {
-        plan_free(p);
+    if (!p->chunks)
         return nm_seterr("out of memory");
-    }
     for (int s = 0; s < n_segs; s++)
         for (int64_t a = 0; a < segs[s].n; a += CHUNK) {
             chunk *c = &p->chunks[p->n_chunks++];
@@ -103,9 +100,13 @@ static void histogram(const nm_select_seg *segs, plan *p, int shift, int nb, int
 static int find_threshold(const nm_select_seg *segs, plan *p, int64_t k, uint32_t *T,
                           int64_t *need_eq)
 {
+    /* per-thread histograms (freed by plan_free) and their sum */
+    p->hist = malloc((size_t)p->nthreads * HI_BUCKETS * sizeof *p->hist);
     int64_t *h = malloc(HI_BUCKETS * sizeof *h);
-    if (!h)
+    if (!p->hist || !h) {
+        free(h);
         return nm_seterr("out of memory");
+    }
     histogram(segs, p, 15, HI_BUCKETS, 32, 0, h);
     int64_t total = 0;
     for (int b = 0; b < HI_BUCKETS; b++)

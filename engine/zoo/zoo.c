@@ -52,6 +52,11 @@ const char *const *nm_zoo_list(void)
     return names;
 }
 
+int nm_zoo_has(const char *name)
+{
+    return zoo_find(name) != NULL;
+}
+
 const char *nm_zoo_describe(const char *name)
 {
     const zoo_entry *e = zoo_find(name);

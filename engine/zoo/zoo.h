@@ -16,6 +16,8 @@ nm_model *nm_zoo_progress(const char *name, uint64_t seed, nm_progress_fn progre
 
 /* NULL-terminated list of the names nm_zoo accepts. */
 const char *const *nm_zoo_list(void);
+/* 1 if nm_zoo accepts `name` (NULL is no name). */
+int nm_zoo_has(const char *name);
 
 /* One-line description of a zoo entry ("" if unknown). */
 const char *nm_zoo_describe(const char *name);

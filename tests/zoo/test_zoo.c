@@ -34,9 +34,11 @@ Test(zoo, list_and_descriptions)
         cr_expect_str_eq(names[i], expected[i]);
         cr_expect(strlen(nm_zoo_describe(names[i])) > 10, "%s has no description", names[i]);
         cr_expect_null(strchr(nm_zoo_describe(names[i]), '\n'), "one line only");
+        cr_expect(nm_zoo_has(names[i]), "%s listed but not accepted", names[i]);
     }
     cr_expect_str_eq(nm_zoo_describe("nope"), "");
     cr_expect_str_eq(nm_zoo_describe(NULL), "");
+    cr_expect(!nm_zoo_has("nope") && !nm_zoo_has("resnet") && !nm_zoo_has(NULL));
 }
 
 Test(zoo, unknown_name_lists_valid_names)
