@@ -34,12 +34,18 @@ struct tui_sim {
 
 static const char *mac_cycle[] = {"pmac", "bmac", "nm-4-4", "nm-6-4", "nm:2:4:2:4"};
 
-static void sim_reset(tui_sim *t)
+/* The selected layer's animation. */
+static void stepper_reset(tui_sim *t)
 {
     sim_stepper_free(t->st);
     t->st = NULL;
     free(t->pe_busy);
     t->pe_busy = NULL;
+}
+
+/* The whole model's per-layer report (independent of the selection). */
+static void report_reset(tui_sim *t)
+{
     sim_report_free(t->rep);
     t->rep = NULL;
     free(t->names);
@@ -47,6 +53,12 @@ static void sim_reset(tui_sim *t)
     free(t->mutil);
     free(t->cycles);
     t->names = NULL, t->util = t->mutil = NULL, t->cycles = NULL;
+}
+
+static void sim_reset(tui_sim *t)
+{
+    stepper_reset(t);
+    report_reset(t);
 }
 
 static void energy_reset(tui_sim *t)
@@ -100,15 +112,19 @@ void tui_sim_touch(tui_app *a)
         a->sim->dirty = a->sim->edirty = 1;
 }
 
-/* Rebuilds the stepper and report when the model, layer or config changed. */
+/* Rebuilds the stepper when the model, layer or config changed, and the
+ * model's report only when the model or config changed. */
 static void rebuild(tui_app *a)
 {
     tui_sim *t = a->sim;
     wb_array *v = &a->s.array;
     const nm_model *m = a->s.model;
-    if (!t->dirty && t->model == m && t->layer == a->s.selected && t->st)
+    int model_changed = t->dirty || t->model != m;
+    if (!model_changed && t->layer == a->s.selected && t->st)
         return;
-    sim_reset(t);
+    stepper_reset(t);
+    if (model_changed)
+        report_reset(t);
     t->dirty = 0;
     t->model = m;
     t->layer = a->s.selected;
@@ -137,8 +153,7 @@ static void rebuild(tui_app *a)
     }
     t->total_cycles = res.cycles;
     t->pe_busy = calloc((size_t)t->cfg.rows * (size_t)t->cfg.cols, sizeof *t->pe_busy);
-    t->rep = sim_model_run(m, &t->cfg, NULL, NULL);
-    if (t->rep) {
+    if (!t->rep && (t->rep = sim_model_run(m, &t->cfg, NULL, NULL))) {
         int n = t->rep->n_layers;
         t->names = calloc((size_t)n + 1, sizeof *t->names);
         t->util = calloc((size_t)n + 1, sizeof *t->util);
@@ -150,10 +165,8 @@ static void rebuild(tui_app *a)
             t->mutil[i] = t->rep->layers[i].mult_util;
             t->cycles[i] = t->rep->layers[i].cycles;
         }
-        v->n_layers = t->names && t->util && t->mutil && t->cycles ? n : 0;
-    } else {
-        v->n_layers = 0;
     }
+    v->n_layers = t->rep && t->names && t->util && t->mutil && t->cycles ? t->rep->n_layers : 0;
     v->layer_names = t->names;
     v->layer_util = t->util;
     v->layer_mult_util = t->mutil;

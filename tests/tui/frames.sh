@@ -47,5 +47,14 @@ check "a Lua error shows a traceback and changes nothing" "boom" -- --frames 3 -
 check "help is generated from the keymap" "undo / redo the last mask change" -- --frames 2 --keys "?" fmnist_cnn
 COLUMNS=60 LINES=20 "$bin" --frames 1 fmnist_cnn | grep -q "too small: 60x20" && { echo "ok - too small at 60x20"; passes=$((passes+1)); } || { echo "not ok - too small at 60x20"; fails=$((fails+1)); }
 check "a bad model file names the problem" "could not open" -- --frames 1 /nonexistent.safetensors
+# the Array screen's per-layer report is kept across frames: pruning (from
+# screen 1, after the report was built) must replace it
+dense=$(COLUMNS=120 LINES=40 "$bin" --frames 2 --keys 4 2>&1 | grep -E ' conv2 +[^ ]+ +[0-9]+%')
+pruned=$(COLUMNS=120 LINES=40 "$bin" --frames 6 --keys 4,1,p,Enter,4 2>&1 | grep -E ' conv2 +[^ ]+ +[0-9]+%')
+if [ -n "$dense" ] && [ -n "$pruned" ] && [ "$dense" != "$pruned" ]; then
+  echo "ok - array report follows pruning"; passes=$((passes + 1))
+else
+  echo "not ok - array report follows pruning: '$dense' vs '$pruned'"; fails=$((fails + 1))
+fi
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
