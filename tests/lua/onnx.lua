@@ -32,12 +32,12 @@ local function node(op, name, inputs, outputs)
   return table.concat(s) .. bytes(3, name) .. bytes(4, op)
 end
 
--- x [1,1,4,4] -> Conv(W: 2 filters 1x1) -> c -> Relu -> r; Concat(c, c) -> k
+-- x [1,1,4,4] -> Conv(W: 2 filters 1x1) -> c -> Relu -> r; LRN(c) -> k (unused)
 local weight = int(1, 2) .. int(1, 1) .. int(1, 1) .. int(1, 1)   -- dims
     .. int(2, 1) .. bytes(8, "W") .. bytes(9, string.pack("<ff", 1.5, -2.0))
 local graph = bytes(1, node("Conv", "conv", {"x", "W"}, {"c"}))
     .. bytes(1, node("Relu", "relu", {"c"}, {"r"}))
-    .. bytes(1, node("Concat", "cat", {"c", "c"}, {"k"}))
+    .. bytes(1, node("LRN", "lrn", {"c"}, {"k"}))
     .. bytes(2, "g") .. bytes(5, weight)
     .. bytes(11, value_info("x", {1, 1, 4, 4}))
     .. bytes(12, value_info("r", {1, 2, 4, 4}))
@@ -52,7 +52,7 @@ local m, warnings = nm.load(path)
 os.remove(path)
 T.ok(m, warnings)
 T.eq(type(warnings), "string")
-T.ok(warnings:find("Concat", 1, true), warnings)
+T.ok(warnings:find("LRN", 1, true), warnings)
 local kinds = {}
 for i, l in ipairs(m:layers()) do kinds[i] = l.kind end
 T.eq(kinds, {"conv", "relu"})
