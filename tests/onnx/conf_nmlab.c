@@ -1,0 +1,161 @@
+/* conf_nmlab.c - the harness's only two calls into nmlab: import and
+ * forward. When the importer and the forward pass change API
+ * (nm_onnx_load_opts, nm_forward_outputs), these two functions are what
+ * changes; everything else in tests/onnx/ talks ONNX only.
+ *
+ * Today's API: nm_onnx_load(path, &warnings) builds one model with one
+ * input; nm_forward(m, x) takes x as f32 [N, C, H, W] and returns the LAST
+ * layer's output [N, C', H', W']. The importer reads an ONNX input of rank
+ * 4 as [N, C, H, W], rank 3 [N, T, F] as C = F, H = T, W = 1 and rank 2
+ * [N, F] as C = F; conf_forward converts between those layouts. */
+#include "conformance.h"
+
+#include "nmio.h"
+#include "train.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A warning line that means the model is not what the file says. */
+static int refusing_line(const char *line, size_t len)
+{
+    static const char *marks[] = {" skipped: ", "import stopped", "unsupported operators:"};
+    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
+        size_t m = strlen(marks[i]);
+        for (size_t k = 0; k + m <= len; k++)
+            if (!memcmp(line + k, marks[i], m))
+                return 1;
+    }
+    return 0;
+}
+
+/* Appends line (len bytes) to *s, separated by "; ". */
+static void append(char **s, const char *line, size_t len)
+{
+    size_t old = *s ? strlen(*s) : 0;
+    char *p = realloc(*s, old + len + 3);
+    if (!p)
+        return;
+    if (old)
+        memcpy(p + old, "; ", 2), old += 2;
+    memcpy(p + old, line, len);
+    p[old + len] = '\0';
+    *s = p;
+}
+
+nm_model *conf_import(const char *path, char **refusal, char **notes)
+{
+    char *warnings = NULL;
+    *refusal = *notes = NULL;
+    nm_model *m = nm_onnx_load(path, &warnings);
+    if (!m) {
+        /* The message starts with the (temporary) path: leave that out. */
+        const char *e = nm_errmsg();
+        size_t pl = strlen(path);
+        *refusal = strdup(!strncmp(e, path, pl) && !strncmp(e + pl, ": ", 2) ? e + pl + 2 : e);
+        return NULL;
+    }
+    for (const char *l = warnings; l && *l;) {
+        size_t n = strcspn(l, "\n");
+        if (n)
+            append(refusing_line(l, n) ? refusal : notes, l, n);
+        l += n + (l[n] == '\n');
+    }
+    free(warnings);
+    if (*refusal) {
+        nm_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* The declared dims of graph output i when fully known (batch included). */
+static int declared_dims(const Onnx__GraphProto *g, size_t i, int64_t *dims)
+{
+    if (i >= g->n_output)
+        return -1;
+    const Onnx__ValueInfoProto *vi = g->output[i];
+    if (!vi->type || vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
+        !vi->type->tensor_type->shape || vi->type->tensor_type->shape->n_dim > 8)
+        return -1;
+    const Onnx__TensorShapeProto *s = vi->type->tensor_type->shape;
+    for (size_t k = 0; k < s->n_dim; k++) {
+        if (s->dim[k]->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE)
+            return -1;
+        dims[k] = s->dim[k]->dim_value;
+    }
+    return (int)s->n_dim;
+}
+
+int conf_forward(nm_model *m, const Onnx__GraphProto *g, const conf_tensor *x, const conf_tensor *refs,
+                 int n_refs, conf_tensor *out, int *n_out, char *err, size_t errlen)
+{
+    *n_out = 0;
+    if (x->ndim < 2 || x->ndim > 4) {
+        snprintf(err, errlen, "input '%s' has rank %d; nm_forward takes rank 2 to 4", x->name, x->ndim);
+        return -1;
+    }
+    /* ONNX layout -> [N, C, H, W]. */
+    int64_t n = x->dims[0], c, h, w;
+    if (x->ndim == 4)
+        c = x->dims[1], h = x->dims[2], w = x->dims[3];
+    else if (x->ndim == 3)
+        c = x->dims[2], h = x->dims[1], w = 1;
+    else
+        c = x->dims[1], h = 1, w = 1;
+    nm_tensor *in = nm_tensor_new4(NM_F32, 4, n, c, h, w);
+    if (!in) {
+        snprintf(err, errlen, "input: %s", nm_errmsg());
+        return -1;
+    }
+    float *d = nm_f32(in);
+    for (int64_t s = 0; s < n; s++)
+        for (int64_t hh = 0; hh < h; hh++)
+            for (int64_t cc = 0; cc < c; cc++)
+                for (int64_t ww = 0; ww < w; ww++) {
+                    int64_t src = x->ndim == 3 ? (s * h + hh) * c + cc : ((s * c + cc) * h + hh) * w + ww;
+                    d[((s * c + cc) * h + hh) * w + ww] = (float)x->v[src];
+                }
+    nm_tensor *y = nm_forward(m, in);
+    nm_tensor_release(in);
+    if (!y) {
+        snprintf(err, errlen, "nm_forward: %s", nm_errmsg());
+        return -1;
+    }
+    /* [N, C', H', W'] of the last layer -> graph output 0's layout. */
+    conf_tensor *o = &out[0];
+    memset(o, 0, sizeof *o);
+    o->dtype = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    o->ndim = declared_dims(g, 0, o->dims);
+    if (o->ndim < 0 && n_refs > 0) {
+        o->ndim = refs[0].ndim;
+        memcpy(o->dims, refs[0].dims, sizeof o->dims);
+    }
+    const int64_t yn = y->shape[0], yc = y->shape[1], yh = y->shape[2], yw = y->shape[3];
+    o->count = y->numel;
+    o->v = malloc(((size_t)y->numel + 1) * sizeof *o->v);
+    if (!o->v) {
+        nm_tensor_release(y);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    /* Rank 3 [N, T, F] outputs come back as (F, T, 1) per sample. */
+    int tokens = o->ndim == 3 && yw == 1 && o->dims[1] == yh && o->dims[2] == yc;
+    for (int64_t s = 0; s < yn; s++)
+        for (int64_t cc = 0; cc < yc; cc++)
+            for (int64_t hh = 0; hh < yh; hh++)
+                for (int64_t ww = 0; ww < yw; ww++) {
+                    int64_t src = ((s * yc + cc) * yh + hh) * yw + ww;
+                    int64_t dst = tokens ? (s * yh + hh) * yc + cc : src;
+                    o->v[dst] = nm_f32(y)[src];
+                }
+    if (o->ndim < 0 || !tokens) { /* report what nmlab computed */
+        o->ndim = 4;
+        o->dims[0] = yn, o->dims[1] = yc, o->dims[2] = yh, o->dims[3] = yw;
+    }
+    nm_tensor_release(y);
+    snprintf(o->name, sizeof o->name, "%s", g->n_output && g->output[0]->name ? g->output[0]->name : "");
+    *n_out = 1;
+    return 0;
+}
