@@ -1075,8 +1075,12 @@ static int op_bn(importer *im)
             return node_skip(im, "its %s '%s' is not an initializer", roles[i],
                              str_or(input_name(im->node, i + 1), "(none)"));
     float eps;
-    if (attr_float(im, "epsilon", 1e-5f, &eps, NULL))
+    int64_t training;
+    if (attr_float(im, "epsilon", 1e-5f, &eps, NULL) || attr_int(im, "training_mode", 0, &training))
         return NM_ERR;
+    if (training)
+        return node_skip(im, "training_mode=1 (batch statistics) is not modelled; nmlab runs "
+                         "inference with the running statistics");
     int c, h, w;
     nm_model_out_shape(im->m, x, &c, &h, &w);
     nm_layer l;
@@ -1540,6 +1544,8 @@ static int op_reshape(importer *im)
     int c, h, w;
     nm_model_out_shape(im->m, x, &c, &h, &w);
     int64_t flat = (int64_t)c * h * w;
+    if (rank_of(im, x) == 3)
+        return node_skip(im, "reshaping a token sequence [N, T, F] is not modelled");
     if (count == 2) {
         int64_t d0 = tensor_int_at(s, raw, 0), d1 = tensor_int_at(s, raw, 1);
         if ((d1 == flat && d0 >= -1) || (d1 == -1 && d0 >= 0))
@@ -1556,6 +1562,19 @@ static int op_alias(importer *im)
     const char *in = input_name(n, 0), *out = output_name(n);
     if (!in)
         return node_err(im, "input 0 is missing");
+    if (input_name(n, 2)) { /* Dropout's training_mode */
+        const Onnx__TensorProto *t = const_input(im, 2);
+        int64_t count;
+        int raw;
+        if (!t)
+            return node_skip(im, "its training_mode is computed at run time");
+        if (tensor_count(im, t, &count))
+            return NM_ERR;
+        if (count == 1 && t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL &&
+            ((t->raw_data.len == 1 && t->raw_data.data[0]) || (t->n_int32_data == 1 && t->int32_data[0])))
+            return node_skip(im, "training_mode=1 drops values at random; nmlab runs inference");
+        (void)raw;
+    }
     if (kill_outputs(im, n, im->node_k, 1)) /* Dropout's mask */
         return NM_ERR;
     if (!out)
@@ -1753,10 +1772,17 @@ static int set_outputs(importer *im)
         const char *name = g->output[i]->name;
         int v = name ? map_get(&im->values, name, VAL_DEAD0 + 1) : VAL_DEAD0 + 1;
         if (v < NM_INPUT) {
-            if (!im->opts->partial)
-                return nm_seterr("graph output '%s' is not computed by any imported node",
-                                 name ? name : "(unnamed)");
-            continue;
+            if (im->opts->partial)
+                continue;
+            if (v <= VAL_DEAD0) {
+                char lb[160];
+                int k = VAL_DEAD0 - v;
+                const char *why = im->skip_why[k] ? im->skip_why[k] : "this output is not modelled";
+                return nm_seterr("graph output '%s' comes from %s, which cannot be imported: %s",
+                                 name, node_label(g->node[k], k, lb, sizeof lb), why);
+            }
+            return nm_seterr("graph output '%s' is not produced by any node",
+                             name ? name : "(unnamed)");
         }
         if (m->n_outputs == NM_MAX_OUTPUTS)
             return nm_seterr("more than %d graph outputs", NM_MAX_OUTPUTS);
@@ -1766,6 +1792,20 @@ static int set_outputs(importer *im)
     if (m->n_outputs == 0 && m->n_layers)
         m->outputs[m->n_outputs++] = m->n_layers - 1;   /* partial: where it stopped */
     return NM_OK;
+}
+
+/* Appends " (read by node 'a' (Op))" for the first node reading `name`
+ * to the current message, so an input problem names an operator. */
+static int input_err(const importer *im, const char *name)
+{
+    const Onnx__GraphProto *g = im->g;
+    char msg[768], lb[160];
+    snprintf(msg, sizeof msg, "%s", nm_errmsg());
+    for (size_t k = 0; k < g->n_node; k++)
+        for (size_t i = 0; i < g->node[k]->n_input; i++)
+            if (g->node[k]->input[i] && !strcmp(g->node[k]->input[i], name))
+                return nm_seterr("%s (read by %s)", msg, node_label(g->node[k], (int)k, lb, sizeof lb));
+    return NM_ERR;
 }
 
 /* Fills the lookup tables that need the whole graph. */
@@ -1894,8 +1934,13 @@ static nm_model *import_model(const char *path, const Onnx__ModelProto *mp, char
         nm_seterr("out of memory");
         goto fail;
     }
-    if (index_graph(&im) || find_input(&im, &in_name, &c, &h, &w))
+    if (index_graph(&im))
         goto fail;
+    if (find_input(&im, &in_name, &c, &h, &w)) {
+        if (in_name)
+            input_err(&im, in_name);
+        goto fail;
+    }
     model_name(path, im.g, name);
     if (!(m = im.m = nm_model_new(name, c, h, w)) || bind(&im, in_name, NM_INPUT))
         goto fail;
@@ -1912,8 +1957,13 @@ static nm_model *import_model(const char *path, const Onnx__ModelProto *mp, char
         for (size_t i = 0; i < out.len; i++)
             if (out.p[i] == '\n')
                 out.p[i] = i + 1 < out.len ? ';' : '\0';
-        nm_seterr("no layer could be imported: %s",
-                  out.len ? out.p : "no node maps to an nmlab layer");
+        char ops[256] = "";
+        for (size_t k = 0; k < im.g->n_node && strlen(ops) < 200; k++)
+            snprintf(ops + strlen(ops), sizeof ops - strlen(ops), "%s%s", k ? ", " : "",
+                     im.g->node[k]->op_type);
+        nm_seterr("no layer could be imported: %s", out.len ? out.p : "");
+        if (!out.len)
+            nm_seterr("no layer could be imported: the graph's nodes (%s) make no nmlab layer", ops);
         goto fail;
     }
     if (warnings)

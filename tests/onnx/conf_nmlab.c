@@ -117,45 +117,56 @@ int conf_forward(nm_model *m, const Onnx__GraphProto *g, const conf_tensor *x, c
                     int64_t src = x->ndim == 3 ? (s * h + hh) * c + cc : ((s * c + cc) * h + hh) * w + ww;
                     d[((s * c + cc) * h + hh) * w + ww] = (float)x->v[src];
                 }
-    nm_tensor *y = nm_forward(m, in);
+    nm_tensor *ys[NM_MAX_OUTPUTS];
+    int ny = nm_forward_outputs(m, in, ys, NM_MAX_OUTPUTS);
     nm_tensor_release(in);
-    if (!y) {
-        snprintf(err, errlen, "nm_forward: %s", nm_errmsg());
+    if (ny < 0) {
+        snprintf(err, errlen, "nm_forward_outputs: %s", nm_errmsg());
         return -1;
     }
-    /* [N, C', H', W'] of the last layer -> graph output 0's layout. */
-    conf_tensor *o = &out[0];
-    memset(o, 0, sizeof *o);
-    o->dtype = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
-    o->ndim = declared_dims(g, 0, o->dims);
-    if (o->ndim < 0 && n_refs > 0) {
-        o->ndim = refs[0].ndim;
-        memcpy(o->dims, refs[0].dims, sizeof o->dims);
-    }
-    const int64_t yn = y->shape[0], yc = y->shape[1], yh = y->shape[2], yw = y->shape[3];
-    o->count = y->numel;
-    o->v = malloc(((size_t)y->numel + 1) * sizeof *o->v);
-    if (!o->v) {
+    for (int k = 0; k < ny; k++) {
+        nm_tensor *y = ys[k];
+        /* [N, C', H', W'] (or the file's rank) -> graph output k's layout. */
+        conf_tensor *o = &out[k];
+        memset(o, 0, sizeof *o);
+        o->dtype = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+        o->ndim = declared_dims(g, (size_t)k, o->dims);
+        if (o->ndim < 0 && k < n_refs) {
+            o->ndim = refs[k].ndim;
+            memcpy(o->dims, refs[k].dims, sizeof o->dims);
+        }
+        int64_t yd[4] = {1, 1, 1, 1};
+        for (int a = 0; a < y->ndim; a++)
+            yd[a] = y->shape[a];
+        const int64_t yn = yd[0], yc = yd[1], yh = yd[2], yw = yd[3];
+        o->count = y->numel;
+        o->v = malloc(((size_t)y->numel + 1) * sizeof *o->v);
+        if (!o->v) {
+            for (int j = k; j < ny; j++)
+                nm_tensor_release(ys[j]);
+            snprintf(err, errlen, "out of memory");
+            *n_out = k;
+            return -1;
+        }
+        /* Rank 3 [N, T, F] outputs come back as (F, T, 1) per sample. */
+        int tokens = y->ndim == 4 && o->ndim == 3 && yw == 1 && o->dims[1] == yh && o->dims[2] == yc;
+        for (int64_t s = 0; s < yn; s++)
+            for (int64_t cc = 0; cc < yc; cc++)
+                for (int64_t hh = 0; hh < yh; hh++)
+                    for (int64_t ww = 0; ww < yw; ww++) {
+                        int64_t src = ((s * yc + cc) * yh + hh) * yw + ww;
+                        int64_t dst = tokens ? (s * yh + hh) * yc + cc : src;
+                        o->v[dst] = nm_f32(y)[src];
+                    }
+        if (o->ndim < 0 || (!tokens && o->ndim != y->ndim)) { /* report what nmlab computed */
+            o->ndim = y->ndim;
+            for (int a = 0; a < y->ndim; a++)
+                o->dims[a] = y->shape[a];
+        }
         nm_tensor_release(y);
-        snprintf(err, errlen, "out of memory");
-        return -1;
+        snprintf(o->name, sizeof o->name, "%s",
+                 (size_t)k < g->n_output && g->output[k]->name ? g->output[k]->name : "");
+        *n_out = k + 1;
     }
-    /* Rank 3 [N, T, F] outputs come back as (F, T, 1) per sample. */
-    int tokens = o->ndim == 3 && yw == 1 && o->dims[1] == yh && o->dims[2] == yc;
-    for (int64_t s = 0; s < yn; s++)
-        for (int64_t cc = 0; cc < yc; cc++)
-            for (int64_t hh = 0; hh < yh; hh++)
-                for (int64_t ww = 0; ww < yw; ww++) {
-                    int64_t src = ((s * yc + cc) * yh + hh) * yw + ww;
-                    int64_t dst = tokens ? (s * yh + hh) * yc + cc : src;
-                    o->v[dst] = nm_f32(y)[src];
-                }
-    if (o->ndim < 0 || !tokens) { /* report what nmlab computed */
-        o->ndim = 4;
-        o->dims[0] = yn, o->dims[1] = yc, o->dims[2] = yh, o->dims[3] = yw;
-    }
-    nm_tensor_release(y);
-    snprintf(o->name, sizeof o->name, "%s", g->n_output && g->output[0]->name ? g->output[0]->name : "");
-    *n_out = 1;
     return 0;
 }
