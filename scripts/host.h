@@ -19,6 +19,12 @@
 
 #define NMLUA_HOOK_COUNT 10000
 
+/* Caps of the sandbox (docs/lua-api.md, "Sandbox"): the memory limit when
+ * none is given, and the largest file the process may write (the soft
+ * RLIMIT_FSIZE; a write past it fails with "File too large"). */
+#define NMLUA_SANDBOX_MEM_LIMIT ((size_t)1 << 30)
+#define NMLUA_SANDBOX_FILE_LIMIT ((size_t)1 << 30)
+
 /* Called from the hook, at most every pump_interval_ms. Returning nonzero
  * cancels the running script. */
 typedef int (*nmlua_pump_fn)(void *ud);
@@ -29,8 +35,13 @@ typedef void (*nmlua_progress_fn)(void *ud, double fraction, const char *what);
 
 typedef struct {
     size_t mem_limit;        /* bytes of Lua heap plus engine objects held by
-                                scripts; 0 = no limit */
-    int sandbox;             /* restricted environment (sandbox.c) */
+                                scripts; 0 = no limit (with sandbox:
+                                NMLUA_SANDBOX_MEM_LIMIT) */
+    int sandbox;             /* restricted environment (sandbox.c); also caps
+                                the size of every file the process writes at
+                                NMLUA_SANDBOX_FILE_LIMIT (process-wide, for
+                                good: SIGXFSZ is ignored, writes past the cap
+                                fail with EFBIG) */
     nmlua_pump_fn pump;      /* may be NULL */
     void *pump_ud;
     int pump_interval_ms;    /* 0 = every hook */

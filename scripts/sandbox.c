@@ -3,12 +3,14 @@
 #include "sandbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lauxlib.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int nmlua_path_under(const char *root, const char *path)
 {
@@ -41,12 +43,14 @@ int nmlua_path_under(const char *root, const char *path)
 }
 
 /* Calls upvalue 1 with all arguments after checking that each of the first
- * `upvalue 2` arguments that is a string names a file we may touch. */
+ * `upvalue 2` arguments that is a string or a number (the io and os
+ * functions take a number as the file name it spells) names a file we may
+ * touch. File handles and nil pass unchecked: they name no file. */
 static int checked_call(lua_State *L)
 {
     int k = (int)lua_tointeger(L, lua_upvalueindex(2));
     for (int i = 1; i <= k; i++)
-        if (lua_type(L, i) == LUA_TSTRING)
+        if (lua_type(L, i) == LUA_TSTRING || lua_type(L, i) == LUA_TNUMBER)
             nmlua_checkpath(L, i);
     int n = lua_gettop(L);
     lua_pushvalue(L, lua_upvalueindex(1));
@@ -65,6 +69,55 @@ static void copy_field(lua_State *L, int dst, int src, const char *name, int pat
         lua_pushcclosure(L, checked_call, 2);
     }
     lua_setfield(L, dst, name);
+}
+
+/* 1 if path is a regular file we can open for reading; never blocks (a
+ * FIFO is not opened for good). */
+static int readable_file(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return 0;
+    struct stat st;
+    int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    close(fd);
+    return ok;
+}
+
+/* package.searchpath(name, path [, sep [, rep]]) for the sandbox: as the
+ * standard one, but a candidate outside the working folder is reported as
+ * "no file" without being looked at, so that searchpath (and require)
+ * cannot tell whether a file exists elsewhere. Candidates must be regular
+ * files (the standard one would block on a FIFO). */
+static int sandbox_searchpath(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    const char *path = luaL_checkstring(L, 2);
+    const char *sep = luaL_optstring(L, 3, ".");
+    const char *rep = luaL_optstring(L, 4, LUA_DIRSEP);
+    if (*sep && strchr(name, *sep))
+        name = luaL_gsub(L, name, sep, rep);
+    int tried = 0;
+    while (*path) {
+        const char *end = strchr(path, *LUA_PATH_SEP);
+        size_t len = end ? (size_t)(end - path) : strlen(path);
+        if (len > 0) {
+            lua_pushlstring(L, path, len);
+            const char *file = luaL_gsub(L, lua_tostring(L, -1), LUA_PATH_MARK, name);
+            lua_remove(L, -2);
+            if (nmlua_path_allowed(L, file) && readable_file(file))
+                return 1;
+            luaL_checkstack(L, 2, "too many templates");
+            lua_pushfstring(L, "%sno file '%s'", tried ? "\n\t" : "", file);
+            lua_remove(L, -2);
+            tried++;
+        }
+        path += len + (end != NULL);
+    }
+    lua_pushnil(L);
+    lua_insert(L, -(tried + 1));
+    lua_concat(L, tried);
+    return 2;
 }
 
 /* Replaces library `name` (global and package.loaded) by the table on top. */
@@ -117,5 +170,16 @@ void nmlua_sandbox_apply(lua_State *L)
     lua_setfield(L, -2, "loadlib");
     lua_pushliteral(L, "");
     lua_setfield(L, -2, "cpath");
+    lua_pushcfunction(L, sandbox_searchpath);
+    lua_setfield(L, -2, "searchpath");
     lua_pop(L, 1);
+
+    /* No build paths: nm.source_root (where the shipped model is found)
+     * tells where nmlab was built, and lies outside the folder anyway. */
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    if (lua_getfield(L, -1, "nm") == LUA_TTABLE) {
+        lua_pushnil(L);
+        lua_setfield(L, -2, "source_root");
+    }
+    lua_pop(L, 2);
 }
