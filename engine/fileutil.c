@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,28 @@
 
 #define TMP_TAG ".tmp."
 #define TMP_RAND 6             /* characters after TMP_TAG, as mkstemp */
+
+static _Atomic long long budget_left = -1;   /* < 0: no budget */
+static long long budget_total = -1;
+
+void nm_write_budget_set(long long bytes)
+{
+    budget_total = bytes;
+    atomic_store(&budget_left, bytes);
+}
+
+int nm_write_budget_take(long long bytes)
+{
+    long long left = atomic_load(&budget_left);
+    do {
+        if (left < 0)
+            return NM_OK;
+        if (bytes > left)
+            return nm_seterr("the disk write cap of %lld bytes is reached (%lld left, %lld "
+                             "more asked)", budget_total, left, bytes);
+    } while (!atomic_compare_exchange_weak(&budget_left, &left, left - bytes));
+    return NM_OK;
+}
 
 /* What a file that is not a regular one is, for messages. */
 static const char *kind_of(mode_t m)
@@ -256,6 +279,15 @@ int nm_atomic_commit(nm_atomic_file *af)
     int fd = fileno(af->f);
     int bad = ferror(af->f) || fflush(af->f) != 0 || fsync(fd) != 0;
     int err = errno;
+    struct stat st;
+    if (!bad && fstat(fd, &st) == 0 && nm_write_budget_take((long long)st.st_size) != NM_OK) {
+        fclose(af->f);
+        af->f = NULL;
+        if (af->tmp[0])
+            unlink(af->tmp);
+        af->tmp[0] = '\0';
+        return nm_preperr(af->path);
+    }
     if (!bad && af->anon && link_anonymous(af, fd) != NM_OK) {
         bad = 1;
         err = errno;

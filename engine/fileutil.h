@@ -36,6 +36,15 @@ int nm_atomic_commit(nm_atomic_file *af);
 /* Closes and removes the temporary file (safe after a failed begin). */
 void nm_atomic_abort(nm_atomic_file *af);
 
+/* A process-wide budget of bytes that atomic saves may still write (the
+ * sandbox's disk cap): bytes < 0 = none (the default). nm_atomic_commit
+ * takes each file's size from it and fails ("the disk write cap of N bytes
+ * is reached"), removing the file, when the budget is short. */
+void nm_write_budget_set(long long bytes);
+/* Takes `bytes` from the budget: NM_OK, or NM_ERR with a message when
+ * fewer remain (nothing is taken then). Always NM_OK without a budget. */
+int nm_write_budget_take(long long bytes);
+
 /* Opens path for reading as a stream, or NULL with a message naming path
  * if it cannot be opened or is not a regular file. Never blocks on a FIFO.
  * The caller fcloses the stream. */

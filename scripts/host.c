@@ -3,6 +3,7 @@
 #include "host.h"
 #include "compat.h"
 #include "error.h"
+#include "fileutil.h"
 #include "nmlua.h"
 #include "sandbox.h"
 
@@ -381,12 +382,16 @@ nmlua_host *nmlua_host_new(const nmlua_options *opt, char *err, size_t errlen)
         free(h);
         return NULL;
     }
-    if (h->sandbox && h->mem_limit == 0)
-        h->mem_limit = NMLUA_SANDBOX_MEM_LIMIT;
-    if (h->sandbox && cap_file_size(NMLUA_SANDBOX_FILE_LIMIT) != 0) {
-        snprintf(err, errlen, "sandbox: cannot cap the size of written files");
-        free(h);
-        return NULL;
+    if (h->sandbox) {
+        size_t disk = opt->disk_limit ? opt->disk_limit : NMLUA_SANDBOX_DISK_LIMIT;
+        if (h->mem_limit == 0)
+            h->mem_limit = NMLUA_SANDBOX_MEM_LIMIT;
+        if (cap_file_size(disk) != 0) {
+            snprintf(err, errlen, "sandbox: cannot cap the size of written files");
+            free(h);
+            return NULL;
+        }
+        nm_write_budget_set(disk > LLONG_MAX ? LLONG_MAX : (long long)disk);
     }
     h->L = lua_newstate(host_alloc, h);
     if (h->L == NULL) {

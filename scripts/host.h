@@ -19,11 +19,13 @@
 
 #define NMLUA_HOOK_COUNT 10000
 
-/* Caps of the sandbox (docs/lua-api.md, "Sandbox"): the memory limit when
- * none is given, and the largest file the process may write (the soft
- * RLIMIT_FSIZE; a write past it fails with "File too large"). */
+/* Caps of the sandbox (docs/lua-api.md, "Sandbox") when none is given: the
+ * memory limit, and the disk cap: bytes the script may write in all
+ * (Lua file writes and nmlab's saves) and, as the soft RLIMIT_FSIZE, the
+ * largest file the process may write (a write past it fails with "File
+ * too large"). */
 #define NMLUA_SANDBOX_MEM_LIMIT ((size_t)1 << 30)
-#define NMLUA_SANDBOX_FILE_LIMIT ((size_t)1 << 30)
+#define NMLUA_SANDBOX_DISK_LIMIT ((size_t)1 << 30)
 
 /* Called from the hook, at most every pump_interval_ms. Returning nonzero
  * cancels the running script. */
@@ -37,11 +39,13 @@ typedef struct {
     size_t mem_limit;        /* bytes of Lua heap plus engine objects held by
                                 scripts; 0 = no limit (with sandbox:
                                 NMLUA_SANDBOX_MEM_LIMIT) */
-    int sandbox;             /* restricted environment (sandbox.c); also caps
-                                the size of every file the process writes at
-                                NMLUA_SANDBOX_FILE_LIMIT (process-wide, for
-                                good: SIGXFSZ is ignored, writes past the cap
-                                fail with EFBIG) */
+    int sandbox;             /* restricted environment (sandbox.c) */
+    size_t disk_limit;       /* sandbox only: bytes the script may write in
+                                all, and the size cap of every file the
+                                process writes; 0 = NMLUA_SANDBOX_DISK_LIMIT.
+                                Process-wide and for good (nm_write_budget_set,
+                                RLIMIT_FSIZE; SIGXFSZ is ignored so writes
+                                past the cap fail with EFBIG) */
     nmlua_pump_fn pump;      /* may be NULL */
     void *pump_ud;
     int pump_interval_ms;    /* 0 = every hook */

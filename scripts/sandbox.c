@@ -1,4 +1,5 @@
 /* sandbox.c - the restricted environment of --sandbox (see sandbox.h). */
+#include "fileutil.h"
 #include "nmlua.h"
 #include "sandbox.h"
 
@@ -120,6 +121,67 @@ static int sandbox_searchpath(lua_State *L)
     return 2;
 }
 
+/* The open stream of the file handle at idx, or NULL (not a file handle,
+ * or closed). */
+static FILE *stream_at(lua_State *L, int idx)
+{
+    luaL_Stream *p = luaL_testudata(L, idx, LUA_FILEHANDLE);
+    return p && p->closef ? p->f : NULL;
+}
+
+/* f:write(...) (upvalue 2 true) or io.write(...) (false) under the disk
+ * cap: the bytes of the arguments are taken from the write budget
+ * (nm_write_budget_take) before the standard function (upvalue 1) runs,
+ * when the stream is a regular file (a terminal or pipe holds no disk).
+ * Past the cap it returns nil, message, EFBIG as a failed write does. */
+static int budget_write(lua_State *L)
+{
+    int method = lua_toboolean(L, lua_upvalueindex(2));
+    FILE *f;
+    if (method) {
+        f = stream_at(L, 1);
+    } else {
+        lua_getfield(L, LUA_REGISTRYINDEX, "_IO_output");   /* liolib's IO_OUTPUT */
+        f = stream_at(L, -1);
+        lua_pop(L, 1);
+    }
+    struct stat st;
+    if (f && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
+        long long bytes = 0;
+        for (int i = 1 + method, n = lua_gettop(L); i <= n; i++) {
+            int t = lua_type(L, i);
+            if (t == LUA_TSTRING || t == LUA_TNUMBER) {
+                size_t len;
+                lua_pushvalue(L, i);            /* convert a copy, not the argument */
+                lua_tolstring(L, -1, &len);
+                lua_pop(L, 1);
+                bytes += (long long)len;
+            }
+        }
+        if (nm_write_budget_take(bytes) != NM_OK) {
+            luaL_pushfail(L);
+            lua_pushfstring(L, "sandbox: %s", nm_errmsg());
+            lua_pushinteger(L, EFBIG);
+            return 3;
+        }
+    }
+    int n = lua_gettop(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, n, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+/* Replaces field "write" of the table at idx by budget_write over it. */
+static void wrap_write(lua_State *L, int idx, int method)
+{
+    idx = lua_absindex(L, idx);
+    lua_getfield(L, idx, "write");
+    lua_pushboolean(L, method);
+    lua_pushcclosure(L, budget_write, 2);
+    lua_setfield(L, idx, "write");
+}
+
 /* Replaces library `name` (global and package.loaded) by the table on top. */
 static void replace_lib(lua_State *L, const char *name)
 {
@@ -155,6 +217,11 @@ void nmlua_sandbox_apply(lua_State *L)
     static const char *const io_paths[] = {"open", "lines", "input", "output", NULL};
     for (int i = 0; io_paths[i]; i++)
         copy_field(L, t, io, io_paths[i], 1);
+    wrap_write(L, t, 0);                         /* io.write */
+    luaL_getmetatable(L, LUA_FILEHANDLE);        /* f:write, every file handle */
+    if (lua_getfield(L, -1, "__index") == LUA_TTABLE)
+        wrap_write(L, -1, 1);
+    lua_pop(L, 2);
     replace_lib(L, "io");
     lua_pop(L, 1);
 
