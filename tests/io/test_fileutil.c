@@ -245,3 +245,24 @@ Test(fileutil, read_refuses_non_regular_files, .timeout = 10)
     cr_expect_eq(len, 5);
     free(data);
 }
+
+/* The write budget (the sandbox's disk cap): a save that does not fit is
+ * refused at commit, leaves no file and takes nothing; one that fits takes
+ * its size. */
+Test(fileutil, write_budget)
+{
+    char a[512], b[512];
+    tmp_path(a, sizeof a, dir, "a.bin");
+    tmp_path(b, sizeof b, dir, "b.bin");
+    nm_write_budget_set(10);
+    cr_expect_eq(save_text(a, "0123456789AB"), NM_ERR);          /* 12 > 10 */
+    cr_expect(strstr(nm_errmsg(), "disk write cap of 10 bytes") != NULL, "%s", nm_errmsg());
+    cr_expect_eq(tmp_count(dir), 0);
+    cr_expect_eq(save_text(a, "0123456"), NM_OK, "%s", nm_errmsg());   /* 7, 3 left */
+    cr_expect_eq(save_text(b, "0123"), NM_ERR);
+    cr_expect_eq(nm_write_budget_take(3), NM_OK);
+    cr_expect_eq(nm_write_budget_take(1), NM_ERR);
+    nm_write_budget_set(-1);
+    cr_expect_eq(save_text(b, "0123"), NM_OK);
+    cr_expect_eq(tmp_count(dir), 2);
+}
