@@ -156,10 +156,17 @@ static void remove_stale(const char *target)
  * named temporary file is used). The file only gets a name in
  * nm_atomic_commit (linkat through /proc/self/fd), so a save killed while
  * writing leaves nothing on disk. Mode 0666 less the umask. */
+static _Atomic int use_tmpfile = 1;
+
+void nm_atomic_use_tmpfile(int on)
+{
+    atomic_store(&use_tmpfile, on);
+}
+
 static int open_anonymous(const char *dir)
 {
 #ifdef O_TMPFILE
-    if (access("/proc/self/fd", X_OK) != 0)
+    if (!atomic_load(&use_tmpfile) || access("/proc/self/fd", X_OK) != 0)
         return -1;   /* linkat needs /proc to give the file a name */
     return open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
 #else

@@ -36,6 +36,10 @@ int nm_atomic_commit(nm_atomic_file *af);
 /* Closes and removes the temporary file (safe after a failed begin). */
 void nm_atomic_abort(nm_atomic_file *af);
 
+/* Whether saves may use O_TMPFILE (1, the default) or must use a named
+ * temporary file as on systems without it (0): lets tests cover both. */
+void nm_atomic_use_tmpfile(int on);
+
 /* A process-wide budget of bytes that atomic saves may still write (the
  * sandbox's disk cap): bytes < 0 = none (the default). nm_atomic_commit
  * takes each file's size from it and fails ("the disk write cap of N bytes

@@ -50,7 +50,7 @@ static mode_t mode_of(const char *path)
  * named as the writer names them) is cleaned up by the next save of the
  * same path; a temporary file still held by a live save is not, nor is a
  * file of another target. */
-Test(fileutil, next_save_removes_stale_temporaries)
+static void stale_temporaries(void)
 {
     char target[512], stale[512], live[512], other[512];
     tmp_path(target, sizeof target, dir, "m.safetensors");
@@ -72,10 +72,22 @@ Test(fileutil, next_save_removes_stale_temporaries)
     cr_expect_eq(tmp_count(dir), 3);
 }
 
+Test(fileutil, next_save_removes_stale_temporaries)
+{
+    stale_temporaries();
+}
+
+/* The same with named temporary files, as on systems without O_TMPFILE. */
+Test(fileutil, next_save_removes_stale_temporaries_named)
+{
+    nm_atomic_use_tmpfile(0);
+    stale_temporaries();
+}
+
 /* A real kill: a child begins a save, writes, and is killed before
  * committing. With O_TMPFILE nothing at all is left; in any case the next
  * save leaves only the target. */
-Test(fileutil, killed_save_leaves_nothing_after_next_save)
+static void killed_save(int named)
 {
     char target[512];
     tmp_path(target, sizeof target, dir, "k.bin");
@@ -105,12 +117,25 @@ Test(fileutil, killed_save_leaves_nothing_after_next_save)
     close(pipefd[0]);
     close(pipefd[1]);
     expect_content(target, "old");   /* the target is untouched */
+    /* an unnamed file went with the process; a named one is left */
+    cr_expect_eq(tmp_count(dir), named ? 2 : 1);
     cr_assert_eq(save_text(target, "new"), NM_OK, "%s", nm_errmsg());
     expect_content(target, "new");
     cr_expect_eq(tmp_count(dir), 1, "a temporary file survived the next save");
 }
 
-Test(fileutil, abort_and_failed_begin_leave_nothing)
+Test(fileutil, killed_save_leaves_nothing_after_next_save)
+{
+    killed_save(0);
+}
+
+Test(fileutil, killed_save_leaves_nothing_after_next_save_named)
+{
+    nm_atomic_use_tmpfile(0);
+    killed_save(1);
+}
+
+static void abort_leaves_nothing(void)
 {
     char target[512];
     tmp_path(target, sizeof target, dir, "a.bin");
@@ -126,8 +151,19 @@ Test(fileutil, abort_and_failed_begin_leave_nothing)
     cr_expect_eq(tmp_count(dir), 0);
 }
 
+Test(fileutil, abort_and_failed_begin_leave_nothing)
+{
+    abort_leaves_nothing();
+}
+
+Test(fileutil, abort_and_failed_begin_leave_nothing_named)
+{
+    nm_atomic_use_tmpfile(0);
+    abort_leaves_nothing();
+}
+
 /* The target's permission bits survive a save (they used to become 0644). */
-Test(fileutil, save_keeps_mode)
+static void keeps_mode(void)
 {
     char target[512];
     tmp_path(target, sizeof target, dir, "private.bin");
@@ -141,8 +177,19 @@ Test(fileutil, save_keeps_mode)
     expect_content(target, "newer");
 }
 
+Test(fileutil, save_keeps_mode)
+{
+    keeps_mode();
+}
+
+Test(fileutil, save_keeps_mode_named)
+{
+    nm_atomic_use_tmpfile(0);
+    keeps_mode();
+}
+
 /* A new file gets 0666 less the umask, as fopen would give it. */
-Test(fileutil, new_file_follows_umask)
+static void follows_umask(void)
 {
     char a[512], b[512];
     tmp_path(a, sizeof a, dir, "a.bin");
@@ -158,10 +205,21 @@ Test(fileutil, new_file_follows_umask)
     cr_expect_eq(mode_of(b), 0664, "mode %o", (unsigned)mode_of(b));
 }
 
+Test(fileutil, new_file_follows_umask)
+{
+    follows_umask();
+}
+
+Test(fileutil, new_file_follows_umask_named)
+{
+    nm_atomic_use_tmpfile(0);
+    follows_umask();
+}
+
 /* Saving through a symlink updates the file it points to and keeps the
  * link (it used to be replaced by a plain file); relative links resolve
  * from the link's folder; a dangling link gets its target created. */
-Test(fileutil, save_writes_through_symlink)
+static void through_symlink(void)
 {
     char real[512], link[512], sub[512], link2[512], dang[512], made[512];
     tmp_path(sub, sizeof sub, dir, "sub");
@@ -189,6 +247,17 @@ Test(fileutil, save_writes_through_symlink)
     cr_expect(S_ISLNK(st.st_mode));
     expect_content(made, "created");
     cr_expect_eq(tmp_count(sub), 2);
+}
+
+Test(fileutil, save_writes_through_symlink)
+{
+    through_symlink();
+}
+
+Test(fileutil, save_writes_through_symlink_named)
+{
+    nm_atomic_use_tmpfile(0);
+    through_symlink();
 }
 
 Test(fileutil, save_refuses_loops_folders_and_fifos)
