@@ -24,6 +24,7 @@ typedef struct {
     cli_mode mode;
     size_t mem_limit;       /* --mem-limit, bytes; 0 = none */
     int sandbox;            /* --sandbox */
+    size_t disk_limit;      /* --disk-limit, bytes; 0 = the sandbox's default */
     const char *chunk;      /* -e CHUNK, or NULL */
     const char *model;      /* nmlab MODEL, or NULL */
     int script;             /* argv index of the script, 0 if none */

@@ -70,7 +70,8 @@ int main(int argc, char **argv)
         printf("nmlab %s (%s)\n", NMLAB_VERSION, LUA_RELEASE);
         return 0;
     }
-    nmlua_options hopt = {.mem_limit = o.mem_limit, .sandbox = o.sandbox};
+    nmlua_options hopt = {.mem_limit = o.mem_limit, .sandbox = o.sandbox,
+                          .disk_limit = o.disk_limit};
     if (o.mode == CLI_SHELL && !o.summary && (o.frames > 0 || (isatty(1) && isatty(0)))) {
         tui_options t = {.model_path = o.model, .script = o.tui_script, .frames = o.frames,
                          .keys = o.keys, .screen = o.screen, .lua = hopt};

@@ -7,6 +7,7 @@
  * NumPy arrays and IDX data sets are recognised to say what they are. */
 #include "nmio.h"
 #include "error.h"
+#include "fileutil.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -29,11 +30,9 @@ nm_model *nm_model_load_progress(const char *path, char **warnings, nm_progress_
 {
     if (warnings)
         *warnings = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        nm_seterr("%s: %s", path, strerror(errno));
+    FILE *f = nm_fopen_read(path);   /* refuses FIFOs, devices, folders */
+    if (!f)
         return NULL;
-    }
     unsigned char head[64] = {0};
     size_t n = fread(head, 1, sizeof head, f);
     fclose(f);

@@ -12,10 +12,11 @@ function M.summary(source, default, file)
   local name = source or default
   file = file or "examples/models/fmnist_cnn.safetensors"
   if not source then
-    for _, root in ipairs{".", nm.source_root} do
+    for _, root in ipairs{".", nm.source_root} do   -- (no source_root in the sandbox)
       local path = root .. "/" .. file
-      local f = io.open(path, "rb")
-      if f then
+      -- pcall: the sandbox raises for a path whose folder does not exist
+      local ok, f = pcall(io.open, path, "rb")
+      if ok and f then
         f:close()
         local err
         model, err = nm.load(path)
