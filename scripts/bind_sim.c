@@ -367,7 +367,7 @@ void nmlua_open_sim(lua_State *L, int nm)
     };
     luaL_newlib(L, fns);
     int sim = lua_gettop(L);
-    luaL_newmetatable(L, SIM_SYSTEM);
+    nmlua_newmetatable(L, SIM_SYSTEM);
     lua_pushcfunction(L, sys_tostring);
     lua_setfield(L, -2, "__tostring");
     luaL_newlib(L, sys_methods);

@@ -52,6 +52,16 @@ int luaopen_nm(lua_State *L)
     return 1;
 }
 
+int nmlua_newmetatable(lua_State *L, const char *tname)
+{
+    int fresh = luaL_newmetatable(L, tname);
+    if (fresh) {
+        lua_pushstring(L, tname);
+        lua_setfield(L, -2, "__metatable");
+    }
+    return fresh;
+}
+
 void nmlua_set_num(lua_State *L, const char *k, double v)
 {
     lua_pushnumber(L, v);

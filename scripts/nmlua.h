@@ -87,6 +87,42 @@ void nmlua_model_recount(lua_State *L, int arg);
 /* Bytes of all tensors a model owns. */
 size_t nmlua_model_bytes(const nm_model *m);
 
+/* --- models in use by engine loops (bind_model.c) ---
+ *
+ * A binding that runs an engine loop calling back into Lua (nm.train,
+ * nm.prune.jointnf, sys:run with progress) marks the model as in use for
+ * the loop's duration. While it is, every entry point that frees the model
+ * or changes its structure (layers, masks, keep vectors, activations)
+ * raises "<what>: model is in use by <loop>" through nmlua_model_check_idle;
+ * reads and weight values stay allowed. docs/lua-api.md lists the rules. */
+
+typedef enum {
+    NMLUA_USE_READ,     /* reads the model (sys:run): nests in any loop */
+    NMLUA_USE_WEIGHTS,  /* changes weights only (nm.train): not inside another
+                         * weight-changing loop on the same model */
+    NMLUA_USE_MASKS,    /* changes masks or structure (nm.prune.jointnf, SR-STE
+                         * training): needs the model idle */
+} nmlua_use;
+
+/* Marks the model of the model or layer handle at arg as in use by loop
+ * `by` (a string literal, named in errors) until the calling C function
+ * returns or raises: pushes a guard and makes it a to-be-closed slot, so
+ * the caller must not remove it or move it (lua_remove, lua_insert,
+ * lua_replace at its slot, lua_settop below it). Returns the model; raises
+ * if the loop conflicts with one already running on it (see nmlua_use). */
+nm_model *nmlua_model_use(lua_State *L, int arg, const char *by, nmlua_use kind);
+/* THE check of every mutating entry point: the model of the model or layer
+ * handle at arg, or raises "<what>: model is in use by <loop>" while any
+ * engine loop uses it (and "model has been freed"). */
+nm_model *nmlua_model_check_idle(lua_State *L, int arg, const char *what);
+
+/* --- metatables (nmlua.c) --- */
+
+/* luaL_newmetatable that also locks the new metatable: its __metatable
+ * field is tname, so getmetatable(x) returns tname and scripts cannot reach
+ * (and strip __gc from) the real table. Leaves it on the stack. */
+int nmlua_newmetatable(lua_State *L, const char *tname);
+
 /* --- result tables (nmlua.c) --- */
 
 /* t[k] = v for the table on top of the stack. */
