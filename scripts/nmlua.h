@@ -31,7 +31,7 @@ void nmlua_open_sim(lua_State *L, int nm);     /* bind_sim.c: nm.sim */
 void nmlua_open_plot(lua_State *L, int nm);    /* bind_plot.c: nm.plot */
 void nmlua_open_prune(lua_State *L, int nm);   /* bind_prune*.c: nm.prune, nm.nmrelu, ... */
 void nmlua_open_train(lua_State *L, int nm);   /* bind_train*.c: nm.train, nm.data */
-void nmlua_open_debug(lua_State *L, int nm);   /* nmlua.c: nm._cancel_after */
+void nmlua_open_debug(lua_State *L, int nm);   /* nmlua.c: nm._cancel_after, nm._methods */
 
 /* Builds the `nm` module table (all submodules) and leaves it on the stack. */
 int luaopen_nm(lua_State *L);

@@ -288,6 +288,15 @@ T.case("metatables are locked", function()
     T.raises(function() setmetatable(x, {}) end, type(x) == "table"
       and "cannot change a protected metatable" or "table expected")
   end
+  -- the method names stay visible for the console's completion, as a copy
+  local tm = nm._methods(objects[1][1])
+  T.ok(tm.fill and tm.clone and tm.free, "tensor methods")
+  T.ok(nm._methods(m).free and nm._methods(m).add and nm._methods(m).evaluate, "model methods")
+  T.ok(nm._methods(m:layer("fc")).stats, "layer methods")
+  T.ok(nm._methods("s").upper, "string methods")
+  tm.fill = nil
+  T.ok(nm._methods(objects[1][1]).fill, "a copy")
+  T.eq(next(nm._methods(42)), nil)
   -- __gc still gives the bytes back: 64 x 1 MB tensors dropped in turn fit
   -- under --mem-limit (the sandbox run sets 64M; a stripped __gc would not)
   for _ = 1, 64 do local t = nm.tensor({256, 1024}); t = nil; collectgarbage() end
