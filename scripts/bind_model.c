@@ -164,7 +164,7 @@ static int guard_release(lua_State *L)
     if (b) {
         g->box = NULL;
         b->uses--;
-        if (g->kind == NMLUA_USE_WEIGHTS)
+        if (g->kind & NMLUA_USE_WEIGHTS)
             b->weight_uses--;
         b->user = g->prev_user;
         b->weight_user = g->prev_weight_user;
@@ -176,9 +176,9 @@ static int guard_release(lua_State *L)
 nm_model *nmlua_model_use(lua_State *L, int arg, const char *by, nmlua_use kind)
 {
     model_box *b = box_of(L, arg);
-    if (kind == NMLUA_USE_MASKS && b->uses > 0)
+    if ((kind & NMLUA_USE_MASKS) && b->uses > 0)
         in_use_error(L, by, b->user);
-    if (kind == NMLUA_USE_WEIGHTS && b->weight_uses > 0)
+    if ((kind & NMLUA_USE_WEIGHTS) && b->weight_uses > 0)
         in_use_error(L, by, b->weight_user);
     luaL_checkstack(L, 2, "model use");
     use_guard *g = lua_newuserdatauv(L, sizeof *g, 0);
@@ -191,7 +191,7 @@ nm_model *nmlua_model_use(lua_State *L, int arg, const char *by, nmlua_use kind)
     b->refs++;
     b->uses++;
     b->user = by;
-    if (kind == NMLUA_USE_WEIGHTS) {
+    if (kind & NMLUA_USE_WEIGHTS) {
         b->weight_uses++;
         b->weight_user = by;
     }

@@ -218,7 +218,7 @@ static int l_train(lua_State *L)
     c.err_slot = lua_gettop(L);
     /* Until nm.train returns or raises, callbacks cannot free or reshape the
      * model; SR-STE rewrites masks, so it needs the model idle. */
-    nmlua_model_use(L, 1, "nm.train", o.srste > 0 ? NMLUA_USE_MASKS : NMLUA_USE_WEIGHTS);
+    nmlua_model_use(L, 1, "nm.train", NMLUA_USE_WEIGHTS | (o.srste > 0 ? NMLUA_USE_MASKS : 0));
     o.on_batch = cb_batch;
     o.on_epoch = cb_epoch;
     o.ud = &c;

@@ -96,20 +96,23 @@ size_t nmlua_model_bytes(const nm_model *m);
  * raises "<what>: model is in use by <loop>" through nmlua_model_check_idle;
  * reads and weight values stay allowed. docs/lua-api.md lists the rules. */
 
-typedef enum {
-    NMLUA_USE_READ,     /* reads the model (sys:run): nests in any loop */
-    NMLUA_USE_WEIGHTS,  /* changes weights only (nm.train): not inside another
-                         * weight-changing loop on the same model */
-    NMLUA_USE_MASKS,    /* changes masks or structure (nm.prune.jointnf, SR-STE
-                         * training): needs the model idle */
-} nmlua_use;
+/* What a loop does to the model it uses (flags, combined with |). */
+enum {
+    NMLUA_USE_READ = 0,     /* only reads it (sys:run): nests in any loop */
+    NMLUA_USE_WEIGHTS = 1,  /* changes weights (nm.train): not inside another
+                             * weight-changing loop on the same model */
+    NMLUA_USE_MASKS = 2,    /* changes masks or structure (nm.prune.jointnf;
+                             * SR-STE training is WEIGHTS | MASKS): needs the
+                             * model idle */
+};
+typedef int nmlua_use;
 
 /* Marks the model of the model or layer handle at arg as in use by loop
  * `by` (a string literal, named in errors) until the calling C function
  * returns or raises: pushes a guard and makes it a to-be-closed slot, so
  * the caller must not remove it or move it (lua_remove, lua_insert,
  * lua_replace at its slot, lua_settop below it). Returns the model; raises
- * if the loop conflicts with one already running on it (see nmlua_use). */
+ * if the loop conflicts with one already running on it (see the flags). */
 nm_model *nmlua_model_use(lua_State *L, int arg, const char *by, nmlua_use kind);
 /* THE check of every mutating entry point: the model of the model or layer
  * handle at arg, or raises "<what>: model is in use by <loop>" while any
