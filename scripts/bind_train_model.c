@@ -94,7 +94,7 @@ static int m_set_activation(lua_State *L)
     static const char *const keys[] = {"n", "m", "policy", "axis", NULL};
     static const char *const policies[] = {"first", "topk", NULL};
     static const char *const axes[] = {"position", "channel", NULL};
-    nm_model *m = nmlua_check_model(L, 1);
+    nm_model *m = nmlua_model_check_idle(L, 1, "model:set_activation");
     int n = 0, mm = 0, policy = NM_POLICY_FIRST, axis = NM_AXIS_POSITION;
     if (!lua_isnoneornil(L, 3)) {
         luaL_checktype(L, 3, LUA_TTABLE);
