@@ -18,6 +18,7 @@ void cli_usage(FILE *f)
           "\n"
           "options:\n"
           "  -e CHUNK           run the Lua CHUNK (before SCRIPT, if both are given)\n"
+          "  --input CxHxW      input size of an ONNX model with symbolic dimensions\n"
           "  --mem-limit SIZE   stop scripts whose memory passes SIZE (e.g. 512M, 2G)\n"
           "  --sandbox          no os.execute/io.popen, files only under this folder,\n"
           "                     memory 1G unless --mem-limit, disk writes 1G unless\n"
@@ -97,6 +98,16 @@ int cli_parse(int argc, char **argv, cli_options *o, char *err, size_t errlen)
                          v ? v : "");
                 return -1;
             }
+        } else if (opt_is(a, "--input")) {
+            const char *v = option_value(argc, argv, &i, "--input");
+            int c, h, w;
+            char tail;
+            if (!v || sscanf(v, "%dx%dx%d%c", &c, &h, &w, &tail) != 3 || c < 1 || h < 1 || w < 1) {
+                snprintf(err, errlen, "--input needs a size like 3x224x224 (CxHxW), not '%s'",
+                         v ? v : "");
+                return -1;
+            }
+            o->input = v;
         } else if (opt_is(a, "--disk-limit")) {
             const char *v = option_value(argc, argv, &i, "--disk-limit");
             if (v == NULL || cli_parse_size(v, &o->disk_limit) != 0 || o->disk_limit == 0) {

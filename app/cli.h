@@ -33,6 +33,7 @@ typedef struct {
     const char *keys;       /* --keys K1,K2,...: keys fed in --frames mode */
     const char *screen;     /* --screen NAME: start screen */
     int summary;            /* --summary: print the model summary, no TUI */
+    const char *input;      /* --input CxHxW: input size for models with symbolic dims */
 } cli_options;
 
 /* Parses argv. Returns 0, or -1 with a message in err (usage error). */

@@ -94,5 +94,8 @@ nm_model *nm_model_load(const char *path, char **warnings);
 /* The same, with progress and cancellation for safetensors and ONNX files
  * (SCALE-Sim topologies are small and read without reports). */
 nm_model *nm_model_load_progress(const char *path, char **warnings, nm_progress_fn progress, void *ud);
+/* The same with ONNX import options (input size, partial; their progress
+ * callback is used for every format). */
+nm_model *nm_model_load_opts(const char *path, const nm_onnx_opts *o, char **warnings);
 
 #endif

@@ -7,8 +7,13 @@ local M = {}
 --- Without a source it opens the trained model file shipped in the source
 --- tree (`file`, looked up in the current folder, then nm.source_root)
 --- when there is one.
-function M.summary(source, default, file)
+function M.summary(source, default, file, input)
   local model, warnings
+  local opts
+  if input then   -- "CxHxW" from --input (checked by the command line)
+    local c, h, w = input:match("^(%d+)x(%d+)x(%d+)$")
+    opts = {input = {tonumber(c), tonumber(h), tonumber(w)}}
+  end
   local name = source or default
   file = file or "examples/models/fmnist_cnn.safetensors"
   if not source then
@@ -39,7 +44,7 @@ function M.summary(source, default, file)
   elseif zoo[name] then
     model = nm.zoo(name)
   else
-    model, warnings = nm.load(name)
+    model, warnings = nm.load(name, opts)
     if not model then
       io.stderr:write("nmlab: ", warnings, "\n")
       return false
