@@ -406,7 +406,11 @@ static int infer_layer(nm_model *m, nm_layer *l)
         break;
     case NM_LAYER_RELU:
     case NM_LAYER_GELU:
+        break;
     case NM_LAYER_SOFTMAX:
+        if (l->heads < 0 || (l->heads > 0 && c % l->heads))
+            return nm_seterr("layer '%s': a softmax in %d groups over %d channels", l->name,
+                             l->heads, c);
         break;
     case NM_LAYER_MAXPOOL:
     case NM_LAYER_AVGPOOL:
@@ -581,6 +585,14 @@ int nm_add_layernorm(nm_model *m, const char *name, int input) { return add_simp
 int nm_add_gelu(nm_model *m, const char *name, int input) { return add_simple(m, name, NM_LAYER_GELU, input); }
 int nm_add_softmax(nm_model *m, const char *name, int input) { return add_simple(m, name, NM_LAYER_SOFTMAX, input); }
 int nm_add_embed(nm_model *m, const char *name, int input) { return add_simple(m, name, NM_LAYER_EMBED, input); }
+
+int nm_add_softmax_heads(nm_model *m, const char *name, int input, int heads)
+{
+    nm_layer l;
+    layer_init(&l, name, NM_LAYER_SOFTMAX, input);
+    l.heads = heads;
+    return add_layer(m, &l);
+}
 
 int nm_add_relu(nm_model *m, const char *name, int input, float clip)
 {

@@ -39,10 +39,12 @@ typedef enum {
     NM_LAYER_GAP,       /* global average pool: (C,H,W) -> (C,1,1) */
     NM_LAYER_ADD,       /* elementwise sum of two producers (residual) */
     NM_LAYER_FLATTEN,   /* (C,H,W) -> (C*H*W,1,1) */
-    NM_LAYER_MATMUL,    /* attention matmul between two activations (no weights) */
-    NM_LAYER_LAYERNORM, /* over the feature (channel) axis */
-    NM_LAYER_GELU,
-    NM_LAYER_SOFTMAX,   /* over the channel axis */
+    NM_LAYER_MATMUL,    /* attention matmul between two activations (no weights), see
+                           nm_add_matmul */
+    NM_LAYER_LAYERNORM, /* over the feature (channel) axis at each position */
+    NM_LAYER_GELU,      /* exact: 0.5 x (1 + erf(x / sqrt 2)) */
+    NM_LAYER_SOFTMAX,   /* over the channel axis, in `heads` groups of C/heads
+                           consecutive channels (0 or 1: all channels) */
     NM_LAYER_EMBED,     /* ViT: (C,H,W) patches -> (C, H*W+1, 1) with class token + positions */
     NM_LAYER_SLICE,     /* a contiguous range of channels (Q/K/V of a packed qkv)
                            or of positions (ViT's class token); no weights */
@@ -111,7 +113,8 @@ typedef struct nm_layer {
     nm_act_policy act_policy;
     nm_act_axis act_axis;
 
-    /* MATMUL: heads and the shared (reduction) length; ADD/others unused */
+    /* MATMUL: heads (and alpha = the scores' scale, 0 = 1/sqrt(head dim));
+     * SOFTMAX: channel groups */
     int heads;
     int64_t matmul_macs;    /* MACs per sample, set by the builder */
 
@@ -123,7 +126,7 @@ typedef struct nm_layer {
 
     /* ADD/MUL/SUB/DIV with a constant: the constant is the left operand */
     int rev;
-    /* HARDSIGMOID alpha, beta; CLIP min, max */
+    /* HARDSIGMOID alpha, beta; CLIP min, max; MATMUL (qk) alpha = scale */
     float alpha, beta_;
     /* CONCAT axis (0 = C, 1 = H, 2 = W) */
     int axis;
@@ -198,12 +201,21 @@ int nm_add_pool(nm_model *m, const char *name, int input, nm_layer_kind kind,
 int nm_add_gap(nm_model *m, const char *name, int input);
 int nm_add_add(nm_model *m, const char *name, int a, int b);
 int nm_add_flatten(nm_model *m, const char *name, int input);
-/* Attention matmul. qk=1: scores = Q K^T per head, output (heads*T, T, 1);
- * qk=0: context = A V, output (V's C, T, 1). a, b are the producers. */
+/* Attention matmul. Head h owns channels [h*d, (h+1)*d) of Q, K and V
+ * (d = C/heads, torchvision's split). qk=1: scores = scale * Q K^T per head,
+ * output (heads*T, T, 1) with channel h*T + j = key j and position i =
+ * query i, so a softmax in `heads` groups runs over the keys; scale is the
+ * layer's alpha, or 1/sqrt(d) when alpha is 0. qk=0: context = A V,
+ * context[h*d + e, i] = sum_j A[h*T + j, i] V[h*d + e, j], output (V's C, T, 1).
+ * a, b are the producers (Q, K or A, V). */
 int nm_add_matmul(nm_model *m, const char *name, int a, int b, int heads, int qk);
 int nm_add_layernorm(nm_model *m, const char *name, int input);
 int nm_add_gelu(nm_model *m, const char *name, int input);
 int nm_add_softmax(nm_model *m, const char *name, int input);
+/* Softmax in `heads` groups of channels (attention scores, see nm_add_matmul). */
+int nm_add_softmax_heads(nm_model *m, const char *name, int input, int heads);
+/* ViT embedding: token 0 = class token (bias [C]) + position 0, token p+1 =
+ * patch p (row-major over H x W) + position p+1; weight [H*W+1, C]. */
 int nm_add_embed(nm_model *m, const char *name, int input);
 /* Slice of `count` channels or positions from `start` (see NM_LAYER_SLICE). */
 int nm_add_slice(nm_model *m, const char *name, int input, nm_act_axis axis, int start,

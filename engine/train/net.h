@@ -38,8 +38,9 @@ typedef struct nm_net nm_net;
 /* Builds the executor. With train = 0 it holds only what inference needs
  * (no gradients, no BN or pool state): forward then always runs in eval
  * mode and backward must not be called. Fails with a message naming the
- * layer for kinds training does not support (matmul, layernorm, gelu,
- * softmax, embed), detached layers, or NMReLU groups over 64. */
+ * layer for kinds training does not support (the transformer kinds matmul,
+ * layernorm, gelu, softmax, embed, slice and the imported-graph kinds run
+ * inference only), detached layers, or NMReLU groups over 64. */
 nm_net *nm_net_new(nm_model *m, int max_batch, int train);
 void nm_net_free(nm_net *net);
 
