@@ -10,11 +10,13 @@
  * Three kinds of trouble, kept apart:
  *   - a broken file (not protobuf, no graph, no input shape, a tensor whose
  *     dims disagree with its bytes or with the layer): NULL and a message;
- *   - an operator or setting nmlab does not model (Softmax, dilated conv,
- *     asymmetric padding): the node is skipped, its outputs become "dead",
- *     and it is named in the warnings;
- *   - a supported node that reads a dead value: the import stops there and
- *     returns the layers built so far, with a warning saying where.
+ *   - an operator or setting nmlab does not model: the node is skipped,
+ *     its outputs become "dead", and the reason is kept;
+ *   - a node (or graph output) that needs a dead value: the load fails with
+ *     a message naming the skipped node, its operator and why; with
+ *     {partial = 1} the import stops there instead and returns the layers
+ *     built so far, with a warning saying where.
+ * Nodes whose outputs nothing needs are only listed in the warnings.
  *
  * Tensor data is only copied after its size has been checked against the
  * bytes actually present, so a hostile file cannot make us allocate more
@@ -30,52 +32,75 @@
 /* ------------------------------------------------------------------ */
 /* The walk.                                                           */
 
-static const char *supported_ops[] = {
-    "Conv", "Gemm", "MatMul", "BatchNormalization", "Relu", "Clip", "Add", "MaxPool",
-    "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Dropout", "Identity", "Constant",
-    "Sub", "Mul", "Div", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Concat", "Pad",
-    "Transpose", "ReduceMean",
+/* The operator table: one row per ONNX operator nmlab imports. A handler
+ * takes the row's argument (a layer kind, or nothing). Handlers of one
+ * argument are adapted by PLAIN. */
+typedef struct {
+    const char *op;
+    int (*fn)(importer *im, int arg);
+    int arg;
+} onnx_op;
+
+#define PLAIN(f) static int f##_row(importer *im, int arg) { (void)arg; return f(im); }
+PLAIN(op_conv) PLAIN(op_gemm) PLAIN(op_matmul) PLAIN(op_bn) PLAIN(op_clip) PLAIN(op_concat)
+PLAIN(op_pad) PLAIN(op_transpose) PLAIN(op_reducemean) PLAIN(op_flatten) PLAIN(op_reshape)
+PLAIN(op_alias) PLAIN(op_constant)
+#undef PLAIN
+static int op_relu_row(importer *im, int arg) { (void)arg; return op_relu(im, 0.0f); }
+
+static const onnx_op op_table[] = {
+    /* ops_window.c */
+    {"Conv", op_conv_row, 0},
+    {"MaxPool", op_pool, NM_LAYER_MAXPOOL},
+    {"AveragePool", op_pool, NM_LAYER_AVGPOOL},
+    /* ops_linear.c */
+    {"Gemm", op_gemm_row, 0},
+    {"MatMul", op_matmul_row, 0},
+    {"BatchNormalization", op_bn_row, 0},
+    /* ops_elementwise.c */
+    {"Relu", op_relu_row, 0},
+    {"Clip", op_clip_row, 0},
+    {"Add", op_binary, NM_LAYER_ADD},
+    {"Sub", op_binary, NM_LAYER_SUB},
+    {"Mul", op_binary, NM_LAYER_MUL},
+    {"Div", op_binary, NM_LAYER_DIV},
+    {"Sigmoid", op_unary, NM_LAYER_SIGMOID},
+    {"HardSigmoid", op_unary, NM_LAYER_HARDSIGMOID},
+    {"HardSwish", op_unary, NM_LAYER_HARDSWISH},
+    {"Tanh", op_unary, NM_LAYER_TANH},
+    /* ops_shape.c */
+    {"Concat", op_concat_row, 0},
+    {"Pad", op_pad_row, 0},
+    {"Transpose", op_transpose_row, 0},
+    {"ReduceMean", op_reducemean_row, 0},
+    {"GlobalAveragePool", op_simple, NM_LAYER_GAP},
+    {"Flatten", op_flatten_row, 0},
+    {"Reshape", op_reshape_row, 0},
+    {"Dropout", op_alias_row, 0},
+    {"Identity", op_alias_row, 0},
+    {"Constant", op_constant_row, 0},
 };
+
+/* The table row of node n's operator, or NULL (another domain, or unknown). */
+static const onnx_op *op_row(const Onnx__NodeProto *n)
+{
+    if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx") != 0)
+        return NULL;
+    for (size_t i = 0; i < sizeof op_table / sizeof op_table[0]; i++)
+        if (n->op_type && strcmp(n->op_type, op_table[i].op) == 0)
+            return &op_table[i];
+    return NULL;
+}
 
 static int op_supported(const Onnx__NodeProto *n)
 {
-    if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx") != 0)
-        return 0;
-    for (size_t i = 0; i < sizeof supported_ops / sizeof supported_ops[0]; i++)
-        if (n->op_type && strcmp(n->op_type, supported_ops[i]) == 0)
-            return 1;
-    return 0;
+    return op_row(n) != NULL;
 }
 
 static int import_node(importer *im)
 {
-    const char *op = im->node->op_type;
-    if (!strcmp(op, "Conv"))                 return op_conv(im);
-    if (!strcmp(op, "Gemm"))                 return op_gemm(im);
-    if (!strcmp(op, "MatMul"))               return op_matmul(im);
-    if (!strcmp(op, "BatchNormalization"))   return op_bn(im);
-    if (!strcmp(op, "Relu"))                 return op_relu(im, 0.0f);
-    if (!strcmp(op, "Clip"))                 return op_clip(im);
-    if (!strcmp(op, "Add"))                  return op_binary(im, NM_LAYER_ADD);
-    if (!strcmp(op, "Sub"))                  return op_binary(im, NM_LAYER_SUB);
-    if (!strcmp(op, "Mul"))                  return op_binary(im, NM_LAYER_MUL);
-    if (!strcmp(op, "Div"))                  return op_binary(im, NM_LAYER_DIV);
-    if (!strcmp(op, "Sigmoid"))              return op_unary(im, NM_LAYER_SIGMOID);
-    if (!strcmp(op, "HardSigmoid"))          return op_unary(im, NM_LAYER_HARDSIGMOID);
-    if (!strcmp(op, "HardSwish"))            return op_unary(im, NM_LAYER_HARDSWISH);
-    if (!strcmp(op, "Tanh"))                 return op_unary(im, NM_LAYER_TANH);
-    if (!strcmp(op, "Concat"))               return op_concat(im);
-    if (!strcmp(op, "Pad"))                  return op_pad(im);
-    if (!strcmp(op, "Transpose"))            return op_transpose(im);
-    if (!strcmp(op, "ReduceMean"))           return op_reducemean(im);
-    if (!strcmp(op, "MaxPool"))              return op_pool(im, NM_LAYER_MAXPOOL);
-    if (!strcmp(op, "AveragePool"))          return op_pool(im, NM_LAYER_AVGPOOL);
-    if (!strcmp(op, "GlobalAveragePool"))    return op_simple(im, NM_LAYER_GAP);
-    if (!strcmp(op, "Flatten"))              return op_flatten(im);
-    if (!strcmp(op, "Reshape"))              return op_reshape(im);
-    if (!strcmp(op, "Dropout") || !strcmp(op, "Identity")) return op_alias(im);
-    if (!strcmp(op, "Constant"))             return op_constant(im);
-    return R_SKIP;
+    const onnx_op *row = op_row(im->node);
+    return row ? row->fn(im, row->arg) : R_SKIP;
 }
 
 /* "unsupported operators: Softmax (1), Concat (2)" for the whole graph, in

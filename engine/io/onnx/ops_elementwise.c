@@ -119,7 +119,7 @@ nm_tensor *ox_const_operand(importer *im, const Onnx__TensorProto *t, int rank, 
 /* Add, Sub, Mul, Div of two activations (broadcast per axis) or of an
  * activation and a constant. Add of a per-channel constant right after a
  * layer used only here is folded into that layer's bias. */
-int op_binary(importer *im, nm_layer_kind kind)
+int op_binary(importer *im, int kind)
 {
     const Onnx__TensorProto *ca = ox_const_input(im, 0), *cb = ox_const_input(im, 1);
     if (ca && cb)
@@ -157,7 +157,7 @@ int op_binary(importer *im, nm_layer_kind kind)
     return ox_add_layer(im, &l);
 }
 
-int op_unary(importer *im, nm_layer_kind kind)
+int op_unary(importer *im, int kind)
 {
     int x, rc = ox_act_input(im, 0, &x);
     if (rc)

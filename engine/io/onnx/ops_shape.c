@@ -169,7 +169,7 @@ int op_reducemean(importer *im)
     return ox_add_layer_rank(im, &l, keep ? 4 : 2);
 }
 
-int op_simple(importer *im, nm_layer_kind kind)
+int op_simple(importer *im, int kind)
 {
     int x, rc = ox_act_input(im, 0, &x);
     if (rc)

@@ -148,7 +148,7 @@ int op_conv(importer *im)
 }
 
 
-int op_pool(importer *im, nm_layer_kind kind)
+int op_pool(importer *im, int kind)
 {
     int x, rc = ox_act_input(im, 0, &x);
     if (rc)
