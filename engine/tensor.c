@@ -116,6 +116,22 @@ static void mem_uncharge(int64_t bytes)
         b->used = b->used > bytes ? b->used - bytes : 0;
 }
 
+int nm_mem_charge(const char *what, int64_t bytes)
+{
+    if (bytes < 0)
+        return nm_seterr("%s: impossible size (%lld bytes)", what, (long long)bytes);
+    if (mem_charge(bytes) != NM_OK)
+        return nm_preperr(what);
+    mem_add(bytes);
+    return NM_OK;
+}
+
+void nm_mem_release(int64_t bytes)
+{
+    atomic_fetch_sub(&mem_live, bytes);
+    mem_uncharge(bytes);
+}
+
 nm_tensor *nm_tensor_new(nm_dtype t, int ndim, const int64_t *shape)
 {
     int64_t numel;

@@ -119,6 +119,14 @@ void nm_mem_budget_pop(nm_mem_budget *b);
  * marked refused. A negative or absurd size is refused as well. */
 int nm_mem_reserve(const char *what, int64_t bytes);
 
+/* For engine buffers that are not tensors (a file read whole, an unpacked
+ * protobuf message): asks the budget like a tensor allocation (drawing on
+ * what was reserved, then asking for the rest) and counts `bytes` as held,
+ * in the scope and in nm_mem_live, until nm_mem_release(bytes). NM_ERR with
+ * "<what>: <budget's message>" when refused. Call before allocating. */
+int nm_mem_charge(const char *what, int64_t bytes);
+void nm_mem_release(int64_t bytes);
+
 int64_t nm_mem_live(void);
 int64_t nm_mem_peak(void);
 /* Sets the peak to the bytes live now. */

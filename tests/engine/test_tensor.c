@@ -120,6 +120,27 @@ Test(mem, budget_reserve_and_refuse)
     cr_assert_eq(nm_mem_reserve("w", (int64_t)1 << 40), NM_OK);
 }
 
+/* Buffers that are not tensors are charged like them: they draw on the
+ * reservation, show in the counters and are given back by release. */
+Test(mem, charge_and_release_raw_buffers)
+{
+    cap_budget c = {.cap = 5000};
+    nm_mem_budget b;
+    int64_t live = nm_mem_live();
+    nm_mem_budget_push(&b, cap_ask, &c);
+    cr_assert_eq(nm_mem_reserve("f.onnx", 3000), NM_OK);
+    cr_assert_eq(nm_mem_charge("f.onnx", 3000), NM_OK);
+    cr_assert_eq(c.calls, 1, "the charge asked again for reserved bytes");
+    cr_assert_eq(nm_mem_live() - live, 3000);
+    cr_assert_eq(nm_mem_charge("f.onnx", 3000), NM_ERR);      /* 6000 > 5000 */
+    cr_assert(strstr(nm_errmsg(), "f.onnx: not enough memory"), "%s", nm_errmsg());
+    cr_assert_eq(nm_mem_live() - live, 3000);
+    nm_mem_release(3000);
+    cr_assert_eq(b.used, 0);
+    cr_assert_eq(nm_mem_live(), live);
+    nm_mem_budget_pop(&b);
+}
+
 Test(rng, deterministic_and_normalish)
 {
     nm_rng a, b;
