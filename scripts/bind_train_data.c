@@ -89,7 +89,10 @@ static int ds_image(lua_State *L)
     int64_t i = check_index(L, d, 2);
     const nm_tensor *x = d->images;
     int64_t per = x->shape[1] * x->shape[2] * x->shape[3];
+    nmlua_budget nb;
+    nmlua_budget_begin(L, &nb);   /* the copy asks the memory limit first */
     nm_tensor *t = nm_tensor_new4(NM_F32, 3, x->shape[1], x->shape[2], x->shape[3], 0);
+    nmlua_budget_end(&nb);
     if (t == NULL)
         return luaL_error(L, "image: %s", nm_errmsg());
     memcpy(nm_f32(t), nm_f32(x) + i * per, (size_t)per * sizeof(float));
