@@ -54,7 +54,9 @@ static long long read_full(gzFile f, unsigned char *buf, size_t len)
 /* Deflate's largest expansion: 258 bytes from about 2 bits. */
 #define IDX_GZIP_MAX_RATIO 1032
 
-static nm_tensor *fail(gzFile f, const char *path, unsigned char *buf, const char *what)
+/* Sets "path: what" (with zlib's message for a zlib error), closes f and
+ * returns NM_ERR. */
+static int fail(gzFile f, const char *path, const char *what)
 {
     int zerr = 0;
     const char *zmsg = f ? gzerror(f, &zerr) : "";
@@ -62,53 +64,51 @@ static nm_tensor *fail(gzFile f, const char *path, unsigned char *buf, const cha
         nm_seterr("%s: %s (zlib: %s)", path, what, zmsg);
     else
         nm_seterr("%s: %s", path, what);
-    free(buf);
     if (f)
         gzclose(f);
-    return NULL;
+    return NM_ERR;
 }
 
-/* Opens path and reads the header: *ndim and shape[] (dim 0 = items). On
- * failure returns NULL with the message set (the file is closed). */
-static gzFile open_header(const char *path, int *ndim_out, int64_t *shape)
+/* Opens path into *fp, left at the data, and reads the header: *ndim and
+ * shape[] (dim 0 = items). On failure NM_ERR with the message set and
+ * nothing left open. */
+static int open_header(const char *path, gzFile *fp, int *ndim_out, int64_t *shape)
 {
     errno = 0;
     gzFile f = gzopen(path, "rb");
-    if (!f) {
-        nm_seterr("%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
-        return NULL;
-    }
+    if (!f)
+        return nm_seterr("%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
     unsigned char head[4];
     long long r = read_full(f, head, 4);
     if (r < 0)
-        return fail(f, path, NULL, "corrupt or truncated gzip data in the header"), NULL;
+        return fail(f, path, "corrupt or truncated gzip data in the header");
     if (r < 4)
-        return fail(f, path, NULL, "too short for an IDX header (needs 4 bytes)"), NULL;
+        return fail(f, path, "too short for an IDX header (needs 4 bytes)");
     if (head[0] != 0 || head[1] != 0) {
         char msg[128];
         snprintf(msg, sizeof msg, "not an IDX file (magic starts %02x %02x, expected 00 00)",
                  head[0], head[1]);
-        return fail(f, path, NULL, msg), NULL;
+        return fail(f, path, msg);
     }
     if (head[2] != 0x08) {
         char msg[160];
         snprintf(msg, sizeof msg, "IDX element type 0x%02X (%s) is not supported; nmlab reads "
                  "unsigned-byte (0x08) IDX files", head[2], idx_type_name(head[2]));
-        return fail(f, path, NULL, msg), NULL;
+        return fail(f, path, msg);
     }
     int ndim = head[3];
     if (ndim < 1 || ndim > NM_MAX_DIMS) {
         char msg[128];
         snprintf(msg, sizeof msg, "IDX file with %d dimensions (nmlab reads 1 to %d)", ndim,
                  NM_MAX_DIMS);
-        return fail(f, path, NULL, msg), NULL;
+        return fail(f, path, msg);
     }
     unsigned char dims[4 * NM_MAX_DIMS];
     r = read_full(f, dims, 4 * (size_t)ndim);
     if (r < 0)
-        return fail(f, path, NULL, "corrupt or truncated gzip data in the header"), NULL;
+        return fail(f, path, "corrupt or truncated gzip data in the header");
     if (r < 4 * ndim)
-        return fail(f, path, NULL, "truncated in the dimension list"), NULL;
+        return fail(f, path, "truncated in the dimension list");
     int64_t numel;
     for (int i = 0; i < ndim; i++)
         shape[i] = (int64_t)dims[4 * i] << 24 | (int64_t)dims[4 * i + 1] << 16 |
@@ -116,16 +116,17 @@ static gzFile open_header(const char *path, int *ndim_out, int64_t *shape)
     if (nm_shape_numel(NM_U8, ndim, shape, &numel) != NM_OK) {
         char msg[256];
         snprintf(msg, sizeof msg, "impossible dimensions: %s", nm_errmsg());
-        return fail(f, path, NULL, msg), NULL;
+        return fail(f, path, msg);
     }
     *ndim_out = ndim;
-    return f;
+    *fp = f;
+    return NM_OK;
 }
 
 int nm_idx_shape(const char *path, int *ndim, int64_t shape[NM_MAX_DIMS])
 {
-    gzFile f = open_header(path, ndim, shape);
-    if (!f)
+    gzFile f;
+    if (open_header(path, &f, ndim, shape) != NM_OK)
         return NM_ERR;
     gzclose(f);
     return NM_OK;
@@ -147,8 +148,8 @@ nm_tensor *nm_idx_load_limit(const char *path, int64_t limit)
 {
     int ndim = 0;
     int64_t shape[NM_MAX_DIMS], numel = 1;
-    gzFile f = open_header(path, &ndim, shape);
-    if (!f)
+    gzFile f;
+    if (open_header(path, &f, &ndim, shape) != NM_OK)
         return NULL;
     int whole = limit <= 0 || limit >= shape[0];
     if (!whole)
@@ -173,7 +174,8 @@ nm_tensor *nm_idx_load_limit(const char *path, int64_t limit)
                          "of %lld bytes holds at most %lld (deflate expands at most %d:1)", sh,
                          (long long)numel, (long long)st.st_size, (long long)most,
                          IDX_GZIP_MAX_RATIO);
-            return fail(f, path, NULL, msg);
+            fail(f, path, msg);
+            return NULL;
         }
     }
     if (nm_mem_reserve(path, numel) != NM_OK) {
@@ -184,14 +186,16 @@ nm_tensor *nm_idx_load_limit(const char *path, int64_t limit)
     if (!t) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", nm_errmsg());
-        return fail(f, path, NULL, msg);
+        fail(f, path, msg);
+        return NULL;
     }
     long long r = read_full(f, t->data, (size_t)numel);
     unsigned char extra;
     long long more = r == numel && whole ? read_full(f, &extra, 1) : 0;
     if (r < 0 || more < 0) {
         nm_tensor_release(t);
-        return fail(f, path, NULL, "corrupt or truncated gzip data");
+        fail(f, path, "corrupt or truncated gzip data");
+        return NULL;
     }
     if (r != numel || more > 0) {
         char msg[256], sh[96];
@@ -203,7 +207,8 @@ nm_tensor *nm_idx_load_limit(const char *path, int64_t limit)
             snprintf(msg, sizeof msg, "trailing bytes after the %lld data bytes of dimensions %s",
                      (long long)numel, sh);
         nm_tensor_release(t);
-        return fail(f, path, NULL, msg);
+        fail(f, path, msg);
+        return NULL;
     }
     gzclose(f);
     return t;
