@@ -44,6 +44,7 @@ int nm_shape_numel(nm_dtype t, int ndim, const int64_t *shape, int64_t *numel)
 
 static _Atomic int64_t mem_live, mem_peak;
 static _Thread_local nm_mem_budget *tl_budget;
+static _Atomic uint64_t scope_ids;          /* scopes opened so far, all threads */
 
 static void mem_add(int64_t bytes)
 {
@@ -63,6 +64,7 @@ void nm_mem_budget_push(nm_mem_budget *b, nm_mem_budget_fn fn, void *ud)
     b->ud = ud;
     b->granted = b->used = 0;
     b->refused = 0;
+    b->id = atomic_fetch_add(&scope_ids, 1) + 1;
     b->prev = tl_budget;
     tl_budget = b;
 }
@@ -155,6 +157,7 @@ nm_tensor *nm_tensor_new(nm_dtype t, int ndim, const int64_t *shape)
         return NULL;
     }
     mem_add((int64_t)bytes);
+    x->mem_scope = tl_budget ? tl_budget->id : 0;
     x->refcount = 1;
     x->dtype = t;
     x->ndim = ndim;
@@ -190,7 +193,8 @@ void nm_tensor_release(nm_tensor *t)
     if (t && --t->refcount == 0) {
         int64_t bytes = t->numel * (int64_t)nm_dtype_size(t->dtype);
         atomic_fetch_sub(&mem_live, bytes);
-        mem_uncharge(bytes);
+        if (tl_budget && t->mem_scope == tl_budget->id)
+            mem_uncharge(bytes);   /* only what this scope allocated */
         free(t->data);
         free(t);
     }

@@ -29,6 +29,7 @@ typedef struct nm_tensor {
     int64_t shape[NM_MAX_DIMS];  /* unused trailing dims are 1 */
     int64_t numel;
     void *data;                  /* numel * nm_dtype_size(dtype) bytes */
+    uint64_t mem_scope;          /* budget scope that allocated it (0: none) */
 } nm_tensor;
 
 size_t nm_dtype_size(nm_dtype t);
@@ -89,8 +90,8 @@ double nm_rng_normal(nm_rng *r);       /* standard normal */
  *   - every tensor the thread allocates draws on what was granted, and asks
  *     the budget for any excess first, so the scope never holds more than
  *     the budget allowed even where a loader did not reserve.
- * Bytes freed in the scope go back to the scope (not to the budget: a
- * grant is only returned when the caller ends the scope). Without a budget
+ * Tensors allocated in the scope and freed in it go back to the scope (not
+ * to the budget: a grant is only returned when the caller ends the scope). Without a budget
  * nm_mem_reserve succeeds and nothing is asked. Other threads (OpenMP
  * workers) are not checked. */
 
@@ -106,6 +107,7 @@ typedef struct nm_mem_budget {
     int64_t granted;     /* bytes fn has agreed to in this scope */
     int64_t used;        /* tensor bytes allocated in the scope and not freed */
     int refused;         /* set once fn said no: the failure was the budget's */
+    uint64_t id;         /* serial number of the scope (never 0) */
     struct nm_mem_budget *prev;
 } nm_mem_budget;
 

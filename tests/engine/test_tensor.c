@@ -80,7 +80,8 @@ Test(mem, budget_reserve_and_refuse)
 {
     cap_budget c = {.cap = 10000};
     nm_mem_budget b;
-    int64_t live = nm_mem_live();
+    nm_tensor *outside = nm_tensor_new4(NM_U8, 1, 3000, 0, 0, 0);
+    int64_t live = nm_mem_live() - 3000;
     nm_mem_budget_push(&b, cap_ask, &c);
     cr_assert_eq(nm_mem_reserve("x", 6000), NM_OK);
     cr_assert_eq(c.asked, 6000);
@@ -102,6 +103,8 @@ Test(mem, budget_reserve_and_refuse)
     cr_assert_eq(nm_mem_reserve("model.bin", 1 << 20), NM_ERR);
     cr_assert(strstr(nm_errmsg(), "model.bin: not enough memory"), "%s", nm_errmsg());
     nm_tensor_release(u);                      /* back to the scope, not the budget */
+    cr_assert_eq(b.used, 4000);
+    nm_tensor_release(outside);                /* not the scope's: used unchanged */
     cr_assert_eq(b.used, 4000);
     cr_assert_eq(nm_mem_reserve("y", 4000), NM_OK);
     cr_assert_eq(c.asked, 8000 + 4000 + (1 << 20), "asked although 4000 were free in the scope");
