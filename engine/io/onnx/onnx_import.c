@@ -24,6 +24,8 @@
 #include "onnx_int.h"
 #include "fileutil.h"
 
+#include <sys/stat.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,6 +271,7 @@ static int index_graph(importer *im)
     /* Every initializer's dims are checked against its bytes up front, so
      * a corrupt file fails here whatever uses the tensor. */
     im->where[0] = '\0';
+    int64_t total = 0;
     for (size_t i = 0; i < g->n_initializer; i++) {
         const Onnx__TensorProto *t = g->initializer[i];
         int64_t count;
@@ -277,7 +280,11 @@ static int index_graph(importer *im)
             return NM_ERR;
         if (t->name && *t->name && ox_ctab_add(im, t->name, t))
             return NM_ERR;
+        total += count;
     }
+    /* the layers' f32 copies of the weights, asked for before any is made */
+    if (nm_mem_reserve("ONNX initializers", total * (int64_t)sizeof(float)) != NM_OK)
+        return NM_ERR;
     for (size_t k = 0; k < g->n_node; k++) {
         const Onnx__NodeProto *n = g->node[k];
         if (!n->op_type || !*n->op_type)
@@ -459,17 +466,33 @@ nm_model *nm_onnx_load_opts(const char *path, const nm_onnx_opts *opts, char **w
     }
     unsigned char *data;
     size_t len;
-    if (nm_read_file(path, ONNX_MAX_FILE, &data, &len) != NM_OK)
+    /* The file is read whole, then unpacked (about its size again): both
+     * are counted against the memory budget while they live. */
+    struct stat st;
+    int64_t fbytes = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? (int64_t)st.st_size : 0;
+    if (nm_mem_charge(path, fbytes) != NM_OK)
+        return NULL;
+    if (nm_read_file(path, ONNX_MAX_FILE, &data, &len) != NM_OK) {
+        nm_mem_release(fbytes);
         return NULL; /* the message already names the file */
+    }
+    if (nm_mem_charge(path, (int64_t)len) != NM_OK) {
+        free(data);
+        nm_mem_release(fbytes);
+        return NULL;
+    }
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, data);
     free(data);
+    nm_mem_release(fbytes);
     if (!mp) {
+        nm_mem_release((int64_t)len);
         nm_seterr("%s: not a valid ONNX file (protobuf data is corrupt or truncated)", path);
         return NULL;
     }
     nm_model *m = nm_progress(progress, ud, 0.5, "importing") == NM_OK
                       ? import_model(path, mp, warnings, opts) : NULL;
     onnx__model_proto__free_unpacked(mp, NULL);
+    nm_mem_release((int64_t)len);
     if (m && nm_progress(progress, ud, 1.0, "importing") != NM_OK) {
         nm_model_free(m);
         m = NULL;
