@@ -124,6 +124,8 @@ void nm_pad_forward(const nm_layer *l, int n, const float *x, float *y);
 void nm_reshape_forward(const nm_layer *l, int n, const float *x, float *y);
 void nm_transpose_forward(const nm_layer *l, int n, const float *x, float *y);
 void nm_shuffle_forward(const nm_layer *l, int n, const float *x, float *y);
+/* A range of channels, or of the flattened positions (output (C, count, 1)). */
+void nm_slice_forward(const nm_layer *l, int n, const float *x, float *y);
 
 /* --- transformer kinds (vit_ops.c), inference only ---
  * Token sequences are (D, T, 1) per sample: D rows of n*T values. */
@@ -152,8 +154,6 @@ void nm_attn_context_forward(int dim, int heads, int tokens, int n, const float 
  * (pos is [positions + 1, c], cls [c]). */
 void nm_embed_forward(int c, int positions, int n, const float *x, const float *pos,
                       const float *cls, float *y);
-/* The layer's range of channels, or of the flattened H*W positions. */
-void nm_slice_forward(const nm_layer *l, int n, const float *x, float *y);
 
 /* --- loss (loss.c): softmax cross-entropy over logits[k, n] (CNHW, 1x1) ---
  * Returns the mean loss over the n samples; dlogits (may be NULL) receives

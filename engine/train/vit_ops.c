@@ -1,14 +1,14 @@
 /* vit_ops.c - forward passes of the transformer kinds (attention matmuls,
- * layer norm, GELU, softmax, the ViT embedding, slices) over a CNHW batch
+ * layer norm, GELU, softmax, the ViT embedding) over a CNHW batch
  * (kernels.h). A token sequence of T tokens with D features is (D, T, 1)
  * per sample, so a batch of n is D rows of n*T values. Inference only:
  * nothing here has a backward pass. The semantics are model.h's; the
- * comments in kernels.h spell out the index maps. */
+ * comments in kernels.h spell out the index maps. (Slices, which the ViT
+ * also uses, are nm_slice_forward in graph_ops.c.) */
 #include "kernels.h"
 
 #include <cblas.h>
 #include <math.h>
-#include <string.h>
 
 /* Columns handled together by the per-column reductions (layer norm,
  * softmax): the rows are walked once per block with the running sums on
@@ -136,17 +136,4 @@ void nm_embed_forward(int c, int positions, int n, const float *x, const float *
             for (int p = 0; p < positions; p++)
                 ys[p + 1] = xs[p] + pos[(int64_t)(p + 1) * c + k];
         }
-}
-
-void nm_slice_forward(const nm_layer *l, int n, const float *x, float *y)
-{
-    const int64_t pin = (int64_t)l->in_h * l->in_w;
-    if (l->slice_axis == NM_AXIS_CHANNEL) {
-        memcpy(y, x + (int64_t)l->slice_start * n * pin,
-               sizeof(float) * (size_t)((int64_t)l->out_c * n * pin));
-        return;
-    }
-    const int64_t count = (int64_t)l->out_h * l->out_w;
-    for (int64_t r = 0; r < (int64_t)l->out_c * n; r++)
-        memcpy(y + r * count, x + r * pin + l->slice_start, sizeof(float) * (size_t)count);
 }
