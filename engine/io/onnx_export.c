@@ -1,0 +1,634 @@
+/* onnx_export.c - nm_model -> ONNX ModelProto (IR 7, opset 13).
+ *
+ * The model is walked in its (topological) layer order and every layer
+ * becomes one ONNX node, sometimes with a helper node in front (a Flatten
+ * before a Gemm that reads a [N, C, 1, 1] value). The message is built
+ * with the protobuf-c structs generated from onnx.proto, everything
+ * malloc'd, so onnx__model_proto__free_unpacked releases the whole tree;
+ * it is packed straight into the atomic temporary file.
+ *
+ * Values: the graph input is "input" (batch dimension symbolic "N"), each
+ * layer's output is named after the layer, initializers "<layer>.weight",
+ * ".bias", ... Node names are the layer names, so a layer read from a
+ * torch.onnx export ("/layer1/layer1.0/conv1/Conv") keeps its scope name.
+ *
+ * What is written is what nm_forward computes for the masked model:
+ * weights are w * mask with removed filters' rows and removed input
+ * channels' columns zeroed, removed filters' biases 0, and a BN fed
+ * directly by a pruned layer gets gamma = beta = 0 on the removed channels
+ * (nm_forward outputs 0 there, engine/train/README.md, Masks).
+ *
+ * Not exported (an error naming the layer): NMReLU (no ONNX operator
+ * computes it; exporting a plain Relu would change the outputs), the
+ * transformer kinds (matmul, layernorm, gelu, softmax, embed, slice), and
+ * detached layers of a SCALE-Sim topology. */
+#include "nmio.h"
+
+#include "fileutil.h"
+#include "onnx.pb-c.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* Building the message. Allocation failures set a flag checked at the  */
+/* end, so the builders stay short.                                     */
+
+typedef struct {
+    Onnx__ModelProto *mp;
+    Onnx__GraphProto *g;
+    const nm_model *m;
+    int oom;
+    char **value;      /* per layer: its ONNX output value name */
+    int *rank;         /* per layer: rank of that value (4 = NCHW, 2 = NC) */
+    const char *input; /* graph input name */
+} exporter;
+
+static void *xalloc(exporter *ex, size_t n)
+{
+    void *p = calloc(1, n ? n : 1);
+    if (!p)
+        ex->oom = 1;
+    return p;
+}
+
+static char *xstrdup(exporter *ex, const char *s)
+{
+    char *p = strdup(s);
+    if (!p)
+        ex->oom = 1;
+    return p;
+}
+
+static char *xprintf(exporter *ex, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *xprintf(exporter *ex, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return xstrdup(ex, buf);
+}
+
+/* Appends v to a protobuf-c repeated field (array + count). */
+#define PUSH(ex, arr, n, v)                                                   \
+    do {                                                                      \
+        void *np_ = realloc((arr), ((n) + 1) * sizeof *(arr));                \
+        if (!np_) {                                                           \
+            (ex)->oom = 1;                                                    \
+        } else {                                                              \
+            (arr) = np_;                                                      \
+            (arr)[(n)++] = (v);                                               \
+        }                                                                     \
+    } while (0)
+
+static Onnx__NodeProto *node_new(exporter *ex, const char *op, const char *name)
+{
+    Onnx__NodeProto *n = xalloc(ex, sizeof *n);
+    if (!n)
+        return NULL;
+    onnx__node_proto__init(n);
+    n->op_type = xstrdup(ex, op);
+    n->name = xstrdup(ex, name);
+    PUSH(ex, ex->g->node, ex->g->n_node, n);
+    if (ex->oom) {
+        onnx__node_proto__free_unpacked(n, NULL);
+        return NULL;
+    }
+    return n;
+}
+
+static void node_in(exporter *ex, Onnx__NodeProto *n, const char *v)
+{
+    char *s = xstrdup(ex, v);
+    if (s)
+        PUSH(ex, n->input, n->n_input, s);
+    if (ex->oom)
+        free(s);
+}
+
+static void node_out(exporter *ex, Onnx__NodeProto *n, const char *v)
+{
+    char *s = xstrdup(ex, v);
+    if (s)
+        PUSH(ex, n->output, n->n_output, s);
+    if (ex->oom)
+        free(s);
+}
+
+static Onnx__AttributeProto *attr_new(exporter *ex, Onnx__NodeProto *n, const char *name,
+                                      Onnx__AttributeProto__AttributeType type)
+{
+    Onnx__AttributeProto *a = xalloc(ex, sizeof *a);
+    if (!a)
+        return NULL;
+    onnx__attribute_proto__init(a);
+    a->name = xstrdup(ex, name);
+    a->has_type = 1;
+    a->type = type;
+    PUSH(ex, n->attribute, n->n_attribute, a);
+    if (ex->oom) {
+        onnx__attribute_proto__free_unpacked(a, NULL);
+        return NULL;
+    }
+    return a;
+}
+
+static void attr_int(exporter *ex, Onnx__NodeProto *n, const char *name, int64_t v)
+{
+    Onnx__AttributeProto *a = attr_new(ex, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
+    if (a)
+        a->has_i = 1, a->i = v;
+}
+
+static void attr_float(exporter *ex, Onnx__NodeProto *n, const char *name, float v)
+{
+    Onnx__AttributeProto *a = attr_new(ex, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
+    if (a)
+        a->has_f = 1, a->f = v;
+}
+
+static void attr_ints(exporter *ex, Onnx__NodeProto *n, const char *name, const int64_t *v, int k)
+{
+    Onnx__AttributeProto *a = attr_new(ex, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
+    if (!a)
+        return;
+    if (!(a->ints = xalloc(ex, (size_t)k * sizeof *a->ints)))
+        return;
+    memcpy(a->ints, v, (size_t)k * sizeof *v);
+    a->n_ints = (size_t)k;
+}
+
+/* A FLOAT initializer named `name` with dims, holding count floats from
+ * data (copied as little-endian raw bytes). */
+static void init_f32(exporter *ex, const char *name, int nd, const int64_t *dims, const float *data,
+                     int64_t count)
+{
+    Onnx__TensorProto *t = xalloc(ex, sizeof *t);
+    if (!t)
+        return;
+    onnx__tensor_proto__init(t);
+    t->name = xstrdup(ex, name);
+    t->has_data_type = 1;
+    t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    t->dims = xalloc(ex, (size_t)nd * sizeof *t->dims);
+    if (t->dims) {
+        memcpy(t->dims, dims, (size_t)nd * sizeof *dims);
+        t->n_dims = (size_t)nd;
+    }
+    t->has_raw_data = 1;
+    t->raw_data.data = xalloc(ex, (size_t)count * 4);
+    if (t->raw_data.data) {
+        t->raw_data.len = (size_t)count * 4;
+        uint8_t *p = t->raw_data.data;
+        for (int64_t i = 0; i < count; i++) {
+            uint32_t u;
+            memcpy(&u, &data[i], 4);
+            p[4 * i] = (uint8_t)u, p[4 * i + 1] = (uint8_t)(u >> 8);
+            p[4 * i + 2] = (uint8_t)(u >> 16), p[4 * i + 3] = (uint8_t)(u >> 24);
+        }
+    }
+    PUSH(ex, ex->g->initializer, ex->g->n_initializer, t);
+    if (ex->oom && (ex->g->n_initializer == 0 || ex->g->initializer[ex->g->n_initializer - 1] != t))
+        onnx__tensor_proto__free_unpacked(t, NULL);
+}
+
+/* A graph input/output description: FLOAT [N, d...]. */
+static Onnx__ValueInfoProto *value_info(exporter *ex, const char *name, int nd, const int64_t *dims)
+{
+    Onnx__ValueInfoProto *v = xalloc(ex, sizeof *v);
+    Onnx__TypeProto *tp = xalloc(ex, sizeof *tp);
+    Onnx__TypeProto__Tensor *tt = xalloc(ex, sizeof *tt);
+    Onnx__TensorShapeProto *sh = xalloc(ex, sizeof *sh);
+    if (!v || !tp || !tt || !sh) {
+        free(v), free(tp), free(tt), free(sh);
+        return NULL;
+    }
+    onnx__value_info_proto__init(v);
+    onnx__type_proto__init(tp);
+    onnx__type_proto__tensor__init(tt);
+    onnx__tensor_shape_proto__init(sh);
+    v->name = xstrdup(ex, name);
+    v->type = tp;
+    tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    tp->tensor_type = tt;
+    tt->has_elem_type = 1;
+    tt->elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    tt->shape = sh;
+    sh->dim = xalloc(ex, (size_t)(nd + 1) * sizeof *sh->dim);
+    if (!sh->dim)
+        return v;
+    for (int i = 0; i <= nd; i++) {
+        Onnx__TensorShapeProto__Dimension *d = xalloc(ex, sizeof *d);
+        if (!d)
+            break;
+        onnx__tensor_shape_proto__dimension__init(d);
+        if (i == 0) {
+            d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+            d->dim_param = xstrdup(ex, "N");
+        } else {
+            d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+            d->dim_value = dims[i - 1];
+        }
+        sh->dim[sh->n_dim++] = d;
+    }
+    return v;
+}
+
+/* ------------------------------------------------------------------ */
+/* Layers.                                                             */
+
+static const char *in_value(const exporter *ex, int src)
+{
+    return src == NM_INPUT ? ex->input : ex->value[src];
+}
+
+static int in_rank(const exporter *ex, int src)
+{
+    return src == NM_INPUT ? 4 : ex->rank[src];
+}
+
+/* The effective (masked) weight of a prunable layer and its bias, as
+ * nm_forward uses them: malloc'd copies, caller frees. */
+static int masked_params(const nm_layer *l, float **w, float **b)
+{
+    nm_tensor *e = nm_layer_effective_mask(l);
+    if (!e)
+        return NM_ERR;
+    const int64_t rows = nm_layer_rows(l), n = l->weight->numel;
+    const uint8_t *ek = nm_u8(e);
+    const float *src = nm_f32(l->weight);
+    *w = malloc((size_t)n * sizeof **w);
+    *b = l->bias ? malloc((size_t)rows * sizeof **b) : NULL;
+    if (!*w || (l->bias && !*b)) {
+        free(*w), free(*b);
+        nm_tensor_release(e);
+        return nm_seterr("out of memory");
+    }
+    for (int64_t k = 0; k < n; k++)
+        (*w)[k] = ek[k] ? src[k] : 0.0f;
+    for (int64_t o = 0; *b && o < rows; o++)
+        (*b)[o] = !l->filters || nm_u8(l->filters)[o] ? nm_f32(l->bias)[o] : 0.0f;
+    nm_tensor_release(e);
+    return NM_OK;
+}
+
+static int ex_conv_like(exporter *ex, int i, const char *x)
+{
+    const nm_layer *l = &ex->m->layers[i];
+    float *w, *b;
+    if (masked_params(l, &w, &b))
+        return NM_ERR;
+    Onnx__NodeProto *n = node_new(ex, "Conv", l->name);
+    char *wn = xprintf(ex, "%s.weight", l->name), *bn = b ? xprintf(ex, "%s.bias", l->name) : NULL;
+    if (n && wn && (!b || bn)) {
+        node_in(ex, n, x);
+        node_in(ex, n, wn);
+        if (b)
+            node_in(ex, n, bn);
+        node_out(ex, n, ex->value[i]);
+        int linear = l->kind == NM_LAYER_LINEAR;  /* per-position linear: a 1x1 conv */
+        int64_t k[2] = {linear ? 1 : l->kh, linear ? 1 : l->kw};
+        int64_t s[2] = {linear ? 1 : l->stride_h, linear ? 1 : l->stride_w};
+        int64_t p[4] = {linear ? 0 : l->pad_h, linear ? 0 : l->pad_w, linear ? 0 : l->pad_h,
+                        linear ? 0 : l->pad_w};
+        attr_ints(ex, n, "kernel_shape", k, 2);
+        attr_ints(ex, n, "strides", s, 2);
+        attr_ints(ex, n, "pads", p, 4);
+        attr_int(ex, n, "group", linear ? 1 : (l->groups > 0 ? l->groups : 1));
+        int64_t dims[4] = {l->out_c, nm_layer_cols(l) / (k[0] * k[1]), k[0], k[1]};
+        init_f32(ex, wn, 4, dims, w, l->weight->numel);
+        if (b) {
+            int64_t bd = l->out_c;
+            init_f32(ex, bn, 1, &bd, b, l->out_c);
+        }
+    }
+    free(wn), free(bn), free(w), free(b);
+    ex->rank[i] = 4;
+    return NM_OK;
+}
+
+/* linear on a [N, C] value: Gemm(x, W, b) with transB = 1 (W is [out, in]);
+ * on [N, C, 1, 1] a Flatten comes first. */
+static int ex_gemm(exporter *ex, int i, const char *x, int rank)
+{
+    const nm_layer *l = &ex->m->layers[i];
+    char *flat = NULL;
+    if (rank == 4) {
+        flat = xprintf(ex, "%s/Flatten_input", l->name);
+        Onnx__NodeProto *f = flat ? node_new(ex, "Flatten", flat) : NULL;
+        if (f) {
+            node_in(ex, f, x);
+            node_out(ex, f, flat);
+            attr_int(ex, f, "axis", 1);
+        }
+        x = flat ? flat : x;
+    }
+    float *w, *b;
+    if (masked_params(l, &w, &b)) {
+        free(flat);
+        return NM_ERR;
+    }
+    Onnx__NodeProto *n = node_new(ex, "Gemm", l->name);
+    char *wn = xprintf(ex, "%s.weight", l->name), *bn = b ? xprintf(ex, "%s.bias", l->name) : NULL;
+    if (n && wn && (!b || bn)) {
+        node_in(ex, n, x);
+        node_in(ex, n, wn);
+        if (b)
+            node_in(ex, n, bn);
+        node_out(ex, n, ex->value[i]);
+        attr_int(ex, n, "transB", 1);
+        int64_t dims[2] = {l->out_c, l->in_c};
+        init_f32(ex, wn, 2, dims, w, l->weight->numel);
+        if (b) {
+            int64_t bd = l->out_c;
+            init_f32(ex, bn, 1, &bd, b, l->out_c);
+        }
+    }
+    free(flat), free(wn), free(bn), free(w), free(b);
+    ex->rank[i] = 2;
+    return NM_OK;
+}
+
+static int ex_bn(exporter *ex, int i, const char *x, int rank)
+{
+    const nm_layer *l = &ex->m->layers[i];
+    const nm_model *m = ex->m;
+    const int C = l->out_c;
+    float *p = malloc((size_t)C * 4 * sizeof *p);
+    if (!p)
+        return nm_seterr("out of memory");
+    memcpy(p, nm_f32(l->gamma), (size_t)C * sizeof *p);
+    memcpy(p + C, nm_f32(l->beta), (size_t)C * sizeof *p);
+    memcpy(p + 2 * C, nm_f32(l->mean), (size_t)C * sizeof *p);
+    memcpy(p + 3 * C, nm_f32(l->var), (size_t)C * sizeof *p);
+    /* nm_forward: a BN fed directly by a prunable layer outputs 0 on the
+     * producer's removed filters. */
+    int src = l->inputs[0];
+    if (src >= 0 && nm_layer_prunable(&m->layers[src]) && m->layers[src].filters) {
+        const uint8_t *fk = nm_u8(m->layers[src].filters);
+        for (int c = 0; c < C; c++)
+            if (!fk[c])
+                p[c] = p[C + c] = 0.0f;
+    }
+    static const char *role[4] = {"gamma", "beta", "running_mean", "running_var"};
+    Onnx__NodeProto *n = node_new(ex, "BatchNormalization", l->name);
+    if (n) {
+        node_in(ex, n, x);
+        for (int r = 0; r < 4; r++) {
+            char *pn = xprintf(ex, "%s.%s", l->name, role[r]);
+            if (!pn)
+                continue;
+            node_in(ex, n, pn);
+            int64_t d = C;
+            init_f32(ex, pn, 1, &d, p + r * C, C);
+            free(pn);
+        }
+        node_out(ex, n, ex->value[i]);
+        attr_float(ex, n, "epsilon", l->eps);
+    }
+    free(p);
+    ex->rank[i] = rank;
+    return NM_OK;
+}
+
+static int ex_relu(exporter *ex, int i, const char *x, int rank)
+{
+    const nm_layer *l = &ex->m->layers[i];
+    Onnx__NodeProto *n = node_new(ex, l->clip > 0 ? "Clip" : "Relu", l->name);
+    if (n) {
+        node_in(ex, n, x);
+        if (l->clip > 0) {
+            float lo = 0.0f, hi = l->clip;
+            char *a = xprintf(ex, "%s.min", l->name), *b = xprintf(ex, "%s.max", l->name);
+            if (a && b) {
+                node_in(ex, n, a);
+                node_in(ex, n, b);
+                init_f32(ex, a, 0, NULL, &lo, 1);
+                init_f32(ex, b, 0, NULL, &hi, 1);
+            }
+            free(a), free(b);
+        }
+        node_out(ex, n, ex->value[i]);
+    }
+    ex->rank[i] = rank;
+    return NM_OK;
+}
+
+static int ex_pool(exporter *ex, int i, const char *x)
+{
+    const nm_layer *l = &ex->m->layers[i];
+    int max = l->kind == NM_LAYER_MAXPOOL;
+    Onnx__NodeProto *n = node_new(ex, max ? "MaxPool" : "AveragePool", l->name);
+    if (n) {
+        node_in(ex, n, x);
+        node_out(ex, n, ex->value[i]);
+        int64_t k[2] = {l->kh, l->kw}, s[2] = {l->stride_h, l->stride_w};
+        int64_t p[4] = {l->pad_h, l->pad_w, l->pad_h, l->pad_w};
+        attr_ints(ex, n, "kernel_shape", k, 2);
+        attr_ints(ex, n, "strides", s, 2);
+        attr_ints(ex, n, "pads", p, 4);
+        if (!max) /* nmlab divides by kh*kw, padding included */
+            attr_int(ex, n, "count_include_pad", 1);
+    }
+    ex->rank[i] = 4;
+    return NM_OK;
+}
+
+static int ex_simple(exporter *ex, int i, const char *op, const char *x, const char *y, int rank)
+{
+    const nm_layer *l = &ex->m->layers[i];
+    Onnx__NodeProto *n = node_new(ex, op, l->name);
+    if (n) {
+        node_in(ex, n, x);
+        if (y)
+            node_in(ex, n, y);
+        node_out(ex, n, ex->value[i]);
+        if (!strcmp(op, "Flatten"))
+            attr_int(ex, n, "axis", 1);
+    }
+    ex->rank[i] = rank;
+    return NM_OK;
+}
+
+static int ex_layer(exporter *ex, int i)
+{
+    const nm_layer *l = &ex->m->layers[i];
+    const char *kind = nm_layer_kind_name(l->kind);
+    if (l->n_inputs < 1)
+        return nm_seterr("layer '%s' (%s) has no producer (a topology's detached layer); "
+                         "only connected networks are exported to ONNX", l->name, kind);
+    const char *x = in_value(ex, l->inputs[0]);
+    int rank = in_rank(ex, l->inputs[0]);
+    int need4 = 0;
+    switch (l->kind) {
+    case NM_LAYER_CONV:
+    case NM_LAYER_DWCONV:
+    case NM_LAYER_MAXPOOL:
+    case NM_LAYER_AVGPOOL:
+    case NM_LAYER_GAP:
+        need4 = 1;
+        break;
+    default:
+        break;
+    }
+    if (need4 && rank != 4)
+        return nm_seterr("layer '%s' (%s) reads a flattened [N, %d] value; nmlab does not export "
+                         "a %s after a flatten or linear layer", l->name, kind, l->in_c, kind);
+    switch (l->kind) {
+    case NM_LAYER_CONV:
+    case NM_LAYER_DWCONV:
+        return ex_conv_like(ex, i, x);
+    case NM_LAYER_LINEAR:
+        if (rank == 4 && l->in_h * l->in_w > 1)
+            return ex_conv_like(ex, i, x);
+        return ex_gemm(ex, i, x, rank);
+    case NM_LAYER_BN:
+        return ex_bn(ex, i, x, rank);
+    case NM_LAYER_RELU:
+        return ex_relu(ex, i, x, rank);
+    case NM_LAYER_MAXPOOL:
+    case NM_LAYER_AVGPOOL:
+        return ex_pool(ex, i, x);
+    case NM_LAYER_GAP:
+        return ex_simple(ex, i, "GlobalAveragePool", x, NULL, 4);
+    case NM_LAYER_FLATTEN:
+        return ex_simple(ex, i, "Flatten", x, NULL, 2);
+    case NM_LAYER_ADD: {
+        int r2 = in_rank(ex, l->inputs[1]);
+        if (r2 != rank)
+            return nm_seterr("layer '%s' (add) adds a rank-%d and a rank-%d value; not exported",
+                             l->name, rank, r2);
+        return ex_simple(ex, i, "Add", x, in_value(ex, l->inputs[1]), rank);
+    }
+    case NM_LAYER_NMRELU:
+        return nm_seterr("layer '%s' (nmrelu): ONNX has no N:M activation operator and a plain "
+                         "Relu would change the outputs; replace it by a relu before exporting",
+                         l->name);
+    default:
+        return nm_seterr("layer '%s' (%s): nmlab does not export this layer kind to ONNX", l->name,
+                         kind);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Writing.                                                            */
+
+typedef struct {
+    ProtobufCBuffer base;
+    FILE *f;
+    int err;
+} file_buffer;
+
+static void file_append(ProtobufCBuffer *b, size_t len, const uint8_t *data)
+{
+    file_buffer *fb = (file_buffer *)b;
+    if (!fb->err && len && fwrite(data, 1, len, fb->f) != len)
+        fb->err = 1;
+}
+
+static int build(exporter *ex, nm_progress_fn progress, void *ud)
+{
+    const nm_model *m = ex->m;
+    Onnx__ModelProto *mp = ex->mp;
+    onnx__model_proto__init(mp);
+    mp->has_ir_version = 1;
+    mp->ir_version = 7;
+    mp->producer_name = xstrdup(ex, "nmlab");
+    Onnx__OperatorSetIdProto *os = xalloc(ex, sizeof *os);
+    if (os) {
+        onnx__operator_set_id_proto__init(os);
+        os->domain = xstrdup(ex, "");
+        os->has_version = 1;
+        os->version = 13;
+        PUSH(ex, mp->opset_import, mp->n_opset_import, os);
+        if (ex->oom && mp->n_opset_import == 0)
+            onnx__operator_set_id_proto__free_unpacked(os, NULL);
+    }
+    if (!(ex->g = mp->graph = xalloc(ex, sizeof *ex->g)))
+        return nm_seterr("out of memory");
+    onnx__graph_proto__init(ex->g);
+    ex->g->name = xstrdup(ex, m->name[0] ? m->name : "nmlab");
+
+    int64_t in_dims[3] = {m->in_c, m->in_h, m->in_w};
+    Onnx__ValueInfoProto *vin = value_info(ex, ex->input, 3, in_dims);
+    if (vin)
+        PUSH(ex, ex->g->input, ex->g->n_input, vin);
+    for (int i = 0; i < m->n_layers; i++) {
+        if (ex_layer(ex, i))
+            return NM_ERR;
+        if (ex->oom)
+            return nm_seterr("out of memory");
+        if (nm_progress(progress, ud, 0.9 * (i + 1) / m->n_layers, "exporting ONNX"))
+            return NM_ERR;
+    }
+    const nm_layer *last = &m->layers[m->n_layers - 1];
+    int64_t od[3] = {last->out_c, last->out_h, last->out_w};
+    Onnx__ValueInfoProto *vout = value_info(ex, ex->value[m->n_layers - 1],
+                                            ex->rank[m->n_layers - 1] == 4 ? 3 : 1, od);
+    if (vout)
+        PUSH(ex, ex->g->output, ex->g->n_output, vout);
+    return ex->oom ? nm_seterr("out of memory") : NM_OK;
+}
+
+int nm_onnx_save(const nm_model *m, const char *path, nm_progress_fn progress, void *ud)
+{
+    if (!m || m->n_layers < 1)
+        return nm_seterr("%s: the model has no layers to export", path);
+    exporter ex = {.m = m, .input = "input"};
+    Onnx__ModelProto *mp = ex.mp = malloc(sizeof *mp);
+    if (mp)
+        onnx__model_proto__init(mp);
+    ex.value = calloc((size_t)m->n_layers, sizeof *ex.value);
+    ex.rank = calloc((size_t)m->n_layers, sizeof *ex.rank);
+    int rc = NM_ERR;
+    if (!mp || !ex.value || !ex.rank) {
+        nm_seterr("out of memory");
+        goto done;
+    }
+    /* The graph input must not share a name with a layer's output. */
+    static const char *inputs[] = {"input", "input.1", "nmlab_input", "nmlab_input.1"};
+    for (size_t k = 0; k < sizeof inputs / sizeof inputs[0]; k++) {
+        ex.input = inputs[k];
+        if (nm_model_find(m, ex.input) < 0)
+            break;
+    }
+    for (int i = 0; i < m->n_layers; i++)
+        if (!(ex.value[i] = strdup(m->layers[i].name))) {
+            nm_seterr("out of memory");
+            goto done;
+        }
+    rc = build(&ex, progress, ud);
+    if (rc == NM_OK) {
+        nm_atomic_file af;
+        if (nm_atomic_begin(&af, path)) {
+            rc = NM_ERR;
+            goto done;
+        }
+        file_buffer fb = {.base = {.append = file_append}, .f = af.f};
+        onnx__model_proto__pack_to_buffer(mp, &fb.base);
+        if (fb.err) {
+            nm_atomic_abort(&af);
+            rc = nm_seterr("%s: write failed", path);
+        } else if (nm_progress(progress, ud, 1.0, "exporting ONNX")) {
+            nm_atomic_abort(&af);
+            rc = NM_ERR;
+        } else {
+            rc = nm_atomic_commit(&af);
+        }
+    } else if (!strstr(nm_errmsg(), path)) {
+        nm_preperr(path);
+    }
+done:
+    if (mp)
+        onnx__model_proto__free_unpacked(mp, NULL);
+    if (ex.value)
+        for (int i = 0; i < m->n_layers; i++)
+            free(ex.value[i]);
+    free(ex.value);
+    free(ex.rank);
+    return rc;
+}

@@ -1,0 +1,311 @@
+/* ONNX export (engine/io/onnx_export.c) and weight masks (io/masks.c):
+ * export -> nmlab's own importer -> the same forward pass as the masked
+ * model; the file's structure read back with protobuf-c; refusals; the
+ * module-path rule; the masks file against masks computed here. */
+#include "export_util.h"
+#include "fileutil.h"
+#include "io_test_util.h"
+#include "onnx.pb-c.h"
+#include "prune.h"
+
+/* Exports m, imports the file, and checks the forward passes agree. */
+static void roundtrip(nm_model *m, int batch)
+{
+    char dir[256], path[512];
+    tmp_make(dir, sizeof dir);
+    tmp_path(path, sizeof path, dir, "m.onnx");
+    cr_assert_eq(nm_onnx_save(m, path, NULL, NULL), NM_OK, "%s", nm_errmsg());
+    char *warn = NULL;
+    nm_model *back = nm_onnx_load(path, &warn);
+    cr_assert_not_null(back, "%s", nm_errmsg());
+    cr_assert_null(warn, "import warnings: %s", warn ? warn : "");
+    nm_tensor *x = ex_input(m, batch, 3);
+    double d = ex_same_outputs(m, back, x, 1e-5);
+    cr_log_info("%s: export/import max relative difference %g", m->name, d);
+    /* every prunable layer comes back with the masked weights */
+    int checked = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const nm_layer *l = &m->layers[i];
+        if (!nm_layer_prunable(l))
+            continue;
+        int j = nm_model_find(back, l->name);
+        cr_assert(j >= 0, "layer %s lost its name", l->name);
+        const nm_layer *b = &back->layers[j];
+        cr_assert_eq(b->weight->numel, l->weight->numel);
+        for (int64_t k = 0; k < l->weight->numel; k++) {
+            int64_t o = k / nm_layer_cols(l);
+            int kept = (!l->mask || nm_u8(l->mask)[k]) && (!l->filters || nm_u8(l->filters)[o]);
+            cr_assert_eq(nm_f32(b->weight)[k], kept ? nm_f32(l->weight)[k] : 0.0f,
+                         "%s weight %lld", l->name, (long long)k);
+        }
+        checked++;
+    }
+    cr_assert_gt(checked, 0);
+    nm_tensor_release(x);
+    nm_model_free(back);
+    tmp_remove(dir);
+}
+
+static void prune_some(nm_model *m, int allow_add)
+{
+    nm_filter_opts fo;
+    nm_filter_opts_init(&fo, 0.3);
+    fo.allow_add = allow_add;
+    cr_assert_eq(nm_prune_filters(m, &fo), NM_OK, "%s", nm_errmsg());
+    nm_nm_opts no;
+    nm_nm_opts_init(&no, 2, 4);
+    cr_assert_eq(nm_prune_nm_model(m, &no, NULL), NM_OK, "%s", nm_errmsg());
+}
+
+Test(onnx_export, fmnist_cnn_roundtrip)
+{
+    nm_model *m = ex_zoo("fmnist_cnn", 0, 0);
+    ex_randomize_bn(m, 5);
+    prune_some(m, 0);
+    roundtrip(m, 3);
+    nm_model_free(m);
+}
+
+Test(onnx_export, resnet18_roundtrip)
+{
+    nm_model *m = ex_zoo("resnet18", 32, 32);
+    ex_randomize_bn(m, 6);
+    prune_some(m, 1);
+    roundtrip(m, 2);
+    nm_model_free(m);
+}
+
+Test(onnx_export, mobilenet_v2_roundtrip)
+{
+    nm_model *m = ex_zoo("mobilenet_v2", 32, 32);
+    ex_randomize_bn(m, 7);
+    prune_some(m, 0);
+    roundtrip(m, 2);
+    nm_model_free(m);
+}
+
+/* A removed filter whose BN was left with nonzero gamma/beta (filters set
+ * by hand, no propagation): nm_forward outputs 0 on that channel, and so
+ * must the exported graph. Also a clipped ReLU and an average pool with
+ * padding, and a linear without bias. */
+Test(onnx_export, dead_bn_channel_clip_avgpool)
+{
+    nm_model *m = nm_model_new("small", 2, 9, 9);
+    nm_add_conv(m, "c1", NM_INPUT, 6, 3, 3, 1, 1, 1, 1);
+    nm_add_bn(m, "bn1", NM_PREV);
+    nm_add_relu(m, "r1", NM_PREV, 0.5f);
+    nm_add_pool(m, "ap", NM_PREV, NM_LAYER_AVGPOOL, 3, 2, 1);
+    nm_add_conv(m, "c2", NM_PREV, 4, 1, 1, 1, 0, 1, 0);
+    nm_add_gap(m, "gap", NM_PREV);
+    cr_assert(nm_add_linear(m, "fc", NM_PREV, 3, 0) >= 0, "%s", nm_errmsg());
+    nm_model_init_weights(m, 3);
+    ex_randomize_bn(m, 4);
+    nm_layer *c1 = &m->layers[0];
+    c1->filters = nm_tensor_new4(NM_U8, 1, 6, 0, 0, 0);
+    nm_tensor_fill(c1->filters, 1);
+    nm_u8(c1->filters)[2] = 0;
+    nm_f32(c1->bias)[2] = 0.7f; /* must not leak either */
+    roundtrip(m, 2);
+    nm_model_free(m);
+}
+
+Test(onnx_export, file_structure)
+{
+    nm_model *m = nm_model_new("net", 1, 8, 8);
+    nm_add_conv(m, "/layer1/layer1.0/conv1/Conv", NM_INPUT, 4, 3, 3, 2, 1, 1, 0);
+    nm_add_relu(m, "relu", NM_PREV, 6);
+    nm_add_flatten(m, "flat", NM_PREV);
+    cr_assert(nm_add_linear(m, "/fc/Gemm", NM_PREV, 5, 1) >= 0, "%s", nm_errmsg());
+    nm_model_init_weights(m, 1);
+    char dir[256], path[512];
+    tmp_make(dir, sizeof dir);
+    tmp_path(path, sizeof path, dir, "s.onnx");
+    cr_assert_eq(nm_onnx_save(m, path, NULL, NULL), NM_OK, "%s", nm_errmsg());
+    cr_assert_eq(tmp_count(dir), 1, "a temporary file was left behind");
+    unsigned char *data;
+    size_t len;
+    cr_assert_eq(nm_read_file(path, 1 << 24, &data, &len), NM_OK);
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, data);
+    cr_assert_not_null(mp, "protobuf-c cannot parse the file");
+    cr_assert(mp->has_ir_version && mp->ir_version == 7);
+    cr_assert_eq(mp->n_opset_import, 1);
+    cr_assert_str_eq(mp->opset_import[0]->domain, "");
+    cr_assert_eq(mp->opset_import[0]->version, 13);
+    const Onnx__GraphProto *g = mp->graph;
+    cr_assert_eq(g->n_input, 1);
+    const Onnx__TensorShapeProto *s = g->input[0]->type->tensor_type->shape;
+    cr_assert_eq(s->n_dim, 4);
+    cr_assert_eq(s->dim[0]->value_case, ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM);
+    cr_assert_str_eq(s->dim[0]->dim_param, "N");
+    int64_t want_in[3] = {1, 8, 8};
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(s->dim[i + 1]->dim_value, want_in[i]);
+    const Onnx__TensorShapeProto *so = g->output[0]->type->tensor_type->shape;
+    cr_assert_eq(so->n_dim, 2);
+    cr_assert_eq(so->dim[1]->dim_value, 5);
+    const char *ops[] = {"Conv", "Clip", "Flatten", "Gemm"};
+    const char *names[] = {"/layer1/layer1.0/conv1/Conv", "relu", "flat", "/fc/Gemm"};
+    cr_assert_eq(g->n_node, 4);
+    for (int i = 0; i < 4; i++) {
+        cr_assert_str_eq(g->node[i]->op_type, ops[i]);
+        cr_assert_str_eq(g->node[i]->name, names[i]);
+    }
+    /* Conv's attributes */
+    int seen = 0;
+    for (size_t a = 0; a < g->node[0]->n_attribute; a++) {
+        const Onnx__AttributeProto *at = g->node[0]->attribute[a];
+        if (!strcmp(at->name, "strides"))
+            { seen++; cr_assert(at->n_ints == 2 && at->ints[0] == 2 && at->ints[1] == 2); }
+        if (!strcmp(at->name, "pads"))
+            { seen++; cr_assert(at->n_ints == 4 && at->ints[0] == 1 && at->ints[3] == 1); }
+        if (!strcmp(at->name, "group"))
+            { seen++; cr_assert_eq(at->i, 1); }
+    }
+    cr_assert_eq(seen, 3);
+    /* initializers: conv weight [4,1,3,3], clip bounds, fc weight and bias */
+    cr_assert_eq(g->n_initializer, 5);
+    cr_assert_eq(g->initializer[0]->n_dims, 4);
+    cr_assert_eq(g->initializer[0]->raw_data.len, 4 * 9 * 4);
+    onnx__model_proto__free_unpacked(mp, NULL);
+    free(data);
+    nm_model_free(m);
+    tmp_remove(dir);
+}
+
+Test(onnx_export, refusals_name_the_layer)
+{
+    char dir[256], path[512];
+    tmp_make(dir, sizeof dir);
+    tmp_path(path, sizeof path, dir, "r.onnx");
+    nm_model *m = nm_model_new("a", 1, 4, 4);
+    nm_add_conv(m, "c", NM_INPUT, 4, 3, 3, 1, 1, 1, 0);
+    cr_assert(nm_add_nmrelu(m, "act", NM_PREV, 2, 4, NM_POLICY_TOPK, NM_AXIS_CHANNEL) >= 0);
+    cr_assert_eq(nm_onnx_save(m, path, NULL, NULL), NM_ERR);
+    cr_assert(strstr(nm_errmsg(), "'act'") && strstr(nm_errmsg(), "nmrelu"), "%s", nm_errmsg());
+    cr_assert(strstr(nm_errmsg(), path), "%s", nm_errmsg());
+    nm_model_free(m);
+    m = nm_model_new("b", 4, 4, 1);
+    cr_assert(nm_add_layernorm(m, "ln", NM_INPUT) >= 0);
+    cr_assert_eq(nm_onnx_save(m, path, NULL, NULL), NM_ERR);
+    cr_assert(strstr(nm_errmsg(), "'ln'") && strstr(nm_errmsg(), "layernorm"), "%s", nm_errmsg());
+    nm_model_free(m);
+    cr_assert_eq(tmp_count(dir), 0, "a refused export left a file");
+    /* an unwritable place */
+    m = nm_zoo("fmnist_cnn", 1);
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s/no/such/dir/x.onnx", dir);
+    expect_nothing_written(nm_onnx_save(m, bad, NULL, NULL), bad, dir);
+    nm_model_free(m);
+    tmp_remove(dir);
+}
+
+static int cancel_half(void *ud, double f, const char *what)
+{
+    (void)what;
+    ++*(int *)ud;
+    return f > 0.5;
+}
+
+Test(onnx_export, cancel_leaves_old_file)
+{
+    char dir[256], path[512];
+    tmp_make(dir, sizeof dir);
+    tmp_path(path, sizeof path, dir, "c.onnx");
+    FILE *f = fopen(path, "w");
+    fputs("old", f);
+    fclose(f);
+    nm_model *m = nm_zoo("fmnist_cnn", 1);
+    int calls = 0;
+    cr_assert_eq(nm_onnx_save(m, path, cancel_half, &calls), NM_ERR);
+    cr_assert(strstr(nm_errmsg(), "cancelled"), "%s", nm_errmsg());
+    cr_assert_gt(calls, 1);
+    unsigned char *data;
+    size_t len;
+    cr_assert_eq(nm_read_file(path, 100, &data, &len), NM_OK);
+    cr_assert_str_eq((char *)data, "old");
+    cr_assert_eq(tmp_count(dir), 1);
+    free(data);
+    nm_model_free(m);
+    tmp_remove(dir);
+}
+
+Test(masks, module_path_rule)
+{
+    const char *cases[][2] = {
+        {"/layer1/layer1.0/conv1/Conv", "layer1.0.conv1"},
+        {"/features/features.0/features.0.0/Conv", "features.0.0"},
+        {"/fc/Gemm", "fc"},
+        {"/classifier/classifier.1/Gemm", "classifier.1"},
+        {"/encoder/layers/encoder_layer_0/mlp/mlp.0/MatMul", "encoder.layers.encoder_layer_0.mlp.0"},
+        {"/layer4/layer4.1/downsample/downsample.0/Conv", "layer4.1.downsample.0"},
+        {"/conv1/Conv", "conv1"},
+        {"layer1.0.conv1", "layer1.0.conv1"},
+        {"fc", "fc"},
+        {"/Conv", "Conv"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[128];
+        cr_assert_eq(nm_module_path(cases[i][0], out, sizeof out), NM_OK);
+        cr_assert_str_eq(out, cases[i][1], "%s", cases[i][0]);
+    }
+    char tiny[4];
+    cr_assert_eq(nm_module_path("/layer1/layer1.0/conv1/Conv", tiny, sizeof tiny), NM_ERR);
+}
+
+Test(masks, saved_masks_match_the_model)
+{
+    nm_model *m = ex_zoo("fmnist_cnn", 0, 0);
+    prune_some(m, 0);
+    /* a torch-style name, to check the key recovery end to end */
+    int c2 = nm_model_find(m, "conv2");
+    cr_assert(c2 >= 0);
+    snprintf(m->layers[c2].name, NM_NAME_MAX, "/features/features.3/Conv");
+    char dir[256], path[512];
+    tmp_make(dir, sizeof dir);
+    tmp_path(path, sizeof path, dir, "masks.safetensors");
+    cr_assert_eq(nm_masks_save(m, path), NM_OK, "%s", nm_errmsg());
+    nm_tensor_list tl = {0};
+    cr_assert_eq(nm_safetensors_read(path, &tl), NM_OK, "%s", nm_errmsg());
+    int expected = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const nm_layer *l = &m->layers[i];
+        if (!nm_layer_prunable(l))
+            continue;
+        /* the effective mask, by plain index arithmetic (groups = 1 here) */
+        int64_t rows = l->weight->shape[0], cols = l->weight->numel / rows;
+        int64_t per = l->kind == NM_LAYER_LINEAR ? 1 : l->kh * l->kw;
+        int64_t zeros = 0;
+        uint8_t *want = malloc((size_t)l->weight->numel);
+        for (int64_t o = 0; o < rows; o++)
+            for (int64_t j = 0; j < cols; j++) {
+                int64_t k = o * cols + j;
+                want[k] = (!l->mask || nm_u8(l->mask)[k]) && (!l->filters || nm_u8(l->filters)[o]) &&
+                          (!l->in_chans || nm_u8(l->in_chans)[j / per]);
+                zeros += !want[k];
+            }
+        char key[128];
+        snprintf(key, sizeof key, "%s.weight_mask", i == c2 ? "features.3" : l->name);
+        int found = -1;
+        for (int k = 0; k < tl.count; k++)
+            if (!strcmp(tl.names[k], key))
+                found = k;
+        if (!zeros) {
+            cr_assert_eq(found, -1, "%s has no pruning but is in the file", key);
+        } else {
+            expected++;
+            cr_assert(found >= 0, "%s missing", key);
+            const nm_tensor *t = tl.tensors[found];
+            cr_assert_eq(t->dtype, NM_U8);
+            cr_assert_eq(t->ndim, l->weight->ndim);
+            for (int d = 0; d < t->ndim; d++)
+                cr_assert_eq(t->shape[d], l->weight->shape[d]);
+            cr_assert_eq(memcmp(nm_u8(t), want, (size_t)t->numel), 0, "%s differs", key);
+        }
+        free(want);
+    }
+    cr_assert_gt(expected, 2);
+    cr_assert_eq(tl.count, expected);
+    nm_tensor_list_free(&tl);
+    nm_model_free(m);
+    tmp_remove(dir);
+}
