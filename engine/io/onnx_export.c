@@ -174,7 +174,7 @@ static void init_f32(exporter *ex, const char *name, int nd, const int64_t *dims
     t->name = xstrdup(ex, name);
     t->has_data_type = 1;
     t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
-    t->dims = xalloc(ex, (size_t)nd * sizeof *t->dims);
+    t->dims = nd > 0 ? xalloc(ex, (size_t)nd * sizeof *t->dims) : NULL;
     if (t->dims) {
         memcpy(t->dims, dims, (size_t)nd * sizeof *dims);
         t->n_dims = (size_t)nd;
