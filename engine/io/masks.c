@@ -6,7 +6,8 @@
  * per pruned layer in the weight's shape, under "<module>.weight_mask",
  * where <module> is the PyTorch module path: the layer name itself for
  * nmlab's own models (zoo names are module paths already), recovered from
- * the scope name for layers read from a torch.onnx export. */
+ * the scope name for layers read from a torch.onnx export. Removed filters
+ * add masks on the bias and on the BN that follows (see nmio.h). */
 #include "nmio.h"
 
 #include <stdio.h>
@@ -94,6 +95,30 @@ int nm_module_path(const char *name, char *out, size_t len)
     return NM_OK;
 }
 
+/* Adds "<module of name>.<param>_mask" -> t to tl (retained), refusing a
+ * key that is already there. */
+static int add_mask(nm_tensor_list *tl, const char *name, const char *param, nm_tensor *t)
+{
+    char mod[512], key[600];
+    if (nm_module_path(name, mod, sizeof mod))
+        return NM_ERR;
+    snprintf(key, sizeof key, "%s.%s_mask", mod, param);
+    for (int k = 0; k < tl->count; k++)
+        if (!strcmp(tl->names[k], key))
+            return nm_seterr("layer '%s' and another layer map to the same key '%s'", name, key);
+    return nm_tensor_list_add(tl, key, t);
+}
+
+/* u8 [C]: filters[c] (1 = kept). */
+static nm_tensor *keep_vector(const nm_tensor *filters)
+{
+    nm_tensor *k = nm_tensor_clone(filters);
+    if (k)
+        for (int64_t i = 0; i < k->numel; i++)
+            nm_u8(k)[i] = nm_u8(k)[i] != 0;
+    return k;
+}
+
 int nm_masks_save(const nm_model *m, const char *path)
 {
     nm_tensor_list tl = {0};
@@ -107,22 +132,30 @@ int nm_masks_save(const nm_model *m, const char *path)
             rc = NM_ERR;
             break;
         }
-        if (nm_tensor_nnz(e) < e->numel) {
-            char mod[512], key[600];
-            rc = nm_module_path(l->name, mod, sizeof mod);
-            if (rc == NM_OK) {
-                snprintf(key, sizeof key, "%s.weight_mask", mod);
-                for (int k = 0; k < tl.count; k++)
-                    if (!strcmp(tl.names[k], key)) {
-                        rc = nm_seterr("layers '%s' and another map to the same module key '%s'",
-                                       l->name, key);
-                        break;
-                    }
-            }
-            if (rc == NM_OK)
-                rc = nm_tensor_list_add(&tl, key, e);
-        }
+        if (nm_tensor_nnz(e) < e->numel)
+            rc = add_mask(&tl, l->name, "weight", e);
         nm_tensor_release(e);
+        /* Removed filters: nm_forward counts their bias as 0 and a BN fed
+         * directly by the layer outputs 0 on them; masks on the bias and
+         * on the BN's weight and bias make PyTorch do the same. */
+        if (rc || !l->filters || nm_tensor_nnz(l->filters) == l->filters->numel)
+            continue;
+        nm_tensor *k = keep_vector(l->filters);
+        if (!k) {
+            rc = NM_ERR;
+            break;
+        }
+        if (l->bias)
+            rc = add_mask(&tl, l->name, "bias", k);
+        for (int j = i + 1; j < m->n_layers && rc == NM_OK; j++) {
+            const nm_layer *b = &m->layers[j];
+            if (b->kind == NM_LAYER_BN && b->n_inputs > 0 && b->inputs[0] == i) {
+                rc = add_mask(&tl, b->name, "weight", k);
+                if (rc == NM_OK)
+                    rc = add_mask(&tl, b->name, "bias", k);
+            }
+        }
+        nm_tensor_release(k);
     }
     if (rc == NM_OK)
         rc = nm_safetensors_write(path, &tl);

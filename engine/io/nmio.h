@@ -83,9 +83,13 @@ nm_tensor *nm_layer_effective_mask(const nm_layer *l);
  * "/features/features.0/features.0.0/Conv" "features.0.0", "/fc/Gemm"
  * "fc"; a name without a leading "/" is returned as it is. */
 int nm_module_path(const char *name, char *out, size_t len);
-/* safetensors file with one u8 tensor "<module>.weight_mask" (the
- * effective mask, weight's shape) per prunable layer with any weight
- * pruned; written atomically. */
+/* safetensors file of u8 masks for torch.nn.utils.prune.custom_from_mask,
+ * written atomically: "<module>.weight_mask" (the effective mask, in the
+ * weight's shape) for every prunable layer with any weight pruned; and for
+ * a layer with removed filters also "<module>.bias_mask" (if it has a
+ * bias) and "<bn>.weight_mask" / "<bn>.bias_mask" for a BN it feeds
+ * directly (the filter vector), so that PyTorch outputs 0 on removed
+ * filters as nm_forward does. */
 int nm_masks_save(const nm_model *m, const char *path);
 
 /* --- SCALE-Sim topology CSV (io/scalesim_csv.c) --- */

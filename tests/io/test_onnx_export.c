@@ -50,6 +50,7 @@ static void prune_some(nm_model *m, int allow_add)
 {
     nm_filter_opts fo;
     nm_filter_opts_init(&fo, 0.3);
+    fo.global = 0; /* every eligible layer loses filters */
     fo.allow_add = allow_add;
     cr_assert_eq(nm_prune_filters(m, &fo), NM_OK, "%s", nm_errmsg());
     nm_nm_opts no;
@@ -252,25 +253,49 @@ Test(masks, module_path_rule)
     cr_assert_eq(nm_module_path("/layer1/layer1.0/conv1/Conv", tiny, sizeof tiny), NM_ERR);
 }
 
+static int find_key(const nm_tensor_list *tl, const char *key)
+{
+    for (int k = 0; k < tl->count; k++)
+        if (!strcmp(tl->names[k], key))
+            return k;
+    return -1;
+}
+
+/* Checks tl[key] is u8 of the given shape holding want[]. */
+static void expect_mask(const nm_tensor_list *tl, const char *key, const nm_tensor *like,
+                        const uint8_t *want)
+{
+    int found = find_key(tl, key);
+    cr_assert(found >= 0, "%s missing", key);
+    const nm_tensor *t = tl->tensors[found];
+    cr_assert_eq(t->dtype, NM_U8);
+    cr_assert_eq(t->ndim, like->ndim);
+    for (int d = 0; d < t->ndim; d++)
+        cr_assert_eq(t->shape[d], like->shape[d]);
+    cr_assert_eq(memcmp(nm_u8(t), want, (size_t)t->numel), 0, "%s differs", key);
+}
+
 Test(masks, saved_masks_match_the_model)
 {
     nm_model *m = ex_zoo("fmnist_cnn", 0, 0);
     prune_some(m, 0);
-    /* a torch-style name, to check the key recovery end to end */
-    int c2 = nm_model_find(m, "conv2");
-    cr_assert(c2 >= 0);
+    /* torch-style names, to check the key recovery end to end */
+    int c2 = nm_model_find(m, "conv2"), b2 = nm_model_find(m, "bn2");
+    cr_assert(c2 >= 0 && b2 == c2 + 1);
     snprintf(m->layers[c2].name, NM_NAME_MAX, "/features/features.3/Conv");
+    snprintf(m->layers[b2].name, NM_NAME_MAX, "/features/features.4/BatchNormalization");
     char dir[256], path[512];
     tmp_make(dir, sizeof dir);
     tmp_path(path, sizeof path, dir, "masks.safetensors");
     cr_assert_eq(nm_masks_save(m, path), NM_OK, "%s", nm_errmsg());
     nm_tensor_list tl = {0};
     cr_assert_eq(nm_safetensors_read(path, &tl), NM_OK, "%s", nm_errmsg());
-    int expected = 0;
+    int expected = 0, with_filters = 0;
     for (int i = 0; i < m->n_layers; i++) {
         const nm_layer *l = &m->layers[i];
         if (!nm_layer_prunable(l))
             continue;
+        const char *mod = i == c2 ? "features.3" : l->name;
         /* the effective mask, by plain index arithmetic (groups = 1 here) */
         int64_t rows = l->weight->shape[0], cols = l->weight->numel / rows;
         int64_t per = l->kind == NM_LAYER_LINEAR ? 1 : l->kh * l->kw;
@@ -284,26 +309,41 @@ Test(masks, saved_masks_match_the_model)
                 zeros += !want[k];
             }
         char key[128];
-        snprintf(key, sizeof key, "%s.weight_mask", i == c2 ? "features.3" : l->name);
-        int found = -1;
-        for (int k = 0; k < tl.count; k++)
-            if (!strcmp(tl.names[k], key))
-                found = k;
+        snprintf(key, sizeof key, "%s.weight_mask", mod);
         if (!zeros) {
-            cr_assert_eq(found, -1, "%s has no pruning but is in the file", key);
+            cr_assert_eq(find_key(&tl, key), -1, "%s has no pruning but is in the file", key);
         } else {
             expected++;
-            cr_assert(found >= 0, "%s missing", key);
-            const nm_tensor *t = tl.tensors[found];
-            cr_assert_eq(t->dtype, NM_U8);
-            cr_assert_eq(t->ndim, l->weight->ndim);
-            for (int d = 0; d < t->ndim; d++)
-                cr_assert_eq(t->shape[d], l->weight->shape[d]);
-            cr_assert_eq(memcmp(nm_u8(t), want, (size_t)t->numel), 0, "%s differs", key);
+            expect_mask(&tl, key, l->weight, want);
         }
         free(want);
+        /* removed filters: the bias and the following BN are masked too */
+        snprintf(key, sizeof key, "%s.bias_mask", mod);
+        int removed = l->filters && nm_tensor_nnz(l->filters) < l->out_c;
+        if (!removed) {
+            cr_assert_eq(find_key(&tl, key), -1, "%s without removed filters", key);
+            continue;
+        }
+        with_filters++;
+        uint8_t *keep = malloc((size_t)l->out_c);
+        for (int o = 0; o < l->out_c; o++)
+            keep[o] = nm_u8(l->filters)[o] != 0;
+        if (l->bias) {
+            expect_mask(&tl, key, l->bias, keep);
+            expected++;
+        }
+        if (i + 1 < m->n_layers && m->layers[i + 1].kind == NM_LAYER_BN) {
+            const char *bmod = i == c2 ? "features.4" : m->layers[i + 1].name;
+            snprintf(key, sizeof key, "%s.weight_mask", bmod);
+            expect_mask(&tl, key, m->layers[i + 1].gamma, keep);
+            snprintf(key, sizeof key, "%s.bias_mask", bmod);
+            expect_mask(&tl, key, m->layers[i + 1].beta, keep);
+            expected += 2;
+        }
+        free(keep);
     }
-    cr_assert_gt(expected, 2);
+    cr_assert_gt(with_filters, 1);
+    cr_assert_geq(expected, 3 * with_filters);
     cr_assert_eq(tl.count, expected);
     nm_tensor_list_free(&tl);
     nm_model_free(m);

@@ -97,7 +97,7 @@ T.case("shrink: fewer parameters, the same outputs", function()
   os.remove(tmp .. ".safetensors")
 end)
 
-T.case("save_masks: one u8 mask per pruned layer", function()
+T.case("save_masks: u8 masks per pruned layer and its BN", function()
   local m = pruned_cnn()
   local path = tmp .. ".masks.safetensors"
   T.eq(m:save_masks(path), true)
@@ -105,17 +105,26 @@ T.case("save_masks: one u8 mask per pruned layer", function()
   local n = string.unpack("<I8", f:read(8))
   local header = f:read(n)
   f:close()
-  local want = 0
-  for _, r in ipairs(m:stats()) do
-    if r.params > 0 and r.nonzeros < r.params then
-      want = want + 1
-      local key = '"' .. r.name .. '.weight_mask"'
-      T.ok(header:find(key, 1, true), key .. " missing from " .. header)
+  local want = {}
+  local rows = m:stats()
+  for i, r in ipairs(rows) do
+    if r.params > 0 and r.nonzeros < r.params then want[#want + 1] = r.name .. ".weight_mask" end
+    if r.filters and r.filters_kept < r.filters then
+      local bn = rows[i + 1]
+      if bn and bn.kind == "batchnorm" then
+        want[#want + 1] = bn.name .. ".weight_mask"
+        want[#want + 1] = bn.name .. ".bias_mask"
+      end
+      if r.kind == "linear" then want[#want + 1] = r.name .. ".bias_mask" end
     end
   end
+  for _, key in ipairs(want) do
+    T.ok(header:find('"' .. key .. '"', 1, true), key .. " missing from " .. header)
+  end
   local keys = 0
-  for _ in header:gmatch('"[^"]+%.weight_mask"') do keys = keys + 1 end
-  T.eq(keys, want)
+  for _ in header:gmatch('"[^"]+_mask"') do keys = keys + 1 end
+  T.eq(keys, #want)
+  T.ok(#want > 4)
   T.ok(header:find('"U8"', 1, true))
   os.remove(path)
   local ok, err = m:save_masks("/nonexistent-folder/m.safetensors")
