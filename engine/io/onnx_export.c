@@ -574,6 +574,30 @@ static int build(exporter *ex, nm_progress_fn progress, void *ud)
     return ex->oom ? nm_seterr("out of memory") : NM_OK;
 }
 
+/* ONNX values must have unique names: a layer's output is named after the
+ * layer and its parameters "<layer>.<role>", so a layer called "a.weight"
+ * beside a layer "a" would clash. Such names are refused up front. */
+static int check_names(const nm_model *m, const char *input)
+{
+    static const char *roles[] = {".weight", ".bias", ".gamma", ".beta", ".running_mean",
+                                  ".running_var", ".min", ".max", "/Flatten_input"};
+    for (int i = 0; i < m->n_layers; i++) {
+        const char *name = m->layers[i].name;
+        for (int j = 0; j < m->n_layers; j++) {
+            const char *other = m->layers[j].name;
+            size_t n = strlen(other);
+            if (i == j || strncmp(name, other, n) != 0)
+                continue;
+            for (size_t r = 0; r < sizeof roles / sizeof roles[0]; r++)
+                if (!strcmp(name + n, roles[r]))
+                    return nm_seterr("layer names '%s' and '%s' would give two ONNX values "
+                                     "the same name; rename one", other, name);
+        }
+    }
+    (void)input; /* chosen not to be a layer name */
+    return NM_OK;
+}
+
 int nm_onnx_save(const nm_model *m, const char *path, nm_progress_fn progress, void *ud)
 {
     if (!m || m->n_layers < 1)
@@ -601,6 +625,10 @@ int nm_onnx_save(const nm_model *m, const char *path, nm_progress_fn progress, v
             nm_seterr("out of memory");
             goto done;
         }
+    if (check_names(m, ex.input)) {
+        nm_preperr(path);
+        goto done;
+    }
     rc = build(&ex, progress, ud);
     if (rc == NM_OK) {
         nm_atomic_file af;

@@ -322,3 +322,35 @@ Test(shrink, nothing_pruned_is_identity_and_empty_fails)
     cr_assert(strstr(nm_errmsg(), "no layers"), "%s", nm_errmsg());
     nm_model_free(m);
 }
+
+/* A grouped (not depthwise) conv keeps the channels on both of its sides
+ * (removing one would break the groups); elsewhere filters still go. */
+Test(shrink, grouped_conv_pins_its_channels)
+{
+    nm_model *m = nm_model_new("grouped", 3, 6, 6);
+    int a = nm_add_conv(m, "a", NM_INPUT, 8, 3, 3, 1, 1, 1, 0);
+    nm_add_bn(m, "abn", NM_PREV);
+    nm_add_relu(m, "ar", NM_PREV, 0);
+    int g = nm_add_conv(m, "g", NM_PREV, 8, 3, 3, 1, 1, 2, 1);
+    nm_add_relu(m, "gr", NM_PREV, 0);
+    int c = nm_add_conv(m, "c", NM_PREV, 6, 1, 1, 1, 0, 1, 1);
+    nm_add_gap(m, "gap", NM_PREV);
+    nm_add_flatten(m, "flat", NM_PREV);
+    cr_assert(nm_add_linear(m, "fc", NM_PREV, 4, 1) >= 0, "%s", nm_errmsg());
+    nm_model_init_weights(m, 12);
+    ex_randomize_bn(m, 13);
+    cr_assert_eq(nm_remove_filter(m, a, 3), NM_OK, "%s", nm_errmsg());
+    cr_assert_eq(nm_remove_filter(m, g, 5), NM_OK, "%s", nm_errmsg());
+    cr_assert_eq(nm_remove_filter(m, c, 1), NM_OK, "%s", nm_errmsg());
+    nm_model *s = shrink_ok(m);
+    cr_assert_eq(s->layers[a].out_c, 8, "a feeds a grouped conv: kept whole");
+    cr_assert_eq(s->layers[g].out_c, 8, "g is a grouped conv: kept whole");
+    cr_assert_eq(s->layers[c].in_c, 8);
+    cr_assert_eq(s->layers[c].out_c, 5, "c's removed filter goes");
+    cr_assert_eq(s->layers[m->n_layers - 1].in_c, 5);
+    /* c: one row of 8 + bias; fc: one column of 4 */
+    cr_assert_eq(nm_model_params(s), nm_model_params(m) - 9 - 4);
+    check_forward(m, s, 2);
+    nm_model_free(s);
+    nm_model_free(m);
+}

@@ -32,9 +32,14 @@ static void roundtrip(nm_model *m, int batch)
         cr_assert(j >= 0, "layer %s lost its name", l->name);
         const nm_layer *b = &back->layers[j];
         cr_assert_eq(b->weight->numel, l->weight->numel);
+        int64_t cols = l->weight->numel / l->out_c;
+        int64_t per = l->kind == NM_LAYER_LINEAR ? 1 : (int64_t)l->kh * l->kw;
+        int64_t groups = l->kind == NM_LAYER_LINEAR ? 1 : l->groups;
         for (int64_t k = 0; k < l->weight->numel; k++) {
-            int64_t o = k / nm_layer_cols(l);
-            int kept = (!l->mask || nm_u8(l->mask)[k]) && (!l->filters || nm_u8(l->filters)[o]);
+            int64_t o = k / cols, j = k % cols;
+            int64_t ch = o / (l->out_c / groups) * (cols / per) + j / per;
+            int kept = (!l->mask || nm_u8(l->mask)[k]) && (!l->filters || nm_u8(l->filters)[o]) &&
+                       (!l->in_chans || nm_u8(l->in_chans)[ch]);
             cr_assert_eq(nm_f32(b->weight)[k], kept ? nm_f32(l->weight)[k] : 0.0f,
                          "%s weight %lld", l->name, (long long)k);
         }
@@ -108,6 +113,38 @@ Test(onnx_export, dead_bn_channel_clip_avgpool)
     nm_f32(c1->bias)[2] = 0.7f; /* must not leak either */
     roundtrip(m, 2);
     nm_model_free(m);
+}
+
+/* A grouped (not depthwise) conv, a linear applied at every position
+ * (exported as a 1x1 Conv), an input channel removed by hand, and a model
+ * whose layer names would clash in ONNX. */
+Test(onnx_export, grouped_conv_positional_linear_and_name_clash)
+{
+    nm_model *m = nm_model_new("grp", 4, 6, 6);
+    nm_add_conv(m, "g", NM_INPUT, 6, 3, 3, 1, 1, 2, 1);
+    nm_add_linear(m, "pl", NM_PREV, 5, 1);
+    nm_add_relu(m, "r", NM_PREV, 0);
+    nm_add_flatten(m, "f", NM_PREV);
+    cr_assert(nm_add_linear(m, "fc", NM_PREV, 3, 1) >= 0, "%s", nm_errmsg());
+    nm_model_init_weights(m, 8);
+    nm_layer *pl = &m->layers[1];
+    pl->in_chans = nm_tensor_new4(NM_U8, 1, 6, 0, 0, 0);
+    nm_tensor_fill(pl->in_chans, 1);
+    nm_u8(pl->in_chans)[4] = 0;
+    roundtrip(m, 2);
+    nm_model_free(m);
+
+    m = nm_model_new("clash", 1, 4, 4);
+    nm_add_conv(m, "a", NM_INPUT, 2, 1, 1, 1, 0, 1, 0);
+    cr_assert(nm_add_relu(m, "a.weight", NM_PREV, 0) >= 0);
+    char dir[256], path[512];
+    tmp_make(dir, sizeof dir);
+    tmp_path(path, sizeof path, dir, "c.onnx");
+    cr_assert_eq(nm_onnx_save(m, path, NULL, NULL), NM_ERR);
+    cr_assert(strstr(nm_errmsg(), "'a'") && strstr(nm_errmsg(), "'a.weight'"), "%s", nm_errmsg());
+    cr_assert_eq(tmp_count(dir), 0);
+    nm_model_free(m);
+    tmp_remove(dir);
 }
 
 Test(onnx_export, file_structure)
