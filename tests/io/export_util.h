@@ -13,18 +13,38 @@
 #include "train.h"
 #include "zoo.h"
 
-/* The same layers and parameters (cloned) on an input of h x w. */
+/* The first `in` columns of a [out, old_in] linear weight. */
+static inline nm_tensor *ex_first_columns(const nm_tensor *t, int64_t in)
+{
+    nm_tensor *o = nm_tensor_new4(NM_F32, 2, t->shape[0], in, 0, 0);
+    cr_assert_not_null(o);
+    for (int64_t r = 0; r < t->shape[0]; r++)
+        memcpy(nm_f32(o) + r * in, nm_f32(t) + r * t->shape[1], (size_t)in * sizeof(float));
+    return o;
+}
+
+/* The same layers and parameters (cloned) on an input of h x w. A linear
+ * layer after a flatten that now yields fewer features keeps the first
+ * columns of its weight (VGG's classifier at a small input). */
 static inline nm_model *ex_resized(const nm_model *m, int h, int w)
 {
     nm_model *o = nm_model_new(m->name, m->in_c, h, w);
     cr_assert_not_null(o);
     for (int i = 0; i < m->n_layers; i++) {
         nm_layer l = m->layers[i];
+        int feats = 0;
+        if (l.kind == NM_LAYER_LINEAR && l.n_inputs == 1) {
+            int c, hh, ww;
+            nm_model_out_shape(o, l.inputs[0], &c, &hh, &ww);
+            feats = c < l.in_c ? c : 0;
+            cr_assert(!feats || (!l.mask && !l.in_chans), "resize before pruning");
+        }
         nm_tensor **ts[] = {&l.weight, &l.bias, &l.mask, &l.filters, &l.in_chans,
                             &l.gamma, &l.beta, &l.mean, &l.var};
         for (size_t k = 0; k < sizeof ts / sizeof ts[0]; k++)
             if (*ts[k])
-                cr_assert_not_null(*ts[k] = nm_tensor_clone(*ts[k]));
+                cr_assert_not_null(*ts[k] = k == 0 && feats ? ex_first_columns(*ts[k], feats)
+                                                            : nm_tensor_clone(*ts[k]));
         cr_assert(nm_model_append(o, &l) >= 0, "resizing %s: %s", m->name, nm_errmsg());
     }
     return o;
