@@ -6,7 +6,8 @@ MESON   ?= meson
 PKGS = gcc meson ninja-build pkg-config \
        libncurses-dev liblua5.4-dev libpng-dev libcairo2-dev zlib1g-dev \
        libopenblas-openmp-dev libjansson-dev libprotobuf-c-dev protobuf-c-compiler \
-       libcriterion-dev fonts-dejavu-core dataset-fashion-mnist tmux
+       libcriterion-dev fonts-dejavu-core dataset-fashion-mnist tmux \
+       libonnx-testdata
 
 .PHONY: all deps build run test test-fast sanitize bench bench-peers peer-export clean
 

@@ -93,8 +93,7 @@ static const char *tui_prelude =
     "    t = v\n"
     "  end\n"
     "  if type(t) ~= 'table' then\n"
-    "    local mt = getmetatable(t)\n"
-    "    t = mt and type(mt.__index) == 'table' and mt.__index or {}\n"
+    "    t = nm._methods(t)  -- metatables are locked\n"
     "  end\n"
     "  local out = {}\n"
     "  for k in pairs(t) do\n"
@@ -505,8 +504,11 @@ static wb_screen screen_from_name(const char *name)
 }
 
 /* Loads the start model into the Lua global `model`. */
-static void load_start_model(tui_app *a, const char *path)
+static void load_start_model(tui_app *a, const char *path, const char *input)
 {
+    nm_onnx_opts o = {0};
+    if (input)
+        sscanf(input, "%dx%dx%d", &o.in_c, &o.in_h, &o.in_w);   /* checked by cli_parse */
     lua_State *L = nmlua_host_state(a->host);
     nm_model *m = NULL;
     char *warn = NULL;
@@ -515,7 +517,7 @@ static void load_start_model(tui_app *a, const char *path)
         if (!m)
             wb_log_add(&a->s.log, WB_LOG_ERROR, nm_errmsg());
     } else if (path) {
-        m = nm_model_load(path, &warn);
+        m = nm_model_load_opts(path, &o, &warn);
         if (!m) {
             wb_log_add(&a->s.log, WB_LOG_ERROR, nm_errmsg());
             tui_status(a, "could not open %s (see console)", path);
@@ -663,7 +665,7 @@ int tui_main(const tui_options *opt)
                "nmlab console: Lua 5.4 with `nm`, `model` and `layer` bound. :run FILE runs a script.");
     tui_sim_new(a);
     tui_act_new(a);
-    load_start_model(a, opt->model_path);
+    load_start_model(a, opt->model_path, opt->input);
     if (opt->script) {
         lua_pushstring(L, opt->script);
         lua_setglobal(L, "_TUI_FILE");

@@ -4,16 +4,17 @@
  * output starts a group, and every layer that maps channel c of its input
  * to channel c of its output (bn, relu, pools, gap, dwconv, nmrelu along
  * positions, gelu, flatten with its feature blocks, and both sides of a
- * residual add) joins its input's group. A channel of a group can only be
- * removed from all of its members at once, and that is exact when every
- * value leaving the group on that channel (read by a conv/linear of
- * another group) is either multiplied by zero weights only, or is known
- * to be exactly 0 in nm_forward: a removed filter's output, a BN fed
- * directly by a pruned layer on its removed channels, and what relu,
- * pools, dwconvs and adds make of zeros. Groups that the model input, the
- * last layer (the model output), a grouped conv or a channel-mixing layer
- * (layernorm, softmax, matmul, embed, slice, nmrelu across channels) touch
- * keep all their channels. Kept rows keep their masks, filters and
+ * residual add of two same-shape producers) joins its input's group. A
+ * channel of a group can only be removed from all of its members at once,
+ * and that is exact when every value leaving the group on that channel
+ * (read by a conv/linear of another group) is either multiplied by zero
+ * weights only, or is known to be exactly 0 in nm_forward: a removed
+ * filter's output, a BN fed directly by a pruned layer on its removed
+ * channels, and what relu, pools, dwconvs and adds make of zeros. Groups
+ * touching the model input, a graph output, a grouped conv or any other
+ * layer kind (layernorm, softmax, matmul, embed, slice, nmrelu across
+ * channels, an add of a constant or a broadcast add, concat, reshape,
+ * ...) keep all their channels. Kept rows keep their masks, filters and
  * in_chans entries, so a kept but zeroed filter stays zero. */
 #include "shrink.h"
 
@@ -53,7 +54,7 @@ static int node(const shrinker *s, int src)
     return src == NM_INPUT ? s->n : src;
 }
 
-static int channel_preserving(const nm_layer *l)
+static int channel_preserving(const nm_model *m, const nm_layer *l)
 {
     switch (l->kind) {
     case NM_LAYER_DWCONV:
@@ -64,8 +65,17 @@ static int channel_preserving(const nm_layer *l)
     case NM_LAYER_GAP:
     case NM_LAYER_GELU:
     case NM_LAYER_FLATTEN:
-    case NM_LAYER_ADD:
         return 1;
+    case NM_LAYER_ADD: {
+        /* a residual add of two producers of one shape; an add of a
+         * constant or a broadcast add mixes in values per channel */
+        if (l->n_inputs != 2 || l->konst)
+            return 0;
+        int c[2], h[2], w[2];
+        for (int k = 0; k < 2; k++)
+            nm_model_out_shape(m, l->inputs[k], &c[k], &h[k], &w[k]);
+        return c[0] == c[1] && h[0] == h[1] && w[0] == w[1];
+    }
     case NM_LAYER_NMRELU:
         return l->act_axis == NM_AXIS_POSITION;
     default:
@@ -143,10 +153,9 @@ static int analyse(shrinker *s)
             }
             continue;
         }
-        if (!channel_preserving(l)) {
-            s->pinned[find(s, x)] = 1;
-            if (l->n_inputs > 1)
-                s->pinned[find(s, node(s, l->inputs[1]))] = 1;
+        if (!channel_preserving(m, l)) {
+            for (int k = 0; k < l->n_inputs; k++)
+                s->pinned[find(s, node(s, l->inputs[k]))] = 1;
             s->pinned[i] = 1;
             continue;
         }
@@ -187,7 +196,10 @@ static int analyse(shrinker *s)
             unite(s, x, y);
         }
     }
-    s->pinned[find(s, s->n - 1)] = 1;
+    int outs[NM_MAX_OUTPUTS];
+    int n_out = nm_model_outputs(m, outs, NM_MAX_OUTPUTS);
+    for (int k = 0; k < n_out && k < NM_MAX_OUTPUTS; k++)
+        s->pinned[find(s, node(s, outs[k]))] = 1;
     return NM_OK;
 }
 
@@ -283,10 +295,12 @@ static nm_tensor *pick(const nm_tensor *t, const int *rows, int nr, const int *c
 
 static void drop_params(nm_layer *l)
 {
-    nm_tensor *ts[] = {l->weight, l->bias, l->mask, l->filters, l->in_chans,
-                       l->gamma, l->beta, l->mean, l->var};
-    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
-        nm_tensor_release(ts[i]);
+    nm_tensor **ts[NM_LAYER_SLOTS];
+    nm_layer_slots(l, ts);
+    for (int i = 0; i < NM_LAYER_SLOTS; i++) {
+        nm_tensor_release(*ts[i]);
+        *ts[i] = NULL;
+    }
 }
 
 /* Layer i of the new model: a copy of the old one with its parameters cut
@@ -295,8 +309,10 @@ static int rebuild(shrinker *s, nm_model *out, int i)
 {
     const nm_layer *ol = &s->m->layers[i];
     nm_layer l = *ol;
-    l.weight = l.bias = l.mask = l.filters = l.in_chans = NULL;
-    l.gamma = l.beta = l.mean = l.var = NULL;
+    nm_tensor **slots[NM_LAYER_SLOTS];
+    nm_layer_slots(&l, slots);
+    for (int k = 0; k < NM_LAYER_SLOTS; k++)
+        *slots[k] = NULL;
     int nr = 0, nin = 0, *rows = kept_list(s, i, &nr), *ins = NULL;
     int x = ol->n_inputs > 0 ? node(s, ol->inputs[0]) : -1;
     int rc = NM_ERR;
@@ -356,13 +372,15 @@ static int rebuild(shrinker *s, nm_model *out, int i)
                 goto done;
             }
     } else {
-        /* weightless, or pinned (embed): parameters shared by cloning */
-        if (ol->weight && !(l.weight = nm_tensor_clone(ol->weight)))
-            goto done;
-        if (ol->bias && !(l.bias = nm_tensor_clone(ol->bias))) {
-            drop_params(&l);
-            goto done;
-        }
+        /* weightless, or pinned (embed, an add of a constant): parameters
+         * cloned as they are */
+        nm_tensor **src[NM_LAYER_SLOTS];
+        nm_layer_slots((nm_layer *)ol, src);
+        for (int k = 0; k < NM_LAYER_SLOTS; k++)
+            if (*src[k] && !(*slots[k] = nm_tensor_clone(*src[k]))) {
+                drop_params(&l);
+                goto done;
+            }
     }
     if (nm_model_append(out, &l) < 0) {
         drop_params(&l);

@@ -36,10 +36,34 @@ static int guard_gc(lua_State *L)
     return 0;
 }
 
-/* nm.load(path) -> model, warnings|nil  or  nil, message. */
+/* nm.load(path [, {input = {C, H, W}, partial = bool}]) -> model,
+ * warnings|nil  or  nil, message. */
 static int l_load(lua_State *L)
 {
     const char *path = nmlua_checkpath(L, 1);
+    nm_onnx_opts o = {.progress = nmlua_progress, .progress_ud = L};
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        if (lua_getfield(L, 2, "input") != LUA_TNIL) {
+            int d[3];
+            if (!lua_istable(L, -1) || luaL_len(L, -1) != 3)
+                luaL_argerror(L, 2, "input must be {C, H, W}");
+            for (int i = 0; i < 3; i++) {
+                lua_geti(L, -1, i + 1);
+                int ok;
+                lua_Integer v = lua_tointegerx(L, -1, &ok);
+                if (!ok || v < 1 || v > (1 << 24))
+                    luaL_argerror(L, 2, "input must be three positive integers {C, H, W}");
+                d[i] = (int)v;
+                lua_pop(L, 1);
+            }
+            o.in_c = d[0], o.in_h = d[1], o.in_w = d[2];
+        }
+        lua_pop(L, 1);
+        lua_getfield(L, 2, "partial");
+        o.partial = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
     load_guard *g = lua_newuserdatauv(L, sizeof *g, 0);
     g->m = NULL;
     g->warnings = NULL;
@@ -47,7 +71,7 @@ static int l_load(lua_State *L)
     lua_pushcfunction(L, guard_gc);
     lua_setfield(L, -2, "__gc");
     lua_setmetatable(L, -2);
-    g->m = nm_model_load_progress(path, &g->warnings, nmlua_progress, L);
+    g->m = nm_model_load_opts(path, &o, &g->warnings);
     if (g->m == NULL) {
         lua_pushnil(L);
         lua_pushstring(L, nm_errmsg());

@@ -227,7 +227,7 @@ static const luaL_Reg dataset_meta[] = {
 
 void nmt_open_data(lua_State *L, int nm)
 {
-    luaL_newmetatable(L, NMLUA_DATASET);
+    nmlua_newmetatable(L, NMLUA_DATASET);
     luaL_setfuncs(L, dataset_meta, 0);
     lua_newtable(L);
     luaL_setfuncs(L, dataset_methods, 0);

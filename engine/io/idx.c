@@ -7,11 +7,13 @@
  * that grows only as bytes actually arrive, so a hostile header cannot make
  * us allocate more than the file holds; the count is then checked exactly. */
 #include "nmio.h"
+#include "fileutil.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 static const char *idx_type_name(int t)
@@ -59,10 +61,19 @@ static nm_tensor *fail(gzFile f, const char *path, unsigned char *buf, const cha
 
 nm_tensor *nm_idx_load(const char *path)
 {
-    errno = 0;
-    gzFile f = gzopen(path, "rb");
+    int fd = nm_open_read(path);   /* refuses FIFOs, devices, folders */
+    if (fd < 0) {
+        char why[512];   /* the message is "<path>: <why>" */
+        const char *msg = nm_errmsg();
+        size_t skip = strlen(path) + 2;
+        snprintf(why, sizeof why, "%s", strlen(msg) >= skip ? msg + skip : msg);
+        nm_seterr("%s: cannot open: %s", path, why);
+        return NULL;
+    }
+    gzFile f = gzdopen(fd, "rb");
     if (!f) {
-        nm_seterr("%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
+        close(fd);
+        nm_seterr("%s: cannot open: out of memory", path);
         return NULL;
     }
     unsigned char head[4];

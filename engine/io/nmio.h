@@ -54,13 +54,29 @@ nm_tensor *nm_npy_load(const char *path);
 int nm_npy_save(const nm_tensor *t, const char *path);
 
 /* --- ONNX (io/onnx_import.c) --- */
-/* Rebuilds layers and channel dependencies from Conv/Gemm/MatMul/
- * BatchNormalization/Relu/Add/pooling/Flatten nodes with their
- * initializers. Unsupported operators do not fail the load: they are listed
- * in *warnings (malloc'd text, caller frees; NULL when there are none). */
+/* Import options (zero = defaults). */
+typedef struct {
+    /* The input's per-sample size (C, H, W as nmlab reads the input: see
+     * docs/formats.md); needed when the file's input has symbolic
+     * dimensions, checked against it otherwise. 0 = from the file. */
+    int in_c, in_h, in_w;
+    /* 1: a node that cannot be imported ends the import there, keeping the
+     * layers before it (listed in the warnings). 0: it fails the load with
+     * a message naming the node, its operator and why. */
+    int partial;
+    nm_progress_fn progress;   /* per graph node; may ask to stop */
+    void *progress_ud;
+} nm_onnx_opts;
+
+/* Rebuilds the graph as nmlab layers (docs/formats.md lists the operators)
+ * with the file's graph outputs. Notes (constants folded into biases,
+ * declared shapes that differ) go to *warnings (malloc'd text, caller frees;
+ * NULL when there are none). NULL with a message naming the file, the node
+ * and the problem on failure; "cancelled" when progress asked to stop. */
+nm_model *nm_onnx_load_opts(const char *path, const nm_onnx_opts *opts, char **warnings);
+/* nm_onnx_load_opts with default options (the whole graph or nothing). */
 nm_model *nm_onnx_load(const char *path, char **warnings);
-/* The same with progress (per graph node) and cancellation: NULL with a
- * message ending in "cancelled" when `progress` asks to stop. */
+/* The same with progress (per graph node) and cancellation. */
 nm_model *nm_onnx_load_progress(const char *path, char **warnings, nm_progress_fn progress, void *ud);
 
 /* --- ONNX export (io/onnx_export.c) --- */
@@ -107,5 +123,8 @@ nm_model *nm_model_load(const char *path, char **warnings);
 /* The same, with progress and cancellation for safetensors and ONNX files
  * (SCALE-Sim topologies are small and read without reports). */
 nm_model *nm_model_load_progress(const char *path, char **warnings, nm_progress_fn progress, void *ud);
+/* The same with ONNX import options (input size, partial; their progress
+ * callback is used for every format). */
+nm_model *nm_model_load_opts(const char *path, const nm_onnx_opts *o, char **warnings);
 
 #endif

@@ -193,6 +193,10 @@ typedef struct {
      * those names have; a layer whose names have one read besides the
      * alias chain feeds only the node reading it (see fold_bias). */
     int *lay_names, *lay_uses, cap_lay;
+    int *lay_rank;                  /* per layer: the ONNX rank of its output, batch included */
+    int in_rank;                    /* the graph input's rank */
+    char **skip_why;                /* per node: why it was not imported (NULL if it was) */
+    const nm_onnx_opts *opts;
     const Onnx__NodeProto *node;    /* node being imported */
     int node_k;
     char where[160];                /* "node 'conv1' (Conv)" */
@@ -233,12 +237,14 @@ static int node_err(importer *im, const char *fmt, ...)
 static int node_skip(importer *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int node_skip(importer *im, const char *fmt, ...)
 {
+    char why[512];
     va_list ap;
     va_start(ap, fmt);
-    sb_printf(&im->warn, "%s skipped: ", im->where);
-    sb_vprintf(&im->warn, fmt, ap);
-    sb_printf(&im->warn, "\n");
+    vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
+    sb_printf(&im->warn, "%s skipped: %s\n", im->where, why);
+    if (im->skip_why && !im->skip_why[im->node_k])
+        im->skip_why[im->node_k] = strdup(why);
     return R_SKIP;
 }
 
@@ -501,6 +507,19 @@ static int act_input(importer *im, int i, int *idx)
         *idx = v;
         return NM_OK;
     }
+    if (!im->opts->partial) {
+        if (v == VAL_DEAD0 + 1)
+            return node_err(im, "its input '%s' is not produced by any earlier node (a cycle, or "
+                            "a dangling name)", name);
+        if (v == VAL_EXTRA_INPUT)
+            return node_err(im, "its input '%s' is a second graph input; nmlab models one input", name);
+        char lb[160];
+        int k = VAL_DEAD0 - v;
+        const char *why = im->skip_why && im->skip_why[k] ? im->skip_why[k] : "not imported";
+        return nm_seterr("%s cannot be imported: %s (needed by %s; {partial = true} keeps the "
+                         "layers before it)", node_label(im->g->node[k], k, lb, sizeof lb), why,
+                         im->where);
+    }
     if (v == VAL_DEAD0 + 1)
         warn(im, "import stopped at %s: its input '%s' is not produced by any earlier node", im->where, name);
     else if (v == VAL_EXTRA_INPUT)
@@ -590,22 +609,22 @@ static int attr_str(importer *im, const char *name, char *buf, size_t len)
     return NM_OK;
 }
 
-/* Spatial geometry of Conv and pools from kernel_shape, strides, pads,
- * dilations, auto_pad (and ceil_mode for pools), for an in_h x in_w input.
- * kh/kw hold the kernel from the weight (0 = must come from kernel_shape).
- * nmlab pads symmetrically: anything else is R_SKIP. */
+/* Kernel, strides, pads (before and after), dilations, auto_pad and, for
+ * pools, ceil_mode and count_include_pad. */
 typedef struct {
-    int kh, kw, sh, sw, ph, pw;
+    int kh, kw, sh, sw, ph, pw, ph2, pw2, dh, dw, ceil_mode, exclude_pad;
 } geom;
 
-static int same_pad(int in, int k, int s, int *p)
+/* SAME_UPPER / SAME_LOWER: the padding that keeps ceil(in / s) outputs;
+ * the odd one goes after (UPPER) or before (LOWER). */
+static void same_pad(int in, int k, int s, int d, int lower, int *p0, int *p1)
 {
     int64_t out = ((int64_t)in + s - 1) / s;
-    int64_t total = (out - 1) * s + k - in;
+    int64_t total = (out - 1) * s + (int64_t)(k - 1) * d + 1 - in;
     if (total < 0)
         total = 0;
-    *p = (int)(total / 2);
-    return total % 2 == 0;
+    *p0 = (int)(lower ? total - total / 2 : total / 2);
+    *p1 = (int)(total - *p0);
 }
 
 static int read_geom(importer *im, int in_h, int in_w, int pool, geom *g)
@@ -636,13 +655,17 @@ static int read_geom(importer *im, int in_h, int in_w, int pool, geom *g)
             return node_err(im, "strides must be two values in 1..%d", ONNX_MAX_KERNEL);
         g->sh = (int)st[0], g->sw = (int)st[1];
     }
-    for (size_t i = 0; i < ndl; i++)
-        if (dl[i] != 1)
-            return node_skip(im, "dilation %lld is not modelled", (long long)dl[i]);
-    g->ph = g->pw = 0;
+    g->dh = g->dw = 1;
+    if (ndl) {
+        if (ndl != 2 || dl[0] < 1 || dl[1] < 1 || dl[0] > ONNX_MAX_KERNEL || dl[1] > ONNX_MAX_KERNEL)
+            return node_err(im, "dilations must be two values in 1..%d", ONNX_MAX_KERNEL);
+        g->dh = (int)dl[0], g->dw = (int)dl[1];
+    }
+    g->ph = g->pw = g->ph2 = g->pw2 = 0;
     if (strcmp(autopad, "SAME_UPPER") == 0 || strcmp(autopad, "SAME_LOWER") == 0) {
-        if (!same_pad(in_h, g->kh, g->sh, &g->ph) || !same_pad(in_w, g->kw, g->sw, &g->pw))
-            return node_skip(im, "auto_pad %s needs asymmetric padding here", autopad);
+        int lower = autopad[5] == 'L';
+        same_pad(in_h, g->kh, g->sh, g->dh, lower, &g->ph, &g->ph2);
+        same_pad(in_w, g->kw, g->sw, g->dw, lower, &g->pw, &g->pw2);
     } else if (autopad[0] && strcmp(autopad, "NOTSET") != 0 && strcmp(autopad, "VALID") != 0) {
         return node_err(im, "unknown auto_pad '%s'", autopad);
     } else if (npd && strcmp(autopad, "VALID") != 0) {
@@ -651,20 +674,28 @@ static int read_geom(importer *im, int in_h, int in_w, int pool, geom *g)
         for (int i = 0; i < 4; i++)
             if (pd[i] < 0 || pd[i] > ONNX_MAX_KERNEL)
                 return node_err(im, "pad %lld is out of range", (long long)pd[i]);
-        if (pd[0] != pd[2] || pd[1] != pd[3])
-            return node_skip(im, "asymmetric pads [%lld, %lld, %lld, %lld] are not modelled",
-                             (long long)pd[0], (long long)pd[1], (long long)pd[2], (long long)pd[3]);
-        g->ph = (int)pd[0], g->pw = (int)pd[1];
+        g->ph = (int)pd[0], g->pw = (int)pd[1], g->ph2 = (int)pd[2], g->pw2 = (int)pd[3];
     }
+    g->ceil_mode = g->exclude_pad = 0;
     if (pool) {
-        int64_t ceil_mode;
-        if (attr_int(im, "ceil_mode", 0, &ceil_mode))
+        int64_t ceil_mode, include;
+        if (attr_int(im, "ceil_mode", 0, &ceil_mode) || attr_int(im, "count_include_pad", 0, &include))
             return NM_ERR;
-        /* ceil_mode only matters when the last window is partial. */
-        if (ceil_mode && ((in_h + 2 * g->ph - g->kh) % g->sh || (in_w + 2 * g->pw - g->kw) % g->sw))
-            return node_skip(im, "ceil_mode=1 changes the output size here, nmlab rounds down");
+        g->ceil_mode = ceil_mode != 0;
+        g->exclude_pad = include == 0;
     }
     return NM_OK;
+}
+
+/* Copies g into a conv or pool layer. */
+static void set_geom(nm_layer *l, const geom *g)
+{
+    l->kh = g->kh, l->kw = g->kw, l->stride_h = g->sh, l->stride_w = g->sw;
+    l->pad_h = g->ph, l->pad_w = g->pw, l->pad_h2 = g->ph2, l->pad_w2 = g->pw2;
+    l->pad_asym = g->ph != g->ph2 || g->pw != g->pw2;
+    l->dil_h = g->dh > 1 ? g->dh : 0, l->dil_w = g->dw > 1 ? g->dw : 0;
+    l->ceil_mode = g->ceil_mode;
+    l->exclude_pad = l->kind == NM_LAYER_AVGPOOL && g->exclude_pad;
 }
 
 /* ------------------------------------------------------------------ */
@@ -730,10 +761,14 @@ static int bind(importer *im, const char *name, int L)
         int *b = realloc(im->lay_uses, (size_t)cap * sizeof *b);
         if (b)
             im->lay_uses = b;
-        if (!a || !b)
+        int *r = realloc(im->lay_rank, (size_t)cap * sizeof *r);
+        if (r)
+            im->lay_rank = r;
+        if (!a || !b || !r)
             return nm_seterr("out of memory");
         memset(a + im->cap_lay, 0, (size_t)(cap - im->cap_lay) * sizeof *a);
         memset(b + im->cap_lay, 0, (size_t)(cap - im->cap_lay) * sizeof *b);
+        memset(r + im->cap_lay, 0, (size_t)(cap - im->cap_lay) * sizeof *r);
         im->cap_lay = cap;
     }
     if (!name)
@@ -784,16 +819,25 @@ static int layer_name(importer *im, char *buf)
 
 static void layer_drop(nm_layer *l)
 {
-    nm_tensor *ts[] = {l->weight, l->bias, l->mask, l->filters, l->in_chans,
-                       l->gamma, l->beta, l->mean, l->var};
-    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
-        nm_tensor_release(ts[i]);
+    nm_tensor **ts[NM_LAYER_SLOTS];
+    nm_layer_slots(l, ts);
+    for (int i = 0; i < NM_LAYER_SLOTS; i++)
+        nm_tensor_release(*ts[i]), *ts[i] = NULL;
 }
 
-/* Appends l (the model adopts its tensors) and binds the node's first
- * output to it. On failure l's tensors are released. */
-static int add_layer(importer *im, nm_layer *l)
+/* The ONNX rank (batch included) of the value behind layer L or NM_INPUT. */
+static int rank_of(const importer *im, int L)
 {
+    return L < 0 ? im->in_rank : im->lay_rank[L];
+}
+
+/* Appends l (the model adopts its tensors) with output rank `rank` (0: its
+ * first input's) and binds the node's first output to it. On failure l's
+ * tensors are released. */
+static int add_layer_rank(importer *im, nm_layer *l, int rank)
+{
+    if (!rank)
+        rank = l->n_inputs ? rank_of(im, l->inputs[0]) : 4;
     int L = nm_model_append(im->m, l);
     if (L < 0) {
         char msg[768];
@@ -801,7 +845,15 @@ static int add_layer(importer *im, nm_layer *l)
         layer_drop(l);
         return node_err(im, "%s", msg);
     }
+    if (bind(im, NULL, L) != NM_OK)   /* sizes the per-layer tables */
+        return NM_ERR;
+    im->lay_rank[L] = rank;
     return bind(im, output_name(im->node), L);
+}
+
+static int add_layer(importer *im, nm_layer *l)
+{
+    return add_layer_rank(im, l, 0);
 }
 
 static int start_layer(importer *im, nm_layer *l, nm_layer_kind kind, int input)
@@ -851,7 +903,7 @@ static int op_conv(importer *im)
     if (start_layer(im, &l, dw ? NM_LAYER_DWCONV : NM_LAYER_CONV, x))
         return NM_ERR;
     l.out_c = (int)cout;
-    l.kh = g.kh, l.kw = g.kw, l.stride_h = g.sh, l.stride_w = g.sw, l.pad_h = g.ph, l.pad_w = g.pw;
+    set_geom(&l, &g);
     l.groups = (int)group;
     int64_t wshape[4] = {cout, c / group, g.kh, g.kw};
     if (!(l.weight = param_tensor(im, W, "weight", 4, wshape)))
@@ -1023,8 +1075,12 @@ static int op_bn(importer *im)
             return node_skip(im, "its %s '%s' is not an initializer", roles[i],
                              str_or(input_name(im->node, i + 1), "(none)"));
     float eps;
-    if (attr_float(im, "epsilon", 1e-5f, &eps, NULL))
+    int64_t training;
+    if (attr_float(im, "epsilon", 1e-5f, &eps, NULL) || attr_int(im, "training_mode", 0, &training))
         return NM_ERR;
+    if (training)
+        return node_skip(im, "training_mode=1 (batch statistics) is not modelled; nmlab runs "
+                         "inference with the running statistics");
     int c, h, w;
     nm_model_out_shape(im->m, x, &c, &h, &w);
     nm_layer l;
@@ -1078,17 +1134,319 @@ static int clip_bound(importer *im, int i, const char *attr, float *v, int *pres
     return NM_OK;
 }
 
-/* Clip(0, k) is a ReLU clipped at k (ReLU6 for k = 6); min 0 without a max
- * is a plain ReLU. */
+
+static int fold_bias(importer *im, int L, const Onnx__TensorProto *t);
+
+/* ---- Imported-graph operators: elementwise, activations, concat, pad,
+ * transpose, reshape, reductions. Values of rank 4 are [N, C, H, W]; rank 2
+ * [N, C]; rank 3 are token sequences [N, T, F] (nmlab's (F, T, 1)). ---- */
+
+/* nmlab's axis (0 = C, 1 = H, 2 = W) of ONNX axis `axis` (negative counts
+ * from the end) of a value of rank `rank`; -1 for the batch axis, -2 if out
+ * of range. */
+static int nm_axis(int rank, int64_t axis)
+{
+    if (axis < 0)
+        axis += rank;
+    if (axis < 0 || axis >= rank)
+        return -2;
+    if (axis == 0)
+        return -1;
+    if (rank == 3)
+        return axis == 1 ? 1 : 0;
+    return (int)axis - 1;
+}
+
+/* A constant operand broadcast against a value of rank `rank`, as an f32
+ * [c, h, w] tensor with 1 on every axis it does not vary along. NULL with
+ * R_SKIP/NM_ERR in *rc when it varies along the batch axis or cannot be read. */
+static nm_tensor *const_operand(importer *im, const Onnx__TensorProto *t, int rank, int *rc)
+{
+    int64_t count;
+    int raw;
+    *rc = NM_ERR;
+    if (tensor_count(im, t, &count) || tensor_check_data(im, t, count, FLOAT_TYPES | INT_TYPES, &raw))
+        return NULL;
+    if ((int)t->n_dims > rank) {
+        *rc = node_skip(im, "constant '%s' has rank %zu, more than its operand's %d", tname(t),
+                        t->n_dims, rank);
+        return NULL;
+    }
+    int64_t d[3] = {1, 1, 1};
+    int off = rank - (int)t->n_dims;     /* ONNX broadcasting aligns the last axes */
+    for (int i = 0; i < (int)t->n_dims; i++) {
+        int a = nm_axis(rank, off + i);
+        if (a == -1) {
+            if (t->dims[i] != 1) {
+                *rc = node_skip(im, "constant '%s' varies along the batch axis (dim 0 = %lld); "
+                                "nmlab applies constants per sample", tname(t), (long long)t->dims[i]);
+                return NULL;
+            }
+            continue;
+        }
+        d[a] = t->dims[i];
+    }
+    nm_tensor *k = nm_tensor_new4(NM_F32, 3, d[0], d[1], d[2], 0);
+    if (!k)
+        return NULL;
+    /* ONNX order is row-major over its axes; for a token value (rank 3) the
+     * two per-sample axes are swapped in nmlab's (F, T, 1). */
+    const int64_t nd = (int64_t)t->n_dims;
+    for (int64_t i = 0; i < count; i++) {
+        int64_t idx[3] = {0, 0, 0}, r = i;
+        for (int64_t a = nd - 1; a >= 0; a--) {
+            int na = nm_axis(rank, off + a);
+            if (na >= 0)
+                idx[na] = r % t->dims[a];
+            r /= t->dims[a];
+        }
+        nm_f32(k)[(idx[0] * d[1] + idx[1]) * d[2] + idx[2]] =
+            raw >= 0 && (t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 ||
+                         t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT32)
+                ? (float)tensor_int_at(t, raw, i) : tensor_float_at(t, raw, i);
+    }
+    *rc = NM_OK;
+    return k;
+}
+
+/* Add, Sub, Mul, Div of two activations (broadcast per axis) or of an
+ * activation and a constant. Add of a per-channel constant right after a
+ * layer used only here is folded into that layer's bias. */
+static int op_binary(importer *im, nm_layer_kind kind)
+{
+    const Onnx__TensorProto *ca = const_input(im, 0), *cb = const_input(im, 1);
+    if (ca && cb)
+        return node_skip(im, "both operands are constants");
+    int a, b, rc;
+    nm_layer l;
+    if (ca || cb) {
+        const Onnx__TensorProto *t = ca ? ca : cb;
+        if ((rc = act_input(im, ca ? 1 : 0, &a)))
+            return rc;
+        if (kind == NM_LAYER_ADD) {
+            rc = fold_bias(im, a, t);
+            if (rc != R_SKIP)
+                return rc == NM_OK ? bind(im, output_name(im->node), a) : rc;
+        }
+        nm_tensor *k = const_operand(im, t, rank_of(im, a), &rc);
+        if (!k)
+            return rc;
+        if (start_layer(im, &l, kind, a)) {
+            nm_tensor_release(k);
+            return NM_ERR;
+        }
+        l.konst = k;
+        l.rev = ca != NULL;
+        return add_layer(im, &l);
+    }
+    if ((rc = act_input(im, 0, &a)) || (rc = act_input(im, 1, &b)))
+        return rc;
+    if (rank_of(im, a) != rank_of(im, b))
+        return node_skip(im, "operands of rank %d and %d", rank_of(im, a), rank_of(im, b));
+    if (start_layer(im, &l, kind, a))
+        return NM_ERR;
+    l.n_inputs = 2;
+    l.inputs[1] = b;
+    return add_layer(im, &l);
+}
+
+static int op_unary(importer *im, nm_layer_kind kind)
+{
+    int x, rc = act_input(im, 0, &x);
+    if (rc)
+        return rc;
+    nm_layer l;
+    if (start_layer(im, &l, kind, x))
+        return NM_ERR;
+    if (kind == NM_LAYER_HARDSIGMOID &&
+        (attr_float(im, "alpha", 0.2f, &l.alpha, NULL) || attr_float(im, "beta", 0.5f, &l.beta_, NULL)))
+        return NM_ERR;
+    return add_layer(im, &l);
+}
+
+static int op_concat(importer *im)
+{
+    const Onnx__NodeProto *n = im->node;
+    int64_t axis;
+    if (attr_int(im, "axis", 0, &axis))
+        return NM_ERR;
+    if (!attr_find(n, "axis"))
+        return node_err(im, "attribute 'axis' is missing");
+    if (n->n_input < 1 || n->n_input > NM_MAX_INPUTS)
+        return node_skip(im, "%zu inputs (nmlab joins 1 to %d)", n->n_input, NM_MAX_INPUTS);
+    nm_layer l;
+    memset(&l, 0, sizeof l);
+    for (size_t i = 0; i < n->n_input; i++) {
+        if (const_input(im, (int)i))
+            return node_skip(im, "input %zu is a constant; nmlab joins activations", i);
+        int rc = act_input(im, (int)i, &l.inputs[i]);
+        if (rc)
+            return rc;
+    }
+    int rank = rank_of(im, l.inputs[0]), a = nm_axis(rank, axis);
+    if (a == -2)
+        return node_err(im, "axis %lld is outside rank %d", (long long)axis, rank);
+    if (a == -1)
+        return node_skip(im, "concatenation along the batch axis");
+    int ins[NM_MAX_INPUTS];
+    memcpy(ins, l.inputs, sizeof ins);
+    if (start_layer(im, &l, NM_LAYER_CONCAT, ins[0]))
+        return NM_ERR;
+    memcpy(l.inputs, ins, sizeof ins);
+    l.n_inputs = (int)n->n_input;
+    l.axis = a;
+    return add_layer(im, &l);
+}
+
+/* Clip(0, k) is a ReLU clipped at k (ReLU6 for k = 6); other bounds make a
+ * clip layer. */
 static int op_clip(importer *im)
 {
     float lo, hi;
     int has_lo, has_hi, rc;
     if ((rc = clip_bound(im, 1, "min", &lo, &has_lo)) || (rc = clip_bound(im, 2, "max", &hi, &has_hi)))
         return rc;
-    if (!has_lo || lo != 0.0f || (has_hi && !(hi > 0.0f)))
-        return node_skip(im, "only Clip(0, max > 0) maps to a ReLU");
-    return op_relu(im, has_hi && isfinite(hi) ? hi : 0.0f);
+    if (has_lo && lo == 0.0f && (!has_hi || hi > 0.0f))
+        return op_relu(im, has_hi && isfinite(hi) ? hi : 0.0f);
+    int x;
+    if ((rc = act_input(im, 0, &x)))
+        return rc;
+    nm_layer l;
+    if (start_layer(im, &l, NM_LAYER_CLIP, x))
+        return NM_ERR;
+    l.alpha = has_lo ? lo : -INFINITY;
+    l.beta_ = has_hi ? hi : INFINITY;
+    if (isnan(l.alpha) || isnan(l.beta_))
+        return node_err(im, "a clip bound is NaN");
+    return add_layer(im, &l);
+}
+
+/* Pad (constant mode): pads from the 'pads' input (opset 11+) or attribute. */
+static int op_pad(importer *im)
+{
+    int x, rc = act_input(im, 0, &x);
+    if (rc)
+        return rc;
+    char mode[32];
+    if (attr_str(im, "mode", mode, sizeof mode))
+        return NM_ERR;
+    if (mode[0] && strcmp(mode, "constant") != 0)
+        return node_skip(im, "mode '%s' (nmlab pads with a constant)", mode);
+    int rank = rank_of(im, x);
+    int64_t pads[8];
+    size_t np;
+    const Onnx__TensorProto *pt = const_input(im, 1);
+    if (pt) {
+        int64_t count;
+        int raw;
+        if (tensor_count(im, pt, &count) || tensor_check_data(im, pt, count, INT_TYPES, &raw))
+            return NM_ERR;
+        if (count != 2 * rank)
+            return node_err(im, "pads '%s' has %lld values, expected %d", tname(pt), (long long)count,
+                            2 * rank);
+        np = (size_t)count;
+        for (size_t i = 0; i < np; i++)
+            pads[i] = tensor_int_at(pt, raw, (int64_t)i);
+    } else if (input_name(im->node, 1)) {
+        return node_skip(im, "its pads '%s' are computed at run time", input_name(im->node, 1));
+    } else {
+        const int64_t *pv;
+        if (attr_ints(im, "pads", &pv, &np))
+            return NM_ERR;
+        if (np != (size_t)(2 * rank))
+            return node_err(im, "pads has %zu values, expected %d", np, 2 * rank);
+        memcpy(pads, pv, np * sizeof *pads);
+    }
+    float value = 0.0f;
+    int has;
+    if (attr_float(im, "value", 0.0f, &value, &has))
+        return NM_ERR;
+    const Onnx__TensorProto *vt = const_input(im, 2);
+    if (vt) {
+        int64_t count;
+        int raw;
+        if (tensor_count(im, vt, &count) || tensor_check_data(im, vt, count, FLOAT_TYPES, &raw))
+            return NM_ERR;
+        if (count != 1)
+            return node_err(im, "constant_value has %lld values", (long long)count);
+        value = tensor_float_at(vt, raw, 0);
+    } else if (input_name(im->node, 2)) {
+        return node_skip(im, "its value is computed at run time");
+    }
+    nm_layer l;
+    if (start_layer(im, &l, NM_LAYER_PAD, x))
+        return NM_ERR;
+    for (int i = 0; i < rank; i++) {
+        int64_t b = pads[i], e = pads[i + rank];
+        int a = nm_axis(rank, i);
+        if (b < 0 || e < 0 || b > ONNX_MAX_DIM || e > ONNX_MAX_DIM)
+            return node_skip(im, "pads %lld, %lld on axis %d (nmlab pads by 0 to %d)", (long long)b,
+                             (long long)e, i, ONNX_MAX_DIM);
+        if (a == -1 && (b || e))
+            return node_skip(im, "padding the batch axis");
+        if (a >= 0)
+            l.pads[a] = (int)b, l.pads[a + 3] = (int)e;
+    }
+    l.pad_value = value;
+    if (!isfinite(value))
+        return node_err(im, "pad value is not finite");
+    return add_layer(im, &l);
+}
+
+/* Transpose of a [N, C, H, W] value that keeps the batch axis first. */
+static int op_transpose(importer *im)
+{
+    int x, rc = act_input(im, 0, &x);
+    if (rc)
+        return rc;
+    const int64_t *p;
+    size_t np;
+    if (attr_ints(im, "perm", &p, &np))
+        return NM_ERR;
+    int rank = rank_of(im, x);
+    if (rank != 4 || (np && np != 4))
+        return node_skip(im, "only transposes of [N, C, H, W] values are modelled (rank %d)", rank);
+    nm_layer l;
+    if (start_layer(im, &l, NM_LAYER_TRANSPOSE, x))
+        return NM_ERR;
+    int64_t def[4] = {0, 3, 2, 1};
+    if (!np)
+        return node_skip(im, "a transpose without perm reverses the batch axis");
+    (void)def;
+    if (p[0] != 0)
+        return node_skip(im, "perm moves the batch axis");
+    for (int i = 0; i < 3; i++) {
+        if (p[i + 1] < 1 || p[i + 1] > 3)
+            return node_err(im, "perm [%lld, %lld, %lld, %lld] is not a permutation", (long long)p[0],
+                            (long long)p[1], (long long)p[2], (long long)p[3]);
+        l.perm[i] = (int)p[i + 1] - 1;
+    }
+    return add_layer(im, &l);
+}
+
+/* ReduceMean over the plane (axes 2 and 3 of [N, C, H, W]) is a global
+ * average pool; keepdims = 0 leaves [N, C]. */
+static int op_reducemean(importer *im)
+{
+    int x, rc = act_input(im, 0, &x);
+    if (rc)
+        return rc;
+    const int64_t *ax;
+    size_t nax;
+    int64_t keep;
+    if (attr_ints(im, "axes", &ax, &nax) || attr_int(im, "keepdims", 1, &keep))
+        return NM_ERR;
+    int rank = rank_of(im, x), seen = 0;
+    for (size_t i = 0; i < nax; i++) {
+        int a = nm_axis(rank, ax[i]);
+        seen |= a >= 0 ? 1 << a : 8;
+    }
+    if (rank != 4 || seen != 6)
+        return node_skip(im, "only a mean over H and W of [N, C, H, W] is modelled");
+    nm_layer l;
+    if (start_layer(im, &l, NM_LAYER_GAP, x))
+        return NM_ERR;
+    return add_layer_rank(im, &l, keep ? 4 : 2);
 }
 
 /* Folds constant `t` into the bias of layer L when t is one value per
@@ -1128,42 +1486,6 @@ static int fold_bias(importer *im, int L, const Onnx__TensorProto *t)
     return NM_OK;
 }
 
-/* Add of two activations is a residual add; Add of an activation and a
- * constant is a bias, folded into the producing layer when possible, else
- * ignored with a warning. */
-static int op_add(importer *im)
-{
-    const Onnx__TensorProto *ca = const_input(im, 0), *cb = const_input(im, 1);
-    if (ca && cb)
-        return node_skip(im, "both operands are constants");
-    int a, b, rc;
-    if (ca || cb) {
-        const Onnx__TensorProto *t = ca ? ca : cb;
-        if ((rc = act_input(im, ca ? 1 : 0, &a)))
-            return rc;
-        rc = fold_bias(im, a, t);
-        if (rc == NM_ERR)
-            return rc;
-        if (rc == R_SKIP)
-            warn(im, "%s: adding constant '%s' was ignored (not a per-channel bias of a layer "
-                     "used only here)", im->where, tname(t));
-        return bind(im, output_name(im->node), a);
-    }
-    if ((rc = act_input(im, 0, &a)) || (rc = act_input(im, 1, &b)))
-        return rc;
-    int c1, h1, w1, c2, h2, w2;
-    nm_model_out_shape(im->m, a, &c1, &h1, &w1);
-    nm_model_out_shape(im->m, b, &c2, &h2, &w2);
-    if (c1 != c2 || h1 != h2 || w1 != w2)
-        return node_skip(im, "broadcasting (%d,%d,%d) + (%d,%d,%d) is not modelled", c1, h1, w1,
-                         c2, h2, w2);
-    nm_layer l;
-    if (start_layer(im, &l, NM_LAYER_ADD, a))
-        return NM_ERR;
-    l.n_inputs = 2;
-    l.inputs[1] = b;
-    return add_layer(im, &l);
-}
 
 static int op_pool(importer *im, nm_layer_kind kind)
 {
@@ -1178,7 +1500,7 @@ static int op_pool(importer *im, nm_layer_kind kind)
     nm_layer l;
     if (start_layer(im, &l, kind, x))
         return NM_ERR;
-    l.kh = g.kh, l.kw = g.kw, l.stride_h = g.sh, l.stride_w = g.sw, l.pad_h = g.ph, l.pad_w = g.pw;
+    set_geom(&l, &g);
     if (kill_outputs(im, im->node, im->node_k, 1)) /* MaxPool's Indices */
         return NM_ERR;
     return add_layer(im, &l);
@@ -1192,7 +1514,7 @@ static int op_simple(importer *im, nm_layer_kind kind)
     nm_layer l;
     if (start_layer(im, &l, kind, x))
         return NM_ERR;
-    return add_layer(im, &l);
+    return add_layer_rank(im, &l, kind == NM_LAYER_FLATTEN ? 2 : 0);
 }
 
 static int op_flatten(importer *im)
@@ -1222,6 +1544,8 @@ static int op_reshape(importer *im)
     int c, h, w;
     nm_model_out_shape(im->m, x, &c, &h, &w);
     int64_t flat = (int64_t)c * h * w;
+    if (rank_of(im, x) == 3)
+        return node_skip(im, "reshaping a token sequence [N, T, F] is not modelled");
     if (count == 2) {
         int64_t d0 = tensor_int_at(s, raw, 0), d1 = tensor_int_at(s, raw, 1);
         if ((d1 == flat && d0 >= -1) || (d1 == -1 && d0 >= 0))
@@ -1238,6 +1562,19 @@ static int op_alias(importer *im)
     const char *in = input_name(n, 0), *out = output_name(n);
     if (!in)
         return node_err(im, "input 0 is missing");
+    if (input_name(n, 2)) { /* Dropout's training_mode */
+        const Onnx__TensorProto *t = const_input(im, 2);
+        int64_t count;
+        int raw;
+        if (!t)
+            return node_skip(im, "its training_mode is computed at run time");
+        if (tensor_count(im, t, &count))
+            return NM_ERR;
+        if (count == 1 && t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL &&
+            ((t->raw_data.len == 1 && t->raw_data.data[0]) || (t->n_int32_data == 1 && t->int32_data[0])))
+            return node_skip(im, "training_mode=1 drops values at random; nmlab runs inference");
+        (void)raw;
+    }
     if (kill_outputs(im, n, im->node_k, 1)) /* Dropout's mask */
         return NM_ERR;
     if (!out)
@@ -1267,6 +1604,8 @@ static int op_constant(importer *im)
 static const char *supported_ops[] = {
     "Conv", "Gemm", "MatMul", "BatchNormalization", "Relu", "Clip", "Add", "MaxPool",
     "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Dropout", "Identity", "Constant",
+    "Sub", "Mul", "Div", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Concat", "Pad",
+    "Transpose", "ReduceMean",
 };
 
 static int op_supported(const Onnx__NodeProto *n)
@@ -1288,7 +1627,18 @@ static int import_node(importer *im)
     if (!strcmp(op, "BatchNormalization"))   return op_bn(im);
     if (!strcmp(op, "Relu"))                 return op_relu(im, 0.0f);
     if (!strcmp(op, "Clip"))                 return op_clip(im);
-    if (!strcmp(op, "Add"))                  return op_add(im);
+    if (!strcmp(op, "Add"))                  return op_binary(im, NM_LAYER_ADD);
+    if (!strcmp(op, "Sub"))                  return op_binary(im, NM_LAYER_SUB);
+    if (!strcmp(op, "Mul"))                  return op_binary(im, NM_LAYER_MUL);
+    if (!strcmp(op, "Div"))                  return op_binary(im, NM_LAYER_DIV);
+    if (!strcmp(op, "Sigmoid"))              return op_unary(im, NM_LAYER_SIGMOID);
+    if (!strcmp(op, "HardSigmoid"))          return op_unary(im, NM_LAYER_HARDSIGMOID);
+    if (!strcmp(op, "HardSwish"))            return op_unary(im, NM_LAYER_HARDSWISH);
+    if (!strcmp(op, "Tanh"))                 return op_unary(im, NM_LAYER_TANH);
+    if (!strcmp(op, "Concat"))               return op_concat(im);
+    if (!strcmp(op, "Pad"))                  return op_pad(im);
+    if (!strcmp(op, "Transpose"))            return op_transpose(im);
+    if (!strcmp(op, "ReduceMean"))           return op_reducemean(im);
     if (!strcmp(op, "MaxPool"))              return op_pool(im, NM_LAYER_MAXPOOL);
     if (!strcmp(op, "AveragePool"))          return op_pool(im, NM_LAYER_AVGPOOL);
     if (!strcmp(op, "GlobalAveragePool"))    return op_simple(im, NM_LAYER_GAP);
@@ -1336,8 +1686,10 @@ static int tally_unsupported(const Onnx__GraphProto *g, sbuf *b)
     return rc;
 }
 
-/* The model input: the first graph input that is not an initializer, with
- * a fixed shape [N, C, H, W], [N, T, F] or [N, F] (N is ignored). */
+/* The model input: the first graph input that is not an initializer, of
+ * rank 2 to 4: [N, C, H, W], [N, T, F] (tokens, nmlab's (F, T, 1)) or
+ * [N, F]. Symbolic dimensions take the size from the options; the batch
+ * dimension is ignored. */
 static int find_input(importer *im, const char **name, int *c, int *h, int *w)
 {
     const Onnx__GraphProto *g = im->g;
@@ -1360,22 +1712,43 @@ static int find_input(importer *im, const char **name, int *c, int *h, int *w)
     if (!vi->type || vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
         !vi->type->tensor_type->shape)
         return nm_seterr("input '%s' has no shape", vi->name);
+    if (vi->type->tensor_type->has_elem_type &&
+        vi->type->tensor_type->elem_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
+        return nm_seterr("input '%s' is %s; nmlab runs float32 inputs", vi->name,
+                         dtype_name(vi->type->tensor_type->elem_type));
     const Onnx__TensorShapeProto *s = vi->type->tensor_type->shape;
     if (s->n_dim < 2 || s->n_dim > 4)
         return nm_seterr("input '%s' has rank %zu; nmlab reads [N, C, H, W], [N, T, F] or [N, F]",
                          vi->name, s->n_dim);
+    im->in_rank = (int)s->n_dim;
+    /* the options' (C, H, W) in the file's axis order */
+    const nm_onnx_opts *o = im->opts;
+    int given = o->in_c > 0 || o->in_h > 0 || o->in_w > 0;
+    int64_t want[4] = {0, o->in_c, o->in_h, o->in_w};
+    if (s->n_dim == 3)
+        want[1] = o->in_h, want[2] = o->in_c;
+    if (given && (o->in_c <= 0 || o->in_h <= 0 || o->in_w <= 0))
+        return nm_seterr("input size (%d, %d, %d) must be three positive numbers", o->in_c, o->in_h,
+                         o->in_w);
+    if (given && ((s->n_dim == 3 && o->in_w != 1) || (s->n_dim == 2 && (o->in_h != 1 || o->in_w != 1))))
+        return nm_seterr("input '%s' has rank %zu: give its size as {%s}", vi->name, s->n_dim,
+                         s->n_dim == 3 ? "F, T, 1" : "F, 1, 1");
     int64_t d[4] = {1, 1, 1, 1};
     for (size_t i = 1; i < s->n_dim; i++) {
         const Onnx__TensorShapeProto__Dimension *dim = s->dim[i];
-        if (dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM)
-            return nm_seterr("input '%s' dimension %zu is symbolic ('%s'); nmlab needs a fixed size",
-                             vi->name, i, dim->dim_param ? dim->dim_param : "");
-        if (dim->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE)
-            return nm_seterr("input '%s' dimension %zu has no size", vi->name, i);
-        if (dim->dim_value < 1 || dim->dim_value > ONNX_MAX_DIM)
+        int fixed = dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+        if (!fixed && !given)
+            return nm_seterr("input '%s' dimension %zu is %s%s%s; give the input size with "
+                             "nm.load(path, {input = {C, H, W}}) or nmlab --input CxHxW", vi->name, i,
+                             dim->dim_param ? "symbolic ('" : "unknown",
+                             dim->dim_param ? dim->dim_param : "", dim->dim_param ? "')" : "");
+        if (fixed && (dim->dim_value < 1 || dim->dim_value > ONNX_MAX_DIM))
             return nm_seterr("input '%s' dimension %zu is %lld", vi->name, i,
                              (long long)dim->dim_value);
-        d[i] = dim->dim_value;
+        if (fixed && given && dim->dim_value != want[i])
+            return nm_seterr("input '%s' dimension %zu is %lld in the file, not %lld as given",
+                             vi->name, i, (long long)dim->dim_value, (long long)want[i]);
+        d[i] = fixed ? dim->dim_value : want[i];
     }
     if (d[1] * d[2] * d[3] > INT32_MAX)
         return nm_seterr("input '%s' has more than 2^31 elements per sample", vi->name);
@@ -1386,6 +1759,53 @@ static int find_input(importer *im, const char **name, int *c, int *h, int *w)
     else
         *c = (int)d[1], *h = 1, *w = 1;
     return NM_OK;
+}
+
+/* The model's outputs: the graph outputs bound to layers (or the input), in
+ * order. Without partial, every graph output must be there. */
+static int set_outputs(importer *im)
+{
+    const Onnx__GraphProto *g = im->g;
+    nm_model *m = im->m;
+    m->n_outputs = 0;
+    for (size_t i = 0; i < g->n_output; i++) {
+        const char *name = g->output[i]->name;
+        int v = name ? map_get(&im->values, name, VAL_DEAD0 + 1) : VAL_DEAD0 + 1;
+        if (v < NM_INPUT) {
+            if (im->opts->partial)
+                continue;
+            if (v <= VAL_DEAD0) {
+                char lb[160];
+                int k = VAL_DEAD0 - v;
+                const char *why = im->skip_why[k] ? im->skip_why[k] : "this output is not modelled";
+                return nm_seterr("graph output '%s' comes from %s, which cannot be imported: %s",
+                                 name, node_label(g->node[k], k, lb, sizeof lb), why);
+            }
+            return nm_seterr("graph output '%s' is not produced by any node",
+                             name ? name : "(unnamed)");
+        }
+        if (m->n_outputs == NM_MAX_OUTPUTS)
+            return nm_seterr("more than %d graph outputs", NM_MAX_OUTPUTS);
+        m->outputs[m->n_outputs] = v;
+        m->out_rank[m->n_outputs++] = rank_of(im, v) == 3 ? 0 : rank_of(im, v);
+    }
+    if (m->n_outputs == 0 && m->n_layers)
+        m->outputs[m->n_outputs++] = m->n_layers - 1;   /* partial: where it stopped */
+    return NM_OK;
+}
+
+/* Appends " (read by node 'a' (Op))" for the first node reading `name`
+ * to the current message, so an input problem names an operator. */
+static int input_err(const importer *im, const char *name)
+{
+    const Onnx__GraphProto *g = im->g;
+    char msg[768], lb[160];
+    snprintf(msg, sizeof msg, "%s", nm_errmsg());
+    for (size_t k = 0; k < g->n_node; k++)
+        for (size_t i = 0; i < g->node[k]->n_input; i++)
+            if (g->node[k]->input[i] && !strcmp(g->node[k]->input[i], name))
+                return nm_seterr("%s (read by %s)", msg, node_label(g->node[k], (int)k, lb, sizeof lb));
+    return NM_ERR;
 }
 
 /* Fills the lookup tables that need the whole graph. */
@@ -1460,7 +1880,10 @@ static int walk(importer *im)
             warn(im, "import stopped at %s: more than %d layers", im->where, ONNX_MAX_LAYERS);
             return NM_OK;
         }
-        int rc = op_supported(n) ? import_node(im) : R_SKIP;
+        int rc = op_supported(n) ? import_node(im)
+                                 : node_skip(im, "operator %s%s%s is not supported",
+                                             n->domain && *n->domain ? n->domain : "",
+                                             n->domain && *n->domain ? "." : "", n->op_type);
         if (rc == NM_ERR)
             return NM_ERR;
         if (rc == R_STOP)
@@ -1482,13 +1905,17 @@ static void importer_free(importer *im)
     free(im->ctab);
     free(im->lay_names);
     free(im->lay_uses);
+    free(im->lay_rank);
+    for (size_t k = 0; im->skip_why && k < im->g->n_node; k++)
+        free(im->skip_why[k]);
+    free(im->skip_why);
     free(im->warn.p);
 }
 
 /* Builds the model from an unpacked ModelProto. On success *warnings
  * receives the warning text (or NULL). */
 static nm_model *import_model(const char *path, const Onnx__ModelProto *mp, char **warnings,
-                              nm_progress_fn progress, void *ud)
+                              const nm_onnx_opts *opts)
 {
     if (!mp->graph) {
         nm_seterr("no graph (empty file, or not an ONNX model)");
@@ -1501,13 +1928,23 @@ static nm_model *import_model(const char *path, const Onnx__ModelProto *mp, char
     int c = 0, h = 0, w = 0;
     char name[NM_NAME_MAX];
     im.g = mp->graph;
-    im.progress = progress, im.progress_ud = ud;
-    if (index_graph(&im) || find_input(&im, &in_name, &c, &h, &w))
+    im.opts = opts;
+    im.progress = opts->progress, im.progress_ud = opts->progress_ud;
+    if (!(im.skip_why = calloc(im.g->n_node ? im.g->n_node : 1, sizeof *im.skip_why))) {
+        nm_seterr("out of memory");
         goto fail;
+    }
+    if (index_graph(&im))
+        goto fail;
+    if (find_input(&im, &in_name, &c, &h, &w)) {
+        if (in_name)
+            input_err(&im, in_name);
+        goto fail;
+    }
     model_name(path, im.g, name);
     if (!(m = im.m = nm_model_new(name, c, h, w)) || bind(&im, in_name, NM_INPUT))
         goto fail;
-    if (walk(&im) != NM_OK || tally_unsupported(im.g, &out) != NM_OK)
+    if (walk(&im) != NM_OK || set_outputs(&im) != NM_OK || tally_unsupported(im.g, &out) != NM_OK)
         goto fail;
     if (im.warn.len)
         sb_printf(&out, "%s", im.warn.p);
@@ -1520,8 +1957,13 @@ static nm_model *import_model(const char *path, const Onnx__ModelProto *mp, char
         for (size_t i = 0; i < out.len; i++)
             if (out.p[i] == '\n')
                 out.p[i] = i + 1 < out.len ? ';' : '\0';
-        nm_seterr("no layer could be imported: %s",
-                  out.len ? out.p : "no node maps to an nmlab layer");
+        char ops[256] = "";
+        for (size_t k = 0; k < im.g->n_node && strlen(ops) < 200; k++)
+            snprintf(ops + strlen(ops), sizeof ops - strlen(ops), "%s%s", k ? ", " : "",
+                     im.g->node[k]->op_type);
+        nm_seterr("no layer could be imported: %s", out.len ? out.p : "");
+        if (!out.len)
+            nm_seterr("no layer could be imported: the graph's nodes (%s) make no nmlab layer", ops);
         goto fail;
     }
     if (warnings)
@@ -1539,13 +1981,22 @@ fail:
 
 nm_model *nm_onnx_load(const char *path, char **warnings)
 {
-    return nm_onnx_load_progress(path, warnings, NULL, NULL);
+    nm_onnx_opts o = {0};
+    return nm_onnx_load_opts(path, &o, warnings);
+}
+
+nm_model *nm_onnx_load_progress(const char *path, char **warnings, nm_progress_fn progress, void *ud)
+{
+    nm_onnx_opts o = {.progress = progress, .progress_ud = ud};
+    return nm_onnx_load_opts(path, &o, warnings);
 }
 
 /* Progress: 0 before reading, 0.5 once the file is read and unpacked (one
  * step, no reports inside), then per node, and 1 at the end. */
-nm_model *nm_onnx_load_progress(const char *path, char **warnings, nm_progress_fn progress, void *ud)
+nm_model *nm_onnx_load_opts(const char *path, const nm_onnx_opts *opts, char **warnings)
 {
+    nm_progress_fn progress = opts->progress;
+    void *ud = opts->progress_ud;
     if (warnings)
         *warnings = NULL;
     if (nm_progress(progress, ud, 0.0, "reading") != NM_OK) {
@@ -1563,7 +2014,7 @@ nm_model *nm_onnx_load_progress(const char *path, char **warnings, nm_progress_f
         return NULL;
     }
     nm_model *m = nm_progress(progress, ud, 0.5, "importing") == NM_OK
-                      ? import_model(path, mp, warnings, progress, ud) : NULL;
+                      ? import_model(path, mp, warnings, opts) : NULL;
     onnx__model_proto__free_unpacked(mp, NULL);
     if (m && nm_progress(progress, ud, 1.0, "importing") != NM_OK) {
         nm_model_free(m);

@@ -300,9 +300,9 @@ int nm_safetensors_read_progress(const char *path, nm_tensor_list *out, nm_progr
 {
     nm_raw_progress p = {progress, ud, 0, 0, 0, "reading"};
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
+    FILE *f = nm_fopen_read(path);
     if (!f)
-        return nm_seterr("%s: %s", path, strerror(errno));
+        return NM_ERR;
     json_t *root = NULL;
     int64_t data_start = 0, data_len = 0;
     int rc = read_header(path, f, &root, &data_start, &data_len);

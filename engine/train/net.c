@@ -34,15 +34,31 @@ struct nm_net {
     int n_params;
 };
 
-static int supported(nm_layer_kind k)
+/* Kinds with a backward pass (training). */
+static int trainable(const nm_layer *l)
 {
-    switch (k) {
+    switch (l->kind) {
     case NM_LAYER_CONV: case NM_LAYER_DWCONV: case NM_LAYER_LINEAR: case NM_LAYER_BN:
     case NM_LAYER_RELU: case NM_LAYER_NMRELU: case NM_LAYER_MAXPOOL: case NM_LAYER_AVGPOOL:
-    case NM_LAYER_GAP: case NM_LAYER_ADD: case NM_LAYER_FLATTEN:
+    case NM_LAYER_GAP: case NM_LAYER_FLATTEN:
         return 1;
+    case NM_LAYER_ADD: /* a residual add of two equal shapes */
+        return l->n_inputs == 2 && !l->konst && l->in_c == l->out_c && l->in_h == l->out_h &&
+               l->in_w == l->out_w;
     default:
         return 0;
+    }
+}
+
+/* Kinds the forward pass runs (inference). */
+static int runnable(nm_layer_kind k)
+{
+    switch (k) {
+    case NM_LAYER_MATMUL: case NM_LAYER_LAYERNORM: case NM_LAYER_GELU: case NM_LAYER_SOFTMAX:
+    case NM_LAYER_EMBED: case NM_LAYER_SLICE:
+        return 0;
+    default:
+        return 1;
     }
 }
 
@@ -89,9 +105,14 @@ nm_net *nm_net_new(nm_model *m, int max_batch, int train)
     }
     for (int i = 0; i < m->n_layers; i++) {
         const nm_layer *l = &m->layers[i];
-        if (!supported(l->kind)) {
-            nm_seterr("layer '%s' (%s): training and nm_forward support conv, dwconv, linear, "
-                      "batchnorm, relu, nmrelu, maxpool, avgpool, gap, add and flatten",
+        if (!runnable(l->kind)) {
+            nm_seterr("layer '%s' (%s): the forward pass does not run matmul, layernorm, gelu, "
+                      "softmax, embed or slice layers yet", l->name, nm_layer_kind_name(l->kind));
+            return NULL;
+        }
+        if (train && !trainable(l)) {
+            nm_seterr("layer '%s' (%s): training supports conv, dwconv, linear, batchnorm, relu, "
+                      "nmrelu, maxpool, avgpool, gap, flatten and residual adds of equal shapes",
                       l->name, nm_layer_kind_name(l->kind));
             return NULL;
         }
@@ -346,10 +367,14 @@ const float *nm_net_forward(nm_net *net, int n, int train)
             }
             break;
         }
-        case NM_LAYER_ADD: {
-            const float *b = in_act(net, l->inputs[1]);
-            for (int64_t k = 0; k < count; k++)
-                q->act[k] = x[k] + b[k];
+        case NM_LAYER_ADD: case NM_LAYER_MUL: case NM_LAYER_SUB: case NM_LAYER_DIV: {
+            int bs[3] = {0, 0, 0};
+            const float *b = NULL;
+            if (!l->konst) {
+                nm_model_out_shape(m, l->inputs[1], &bs[0], &bs[1], &bs[2]);
+                b = in_act(net, l->inputs[1]);
+            }
+            nm_binary_forward(l, n, x, b, bs, q->act);
             break;
         }
         case NM_LAYER_FLATTEN: {
@@ -360,6 +385,32 @@ const float *nm_net_forward(nm_net *net, int n, int train)
                         q->act[((int64_t)c * hw + p) * n + s] = x[((int64_t)c * n + s) * hw + p];
             break;
         }
+        case NM_LAYER_SIGMOID: case NM_LAYER_HARDSIGMOID: case NM_LAYER_HARDSWISH:
+        case NM_LAYER_TANH: case NM_LAYER_CLIP:
+            nm_unary_forward(l, count, x, q->act);
+            break;
+        case NM_LAYER_CONCAT: {
+            const float *xs[NM_MAX_INPUTS];
+            int shapes[NM_MAX_INPUTS][3];
+            for (int k = 0; k < l->n_inputs; k++) {
+                xs[k] = in_act(net, l->inputs[k]);
+                nm_model_out_shape(m, l->inputs[k], &shapes[k][0], &shapes[k][1], &shapes[k][2]);
+            }
+            nm_concat_forward(l, n, xs, (const int (*)[3])shapes, q->act);
+            break;
+        }
+        case NM_LAYER_PAD:
+            nm_pad_forward(l, n, x, q->act);
+            break;
+        case NM_LAYER_RESHAPE:
+            nm_reshape_forward(l, n, x, q->act);
+            break;
+        case NM_LAYER_TRANSPOSE:
+            nm_transpose_forward(l, n, x, q->act);
+            break;
+        case NM_LAYER_SHUFFLE:
+            nm_shuffle_forward(l, n, x, q->act);
+            break;
         default:
             break;   /* rejected in nm_net_new */
         }

@@ -39,9 +39,9 @@ static inline nm_model *ex_resized(const nm_model *m, int h, int w)
             feats = c < l.in_c ? c : 0;
             cr_assert(!feats || (!l.mask && !l.in_chans), "resize before pruning");
         }
-        nm_tensor **ts[] = {&l.weight, &l.bias, &l.mask, &l.filters, &l.in_chans,
-                            &l.gamma, &l.beta, &l.mean, &l.var};
-        for (size_t k = 0; k < sizeof ts / sizeof ts[0]; k++)
+        nm_tensor **ts[NM_LAYER_SLOTS];
+        nm_layer_slots(&l, ts);
+        for (size_t k = 0; k < NM_LAYER_SLOTS; k++)
             if (*ts[k])
                 cr_assert_not_null(*ts[k] = k == 0 && feats ? ex_first_columns(*ts[k], feats)
                                                             : nm_tensor_clone(*ts[k]));
