@@ -81,11 +81,13 @@ nm_model *nm_onnx_load_progress(const char *path, char **warnings, nm_progress_f
 
 /* --- ONNX export (io/onnx_export.c) --- */
 /* Writes m as an ONNX model (IR 7, opset 13; input "input" of shape
- * [N, C, H, W] with a symbolic batch N), atomically. Weights are written
- * as nm_forward uses them: masked, removed filters and input channels
- * zeroed. Node names are the layer names. Conv, dwconv, linear, bn, relu
- * (clipped: Clip), pools, gap, add and flatten are exported; nmrelu, the
- * transformer kinds and detached layers give an error naming the layer.
+ * [N, C, H, W] with a symbolic batch N; every graph output), atomically.
+ * Weights are written as nm_forward uses them: masked, removed filters and
+ * input channels zeroed. Node names are the layer names. Conv, dwconv,
+ * linear, bn, relu, pools, gap, flatten, the binary ops, sigmoid, tanh,
+ * hardsigmoid, hardswish, clip, concat, pad, reshape, transpose and
+ * shuffle are exported; nmrelu, the transformer kinds and detached layers
+ * give an error naming the layer (docs/formats.md, ONNX export).
  * Progress is reported per layer; cancelling leaves no file. */
 int nm_onnx_save(const nm_model *m, const char *path, nm_progress_fn progress, void *ud);
 

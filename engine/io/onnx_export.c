@@ -18,10 +18,18 @@
  * directly by a pruned layer gets gamma = beta = 0 on the removed channels
  * (nm_forward outputs 0 there, engine/train/README.md, Masks).
  *
+ * Also exported: main's graph kinds (binary ops with producers or
+ * constants, sigmoid/tanh/hardsigmoid/hardswish/clip, concat, pad,
+ * reshape, transpose, channel shuffle as Reshape-Transpose-Reshape), the
+ * conv/pool settings (asymmetric pads, dilations, ceil_mode,
+ * count_include_pad), and every graph output (nm_model_outputs).
+ *
  * Not exported (an error naming the layer): NMReLU (no ONNX operator
  * computes it; exporting a plain Relu would change the outputs), the
- * transformer kinds (matmul, layernorm, gelu, softmax, embed, slice), and
- * detached layers of a SCALE-Sim topology. */
+ * transformer kinds (matmul, layernorm, gelu, softmax, embed, slice),
+ * detached layers of a SCALE-Sim topology, and a few shapes ONNX opset 13
+ * cannot say the same way (a dilated average pool, a conv or pool after a
+ * flatten). */
 #include "nmio.h"
 
 #include "fileutil.h"
@@ -196,6 +204,32 @@ static void init_f32(exporter *ex, const char *name, int nd, const int64_t *dims
         onnx__tensor_proto__free_unpacked(t, NULL);
 }
 
+/* An INT64 initializer (shapes, pads), little-endian raw bytes. */
+static void init_i64(exporter *ex, const char *name, int64_t n, const int64_t *v)
+{
+    Onnx__TensorProto *t = xalloc(ex, sizeof *t);
+    if (!t)
+        return;
+    onnx__tensor_proto__init(t);
+    t->name = xstrdup(ex, name);
+    t->has_data_type = 1;
+    t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+    if ((t->dims = xalloc(ex, sizeof *t->dims))) {
+        t->dims[0] = n;
+        t->n_dims = 1;
+    }
+    t->has_raw_data = 1;
+    if ((t->raw_data.data = xalloc(ex, (size_t)n * 8))) {
+        t->raw_data.len = (size_t)n * 8;
+        for (int64_t i = 0; i < n; i++)
+            for (int b = 0; b < 8; b++)
+                t->raw_data.data[8 * i + b] = (uint8_t)((uint64_t)v[i] >> (8 * b));
+    }
+    PUSH(ex, ex->g->initializer, ex->g->n_initializer, t);
+    if (ex->oom && (ex->g->n_initializer == 0 || ex->g->initializer[ex->g->n_initializer - 1] != t))
+        onnx__tensor_proto__free_unpacked(t, NULL);
+}
+
 /* A graph input/output description: FLOAT [N, d...]. */
 static Onnx__ValueInfoProto *value_info(exporter *ex, const char *name, int nd, const int64_t *dims)
 {
@@ -276,6 +310,14 @@ static int masked_params(const nm_layer *l, float **w, float **b)
     return NM_OK;
 }
 
+/* ONNX pads [top, left, bottom, right] of a conv or pool. */
+static void plane_pads(const nm_layer *l, int64_t p[4])
+{
+    p[0] = l->pad_h, p[1] = l->pad_w;
+    p[2] = l->pad_asym ? l->pad_h2 : l->pad_h;
+    p[3] = l->pad_asym ? l->pad_w2 : l->pad_w;
+}
+
 static int ex_conv_like(exporter *ex, int i, const char *x)
 {
     const nm_layer *l = &ex->m->layers[i];
@@ -293,11 +335,16 @@ static int ex_conv_like(exporter *ex, int i, const char *x)
         int linear = l->kind == NM_LAYER_LINEAR;  /* per-position linear: a 1x1 conv */
         int64_t k[2] = {linear ? 1 : l->kh, linear ? 1 : l->kw};
         int64_t s[2] = {linear ? 1 : l->stride_h, linear ? 1 : l->stride_w};
-        int64_t p[4] = {linear ? 0 : l->pad_h, linear ? 0 : l->pad_w, linear ? 0 : l->pad_h,
-                        linear ? 0 : l->pad_w};
+        int64_t p[4] = {0, 0, 0, 0};
+        if (!linear)
+            plane_pads(l, p);
         attr_ints(ex, n, "kernel_shape", k, 2);
         attr_ints(ex, n, "strides", s, 2);
         attr_ints(ex, n, "pads", p, 4);
+        if (!linear && (l->dil_h > 1 || l->dil_w > 1)) {
+            int64_t d[2] = {l->dil_h > 1 ? l->dil_h : 1, l->dil_w > 1 ? l->dil_w : 1};
+            attr_ints(ex, n, "dilations", d, 2);
+        }
         attr_int(ex, n, "group", linear ? 1 : (l->groups > 0 ? l->groups : 1));
         int64_t dims[4] = {l->out_c, nm_layer_cols(l) / (k[0] * k[1]), k[0], k[1]};
         init_f32(ex, wn, 4, dims, w, l->weight->numel);
@@ -422,17 +469,26 @@ static int ex_pool(exporter *ex, int i, const char *x)
 {
     const nm_layer *l = &ex->m->layers[i];
     int max = l->kind == NM_LAYER_MAXPOOL;
+    if (!max && (l->dil_h > 1 || l->dil_w > 1))
+        return nm_seterr("layer '%s' (avgpool): a dilated average pool needs opset 19; not exported",
+                         l->name);
     Onnx__NodeProto *n = node_new(ex, max ? "MaxPool" : "AveragePool", l->name);
     if (n) {
         node_in(ex, n, x);
         node_out(ex, n, ex->value[i]);
-        int64_t k[2] = {l->kh, l->kw}, s[2] = {l->stride_h, l->stride_w};
-        int64_t p[4] = {l->pad_h, l->pad_w, l->pad_h, l->pad_w};
+        int64_t k[2] = {l->kh, l->kw}, s[2] = {l->stride_h, l->stride_w}, p[4];
+        plane_pads(l, p);
         attr_ints(ex, n, "kernel_shape", k, 2);
         attr_ints(ex, n, "strides", s, 2);
         attr_ints(ex, n, "pads", p, 4);
-        if (!max) /* nmlab divides by kh*kw, padding included */
-            attr_int(ex, n, "count_include_pad", 1);
+        if (l->ceil_mode)
+            attr_int(ex, n, "ceil_mode", 1);
+        if (max && (l->dil_h > 1 || l->dil_w > 1)) {
+            int64_t d[2] = {l->dil_h > 1 ? l->dil_h : 1, l->dil_w > 1 ? l->dil_w : 1};
+            attr_ints(ex, n, "dilations", d, 2);
+        }
+        if (!max) /* by default nmlab divides by kh*kw, padding included */
+            attr_int(ex, n, "count_include_pad", l->exclude_pad ? 0 : 1);
     }
     ex->rank[i] = 4;
     return NM_OK;
@@ -454,6 +510,187 @@ static int ex_simple(exporter *ex, int i, const char *op, const char *x, const c
     return NM_OK;
 }
 
+static const char *binary_op(nm_layer_kind k)
+{
+    return k == NM_LAYER_ADD ? "Add" : k == NM_LAYER_MUL ? "Mul" : k == NM_LAYER_SUB ? "Sub" : "Div";
+}
+
+/* add/mul/sub/div of two producers (ONNX broadcasting is numpy's, as
+ * nmlab's per-axis rule), or of a producer and the constant `konst`. */
+static int ex_binary(exporter *ex, int i, const char *x, int rank)
+{
+    const nm_layer *l = &ex->m->layers[i];
+    const char *kind = nm_layer_kind_name(l->kind);
+    const char *y = NULL;
+    char *kn = NULL;
+    if (l->n_inputs == 2) {
+        int r2 = in_rank(ex, l->inputs[1]);
+        if (r2 != rank)
+            return nm_seterr("layer '%s' (%s) combines a rank-%d and a rank-%d value; not exported",
+                             l->name, kind, rank, r2);
+        y = in_value(ex, l->inputs[1]);
+    } else {
+        const nm_tensor *k = l->konst;
+        if (rank == 2 && (k->shape[1] != 1 || k->shape[2] != 1))
+            return nm_seterr("layer '%s' (%s): a constant of (%lld,%lld,%lld) on a flattened value; "
+                             "not exported", l->name, kind, (long long)k->shape[0],
+                             (long long)k->shape[1], (long long)k->shape[2]);
+        if (!(kn = xprintf(ex, "%s.konst", l->name)))
+            return nm_seterr("out of memory");
+        int64_t d4[4] = {1, k->shape[0], k->shape[1], k->shape[2]}, d2[2] = {1, k->shape[0]};
+        init_f32(ex, kn, rank, rank == 4 ? d4 : d2, nm_f32(k), k->numel);
+        y = kn;
+    }
+    Onnx__NodeProto *n = node_new(ex, binary_op(l->kind), l->name);
+    if (n) {
+        int rev = l->n_inputs == 1 && l->rev;
+        node_in(ex, n, rev ? y : x);
+        node_in(ex, n, rev ? x : y);
+        node_out(ex, n, ex->value[i]);
+    }
+    free(kn);
+    ex->rank[i] = rank;
+    return NM_OK;
+}
+
+/* sigmoid, tanh, hardsigmoid, hardswish (x * HardSigmoid(1/6, 1/2): opset
+ * 13 has no HardSwish), clip(min, max). */
+static int ex_unary(exporter *ex, int i, const char *x, int rank)
+{
+    const nm_layer *l = &ex->m->layers[i];
+    ex->rank[i] = rank;
+    if (l->kind == NM_LAYER_HARDSWISH) {
+        char *hs = xprintf(ex, "%s/HardSigmoid", l->name);
+        Onnx__NodeProto *a = hs ? node_new(ex, "HardSigmoid", hs) : NULL;
+        if (a) {
+            node_in(ex, a, x);
+            node_out(ex, a, hs);
+            attr_float(ex, a, "alpha", 1.0f / 6.0f);
+            attr_float(ex, a, "beta", 0.5f);
+        }
+        Onnx__NodeProto *b = hs ? node_new(ex, "Mul", l->name) : NULL;
+        if (b) {
+            node_in(ex, b, x);
+            node_in(ex, b, hs);
+            node_out(ex, b, ex->value[i]);
+        }
+        free(hs);
+        return NM_OK;
+    }
+    const char *op = l->kind == NM_LAYER_SIGMOID ? "Sigmoid"
+                   : l->kind == NM_LAYER_TANH    ? "Tanh"
+                   : l->kind == NM_LAYER_HARDSIGMOID ? "HardSigmoid" : "Clip";
+    Onnx__NodeProto *n = node_new(ex, op, l->name);
+    if (!n)
+        return NM_OK;
+    node_in(ex, n, x);
+    if (l->kind == NM_LAYER_HARDSIGMOID) {
+        attr_float(ex, n, "alpha", l->alpha);
+        attr_float(ex, n, "beta", l->beta_);
+    } else if (l->kind == NM_LAYER_CLIP) {
+        char *a = xprintf(ex, "%s.min", l->name), *b = xprintf(ex, "%s.max", l->name);
+        if (a && b) {
+            node_in(ex, n, a);
+            node_in(ex, n, b);
+            init_f32(ex, a, 0, NULL, &l->alpha, 1);
+            init_f32(ex, b, 0, NULL, &l->beta_, 1);
+        }
+        free(a), free(b);
+    }
+    node_out(ex, n, ex->value[i]);
+    return NM_OK;
+}
+
+/* Reshape of value x to [-1, dims...] as node `name` with output `out`. */
+static void reshape_node(exporter *ex, const char *name, const char *x, const char *out,
+                         const int64_t *dims, int nd)
+{
+    char *sn = xprintf(ex, "%s.shape", name);
+    int64_t shape[5] = {-1};
+    for (int k = 0; k < nd && k < 4; k++)
+        shape[k + 1] = dims[k];
+    Onnx__NodeProto *n = sn ? node_new(ex, "Reshape", name) : NULL;
+    if (n) {
+        node_in(ex, n, x);
+        node_in(ex, n, sn);
+        node_out(ex, n, out);
+        init_i64(ex, sn, nd + 1, shape);
+    }
+    free(sn);
+}
+
+/* concat, pad, reshape, transpose, shuffle: on [N, C, H, W] values. */
+static int ex_shape_op(exporter *ex, int i, const char *x)
+{
+    const nm_layer *l = &ex->m->layers[i];
+    ex->rank[i] = 4;
+    switch (l->kind) {
+    case NM_LAYER_CONCAT: {
+        Onnx__NodeProto *n = node_new(ex, "Concat", l->name);
+        if (!n)
+            return NM_OK;
+        for (int k = 0; k < l->n_inputs; k++)
+            node_in(ex, n, in_value(ex, l->inputs[k]));
+        node_out(ex, n, ex->value[i]);
+        attr_int(ex, n, "axis", 1 + l->axis);
+        return NM_OK;
+    }
+    case NM_LAYER_PAD: {
+        char *pn = xprintf(ex, "%s.pads", l->name), *vn = xprintf(ex, "%s.value", l->name);
+        Onnx__NodeProto *n = pn && vn ? node_new(ex, "Pad", l->name) : NULL;
+        if (n) {
+            int64_t p[8] = {0, l->pads[0], l->pads[1], l->pads[2], 0, l->pads[3], l->pads[4], l->pads[5]};
+            node_in(ex, n, x);
+            node_in(ex, n, pn);
+            node_in(ex, n, vn);
+            node_out(ex, n, ex->value[i]);
+            init_i64(ex, pn, 8, p);
+            init_f32(ex, vn, 0, NULL, &l->pad_value, 1);
+        }
+        free(pn), free(vn);
+        return NM_OK;
+    }
+    case NM_LAYER_RESHAPE: {
+        /* to (F, 1, 1): [N, F], what a flatten gives (and what the
+         * importer reads back); else [N, C, H, W] */
+        int64_t d[3] = {l->out_c, l->out_h, l->out_w};
+        int flat = l->out_h == 1 && l->out_w == 1;
+        reshape_node(ex, l->name, x, ex->value[i], d, flat ? 1 : 3);
+        ex->rank[i] = flat ? 2 : 4;
+        return NM_OK;
+    }
+    case NM_LAYER_TRANSPOSE: {
+        Onnx__NodeProto *n = node_new(ex, "Transpose", l->name);
+        if (n) {
+            int64_t perm[4] = {0, 1 + l->perm[0], 1 + l->perm[1], 1 + l->perm[2]};
+            node_in(ex, n, x);
+            node_out(ex, n, ex->value[i]);
+            attr_ints(ex, n, "perm", perm, 4);
+        }
+        return NM_OK;
+    }
+    default: { /* SHUFFLE: (g, C/g) -> (C/g, g) */
+        char *a = xprintf(ex, "%s/Reshape_groups", l->name);
+        char *b = xprintf(ex, "%s/Transpose", l->name);
+        if (a && b) {
+            int64_t d5[4] = {l->groups, l->in_c / l->groups, l->in_h, l->in_w};
+            reshape_node(ex, a, x, a, d5, 4);
+            Onnx__NodeProto *t = node_new(ex, "Transpose", b);
+            if (t) {
+                int64_t perm[5] = {0, 2, 1, 3, 4};
+                node_in(ex, t, a);
+                node_out(ex, t, b);
+                attr_ints(ex, t, "perm", perm, 5);
+            }
+            int64_t d3[3] = {l->out_c, l->out_h, l->out_w};
+            reshape_node(ex, l->name, b, ex->value[i], d3, 3);
+        }
+        free(a), free(b);
+        return NM_OK;
+    }
+    }
+}
+
 static int ex_layer(exporter *ex, int i)
 {
     const nm_layer *l = &ex->m->layers[i];
@@ -470,7 +707,16 @@ static int ex_layer(exporter *ex, int i)
     case NM_LAYER_MAXPOOL:
     case NM_LAYER_AVGPOOL:
     case NM_LAYER_GAP:
+    case NM_LAYER_PAD:
+    case NM_LAYER_TRANSPOSE:
+    case NM_LAYER_SHUFFLE:
         need4 = 1;
+        break;
+    case NM_LAYER_CONCAT:
+        for (int k = 0; k < l->n_inputs; k++)
+            need4 |= in_rank(ex, l->inputs[k]) != 4;
+        if (need4)
+            return nm_seterr("layer '%s' (concat) joins flattened values; not exported", l->name);
         break;
     default:
         break;
@@ -497,13 +743,23 @@ static int ex_layer(exporter *ex, int i)
         return ex_simple(ex, i, "GlobalAveragePool", x, NULL, 4);
     case NM_LAYER_FLATTEN:
         return ex_simple(ex, i, "Flatten", x, NULL, 2);
-    case NM_LAYER_ADD: {
-        int r2 = in_rank(ex, l->inputs[1]);
-        if (r2 != rank)
-            return nm_seterr("layer '%s' (add) adds a rank-%d and a rank-%d value; not exported",
-                             l->name, rank, r2);
-        return ex_simple(ex, i, "Add", x, in_value(ex, l->inputs[1]), rank);
-    }
+    case NM_LAYER_ADD:
+    case NM_LAYER_MUL:
+    case NM_LAYER_SUB:
+    case NM_LAYER_DIV:
+        return ex_binary(ex, i, x, rank);
+    case NM_LAYER_SIGMOID:
+    case NM_LAYER_HARDSIGMOID:
+    case NM_LAYER_HARDSWISH:
+    case NM_LAYER_TANH:
+    case NM_LAYER_CLIP:
+        return ex_unary(ex, i, x, rank);
+    case NM_LAYER_CONCAT:
+    case NM_LAYER_PAD:
+    case NM_LAYER_RESHAPE:
+    case NM_LAYER_TRANSPOSE:
+    case NM_LAYER_SHUFFLE:
+        return ex_shape_op(ex, i, x);
     case NM_LAYER_NMRELU:
         return nm_seterr("layer '%s' (nmrelu): ONNX has no N:M activation operator and a plain "
                          "Relu would change the outputs; replace it by a relu before exporting",
@@ -565,12 +821,22 @@ static int build(exporter *ex, nm_progress_fn progress, void *ud)
         if (nm_progress(progress, ud, 0.9 * (i + 1) / m->n_layers, "exporting ONNX"))
             return NM_ERR;
     }
-    const nm_layer *last = &m->layers[m->n_layers - 1];
-    int64_t od[3] = {last->out_c, last->out_h, last->out_w};
-    Onnx__ValueInfoProto *vout = value_info(ex, ex->value[m->n_layers - 1],
-                                            ex->rank[m->n_layers - 1] == 4 ? 3 : 1, od);
-    if (vout)
-        PUSH(ex, ex->g->output, ex->g->n_output, vout);
+    int outs[NM_MAX_OUTPUTS];
+    int n_out = nm_model_outputs(m, outs, NM_MAX_OUTPUTS);
+    for (int k = 0; k < n_out && k < NM_MAX_OUTPUTS; k++) {
+        int o = outs[k];
+        if (o < 0)
+            return nm_seterr("graph output %d is the model input itself; not exported", k + 1);
+        for (int j = 0; j < k; j++)
+            if (outs[j] == o)
+                return nm_seterr("layer '%s' is listed twice as a graph output; not exported",
+                                 m->layers[o].name);
+        const nm_layer *l = &m->layers[o];
+        int64_t od[3] = {l->out_c, l->out_h, l->out_w};
+        Onnx__ValueInfoProto *vout = value_info(ex, ex->value[o], ex->rank[o] == 4 ? 3 : 1, od);
+        if (vout)
+            PUSH(ex, ex->g->output, ex->g->n_output, vout);
+    }
     return ex->oom ? nm_seterr("out of memory") : NM_OK;
 }
 
@@ -580,7 +846,9 @@ static int build(exporter *ex, nm_progress_fn progress, void *ud)
 static int check_names(const nm_model *m, const char *input)
 {
     static const char *roles[] = {".weight", ".bias", ".gamma", ".beta", ".running_mean",
-                                  ".running_var", ".min", ".max", "/Flatten_input"};
+                                  ".running_var", ".min", ".max", ".konst", ".pads", ".value",
+                                  ".shape", "/Flatten_input", "/HardSigmoid", "/Reshape_groups",
+                                  "/Transpose", "/Reshape_groups.shape"};
     for (int i = 0; i < m->n_layers; i++) {
         const char *name = m->layers[i].name;
         for (int j = 0; j < m->n_layers; j++) {

@@ -147,6 +147,124 @@ Test(onnx_export, grouped_conv_positional_linear_and_name_clash)
     tmp_remove(dir);
 }
 
+static int add_kind(nm_model *m, const char *name, nm_layer_kind kind, int in, nm_layer *tmpl)
+{
+    nm_layer l;
+    if (tmpl)
+        l = *tmpl;
+    else
+        memset(&l, 0, sizeof l);
+    snprintf(l.name, sizeof l.name, "%s", name);
+    l.kind = kind;
+    if (!l.n_inputs) {
+        l.n_inputs = 1;
+        l.inputs[0] = in;
+    }
+    int i = nm_model_append(m, &l);
+    cr_assert(i >= 0, "%s: %s", name, nm_errmsg());
+    return i;
+}
+
+static nm_tensor *konst(int c, int h, int w, float base)
+{
+    nm_tensor *k = nm_tensor_new4(NM_F32, 3, c, h, w, 0);
+    for (int64_t i = 0; i < k->numel; i++)
+        nm_f32(k)[i] = base + 0.25f * (float)i;
+    return k;
+}
+
+/* The kinds main's importer added (dilated asymmetric conv, ceil_mode and
+ * exclude_pad pools, binary ops with producers and constants, sigmoid,
+ * hardswish, hardsigmoid, tanh, clip, pad, transpose, concat, reshape)
+ * export and read back to the same outputs, for two graph outputs. */
+Test(onnx_export, graph_kinds_roundtrip)
+{
+    nm_model *m = nm_model_new("kinds", 3, 7, 8);
+    nm_layer t;
+    memset(&t, 0, sizeof t);
+    t.out_c = 4, t.kh = 3, t.kw = 2, t.stride_h = 1, t.stride_w = 1;
+    t.pad_h = 1, t.pad_w = 0, t.pad_asym = 1, t.pad_h2 = 2, t.pad_w2 = 1, t.dil_h = 2, t.dil_w = 1;
+    int cv = add_kind(m, "cv", NM_LAYER_CONV, NM_INPUT, &t);
+    int sg = add_kind(m, "sg", NM_LAYER_SIGMOID, cv, NULL);
+    memset(&t, 0, sizeof t);
+    t.n_inputs = 2, t.inputs[0] = cv, t.inputs[1] = sg;
+    int gate = add_kind(m, "gate", NM_LAYER_MUL, 0, &t);
+    memset(&t, 0, sizeof t);
+    t.kh = t.kw = 3, t.stride_h = t.stride_w = 2, t.pad_h = t.pad_w = 1, t.ceil_mode = 1;
+    t.exclude_pad = 1;
+    int ap = add_kind(m, "ap", NM_LAYER_AVGPOOL, gate, &t);
+    memset(&t, 0, sizeof t);
+    t.kh = t.kw = 2, t.stride_h = t.stride_w = 1;
+    int mp = add_kind(m, "mp", NM_LAYER_MAXPOOL, ap, &t);
+    int hs = add_kind(m, "hs", NM_LAYER_HARDSWISH, mp, NULL);
+    memset(&t, 0, sizeof t);
+    t.pads[0] = 1, t.pads[1] = 0, t.pads[2] = 1, t.pads[5] = 2, t.pad_value = 0.5f;
+    int pd = add_kind(m, "pd", NM_LAYER_PAD, hs, &t);
+    memset(&t, 0, sizeof t);
+    t.perm[0] = 0, t.perm[1] = 2, t.perm[2] = 1;
+    int tp = add_kind(m, "tp", NM_LAYER_TRANSPOSE, pd, &t);
+    int tp2 = add_kind(m, "tp2", NM_LAYER_TRANSPOSE, tp, &t);
+    memset(&t, 0, sizeof t);
+    t.n_inputs = 2, t.inputs[0] = tp2, t.inputs[1] = pd;
+    int cat = add_kind(m, "cat", NM_LAYER_CONCAT, 0, &t);
+    int cc = m->layers[cat].out_c;
+    memset(&t, 0, sizeof t);
+    t.konst = konst(cc, 1, 1, -0.5f);
+    t.rev = 1;
+    int sk = add_kind(m, "sk", NM_LAYER_SUB, cat, &t);
+    memset(&t, 0, sizeof t);
+    t.konst = konst(1, 1, 1, 1.5f);
+    int dk = add_kind(m, "dk", NM_LAYER_DIV, sk, &t);
+    int th = add_kind(m, "th", NM_LAYER_TANH, dk, NULL);
+    memset(&t, 0, sizeof t);
+    t.alpha = -0.5f, t.beta_ = 0.7f;
+    int cl = add_kind(m, "cl", NM_LAYER_CLIP, th, &t);
+    t.alpha = 0.3f, t.beta_ = 0.4f;
+    int hg = add_kind(m, "hg", NM_LAYER_HARDSIGMOID, sk, &t);
+    memset(&t, 0, sizeof t);
+    t.n_inputs = 2, t.inputs[0] = cl, t.inputs[1] = hg;
+    int sum = add_kind(m, "sum", NM_LAYER_ADD, 0, &t);
+    const nm_layer *su = &m->layers[sum];
+    memset(&t, 0, sizeof t);
+    t.out_c = su->out_c * su->out_h * su->out_w, t.out_h = 1, t.out_w = 1;
+    int rs = add_kind(m, "rs", NM_LAYER_RESHAPE, sum, &t);
+    cr_assert(nm_add_linear(m, "fc", rs, 5, 1) >= 0, "%s", nm_errmsg());
+    nm_model_init_weights(m, 21);
+    m->n_outputs = 2;
+    m->outputs[0] = m->n_layers - 1;
+    m->outputs[1] = cl;
+    (void)hs;
+    (void)mp;
+
+    char dir[256], path[512];
+    tmp_make(dir, sizeof dir);
+    tmp_path(path, sizeof path, dir, "k.onnx");
+    cr_assert_eq(nm_onnx_save(m, path, NULL, NULL), NM_OK, "%s", nm_errmsg());
+    char *warn = NULL;
+    nm_model *back = nm_onnx_load(path, &warn);
+    cr_assert_not_null(back, "%s", nm_errmsg());
+    cr_assert_null(warn, "import warnings: %s", warn ? warn : "");
+    nm_tensor *x = ex_input(m, 2, 4);
+    nm_tensor *ya[2] = {0}, *yb[2] = {0};
+    cr_assert_eq(nm_forward_outputs(m, x, ya, 2), 2, "%s", nm_errmsg());
+    cr_assert_eq(nm_forward_outputs(back, x, yb, 2), 2, "%s", nm_errmsg());
+    for (int o = 0; o < 2; o++) {
+        cr_assert_eq(ya[o]->numel, yb[o]->numel, "output %d", o);
+        double big = 1, diff = 0;
+        for (int64_t i = 0; i < ya[o]->numel; i++) {
+            big = fmax(big, fabs(nm_f32(ya[o])[i]));
+            diff = fmax(diff, fabs((double)nm_f32(ya[o])[i] - nm_f32(yb[o])[i]));
+        }
+        cr_assert(diff <= 1e-5 * big, "output %d differs by %g", o, diff);
+        nm_tensor_release(ya[o]);
+        nm_tensor_release(yb[o]);
+    }
+    nm_tensor_release(x);
+    nm_model_free(back);
+    nm_model_free(m);
+    tmp_remove(dir);
+}
+
 Test(onnx_export, file_structure)
 {
     nm_model *m = nm_model_new("net", 1, 8, 8);
