@@ -354,3 +354,55 @@ Test(shrink, grouped_conv_pins_its_channels)
     nm_model_free(s);
     nm_model_free(m);
 }
+
+/* main's graph kinds: a squeeze-excitation scale (a broadcast mul), a
+ * concat and an add of a constant keep the channels they touch; filters
+ * removed elsewhere still go, and the outputs match. */
+Test(shrink, graph_kinds_pin_their_channels)
+{
+    nm_model *m = nm_model_new("se", 3, 6, 6);
+    int a = nm_add_conv(m, "a", NM_INPUT, 6, 3, 3, 1, 1, 1, 1);
+    int ar = nm_add_relu(m, "ar", a, 0);
+    nm_add_gap(m, "sq", ar);
+    int e = nm_add_conv(m, "e", NM_PREV, 6, 1, 1, 1, 0, 1, 1);
+    nm_layer l;
+    memset(&l, 0, sizeof l);
+    snprintf(l.name, sizeof l.name, "sig");
+    l.kind = NM_LAYER_SIGMOID, l.n_inputs = 1, l.inputs[0] = e;
+    int sig = nm_model_append(m, &l);
+    cr_assert(sig >= 0, "%s", nm_errmsg());
+    int scale = nm_add_binary(m, "scale", NM_LAYER_MUL, ar, sig);
+    cr_assert(scale >= 0, "%s", nm_errmsg());
+    int b = nm_add_conv(m, "b", scale, 5, 3, 3, 1, 1, 1, 1);
+    int br = nm_add_relu(m, "br", b, 0);
+    int c = nm_add_conv(m, "c", br, 4, 1, 1, 1, 0, 1, 1);
+    int inputs[2] = {c, b};
+    int cat = nm_add_concat(m, "cat", inputs, 2, 0);
+    cr_assert(cat >= 0, "%s", nm_errmsg());
+    nm_tensor *k = nm_tensor_new4(NM_F32, 3, 9, 1, 1, 0);
+    nm_tensor_fill(k, 0.25);
+    int kadd = nm_add_binary_const(m, "kadd", NM_LAYER_ADD, cat, k, 0);
+    cr_assert(kadd >= 0, "%s", nm_errmsg());
+    nm_tensor_release(k);
+    int d = nm_add_conv(m, "d", kadd, 7, 1, 1, 1, 0, 1, 1);
+    int dr = nm_add_relu(m, "dr", d, 0);
+    nm_add_gap(m, "gap", dr);
+    nm_add_flatten(m, "flat", NM_PREV);
+    cr_assert(nm_add_linear(m, "fc", NM_PREV, 3, 1) >= 0, "%s", nm_errmsg());
+    nm_model_init_weights(m, 14);
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i].bias)
+            nm_tensor_fill(m->layers[i].bias, 0.1);
+    int rm[][2] = {{a, 2}, {e, 1}, {b, 0}, {c, 3}, {d, 4}};
+    for (size_t i = 0; i < sizeof rm / sizeof rm[0]; i++)
+        cr_assert_eq(nm_remove_filter(m, rm[i][0], rm[i][1]), NM_OK, "%s", nm_errmsg());
+    nm_model *s = shrink_ok(m);
+    cr_assert_eq(s->layers[a].out_c, 6, "a's channels meet the broadcast mul");
+    cr_assert_eq(s->layers[e].out_c, 6, "e feeds the sigmoid");
+    cr_assert_eq(s->layers[b].out_c, 5, "b feeds the concat");
+    cr_assert_eq(s->layers[c].out_c, 4, "c feeds the concat");
+    cr_assert_eq(s->layers[d].out_c, 6, "d's removed filter goes");
+    check_forward(m, s, 2);
+    nm_model_free(s);
+    nm_model_free(m);
+}
