@@ -5,8 +5,11 @@
  * tensors in NumPy's .npy format.
  *
  * Missing, unreadable or corrupt files are expected failures: nil and the
- * engine's message (which names the file). In the sandbox, paths outside
- * the working folder raise. */
+ * engine's message (which names the file). "Not enough memory" raises, as
+ * everywhere in nm: the loaders reserve what the file declares against the
+ * memory limit before allocating (nmlua_budget), so a file too big for it
+ * is refused up front with a message naming the file, the bytes and the
+ * limit. In the sandbox, paths outside the working folder raise. */
 #include "nmio.h"
 #include "nmlua.h"
 #include "shrink.h"
@@ -37,7 +40,8 @@ static int guard_gc(lua_State *L)
 }
 
 /* nm.load(path [, {input = {C, H, W}, partial = bool}]) -> model,
- * warnings|nil  or  nil, message. */
+ * warnings|nil  or  nil, message; raises "not enough memory" past the
+ * memory limit. */
 static int l_load(lua_State *L)
 {
     const char *path = nmlua_checkpath(L, 1);
@@ -71,8 +75,13 @@ static int l_load(lua_State *L)
     lua_pushcfunction(L, guard_gc);
     lua_setfield(L, -2, "__gc");
     lua_setmetatable(L, -2);
+    nmlua_budget nb;
+    nmlua_budget_begin(L, &nb);
     g->m = nm_model_load_opts(path, &o, &g->warnings);
+    int refused = nmlua_budget_end(&nb);
     if (g->m == NULL) {
+        if (refused)
+            return luaL_error(L, "%s", nm_errmsg());
         lua_pushnil(L);
         lua_pushstring(L, nm_errmsg());
         return 2;
@@ -101,8 +110,17 @@ static int m_save(lua_State *L)
 {
     const nm_model *m = nmlua_check_model(L, 1);
     const char *path = nmlua_checkpath(L, 2);
-    int rc = is_onnx_path(path) ? nm_onnx_save(m, path, nmlua_progress, L)
-                                : nm_safetensors_save_model_progress(m, path, nmlua_progress, L);
+    int rc;
+    if (is_onnx_path(path)) {
+        /* the message being built holds a copy of the weights */
+        nmlua_budget nb;
+        nmlua_budget_begin(L, &nb);
+        rc = nm_onnx_save(m, path, nmlua_progress, L);
+        if (nmlua_budget_end(&nb))
+            return luaL_error(L, "%s", nm_errmsg());
+    } else {
+        rc = nm_safetensors_save_model_progress(m, path, nmlua_progress, L);
+    }
     if (rc != NM_OK) {
         lua_pushnil(L);
         lua_pushstring(L, nm_errmsg());
@@ -117,7 +135,12 @@ static int m_save_masks(lua_State *L)
 {
     const nm_model *m = nmlua_check_model(L, 1);
     const char *path = nmlua_checkpath(L, 2);
-    if (nm_masks_save(m, path) != NM_OK) {
+    nmlua_budget nb;
+    nmlua_budget_begin(L, &nb);
+    int rc = nm_masks_save(m, path);
+    if (nmlua_budget_end(&nb))
+        return luaL_error(L, "%s", nm_errmsg());
+    if (rc != NM_OK) {
         lua_pushnil(L);
         lua_pushstring(L, nm_errmsg());
         return 2;
@@ -126,24 +149,34 @@ static int m_save_masks(lua_State *L)
     return 1;
 }
 
-/* model:shrink() -> a new model (raises on failure, like clone). */
+/* model:shrink() -> a new model (raises on failure, like clone; its
+ * tensors are drawn on the memory limit as they are made). */
 static int m_shrink(lua_State *L)
 {
     const nm_model *m = nmlua_check_model(L, 1);
+    nmlua_budget nb;
+    nmlua_budget_begin(L, &nb);
     nm_model *s = nm_model_shrink(m);
+    nmlua_budget_end(&nb);
     if (s == NULL)
         return luaL_error(L, "shrink: %s", nm_errmsg());
     nmlua_push_model(L, s);
     return 1;
 }
 
-/* nm.npy_load(path) -> tensor  or  nil, message. The tensor is counted
- * against the memory limit like any other. */
+/* nm.npy_load(path) -> tensor  or  nil, message. The tensor is reserved
+ * against the memory limit before it is allocated (raises "not enough
+ * memory" if it does not fit) and counted like any other. */
 static int l_npy_load(lua_State *L)
 {
     const char *path = nmlua_checkpath(L, 1);
+    nmlua_budget nb;
+    nmlua_budget_begin(L, &nb);
     nm_tensor *t = nm_npy_load(path);
+    int refused = nmlua_budget_end(&nb);
     if (t == NULL) {
+        if (refused)
+            return luaL_error(L, "%s", nm_errmsg());
         lua_pushnil(L);
         lua_pushstring(L, nm_errmsg());
         return 2;
@@ -151,9 +184,7 @@ static int l_npy_load(lua_State *L)
     size_t bytes = (size_t)t->numel * nm_dtype_size(t->dtype);
     if (nmlua_mem_reserve(L, bytes) != NM_OK) {
         nm_tensor_release(t);
-        lua_pushnil(L);
-        lua_pushfstring(L, "%s: %s", path, nm_errmsg());
-        return 2;
+        return luaL_error(L, "%s: %s", path, nm_errmsg());
     }
     nmlua_push_tensor(L, t, bytes);
     return 1;

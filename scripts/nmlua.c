@@ -19,6 +19,7 @@ static const struct {
     {"prune", nmlua_open_prune},
     {"train", nmlua_open_train},    /* after model: adds model:evaluate... */
     {"debug", nmlua_open_debug},
+    {"mem", nmlua_open_mem},
 };
 
 /* nm._cancel_after(hooks): cancel the running script after `hooks` more

@@ -32,6 +32,7 @@ void nmlua_open_plot(lua_State *L, int nm);    /* bind_plot.c: nm.plot */
 void nmlua_open_prune(lua_State *L, int nm);   /* bind_prune*.c: nm.prune, nm.nmrelu, ... */
 void nmlua_open_train(lua_State *L, int nm);   /* bind_train*.c: nm.train, nm.data */
 void nmlua_open_debug(lua_State *L, int nm);   /* nmlua.c: nm._cancel_after, nm._methods */
+void nmlua_open_mem(lua_State *L, int nm);     /* bind_mem.c: nm.memory */
 
 /* Builds the `nm` module table (all submodules) and leaves it on the stack. */
 int luaopen_nm(lua_State *L);
@@ -46,6 +47,20 @@ nmlua_host *nmlua_host_of(lua_State *L);
 int nmlua_mem_reserve(lua_State *L, size_t bytes);
 /* Gives back what nmlua_mem_reserve counted. */
 void nmlua_mem_release(lua_State *L, size_t bytes);
+
+/* The engine's memory budget (tensor.h) for the engine call between begin
+ * and end (bind_mem.c): what the engine reserves is counted against the
+ * memory limit until end, so loaders refuse before allocating. end must run
+ * on every path before the binding raises or returns; it gives the
+ * reservation back and returns nonzero if the limit refused something (the
+ * engine's failure was "not enough memory": the binding raises it). */
+typedef struct {
+    nm_mem_budget b;
+    lua_State *L;
+    size_t held;        /* bytes counted by the budget so far */
+} nmlua_budget;
+void nmlua_budget_begin(lua_State *L, nmlua_budget *nb);
+int nmlua_budget_end(nmlua_budget *nb);
 
 /* luaL_checkstring for a file name; in the sandbox it raises unless the
  * file lies under the working folder. */

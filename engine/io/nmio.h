@@ -3,7 +3,10 @@
  * Every loader returns a new object owned by the caller (NULL on failure
  * with a message naming the file and the problem); every writer writes
  * atomically (fileutil.h) and returns NM_OK/NM_ERR. No loader allocates more
- * than the file's size justifies. */
+ * than the file's size justifies, and each reserves what the file declares
+ * against the thread's memory budget (nm_mem_reserve, tensor.h) before
+ * allocating it, so a caller's limit refuses a file up front ("<file>: not
+ * enough memory: ..."; the budget scope is then marked refused). */
 #ifndef NM_IO_H
 #define NM_IO_H
 
@@ -116,8 +119,15 @@ int nm_masks_save(const nm_model *m, const char *path);
 nm_model *nm_scalesim_load(const char *path, uint64_t seed);
 
 /* --- IDX (io/idx.c), plain or gzip-compressed --- */
-/* u8 tensor with the file's dimensions (images [n, rows, cols], labels [n]). */
+/* u8 tensor with the file's dimensions (images [n, rows, cols], labels [n]),
+ * read straight into the tensor after its size was reserved (nm_mem_reserve)
+ * and checked against what the file can hold. */
 nm_tensor *nm_idx_load(const char *path);
+/* The same, reading only the first `limit` items (dimension 0) when
+ * 0 < limit < n: the rest of the file is neither read nor checked. */
+nm_tensor *nm_idx_load_limit(const char *path, int64_t limit);
+/* Reads only the header: the number of dimensions and the shape. */
+int nm_idx_shape(const char *path, int *ndim, int64_t shape[NM_MAX_DIMS]);
 
 /* --- any model file, by content (io/load.c) --- */
 /* safetensors, ONNX or SCALE-Sim CSV; a clear message for .npy/IDX/other. */

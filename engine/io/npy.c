@@ -277,6 +277,8 @@ nm_tensor *nm_npy_load(const char *path)
                   need < 0 ? (long long)INT64_MAX : (long long)need, size - data_at);
         goto done;
     }
+    if (nm_mem_reserve(path, numel * (int64_t)nm_dtype_size(nm_raw_target(raw))) != NM_OK)
+        goto done;
     t = nm_tensor_new(nm_raw_target(raw), h.ndim, h.shape);
     if (!t) {
         nm_preperr(path);

@@ -876,7 +876,8 @@ int nm_onnx_save(const nm_model *m, const char *path, nm_progress_fn progress, v
         onnx__model_proto__init(mp);
     ex.value = calloc((size_t)m->n_layers, sizeof *ex.value);
     ex.rank = calloc((size_t)m->n_layers, sizeof *ex.rank);
-    int rc = NM_ERR;
+    int rc = NM_ERR, charged = 0;
+    int64_t held = 0;
     if (!mp || !ex.value || !ex.rank) {
         nm_seterr("out of memory");
         goto done;
@@ -897,6 +898,20 @@ int nm_onnx_save(const nm_model *m, const char *path, nm_progress_fn progress, v
         nm_preperr(path);
         goto done;
     }
+    /* The message holds a copy of every parameter until it is written:
+     * charged against the caller's memory budget up front. */
+    for (int i = 0; i < m->n_layers; i++) {
+        nm_tensor **slots[NM_LAYER_SLOTS];
+        nm_layer_slots((nm_layer *)&m->layers[i], slots); /* read only */
+        for (int k = 0; k < NM_LAYER_SLOTS; k++)
+            if (*slots[k] && (*slots[k])->dtype == NM_F32)
+                held += (*slots[k])->numel * 4;
+    }
+    if (nm_mem_charge(path, held) != NM_OK) {
+        rc = NM_ERR;
+        goto done;
+    }
+    charged = 1;
     rc = build(&ex, progress, ud);
     if (rc == NM_OK) {
         nm_atomic_file af;
@@ -921,6 +936,8 @@ int nm_onnx_save(const nm_model *m, const char *path, nm_progress_fn progress, v
 done:
     if (mp)
         onnx__model_proto__free_unpacked(mp, NULL);
+    if (charged)
+        nm_mem_release(held);
     if (ex.value)
         for (int i = 0; i < m->n_layers; i++)
             free(ex.value[i]);

@@ -270,6 +270,14 @@ static int read_tensors(const char *path, FILE *f, json_t *root, int64_t data_st
         rc = check_overlaps(path, es, n);
     for (size_t i = 0; i < n && p; i++)
         p->total += es[i].end - es[i].begin;
+    /* What the tensors take once decoded (F16/BF16 double, F64/I64 halve),
+     * reserved before the first is allocated. Each entry's size was checked
+     * against the file, so the sum cannot overflow. */
+    int64_t decoded = 0;
+    for (size_t i = 0; i < n; i++)
+        decoded += es[i].numel * (int64_t)nm_dtype_size(nm_raw_target(es[i].raw));
+    if (rc == NM_OK && nm_mem_reserve(path, decoded) != NM_OK)
+        rc = NM_ERR;
     for (size_t i = 0; i < n && rc == NM_OK; i++) {
         const st_entry *e = &es[i];
         nm_tensor *t = nm_tensor_new(nm_raw_target(e->raw), e->ndim, e->shape);

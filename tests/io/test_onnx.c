@@ -13,6 +13,7 @@
 #include "model.h"
 #include "nmio.h"
 #include "onnx_build.h"
+#include "../test_budget.h"
 
 /* Initializer with values 0.01*(i+1)*sign pattern: distinct, exact in f32. */
 static float *pattern(int64_t n, float scale)
@@ -832,4 +833,40 @@ Test(onnx, load_reports_progress_and_cancels, .init = make_tmp, .fini = rm_tmp)
     cr_assert_eq(r.calls, all);
     nm_model_free(m);
     cnn_free(&v);
+}
+
+/* The file read whole, its unpacked message and the layers' weights are
+ * all counted: a budget with room for the weights (590 KB) alone is
+ * refused up front, and the engine's peak never passes the budget. */
+Test(onnx, memory_budget_refuses_before_copying, .init = make_tmp, .fini = rm_tmp)
+{
+    Onnx__ModelProto *mp = model_new();
+    static const int64_t xin[4] = {1, 64, 8, 8}, dw[4] = {256, 64, 3, 3};
+    add_input(mp, "x", 4, xin);
+    float *w = calloc(256 * 64 * 9, sizeof *w);
+    cr_assert_not_null(w);
+    add_init(mp, tensor_f32("W", 4, dw, w, 1));
+    free(w);
+    add_node(mp, "Conv", "conv", "x,W", "y");
+    const char *path = write_model(mp, "big.onnx");
+    cap_budget cap = {.cap = 700 * 1024};          /* the file alone is ~590 KB */
+    nm_mem_budget b;
+    nm_mem_reset_peak();
+    int64_t base = nm_mem_live();
+    nm_mem_budget_push(&b, cap_ask, &cap);
+    char *warn = NULL;
+    nm_model *m = nm_onnx_load(path, &warn);
+    nm_mem_budget_pop(&b);
+    cr_assert_null(m);
+    cr_assert(strstr(nm_errmsg(), "not enough memory"), "%s", nm_errmsg());
+    cr_assert_leq(nm_mem_peak() - base, cap.cap, "peak %lld", (long long)(nm_mem_peak() - base));
+    /* with room for file, message and weights it loads */
+    cap_budget room = {.cap = 4 * 1024 * 1024};
+    nm_mem_budget_push(&b, cap_ask, &room);
+    m = nm_onnx_load(path, &warn);
+    nm_mem_budget_pop(&b);
+    cr_assert_not_null(m, "%s", nm_errmsg());
+    cr_assert_geq(room.asked, 256 * 64 * 9 * 4, "the weights were asked for");
+    nm_model_free(m);
+    free(warn);
 }
