@@ -170,3 +170,16 @@ void nm_shuffle_forward(const nm_layer *l, int n, const float *x, float *y)
         for (int j = 0; j < per; j++)
             memcpy(y + (size_t)(j * g + i) * row, x + (size_t)(i * per + j) * row, sizeof(float) * row);
 }
+
+void nm_slice_forward(const nm_layer *l, int n, const float *x, float *y)
+{
+    const int64_t ihw = (int64_t)l->in_h * l->in_w;
+    if (l->slice_axis == NM_AXIS_CHANNEL) { /* rows slice_start.. of CNHW */
+        memcpy(y, x + (int64_t)l->slice_start * n * ihw,
+               sizeof(float) * (size_t)((int64_t)l->out_c * n * ihw));
+        return;
+    }
+    const int64_t ohw = (int64_t)l->out_h * l->out_w; /* positions slice_start.. */
+    for (int64_t r = 0; r < (int64_t)l->out_c * n; r++)
+        memcpy(y + r * ohw, x + r * ihw + l->slice_start, sizeof(float) * (size_t)ohw);
+}

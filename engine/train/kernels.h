@@ -124,6 +124,8 @@ void nm_pad_forward(const nm_layer *l, int n, const float *x, float *y);
 void nm_reshape_forward(const nm_layer *l, int n, const float *x, float *y);
 void nm_transpose_forward(const nm_layer *l, int n, const float *x, float *y);
 void nm_shuffle_forward(const nm_layer *l, int n, const float *x, float *y);
+/* A range of channels, or of the flattened positions (output (C, count, 1)). */
+void nm_slice_forward(const nm_layer *l, int n, const float *x, float *y);
 
 /* --- loss (loss.c): softmax cross-entropy over logits[k, n] (CNHW, 1x1) ---
  * Returns the mean loss over the n samples; dlogits (may be NULL) receives

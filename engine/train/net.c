@@ -55,7 +55,7 @@ static int runnable(nm_layer_kind k)
 {
     switch (k) {
     case NM_LAYER_MATMUL: case NM_LAYER_LAYERNORM: case NM_LAYER_GELU: case NM_LAYER_SOFTMAX:
-    case NM_LAYER_EMBED: case NM_LAYER_SLICE:
+    case NM_LAYER_EMBED:
         return 0;
     default:
         return 1;
@@ -107,7 +107,7 @@ nm_net *nm_net_new(nm_model *m, int max_batch, int train)
         const nm_layer *l = &m->layers[i];
         if (!runnable(l->kind)) {
             nm_seterr("layer '%s' (%s): the forward pass does not run matmul, layernorm, gelu, "
-                      "softmax, embed or slice layers yet", l->name, nm_layer_kind_name(l->kind));
+                      "softmax or embed layers yet", l->name, nm_layer_kind_name(l->kind));
             return NULL;
         }
         if (train && !trainable(l)) {
@@ -410,6 +410,9 @@ const float *nm_net_forward(nm_net *net, int n, int train)
             break;
         case NM_LAYER_SHUFFLE:
             nm_shuffle_forward(l, n, x, q->act);
+            break;
+        case NM_LAYER_SLICE:
+            nm_slice_forward(l, n, x, q->act);
             break;
         default:
             break;   /* rejected in nm_net_new */

@@ -12,6 +12,7 @@
 #include "../test_tmpdir.h"
 #include "model.h"
 #include "nmio.h"
+#include "train.h"
 #include "onnx_build.h"
 #include "../test_budget.h"
 
@@ -766,8 +767,10 @@ Test(onnx, double_weights_and_constant_shape, .init = make_tmp, .fini = rm_tmp)
 
 Test(onnx, reshape_with_computed_shape_stops, .init = make_tmp, .fini = rm_tmp)
 {
+    /* Shape(c) folds to a constant (the next test); a shape from data
+     * (NonZero) cannot be known at import */
     Onnx__ModelProto *mp = conv_net();
-    add_node(mp, "Shape", "shape", "c", "s");
+    add_node(mp, "NonZero", "nz", "c", "s");
     add_node(mp, "Reshape", "view", "c,s", "v");
     add_node(mp, "Relu", "relu", "v", "r");
     const char *path = write_model(mp, "dyn.onnx");
@@ -775,9 +778,24 @@ Test(onnx, reshape_with_computed_shape_stops, .init = make_tmp, .fini = rm_tmp)
     char *warn = NULL;
     nm_model *m = load_partial(path, &warn);
     cr_assert_eq(m->n_layers, 1);
-    cr_assert(warn && strstr(warn, "Shape (1)") && strstr(warn, "'view' (Reshape) skipped") &&
+    cr_assert(warn && strstr(warn, "NonZero (1)") && strstr(warn, "'view' (Reshape) skipped") &&
               strstr(warn, "stopped at node 'relu'"), "%s", warn);
     free(warn);
+    nm_model_free(m);
+}
+
+Test(onnx, reshape_of_folded_shape_loads, .init = make_tmp, .fini = rm_tmp)
+{
+    Onnx__ModelProto *mp = conv_net();
+    add_node(mp, "Shape", "shape", "c", "s");
+    add_node(mp, "Reshape", "view", "c,s", "v");
+    add_node(mp, "Relu", "relu", "v", "r");
+    char *warn = NULL;
+    nm_model *m = load_ok(write_model(mp, "fold_shape.onnx"), &warn);
+    cr_assert_null(warn, "%s", warn);
+    cr_assert_eq(m->n_layers, 3, "conv, reshape to its own shape, relu");
+    cr_assert_eq(m->layers[1].kind, NM_LAYER_RESHAPE);
+    cr_assert(m->layers[1].out_c == 2 && m->layers[1].out_h == 4 && m->layers[1].out_w == 4);
     nm_model_free(m);
 }
 
@@ -869,4 +887,100 @@ Test(onnx, memory_budget_refuses_before_copying, .init = make_tmp, .fini = rm_tm
     cr_assert_geq(room.asked, 256 * 64 * 9 * 4, "the weights were asked for");
     nm_model_free(m);
     free(warn);
+}
+
+/* ---- shape subgraphs folded once the input size is known ---- */
+
+/* ShuffleNet's channel_shuffle and chunk as torch.onnx.export writes them:
+ * the 5-D view's dims and the split point come from Shape/Gather/Div/
+ * Unsqueeze/Concat. The import folds them: a channel slice, a shuffle
+ * layer, and values equal to a reference computed here. */
+Test(onnx, shape_subgraphs_fold_to_shuffle_and_slice, .init = make_tmp, .fini = rm_tmp)
+{
+    Onnx__ModelProto *mp = model_new();
+    static const int64_t xin[4] = {1, 6, 2, 3};
+    add_input(mp, "x", 4, xin);
+    add_init(mp, tensor_i64("i0", 1, (const int64_t[]){0}));
+    add_init(mp, tensor_i64("i1", 1, (const int64_t[]){1}));
+    add_init(mp, tensor_i64("two", 1, (const int64_t[]){2}));
+    add_init(mp, tensor_i64("big", 1, (const int64_t[]){INT64_MAX}));
+    add_init(mp, tensor_i64("g", 1, (const int64_t[]){3}));
+    /* channels per group = C / 3, from the input's shape */
+    add_node(mp, "Shape", "shape", "x", "s");
+    Onnx__NodeProto *n = add_node(mp, "Gather", "gc", "s,i1", "c");
+    attr_i(n, "axis", 0);
+    add_node(mp, "Div", "cpg", "c,g", "cg");                 /* 2 */
+    add_node(mp, "Gather", "gn", "s,i0", "nb");
+    add_node(mp, "Gather", "gh", "s,two", "hh");
+    /* [N, 3, C/3, H, W] */
+    n = add_node(mp, "Concat", "shape5", "nb,g,cg,hh,w", "s5");
+    attr_i(n, "axis", 0);
+    add_init(mp, tensor_i64("w", 1, (const int64_t[]){3}));
+    add_node(mp, "Reshape", "view", "x,s5", "v5");
+    n = add_node(mp, "Transpose", "swap", "v5", "t5");
+    attr_ints(n, "perm", 5, 0, 2, 1, 3, 4);
+    add_init(mp, tensor_i64("s4", 4, (const int64_t[]){1, -1, 2, 3}));
+    add_node(mp, "Reshape", "back", "t5,s4", "sh");
+    /* the second half of the channels: Slice(sh, C/2, big, axis 1) */
+    add_node(mp, "Div", "half", "c,two", "h2");
+    add_node(mp, "Slice", "chunk", "sh,h2,big,i1", "y");
+    add_output(mp, "y", 4, (const int64_t[]){1, 3, 2, 3});
+    char *warn = NULL;
+    nm_model *m = load_ok(write_model(mp, "shuffle.onnx"), &warn);
+    free(warn);
+    cr_assert_eq(m->n_layers, 2, "shuffle and slice; the shape arithmetic is folded");
+    cr_assert_eq(m->layers[0].kind, NM_LAYER_SHUFFLE);
+    cr_assert_eq(m->layers[0].groups, 3);
+    cr_assert_eq(m->layers[1].kind, NM_LAYER_SLICE);
+    cr_assert(m->layers[1].slice_start == 3 && m->layers[1].out_c == 3);
+    nm_tensor *x = nm_tensor_new4(NM_F32, 4, 2, 6, 2, 3);
+    for (int64_t i = 0; i < x->numel; i++)
+        nm_f32(x)[i] = (float)i;
+    nm_tensor *y = NULL;
+    cr_assert_eq(nm_forward_outputs(m, x, &y, 1), 1, "%s", nm_errmsg());
+    /* shuffle of 3 groups of 2: output channel j*3+i reads input i*2+j;
+     * the kept half is output channels 3..5 = inputs 3, 5, 2... computed: */
+    for (int s = 0; s < 2; s++)
+        for (int oc = 3; oc < 6; oc++) {
+            int i = oc % 3, j = oc / 3, ic = i * 2 + j;
+            for (int p = 0; p < 6; p++)
+                cr_assert_eq(nm_f32(y)[(s * 3 + oc - 3) * 6 + p], nm_f32(x)[(s * 6 + ic) * 6 + p],
+                             "sample %d channel %d", s, oc);
+        }
+    nm_tensor_release(x), nm_tensor_release(y);
+    nm_model_free(m);
+}
+
+/* Folded constants follow ONNX: Unsqueeze/Squeeze/Cast/ConstantOfShape/
+ * Expand/Where/Equal/Slice with negative steps, checked through a Mul by the
+ * folded constant (the layer's constant operand holds the values). */
+Test(onnx, folded_constants_have_onnx_values, .init = make_tmp, .fini = rm_tmp)
+{
+    Onnx__ModelProto *mp = model_new();
+    add_input(mp, "x", 4, (const int64_t[]){1, 4, 1, 1});
+    add_init(mp, tensor_i64("v", 4, (const int64_t[]){10, 20, 30, 40}));
+    add_init(mp, tensor_i64("st", 1, (const int64_t[]){-1}));
+    add_init(mp, tensor_i64("en", 1, (const int64_t[]){INT64_MIN}));
+    add_init(mp, tensor_i64("ax", 1, (const int64_t[]){0}));
+    add_init(mp, tensor_i64("stp", 1, (const int64_t[]){-1}));
+    add_node(mp, "Slice", "rev", "v,st,en,ax,stp", "r");        /* 40 30 20 10 */
+    add_init(mp, tensor_i64("k20", 1, (const int64_t[]){20}));
+    add_node(mp, "Equal", "eq", "r,k20", "is20");                  /* 0 0 1 0 */
+    add_init(mp, tensor_i64("m1", 1, (const int64_t[]){-1}));
+    add_node(mp, "Where", "wh", "is20,m1,r", "sel");               /* 40 30 -1 10 */
+    Onnx__NodeProto *n = add_node(mp, "Cast", "cast", "sel", "self");
+    attr_i(n, "to", 1);
+    add_init(mp, tensor_i64("axes", 3, (const int64_t[]){0, 2, 3}));
+    add_node(mp, "Unsqueeze", "unsq", "self,axes", "k4");         /* [1, 4, 1, 1] */
+    add_node(mp, "Mul", "mul", "x,k4", "y");
+    add_output(mp, "y", 4, (const int64_t[]){1, 4, 1, 1});
+    char *warn = NULL;
+    nm_model *m = load_ok(write_model(mp, "fold.onnx"), &warn);
+    free(warn);
+    cr_assert_eq(m->n_layers, 1);
+    const nm_layer *l = &m->layers[0];
+    cr_assert(l->kind == NM_LAYER_MUL && l->konst && l->konst->shape[0] == 4);
+    static const float want[4] = {40, 30, -1, 10};
+    assert_floats(l->konst, want, 4, "folded constant");
+    nm_model_free(m);
 }

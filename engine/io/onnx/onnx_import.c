@@ -46,7 +46,9 @@ typedef struct {
 #define PLAIN(f) static int f##_row(importer *im, int arg) { (void)arg; return f(im); }
 PLAIN(op_conv) PLAIN(op_gemm) PLAIN(op_matmul) PLAIN(op_bn) PLAIN(op_clip) PLAIN(op_concat)
 PLAIN(op_pad) PLAIN(op_transpose) PLAIN(op_reducemean) PLAIN(op_flatten) PLAIN(op_reshape)
-PLAIN(op_alias) PLAIN(op_constant)
+PLAIN(op_alias) PLAIN(op_constant) PLAIN(op_shape) PLAIN(op_gather) PLAIN(op_unsqueeze)
+PLAIN(op_squeeze) PLAIN(op_cast) PLAIN(op_constantofshape) PLAIN(op_expand) PLAIN(op_slice)
+PLAIN(op_equal) PLAIN(op_where)
 #undef PLAIN
 static int op_relu_row(importer *im, int arg) { (void)arg; return op_relu(im, 0.0f); }
 
@@ -81,6 +83,17 @@ static const onnx_op op_table[] = {
     {"Dropout", op_alias_row, 0},
     {"Identity", op_alias_row, 0},
     {"Constant", op_constant_row, 0},
+    /* ops_fold.c: shape subgraphs, slices of channels, reshapes */
+    {"Shape", op_shape_row, 0},
+    {"Gather", op_gather_row, 0},
+    {"Unsqueeze", op_unsqueeze_row, 0},
+    {"Squeeze", op_squeeze_row, 0},
+    {"Cast", op_cast_row, 0},
+    {"ConstantOfShape", op_constantofshape_row, 0},
+    {"Expand", op_expand_row, 0},
+    {"Slice", op_slice_row, 0},
+    {"Equal", op_equal_row, 0},
+    {"Where", op_where_row, 0},
 };
 
 /* The table row of node n's operator, or NULL (another domain, or unknown). */
@@ -237,13 +250,22 @@ static int set_outputs(importer *im)
                 return nm_seterr("graph output '%s' comes from %s, which cannot be imported: %s",
                                  name, ox_node_label(g->node[k], k, lb, sizeof lb), why);
             }
+            for (size_t k = 0; name && ox_const_of(im, name) && k < g->n_node; k++)
+                for (size_t o = 0; o < g->node[k]->n_output; o++)
+                    if (g->node[k]->output[o] && !strcmp(g->node[k]->output[o], name)) {
+                        char lb[160];
+                        return nm_seterr("graph output '%s' of %s is a constant once the input "
+                                         "size is known; nmlab models compute their outputs from "
+                                         "the input", name,
+                                         ox_node_label(g->node[k], (int)k, lb, sizeof lb));
+                    }
             return nm_seterr("graph output '%s' is not produced by any node",
                              name ? name : "(unnamed)");
         }
         if (m->n_outputs == NM_MAX_OUTPUTS)
             return nm_seterr("more than %d graph outputs", NM_MAX_OUTPUTS);
         m->outputs[m->n_outputs] = v;
-        m->out_rank[m->n_outputs++] = ox_rank_of(im, v) == 3 ? 0 : ox_rank_of(im, v);
+        m->out_rank[m->n_outputs++] = ox_rank_of(im, v) == 3 ? 0 : ox_axes(ox_rank_of(im, v));
     }
     if (m->n_outputs == 0 && m->n_layers)
         m->outputs[m->n_outputs++] = m->n_layers - 1;   /* partial: where it stopped */
@@ -370,6 +392,13 @@ static void importer_free(importer *im)
     for (size_t k = 0; im->skip_why && k < im->g->n_node; k++)
         free(im->skip_why[k]);
     free(im->skip_why);
+    for (int k = 0; k < im->n_owned; k++) {
+        Onnx__TensorProto *t = im->owned[k];
+        free(t->dims), free(t->float_data), free(t->int64_data), free(t->int32_data), free(t);
+    }
+    free(im->owned);
+    ox_map_free(&im->virt);
+    free(im->shuffle);
     free(im->warn.p);
 }
 

@@ -22,6 +22,10 @@
  * costs O(layers^2) name checks, so a hostile file stops here. */
 #define ONNX_MAX_LAYERS 8192
 
+/* An ONNX rank-3 value [N, C, L] (nmlab's (C, L, 1)), as opposed to a
+ * token sequence [N, T, F] (nmlab's (F, T, 1)), which is rank 3. */
+#define RANK_CL 13
+
 /* Handler results besides NM_OK / NM_ERR. */
 #define R_SKIP 1    /* node not imported: its outputs are dead */
 #define R_STOP 2    /* node needs a dead value: stop the import here */
@@ -65,6 +69,15 @@ typedef struct {
     int in_rank;                    /* the graph input's rank */
     char **skip_why;                /* per node: why it was not imported (NULL if it was) */
     const nm_onnx_opts *opts;
+    /* TensorProtos made by folding (owned, freed with the importer) */
+    Onnx__TensorProto **owned;
+    int n_owned, cap_owned;
+    /* Values between the steps of a channel shuffle (ops_fold.c): name ->
+     * index into shuffle[]; stage 1 after the Reshape to 5-D, 2 after the
+     * Transpose. */
+    name_map virt;
+    struct { int src, groups, stage; } *shuffle;
+    int n_shuffle, cap_shuffle;
     const Onnx__NodeProto *node;    /* node being imported */
     int node_k;
     char where[160];                /* "node 'conv1' (Conv)" */
@@ -152,5 +165,24 @@ void ox_sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2
 int ox_node_err(importer *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int ox_node_skip(importer *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ox_warn(importer *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ops_fold.c */
+int ox_own(importer *im, Onnx__TensorProto *t);
+int ox_fold_binary(importer *im, const char *op);
+int ox_fold_concat(importer *im);
+int ox_shuffle_begin(importer *im, int x, int groups);
+int ox_shuffle_step(importer *im, int transpose);
+int op_shape(importer *im);
+int op_gather(importer *im);
+int op_unsqueeze(importer *im);
+int op_squeeze(importer *im);
+int op_cast(importer *im);
+int op_constantofshape(importer *im);
+int op_expand(importer *im);
+int op_slice(importer *im);
+int op_equal(importer *im);
+int op_where(importer *im);
+/* The number of axes (batch included) of a rank code (RANK_CL is 3). */
+static inline int ox_axes(int rank) { return rank == RANK_CL ? 3 : rank; }
 
 #endif

@@ -46,20 +46,22 @@ int ox_fold_bias(importer *im, int L, const Onnx__TensorProto *t);
 
 /* ---- Imported-graph operators: elementwise, activations, concat, pad,
  * transpose, reshape, reductions. Values of rank 4 are [N, C, H, W]; rank 2
- * [N, C]; rank 3 are token sequences [N, T, F] (nmlab's (F, T, 1)). ---- */
+ * [N, C]; rank 3 are token sequences [N, T, F] (nmlab's (F, T, 1)), and
+ * RANK_CL [N, C, L] (nmlab's (C, L, 1)). ---- */
 
 /* nmlab's axis (0 = C, 1 = H, 2 = W) of ONNX axis `axis` (negative counts
  * from the end) of a value of rank `rank`; -1 for the batch axis, -2 if out
  * of range. */
-int ox_nm_axis(int rank, int64_t axis)
+int ox_nm_axis(int code, int64_t axis)
 {
+    int rank = ox_axes(code);
     if (axis < 0)
         axis += rank;
     if (axis < 0 || axis >= rank)
         return -2;
     if (axis == 0)
         return -1;
-    if (rank == 3)
+    if (code == 3)
         return axis == 1 ? 1 : 0;
     return (int)axis - 1;
 }
@@ -67,8 +69,9 @@ int ox_nm_axis(int rank, int64_t axis)
 /* A constant operand broadcast against a value of rank `rank`, as an f32
  * [c, h, w] tensor with 1 on every axis it does not vary along. NULL with
  * R_SKIP/NM_ERR in *rc when it varies along the batch axis or cannot be read. */
-nm_tensor *ox_const_operand(importer *im, const Onnx__TensorProto *t, int rank, int *rc)
+nm_tensor *ox_const_operand(importer *im, const Onnx__TensorProto *t, int code, int *rc)
 {
+    int rank = ox_axes(code);
     int64_t count;
     int raw;
     *rc = NM_ERR;
@@ -82,7 +85,7 @@ nm_tensor *ox_const_operand(importer *im, const Onnx__TensorProto *t, int rank, 
     int64_t d[3] = {1, 1, 1};
     int off = rank - (int)t->n_dims;     /* ONNX broadcasting aligns the last axes */
     for (int i = 0; i < (int)t->n_dims; i++) {
-        int a = ox_nm_axis(rank, off + i);
+        int a = ox_nm_axis(code, off + i);
         if (a == -1) {
             if (t->dims[i] != 1) {
                 *rc = ox_node_skip(im, "constant '%s' varies along the batch axis (dim 0 = %lld); "
@@ -102,7 +105,7 @@ nm_tensor *ox_const_operand(importer *im, const Onnx__TensorProto *t, int rank, 
     for (int64_t i = 0; i < count; i++) {
         int64_t idx[3] = {0, 0, 0}, r = i;
         for (int64_t a = nd - 1; a >= 0; a--) {
-            int na = ox_nm_axis(rank, off + a);
+            int na = ox_nm_axis(code, off + a);
             if (na >= 0)
                 idx[na] = r % t->dims[a];
             r /= t->dims[a];
@@ -122,8 +125,11 @@ nm_tensor *ox_const_operand(importer *im, const Onnx__TensorProto *t, int rank, 
 int op_binary(importer *im, int kind)
 {
     const Onnx__TensorProto *ca = ox_const_input(im, 0), *cb = ox_const_input(im, 1);
-    if (ca && cb)
-        return ox_node_skip(im, "both operands are constants");
+    if (ca && cb) { /* shape arithmetic */
+        static const char *names[] = {[NM_LAYER_ADD] = "Add", [NM_LAYER_SUB] = "Sub",
+                                      [NM_LAYER_MUL] = "Mul", [NM_LAYER_DIV] = "Div"};
+        return ox_fold_binary(im, names[kind]);
+    }
     int a, b, rc;
     nm_layer l;
     if (ca || cb) {

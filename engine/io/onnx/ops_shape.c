@@ -9,6 +9,9 @@
 
 int op_concat(importer *im)
 {
+    int folded = ox_fold_concat(im);   /* shape vectors */
+    if (folded != R_SKIP)
+        return folded;
     const Onnx__NodeProto *n = im->node;
     int64_t axis;
     if (ox_attr_int(im, "axis", 0, &axis))
@@ -52,7 +55,7 @@ int op_pad(importer *im)
         return NM_ERR;
     if (mode[0] && strcmp(mode, "constant") != 0)
         return ox_node_skip(im, "mode '%s' (nmlab pads with a constant)", mode);
-    int rank = ox_rank_of(im, x);
+    int code = ox_rank_of(im, x), rank = ox_axes(code);
     int64_t pads[8];
     size_t np;
     const Onnx__TensorProto *pt = ox_const_input(im, 1);
@@ -98,7 +101,7 @@ int op_pad(importer *im)
         return NM_ERR;
     for (int i = 0; i < rank; i++) {
         int64_t b = pads[i], e = pads[i + rank];
-        int a = ox_nm_axis(rank, i);
+        int a = ox_nm_axis(code, i);
         if (b < 0 || e < 0 || b > ONNX_MAX_DIM || e > ONNX_MAX_DIM)
             return ox_node_skip(im, "pads %lld, %lld on axis %d (nmlab pads by 0 to %d)", (long long)b,
                              (long long)e, i, ONNX_MAX_DIM);
@@ -116,6 +119,8 @@ int op_pad(importer *im)
 /* Transpose of a [N, C, H, W] value that keeps the batch axis first. */
 int op_transpose(importer *im)
 {
+    if (ox_map_get(&im->virt, ox_str_or(ox_input_name(im->node, 0), ""), -1) >= 0)
+        return ox_shuffle_step(im, 1);
     int x, rc = ox_act_input(im, 0, &x);
     if (rc)
         return rc;
@@ -124,6 +129,16 @@ int op_transpose(importer *im)
     if (ox_attr_ints(im, "perm", &p, &np))
         return NM_ERR;
     int rank = ox_rank_of(im, x);
+    if (rank == RANK_CL && np == 3 && p[0] == 0 && p[1] == 2 && p[2] == 1) {
+        /* [N, C, L] -> [N, L, C]: the same values seen as tokens (F, T, 1) */
+        nm_layer l;
+        int c, h, w;
+        nm_model_out_shape(im->m, x, &c, &h, &w);
+        if (ox_start_layer(im, &l, NM_LAYER_RESHAPE, x))
+            return NM_ERR;
+        l.out_c = c, l.out_h = h, l.out_w = w;
+        return ox_add_layer_rank(im, &l, 3);
+    }
     if (rank != 4 || (np && np != 4))
         return ox_node_skip(im, "only transposes of [N, C, H, W] values are modelled (rank %d)", rank);
     nm_layer l;
@@ -190,32 +205,6 @@ int op_flatten(importer *im)
     return op_simple(im, NM_LAYER_FLATTEN);
 }
 
-/* Reshape to [batch, C*H*W] (given as [0|-1|N, -1|C*H*W]) is a flatten. */
-int op_reshape(importer *im)
-{
-    int x, rc = ox_act_input(im, 0, &x);
-    if (rc)
-        return rc;
-    const Onnx__TensorProto *s = ox_const_input(im, 1);
-    if (!s)
-        return ox_node_skip(im, "its shape '%s' is computed at run time",
-                         ox_str_or(ox_input_name(im->node, 1), "(none)"));
-    int64_t count;
-    int raw;
-    if (ox_tensor_count(im, s, &count) || ox_tensor_check_data(im, s, count, INT_TYPES, &raw))
-        return NM_ERR;
-    int c, h, w;
-    nm_model_out_shape(im->m, x, &c, &h, &w);
-    int64_t flat = (int64_t)c * h * w;
-    if (ox_rank_of(im, x) == 3)
-        return ox_node_skip(im, "reshaping a token sequence [N, T, F] is not modelled");
-    if (count == 2) {
-        int64_t d0 = ox_tensor_int_at(s, raw, 0), d1 = ox_tensor_int_at(s, raw, 1);
-        if ((d1 == flat && d0 >= -1) || (d1 == -1 && d0 >= 0))
-            return op_simple(im, NM_LAYER_FLATTEN);
-    }
-    return ox_node_skip(im, "only a Reshape to [batch, %lld] (a flatten) is modelled", (long long)flat);
-}
 
 /* Identity and Dropout pass their input through: the output name becomes
  * another name of the same layer (or of the same constant). */
