@@ -88,8 +88,8 @@ nm_model *nm_onnx_load_progress(const char *path, char **warnings, nm_progress_f
  * Weights are written as nm_forward uses them: masked, removed filters and
  * input channels zeroed. Node names are the layer names. Conv, dwconv,
  * linear, bn, relu, pools, gap, flatten, the binary ops, sigmoid, tanh,
- * hardsigmoid, hardswish, clip, concat, pad, reshape, transpose and
- * shuffle are exported; nmrelu, the transformer kinds and detached layers
+ * hardsigmoid, hardswish, clip, concat, pad, reshape, transpose, shuffle
+ * and slice are exported; nmrelu, the transformer kinds and detached layers
  * give an error naming the layer (docs/formats.md, ONNX export).
  * Progress is reported per layer; cancelling leaves no file. */
 int nm_onnx_save(const nm_model *m, const char *path, nm_progress_fn progress, void *ud);

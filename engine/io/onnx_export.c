@@ -20,13 +20,14 @@
  *
  * Also exported: main's graph kinds (binary ops with producers or
  * constants, sigmoid/tanh/hardsigmoid/hardswish/clip, concat, pad,
- * reshape, transpose, channel shuffle as Reshape-Transpose-Reshape), the
+ * reshape, transpose, channel shuffle as Reshape-Transpose-Reshape, slice),
+ * the
  * conv/pool settings (asymmetric pads, dilations, ceil_mode,
  * count_include_pad), and every graph output (nm_model_outputs).
  *
  * Not exported (an error naming the layer): NMReLU (no ONNX operator
  * computes it; exporting a plain Relu would change the outputs), the
- * transformer kinds (matmul, layernorm, gelu, softmax, embed, slice),
+ * transformer kinds (matmul, layernorm, gelu, softmax, embed),
  * detached layers of a SCALE-Sim topology, and a few shapes ONNX opset 13
  * cannot say the same way (a dilated average pool, a conv or pool after a
  * flatten). */
@@ -619,6 +620,42 @@ static void reshape_node(exporter *ex, const char *name, const char *x, const ch
     free(sn);
 }
 
+/* slice of channels: Slice on axis 1; of positions (the flattened H*W):
+ * Slice on axis 2, after a Reshape to [N, C, H*W, 1] when W > 1. */
+static int ex_slice(exporter *ex, int i, const char *x, int rank)
+{
+    const nm_layer *l = &ex->m->layers[i];
+    int chan = l->slice_axis == NM_AXIS_CHANNEL;
+    if (!chan && rank != 4)
+        return nm_seterr("layer '%s' (slice): positions of a flattened value; not exported", l->name);
+    char *flat = NULL;
+    if (!chan && l->in_w > 1) {
+        if (!(flat = xprintf(ex, "%s/Reshape_positions", l->name)))
+            return nm_seterr("out of memory");
+        int64_t d[3] = {l->in_c, (int64_t)l->in_h * l->in_w, 1};
+        reshape_node(ex, flat, x, flat, d, 3);
+        x = flat;
+    }
+    int64_t count = chan ? l->out_c : l->out_h;
+    int64_t st = l->slice_start, en = l->slice_start + count, ax = chan ? 1 : 2;
+    char *a = xprintf(ex, "%s.starts", l->name), *b = xprintf(ex, "%s.ends", l->name);
+    char *c = xprintf(ex, "%s.axes", l->name);
+    Onnx__NodeProto *n = a && b && c ? node_new(ex, "Slice", l->name) : NULL;
+    if (n) {
+        node_in(ex, n, x);
+        node_in(ex, n, a);
+        node_in(ex, n, b);
+        node_in(ex, n, c);
+        node_out(ex, n, ex->value[i]);
+        init_i64(ex, a, 1, &st);
+        init_i64(ex, b, 1, &en);
+        init_i64(ex, c, 1, &ax);
+    }
+    free(flat), free(a), free(b), free(c);
+    ex->rank[i] = rank;
+    return NM_OK;
+}
+
 /* concat, pad, reshape, transpose, shuffle: on [N, C, H, W] values. */
 static int ex_shape_op(exporter *ex, int i, const char *x)
 {
@@ -760,6 +797,8 @@ static int ex_layer(exporter *ex, int i)
     case NM_LAYER_TRANSPOSE:
     case NM_LAYER_SHUFFLE:
         return ex_shape_op(ex, i, x);
+    case NM_LAYER_SLICE:
+        return ex_slice(ex, i, x, rank);
     case NM_LAYER_NMRELU:
         return nm_seterr("layer '%s' (nmrelu): ONNX has no N:M activation operator and a plain "
                          "Relu would change the outputs; replace it by a relu before exporting",
@@ -847,8 +886,10 @@ static int check_names(const nm_model *m, const char *input)
 {
     static const char *roles[] = {".weight", ".bias", ".gamma", ".beta", ".running_mean",
                                   ".running_var", ".min", ".max", ".konst", ".pads", ".value",
-                                  ".shape", "/Flatten_input", "/HardSigmoid", "/Reshape_groups",
-                                  "/Transpose", "/Reshape_groups.shape"};
+                                  ".shape", ".starts", ".ends", ".axes", "/Flatten_input",
+                                  "/HardSigmoid", "/Reshape_groups", "/Transpose",
+                                  "/Reshape_groups.shape", "/Reshape_positions",
+                                  "/Reshape_positions.shape"};
     for (int i = 0; i < m->n_layers; i++) {
         const char *name = m->layers[i].name;
         for (int j = 0; j < m->n_layers; j++) {

@@ -175,8 +175,9 @@ static nm_tensor *konst(int c, int h, int w, float base)
 
 /* The kinds main's importer added (dilated asymmetric conv, ceil_mode and
  * exclude_pad pools, binary ops with producers and constants, sigmoid,
- * hardswish, hardsigmoid, tanh, clip, pad, transpose, concat, reshape)
- * export and read back to the same outputs, for two graph outputs. */
+ * hardswish, hardsigmoid, tanh, clip, shuffle, pad, transpose, concat,
+ * reshape to (F,1,1) and to a general shape, a channel slice) export and
+ * read back to the same outputs, for three graph outputs. */
 Test(onnx_export, graph_kinds_roundtrip)
 {
     nm_model *m = nm_model_new("kinds", 3, 7, 8);
@@ -198,8 +199,11 @@ Test(onnx_export, graph_kinds_roundtrip)
     int mp = add_kind(m, "mp", NM_LAYER_MAXPOOL, ap, &t);
     int hs = add_kind(m, "hs", NM_LAYER_HARDSWISH, mp, NULL);
     memset(&t, 0, sizeof t);
+    t.groups = 2;
+    int shf = add_kind(m, "shf", NM_LAYER_SHUFFLE, hs, &t);
+    memset(&t, 0, sizeof t);
     t.pads[0] = 1, t.pads[1] = 0, t.pads[2] = 1, t.pads[5] = 2, t.pad_value = 0.5f;
-    int pd = add_kind(m, "pd", NM_LAYER_PAD, hs, &t);
+    int pd = add_kind(m, "pd", NM_LAYER_PAD, shf, &t);
     memset(&t, 0, sizeof t);
     t.perm[0] = 0, t.perm[1] = 2, t.perm[2] = 1;
     int tp = add_kind(m, "tp", NM_LAYER_TRANSPOSE, pd, &t);
@@ -228,11 +232,19 @@ Test(onnx_export, graph_kinds_roundtrip)
     memset(&t, 0, sizeof t);
     t.out_c = su->out_c * su->out_h * su->out_w, t.out_h = 1, t.out_w = 1;
     int rs = add_kind(m, "rs", NM_LAYER_RESHAPE, sum, &t);
+    memset(&t, 0, sizeof t);
+    t.slice_axis = NM_AXIS_CHANNEL, t.slice_start = 2, t.out_c = 5;
+    int sl = add_kind(m, "sl", NM_LAYER_SLICE, sum, &t);
+    const nm_layer *sll = &m->layers[sl];
+    memset(&t, 0, sizeof t);
+    t.out_c = sll->out_h, t.out_h = sll->out_c, t.out_w = sll->out_w; /* a general reshape */
+    int r4 = add_kind(m, "r4", NM_LAYER_RESHAPE, sl, &t);
     cr_assert(nm_add_linear(m, "fc", rs, 5, 1) >= 0, "%s", nm_errmsg());
     nm_model_init_weights(m, 21);
-    m->n_outputs = 2;
+    m->n_outputs = 3;
     m->outputs[0] = m->n_layers - 1;
     m->outputs[1] = cl;
+    m->outputs[2] = r4;
     (void)hs;
     (void)mp;
 
@@ -245,10 +257,10 @@ Test(onnx_export, graph_kinds_roundtrip)
     cr_assert_not_null(back, "%s", nm_errmsg());
     cr_assert_null(warn, "import warnings: %s", warn ? warn : "");
     nm_tensor *x = ex_input(m, 2, 4);
-    nm_tensor *ya[2] = {0}, *yb[2] = {0};
-    cr_assert_eq(nm_forward_outputs(m, x, ya, 2), 2, "%s", nm_errmsg());
-    cr_assert_eq(nm_forward_outputs(back, x, yb, 2), 2, "%s", nm_errmsg());
-    for (int o = 0; o < 2; o++) {
+    nm_tensor *ya[3] = {0}, *yb[3] = {0};
+    cr_assert_eq(nm_forward_outputs(m, x, ya, 3), 3, "%s", nm_errmsg());
+    cr_assert_eq(nm_forward_outputs(back, x, yb, 3), 3, "%s", nm_errmsg());
+    for (int o = 0; o < 3; o++) {
         cr_assert_eq(ya[o]->numel, yb[o]->numel, "output %d", o);
         double big = 1, diff = 0;
         for (int64_t i = 0; i < ya[o]->numel; i++) {
