@@ -77,6 +77,10 @@ typedef struct {
  * NULL when there are none). NULL with a message naming the file, the node
  * and the problem on failure; "cancelled" when progress asked to stop. */
 nm_model *nm_onnx_load_opts(const char *path, const nm_onnx_opts *opts, char **warnings);
+/* The input size (C, H, W) a file with symbolic dimensions most likely
+ * wants: its fixed dims, `dflt` for the symbolic ones (NM_ERR if its input
+ * is not [N, C, H, W]). For asking the user. */
+int nm_onnx_input_guess(const char *path, int dflt, int *c, int *h, int *w);
 /* nm_onnx_load_opts with default options (the whole graph or nothing). */
 nm_model *nm_onnx_load(const char *path, char **warnings);
 /* The same with progress (per graph node) and cancellation. */
