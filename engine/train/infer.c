@@ -80,24 +80,6 @@ static int64_t input_samples(const nm_model *m, const nm_tensor *x)
     return -1;
 }
 
-/* Bytes of activations one executor pass may hold (nm_net keeps every
- * layer's output for the whole pass). */
-#define NM_FORWARD_ACT_CAP ((int64_t)512 << 20)
-
-/* Samples per executor pass: up to 256, fewer when that many samples'
- * activations would pass NM_FORWARD_ACT_CAP (ViT-B/16 holds 200 MB per
- * 224x224 image), at least 1. */
-static int forward_batch(const nm_model *m, int64_t nall)
-{
-    int64_t per = (int64_t)m->in_c * m->in_h * m->in_w;
-    for (int i = 0; i < m->n_layers; i++)
-        per += (int64_t)m->layers[i].out_c * m->layers[i].out_h * m->layers[i].out_w;
-    int64_t fit = NM_FORWARD_ACT_CAP / (per * (int64_t)sizeof(float) + 1);
-    int64_t b = nall < 256 ? nall : 256;
-    b = b < fit ? b : fit;
-    return b > 0 ? (int)b : 1;
-}
-
 int nm_forward_outputs(nm_model *m, const nm_tensor *x, nm_tensor **ys, int cap)
 {
     const int64_t nall = input_samples(m, x);
@@ -120,8 +102,8 @@ int nm_forward_outputs(nm_model *m, const nm_tensor *x, nm_tensor **ys, int cap)
         if (!ys[k])
             goto fail;
     }
-    const int batch = forward_batch(m, nall);
-    nm_net *net = nm_net_new(m, batch, 0);
+    const int batch = (int)(nall < 256 ? (nall > 0 ? nall : 1) : 256);
+    nm_net *net = nm_net_new(m, batch, NM_NET_LEAN);
     if (!net)
         goto fail;
     const int64_t hw = (int64_t)m->in_h * m->in_w, per = m->in_c * hw;

@@ -41,6 +41,10 @@ typedef struct nm_net nm_net;
  * layer for kinds training does not support (the transformer kinds matmul,
  * layernorm, gelu, softmax, embed, slice and the imported-graph kinds run
  * inference only), detached layers, or NMReLU groups over 64. */
+#define NM_NET_EVAL 0    /* inference; every layer's activation kept (nm_net_act) */
+#define NM_NET_TRAIN 1   /* training */
+#define NM_NET_LEAN 2    /* inference; a value's buffer is reused once its last
+                            reader ran: only graph outputs stay readable */
 nm_net *nm_net_new(nm_model *m, int max_batch, int train);
 void nm_net_free(nm_net *net);
 

@@ -110,9 +110,7 @@ nm_tensor *nm_forward(nm_model *m, const nm_tensor *x);
 /* Every graph output (nm_model_outputs) for input x, in graph order, into
  * ys[0..]: each f32 [N, C, H, W], or with the rank the output had in its
  * file (out_rank: [N, C] or [N, C, H]). The caller releases them. Returns
- * the count, or -1 with a message (then nothing is left in ys). The samples
- * go through in passes of up to 256, fewer when their activations would
- * pass 512 MB (one 224x224 image at a time for ViT-B/16). */
+ * the count, or -1 with a message (then nothing is left in ys). */
 int nm_forward_outputs(nm_model *m, const nm_tensor *x, nm_tensor **ys, int cap);
 
 /* Fine-tuning as a callback of the pruning engine (the `finetune` field of
