@@ -66,7 +66,7 @@ static int transformer_kind(nm_layer_kind k)
 {
     switch (k) {
     case NM_LAYER_MATMUL: case NM_LAYER_LAYERNORM: case NM_LAYER_GELU: case NM_LAYER_SOFTMAX:
-    case NM_LAYER_EMBED: case NM_LAYER_SLICE:
+    case NM_LAYER_EMBED:
         return 1;
     default:
         return 0;
@@ -129,7 +129,7 @@ nm_net *nm_net_new(nm_model *m, int max_batch, int train)
         }
         if (train == NM_NET_TRAIN && transformer_kind(l->kind)) {
             nm_seterr("layer '%s' (%s): the transformer layers (matmul, layernorm, gelu, softmax, "
-                      "embed, slice) run inference only; training cannot backpropagate through "
+                      "embed) run inference only; training cannot backpropagate through "
                       "them", l->name, nm_layer_kind_name(l->kind));
             return NULL;
         }
