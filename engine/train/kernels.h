@@ -127,6 +127,12 @@ void nm_shuffle_forward(const nm_layer *l, int n, const float *x, float *y);
 /* A range of channels, or of the flattened positions (output (C, count, 1)). */
 void nm_slice_forward(const nm_layer *l, int n, const float *x, float *y);
 
+/* --- upsampling kinds (upsample_ops.c), inference only --- */
+/* Transposed convolution of a CONVT layer (model.h): y[cout, n*oh*ow]. */
+void nm_convt_forward(const nm_layer *l, int n, const float *x, float *y);
+/* Nearest or bilinear resize of H and W (a RESIZE layer). */
+void nm_resize_forward(const nm_layer *l, int n, const float *x, float *y);
+
 /* --- loss (loss.c): softmax cross-entropy over logits[k, n] (CNHW, 1x1) ---
  * Returns the mean loss over the n samples; dlogits (may be NULL) receives
  * d(mean loss)/d(logits); *correct (may be NULL) the count of samples whose
