@@ -9,7 +9,7 @@ PKGS = gcc meson ninja-build pkg-config \
        libcriterion-dev fonts-dejavu-core dataset-fashion-mnist tmux \
        libonnx-testdata
 
-.PHONY: all deps build run test test-fast sanitize bench bench-peers clean
+.PHONY: all deps build run test test-fast sanitize bench bench-peers peer-export clean
 
 all: build
 
@@ -63,6 +63,15 @@ bench-peers: build
 	  { echo "bench-peers: installing python3-torch"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-torch; }
 	./$(BUILD)/tests/train/bench_train 30 64
 	/usr/bin/python3 tests/peers/torch_fmnist_cnn.py 30 64
+
+# The ways back out checked by other tools (never part of `make test`):
+# nmlab's ONNX export through onnx.checker, its masks applied to
+# torchvision's resnet18 with torch.nn.utils.prune (tests/peers/torch_masks_peer.py).
+peer-export: build
+	@for p in python3-torch python3-torchvision python3-onnx; do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || \
+	  { echo "peer-export: installing $$p"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$p; }; done
+	/usr/bin/python3 tests/peers/torch_masks_peer.py ./$(BUILD)/app/nmlab
 
 clean:
 	rm -rf $(BUILD) $(SANDIR)

@@ -518,7 +518,25 @@ static void load_start_model(tui_app *a, const char *path, const char *input)
             wb_log_add(&a->s.log, WB_LOG_ERROR, nm_errmsg());
     } else if (path) {
         m = nm_model_load_opts(path, &o, &warn);
-        if (!m) {
+        if (!m && strstr(nm_errmsg(), "is symbolic") && !input) {
+            /* ask for the input size: the console line that loads it,
+             * ready to edit and run */
+            wb_log_add(&a->s.log, WB_LOG_ERROR, nm_errmsg());
+            lua_State *Ls = nmlua_host_state(a->host);
+            lua_getglobal(Ls, "string");
+            lua_getfield(Ls, -1, "format");
+            int gc = 3, gh = 224, gw = 224;
+            nm_onnx_input_guess(path, 224, &gc, &gh, &gw);   /* else the ImageNet size */
+            lua_pushstring(Ls, "model = assert(nm.load(%q, {input = {%d, %d, %d}}))");
+            lua_pushstring(Ls, path);
+            lua_pushinteger(Ls, gc), lua_pushinteger(Ls, gh), lua_pushinteger(Ls, gw);
+            if (lua_pcall(Ls, 5, 1, 0) == LUA_OK && lua_tostring(Ls, -1))
+                snprintf(a->s.input, WB_INPUT_MAX, "%s", lua_tostring(Ls, -1));
+            lua_pop(Ls, 2);
+            a->s.input_len = a->s.input_cursor = (int)strlen(a->s.input);
+            a->s.screen = WB_SCREEN_CONSOLE;
+            tui_status(a, "%s needs its input size: edit {C, H, W} below and press Enter", path);
+        } else if (!m) {
             wb_log_add(&a->s.log, WB_LOG_ERROR, nm_errmsg());
             tui_status(a, "could not open %s (see console)", path);
         } else {

@@ -1,5 +1,8 @@
-/* bind_io.c - nm.load and model:save: model files; nm.npy_load and
- * nm.npy_save: single tensors in NumPy's .npy format.
+/* bind_io.c - nm.load and model:save: model files (safetensors, or ONNX
+ * for a path ending in .onnx); model:save_masks (the effective masks for
+ * PyTorch) and model:shrink (the pruned model with its removed channels
+ * gone: the ways back out of nmlab); nm.npy_load and nm.npy_save: single
+ * tensors in NumPy's .npy format.
  *
  * Missing, unreadable or corrupt files are expected failures: nil and the
  * engine's message (which names the file). "Not enough memory" raises, as
@@ -9,8 +12,11 @@
  * limit. In the sandbox, paths outside the working folder raise. */
 #include "nmio.h"
 #include "nmlua.h"
+#include "shrink.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 /* Holds what nm_model_load returned until it is handed to Lua, so a raise
  * in between (out of memory) cannot leak it: the collector frees it. */
@@ -91,17 +97,70 @@ static int l_load(lua_State *L)
     return 2;
 }
 
-/* model:save(path) -> true  or  nil, message. Writes safetensors. */
+/* 1 if path ends in ".onnx" (any case). */
+static int is_onnx_path(const char *path)
+{
+    size_t n = strlen(path);
+    return n >= 5 && strcasecmp(path + n - 5, ".onnx") == 0;
+}
+
+/* model:save(path) -> true  or  nil, message. Writes ONNX when path ends
+ * in .onnx, else safetensors. */
 static int m_save(lua_State *L)
 {
     const nm_model *m = nmlua_check_model(L, 1);
     const char *path = nmlua_checkpath(L, 2);
-    if (nm_safetensors_save_model_progress(m, path, nmlua_progress, L) != NM_OK) {
+    int rc;
+    if (is_onnx_path(path)) {
+        /* the message being built holds a copy of the weights */
+        nmlua_budget nb;
+        nmlua_budget_begin(L, &nb);
+        rc = nm_onnx_save(m, path, nmlua_progress, L);
+        if (nmlua_budget_end(&nb))
+            return luaL_error(L, "%s", nm_errmsg());
+    } else {
+        rc = nm_safetensors_save_model_progress(m, path, nmlua_progress, L);
+    }
+    if (rc != NM_OK) {
         lua_pushnil(L);
         lua_pushstring(L, nm_errmsg());
         return 2;
     }
     lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* model:save_masks(path) -> true  or  nil, message. */
+static int m_save_masks(lua_State *L)
+{
+    const nm_model *m = nmlua_check_model(L, 1);
+    const char *path = nmlua_checkpath(L, 2);
+    nmlua_budget nb;
+    nmlua_budget_begin(L, &nb);
+    int rc = nm_masks_save(m, path);
+    if (nmlua_budget_end(&nb))
+        return luaL_error(L, "%s", nm_errmsg());
+    if (rc != NM_OK) {
+        lua_pushnil(L);
+        lua_pushstring(L, nm_errmsg());
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* model:shrink() -> a new model (raises on failure, like clone; its
+ * tensors are drawn on the memory limit as they are made). */
+static int m_shrink(lua_State *L)
+{
+    const nm_model *m = nmlua_check_model(L, 1);
+    nmlua_budget nb;
+    nmlua_budget_begin(L, &nb);
+    nm_model *s = nm_model_shrink(m);
+    nmlua_budget_end(&nb);
+    if (s == NULL)
+        return luaL_error(L, "shrink: %s", nm_errmsg());
+    nmlua_push_model(L, s);
     return 1;
 }
 
@@ -157,5 +216,9 @@ void nmlua_open_io(lua_State *L, int nm)
     lua_getfield(L, -1, "methods");
     lua_pushcfunction(L, m_save);
     lua_setfield(L, -2, "save");
+    lua_pushcfunction(L, m_save_masks);
+    lua_setfield(L, -2, "save_masks");
+    lua_pushcfunction(L, m_shrink);
+    lua_setfield(L, -2, "shrink");
     lua_pop(L, 2);
 }

@@ -77,10 +77,45 @@ typedef struct {
  * NULL when there are none). NULL with a message naming the file, the node
  * and the problem on failure; "cancelled" when progress asked to stop. */
 nm_model *nm_onnx_load_opts(const char *path, const nm_onnx_opts *opts, char **warnings);
+/* The input size (C, H, W) a file with symbolic dimensions most likely
+ * wants: its fixed dims, `dflt` for the symbolic ones (NM_ERR if its input
+ * is not [N, C, H, W]). For asking the user. */
+int nm_onnx_input_guess(const char *path, int dflt, int *c, int *h, int *w);
 /* nm_onnx_load_opts with default options (the whole graph or nothing). */
 nm_model *nm_onnx_load(const char *path, char **warnings);
 /* The same with progress (per graph node) and cancellation. */
 nm_model *nm_onnx_load_progress(const char *path, char **warnings, nm_progress_fn progress, void *ud);
+
+/* --- ONNX export (io/onnx_export.c) --- */
+/* Writes m as an ONNX model (IR 7, opset 13; input "input" of shape
+ * [N, C, H, W] with a symbolic batch N; every graph output), atomically.
+ * Weights are written as nm_forward uses them: masked, removed filters and
+ * input channels zeroed. Node names are the layer names. Conv, dwconv,
+ * linear, bn, relu, pools, gap, flatten, the binary ops, sigmoid, tanh,
+ * hardsigmoid, hardswish, clip, concat, pad, reshape, transpose, shuffle
+ * and slice are exported; nmrelu, the transformer kinds and detached layers
+ * give an error naming the layer (docs/formats.md, ONNX export).
+ * Progress is reported per layer; cancelling leaves no file. */
+int nm_onnx_save(const nm_model *m, const char *path, nm_progress_fn progress, void *ud);
+
+/* --- weight masks (io/masks.c) --- */
+/* The mask nm_forward applies to prunable layer l's weight (mask AND
+ * filters[row] AND in_chans[column's channel]), u8 in the weight's shape;
+ * a new tensor (caller releases), NULL with a message. */
+nm_tensor *nm_layer_effective_mask(const nm_layer *l);
+/* PyTorch module path of a layer name: a torch.onnx node name
+ * "/layer1/layer1.0/conv1/Conv" gives "layer1.0.conv1",
+ * "/features/features.0/features.0.0/Conv" "features.0.0", "/fc/Gemm"
+ * "fc"; a name without a leading "/" is returned as it is. */
+int nm_module_path(const char *name, char *out, size_t len);
+/* safetensors file of u8 masks for torch.nn.utils.prune.custom_from_mask,
+ * written atomically: "<module>.weight_mask" (the effective mask, in the
+ * weight's shape) for every prunable layer with any weight pruned; and for
+ * a layer with removed filters also "<module>.bias_mask" (if it has a
+ * bias) and "<bn>.weight_mask" / "<bn>.bias_mask" for a BN it feeds
+ * directly (the filter vector), so that PyTorch outputs 0 on removed
+ * filters as nm_forward does. */
+int nm_masks_save(const nm_model *m, const char *path);
 
 /* --- SCALE-Sim topology CSV (io/scalesim_csv.c) --- */
 /* One detached conv (or linear) per row, synthetic weights from seed,

@@ -103,7 +103,7 @@ int nm_forward_outputs(nm_model *m, const nm_tensor *x, nm_tensor **ys, int cap)
             goto fail;
     }
     const int batch = (int)(nall < 256 ? (nall > 0 ? nall : 1) : 256);
-    nm_net *net = nm_net_new(m, batch, 0);
+    nm_net *net = nm_net_new(m, batch, NM_NET_LEAN);
     if (!net)
         goto fail;
     const int64_t hw = (int64_t)m->in_h * m->in_w, per = m->in_c * hw;

@@ -23,6 +23,10 @@ T.raises(function() io.output("/tmp/nmlab-sandbox-test") end, "outside the worki
 T.raises(function() nm.load("/etc/passwd") end, "outside the working folder")
 T.raises(function() nm.model("m", {1, 2, 2}):save("/tmp/nmlab-sandbox.safetensors") end,
   "outside the working folder")
+T.raises(function() nm.model("m", {1, 2, 2}):save("/tmp/nmlab-sandbox.onnx") end,
+  "outside the working folder")
+T.raises(function() nm.model("m", {1, 2, 2}):save_masks("/tmp/nmlab-sandbox-masks.safetensors") end,
+  "outside the working folder")
 
 -- files under the working folder work
 local name = "nmlab-sandbox-test.txt"

@@ -8,6 +8,7 @@
 #include "model.h"
 #include "nmio.h"
 #include "train.h"
+#include "net.h"
 #include "../test_tmpdir.h"
 
 #include <math.h>
@@ -380,4 +381,40 @@ Test(graph_ops, safetensors_round_trip)
     nm_tensor_release(x), nm_tensor_release(k);
     nm_model_free(m), nm_model_free(r);
     tmpdir_remove(dir);
+}
+
+/* The lean forward (buffers shared by liveness) computes what the net that
+ * keeps every activation computes, on a graph whose values are read far
+ * from where they are made (residual adds, a concat of early layers). */
+Test(graph_ops, lean_forward_equals_full)
+{
+    nm_model *m = nm_model_new("dense", 3, 8, 8);
+    int a = nm_add_conv(m, "c1", NM_INPUT, 4, 3, 3, 1, 1, 1, 1);
+    int b = nm_add_relu(m, "r1", a, 0);
+    int c = nm_add_conv(m, "c2", b, 4, 3, 3, 1, 1, 1, 1);
+    int d = nm_add_binary(m, "add", NM_LAYER_ADD, c, a);       /* a is read again here */
+    int e = nm_add_unary(m, "sig", NM_LAYER_SIGMOID, d, 0, 0);
+    int ins[3] = {a, e, b};                                    /* and again here */
+    int f = nm_add_concat(m, "cat", ins, 3, 0);
+    int g = nm_add_conv(m, "c3", f, 5, 1, 1, 1, 0, 1, 1);
+    int h = nm_add_gap(m, "gap", g);
+    cr_assert(h >= 0 && d >= 0, "%s", nm_errmsg());
+    nm_model_init_weights(m, 11);
+    nm_tensor *x = random_input(3, 3, 8, 8, 23);
+    nm_tensor *y = nm_forward(m, x);   /* lean */
+    cr_assert(y, "%s", nm_errmsg());
+    nm_net *net = nm_net_new(m, 3, NM_NET_EVAL);
+    cr_assert(net, "%s", nm_errmsg());
+    /* [N, C, H, W] -> CNHW */
+    float *in = nm_net_input(net);
+    for (int s = 0; s < 3; s++)
+        for (int ch = 0; ch < 3; ch++)
+            memcpy(in + ((int64_t)ch * 3 + s) * 64, nm_f32(x) + (s * 3 + ch) * 64, 64 * sizeof(float));
+    const float *o = nm_net_forward(net, 3, 0);
+    for (int s = 0; s < 3; s++)
+        for (int ch = 0; ch < 5; ch++)
+            cr_assert_eq(nm_f32(y)[s * 5 + ch], o[ch * 3 + s], "sample %d channel %d", s, ch);
+    nm_net_free(net);
+    nm_tensor_release(x), nm_tensor_release(y);
+    nm_model_free(m);
 }

@@ -539,3 +539,47 @@ nm_model *nm_onnx_load_opts(const char *path, const nm_onnx_opts *opts, char **w
     return m;
 }
 
+
+/* A guess at the input size of a file with symbolic dimensions: its fixed
+ * per-sample dims, `dflt` for the symbolic ones, as nmlab's (C, H, W) for
+ * a rank-4 input. NM_ERR with a message if the file cannot be read or its
+ * input is not [N, C, H, W]. */
+int nm_onnx_input_guess(const char *path, int dflt, int *c, int *h, int *w)
+{
+    unsigned char *data;
+    size_t len;
+    if (nm_read_file(path, ONNX_MAX_FILE, &data, &len) != NM_OK)
+        return NM_ERR;
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, data);
+    free(data);
+    if (!mp || !mp->graph) {
+        if (mp)
+            onnx__model_proto__free_unpacked(mp, NULL);
+        return nm_seterr("%s: not a valid ONNX file", path);
+    }
+    const Onnx__GraphProto *g = mp->graph;
+    int rc = nm_seterr("%s: no [N, C, H, W] input", path);
+    for (size_t i = 0; i < g->n_input; i++) {
+        const Onnx__ValueInfoProto *v = g->input[i];
+        int init = 0;
+        for (size_t k = 0; v->name && k < g->n_initializer; k++)
+            init |= g->initializer[k]->name && !strcmp(g->initializer[k]->name, v->name);
+        if (init || !v->type || !v->type->tensor_type || !v->type->tensor_type->shape)
+            continue;
+        const Onnx__TensorShapeProto *s = v->type->tensor_type->shape;
+        if (s->n_dim == 4) {
+            int d[4];
+            for (int k = 1; k < 4; k++) {
+                const Onnx__TensorShapeProto__Dimension *dim = s->dim[k];
+                int fixed = dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
+                            dim->dim_value > 0 && dim->dim_value <= ONNX_MAX_DIM;
+                d[k] = fixed ? (int)dim->dim_value : dflt;
+            }
+            *c = d[1], *h = d[2], *w = d[3];
+            rc = NM_OK;
+        }
+        break;
+    }
+    onnx__model_proto__free_unpacked(mp, NULL);
+    return rc;
+}
