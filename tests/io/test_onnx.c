@@ -1133,3 +1133,74 @@ Test(onnx, resize_and_convtranspose_refusals, .init = make_tmp, .fini = rm_tmp)
               m->layers[0].out_w == 8 && m->layers[0].scale_h == 0);
     nm_model_free(m);
 }
+
+/* Bit flips and truncations of a ConvTranspose + Resize + Upsample model:
+ * each load either succeeds or fails with a message naming the file, and
+ * a loaded model runs. */
+Test(onnx, mutated_upsample_files_never_crash, .init = make_tmp, .fini = rm_tmp)
+{
+    Onnx__ModelProto *mp = model_new();
+    add_input(mp, "x", 4, (const int64_t[]){1, 2, 3, 3});
+    float *w = pattern(2 * 2 * 9, 0.125f);
+    add_init(mp, tensor_f32("W", 4, (const int64_t[]){2, 1, 3, 3}, w, 1));
+    add_init(mp, tensor_f32("sc", 1, (const int64_t[]){4}, (const float[]){1, 1, 2, 1.5f}, 0));
+    add_init(mp, tensor_i64("sz", 4, (const int64_t[]){1, 2, 5, 4}));
+    Onnx__NodeProto *n = add_node(mp, "ConvTranspose", "up", "x,W", "u");
+    attr_i(n, "group", 2);
+    attr_ints(n, "strides", 2, 2, 2);
+    attr_ints(n, "output_padding", 2, 1, 0);
+    n = add_node(mp, "Resize", "rs", "u,,sc", "r");
+    attr_s(n, "mode", "linear");
+    add_node(mp, "Resize", "rz", "r,,,sz", "z");
+    add_node(mp, "Upsample", "us", "z,sc", "y");
+    free(w);
+    size_t len = onnx__model_proto__get_packed_size(mp);
+    uint8_t *good = malloc(len), *bad = malloc(len);
+    onnx__model_proto__pack(mp, good);
+    onnx__model_proto__free_unpacked(mp, NULL);
+    const char *p = tmp_path("mut_up.onnx");
+    nm_tensor *x = nm_tensor_new4(NM_F32, 4, 1, 2, 3, 3);
+    nm_tensor_fill(x, 0.5f);
+    uint64_t s = 0x2545f4914f6cdd1dULL;
+    int loaded = 0, failed = 0, ran = 0;
+    for (int round = 0; round < 300; round++) {
+        memcpy(bad, good, len);
+        size_t sz = len;
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        if (round % 4 == 3) {
+            sz = (size_t)(s % len);
+        } else {
+            for (int k = 0; k <= round % 3; k++) {
+                s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+                bad[s % len] ^= (uint8_t)(1u << (s >> 32) % 8);
+            }
+        }
+        write_bytes(p, bad, sz);
+        char *warn = NULL;
+        nm_model *m = nm_onnx_load(p, &warn);
+        if (m) {
+            loaded++;
+            /* run it when small enough; a flip may have made it large */
+            int64_t values = 0;
+            for (int i = 0; i < m->n_layers; i++)
+                values += (int64_t)m->layers[i].out_c * m->layers[i].out_h * m->layers[i].out_w;
+            if (nm_model_dense_macs(m) < 100000000 && values < 10000000) {
+                nm_tensor *ys[NM_MAX_OUTPUTS];
+                int k = nm_forward_outputs(m, x, ys, NM_MAX_OUTPUTS);
+                ran += k > 0;
+                for (int j = 0; j < k; j++)
+                    nm_tensor_release(ys[j]);
+            }
+            nm_model_free(m);
+            free(warn);
+        } else {
+            failed++;
+            cr_assert_null(warn);
+            cr_assert(strstr(nm_errmsg(), p), "round %d: %s", round, nm_errmsg());
+        }
+    }
+    cr_assert(loaded > 0 && failed > 0 && ran > 0, "loaded %d, failed %d, ran %d", loaded, failed, ran);
+    nm_tensor_release(x);
+    free(good);
+    free(bad);
+}
