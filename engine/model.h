@@ -66,12 +66,30 @@ typedef enum {
     NM_LAYER_RESHAPE,     /* same values, new (C, H, W) read in row-major order per sample */
     NM_LAYER_TRANSPOSE,   /* output axis i is input axis perm[i] (of C, H, W) */
     NM_LAYER_SHUFFLE,     /* channel shuffle: (groups, C/groups) -> (C/groups, groups) */
+    NM_LAYER_CONVT,       /* transposed 2-D convolution, weight [C_in, C_out/groups, kh, kw]
+                             (not prunable) */
+    NM_LAYER_RESIZE,      /* nearest or bilinear resize of H and W (no weights) */
     NM_LAYER_KIND_COUNT
 } nm_layer_kind;
 
 /* Activation N:M policies and axes (NMReLU). */
 typedef enum { NM_POLICY_FIRST = 0, NM_POLICY_TOPK } nm_act_policy;
 typedef enum { NM_AXIS_POSITION = 0, NM_AXIS_CHANNEL } nm_act_axis;
+
+/* RESIZE settings (ONNX Resize's names; 0 is ONNX's default). The source
+ * coordinate of output x along an axis of in -> out values, scale s:
+ *   half_pixel (x + 0.5) / s - 0.5; pytorch_half_pixel the same, 0 when
+ *   out = 1; align_corners x (in - 1) / (out - 1), 0 when out = 1;
+ *   asymmetric x / s; tf_half_pixel_for_nn (x + 0.5) / s. */
+typedef enum { NM_RESIZE_NEAREST = 0, NM_RESIZE_LINEAR } nm_resize_mode;
+typedef enum {
+    NM_COORD_HALF_PIXEL = 0, NM_COORD_PYTORCH_HALF_PIXEL, NM_COORD_ALIGN_CORNERS,
+    NM_COORD_ASYMMETRIC, NM_COORD_TF_HALF_PIXEL_FOR_NN
+} nm_resize_coord;
+/* Nearest: how a source coordinate rounds to an input index (then clamped). */
+typedef enum {
+    NM_ROUND_PREFER_FLOOR = 0, NM_ROUND_PREFER_CEIL, NM_ROUND_FLOOR, NM_ROUND_CEIL
+} nm_resize_round;
 
 typedef struct nm_layer {
     char name[NM_NAME_MAX];
@@ -135,6 +153,16 @@ typedef struct nm_layer {
     float pad_value;
     /* TRANSPOSE */
     int perm[3];
+    /* CONVT (kh..groups, pad_asym.., dil_h/dil_w as conv): output_padding,
+     * extra rows and columns at the end; output size per axis
+     * (in - 1) * stride - pad - pad2 + dil * (k - 1) + outpad + 1. */
+    int outpad_h, outpad_w;
+    /* RESIZE: out_h/out_w are the requested size (out_c = in_c); the scale
+     * of each axis as the file gave it, 0 = out / in (sizes given). */
+    nm_resize_mode rs_mode;
+    nm_resize_coord rs_coord;
+    nm_resize_round rs_round;
+    float scale_h, scale_w;
 } nm_layer;
 
 /* The tensor slots of a layer, in a fixed order (for release, clone, size). */
@@ -160,7 +188,8 @@ const char *nm_layer_kind_name(nm_layer_kind k);
 /* Kind from its name ("conv", "linear", ...); -1 if unknown. */
 int nm_layer_kind_from_name(const char *name);
 
-/* conv, dwconv and linear carry prunable weights. */
+/* conv, dwconv and linear carry prunable weights (convt's weight is not
+ * prunable: it is kept dense). */
 int nm_layer_prunable(const nm_layer *l);
 /* Kept entries of a keep vector (filters, in_chans): its nonzeros, or
  * `all` when there is none (nothing removed). */
@@ -169,7 +198,8 @@ static inline int nm_keep_count(const nm_tensor *keep, int all)
     return keep ? (int)nm_tensor_nnz(keep) : all;
 }
 /* Dense multiply-accumulates per sample: output positions x weights for a
- * conv/linear layer, the stored count for a matmul, else 0. */
+ * conv/linear layer, input positions x weights for a convt, the stored
+ * count for a matmul, else 0. */
 int64_t nm_layer_dense_macs(const nm_layer *l);
 /* im2col view of a prunable layer's weight: rows = C_out, cols = D. */
 int64_t nm_layer_rows(const nm_layer *l);

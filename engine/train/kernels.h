@@ -154,6 +154,11 @@ void nm_attn_context_forward(int dim, int heads, int tokens, int n, const float 
  * (pos is [positions + 1, c], cls [c]). */
 void nm_embed_forward(int c, int positions, int n, const float *x, const float *pos,
                       const float *cls, float *y);
+/* --- upsampling kinds (upsample_ops.c), inference only --- */
+/* Transposed convolution of a CONVT layer (model.h): y[cout, n*oh*ow]. */
+void nm_convt_forward(const nm_layer *l, int n, const float *x, float *y);
+/* Nearest or bilinear resize of H and W (a RESIZE layer). */
+void nm_resize_forward(const nm_layer *l, int n, const float *x, float *y);
 
 /* --- loss (loss.c): softmax cross-entropy over logits[k, n] (CNHW, 1x1) ---
  * Returns the mean loss over the n samples; dlogits (may be NULL) receives

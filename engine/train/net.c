@@ -549,6 +549,12 @@ const float *nm_net_forward(nm_net *net, int n, int train)
         case NM_LAYER_SLICE:
             nm_slice_forward(l, n, x, q->act);
             break;
+        case NM_LAYER_CONVT:
+            nm_convt_forward(l, n, x, q->act);
+            break;
+        case NM_LAYER_RESIZE:
+            nm_resize_forward(l, n, x, q->act);
+            break;
         default:
             break;   /* rejected in nm_net_new */
         }
