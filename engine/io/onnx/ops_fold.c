@@ -418,7 +418,7 @@ static int reshape_act(importer *im, int x, const int64_t *s, int n)
     if (ox_start_layer(im, &l, NM_LAYER_RESHAPE, x))
         return NM_ERR;
     l.out_c = (int)d[1], l.out_h = (int)d[2], l.out_w = (int)d[3];
-    return ox_add_layer_rank(im, &l, n == 3 ? 5 : 4);   /* rank 3 here is [N, C, L] */
+    return ox_add_layer_rank(im, &l, n == 3 ? RANK_CL : 4);   /* rank 3 here is [N, C, L] */
 }
 
 int op_unsqueeze(importer *im)
