@@ -62,7 +62,7 @@ for _, name in ipairs(split(names)) do
       end)
     end
     if ok then
-      print(("peer nmlab %s batch %d: %.1f images/s (%d forwards, %.2f s)"):format(
+      print(("peer nmlab %s batch %d: %.2f images/s (%d forwards, %.2f s)"):format(
         name, b, reps * b / dt, reps, dt))
     else
       print(("peer nmlab %s batch %d: REFUSED (%s)"):format(name, b, oneline(err)))

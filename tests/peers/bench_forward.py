@@ -64,7 +64,7 @@ def main():
                 for _ in range(reps):
                     model(x)
                 dt = time.perf_counter() - t0
-            print(f"peer pytorch {name} batch {b}: {reps * b / dt:.1f} images/s "
+            print(f"peer pytorch {name} batch {b}: {reps * b / dt:.2f} images/s "
                   f"({reps} forwards, {dt:.2f} s, {torch.get_num_threads()} threads, "
                   f"torch {torch.__version__})", flush=True)
 

@@ -37,7 +37,7 @@ def main():
         def col(v, side):
             if (key, side) in refused and not v:
                 return "REFUSED"
-            return " ".join(f"{x:.1f}" for x in v)
+            return " ".join(f"{x:.2f}" for x in v)
         ratio, per = "-", "-"
         if nm and pt:
             ratio = f"{statistics.median(nm) / statistics.median(pt):.2f}"
