@@ -6,9 +6,10 @@ MESON   ?= meson
 PKGS = gcc meson ninja-build pkg-config \
        libncurses-dev liblua5.4-dev libpng-dev libcairo2-dev zlib1g-dev \
        libopenblas-openmp-dev libjansson-dev libprotobuf-c-dev protobuf-c-compiler \
-       libcriterion-dev fonts-dejavu-core dataset-fashion-mnist tmux
+       libcriterion-dev fonts-dejavu-core dataset-fashion-mnist tmux \
+       libonnx-testdata
 
-.PHONY: all deps build run test test-fast sanitize bench bench-peers peer-deps test-peers clean
+.PHONY: all deps build run test test-fast sanitize bench bench-peers peer-deps test-peers peer-export clean
 
 all: build
 
@@ -67,9 +68,12 @@ peer-deps:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; }
 
 # torchvision networks exported to ONNX by PyTorch, imported and run by
-# nmlab, outputs compared (tests/peers/check_onnx.lua); fails unless all pass.
+# nmlab, outputs compared (tests/peers/check_onnx.lua), after nmlab's masks
+# run on torchvision's resnet18 (tests/peers/torch_masks_peer.py); fails
+# unless all pass.
 test-peers: build peer-deps
 	/usr/bin/python3 tests/peers/torch_onnx_export.py $(PEERDIR)
+	/usr/bin/python3 tests/peers/torch_masks_peer.py ./$(BUILD)/app/nmlab $(PEERDIR)/masks
 	./$(BUILD)/app/nmlab run tests/peers/check_onnx.lua $(PEERDIR)
 
 # PyTorch training and running fmnist_cnn; then the forward of resnet18 and
@@ -80,6 +84,15 @@ bench-peers: build peer-deps
 	/usr/bin/python3 tests/peers/torch_fmnist_cnn.py 30 64
 	/usr/bin/python3 tests/peers/torch_onnx_export.py $(PEERDIR)/bench resnet18 mobilenet_v2
 	sh tests/peers/bench_forward.sh ./$(BUILD)/app/nmlab $(PEERDIR)/bench 3
+
+# The ways back out checked by other tools (never part of `make test`):
+# nmlab's ONNX export through onnx.checker, its masks applied to
+# torchvision's resnet18 with torch.nn.utils.prune (tests/peers/torch_masks_peer.py).
+peer-export: build
+	@for p in python3-torch python3-torchvision python3-onnx; do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || \
+	  { echo "peer-export: installing $$p"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$p; }; done
+	/usr/bin/python3 tests/peers/torch_masks_peer.py ./$(BUILD)/app/nmlab
 
 clean:
 	rm -rf $(BUILD) $(SANDIR)

@@ -18,8 +18,12 @@ void cli_usage(FILE *f)
           "\n"
           "options:\n"
           "  -e CHUNK           run the Lua CHUNK (before SCRIPT, if both are given)\n"
+          "  --input CxHxW      input size of an ONNX model with symbolic dimensions\n"
           "  --mem-limit SIZE   stop scripts whose memory passes SIZE (e.g. 512M, 2G)\n"
-          "  --sandbox          no os.execute/io.popen, files only under this folder\n"
+          "  --sandbox          no os.execute/io.popen, files only under this folder,\n"
+          "                     memory 1G unless --mem-limit, disk writes 1G unless\n"
+          "                     --disk-limit (docs/lua-api.md, Sandbox)\n"
+          "  --disk-limit SIZE  with --sandbox: bytes a script may write in all\n"
           "  --tui SCRIPT       run SCRIPT inside the workbench (the screen stays live)\n"
           "  --screen NAME      start on layers, mask, activations, array, energy or console\n"
           "  --summary          print the model's summary instead of opening the TUI\n"
@@ -91,6 +95,23 @@ int cli_parse(int argc, char **argv, cli_options *o, char *err, size_t errlen)
             const char *v = option_value(argc, argv, &i, "--mem-limit");
             if (v == NULL || cli_parse_size(v, &o->mem_limit) != 0 || o->mem_limit == 0) {
                 snprintf(err, errlen, "--mem-limit needs a size like 512M or 2G, not '%s'",
+                         v ? v : "");
+                return -1;
+            }
+        } else if (opt_is(a, "--input")) {
+            const char *v = option_value(argc, argv, &i, "--input");
+            int c, h, w;
+            char tail;
+            if (!v || sscanf(v, "%dx%dx%d%c", &c, &h, &w, &tail) != 3 || c < 1 || h < 1 || w < 1) {
+                snprintf(err, errlen, "--input needs a size like 3x224x224 (CxHxW), not '%s'",
+                         v ? v : "");
+                return -1;
+            }
+            o->input = v;
+        } else if (opt_is(a, "--disk-limit")) {
+            const char *v = option_value(argc, argv, &i, "--disk-limit");
+            if (v == NULL || cli_parse_size(v, &o->disk_limit) != 0 || o->disk_limit == 0) {
+                snprintf(err, errlen, "--disk-limit needs a size like 512M or 2G, not '%s'",
                          v ? v : "");
                 return -1;
             }

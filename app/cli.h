@@ -24,6 +24,7 @@ typedef struct {
     cli_mode mode;
     size_t mem_limit;       /* --mem-limit, bytes; 0 = none */
     int sandbox;            /* --sandbox */
+    size_t disk_limit;      /* --disk-limit, bytes; 0 = the sandbox's default */
     const char *chunk;      /* -e CHUNK, or NULL */
     const char *model;      /* nmlab MODEL, or NULL */
     int script;             /* argv index of the script, 0 if none */
@@ -32,6 +33,7 @@ typedef struct {
     const char *keys;       /* --keys K1,K2,...: keys fed in --frames mode */
     const char *screen;     /* --screen NAME: start screen */
     int summary;            /* --summary: print the model summary, no TUI */
+    const char *input;      /* --input CxHxW: input size for models with symbolic dims */
 } cli_options;
 
 /* Parses argv. Returns 0, or -1 with a message in err (usage error). */

@@ -70,9 +70,10 @@ int main(int argc, char **argv)
         printf("nmlab %s (%s)\n", NMLAB_VERSION, LUA_RELEASE);
         return 0;
     }
-    nmlua_options hopt = {.mem_limit = o.mem_limit, .sandbox = o.sandbox};
+    nmlua_options hopt = {.mem_limit = o.mem_limit, .sandbox = o.sandbox,
+                          .disk_limit = o.disk_limit};
     if (o.mode == CLI_SHELL && !o.summary && (o.frames > 0 || (isatty(1) && isatty(0)))) {
-        tui_options t = {.model_path = o.model, .script = o.tui_script, .frames = o.frames,
+        tui_options t = {.model_path = o.model, .input = o.input, .script = o.tui_script, .frames = o.frames,
                          .keys = o.keys, .screen = o.screen, .lua = hopt};
         return tui_main(&t);
     }
@@ -90,9 +91,9 @@ int main(int argc, char **argv)
         if (status == 0 && o.script)
             status = report(h, nmlua_host_run_file(h, argc, argv, o.script));
     } else {
-        const char *args[] = {o.model, NMLAB_DEFAULT_MODEL};
+        const char *args[] = {o.model, NMLAB_DEFAULT_MODEL, NULL, o.input};
         int ok = 0;
-        status = report(h, nmlua_host_call(h, "nm.cli", "summary", 2, args, &ok));
+        status = report(h, nmlua_host_call(h, "nm.cli", "summary", 4, args, &ok));
         if (status == 0 && !ok)
             status = 1;
     }

@@ -93,8 +93,7 @@ static const char *tui_prelude =
     "    t = v\n"
     "  end\n"
     "  if type(t) ~= 'table' then\n"
-    "    local mt = getmetatable(t)\n"
-    "    t = mt and type(mt.__index) == 'table' and mt.__index or {}\n"
+    "    t = nm._methods(t)  -- metatables are locked\n"
     "  end\n"
     "  local out = {}\n"
     "  for k in pairs(t) do\n"
@@ -505,8 +504,11 @@ static wb_screen screen_from_name(const char *name)
 }
 
 /* Loads the start model into the Lua global `model`. */
-static void load_start_model(tui_app *a, const char *path)
+static void load_start_model(tui_app *a, const char *path, const char *input)
 {
+    nm_onnx_opts o = {0};
+    if (input)
+        sscanf(input, "%dx%dx%d", &o.in_c, &o.in_h, &o.in_w);   /* checked by cli_parse */
     lua_State *L = nmlua_host_state(a->host);
     nm_model *m = NULL;
     char *warn = NULL;
@@ -515,8 +517,26 @@ static void load_start_model(tui_app *a, const char *path)
         if (!m)
             wb_log_add(&a->s.log, WB_LOG_ERROR, nm_errmsg());
     } else if (path) {
-        m = nm_model_load(path, &warn);
-        if (!m) {
+        m = nm_model_load_opts(path, &o, &warn);
+        if (!m && strstr(nm_errmsg(), "is symbolic") && !input) {
+            /* ask for the input size: the console line that loads it,
+             * ready to edit and run */
+            wb_log_add(&a->s.log, WB_LOG_ERROR, nm_errmsg());
+            lua_State *Ls = nmlua_host_state(a->host);
+            lua_getglobal(Ls, "string");
+            lua_getfield(Ls, -1, "format");
+            int gc = 3, gh = 224, gw = 224;
+            nm_onnx_input_guess(path, 224, &gc, &gh, &gw);   /* else the ImageNet size */
+            lua_pushstring(Ls, "model = assert(nm.load(%q, {input = {%d, %d, %d}}))");
+            lua_pushstring(Ls, path);
+            lua_pushinteger(Ls, gc), lua_pushinteger(Ls, gh), lua_pushinteger(Ls, gw);
+            if (lua_pcall(Ls, 5, 1, 0) == LUA_OK && lua_tostring(Ls, -1))
+                snprintf(a->s.input, WB_INPUT_MAX, "%s", lua_tostring(Ls, -1));
+            lua_pop(Ls, 2);
+            a->s.input_len = a->s.input_cursor = (int)strlen(a->s.input);
+            a->s.screen = WB_SCREEN_CONSOLE;
+            tui_status(a, "%s needs its input size: edit {C, H, W} below and press Enter", path);
+        } else if (!m) {
             wb_log_add(&a->s.log, WB_LOG_ERROR, nm_errmsg());
             tui_status(a, "could not open %s (see console)", path);
         } else {
@@ -663,7 +683,7 @@ int tui_main(const tui_options *opt)
                "nmlab console: Lua 5.4 with `nm`, `model` and `layer` bound. :run FILE runs a script.");
     tui_sim_new(a);
     tui_act_new(a);
-    load_start_model(a, opt->model_path);
+    load_start_model(a, opt->model_path, opt->input);
     if (opt->script) {
         lua_pushstring(L, opt->script);
         lua_setglobal(L, "_TUI_FILE");

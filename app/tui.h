@@ -59,6 +59,7 @@ typedef struct tui_app {
 
 typedef struct {
     const char *model_path;   /* NULL: the built-in default */
+    const char *input;        /* "CxHxW" for a model with symbolic dimensions, or NULL */
     const char *script;       /* --tui SCRIPT.lua, run after start-up */
     int frames;               /* > 0: batch mode, render this many frames */
     const char *keys;         /* batch mode: keys to feed, comma separated */

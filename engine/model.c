@@ -10,7 +10,8 @@
 static const char *kind_names[NM_LAYER_KIND_COUNT] = {
     "conv", "dwconv", "linear", "batchnorm", "relu", "nmrelu", "maxpool",
     "avgpool", "gap", "add", "flatten", "matmul", "layernorm", "gelu",
-    "softmax", "embed", "slice",
+    "softmax", "embed", "slice", "mul", "sub", "div", "sigmoid", "hardsigmoid",
+    "hardswish", "tanh", "clip", "concat", "pad", "reshape", "transpose", "shuffle",
 };
 
 const char *nm_layer_kind_name(nm_layer_kind k)
@@ -61,12 +62,31 @@ nm_model *nm_model_new(const char *name, int in_c, int in_h, int in_w)
     return m;
 }
 
+void nm_layer_slots(nm_layer *l, nm_tensor **slots[NM_LAYER_SLOTS])
+{
+    nm_tensor **s[NM_LAYER_SLOTS] = {&l->weight, &l->bias, &l->mask, &l->filters, &l->in_chans,
+                                     &l->gamma, &l->beta, &l->mean, &l->var, &l->konst};
+    memcpy(slots, s, sizeof s);
+}
+
 static void layer_release(nm_layer *l)
 {
-    nm_tensor *ts[] = {l->weight, l->bias, l->mask, l->filters, l->in_chans,
-                       l->gamma, l->beta, l->mean, l->var};
-    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
-        nm_tensor_release(ts[i]);
+    nm_tensor **ts[NM_LAYER_SLOTS];
+    nm_layer_slots(l, ts);
+    for (int i = 0; i < NM_LAYER_SLOTS; i++)
+        nm_tensor_release(*ts[i]);
+}
+
+int nm_model_outputs(const nm_model *m, int *out, int cap)
+{
+    if (m->n_outputs == 0) {
+        if (cap > 0)
+            out[0] = m->n_layers - 1;
+        return 1;
+    }
+    for (int i = 0; i < m->n_outputs && i < cap; i++)
+        out[i] = m->outputs[i];
+    return m->n_outputs;
 }
 
 void nm_model_free(nm_model *m)
@@ -95,6 +115,9 @@ nm_model *nm_model_clone(const nm_model *m)
     if (!c)
         return NULL;
     c->seed = m->seed;
+    c->n_outputs = m->n_outputs;
+    memcpy(c->outputs, m->outputs, sizeof c->outputs);
+    memcpy(c->out_rank, m->out_rank, sizeof c->out_rank);
     c->layers = calloc((size_t)(m->n_layers ? m->n_layers : 1), sizeof *c->layers);
     if (!c->layers) {
         free(c);
@@ -107,15 +130,10 @@ nm_model *nm_model_clone(const nm_model *m)
         const nm_layer *s = &m->layers[i];
         nm_layer *d = &c->layers[i];
         *d = *s;
-        d->weight = clone_or_null(s->weight, &fail);
-        d->bias = clone_or_null(s->bias, &fail);
-        d->mask = clone_or_null(s->mask, &fail);
-        d->filters = clone_or_null(s->filters, &fail);
-        d->in_chans = clone_or_null(s->in_chans, &fail);
-        d->gamma = clone_or_null(s->gamma, &fail);
-        d->beta = clone_or_null(s->beta, &fail);
-        d->mean = clone_or_null(s->mean, &fail);
-        d->var = clone_or_null(s->var, &fail);
+        nm_tensor **ts[NM_LAYER_SLOTS];
+        nm_layer_slots(d, ts);
+        for (int k = 0; k < NM_LAYER_SLOTS; k++)
+            *ts[k] = clone_or_null(*ts[k], &fail);
         c->n_layers = i + 1;
     }
     if (fail) {
@@ -172,20 +190,149 @@ static int check_param(const nm_layer *l, nm_tensor **slot, const char *what, nm
     return NM_OK;
 }
 
-static int conv_out(int in, int k, int s, int p)
+/* Output length of a window of k (dilation d) sliding by s over in values
+ * padded by p0 before and p1 after; ceil_mode counts a last partial window
+ * unless it would start in the end padding (PyTorch's rule). -1 if none fits. */
+static int window_out(int in, int k, int s, int p0, int p1, int d, int ceil_mode)
 {
-    if (s <= 0 || k <= 0 || in + 2 * p < k)
+    if (d <= 0)
+        d = 1;
+    int64_t span = (int64_t)d * (k - 1) + 1, room = (int64_t)in + p0 + p1 - span;
+    if (s <= 0 || k <= 0 || room < 0)
         return -1;
-    return (in + 2 * p - k) / s + 1;
+    int64_t out = (ceil_mode ? (room + s - 1) / s : room / s) + 1;
+    if (ceil_mode && (out - 1) * s >= (int64_t)in + p0)
+        out--;
+    return out > INT32_MAX ? -1 : (int)out;
+}
+
+/* A window layer's output plane (conv, dwconv, pools). */
+static void window_plane(nm_layer *l, int h, int w)
+{
+    int ph2 = l->pad_asym ? l->pad_h2 : l->pad_h, pw2 = l->pad_asym ? l->pad_w2 : l->pad_w;
+    l->out_h = window_out(h, l->kh, l->stride_h, l->pad_h, ph2, l->dil_h, l->ceil_mode);
+    l->out_w = window_out(w, l->kw, l->stride_w, l->pad_w, pw2, l->dil_w, l->ceil_mode);
+}
+
+static int is_binary(nm_layer_kind k)
+{
+    return k == NM_LAYER_ADD || k == NM_LAYER_MUL || k == NM_LAYER_SUB || k == NM_LAYER_DIV;
+}
+
+/* Broadcast of a (c,h,w) operand against the output shape: each axis 1 or equal. */
+static int broadcasts(int c, int h, int w, int oc, int oh, int ow)
+{
+    return (c == 1 || c == oc) && (h == 1 || h == oh) && (w == 1 || w == ow);
+}
+
+/* Shape checks of the layer kinds added for imported graphs (elementwise,
+ * concat, pad, reshape, transpose, shuffle); (c, h, w) is input 0's shape. */
+static int infer_graph_kind(nm_model *m, nm_layer *l, int c, int h, int w, int want_c,
+                            int want_h, int want_w)
+{
+    switch (l->kind) {
+    case NM_LAYER_ADD: case NM_LAYER_MUL: case NM_LAYER_SUB: case NM_LAYER_DIV: {
+        int c2, h2, w2;
+        if (l->n_inputs == 2) {
+            nm_model_out_shape(m, l->inputs[1], &c2, &h2, &w2);
+        } else {
+            if (!l->konst || l->konst->dtype != NM_F32 || l->konst->ndim != 3)
+                return nm_seterr("layer '%s' (%s) needs a second input or an f32 [c, h, w] constant",
+                                 l->name, nm_layer_kind_name(l->kind));
+            c2 = (int)l->konst->shape[0], h2 = (int)l->konst->shape[1], w2 = (int)l->konst->shape[2];
+        }
+        int oc = c > c2 ? c : c2, oh = h > h2 ? h : h2, ow = w > w2 ? w : w2;
+        if (!broadcasts(c, h, w, oc, oh, ow) || !broadcasts(c2, h2, w2, oc, oh, ow))
+            return nm_seterr("layer '%s': cannot broadcast (%d,%d,%d) %s (%d,%d,%d)", l->name, c, h,
+                             w, nm_layer_kind_name(l->kind), c2, h2, w2);
+        l->out_c = oc, l->out_h = oh, l->out_w = ow;
+        return NM_OK;
+    }
+    case NM_LAYER_SIGMOID: case NM_LAYER_HARDSIGMOID: case NM_LAYER_HARDSWISH:
+    case NM_LAYER_TANH: case NM_LAYER_CLIP:
+        if (l->kind == NM_LAYER_CLIP && !(l->alpha <= l->beta_))
+            return nm_seterr("layer '%s': clip bounds [%g, %g] are empty", l->name,
+                             (double)l->alpha, (double)l->beta_);
+        return NM_OK;
+    case NM_LAYER_CONCAT: {
+        if (l->axis < 0 || l->axis > 2)
+            return nm_seterr("layer '%s': concat axis %d (0 = C, 1 = H, 2 = W)", l->name, l->axis);
+        int64_t sum = 0;
+        for (int i = 0; i < l->n_inputs; i++) {
+            int d[3];
+            nm_model_out_shape(m, l->inputs[i], &d[0], &d[1], &d[2]);
+            int o[3] = {c, h, w};
+            for (int a = 0; a < 3; a++)
+                if (a != l->axis && d[a] != o[a])
+                    return nm_seterr("layer '%s': input %d is (%d,%d,%d), input 0 (%d,%d,%d); "
+                                     "only axis %d may differ", l->name, i, d[0], d[1], d[2], c,
+                                     h, w, l->axis);
+            sum += d[l->axis];
+        }
+        if (sum > INT32_MAX)
+            return nm_seterr("layer '%s': concatenation too large", l->name);
+        if (l->axis == 0) l->out_c = (int)sum;
+        else if (l->axis == 1) l->out_h = (int)sum;
+        else l->out_w = (int)sum;
+        return NM_OK;
+    }
+    case NM_LAYER_PAD: {
+        int64_t o[3] = {c, h, w};
+        for (int a = 0; a < 3; a++) {
+            if (l->pads[a] < 0 || l->pads[a + 3] < 0)
+                return nm_seterr("layer '%s': negative padding", l->name);
+            o[a] += (int64_t)l->pads[a] + l->pads[a + 3];
+            if (o[a] > INT32_MAX)
+                return nm_seterr("layer '%s': padded size too large", l->name);
+        }
+        l->out_c = (int)o[0], l->out_h = (int)o[1], l->out_w = (int)o[2];
+        return NM_OK;
+    }
+    case NM_LAYER_RESHAPE:
+        if (want_c <= 0 || want_h <= 0 || want_w <= 0 ||
+            (int64_t)want_c * want_h * want_w != (int64_t)c * h * w)
+            return nm_seterr("layer '%s': cannot reshape (%d,%d,%d) to (%d,%d,%d)", l->name, c, h,
+                             w, want_c, want_h, want_w);
+        l->out_c = want_c, l->out_h = want_h, l->out_w = want_w;
+        return NM_OK;
+    case NM_LAYER_TRANSPOSE: {
+        int d[3] = {c, h, w}, seen = 0;
+        for (int a = 0; a < 3; a++) {
+            if (l->perm[a] < 0 || l->perm[a] > 2 || (seen & 1 << l->perm[a]))
+                return nm_seterr("layer '%s': perm (%d,%d,%d) is not a permutation of C, H, W",
+                                 l->name, l->perm[0], l->perm[1], l->perm[2]);
+            seen |= 1 << l->perm[a];
+        }
+        l->out_c = d[l->perm[0]], l->out_h = d[l->perm[1]], l->out_w = d[l->perm[2]];
+        return NM_OK;
+    }
+    case NM_LAYER_SHUFFLE:
+        if (l->groups <= 0 || c % l->groups)
+            return nm_seterr("layer '%s': %d groups do not divide %d channels", l->name,
+                             l->groups, c);
+        return NM_OK;
+    default:
+        return nm_seterr("layer '%s': unknown kind %d", l->name, (int)l->kind);
+    }
 }
 
 /* Computes l's output geometry from its producers and checks its parameters. */
 static int infer_layer(nm_model *m, nm_layer *l)
 {
-    int need = (l->kind == NM_LAYER_ADD || l->kind == NM_LAYER_MATMUL) ? 2 : 1;
+    int need = l->kind == NM_LAYER_MATMUL ? 2 : 1;
+    if (is_binary(l->kind))
+        need = l->konst ? 1 : 2;
     int detached = l->n_inputs == 0 && nm_layer_prunable(l);
     if (detached && (l->in_c <= 0 || l->in_h <= 0 || l->in_w <= 0))
         return nm_seterr("layer '%s' has no producer and no input shape", l->name);
+    if (l->n_inputs < 0 || l->n_inputs > NM_MAX_INPUTS)
+        return nm_seterr("layer '%s' has %d inputs (at most %d)", l->name, l->n_inputs,
+                         NM_MAX_INPUTS);
+    if (l->kind == NM_LAYER_CONCAT && l->n_inputs >= 1)
+        need = l->n_inputs;
+    if (l->konst && !is_binary(l->kind))
+        return nm_seterr("layer '%s' (%s) takes no constant operand", l->name,
+                         nm_layer_kind_name(l->kind));
     if (!detached && l->n_inputs != need)
         return nm_seterr("layer '%s' (%s) takes %d input(s), got %d", l->name,
                          nm_layer_kind_name(l->kind), need, l->n_inputs);
@@ -200,6 +347,7 @@ static int infer_layer(nm_model *m, nm_layer *l)
         nm_model_out_shape(m, l->inputs[0], &c, &h, &w);
     int want_c = l->out_c; /* conv/linear/slice: requested outputs */
     int want_h = l->out_h; /* slice of positions: requested count */
+    int want_w = l->out_w; /* reshape: requested shape */
     l->in_c = c, l->in_h = h, l->in_w = w;
     l->out_c = c, l->out_h = h, l->out_w = w;
     if (l->kind == NM_LAYER_CONV || l->kind == NM_LAYER_LINEAR || l->kind == NM_LAYER_DWCONV)
@@ -214,15 +362,16 @@ static int infer_layer(nm_model *m, nm_layer *l)
     case NM_LAYER_CONV: {
         if (l->groups <= 0)
             l->groups = 1;
-        if (l->stride_h <= 0 || l->stride_w <= 0 || l->pad_h < 0 || l->pad_w < 0)
-            return nm_seterr("layer '%s': stride must be positive and padding non-negative", l->name);
+        if (l->stride_h <= 0 || l->stride_w <= 0 || l->pad_h < 0 || l->pad_w < 0 ||
+            (l->pad_asym && (l->pad_h2 < 0 || l->pad_w2 < 0)) || l->dil_h < 0 || l->dil_w < 0)
+            return nm_seterr("layer '%s': stride must be positive, padding and dilation non-negative",
+                             l->name);
         if (l->out_c <= 0 || c % l->groups || l->out_c % l->groups)
             return nm_seterr("layer '%s': %d input and %d output channels do not split into %d groups",
                              l->name, c, l->out_c, l->groups);
         if (l->kind == NM_LAYER_DWCONV && l->out_c != c)
             return nm_seterr("layer '%s': a depthwise conv keeps its %d channels", l->name, c);
-        l->out_h = conv_out(h, l->kh, l->stride_h, l->pad_h);
-        l->out_w = conv_out(w, l->kw, l->stride_w, l->pad_w);
+        window_plane(l, h, w);
         if (l->out_h <= 0 || l->out_w <= 0)
             return nm_seterr("layer '%s': a %dx%d kernel does not fit a %dx%d input (padding %d)",
                              l->name, l->kh, l->kw, h, w, l->pad_h);
@@ -261,8 +410,10 @@ static int infer_layer(nm_model *m, nm_layer *l)
         break;
     case NM_LAYER_MAXPOOL:
     case NM_LAYER_AVGPOOL:
-        l->out_h = conv_out(h, l->kh, l->stride_h, l->pad_h);
-        l->out_w = conv_out(w, l->kw, l->stride_w, l->pad_w);
+        if (l->pad_h < 0 || l->pad_w < 0 || (l->pad_asym && (l->pad_h2 < 0 || l->pad_w2 < 0)) ||
+            l->dil_h < 0 || l->dil_w < 0)
+            return nm_seterr("layer '%s': negative padding or dilation", l->name);
+        window_plane(l, h, w);
         if (l->out_h <= 0 || l->out_w <= 0)
             return nm_seterr("layer '%s': a %dx%d pool does not fit a %dx%d input", l->name,
                              l->kh, l->kw, h, w);
@@ -270,14 +421,6 @@ static int infer_layer(nm_model *m, nm_layer *l)
     case NM_LAYER_GAP:
         l->out_h = l->out_w = 1;
         break;
-    case NM_LAYER_ADD: {
-        int c2, h2, w2;
-        nm_model_out_shape(m, l->inputs[1], &c2, &h2, &w2);
-        if (c2 != c || h2 != h || w2 != w)
-            return nm_seterr("layer '%s': cannot add (%d,%d,%d) and (%d,%d,%d)", l->name, c, h, w,
-                             c2, h2, w2);
-        break;
-    }
     case NM_LAYER_FLATTEN:
         if ((int64_t)c * h * w > INT32_MAX)
             return nm_seterr("layer '%s': flattened size too large", l->name);
@@ -329,7 +472,9 @@ static int infer_layer(nm_model *m, nm_layer *l)
         break;
     }
     default:
-        return nm_seterr("layer '%s': unknown kind %d", l->name, (int)l->kind);
+        if (infer_graph_kind(m, l, c, h, w, want_c, want_h, want_w) != NM_OK)
+            return NM_ERR;
+        break;
     }
     if (l->kind == NM_LAYER_CONV || l->kind == NM_LAYER_DWCONV || l->kind == NM_LAYER_LINEAR) {
         if (check_param(l, &l->bias, "bias", NM_F32, 1, l->out_c, 0, 0, 0, 0) ||
@@ -352,7 +497,7 @@ int nm_model_append(nm_model *m, nm_layer *l)
         return nm_seterr("layer name '%s' is used twice", l->name);
     if ((unsigned)l->kind >= NM_LAYER_KIND_COUNT)
         return nm_seterr("layer '%s': unknown kind %d", l->name, (int)l->kind);
-    for (int i = 0; i < l->n_inputs && i < 2; i++)
+    for (int i = 0; i < l->n_inputs && i < NM_MAX_INPUTS; i++)
         if (l->inputs[i] == NM_PREV)
             l->inputs[i] = m->n_layers - 1 >= 0 ? m->n_layers - 1 : NM_INPUT;
     if (infer_layer(m, l) != NM_OK)
@@ -469,10 +614,52 @@ int nm_add_pool(nm_model *m, const char *name, int input, nm_layer_kind kind, in
 
 int nm_add_add(nm_model *m, const char *name, int a, int b)
 {
+    return nm_add_binary(m, name, NM_LAYER_ADD, a, b);
+}
+
+int nm_add_binary(nm_model *m, const char *name, nm_layer_kind kind, int a, int b)
+{
+    if (!is_binary(kind))
+        return nm_seterr("layer '%s': %s is not an elementwise binary op", name,
+                         nm_layer_kind_name(kind)), -1;
     nm_layer l;
-    layer_init(&l, name, NM_LAYER_ADD, a);
+    layer_init(&l, name, kind, a);
     l.n_inputs = 2;
     l.inputs[1] = b;
+    return add_layer(m, &l);
+}
+
+int nm_add_binary_const(nm_model *m, const char *name, nm_layer_kind kind, int a, nm_tensor *k,
+                        int rev)
+{
+    if (!is_binary(kind))
+        return nm_seterr("layer '%s': %s is not an elementwise binary op", name,
+                         nm_layer_kind_name(kind)), -1;
+    nm_layer l;
+    layer_init(&l, name, kind, a);
+    l.konst = nm_tensor_retain(k);
+    l.rev = rev != 0;
+    return add_layer(m, &l);
+}
+
+int nm_add_unary(nm_model *m, const char *name, nm_layer_kind kind, int input, float alpha,
+                 float beta)
+{
+    nm_layer l;
+    layer_init(&l, name, kind, input);
+    l.alpha = alpha, l.beta_ = beta;
+    return add_layer(m, &l);
+}
+
+int nm_add_concat(nm_model *m, const char *name, const int *inputs, int n, int axis)
+{
+    if (n < 1 || n > NM_MAX_INPUTS)
+        return nm_seterr("layer '%s': concat of %d inputs (1 to %d)", name, n, NM_MAX_INPUTS), -1;
+    nm_layer l;
+    layer_init(&l, name, NM_LAYER_CONCAT, inputs[0]);
+    l.n_inputs = n;
+    memcpy(l.inputs, inputs, sizeof(int) * (size_t)n);
+    l.axis = axis;
     return add_layer(m, &l);
 }
 
@@ -580,17 +767,29 @@ int nm_model_init_weights_progress(nm_model *m, uint64_t seed, nm_progress_fn pr
     return NM_OK;
 }
 
-/* Kinds through which channel identity passes unchanged. */
-static int channel_preserving(nm_layer_kind k)
+/* Layers through which channel identity passes unchanged. */
+static int channel_preserving(const nm_layer *l)
 {
-    switch (k) {
+    switch (l->kind) {
     case NM_LAYER_BN: case NM_LAYER_RELU: case NM_LAYER_NMRELU: case NM_LAYER_MAXPOOL:
     case NM_LAYER_AVGPOOL: case NM_LAYER_GAP: case NM_LAYER_GELU: case NM_LAYER_LAYERNORM:
-    case NM_LAYER_FLATTEN: case NM_LAYER_EMBED: case NM_LAYER_DWCONV:
+    case NM_LAYER_FLATTEN: case NM_LAYER_EMBED: case NM_LAYER_DWCONV: case NM_LAYER_SIGMOID:
+    case NM_LAYER_HARDSIGMOID: case NM_LAYER_HARDSWISH: case NM_LAYER_TANH: case NM_LAYER_CLIP:
         return 1;
+    case NM_LAYER_PAD:
+        return l->pads[0] == 0 && l->pads[3] == 0;
+    case NM_LAYER_ADD: case NM_LAYER_MUL: case NM_LAYER_SUB: case NM_LAYER_DIV:
+        return l->n_inputs == 1; /* with a constant */
     default:
         return 0;
     }
+}
+
+/* Elementwise op of two producers: their channels are tied (a residual add,
+ * a squeeze-excitation scale). */
+static int ties_channels(const nm_layer *l)
+{
+    return is_binary(l->kind) && l->n_inputs == 2;
 }
 
 static int push_unique(int *out, int n, int cap, int v)
@@ -609,12 +808,17 @@ static int walk_back(const nm_model *m, int j, int *out, int n, int cap, int *th
         const nm_layer *l = &m->layers[j];
         if (nm_layer_prunable(l) && l->kind != NM_LAYER_DWCONV)
             return push_unique(out, n, cap, j);
-        if (l->kind == NM_LAYER_ADD) {
+        if (ties_channels(l)) {
             *through_add = 1;
-            n = walk_back(m, l->inputs[0], out, n, cap, through_add);
-            return walk_back(m, l->inputs[1], out, n, cap, through_add);
+            for (int i = 0; i < l->n_inputs; i++) {
+                int c, h, w;
+                nm_model_out_shape(m, l->inputs[i], &c, &h, &w);
+                if (c == l->out_c)
+                    n = walk_back(m, l->inputs[i], out, n, cap, through_add);
+            }
+            return n;
         }
-        if (!channel_preserving(l->kind))
+        if (!channel_preserving(l))
             return n;
         j = l->inputs[0];
     }
@@ -638,7 +842,7 @@ static int walk_forward(const nm_model *m, int j, int *out, int n, int cap, int 
             uses |= l->inputs[i] == j;
         if (!uses)
             continue;
-        if (l->kind == NM_LAYER_ADD) {
+        if (ties_channels(l)) {
             *feeds_add = 1;
             n = walk_forward(m, k, out, n, cap, feeds_add);
         } else if (l->kind == NM_LAYER_DWCONV) {
@@ -646,7 +850,7 @@ static int walk_forward(const nm_model *m, int j, int *out, int n, int cap, int 
             n = walk_forward(m, k, out, n, cap, feeds_add);
         } else if (nm_layer_prunable(l)) {
             n = push_unique(out, n, cap, k);
-        } else if (channel_preserving(l->kind)) {
+        } else if (channel_preserving(l)) {
             n = walk_forward(m, k, out, n, cap, feeds_add);
         }
     }

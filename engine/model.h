@@ -24,6 +24,8 @@
 #define NM_INPUT (-1)       /* producer index meaning "the model input" */
 #define NM_PREV (-2)        /* in nm_add_*: the most recently added layer */
 #define NM_NAME_MAX 64
+#define NM_MAX_INPUTS 64    /* producers of one layer (a DenseNet concat has up to 33) */
+#define NM_MAX_OUTPUTS 16   /* graph outputs of one model */
 
 typedef enum {
     NM_LAYER_CONV = 0,  /* 2-D convolution (groups may be > 1) */
@@ -44,6 +46,24 @@ typedef enum {
     NM_LAYER_EMBED,     /* ViT: (C,H,W) patches -> (C, H*W+1, 1) with class token + positions */
     NM_LAYER_SLICE,     /* a contiguous range of channels (Q/K/V of a packed qkv)
                            or of positions (ViT's class token); no weights */
+    /* Elementwise binary ops: a second producer (inputs[1]) or a constant
+     * operand (`konst`, with n_inputs = 1), broadcast per axis: every axis of
+     * either operand is 1 or the output's. `rev`: the constant is the left
+     * operand (k - x, k / x). NM_LAYER_ADD above follows the same rules. */
+    NM_LAYER_MUL,
+    NM_LAYER_SUB,
+    NM_LAYER_DIV,
+    /* Elementwise unary activations (no weights). */
+    NM_LAYER_SIGMOID,
+    NM_LAYER_HARDSIGMOID, /* max(0, min(1, alpha*x + beta)) */
+    NM_LAYER_HARDSWISH,   /* x * max(0, min(1, x/6 + 1/2)) */
+    NM_LAYER_TANH,
+    NM_LAYER_CLIP,        /* min(max(x, alpha), beta) (either may be +-inf) */
+    NM_LAYER_CONCAT,      /* producers joined along `axis` (0 = C, 1 = H, 2 = W) */
+    NM_LAYER_PAD,         /* constant padding: pads[0..2] before, pads[3..5] after C, H, W */
+    NM_LAYER_RESHAPE,     /* same values, new (C, H, W) read in row-major order per sample */
+    NM_LAYER_TRANSPOSE,   /* output axis i is input axis perm[i] (of C, H, W) */
+    NM_LAYER_SHUFFLE,     /* channel shuffle: (groups, C/groups) -> (C/groups, groups) */
     NM_LAYER_KIND_COUNT
 } nm_layer_kind;
 
@@ -57,12 +77,17 @@ typedef struct nm_layer {
     int n_inputs;           /* 0 only for conv/dwconv/linear read from a
                                topology whose layers are independent: the
                                input shape is then in_c/in_h/in_w as given */
-    int inputs[2];          /* producer layer indices or NM_INPUT */
+    int inputs[NM_MAX_INPUTS]; /* producer layer indices or NM_INPUT */
 
     /* geometry, per sample */
     int in_c, in_h, in_w;
     int out_c, out_h, out_w;
     int kh, kw, stride_h, stride_w, pad_h, pad_w, groups;
+    /* conv and pools: padding after the plane when it differs from before
+     * (pad_h2/pad_w2 used only when pad_asym is set), dilation (0 = 1);
+     * pools: ceil_mode, and exclude_pad = an average divides by the values
+     * inside the input only (ONNX count_include_pad = 0). */
+    int pad_asym, pad_h2, pad_w2, dil_h, dil_w, ceil_mode, exclude_pad;
 
     /* parameters (NULL when the kind has none) */
     nm_tensor *weight;      /* f32, layouts above */
@@ -70,6 +95,7 @@ typedef struct nm_layer {
     nm_tensor *mask;        /* u8, weight's shape, 1 = kept; NULL = all kept */
     nm_tensor *filters;     /* u8 [C_out], 1 = filter kept; NULL = all kept */
     nm_tensor *in_chans;    /* u8 [C_in], 1 = input channel kept; NULL = all kept */
+    nm_tensor *konst;       /* f32 [c, h, w] constant operand of add/mul/sub/div */
 
     /* BN (and LAYERNORM: gamma/beta only) */
     nm_tensor *gamma, *beta, *mean, *var;   /* f32 [C] */
@@ -94,7 +120,23 @@ typedef struct nm_layer {
      * are the flattened H*W, output (C, count, 1)). */
     int slice_start;
     nm_act_axis slice_axis;
+
+    /* ADD/MUL/SUB/DIV with a constant: the constant is the left operand */
+    int rev;
+    /* HARDSIGMOID alpha, beta; CLIP min, max */
+    float alpha, beta_;
+    /* CONCAT axis (0 = C, 1 = H, 2 = W) */
+    int axis;
+    /* PAD: before C, H, W then after C, H, W; value */
+    int pads[6];
+    float pad_value;
+    /* TRANSPOSE */
+    int perm[3];
 } nm_layer;
+
+/* The tensor slots of a layer, in a fixed order (for release, clone, size). */
+#define NM_LAYER_SLOTS 10
+void nm_layer_slots(nm_layer *l, nm_tensor **slots[NM_LAYER_SLOTS]);
 
 typedef struct nm_model {
     char name[NM_NAME_MAX];
@@ -102,6 +144,13 @@ typedef struct nm_model {
     int n_layers, cap_layers;
     nm_layer *layers;
     uint64_t seed;          /* seed the weights were synthesised from (0 = loaded) */
+    /* Graph outputs (layer indices, or NM_INPUT) in graph order; none means
+     * the last layer. out_rank[i] (2..4, 0 = 4) is the rank, batch included,
+     * the output has in the file it came from: [N, C], [N, C, H] or
+     * [N, C, H, W] (the same values; nmlab's (C, H, W) is row-major). */
+    int n_outputs;
+    int outputs[NM_MAX_OUTPUTS];
+    int out_rank[NM_MAX_OUTPUTS];
 } nm_model;
 
 const char *nm_layer_kind_name(nm_layer_kind k);
@@ -159,6 +208,22 @@ int nm_add_embed(nm_model *m, const char *name, int input);
 /* Slice of `count` channels or positions from `start` (see NM_LAYER_SLICE). */
 int nm_add_slice(nm_model *m, const char *name, int input, nm_act_axis axis, int start,
                  int count);
+
+/* Elementwise binary op (NM_LAYER_ADD/MUL/SUB/DIV) of two producers. */
+int nm_add_binary(nm_model *m, const char *name, nm_layer_kind kind, int a, int b);
+/* The same with a constant operand (the layer takes a reference to k,
+ * f32 [c, h, w], each axis 1 or the input's); rev: k is the left operand. */
+int nm_add_binary_const(nm_model *m, const char *name, nm_layer_kind kind, int a, nm_tensor *k,
+                        int rev);
+/* Unary activation; alpha/beta for HARDSIGMOID and CLIP (ignored otherwise). */
+int nm_add_unary(nm_model *m, const char *name, nm_layer_kind kind, int input, float alpha,
+                 float beta);
+/* Concatenation of n producers along axis (0 = C, 1 = H, 2 = W). */
+int nm_add_concat(nm_model *m, const char *name, const int *inputs, int n, int axis);
+
+/* The model's graph outputs: the listed ones, or the last layer. Returns
+ * the count and writes at most cap indices. */
+int nm_model_outputs(const nm_model *m, int *out, int cap);
 
 /* Appends a layer whose fields the caller has filled (used by readers):
  * geometry of the output is recomputed from the producers and checked,

@@ -3,6 +3,7 @@
 #include "error.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,100 @@ int nm_shape_numel(nm_dtype t, int ndim, const int64_t *shape, int64_t *numel)
     return NM_OK;
 }
 
+/* --- memory accounting (tensor.h) --- */
+
+static _Atomic int64_t mem_live, mem_peak;
+static _Thread_local nm_mem_budget *tl_budget;
+static _Atomic uint64_t scope_ids;          /* scopes opened so far, all threads */
+
+static void mem_add(int64_t bytes)
+{
+    int64_t now = atomic_fetch_add(&mem_live, bytes) + bytes;
+    int64_t peak = atomic_load(&mem_peak);
+    while (now > peak && !atomic_compare_exchange_weak(&mem_peak, &peak, now))
+        ;
+}
+
+int64_t nm_mem_live(void) { return atomic_load(&mem_live); }
+int64_t nm_mem_peak(void) { return atomic_load(&mem_peak); }
+void nm_mem_reset_peak(void) { atomic_store(&mem_peak, atomic_load(&mem_live)); }
+
+void nm_mem_budget_push(nm_mem_budget *b, nm_mem_budget_fn fn, void *ud)
+{
+    b->fn = fn;
+    b->ud = ud;
+    b->granted = b->used = 0;
+    b->refused = 0;
+    b->id = atomic_fetch_add(&scope_ids, 1) + 1;
+    b->prev = tl_budget;
+    tl_budget = b;
+}
+
+void nm_mem_budget_pop(nm_mem_budget *b)
+{
+    if (tl_budget == b)
+        tl_budget = b->prev;
+}
+
+/* Asks b's function for `extra` more bytes; marks the scope refused if not. */
+static int budget_ask(nm_mem_budget *b, int64_t extra)
+{
+    if ((uint64_t)extra > SIZE_MAX || b->fn(b->ud, (size_t)extra) != NM_OK) {
+        b->refused = 1;
+        return NM_ERR;
+    }
+    b->granted += extra;
+    return NM_OK;
+}
+
+int nm_mem_reserve(const char *what, int64_t bytes)
+{
+    if (bytes < 0)
+        return nm_seterr("%s: impossible size (%lld bytes)", what, (long long)bytes);
+    nm_mem_budget *b = tl_budget;
+    if (b == NULL || bytes <= b->granted - b->used)
+        return NM_OK;
+    if (budget_ask(b, bytes - (b->granted - b->used)) != NM_OK)
+        return nm_preperr(what);
+    return NM_OK;
+}
+
+/* Draws `bytes` of a new tensor from the thread's budget (asking for the
+ * part not yet granted). */
+static int mem_charge(int64_t bytes)
+{
+    nm_mem_budget *b = tl_budget;
+    if (b == NULL)
+        return NM_OK;
+    if (b->used + bytes > b->granted && budget_ask(b, b->used + bytes - b->granted) != NM_OK)
+        return NM_ERR;
+    b->used += bytes;
+    return NM_OK;
+}
+
+static void mem_uncharge(int64_t bytes)
+{
+    nm_mem_budget *b = tl_budget;
+    if (b)
+        b->used = b->used > bytes ? b->used - bytes : 0;
+}
+
+int nm_mem_charge(const char *what, int64_t bytes)
+{
+    if (bytes < 0)
+        return nm_seterr("%s: impossible size (%lld bytes)", what, (long long)bytes);
+    if (mem_charge(bytes) != NM_OK)
+        return nm_preperr(what);
+    mem_add(bytes);
+    return NM_OK;
+}
+
+void nm_mem_release(int64_t bytes)
+{
+    atomic_fetch_sub(&mem_live, bytes);
+    mem_uncharge(bytes);
+}
+
 nm_tensor *nm_tensor_new(nm_dtype t, int ndim, const int64_t *shape)
 {
     int64_t numel;
@@ -50,12 +145,19 @@ nm_tensor *nm_tensor_new(nm_dtype t, int ndim, const int64_t *shape)
         return NULL;
     }
     size_t bytes = (size_t)numel * dtype_sizes[t];
+    if (mem_charge((int64_t)bytes) != NM_OK) {
+        free(x);
+        return NULL;
+    }
     x->data = calloc(bytes ? bytes : 1, 1);
     if (!x->data) {
+        mem_uncharge((int64_t)bytes);
         free(x);
         nm_seterr("out of memory allocating %zu bytes", bytes);
         return NULL;
     }
+    mem_add((int64_t)bytes);
+    x->mem_scope = tl_budget ? tl_budget->id : 0;
     x->refcount = 1;
     x->dtype = t;
     x->ndim = ndim;
@@ -89,6 +191,10 @@ nm_tensor *nm_tensor_retain(nm_tensor *t)
 void nm_tensor_release(nm_tensor *t)
 {
     if (t && --t->refcount == 0) {
+        int64_t bytes = t->numel * (int64_t)nm_dtype_size(t->dtype);
+        atomic_fetch_sub(&mem_live, bytes);
+        if (tl_budget && t->mem_scope == tl_budget->id)
+            mem_uncharge(bytes);   /* only what this scope allocated */
         free(t->data);
         free(t);
     }

@@ -29,6 +29,7 @@ typedef struct nm_tensor {
     int64_t shape[NM_MAX_DIMS];  /* unused trailing dims are 1 */
     int64_t numel;
     void *data;                  /* numel * nm_dtype_size(dtype) bytes */
+    uint64_t mem_scope;          /* budget scope that allocated it (0: none) */
 } nm_tensor;
 
 size_t nm_dtype_size(nm_dtype t);
@@ -74,5 +75,63 @@ void nm_rng_seed(nm_rng *r, uint64_t seed);
 uint64_t nm_rng_next(nm_rng *r);
 double nm_rng_uniform(nm_rng *r);      /* [0, 1) */
 double nm_rng_normal(nm_rng *r);       /* standard normal */
+
+/* --- memory accounting and budgets ---
+ *
+ * The engine counts the bytes of tensor data it holds (all threads):
+ * nm_mem_live() now, nm_mem_peak() the most since the last
+ * nm_mem_reset_peak(). A caller that must keep an engine call under a limit
+ * (the Lua host's --mem-limit) installs a budget on its thread for the
+ * duration of the call. While one is installed:
+ *   - loaders and builders reserve, before allocating, the bytes a file's
+ *     header (or a zoo entry, or a topology) declares: nm_mem_reserve, which
+ *     asks the budget for what is not yet granted and fails up front with
+ *     "<what>: <the budget's message>";
+ *   - every tensor the thread allocates draws on what was granted, and asks
+ *     the budget for any excess first, so the scope never holds more than
+ *     the budget allowed even where a loader did not reserve.
+ * Tensors allocated in the scope and freed in it go back to the scope (not
+ * to the budget: a grant is only returned when the caller ends the scope). Without a budget
+ * nm_mem_reserve succeeds and nothing is asked. Other threads (OpenMP
+ * workers) are not checked. */
+
+/* Asked for `bytes` more: NM_OK, or NM_ERR with a message (nm_seterr)
+ * saying why not, e.g. "not enough memory: N more bytes would pass the
+ * memory limit of L bytes". */
+typedef int (*nm_mem_budget_fn)(void *ud, size_t bytes);
+
+/* One budget scope; lives on the caller's stack between push and pop. */
+typedef struct nm_mem_budget {
+    nm_mem_budget_fn fn;
+    void *ud;
+    int64_t granted;     /* bytes fn has agreed to in this scope */
+    int64_t used;        /* tensor bytes allocated in the scope and not freed */
+    int refused;         /* set once fn said no: the failure was the budget's */
+    uint64_t id;         /* serial number of the scope (never 0) */
+    struct nm_mem_budget *prev;
+} nm_mem_budget;
+
+/* Installs b (fields set here) as the calling thread's budget; scopes nest.
+ * Pop with nm_mem_budget_pop(b) before b goes out of scope, on every path. */
+void nm_mem_budget_push(nm_mem_budget *b, nm_mem_budget_fn fn, void *ud);
+void nm_mem_budget_pop(nm_mem_budget *b);
+
+/* Reserves `bytes` (what `what` is about to allocate) against the thread's
+ * budget. NM_OK, or NM_ERR with "<what>: <budget's message>" and the scope
+ * marked refused. A negative or absurd size is refused as well. */
+int nm_mem_reserve(const char *what, int64_t bytes);
+
+/* For engine buffers that are not tensors (a file read whole, an unpacked
+ * protobuf message): asks the budget like a tensor allocation (drawing on
+ * what was reserved, then asking for the rest) and counts `bytes` as held,
+ * in the scope and in nm_mem_live, until nm_mem_release(bytes). NM_ERR with
+ * "<what>: <budget's message>" when refused. Call before allocating. */
+int nm_mem_charge(const char *what, int64_t bytes);
+void nm_mem_release(int64_t bytes);
+
+int64_t nm_mem_live(void);
+int64_t nm_mem_peak(void);
+/* Sets the peak to the bytes live now. */
+void nm_mem_reset_peak(void);
 
 #endif

@@ -1,13 +1,22 @@
-/* bind_io.c - nm.load and model:save: model files; nm.npy_load and
- * nm.npy_save: single tensors in NumPy's .npy format.
+/* bind_io.c - nm.load and model:save: model files (safetensors, or ONNX
+ * for a path ending in .onnx); model:save_masks (the effective masks for
+ * PyTorch) and model:shrink (the pruned model with its removed channels
+ * gone: the ways back out of nmlab); nm.npy_load and nm.npy_save: single
+ * tensors in NumPy's .npy format.
  *
  * Missing, unreadable or corrupt files are expected failures: nil and the
- * engine's message (which names the file). In the sandbox, paths outside
- * the working folder raise. */
+ * engine's message (which names the file). "Not enough memory" raises, as
+ * everywhere in nm: the loaders reserve what the file declares against the
+ * memory limit before allocating (nmlua_budget), so a file too big for it
+ * is refused up front with a message naming the file, the bytes and the
+ * limit. In the sandbox, paths outside the working folder raise. */
 #include "nmio.h"
 #include "nmlua.h"
+#include "shrink.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 /* Holds what nm_model_load returned until it is handed to Lua, so a raise
  * in between (out of memory) cannot leak it: the collector frees it. */
@@ -30,10 +39,35 @@ static int guard_gc(lua_State *L)
     return 0;
 }
 
-/* nm.load(path) -> model, warnings|nil  or  nil, message. */
+/* nm.load(path [, {input = {C, H, W}, partial = bool}]) -> model,
+ * warnings|nil  or  nil, message; raises "not enough memory" past the
+ * memory limit. */
 static int l_load(lua_State *L)
 {
     const char *path = nmlua_checkpath(L, 1);
+    nm_onnx_opts o = {.progress = nmlua_progress, .progress_ud = L};
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        if (lua_getfield(L, 2, "input") != LUA_TNIL) {
+            int d[3];
+            if (!lua_istable(L, -1) || luaL_len(L, -1) != 3)
+                luaL_argerror(L, 2, "input must be {C, H, W}");
+            for (int i = 0; i < 3; i++) {
+                lua_geti(L, -1, i + 1);
+                int ok;
+                lua_Integer v = lua_tointegerx(L, -1, &ok);
+                if (!ok || v < 1 || v > (1 << 24))
+                    luaL_argerror(L, 2, "input must be three positive integers {C, H, W}");
+                d[i] = (int)v;
+                lua_pop(L, 1);
+            }
+            o.in_c = d[0], o.in_h = d[1], o.in_w = d[2];
+        }
+        lua_pop(L, 1);
+        lua_getfield(L, 2, "partial");
+        o.partial = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
     load_guard *g = lua_newuserdatauv(L, sizeof *g, 0);
     g->m = NULL;
     g->warnings = NULL;
@@ -41,8 +75,13 @@ static int l_load(lua_State *L)
     lua_pushcfunction(L, guard_gc);
     lua_setfield(L, -2, "__gc");
     lua_setmetatable(L, -2);
-    g->m = nm_model_load_progress(path, &g->warnings, nmlua_progress, L);
+    nmlua_budget nb;
+    nmlua_budget_begin(L, &nb);
+    g->m = nm_model_load_opts(path, &o, &g->warnings);
+    int refused = nmlua_budget_end(&nb);
     if (g->m == NULL) {
+        if (refused)
+            return luaL_error(L, "%s", nm_errmsg());
         lua_pushnil(L);
         lua_pushstring(L, nm_errmsg());
         return 2;
@@ -58,12 +97,31 @@ static int l_load(lua_State *L)
     return 2;
 }
 
-/* model:save(path) -> true  or  nil, message. Writes safetensors. */
+/* 1 if path ends in ".onnx" (any case). */
+static int is_onnx_path(const char *path)
+{
+    size_t n = strlen(path);
+    return n >= 5 && strcasecmp(path + n - 5, ".onnx") == 0;
+}
+
+/* model:save(path) -> true  or  nil, message. Writes ONNX when path ends
+ * in .onnx, else safetensors. */
 static int m_save(lua_State *L)
 {
     const nm_model *m = nmlua_check_model(L, 1);
     const char *path = nmlua_checkpath(L, 2);
-    if (nm_safetensors_save_model_progress(m, path, nmlua_progress, L) != NM_OK) {
+    int rc;
+    if (is_onnx_path(path)) {
+        /* the message being built holds a copy of the weights */
+        nmlua_budget nb;
+        nmlua_budget_begin(L, &nb);
+        rc = nm_onnx_save(m, path, nmlua_progress, L);
+        if (nmlua_budget_end(&nb))
+            return luaL_error(L, "%s", nm_errmsg());
+    } else {
+        rc = nm_safetensors_save_model_progress(m, path, nmlua_progress, L);
+    }
+    if (rc != NM_OK) {
         lua_pushnil(L);
         lua_pushstring(L, nm_errmsg());
         return 2;
@@ -72,13 +130,53 @@ static int m_save(lua_State *L)
     return 1;
 }
 
-/* nm.npy_load(path) -> tensor  or  nil, message. The tensor is counted
- * against the memory limit like any other. */
+/* model:save_masks(path) -> true  or  nil, message. */
+static int m_save_masks(lua_State *L)
+{
+    const nm_model *m = nmlua_check_model(L, 1);
+    const char *path = nmlua_checkpath(L, 2);
+    nmlua_budget nb;
+    nmlua_budget_begin(L, &nb);
+    int rc = nm_masks_save(m, path);
+    if (nmlua_budget_end(&nb))
+        return luaL_error(L, "%s", nm_errmsg());
+    if (rc != NM_OK) {
+        lua_pushnil(L);
+        lua_pushstring(L, nm_errmsg());
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* model:shrink() -> a new model (raises on failure, like clone; its
+ * tensors are drawn on the memory limit as they are made). */
+static int m_shrink(lua_State *L)
+{
+    const nm_model *m = nmlua_check_model(L, 1);
+    nmlua_budget nb;
+    nmlua_budget_begin(L, &nb);
+    nm_model *s = nm_model_shrink(m);
+    nmlua_budget_end(&nb);
+    if (s == NULL)
+        return luaL_error(L, "shrink: %s", nm_errmsg());
+    nmlua_push_model(L, s);
+    return 1;
+}
+
+/* nm.npy_load(path) -> tensor  or  nil, message. The tensor is reserved
+ * against the memory limit before it is allocated (raises "not enough
+ * memory" if it does not fit) and counted like any other. */
 static int l_npy_load(lua_State *L)
 {
     const char *path = nmlua_checkpath(L, 1);
+    nmlua_budget nb;
+    nmlua_budget_begin(L, &nb);
     nm_tensor *t = nm_npy_load(path);
+    int refused = nmlua_budget_end(&nb);
     if (t == NULL) {
+        if (refused)
+            return luaL_error(L, "%s", nm_errmsg());
         lua_pushnil(L);
         lua_pushstring(L, nm_errmsg());
         return 2;
@@ -86,9 +184,7 @@ static int l_npy_load(lua_State *L)
     size_t bytes = (size_t)t->numel * nm_dtype_size(t->dtype);
     if (nmlua_mem_reserve(L, bytes) != NM_OK) {
         nm_tensor_release(t);
-        lua_pushnil(L);
-        lua_pushfstring(L, "%s: %s", path, nm_errmsg());
-        return 2;
+        return luaL_error(L, "%s: %s", path, nm_errmsg());
     }
     nmlua_push_tensor(L, t, bytes);
     return 1;
@@ -120,5 +216,9 @@ void nmlua_open_io(lua_State *L, int nm)
     lua_getfield(L, -1, "methods");
     lua_pushcfunction(L, m_save);
     lua_setfield(L, -2, "save");
+    lua_pushcfunction(L, m_save_masks);
+    lua_setfield(L, -2, "save_masks");
+    lua_pushcfunction(L, m_shrink);
+    lua_setfield(L, -2, "shrink");
     lua_pop(L, 2);
 }

@@ -12,10 +12,24 @@
 #include <string.h>
 
 typedef struct {
-    int refs;           /* handles and views pointing here */
+    int refs;           /* handles, views and use guards pointing here */
     nm_model *m;        /* NULL once freed */
     size_t counted;     /* bytes counted against the memory limit */
+    int uses;           /* engine loops running on the model (they nest) */
+    int weight_uses;    /* of them, loops that change its weights (nm.train) */
+    const char *user;   /* innermost loop ("nm.train"), NULL when idle */
+    const char *weight_user;    /* innermost weight-changing loop */
 } model_box;
+
+/* A use of a box by an engine loop (nmlua_model_use): a to-be-closed
+ * userdata on the loop binding's stack. */
+typedef struct {
+    model_box *box;     /* NULL once released */
+    nmlua_use kind;
+    const char *prev_user, *prev_weight_user;
+} use_guard;
+
+#define NMLUA_USE_GUARD "nm.model.use"
 
 typedef struct { model_box *box; } model_ud;
 typedef struct { model_box *box; int index; } layer_ud;
@@ -112,6 +126,77 @@ static model_box *check_model_box(lua_State *L, int arg)
 nm_model *nmlua_check_model(lua_State *L, int arg)
 {
     return check_model_box(L, arg)->m;
+}
+
+/* ---- models in use by engine loops ---- */
+
+/* The box of a live model or layer handle at arg; raises otherwise. */
+static model_box *box_of(lua_State *L, int arg)
+{
+    layer_ud *lu = luaL_testudata(L, arg, NMLUA_LAYER);
+    if (lu == NULL)
+        return check_model_box(L, arg);
+    if (lu->box == NULL || lu->box->m == NULL)
+        luaL_argerror(L, arg, "model has been freed");
+    return lu->box;
+}
+
+/* Raises "<what>: model is in use by <loop>". */
+static int in_use_error(lua_State *L, const char *what, const char *by)
+{
+    return luaL_error(L, "%s: model is in use by %s", what, by);
+}
+
+nm_model *nmlua_model_check_idle(lua_State *L, int arg, const char *what)
+{
+    model_box *b = box_of(L, arg);
+    if (b->uses > 0)
+        in_use_error(L, what, b->user);
+    return b->m;
+}
+
+/* Ends a use (the guard's __close, or __gc if never closed): restores the
+ * box's previous users and drops the guard's reference. Never raises. */
+static int guard_release(lua_State *L)
+{
+    use_guard *g = luaL_checkudata(L, 1, NMLUA_USE_GUARD);
+    model_box *b = g->box;
+    if (b) {
+        g->box = NULL;
+        b->uses--;
+        if (g->kind & NMLUA_USE_WEIGHTS)
+            b->weight_uses--;
+        b->user = g->prev_user;
+        b->weight_user = g->prev_weight_user;
+        box_release(L, b);
+    }
+    return 0;
+}
+
+nm_model *nmlua_model_use(lua_State *L, int arg, const char *by, nmlua_use kind)
+{
+    model_box *b = box_of(L, arg);
+    if ((kind & NMLUA_USE_MASKS) && b->uses > 0)
+        in_use_error(L, by, b->user);
+    if ((kind & NMLUA_USE_WEIGHTS) && b->weight_uses > 0)
+        in_use_error(L, by, b->weight_user);
+    luaL_checkstack(L, 2, "model use");
+    use_guard *g = lua_newuserdatauv(L, sizeof *g, 0);
+    g->box = NULL;
+    luaL_setmetatable(L, NMLUA_USE_GUARD);
+    g->kind = kind;
+    g->prev_user = b->user;
+    g->prev_weight_user = b->weight_user;
+    g->box = b;
+    b->refs++;
+    b->uses++;
+    b->user = by;
+    if (kind & NMLUA_USE_WEIGHTS) {
+        b->weight_uses++;
+        b->weight_user = by;
+    }
+    lua_toclose(L, -1);
+    return b->m;
 }
 
 static void push_layer(lua_State *L, model_box *b, int index)
@@ -211,12 +296,26 @@ static int m_gc(lua_State *L)
     return 0;
 }
 
-/* model:free(): frees the model now (views then raise). */
+/* model:free(): frees the model now (views then raise). Raises while an
+ * engine loop uses the model (a callback freeing it). */
 static int m_free(lua_State *L)
 {
     model_ud *u = luaL_checkudata(L, 1, NMLUA_MODEL);
-    if (u->box)
+    if (u->box && u->box->m) {
+        nmlua_model_check_idle(L, 1, "model:free");
         box_free_model(L, u->box);
+    }
+    return 0;
+}
+
+/* __close (a <close> variable going out of scope): as model:free. */
+static int m_close(lua_State *L)
+{
+    model_ud *u = luaL_checkudata(L, 1, NMLUA_MODEL);
+    if (u->box && u->box->m) {
+        nmlua_model_check_idle(L, 1, "<close>");
+        box_free_model(L, u->box);
+    }
     return 0;
 }
 
@@ -351,6 +450,7 @@ static int opt_bool(lua_State *L, int opts, const char *field, int dflt)
  * docs/lua-api.md; a bad geometry raises with the engine's message. */
 static int m_add(lua_State *L)
 {
+    nmlua_model_check_idle(L, 1, "model:add");
     model_box *b = check_model_box(L, 1);
     nm_model *m = b->m;
     static const char *const kinds[] = {"conv", "dwconv", "linear", "bn", "relu",
@@ -555,7 +655,7 @@ static const luaL_Reg model_methods[] = {
 };
 
 static const luaL_Reg model_meta[] = {
-    {"__gc", m_gc},   {"__close", m_free},      {"__tostring", m_tostring},
+    {"__gc", m_gc},   {"__close", m_close},      {"__tostring", m_tostring},
     {"__len", m_len}, {"__eq", m_eq},           {NULL, NULL},
 };
 
@@ -572,7 +672,7 @@ static const luaL_Reg layer_meta[] = {
 static void new_type(lua_State *L, const char *tname, const luaL_Reg *meta,
                      const luaL_Reg *methods, lua_CFunction index)
 {
-    luaL_newmetatable(L, tname);
+    nmlua_newmetatable(L, tname);
     luaL_setfuncs(L, meta, 0);
     lua_newtable(L);
     luaL_setfuncs(L, methods, 0);
@@ -585,6 +685,12 @@ static void new_type(lua_State *L, const char *tname, const luaL_Reg *meta,
 
 void nmlua_open_model(lua_State *L, int nm)
 {
+    static const luaL_Reg guard_meta[] = {
+        {"__close", guard_release}, {"__gc", guard_release}, {NULL, NULL},
+    };
+    nmlua_newmetatable(L, NMLUA_USE_GUARD);
+    luaL_setfuncs(L, guard_meta, 0);
+    lua_pop(L, 1);
     new_type(L, NMLUA_MODEL, model_meta, model_methods, m_index);
     new_type(L, NMLUA_LAYER, layer_meta, layer_methods, ly_index);
     lua_pushcfunction(L, l_model);

@@ -374,7 +374,7 @@ void nmlua_open_plot(lua_State *L, int nm)
         {"heatmap", l_heatmap}, {"lines", l_lines},
         {"table", l_table},     {NULL, NULL},
     };
-    luaL_newmetatable(L, NMLUA_PLOT);
+    nmlua_newmetatable(L, NMLUA_PLOT);
     luaL_setfuncs(L, meta, 0);
     luaL_newlib(L, methods);
     lua_setfield(L, -2, "__index");

@@ -94,6 +94,12 @@ void nmp_check_target(lua_State *L, int arg, const char *kinds, nmp_target *t)
     }
 }
 
+void nmp_check_idle(lua_State *L, const nmp_target *t, const char *what)
+{
+    if (t->m)
+        nmlua_model_check_idle(L, t->model_arg, what);
+}
+
 void nmp_recount(lua_State *L, const nmp_target *t)
 {
     if (t->m)
@@ -188,7 +194,7 @@ static report_guard *new_report_guard(lua_State *L)
 {
     report_guard *g = lua_newuserdatauv(L, sizeof *g, 0);
     g->r = NULL;
-    if (luaL_newmetatable(L, "nm.prune.report_guard")) {
+    if (nmlua_newmetatable(L, "nm.prune.report_guard")) {
         lua_pushcfunction(L, report_guard_gc);
         lua_setfield(L, -2, "__gc");
     }
@@ -382,6 +388,7 @@ static int l_nm(lua_State *L)
                                        "include_last", NULL};
     nmp_target t;
     nmp_check_call(L, "mlt", keys, 1, &t);
+    nmp_check_idle(L, &t, "nm.prune.nm");
     int n, m;
     nmp_opt_nm(L, 2, &n, &m, 1);
     nm_group_axis axis = nmp_opt_group(L, 2, "group");
@@ -438,6 +445,7 @@ static int l_filters(lua_State *L)
     static const char *const scores[] = {"l1", "bn", NULL};
     nmp_target t;
     nmp_check_call(L, "ml", keys, 1, &t);
+    nmp_check_idle(L, &t, "nm.prune.filters");
     nm_filter_opts o;
     nm_filter_opts_init(&o, required_num(L, 2, "ratio", 0, 0.999999));
     o.criterion = (nm_filter_criterion)nmlua_opt_enum(L, 2, "score", 0, scores);
@@ -480,6 +488,7 @@ static int l_nffs(lua_State *L)
     static const char *const keys[] = {"n", "m", "u", "ratio", "group", NULL};
     nmp_target t;
     nmp_check_call(L, "l", keys, 1, &t);
+    nmp_check_idle(L, &t, "nm.prune.nffs");
     int n, m;
     nmp_opt_nm(L, 2, &n, &m, 1);
     nm_group_axis axis = nmp_opt_group(L, 2, "group");
@@ -507,6 +516,7 @@ static int l_global(lua_State *L)
                                        "include_first", "include_last", NULL};
     nmp_target t;
     nmp_check_call(L, "m", keys, 1, &t);
+    nmp_check_idle(L, &t, "nm.prune.global");
     nm_global_opts o;
     nm_global_opts_init(&o, required_num(L, 2, "sparsity", 0, 1));
     o.min_density = nmlua_opt_num(L, 2, "min_density", 0, 0, 1, NMLUA_STRICT);
@@ -546,6 +556,7 @@ static int l_magnitude(lua_State *L)
     static const char *const keys[] = {"sparsity", "layers", "include_first", "include_last", NULL};
     nmp_target t;
     nmp_check_call(L, "mlt", keys, 1, &t);
+    nmp_check_idle(L, &t, "nm.prune.magnitude");
     double s = required_num(L, 2, "sparsity", 0, 1);
     if (t.t) {
         check_weight_tensor(L, 1, t.t);
@@ -592,6 +603,7 @@ static int l_reset(lua_State *L)
     nmp_target t;
     lua_settop(L, 2);    /* a layer target pushes its model at 3 */
     nmp_check_target(L, 1, "ml", &t);
+    nmp_check_idle(L, &t, "nm.prune.reset");
     if (t.layer >= 0) {
         reset_layer(&t.m->layers[t.layer]);
     } else {

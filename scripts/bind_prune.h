@@ -34,6 +34,11 @@ typedef struct {
     nm_tensor *t;       /* a tensor target */
 } nmp_target;
 
+/* Raises "<what>: model is in use by <loop>" when the target's model is
+ * in use by an engine loop (nmlua_model_check_idle); nothing for a tensor.
+ * Every nm.prune call that changes masks or keep vectors calls it. */
+void nmp_check_idle(lua_State *L, const nmp_target *t, const char *what);
+
 /* Reads the target at arg; kinds is a mix of "m" (model), "l" (layer),
  * "t" (tensor). For a layer it pushes the model handle (keep the stack). */
 void nmp_check_target(lua_State *L, int arg, const char *kinds, nmp_target *t);

@@ -5,7 +5,9 @@
  * kept in a stack slot: finetune returns failure (the engine stops), an
  * error in on_round or progress makes the next progress check cancel. The
  * binding then raises with the Lua error. Ctrl-C goes through
- * nmlua_progress. */
+ * nmlua_progress. The model is in use (nmlua_model_use) while the engine
+ * runs: callbacks may train it (nm.train changes weights only) but a call
+ * that frees it or changes its masks, keep vectors or layers raises. */
 #include "bind_prune.h"
 
 #include <string.h>
@@ -18,7 +20,6 @@ typedef struct {
     const char *where;  /* which callback failed */
     int round;
     nm_model *m;
-    int n_layers;       /* layers at the start: callbacks must not add any */
 } joint_ctx;
 
 /* Records the error object on top of the stack (the first one wins). */
@@ -33,36 +34,6 @@ static void keep_error(joint_ctx *c, const char *where)
     }
 }
 
-/* After a callback: the model must still be alive and have its layers. */
-static int model_intact(joint_ctx *c)
-{
-    lua_State *L = c->L;
-    return c->m->n_layers == c->n_layers && nmlua_check_model(L, c->model) == c->m;
-}
-
-/* A protected nmlua_check_model (a freed model raises). */
-static int pcheck_model(lua_State *L)
-{
-    nmlua_check_model(L, 1);
-    return 0;
-}
-
-static int still_there(joint_ctx *c, const char *where)
-{
-    lua_State *L = c->L;
-    lua_pushcfunction(L, pcheck_model);
-    lua_pushvalue(L, c->model);
-    int alive = lua_pcall(L, 1, 0, 0) == LUA_OK;
-    if (!alive)
-        lua_pop(L, 1);
-    if (!alive || c->m->n_layers != c->n_layers) {
-        lua_pushfstring(L, "the model was freed or changed inside %s", where);
-        keep_error(c, where);
-        return 0;
-    }
-    return model_intact(c);
-}
-
 static int cb_finetune(void *ud, nm_model *m, int round)
 {
     joint_ctx *c = ud;
@@ -75,10 +46,6 @@ static int cb_finetune(void *ud, nm_model *m, int round)
     if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
         keep_error(c, "finetune");
         nm_seterr("finetune raised an error");
-        return 1;
-    }
-    if (!still_there(c, "finetune")) {
-        nm_seterr("the model was freed or changed inside finetune");
         return 1;
     }
     return 0;
@@ -128,8 +95,6 @@ static void cb_on_round(void *ud, const nm_jointnf_round *info)
     }
     if (lua_pcall(L, 1, 0, 0) != LUA_OK)
         keep_error(c, "on_round");
-    else
-        still_there(c, "on_round");
 }
 
 /* The engine's progress: the Lua progress function (if any), then Ctrl-C.
@@ -148,43 +113,11 @@ static int cb_progress(void *ud, double fraction, const char *what)
             keep_error(c, "progress");
             return 1;
         }
-        if (!still_there(c, "progress"))
-            return 1;
     }
     return nmlua_progress(L, fraction, what);
 }
 
-/* model:free() and <close> while JointNF runs: the engine holds the model. */
-static int busy_free(lua_State *L)
-{
-    return luaL_error(L, "a model cannot be freed inside nm.prune.jointnf's callbacks");
-}
-
-/* Swaps model:free and __close for busy_free (busy = 1) or back to the
- * originals kept at stack slots saved, saved + 1 (busy = 0). */
-static void block_free(lua_State *L, int busy, int saved)
-{
-    luaL_getmetatable(L, NMLUA_MODEL);
-    lua_getfield(L, -1, "methods");
-    if (busy) {
-        lua_getfield(L, -1, "free");
-        lua_replace(L, saved);
-        lua_getfield(L, -2, "__close");
-        lua_replace(L, saved + 1);
-        lua_pushcfunction(L, busy_free);
-        lua_setfield(L, -2, "free");
-        lua_pushcfunction(L, busy_free);
-        lua_setfield(L, -3, "__close");
-    } else {
-        lua_pushvalue(L, saved);
-        lua_setfield(L, -2, "free");
-        lua_pushvalue(L, saved + 1);
-        lua_setfield(L, -3, "__close");
-    }
-    lua_pop(L, 2);
-}
-
-/* Counts the model's new masks (protected: it may have been freed). */
+/* Counts the model's new masks (protected: over the memory limit it raises). */
 static int precount(lua_State *L)
 {
     nmlua_model_recount(L, 1);
@@ -217,7 +150,7 @@ static int l_jointnf(lua_State *L)
     o.min_density = nmlua_opt_num(L, 2, "min_density", 0, 0, 1, NMLUA_STRICT);
     int64_t unmet = 0;
     o.unmet = &unmet;
-    joint_ctx c = {.L = L, .model = 1, .m = t.m, .n_layers = t.m->n_layers};
+    joint_ctx c = {.L = L, .model = 1, .m = t.m};
     c.finetune = nmlua_opt_fn(L, 2, "finetune");
     c.on_round = nmlua_opt_fn(L, 2, "on_round");
     c.progress = nmlua_opt_fn(L, 2, "progress");
@@ -231,14 +164,12 @@ static int l_jointnf(lua_State *L)
     o.on_round_ud = &c;
     o.progress = cb_progress;
     o.progress_ud = &c;
-    lua_pushnil(L);
-    lua_pushnil(L);
-    int saved = lua_gettop(L) - 1;
-    block_free(L, 1, saved);
+    /* The callbacks may train the model (weights) but not free, close,
+     * reset, prune, extend or re-activate it until this call returns. */
+    nmlua_model_use(L, 1, "nm.prune.jointnf", NMLUA_USE_MASKS);
     int rc = nm_prune_jointnf(t.m, &o);
-    block_free(L, 0, saved);
     if (!lua_isnil(L, c.err)) {
-        lua_pushcfunction(L, precount);     /* the model may be gone */
+        lua_pushcfunction(L, precount);     /* the callback's error wins */
         lua_pushvalue(L, c.model);
         if (lua_pcall(L, 1, 0, 0) != LUA_OK)
             lua_pop(L, 1);

@@ -85,7 +85,7 @@ static int l_compress(lua_State *L)
     comp_box *b = lua_newuserdatauv(L, sizeof *b, 0);
     b->c = NULL;
     b->counted = 0;
-    if (luaL_newmetatable(L, COMPRESSED_BOX)) {
+    if (nmlua_newmetatable(L, COMPRESSED_BOX)) {
         lua_pushcfunction(L, comp_gc);
         lua_setfield(L, -2, "__gc");
     }

@@ -83,8 +83,9 @@ static void push_energy_table(lua_State *L, const sim_energy_table *et)
     }
 }
 
-/* Overwrites *et with the keys of the Lua table at idx; unknown keys and
- * non-numbers raise, naming `what` (the option) and the key. */
+/* Overwrites *et with the keys of the Lua table at idx; unknown keys,
+ * non-numbers and values sim_energy_set refuses (0, negative, NaN, Inf,
+ * a fractional node_nm) raise, naming `what` (the option) and the key. */
 static void energy_from_table(lua_State *L, int arg, int idx, const char *what,
                               sim_energy_table *et)
 {
@@ -96,19 +97,8 @@ static void energy_from_table(lua_State *L, int arg, int idx, const char *what,
         const char *key = lua_tostring(L, -2);
         if (!lua_isnumber(L, -1))
             nmlua_field_error(L, arg, what, lua_pushfstring(L, "'%s' must be a number", key));
-        double v = lua_tonumber(L, -1);
-        if (!strcmp(key, "node_nm")) {
-            et->node_nm = (int)v;
-        } else {
-            int n = sim_energy_field_count(), i;
-            double *slot = NULL;
-            for (i = 0; i < n; i++)
-                if (!strcmp(sim_energy_field(et, i, &slot), key))
-                    break;
-            if (i == n)
-                nmlua_field_error(L, arg, what, lua_pushfstring(L, "unknown key '%s'", key));
-            *slot = v;
-        }
+        if (sim_energy_set(et, key, lua_tonumber(L, -1)))     /* the JSON reader's checks */
+            nmlua_field_error(L, arg, what, nm_errmsg());
         lua_pop(L, 1);
     }
 }
@@ -367,7 +357,7 @@ void nmlua_open_sim(lua_State *L, int nm)
     };
     luaL_newlib(L, fns);
     int sim = lua_gettop(L);
-    luaL_newmetatable(L, SIM_SYSTEM);
+    nmlua_newmetatable(L, SIM_SYSTEM);
     lua_pushcfunction(L, sys_tostring);
     lua_setfield(L, -2, "__tostring");
     luaL_newlib(L, sys_methods);

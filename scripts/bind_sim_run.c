@@ -438,12 +438,7 @@ static sim_report *run_target(lua_State *L, sim_target *t, const sim_config *cfg
             lua_pushvalue(L, o->progress);
             lua_pushnumber(L, frac);
             lua_pushstring(L, g.name);
-            lua_call(L, 2, 0);
-            if (!t->bare) {     /* the callback may have freed the model */
-                int layer = t->layer;
-                nmsim_check_target(L, t->arg, t);
-                t->layer = layer;
-            }
+            lua_call(L, 2, 0);      /* the model is in use (sys_run) */
         }
     }
     sim_report_totals(r);
@@ -461,6 +456,8 @@ static int sys_run(lua_State *L)
     check_run_opts(L, 3, &cfg, &o);
     if (sim_config_check(&cfg))
         luaL_argerror(L, 3, nm_errmsg());
+    if (o.progress && !t.bare)      /* the callback cannot free or reshape it */
+        nmlua_model_use(L, 2, "sys:run", NMLUA_USE_READ);
     run_target(L, &t, &cfg, &o);
     push_report(L, -1, o.assume.text);
     return 1;
@@ -654,21 +651,21 @@ void nmsim_open_run(lua_State *L, int sim, int methods)
     luaL_setfuncs(L, fns, 0);
     lua_pop(L, 1);
 
-    luaL_newmetatable(L, SIM_REPORT_BOX);
+    nmlua_newmetatable(L, SIM_REPORT_BOX);
     lua_pushcfunction(L, box_gc);
     lua_setfield(L, -2, "__gc");
     lua_pop(L, 1);
 
     static const luaL_Reg rep_methods[] = {{"csv", report_csv}, {"json", report_json},
                                            {NULL, NULL}};
-    luaL_newmetatable(L, SIM_REPORT);
+    nmlua_newmetatable(L, SIM_REPORT);
     lua_pushcfunction(L, report_tostring);
     lua_setfield(L, -2, "__tostring");
     luaL_newlib(L, rep_methods);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
 
-    luaL_newmetatable(L, SIM_COMPARE);
+    nmlua_newmetatable(L, SIM_COMPARE);
     lua_pushcfunction(L, l_format_compare);
     lua_setfield(L, -2, "__tostring");
     lua_pop(L, 1);

@@ -306,7 +306,7 @@ void nmsim_open_tools(lua_State *L, int sim, int methods)
         {"phase", st_phase}, {"state", st_state}, {"errors", st_errors}, {"free", st_free},
         {NULL, NULL},
     };
-    luaL_newmetatable(L, SIM_STEPPER);
+    nmlua_newmetatable(L, SIM_STEPPER);
     lua_pushcfunction(L, st_free);
     lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, st_free);

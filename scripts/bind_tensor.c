@@ -278,7 +278,7 @@ static const luaL_Reg tensor_meta[] = {
 
 void nmlua_open_tensor(lua_State *L, int nm)
 {
-    luaL_newmetatable(L, NMLUA_TENSOR);
+    nmlua_newmetatable(L, NMLUA_TENSOR);
     luaL_setfuncs(L, tensor_meta, 0);
     luaL_newlib(L, tensor_methods);
     lua_setfield(L, -2, "__index");

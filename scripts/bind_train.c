@@ -6,7 +6,9 @@
  * stop, and the binding raises it once nm_train has returned. A callback
  * returning false stops training quietly (the progress table then has
  * stopped = true). After every step the host's cancel flag is polled
- * (nmlua_progress), so Ctrl-C or the TUI's cancel stops a long run. */
+ * (nmlua_progress), so Ctrl-C or the TUI's cancel stops a long run.
+ * The model is in use (nmlua_model_use) while the loop runs: a callback
+ * freeing, closing, extending, pruning or re-activating it raises. */
 #include "bind_train.h"
 
 #include <string.h>
@@ -214,6 +216,9 @@ static int l_train(lua_State *L)
     read_opts(L, &o, &c);
     lua_pushnil(L);
     c.err_slot = lua_gettop(L);
+    /* Until nm.train returns or raises, callbacks cannot free or reshape the
+     * model; SR-STE rewrites masks, so it needs the model idle. */
+    nmlua_model_use(L, 1, "nm.train", NMLUA_USE_WEIGHTS | (o.srste > 0 ? NMLUA_USE_MASKS : 0));
     o.on_batch = cb_batch;
     o.on_epoch = cb_epoch;
     o.ud = &c;

@@ -89,7 +89,10 @@ static int ds_image(lua_State *L)
     int64_t i = check_index(L, d, 2);
     const nm_tensor *x = d->images;
     int64_t per = x->shape[1] * x->shape[2] * x->shape[3];
+    nmlua_budget nb;
+    nmlua_budget_begin(L, &nb);   /* the copy asks the memory limit first */
     nm_tensor *t = nm_tensor_new4(NM_F32, 3, x->shape[1], x->shape[2], x->shape[3], 0);
+    nmlua_budget_end(&nb);
     if (t == NULL)
         return luaL_error(L, "image: %s", nm_errmsg());
     memcpy(nm_f32(t), nm_f32(x) + i * per, (size_t)per * sizeof(float));
@@ -132,7 +135,9 @@ static int ds_index(lua_State *L)
 
 /* nm.data.fashion_mnist{split = 'train'|'test', limit = n, dir = path}
  * -> dataset. Raises with the engine's message (which names Debian's
- * dataset-fashion-mnist package when the files are missing). */
+ * dataset-fashion-mnist package when the files are missing); only the first
+ * `limit` images are read, and they are reserved against the memory limit
+ * before anything is allocated. */
 static int l_fashion_mnist(lua_State *L)
 {
     static const char *const keys[] = {"split", "limit", "dir", NULL};
@@ -152,7 +157,10 @@ static int l_fashion_mnist(lua_State *L)
         lua_settop(L, 2);
         dir = nmlua_checkpath(L, 2);
     }
+    nmlua_budget nb;
+    nmlua_budget_begin(L, &nb);   /* reserved from the headers, before reading */
     nm_dataset *d = nm_data_fashion_mnist(dir, split == 0, limit);
+    nmlua_budget_end(&nb);
     if (d == NULL)
         return luaL_error(L, "nm.data.fashion_mnist: %s", nm_errmsg());
     push_dataset(L, d);
@@ -207,7 +215,10 @@ static int l_from_tensors(lua_State *L)
         luaL_argerror(L, 3, "classes must be at least 2");
     const char *name = luaL_optstring(L, 4, "tensors");
     nm_tensor *y = check_labels(L, 2);
+    nmlua_budget nb;
+    nmlua_budget_begin(L, &nb);   /* the copy asks the memory limit first */
     nm_tensor *xc = nm_tensor_clone(x);
+    nmlua_budget_end(&nb);
     nm_dataset *d = xc ? nm_dataset_new(name, xc, y, (int)classes) : NULL;
     nm_tensor_release(xc);     /* the dataset holds its own references */
     nm_tensor_release(y);
@@ -227,7 +238,7 @@ static const luaL_Reg dataset_meta[] = {
 
 void nmt_open_data(lua_State *L, int nm)
 {
-    luaL_newmetatable(L, NMLUA_DATASET);
+    nmlua_newmetatable(L, NMLUA_DATASET);
     luaL_setfuncs(L, dataset_meta, 0);
     lua_newtable(L);
     luaL_setfuncs(L, dataset_methods, 0);

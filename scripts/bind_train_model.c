@@ -44,24 +44,31 @@ static int m_evaluate(lua_State *L)
     return 3;
 }
 
-/* model:forward(x) -> new f32 tensor [N, C', H', W'] of the last layer's
- * output; x is f32 [N, C, H, W] or [C, H, W] matching the model input. */
+/* model:forward(x) -> one new f32 tensor per graph output, in graph order
+ * ([N, C', H', W'], or [N, C'] / [N, C', H'] as in the file the model came
+ * from); x is f32 [N, C, H, W] or [C, H, W] matching the model input. */
 static int m_forward(lua_State *L)
 {
     nm_model *m = nmlua_check_model(L, 1);
     const nm_tensor *x = nmlua_check_tensor(L, 2);
     if (x->dtype != NM_F32)
         luaL_argerror(L, 2, "input must be an f32 tensor");
-    nm_tensor *y = nm_forward(m, x);
-    if (y == NULL)
+    nm_tensor *ys[NM_MAX_OUTPUTS];
+    int n = nm_forward_outputs(m, x, ys, NM_MAX_OUTPUTS);
+    if (n < 0)
         return luaL_error(L, "model:forward: %s", nm_errmsg());
-    size_t bytes = (size_t)y->numel * sizeof(float);
-    if (nmlua_mem_reserve(L, bytes) != NM_OK) {
-        nm_tensor_release(y);
+    size_t total = 0;
+    for (int k = 0; k < n; k++)
+        total += (size_t)ys[k]->numel * sizeof(float);
+    if (nmlua_mem_reserve(L, total) != NM_OK) {
+        for (int k = 0; k < n; k++)
+            nm_tensor_release(ys[k]);
         return luaL_error(L, "%s", nm_errmsg());
     }
-    nmlua_push_tensor(L, y, bytes);
-    return 1;
+    luaL_checkstack(L, n, "model:forward");
+    for (int k = 0; k < n; k++)
+        nmlua_push_tensor(L, ys[k], (size_t)ys[k]->numel * sizeof(float));
+    return n;
 }
 
 /* Switches layer l to NMReLU n:m (n > 0) or back to plain ReLU (n = 0).
@@ -94,7 +101,7 @@ static int m_set_activation(lua_State *L)
     static const char *const keys[] = {"n", "m", "policy", "axis", NULL};
     static const char *const policies[] = {"first", "topk", NULL};
     static const char *const axes[] = {"position", "channel", NULL};
-    nm_model *m = nmlua_check_model(L, 1);
+    nm_model *m = nmlua_model_check_idle(L, 1, "model:set_activation");
     int n = 0, mm = 0, policy = NM_POLICY_FIRST, axis = NM_AXIS_POSITION;
     if (!lua_isnoneornil(L, 3)) {
         luaL_checktype(L, 3, LUA_TTABLE);

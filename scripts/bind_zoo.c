@@ -8,7 +8,9 @@
 /* Seed of nm.zoo when the options give none (fixed: runs are reproducible). */
 #define NMLUA_ZOO_SEED 1
 
-/* nm.zoo(name [, {seed = n}]) -> model; raises for unknown names. */
+/* nm.zoo(name [, {seed = n}]) -> model; raises for unknown names, and
+ * "not enough memory" (before building) when the model does not fit the
+ * memory limit. */
 static int l_zoo(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1);
@@ -26,7 +28,10 @@ static int l_zoo(lua_State *L)
     }
     if (!nm_zoo_has(name))
         luaL_argerror(L, 1, lua_pushfstring(L, "no zoo model '%s' (see nm.zoo_list())", name));
+    nmlua_budget nb;
+    nmlua_budget_begin(L, &nb);   /* the model is reserved before it is built */
     nm_model *m = nm_zoo_progress(name, (uint64_t)seed, nmlua_progress, L);
+    nmlua_budget_end(&nb);
     if (m == NULL)
         return luaL_error(L, "nm.zoo('%s'): %s", name, nm_errmsg());
     nmlua_push_model(L, m);

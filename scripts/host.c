@@ -3,6 +3,7 @@
 #include "host.h"
 #include "compat.h"
 #include "error.h"
+#include "fileutil.h"
 #include "nmlua.h"
 #include "sandbox.h"
 
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 struct nmlua_host {
     lua_State *L;
@@ -300,10 +302,32 @@ void nmlua_mem_release(lua_State *L, size_t bytes)
 const char *nmlua_checkpath(lua_State *L, int arg)
 {
     const char *path = luaL_checkstring(L, arg);
-    nmlua_host *h = nmlua_host_of(L);
-    if (h->sandbox && !nmlua_path_under(h->root, path))
-        luaL_error(L, "sandbox: '%s' is outside the working folder %s", path, h->root);
+    if (!nmlua_path_allowed(L, path))
+        luaL_error(L, "sandbox: '%s' is outside the working folder %s", path,
+                   nmlua_host_of(L)->root);
     return path;
+}
+
+int nmlua_path_allowed(lua_State *L, const char *path)
+{
+    nmlua_host *h = nmlua_host_of(L);
+    return !h->sandbox || nmlua_path_under(h->root, path);
+}
+
+/* Caps the size of any file this process writes (the sandbox's disk cap):
+ * lowers the soft RLIMIT_FSIZE (never raises it) and ignores SIGXFSZ, so a
+ * write past the cap fails with EFBIG instead of killing the process, and
+ * an atomic save then removes its temporary file. */
+static int cap_file_size(size_t bytes)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_FSIZE, &rl) != 0)
+        return -1;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)bytes)
+        rl.rlim_cur = (rlim_t)bytes;
+    if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
+        return -1;
+    return setrlimit(RLIMIT_FSIZE, &rl);
 }
 
 /* Turns any error object into a message with a traceback (lua.c's idea). */
@@ -357,6 +381,17 @@ nmlua_host *nmlua_host_new(const nmlua_options *opt, char *err, size_t errlen)
         snprintf(err, errlen, "sandbox: cannot resolve the working folder");
         free(h);
         return NULL;
+    }
+    if (h->sandbox) {
+        size_t disk = opt->disk_limit ? opt->disk_limit : NMLUA_SANDBOX_DISK_LIMIT;
+        if (h->mem_limit == 0)
+            h->mem_limit = NMLUA_SANDBOX_MEM_LIMIT;
+        if (cap_file_size(disk) != 0) {
+            snprintf(err, errlen, "sandbox: cannot cap the size of written files");
+            free(h);
+            return NULL;
+        }
+        nm_write_budget_set(disk > LLONG_MAX ? LLONG_MAX : (long long)disk);
     }
     h->L = lua_newstate(host_alloc, h);
     if (h->L == NULL) {
@@ -470,7 +505,11 @@ static int load_file(lua_State *L)
     lua_settop(L, 0);
     lua_createtable(L, ra->argc - ra->script, ra->script + 1);
     for (int i = 0; i < ra->argc; i++) {
-        lua_pushstring(L, ra->argv[i]);
+        /* the sandbox does not tell where the executable lives */
+        if (i == 0 && nmlua_host_of(L)->sandbox)
+            lua_pushliteral(L, "nmlab");
+        else
+            lua_pushstring(L, ra->argv[i]);
         lua_rawseti(L, -2, i - ra->script);
     }
     lua_setglobal(L, "arg");

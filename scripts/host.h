@@ -19,6 +19,14 @@
 
 #define NMLUA_HOOK_COUNT 10000
 
+/* Caps of the sandbox (docs/lua-api.md, "Sandbox") when none is given: the
+ * memory limit, and the disk cap: bytes the script may write in all
+ * (Lua file writes and nmlab's saves) and, as the soft RLIMIT_FSIZE, the
+ * largest file the process may write (a write past it fails with "File
+ * too large"). */
+#define NMLUA_SANDBOX_MEM_LIMIT ((size_t)1 << 30)
+#define NMLUA_SANDBOX_DISK_LIMIT ((size_t)1 << 30)
+
 /* Called from the hook, at most every pump_interval_ms. Returning nonzero
  * cancels the running script. */
 typedef int (*nmlua_pump_fn)(void *ud);
@@ -29,8 +37,15 @@ typedef void (*nmlua_progress_fn)(void *ud, double fraction, const char *what);
 
 typedef struct {
     size_t mem_limit;        /* bytes of Lua heap plus engine objects held by
-                                scripts; 0 = no limit */
+                                scripts; 0 = no limit (with sandbox:
+                                NMLUA_SANDBOX_MEM_LIMIT) */
     int sandbox;             /* restricted environment (sandbox.c) */
+    size_t disk_limit;       /* sandbox only: bytes the script may write in
+                                all, and the size cap of every file the
+                                process writes; 0 = NMLUA_SANDBOX_DISK_LIMIT.
+                                Process-wide and for good (nm_write_budget_set,
+                                RLIMIT_FSIZE; SIGXFSZ is ignored so writes
+                                past the cap fail with EFBIG) */
     nmlua_pump_fn pump;      /* may be NULL */
     void *pump_ud;
     int pump_interval_ms;    /* 0 = every hook */

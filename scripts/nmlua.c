@@ -19,6 +19,7 @@ static const struct {
     {"prune", nmlua_open_prune},
     {"train", nmlua_open_train},    /* after model: adds model:evaluate... */
     {"debug", nmlua_open_debug},
+    {"mem", nmlua_open_mem},
 };
 
 /* nm._cancel_after(hooks): cancel the running script after `hooks` more
@@ -31,10 +32,46 @@ static int l_cancel_after(lua_State *L)
     return 0;
 }
 
+/* Copies the string keys of the table at src into the table at dst. */
+static void copy_names(lua_State *L, int src, int dst)
+{
+    lua_pushnil(L);
+    while (lua_next(L, src)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            lua_pushvalue(L, -1);
+            lua_pushboolean(L, 1);
+            lua_settable(L, dst);
+        }
+    }
+}
+
+/* nm._methods(x) -> {name = true, ...}: the method names of an nm object
+ * (its metatable's __index table, or the method table a C __index keeps as
+ * its first upvalue), a fresh copy: the metatables are locked, so this is
+ * how the TUI console completes `obj:na<Tab>`. Empty for anything else. */
+static int l_methods(lua_State *L)
+{
+    lua_settop(L, 1);
+    lua_newtable(L);
+    if (lua_getmetatable(L, 1)) {
+        int mt = lua_gettop(L);
+        lua_getfield(L, mt, "__index");
+        if (lua_type(L, -1) == LUA_TFUNCTION && lua_getupvalue(L, -1, 1))
+            lua_replace(L, -2);
+        if (lua_istable(L, -1))
+            copy_names(L, lua_gettop(L), 2);
+    }
+    lua_settop(L, 2);
+    return 1;
+}
+
 void nmlua_open_debug(lua_State *L, int nm)
 {
     lua_pushcfunction(L, l_cancel_after);
     lua_setfield(L, nm, "_cancel_after");
+    lua_pushcfunction(L, l_methods);
+    lua_setfield(L, nm, "_methods");
 }
 
 int luaopen_nm(lua_State *L)
@@ -50,6 +87,16 @@ int luaopen_nm(lua_State *L)
         lua_settop(L, nm);
     }
     return 1;
+}
+
+int nmlua_newmetatable(lua_State *L, const char *tname)
+{
+    int fresh = luaL_newmetatable(L, tname);
+    if (fresh) {
+        lua_pushstring(L, tname);
+        lua_setfield(L, -2, "__metatable");
+    }
+    return fresh;
 }
 
 void nmlua_set_num(lua_State *L, const char *k, double v)

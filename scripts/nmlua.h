@@ -31,7 +31,8 @@ void nmlua_open_sim(lua_State *L, int nm);     /* bind_sim.c: nm.sim */
 void nmlua_open_plot(lua_State *L, int nm);    /* bind_plot.c: nm.plot */
 void nmlua_open_prune(lua_State *L, int nm);   /* bind_prune*.c: nm.prune, nm.nmrelu, ... */
 void nmlua_open_train(lua_State *L, int nm);   /* bind_train*.c: nm.train, nm.data */
-void nmlua_open_debug(lua_State *L, int nm);   /* nmlua.c: nm._cancel_after */
+void nmlua_open_debug(lua_State *L, int nm);   /* nmlua.c: nm._cancel_after, nm._methods */
+void nmlua_open_mem(lua_State *L, int nm);     /* bind_mem.c: nm.memory */
 
 /* Builds the `nm` module table (all submodules) and leaves it on the stack. */
 int luaopen_nm(lua_State *L);
@@ -46,6 +47,20 @@ nmlua_host *nmlua_host_of(lua_State *L);
 int nmlua_mem_reserve(lua_State *L, size_t bytes);
 /* Gives back what nmlua_mem_reserve counted. */
 void nmlua_mem_release(lua_State *L, size_t bytes);
+
+/* The engine's memory budget (tensor.h) for the engine call between begin
+ * and end (bind_mem.c): what the engine reserves is counted against the
+ * memory limit until end, so loaders refuse before allocating. end must run
+ * on every path before the binding raises or returns; it gives the
+ * reservation back and returns nonzero if the limit refused something (the
+ * engine's failure was "not enough memory": the binding raises it). */
+typedef struct {
+    nm_mem_budget b;
+    lua_State *L;
+    size_t held;        /* bytes counted by the budget so far */
+} nmlua_budget;
+void nmlua_budget_begin(lua_State *L, nmlua_budget *nb);
+int nmlua_budget_end(nmlua_budget *nb);
 
 /* luaL_checkstring for a file name; in the sandbox it raises unless the
  * file lies under the working folder. */
@@ -86,6 +101,45 @@ nm_model *nmlua_check_model(lua_State *L, int arg);
 void nmlua_model_recount(lua_State *L, int arg);
 /* Bytes of all tensors a model owns. */
 size_t nmlua_model_bytes(const nm_model *m);
+
+/* --- models in use by engine loops (bind_model.c) ---
+ *
+ * A binding that runs an engine loop calling back into Lua (nm.train,
+ * nm.prune.jointnf, sys:run with progress) marks the model as in use for
+ * the loop's duration. While it is, every entry point that frees the model
+ * or changes its structure (layers, masks, keep vectors, activations)
+ * raises "<what>: model is in use by <loop>" through nmlua_model_check_idle;
+ * reads and weight values stay allowed. docs/lua-api.md lists the rules. */
+
+/* What a loop does to the model it uses (flags, combined with |). */
+enum {
+    NMLUA_USE_READ = 0,     /* only reads it (sys:run): nests in any loop */
+    NMLUA_USE_WEIGHTS = 1,  /* changes weights (nm.train): not inside another
+                             * weight-changing loop on the same model */
+    NMLUA_USE_MASKS = 2,    /* changes masks or structure (nm.prune.jointnf;
+                             * SR-STE training is WEIGHTS | MASKS): needs the
+                             * model idle */
+};
+typedef int nmlua_use;
+
+/* Marks the model of the model or layer handle at arg as in use by loop
+ * `by` (a string literal, named in errors) until the calling C function
+ * returns or raises: pushes a guard and makes it a to-be-closed slot, so
+ * the caller must not remove it or move it (lua_remove, lua_insert,
+ * lua_replace at its slot, lua_settop below it). Returns the model; raises
+ * if the loop conflicts with one already running on it (see the flags). */
+nm_model *nmlua_model_use(lua_State *L, int arg, const char *by, nmlua_use kind);
+/* THE check of every mutating entry point: the model of the model or layer
+ * handle at arg, or raises "<what>: model is in use by <loop>" while any
+ * engine loop uses it (and "model has been freed"). */
+nm_model *nmlua_model_check_idle(lua_State *L, int arg, const char *what);
+
+/* --- metatables (nmlua.c) --- */
+
+/* luaL_newmetatable that also locks the new metatable: its __metatable
+ * field is tname, so getmetatable(x) returns tname and scripts cannot reach
+ * (and strip __gc from) the real table. Leaves it on the stack. */
+int nmlua_newmetatable(lua_State *L, const char *tname);
 
 /* --- result tables (nmlua.c) --- */
 

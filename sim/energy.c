@@ -67,6 +67,52 @@ const char *sim_energy_field(sim_energy_table *et, int i, double **slot)
     return fields[i].name;
 }
 
+/* The one check of a value: node_nm an integer in 1..1000, every other
+ * field a positive finite number (0 would make equal-area sides and
+ * leakage divide by zero; NaN, Inf and negatives make reports nonsense). */
+static int check_value(const char *key, double v)
+{
+    if (!strcmp(key, "node_nm")) {
+        if (!(v >= 1 && v <= 1000) || v != floor(v))
+            return nm_seterr("'node_nm' must be an integer in 1..1000 (got %g)", v);
+        return NM_OK;
+    }
+    if (!(v > 0) || !isfinite(v))
+        return nm_seterr("'%s' must be a positive finite number (got %g)", key, v);
+    return NM_OK;
+}
+
+int sim_energy_set(sim_energy_table *et, const char *key, double v)
+{
+    size_t i = 0;
+    if (strcmp(key, "node_nm")) {
+        while (i < N_FIELDS && strcmp(fields[i].name, key))
+            i++;
+        if (i == N_FIELDS)
+            return nm_seterr("unknown key '%s'", key);
+    }
+    if (check_value(key, v))
+        return NM_ERR;
+    if (!strcmp(key, "node_nm"))
+        et->node_nm = (int)v;
+    else
+        *(double *)((char *)et + fields[i].off) = v;
+    return NM_OK;
+}
+
+int sim_energy_check(const sim_energy_table *et)
+{
+    int bad = check_value("node_nm", et->node_nm);
+    for (size_t i = 0; i < N_FIELDS && !bad; i++)
+        bad = check_value(fields[i].name, *(const double *)((const char *)et + fields[i].off));
+    if (bad) {
+        char why[200];
+        snprintf(why, sizeof why, "%s", nm_errmsg());
+        return nm_seterr("energy table: %s", why);
+    }
+    return NM_OK;
+}
+
 int sim_energy_load_json(const char *path, sim_energy_table *et)
 {
     unsigned char *text;
@@ -86,30 +132,20 @@ int sim_energy_load_json(const char *path, sim_energy_table *et)
     const char *key;
     json_t *v;
     json_object_foreach(root, key, v) {
-        if (!strcmp(key, "node_nm")) {
-            if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000) {
-                json_decref(root);
-                return nm_seterr("%s: node_nm must be an integer in 1..1000", path);
-            }
-            t.node_nm = (int)json_integer_value(v);
-            continue;
-        }
         if (!strcmp(key, "comment") || !strcmp(key, "source"))
             continue;
-        size_t i = 0;
-        while (i < N_FIELDS && strcmp(fields[i].name, key))
-            i++;
-        if (i == N_FIELDS) {
-            nm_seterr("%s: unknown key '%s'", path, key);   /* key dies with root */
+        if (!json_is_number(v)) {
+            nm_seterr("%s: '%s' must be a number", path, key); /* key dies with root */
             json_decref(root);
             return NM_ERR;
         }
-        if (!json_is_number(v) || json_number_value(v) < 0 || !isfinite(json_number_value(v))) {
-            nm_seterr("%s: '%s' must be a non-negative number", path, key);
+        if (sim_energy_set(&t, key, json_number_value(v))) {
+            char why[256];
+            snprintf(why, sizeof why, "%s", nm_errmsg());
+            nm_seterr("%s: %s", path, why);
             json_decref(root);
             return NM_ERR;
         }
-        *(double *)((char *)&t + fields[i].off) = json_number_value(v);
     }
     json_decref(root);
     *et = t;

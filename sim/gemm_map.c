@@ -7,6 +7,31 @@
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/* Limit on every GEMM size and product of sizes the simulator multiplies
+ * in int64 (cycles are checked against 4e18 in double). Sizes are checked
+ * against it before they are multiplied, so nothing overflows on the way. */
+#define GEMM_MAX ((int64_t)1 << 62)
+/* Limit on E, K' and Nf alone, so that a side times a MAC's rounds or
+ * split (small numbers) cannot overflow either. */
+#define GEMM_SIDE ((int64_t)1 << 48)
+
+/* a * b, or -1 when either is negative or the product passes GEMM_MAX. */
+static int64_t mul_capped(int64_t a, int64_t b)
+{
+    int64_t p;
+    if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, &p) || p > GEMM_MAX)
+        return -1;
+    return p;
+}
+
+/* a * b * c * d with the same rule. */
+static int64_t mul4_capped(int64_t a, int64_t b, int64_t c, int64_t d)
+{
+    int64_t p = mul_capped(a, b);
+    p = p < 0 ? -1 : mul_capped(p, c);
+    return p < 0 ? -1 : mul_capped(p, d);
+}
+
 static int count_kept(const nm_tensor *keep, int n)
 {
     if (!keep)
@@ -40,7 +65,8 @@ void sim_gemm_set(sim_gemm *g, const char *name, int64_t E, int64_t K, int64_t N
     memset(g, 0, sizeof *g);
     snprintf(g->name, sizeof g->name, "%s", name ? name : "gemm");
     g->E = E, g->K = K, g->Kp = K, g->Nf = g->Nf_all = Nf, g->groups = 1;
-    g->in_bytes = E * K;
+    /* -1 when E * K does not fit: sim_units_get refuses such a GEMM */
+    g->in_bytes = mul_capped(E, K);
     g->kh = g->kw = 1;
 }
 
@@ -78,11 +104,14 @@ int sim_gemm_from_layer(const nm_model *m, int idx, const sim_config *cfg, sim_g
         if (oh < 1 || ow < 1)
             return nm_seterr("layer '%s': a %dx%d filter does not fit a %dx%d ifmap", l->name,
                              kh, kw, l->in_h, l->in_w);
-        g->E = oh * ow;
+        g->E = mul_capped(oh, ow);
     } else {
-        g->E = (int64_t)l->out_h * l->out_w * batch;
+        g->E = mul4_capped(l->out_h, l->out_w, batch, 1);
     }
-    g->in_bytes = ceil_div(cin, groups) * (int64_t)l->in_h * l->in_w * batch;
+    g->in_bytes = mul4_capped(ceil_div(cin, groups), l->in_h, l->in_w, batch);
+    if (g->E < 0 || g->in_bytes < 0 || mul_capped(g->K, g->Nf_all) < 0)
+        return nm_seterr("layer '%s' is too large to simulate (%d x %d outputs, batch %d)",
+                         l->name, l->out_h, l->out_w, batch);
     if (cfg->compat_scalesim && l->wm > 0 && l->wn > 0) {
         /* SCALE-Sim's layer-wise N:M: the first N of every M rows of K kept. */
         int64_t K = g->Kp, M = l->wm, N = l->wn;
@@ -100,6 +129,12 @@ int sim_units_get(const sim_gemm *g, const sim_config *cfg, sim_units *u)
     memset(u, 0, sizeof *u);
     if (g->E < 1 || g->Kp < 1 || g->Nf < 1 || g->groups < 1)
         return nm_seterr("GEMM '%s' has an empty dimension", g->name);
+    /* Every product below (and the engines' E x K' x Nf loops) must fit. */
+    if (g->in_bytes < 0 || g->E > GEMM_SIDE || g->Kp > GEMM_SIDE || g->Nf > GEMM_SIDE ||
+        mul_capped(g->E, g->Kp) < 0 || mul_capped(g->Kp, g->Nf) < 0 ||
+        mul_capped(g->E, g->Nf) < 0 || mul4_capped(g->E, g->Kp, g->Nf, g->groups) < 0)
+        return nm_seterr("GEMM '%s' is too large to simulate (E=%lld K'=%lld Nf=%lld)", g->name,
+                         (long long)g->E, (long long)g->Kp, (long long)g->Nf);
     int64_t s = sim_mac_span(mac), p = sim_mac_block(mac), r = sim_mac_rounds(mac);
     int64_t F = sim_mac_mults(mac);
     int64_t Kb = ceil_div(g->Kp, s), Eb = ceil_div(g->E, p);
@@ -123,7 +158,9 @@ int sim_units_get(const sim_gemm *g, const sim_config *cfg, sim_units *u)
     }
     u->row_folds = ceil_div(u->Sr, cfg->rows);
     u->col_folds = ceil_div(u->Sc, cfg->cols);
-    u->folds = u->row_folds * u->col_folds;
+    u->folds = mul_capped(u->row_folds, u->col_folds);
+    if (u->folds < 0)
+        return nm_seterr("GEMM '%s' is too large to simulate", g->name);
     double cyc = (double)u->folds * (double)(u->load + cfg->rows + cfg->cols + u->T) *
                  (double)g->groups;
     if (cyc > 4e18)

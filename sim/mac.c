@@ -131,5 +131,5 @@ int sim_config_check(const sim_config *cfg)
         return nm_seterr("compat='scalesim' models pMAC arrays only");
     if ((unsigned)cfg->windex > 2 || (unsigned)cfg->dindex > 2)
         return nm_seterr("unknown index scheme");
-    return NM_OK;
+    return sim_energy_check(&cfg->et);
 }

@@ -117,7 +117,16 @@ void sim_config_init(sim_config *cfg, const sim_mac *mac, int rows, int cols);
 int sim_config_check(const sim_config *cfg);
 
 void sim_energy_defaults(sim_energy_table *et);
-/* Loads keys from a JSON object file over *et (all or nothing). */
+/* THE validator of energy-table values, used by the JSON reader and the Lua
+ * binding: sets field `key` ("mul8_pj", ..., or "node_nm") of *et to v, or
+ * returns NM_ERR (et unchanged) with a message naming the key: node_nm must
+ * be an integer in 1..1000, every other field a positive finite number
+ * (0, negatives, NaN and Inf are refused); unknown keys are an error. */
+int sim_energy_set(sim_energy_table *et, const char *key, double v);
+/* The same checks over a whole table (sim_config_check calls it). */
+int sim_energy_check(const sim_energy_table *et);
+/* Loads keys from a JSON object file over *et (all or nothing; values
+ * checked by sim_energy_set, messages prefixed with the path). */
 int sim_energy_load_json(const char *path, sim_energy_table *et);
 /* Writes *et as such a JSON object (atomically), to start a custom table. */
 int sim_energy_save_json(const char *path, const sim_energy_table *et);

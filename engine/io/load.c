@@ -7,6 +7,7 @@
  * NumPy arrays and IDX data sets are recognised to say what they are. */
 #include "nmio.h"
 #include "error.h"
+#include "fileutil.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -27,13 +28,19 @@ nm_model *nm_model_load(const char *path, char **warnings)
 
 nm_model *nm_model_load_progress(const char *path, char **warnings, nm_progress_fn progress, void *ud)
 {
+    nm_onnx_opts o = {.progress = progress, .progress_ud = ud};
+    return nm_model_load_opts(path, &o, warnings);
+}
+
+nm_model *nm_model_load_opts(const char *path, const nm_onnx_opts *o, char **warnings)
+{
+    nm_progress_fn progress = o->progress;
+    void *ud = o->progress_ud;
     if (warnings)
         *warnings = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        nm_seterr("%s: %s", path, strerror(errno));
+    FILE *f = nm_fopen_read(path);   /* refuses FIFOs, devices, folders */
+    if (!f)
         return NULL;
-    }
     unsigned char head[64] = {0};
     size_t n = fread(head, 1, sizeof head, f);
     fclose(f);
@@ -57,7 +64,7 @@ nm_model *nm_model_load_progress(const char *path, char **warnings, nm_progress_
     if (n >= skip + 10 && strncasecmp((const char *)head + skip, "layer name", 10) == 0)
         return nm_scalesim_load(path, 1);
     if (has_ext(path, ".onnx") || head[0] == 0x08)
-        return nm_onnx_load_progress(path, warnings, progress, ud);
+        return nm_onnx_load_opts(path, o, warnings);
     if (has_ext(path, ".csv"))
         return nm_scalesim_load(path, 1);
     if (has_ext(path, ".safetensors"))

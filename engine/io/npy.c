@@ -236,11 +236,9 @@ static int read_header(const char *path, FILE *f, long long size, npy_header *h,
 /* Loads an array as a new tensor (refcount 1, caller releases). */
 nm_tensor *nm_npy_load(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        nm_seterr("%s: %s", path, strerror(errno));
+    FILE *f = nm_fopen_read(path);
+    if (!f)
         return NULL;
-    }
     nm_tensor *t = NULL;
     npy_header h;
     long long data_at = 0, size = nm_file_size(f);
@@ -279,6 +277,8 @@ nm_tensor *nm_npy_load(const char *path)
                   need < 0 ? (long long)INT64_MAX : (long long)need, size - data_at);
         goto done;
     }
+    if (nm_mem_reserve(path, numel * (int64_t)nm_dtype_size(nm_raw_target(raw))) != NM_OK)
+        goto done;
     t = nm_tensor_new(nm_raw_target(raw), h.ndim, h.shape);
     if (!t) {
         nm_preperr(path);

@@ -270,6 +270,14 @@ static int read_tensors(const char *path, FILE *f, json_t *root, int64_t data_st
         rc = check_overlaps(path, es, n);
     for (size_t i = 0; i < n && p; i++)
         p->total += es[i].end - es[i].begin;
+    /* What the tensors take once decoded (F16/BF16 double, F64/I64 halve),
+     * reserved before the first is allocated. Each entry's size was checked
+     * against the file, so the sum cannot overflow. */
+    int64_t decoded = 0;
+    for (size_t i = 0; i < n; i++)
+        decoded += es[i].numel * (int64_t)nm_dtype_size(nm_raw_target(es[i].raw));
+    if (rc == NM_OK && nm_mem_reserve(path, decoded) != NM_OK)
+        rc = NM_ERR;
     for (size_t i = 0; i < n && rc == NM_OK; i++) {
         const st_entry *e = &es[i];
         nm_tensor *t = nm_tensor_new(nm_raw_target(e->raw), e->ndim, e->shape);
@@ -300,9 +308,9 @@ int nm_safetensors_read_progress(const char *path, nm_tensor_list *out, nm_progr
 {
     nm_raw_progress p = {progress, ud, 0, 0, 0, "reading"};
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
+    FILE *f = nm_fopen_read(path);
     if (!f)
-        return nm_seterr("%s: %s", path, strerror(errno));
+        return NM_ERR;
     json_t *root = NULL;
     int64_t data_start = 0, data_len = 0;
     int rc = read_header(path, f, &root, &data_start, &data_len);

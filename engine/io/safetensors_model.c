@@ -22,9 +22,11 @@
 #define MODEL_LAYERS_MAX 10000
 
 /* The parameter slots of a layer, in the order they are written. */
-enum { P_WEIGHT, P_BIAS, P_MASK, P_FILTERS, P_IN_CHANS, P_GAMMA, P_BETA, P_MEAN, P_VAR, P_COUNT };
+enum { P_WEIGHT, P_BIAS, P_MASK, P_FILTERS, P_IN_CHANS, P_GAMMA, P_BETA, P_MEAN, P_VAR, P_CONST,
+       P_COUNT };
 static const char *param_names[P_COUNT] = {
     "weight", "bias", "mask", "filters", "in_chans", "gamma", "beta", "running_mean", "running_var",
+    "const",
 };
 
 static nm_tensor **param_slot(nm_layer *l, int p)
@@ -38,6 +40,7 @@ static nm_tensor **param_slot(nm_layer *l, int p)
     case P_GAMMA: return &l->gamma;
     case P_BETA: return &l->beta;
     case P_MEAN: return &l->mean;
+    case P_CONST: return &l->konst;
     default: return &l->var;
     }
 }
@@ -62,6 +65,9 @@ static void kind_params(nm_layer_kind k, unsigned *allowed, unsigned *required)
         break;
     case NM_LAYER_LAYERNORM:
         *allowed = *required = 1u << P_GAMMA | 1u << P_BETA;
+        break;
+    case NM_LAYER_ADD: case NM_LAYER_MUL: case NM_LAYER_SUB: case NM_LAYER_DIV:
+        *allowed = 1u << P_CONST;   /* a constant operand instead of a second input */
         break;
     default:
         break;
@@ -104,11 +110,21 @@ static int set_nonzero_real(json_t *o, const char *key, float v)
     return v != 0.0f || signbit(v) ? json_object_set_new(o, key, json_real((double)v)) : 0;
 }
 
+/* A float that may be +-inf (clip bounds): a number, or the string
+ * "inf" / "-inf"; 0 is left out. */
+static int set_float_inf(json_t *o, const char *key, float v)
+{
+    if (isinf(v))
+        return json_object_set_new(o, key, json_string(v > 0 ? "inf" : "-inf"));
+    return set_nonzero_real(o, key, v);
+}
+
 /* One layer as a JSON object; NULL with a message on failure. */
 static json_t *layer_json(const nm_layer *l)
 {
-    if (!isfinite(l->eps) || !isfinite(l->clip)) {
-        nm_seterr("layer '%s': eps or clip is not a finite number", l->name);
+    if (!isfinite(l->eps) || !isfinite(l->clip) || isnan(l->alpha) || isnan(l->beta_) ||
+        !isfinite(l->pad_value)) {
+        nm_seterr("layer '%s': eps, clip, alpha, beta or pad value is not a number", l->name);
         return NULL;
     }
     if ((unsigned)l->act_policy > 1 || (unsigned)l->act_axis > 1) {
@@ -117,7 +133,8 @@ static json_t *layer_json(const nm_layer *l)
     }
     int in[3] = {l->in_c, l->in_h, l->in_w}, out[3] = {l->out_c, l->out_h, l->out_w};
     int kernel[2] = {l->kh, l->kw}, stride[2] = {l->stride_h, l->stride_w};
-    int pad[2] = {l->pad_h, l->pad_w};
+    int pad[2] = {l->pad_h, l->pad_w}, pad2[2] = {l->pad_h2, l->pad_w2};
+    int dil[2] = {l->dil_h, l->dil_w};
     json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:o}", "name", l->name,
                           "kind", nm_layer_kind_name(l->kind),
                           "inputs", int_array(l->n_inputs, l->inputs),
@@ -133,7 +150,14 @@ static json_t *layer_json(const nm_layer *l)
           set_nonzero_int(o, "heads", l->heads) || set_nonzero_int(o, "wn", l->wn) ||
           set_nonzero_int(o, "wm", l->wm) ||
           set_nonzero_int(o, "slice_start", l->slice_start) ||
-          (l->slice_axis && json_object_set_new(o, "slice_axis", json_string(axis_names[l->slice_axis])));
+          (l->slice_axis && json_object_set_new(o, "slice_axis", json_string(axis_names[l->slice_axis]))) ||
+          (l->pad_asym && json_object_set_new(o, "pad_end", int_array(2, pad2))) ||
+          set_nonzero_ints(o, "dilation", 2, dil) || set_nonzero_int(o, "ceil_mode", l->ceil_mode) ||
+          set_nonzero_int(o, "exclude_pad", l->exclude_pad) || set_nonzero_int(o, "rev", l->rev) ||
+          set_float_inf(o, "alpha", l->alpha) || set_float_inf(o, "beta", l->beta_) ||
+          set_nonzero_int(o, "axis", l->axis) || set_nonzero_ints(o, "pads", 6, l->pads) ||
+          set_nonzero_real(o, "pad_value", l->pad_value) ||
+          (l->kind == NM_LAYER_TRANSPOSE && json_object_set_new(o, "perm", int_array(3, l->perm)));
     if (bad) {
         json_decref(o);
         nm_seterr("layer '%s': cannot describe it as JSON (name not UTF-8?)", l->name);
@@ -151,6 +175,12 @@ static char *model_json(const nm_model *m)
     json_t *layers = json_array();
     json_t *root = json_pack("{s:s, s:o, s:s, s:o}", "name", m->name, "input", int_array(3, input),
                              "seed", seed, "layers", layers);
+    if (root && m->n_outputs &&
+        (json_object_set_new(root, "outputs", int_array(m->n_outputs, m->outputs)) ||
+         json_object_set_new(root, "out_rank", int_array(m->n_outputs, m->out_rank)))) {
+        json_decref(root);
+        root = NULL;
+    }
     if (!root) {
         nm_seterr("model '%s': cannot describe it as JSON (name not UTF-8?)", m->name);
         return NULL;
@@ -256,6 +286,19 @@ static int get_float(json_t *o, const char *key, float *out)
 }
 
 /* One of a fixed set of names (absent: the first). */
+static int get_float_inf(json_t *o, const char *key, float *out)
+{
+    json_t *v = json_object_get(o, key);
+    if (json_is_string(v)) {
+        const char *t = json_string_value(v);
+        if (strcmp(t, "inf") && strcmp(t, "-inf"))
+            return nm_seterr("'%s' must be a number, \"inf\" or \"-inf\"", key);
+        *out = t[0] == '-' ? -INFINITY : INFINITY;
+        return NM_OK;
+    }
+    return get_float(o, key, out);
+}
+
 static int get_enum(json_t *o, const char *key, const char **names, int n, int *out)
 {
     json_t *v = json_object_get(o, key);
@@ -292,12 +335,12 @@ static int layer_fields(json_t *o, int idx, nm_layer *l, int *in, int *in_presen
     }
     l->kind = (nm_layer_kind)k;
     json_t *inputs = json_object_get(o, "inputs");
-    if (!json_is_array(inputs) || json_array_size(inputs) > 2) {
-        nm_seterr("'inputs' must be an array of at most 2 layer indices");
+    if (!json_is_array(inputs) || json_array_size(inputs) > NM_MAX_INPUTS) {
+        nm_seterr("'inputs' must be an array of at most %d layer indices", NM_MAX_INPUTS);
         return nm_preperr(ctx);
     }
     l->n_inputs = (int)json_array_size(inputs);
-    int kernel[2], stride[2], pad[2], policy, axis, slice_axis = 0;
+    int kernel[2], stride[2], pad[2], policy, axis, slice_axis = 0, pad2[2], pad2_present, dil[2];
     if (get_ints(o, "inputs", l->n_inputs, NM_INPUT, idx - 1, l->inputs, NULL) ||
         get_ints(o, "in", 3, 0, INT32_MAX, in, in_present) ||
         get_ints(o, "out", 3, 0, INT32_MAX, out, out_present) ||
@@ -313,8 +356,21 @@ static int layer_fields(json_t *o, int idx, nm_layer *l, int *in, int *in_presen
         get_int(o, "heads", 0, INT32_MAX, &l->heads) ||
         get_int(o, "wn", 0, INT32_MAX, &l->wn) || get_int(o, "wm", 0, INT32_MAX, &l->wm) ||
         get_int(o, "slice_start", 0, INT32_MAX, &l->slice_start) ||
-        get_enum(o, "slice_axis", axis_names, 2, &slice_axis))
+        get_enum(o, "slice_axis", axis_names, 2, &slice_axis) ||
+        get_ints(o, "pad_end", 2, 0, INT32_MAX, pad2, &pad2_present) ||
+        get_ints(o, "dilation", 2, 0, INT32_MAX, dil, NULL) ||
+        get_int(o, "ceil_mode", 0, 1, &l->ceil_mode) ||
+        get_int(o, "exclude_pad", 0, 1, &l->exclude_pad) || get_int(o, "rev", 0, 1, &l->rev) ||
+        get_float_inf(o, "alpha", &l->alpha) || get_float_inf(o, "beta", &l->beta_) ||
+        get_int(o, "axis", 0, 2, &l->axis) || get_ints(o, "pads", 6, 0, INT32_MAX, l->pads, NULL) ||
+        get_float(o, "pad_value", &l->pad_value) ||
+        get_ints(o, "perm", 3, 0, 2, l->perm, NULL))
         return nm_preperr(ctx);
+    l->pad_asym = pad2_present;
+    l->pad_h2 = pad2[0], l->pad_w2 = pad2[1];
+    l->dil_h = dil[0], l->dil_w = dil[1];
+    if (l->kind == NM_LAYER_RESHAPE)
+        l->out_h = out[1], l->out_w = out[2];
     l->in_c = in[0], l->in_h = in[1], l->in_w = in[2];
     l->out_c = out[0];
     l->slice_axis = (nm_act_axis)slice_axis;
@@ -433,6 +489,19 @@ static nm_model *build_model(json_t *desc, const nm_tensor_list *tl)
                       b->out_w);
             goto fail;
         }
+    }
+    json_t *outs = json_object_get(desc, "outputs");
+    if (outs) {
+        int n = json_is_array(outs) ? (int)json_array_size(outs) : -1;
+        if (n < 1 || n > NM_MAX_OUTPUTS) {
+            nm_seterr("nmlab.model: 'outputs' must be an array of 1 to %d layer indices",
+                      NM_MAX_OUTPUTS);
+            goto fail;
+        }
+        if (get_ints(desc, "outputs", n, NM_INPUT, m->n_layers - 1, m->outputs, NULL) ||
+            get_ints(desc, "out_rank", n, 0, 4, m->out_rank, NULL))
+            goto fail;
+        m->n_outputs = n;
     }
     for (int i = 0; i < tl->count; i++)
         if (!used[i]) {

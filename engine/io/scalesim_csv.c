@@ -23,7 +23,11 @@
  * The whole file is validated before anything is allocated for the model:
  * values are capped (each at 2^20, an ifmap and the file's total weights at
  * 2^31 elements, 10000 rows) so a hostile file cannot ask for a huge
- * allocation or a quadratic name check. */
+ * allocation or a quadratic name check. A tiny file can still describe a
+ * big network, so the synthetic weights (4 bytes each) are reserved against
+ * the caller's memory budget (nm_mem_reserve, tensor.h: --mem-limit in
+ * scripts) before any is allocated; that budget, or the 2^31-weight cap
+ * when there is none, is the limit on what a topology may allocate. */
 #include "nmio.h"
 
 #include "fileutil.h"
@@ -41,6 +45,7 @@
 #define SS_MAX_ROWS 10000
 #define SS_MAX_VALUE (1 << 20)
 #define SS_MAX_ELEMS ((int64_t)1 << 31)
+#define PATH_MAX_WHAT 4200
 
 enum { COL_NAME, COL_IH, COL_IW, COL_FH, COL_FW, COL_C, COL_NF, COL_S, COL_SPARSITY, N_COLS };
 
@@ -317,8 +322,12 @@ nm_model *nm_scalesim_load(const char *path, uint64_t seed)
         return NULL;
     ss_reader r = {.path = path};
     nm_model *m = NULL;
-    if (read_lines(&r, (char *)data, len) == NM_OK)
-        m = build_model(&r, seed);
+    if (read_lines(&r, (char *)data, len) == NM_OK) {
+        char what[PATH_MAX_WHAT];
+        snprintf(what, sizeof what, "%s: %lld synthetic weights", path, (long long)r.total_weights);
+        if (nm_mem_reserve(what, r.total_weights * (int64_t)sizeof(float)) == NM_OK)
+            m = build_model(&r, seed);
+    }
     free(r.rows);
     free(data);
     return m;

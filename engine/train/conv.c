@@ -16,6 +16,7 @@ void nm_conv_geom_of(const nm_layer *l, nm_conv_geom *g)
     g->kh = l->kh, g->kw = l->kw;
     g->sh = l->stride_h, g->sw = l->stride_w;
     g->ph = l->pad_h, g->pw = l->pad_w;
+    g->dh = l->dil_h > 0 ? l->dil_h : 1, g->dw = l->dil_w > 0 ? l->dil_w : 1;
     g->groups = l->groups > 0 ? l->groups : 1;
 }
 
@@ -39,7 +40,8 @@ size_t nm_conv_work_floats(const nm_conv_geom *g, int n)
     return rows_of(g) * (size_t)chunk_of(g, n) * g->oh * g->ow;
 }
 
-/* Output columns [lo, hi) whose input column ow*sw - pw + kj lies inside
+/* Output columns [lo, hi) whose input column ow*sw - pw + kj (kj: the tap's
+ * offset, dilation included) lies inside
  * the image; the others read padding. */
 static void ow_range(const nm_conv_geom *g, int kj, int *lo, int *hi)
 {
@@ -63,7 +65,7 @@ static void im2col(const nm_conv_geom *g, int n, int n0, int cn, const float *x,
         for (int ni = 0; ni < cn; ni++) {
             const float *src = x + (int64_t)c * n * hw + (int64_t)(n0 + ni) * hw;
             for (int oh = 0; oh < g->oh; oh++) {
-                int ih = oh * g->sh - g->ph + ki;
+                int ih = oh * g->sh - g->ph + ki * g->dh;
                 float *out = dst + (int64_t)ni * p + (int64_t)oh * g->ow;
                 if (ih < 0 || ih >= g->h) {
                     memset(out, 0, sizeof(float) * (size_t)g->ow);
@@ -71,14 +73,14 @@ static void im2col(const nm_conv_geom *g, int n, int n0, int cn, const float *x,
                 }
                 const float *line = src + (int64_t)ih * g->w;
                 int lo, hi;
-                ow_range(g, kj, &lo, &hi);
+                ow_range(g, kj * g->dw, &lo, &hi);
                 for (int ow = 0; ow < lo; ow++)
                     out[ow] = 0.0f;
                 if (g->sw == 1 && hi > lo)
-                    memcpy(out + lo, line + lo - g->pw + kj, sizeof(float) * (size_t)(hi - lo));
+                    memcpy(out + lo, line + lo - g->pw + kj * g->dw, sizeof(float) * (size_t)(hi - lo));
                 else
                     for (int ow = lo; ow < hi; ow++)
-                        out[ow] = line[ow * g->sw - g->pw + kj];
+                        out[ow] = line[ow * g->sw - g->pw + kj * g->dw];
                 for (int ow = hi > lo ? hi : lo; ow < g->ow; ow++)
                     out[ow] = 0.0f;
             }
@@ -98,17 +100,17 @@ static void col2im_add(const nm_conv_geom *g, int n, int n0, int cn, const float
                 int64_t r = ((int64_t)c * g->kh + ki) * g->kw + kj;
                 const float *src = col + r * rowlen;
                 int lo, hi;
-                ow_range(g, kj, &lo, &hi);
+                ow_range(g, kj * g->dw, &lo, &hi);
                 for (int ni = 0; ni < cn; ni++) {
                     float *dst = dx + (int64_t)c * n * hw + (int64_t)(n0 + ni) * hw;
                     for (int oh = 0; oh < g->oh; oh++) {
-                        int ih = oh * g->sh - g->ph + ki;
+                        int ih = oh * g->sh - g->ph + ki * g->dh;
                         if (ih < 0 || ih >= g->h)
                             continue;
                         const float *in = src + (int64_t)ni * p + (int64_t)oh * g->ow;
                         float *line = dst + (int64_t)ih * g->w;
                         for (int ow = lo; ow < hi; ow++)
-                            line[ow * g->sw - g->pw + kj] += in[ow];
+                            line[ow * g->sw - g->pw + kj * g->dw] += in[ow];
                     }
                 }
             }

@@ -51,21 +51,25 @@ void nm_dataset_free(nm_dataset *d)
     free(d);
 }
 
-/* Loads dir/<stem>.gz, or dir/<stem> when only the uncompressed file exists. */
-static nm_tensor *load_part(const char *dir, const char *stem)
+/* The file of a part: dir/<stem>.gz, or dir/<stem> when only the
+ * uncompressed file exists. */
+static void part_path(const char *dir, const char *stem, char *path, size_t len)
 {
-    char path[4096];
     struct stat st;
-    snprintf(path, sizeof path, "%s/%s.gz", dir, stem);
+    snprintf(path, len, "%s/%s.gz", dir, stem);
     if (stat(path, &st) != 0) {
         char plain[4096];
         snprintf(plain, sizeof plain, "%s/%s", dir, stem);
         if (stat(plain, &st) == 0)
-            return nm_idx_load(plain);
+            snprintf(path, len, "%s", plain);
     }
-    return nm_idx_load(path);
 }
 
+/* Memory: the headers say how many images there are; the first `limit`
+ * of them (all when limit <= 0) are then reserved against the thread's
+ * memory budget in one go (the u8 images and labels as read, and the f32 and
+ * i32 copies made from them) before anything is allocated, and only those
+ * are read from the files (nm_idx_load_limit). */
 nm_dataset *nm_data_fashion_mnist(const char *dir, int train, int64_t limit)
 {
     if (!dir)
@@ -77,24 +81,39 @@ nm_dataset *nm_data_fashion_mnist(const char *dir, int train, int64_t limit)
         return NULL;
     }
     const char *set = train ? "train" : "t10k";
-    char stem_x[64], stem_y[64];
+    char stem_x[64], stem_y[64], path_x[4200], path_y[4200];
     snprintf(stem_x, sizeof stem_x, "%s-images-idx3-ubyte", set);
     snprintf(stem_y, sizeof stem_y, "%s-labels-idx1-ubyte", set);
-    nm_tensor *xi = load_part(dir, stem_x);
-    nm_tensor *yi = xi ? load_part(dir, stem_y) : NULL;
+    part_path(dir, stem_x, path_x, sizeof path_x);
+    part_path(dir, stem_y, path_y, sizeof path_y);
+    int ndx = 0, ndy = 0;
+    int64_t sx[NM_MAX_DIMS], sy[NM_MAX_DIMS];
+    if (nm_idx_shape(path_x, &ndx, sx) != NM_OK || nm_idx_shape(path_y, &ndy, sy) != NM_OK)
+        return NULL;
+    if (ndx != 3 || ndy != 1 || sx[0] != sy[0]) {
+        nm_seterr("Fashion-MNIST in %s: %s set images and labels do not match (expected "
+                  "[n, 28, 28] images and [n] labels)", dir, set);
+        return NULL;
+    }
+    int64_t n = sx[0];
+    if (limit > 0 && limit < n)
+        n = limit;
+    const int64_t hw = sx[1] * sx[2];
+    /* n * hw <= the declared u8 size, itself < 2^34: no overflow below */
+    if (nm_mem_reserve(path_x, n * hw * (1 + (int64_t)sizeof(float)) +
+                                   n * (1 + (int64_t)sizeof(int32_t))) != NM_OK)
+        return NULL;
+    nm_tensor *xi = nm_idx_load_limit(path_x, n);
+    nm_tensor *yi = xi ? nm_idx_load_limit(path_y, n) : NULL;
     nm_tensor *x = NULL, *y = NULL;
     nm_dataset *d = NULL;
     if (!xi || !yi)
         goto done;
-    if (xi->ndim != 3 || yi->ndim != 1 || xi->shape[0] != yi->shape[0]) {
-        nm_seterr("Fashion-MNIST in %s: %s set images and labels do not match (expected "
-                  "[n, 28, 28] images and [n] labels)", dir, set);
+    if (xi->ndim != 3 || yi->ndim != 1 || xi->shape[0] != n || yi->shape[0] != n ||
+        xi->shape[1] * xi->shape[2] != hw) {
+        nm_seterr("Fashion-MNIST in %s: %s set files changed while being read", dir, set);
         goto done;
     }
-    int64_t n = xi->shape[0];
-    if (limit > 0 && limit < n)
-        n = limit;
-    const int64_t hw = xi->shape[1] * xi->shape[2];
     x = nm_tensor_new4(NM_F32, 4, n, 1, xi->shape[1], xi->shape[2]);
     y = nm_tensor_new4(NM_I32, 1, n, 0, 0, 0);
     if (!x || !y)

@@ -57,36 +57,56 @@ int nm_evaluate(nm_model *m, const nm_dataset *d, int batch, double *acc, double
     return NM_OK;
 }
 
-nm_tensor *nm_forward(nm_model *m, const nm_tensor *x)
+/* Samples in x when it holds inputs of m: [N, C, H, W], one sample
+ * [C, H, W], or [N, d1, ...] whose dims are (C, H, W) without trailing 1s
+ * (an imported [N, F] or [N, T, F] input). -1 with a message otherwise. */
+static int64_t input_samples(const nm_model *m, const nm_tensor *x)
 {
-    if (x->dtype != NM_F32 || (x->ndim != 4 && x->ndim != 3)) {
-        nm_seterr("forward: input must be f32 [N, C, H, W] or [C, H, W]");
-        return NULL;
+    const int64_t want[3] = {m->in_c, m->in_h, m->in_w};
+    if (x->dtype == NM_F32 && x->ndim == 3 && x->shape[0] == want[0] && x->shape[1] == want[1] &&
+        x->shape[2] == want[2])
+        return 1;
+    if (x->dtype == NM_F32 && x->ndim >= 2 && x->ndim <= 4) {
+        int ok = 1;
+        for (int a = 0; a < 3; a++)
+            ok &= a + 1 < x->ndim ? x->shape[a + 1] == want[a] : want[a] == 1;
+        if (ok)
+            return x->shape[0];
     }
-    const int off = x->ndim == 4;
-    const int64_t nall = off ? x->shape[0] : 1;
-    if (x->shape[off] != m->in_c || x->shape[off + 1] != m->in_h || x->shape[off + 2] != m->in_w) {
-        char buf[64];
-        nm_seterr("forward: input %s does not match model '%s' input (%d, %d, %d)",
-                  nm_shape_str(x, buf, sizeof buf), m->name, m->in_c, m->in_h, m->in_w);
-        return NULL;
+    char buf[64];
+    nm_seterr("forward: input %s (%s) does not match model '%s' input: f32 [N, %d, %d, %d] or one "
+              "sample [%d, %d, %d]", nm_shape_str(x, buf, sizeof buf), nm_dtype_name(x->dtype),
+              m->name, m->in_c, m->in_h, m->in_w, m->in_c, m->in_h, m->in_w);
+    return -1;
+}
+
+int nm_forward_outputs(nm_model *m, const nm_tensor *x, nm_tensor **ys, int cap)
+{
+    const int64_t nall = input_samples(m, x);
+    if (nall < 0)
+        return -1;
+    if (m->n_layers == 0)
+        return nm_seterr("model '%s' has no layers", m->name), -1;
+    int outs[NM_MAX_OUTPUTS];
+    const int n_out = nm_model_outputs(m, outs, NM_MAX_OUTPUTS);
+    if (n_out > cap)
+        return nm_seterr("forward: model '%s' has %d outputs, room for %d", m->name, n_out, cap), -1;
+    for (int k = 0; k < n_out; k++)
+        ys[k] = NULL;
+    for (int k = 0; k < n_out; k++) {
+        int c, h, w;
+        nm_model_out_shape(m, outs[k], &c, &h, &w);
+        int rank = m->n_outputs ? m->out_rank[k] : 0;
+        int64_t d[4] = {nall, c, h, w};
+        ys[k] = nm_tensor_new(NM_F32, rank >= 2 && rank <= 4 ? rank : 4, d);
+        if (!ys[k])
+            goto fail;
     }
-    if (m->n_layers == 0) {
-        nm_seterr("model '%s' has no layers", m->name);
-        return NULL;
-    }
-    const nm_layer *last = &m->layers[m->n_layers - 1];
-    nm_tensor *y = nm_tensor_new4(NM_F32, 4, nall, last->out_c, last->out_h, last->out_w);
-    if (!y)
-        return NULL;
     const int batch = (int)(nall < 256 ? (nall > 0 ? nall : 1) : 256);
-    nm_net *net = nm_net_new(m, batch, 0);
-    if (!net) {
-        nm_tensor_release(y);
-        return NULL;
-    }
+    nm_net *net = nm_net_new(m, batch, NM_NET_LEAN);
+    if (!net)
+        goto fail;
     const int64_t hw = (int64_t)m->in_h * m->in_w, per = m->in_c * hw;
-    const int64_t ohw = (int64_t)last->out_h * last->out_w, oper = last->out_c * ohw;
     for (int64_t b0 = 0; b0 < nall; b0 += batch) {
         int n = (int)(nall - b0 < batch ? nall - b0 : batch);
         float *in = nm_net_input(net);
@@ -94,12 +114,33 @@ nm_tensor *nm_forward(nm_model *m, const nm_tensor *x)
             for (int c = 0; c < m->in_c; c++)
                 memcpy(in + ((int64_t)c * n + s) * hw, nm_f32(x) + (b0 + s) * per + c * hw,
                        sizeof(float) * (size_t)hw);
-        const float *o = nm_net_forward(net, n, 0);
-        for (int s = 0; s < n; s++)
-            for (int c = 0; c < last->out_c; c++)
-                memcpy(nm_f32(y) + (b0 + s) * oper + c * ohw, o + ((int64_t)c * n + s) * ohw,
-                       sizeof(float) * (size_t)ohw);
+        nm_net_forward(net, n, 0);
+        for (int k = 0; k < n_out; k++) {
+            int c, h, w;
+            nm_model_out_shape(m, outs[k], &c, &h, &w);
+            const int64_t ohw = (int64_t)h * w, oper = c * ohw;
+            const float *o = outs[k] == NM_INPUT ? nm_net_input(net) : nm_net_act(net, outs[k]);
+            for (int s = 0; s < n; s++)
+                for (int ch = 0; ch < c; ch++)
+                    memcpy(nm_f32(ys[k]) + (b0 + s) * oper + ch * ohw, o + ((int64_t)ch * n + s) * ohw,
+                           sizeof(float) * (size_t)ohw);
+        }
     }
     nm_net_free(net);
-    return y;
+    return n_out;
+fail:
+    for (int k = 0; k < n_out; k++)
+        nm_tensor_release(ys[k]), ys[k] = NULL;
+    return -1;
+}
+
+nm_tensor *nm_forward(nm_model *m, const nm_tensor *x)
+{
+    /* The last layer as [N, C, H, W], whatever the graph's outputs are. */
+    int saved = m->n_outputs;
+    m->n_outputs = 0;
+    nm_tensor *y = NULL;
+    int n = nm_forward_outputs(m, x, &y, 1);
+    m->n_outputs = saved;
+    return n == 1 ? y : NULL;
 }

@@ -30,6 +30,8 @@ typedef struct {
     int cin, h, w;          /* input channels and plane */
     int cout, oh, ow;       /* output channels and plane */
     int kh, kw, sh, sw, ph, pw, groups;
+    int dh, dw;             /* dilation (1 = none); padding after the plane
+                               only shapes oh/ow, which the layer gives */
 } nm_conv_geom;
 
 /* Geometry of a conv/dwconv layer. */
@@ -89,6 +91,9 @@ void nm_train_nmrelu_backward(int64_t count, const float *y, const float *dy, fl
 /* --- pooling (pool.c), on `planes` = C*n planes of h x w --- */
 typedef struct {
     int h, w, oh, ow, kh, kw, sh, sw, ph, pw;
+    int ph2, pw2;           /* padding after the plane */
+    int dh, dw;             /* dilation (1 = none) */
+    int exclude_pad;        /* average over the values inside the input only */
 } nm_pool_geom;
 
 void nm_pool_geom_of(const nm_layer *l, nm_pool_geom *g);
@@ -99,9 +104,28 @@ void nm_maxpool_forward(const nm_pool_geom *g, int64_t planes, const float *x, f
                         int32_t *arg);
 void nm_maxpool_backward(const nm_pool_geom *g, int64_t planes, const int32_t *arg,
                          const float *dy, float *dx);
-/* Average pool dividing by kh*kw (padding counts as zeros). */
+/* Average pool. The divisor is the window clipped to the padded plane
+ * (kh*kw away from a ceil_mode edge: padding counts as zeros), or with
+ * exclude_pad the count of values inside the input (PyTorch's rule). */
 void nm_avgpool_forward(const nm_pool_geom *g, int64_t planes, const float *x, float *y);
 void nm_avgpool_backward(const nm_pool_geom *g, int64_t planes, const float *dy, float *dx);
+
+/* --- imported-graph kinds (graph_ops.c), inference only --- */
+/* Elementwise add/sub/mul/div of input a (the layer's in_c/h/w) and either
+ * the layer's constant or input b of shape bshape, broadcast per axis. */
+void nm_binary_forward(const nm_layer *l, int n, const float *a, const float *b,
+                       const int bshape[3], float *y);
+/* Sigmoid, hard sigmoid, hard swish, tanh, clip over count values. */
+void nm_unary_forward(const nm_layer *l, int64_t count, const float *x, float *y);
+/* Concatenation of the layer's inputs xs[i] (shape shapes[i]) along l->axis. */
+void nm_concat_forward(const nm_layer *l, int n, const float *const *xs, const int (*shapes)[3],
+                       float *y);
+void nm_pad_forward(const nm_layer *l, int n, const float *x, float *y);
+void nm_reshape_forward(const nm_layer *l, int n, const float *x, float *y);
+void nm_transpose_forward(const nm_layer *l, int n, const float *x, float *y);
+void nm_shuffle_forward(const nm_layer *l, int n, const float *x, float *y);
+/* A range of channels, or of the flattened positions (output (C, count, 1)). */
+void nm_slice_forward(const nm_layer *l, int n, const float *x, float *y);
 
 /* --- loss (loss.c): softmax cross-entropy over logits[k, n] (CNHW, 1x1) ---
  * Returns the mean loss over the n samples; dlogits (may be NULL) receives

@@ -26,6 +26,10 @@ struct nm_net {
     nm_model *m;
     int max_batch, n;
     int train;                  /* built with gradient and BN/pool state */
+    int lean;                   /* NM_NET_LEAN: activation buffers shared by liveness */
+    float **bufs;               /* lean: the shared activation buffers (owned) */
+    int n_bufs;
+    float *weff_shared;         /* lean: one masked-weight scratch for every layer */
     net_layer *ls;
     float *in, *gin;
     int want_gin;
@@ -34,15 +38,31 @@ struct nm_net {
     int n_params;
 };
 
-static int supported(nm_layer_kind k)
+/* Kinds with a backward pass (training). */
+static int trainable(const nm_layer *l)
 {
-    switch (k) {
+    switch (l->kind) {
     case NM_LAYER_CONV: case NM_LAYER_DWCONV: case NM_LAYER_LINEAR: case NM_LAYER_BN:
     case NM_LAYER_RELU: case NM_LAYER_NMRELU: case NM_LAYER_MAXPOOL: case NM_LAYER_AVGPOOL:
-    case NM_LAYER_GAP: case NM_LAYER_ADD: case NM_LAYER_FLATTEN:
+    case NM_LAYER_GAP: case NM_LAYER_FLATTEN:
         return 1;
+    case NM_LAYER_ADD: /* a residual add of two equal shapes */
+        return l->n_inputs == 2 && !l->konst && l->in_c == l->out_c && l->in_h == l->out_h &&
+               l->in_w == l->out_w;
     default:
         return 0;
+    }
+}
+
+/* Kinds the forward pass runs (inference). */
+static int runnable(nm_layer_kind k)
+{
+    switch (k) {
+    case NM_LAYER_MATMUL: case NM_LAYER_LAYERNORM: case NM_LAYER_GELU: case NM_LAYER_SOFTMAX:
+    case NM_LAYER_EMBED:
+        return 0;
+    default:
+        return 1;
     }
 }
 
@@ -60,14 +80,21 @@ void nm_net_free(nm_net *net)
         return;
     for (int i = 0; net->ls && i < net->m->n_layers; i++) {
         net_layer *q = &net->ls[i];
-        free(q->act), free(q->grad), free(q->emask), free(q->weff), free(q->bias_keep);
+        if (!net->lean)
+            free(q->act), free(q->weff);
+        free(q->grad), free(q->emask), free(q->bias_keep);
         free(q->dw), free(q->db), free(q->xhat), free(q->invstd), free(q->dgamma);
         free(q->dbeta), free(q->dead), free(q->arg);
     }
     free(net->ls);
+    for (int b = 0; b < net->n_bufs; b++)
+        free(net->bufs[b]);
+    free(net->bufs), free(net->weff_shared);
     free(net->in), free(net->gin), free(net->work), free(net->params);
     free(net);
 }
+
+static int plan_lean(nm_net *net);
 
 static void add_param(nm_net *net, nm_param_kind kind, int layer, nm_tensor *t, float *g,
                       const uint8_t *mask)
@@ -89,9 +116,14 @@ nm_net *nm_net_new(nm_model *m, int max_batch, int train)
     }
     for (int i = 0; i < m->n_layers; i++) {
         const nm_layer *l = &m->layers[i];
-        if (!supported(l->kind)) {
-            nm_seterr("layer '%s' (%s): training and nm_forward support conv, dwconv, linear, "
-                      "batchnorm, relu, nmrelu, maxpool, avgpool, gap, add and flatten",
+        if (!runnable(l->kind)) {
+            nm_seterr("layer '%s' (%s): the forward pass does not run matmul, layernorm, gelu, "
+                      "softmax or embed layers yet", l->name, nm_layer_kind_name(l->kind));
+            return NULL;
+        }
+        if (train == NM_NET_TRAIN && !trainable(l)) {
+            nm_seterr("layer '%s' (%s): training supports conv, dwconv, linear, batchnorm, relu, "
+                      "nmrelu, maxpool, avgpool, gap, flatten and residual adds of equal shapes",
                       l->name, nm_layer_kind_name(l->kind));
             return NULL;
         }
@@ -112,7 +144,9 @@ nm_net *nm_net_new(nm_model *m, int max_batch, int train)
     }
     net->m = m;
     net->max_batch = max_batch;
-    net->train = train != 0;
+    net->train = train == NM_NET_TRAIN;
+    net->lean = train == NM_NET_LEAN;
+    train = net->train;
     net->ls = alloc_or_fail((size_t)m->n_layers, sizeof *net->ls, &fail);
     net->params = alloc_or_fail((size_t)m->n_layers * 4, sizeof *net->params, &fail);
     if (fail) {
@@ -128,14 +162,17 @@ nm_net *nm_net_new(nm_model *m, int max_batch, int train)
         net_layer *q = &net->ls[i];
         q->per_sample = (int64_t)l->out_c * l->out_h * l->out_w;
         size_t total = (size_t)q->per_sample * (size_t)max_batch;
-        q->act = alloc_or_fail(total, sizeof(float), &fail);
+        if (!net->lean)
+            q->act = alloc_or_fail(total, sizeof(float), &fail);
         if (train)
             q->grad = alloc_or_fail(total, sizeof(float), &fail);
         if (nm_layer_prunable(l)) {
             if (train)
                 q->dw = alloc_or_fail((size_t)l->weight->numel, sizeof(float), &fail);
-            q->weff = alloc_or_fail((size_t)l->weight->numel, sizeof(float), &fail);
-            q->emask = alloc_or_fail((size_t)l->weight->numel, 1, &fail);
+            if (!net->lean)
+                q->weff = alloc_or_fail((size_t)l->weight->numel, sizeof(float), &fail);
+            if (!net->lean || l->mask || l->filters || l->in_chans)
+                q->emask = alloc_or_fail((size_t)l->weight->numel, 1, &fail);
             q->bias_keep = alloc_or_fail((size_t)l->out_c, 1, &fail);
             if (l->bias && train)
                 q->db = alloc_or_fail((size_t)l->out_c, sizeof(float), &fail);
@@ -159,6 +196,8 @@ nm_net *nm_net_new(nm_model *m, int max_batch, int train)
     }
     if (!fail)
         net->work = alloc_or_fail(work, sizeof(float), &fail);
+    if (!fail && net->lean && plan_lean(net) != NM_OK)
+        fail = 1;
     if (fail) {
         nm_net_free(net);
         nm_seterr("out of memory building the training buffers of '%s' for batch %d", m->name,
@@ -179,6 +218,82 @@ nm_net *nm_net_new(nm_model *m, int max_batch, int train)
     }
     nm_net_sync_masks(net);
     return net;
+}
+
+/* NM_NET_LEAN: activation buffers shared between layers whose values are
+ * not alive at the same time. A layer's output lives from its layer to its
+ * last consumer (for ever if it is a graph output); buffers are handed out
+ * in layer order, the smallest free one that fits (else the largest free one
+ * grown), and a buffer comes back once its value's last consumer has its
+ * own. One masked-weight scratch serves every layer. */
+static int plan_lean(nm_net *net)
+{
+    const nm_model *m = net->m;
+    const int n = m->n_layers;
+    int *last = malloc(sizeof(int) * (size_t)n), *buf = malloc(sizeof(int) * (size_t)n);
+    size_t *cap = calloc((size_t)n, sizeof *cap);
+    char *busy = calloc((size_t)n, 1);
+    int n_bufs = 0, outs[NM_MAX_OUTPUTS], rc = NM_OK;
+    size_t wmax = 0;
+    if (!last || !buf || !cap || !busy) {
+        rc = nm_seterr("out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n; i++)
+        last[i] = i;
+    for (int k = 0; k < n; k++)
+        for (int j = 0; j < m->layers[k].n_inputs; j++)
+            if (m->layers[k].inputs[j] >= 0 && last[m->layers[k].inputs[j]] < k)
+                last[m->layers[k].inputs[j]] = k;
+    int n_out = nm_model_outputs(m, outs, NM_MAX_OUTPUTS);
+    for (int o = 0; o < n_out; o++)
+        if (outs[o] >= 0)
+            last[outs[o]] = n;
+    for (int i = 0; i < n; i++) {
+        size_t need = (size_t)net->ls[i].per_sample * (size_t)net->max_batch;
+        int best = -1, largest = -1;
+        for (int b = 0; b < n_bufs; b++) {
+            if (busy[b])
+                continue;
+            if (cap[b] >= need && (best < 0 || cap[b] < cap[best]))
+                best = b;
+            if (largest < 0 || cap[b] > cap[largest])
+                largest = b;
+        }
+        if (best < 0)
+            best = largest >= 0 ? largest : n_bufs++;
+        if (cap[best] < need)
+            cap[best] = need;
+        busy[best] = 1;
+        buf[i] = best;
+        const nm_layer *li = &m->layers[i];
+        for (int j = 0; j < li->n_inputs; j++)   /* inputs read for the last time */
+            if (li->inputs[j] >= 0 && last[li->inputs[j]] == i)
+                busy[buf[li->inputs[j]]] = 0;
+        if (last[i] == i)                        /* read by no one: free at once */
+            busy[buf[i]] = 0;
+        const nm_layer *l = &m->layers[i];
+        if (nm_layer_prunable(l) && (size_t)l->weight->numel > wmax)
+            wmax = (size_t)l->weight->numel;
+    }
+    net->bufs = calloc((size_t)(n_bufs ? n_bufs : 1), sizeof *net->bufs);
+    if (!net->bufs) {
+        rc = nm_seterr("out of memory");
+        goto done;
+    }
+    net->n_bufs = n_bufs;
+    for (int b = 0; b < n_bufs; b++)
+        if (!(net->bufs[b] = calloc(cap[b] ? cap[b] : 1, sizeof(float))))
+            rc = nm_seterr("out of memory");
+    if (rc == NM_OK && !(net->weff_shared = calloc(wmax ? wmax : 1, sizeof(float))))
+        rc = nm_seterr("out of memory");
+    for (int i = 0; rc == NM_OK && i < n; i++) {
+        net->ls[i].act = net->bufs[buf[i]];
+        net->ls[i].weff = net->weff_shared;
+    }
+done:
+    free(last), free(buf), free(cap), free(busy);
+    return rc;
 }
 
 /* Effective masks: emask = mask AND filters[o] AND in_chans[input channel of
@@ -208,7 +323,8 @@ int nm_net_sync_masks(nm_net *net)
                     int keep = fo && (!mk || mk[e]);
                     if (keep && ik)
                         keep = ik[gidx * cin_g + j / per_k] != 0;
-                    q->emask[e] = (uint8_t)keep;
+                    if (q->emask)
+                        q->emask[e] = (uint8_t)keep;
                 }
             }
         } else if (l->kind == NM_LAYER_BN) {
@@ -266,6 +382,8 @@ static float *in_grad(nm_net *net, int src)
 static const float *masked_weight(net_layer *q, const nm_layer *l)
 {
     const float *w = nm_f32(l->weight);
+    if (!q->emask)   /* lean net, nothing pruned */
+        return w;
     for (int64_t j = 0; j < l->weight->numel; j++)
         q->weff[j] = q->emask[j] ? w[j] : 0.0f;
     return q->weff;
@@ -346,10 +464,14 @@ const float *nm_net_forward(nm_net *net, int n, int train)
             }
             break;
         }
-        case NM_LAYER_ADD: {
-            const float *b = in_act(net, l->inputs[1]);
-            for (int64_t k = 0; k < count; k++)
-                q->act[k] = x[k] + b[k];
+        case NM_LAYER_ADD: case NM_LAYER_MUL: case NM_LAYER_SUB: case NM_LAYER_DIV: {
+            int bs[3] = {0, 0, 0};
+            const float *b = NULL;
+            if (!l->konst) {
+                nm_model_out_shape(m, l->inputs[1], &bs[0], &bs[1], &bs[2]);
+                b = in_act(net, l->inputs[1]);
+            }
+            nm_binary_forward(l, n, x, b, bs, q->act);
             break;
         }
         case NM_LAYER_FLATTEN: {
@@ -360,6 +482,35 @@ const float *nm_net_forward(nm_net *net, int n, int train)
                         q->act[((int64_t)c * hw + p) * n + s] = x[((int64_t)c * n + s) * hw + p];
             break;
         }
+        case NM_LAYER_SIGMOID: case NM_LAYER_HARDSIGMOID: case NM_LAYER_HARDSWISH:
+        case NM_LAYER_TANH: case NM_LAYER_CLIP:
+            nm_unary_forward(l, count, x, q->act);
+            break;
+        case NM_LAYER_CONCAT: {
+            const float *xs[NM_MAX_INPUTS];
+            int shapes[NM_MAX_INPUTS][3];
+            for (int k = 0; k < l->n_inputs; k++) {
+                xs[k] = in_act(net, l->inputs[k]);
+                nm_model_out_shape(m, l->inputs[k], &shapes[k][0], &shapes[k][1], &shapes[k][2]);
+            }
+            nm_concat_forward(l, n, xs, (const int (*)[3])shapes, q->act);
+            break;
+        }
+        case NM_LAYER_PAD:
+            nm_pad_forward(l, n, x, q->act);
+            break;
+        case NM_LAYER_RESHAPE:
+            nm_reshape_forward(l, n, x, q->act);
+            break;
+        case NM_LAYER_TRANSPOSE:
+            nm_transpose_forward(l, n, x, q->act);
+            break;
+        case NM_LAYER_SHUFFLE:
+            nm_shuffle_forward(l, n, x, q->act);
+            break;
+        case NM_LAYER_SLICE:
+            nm_slice_forward(l, n, x, q->act);
+            break;
         default:
             break;   /* rejected in nm_net_new */
         }

@@ -40,6 +40,10 @@ typedef struct nm_net nm_net;
  * mode and backward must not be called. Fails with a message naming the
  * layer for kinds training does not support (matmul, layernorm, gelu,
  * softmax, embed), detached layers, or NMReLU groups over 64. */
+#define NM_NET_EVAL 0    /* inference; every layer's activation kept (nm_net_act) */
+#define NM_NET_TRAIN 1   /* training */
+#define NM_NET_LEAN 2    /* inference; a value's buffer is reused once its last
+                            reader ran: only graph outputs stay readable */
 nm_net *nm_net_new(nm_model *m, int max_batch, int train);
 void nm_net_free(nm_net *net);
 

@@ -107,6 +107,11 @@ int nm_evaluate(nm_model *m, const nm_dataset *d, int batch, double *acc, double
  * the model's input. Returns a new f32 tensor [N, C', H', W'] of the last
  * layer's output (caller releases), or NULL with a message. */
 nm_tensor *nm_forward(nm_model *m, const nm_tensor *x);
+/* Every graph output (nm_model_outputs) for input x, in graph order, into
+ * ys[0..]: each f32 [N, C, H, W], or with the rank the output had in its
+ * file (out_rank: [N, C] or [N, C, H]). The caller releases them. Returns
+ * the count, or -1 with a message (then nothing is left in ys). */
+int nm_forward_outputs(nm_model *m, const nm_tensor *x, nm_tensor **ys, int cap);
 
 /* Fine-tuning as a callback of the pruning engine (the `finetune` field of
  * nm_jointnf_opts in prune.h): ud points to an nm_finetune; trains the model

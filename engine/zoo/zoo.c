@@ -10,6 +10,8 @@ typedef struct {
     const char *name;
     const char *description;
     nm_model *(*build)(void);
+    int64_t bytes;     /* tensor bytes of the built model (reserved before
+                        * building; test_zoo checks it against the build) */
 } zoo_entry;
 
 /* The names again, as the NULL-terminated list nm_zoo_list hands out; the
@@ -21,19 +23,19 @@ static const char *const names[] = {
 
 static const zoo_entry entries[] = {
     {"resnet18", "ResNet-18 (torchvision), 3x224x224, 1000 classes: 1.82 GMACs, 11.7 M params",
-     zoo_resnet18},
+     zoo_resnet18, 46796448},
     {"resnet50", "ResNet-50 v1.5 (torchvision), 3x224x224, 1000 classes: 4.1 GMACs, 25.6 M params",
-     zoo_resnet50},
+     zoo_resnet50, 102440608},
     {"mobilenet_v2", "MobileNet-v2 (torchvision), 3x224x224, 1000 classes: 0.30 GMACs, 3.5 M params",
-     zoo_mobilenet_v2},
+     zoo_mobilenet_v2, 14155936},
     {"vgg16", "VGG-16 without BN (torchvision), 3x224x224, 1000 classes: 15.5 GMACs, 138 M params",
-     zoo_vgg16},
+     zoo_vgg16, 553430176},
     {"vit_b16", "ViT-B/16 (torchvision), 3x224x224, 1000 classes: 17.6 GMACs, 86.6 M params",
-     zoo_vit_b16},
+     zoo_vit_b16, 346270624},
     {"fmnist_cnn", "Fashion-MNIST CNN, 1x28x28, 10 classes: 4 conv-BN-ReLU, 2 max pools, 256-unit hidden layer",
-     zoo_fmnist_cnn},
+     zoo_fmnist_cnn, 3484840},
     {"fmnist_resnet", "Fashion-MNIST ResNet, 1x28x28, 10 classes: stem and 3 basic blocks (16, 32, 64)",
-     zoo_fmnist_resnet},
+     zoo_fmnist_resnet, 313704},
 };
 
 #define N_ENTRIES ((int)(sizeof entries / sizeof entries[0]))
@@ -55,6 +57,12 @@ const char *const *nm_zoo_list(void)
 int nm_zoo_has(const char *name)
 {
     return zoo_find(name) != NULL;
+}
+
+int64_t nm_zoo_bytes(const char *name)
+{
+    const zoo_entry *e = zoo_find(name);
+    return e ? e->bytes : -1;
 }
 
 const char *nm_zoo_describe(const char *name)
@@ -80,6 +88,9 @@ nm_model *nm_zoo_progress(const char *name, uint64_t seed, nm_progress_fn progre
         nm_seterr("unknown zoo model '%s' (valid names: %s)", name ? name : "(null)", valid);
         return NULL;
     }
+    /* the whole model is reserved before its first layer is allocated */
+    if (nm_mem_reserve(e->name, e->bytes) != NM_OK)
+        return NULL;
     nm_model *m = e->build();
     if (m && nm_model_init_weights_progress(m, seed, progress, ud) != NM_OK) {
         nm_model_free(m);

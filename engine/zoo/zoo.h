@@ -19,6 +19,10 @@ const char *const *nm_zoo_list(void);
 /* 1 if nm_zoo accepts `name` (NULL is no name). */
 int nm_zoo_has(const char *name);
 
+/* Bytes of tensors the named network holds once built (nm_zoo reserves
+ * them against the memory budget, tensor.h, before building); -1 if unknown. */
+int64_t nm_zoo_bytes(const char *name);
+
 /* One-line description of a zoo entry ("" if unknown). */
 const char *nm_zoo_describe(const char *name);
 

@@ -5,6 +5,7 @@
 
 #include "tensor.h"
 #include "error.h"
+#include "../test_budget.h"
 
 Test(tensor, new_is_zeroed_with_shape)
 {
@@ -49,6 +50,98 @@ Test(tensor, refcount_and_clone)
     cr_assert_eq(nm_i8(t)[0], 127, "clone shares no data");
     nm_tensor_release(t);
     nm_tensor_release(c);
+}
+
+/* The byte counters follow allocation and release; the peak is the most
+ * held since the reset. */
+Test(mem, live_and_peak_counters)
+{
+    int64_t live = nm_mem_live();
+    nm_mem_reset_peak();
+    nm_tensor *a = nm_tensor_new4(NM_F32, 2, 100, 10, 0, 0);   /* 4000 bytes */
+    nm_tensor *b = nm_tensor_new4(NM_U8, 1, 500, 0, 0, 0);     /* 500 bytes */
+    cr_assert_eq(nm_mem_live() - live, 4500);
+    nm_tensor_release(a);
+    cr_assert_eq(nm_mem_live() - live, 500);
+    cr_assert_eq(nm_mem_peak() - live, 4500);
+    nm_tensor *c = nm_tensor_clone(b);
+    cr_assert_eq(nm_mem_live() - live, 1000);
+    nm_tensor_release(b);
+    nm_tensor_release(c);
+    cr_assert_eq(nm_mem_live(), live);
+    nm_mem_reset_peak();
+    cr_assert_eq(nm_mem_peak(), live);
+}
+
+/* Reservations ask the budget only for what is not yet granted; tensors
+ * draw on the grant and ask for any excess; a refusal allocates nothing,
+ * names what was refused and marks the scope; scopes nest. */
+Test(mem, budget_reserve_and_refuse)
+{
+    cap_budget c = {.cap = 10000};
+    nm_mem_budget b;
+    nm_tensor *outside = nm_tensor_new4(NM_U8, 1, 3000, 0, 0, 0);
+    int64_t live = nm_mem_live() - 3000;
+    nm_mem_budget_push(&b, cap_ask, &c);
+    cr_assert_eq(nm_mem_reserve("x", 6000), NM_OK);
+    cr_assert_eq(c.asked, 6000);
+    nm_tensor *t = nm_tensor_new4(NM_F32, 1, 1000, 0, 0, 0);  /* 4000 of the 6000 */
+    cr_assert_not_null(t);
+    cr_assert_eq(c.calls, 1, "the tensor asked again for granted bytes");
+    nm_tensor *u = nm_tensor_new4(NM_F32, 1, 1000, 0, 0, 0);  /* 2000 granted + 2000 more */
+    cr_assert_not_null(u);
+    cr_assert_eq(c.calls, 2);
+    cr_assert_eq(c.asked, 8000);
+    cr_assert_eq(b.used, 8000);
+    nm_mem_reset_peak();
+    nm_tensor *v = nm_tensor_new4(NM_F32, 1, 1000, 0, 0, 0);  /* 4000 more: over 10000 */
+    cr_assert_null(v);
+    cr_assert(b.refused);
+    cr_assert(strstr(nm_errmsg(), "not enough memory") && strstr(nm_errmsg(), "10000"), "%s",
+              nm_errmsg());
+    cr_assert_eq(nm_mem_peak(), nm_mem_live(), "allocated although refused");
+    cr_assert_eq(nm_mem_reserve("model.bin", 1 << 20), NM_ERR);
+    cr_assert(strstr(nm_errmsg(), "model.bin: not enough memory"), "%s", nm_errmsg());
+    nm_tensor_release(u);                      /* back to the scope, not the budget */
+    cr_assert_eq(b.used, 4000);
+    nm_tensor_release(outside);                /* not the scope's: used unchanged */
+    cr_assert_eq(b.used, 4000);
+    cr_assert_eq(nm_mem_reserve("y", 4000), NM_OK);
+    cr_assert_eq(c.asked, 8000 + 4000 + (1 << 20), "asked although 4000 were free in the scope");
+
+    cap_budget c2 = {.cap = 100};               /* a nested scope has its own budget */
+    nm_mem_budget b2;
+    nm_mem_budget_push(&b2, cap_ask, &c2);
+    cr_assert_null(nm_tensor_new4(NM_U8, 1, 200, 0, 0, 0));
+    cr_assert(b2.refused);
+    nm_mem_budget_pop(&b2);
+    cr_assert_eq(nm_mem_reserve("z", -1), NM_ERR);
+    nm_tensor_release(t);
+    nm_mem_budget_pop(&b);
+    cr_assert_eq(nm_mem_live(), live);
+    /* no budget: nothing is asked */
+    cr_assert_eq(nm_mem_reserve("w", (int64_t)1 << 40), NM_OK);
+}
+
+/* Buffers that are not tensors are charged like them: they draw on the
+ * reservation, show in the counters and are given back by release. */
+Test(mem, charge_and_release_raw_buffers)
+{
+    cap_budget c = {.cap = 5000};
+    nm_mem_budget b;
+    int64_t live = nm_mem_live();
+    nm_mem_budget_push(&b, cap_ask, &c);
+    cr_assert_eq(nm_mem_reserve("f.onnx", 3000), NM_OK);
+    cr_assert_eq(nm_mem_charge("f.onnx", 3000), NM_OK);
+    cr_assert_eq(c.calls, 1, "the charge asked again for reserved bytes");
+    cr_assert_eq(nm_mem_live() - live, 3000);
+    cr_assert_eq(nm_mem_charge("f.onnx", 3000), NM_ERR);      /* 6000 > 5000 */
+    cr_assert(strstr(nm_errmsg(), "f.onnx: not enough memory"), "%s", nm_errmsg());
+    cr_assert_eq(nm_mem_live() - live, 3000);
+    nm_mem_release(3000);
+    cr_assert_eq(b.used, 0);
+    cr_assert_eq(nm_mem_live(), live);
+    nm_mem_budget_pop(&b);
 }
 
 Test(rng, deterministic_and_normalish)

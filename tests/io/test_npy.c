@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "nmio.h"
+#include "../test_budget.h"
 
 static char dir[256];
 static void setup(void) { tmp_make(dir, sizeof dir); }
@@ -346,3 +347,39 @@ Test(npy, every_truncation_and_header_corruption)
                 cr_assert(strstr(nm_errmsg(), p), "byte %zu = %02x: %s", i, values[v], nm_errmsg());
         }
 }
+
+/* Under a budget the decoded size (f2 doubles to f32) is reserved before
+ * the tensor is allocated: one ask for exactly those bytes when it fits; a
+ * refusal allocates nothing and names the file, the bytes and the limit. */
+Test(npy, reserves_the_decoded_size_first)
+{
+    char p[512];
+    tmp_path(p, sizeof p, dir, "h.npy");
+    uint16_t half[3000];
+    for (int i = 0; i < 3000; i++)
+        half[i] = 0x3C00;   /* 1.0 */
+    write_npy(p, 1, "{'descr': '<f2', 'fortran_order': False, 'shape': (3000,), }", half,
+              sizeof half);
+    int64_t live = nm_mem_live();
+    nm_mem_reset_peak();
+    cap_budget c = {.cap = 11999};
+    nm_mem_budget b;
+    nm_mem_budget_push(&b, cap_ask, &c);
+    nm_tensor *t = nm_npy_load(p);
+    nm_mem_budget_pop(&b);
+    cr_assert_null(t);
+    cr_assert(b.refused);
+    cr_assert_eq(nm_mem_peak(), live);
+    cr_assert(strstr(nm_errmsg(), "h.npy: not enough memory") && strstr(nm_errmsg(), "12000") &&
+              strstr(nm_errmsg(), "11999"), "%s", nm_errmsg());
+    cap_budget c2 = {.cap = 12000};
+    nm_mem_budget_push(&b, cap_ask, &c2);
+    t = nm_npy_load(p);
+    nm_mem_budget_pop(&b);
+    cr_assert_not_null(t, "%s", nm_errmsg());
+    cr_assert_eq(c2.calls, 1);
+    cr_assert_eq(c2.granted, 12000);
+    cr_assert_float_eq(nm_f32(t)[2999], 1.0f, 0);
+    nm_tensor_release(t);
+}
+

@@ -12,7 +12,9 @@
 #include "../test_tmpdir.h"
 #include "model.h"
 #include "nmio.h"
+#include "train.h"
 #include "onnx_build.h"
+#include "../test_budget.h"
 
 /* Initializer with values 0.01*(i+1)*sign pattern: distinct, exact in f32. */
 static float *pattern(int64_t n, float scale)
@@ -74,6 +76,27 @@ static nm_model *load_ok(const char *path, char **warn)
     nm_model *m = nm_onnx_load(path, warn);
     cr_assert_not_null(m, "load failed: %s", nm_errmsg());
     return m;
+}
+
+/* With {partial = 1}: the layers before the first node that cannot be
+ * imported. */
+static nm_model *load_partial(const char *path, char **warn)
+{
+    nm_onnx_opts o = {.partial = 1};
+    nm_model *m = nm_onnx_load_opts(path, &o, warn);
+    cr_assert_not_null(m, "load failed: %s", nm_errmsg());
+    return m;
+}
+
+/* Without partial: NULL, no warnings, and a message holding every piece
+ * of `what` (NULL-terminated). */
+static void load_refused(const char *path, const char *const *what)
+{
+    char *warn = (char *)1;
+    cr_assert_null(nm_onnx_load(path, &warn), "loading %s should fail", path);
+    cr_assert_null(warn);
+    for (int i = 0; what[i]; i++)
+        cr_assert(strstr(nm_errmsg(), what[i]), "message '%s' lacks '%s'", nm_errmsg(), what[i]);
 }
 
 static const nm_layer *layer(const nm_model *m, const char *name)
@@ -407,12 +430,17 @@ Test(onnx, conv_bias_add_folds_only_when_alone, .init = make_tmp, .fini = rm_tmp
     add_node(mp, "Relu", "r", "c2_out", "r_out");
     char *warn = NULL;
     nm_model *m = load_ok(write_model(mp, "fold.onnx"), &warn);
-    cr_assert_eq(m->n_layers, 3, "c, c2, r");
+    cr_assert_eq(m->n_layers, 4, "c, c2, addb2, r");
     assert_floats(layer(m, "c")->bias, b, 3, "folded conv bias");
     cr_assert_null(layer(m, "c2")->bias);
     cr_assert_eq(layer(m, "c2")->inputs[0], 0, "Identity and the folded Add alias conv 'c'");
-    cr_assert(warn && strstr(warn, "'addb2'") && strstr(warn, "ignored"), "%s", warn);
-    free(warn);
+    /* not foldable: an add of the per-channel constant, as its own layer */
+    const nm_layer *a = layer(m, "addb2");
+    cr_assert_eq(a->kind, NM_LAYER_ADD);
+    cr_assert(a->konst && a->konst->shape[0] == 3 && a->konst->shape[1] == 1 &&
+              a->konst->shape[2] == 1);
+    assert_floats(a->konst, b, 3, "constant operand");
+    cr_assert_null(warn, "%s", warn);
     nm_model_free(m);
 }
 
@@ -479,15 +507,16 @@ static Onnx__ModelProto *conv_net(void)
 Test(onnx, unsupported_ops_are_listed, .init = make_tmp, .fini = rm_tmp)
 {
     Onnx__ModelProto *mp = conv_net();
-    add_node(mp, "Concat", "cat1", "c,c", "k1");
+    add_node(mp, "LRN", "lrn1", "c", "k1");
     add_node(mp, "Relu", "relu", "c", "r");
-    add_node(mp, "Concat", "cat2", "k1,k1", "k2");
+    add_node(mp, "LRN", "lrn2", "k1", "k2");
     add_node(mp, "Softmax", "sm", "r", "y");
     char *warn = NULL;
+    /* nothing reads their outputs: the model loads, and they are listed */
     nm_model *m = load_ok(write_model(mp, "unsup.onnx"), &warn);
     cr_assert_eq(m->n_layers, 2, "conv and relu are built");
     cr_assert_not_null(warn);
-    cr_assert(strstr(warn, "unsupported operators: Concat (2), Softmax (1)"), "%s", warn);
+    cr_assert(strstr(warn, "unsupported operators: LRN (2), Softmax (1)"), "%s", warn);
     free(warn);
     nm_model_free(m);
 }
@@ -499,8 +528,11 @@ Test(onnx, import_stops_at_a_dependent_node, .init = make_tmp, .fini = rm_tmp)
     add_node(mp, "LeakyRelu", "leaky", "r", "l");
     add_node(mp, "MaxPool", "pool", "l", "p");     /* needs the skipped output */
     add_node(mp, "Relu", "after", "r", "r2");       /* never reached */
+    const char *path = write_model(mp, "stop.onnx");
+    load_refused(path, (const char *const[]){path, "node 'leaky' (LeakyRelu)", "not supported",
+                                             "needed by node 'pool'", "partial", NULL});
     char *warn = NULL;
-    nm_model *m = load_ok(write_model(mp, "stop.onnx"), &warn);
+    nm_model *m = load_partial(path, &warn);
     cr_assert_eq(m->n_layers, 2);
     cr_assert_eq(nm_model_find(m, "after"), -1);
     cr_assert(warn && strstr(warn, "LeakyRelu (1)") && strstr(warn, "stopped at node 'pool'") &&
@@ -512,14 +544,13 @@ Test(onnx, import_stops_at_a_dependent_node, .init = make_tmp, .fini = rm_tmp)
 Test(onnx, unsupported_settings_are_warned, .init = make_tmp, .fini = rm_tmp)
 {
     Onnx__ModelProto *mp = conv_net();
-    Onnx__NodeProto *n = add_node(mp, "MaxPool", "asym", "c", "p");
-    attr_ints(n, "kernel_shape", 2, 2, 2);
-    attr_ints(n, "pads", 4, 0, 0, 1, 1);
+    Onnx__NodeProto *n = add_node(mp, "MaxPool", "pool3d", "c", "p");
+    attr_ints(n, "kernel_shape", 3, 2, 2, 2);
     add_node(mp, "Relu", "relu", "c", "r");
     char *warn = NULL;
     nm_model *m = load_ok(write_model(mp, "asym.onnx"), &warn);
     cr_assert_eq(m->n_layers, 2);
-    cr_assert(warn && strstr(warn, "'asym'") && strstr(warn, "asymmetric"), "%s", warn);
+    cr_assert(warn && strstr(warn, "'pool3d'") && strstr(warn, "2-D kernels"), "%s", warn);
     free(warn);
     nm_model_free(m);
 }
@@ -736,16 +767,35 @@ Test(onnx, double_weights_and_constant_shape, .init = make_tmp, .fini = rm_tmp)
 
 Test(onnx, reshape_with_computed_shape_stops, .init = make_tmp, .fini = rm_tmp)
 {
+    /* Shape(c) folds to a constant (the next test); a shape from data
+     * (NonZero) cannot be known at import */
+    Onnx__ModelProto *mp = conv_net();
+    add_node(mp, "NonZero", "nz", "c", "s");
+    add_node(mp, "Reshape", "view", "c,s", "v");
+    add_node(mp, "Relu", "relu", "v", "r");
+    const char *path = write_model(mp, "dyn.onnx");
+    load_refused(path, (const char *const[]){"node 'view' (Reshape)", "computed at run time", NULL});
+    char *warn = NULL;
+    nm_model *m = load_partial(path, &warn);
+    cr_assert_eq(m->n_layers, 1);
+    cr_assert(warn && strstr(warn, "NonZero (1)") && strstr(warn, "'view' (Reshape) skipped") &&
+              strstr(warn, "stopped at node 'relu'"), "%s", warn);
+    free(warn);
+    nm_model_free(m);
+}
+
+Test(onnx, reshape_of_folded_shape_loads, .init = make_tmp, .fini = rm_tmp)
+{
     Onnx__ModelProto *mp = conv_net();
     add_node(mp, "Shape", "shape", "c", "s");
     add_node(mp, "Reshape", "view", "c,s", "v");
     add_node(mp, "Relu", "relu", "v", "r");
     char *warn = NULL;
-    nm_model *m = load_ok(write_model(mp, "dyn.onnx"), &warn);
-    cr_assert_eq(m->n_layers, 1);
-    cr_assert(warn && strstr(warn, "Shape (1)") && strstr(warn, "'view' (Reshape) skipped") &&
-              strstr(warn, "stopped at node 'relu'"), "%s", warn);
-    free(warn);
+    nm_model *m = load_ok(write_model(mp, "fold_shape.onnx"), &warn);
+    cr_assert_null(warn, "%s", warn);
+    cr_assert_eq(m->n_layers, 3, "conv, reshape to its own shape, relu");
+    cr_assert_eq(m->layers[1].kind, NM_LAYER_RESHAPE);
+    cr_assert(m->layers[1].out_c == 2 && m->layers[1].out_h == 4 && m->layers[1].out_w == 4);
     nm_model_free(m);
 }
 
@@ -801,4 +851,136 @@ Test(onnx, load_reports_progress_and_cancels, .init = make_tmp, .fini = rm_tmp)
     cr_assert_eq(r.calls, all);
     nm_model_free(m);
     cnn_free(&v);
+}
+
+/* The file read whole, its unpacked message and the layers' weights are
+ * all counted: a budget with room for the weights (590 KB) alone is
+ * refused up front, and the engine's peak never passes the budget. */
+Test(onnx, memory_budget_refuses_before_copying, .init = make_tmp, .fini = rm_tmp)
+{
+    Onnx__ModelProto *mp = model_new();
+    static const int64_t xin[4] = {1, 64, 8, 8}, dw[4] = {256, 64, 3, 3};
+    add_input(mp, "x", 4, xin);
+    float *w = calloc(256 * 64 * 9, sizeof *w);
+    cr_assert_not_null(w);
+    add_init(mp, tensor_f32("W", 4, dw, w, 1));
+    free(w);
+    add_node(mp, "Conv", "conv", "x,W", "y");
+    const char *path = write_model(mp, "big.onnx");
+    cap_budget cap = {.cap = 700 * 1024};          /* the file alone is ~590 KB */
+    nm_mem_budget b;
+    nm_mem_reset_peak();
+    int64_t base = nm_mem_live();
+    nm_mem_budget_push(&b, cap_ask, &cap);
+    char *warn = NULL;
+    nm_model *m = nm_onnx_load(path, &warn);
+    nm_mem_budget_pop(&b);
+    cr_assert_null(m);
+    cr_assert(strstr(nm_errmsg(), "not enough memory"), "%s", nm_errmsg());
+    cr_assert_leq(nm_mem_peak() - base, cap.cap, "peak %lld", (long long)(nm_mem_peak() - base));
+    /* with room for file, message and weights it loads */
+    cap_budget room = {.cap = 4 * 1024 * 1024};
+    nm_mem_budget_push(&b, cap_ask, &room);
+    m = nm_onnx_load(path, &warn);
+    nm_mem_budget_pop(&b);
+    cr_assert_not_null(m, "%s", nm_errmsg());
+    cr_assert_geq(room.asked, 256 * 64 * 9 * 4, "the weights were asked for");
+    nm_model_free(m);
+    free(warn);
+}
+
+/* ---- shape subgraphs folded once the input size is known ---- */
+
+/* ShuffleNet's channel_shuffle and chunk as torch.onnx.export writes them:
+ * the 5-D view's dims and the split point come from Shape/Gather/Div/
+ * Unsqueeze/Concat. The import folds them: a channel slice, a shuffle
+ * layer, and values equal to a reference computed here. */
+Test(onnx, shape_subgraphs_fold_to_shuffle_and_slice, .init = make_tmp, .fini = rm_tmp)
+{
+    Onnx__ModelProto *mp = model_new();
+    static const int64_t xin[4] = {1, 6, 2, 3};
+    add_input(mp, "x", 4, xin);
+    add_init(mp, tensor_i64("i0", 1, (const int64_t[]){0}));
+    add_init(mp, tensor_i64("i1", 1, (const int64_t[]){1}));
+    add_init(mp, tensor_i64("two", 1, (const int64_t[]){2}));
+    add_init(mp, tensor_i64("big", 1, (const int64_t[]){INT64_MAX}));
+    add_init(mp, tensor_i64("g", 1, (const int64_t[]){3}));
+    /* channels per group = C / 3, from the input's shape */
+    add_node(mp, "Shape", "shape", "x", "s");
+    Onnx__NodeProto *n = add_node(mp, "Gather", "gc", "s,i1", "c");
+    attr_i(n, "axis", 0);
+    add_node(mp, "Div", "cpg", "c,g", "cg");                 /* 2 */
+    add_node(mp, "Gather", "gn", "s,i0", "nb");
+    add_node(mp, "Gather", "gh", "s,two", "hh");
+    /* [N, 3, C/3, H, W] */
+    n = add_node(mp, "Concat", "shape5", "nb,g,cg,hh,w", "s5");
+    attr_i(n, "axis", 0);
+    add_init(mp, tensor_i64("w", 1, (const int64_t[]){3}));
+    add_node(mp, "Reshape", "view", "x,s5", "v5");
+    n = add_node(mp, "Transpose", "swap", "v5", "t5");
+    attr_ints(n, "perm", 5, 0, 2, 1, 3, 4);
+    add_init(mp, tensor_i64("s4", 4, (const int64_t[]){1, -1, 2, 3}));
+    add_node(mp, "Reshape", "back", "t5,s4", "sh");
+    /* the second half of the channels: Slice(sh, C/2, big, axis 1) */
+    add_node(mp, "Div", "half", "c,two", "h2");
+    add_node(mp, "Slice", "chunk", "sh,h2,big,i1", "y");
+    add_output(mp, "y", 4, (const int64_t[]){1, 3, 2, 3});
+    char *warn = NULL;
+    nm_model *m = load_ok(write_model(mp, "shuffle.onnx"), &warn);
+    free(warn);
+    cr_assert_eq(m->n_layers, 2, "shuffle and slice; the shape arithmetic is folded");
+    cr_assert_eq(m->layers[0].kind, NM_LAYER_SHUFFLE);
+    cr_assert_eq(m->layers[0].groups, 3);
+    cr_assert_eq(m->layers[1].kind, NM_LAYER_SLICE);
+    cr_assert(m->layers[1].slice_start == 3 && m->layers[1].out_c == 3);
+    nm_tensor *x = nm_tensor_new4(NM_F32, 4, 2, 6, 2, 3);
+    for (int64_t i = 0; i < x->numel; i++)
+        nm_f32(x)[i] = (float)i;
+    nm_tensor *y = NULL;
+    cr_assert_eq(nm_forward_outputs(m, x, &y, 1), 1, "%s", nm_errmsg());
+    /* shuffle of 3 groups of 2: output channel j*3+i reads input i*2+j;
+     * the kept half is output channels 3..5 = inputs 3, 5, 2... computed: */
+    for (int s = 0; s < 2; s++)
+        for (int oc = 3; oc < 6; oc++) {
+            int i = oc % 3, j = oc / 3, ic = i * 2 + j;
+            for (int p = 0; p < 6; p++)
+                cr_assert_eq(nm_f32(y)[(s * 3 + oc - 3) * 6 + p], nm_f32(x)[(s * 6 + ic) * 6 + p],
+                             "sample %d channel %d", s, oc);
+        }
+    nm_tensor_release(x), nm_tensor_release(y);
+    nm_model_free(m);
+}
+
+/* Folded constants follow ONNX: Unsqueeze/Squeeze/Cast/ConstantOfShape/
+ * Expand/Where/Equal/Slice with negative steps, checked through a Mul by the
+ * folded constant (the layer's constant operand holds the values). */
+Test(onnx, folded_constants_have_onnx_values, .init = make_tmp, .fini = rm_tmp)
+{
+    Onnx__ModelProto *mp = model_new();
+    add_input(mp, "x", 4, (const int64_t[]){1, 4, 1, 1});
+    add_init(mp, tensor_i64("v", 4, (const int64_t[]){10, 20, 30, 40}));
+    add_init(mp, tensor_i64("st", 1, (const int64_t[]){-1}));
+    add_init(mp, tensor_i64("en", 1, (const int64_t[]){INT64_MIN}));
+    add_init(mp, tensor_i64("ax", 1, (const int64_t[]){0}));
+    add_init(mp, tensor_i64("stp", 1, (const int64_t[]){-1}));
+    add_node(mp, "Slice", "rev", "v,st,en,ax,stp", "r");        /* 40 30 20 10 */
+    add_init(mp, tensor_i64("k20", 1, (const int64_t[]){20}));
+    add_node(mp, "Equal", "eq", "r,k20", "is20");                  /* 0 0 1 0 */
+    add_init(mp, tensor_i64("m1", 1, (const int64_t[]){-1}));
+    add_node(mp, "Where", "wh", "is20,m1,r", "sel");               /* 40 30 -1 10 */
+    Onnx__NodeProto *n = add_node(mp, "Cast", "cast", "sel", "self");
+    attr_i(n, "to", 1);
+    add_init(mp, tensor_i64("axes", 3, (const int64_t[]){0, 2, 3}));
+    add_node(mp, "Unsqueeze", "unsq", "self,axes", "k4");         /* [1, 4, 1, 1] */
+    add_node(mp, "Mul", "mul", "x,k4", "y");
+    add_output(mp, "y", 4, (const int64_t[]){1, 4, 1, 1});
+    char *warn = NULL;
+    nm_model *m = load_ok(write_model(mp, "fold.onnx"), &warn);
+    free(warn);
+    cr_assert_eq(m->n_layers, 1);
+    const nm_layer *l = &m->layers[0];
+    cr_assert(l->kind == NM_LAYER_MUL && l->konst && l->konst->shape[0] == 4);
+    static const float want[4] = {40, 30, -1, 10};
+    assert_floats(l->konst, want, 4, "folded constant");
+    nm_model_free(m);
 }

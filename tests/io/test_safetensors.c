@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 
 #include "nmio.h"
+#include "../test_budget.h"
 
 static char dir[256];
 static void setup(void) { tmp_make(dir, sizeof dir); }
@@ -534,3 +535,40 @@ Test(safetensors, every_truncation_and_header_corruption)
         }
     free(buf);
 }
+
+/* Under a budget the decoded size of all tensors (11 F16 and 4 BF16 -> 15
+ * f32 = 60 bytes, from 30 in the file) is reserved in one ask before the
+ * first is allocated; a budget one byte short refuses with nothing
+ * allocated and the file named. */
+Test(safetensors, reserves_the_decoded_size_first)
+{
+    const char *hdr = "{\"h\":{\"dtype\":\"F16\",\"shape\":[11],\"data_offsets\":[0,22]},"
+                      "\"b\":{\"dtype\":\"BF16\",\"shape\":[2,2],\"data_offsets\":[22,30]}}";
+    unsigned char data[30] = {0};
+    char p[512];
+    tmp_path(p, sizeof p, dir, "r.safetensors");
+    write_st(p, hdr, data, sizeof data);
+    int64_t live = nm_mem_live();
+    nm_mem_reset_peak();
+    nm_tensor_list tl;
+    cap_budget c = {.cap = 59};
+    nm_mem_budget b;
+    nm_mem_budget_push(&b, cap_ask, &c);
+    int rc = nm_safetensors_read(p, &tl);
+    nm_mem_budget_pop(&b);
+    cr_assert_eq(rc, NM_ERR);
+    cr_assert(b.refused);
+    cr_assert_eq(c.calls, 1);
+    cr_assert_eq(nm_mem_peak(), live);
+    cr_assert(strstr(nm_errmsg(), "r.safetensors: not enough memory") &&
+              strstr(nm_errmsg(), "60 more bytes"), "%s", nm_errmsg());
+    cap_budget c2 = {.cap = 60};
+    nm_mem_budget_push(&b, cap_ask, &c2);
+    rc = nm_safetensors_read(p, &tl);
+    nm_mem_budget_pop(&b);
+    cr_assert_eq(rc, NM_OK, "%s", nm_errmsg());
+    cr_assert_eq(c2.calls, 1);
+    cr_assert_eq(c2.granted, 60);
+    nm_tensor_list_free(&tl);
+}
+

@@ -148,25 +148,9 @@ for _, row in ipairs(rows) do
   end
 end
 
--- model:save_masks (issue 11) -----------------------------------------------
--- The issue asks the peer test to run masks saved by nmlab's
--- model:save_masks(...) on the torchvision model. That function and its file
--- format are being built by another helper; until nmlab has it, this check
--- is skipped with a message and does not count as a pass or a failure.
--- TO DO when save_masks lands: prune the imported resnet18 (e.g.
--- nm.prune.nm(m, {n = 2, m = 4})), m:save_masks(DIR/resnet18.masks...),
--- nm.npy_save(m:forward(x), DIR/resnet18.masked.out.npy), then a Python step
--- applies the masks to torchvision's resnet18 and compares its output.
-do
-  local probe = nm.zoo("fmnist_cnn")
-  local ok, fn = pcall(function() return probe.save_masks end)
-  if ok and fn then
-    print("SKIP     save_masks           model:save_masks exists but the peer check is not written yet (tests/peers/check_onnx.lua)")
-  else
-    print("SKIP     save_masks           nmlab has no model:save_masks yet; mask peer check not run")
-  end
-  probe:free()
-end
+-- model:save_masks (issue 11): the masks run on the torchvision model are
+-- checked by tests/peers/torch_masks_peer.py, which `make test-peers` runs
+-- before this script.
 
 print()
 print(("%-20s %-8s %s"):format("model", "result", "detail"))

@@ -1,6 +1,7 @@
 /* Energy and area: a tiny layer's energy by hand from the table, index
  * bits by hand, equal-area sizing, the JSON table, node scaling. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,4 +205,74 @@ Test(energy, json_save_load_round_trip)
     cr_assert_eq(b.node_nm, 16);
     cr_assert_float_eq(b.sfu_pj, 3.25 * 0.174, 1e-12);
     cr_assert_float_eq(b.pmac_cell_um2, 625 * 0.19, 1e-9);
+}
+
+/* sim_energy_set: the one validator of energy values (JSON and Lua). Every
+ * field refuses 0, negatives, NaN and +-Inf with a message naming it and
+ * leaves the table as it was; a positive finite value is stored. */
+Test(energy, validator_refuses_nonpositive_and_nonfinite)
+{
+    const double bad[] = {0.0, -0.0, -1.0, NAN, INFINITY, -INFINITY};
+    sim_energy_table et, ref;
+    sim_energy_defaults(&ref);
+    int n = sim_energy_field_count();
+    cr_assert_gt(n, 10);
+    for (int i = 0; i < n; i++) {
+        et = ref;
+        const char *name = sim_energy_field(&et, i, NULL);
+        for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+            cr_assert_eq(sim_energy_set(&et, name, bad[k]), NM_ERR, "%s = %g", name, bad[k]);
+            cr_assert(strstr(nm_errmsg(), name) && strstr(nm_errmsg(), "positive finite"),
+                      "%s", nm_errmsg());
+            cr_assert_eq(memcmp(&et, &ref, sizeof et), 0, "%s: a refused value changes nothing", name);
+        }
+        double *slot;
+        sim_energy_field(&et, i, &slot);
+        cr_assert_eq(sim_energy_set(&et, name, 1.25), NM_OK, "%s", nm_errmsg());
+        cr_assert_eq(*slot, 1.25, "%s stored", name);
+        cr_assert_eq(sim_energy_check(&et), NM_OK, "%s", nm_errmsg());
+        *slot = -3;          /* set behind the validator's back */
+        cr_assert_eq(sim_energy_check(&et), NM_ERR);
+        cr_assert(strstr(nm_errmsg(), name), "%s", nm_errmsg());
+    }
+    et = ref;
+    cr_assert_eq(sim_energy_set(&et, "node_nm", 65), NM_OK);
+    cr_assert_eq(et.node_nm, 65);
+    const double bad_node[] = {0, 1000.5, 45.5, -45, NAN, INFINITY, 1001};
+    for (size_t k = 0; k < sizeof bad_node / sizeof bad_node[0]; k++) {
+        cr_assert_eq(sim_energy_set(&et, "node_nm", bad_node[k]), NM_ERR, "%g", bad_node[k]);
+        cr_assert(strstr(nm_errmsg(), "node_nm"), "%s", nm_errmsg());
+        cr_assert_eq(et.node_nm, 65);
+    }
+    cr_assert_eq(sim_energy_set(&et, "mul8_pJ", 1), NM_ERR);
+    cr_assert(strstr(nm_errmsg(), "unknown key 'mul8_pJ'"), "%s", nm_errmsg());
+}
+
+/* The JSON reader refuses what the validator refuses (0 included, which it
+ * used to accept), with the file and the field in the message, and a
+ * system carrying a bad table fails sim_config_check. */
+Test(energy, json_uses_the_validator)
+{
+    const char *cases[][2] = {
+        {"{\"mul8_pj\": 0}", "'mul8_pj' must be a positive finite number"},
+        {"{\"clock_ghz\": 0.0}", "'clock_ghz' must be a positive finite number"},
+        {"{\"sfu_pj\": -2}", "'sfu_pj' must be a positive finite number"},
+        {"{\"node_nm\": 45.5}", "'node_nm' must be an integer in 1..1000"},
+        {"{\"mul8_pj\": \"0.2\"}", "'mul8_pj' must be a number"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        sim_energy_table et;
+        sim_energy_defaults(&et);
+        char *p = write_tmp(cases[k][0]);
+        cr_assert_eq(sim_energy_load_json(p, &et), NM_ERR, "%s", cases[k][0]);
+        cr_assert(strstr(nm_errmsg(), p) && strstr(nm_errmsg(), cases[k][1]), "%s", nm_errmsg());
+        cr_assert_float_eq(et.mul8_pj, 0.2, 1e-12, "a failed load changes nothing");
+        unlink(p);
+    }
+    sim_config cfg;
+    array_init(&cfg, "pmac", 4, 4);
+    cr_assert_eq(sim_config_check(&cfg), NM_OK, "%s", nm_errmsg());
+    cfg.et.clock_ghz = 0;
+    cr_assert_eq(sim_config_check(&cfg), NM_ERR);
+    cr_assert(strstr(nm_errmsg(), "energy table: 'clock_ghz'"), "%s", nm_errmsg());
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "../test_budget.h"
 #include "../test_tmpdir.h"
 #include "nmio.h"
 #include "train.h"
@@ -103,9 +104,14 @@ Test(idx, rejects_bad_files_with_messages)
         /* 2^32-1 x 2^32-1 x 2: the product overflows the tensor limit */
         unsigned char h[] = {0, 0, 8, 3, 255, 255, 255, 255, 255, 255, 255, 255, 0, 0, 0, 2, 1, 2};
         expect_fail(h, sizeof h, gz, "impossible dimensions");
-        /* 60000 x 28 x 28 claimed over 2 bytes: refused without a 47 MB buffer */
+        /* 60000 x 28 x 28 claimed over 2 bytes: refused before any allocation
+         * (a gzip file of a few dozen bytes cannot inflate to 47 MB) */
         unsigned char k[] = {0, 0, 8, 3, 0, 0, 0xEA, 0x60, 0, 0, 0, 28, 0, 0, 0, 28, 1, 2};
-        expect_fail(k, sizeof k, gz, "need 47040000 data bytes but the file holds 2");
+        int64_t live = nm_mem_live();
+        nm_mem_reset_peak();
+        expect_fail(k, sizeof k, gz, gz ? "need 47040000 data bytes but a gzip file of"
+                                        : "need 47040000 data bytes but the file holds 2");
+        cr_assert_eq(nm_mem_peak(), live, "a tensor was allocated for a hostile header");
     }
     cr_assert_null(nm_idx_load("/nonexistent/file.idx"));
     cr_assert(strstr(nm_errmsg(), "/nonexistent/file.idx: cannot open"), "%s", nm_errmsg());
@@ -154,3 +160,74 @@ Test(idx, fashion_mnist_test_set_matches_raw_bytes)
     cr_assert_null(nm_data_fashion_mnist("/nonexistent/fmnist", 1, 0));
     cr_assert(strstr(nm_errmsg(), "dataset-fashion-mnist"), "%s", nm_errmsg());
 }
+
+/* Writes dir/name: a gzip IDX header declaring dims[0..nd-1] followed by
+ * only `have` data bytes (byte i = i * 7 mod `mod`). */
+static void put_declared(const char *name, int nd, const uint32_t *dims, size_t have, int mod)
+{
+    unsigned char *b = malloc(4 + 4 * (size_t)nd + have);
+    cr_assert_not_null(b);
+    b[0] = 0, b[1] = 0, b[2] = 8, b[3] = (unsigned char)nd;
+    for (int i = 0; i < nd; i++)
+        for (int k = 0; k < 4; k++)
+            b[4 + 4 * i + k] = (unsigned char)(dims[i] >> (24 - 8 * k));
+    for (size_t i = 0; i < have; i++)
+        b[4 + 4 * nd + i] = (unsigned char)(i * 7 % (size_t)mod);
+    put(name, b, 4 + 4 * (size_t)nd + have, 1);
+    free(b);
+}
+
+/* A small gzip IDX set declaring 3 million images (2.35 GB) that holds only
+ * 40: with limit = 10, Fashion-MNIST reads and allocates only those 10
+ * (checked on the engine's byte counter), and their values are the file's.
+ * Without a limit the whole set is refused up front by a 64 MB budget,
+ * before anything is allocated. */
+Test(idx, limit_reads_only_what_it_needs)
+{
+    const uint32_t xd[] = {3000000, 28, 28}, yd[] = {3000000};
+    put_declared("train-images-idx3-ubyte.gz", 3, xd, 40 * 784, 251);
+    put_declared("train-labels-idx1-ubyte.gz", 1, yd, 40, 10);
+    int64_t live = nm_mem_live();
+    nm_mem_reset_peak();
+    nm_dataset *d = nm_data_fashion_mnist(dir, 1, 10);
+    cr_assert_not_null(d, "%s", nm_errmsg());
+    cr_assert_eq(nm_dataset_size(d), 10);
+    /* u8 images and labels as read, plus the f32 / i32 copies */
+    int64_t need = 10 * 784 * 5 + 10 * 5;
+    cr_assert_leq(nm_mem_peak() - live, need, "peak %lld bytes over %lld",
+                  (long long)(nm_mem_peak() - live), (long long)need);
+    for (int i = 0; i < 10 * 784; i += 97) {
+        float want = (float)(i * 7 % 251) / (255.0f * NM_FMNIST_STD) - NM_FMNIST_MEAN / NM_FMNIST_STD;
+        cr_assert_float_eq(nm_f32(d->images)[i], want, 1e-5f, "pixel %d", i);
+    }
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(nm_i32(d->labels)[i], i * 7 % 10, "label %d", i);
+    nm_dataset_free(d);
+    cr_assert_eq(nm_mem_live(), live);
+
+    /* nm_idx_load_limit on its own: 10 items, nothing more allocated */
+    char path[256];
+    snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", dir);
+    nm_mem_reset_peak();
+    nm_tensor *t = nm_idx_load_limit(path, 10);
+    cr_assert_not_null(t, "%s", nm_errmsg());
+    cr_assert(t->ndim == 3 && t->shape[0] == 10 && t->shape[1] == 28 && t->shape[2] == 28);
+    cr_assert_eq(nm_mem_peak() - live, 10 * 784);
+    nm_tensor_release(t);
+
+    /* all 3 million under a 64 MB budget: refused before allocating */
+    cap_budget c = {.cap = 64 << 20};
+    nm_mem_budget b;
+    nm_mem_budget_push(&b, cap_ask, &c);
+    nm_mem_reset_peak();
+    d = nm_data_fashion_mnist(dir, 1, 0);
+    nm_mem_budget_pop(&b);
+    cr_assert_null(d);
+    cr_assert(b.refused);
+    cr_assert_eq(nm_mem_peak(), live, "allocated before refusing");
+    cr_assert_eq(c.asked, (int64_t)3000000 * (784 * 5 + 5));
+    cr_assert(strstr(nm_errmsg(), "train-images-idx3-ubyte.gz: not enough memory") &&
+              strstr(nm_errmsg(), "11775000000") && strstr(nm_errmsg(), "67108864"),
+              "%s", nm_errmsg());
+}
+

@@ -47,6 +47,13 @@ check "a Lua error shows a traceback and changes nothing" "boom" -- --frames 3 -
 check "help is generated from the keymap" "undo / redo the last mask change" -- --frames 2 --keys "?" fmnist_cnn
 COLUMNS=60 LINES=20 "$bin" --frames 1 fmnist_cnn | grep -q "too small: 60x20" && { echo "ok - too small at 60x20"; passes=$((passes+1)); } || { echo "not ok - too small at 60x20"; fails=$((fails+1)); }
 check "a bad model file names the problem" "could not open" -- --frames 1 /nonexistent.safetensors
+# an ONNX file with symbolic H and W: the workbench asks for the size (a
+# console line to edit), Enter loads it; --input gives it up front
+sym="$XDG_CONFIG_HOME/sym.onnx"
+"$bin" run "$(dirname "$0")/symbolic_onnx.lua" "$sym"
+check "a symbolic input size is asked for" "needs its input size" -- --frames 1 "$sym"
+check "the asked-for line loads the model" "symnet .* params" -- --frames 4 --keys Enter "$sym"
+check "--input gives the size" "symnet .* params" -- --frames 1 --input 1x8x8 "$sym"
 # the Array screen's per-layer report is kept across frames: pruning (from
 # screen 1, after the report was built) must replace it
 dense=$(COLUMNS=120 LINES=40 "$bin" --frames 2 --keys 4 2>&1 | grep -E ' conv2 +[^ ]+ +[0-9]+%')

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../test_budget.h"
 #include "../test_tmpdir.h"
 #include "nmio.h"
 
@@ -242,6 +243,45 @@ Test(scalesim_tmp, absurd_sizes)
     expect_fail(HEADER "A,1,1,1,1,32768,32768,1,\nB,1,1,1,1,32768,32768,1,\n"
                        "C,1,1,1,1,32768,32768,1,\n",
                 ":4:", "column 7", NULL);
+}
+
+/* The issue-13 file: 126 bytes asking for 16384 x 16384 synthetic weights
+ * (1 GiB). Under a 64 MB budget it is refused before anything is allocated,
+ * naming the file, the weights, the bytes and the limit; under a budget that
+ * fits it, exactly the weights' bytes are reserved up front. */
+Test(scalesim_tmp, synthetic_weights_reserved_against_the_budget)
+{
+    const char *text = HEADER "big,1,1,1,1,16384,16384,1,\n";
+    cr_assert_eq(strlen(text), 126);
+    const char *path = write_file("big.csv", text, strlen(text));
+    int64_t live = nm_mem_live();
+    nm_mem_reset_peak();
+    cap_budget c = {.cap = 64 << 20};
+    nm_mem_budget b;
+    nm_mem_budget_push(&b, cap_ask, &c);
+    nm_model *m = nm_scalesim_load(path, 1);
+    nm_mem_budget_pop(&b);
+    cr_assert_null(m);
+    cr_assert(b.refused);
+    cr_assert_eq(nm_mem_peak(), live, "weights allocated before the refusal");
+    cr_assert_eq(c.asked, (int64_t)16384 * 16384 * 4);
+    const char *msg = nm_errmsg();
+    cr_expect(strstr(msg, path) && strstr(msg, "268435456 synthetic weights") &&
+              strstr(msg, "not enough memory") && strstr(msg, "1073741824") &&
+              strstr(msg, "67108864"), "%s", msg);
+
+    /* a small topology: its 4 x 8 x 3 x 3 weights reserved in one ask */
+    text = HEADER "C1,8,8,3,3,4,8,1,\n";
+    path = write_file("small.csv", text, strlen(text));
+    cap_budget c2 = {.cap = 64 << 20};
+    nm_mem_budget_push(&b, cap_ask, &c2);
+    m = nm_scalesim_load(path, 1);
+    nm_mem_budget_pop(&b);
+    cr_assert_not_null(m, "%s", nm_errmsg());
+    cr_assert_eq(c2.calls, 1);
+    cr_assert_eq(c2.granted, 4 * 8 * 3 * 3 * 4);
+    cr_assert_eq(nm_mem_live() - live, c2.granted);
+    nm_model_free(m);
 }
 
 Test(scalesim_tmp, overlong_line_and_binary)

@@ -13,6 +13,7 @@
 #include "zoo.h"
 #include "zoo_builder.h"
 #include "zoo_check.h"
+#include "../test_budget.h"
 
 static nm_model *zoo_ok(const char *name, uint64_t seed)
 {
@@ -74,6 +75,52 @@ static nm_model *arch(const char *name)
         }
     cr_assert_fail("no builder for %s", name);
     return NULL;
+}
+
+/* nm_zoo_bytes (what nm_zoo reserves before building) is what each
+ * builder allocates, measured on the engine's byte counter. */
+Test(zoo, declared_bytes_match_the_build)
+{
+    for (const char *const *z = nm_zoo_list(); *z; z++) {
+        int64_t live = nm_mem_live();
+        nm_model *m = arch(*z);
+        cr_expect_eq(nm_mem_live() - live, nm_zoo_bytes(*z), "%s: builds %lld bytes, declares %lld",
+                     *z, (long long)(nm_mem_live() - live), (long long)nm_zoo_bytes(*z));
+        nm_model_free(m);
+    }
+    cr_assert_eq(nm_zoo_bytes("nope"), -1);
+}
+
+/* Under a budget nm_zoo reserves the whole model up front: VGG-16 under
+ * 64 MB is refused before any layer is allocated (the byte counter never
+ * moves), naming the model, the bytes and the limit; a model that fits asks
+ * once, for exactly its bytes, and the weights' synthesis asks no more. */
+Test(zoo, refuses_before_building_under_a_budget)
+{
+    int64_t live = nm_mem_live();
+    nm_mem_reset_peak();
+    cap_budget c = {.cap = 64 << 20};
+    nm_mem_budget b;
+    nm_mem_budget_push(&b, cap_ask, &c);
+    nm_model *m = nm_zoo("vgg16", 1);
+    nm_mem_budget_pop(&b);
+    cr_assert_null(m);
+    cr_assert(b.refused);
+    cr_assert_eq(nm_mem_peak(), live, "allocated %lld bytes before refusing",
+                 (long long)(nm_mem_peak() - live));
+    cr_expect(strstr(nm_errmsg(), "vgg16: not enough memory") &&
+              strstr(nm_errmsg(), "553430176") && strstr(nm_errmsg(), "67108864"), "%s",
+              nm_errmsg());
+
+    cap_budget c2 = {.cap = 64 << 20};
+    nm_mem_budget_push(&b, cap_ask, &c2);
+    m = nm_zoo("fmnist_cnn", 1);
+    nm_mem_budget_pop(&b);
+    cr_assert_not_null(m, "%s", nm_errmsg());
+    cr_assert_eq(c2.calls, 1);
+    cr_assert_eq(c2.granted, nm_zoo_bytes("fmnist_cnn"));
+    cr_assert_eq(nm_mem_live() - live, c2.granted);
+    nm_model_free(m);
 }
 
 /* Same layers, shapes and parameter shapes. */

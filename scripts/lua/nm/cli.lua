@@ -7,15 +7,21 @@ local M = {}
 --- Without a source it opens the trained model file shipped in the source
 --- tree (`file`, looked up in the current folder, then nm.source_root)
 --- when there is one.
-function M.summary(source, default, file)
+function M.summary(source, default, file, input)
   local model, warnings
+  local opts
+  if input then   -- "CxHxW" from --input (checked by the command line)
+    local c, h, w = input:match("^(%d+)x(%d+)x(%d+)$")
+    opts = {input = {tonumber(c), tonumber(h), tonumber(w)}}
+  end
   local name = source or default
   file = file or "examples/models/fmnist_cnn.safetensors"
   if not source then
-    for _, root in ipairs{".", nm.source_root} do
+    for _, root in ipairs{".", nm.source_root} do   -- (no source_root in the sandbox)
       local path = root .. "/" .. file
-      local f = io.open(path, "rb")
-      if f then
+      -- pcall: the sandbox raises for a path whose folder does not exist
+      local ok, f = pcall(io.open, path, "rb")
+      if ok and f then
         f:close()
         local err
         model, err = nm.load(path)
@@ -38,7 +44,7 @@ function M.summary(source, default, file)
   elseif zoo[name] then
     model = nm.zoo(name)
   else
-    model, warnings = nm.load(name)
+    model, warnings = nm.load(name, opts)
     if not model then
       io.stderr:write("nmlab: ", warnings, "\n")
       return false

@@ -1,0 +1,27 @@
+-- Loading a FIFO (or a folder or device) fails at once with a message
+-- naming what it is; it used to block for ever, deaf to Ctrl-C. Run with a
+-- short timeout (tests/lua/meson.build).
+local T = require "nm.test"
+local path = os.tmpname()
+os.remove(path)
+T.ok(os.execute("mkfifo '" .. path .. "'"), "mkfifo failed")
+local ok, err = pcall(function()
+  local m, msg = nm.load(path)
+  T.eq(m, nil)
+  T.ok(msg:find(path, 1, true) and msg:find("FIFO"), msg)
+  local t, msg2 = nm.npy_load(path)
+  T.eq(t, nil)
+  T.ok(msg2:find("FIFO"), msg2)
+  local e, msg3 = nm.sim.energy_table(path)
+  T.eq(e, nil)
+  T.ok(msg3:find("FIFO"), msg3)
+  local d, msg4 = nm.load("/dev/zero")
+  T.eq(d, nil)
+  T.ok(msg4:find("device"), msg4)
+  local dir, msg5 = nm.load(".")
+  T.eq(dir, nil)
+  T.ok(msg5:find("folder"), msg5)
+end)
+os.remove(path)
+assert(ok, err)
+print("fifo ok")
