@@ -1,15 +1,16 @@
 # nmlab - the two commands: `make run` and `make test`. See README.md.
 BUILD   ?= build
 SANDIR  ?= build-san
+FUZZDIR ?= build-fuzz
 MESON   ?= meson
 # Debian packages nmlab needs to build, test and run (installed by `make deps`).
 PKGS = gcc meson ninja-build pkg-config \
        libncurses-dev liblua5.4-dev libpng-dev libcairo2-dev zlib1g-dev \
        libopenblas-openmp-dev libjansson-dev libprotobuf-c-dev protobuf-c-compiler \
        libcriterion-dev fonts-dejavu-core dataset-fashion-mnist tmux \
-       libonnx-testdata
+       libonnx-testdata clang libclang-rt-14-dev libomp-14-dev
 
-.PHONY: all deps build run test test-fast sanitize bench bench-peers peer-deps test-peers peer-export clean
+.PHONY: all deps build run test test-fast sanitize fuzz fuzz-build fuzz-test bench bench-peers peer-deps test-peers peer-export clean
 
 all: build
 
@@ -40,7 +41,8 @@ run: build
 test: build
 	$(MESON) test -C $(BUILD) --print-errorlogs --num-processes 2
 	@$(MAKE) --no-print-directory sanitize
-	@sh tests/summary.sh $(BUILD) $(SANDIR)
+	@$(MAKE) --no-print-directory fuzz-test
+	@sh tests/summary.sh $(BUILD) $(SANDIR) $(FUZZDIR)
 
 test-fast: build
 	$(MESON) test -C $(BUILD) --print-errorlogs --num-processes 2
@@ -52,6 +54,35 @@ sanitize: deps $(SANDIR)/build.ninja
 	$(MESON) compile -C $(SANDIR)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(MESON) test -C $(SANDIR) --print-errorlogs --num-processes 2 --no-suite slow
+
+# libFuzzer targets (tests/fuzz/): clang, ASan+UBSan, and coverage
+# instrumentation (fuzzer-no-link) on all code; the fuzz executables alone
+# link libFuzzer. The instrumentation keeps clang from vectorising the
+# `omp simd` loops, which it reports as -Wpass-failed: silenced here only.
+$(FUZZDIR)/build.ninja:
+	CC=clang $(MESON) setup $(FUZZDIR) --buildtype=debugoptimized \
+	  -Db_sanitize=address,undefined -Db_lundef=false \
+	  -Dc_args="-fsanitize=fuzzer-no-link -Wno-pass-failed"
+
+fuzz-build: deps $(FUZZDIR)/build.ninja
+	$(MESON) compile -C $(FUZZDIR) fuzzers
+
+# Replays every seed corpus and fuzzes each target FUZZ_TEST_SECONDS (5).
+fuzz-test: fuzz-build
+	$(MESON) test -C $(FUZZDIR) --suite fuzz --no-rebuild --print-errorlogs --num-processes 2
+
+# Fuzzes every target FUZZ_SECONDS in turn; the growing corpora are kept in
+# $(FUZZDIR)/fuzz-corpus/, crash reproducers in $(FUZZDIR)/fuzz-corpus/artifacts/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = safetensors safetensors_model onnx npy idx idx_gz scalesim_csv energy_json \
+               settings history pipeline
+fuzz: fuzz-build
+	@failed=""; for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  sh tests/fuzz/run_fuzz.sh $(FUZZDIR)/tests/fuzz/fuzz_$$t tests/fuzz/corpus/$$t \
+	    $(FUZZ_SECONDS) $(FUZZDIR)/fuzz-corpus/$$t || failed="$$failed $$t"; done; \
+	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed (see $(FUZZDIR)/fuzz-corpus/artifacts/)"; exit 1; fi; \
+	echo "fuzz: all $(words $(FUZZ_TARGETS)) targets ran $(FUZZ_SECONDS) s without a failure"
 
 bench: build
 	$(MESON) test -C $(BUILD) --benchmark --print-errorlogs --verbose
@@ -95,4 +126,4 @@ peer-export: build
 	/usr/bin/python3 tests/peers/torch_masks_peer.py ./$(BUILD)/app/nmlab
 
 clean:
-	rm -rf $(BUILD) $(SANDIR)
+	rm -rf $(BUILD) $(SANDIR) $(FUZZDIR)

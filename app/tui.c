@@ -12,6 +12,7 @@
 #include "nmio.h"
 #include "cli.h"
 #include "fileutil.h"
+#include "history.h"
 #include "nmlab_config.h"
 
 #include <curses.h>
@@ -457,24 +458,9 @@ void tui_console_complete(tui_app *a)
     lua_pop(L, 1);
 }
 
-static void history_load(tui_app *a)
+static void load_history(tui_app *a)
 {
-    FILE *f = fopen(a->history_file, "r");
-    if (!f)
-        return;
-    char line[WB_INPUT_MAX + 2];
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = '\0';
-        if (!line[0])
-            continue;
-        if (a->n_hist == TUI_HIST_MAX) {
-            free(a->hist[0]);
-            memmove(a->hist, a->hist + 1, (TUI_HIST_MAX - 1) * sizeof *a->hist);
-            a->n_hist--;
-        }
-        a->hist[a->n_hist++] = strdup(line);
-    }
-    fclose(f);
+    history_load(a->history_file, a->hist, &a->n_hist, TUI_HIST_MAX, WB_INPUT_MAX + 2);
     a->hist_pos = a->n_hist;
 }
 
@@ -622,7 +608,7 @@ int tui_main(const tui_options *opt)
     if (settings_path("settings.conf", a->settings_file, sizeof a->settings_file))
         settings_load(&a->settings, a->settings_file);
     settings_path("history", a->history_file, sizeof a->history_file);
-    history_load(a);
+    load_history(a);
     a->s.theme_dark = a->settings.theme_dark;
     a->s.mouse = a->settings.mouse;
     a->s.screen = screen_from_name(opt->screen);

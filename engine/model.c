@@ -12,6 +12,7 @@ static const char *kind_names[NM_LAYER_KIND_COUNT] = {
     "avgpool", "gap", "add", "flatten", "matmul", "layernorm", "gelu",
     "softmax", "embed", "slice", "mul", "sub", "div", "sigmoid", "hardsigmoid",
     "hardswish", "tanh", "clip", "concat", "pad", "reshape", "transpose", "shuffle",
+    "convt", "resize",
 };
 
 const char *nm_layer_kind_name(nm_layer_kind k)
@@ -225,8 +226,58 @@ static int broadcasts(int c, int h, int w, int oc, int oh, int ow)
     return (c == 1 || c == oc) && (h == 1 || h == oh) && (w == 1 || w == ow);
 }
 
+/* Output length of a transposed convolution along one axis (ONNX's
+ * ConvTranspose): (in - 1) * s - p0 - p1 + d * (k - 1) + outpad + 1. */
+static int64_t convt_out(int in, int k, int s, int p0, int p1, int d, int outpad)
+{
+    return ((int64_t)in - 1) * s - p0 - p1 + (int64_t)(d > 0 ? d : 1) * (k - 1) + outpad + 1;
+}
+
+/* CONVT: geometry, output shape and parameters; want_c is the requested
+ * number of output channels. */
+static int infer_convt(nm_layer *l, int c, int h, int w, int want_c)
+{
+    if (l->groups <= 0)
+        l->groups = 1;
+    int ph2 = l->pad_asym ? l->pad_h2 : l->pad_h, pw2 = l->pad_asym ? l->pad_w2 : l->pad_w;
+    if (l->kh <= 0 || l->kw <= 0 || l->stride_h <= 0 || l->stride_w <= 0 || l->pad_h < 0 ||
+        l->pad_w < 0 || ph2 < 0 || pw2 < 0 || l->dil_h < 0 || l->dil_w < 0 || l->outpad_h < 0 ||
+        l->outpad_w < 0)
+        return nm_seterr("layer '%s': a transposed conv needs a positive kernel and stride, and "
+                         "non-negative padding, dilation and output padding", l->name);
+    if (want_c <= 0 || c % l->groups || want_c % l->groups)
+        return nm_seterr("layer '%s': %d input and %d output channels do not split into %d groups",
+                         l->name, c, want_c, l->groups);
+    int64_t oh = convt_out(h, l->kh, l->stride_h, l->pad_h, ph2, l->dil_h, l->outpad_h);
+    int64_t ow = convt_out(w, l->kw, l->stride_w, l->pad_w, pw2, l->dil_w, l->outpad_w);
+    if (oh <= 0 || ow <= 0 || oh * ow > INT32_MAX || (int64_t)want_c * oh * ow > INT32_MAX)
+        return nm_seterr("layer '%s': a transposed conv of a %dx%d input gives a %lldx%lld output",
+                         l->name, h, w, (long long)oh, (long long)ow);
+    l->out_c = want_c, l->out_h = (int)oh, l->out_w = (int)ow;
+    if (check_param(l, &l->weight, "weight", NM_F32, 4, c, want_c / l->groups, l->kh, l->kw, 1) ||
+        check_param(l, &l->bias, "bias", NM_F32, 1, want_c, 0, 0, 0, 0))
+        return NM_ERR;
+    return NM_OK;
+}
+
+/* RESIZE: the requested plane (want_h x want_w) and the settings. */
+static int infer_resize(nm_layer *l, int c, int want_h, int want_w)
+{
+    if (want_h <= 0 || want_w <= 0 || (int64_t)c * want_h * want_w > INT32_MAX)
+        return nm_seterr("layer '%s': cannot resize to %dx%d", l->name, want_h, want_w);
+    if ((unsigned)l->rs_mode > NM_RESIZE_LINEAR || (unsigned)l->rs_coord > NM_COORD_TF_HALF_PIXEL_FOR_NN ||
+        (unsigned)l->rs_round > NM_ROUND_CEIL)
+        return nm_seterr("layer '%s': unknown resize mode, coordinate mode or rounding", l->name);
+    if (!(l->scale_h >= 0 && l->scale_h < 1e30f) || !(l->scale_w >= 0 && l->scale_w < 1e30f))
+        return nm_seterr("layer '%s': resize scales %g, %g must be positive (0 = out / in)",
+                         l->name, (double)l->scale_h, (double)l->scale_w);
+    l->out_h = want_h, l->out_w = want_w;
+    return NM_OK;
+}
+
 /* Shape checks of the layer kinds added for imported graphs (elementwise,
- * concat, pad, reshape, transpose, shuffle); (c, h, w) is input 0's shape. */
+ * concat, pad, reshape, transpose, shuffle, convt, resize); (c, h, w) is
+ * input 0's shape. */
 static int infer_graph_kind(nm_model *m, nm_layer *l, int c, int h, int w, int want_c,
                             int want_h, int want_w)
 {
@@ -311,6 +362,10 @@ static int infer_graph_kind(nm_model *m, nm_layer *l, int c, int h, int w, int w
             return nm_seterr("layer '%s': %d groups do not divide %d channels", l->name,
                              l->groups, c);
         return NM_OK;
+    case NM_LAYER_CONVT:
+        return infer_convt(l, c, h, w, want_c);
+    case NM_LAYER_RESIZE:
+        return infer_resize(l, c, want_h, want_w);
     default:
         return nm_seterr("layer '%s': unknown kind %d", l->name, (int)l->kind);
     }
@@ -406,7 +461,11 @@ static int infer_layer(nm_model *m, nm_layer *l)
         break;
     case NM_LAYER_RELU:
     case NM_LAYER_GELU:
+        break;
     case NM_LAYER_SOFTMAX:
+        if (l->heads < 0 || (l->heads > 0 && c % l->heads))
+            return nm_seterr("layer '%s': a softmax in %d groups over %d channels", l->name,
+                             l->heads, c);
         break;
     case NM_LAYER_MAXPOOL:
     case NM_LAYER_AVGPOOL:
@@ -581,6 +640,14 @@ int nm_add_layernorm(nm_model *m, const char *name, int input) { return add_simp
 int nm_add_gelu(nm_model *m, const char *name, int input) { return add_simple(m, name, NM_LAYER_GELU, input); }
 int nm_add_softmax(nm_model *m, const char *name, int input) { return add_simple(m, name, NM_LAYER_SOFTMAX, input); }
 int nm_add_embed(nm_model *m, const char *name, int input) { return add_simple(m, name, NM_LAYER_EMBED, input); }
+
+int nm_add_softmax_heads(nm_model *m, const char *name, int input, int heads)
+{
+    nm_layer l;
+    layer_init(&l, name, NM_LAYER_SOFTMAX, input);
+    l.heads = heads;
+    return add_layer(m, &l);
+}
 
 int nm_add_relu(nm_model *m, const char *name, int input, float clip)
 {
@@ -775,6 +842,7 @@ static int channel_preserving(const nm_layer *l)
     case NM_LAYER_AVGPOOL: case NM_LAYER_GAP: case NM_LAYER_GELU: case NM_LAYER_LAYERNORM:
     case NM_LAYER_FLATTEN: case NM_LAYER_EMBED: case NM_LAYER_DWCONV: case NM_LAYER_SIGMOID:
     case NM_LAYER_HARDSIGMOID: case NM_LAYER_HARDSWISH: case NM_LAYER_TANH: case NM_LAYER_CLIP:
+    case NM_LAYER_RESIZE:
         return 1;
     case NM_LAYER_PAD:
         return l->pads[0] == 0 && l->pads[3] == 0;

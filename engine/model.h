@@ -39,10 +39,12 @@ typedef enum {
     NM_LAYER_GAP,       /* global average pool: (C,H,W) -> (C,1,1) */
     NM_LAYER_ADD,       /* elementwise sum of two producers (residual) */
     NM_LAYER_FLATTEN,   /* (C,H,W) -> (C*H*W,1,1) */
-    NM_LAYER_MATMUL,    /* attention matmul between two activations (no weights) */
-    NM_LAYER_LAYERNORM, /* over the feature (channel) axis */
-    NM_LAYER_GELU,
-    NM_LAYER_SOFTMAX,   /* over the channel axis */
+    NM_LAYER_MATMUL,    /* attention matmul between two activations (no weights), see
+                           nm_add_matmul */
+    NM_LAYER_LAYERNORM, /* over the feature (channel) axis at each position */
+    NM_LAYER_GELU,      /* exact: 0.5 x (1 + erf(x / sqrt 2)) */
+    NM_LAYER_SOFTMAX,   /* over the channel axis, in `heads` groups of C/heads
+                           consecutive channels (0 or 1: all channels) */
     NM_LAYER_EMBED,     /* ViT: (C,H,W) patches -> (C, H*W+1, 1) with class token + positions */
     NM_LAYER_SLICE,     /* a contiguous range of channels (Q/K/V of a packed qkv)
                            or of positions (ViT's class token); no weights */
@@ -64,12 +66,30 @@ typedef enum {
     NM_LAYER_RESHAPE,     /* same values, new (C, H, W) read in row-major order per sample */
     NM_LAYER_TRANSPOSE,   /* output axis i is input axis perm[i] (of C, H, W) */
     NM_LAYER_SHUFFLE,     /* channel shuffle: (groups, C/groups) -> (C/groups, groups) */
+    NM_LAYER_CONVT,       /* transposed 2-D convolution, weight [C_in, C_out/groups, kh, kw]
+                             (not prunable) */
+    NM_LAYER_RESIZE,      /* nearest or bilinear resize of H and W (no weights) */
     NM_LAYER_KIND_COUNT
 } nm_layer_kind;
 
 /* Activation N:M policies and axes (NMReLU). */
 typedef enum { NM_POLICY_FIRST = 0, NM_POLICY_TOPK } nm_act_policy;
 typedef enum { NM_AXIS_POSITION = 0, NM_AXIS_CHANNEL } nm_act_axis;
+
+/* RESIZE settings (ONNX Resize's names; 0 is ONNX's default). The source
+ * coordinate of output x along an axis of in -> out values, scale s:
+ *   half_pixel (x + 0.5) / s - 0.5; pytorch_half_pixel the same, 0 when
+ *   out = 1; align_corners x (in - 1) / (out - 1), 0 when out = 1;
+ *   asymmetric x / s; tf_half_pixel_for_nn (x + 0.5) / s. */
+typedef enum { NM_RESIZE_NEAREST = 0, NM_RESIZE_LINEAR } nm_resize_mode;
+typedef enum {
+    NM_COORD_HALF_PIXEL = 0, NM_COORD_PYTORCH_HALF_PIXEL, NM_COORD_ALIGN_CORNERS,
+    NM_COORD_ASYMMETRIC, NM_COORD_TF_HALF_PIXEL_FOR_NN
+} nm_resize_coord;
+/* Nearest: how a source coordinate rounds to an input index (then clamped). */
+typedef enum {
+    NM_ROUND_PREFER_FLOOR = 0, NM_ROUND_PREFER_CEIL, NM_ROUND_FLOOR, NM_ROUND_CEIL
+} nm_resize_round;
 
 typedef struct nm_layer {
     char name[NM_NAME_MAX];
@@ -111,7 +131,8 @@ typedef struct nm_layer {
     nm_act_policy act_policy;
     nm_act_axis act_axis;
 
-    /* MATMUL: heads and the shared (reduction) length; ADD/others unused */
+    /* MATMUL: heads (and alpha = the scores' scale, 0 = 1/sqrt(head dim));
+     * SOFTMAX: channel groups */
     int heads;
     int64_t matmul_macs;    /* MACs per sample, set by the builder */
 
@@ -123,7 +144,7 @@ typedef struct nm_layer {
 
     /* ADD/MUL/SUB/DIV with a constant: the constant is the left operand */
     int rev;
-    /* HARDSIGMOID alpha, beta; CLIP min, max */
+    /* HARDSIGMOID alpha, beta; CLIP min, max; MATMUL (qk) alpha = scale */
     float alpha, beta_;
     /* CONCAT axis (0 = C, 1 = H, 2 = W) */
     int axis;
@@ -132,6 +153,16 @@ typedef struct nm_layer {
     float pad_value;
     /* TRANSPOSE */
     int perm[3];
+    /* CONVT (kh..groups, pad_asym.., dil_h/dil_w as conv): output_padding,
+     * extra rows and columns at the end; output size per axis
+     * (in - 1) * stride - pad - pad2 + dil * (k - 1) + outpad + 1. */
+    int outpad_h, outpad_w;
+    /* RESIZE: out_h/out_w are the requested size (out_c = in_c); the scale
+     * of each axis as the file gave it, 0 = out / in (sizes given). */
+    nm_resize_mode rs_mode;
+    nm_resize_coord rs_coord;
+    nm_resize_round rs_round;
+    float scale_h, scale_w;
 } nm_layer;
 
 /* The tensor slots of a layer, in a fixed order (for release, clone, size). */
@@ -157,7 +188,8 @@ const char *nm_layer_kind_name(nm_layer_kind k);
 /* Kind from its name ("conv", "linear", ...); -1 if unknown. */
 int nm_layer_kind_from_name(const char *name);
 
-/* conv, dwconv and linear carry prunable weights. */
+/* conv, dwconv and linear carry prunable weights (convt's weight is not
+ * prunable: it is kept dense). */
 int nm_layer_prunable(const nm_layer *l);
 /* Kept entries of a keep vector (filters, in_chans): its nonzeros, or
  * `all` when there is none (nothing removed). */
@@ -166,7 +198,8 @@ static inline int nm_keep_count(const nm_tensor *keep, int all)
     return keep ? (int)nm_tensor_nnz(keep) : all;
 }
 /* Dense multiply-accumulates per sample: output positions x weights for a
- * conv/linear layer, the stored count for a matmul, else 0. */
+ * conv/linear layer, input positions x weights for a convt, the stored
+ * count for a matmul, else 0. */
 int64_t nm_layer_dense_macs(const nm_layer *l);
 /* im2col view of a prunable layer's weight: rows = C_out, cols = D. */
 int64_t nm_layer_rows(const nm_layer *l);
@@ -198,12 +231,21 @@ int nm_add_pool(nm_model *m, const char *name, int input, nm_layer_kind kind,
 int nm_add_gap(nm_model *m, const char *name, int input);
 int nm_add_add(nm_model *m, const char *name, int a, int b);
 int nm_add_flatten(nm_model *m, const char *name, int input);
-/* Attention matmul. qk=1: scores = Q K^T per head, output (heads*T, T, 1);
- * qk=0: context = A V, output (V's C, T, 1). a, b are the producers. */
+/* Attention matmul. Head h owns channels [h*d, (h+1)*d) of Q, K and V
+ * (d = C/heads, torchvision's split). qk=1: scores = scale * Q K^T per head,
+ * output (heads*T, T, 1) with channel h*T + j = key j and position i =
+ * query i, so a softmax in `heads` groups runs over the keys; scale is the
+ * layer's alpha, or 1/sqrt(d) when alpha is 0. qk=0: context = A V,
+ * context[h*d + e, i] = sum_j A[h*T + j, i] V[h*d + e, j], output (V's C, T, 1).
+ * a, b are the producers (Q, K or A, V). */
 int nm_add_matmul(nm_model *m, const char *name, int a, int b, int heads, int qk);
 int nm_add_layernorm(nm_model *m, const char *name, int input);
 int nm_add_gelu(nm_model *m, const char *name, int input);
 int nm_add_softmax(nm_model *m, const char *name, int input);
+/* Softmax in `heads` groups of channels (attention scores, see nm_add_matmul). */
+int nm_add_softmax_heads(nm_model *m, const char *name, int input, int heads);
+/* ViT embedding: token 0 = class token (bias [C]) + position 0, token p+1 =
+ * patch p (row-major over H x W) + position p+1; weight [H*W+1, C]. */
 int nm_add_embed(nm_model *m, const char *name, int input);
 /* Slice of `count` channels or positions from `start` (see NM_LAYER_SLICE). */
 int nm_add_slice(nm_model *m, const char *name, int input, nm_act_axis axis, int start,

@@ -7,6 +7,8 @@ int64_t nm_layer_dense_macs(const nm_layer *l)
 {
     if (nm_layer_prunable(l) && l->weight)
         return (int64_t)l->out_h * l->out_w * l->weight->numel;
+    if (l->kind == NM_LAYER_CONVT && l->weight) /* every input position meets every weight */
+        return (int64_t)l->in_h * l->in_w * l->weight->numel;
     return l->kind == NM_LAYER_MATMUL ? l->matmul_macs : 0;
 }
 

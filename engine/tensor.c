@@ -260,11 +260,31 @@ int64_t nm_tensor_nnz(const nm_tensor *t)
         for (int64_t i = 0; i < len; i++)
             n += p[i] != 0;
     } else {
-        const uint8_t *p = t->data;
-#pragma omp parallel for simd schedule(static) reduction(+ : n) if (len > (1 << 16))
-        for (int64_t i = 0; i < len; i++)
-            n += p[i] != 0;
+        n = nm_count_nonzero_u8(t->data, len);
     }
+    return n;
+}
+
+/* One 64 K block: a plain simd loop, which clang vectorises too. */
+static int64_t count_block_u8(const uint8_t *p, int64_t len)
+{
+    int64_t n = 0;
+#pragma omp simd reduction(+ : n)
+    for (int64_t i = 0; i < len; i++)
+        n += p[i] != 0;
+    return n;
+}
+
+/* Parallel over 64 K blocks rather than `parallel for simd` over bytes:
+ * clang cannot vectorise a byte loop outlined by `parallel for` (a byte
+ * load may alias the private reduction variable). */
+int64_t nm_count_nonzero_u8(const uint8_t *p, int64_t len)
+{
+    const int64_t blk = (int64_t)1 << 16, nb = (len + blk - 1) / blk;
+    int64_t n = 0;
+#pragma omp parallel for schedule(static) reduction(+ : n) if (nb > 1)
+    for (int64_t b = 0; b < nb; b++)
+        n += count_block_u8(p + b * blk, b == nb - 1 ? len - b * blk : blk);
     return n;
 }
 

@@ -61,6 +61,8 @@ double nm_tensor_getd(const nm_tensor *t, int64_t i);
 void nm_tensor_setd(nm_tensor *t, int64_t i, double v);
 /* Nonzero elements. */
 int64_t nm_tensor_nnz(const nm_tensor *t);
+/* Nonzero bytes of p[0..len), vectorised, on every core past 64 K. */
+int64_t nm_count_nonzero_u8(const uint8_t *p, int64_t len);
 void nm_tensor_fill(nm_tensor *t, double v);
 
 static inline float *nm_f32(const nm_tensor *t) { return (float *)t->data; }

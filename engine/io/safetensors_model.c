@@ -57,6 +57,10 @@ static void kind_params(nm_layer_kind k, unsigned *allowed, unsigned *required)
         *allowed = 1u << P_WEIGHT | 1u << P_BIAS | 1u << P_MASK | 1u << P_FILTERS | 1u << P_IN_CHANS;
         *required = 1u << P_WEIGHT;
         break;
+    case NM_LAYER_CONVT: /* dense weight, optional bias; not prunable */
+        *allowed = 1u << P_WEIGHT | 1u << P_BIAS;
+        *required = 1u << P_WEIGHT;
+        break;
     case NM_LAYER_EMBED: /* weight = position embedding, bias = class token */
         *allowed = *required = 1u << P_WEIGHT | 1u << P_BIAS;
         break;
@@ -76,6 +80,11 @@ static void kind_params(nm_layer_kind k, unsigned *allowed, unsigned *required)
 
 static const char *policy_names[] = {"first", "topk"};
 static const char *axis_names[] = {"position", "channel"};
+/* RESIZE settings, in enum order (model.h) */
+static const char *resize_mode_names[] = {"nearest", "linear"};
+static const char *coord_names[] = {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
+                                    "tf_half_pixel_for_nn"};
+static const char *round_names[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
 
 /* ---- saving ---- */
 
@@ -131,10 +140,17 @@ static json_t *layer_json(const nm_layer *l)
         nm_seterr("layer '%s': unknown activation policy or axis", l->name);
         return NULL;
     }
+    if ((unsigned)l->rs_mode > NM_RESIZE_LINEAR || (unsigned)l->rs_coord > NM_COORD_TF_HALF_PIXEL_FOR_NN ||
+        (unsigned)l->rs_round > NM_ROUND_CEIL || !isfinite(l->scale_h) || !isfinite(l->scale_w)) {
+        nm_seterr("layer '%s': unknown resize mode, coordinate mode or rounding, or a scale that "
+                  "is not a number", l->name);
+        return NULL;
+    }
     int in[3] = {l->in_c, l->in_h, l->in_w}, out[3] = {l->out_c, l->out_h, l->out_w};
     int kernel[2] = {l->kh, l->kw}, stride[2] = {l->stride_h, l->stride_w};
     int pad[2] = {l->pad_h, l->pad_w}, pad2[2] = {l->pad_h2, l->pad_w2};
-    int dil[2] = {l->dil_h, l->dil_w};
+    int dil[2] = {l->dil_h, l->dil_w}, outpad[2] = {l->outpad_h, l->outpad_w};
+    int resize = l->kind == NM_LAYER_RESIZE;
     json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:o}", "name", l->name,
                           "kind", nm_layer_kind_name(l->kind),
                           "inputs", int_array(l->n_inputs, l->inputs),
@@ -157,7 +173,12 @@ static json_t *layer_json(const nm_layer *l)
           set_float_inf(o, "alpha", l->alpha) || set_float_inf(o, "beta", l->beta_) ||
           set_nonzero_int(o, "axis", l->axis) || set_nonzero_ints(o, "pads", 6, l->pads) ||
           set_nonzero_real(o, "pad_value", l->pad_value) ||
-          (l->kind == NM_LAYER_TRANSPOSE && json_object_set_new(o, "perm", int_array(3, l->perm)));
+          (l->kind == NM_LAYER_TRANSPOSE && json_object_set_new(o, "perm", int_array(3, l->perm))) ||
+          set_nonzero_ints(o, "outpad", 2, outpad) ||
+          (resize && json_object_set_new(o, "resize_mode", json_string(resize_mode_names[l->rs_mode]))) ||
+          (resize && json_object_set_new(o, "coord", json_string(coord_names[l->rs_coord]))) ||
+          (resize && json_object_set_new(o, "round", json_string(round_names[l->rs_round]))) ||
+          set_nonzero_real(o, "scale_h", l->scale_h) || set_nonzero_real(o, "scale_w", l->scale_w);
     if (bad) {
         json_decref(o);
         nm_seterr("layer '%s': cannot describe it as JSON (name not UTF-8?)", l->name);
@@ -310,7 +331,11 @@ static int get_enum(json_t *o, const char *key, const char **names, int n, int *
             *out = i;
             return NM_OK;
         }
-    return nm_seterr("'%s' must be \"%s\" or \"%s\"", key, names[0], names[1]);
+    char list[256] = "";
+    for (int i = 0; i < n; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s\"%s\"",
+                 i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
+    return nm_seterr("'%s' must be %s", key, list);
 }
 
 /* Fills l's fields (no tensors) from its JSON description; idx is its
@@ -341,6 +366,7 @@ static int layer_fields(json_t *o, int idx, nm_layer *l, int *in, int *in_presen
     }
     l->n_inputs = (int)json_array_size(inputs);
     int kernel[2], stride[2], pad[2], policy, axis, slice_axis = 0, pad2[2], pad2_present, dil[2];
+    int outpad[2], rs_mode, rs_coord, rs_round;
     if (get_ints(o, "inputs", l->n_inputs, NM_INPUT, idx - 1, l->inputs, NULL) ||
         get_ints(o, "in", 3, 0, INT32_MAX, in, in_present) ||
         get_ints(o, "out", 3, 0, INT32_MAX, out, out_present) ||
@@ -364,12 +390,21 @@ static int layer_fields(json_t *o, int idx, nm_layer *l, int *in, int *in_presen
         get_float_inf(o, "alpha", &l->alpha) || get_float_inf(o, "beta", &l->beta_) ||
         get_int(o, "axis", 0, 2, &l->axis) || get_ints(o, "pads", 6, 0, INT32_MAX, l->pads, NULL) ||
         get_float(o, "pad_value", &l->pad_value) ||
-        get_ints(o, "perm", 3, 0, 2, l->perm, NULL))
+        get_ints(o, "perm", 3, 0, 2, l->perm, NULL) ||
+        get_ints(o, "outpad", 2, 0, INT32_MAX, outpad, NULL) ||
+        get_enum(o, "resize_mode", resize_mode_names, 2, &rs_mode) ||
+        get_enum(o, "coord", coord_names, 5, &rs_coord) ||
+        get_enum(o, "round", round_names, 4, &rs_round) ||
+        get_float(o, "scale_h", &l->scale_h) || get_float(o, "scale_w", &l->scale_w))
         return nm_preperr(ctx);
+    l->outpad_h = outpad[0], l->outpad_w = outpad[1];
+    l->rs_mode = (nm_resize_mode)rs_mode;
+    l->rs_coord = (nm_resize_coord)rs_coord;
+    l->rs_round = (nm_resize_round)rs_round;
     l->pad_asym = pad2_present;
     l->pad_h2 = pad2[0], l->pad_w2 = pad2[1];
     l->dil_h = dil[0], l->dil_w = dil[1];
-    if (l->kind == NM_LAYER_RESHAPE)
+    if (l->kind == NM_LAYER_RESHAPE || l->kind == NM_LAYER_RESIZE)
         l->out_h = out[1], l->out_w = out[2];
     l->in_c = in[0], l->in_h = in[1], l->in_w = in[2];
     l->out_c = out[0];

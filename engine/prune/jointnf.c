@@ -55,15 +55,12 @@ static int64_t mark_candidates(const nm_layer *l, const jl *e)
     nm_groups_make(l->weight, e->m, e->axis, &g);
     const float *w = nm_f32(l->weight);
     uint8_t *mk = nm_u8(l->mask);
-    int64_t count = 0, numel = l->weight->numel;
+    int64_t numel = l->weight->numel;
     memset(e->cand, 0, (size_t)numel);
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < g.rows; r++)
         nm_nm_row(&g, w, mk, e->cand, r, e->n);
-#pragma omp parallel for simd schedule(static) reduction(+ : count)
-    for (int64_t i = 0; i < numel; i++)
-        count += e->cand[i];
-    return count;
+    return nm_count_nonzero_u8(e->cand, numel); /* candidates are 0 or 1 */
 }
 
 /* Removes filters until `want` more are gone, lowest score first, skipping

@@ -198,9 +198,12 @@ static inline __attribute__((always_inline)) uint32_t lane_bytes(v4i keep)
            (uint32_t)(keep[2] & 1) << 16 | (uint32_t)(keep[3] & 1) << 24;
 }
 
-static inline __attribute__((always_inline)) void prune4_vec(const float *w, uint8_t *mk,
-                                                             uint8_t *cand, int64_t o, int64_t st,
-                                                             int len, int n, int transposed)
+/* Generic vector version (unused where the SSE2 one below is built; still
+ * compiled everywhere so it stays correct). */
+static inline __attribute__((always_inline, unused)) void prune4_vec(const float *w, uint8_t *mk,
+                                                                     uint8_t *cand, int64_t o,
+                                                                     int64_t st, int len, int n,
+                                                                     int transposed)
 {
     v4i V[16];
     uint32_t M[16];
@@ -209,14 +212,14 @@ static inline __attribute__((always_inline)) void prune4_vec(const float *w, uin
         uint32_t b[4];
         memcpy(r, w + o, sizeof r);
         memcpy(b, mk + o, sizeof b);
-        v4f t0 = __builtin_shuffle(r[0], r[1], (v4i){0, 4, 1, 5});
-        v4f t1 = __builtin_shuffle(r[2], r[3], (v4i){0, 4, 1, 5});
-        v4f t2 = __builtin_shuffle(r[0], r[1], (v4i){2, 6, 3, 7});
-        v4f t3 = __builtin_shuffle(r[2], r[3], (v4i){2, 6, 3, 7});
-        v4f c[4] = {__builtin_shuffle(t0, t1, (v4i){0, 1, 4, 5}),
-                    __builtin_shuffle(t0, t1, (v4i){2, 3, 6, 7}),
-                    __builtin_shuffle(t2, t3, (v4i){0, 1, 4, 5}),
-                    __builtin_shuffle(t2, t3, (v4i){2, 3, 6, 7})};
+        v4f t0 = __builtin_shufflevector(r[0], r[1], 0, 4, 1, 5);
+        v4f t1 = __builtin_shufflevector(r[2], r[3], 0, 4, 1, 5);
+        v4f t2 = __builtin_shufflevector(r[0], r[1], 2, 6, 3, 7);
+        v4f t3 = __builtin_shufflevector(r[2], r[3], 2, 6, 3, 7);
+        v4f c[4] = {__builtin_shufflevector(t0, t1, 0, 1, 4, 5),
+                    __builtin_shufflevector(t0, t1, 2, 3, 6, 7),
+                    __builtin_shufflevector(t2, t3, 0, 1, 4, 5),
+                    __builtin_shufflevector(t2, t3, 2, 3, 6, 7)};
         for (int i = 0; i < 4; i++) {
             M[i] = ((b[0] >> (8 * i)) & 0xff) | ((b[1] >> (8 * i)) & 0xff) << 8 |
                    ((b[2] >> (8 * i)) & 0xff) << 16 | ((b[3] >> (8 * i)) & 0xff) << 24;

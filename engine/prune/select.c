@@ -200,13 +200,20 @@ static void pass_equal(const nm_select_seg *segs, plan *p, uint32_t T, int64_t n
 #define FAST_BUCKETS 4096
 int64_t nm_select_fast_max = (int64_t)1 << 22;
 
+#ifdef __clang__
+/* clang has no per-function optimisation level (and its cost model keeps
+ * this loop scalar): clang builds are for fuzzing and sanitizers */
+#define NM_OPT_O3
+#else
+#define NM_OPT_O3 __attribute__((optimize("O3")))
+#endif
+
 /* Clears (when mk is not NULL) the eligible entries whose top key bits are
  * below hb, returns how many there are, flags those inside hb (flags[i])
  * and counts them. Written
  * to vectorise (hence O3 here: the build's -O2 keeps loops scalar). */
-__attribute__((optimize("O3"))) static int64_t mark_below(const float *w, const uint8_t *e,
-                                                          uint8_t *mk, int64_t n, uint32_t hb,
-                                                          uint8_t *flags, int64_t *inside)
+NM_OPT_O3 static int64_t mark_below(const float *w, const uint8_t *e, uint8_t *mk, int64_t n,
+                                    uint32_t hb, uint8_t *flags, int64_t *inside)
 {
     int64_t lt = 0, in = 0;
     for (int64_t i = 0; i < n; i++) {

@@ -127,6 +127,39 @@ void nm_shuffle_forward(const nm_layer *l, int n, const float *x, float *y);
 /* A range of channels, or of the flattened positions (output (C, count, 1)). */
 void nm_slice_forward(const nm_layer *l, int n, const float *x, float *y);
 
+/* --- transformer kinds (vit_ops.c), inference only ---
+ * Token sequences are (D, T, 1) per sample: D rows of n*T values. */
+/* Layer norm over the c channels of each of the `cols` columns (biased
+ * variance): y = (x - mean) / sqrt(var + eps) * gamma[c] + beta[c]. */
+void nm_layernorm_forward(int c, int64_t cols, const float *x, const float *gamma,
+                          const float *beta, float eps, float *y);
+/* Exact GELU: 0.5 x (1 + erf(x / sqrt 2)). */
+void nm_gelu_forward(int64_t count, const float *x, float *y);
+/* Softmax over the channels of each column, separately in `groups`
+ * consecutive blocks of c/groups channels (<= 1: one block). */
+void nm_softmax_forward(int c, int groups, int64_t cols, const float *x, float *y);
+/* Attention scores, per sample s and head h (head h = channels
+ * [h*dim/heads, (h+1)*dim/heads) of q and k, as torchvision splits them):
+ * y[h*T + j, s, i] = scale * sum_e k[h*d + e, s, j] q[h*d + e, s, i]:
+ * channel = head and key j, position = query i (so a softmax over the
+ * channels in `heads` groups is a softmax over the keys). */
+void nm_attn_scores_forward(int dim, int heads, int tokens, int n, float scale, const float *q,
+                            const float *k, float *y);
+/* Attention context: y[h*d + e, s, i] = sum_j v[h*d + e, s, j] a[h*T + j, s, i]
+ * (a: scores as above, v: dim channels, d = dim/heads). */
+void nm_attn_context_forward(int dim, int heads, int tokens, int n, const float *a,
+                             const float *v, float *y);
+/* ViT embedding of (c, positions) patches into (c, positions + 1) tokens:
+ * token 0 = cls[k] + pos[0, k], token p + 1 = x[k, p] + pos[p + 1, k]
+ * (pos is [positions + 1, c], cls [c]). */
+void nm_embed_forward(int c, int positions, int n, const float *x, const float *pos,
+                      const float *cls, float *y);
+/* --- upsampling kinds (upsample_ops.c), inference only --- */
+/* Transposed convolution of a CONVT layer (model.h): y[cout, n*oh*ow]. */
+void nm_convt_forward(const nm_layer *l, int n, const float *x, float *y);
+/* Nearest or bilinear resize of H and W (a RESIZE layer). */
+void nm_resize_forward(const nm_layer *l, int n, const float *x, float *y);
+
 /* --- loss (loss.c): softmax cross-entropy over logits[k, n] (CNHW, 1x1) ---
  * Returns the mean loss over the n samples; dlogits (may be NULL) receives
  * d(mean loss)/d(logits); *correct (may be NULL) the count of samples whose

@@ -2,6 +2,7 @@
 #include "net.h"
 #include "kernels.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,15 +55,21 @@ static int trainable(const nm_layer *l)
     }
 }
 
-/* Kinds the forward pass runs (inference). */
+/* Kinds the forward pass runs (inference): all of them. */
 static int runnable(nm_layer_kind k)
+{
+    return (unsigned)k < NM_LAYER_KIND_COUNT;
+}
+
+/* The transformer kinds: forward only (vit_ops.c). */
+static int transformer_kind(nm_layer_kind k)
 {
     switch (k) {
     case NM_LAYER_MATMUL: case NM_LAYER_LAYERNORM: case NM_LAYER_GELU: case NM_LAYER_SOFTMAX:
     case NM_LAYER_EMBED:
-        return 0;
-    default:
         return 1;
+    default:
+        return 0;
     }
 }
 
@@ -117,8 +124,13 @@ nm_net *nm_net_new(nm_model *m, int max_batch, int train)
     for (int i = 0; i < m->n_layers; i++) {
         const nm_layer *l = &m->layers[i];
         if (!runnable(l->kind)) {
-            nm_seterr("layer '%s' (%s): the forward pass does not run matmul, layernorm, gelu, "
-                      "softmax or embed layers yet", l->name, nm_layer_kind_name(l->kind));
+            nm_seterr("layer '%s': unknown kind %d", l->name, (int)l->kind);
+            return NULL;
+        }
+        if (train == NM_NET_TRAIN && transformer_kind(l->kind)) {
+            nm_seterr("layer '%s' (%s): the transformer layers (matmul, layernorm, gelu, softmax, "
+                      "embed) run inference only; training cannot backpropagate through "
+                      "them", l->name, nm_layer_kind_name(l->kind));
             return NULL;
         }
         if (train == NM_NET_TRAIN && !trainable(l)) {
@@ -508,8 +520,40 @@ const float *nm_net_forward(nm_net *net, int n, int train)
         case NM_LAYER_SHUFFLE:
             nm_shuffle_forward(l, n, x, q->act);
             break;
+        case NM_LAYER_LAYERNORM:
+            nm_layernorm_forward(l->out_c, cols, x, nm_f32(l->gamma), nm_f32(l->beta), l->eps,
+                                 q->act);
+            break;
+        case NM_LAYER_GELU:
+            nm_gelu_forward(count, x, q->act);
+            break;
+        case NM_LAYER_SOFTMAX:
+            nm_softmax_forward(l->out_c, l->heads, cols, x, q->act);
+            break;
+        case NM_LAYER_MATMUL: {
+            const float *b = in_act(net, l->inputs[1]);
+            const int tokens = (int)plane;
+            if (l->groups == 1) {   /* scores = scale * Q K^T */
+                const int d = l->in_c / l->heads;
+                const float scale = l->alpha != 0.0f ? l->alpha : 1.0f / sqrtf((float)d);
+                nm_attn_scores_forward(l->in_c, l->heads, tokens, n, scale, x, b, q->act);
+            } else {                /* context = A V */
+                nm_attn_context_forward(l->out_c, l->heads, tokens, n, x, b, q->act);
+            }
+            break;
+        }
+        case NM_LAYER_EMBED:
+            nm_embed_forward(l->in_c, l->in_h * l->in_w, n, x, nm_f32(l->weight), nm_f32(l->bias),
+                             q->act);
+            break;
         case NM_LAYER_SLICE:
             nm_slice_forward(l, n, x, q->act);
+            break;
+        case NM_LAYER_CONVT:
+            nm_convt_forward(l, n, x, q->act);
+            break;
+        case NM_LAYER_RESIZE:
+            nm_resize_forward(l, n, x, q->act);
             break;
         default:
             break;   /* rejected in nm_net_new */

@@ -38,8 +38,9 @@ typedef struct nm_net nm_net;
 /* Builds the executor. With train = 0 it holds only what inference needs
  * (no gradients, no BN or pool state): forward then always runs in eval
  * mode and backward must not be called. Fails with a message naming the
- * layer for kinds training does not support (matmul, layernorm, gelu,
- * softmax, embed), detached layers, or NMReLU groups over 64. */
+ * layer for kinds training does not support (the transformer kinds matmul,
+ * layernorm, gelu, softmax, embed and the imported-graph kinds, slice
+ * included, run inference only), detached layers, or NMReLU groups over 64. */
 #define NM_NET_EVAL 0    /* inference; every layer's activation kept (nm_net_act) */
 #define NM_NET_TRAIN 1   /* training */
 #define NM_NET_LEAN 2    /* inference; a value's buffer is reused once its last

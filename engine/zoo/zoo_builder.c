@@ -115,10 +115,13 @@ int zb_add(zb *b, int a, int c, const char *fmt, ...)
     return zb_check(b, nm_add_add(b->m, name, a, c));
 }
 
-int zb_layernorm(zb *b, int in, const char *fmt, ...)
+int zb_layernorm(zb *b, int in, float eps, const char *fmt, ...)
 {
     ZB_NAME(name);
-    return zb_check(b, nm_add_layernorm(b->m, name, in));
+    int idx = zb_check(b, nm_add_layernorm(b->m, name, in));
+    if (idx != ZB_FAIL)
+        b->m->layers[idx].eps = eps;
+    return idx;
 }
 
 int zb_gelu(zb *b, int in, const char *fmt, ...)
@@ -127,10 +130,10 @@ int zb_gelu(zb *b, int in, const char *fmt, ...)
     return zb_check(b, nm_add_gelu(b->m, name, in));
 }
 
-int zb_softmax(zb *b, int in, const char *fmt, ...)
+int zb_softmax(zb *b, int in, int heads, const char *fmt, ...)
 {
     ZB_NAME(name);
-    return zb_check(b, nm_add_softmax(b->m, name, in));
+    return zb_check(b, nm_add_softmax_heads(b->m, name, in, heads));
 }
 
 int zb_embed(zb *b, int in, const char *fmt, ...)

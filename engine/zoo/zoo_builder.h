@@ -41,9 +41,11 @@ int zb_maxpool(zb *b, int in, int k, int stride, int pad, const char *fmt, ...)
 int zb_gap(zb *b, int in, const char *fmt, ...) ZB_PRINTF(3, 4);
 int zb_flatten(zb *b, int in, const char *fmt, ...) ZB_PRINTF(3, 4);
 int zb_add(zb *b, int a, int c, const char *fmt, ...) ZB_PRINTF(4, 5);
-int zb_layernorm(zb *b, int in, const char *fmt, ...) ZB_PRINTF(3, 4);
+/* Layer norm with the given epsilon (torchvision's ViT uses 1e-6). */
+int zb_layernorm(zb *b, int in, float eps, const char *fmt, ...) ZB_PRINTF(4, 5);
 int zb_gelu(zb *b, int in, const char *fmt, ...) ZB_PRINTF(3, 4);
-int zb_softmax(zb *b, int in, const char *fmt, ...) ZB_PRINTF(3, 4);
+/* Softmax in `heads` groups of channels (nm_add_softmax_heads). */
+int zb_softmax(zb *b, int in, int heads, const char *fmt, ...) ZB_PRINTF(4, 5);
 int zb_embed(zb *b, int in, const char *fmt, ...) ZB_PRINTF(3, 4);
 int zb_slice(zb *b, int in, nm_act_axis axis, int start, int count, const char *fmt, ...)
     ZB_PRINTF(6, 7);
@@ -65,6 +67,15 @@ nm_model *zoo_vgg16(void);
 nm_model *zoo_vit_b16(void);
 nm_model *zoo_fmnist_cnn(void);
 nm_model *zoo_fmnist_resnet(void);
+
+/* A ViT of any size, built as vit_b16 (vit.c): in_c x image x image input,
+ * patch x patch stride-patch conv to dim features, `blocks` encoder blocks
+ * of `heads` heads with an MLP of `mlp`, a head of `classes`. */
+typedef struct {
+    const char *name;
+    int in_c, image, patch, dim, heads, mlp, blocks, classes;
+} zoo_vit_cfg;
+nm_model *zoo_vit(const zoo_vit_cfg *c);
 
 /* ResNet basic block (two 3x3 convs, 1x1 downsample when the shape changes)
  * named "<prefix>.conv1" ... "<prefix>.relu"; shared by resnet18 and

@@ -984,3 +984,223 @@ Test(onnx, folded_constants_have_onnx_values, .init = make_tmp, .fini = rm_tmp)
     assert_floats(l->konst, want, 4, "folded constant");
     nm_model_free(m);
 }
+
+/* ---- upsampling: ConvTranspose, Resize, Upsample ---- */
+
+/* x[1,2,3,3] -> ConvTranspose (2->3, 3x3, stride 2, pads 1, output_padding
+ * 1, bias) -> Resize (linear pytorch_half_pixel, scales 2, 1.5) ->
+ * Upsample (nearest, scales 1, 2) -> ConvTranspose (depthwise, SAME_UPPER,
+ * stride 2) -> ConvTranspose (output_shape: one more row and one less
+ * column than the full size). */
+Test(onnx, convtranspose_resize_upsample_import, .init = make_tmp, .fini = rm_tmp)
+{
+    Onnx__ModelProto *mp = model_new();
+    add_input(mp, "x", 4, (const int64_t[]){1, 2, 3, 3});
+    float *w = pattern(2 * 3 * 9, 0.125f), *b = pattern(3, 1.0f), *w2 = pattern(3 * 9, 0.25f);
+    add_init(mp, tensor_f32("W", 4, (const int64_t[]){2, 3, 3, 3}, w, 1));
+    add_init(mp, tensor_f32("B", 1, (const int64_t[]){3}, b, 0));
+    add_init(mp, tensor_f32("W2", 4, (const int64_t[]){3, 1, 3, 3}, w2, 0));
+    add_init(mp, tensor_f32("sc", 1, (const int64_t[]){4}, (const float[]){1, 1, 2, 1.5f}, 0));
+    add_init(mp, tensor_f32("sc2", 1, (const int64_t[]){4}, (const float[]){1, 1, 1, 2}, 1));
+    Onnx__NodeProto *n = add_node(mp, "ConvTranspose", "up", "x,W,B", "u");
+    attr_ints(n, "strides", 2, 2, 2);
+    attr_ints(n, "pads", 4, 1, 1, 1, 1);
+    attr_ints(n, "output_padding", 2, 1, 1);
+    n = add_node(mp, "Resize", "rs", "u,,sc", "r");
+    attr_s(n, "mode", "linear");
+    attr_s(n, "coordinate_transformation_mode", "pytorch_half_pixel");
+    n = add_node(mp, "Upsample", "us", "r,sc2", "s");
+    n = add_node(mp, "ConvTranspose", "same", "s,W2", "t");
+    attr_i(n, "group", 3);
+    attr_ints(n, "strides", 2, 2, 2);
+    attr_s(n, "auto_pad", "SAME_UPPER");
+    n = add_node(mp, "ConvTranspose", "osh", "t,W2", "y");
+    attr_i(n, "group", 3);
+    attr_ints(n, "strides", 2, 2, 2);
+    attr_ints(n, "output_shape", 2, 50, 72);
+    add_output(mp, "y", 4, (const int64_t[]){1, 3, 50, 72});
+    char *warn = NULL;
+    nm_model *m = load_ok(write_model(mp, "up.onnx"), &warn);
+    cr_assert_null(warn, "%s", warn);
+    cr_assert_eq(m->n_layers, 5);
+    const nm_layer *up = layer(m, "up");
+    cr_assert_eq(up->kind, NM_LAYER_CONVT);
+    /* (3 - 1) * 2 - 1 - 1 + (3 - 1) + 1 + 1 = 6 */
+    cr_assert(up->out_c == 3 && up->out_h == 6 && up->out_w == 6, "(%d, %d, %d)", up->out_c,
+              up->out_h, up->out_w);
+    cr_assert(up->stride_h == 2 && up->pad_h == 1 && !up->pad_asym && up->outpad_h == 1 &&
+              up->outpad_w == 1 && up->groups == 1);
+    assert_floats(up->weight, w, 2 * 3 * 9, "weight [C_in, C_out, kh, kw] as in the file");
+    assert_floats(up->bias, b, 3, "bias");
+    const nm_layer *rs = layer(m, "rs");
+    cr_assert(rs->kind == NM_LAYER_RESIZE && rs->rs_mode == NM_RESIZE_LINEAR &&
+              rs->rs_coord == NM_COORD_PYTORCH_HALF_PIXEL && rs->scale_h == 2 && rs->scale_w == 1.5f);
+    cr_assert(rs->out_c == 3 && rs->out_h == 12 && rs->out_w == 9);
+    const nm_layer *us = layer(m, "us");
+    cr_assert(us->kind == NM_LAYER_RESIZE && us->rs_mode == NM_RESIZE_NEAREST &&
+              us->rs_coord == NM_COORD_ASYMMETRIC && us->rs_round == NM_ROUND_FLOOR);
+    cr_assert(us->out_h == 12 && us->out_w == 18);
+    /* SAME_UPPER: out = in * stride; total crop (12-1)*2 + 3 - 24 = 1 goes after */
+    const nm_layer *same = layer(m, "same");
+    cr_assert(same->groups == 3 && same->out_h == 24 && same->out_w == 36);
+    cr_assert(same->pad_asym && same->pad_h == 0 && same->pad_h2 == 1 && same->pad_w2 == 1);
+    /* output_shape against the full (24 - 1) * 2 + 3 = 49 by (36 - 1) * 2 + 3
+     * = 73: H 50 is one more (output padding 1), W 72 one less (ONNX's rule
+     * without SAME_UPPER crops total - total / 2 = 1 before, 0 after) */
+    const nm_layer *osh = layer(m, "osh");
+    cr_assert(osh->out_h == 50 && osh->out_w == 72 && osh->outpad_h == 1 && osh->outpad_w == 0 &&
+              osh->pad_h == 0 && osh->pad_h2 == 0 && osh->pad_w == 1 && osh->pad_w2 == 0);
+    nm_tensor *x = nm_tensor_new4(NM_F32, 4, 1, 2, 3, 3), *y = NULL;
+    nm_tensor_fill(x, 1.0f);
+    cr_assert_eq(nm_forward_outputs(m, x, &y, 1), 1, "%s", nm_errmsg());
+    cr_assert(y->shape[1] == 3 && y->shape[2] == 50 && y->shape[3] == 72);
+    nm_tensor_release(x), nm_tensor_release(y);
+    free(w), free(b), free(w2);
+    nm_model_free(m);
+}
+
+/* x[1,2,4,4] -> Resize "rs" (x, roi, scales, sizes) with the given mode and
+ * coordinate mapping ("" = the default). */
+static Onnx__ModelProto *resize_net(const char *mode, const char *coord, const float *scales,
+                                    const int64_t *sizes)
+{
+    Onnx__ModelProto *mp = model_new();
+    add_input(mp, "x", 4, (const int64_t[]){1, 2, 4, 4});
+    if (scales)
+        add_init(mp, tensor_f32("sc", 1, (const int64_t[]){4}, scales, 0));
+    if (sizes)
+        add_init(mp, tensor_i64("sz", 4, sizes));
+    Onnx__NodeProto *n = add_node(mp, "Resize", "rs", sizes ? "x,,,sz" : "x,,sc", "y");
+    if (*mode)
+        attr_s(n, "mode", mode);
+    if (*coord)
+        attr_s(n, "coordinate_transformation_mode", coord);
+    add_output(mp, "y", -1, NULL);
+    return mp;
+}
+
+/* What nmlab does not model is refused with the node, the operator and
+ * the setting named; the sizes may come from a folded shape subgraph. */
+Test(onnx, resize_and_convtranspose_refusals, .init = make_tmp, .fini = rm_tmp)
+{
+    static const float two[4] = {1, 1, 2, 2}, chans[4] = {1, 2, 2, 2};
+    load_refused(write_model(resize_net("cubic", "", two, NULL), "cubic.onnx"),
+                 (const char *const[]){"node 'rs' (Resize)", "mode 'cubic'", NULL});
+    load_refused(write_model(resize_net("linear", "tf_crop_and_resize", two, NULL), "crop.onnx"),
+                 (const char *const[]){"node 'rs' (Resize)", "tf_crop_and_resize", NULL});
+    load_refused(write_model(resize_net("", "", chans, NULL), "chans.onnx"),
+                 (const char *const[]){"node 'rs' (Resize)", "scales N and C", NULL});
+    load_refused(write_model(resize_net("", "", NULL, (const int64_t[]){1, 3, 8, 8}), "sz.onnx"),
+                 (const char *const[]){"node 'rs' (Resize)", "channels", NULL});
+    load_refused(write_model(resize_net("linear", "align_corners", (const float[]){1, 1, 1.3f, 2}, NULL),
+                             "ac.onnx"),
+                 (const char *const[]){"node 'rs' (Resize)", "align_corners", "fractional", NULL});
+    /* scales from an activation */
+    Onnx__ModelProto *mp = model_new();
+    add_input(mp, "x", 4, (const int64_t[]){1, 2, 4, 4});
+    add_node(mp, "Relu", "relu", "x", "r");
+    add_node(mp, "Resize", "rs", "x,,r", "y");
+    add_output(mp, "y", -1, NULL);
+    load_refused(write_model(mp, "dyn.onnx"),
+                 (const char *const[]){"node 'rs' (Resize)", "computed at run time", NULL});
+    /* a 1-D transposed convolution of [N, C, L] */
+    mp = model_new();
+    add_input(mp, "x", 3, (const int64_t[]){1, 2, 5});
+    add_init(mp, tensor_f32("W", 3, (const int64_t[]){2, 1, 3}, (const float[]){1, 2, 3, 4, 5, 6}, 0));
+    add_node(mp, "ConvTranspose", "ct", "x,W", "y");
+    add_output(mp, "y", -1, NULL);
+    load_refused(write_model(mp, "ct1d.onnx"),
+                 (const char *const[]){"node 'ct' (ConvTranspose)", "rank 3", NULL});
+    /* sizes = Concat(Shape(x)[0:2], Shape(x)[2:4] * 2): folded to [1, 2, 8, 8] */
+    mp = model_new();
+    add_input(mp, "x", 4, (const int64_t[]){1, 2, 4, 4});
+    add_init(mp, tensor_i64("s0", 1, (const int64_t[]){0}));
+    add_init(mp, tensor_i64("s2", 1, (const int64_t[]){2}));
+    add_init(mp, tensor_i64("s4", 1, (const int64_t[]){4}));
+    add_init(mp, tensor_i64("k2", 1, (const int64_t[]){2}));
+    add_node(mp, "Shape", "shape", "x", "sh");
+    add_node(mp, "Slice", "nc", "sh,s0,s2", "nc");
+    add_node(mp, "Slice", "hw", "sh,s2,s4", "hw");
+    add_node(mp, "Mul", "hw2", "hw,k2", "hw2");
+    Onnx__NodeProto *n = add_node(mp, "Concat", "sizes", "nc,hw2", "sz");
+    attr_i(n, "axis", 0);
+    add_node(mp, "Resize", "rs", "x,,,sz", "y");
+    char *warn = NULL;
+    nm_model *m = load_ok(write_model(mp, "folded.onnx"), &warn);
+    free(warn);
+    cr_assert_eq(m->n_layers, 1);
+    cr_assert(m->layers[0].kind == NM_LAYER_RESIZE && m->layers[0].out_h == 8 &&
+              m->layers[0].out_w == 8 && m->layers[0].scale_h == 0);
+    nm_model_free(m);
+}
+
+/* Bit flips and truncations of a ConvTranspose + Resize + Upsample model:
+ * each load either succeeds or fails with a message naming the file, and
+ * a loaded model runs. */
+Test(onnx, mutated_upsample_files_never_crash, .init = make_tmp, .fini = rm_tmp)
+{
+    Onnx__ModelProto *mp = model_new();
+    add_input(mp, "x", 4, (const int64_t[]){1, 2, 3, 3});
+    float *w = pattern(2 * 2 * 9, 0.125f);
+    add_init(mp, tensor_f32("W", 4, (const int64_t[]){2, 1, 3, 3}, w, 1));
+    add_init(mp, tensor_f32("sc", 1, (const int64_t[]){4}, (const float[]){1, 1, 2, 1.5f}, 0));
+    add_init(mp, tensor_i64("sz", 4, (const int64_t[]){1, 2, 5, 4}));
+    Onnx__NodeProto *n = add_node(mp, "ConvTranspose", "up", "x,W", "u");
+    attr_i(n, "group", 2);
+    attr_ints(n, "strides", 2, 2, 2);
+    attr_ints(n, "output_padding", 2, 1, 0);
+    n = add_node(mp, "Resize", "rs", "u,,sc", "r");
+    attr_s(n, "mode", "linear");
+    add_node(mp, "Resize", "rz", "r,,,sz", "z");
+    add_node(mp, "Upsample", "us", "z,sc", "y");
+    free(w);
+    size_t len = onnx__model_proto__get_packed_size(mp);
+    uint8_t *good = malloc(len), *bad = malloc(len);
+    onnx__model_proto__pack(mp, good);
+    onnx__model_proto__free_unpacked(mp, NULL);
+    const char *p = tmp_path("mut_up.onnx");
+    nm_tensor *x = nm_tensor_new4(NM_F32, 4, 1, 2, 3, 3);
+    nm_tensor_fill(x, 0.5f);
+    uint64_t s = 0x2545f4914f6cdd1dULL;
+    int loaded = 0, failed = 0, ran = 0;
+    for (int round = 0; round < 300; round++) {
+        memcpy(bad, good, len);
+        size_t sz = len;
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        if (round % 4 == 3) {
+            sz = (size_t)(s % len);
+        } else {
+            for (int k = 0; k <= round % 3; k++) {
+                s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+                bad[s % len] ^= (uint8_t)(1u << (s >> 32) % 8);
+            }
+        }
+        write_bytes(p, bad, sz);
+        char *warn = NULL;
+        nm_model *m = nm_onnx_load(p, &warn);
+        if (m) {
+            loaded++;
+            /* run it when small enough; a flip may have made it large */
+            int64_t values = 0;
+            for (int i = 0; i < m->n_layers; i++)
+                values += (int64_t)m->layers[i].out_c * m->layers[i].out_h * m->layers[i].out_w;
+            if (nm_model_dense_macs(m) < 100000000 && values < 10000000) {
+                nm_tensor *ys[NM_MAX_OUTPUTS];
+                int k = nm_forward_outputs(m, x, ys, NM_MAX_OUTPUTS);
+                ran += k > 0;
+                for (int j = 0; j < k; j++)
+                    nm_tensor_release(ys[j]);
+            }
+            nm_model_free(m);
+            free(warn);
+        } else {
+            failed++;
+            cr_assert_null(warn);
+            cr_assert(strstr(nm_errmsg(), p), "round %d: %s", round, nm_errmsg());
+        }
+    }
+    cr_assert(loaded > 0 && failed > 0 && ran > 0, "loaded %d, failed %d, ran %d", loaded, failed, ran);
+    nm_tensor_release(x);
+    free(good);
+    free(bad);
+}

@@ -72,6 +72,7 @@ static void bench_analytic(const nm_model *m)
                 sink += (double)l->out_h * l->out_w * l->out_c * l->in_c / l->groups * l->kh *
                         l->kw;
         }
+    (void)sink;  /* clang: -Wunused-but-set-variable */
     double base = (nm_now() - t0) / reps;
     int nconv = 0;
     for (int i = 0; i < m->n_layers; i++)
@@ -131,6 +132,7 @@ static void bench_stepped(void)
         int32_t *tmp = a;
         a = c, c = tmp;
     }
+    (void)sink;
     double bt = nm_now() - t;
     printf("stepped 32x32 pmac ws E=3000 K=64 Nf=64: %lld cycles, %.3g PE-cycles in %.3f s = "
            "%.1f M PE-cycles/s (baseline streaming pass %.1f M/s, ratio %.2f) %s\n",

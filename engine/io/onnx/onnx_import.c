@@ -48,7 +48,7 @@ PLAIN(op_conv) PLAIN(op_gemm) PLAIN(op_matmul) PLAIN(op_bn) PLAIN(op_clip) PLAIN
 PLAIN(op_pad) PLAIN(op_transpose) PLAIN(op_reducemean) PLAIN(op_flatten) PLAIN(op_reshape)
 PLAIN(op_alias) PLAIN(op_constant) PLAIN(op_shape) PLAIN(op_gather) PLAIN(op_unsqueeze)
 PLAIN(op_squeeze) PLAIN(op_cast) PLAIN(op_constantofshape) PLAIN(op_expand) PLAIN(op_slice)
-PLAIN(op_equal) PLAIN(op_where)
+PLAIN(op_equal) PLAIN(op_where) PLAIN(op_convtranspose)
 #undef PLAIN
 static int op_relu_row(importer *im, int arg) { (void)arg; return op_relu(im, 0.0f); }
 
@@ -94,6 +94,10 @@ static const onnx_op op_table[] = {
     {"Slice", op_slice_row, 0},
     {"Equal", op_equal_row, 0},
     {"Where", op_where_row, 0},
+    /* ops_upsample.c: detection and segmentation heads */
+    {"ConvTranspose", op_convtranspose_row, 0},
+    {"Resize", op_resize, 0},
+    {"Upsample", op_resize, 1},
 };
 
 /* The table row of node n's operator, or NULL (another domain, or unknown). */

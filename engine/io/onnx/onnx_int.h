@@ -182,6 +182,9 @@ int op_expand(importer *im);
 int op_slice(importer *im);
 int op_equal(importer *im);
 int op_where(importer *im);
+/* ops_upsample.c */
+int op_convtranspose(importer *im);
+int op_resize(importer *im, int upsample);
 /* The number of axes (batch included) of a rank code (RANK_CL is 3). */
 static inline int ox_axes(int rank) { return rank == RANK_CL ? 3 : rank; }
 

@@ -522,7 +522,8 @@ int ox_attr_str(importer *im, const char *name, char *buf, size_t len)
     if (!ox_attr_is(a, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING, a->has_s))
         return ox_node_err(im, "attribute '%s' is not a string", name);
     size_t n = a->s.len < len - 1 ? a->s.len : len - 1;
-    memcpy(buf, a->s.data, n);
+    if (n)  /* an empty string attribute may have no data at all */
+        memcpy(buf, a->s.data, n);
     buf[n] = '\0';
     return NM_OK;
 }
