@@ -510,13 +510,13 @@ Test(onnx, unsupported_ops_are_listed, .init = make_tmp, .fini = rm_tmp)
     add_node(mp, "LRN", "lrn1", "c", "k1");
     add_node(mp, "Relu", "relu", "c", "r");
     add_node(mp, "LRN", "lrn2", "k1", "k2");
-    add_node(mp, "Softmax", "sm", "r", "y");
+    add_node(mp, "Erf", "erf", "r", "y");
     char *warn = NULL;
     /* nothing reads their outputs: the model loads, and they are listed */
     nm_model *m = load_ok(write_model(mp, "unsup.onnx"), &warn);
     cr_assert_eq(m->n_layers, 2, "conv and relu are built");
     cr_assert_not_null(warn);
-    cr_assert(strstr(warn, "unsupported operators: LRN (2), Softmax (1)"), "%s", warn);
+    cr_assert(strstr(warn, "unsupported operators: LRN (2), Erf (1)"), "%s", warn);
     free(warn);
     nm_model_free(m);
 }
@@ -560,12 +560,12 @@ Test(onnx, nothing_importable_is_an_error, .init = make_tmp, .fini = rm_tmp)
     Onnx__ModelProto *mp = model_new();
     static const int64_t xin[2] = {1, 10};
     add_input(mp, "x", 2, xin);
-    add_node(mp, "Softmax", "sm", "x", "y");
+    add_node(mp, "Erf", "erf", "x", "y");
     const char *path = write_model(mp, "sm.onnx");
     char *warn = (char *)1;
     cr_assert_null(nm_onnx_load(path, &warn));
     cr_assert_null(warn);
-    cr_assert(strstr(nm_errmsg(), path) && strstr(nm_errmsg(), "Softmax (1)"), "%s", nm_errmsg());
+    cr_assert(strstr(nm_errmsg(), path) && strstr(nm_errmsg(), "Erf (1)"), "%s", nm_errmsg());
 }
 
 /* ------------------------------------------------------------------ */
@@ -1235,5 +1235,45 @@ Test(onnx, reshape_to_channels_by_length, .init = make_tmp, .fini = rm_tmp)
     cr_assert_eq(y[1]->numel, 32);
     cr_assert_eq(memcmp(y[0]->data, y[1]->data, 32 * sizeof(float)), 0);
     nm_tensor_release(x), nm_tensor_release(y[0]), nm_tensor_release(y[1]);
+    nm_model_free(m);
+}
+
+/* BlazeFace pads channels with a Concat of a constant of zeros: a pad
+ * layer; a classifier's Softmax over [N, C]: a softmax layer. Values
+ * checked against the definitions. */
+Test(onnx, concat_constant_is_pad_and_softmax, .init = make_tmp, .fini = rm_tmp)
+{
+    Onnx__ModelProto *mp = conv_net();                 /* c: [1, 2, 4, 4] */
+    static const int64_t dz[4] = {1, 3, 4, 4};
+    float z[48] = {0};
+    add_init(mp, tensor_f32("zeros", 4, dz, z, 1));
+    Onnx__NodeProto *n = add_node(mp, "Concat", "padc", "c,zeros", "cz");
+    attr_i(n, "axis", 1);
+    add_node(mp, "GlobalAveragePool", "gap", "cz", "g");
+    add_node(mp, "Flatten", "flat", "g", "f");
+    add_node(mp, "Softmax", "sm", "f", "y");
+    add_output(mp, "y", 2, (const int64_t[]){1, 5});
+    char *warn = NULL;
+    nm_model *m = load_ok(write_model(mp, "padc.onnx"), &warn);
+    free(warn);
+    const nm_layer *p = layer(m, "padc");
+    cr_assert(p->kind == NM_LAYER_PAD && p->pads[3] == 3 && p->pads[0] == 0 && p->out_c == 5);
+    cr_assert_eq(layer(m, "sm")->kind, NM_LAYER_SOFTMAX);
+    nm_tensor *x = nm_tensor_new4(NM_F32, 4, 2, 1, 4, 4);
+    for (int i = 0; i < 32; i++)
+        nm_f32(x)[i] = 0.1f * (float)i;
+    nm_tensor *y = NULL;
+    cr_assert_eq(nm_forward_outputs(m, x, &y, 1), 1, "%s", nm_errmsg());
+    cr_assert(y->ndim == 2 && y->shape[1] == 5);
+    for (int s = 0; s < 2; s++) {
+        double mean = 0;
+        for (int i = 0; i < 16; i++)
+            mean += nm_f32(x)[s * 16 + i];
+        mean /= 16;
+        double e[5] = {exp(mean), exp(-mean), 1, 1, 1}, sum = e[0] + e[1] + 3;
+        for (int k = 0; k < 5; k++)
+            cr_assert(fabs(nm_f32(y)[s * 5 + k] - e[k] / sum) < 1e-6, "sample %d class %d", s, k);
+    }
+    nm_tensor_release(x), nm_tensor_release(y);
     nm_model_free(m);
 }

@@ -48,7 +48,7 @@ PLAIN(op_conv) PLAIN(op_gemm) PLAIN(op_matmul) PLAIN(op_bn) PLAIN(op_clip) PLAIN
 PLAIN(op_pad) PLAIN(op_transpose) PLAIN(op_reducemean) PLAIN(op_flatten) PLAIN(op_reshape)
 PLAIN(op_alias) PLAIN(op_constant) PLAIN(op_shape) PLAIN(op_gather) PLAIN(op_unsqueeze)
 PLAIN(op_squeeze) PLAIN(op_cast) PLAIN(op_constantofshape) PLAIN(op_expand) PLAIN(op_slice)
-PLAIN(op_equal) PLAIN(op_where) PLAIN(op_convtranspose)
+PLAIN(op_equal) PLAIN(op_where) PLAIN(op_softmax) PLAIN(op_convtranspose)
 #undef PLAIN
 static int op_relu_row(importer *im, int arg) { (void)arg; return op_relu(im, 0.0f); }
 
@@ -72,6 +72,7 @@ static const onnx_op op_table[] = {
     {"HardSigmoid", op_unary, NM_LAYER_HARDSIGMOID},
     {"HardSwish", op_unary, NM_LAYER_HARDSWISH},
     {"Tanh", op_unary, NM_LAYER_TANH},
+    {"Softmax", op_softmax_row, 0},
     /* ops_shape.c */
     {"Concat", op_concat_row, 0},
     {"Pad", op_pad_row, 0},

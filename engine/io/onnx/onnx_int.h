@@ -166,6 +166,8 @@ int ox_node_err(importer *im, const char *fmt, ...) __attribute__((format(printf
 int ox_node_skip(importer *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ox_warn(importer *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+int op_softmax(importer *im);
+
 /* ops_fold.c */
 int ox_own(importer *im, Onnx__TensorProto *t);
 int ox_fold_binary(importer *im, const char *op);

@@ -236,3 +236,23 @@ int ox_fold_bias(importer *im, int L, const Onnx__TensorProto *t)
         nm_f32(l->bias)[i] += ox_tensor_float_at(t, raw, i);
     return NM_OK;
 }
+
+/* Softmax (opset 13: one axis, default -1) over nmlab's channel axis:
+ * [N, C] and [N, C, H, W] with axis 1, tokens [N, T, F] with axis -1. */
+int op_softmax(importer *im)
+{
+    int x, rc = ox_act_input(im, 0, &x);
+    if (rc)
+        return rc;
+    int64_t axis;
+    if (ox_attr_int(im, "axis", -1, &axis))
+        return NM_ERR;
+    int code = ox_rank_of(im, x), a = ox_nm_axis(code, axis);
+    if (a != 0)
+        return ox_node_skip(im, "a softmax over axis %lld of a rank-%d value (nmlab's runs over "
+                            "channels)", (long long)axis, ox_axes(code));
+    nm_layer l;
+    if (ox_start_layer(im, &l, NM_LAYER_SOFTMAX, x))
+        return NM_ERR;
+    return ox_add_layer(im, &l);
+}

@@ -7,6 +7,74 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Concat of one activation with constants that hold a single value
+ * (BlazeFace pads channels by ConstantOfShape + Concat): a pad layer, the
+ * constants before the activation padding before, those after it after. */
+static int concat_pad(importer *im, int64_t axis)
+{
+    const Onnx__NodeProto *n = im->node;
+    int x = 0, seen = 0, rc;
+    int64_t before = 0, after = 0;
+    float value = 0;
+    int have_value = 0;
+    for (size_t i = 0; i < n->n_input; i++)
+        if (!ox_const_input(im, (int)i)) {
+            if (seen++)
+                return ox_node_skip(im, "a concat of activations and constants");
+            if ((rc = ox_act_input(im, (int)i, &x)))
+                return rc;
+        }
+    if (!seen)
+        return ox_node_skip(im, "a concat of constants only that is not a shape");
+    int code = ox_rank_of(im, x), a = ox_nm_axis(code, axis);
+    if (a < 0)
+        return ox_node_skip(im, "a concat with constants along the batch axis or outside the rank");
+    int c, h, w;
+    nm_model_out_shape(im->m, x, &c, &h, &w);
+    int d[3] = {c, h, w};
+    int past = 0;
+    for (size_t i = 0; i < n->n_input; i++) {
+        const Onnx__TensorProto *t = ox_const_input(im, (int)i);
+        if (!t) {
+            past = 1;
+            continue;
+        }
+        int64_t count;
+        int raw;
+        if (ox_tensor_count(im, t, &count) || ox_tensor_check_data(im, t, count, FLOAT_TYPES, &raw))
+            return NM_ERR;
+        if ((int)t->n_dims != ox_axes(code))
+            return ox_node_skip(im, "constant '%s' has rank %zu", ox_tname(t), t->n_dims);
+        int64_t along = 0;
+        for (int k = 1; k < (int)t->n_dims; k++) {
+            int na = ox_nm_axis(code, k);
+            if (na == a)
+                along = t->dims[k];
+            else if (t->dims[k] != d[na])
+                return ox_node_err(im, "constant '%s' does not match the activation's other axes",
+                                   ox_tname(t));
+        }
+        if (t->dims[0] != 1)
+            return ox_node_skip(im, "constant '%s' varies along the batch axis", ox_tname(t));
+        for (int64_t k = 0; k < count; k++) {
+            float v = ox_tensor_float_at(t, raw, k);
+            if (!have_value)
+                value = v, have_value = 1;
+            else if (v != value)
+                return ox_node_skip(im, "constant '%s' is not one repeated value", ox_tname(t));
+        }
+        if (along > ONNX_MAX_DIM)
+            return ox_node_err(im, "constant '%s' is too large", ox_tname(t));
+        *(past ? &after : &before) += along;
+    }
+    nm_layer l;
+    if (ox_start_layer(im, &l, NM_LAYER_PAD, x))
+        return NM_ERR;
+    l.pads[a] = (int)before, l.pads[a + 3] = (int)after;
+    l.pad_value = value;
+    return ox_add_layer(im, &l);
+}
+
 int op_concat(importer *im)
 {
     int folded = ox_fold_concat(im);   /* shape vectors */
@@ -22,9 +90,12 @@ int op_concat(importer *im)
         return ox_node_skip(im, "%zu inputs (nmlab joins 1 to %d)", n->n_input, NM_MAX_INPUTS);
     nm_layer l;
     memset(&l, 0, sizeof l);
+    int n_const = 0;
+    for (size_t i = 0; i < n->n_input; i++)
+        n_const += ox_const_input(im, (int)i) != NULL;
+    if (n_const)
+        return concat_pad(im, axis);
     for (size_t i = 0; i < n->n_input; i++) {
-        if (ox_const_input(im, (int)i))
-            return ox_node_skip(im, "input %zu is a constant; nmlab joins activations", i);
         int rc = ox_act_input(im, (int)i, &l.inputs[i]);
         if (rc)
             return rc;
