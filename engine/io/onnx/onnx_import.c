@@ -360,6 +360,8 @@ static int walk(importer *im)
         if (nm_progress(im->progress, im->progress_ud, 0.5 + 0.5 * (double)k / (double)g->n_node,
                         "importing") != NM_OK)
             return NM_ERR;
+        if (im->fused[k])
+            continue;   /* consumed by a pattern (ops_attention.c) */
         im->node = n;
         im->node_k = (int)k;
         ox_node_label(n, (int)k, im->where, sizeof im->where);
@@ -396,6 +398,7 @@ static void importer_free(importer *im)
     for (size_t k = 0; im->skip_why && k < im->g->n_node; k++)
         free(im->skip_why[k]);
     free(im->skip_why);
+    free(im->fused);
     for (int k = 0; k < im->n_owned; k++) {
         Onnx__TensorProto *t = im->owned[k];
         free(t->dims), free(t->float_data), free(t->int64_data), free(t->int32_data), free(t);
@@ -424,7 +427,8 @@ static nm_model *import_model(const char *path, const Onnx__ModelProto *mp, char
     im.g = mp->graph;
     im.opts = opts;
     im.progress = opts->progress, im.progress_ud = opts->progress_ud;
-    if (!(im.skip_why = calloc(im.g->n_node ? im.g->n_node : 1, sizeof *im.skip_why))) {
+    if (!(im.skip_why = calloc(im.g->n_node ? im.g->n_node : 1, sizeof *im.skip_why)) ||
+        !(im.fused = calloc(im.g->n_node ? im.g->n_node : 1, 1))) {
         nm_seterr("out of memory");
         goto fail;
     }

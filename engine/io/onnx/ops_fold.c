@@ -337,8 +337,8 @@ int op_gather(importer *im)
     int rc;
     if (rd == 1 && ri == 1)
         rc = gather_const(im, &data, &idx);
-    else
-        rc = ox_node_skip(im, "Gather of an activation is not modelled");
+    else if ((rc = ox_match_gather_token(im)) == R_SKIP)
+        rc = ox_node_skip(im, "Gather of an activation is not modelled (only one token of [N, T, F])");
     cval_free(&data), cval_free(&idx);
     return rc;
 }
@@ -418,7 +418,7 @@ static int reshape_act(importer *im, int x, const int64_t *s, int n)
     if (ox_start_layer(im, &l, NM_LAYER_RESHAPE, x))
         return NM_ERR;
     l.out_c = (int)d[1], l.out_h = (int)d[2], l.out_w = (int)d[3];
-    return ox_add_layer_rank(im, &l, n == 3 ? 5 : 4);   /* rank 3 here is [N, C, L] */
+    return ox_add_layer_rank(im, &l, n == 3 ? RANK_CL : 4);   /* rank 3 here is [N, C, L] */
 }
 
 int op_unsqueeze(importer *im)
