@@ -124,14 +124,14 @@ static int import_node(importer *im)
 
 /* "unsupported operators: Softmax (1), Concat (2)" for the whole graph, in
  * order of first appearance; appended to b. */
-static int tally_unsupported(const Onnx__GraphProto *g, sbuf *b)
+static int tally_unsupported(const Onnx__GraphProto *g, const unsigned char *fused, sbuf *b)
 {
     name_map count = {0};
     const Onnx__NodeProto **first = NULL;
     int kinds = 0, rc = NM_OK;
     for (size_t k = 0; k < g->n_node && rc == NM_OK; k++) {
         const Onnx__NodeProto *n = g->node[k];
-        if (op_supported(n))
+        if (op_supported(n) || fused[k])   /* fused: part of a pattern (ops_attention.c) */
             continue;
         int c = ox_map_get(&count, n->op_type, 0);
         if (c == 0) {
@@ -442,7 +442,7 @@ static nm_model *import_model(const char *path, const Onnx__ModelProto *mp, char
     model_name(path, im.g, name);
     if (!(m = im.m = nm_model_new(name, c, h, w)) || ox_bind(&im, in_name, NM_INPUT))
         goto fail;
-    if (walk(&im) != NM_OK || set_outputs(&im) != NM_OK || tally_unsupported(im.g, &out) != NM_OK)
+    if (walk(&im) != NM_OK || set_outputs(&im) != NM_OK || tally_unsupported(im.g, im.fused, &out) != NM_OK)
         goto fail;
     if (im.warn.len)
         ox_sb_printf(&out, "%s", im.warn.p);
