@@ -1259,8 +1259,9 @@ static void vit_ln(Onnx__ModelProto *mp, const char *p, const char *x, const cha
 
 /* tokens x[1, 2, 8] -> class token + positions -> ln_1 -> MHA (2 heads)
  * -> + -> ln_2 -> MLP (GELU) -> + -> ln -> token 0 -> head Gemm [1, 4].
- * `scale` is the divisor of q (2 = sqrt(head dim) as torch writes it). */
-static Onnx__ModelProto *vit_block(vit_vals *v, float scale)
+ * `scale` is the divisor of q (2 = sqrt(head dim) as torch writes it);
+ * with `leak` the attention's softmax is also a graph output. */
+static Onnx__ModelProto *vit_block(vit_vals *v, float scale, int leak)
 {
     Onnx__ModelProto *mp = model_new();
     add_input(mp, "x", 3, (const int64_t[]){1, VT, VF});
@@ -1361,6 +1362,8 @@ static Onnx__ModelProto *vit_block(vit_vals *v, float scale)
     n = add_node(mp, "Gemm", "head", "c0,wh,bh", "logits");
     attr_i(n, "transB", 1);
     add_output(mp, "logits", 2, (const int64_t[]){1, VK});
+    if (leak)
+        add_output(mp, "sm", 3, (const int64_t[]){VH, VS, VS});
     return mp;
 }
 
@@ -1449,7 +1452,7 @@ Test(onnx, vit_block_as_exported_matches_reference, .init = make_tmp, .fini = rm
 {
     vit_vals v;
     char *warn = NULL;
-    nm_model *m = load_ok(write_model(vit_block(&v, 2.0f), "vit.onnx"), &warn);
+    nm_model *m = load_ok(write_model(vit_block(&v, 2.0f, 0), "vit.onnx"), &warn);
     cr_assert(!warn || !strstr(warn, "unsupported"), "the fused Erf/Softmax/Pow/Sqrt are not "
               "unsupported: %s", warn);
     free(warn);
@@ -1489,11 +1492,16 @@ Test(onnx, vit_block_as_exported_matches_reference, .init = make_tmp, .fini = rm
 }
 
 /* A scale that does not split the features into heads (torch divides q by
- * sqrt(head dim)) refuses the block, naming the node. */
+ * sqrt(head dim)), or a value of the block read outside it, refuses the
+ * block, naming the node. */
 Test(onnx, vit_block_bad_scale_refused, .init = make_tmp, .fini = rm_tmp)
 {
     vit_vals v;
-    load_refused(write_model(vit_block(&v, 3.0f), "vit3.onnx"),
+    load_refused(write_model(vit_block(&v, 3.0f, 0), "vit3.onnx"),
                  (const char *const[]){"sa/Transpose", "nn.MultiheadAttention", "heads", NULL});
+    vit_free(&v);
+    /* a value inside the block read outside it: not fused, refused */
+    load_refused(write_model(vit_block(&v, 2.0f, 1), "vitleak.onnx"),
+                 (const char *const[]){"sa/Transpose", "read outside", NULL});
     vit_free(&v);
 }

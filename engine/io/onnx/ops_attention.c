@@ -23,6 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* How far after its first node a pattern's nodes may be (the export keeps
+ * them together: an attention block spans about 100 nodes); bounds the
+ * work per attempted match on a hostile file. */
+#define REACH 512
+
 static const Onnx__NodeProto *node_at(const importer *im, int k)
 {
     return im->g->node[k];
@@ -46,7 +51,7 @@ static int reader(const importer *im, const char *name, int from, const char *op
 {
     if (from < 0 || !*name)
         return -1;
-    for (size_t k = (size_t)from + 1; k < im->g->n_node; k++) {
+    for (size_t k = (size_t)from + 1; k < im->g->n_node && k <= (size_t)im->node_k + REACH; k++) {
         const Onnx__NodeProto *n = node_at(im, (int)k);
         if (im->fused[k] || strcmp(ox_str_or(n->op_type, ""), op))
             continue;
@@ -58,14 +63,15 @@ static int reader(const importer *im, const char *name, int from, const char *op
 }
 
 /* The constant behind value `name`: an initializer, a folded value or the
- * tensor of a Constant node anywhere in the graph (patterns read constants
- * the walk has not reached yet). NULL if it is not a constant. */
+ * tensor of a Constant node the walk has not reached yet (within the
+ * pattern's reach; earlier ones are already known). NULL if it is not a
+ * constant. */
 static const Onnx__TensorProto *konst(const importer *im, const char *name)
 {
     const Onnx__TensorProto *t = ox_const_of(im, name);
     if (t || !*name)
         return t;
-    for (size_t k = 0; k < im->g->n_node; k++) {
+    for (size_t k = (size_t)im->node_k; k < im->g->n_node && k <= (size_t)im->node_k + REACH; k++) {
         const Onnx__NodeProto *n = node_at(im, (int)k);
         if (!strcmp(ox_str_or(n->op_type, ""), "Constant") && n->n_output && n->output[0] &&
             !strcmp(n->output[0], name)) {
@@ -82,8 +88,8 @@ static int scalar(importer *im, const char *name, double *v)
     const Onnx__TensorProto *t = konst(im, name);
     int64_t count;
     int raw;
-    if (!t || ox_tensor_count(im, t, &count) || count != 1 ||
-        !((1u << t->data_type) & FLOAT_TYPES) || ox_tensor_check_data(im, t, count, FLOAT_TYPES, &raw))
+    if (!t || ox_tensor_count(im, t, &count) || count != 1 || t->data_type < 0 ||
+        t->data_type > 31 || !((1u << t->data_type) & FLOAT_TYPES) || ox_tensor_check_data(im, t, count, FLOAT_TYPES, &raw))
         return 0;
     *v = ox_tensor_float_at(t, raw, 0);
     return 1;
@@ -109,35 +115,39 @@ static int attr_one_of(const importer *im, int k, const char *name, int64_t ok0,
     return 0;
 }
 
-/* Marks nodes (first, last] as consumed when no value made by them (or by
- * node `first`) is read outside [first, last], except `keep` (the pattern's
- * result). Returns 1 (marked) or 0 (a value escapes: nothing marked). */
+/* Marks nodes (first, last] (those in in_set, when given) as consumed
+ * when no value made by them or by node `first` is read outside them,
+ * except `keep` (the pattern's result). Returns 1 (marked), 0 (a value
+ * escapes: nothing marked) or -1 (out of memory). */
 static int claim(importer *im, int first, int last, const char *keep, const unsigned char *in_set)
 {
-    for (int k = first; k <= last; k++) {
+    name_map reads = {0};
+    int ok = 1;
+    for (int j = first; j <= last && ok == 1; j++) {
+        if (in_set && !in_set[j - first])
+            continue;
+        const Onnx__NodeProto *r = node_at(im, j);
+        for (size_t i = 0; i < r->n_input && ok == 1; i++)
+            if (r->input[i] && *r->input[i] &&
+                ox_map_put(&reads, r->input[i], ox_map_get(&reads, r->input[i], 0) + 1))
+                ok = -1;
+    }
+    for (int k = first; k <= last && ok == 1; k++) {
         if (in_set && !in_set[k - first])
             continue;
         const Onnx__NodeProto *n = node_at(im, k);
-        for (size_t o = 0; o < n->n_output; o++) {
+        for (size_t o = 0; o < n->n_output && ok == 1; o++) {
             const char *v = n->output[o];
-            if (!v || !*v || !strcmp(v, keep))
-                continue;
-            int inside = 0;
-            for (int j = first; j <= last; j++) {
-                if (in_set && !in_set[j - first])
-                    continue;
-                const Onnx__NodeProto *r = node_at(im, j);
-                for (size_t i = 0; i < r->n_input; i++)
-                    inside += r->input[i] && !strcmp(r->input[i], v);
-            }
-            if (ox_map_get(&im->uses, v, 0) != inside)
-                return 0;
+            if (v && *v && strcmp(v, keep) &&
+                ox_map_get(&im->uses, v, 0) != ox_map_get(&reads, v, 0))
+                ok = 0;
         }
     }
-    for (int k = first + 1; k <= last; k++)
+    ox_map_free(&reads);
+    for (int k = first + 1; k <= last && ok == 1; k++)
         if (!in_set || in_set[k - first])
             im->fused[k] = 1;
-    return 1;
+    return ok;
 }
 
 /* Claims the listed nodes (the first is the current node). */
@@ -445,11 +455,14 @@ int ox_match_mha(importer *im)
         return mha_refuse(im, "the out_proj result is not transposed back to [N, T, F]");
     /* torch scales q by 1/sqrt(head dim): that gives the heads */
     double hd = div * div;
+    if (!(hd >= 1) || hd > c)
+        return mha_refuse(im, "its scale does not divide the features into heads of 1/scale^2");
     int heads = (int)lround(c / hd);
     if (heads < 1 || fabs(hd - lround(hd)) > 1e-3 || (int64_t)heads * lround(hd) != c)
         return mha_refuse(im, "its scale does not divide the features into heads of 1/scale^2");
-    if (!claim(im, k0, kend, out_of(im, kend), NULL))
-        return mha_refuse(im, "a value inside it is read outside it");
+    int cl = claim(im, k0, kend, out_of(im, kend), NULL);
+    if (cl <= 0)
+        return cl < 0 ? NM_ERR : mha_refuse(im, "a value inside it is read outside it");
     /* LINEAR qkv (MatMul + bias), three slices, qk, softmax, av, out_proj */
     if (ox_bind(im, t0, x) || (rc = as_node(im, kq, matmul_h, 0)) ||
         (rc = as_node(im, ka, op_binary, NM_LAYER_ADD)))
