@@ -1233,6 +1233,15 @@ static Onnx__TensorProto *scalar_i64(const char *name, int64_t v)
     return t;
 }
 
+static size_t find_node(const Onnx__ModelProto *mp, const char *name)
+{
+    for (size_t k = 0; k < mp->graph->n_node; k++)
+        if (mp->graph->node[k]->name && !strcmp(mp->graph->node[k]->name, name))
+            return k;
+    cr_assert_fail("no node '%s'", name);
+    return 0;
+}
+
 /* LayerNorm decomposed as exported: x -> out, with prefix p for names. */
 static void vit_ln(Onnx__ModelProto *mp, const char *p, const char *x, const char *g, const char *b,
                    const char *out)
@@ -1260,7 +1269,8 @@ static void vit_ln(Onnx__ModelProto *mp, const char *p, const char *x, const cha
 /* tokens x[1, 2, 8] -> class token + positions -> ln_1 -> MHA (2 heads)
  * -> + -> ln_2 -> MLP (GELU) -> + -> ln -> token 0 -> head Gemm [1, 4].
  * `scale` is the divisor of q (2 = sqrt(head dim) as torch writes it);
- * with `leak` the attention's softmax is also a graph output. */
+ * with leak = 1 the attention's softmax is also a graph output; with 2 the
+ * Slice of k starts at 0. */
 static Onnx__ModelProto *vit_block(vit_vals *v, float scale, int leak)
 {
     Onnx__ModelProto *mp = model_new();
@@ -1362,8 +1372,13 @@ static Onnx__ModelProto *vit_block(vit_vals *v, float scale, int leak)
     n = add_node(mp, "Gemm", "head", "c0,wh,bh", "logits");
     attr_i(n, "transB", 1);
     add_output(mp, "logits", 2, (const int64_t[]){1, VK});
-    if (leak)
+    if (leak == 1)
         add_output(mp, "sm", 3, (const int64_t[]){VH, VS, VS});
+    if (leak == 2) {   /* k's Slice starts at 0: not the q, k, v order */
+        Onnx__NodeProto *sk = mp->graph->node[find_node(mp, "sa/Slice_1")];
+        free(sk->input[1]);
+        sk->input[1] = strdup("s0");
+    }
     return mp;
 }
 
@@ -1503,5 +1518,8 @@ Test(onnx, vit_block_bad_scale_refused, .init = make_tmp, .fini = rm_tmp)
     /* a value inside the block read outside it: not fused, refused */
     load_refused(write_model(vit_block(&v, 2.0f, 1), "vitleak.onnx"),
                  (const char *const[]){"sa/Transpose", "read outside", NULL});
+    vit_free(&v);
+    load_refused(write_model(vit_block(&v, 2.0f, 2), "vitorder.onnx"),
+                 (const char *const[]){"sa/Transpose", "q, k, v in that order", NULL});
     vit_free(&v);
 }

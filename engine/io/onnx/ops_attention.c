@@ -176,10 +176,18 @@ static int add_bound(importer *im, nm_layer *l, int rank, const char *out)
 
 /* ---- LayerNorm ---- */
 
+/* 1 when node k keeps the reduced axis (keepdims absent or 1). */
+static int keeps_dims(const importer *im, int k)
+{
+    const Onnx__AttributeProto *a = ox_attr_find(node_at(im, k), "keepdims");
+    return !a || a->i == 1;
+}
+
 int ox_match_layernorm(importer *im)
 {
     int x, rc = ox_act_input(im, 0, &x);
-    if (rc || ox_rank_of(im, x) != 3 || !attr_one_of(im, im->node_k, "axes", -1, 2))
+    if (rc || ox_rank_of(im, x) != 3 || !attr_one_of(im, im->node_k, "axes", -1, 2) ||
+        !keeps_dims(im, im->node_k))
         return R_SKIP;
     const char *xs = in_of(im, im->node_k, 0), *mean = out_of(im, im->node_k);
     int ks[9], n = 0;
@@ -193,7 +201,7 @@ int ox_match_layernorm(importer *im)
     if (k2 < 0 || strcmp(in_of(im, k2, 0), d) || !scalar(im, in_of(im, k2, 1), &two) || two != 2.0)
         return R_SKIP;
     int k3 = reader(im, out_of(im, k2), k2, "ReduceMean");
-    if (k3 < 0 || !attr_one_of(im, k3, "axes", -1, 2))
+    if (k3 < 0 || !attr_one_of(im, k3, "axes", -1, 2) || !keeps_dims(im, k3))
         return R_SKIP;
     int k4 = reader(im, out_of(im, k3), k3, "Add");
     if (k4 < 0 || !scalar(im, other_in(im, k4, out_of(im, k3)), &eps) || !(eps > 0) || eps > 1)
@@ -422,6 +430,15 @@ int ox_match_mha(importer *im)
         if ((ks[i] = reader(im, qkv, from, "Slice")) < 0)
             return mha_refuse(im, "the packed q, k, v are not cut by three Slices");
         from = ks[i];
+    }
+    for (int i = 0; i < 3; i++) {   /* starts folded or written as constants must be q, k, v */
+        const Onnx__TensorProto *st = konst(im, in_of(im, ks[i], 1));
+        int64_t sc;
+        int raw;
+        if (st && (ox_tensor_count(im, st, &sc) || sc != 1 ||
+                   ox_tensor_check_data(im, st, sc, INT_TYPES, &raw) ||
+                   ox_tensor_int_at(st, raw, 0) != (int64_t)i * c))
+            return mha_refuse(im, "its Slices do not cut q, k, v in that order");
     }
     int ktq, ktk, ktv;
     const char *q = head_split(im, out_of(im, ks[0]), ks[0], &ktq);
