@@ -10,7 +10,7 @@ PKGS = gcc meson ninja-build pkg-config \
        libcriterion-dev fonts-dejavu-core dataset-fashion-mnist tmux \
        libonnx-testdata clang libclang-rt-14-dev libomp-14-dev
 
-.PHONY: all deps build run test test-fast sanitize fuzz fuzz-build fuzz-test bench bench-peers peer-export clean
+.PHONY: all deps build run test test-fast sanitize fuzz fuzz-build fuzz-test bench bench-peers peer-deps test-peers peer-export clean
 
 all: build
 
@@ -88,12 +88,33 @@ bench: build
 	$(MESON) test -C $(BUILD) --benchmark --print-errorlogs --verbose
 
 # Other tools on the same work, in the same run (never nmlab dependencies):
-# PyTorch (Debian's python3-torch) training and running fmnist_cnn.
-bench-peers: build
-	@dpkg-query -W -f='$${Status}\n' python3-torch 2>/dev/null | grep -q '^install ok installed' || \
-	  { echo "bench-peers: installing python3-torch"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-torch; }
+# Debian's PyTorch, torchvision and onnx, installed only by these targets.
+PEER_PKGS = python3-torch python3-torchvision python3-onnx
+PEERDIR  ?= $(BUILD)/peers
+peer-deps:
+	@missing=""; for p in $(PEER_PKGS); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
+	    || missing="$$missing $$p"; done; \
+	[ -z "$$missing" ] || { echo "peer-deps: installing$$missing"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; }
+
+# torchvision networks exported to ONNX by PyTorch, imported and run by
+# nmlab, outputs compared (tests/peers/check_onnx.lua), after nmlab's masks
+# run on torchvision's resnet18 (tests/peers/torch_masks_peer.py); fails
+# unless all pass.
+test-peers: build peer-deps
+	/usr/bin/python3 tests/peers/torch_onnx_export.py $(PEERDIR)
+	/usr/bin/python3 tests/peers/torch_masks_peer.py ./$(BUILD)/app/nmlab $(PEERDIR)/masks
+	./$(BUILD)/app/nmlab run tests/peers/check_onnx.lua $(PEERDIR)
+
+# PyTorch training and running fmnist_cnn; then the forward of resnet18 and
+# mobilenet_v2 (ONNX files for nmlab), batch 1 and 32, 2 threads, the two
+# tools alternating, three rounds, and a table of the ratios.
+bench-peers: build peer-deps
 	./$(BUILD)/tests/train/bench_train 30 64
 	/usr/bin/python3 tests/peers/torch_fmnist_cnn.py 30 64
+	/usr/bin/python3 tests/peers/torch_onnx_export.py $(PEERDIR)/bench resnet18 mobilenet_v2
+	sh tests/peers/bench_forward.sh ./$(BUILD)/app/nmlab $(PEERDIR)/bench 3
 
 # The ways back out checked by other tools (never part of `make test`):
 # nmlab's ONNX export through onnx.checker, its masks applied to

@@ -199,6 +199,65 @@ static Onnx__ModelProto *onnx_cnn(int raw, const char *autopad)
     return mp;
 }
 
+/* The imported-graph operators: squeeze-excitation (GAP, Conv, HardSigmoid,
+ * Mul), SiLU (Sigmoid, Mul), Pad, Clip, Concat, a ShuffleNet channel
+ * shuffle and split whose shapes come from a Shape subgraph, ConvTranspose
+ * and Resize, two outputs. */
+static Onnx__ModelProto *onnx_graph_ops(void)
+{
+    Onnx__ModelProto *mp = model_new();
+    static const int64_t xin[4] = {1, 4, 4, 4}, dse[4] = {4, 4, 1, 1}, dct[4] = {4, 2, 2, 2};
+    float wse[16], wct[32];
+    for (int i = 0; i < 32; i++) {
+        if (i < 16)
+            wse[i] = 0.1f * (float)(i % 5 - 2);
+        wct[i] = 0.05f * (float)(i % 7 - 3);
+    }
+    add_input(mp, "x", 4, xin);
+    add_init(mp, tensor_f32("Wse", 4, dse, wse, 1));
+    add_init(mp, tensor_f32("Wct", 4, dct, wct, 1));
+    add_init(mp, tensor_i64("i1", 1, (const int64_t[]){1}));
+    add_init(mp, tensor_i64("g", 1, (const int64_t[]){2}));
+    add_init(mp, tensor_i64("four", 1, (const int64_t[]){4}));
+    add_init(mp, tensor_i64("s4", 4, (const int64_t[]){1, -1, 4, 4}));
+    add_init(mp, tensor_i64("big", 1, (const int64_t[]){1 << 20}));
+    add_node(mp, "GlobalAveragePool", "gap", "x", "p");
+    add_node(mp, "Conv", "se", "p,Wse", "e");
+    add_node(mp, "HardSigmoid", "hs", "e", "hsig");
+    add_node(mp, "Mul", "scale", "x,hsig", "xs");
+    add_node(mp, "Sigmoid", "sig", "xs", "sg");
+    add_node(mp, "Mul", "silu", "xs,sg", "a");
+    Onnx__NodeProto *n = add_node(mp, "Pad", "pad", "a", "pa");
+    attr_ints(n, "pads", 8, 0, 0, 1, 1, 0, 0, 1, 1);
+    n = add_node(mp, "MaxPool", "pool", "pa", "mp");
+    attr_ints(n, "kernel_shape", 2, 3, 3);
+    n = add_node(mp, "Clip", "clip", "mp", "cl");
+    attr_f(n, "min", -1.0f);
+    attr_f(n, "max", 1.0f);
+    n = add_node(mp, "Concat", "cat", "cl,x", "cat");
+    attr_i(n, "axis", 1);
+    add_node(mp, "Shape", "shape", "cat", "s");
+    add_node(mp, "Gather", "gc", "s,i1", "c");
+    add_node(mp, "Div", "cpg", "c,g", "cg");
+    n = add_node(mp, "Concat", "shape5", "i1,g,cg,four,four", "s5tmp");
+    attr_i(n, "axis", 0);
+    add_node(mp, "Mul", "s5mul", "s5tmp,i1", "s5");
+    n = add_node(mp, "Reshape", "view", "cat,s5", "v5");
+    n = add_node(mp, "Transpose", "swap", "v5", "t5");
+    attr_ints(n, "perm", 5, 0, 2, 1, 3, 4);
+    add_node(mp, "Reshape", "back", "t5,s4", "sh");
+    add_node(mp, "Slice", "chunk", "sh,cg,big,i1", "half");
+    n = add_node(mp, "ConvTranspose", "up", "half,Wct", "u");
+    attr_ints(n, "strides", 2, 2, 2);
+    n = add_node(mp, "Resize", "resize", "u,,sc", "y");
+    attr_s(n, "mode", "nearest");
+    static const int64_t d4[1] = {4};
+    add_init(mp, tensor_f32("sc", 1, d4, (const float[]){1, 1, 0.5f, 0.5f}, 1));
+    add_output(mp, "y", 4, (const int64_t[]){1, 2, 4, 4});
+    add_output(mp, "xs", 4, xin);
+    return mp;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -254,6 +313,7 @@ int main(int argc, char **argv)
     onnx_write(onnx_cnn(0, NULL), "cnn.onnx");
     onnx_write(onnx_cnn(1, "NOTSET"), "cnn_raw.onnx");
     onnx_write(onnx_cnn(1, ""), "cnn_empty_autopad.onnx");
+    onnx_write(onnx_graph_ops(), "graph_ops.onnx");
 
     /* .npy: the writer's dtypes, then f8 and b1 by hand */
     nm_tensor *t = nm_tensor_new4(NM_F32, 2, 2, 3, 0, 0);

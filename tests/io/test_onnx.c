@@ -1523,3 +1523,36 @@ Test(onnx, vit_block_bad_scale_refused, .init = make_tmp, .fini = rm_tmp)
                  (const char *const[]){"sa/Transpose", "q, k, v in that order", NULL});
     vit_free(&v);
 }
+
+/* Reshape of [N, C, H, W] to [N, C, L] keeps a rank-3 [N, C, L] value (not
+ * tokens): the graph output has that shape and the values in order; a
+ * Transpose(0, 2, 1) then reads it as a token sequence [N, L, C]. */
+Test(onnx, reshape_to_channels_by_length, .init = make_tmp, .fini = rm_tmp)
+{
+    Onnx__ModelProto *mp = conv_net();                 /* c: [1, 2, 4, 4] */
+    add_init(mp, tensor_i64("s3", 3, (const int64_t[]){0, 2, -1}));
+    add_node(mp, "Reshape", "flat", "c,s3", "f");
+    Onnx__NodeProto *n = add_node(mp, "Transpose", "tok", "f", "t");
+    attr_ints(n, "perm", 3, 0, 2, 1);
+    add_output(mp, "f", 3, (const int64_t[]){1, 2, 16});
+    add_output(mp, "t", 3, (const int64_t[]){1, 16, 2});
+    char *warn = NULL;
+    nm_model *m = load_ok(write_model(mp, "cl.onnx"), &warn);
+    free(warn);
+    cr_assert_eq(m->n_outputs, 2);
+    cr_assert_eq(m->out_rank[0], 3, "[N, C, L]");
+    nm_tensor *x = nm_tensor_new4(NM_F32, 4, 1, 1, 4, 4);
+    for (int i = 0; i < 16; i++)
+        nm_f32(x)[i] = (float)i;
+    nm_tensor *y[2];
+    cr_assert_eq(nm_forward_outputs(m, x, y, 2), 2, "%s", nm_errmsg());
+    cr_assert(y[0]->ndim == 3 && y[0]->shape[1] == 2 && y[0]->shape[2] == 16);
+    for (int ch = 0; ch < 2; ch++)          /* conv_net's filters are 1 and -1 */
+        for (int p = 0; p < 16; p++)
+            cr_assert_eq(nm_f32(y[0])[ch * 16 + p], (ch ? -1.0f : 1.0f) * (float)p);
+    /* tokens come back as nmlab's (F, T, 1): the same values */
+    cr_assert_eq(y[1]->numel, 32);
+    cr_assert_eq(memcmp(y[0]->data, y[1]->data, 32 * sizeof(float)), 0);
+    nm_tensor_release(x), nm_tensor_release(y[0]), nm_tensor_release(y[1]);
+    nm_model_free(m);
+}
