@@ -125,14 +125,14 @@ static int import_node(importer *im)
 
 /* "unsupported operators: Softmax (1), Concat (2)" for the whole graph, in
  * order of first appearance; appended to b. */
-static int tally_unsupported(const Onnx__GraphProto *g, sbuf *b)
+static int tally_unsupported(const Onnx__GraphProto *g, const unsigned char *fused, sbuf *b)
 {
     name_map count = {0};
     const Onnx__NodeProto **first = NULL;
     int kinds = 0, rc = NM_OK;
     for (size_t k = 0; k < g->n_node && rc == NM_OK; k++) {
         const Onnx__NodeProto *n = g->node[k];
-        if (op_supported(n))
+        if (op_supported(n) || fused[k])   /* fused: part of a pattern (ops_attention.c) */
             continue;
         int c = ox_map_get(&count, n->op_type, 0);
         if (c == 0) {
@@ -361,6 +361,8 @@ static int walk(importer *im)
         if (nm_progress(im->progress, im->progress_ud, 0.5 + 0.5 * (double)k / (double)g->n_node,
                         "importing") != NM_OK)
             return NM_ERR;
+        if (im->fused[k])
+            continue;   /* consumed by a pattern (ops_attention.c) */
         im->node = n;
         im->node_k = (int)k;
         ox_node_label(n, (int)k, im->where, sizeof im->where);
@@ -397,6 +399,7 @@ static void importer_free(importer *im)
     for (size_t k = 0; im->skip_why && k < im->g->n_node; k++)
         free(im->skip_why[k]);
     free(im->skip_why);
+    free(im->fused);
     for (int k = 0; k < im->n_owned; k++) {
         Onnx__TensorProto *t = im->owned[k];
         free(t->dims), free(t->float_data), free(t->int64_data), free(t->int32_data), free(t);
@@ -425,7 +428,8 @@ static nm_model *import_model(const char *path, const Onnx__ModelProto *mp, char
     im.g = mp->graph;
     im.opts = opts;
     im.progress = opts->progress, im.progress_ud = opts->progress_ud;
-    if (!(im.skip_why = calloc(im.g->n_node ? im.g->n_node : 1, sizeof *im.skip_why))) {
+    if (!(im.skip_why = calloc(im.g->n_node ? im.g->n_node : 1, sizeof *im.skip_why)) ||
+        !(im.fused = calloc(im.g->n_node ? im.g->n_node : 1, 1))) {
         nm_seterr("out of memory");
         goto fail;
     }
@@ -439,7 +443,7 @@ static nm_model *import_model(const char *path, const Onnx__ModelProto *mp, char
     model_name(path, im.g, name);
     if (!(m = im.m = nm_model_new(name, c, h, w)) || ox_bind(&im, in_name, NM_INPUT))
         goto fail;
-    if (walk(&im) != NM_OK || set_outputs(&im) != NM_OK || tally_unsupported(im.g, &out) != NM_OK)
+    if (walk(&im) != NM_OK || set_outputs(&im) != NM_OK || tally_unsupported(im.g, im.fused, &out) != NM_OK)
         goto fail;
     if (im.warn.len)
         ox_sb_printf(&out, "%s", im.warn.p);

@@ -68,6 +68,7 @@ typedef struct {
     int *lay_rank;                  /* per layer: the ONNX rank of its output, batch included */
     int in_rank;                    /* the graph input's rank */
     char **skip_why;                /* per node: why it was not imported (NULL if it was) */
+    unsigned char *fused;           /* per node: consumed by a pattern (ops_attention.c) */
     const nm_onnx_opts *opts;
     /* TensorProtos made by folding (owned, freed with the importer) */
     Onnx__TensorProto **owned;
@@ -187,6 +188,13 @@ int op_where(importer *im);
 /* ops_upsample.c */
 int op_convtranspose(importer *im);
 int op_resize(importer *im, int upsample);
+/* ops_attention.c: transformer patterns; R_SKIP when the node does not
+ * start one (the caller imports it as usual) */
+int ox_match_layernorm(importer *im);
+int ox_match_gelu(importer *im);
+int ox_match_embed(importer *im);
+int ox_match_gather_token(importer *im);
+int ox_match_mha(importer *im);
 /* The number of axes (batch included) of a rank code (RANK_CL is 3). */
 static inline int ox_axes(int rank) { return rank == RANK_CL ? 3 : rank; }
 

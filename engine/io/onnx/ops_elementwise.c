@@ -132,6 +132,8 @@ int op_binary(importer *im, int kind)
     }
     int a, b, rc;
     nm_layer l;
+    if (kind == NM_LAYER_DIV && cb && (rc = ox_match_gelu(im)) != R_SKIP)
+        return rc;
     if (ca || cb) {
         const Onnx__TensorProto *t = ca ? ca : cb;
         if ((rc = ox_act_input(im, ca ? 1 : 0, &a)))

@@ -337,8 +337,8 @@ int op_gather(importer *im)
     int rc;
     if (rd == 1 && ri == 1)
         rc = gather_const(im, &data, &idx);
-    else
-        rc = ox_node_skip(im, "Gather of an activation is not modelled");
+    else if ((rc = ox_match_gather_token(im)) == R_SKIP)
+        rc = ox_node_skip(im, "Gather of an activation is not modelled (only one token of [N, T, F])");
     cval_free(&data), cval_free(&idx);
     return rc;
 }

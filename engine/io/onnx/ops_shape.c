@@ -78,7 +78,7 @@ static int concat_pad(importer *im, int64_t axis)
 int op_concat(importer *im)
 {
     int folded = ox_fold_concat(im);   /* shape vectors */
-    if (folded != R_SKIP)
+    if (folded != R_SKIP || (folded = ox_match_embed(im)) != R_SKIP)
         return folded;
     const Onnx__NodeProto *n = im->node;
     int64_t axis;
@@ -192,6 +192,9 @@ int op_transpose(importer *im)
 {
     if (ox_map_get(&im->virt, ox_str_or(ox_input_name(im->node, 0), ""), -1) >= 0)
         return ox_shuffle_step(im, 1);
+    int fr = ox_match_mha(im);
+    if (fr != R_SKIP || im->skip_why[im->node_k])
+        return fr;
     int x, rc = ox_act_input(im, 0, &x);
     if (rc)
         return rc;
@@ -234,6 +237,9 @@ int op_transpose(importer *im)
  * average pool; keepdims = 0 leaves [N, C]. */
 int op_reducemean(importer *im)
 {
+    int fr = ox_match_layernorm(im);
+    if (fr != R_SKIP)
+        return fr;
     int x, rc = ox_act_input(im, 0, &x);
     if (rc)
         return rc;
