@@ -330,13 +330,12 @@ int nm_net_sync_masks(nm_net *net)
                 int fo = !fk || fk[o];
                 q->bias_keep[o] = (uint8_t)fo;
                 int64_t gidx = o / cout_g;
-                for (int64_t j = 0; j < cols; j++) {
+                for (int64_t j = 0; q->emask && j < cols; j++) {   /* none: nothing pruned */
                     int64_t e = o * cols + j;
                     int keep = fo && (!mk || mk[e]);
                     if (keep && ik)
                         keep = ik[gidx * cin_g + j / per_k] != 0;
-                    if (q->emask)
-                        q->emask[e] = (uint8_t)keep;
+                    q->emask[e] = (uint8_t)keep;
                 }
             }
         } else if (l->kind == NM_LAYER_BN) {
