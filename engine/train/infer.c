@@ -5,6 +5,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+int nm_eval_batch(const nm_model *m, int requested, size_t budget)
+{
+    size_t per = 0;   /* activation bytes of one sample, every layer kept */
+    for (int i = 0; i < m->n_layers; i++) {
+        const nm_layer *l = &m->layers[i];
+        per += (size_t)l->out_c * (size_t)l->out_h * (size_t)l->out_w * sizeof(float);
+    }
+    size_t fit = per ? budget / per : (size_t)requested;
+    if (fit < 1)
+        fit = 1;
+    return (size_t)requested < fit ? requested : (int)fit;
+}
+
 int nm_evaluate(nm_model *m, const nm_dataset *d, int batch, double *acc, double *loss,
                 double *density)
 {
@@ -15,6 +28,9 @@ int nm_evaluate(nm_model *m, const nm_dataset *d, int batch, double *acc, double
         batch = 256;
     if (batch > total)
         batch = total > 0 ? (int)total : 1;
+    /* every layer's activations are kept (for the densities): a ViT-B/16
+     * needs ~200 MB per sample, so the batch shrinks to fit */
+    batch = nm_eval_batch(m, batch, NM_EVAL_ACT_BUDGET);
     nm_net *net = nm_net_new(m, batch, 0);
     int32_t *labels = malloc(sizeof *labels * (size_t)batch);
     int64_t *nnz = calloc((size_t)m->n_layers, sizeof *nnz);

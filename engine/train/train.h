@@ -100,6 +100,13 @@ int nm_train(nm_model *m, const nm_dataset *d, const nm_train_opts *o, nm_train_
  * running statistics. Any output pointer may be NULL: *acc (fraction
  * correct), *loss (mean cross-entropy), density[m->n_layers] (fraction of
  * nonzero values in each layer's output over the set). */
+/* Activation memory nm_evaluate allows itself: passes are made smaller
+ * than the asked batch when one would need more (results do not change,
+ * except for NMReLU on a 1x1 plane, which groups along the batch). */
+#define NM_EVAL_ACT_BUDGET ((size_t)512 << 20)
+/* The batch nm_evaluate runs: `requested`, or fewer so that every layer's
+ * activations for the batch fit `budget` bytes (at least 1). */
+int nm_eval_batch(const nm_model *m, int requested, size_t budget);
 int nm_evaluate(nm_model *m, const nm_dataset *d, int batch, double *acc, double *loss,
                 double *density);
 

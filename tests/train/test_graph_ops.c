@@ -418,3 +418,19 @@ Test(graph_ops, lean_forward_equals_full)
     nm_tensor_release(x), nm_tensor_release(y);
     nm_model_free(m);
 }
+
+/* nm_evaluate keeps every layer's activations; its batch shrinks to fit
+ * the budget: hand-counted bytes per sample of a two-layer model. */
+Test(graph_ops, evaluate_batch_fits_the_budget)
+{
+    nm_model *m = nm_model_new("big", 4, 64, 64);
+    cr_assert(nm_add_conv(m, "c", NM_INPUT, 16, 3, 3, 1, 1, 1, 0) >= 0, "%s", nm_errmsg());
+    cr_assert(nm_add_relu(m, "r", 0, 0) >= 0, "%s", nm_errmsg());
+    const size_t per = 2 * 16 * 64 * 64 * sizeof(float);   /* 512 KiB a sample */
+    cr_assert_eq(nm_eval_batch(m, 256, 10 * per), 10);
+    cr_assert_eq(nm_eval_batch(m, 256, 10 * per + per / 2), 10);
+    cr_assert_eq(nm_eval_batch(m, 8, 10 * per), 8, "a smaller request stands");
+    cr_assert_eq(nm_eval_batch(m, 256, per / 4), 1, "at least one sample");
+    cr_assert_eq(nm_eval_batch(m, 256, NM_EVAL_ACT_BUDGET), 256, "small models keep 256");
+    nm_model_free(m);
+}
