@@ -834,7 +834,8 @@ int op_slice(importer *im)
 /* Channel shuffle, step 1: the Reshape of layer x ([N, C, H, W]) to
  * [N, g, C/g, H, W] names a value that only a Transpose(0, 2, 1, 3, 4) and
  * a Reshape back may read. */
-int ox_shuffle_begin(importer *im, int x, int groups)
+/* Appends a step of a channel shuffle and names it by the node's output. */
+static int shuffle_push(importer *im, int src, int groups, int stage)
 {
     const char *out = ox_output_name(im->node);
     if (!out)
@@ -847,17 +848,22 @@ int ox_shuffle_begin(importer *im, int x, int groups)
         im->shuffle = p;
         im->cap_shuffle = cap;
     }
-    im->shuffle[im->n_shuffle].src = x;
+    im->shuffle[im->n_shuffle].src = src;
     im->shuffle[im->n_shuffle].groups = groups;
-    im->shuffle[im->n_shuffle].stage = 1;
+    im->shuffle[im->n_shuffle].stage = stage;
     return ox_map_put(&im->virt, out, im->n_shuffle++);
+}
+
+int ox_shuffle_begin(importer *im, int x, int groups)
+{
+    return shuffle_push(im, x, groups, 1);
 }
 
 /* Steps 2 (transpose = 1: the Transpose) and 3 (the Reshape back to
  * [N, C, H, W], which makes the shuffle layer). */
 int ox_shuffle_step(importer *im, int transpose)
 {
-    const char *in = ox_input_name(im->node, 0), *out = ox_output_name(im->node);
+    const char *in = ox_input_name(im->node, 0);
     int k = ox_map_get(&im->virt, in, -1);
     if (transpose) {
         const int64_t *p;
@@ -868,19 +874,7 @@ int ox_shuffle_step(importer *im, int transpose)
         if (im->shuffle[k].stage != 1 || np != 5 || memcmp(p, swap, sizeof swap))
             return ox_node_skip(im, "only the transpose (0, 2, 1, 3, 4) of a channel shuffle is "
                                 "modelled on 5-D values");
-        if (!out)
-            return NM_OK;
-        if (im->n_shuffle == im->cap_shuffle) {
-            int cap = im->cap_shuffle * 2;
-            void *q = realloc(im->shuffle, (size_t)cap * sizeof *im->shuffle);
-            if (!q)
-                return nm_seterr("out of memory");
-            im->shuffle = q;
-            im->cap_shuffle = cap;
-        }
-        im->shuffle[im->n_shuffle] = im->shuffle[k];
-        im->shuffle[im->n_shuffle].stage = 2;
-        return ox_map_put(&im->virt, out, im->n_shuffle++);
+        return shuffle_push(im, im->shuffle[k].src, im->shuffle[k].groups, 2);
     }
     int64_t s[FOLD_RANK], d[4];
     int n;
