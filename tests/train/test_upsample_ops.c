@@ -11,22 +11,12 @@
 #include "nmio.h"
 #include "train.h"
 #include "../test_tmpdir.h"
+#include "nchw.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static nm_tensor *random_input(int n, int c, int h, int w, uint64_t seed)
-{
-    nm_tensor *x = nm_tensor_new4(NM_F32, 4, n, c, h, w);
-    cr_assert(x);
-    nm_rng r;
-    nm_rng_seed(&r, seed);
-    for (int64_t i = 0; i < x->numel; i++)
-        nm_f32(x)[i] = (float)(nm_rng_uniform(&r) * 4.0 - 2.0);
-    return x;
-}
 
 static void fill_random(nm_tensor *t, uint64_t seed)
 {
@@ -34,11 +24,6 @@ static void fill_random(nm_tensor *t, uint64_t seed)
     nm_rng_seed(&r, seed);
     for (int64_t i = 0; i < t->numel; i++)
         nm_f32(t)[i] = (float)(nm_rng_uniform(&r) - 0.5);
-}
-
-static float v4(const nm_tensor *t, int s, int c, int h, int w)
-{
-    return nm_f32(t)[((s * t->shape[1] + c) * t->shape[2] + h) * t->shape[3] + w];
 }
 
 static nm_tensor *forward(nm_model *m, const nm_tensor *x)

@@ -168,6 +168,7 @@ int ox_node_skip(importer *im, const char *fmt, ...) __attribute__((format(print
 void ox_warn(importer *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 int op_softmax(importer *im);
+int ox_add_conv_layer(importer *im, nm_layer *l, int64_t cout);
 
 /* ops_fold.c */
 int ox_own(importer *im, Onnx__TensorProto *t);

@@ -129,18 +129,7 @@ int op_convtranspose(importer *im)
     int64_t wshape[4] = {c, W->dims[1], k[0], k[1]};
     if (!(l.weight = ox_param_tensor(im, W, "weight", 4, wshape)))
         return NM_ERR;
-    if (ox_input_name(im->node, 2)) {
-        const Onnx__TensorProto *B = ox_const_input(im, 2);
-        if (!B) {
-            ox_layer_drop(&l);
-            return ox_node_skip(im, "its bias '%s' is not an initializer", ox_input_name(im->node, 2));
-        }
-        if (!(l.bias = ox_param_tensor(im, B, "bias", 1, &cout))) {
-            ox_layer_drop(&l);
-            return NM_ERR;
-        }
-    }
-    return ox_add_layer(im, &l);
+    return ox_add_conv_layer(im, &l, cout);
 }
 
 /* ------------------------------------------------------------------ */

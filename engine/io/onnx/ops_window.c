@@ -133,18 +133,26 @@ int op_conv(importer *im)
     int64_t wshape[4] = {cout, c / group, g.kh, g.kw};
     if (!(l.weight = ox_param_tensor(im, W, "weight", 4, wshape)))
         return NM_ERR;
+    return ox_add_conv_layer(im, &l, cout);
+}
+
+/* Attaches the optional bias [cout] of a Conv or ConvTranspose node (input
+ * 2, an initializer) to l, then appends l. On failure l's tensors are
+ * released. */
+int ox_add_conv_layer(importer *im, nm_layer *l, int64_t cout)
+{
     if (ox_input_name(im->node, 2)) {
         const Onnx__TensorProto *B = ox_const_input(im, 2);
         if (!B) {
-            ox_layer_drop(&l);
+            ox_layer_drop(l);
             return ox_node_skip(im, "its bias '%s' is not an initializer", ox_input_name(im->node, 2));
         }
-        if (!(l.bias = ox_param_tensor(im, B, "bias", 1, &cout))) {
-            ox_layer_drop(&l);
+        if (!(l->bias = ox_param_tensor(im, B, "bias", 1, &cout))) {
+            ox_layer_drop(l);
             return NM_ERR;
         }
     }
-    return ox_add_layer(im, &l);
+    return ox_add_layer(im, l);
 }
 
 
