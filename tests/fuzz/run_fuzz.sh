@@ -14,7 +14,9 @@ name=$(basename "$exe")
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 # at most 1 GB resident and 10 s per input: more is a finding
-opts="-rss_limit_mb=1024 -timeout=10"
+# libFuzzer's own exit code for a finding is 77, which meson reads as a
+# skipped test: make every finding a failure.
+opts="-rss_limit_mb=1024 -timeout=10 -error_exitcode=1 -timeout_exitcode=1"
 [ -d "$corpus" ] || { echo "run_fuzz: no corpus folder $corpus" >&2; exit 1; }
 if [ "$secs" = 0 ]; then
   n=$(ls "$corpus" | wc -l)

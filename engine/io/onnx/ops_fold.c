@@ -203,6 +203,15 @@ static int fold_ints(importer *im, int i, const char *attr, int64_t *out, int ca
     return NM_OK;
 }
 
+/* The required 'shape' input (input 1) of Reshape and Expand. */
+static int shape_input(importer *im, int64_t *s, int *n)
+{
+    int rc = fold_ints(im, 1, "shape", s, FOLD_RANK, n);
+    if (rc == NM_OK && *n < 0)
+        return ox_node_err(im, "input 'shape' is missing");
+    return rc;
+}
+
 /* The batch size the graph was traced with (its input's dim 0), or 1. */
 static int64_t traced_batch(const importer *im)
 {
@@ -402,6 +411,9 @@ static int reshape_act(importer *im, int x, const int64_t *s, int n)
             infer = k;
         else if (s[k] <= 0)
             return ox_node_skip(im, "shape value %lld", (long long)s[k]);
+        else if (s[k] > per / known)   /* more values than the input has */
+            return ox_node_err(im, "cannot reshape %lld values per sample to that shape",
+                               (long long)per);
         else
             known *= s[k], d[k] = s[k];
     }
@@ -628,11 +640,9 @@ int op_expand(importer *im)
 {
     int64_t s[FOLD_RANK];
     int n;
-    int frc = fold_ints(im, 1, "shape", s, FOLD_RANK, &n);
+    int frc = shape_input(im, s, &n);
     if (frc)
         return frc;
-    if (n < 0)
-        return ox_node_err(im, "input 'shape' is missing");
     cval c;
     int rc = fold_get(im, 0, &c);
     if (rc == NM_ERR)
@@ -903,11 +913,9 @@ int op_reshape(importer *im)
         return ox_shuffle_step(im, 0);
     int64_t s[FOLD_RANK];
     int n;
-    int frc = fold_ints(im, 1, "shape", s, FOLD_RANK, &n);
+    int frc = shape_input(im, s, &n);
     if (frc)
         return frc;
-    if (n < 0)
-        return ox_node_err(im, "input 'shape' is missing");
     cval c;
     int rc = fold_get(im, 0, &c);
     if (rc == NM_ERR)
@@ -920,8 +928,14 @@ int op_reshape(importer *im)
             out.dims[k] = s[k] == 0 && k < c.ndim ? c.dims[k] : s[k];
             if (out.dims[k] == -1)
                 infer = k;
-            else
-                known *= out.dims[k];
+            else if (out.dims[k] < 0 || __builtin_mul_overflow(known, out.dims[k], &known) ||
+                     known > c.count)
+                known = -1;   /* no such shape: refused below */
+        }
+        if (known < 0) {
+            cval_free(&c);
+            return ox_node_err(im, "cannot reshape a constant of %lld values to that shape",
+                               (long long)c.count);
         }
         if (infer >= 0)
             out.dims[infer] = known ? c.count / known : 0;
