@@ -94,6 +94,8 @@ void nm_model_free(nm_model *m)
 {
     if (!m)
         return;
+    if (m->fwd_cache_free)
+        m->fwd_cache_free(m->fwd_cache);
     for (int i = 0; i < m->n_layers; i++)
         layer_release(&m->layers[i]);
     free(m->layers);

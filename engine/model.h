@@ -182,6 +182,11 @@ typedef struct nm_model {
     int n_outputs;
     int outputs[NM_MAX_OUTPUTS];
     int out_rank[NM_MAX_OUTPUTS];
+    /* The forward executor nm_forward keeps between calls (engine/train
+     * builds it, checks it against the layers on every call and owns it);
+     * nm_model_free calls fwd_cache_free on it. Not copied by clone. */
+    void *fwd_cache;
+    void (*fwd_cache_free)(void *cache);
 } nm_model;
 
 const char *nm_layer_kind_name(nm_layer_kind k);

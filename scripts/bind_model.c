@@ -6,6 +6,7 @@
  * model itself at once; views then raise "model has been freed". Layer
  * views hold an index, which stays valid because layers are only appended. */
 #include "nmlua.h"
+#include "train.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +46,7 @@ size_t nmlua_model_bytes(const nm_model *m)
             if (ts[k])
                 total += (size_t)ts[k]->numel * nm_dtype_size(ts[k]->dtype);
     }
-    return total;
+    return total + (size_t)nm_forward_cache_bytes(m);   /* model:forward's kept buffers */
 }
 
 static void box_free_model(lua_State *L, model_box *b)
@@ -95,6 +96,18 @@ static void box_recount(lua_State *L, model_box *b)
 void nmlua_model_recount(lua_State *L, int arg)
 {
     box_recount(L, check_model_box(L, arg));
+}
+
+int nmlua_model_recount_soft(lua_State *L, int arg)
+{
+    model_box *b = check_model_box(L, arg);
+    size_t now = nmlua_model_bytes(b->m);
+    if (now > b->counted && nmlua_mem_reserve(L, now - b->counted) != NM_OK)
+        return NM_ERR;
+    if (now < b->counted)
+        nmlua_mem_release(L, b->counted - now);
+    b->counted = now;
+    return NM_OK;
 }
 
 void nmlua_push_model(lua_State *L, nm_model *m)

@@ -54,9 +54,18 @@ static int m_forward(lua_State *L)
     if (x->dtype != NM_F32)
         luaL_argerror(L, 2, "input must be an f32 tensor");
     nm_tensor *ys[NM_MAX_OUTPUTS];
+    nmlua_budget nb;
+    nmlua_budget_begin(L, &nb);
     int n = nm_forward_outputs(m, x, ys, NM_MAX_OUTPUTS);
+    nmlua_budget_end(&nb);
     if (n < 0)
         return luaL_error(L, "model:forward: %s", nm_errmsg());
+    /* The executor the model keeps for the next call counts as the model's;
+     * when it does not fit the limit it is not kept. */
+    if (nmlua_model_recount_soft(L, 1) != NM_OK) {
+        nm_forward_release(m);
+        nmlua_model_recount(L, 1);
+    }
     size_t total = 0;
     for (int k = 0; k < n; k++)
         total += (size_t)ys[k]->numel * sizeof(float);

@@ -99,6 +99,9 @@ nm_model *nmlua_check_model(lua_State *L, int arg);
 /* Counts growth or shrinkage of the model at arg (masks created or dropped
  * by another binding) against the memory limit; raises if over it. */
 void nmlua_model_recount(lua_State *L, int arg);
+/* The same without raising: NM_ERR (counts unchanged) when the growth does
+ * not fit the memory limit. */
+int nmlua_model_recount_soft(lua_State *L, int arg);
 /* Bytes of all tensors a model owns. */
 size_t nmlua_model_bytes(const nm_model *m);
 

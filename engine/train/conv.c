@@ -117,12 +117,78 @@ static void col2im_add(const nm_conv_geom *g, int n, int n0, int cn, const float
     }
 }
 
+/* 1x1, stride 1, no padding: the unfolded input is the input itself. */
+static int is_pointwise(const nm_conv_geom *g)
+{
+    return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0 &&
+           g->oh == g->h && g->ow == g->w;
+}
+
+/* One input channel per group (depthwise, any channel multiplier). */
+static int is_depthwise(const nm_conv_geom *g)
+{
+    return g->groups == g->cin && g->groups > 1 && g->cout % g->cin == 0;
+}
+
+/* Depthwise convolution computed directly, one output plane per task: for
+ * each output row and tap, a scaled row of the input is added (the columns
+ * whose tap falls in the padding are skipped). */
+static void conv_depthwise(const nm_conv_geom *g, int n, const float *x, const float *w,
+                           const float *b, float *y)
+{
+    const int mult = g->cout / g->cin;
+    const int64_t hw = (int64_t)g->h * g->w, p = (int64_t)g->oh * g->ow;
+    const int64_t planes = (int64_t)g->cout * n;
+#pragma omp parallel for schedule(static) if (planes * p * g->kh * g->kw > NM_PAR_MIN)
+    for (int64_t r = 0; r < planes; r++) {
+        const int o = (int)(r / n), s = (int)(r % n);
+        const float *src = x + ((int64_t)(o / mult) * n + s) * hw;
+        const float *wk = w + (int64_t)o * g->kh * g->kw;
+        float *dst = y + r * p;
+        const float bias = b ? b[o] : 0.0f;
+        for (int oh = 0; oh < g->oh; oh++) {
+            float *out = dst + (int64_t)oh * g->ow;
+            for (int ow = 0; ow < g->ow; ow++)
+                out[ow] = bias;
+            for (int ki = 0; ki < g->kh; ki++) {
+                const int ih = oh * g->sh - g->ph + ki * g->dh;
+                if (ih < 0 || ih >= g->h)
+                    continue;
+                const float *line = src + (int64_t)ih * g->w;
+                for (int kj = 0; kj < g->kw; kj++) {
+                    const float wv = wk[ki * g->kw + kj];
+                    const int off = kj * g->dw - g->pw;
+                    int lo, hi;
+                    ow_range(g, kj * g->dw, &lo, &hi);
+                    if (g->sw == 1)
+                        for (int ow = lo; ow < hi; ow++)
+                            out[ow] += wv * line[ow + off];
+                    else
+                        for (int ow = lo; ow < hi; ow++)
+                            out[ow] += wv * line[ow * g->sw + off];
+                }
+            }
+        }
+    }
+}
+
 void nm_conv_forward(const nm_conv_geom *g, int n, const float *x, const float *w,
                      const float *b, float *y, float *work)
 {
     const int gs = g->groups, coutg = g->cout / gs;
     const int dg = (g->cin / gs) * g->kh * g->kw;
     const int64_t p = (int64_t)g->oh * g->ow, np = n * p;
+    if (is_depthwise(g)) {
+        conv_depthwise(g, n, x, w, b, y);
+        return;
+    }
+    if (is_pointwise(g)) {   /* group k's input rows are x's rows k*dg.. as they are */
+        for (int k = 0; k < gs; k++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, coutg, (int)np, dg, 1.0f,
+                        w + (int64_t)k * coutg * dg, dg, x + (int64_t)k * dg * np, (int)np, 0.0f,
+                        y + (int64_t)k * coutg * np, (int)np);
+        goto bias;
+    }
     const int chunk = chunk_of(g, n);
     for (int n0 = 0; n0 < n; n0 += chunk) {
         int cn = n - n0 < chunk ? n - n0 : chunk;
@@ -133,6 +199,7 @@ void nm_conv_forward(const nm_conv_geom *g, int n, const float *x, const float *
                         work + (int64_t)k * dg * cn * p, (int)(cn * p), 0.0f,
                         y + (int64_t)k * coutg * np + n0 * p, (int)np);
     }
+bias:
     if (b) {
 #pragma omp parallel for schedule(static) if ((int64_t)g->cout * np > NM_PAR_MIN)
         for (int o = 0; o < g->cout; o++) {

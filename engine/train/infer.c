@@ -96,30 +96,112 @@ static int64_t input_samples(const nm_model *m, const nm_tensor *x)
     return -1;
 }
 
-int nm_forward_outputs(nm_model *m, const nm_tensor *x, nm_tensor **ys, int cap)
+/* The executor model:forward keeps between calls (model.h, fwd_cache): a
+ * lean net for up to `batch` samples and a copy of the model's records it
+ * was built for. Any difference in those records (a layer added, a kind,
+ * shape, input, mask tensor or output changed) means a new net; values
+ * (weights, mask bytes, BN statistics) are read afresh on every call. */
+typedef struct {
+    nm_net *net;
+    int batch;
+    int n_layers, in_c, in_h, in_w, n_outputs;
+    int outputs[NM_MAX_OUTPUTS];
+    nm_layer *layers;
+} fwd_cache;
+
+static void fwd_cache_free(void *p)
+{
+    fwd_cache *c = p;
+    if (!c)
+        return;
+    nm_net_free(c->net);
+    free(c->layers);
+    free(c);
+}
+
+void nm_forward_release(nm_model *m)
+{
+    if (m->fwd_cache_free)
+        m->fwd_cache_free(m->fwd_cache);
+    m->fwd_cache = NULL;
+    m->fwd_cache_free = NULL;
+}
+
+int64_t nm_forward_cache_bytes(const nm_model *m)
+{
+    const fwd_cache *c = m->fwd_cache;
+    return c && c->net ? nm_net_bytes(c->net) : 0;
+}
+
+static int cache_fits(const fwd_cache *c, const nm_model *m, int batch)
+{
+    return c->batch >= batch && c->n_layers == m->n_layers && c->in_c == m->in_c &&
+           c->in_h == m->in_h && c->in_w == m->in_w && c->n_outputs == m->n_outputs &&
+           memcmp(c->outputs, m->outputs, sizeof c->outputs) == 0 &&
+           memcmp(c->layers, m->layers, sizeof(nm_layer) * (size_t)m->n_layers) == 0;
+}
+
+/* The model's kept lean net for batches of up to `batch`, built anew when
+ * the model changed or needs a larger batch; NULL with a message. The net
+ * belongs to the model. */
+static nm_net *forward_net(nm_model *m, int batch)
+{
+    fwd_cache *c = m->fwd_cache;
+    if (c && cache_fits(c, m, batch)) {
+        nm_net_sync_masks(c->net);   /* filters may have changed in place */
+        return c->net;
+    }
+    nm_forward_release(m);
+    c = calloc(1, sizeof *c);
+    nm_layer *copy = malloc(sizeof(nm_layer) * (size_t)m->n_layers);
+    if (!c || !copy) {
+        free(c), free(copy);
+        nm_seterr("out of memory");
+        return NULL;
+    }
+    c->net = nm_net_new(m, batch, NM_NET_LEAN);
+    if (!c->net) {
+        free(c), free(copy);
+        return NULL;
+    }
+    memcpy(copy, m->layers, sizeof(nm_layer) * (size_t)m->n_layers);
+    c->layers = copy;
+    c->batch = batch;
+    c->n_layers = m->n_layers;
+    c->in_c = m->in_c, c->in_h = m->in_h, c->in_w = m->in_w;
+    c->n_outputs = m->n_outputs;
+    memcpy(c->outputs, m->outputs, sizeof c->outputs);
+    m->fwd_cache = c;
+    m->fwd_cache_free = fwd_cache_free;
+    return c->net;
+}
+
+/* The outputs outs[0..n_out) (layer indices; NM_INPUT = the input) of x
+ * into new tensors ys[], ranks as given (0 = 4). */
+static int forward_run(nm_model *m, const nm_tensor *x, const int *outs, const int *ranks,
+                       int n_out, nm_tensor **ys)
 {
     const int64_t nall = input_samples(m, x);
     if (nall < 0)
         return -1;
     if (m->n_layers == 0)
         return nm_seterr("model '%s' has no layers", m->name), -1;
-    int outs[NM_MAX_OUTPUTS];
-    const int n_out = nm_model_outputs(m, outs, NM_MAX_OUTPUTS);
-    if (n_out > cap)
-        return nm_seterr("forward: model '%s' has %d outputs, room for %d", m->name, n_out, cap), -1;
     for (int k = 0; k < n_out; k++)
         ys[k] = NULL;
     for (int k = 0; k < n_out; k++) {
         int c, h, w;
         nm_model_out_shape(m, outs[k], &c, &h, &w);
-        int rank = m->n_outputs ? m->out_rank[k] : 0;
         int64_t d[4] = {nall, c, h, w};
-        ys[k] = nm_tensor_new(NM_F32, rank >= 2 && rank <= 4 ? rank : 4, d);
+        ys[k] = nm_tensor_new(NM_F32, ranks[k] >= 2 && ranks[k] <= 4 ? ranks[k] : 4, d);
         if (!ys[k])
             goto fail;
     }
-    const int batch = (int)(nall < 256 ? (nall > 0 ? nall : 1) : 256);
-    nm_net *net = nm_net_new(m, batch, NM_NET_LEAN);
+    /* Up to 256 samples per pass; fewer when the buffers for that many do
+     * not fit the memory budget (the result is the same). */
+    int batch = (int)(nall < 256 ? (nall > 0 ? nall : 1) : 256);
+    nm_net *net;
+    while (!(net = forward_net(m, batch)) && batch > 1)
+        batch = (batch + 1) / 2;
     if (!net)
         goto fail;
     const int64_t hw = (int64_t)m->in_h * m->in_w, per = m->in_c * hw;
@@ -142,7 +224,6 @@ int nm_forward_outputs(nm_model *m, const nm_tensor *x, nm_tensor **ys, int cap)
                            sizeof(float) * (size_t)ohw);
         }
     }
-    nm_net_free(net);
     return n_out;
 fail:
     for (int k = 0; k < n_out; k++)
@@ -150,13 +231,22 @@ fail:
     return -1;
 }
 
+int nm_forward_outputs(nm_model *m, const nm_tensor *x, nm_tensor **ys, int cap)
+{
+    int outs[NM_MAX_OUTPUTS], ranks[NM_MAX_OUTPUTS];
+    const int n_out = nm_model_outputs(m, outs, NM_MAX_OUTPUTS);
+    if (n_out > cap)
+        return nm_seterr("forward: model '%s' has %d outputs, room for %d", m->name, n_out, cap), -1;
+    for (int k = 0; k < n_out; k++)
+        ranks[k] = m->n_outputs ? m->out_rank[k] : 0;
+    return forward_run(m, x, outs, ranks, n_out, ys);
+}
+
 nm_tensor *nm_forward(nm_model *m, const nm_tensor *x)
 {
-    /* The last layer as [N, C, H, W], whatever the graph's outputs are. */
-    int saved = m->n_outputs;
-    m->n_outputs = 0;
+    /* The last layer as [N, C, H, W], whatever the graph's outputs are: a
+     * lean net always leaves it readable (nothing runs after it). */
+    const int last = m->n_layers - 1, rank = 4;
     nm_tensor *y = NULL;
-    int n = nm_forward_outputs(m, x, &y, 1);
-    m->n_outputs = saved;
-    return n == 1 ? y : NULL;
+    return forward_run(m, x, &last, &rank, 1, &y) == 1 ? y : NULL;
 }

@@ -46,6 +46,22 @@ void nm_conv_forward(const nm_conv_geom *g, int n, const float *x, const float *
 void nm_conv_backward(const nm_conv_geom *g, int n, const float *x, const float *w,
                       const float *dy, float *dx, float *dw, float *db, float *work);
 
+/* --- Winograd F(2x2, 3x3) convolution (winograd.c), inference only --- */
+/* Whether F(2x2, 3x3) pays for the layer at batch n: a 3x3, stride-1,
+ * undilated, ungrouped conv with at least 128 input and output channels and
+ * 40 or more 2x2 output tiles per call. */
+int nm_winograd_ok(const nm_conv_geom *g, int n);
+/* Floats of the transformed kernels (16 x cout x cin) and of the workspace
+ * for a batch of n. */
+size_t nm_winograd_u_floats(const nm_conv_geom *g);
+size_t nm_winograd_work_floats(const nm_conv_geom *g, int n);
+/* Transforms the kernels w[cout, cin, 3, 3] into u (nm_winograd_u_floats). */
+void nm_winograd_weights(const nm_conv_geom *g, const float *w, float *u);
+/* y[cout, n*oh*ow] = conv(x) + b from the transformed kernels u; the same
+ * result as nm_conv_forward up to rounding. */
+void nm_conv_winograd_forward(const nm_conv_geom *g, int n, const float *x, const float *u,
+                              const float *b, float *y, float *work);
+
 /* --- linear (linear.c): on the channel axis at each of `cols` positions --- */
 /* y[out, cols] = w[out, in] * x[in, cols] + b. */
 void nm_linear_forward(int in, int out, int64_t cols, const float *x, const float *w,

@@ -21,10 +21,16 @@ typedef struct {
     uint8_t *dead;              /* channels of removed producer filters */
     /* max pool */
     int32_t *arg;
+    /* lean nets, 3x3 stride-1 convs: Winograd kernels of the weight whose
+     * fingerprint is wino_key (wino_valid = 0 until the first transform) */
+    float *wino_u;
+    uint64_t wino_key;
+    int wino_valid;
 } net_layer;
 
 struct nm_net {
     nm_model *m;
+    int n_layers;               /* the model's when built (ls has this many) */
     int max_batch, n;
     int train;                  /* built with gradient and BN/pool state */
     int lean;                   /* NM_NET_LEAN: activation buffers shared by liveness */
@@ -37,6 +43,8 @@ struct nm_net {
     float *work;
     nm_param *params;
     int n_params;
+    int64_t bytes;              /* bytes of the buffers above */
+    int64_t charged;            /* of them, counted by nm_mem_charge */
 };
 
 /* Kinds with a backward pass (training). */
@@ -73,11 +81,14 @@ static int transformer_kind(nm_layer_kind k)
     }
 }
 
-static void *alloc_or_fail(size_t count, size_t size, int *fail)
+/* calloc that records failure in *fail and counts the bytes in *bytes
+ * (what the net holds, charged to the engine's memory accounting). */
+static void *alloc_or_fail(size_t count, size_t size, int *fail, int64_t *bytes)
 {
     void *p = calloc(count ? count : 1, size);
     if (!p)
         *fail = 1;
+    *bytes += (int64_t)(count ? count : 1) * (int64_t)size;
     return p;
 }
 
@@ -85,20 +96,26 @@ void nm_net_free(nm_net *net)
 {
     if (!net)
         return;
-    for (int i = 0; net->ls && i < net->m->n_layers; i++) {
+    for (int i = 0; net->ls && i < net->n_layers; i++) {
         net_layer *q = &net->ls[i];
         if (!net->lean)
             free(q->act), free(q->weff);
         free(q->grad), free(q->emask), free(q->bias_keep);
         free(q->dw), free(q->db), free(q->xhat), free(q->invstd), free(q->dgamma);
-        free(q->dbeta), free(q->dead), free(q->arg);
+        free(q->dbeta), free(q->dead), free(q->arg), free(q->wino_u);
     }
     free(net->ls);
     for (int b = 0; b < net->n_bufs; b++)
         free(net->bufs[b]);
     free(net->bufs), free(net->weff_shared);
     free(net->in), free(net->gin), free(net->work), free(net->params);
+    nm_mem_release(net->charged);
     free(net);
+}
+
+int64_t nm_net_bytes(const nm_net *net)
+{
+    return net->bytes;
 }
 
 static int plan_lean(nm_net *net);
@@ -155,19 +172,20 @@ nm_net *nm_net_new(nm_model *m, int max_batch, int train)
         return NULL;
     }
     net->m = m;
+    net->n_layers = m->n_layers;
     net->max_batch = max_batch;
     net->train = train == NM_NET_TRAIN;
     net->lean = train == NM_NET_LEAN;
     train = net->train;
-    net->ls = alloc_or_fail((size_t)m->n_layers, sizeof *net->ls, &fail);
-    net->params = alloc_or_fail((size_t)m->n_layers * 4, sizeof *net->params, &fail);
+    net->ls = alloc_or_fail((size_t)m->n_layers, sizeof *net->ls, &fail, &net->bytes);
+    net->params = alloc_or_fail((size_t)m->n_layers * 4, sizeof *net->params, &fail, &net->bytes);
     if (fail) {
         nm_net_free(net);
         nm_seterr("out of memory");
         return NULL;
     }
     size_t in_floats = (size_t)m->in_c * m->in_h * m->in_w * (size_t)max_batch;
-    net->in = alloc_or_fail(in_floats, sizeof(float), &fail);
+    net->in = alloc_or_fail(in_floats, sizeof(float), &fail, &net->bytes);
     size_t work = 0;
     for (int i = 0; i < m->n_layers && !fail; i++) {
         nm_layer *l = &m->layers[i];
@@ -175,47 +193,58 @@ nm_net *nm_net_new(nm_model *m, int max_batch, int train)
         q->per_sample = (int64_t)l->out_c * l->out_h * l->out_w;
         size_t total = (size_t)q->per_sample * (size_t)max_batch;
         if (!net->lean)
-            q->act = alloc_or_fail(total, sizeof(float), &fail);
+            q->act = alloc_or_fail(total, sizeof(float), &fail, &net->bytes);
         if (train)
-            q->grad = alloc_or_fail(total, sizeof(float), &fail);
+            q->grad = alloc_or_fail(total, sizeof(float), &fail, &net->bytes);
         if (nm_layer_prunable(l)) {
             if (train)
-                q->dw = alloc_or_fail((size_t)l->weight->numel, sizeof(float), &fail);
+                q->dw = alloc_or_fail((size_t)l->weight->numel, sizeof(float), &fail, &net->bytes);
             if (!net->lean)
-                q->weff = alloc_or_fail((size_t)l->weight->numel, sizeof(float), &fail);
-            if (!net->lean || l->mask || l->filters || l->in_chans)
-                q->emask = alloc_or_fail((size_t)l->weight->numel, 1, &fail);
-            q->bias_keep = alloc_or_fail((size_t)l->out_c, 1, &fail);
+                q->weff = alloc_or_fail((size_t)l->weight->numel, sizeof(float), &fail, &net->bytes);
+            if (!net->lean)   /* a lean net masks from the model's tensors */
+                q->emask = alloc_or_fail((size_t)l->weight->numel, 1, &fail, &net->bytes);
+            q->bias_keep = alloc_or_fail((size_t)l->out_c, 1, &fail, &net->bytes);
             if (l->bias && train)
-                q->db = alloc_or_fail((size_t)l->out_c, sizeof(float), &fail);
+                q->db = alloc_or_fail((size_t)l->out_c, sizeof(float), &fail, &net->bytes);
             if (l->kind != NM_LAYER_LINEAR) {
                 nm_conv_geom g;
                 nm_conv_geom_of(l, &g);
                 size_t wf = nm_conv_work_floats(&g, max_batch);
+                if (net->lean && l->kind == NM_LAYER_CONV && nm_winograd_ok(&g, max_batch)) {
+                    q->wino_u = alloc_or_fail(nm_winograd_u_floats(&g), sizeof(float), &fail,
+                                              &net->bytes);
+                    wf = nm_winograd_work_floats(&g, max_batch);
+                }
                 work = wf > work ? wf : work;
             }
         } else if (l->kind == NM_LAYER_BN) {
-            q->dead = alloc_or_fail((size_t)l->out_c, 1, &fail);
+            q->dead = alloc_or_fail((size_t)l->out_c, 1, &fail, &net->bytes);
             if (train) {
-                q->xhat = alloc_or_fail(total, sizeof(float), &fail);
-                q->invstd = alloc_or_fail((size_t)l->out_c, sizeof(float), &fail);
-                q->dgamma = alloc_or_fail((size_t)l->out_c, sizeof(float), &fail);
-                q->dbeta = alloc_or_fail((size_t)l->out_c, sizeof(float), &fail);
+                q->xhat = alloc_or_fail(total, sizeof(float), &fail, &net->bytes);
+                q->invstd = alloc_or_fail((size_t)l->out_c, sizeof(float), &fail, &net->bytes);
+                q->dgamma = alloc_or_fail((size_t)l->out_c, sizeof(float), &fail, &net->bytes);
+                q->dbeta = alloc_or_fail((size_t)l->out_c, sizeof(float), &fail, &net->bytes);
             }
         } else if (l->kind == NM_LAYER_MAXPOOL && train) {
-            q->arg = alloc_or_fail(total, sizeof(int32_t), &fail);
+            q->arg = alloc_or_fail(total, sizeof(int32_t), &fail, &net->bytes);
         }
     }
     if (!fail)
-        net->work = alloc_or_fail(work, sizeof(float), &fail);
+        net->work = alloc_or_fail(work, sizeof(float), &fail, &net->bytes);
     if (!fail && net->lean && plan_lean(net) != NM_OK)
         fail = 1;
     if (fail) {
         nm_net_free(net);
-        nm_seterr("out of memory building the training buffers of '%s' for batch %d", m->name,
-                  max_batch);
+        nm_seterr("out of memory building the %s buffers of '%s' for batch %d",
+                  train ? "training" : "forward", m->name, max_batch);
         return NULL;
     }
+    /* The pages are not touched yet: a refusal here costs no memory. */
+    if (nm_mem_charge(train ? "training buffers" : "forward buffers", net->bytes) != NM_OK) {
+        nm_net_free(net);
+        return NULL;
+    }
+    net->charged = net->bytes;
     for (int i = 0; train && i < m->n_layers; i++) {
         nm_layer *l = &m->layers[i];
         net_layer *q = &net->ls[i];
@@ -294,10 +323,11 @@ static int plan_lean(nm_net *net)
         goto done;
     }
     net->n_bufs = n_bufs;
+    int fail = 0;
     for (int b = 0; b < n_bufs; b++)
-        if (!(net->bufs[b] = calloc(cap[b] ? cap[b] : 1, sizeof(float))))
-            rc = nm_seterr("out of memory");
-    if (rc == NM_OK && !(net->weff_shared = calloc(wmax ? wmax : 1, sizeof(float))))
+        net->bufs[b] = alloc_or_fail(cap[b], sizeof(float), &fail, &net->bytes);
+    net->weff_shared = alloc_or_fail(wmax, sizeof(float), &fail, &net->bytes);
+    if (fail)
         rc = nm_seterr("out of memory");
     for (int i = 0; rc == NM_OK && i < n; i++) {
         net->ls[i].act = net->bufs[buf[i]];
@@ -389,15 +419,105 @@ static float *in_grad(nm_net *net, int src)
     return net->ls[src].grad;
 }
 
-/* The weight the forward pass uses: w * effective mask (into weff). */
-static const float *masked_weight(net_layer *q, const nm_layer *l)
+/* A lean net's masked weight, made from the model's mask, filters and
+ * in_chans on every forward (they may change between calls of a kept net):
+ * w where all three keep the entry, else 0, into the shared scratch. The
+ * weight itself when the layer has none of them. */
+static const float *lean_masked_weight(net_layer *q, const nm_layer *l)
 {
     const float *w = nm_f32(l->weight);
-    if (!q->emask)   /* lean net, nothing pruned */
+    if (!l->mask && !l->filters && !l->in_chans)
         return w;
+    const int64_t rows = nm_layer_rows(l), cols = nm_layer_cols(l);
+    const int64_t per_k = l->kh > 0 && l->kind != NM_LAYER_LINEAR ? (int64_t)l->kh * l->kw : 1;
+    const int64_t cin_g = cols / per_k;
+    const int groups = l->kind == NM_LAYER_LINEAR ? 1 : (l->groups > 0 ? l->groups : 1);
+    const int64_t cout_g = rows / groups;
+    const uint8_t *mk = l->mask ? nm_u8(l->mask) : NULL;
+    const uint8_t *fk = l->filters ? nm_u8(l->filters) : NULL;
+    const uint8_t *ik = l->in_chans ? nm_u8(l->in_chans) : NULL;
+    float *out = q->weff;
+#pragma omp parallel for schedule(static) if (rows * cols > NM_PAR_MIN)
+    for (int64_t o = 0; o < rows; o++) {
+        const float *wr = w + o * cols;
+        float *dr = out + o * cols;
+        if (fk && !fk[o]) {
+            memset(dr, 0, sizeof(float) * (size_t)cols);
+            continue;
+        }
+        if (mk) {
+            const uint8_t *mr = mk + o * cols;
+            for (int64_t j = 0; j < cols; j++)
+                dr[j] = mr[j] ? wr[j] : 0.0f;
+        } else {
+            memcpy(dr, wr, sizeof(float) * (size_t)cols);
+        }
+        if (ik) {
+            const uint8_t *ir = ik + (o / cout_g) * cin_g;
+            for (int64_t c = 0; c < cin_g; c++)
+                if (!ir[c])
+                    memset(dr + c * per_k, 0, sizeof(float) * (size_t)per_k);
+        }
+    }
+    return out;
+}
+
+/* The weight the forward pass uses: w * effective mask (into weff). */
+static const float *masked_weight(const nm_net *net, net_layer *q, const nm_layer *l)
+{
+    if (net->lean)
+        return lean_masked_weight(q, l);
+    const float *w = nm_f32(l->weight);
     for (int64_t j = 0; j < l->weight->numel; j++)
         q->weff[j] = q->emask[j] ? w[j] : 0.0f;
     return q->weff;
+}
+
+/* A fingerprint of the bits of n floats: blocks of 16 lanes, each lane a
+ * polynomial hash mod 2^32 with an odd multiplier (so a change of any one
+ * value always changes it), blocks summed with their position mixed in. */
+static uint64_t weights_key(const float *w, int64_t n)
+{
+    const int64_t block = 1 << 16, nb = (n + block - 1) / block;
+    uint64_t key = (uint64_t)n * 0x9E3779B97F4A7C15ull;
+#pragma omp parallel for schedule(static) reduction(+ : key) if (n > NM_PAR_MIN)
+    for (int64_t bi = 0; bi < nb; bi++) {
+        uint32_t acc[16];
+        for (int k = 0; k < 16; k++)
+            acc[k] = (uint32_t)(bi * 16 + k + 1);
+        const int64_t lo = bi * block, hi = lo + block < n ? lo + block : n;
+        int64_t i = lo;
+        for (; i + 16 <= hi; i += 16) {
+            uint32_t b[16];
+            memcpy(b, w + i, sizeof b);
+            for (int k = 0; k < 16; k++)
+                acc[k] = acc[k] * 0x9E3779B1u + b[k];
+        }
+        for (int k = 0; i < hi; i++, k++) {
+            uint32_t b;
+            memcpy(&b, w + i, sizeof b);
+            acc[k] = acc[k] * 0x9E3779B1u + b;
+        }
+        uint64_t h = 0xCBF29CE484222325ull;
+        for (int k = 0; k < 16; k++)
+            h = (h ^ acc[k]) * 0x100000001B3ull;
+        key += h;
+    }
+    return key;
+}
+
+/* The Winograd kernels of weight w (the layer's effective weight), kept
+ * from the last call when w's fingerprint has not changed. */
+static const float *winograd_kernels(net_layer *q, const nm_layer *l, const nm_conv_geom *g,
+                                     const float *w)
+{
+    const uint64_t key = weights_key(w, l->weight->numel);
+    if (!q->wino_valid || key != q->wino_key) {
+        nm_winograd_weights(g, w, q->wino_u);
+        q->wino_key = key;
+        q->wino_valid = 1;
+    }
+    return q->wino_u;
 }
 
 static void zero_dead_rows(const net_layer *q, const nm_layer *l, int64_t cols)
@@ -425,14 +545,18 @@ const float *nm_net_forward(nm_net *net, int n, int train)
         case NM_LAYER_DWCONV: {
             nm_conv_geom g;
             nm_conv_geom_of(l, &g);
-            nm_conv_forward(&g, n, x, masked_weight(q, l), l->bias ? nm_f32(l->bias) : NULL,
-                            q->act, net->work);
+            if (q->wino_u)
+                nm_conv_winograd_forward(&g, n, x, winograd_kernels(q, l, &g, masked_weight(net, q, l)),
+                                         l->bias ? nm_f32(l->bias) : NULL, q->act, net->work);
+            else
+                nm_conv_forward(&g, n, x, masked_weight(net, q, l),
+                                l->bias ? nm_f32(l->bias) : NULL, q->act, net->work);
             if (l->bias && l->filters)
                 zero_dead_rows(q, l, cols);
             break;
         }
         case NM_LAYER_LINEAR:
-            nm_linear_forward(l->in_c, l->out_c, cols, x, masked_weight(q, l),
+            nm_linear_forward(l->in_c, l->out_c, cols, x, masked_weight(net, q, l),
                               l->bias ? nm_f32(l->bias) : NULL, q->act);
             if (l->bias && l->filters)
                 zero_dead_rows(q, l, cols);

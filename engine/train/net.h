@@ -46,6 +46,9 @@ typedef struct nm_net nm_net;
 #define NM_NET_LEAN 2    /* inference; a value's buffer is reused once its last
                             reader ran: only graph outputs stay readable */
 nm_net *nm_net_new(nm_model *m, int max_batch, int train);
+/* Bytes of the buffers the net holds (counted in nm_mem_live while it
+ * lives). */
+int64_t nm_net_bytes(const nm_net *net);
 void nm_net_free(nm_net *net);
 
 /* Recomputes the effective masks after the model's masks, filters or

@@ -119,6 +119,14 @@ nm_tensor *nm_forward(nm_model *m, const nm_tensor *x);
  * file (out_rank: [N, C] or [N, C, H]). The caller releases them. Returns
  * the count, or -1 with a message (then nothing is left in ys). */
 int nm_forward_outputs(nm_model *m, const nm_tensor *x, nm_tensor **ys, int cap);
+/* nm_forward and nm_forward_outputs run up to 256 samples per pass, fewer
+ * when the buffers for that many do not fit the memory budget (tensor.h).
+ * They keep their executor (buffers for the largest pass so far) in the model between
+ * calls; it is rebuilt when the model's layers change and freed with the
+ * model. nm_forward_cache_bytes says what it holds (0 when none);
+ * nm_forward_release frees it now. */
+int64_t nm_forward_cache_bytes(const nm_model *m);
+void nm_forward_release(nm_model *m);
 
 /* Fine-tuning as a callback of the pruning engine (the `finetune` field of
  * nm_jointnf_opts in prune.h): ud points to an nm_finetune; trains the model

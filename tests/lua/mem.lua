@@ -120,5 +120,36 @@ T.case("a data set declaring a million images reads only `limit` of them", funct
   os.remove(dir .. "/train-labels-idx1-ubyte")
 end)
 
+T.case("model:forward keeps its buffers, counted in nm.memory, freed with the model", function()
+  collectgarbage()
+  local e0 = nm.memory().engine
+  local m = nm.zoo("fmnist_cnn")
+  local e_model = nm.memory().engine
+  local x = nm.tensor({4, 1, 28, 28})
+  local y1 = m:forward(x)
+  local e_kept = nm.memory().engine
+  T.ok(e_kept > e_model + y1:numel() * 4, "no kept buffers counted")
+  local y2 = m:forward(x)                     -- the same buffers serve the second call
+  T.eq(nm.memory().engine, e_kept + y2:numel() * 4)
+  for s = 1, 4 do for k = 1, 10 do T.eq(y1:get(s, k, 1, 1), y2:get(s, k, 1, 1)) end end
+  y1:free(); y2:free(); x:free()
+  m:free()
+  T.eq(nm.memory().engine, e0, "the model's kept buffers were not freed with it")
+end)
+
+T.case("model:forward runs a batch too big for the limit in smaller passes", function()
+  local m = nm.zoo("fmnist_cnn")
+  local x = nm.tensor({300, 1, 28, 28})       -- 256 samples at once need ~72 MB here
+  for s = 1, 300, 7 do for h = 1, 28, 3 do x:set(s, 1, h, h, (s % 13) / 13) end end
+  local y = m:forward(x)
+  T.eq(y:shape()[1], 300)
+  -- sample 295 alone gives the same answer as in the batch
+  local one = nm.tensor({1, 1, 28, 28})
+  for h = 1, 28 do for w = 1, 28 do one:set(1, 1, h, w, x:get(295, 1, h, w)) end end
+  local y1 = m:forward(one)
+  for k = 1, 10 do T.near(y1:get(1, k, 1, 1), y:get(295, k, 1, 1), 1e-5) end
+  y:free(); y1:free(); one:free(); x:free(); m:free()
+end)
+
 os.execute("rmdir '" .. dir .. "'")
 T.done()

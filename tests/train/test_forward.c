@@ -90,6 +90,77 @@ Test(forward, conv_matches_direct_definition)
     check_conv(3, 7, 7, 3, 3, 3, 2, 2, 1, 1, 3, 2);    /* depthwise shape */
     check_conv(32, 32, 32, 3, 3, 3, 1, 1, 1, 1, 1, 17); /* batch split into chunks */
     check_conv(8, 5, 5, 4, 1, 1, 1, 1, 0, 0, 1, 600);
+    check_conv(4, 5, 5, 6, 1, 1, 1, 1, 0, 0, 2, 3);    /* pointwise, no unfolding, groups */
+    check_conv(3, 7, 8, 6, 3, 3, 2, 1, 1, 1, 3, 2);    /* depthwise, channel multiplier 2 */
+    check_conv(5, 6, 9, 5, 5, 3, 1, 2, 2, 0, 5, 2);    /* depthwise 5x3, strides, pads */
+    check_conv(128, 9, 9, 128, 3, 3, 1, 1, 1, 1, 1, 2); /* Winograd F(2x2,3x3), odd plane */
+    check_conv(128, 9, 8, 136, 3, 3, 1, 1, 0, 0, 1, 3); /* Winograd, no padding, odd rows */
+}
+
+/* model:forward keeps its executor between calls (infer.c). Whatever
+ * changes in between (weights in place, mask bytes in place, a removed
+ * filter, a layer added, the batch) must show in the next output: each is
+ * compared with a clone of the model, which has no kept executor. The conv
+ * is large enough for Winograd, whose transformed kernels are kept too. */
+static void expect_same_as_fresh(nm_model *m, const nm_tensor *x, const char *what)
+{
+    nm_model *fresh = nm_model_clone(m);
+    cr_assert_not_null(fresh, "%s", nm_errmsg());
+    cr_assert_null(fresh->fwd_cache);
+    nm_tensor *ya = nm_forward(m, x), *yb = nm_forward(fresh, x);
+    cr_assert(ya && yb, "%s: %s", what, nm_errmsg());
+    cr_assert_eq(ya->numel, yb->numel, "%s", what);
+    for (int64_t i = 0; i < ya->numel; i++)
+        cr_assert_float_eq(nm_f32(ya)[i], nm_f32(yb)[i], 1e-5, "%s: output %lld", what,
+                           (long long)i);
+    cr_assert_not_null(m->fwd_cache, "%s: the executor was not kept", what);
+    nm_tensor_release(ya), nm_tensor_release(yb);
+    nm_model_free(fresh);
+}
+
+Test(forward, kept_executor_follows_every_change)
+{
+    nm_model *m = nm_model_new("keep", 128, 10, 10);   /* 2 x 25 tiles: Winograd */
+    int c = nm_add_conv(m, "c", NM_INPUT, 128, 3, 3, 1, 1, 1, 1);
+    nm_add_relu(m, "r", NM_PREV, 0);
+    nm_add_gap(m, "g", NM_PREV);
+    nm_add_flatten(m, "f", NM_PREV);
+    int fc = nm_add_linear(m, "fc", NM_PREV, 5, 1);
+    cr_assert(fc >= 0, "%s", nm_errmsg());
+    nm_model_init_weights(m, 21);
+    randomize_bias(m, 22);
+    nm_tensor *x = rand_input(2, 128, 10, 10, 23);
+    const int64_t live0 = nm_mem_live();
+    expect_same_as_fresh(m, x, "first call");
+    const int64_t kept = nm_forward_cache_bytes(m);
+    cr_assert_gt(kept, 128 * 128 * 9 * 4, "the kept executor holds the Winograd kernels");
+    cr_assert_eq(nm_mem_live() - live0, kept, "kept buffers are counted in nm_mem_live");
+
+    nm_f32(m->layers[c].weight)[1234] += 0.75f;      /* one weight, in place */
+    expect_same_as_fresh(m, x, "weight changed in place");
+    nm_layer_ensure_mask(&m->layers[c]);             /* a new mask tensor */
+    expect_same_as_fresh(m, x, "mask added");
+    for (int64_t k = 0; k < m->layers[c].mask->numel; k += 3)
+        nm_u8(m->layers[c].mask)[k] = 0;             /* mask bytes, in place */
+    expect_same_as_fresh(m, x, "mask bytes changed in place");
+    m->layers[c].filters = nm_tensor_new4(NM_U8, 1, 128, 0, 0, 0);
+    memset(m->layers[c].filters->data, 1, 128);
+    expect_same_as_fresh(m, x, "filters added");
+    nm_u8(m->layers[c].filters)[7] = 0;              /* a filter removed in place */
+    expect_same_as_fresh(m, x, "filter removed in place");
+    nm_f32(m->layers[fc].bias)[2] = 9.0f;
+    expect_same_as_fresh(m, x, "bias changed");
+    nm_tensor *x5 = rand_input(5, 128, 10, 10, 24);    /* a larger batch */
+    expect_same_as_fresh(m, x5, "larger batch");
+    cr_assert(nm_add_relu(m, "r2", NM_PREV, 0) >= 0);  /* a layer added */
+    expect_same_as_fresh(m, x, "layer added");
+
+    const int64_t live1 = nm_mem_live(), held = nm_forward_cache_bytes(m);
+    nm_forward_release(m);
+    cr_assert_eq(nm_forward_cache_bytes(m), 0);
+    cr_assert_eq(nm_mem_live(), live1 - held, "released buffers are uncounted");
+    nm_tensor_release(x), nm_tensor_release(x5);
+    nm_model_free(m);
 }
 
 /* One channel, one image of 1 x 8 positions: two 2:4 windows. */

@@ -1,0 +1,90 @@
+/* bench_conv.c - 3x3 stride-1 convolution: Winograd F(2x2, 3x3)
+ * (winograd.c) against im2col + sgemm (conv.c) on the shapes of ResNet-18's
+ * 3x3 layers, batch 1 and 32, in the same run; also the bare sgemm of the
+ * im2col product as the floor of that path. Prints ms per call (best of
+ * the repetitions) and the ratios, and checks the two agree.
+ *
+ * Usage: bench_conv [REPS]   (OMP_NUM_THREADS / OPENBLAS_NUM_THREADS apply) */
+#include "kernels.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static float *randoms(size_t n, unsigned seed)
+{
+    float *p = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; p && i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        p[i] = (float)((seed >> 9) & 0xffff) / 32768.0f - 1.0f;
+    }
+    return p;
+}
+
+int main(int argc, char **argv)
+{
+    const int reps = argc > 1 ? atoi(argv[1]) : 5;
+    const int shapes[][2] = {{64, 56}, {128, 28}, {256, 14}, {512, 7}};  /* all run, eligible or not */   /* channels, plane */
+    const int batches[] = {1, 32};
+    int bad = 0;
+    printf("%-22s %10s %10s %10s %8s %8s\n", "layer (c, hw, batch)", "im2col ms", "sgemm ms",
+           "wino ms", "wino/i2c", "maxdiff");
+    for (size_t bi = 0; bi < sizeof batches / sizeof *batches; bi++)
+        for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+            const int c = shapes[si][0], hw = shapes[si][1], n = batches[bi];
+            nm_conv_geom g = {.cin = c, .h = hw, .w = hw, .cout = c, .oh = hw, .ow = hw,
+                              .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1,
+                              .groups = 1, .dh = 1, .dw = 1};
+            const size_t xn = (size_t)c * n * hw * hw, wn = (size_t)c * c * 9;
+            const size_t work = nm_conv_work_floats(&g, n), wwork = nm_winograd_work_floats(&g, n);
+            float *x = randoms(xn, 1), *w = randoms(wn, 2), *b = randoms((size_t)c, 3);
+            float *y1 = calloc(xn, sizeof(float)), *y2 = calloc(xn, sizeof(float));
+            float *wk = calloc(work > wwork ? work : wwork, sizeof(float));
+            float *u = calloc(nm_winograd_u_floats(&g), sizeof(float));
+            float *col = calloc((size_t)9 * c * hw * hw * n, sizeof(float));
+            if (!x || !w || !b || !y1 || !y2 || !wk || !u || !col) {
+                fprintf(stderr, "bench_conv: out of memory\n");
+                return 1;
+            }
+            nm_winograd_weights(&g, w, u);
+            double t_i2c = 1e9, t_gemm = 1e9, t_wino = 1e9;
+            for (int r = 0; r < reps; r++) {
+                double t0 = now();
+                nm_conv_forward(&g, n, x, w, b, y1, wk);
+                double t1 = now();
+                nm_conv_winograd_forward(&g, n, x, u, b, y2, wk);
+                double t2 = now();
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, n * hw * hw, 9 * c, 1.0f,
+                            w, 9 * c, col, n * hw * hw, 0.0f, y1 + 0 * xn, n * hw * hw);
+                double t3 = now();
+                if (t1 - t0 < t_i2c) t_i2c = t1 - t0;
+                if (t2 - t1 < t_wino) t_wino = t2 - t1;
+                if (t3 - t2 < t_gemm) t_gemm = t3 - t2;
+            }
+            nm_conv_forward(&g, n, x, w, b, y1, wk);
+            double md = 0, my = 0;
+            for (size_t i = 0; i < xn; i++) {
+                md = fmax(md, fabs((double)y1[i] - y2[i]));
+                my = fmax(my, fabs((double)y1[i]));
+            }
+            if (md > 1e-5 * my + 1e-6)
+                bad = 1;
+            char name[32];
+            snprintf(name, sizeof name, "%d, %dx%d, %d", c, hw, hw, n);
+            printf("%-22s %10.3f %10.3f %10.3f %8.2f %8.1e\n", name, t_i2c * 1e3, t_gemm * 1e3,
+                   t_wino * 1e3, t_wino / t_i2c, md / (my > 0 ? my : 1));
+            free(x), free(w), free(b), free(y1), free(y2), free(wk), free(u), free(col);
+        }
+    if (bad)
+        fprintf(stderr, "bench_conv: Winograd and im2col disagree beyond 1e-5 of max |y|\n");
+    return bad;
+}
