@@ -45,6 +45,18 @@ int64_t nm_layer_cols(const nm_layer *l)
     return l->weight->numel / (l->weight->shape[0] ? l->weight->shape[0] : 1);
 }
 
+void nm_layer_weight_geom(const nm_layer *l, nm_weight_geom *g)
+{
+    const int groups = l->kind == NM_LAYER_LINEAR ? 1 : (l->groups > 0 ? l->groups : 1);
+    g->rows = nm_layer_rows(l), g->cols = nm_layer_cols(l);
+    g->per_k = l->kind != NM_LAYER_LINEAR && l->kh > 0 ? (int64_t)l->kh * l->kw : 1;
+    g->cin_g = g->cols / g->per_k;
+    g->cout_g = g->rows / groups;
+    g->mask = l->mask ? nm_u8(l->mask) : NULL;
+    g->filters = l->filters ? nm_u8(l->filters) : NULL;
+    g->in_chans = l->in_chans ? nm_u8(l->in_chans) : NULL;
+}
+
 nm_model *nm_model_new(const char *name, int in_c, int in_h, int in_w)
 {
     if (in_c <= 0 || in_h <= 0 || in_w <= 0) {

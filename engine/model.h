@@ -209,6 +209,15 @@ int64_t nm_layer_dense_macs(const nm_layer *l);
 /* im2col view of a prunable layer's weight: rows = C_out, cols = D. */
 int64_t nm_layer_rows(const nm_layer *l);
 int64_t nm_layer_cols(const nm_layer *l);
+/* How a prunable layer's weight matrix (rows x cols) meets its keep
+ * vectors: column j of row o reads input channel
+ * (o / cout_g) * cin_g + j / per_k (per_k = kh * kw for convs, 1 for
+ * linear layers); filters index rows, in_chans input channels. */
+typedef struct {
+    int64_t rows, cols, per_k, cin_g, cout_g;
+    const uint8_t *mask, *filters, *in_chans;   /* the layer's, NULL = all kept */
+} nm_weight_geom;
+void nm_layer_weight_geom(const nm_layer *l, nm_weight_geom *g);
 
 /* Empty model with the given per-sample input shape. NULL on failure. */
 nm_model *nm_model_new(const char *name, int in_c, int in_h, int in_w);

@@ -23,14 +23,11 @@ nm_tensor *nm_layer_effective_mask(const nm_layer *l)
     nm_tensor *e = nm_tensor_new(NM_U8, l->weight->ndim, l->weight->shape);
     if (!e)
         return NULL;
-    const int64_t rows = nm_layer_rows(l), cols = nm_layer_cols(l);
-    const int per_k = l->kind != NM_LAYER_LINEAR && l->kh > 0 ? l->kh * l->kw : 1;
-    const int64_t cin_g = cols / per_k;
-    const int groups = l->kind == NM_LAYER_LINEAR ? 1 : (l->groups > 0 ? l->groups : 1);
-    const int64_t cout_g = rows / groups;
-    const uint8_t *mk = l->mask ? nm_u8(l->mask) : NULL;
-    const uint8_t *fk = l->filters ? nm_u8(l->filters) : NULL;
-    const uint8_t *ik = l->in_chans ? nm_u8(l->in_chans) : NULL;
+    nm_weight_geom wg;
+    nm_layer_weight_geom(l, &wg);
+    const int64_t rows = wg.rows, cols = wg.cols, per_k = wg.per_k, cin_g = wg.cin_g;
+    const int64_t cout_g = wg.cout_g;
+    const uint8_t *mk = wg.mask, *fk = wg.filters, *ik = wg.in_chans;
     uint8_t *d = nm_u8(e);
     for (int64_t o = 0; o < rows; o++) {
         int fo = !fk || fk[o];

@@ -348,14 +348,11 @@ int nm_net_sync_masks(nm_net *net)
         nm_layer *l = &m->layers[i];
         net_layer *q = &net->ls[i];
         if (nm_layer_prunable(l)) {
-            const int64_t rows = nm_layer_rows(l), cols = nm_layer_cols(l);
-            const int per_k = l->kh > 0 && l->kind != NM_LAYER_LINEAR ? l->kh * l->kw : 1;
-            const int cin_g = (int)(cols / per_k);
-            const int groups = l->kind == NM_LAYER_LINEAR ? 1 : (l->groups > 0 ? l->groups : 1);
-            const int64_t cout_g = rows / groups;
-            const uint8_t *mk = l->mask ? nm_u8(l->mask) : NULL;
-            const uint8_t *fk = l->filters ? nm_u8(l->filters) : NULL;
-            const uint8_t *ik = l->in_chans ? nm_u8(l->in_chans) : NULL;
+            nm_weight_geom wg;
+            nm_layer_weight_geom(l, &wg);
+            const int64_t rows = wg.rows, cols = wg.cols, per_k = wg.per_k, cin_g = wg.cin_g;
+            const int64_t cout_g = wg.cout_g;
+            const uint8_t *mk = wg.mask, *fk = wg.filters, *ik = wg.in_chans;
             for (int64_t o = 0; o < rows; o++) {
                 int fo = !fk || fk[o];
                 q->bias_keep[o] = (uint8_t)fo;
@@ -428,14 +425,11 @@ static const float *lean_masked_weight(net_layer *q, const nm_layer *l)
     const float *w = nm_f32(l->weight);
     if (!l->mask && !l->filters && !l->in_chans)
         return w;
-    const int64_t rows = nm_layer_rows(l), cols = nm_layer_cols(l);
-    const int64_t per_k = l->kh > 0 && l->kind != NM_LAYER_LINEAR ? (int64_t)l->kh * l->kw : 1;
-    const int64_t cin_g = cols / per_k;
-    const int groups = l->kind == NM_LAYER_LINEAR ? 1 : (l->groups > 0 ? l->groups : 1);
-    const int64_t cout_g = rows / groups;
-    const uint8_t *mk = l->mask ? nm_u8(l->mask) : NULL;
-    const uint8_t *fk = l->filters ? nm_u8(l->filters) : NULL;
-    const uint8_t *ik = l->in_chans ? nm_u8(l->in_chans) : NULL;
+    nm_weight_geom wg;
+    nm_layer_weight_geom(l, &wg);
+    const int64_t rows = wg.rows, cols = wg.cols, per_k = wg.per_k, cin_g = wg.cin_g;
+    const int64_t cout_g = wg.cout_g;
+    const uint8_t *mk = wg.mask, *fk = wg.filters, *ik = wg.in_chans;
     float *out = q->weff;
 #pragma omp parallel for schedule(static) if (rows * cols > NM_PAR_MIN)
     for (int64_t o = 0; o < rows; o++) {
