@@ -25,14 +25,23 @@ end
 local nmr = reports[#reports]
 local where = string.format("ResNet-18, %dx%d array", SIDE, SIDE)
 
-F.save(nm.plot.energy(reports, {title = "Energy per inference: " .. where}),
+-- Print sizes at 300 dpi: one column (3.5 x 2.5 in) for the systems, the
+-- full text width (7 x 3.5 in) for the per-layer charts.
+local COLUMN = {dpi = 300, width = 1050, height = 750}
+local WIDE = {dpi = 300, width = 2100, height = 1050}
+local function with(size, opts)
+  for k, v in pairs(size) do opts[k] = v end
+  return opts
+end
+F.save(nm.plot.energy(reports, with(COLUMN, {title = "Energy per inference: " .. where})),
   dir, "energy_systems.png")
-F.save(nm.plot.energy(nmr, {title = "Energy per layer: " .. nmr.mac .. ", " .. where,
-  width = 1100, height = 550}), dir, "energy_layers_nm.png")
-F.save(nm.plot.utilization(nmr, {title = "Utilization per layer: " .. nmr.mac .. ", " .. where,
-  width = 1100, height = 550}), dir, "utilization_nm.png")
+F.save(nm.plot.energy(nmr, with(WIDE, {title = "Energy per layer: " .. nmr.mac .. ", " .. where})),
+  dir, "energy_layers_nm.png")
+F.save(nm.plot.utilization(nmr, with(WIDE,
+  {title = "Utilization per layer: " .. nmr.mac .. ", " .. where})), dir, "utilization_nm.png")
 
 -- Totals as a table; energies in microjoules, cycles relative to the pMAC.
+-- A table sized to fit is drawn at 300 dpi (its 9 pt text at print size).
 local rows = {}
 for _, r in ipairs(reports) do
   local t = r.total

@@ -9,6 +9,12 @@
 -- (input channels at one kernel position for `in`, whole kernels otherwise)
 -- with a separator between groups.
 --
+-- All four whole-layer figures share one cell size (CELL points: 3 px at
+-- 300 dpi) and one layout (room for removal marks is kept even where
+-- nothing is removed), so their matrices have the same size and position
+-- and can be stacked as panels of one figure; so do the four zooms.
+-- Each figure is sized to its content at print resolution.
+--
 --   nmlab run examples/fig_masks.lua [OUTDIR]        (default "out")
 --
 -- Writes OUTDIR/mask_<method>.png and OUTDIR/mask_<method>_zoom.png.
@@ -17,6 +23,7 @@ local F = require "fig_util"
 
 local MODEL, SEED, LAYER = "resnet18", 1, "layer1.0.conv1"
 local ZOOM_ROWS = 16
+local DPI, CELL, ZOOM_CELL = 300, 0.72, 6   -- points per cell: 3 px and 25 px
 
 F.need("prune", "nm", "nffs", "jointnf")
 local dir = F.outdir()
@@ -69,14 +76,14 @@ for _, method in ipairs(methods) do
   method.prune(model)
   local l = model:layer(LAYER)
   local params = {model = MODEL, seed = SEED, layer = LAYER, method = method.key}
-  F.save(nm.plot.mask(l, {title = LAYER .. ": " .. method.title, width = 1400, height = 270,
+  F.save(nm.plot.mask(l, {title = LAYER .. ": " .. method.title, dpi = DPI, cell = CELL,
     params = params}), dir, "mask_" .. method.key .. ".png")
   local rows, removed = zoom(l, method)
   F.save(nm.plot.heatmap{mask = rows, rows_removed = removed, group_m = method.m,
     title = string.format("%s, first %d filters: %s", LAYER, ZOOM_ROWS, method.title),
     xlabel = method.group == "in" and "input channel (kernel position 1,1)"
                                    or "input channels 1-8, 3x3 kernel each",
-    ylabel = "filter", width = 900, height = 300, params = params},
+    ylabel = "filter", dpi = DPI, cell = ZOOM_CELL, params = params},
     dir, "mask_" .. method.key .. "_zoom.png")
   local s = l:stats()
   print(string.format("%-9s density %.3f, filters kept %d/%d", method.key, s.density,

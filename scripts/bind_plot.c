@@ -18,10 +18,12 @@
 /* --- the plot object ----------------------------------------------------- */
 
 /* Bytes of the figure's pixels: the requested size, or the default
- * 8 x 5 inches at the dpi (what tables sized to fit rarely exceed). */
-static size_t figure_bytes(const plot_opts *o)
+ * 8 x 5 inches at the dpi (what fitted figures rarely exceed; tables
+ * fitted with dpi 0 are drawn at 300 dpi). plotobj_finish counts any
+ * excess once the real size is known. */
+static size_t figure_bytes(const plot_opts *o, const char *kind)
 {
-    double dpi = o->dpi > 0 ? o->dpi : 100;
+    double dpi = o->dpi > 0 ? o->dpi : strcmp(kind, "table") == 0 ? 300 : 100;
     double w = o->width ? o->width : 8 * dpi, h = o->height ? o->height : 5 * dpi;
     return (size_t)(w * h * 4);
 }
@@ -35,7 +37,7 @@ plot_ud *plotobj_push(lua_State *L, const plot_opts *o, const char *kind)
     u->counted = 0;
     u->kind = kind;
     luaL_setmetatable(L, NMLUA_PLOT);
-    size_t bytes = figure_bytes(o);
+    size_t bytes = figure_bytes(o, kind);
     if (nmlua_mem_reserve(L, bytes) != NM_OK)
         luaL_error(L, "%s", nm_errmsg());
     u->counted = bytes;
@@ -67,6 +69,20 @@ int plotobj_finish(lua_State *L, plot_ud *u, int status)
         free_plot(L, u);
         return lua_error(L);
     }
+    /* A figure sized to its content (a table, a heatmap with `cell`) may
+     * be larger than the estimate: count the rest, or give it up. */
+    plot_info in;
+    if (plot_get_info(u->p, &in) == NM_OK) {
+        size_t real = (size_t)in.width * (size_t)in.height * 4;
+        if (real > u->counted) {
+            if (nmlua_mem_reserve(L, real - u->counted) != NM_OK) {
+                lua_pushfstring(L, "nm.plot.%s: %s", u->kind, nm_errmsg());
+                free_plot(L, u);
+                return lua_error(L);
+            }
+            u->counted = real;
+        }
+    }
     return 1;
 }
 
@@ -89,6 +105,51 @@ static int p_save(lua_State *L)
         return 2;
     }
     lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* p:info() -> {width=, height=, dpi=, data = {x=, y=, w=, h=}, cell_w=,
+ * cell_h=, x_labels=, x_labels_drawn=, x_label_angle=, x_label_pt=}: what
+ * the chart did with its space (1-based x/y of the data area's top left). */
+static int p_info(lua_State *L)
+{
+    plot_ud *u = check_plot(L, 1);
+    plot_info in;
+    if (plot_get_info(u->p, &in) != NM_OK)
+        return luaL_error(L, "%s", nm_errmsg());
+    lua_createtable(L, 0, 10);
+    lua_pushinteger(L, in.width);
+    lua_setfield(L, -2, "width");
+    lua_pushinteger(L, in.height);
+    lua_setfield(L, -2, "height");
+    lua_pushnumber(L, in.dpi);
+    lua_setfield(L, -2, "dpi");
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, in.data.x + 1);
+    lua_setfield(L, -2, "x");
+    lua_pushinteger(L, in.data.y + 1);
+    lua_setfield(L, -2, "y");
+    lua_pushinteger(L, in.data.w);
+    lua_setfield(L, -2, "w");
+    lua_pushinteger(L, in.data.h);
+    lua_setfield(L, -2, "h");
+    lua_setfield(L, -2, "data");
+    if (in.cell_w > 0) {
+        lua_pushinteger(L, in.cell_w);
+        lua_setfield(L, -2, "cell_w");
+        lua_pushinteger(L, in.cell_h);
+        lua_setfield(L, -2, "cell_h");
+    }
+    if (in.x_labels > 0) {
+        lua_pushinteger(L, in.x_labels);
+        lua_setfield(L, -2, "x_labels");
+        lua_pushinteger(L, in.x_labels_drawn);
+        lua_setfield(L, -2, "x_labels_drawn");
+        lua_pushnumber(L, in.x_label_angle);
+        lua_setfield(L, -2, "x_label_angle");
+        lua_pushnumber(L, in.x_label_pt);
+        lua_setfield(L, -2, "x_label_pt");
+    }
     return 1;
 }
 
@@ -364,7 +425,7 @@ static int l_heatmap(lua_State *L)
 void nmlua_open_plot(lua_State *L, int nm)
 {
     static const luaL_Reg methods[] = {
-        {"save", p_save}, {"free", p_free}, {NULL, NULL},
+        {"save", p_save}, {"free", p_free}, {"info", p_info}, {NULL, NULL},
     };
     static const luaL_Reg meta[] = {
         {"__gc", p_free}, {"__close", p_free}, {"__tostring", p_tostring}, {NULL, NULL},

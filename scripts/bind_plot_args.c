@@ -175,6 +175,7 @@ void plotarg_opts(lua_State *L, int arg, int anchor, plot_opts *o)
     o->width = plotarg_size(L, arg, "width", PLOT_MAX_SIDE);
     o->height = plotarg_size(L, arg, "height", PLOT_MAX_SIDE);
     o->dpi = plotarg_number(L, arg, "dpi", 0);
+    o->cell = plotarg_number(L, arg, "cell", 0);
     o->theme = plotarg_choice(L, arg, "theme", themes) ? PLOT_THEME_DARK : PLOT_THEME_LIGHT;
     o->title = plotarg_string(L, arg, anchor, "title");
     o->xlabel = plotarg_string(L, arg, anchor, "xlabel");

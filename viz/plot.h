@@ -44,6 +44,10 @@ typedef struct {
     const char *font;    /* TrueType file; NULL = PLOT_DEFAULT_FONT */
     int index_base;      /* first row/column label of heatmaps and masks:
                             0 (C, default) or 1 (Lua's counting) */
+    double cell;         /* heatmaps and masks: side of one cell in points,
+                            rounded to whole pixels (>= 1); 0 = the largest
+                            that fits. Figures drawn with the same cell,
+                            dpi and matrix shape share scale and axes */
 } plot_opts;
 
 typedef struct plot plot;
@@ -64,6 +68,21 @@ void plot_end(plot *p);
 int plot_save(plot *p, const char *path);
 /* Where the chart's data went; NM_ERR before a chart is drawn. */
 int plot_data_rect(const plot *p, plot_rect *r);
+
+/* What a drawn chart did with its space, for callers and tests. */
+typedef struct {
+    int width, height;       /* figure, pixels */
+    double dpi;
+    plot_rect data;          /* as plot_data_rect */
+    int cell_w, cell_h;      /* heatmaps: pixels per drawn cell (0 otherwise) */
+    int x_labels;            /* bars: category labels to draw (n_groups) */
+    int x_labels_drawn;      /* ... and how many were drawn; when fewer, a
+                                note under the chart says which */
+    double x_label_angle;    /* degrees: 0, 45 or 90 */
+    double x_label_pt;       /* their font size in points */
+} plot_info;
+/* Fills *i for a drawn chart; NM_ERR before a chart is drawn. */
+int plot_get_info(const plot *p, plot_info *i);
 
 /* Grouped or stacked bars. values[s * n_groups + g] is series s in group g. */
 typedef struct {

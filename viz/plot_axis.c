@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Ticks at multiples of a step of 1, 2 or 5 times a power of ten, chosen so
@@ -53,15 +54,57 @@ double plot_ticks_max_width(plot *p, const plot_ticks *t)
     return w;
 }
 
+/* How the title fits a figure W px wide: its size (PT_TITLE, made smaller
+ * down to PT_LABEL if it is wider than the figure less its margins) and,
+ * if even that is too wide, the byte where a second line starts (the
+ * space nearest the middle), else 0. */
+static void title_fit(plot *p, int W, double *pt, size_t *split)
+{
+    double room = W - 2 * plot_px(p, 8);
+    *split = 0;
+    for (*pt = PT_TITLE; *pt > PT_LABEL; *pt -= 0.5)
+        if (plot_text_width(p, *pt, p->title) <= room)
+            return;
+    if (plot_text_width(p, *pt, p->title) <= room)
+        return;
+    size_t n = strlen(p->title), best = 0;
+    for (size_t i = 1; i + 1 < n; i++)
+        if (p->title[i] == ' ' && (best == 0 || labs((long)(2 * i) - (long)n) <
+                                                    labs((long)(2 * best) - (long)n)))
+            best = i;
+    *split = best;
+}
+
+double plot_title_bottom(plot *p, int W)
+{
+    double pad = plot_px(p, 8);
+    if (!p->title || !*p->title)
+        return pad;
+    double pt;
+    size_t split;
+    title_fit(p, W, &pt, &split);
+    return pad + plot_line_height(p, pt) * (split ? 2.4 : 1.4);
+}
+
 double plot_draw_title(plot *p)
 {
     double pad = plot_px(p, 8);
     if (!p->title || !*p->title)
         return pad;
-    double h = plot_line_height(p, PT_TITLE);
-    plot_text(p, PT_TITLE, p->title, cairo_image_surface_get_width(p->surf) / 2.0, pad, 0.5, 0, 0,
-              p->col.fg);
-    return pad + h * 1.4;
+    int W = cairo_image_surface_get_width(p->surf);
+    double pt;
+    size_t split;
+    title_fit(p, W, &pt, &split);
+    double h = plot_line_height(p, pt);
+    if (!split) {
+        plot_text(p, pt, p->title, W / 2.0, pad, 0.5, 0, 0, p->col.fg);
+        return pad + h * 1.4;
+    }
+    char line[512];
+    snprintf(line, sizeof line, "%.*s", (int)split, p->title);
+    plot_text(p, pt, line, W / 2.0, pad, 0.5, 0, 0, p->col.fg);
+    plot_text(p, pt, p->title + split + 1, W / 2.0, pad + h, 0.5, 0, 0, p->col.fg);
+    return pad + h * 2.4;
 }
 
 static double legend_swatch_w(plot *p, int style)

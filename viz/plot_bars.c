@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define MAX_GROUPS 10000
 #define LABEL_CHARS 24
@@ -67,6 +68,111 @@ static void label_text(const plot_bar_data *d, int idx, double v, char *buf, int
         snprintf(buf, (size_t)len, "%.3g", v);
 }
 
+/* Copies s into buf, at most max_chars UTF-8 characters: a longer name
+ * keeps its start and its end with "..." between, so names that differ
+ * only at the end (layer4.0.conv1, layer4.0.conv2) stay apart. */
+static void elide_middle(const char *s, int max_chars, char *buf, int len)
+{
+    int n = 0;
+    for (const char *c = s; *c; c++)
+        n += ((unsigned char)*c & 0xC0) != 0x80;
+    if (n <= max_chars) {
+        snprintf(buf, (size_t)len, "%s", s);
+        return;
+    }
+    int head = (max_chars - 3) / 2, tail = max_chars - 3 - head;
+    /* byte offsets of the head's end and the tail's start */
+    size_t hb = 0, tb = 0;
+    int k = 0;
+    for (size_t i = 0; s[i]; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80) {
+            if (k == head)
+                hb = i;
+            if (k == n - tail)
+                tb = i;
+            k++;
+        }
+    snprintf(buf, (size_t)len, "%.*s...%s", (int)hb, s, s + tb);
+}
+
+/* "2nd", "3rd", "4th" ... into buf. */
+static const char *ordinal(int k, char *buf, int len)
+{
+    const char *suf = k % 100 >= 11 && k % 100 <= 13 ? "th"
+                      : k % 10 == 1 ? "st" : k % 10 == 2 ? "nd" : k % 10 == 3 ? "rd" : "th";
+    snprintf(buf, (size_t)len, "%d%s", k, suf);
+    return buf;
+}
+
+/* How the category labels go: font size, angle, clipping, thinning. */
+typedef struct {
+    double pt;        /* font size */
+    int angle;        /* 0, 45 or 90 degrees */
+    int clip;         /* characters kept (middle elided) */
+    int every;        /* 1 = every label; k = every k-th, said in a note */
+    double maxw;      /* widest label, px */
+} xlabels;
+
+/* Widest label at size pt, names elided to clip characters. */
+static double labels_width(plot *p, const plot_bar_data *d, double pt, int clip)
+{
+    char buf[256];
+    double maxw = 0;
+    for (int g = 0; g < d->n_groups; g++) {
+        elide_middle(d->groups[g], clip, buf, sizeof buf);
+        maxw = fmax(maxw, plot_text_width(p, pt, buf));
+    }
+    return maxw;
+}
+
+/* Decides the category labels for slots of *slot px: horizontal if they
+ * fit, else turned 45 degrees, else upright (90), first at the tick size,
+ * then smaller down to PT_TICK_MIN. If even that does not fit, a figure
+ * of automatic width (p->width 0) is widened until it does (*W, *slot
+ * updated, up to PLOT_MAX_SIDE); only a figure of fixed width thins the
+ * labels to every k-th, which the caller notes under the chart. Names
+ * longer than LABEL_CHARS, or whose upright height would pass 35% of the
+ * figure, lose their middle. */
+static int x_labels_fit(plot *p, const plot_bar_data *d, xlabels *xl, double *slot, int *W,
+                        int H, double left, double pad, double legw)
+{
+    xl->every = 1;
+    xl->clip = LABEL_CHARS;
+    for (double pt = PT_TICK; pt >= PT_TICK_MIN - 1e-9; pt -= 0.5) {
+        xl->pt = pt;
+        double lh = plot_line_height(p, pt);
+        xl->clip = LABEL_CHARS;
+        xl->maxw = labels_width(p, d, pt, xl->clip);
+        while (xl->maxw > H * 0.35 && xl->clip > 8) {
+            xl->clip = xl->clip * 2 / 3;
+            xl->maxw = labels_width(p, d, pt, xl->clip);
+        }
+        if (pt == PT_TICK && xl->maxw <= *slot * 0.92) {
+            xl->angle = 0;
+            return NM_OK;
+        }
+        if (pt == PT_TICK && lh * 1.2 * M_SQRT2 <= *slot) {
+            xl->angle = 45;
+            return NM_OK;
+        }
+        xl->angle = 90;
+        if (lh * 1.1 <= *slot)
+            return NM_OK;
+    }
+    /* at the smallest size, upright: widen or thin */
+    double pitch = plot_line_height(p, xl->pt) * 1.1;
+    if (p->width == 0) {
+        double need = left + pitch * d->n_groups + pad + legw;
+        if (need <= PLOT_MAX_SIDE) {
+            *W = (int)ceil(need);
+            *slot = (*W - pad - legw - left) / d->n_groups;
+            return NM_OK;
+        }
+    }
+    xl->every = (int)ceil(pitch / *slot);
+    return NM_OK;
+}
+
 static int draw_bars(plot *p, const plot_bar_data *d, int stacked)
 {
     const char *what = stacked ? "plot_stacked" : "plot_bars";
@@ -84,13 +190,11 @@ static int draw_bars(plot *p, const plot_bar_data *d, int stacked)
     double vlo = t.lo, vhi = d->ymax > 0 ? d->ymax : t.hi;
 
     int W = plot_default_width(p), H = plot_default_height(p);
-    if (plot_canvas(p, W, H, stacked ? "stacked" : "bars") != NM_OK)
-        return NM_ERR;
 
-    /* Layout: title, legend column on the right, y ticks on the left,
-     * category labels (rotated if they do not fit) at the bottom. */
+    /* Layout (before the canvas, which it may widen): title, legend column
+     * on the right, y ticks on the left, category labels at the bottom. */
     double pad = plot_px(p, 8), gap = plot_px(p, 4);
-    double top = plot_draw_title(p);
+    double top = plot_title_bottom(p, W);
     int legend = d->series != NULL;
     double legw = legend ? plot_legend_width(p, d->series, d->n_series, 0) : 0;
     double left = pad + ((p->ylabel && *p->ylabel) ? plot_line_height(p, PT_LABEL) * 1.3 : 0) +
@@ -103,28 +207,13 @@ static int draw_bars(plot *p, const plot_bar_data *d, int stacked)
                          what, d->n_groups, d->n_series, (int)ceil(d->n_groups * d->n_series * 2.5),
                          right - left);
     char buf[256];
-    double tick_h = plot_line_height(p, PT_TICK), maxw = 0;
-    int clip = LABEL_CHARS;
-    for (;;) {
-        maxw = 0;
-        for (int g = 0; g < d->n_groups; g++) {
-            plot_clip_label(d->groups[g], clip, buf, sizeof buf);
-            double w = plot_text_width(p, PT_TICK, buf);
-            maxw = w > maxw ? w : maxw;
-        }
-        if (maxw <= slot * 0.92 || maxw * M_SQRT1_2 < H * 0.25 || clip <= 6)
-            break;
-        clip /= 2;
-    }
-    int rotate = maxw > slot * 0.92;
-    int every = rotate ? (int)ceil(tick_h * 1.2 * M_SQRT2 / slot) : 1;
-    double xlab_h = rotate ? (maxw + tick_h) * M_SQRT1_2 : tick_h;
-    double bottom = H - pad - ((p->xlabel && *p->xlabel) ? plot_line_height(p, PT_LABEL) * 1.3 : 0) -
-                    xlab_h - gap * 2;
-    if (bottom - top < plot_px(p, 40))
-        return nm_seterr("%s: the figure (%d x %d) leaves no room for the bars under the "
-                         "title and labels (make it taller)", what, W, H);
-
+    xlabels xl;
+    if (x_labels_fit(p, d, &xl, &slot, &W, H, left, pad, legw) != NM_OK)
+        return NM_ERR;
+    right = W - pad - legw;
+    double tick_h = plot_line_height(p, xl.pt), note_h = plot_line_height(p, PT_NOTE);
+    double xlab_h = xl.angle == 90 ? xl.maxw + gap : xl.angle == 45 ? (xl.maxw + tick_h) * M_SQRT1_2
+                                                                      : tick_h;
     /* Bar width, then room above the tallest bar for its label. */
     double bw = slot * 0.8 / d->n_series;
     double lab_w = 0;
@@ -140,6 +229,17 @@ static int draw_bars(plot *p, const plot_bar_data *d, int stacked)
     double vh = plot_line_height(p, PT_VALUE);
     int lab_rot = d->value_labels && lab_w > lab_room * 1.05;
     int labels_on = d->value_labels && (!lab_rot || lab_room >= vh * 0.9);
+    /* a note line when labels or values are left out */
+    int noted = xl.every > 1 || (d->value_labels && !labels_on);
+    double bottom = H - pad - ((p->xlabel && *p->xlabel) ? plot_line_height(p, PT_LABEL) * 1.3 : 0) -
+                    xlab_h - gap * 2 - (noted ? note_h * 1.3 : 0);
+    if (bottom - top < plot_px(p, 40))
+        return nm_seterr("%s: the figure (%d x %d) leaves no room for the bars under the "
+                         "title and labels (make it taller)", what, W, H);
+    if (plot_canvas(p, W, H, stacked ? "stacked" : "bars") != NM_OK)
+        return NM_ERR;
+    plot_draw_title(p);
+
     if (labels_on && d->ymax == 0) {
         double need = (lab_rot ? lab_w : vh) + gap;
         double ha = bottom - top;
@@ -191,13 +291,15 @@ static int draw_bars(plot *p, const plot_bar_data *d, int stacked)
             else
                 plot_text(p, PT_VALUE, buf, cx, ly, 0.5, 1, 0, p->col.fg);
         }
-        if (g % every == 0) {
-            plot_clip_label(d->groups[g], clip, buf, sizeof buf);
+        if (g % xl.every == 0) {
+            elide_middle(d->groups[g], xl.clip, buf, sizeof buf);
             double cx = left + (g + 0.5) * slot, ly = bottom + gap * 2;
-            if (rotate)
-                plot_text(p, PT_TICK, buf, cx, ly, 1, 0.5, -M_PI / 4, p->col.fg);
+            if (xl.angle == 90)
+                plot_text(p, xl.pt, buf, cx, ly, 1, 0.5, -M_PI / 2, p->col.fg);
+            else if (xl.angle == 45)
+                plot_text(p, xl.pt, buf, cx, ly, 1, 0.5, -M_PI / 4, p->col.fg);
             else
-                plot_text(p, PT_TICK, buf, cx, ly, 0.5, 0, 0, p->col.fg);
+                plot_text(p, xl.pt, buf, cx, ly, 0.5, 0, 0, p->col.fg);
         }
     }
     /* baseline over the bars' feet */
@@ -209,9 +311,24 @@ static int draw_bars(plot *p, const plot_bar_data *d, int stacked)
             cols[s] = plot_category_color(p->theme, s);
         plot_draw_legend(p, right, top, d->series, cols, d->n_series, 0);
     }
-    plot_draw_axis_labels(p, &b, pad, H - pad);
+    /* what was left out is said under the chart, never dropped silently */
+    char note[256] = "", ord[16];
+    int drawn = (d->n_groups + xl.every - 1) / xl.every;
+    if (xl.every > 1)
+        snprintf(note, sizeof note, "x labels: every %s of %d shown (1, %d, %d, ...)",
+                 ordinal(xl.every, ord, sizeof ord), d->n_groups, 1 + xl.every, 1 + 2 * xl.every);
+    if (d->value_labels && !labels_on)
+        snprintf(note + strlen(note), sizeof note - strlen(note), "%sbar values left out (bars "
+                 "narrower than a line of text)", note[0] ? "; " : "");
+    if (note[0])
+        plot_text(p, PT_NOTE, note, left, H - pad, 0, 1, 0, p->col.fg);
+    plot_draw_axis_labels(p, &b, pad, H - pad - (note[0] ? note_h * 1.3 : 0));
     p->data = (plot_rect){(int)lround(left), (int)lround(top), (int)lround(right - left),
                           (int)lround(bottom - top)};
+    p->info.x_labels = d->n_groups;
+    p->info.x_labels_drawn = drawn;
+    p->info.x_label_angle = xl.angle;
+    p->info.x_label_pt = xl.pt;
     return plot_check_cairo(p, what);
 }
 

@@ -32,6 +32,21 @@ typedef struct {
     plot_ticks rt, ct;       /* row and column index ticks */
 } heat_layout;
 
+/* The note under a heatmap: "; "-joined pieces in up to HEAT_NOTE_LINES
+ * lines, each kept under a width where it can be. */
+#define HEAT_NOTE_LINES 4
+typedef struct {
+    char line[HEAT_NOTE_LINES][256];
+    int n;                   /* lines used */
+    double widest_piece;     /* px: no line can be narrower than this */
+} heat_note;
+/* Builds the note for the decided layout, wrapping at max_w pixels into at
+ * most max_lines lines (the last one takes what is left). */
+void heat_note_build(plot *p, const plot_heat_src *s, const heat_layout *L, double max_w,
+                     int max_lines, heat_note *nt);
+/* Lowest y the legend and colour bar beside the matrix reach. */
+double heat_side_bottom(plot *p, const heat_layout *L);
+
 /* Index ticks for base..base+n-1 (nice steps, first tick moved up to base)
  * and the widest of their labels. */
 void heat_index_ticks(int64_t n, int base, plot_ticks *t);
@@ -46,6 +61,6 @@ void heat_draw_index_axes(plot *p, const plot_heat_src *s, const heat_layout *L)
 /* Legend (kept / pruned / removed) and colour bar beside the matrix. */
 void heat_draw_side(plot *p, const plot_heat_src *s, const heat_layout *L);
 /* Note under the matrix (size, blocks, groups, removals) and axis labels. */
-void heat_draw_note(plot *p, const plot_heat_src *s, const heat_layout *L, double pad, int dx);
+void heat_draw_note(plot *p, const heat_note *nt, const heat_layout *L, double pad, int dx);
 
 #endif

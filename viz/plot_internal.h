@@ -30,6 +30,9 @@ struct plot {
     double dpi, px_per_pt;
     plot_theme theme;
     int index_base;             /* 0 or 1: first heatmap row/column label */
+    int dpi_auto;               /* dpi was left 0: tables fitted to their
+                                   content then use PLOT_TABLE_DPI */
+    double cell_pt;             /* heatmaps: cell side in points, 0 = fit */
     char *title, *xlabel, *ylabel, *params, *font_path;
     plot_colors col;
     cairo_font_face_t *font;
@@ -37,7 +40,14 @@ struct plot {
     cairo_t *cr;
     const char *kind;           /* chart drawn, or NULL */
     plot_rect data;             /* where the chart's data went */
+    plot_info info;             /* what the chart did (plot_get_info) */
 };
+
+/* Tables sized to fit with dpi 0 are drawn at this dpi: print resolution. */
+#define PLOT_TABLE_DPI 300.0
+/* Bars: category labels are made smaller down to this size (points) before
+ * any is left out. */
+#define PT_TICK_MIN 6.0
 
 /* floating rectangle, edges */
 typedef struct { double x0, y0, x1, y1; } plot_box;
@@ -89,6 +99,10 @@ void plot_tick_label(const plot_ticks *t, int i, char *buf, int len);
 double plot_ticks_max_width(plot *p, const plot_ticks *t);
 /* Draws the title (if any) and returns the y where the content may start. */
 double plot_draw_title(plot *p);
+/* That y for a figure W px wide, without drawing (for layouts decided
+ * before the canvas). A title wider than the figure is set smaller, down
+ * to PT_LABEL, then in two lines. */
+double plot_title_bottom(plot *p, int W);
 /* Legend in a column: swatch style 0 = filled square, 1 = line + marker. */
 double plot_legend_width(plot *p, const char *const *names, int n, int style);
 void plot_draw_legend(plot *p, double x, double y, const char *const *names,
@@ -129,6 +143,9 @@ typedef struct {
                                         number of flagged columns) */
     int64_t cols_removed_total;
     int group_m;
+    int reserve_marks;       /* keep room for row and column removal marks
+                                even when nothing is removed, so masks of
+                                one layer under different methods align */
     double vmin, vmax;
     plot_ramp ramp;
     const char *value_label;

@@ -94,6 +94,20 @@ static int draw_table(plot *p, int rows, int cols, const char *const *cells)
 int plot_table(plot *p, int rows, int cols, const char *const *cells)
 {
     int before = p && p->kind;
+    /* A table fitted to its content with the dpi left 0 is drawn at print
+     * resolution: its size in inches is that of its 9 pt text, so more
+     * pixels only make it sharper (at 100 dpi a small table was ~480 px
+     * wide, too coarse to print). */
+    double dpi = p ? p->dpi : 0;
+    int print = p && !before && p->dpi_auto && p->width == 0 && p->height == 0;
+    if (print) {
+        p->dpi = PLOT_TABLE_DPI;
+        p->px_per_pt = p->dpi / 72.0;
+    }
     int st = draw_table(p, rows, cols, cells);
+    if (print && st != NM_OK) {
+        p->dpi = dpi;
+        p->px_per_pt = dpi / 72.0;
+    }
     return plot_finish(p, before, st);
 }

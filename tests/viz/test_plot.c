@@ -210,7 +210,9 @@ Test(plot, lines_and_table_render, .init = setup, .fini = teardown)
     p = plot_begin(NULL);
     cr_assert_eq(plot_table(p, 3, 2, cells), NM_OK, "%s", nm_errmsg());
     test_save_load(p, NULL, &im);
-    cr_assert(im.w >= 64 && im.w < 400 && im.h >= 64 && im.h < 200, "%d x %d", im.w, im.h);
+    /* sized to fit, at print resolution (300 dpi when the dpi is left 0) */
+    cr_assert(im.w >= 64 && im.w < 1200 && im.h >= 64 && im.h < 600, "%d x %d", im.w, im.h);
+    cr_assert_float_eq(im.dpi, 300, 0.5);
     test_png_free(&im);
 
     o = plot_defaults();

@@ -1,0 +1,331 @@
+/* Figures as a paper needs them, checked on the decoded pixels (libpng)
+ * and on what the plot reports (plot_get_info):
+ *  - masks of one layer under different methods share cell size and axes,
+ *    whether or not filters or channels were removed;
+ *  - a heatmap sized to its content has tight margins and square cells;
+ *  - every bar label is drawn (upright or smaller when needed), or the
+ *    figure says which ones are shown;
+ *  - a table sized to fit is drawn at print resolution;
+ *  - a title wider than the figure is made to fit, not cut at the edges. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "model.h"
+#include "plot.h"
+#include "helpers.h"
+
+#define WHITE 0xFFFFFF
+
+/* A 64-filter 3x3 conv over 64 channels (64 x 576 im2col, as ResNet-18's
+ * layer1.0.conv1) with a 4:9 mask kept on the first 4 of every 9. */
+static nm_model *conv64(void)
+{
+    nm_model *m = nm_model_new("c64", 64, 8, 8);
+    cr_assert(nm_add_conv(m, "conv", NM_INPUT, 64, 3, 3, 1, 1, 1, 0) >= 0, "%s", nm_errmsg());
+    nm_model_init_weights(m, 7);
+    nm_layer *l = &m->layers[0];
+    cr_assert_eq(nm_layer_ensure_mask(l), NM_OK);
+    for (int64_t i = 0; i < l->mask->numel; i++)
+        nm_u8(l->mask)[i] = (i % 9) < 4;
+    l->wn = 4;
+    l->wm = 9;
+    return m;
+}
+
+/* Draws layer l's mask with options o and returns what the plot reports. */
+static plot_info mask_info(const nm_layer *l, const plot_opts *o)
+{
+    plot *p = plot_begin(o);
+    cr_assert_not_null(p, "%s", nm_errmsg());
+    cr_assert_eq(plot_layer_mask(p, l, PLOT_MASK_KEPT), NM_OK, "%s", nm_errmsg());
+    plot_info in;
+    cr_assert_eq(plot_get_info(p, &in), NM_OK);
+    test_png im;
+    test_save_load(p, NULL, &im);
+    cr_assert_eq(im.w, in.width);
+    cr_assert_eq(im.h, in.height);
+    test_png_free(&im);
+    return in;
+}
+
+Test(print, masks_of_one_layer_share_scale_and_axes, .init = setup, .fini = teardown)
+{
+    /* plain N:M, and the same layer with 16 filters and 2 channels removed
+     * (as NFFS and JointNF leave it): the removal marks must not move or
+     * shrink the matrix */
+    nm_model *a = conv64(), *b = conv64();
+    nm_layer *lb = &b->layers[0];
+    lb->filters = nm_tensor_new4(NM_U8, 1, 64, 0, 0, 0);
+    nm_tensor_fill(lb->filters, 1);
+    for (int i = 0; i < 64; i += 4)
+        nm_u8(lb->filters)[i] = 0;
+    lb->in_chans = nm_tensor_new4(NM_U8, 1, 64, 0, 0, 0);
+    nm_tensor_fill(lb->in_chans, 1);
+    nm_u8(lb->in_chans)[5] = nm_u8(lb->in_chans)[40] = 0;
+
+    /* the fixed size fig_masks used (1400 x 270 at 100 dpi): the plain
+     * mask got 2-px cells, the one with removals 1-px cells */
+    plot_opts o = plot_defaults();
+    o.width = 1400;
+    o.height = 270;
+    o.title = "layer1.0.conv1: some method";
+    plot_info ia = mask_info(&a->layers[0], &o), ib = mask_info(lb, &o);
+    cr_assert_eq(ia.cell_w, ib.cell_w, "cells %d vs %d px", ia.cell_w, ib.cell_w);
+    cr_assert_eq(ia.cell_h, ib.cell_h);
+    cr_assert(ia.data.x == ib.data.x && ia.data.y == ib.data.y && ia.data.w == ib.data.w &&
+                  ia.data.h == ib.data.h,
+              "matrix at %d,%d %dx%d vs %d,%d %dx%d", ia.data.x, ia.data.y, ia.data.w, ia.data.h,
+              ib.data.x, ib.data.y, ib.data.w, ib.data.h);
+
+    /* one cell size given in points (0.72 pt = 3 px at 300 dpi), figures
+     * sized to fit: same scale, same matrix rectangle */
+    o = plot_defaults();
+    o.dpi = 300;
+    o.cell = 0.72;
+    o.title = "layer1.0.conv1: some method";
+    ia = mask_info(&a->layers[0], &o);
+    ib = mask_info(lb, &o);
+    cr_assert_eq(ia.cell_w, 3);
+    cr_assert_eq(ia.cell_h, 3);
+    cr_assert_eq(ib.cell_w, 3);
+    cr_assert_eq(ia.data.w, 576 * 3);
+    cr_assert_eq(ia.data.h, 64 * 3);
+    cr_assert(ia.data.x == ib.data.x && ia.data.y == ib.data.y && ia.data.w == ib.data.w &&
+                  ia.data.h == ib.data.h,
+              "matrix at %d,%d vs %d,%d", ia.data.x, ia.data.y, ib.data.x, ib.data.y);
+    cr_assert_eq(ia.width, ib.width, "figures %d and %d px wide", ia.width, ib.width);
+
+    /* a cell size that cannot fit a fixed figure is an error saying so */
+    o.width = 800;
+    o.height = 500;
+    plot *p = plot_begin(&o);
+    cr_assert_eq(plot_layer_mask(p, lb, PLOT_MASK_KEPT), NM_ERR);
+    cr_assert(strstr(nm_errmsg(), "cell"), "%s", nm_errmsg());
+    plot_end(p);
+    /* and an absurd one is refused up front */
+    o.cell = -1;
+    cr_assert_null(plot_begin(&o));
+    cr_assert(strstr(nm_errmsg(), "cell"), "%s", nm_errmsg());
+    nm_model_free(a);
+    nm_model_free(b);
+}
+
+/* Blank rows and columns at each edge of the image (background only). */
+typedef struct { int left, right, top, bottom; } margins;
+
+static margins blank_edges(const test_png *im, uint32_t bg)
+{
+    margins m = {0, 0, 0, 0};
+    int x0 = im->w, x1 = -1, y0 = im->h, y1 = -1;
+    for (int y = 0; y < im->h; y++)
+        for (int x = 0; x < im->w; x++)
+            if (test_px(im, x, y) != bg) {
+                x0 = x < x0 ? x : x0;
+                x1 = x > x1 ? x : x1;
+                y0 = y < y0 ? y : y0;
+                y1 = y > y1 ? y : y1;
+            }
+    cr_assert(x1 >= 0, "blank image");
+    m.left = x0;
+    m.right = im->w - 1 - x1;
+    m.top = y0;
+    m.bottom = im->h - 1 - y1;
+    return m;
+}
+
+/* Draws a heatmap with default options and checks its margins: at most
+ * 14 pt (the 8 pt padding, half a tick label's room for the colour bar's
+ * top label, what antialiasing leaves blank) and at most
+ * max_frac of the figure on each side; cells square. */
+static void check_tight(const plot_heat_data *d, const char *title, double max_frac)
+{
+    plot_opts o = plot_defaults();
+    o.title = title;
+    plot *p = plot_begin(&o);
+    cr_assert_eq(plot_heatmap(p, d), NM_OK, "%s", nm_errmsg());
+    plot_info in;
+    cr_assert_eq(plot_get_info(p, &in), NM_OK);
+    test_png im;
+    test_save_load(p, NULL, &im);
+    margins m = blank_edges(&im, WHITE);
+    double lim = 14 * in.dpi / 72;
+    cr_assert(m.left <= lim && m.right <= lim && m.top <= lim && m.bottom <= lim,
+              "%lldx%lld: blank margins l%d r%d t%d b%d px (figure %dx%d), over %.0f px",
+              (long long)d->rows, (long long)d->cols, m.left, m.right, m.top, m.bottom, im.w,
+              im.h, lim);
+    cr_assert(m.left + m.right <= max_frac * im.w && m.top + m.bottom <= max_frac * im.h,
+              "%lldx%lld: margins l%d r%d t%d b%d px are over %.0f%% of %dx%d", (long long)d->rows,
+              (long long)d->cols, m.left, m.right, m.top, m.bottom, max_frac * 100, im.w, im.h);
+    cr_assert_eq(in.cell_w, in.cell_h, "cells %d x %d px", in.cell_w, in.cell_h);
+    cr_assert_eq(in.data.w, in.cell_w * d->cols);
+    cr_assert_eq(in.data.h, in.cell_h * d->rows);
+    test_png_free(&im);
+}
+
+Test(print, heatmap_sized_to_its_content_has_tight_margins, .init = setup, .fini = teardown)
+{
+    /* a wide mask (the im2col view of a 3x3 conv), a short one, a narrow
+     * matrix of values with a colour bar: the default 8 x 5 in left most
+     * of each figure blank */
+    static uint8_t wide[64 * 576], shortm[16 * 64];
+    for (int i = 0; i < 64 * 576; i++)
+        wide[i] = (i % 9) < 4;
+    for (int i = 0; i < 16 * 64; i++)
+        shortm[i] = (i / 64 + i % 64) % 2;
+    double v[20 * 4];
+    for (int i = 0; i < 80; i++)
+        v[i] = i;
+    plot_heat_data d1 = {.rows = 64, .cols = 576, .mask = wide, .group_m = 9};
+    plot_heat_data d2 = {.rows = 16, .cols = 64, .mask = shortm};
+    plot_heat_data d3 = {.rows = 20, .cols = 4, .values = v, .value_label = "|w|"};
+    check_tight(&d1, "a wide mask", 0.2);
+    check_tight(&d2, "a short mask", 0.2);
+    check_tight(&d3, NULL, 0.2);
+}
+
+/* n category names like a ResNet's layers. */
+static void layer_names(int n, char names[][32], const char **ptr)
+{
+    for (int g = 0; g < n; g++) {
+        snprintf(names[g], 32, "layer%d.%d.conv%d", g / 12 + 1, g / 3 % 4, g % 3 + 1);
+        ptr[g] = names[g];
+    }
+}
+
+Test(print, every_bar_label_is_drawn_or_the_figure_says_which, .init = setup, .fini = teardown)
+{
+    enum { N = 54, BIG = 200 };
+    static char names[BIG][32];
+    static const char *groups[BIG];
+    static double vals[2 * BIG];
+    layer_names(BIG, names, groups);
+    for (int i = 0; i < 2 * BIG; i++)
+        vals[i] = 10 + i % 7;
+    const char *series[2] = {"PE", "multiplier"};
+    plot_bar_data d = {.n_groups = N, .groups = groups, .n_series = 2, .series = series,
+                       .values = vals, .value_labels = 1};
+
+    /* 54 groups in 1100 x 550 px (fig_energy's old size): every other
+     * label used to vanish without a word; upright they all fit */
+    plot_opts o = plot_defaults();
+    o.width = 1100;
+    o.height = 550;
+    o.title = "Utilization per layer";
+    plot *p = plot_begin(&o);
+    cr_assert_eq(plot_bars(p, &d), NM_OK, "%s", nm_errmsg());
+    plot_info in;
+    cr_assert_eq(plot_get_info(p, &in), NM_OK);
+    cr_assert_eq(in.x_labels, N);
+    cr_assert_eq(in.x_labels_drawn, N, "%d of %d labels drawn", in.x_labels_drawn, N);
+    cr_assert(in.x_label_pt >= 6, "labels at %.1f pt", in.x_label_pt);
+    /* upright: the label band under the axis has ink under every bar
+     * group's centre (column cx +- 1 px, first 2/3 of the band) */
+    double slot = in.data.w / (double)N;
+    test_png im;
+    test_save_load(p, NULL, &im);
+    cr_assert_eq(in.x_label_angle, 90);
+    int y0 = in.data.y + in.data.h + 6, y1 = y0 + (int)(0.15 * im.h);
+    for (int g = 0; g < N; g++) {
+        int cx = in.data.x + (int)((g + 0.5) * slot), ink = 0;
+        for (int y = y0; y < y1 && !ink; y++)
+            for (int x = cx - 1; x <= cx + 1; x++)
+                ink |= test_px(&im, x, y) != WHITE;
+        cr_assert(ink, "no label under group %d (x=%d)", g + 1, cx);
+    }
+    test_png_free(&im);
+
+    /* 200 groups in a fixed 800 px: even 6 pt upright labels cannot all
+     * fit, so every k-th is drawn, and the figure says so */
+    d.n_groups = BIG;
+    d.n_series = 1;
+    d.series = NULL;
+    d.value_labels = 0;
+    o.width = 800;
+    o.height = 500;
+    p = plot_begin(&o);
+    cr_assert_eq(plot_bars(p, &d), NM_OK, "%s", nm_errmsg());
+    cr_assert_eq(plot_get_info(p, &in), NM_OK);
+    cr_assert(in.x_labels_drawn < BIG && in.x_labels_drawn > BIG / 10, "%d drawn",
+              in.x_labels_drawn);
+    int k = (BIG + in.x_labels_drawn - 1) / in.x_labels_drawn;
+    cr_assert_eq(in.x_label_pt, 6);
+    test_save_load(p, NULL, &im);
+    /* the note is the lowest text: ink in the last line above the margin,
+     * starting at the plot area's left edge */
+    int note_ink = 0;
+    for (int y = im.h - 1 - (int)(14 * in.dpi / 72); y < im.h; y++)
+        for (int x = in.data.x; x < in.data.x + 40; x++)
+            note_ink |= test_px(&im, x, y) != WHITE;
+    cr_assert(note_ink, "no note under the chart (every %d-th label drawn)", k);
+    test_png_free(&im);
+
+    /* the same with the width left automatic: the figure widens instead */
+    o.width = 0;
+    p = plot_begin(&o);
+    cr_assert_eq(plot_bars(p, &d), NM_OK, "%s", nm_errmsg());
+    cr_assert_eq(plot_get_info(p, &in), NM_OK);
+    cr_assert_eq(in.x_labels_drawn, BIG);
+    cr_assert(in.width > 800, "%d px wide", in.width);
+    plot_end(p);
+}
+
+Test(print, table_sized_to_fit_is_print_resolution, .init = setup, .fini = teardown)
+{
+    /* fig_energy's table of totals: 478 x 139 px at 100 dpi before */
+    const char *cells[] = {
+        "system", "cycles", "speed-up", "PE util.", "mult. util.", "energy (uJ)",
+        "pmac", "2087213", "1.00x", "62.3%", "62.3%", "1725.9",
+        "bmac-3:9", "1043607", "2.00x", "62.3%", "41.5%", "1419.6",
+        "nm-4:9-4:9", "1043607", "2.00x", "62.3%", "46.7%", "1094.5",
+    };
+    plot_opts o = plot_defaults();
+    o.title = "ResNet-18, 32x32 array";
+    plot *p = plot_begin(&o);
+    cr_assert_eq(plot_table(p, 4, 6, cells), NM_OK, "%s", nm_errmsg());
+    test_png im;
+    test_save_load(p, NULL, &im);
+    /* at least 300 dpi, and a column's width (3.3 in) or more of pixels */
+    cr_assert(im.dpi >= 299.5, "%.0f dpi", im.dpi);
+    cr_assert(im.w >= 1000, "table is %d x %d px", im.w, im.h);
+    /* its size in inches is that of 9 pt text: the same as at 100 dpi */
+    plot_opts o100 = o;
+    o100.dpi = 100;
+    p = plot_begin(&o100);
+    cr_assert_eq(plot_table(p, 4, 6, cells), NM_OK, "%s", nm_errmsg());
+    plot_info in;
+    cr_assert_eq(plot_get_info(p, &in), NM_OK);
+    cr_assert(fabs(im.w / 300.0 - in.width / 100.0) < 0.05, "%.2f in vs %.2f in", im.w / 300.0,
+              in.width / 100.0);
+    plot_end(p);
+    test_png_free(&im);
+}
+
+Test(print, long_title_fits_the_figure, .init = setup, .fini = teardown)
+{
+    /* a column-width figure (3.5 in at 300 dpi) with a title longer than
+     * the figure at 13 pt: it must be made smaller or split, not cut */
+    const char *groups[3] = {"pmac", "bmac-3:9", "nm-4:9-4:9"};
+    double v[3] = {1.73, 1.42, 1.09};
+    plot_bar_data d = {.n_groups = 3, .groups = groups, .n_series = 1, .values = v,
+                       .value_labels = 1};
+    plot_opts o = plot_defaults();
+    o.dpi = 300;
+    o.width = 1050;
+    o.height = 750;
+    o.title = "Energy per inference of ResNet-18 on a 32 x 32 systolic array of nm-MACs";
+    plot *p = plot_begin(&o);
+    cr_assert_eq(plot_bars(p, &d), NM_OK, "%s", nm_errmsg());
+    plot_rect rc;
+    test_png im;
+    test_save_load(p, &rc, &im);
+    /* no ink in the outer 8 pt on either side, above the plot area */
+    int pad = (int)(7 * o.dpi / 72);
+    for (int y = 0; y < rc.y; y++)
+        for (int x = 0; x < pad; x++) {
+            cr_assert_eq(test_px(&im, x, y), WHITE, "title ink at %d,%d", x, y);
+            cr_assert_eq(test_px(&im, im.w - 1 - x, y), WHITE, "title ink at %d,%d",
+                         im.w - 1 - x, y);
+        }
+    test_png_free(&im);
+}
