@@ -125,37 +125,53 @@ static double labels_width(plot *p, const plot_bar_data *d, double pt, int clip)
     return maxw;
 }
 
+/* Characters to keep so that labels at size pt, whose extent across the
+ * axis is maxw * k + lh * c, stay within `room` px (fills xl->maxw). */
+static void clip_to(plot *p, const plot_bar_data *d, xlabels *xl, double k, double c, double room)
+{
+    double lh = plot_line_height(p, xl->pt);
+    xl->clip = LABEL_CHARS;
+    xl->maxw = labels_width(p, d, xl->pt, xl->clip);
+    while (xl->maxw * k + lh * c > room && xl->clip > 8) {
+        xl->clip = xl->clip * 2 / 3;
+        xl->maxw = labels_width(p, d, xl->pt, xl->clip);
+    }
+}
+
 /* Decides the category labels for slots of *slot px: horizontal if they
- * fit, else turned 45 degrees, else upright (90), first at the tick size,
- * then smaller down to PT_TICK_MIN. If even that does not fit, a figure
- * of automatic width (p->width 0) is widened until it does (*W, *slot
- * updated, up to PLOT_MAX_SIDE); only a figure of fixed width thins the
- * labels to every k-th, which the caller notes under the chart. Names
- * longer than LABEL_CHARS, or whose upright height would pass 35% of the
- * figure, lose their middle. */
+ * fit, else turned 45 degrees (when the first one does not run off the
+ * figure's left edge), else upright, first at the tick size, then smaller
+ * down to PT_TICK_MIN. If even that does not fit, a figure of automatic
+ * width (p->width 0) is widened until it does (*W, *slot updated, up to
+ * PLOT_MAX_SIDE); only a figure of fixed width thins the labels to every
+ * k-th, which the caller notes under the chart. Names longer than
+ * LABEL_CHARS, or reaching more than 35% of the figure's height below the
+ * axis, lose their middle. */
 static int x_labels_fit(plot *p, const plot_bar_data *d, xlabels *xl, double *slot, int *W,
                         int H, double left, double pad, double legw)
 {
     xl->every = 1;
-    xl->clip = LABEL_CHARS;
+    double room = H * 0.35;
+    char buf[256];
     for (double pt = PT_TICK; pt >= PT_TICK_MIN - 1e-9; pt -= 0.5) {
         xl->pt = pt;
         double lh = plot_line_height(p, pt);
-        xl->clip = LABEL_CHARS;
-        xl->maxw = labels_width(p, d, pt, xl->clip);
-        while (xl->maxw > H * 0.35 && xl->clip > 8) {
-            xl->clip = xl->clip * 2 / 3;
-            xl->maxw = labels_width(p, d, pt, xl->clip);
-        }
-        if (pt == PT_TICK && xl->maxw <= *slot * 0.92) {
-            xl->angle = 0;
-            return NM_OK;
-        }
-        if (pt == PT_TICK && lh * 1.2 * M_SQRT2 <= *slot) {
-            xl->angle = 45;
-            return NM_OK;
+        if (pt == PT_TICK) {
+            clip_to(p, d, xl, 0, 1, room);
+            if (xl->maxw <= *slot * 0.92) {
+                xl->angle = 0;
+                return NM_OK;
+            }
+            clip_to(p, d, xl, M_SQRT1_2, M_SQRT1_2, room);
+            elide_middle(d->groups[0], xl->clip, buf, sizeof buf);
+            double first = (plot_text_width(p, pt, buf) + lh / 2) * M_SQRT1_2;
+            if (lh * 1.2 * M_SQRT2 <= *slot && first <= left + *slot / 2 - pad / 2) {
+                xl->angle = 45;
+                return NM_OK;
+            }
         }
         xl->angle = 90;
+        clip_to(p, d, xl, 1, 0, room);
         if (lh * 1.1 <= *slot)
             return NM_OK;
     }
