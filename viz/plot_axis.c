@@ -33,6 +33,16 @@ void plot_nice_ticks(double lo, double hi, int target, plot_ticks *t)
     t->decimals = dec > 0 ? dec : 0;
 }
 
+void plot_y_ticks(plot *p, double lo, double hi, double avail, plot_ticks *t)
+{
+    double lh = plot_line_height(p, PT_TICK);
+    for (int target = 5; target >= 1; target--) {
+        plot_nice_ticks(lo, hi, target, t);
+        if (t->n <= 2 || avail / (t->n - 1) >= lh * 1.6)
+            return;
+    }
+}
+
 void plot_tick_label(const plot_ticks *t, int i, char *buf, int len)
 {
     double v = t->lo + i * t->step;
@@ -147,6 +157,68 @@ void plot_draw_legend(plot *p, double x, double y, const char *const *names,
                          (int)lround(x) + s, (int)lround(cy - s / 2.0) + s, colors[i]);
         }
         plot_text(p, PT_LEGEND, names[i], x + sw + plot_px(p, 5), cy, 0, 0.5, 0, p->col.fg);
+    }
+}
+
+/* Width of legend item i laid out in a row: swatch, gap, text, spacing. */
+static double row_item_w(plot *p, const char *name, int style)
+{
+    return legend_swatch_w(p, style) + plot_px(p, 5) + plot_text_width(p, PT_LEGEND, name) +
+           plot_px(p, 12);
+}
+
+int plot_legend_below(plot *p, const char *const *names, int n, int style, int W)
+{
+    return names && n > 0 && plot_legend_width(p, names, n, style) > 0.25 * W;
+}
+
+double plot_legend_rows_height(plot *p, const char *const *names, int n, int style, double w)
+{
+    if (!names || n <= 0)
+        return 0;
+    int rows = 1;
+    double x = 0;
+    for (int i = 0; i < n; i++) {
+        double iw = row_item_w(p, names[i], style);
+        if (x > 0 && x + iw > w) {
+            rows++;
+            x = 0;
+        }
+        x += iw;
+    }
+    return rows * plot_line_height(p, PT_LEGEND) * 1.35;
+}
+
+void plot_draw_legend_rows(plot *p, double x0, double y, double w, const char *const *names,
+                           const plot_rgb *colors, int n, int style)
+{
+    double lh = plot_line_height(p, PT_LEGEND), row = lh * 1.35, sw = legend_swatch_w(p, style);
+    int i = 0;
+    while (i < n) {
+        /* the items of this row, then the row centred in w */
+        int j = i;
+        double rw = 0;
+        while (j < n && (j == i || rw + row_item_w(p, names[j], style) <= w))
+            rw += row_item_w(p, names[j++], style);
+        double x = x0 + fmax(0, (w - (rw - plot_px(p, 12))) / 2), cy = y + lh / 2;
+        for (int k = i; k < j; k++) {
+            if (style == 1) {
+                cairo_set_line_width(p->cr, plot_px(p, 1.5));
+                plot_set_rgb(p, colors[k]);
+                cairo_move_to(p->cr, x, cy);
+                cairo_line_to(p->cr, x + sw, cy);
+                cairo_stroke(p->cr);
+                plot_marker(p, k, x + sw / 2, cy, plot_px(p, 3), colors[k]);
+            } else {
+                int s = (int)lround(sw);
+                plot_fill_px(p, (int)lround(x), (int)lround(cy - s / 2.0), (int)lround(x) + s,
+                             (int)lround(cy - s / 2.0) + s, colors[k]);
+            }
+            plot_text(p, PT_LEGEND, names[k], x + sw + plot_px(p, 5), cy, 0, 0.5, 0, p->col.fg);
+            x += row_item_w(p, names[k], style);
+        }
+        y += row;
+        i = j;
     }
 }
 

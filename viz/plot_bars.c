@@ -202,7 +202,8 @@ static int draw_bars(plot *p, const plot_bar_data *d, int stacked)
         return nm_seterr("%s: ymax %g is below the largest %s %g", what, d->ymax,
                          stacked ? "stack" : "value", dhi);
     plot_ticks t;
-    plot_nice_ticks(dlo, d->ymax > 0 ? d->ymax : dhi, 5, &t);
+    /* the plot area's height is not known yet: about 55% of the figure */
+    plot_y_ticks(p, dlo, d->ymax > 0 ? d->ymax : dhi, 0.55 * plot_default_height(p), &t);
     double vlo = t.lo, vhi = d->ymax > 0 ? d->ymax : t.hi;
 
     int W = plot_default_width(p), H = plot_default_height(p);
@@ -211,8 +212,10 @@ static int draw_bars(plot *p, const plot_bar_data *d, int stacked)
      * on the right, y ticks on the left, category labels at the bottom. */
     double pad = plot_px(p, 8), gap = plot_px(p, 4);
     double top = plot_title_bottom(p, W);
+    /* a legend wider than a quarter of the figure goes under the chart */
     int legend = d->series != NULL;
-    double legw = legend ? plot_legend_width(p, d->series, d->n_series, 0) : 0;
+    int below = legend && plot_legend_below(p, d->series, d->n_series, 0, W);
+    double legw = legend && !below ? plot_legend_width(p, d->series, d->n_series, 0) : 0;
     double left = pad + ((p->ylabel && *p->ylabel) ? plot_line_height(p, PT_LABEL) * 1.3 : 0) +
                   plot_ticks_max_width(p, &t) + gap * 2;
     double right = W - pad - legw;
@@ -247,8 +250,11 @@ static int draw_bars(plot *p, const plot_bar_data *d, int stacked)
     int labels_on = d->value_labels && (!lab_rot || lab_room >= vh * 0.9);
     /* a note line when labels or values are left out */
     int noted = xl.every > 1 || (d->value_labels && !labels_on);
+    double leg_h = below ? plot_legend_rows_height(p, d->series, d->n_series, 0, W - 2 * pad) + gap
+                         : 0;
+    double note_room = noted ? note_h * 1.3 : 0;
     double bottom = H - pad - ((p->xlabel && *p->xlabel) ? plot_line_height(p, PT_LABEL) * 1.3 : 0) -
-                    xlab_h - gap * 2 - (noted ? note_h * 1.3 : 0);
+                    xlab_h - gap * 2 - note_room - leg_h;
     if (bottom - top < plot_px(p, 40))
         return nm_seterr("%s: the figure (%d x %d) leaves no room for the bars under the "
                          "title and labels (make it taller)", what, W, H);
@@ -325,7 +331,11 @@ static int draw_bars(plot *p, const plot_bar_data *d, int stacked)
         plot_rgb cols[PLOT_MAX_SERIES];
         for (int s = 0; s < d->n_series; s++)
             cols[s] = plot_category_color(p->theme, s);
-        plot_draw_legend(p, right, top, d->series, cols, d->n_series, 0);
+        if (below)
+            plot_draw_legend_rows(p, pad, H - pad - note_room - leg_h + gap, W - 2 * pad,
+                                  d->series, cols, d->n_series, 0);
+        else
+            plot_draw_legend(p, right, top, d->series, cols, d->n_series, 0);
     }
     /* what was left out is said under the chart, never dropped silently */
     char note[256] = "", ord[16];
@@ -338,7 +348,7 @@ static int draw_bars(plot *p, const plot_bar_data *d, int stacked)
                  "narrower than a line of text)", note[0] ? "; " : "");
     if (note[0])
         plot_text(p, PT_NOTE, note, left, H - pad, 0, 1, 0, p->col.fg);
-    plot_draw_axis_labels(p, &b, pad, H - pad - (note[0] ? note_h * 1.3 : 0));
+    plot_draw_axis_labels(p, &b, pad, H - pad - note_room - leg_h);
     p->data = (plot_rect){(int)lround(left), (int)lround(top), (int)lround(right - left),
                           (int)lround(bottom - top)};
     p->info.x_labels = d->n_groups;

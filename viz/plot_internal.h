@@ -96,6 +96,9 @@ int plot_check_names(const char *what, const char *const *names, int n);
 /* plot_axis.c */
 void plot_nice_ticks(double lo, double hi, int target, plot_ticks *t);
 void plot_tick_label(const plot_ticks *t, int i, char *buf, int len);
+/* Nice ticks for a vertical axis `avail` px tall: about five intervals, fewer
+ * when their labels would be closer than 1.6 lines apart. */
+void plot_y_ticks(plot *p, double lo, double hi, double avail, plot_ticks *t);
 double plot_ticks_max_width(plot *p, const plot_ticks *t);
 /* Draws the title (if any) and returns the y where the content may start. */
 double plot_draw_title(plot *p);
@@ -107,6 +110,14 @@ double plot_title_bottom(plot *p, int W);
 double plot_legend_width(plot *p, const char *const *names, int n, int style);
 void plot_draw_legend(plot *p, double x, double y, const char *const *names,
                       const plot_rgb *colors, int n, int style);
+/* Whether a legend column would take more than a quarter of a figure W px
+ * wide: then it goes in rows under the chart instead. */
+int plot_legend_below(plot *p, const char *const *names, int n, int style, int W);
+/* Height of the legend in rows wrapped at w px, and drawing it with its
+ * top at y, each row centred in [x0, x0 + w]. */
+double plot_legend_rows_height(plot *p, const char *const *names, int n, int style, double w);
+void plot_draw_legend_rows(plot *p, double x0, double y, double w, const char *const *names,
+                           const plot_rgb *colors, int n, int style);
 /* Marker shape k (0..7) centred at (x, y), radius r px. */
 void plot_marker(plot *p, int k, double x, double y, double r, plot_rgb c);
 /* Y axis on the left of box: gridlines across, tick labels, axis label.

@@ -6,9 +6,13 @@
  *  - every bar label is drawn (upright or smaller when needed), or the
  *    figure says which ones are shown;
  *  - a table sized to fit is drawn at print resolution;
- *  - a title wider than the figure is made to fit, not cut at the edges. */
+ *  - a title wider than the figure is made to fit, not cut at the edges;
+ *  - a line chart in a column keeps its tick labels apart and its plot
+ *    area wide (a wide legend goes under the chart, bars too);
+ *  - the header of a column of numbers is right-aligned over them. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "model.h"
@@ -233,6 +237,13 @@ Test(print, every_bar_label_is_drawn_or_the_figure_says_which, .init = setup, .f
                 ink |= test_px(&im, x, y) != WHITE;
         cr_assert(ink, "no label under group %d (x=%d)", g + 1, cx);
     }
+    /* and none runs off the figure: the outer 4 px below the axis are
+     * blank (45-degree labels used to start left of the figure) */
+    for (int y = in.data.y + in.data.h; y < im.h; y++)
+        for (int x = 0; x < 4; x++) {
+            cr_assert_eq(test_px(&im, x, y), WHITE, "label ink at %d,%d", x, y);
+            cr_assert_eq(test_px(&im, im.w - 1 - x, y), WHITE, "label ink at %d,%d", im.w - 1 - x, y);
+        }
     test_png_free(&im);
 
     /* 200 groups in a fixed 800 px: even 6 pt upright labels cannot all
@@ -327,5 +338,135 @@ Test(print, long_title_fits_the_figure, .init = setup, .fini = teardown)
             cr_assert_eq(test_px(&im, im.w - 1 - x, y), WHITE, "title ink at %d,%d",
                          im.w - 1 - x, y);
         }
+    test_png_free(&im);
+}
+
+#define AXIS 0x555555   /* light theme axis and tick marks */
+
+/* Centres of the runs of AXIS pixels along row y (horizontal = 1) or
+ * column x, between a and b; returns how many (at most max). */
+static int tick_marks(const test_png *im, int horizontal, int at, int a, int b, int *out, int max)
+{
+    int n = 0;
+    for (int i = a; i < b && n < max; i++) {
+        uint32_t c = horizontal ? test_px(im, i, at) : test_px(im, at, i);
+        if (c != AXIS)
+            continue;
+        int j = i;
+        while (j + 1 < b && (horizontal ? test_px(im, j + 1, at) : test_px(im, at, j + 1)) == AXIS)
+            j++;
+        out[n++] = (i + j) / 2;
+        i = j;
+    }
+    return n;
+}
+
+Test(print, line_chart_in_a_column_keeps_labels_apart, .init = setup, .fini = teardown)
+{
+    /* a column-width figure (3.5 x 2.5 in at 300 dpi) with four long
+     * legend names: the legend used to take most of the width, leaving a
+     * sliver where the x tick labels ran into each other and the y tick
+     * labels touched */
+    double x[10], y[40];
+    for (int i = 0; i < 10; i++)
+        x[i] = (i + 1) / 10.0;
+    for (int s = 0; s < 4; s++)
+        for (int i = 0; i < 10; i++)
+            y[s * 10 + i] = 90 - (s + 1) * 3 * x[i] - 20 * x[i] * x[i];
+    const char *names[4] = {"2:4 along input channels", "4:9 per kernel", "NFFS",
+                            "JointNF (3 rounds)"};
+    plot_line_data d = {.n_points = 10, .x = x, .n_series = 4, .series = names, .y = y,
+                        .markers = 1};
+    plot_opts o = plot_defaults();
+    o.dpi = 300;
+    o.width = 1050;
+    o.height = 750;
+    o.title = "Top-1 accuracy against sparsity, fmnist_cnn, four methods";
+    o.xlabel = "sparsity";
+    o.ylabel = "accuracy (%)";
+    plot *p = plot_begin(&o);
+    cr_assert_eq(plot_lines(p, &d), NM_OK, "%s", nm_errmsg());
+    plot_rect rc;
+    test_png im;
+    test_save_load(p, &rc, &im);
+    cr_assert(rc.w >= 0.6 * im.w, "plot area %d of %d px wide", rc.w, im.w);
+    int lw = 3;   /* 0.75 pt at 300 dpi */
+    double lh = 8.5 * 300 / 72 * 1.16;   /* a tick label's line */
+    /* x: between neighbouring ticks, the label band is blank in the middle */
+    int t[32];
+    int n = tick_marks(&im, 1, rc.y + rc.h + lw * 2, rc.x - lw, rc.x + rc.w + lw, t, 32);
+    cr_assert(n >= 3, "%d x ticks", n);
+    int band0 = rc.y + rc.h + lw * 6, band1 = band0 + (int)lh;
+    for (int i = 0; i + 1 < n; i++) {
+        int mid = (t[i] + t[i + 1]) / 2;
+        for (int yy = band0; yy < band1; yy++)
+            for (int xx = mid - 1; xx <= mid + 1; xx++)
+                cr_assert_eq(test_px(&im, xx, yy), WHITE,
+                             "x tick labels %d and %d touch (ink at %d,%d)", i, i + 1, xx, yy);
+    }
+    /* y: tick labels at least 1.3 lines apart */
+    n = tick_marks(&im, 0, rc.x - lw * 2, rc.y - lw, rc.y + rc.h + lw, t, 32);
+    cr_assert(n >= 3, "%d y ticks", n);
+    for (int i = 0; i + 1 < n; i++)
+        cr_assert(t[i + 1] - t[i] >= 1.3 * lh, "y ticks %d px apart, a label is %.0f px",
+                  t[i + 1] - t[i], lh);
+    test_png_free(&im);
+}
+
+Test(print, wide_legend_goes_under_the_bars, .init = setup, .fini = teardown)
+{
+    /* fig_energy's systems chart at column width: six energy parts */
+    const char *groups[3] = {"pmac", "bmac-3:9", "nm-4:9-4:9"};
+    const char *parts[6] = {"multipliers", "adders", "select", "registers", "SRAM",
+                            "accumulators + SFU"};
+    double v[18];
+    for (int i = 0; i < 18; i++)
+        v[i] = 0.1 + (i % 5) * 0.05;
+    plot_bar_data d = {.n_groups = 3, .groups = groups, .n_series = 6, .series = parts,
+                       .values = v, .value_labels = 1};
+    plot_opts o = plot_defaults();
+    o.dpi = 300;
+    o.width = 1050;
+    o.height = 750;
+    o.title = "Energy per inference";
+    plot *p = plot_begin(&o);
+    cr_assert_eq(plot_stacked(p, &d), NM_OK, "%s", nm_errmsg());
+    plot_rect rc;
+    test_png im;
+    test_save_load(p, &rc, &im);
+    cr_assert(rc.w >= 0.7 * im.w, "plot area %d of %d px wide", rc.w, im.w);
+    /* every part's swatch is under the plot area */
+    for (int s = 0; s < 6; s++) {
+        uint32_t want[6] = {0x0072B2, 0xE69F00, 0x009E73, 0xD55E00, 0xCC79A7, 0x56B4E9};
+        int found = 0;
+        for (int yy = rc.y + rc.h + 1; yy < im.h && !found; yy++)
+            for (int xx = 0; xx < im.w && !found; xx++)
+                found = test_px(&im, xx, yy) == want[s];
+        cr_assert(found, "no legend swatch for %s under the chart", parts[s]);
+    }
+    test_png_free(&im);
+}
+
+Test(print, numeric_column_header_is_right_aligned, .init = setup, .fini = teardown)
+{
+    const char *cells[6] = {"layer", "n", "conv1", "1234567", "fc", "89"};
+    plot *p = plot_begin(NULL);
+    cr_assert_eq(plot_table(p, 3, 2, cells), NM_OK, "%s", nm_errmsg());
+    plot_rect rc;
+    test_png im;
+    test_save_load(p, &rc, &im);
+    /* rightmost ink in the header row and in the first body row */
+    int rowh = rc.h / 3, edge[2] = {-1, -1};
+    for (int r = 0; r < 2; r++)
+        for (int yy = rc.y + r * rowh + 2; yy < rc.y + (r + 1) * rowh - 2; yy++)
+            for (int xx = rc.x; xx < rc.x + rc.w; xx++) {
+                uint32_t c = test_px(&im, xx, yy);
+                /* text is dark; the header band and rules are light grey */
+                if (((c >> 16) & 255) < 128 && xx > edge[r])
+                    edge[r] = xx;
+            }
+    cr_assert(edge[0] > 0 && edge[1] > 0);
+    cr_assert(abs(edge[0] - edge[1]) <= 4, "header ends at x=%d, numbers at x=%d", edge[0],
+              edge[1]);
     test_png_free(&im);
 }
