@@ -35,8 +35,11 @@ typedef enum { PLOT_RAMP_VIRIDIS = 0, PLOT_RAMP_CIVIDIS } plot_ramp;
 
 /* Figure options. Strings are copied by plot_begin; NULL means none. */
 typedef struct {
-    int width, height;   /* pixels; 0 = 8 x 5 inches at dpi (tables: fit content) */
-    double dpi;          /* text and lines scale with it (1 pt = dpi/72 px); 0 = 100 */
+    int width, height;   /* pixels; 0 = 8 x 5 inches at dpi (heatmaps: at most
+                            that, shrunk to the content; tables: fit content) */
+    double dpi;          /* text and lines scale with it (1 pt = dpi/72 px);
+                            0 = 100, or PLOT_TABLE_DPI (300) for a table
+                            sized to fit */
     plot_theme theme;
     const char *title;
     const char *xlabel, *ylabel;
@@ -84,7 +87,10 @@ typedef struct {
 /* Fills *i for a drawn chart; NM_ERR before a chart is drawn. */
 int plot_get_info(const plot *p, plot_info *i);
 
-/* Grouped or stacked bars. values[s * n_groups + g] is series s in group g. */
+/* Grouped or stacked bars. values[s * n_groups + g] is series s in group g.
+ * Every group name is drawn (turned, made smaller down to 6 pt, the figure
+ * widened when width is 0); only a fixed width shows every k-th, said in a
+ * note under the chart (plot_info.x_labels_drawn). */
 typedef struct {
     int n_groups;
     const char *const *groups;   /* n_groups category names (x axis) */
@@ -106,8 +112,10 @@ int plot_bars(plot *p, const plot_bar_data *d);
 int plot_stacked(plot *p, const plot_bar_data *d);
 
 /* Heatmap of a rows x cols matrix, one pixel per cell scaled up with nearest
- * neighbour, centred in the space left by the title, axes and the colour bar
- * or legend (which sit right beside the matrix). Modes:
+ * neighbour to whole pixels per cell (opts.cell, or the largest that fits).
+ * With width/height 0 the figure shrinks to the matrix and what goes around
+ * it; in a fixed size the matrix is centred in the space left by the title,
+ * axes and the colour bar or legend (which sit right beside it). Modes:
  *   values only         ramp + labelled colour bar;
  *   mask only           kept / pruned cells in two colours + legend;
  *   values and mask     kept cells on the ramp, pruned cells in the pruned colour.
