@@ -18,26 +18,34 @@
 /* --- the plot object ----------------------------------------------------- */
 
 /* Bytes of the figure's pixels: the requested size, or the default
- * 8 x 5 inches at the dpi (what fitted figures rarely exceed; tables
- * fitted with dpi 0 are drawn at 300 dpi). plotobj_finish counts any
- * excess once the real size is known. */
-static size_t figure_bytes(const plot_opts *o, const char *kind)
+ * 8 x 5 inches at the dpi (what fitted figures rarely exceed; a table
+ * fitted with dpi 0, drawn at 300 dpi, is counted as at 100 here). A
+ * rows x cols matrix drawn with `cell` set is counted at its cell size
+ * plus 4 x 3 inches of margins. plotobj_finish counts any excess once the
+ * real size is known. */
+static size_t figure_bytes(const plot_opts *o, int64_t rows, int64_t cols)
 {
-    double dpi = o->dpi > 0 ? o->dpi : strcmp(kind, "table") == 0 ? 300 : 100;
+    double dpi = o->dpi > 0 ? o->dpi : 100;
     double w = o->width ? o->width : 8 * dpi, h = o->height ? o->height : 5 * dpi;
+    if (o->cell > 0 && rows > 0 && cols > 0) {
+        double c = fmax(1, round(o->cell * dpi / 72));
+        if (!o->width)
+            w = fmin(PLOT_MAX_SIDE, (double)cols * c + 4 * dpi);
+        if (!o->height)
+            h = fmin(PLOT_MAX_SIDE, (double)rows * c + 3 * dpi);
+    }
     return (size_t)(w * h * 4);
 }
 
-/* Pushes a new plot object and begins its figure; raises with the plot
- * layer's message for bad options. */
-plot_ud *plotobj_push(lua_State *L, const plot_opts *o, const char *kind)
+plot_ud *plotobj_push_matrix(lua_State *L, const plot_opts *o, const char *kind, int64_t rows,
+                             int64_t cols)
 {
     plot_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->p = NULL;
     u->counted = 0;
     u->kind = kind;
     luaL_setmetatable(L, NMLUA_PLOT);
-    size_t bytes = figure_bytes(o, kind);
+    size_t bytes = figure_bytes(o, rows, cols);
     if (nmlua_mem_reserve(L, bytes) != NM_OK)
         luaL_error(L, "%s", nm_errmsg());
     u->counted = bytes;
@@ -45,6 +53,13 @@ plot_ud *plotobj_push(lua_State *L, const plot_opts *o, const char *kind)
     if (u->p == NULL)
         luaL_error(L, "nm.plot.%s: %s", kind, nm_errmsg());
     return u;
+}
+
+/* Pushes a new plot object and begins its figure; raises with the plot
+ * layer's message for bad options. */
+plot_ud *plotobj_push(lua_State *L, const plot_opts *o, const char *kind)
+{
+    return plotobj_push_matrix(L, o, kind, 0, 0);
 }
 
 static void free_plot(lua_State *L, plot_ud *u)
@@ -418,7 +433,7 @@ static int l_heatmap(lua_State *L)
     if ((d.vmin != 0 || d.vmax != 0) && !(d.vmin < d.vmax))
         plotarg_error(L, 1, "vmin (%f) must be below vmax (%f)", d.vmin, d.vmax);
     d.value_label = plotarg_string(L, 1, anchor, "value_label");
-    plot_ud *u = plotobj_push(L, &o, "heatmap");
+    plot_ud *u = plotobj_push_matrix(L, &o, "heatmap", d.rows, d.cols);
     return plotobj_finish(L, u, plot_heatmap(u->p, &d));
 }
 
