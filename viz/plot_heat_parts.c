@@ -55,11 +55,12 @@ double heat_colorbar_width(plot *p, double lo, double hi, const char *label)
     return w;
 }
 
-/* Integer ticks for indices base..base+n-1: nice steps, the first tick
- * moved up to `base` when the nice start falls below it (1, 20, 40, ...). */
-void heat_index_ticks(int64_t n, int base, plot_ticks *t)
+/* Integer ticks for indices base..base+n-1 at about `target` intervals:
+ * nice steps, the first tick moved up to `base` when the nice start falls
+ * below it (1, 20, 40, ...). */
+static void index_ticks(int64_t n, int base, int target, plot_ticks *t)
 {
-    plot_nice_ticks(base, (double)(n > 1 ? n - 1 + base : 1 + base), 5, t);
+    plot_nice_ticks(base, (double)(n > 1 ? n - 1 + base : 1 + base), target, t);
     if (t->step < 1) {
         t->step = 1;
         t->lo = base;
@@ -67,6 +68,8 @@ void heat_index_ticks(int64_t n, int base, plot_ticks *t)
     }
     t->decimals = 0;
 }
+
+void heat_index_ticks(int64_t n, int base, plot_ticks *t) { index_ticks(n, base, 5, t); }
 
 /* Index value of tick i (first tick clamped up to base). */
 static double index_tick(const plot_ticks *t, int i, int base)
@@ -76,6 +79,36 @@ static double index_tick(const plot_ticks *t, int i, int base)
 }
 
 static void index_label(double v, char *buf, size_t len) { snprintf(buf, len, "%.0f", v); }
+
+void heat_index_ticks_fit(plot *p, int64_t n, int base, double px, int across, plot_ticks *t)
+{
+    double lh = plot_line_height(p, PT_TICK);
+    char buf[32];
+    for (int target = 5; target >= 1; target--) {
+        index_ticks(n, base, target, t);
+        int ok = 1;
+        double prev = -1, prev_w = 0;
+        for (int i = 0; i < t->n && ok; i++) {
+            double v = index_tick(t, i, base);
+            if (v > n - 1 + base)
+                break;
+            index_label(v, buf, sizeof buf);
+            double w = plot_text_width(p, PT_TICK, buf);
+            if (prev >= 0) {
+                double d = (v - prev) * px / (double)n;
+                ok = across ? d >= (w + prev_w) / 2 + plot_px(p, 4) : d >= lh * 1.3;
+            }
+            prev = v;
+            prev_w = w;
+        }
+        if (ok)
+            return;
+    }
+    /* not even two labels fit: the first index only (the note gives the size) */
+    t->lo = base;
+    t->step = (double)n;
+    t->n = 1;
+}
 
 double heat_index_ticks_width(plot *p, const plot_ticks *t, int64_t n, int base)
 {
@@ -275,12 +308,14 @@ void heat_draw_note(plot *p, const heat_note *nt, const heat_layout *L, double p
 {
     /* x label and note right under the matrix, not at the figure's foot */
     double lab_h = plot_line_height(p, PT_LABEL), note_h = plot_line_height(p, PT_NOTE);
-    double below = L->y0 + L->ih + L->gap * 2 + plot_line_height(p, PT_TICK);
-    if (p->xlabel && *p->xlabel)
+    double below = L->under;
+    if (p->xlabel && *p->xlabel) {
         below += lab_h * 1.3;
+        plot_text(p, PT_LABEL, p->xlabel, L->xlabel_cx, below, 0.5, 1, 0, p->col.fg);
+    }
     for (int i = 0; i < nt->n; i++)
-        plot_text(p, PT_NOTE, nt->line[i], L->x0, below + note_h * 1.3 * (i + 1), 0, 1, 0,
+        plot_text(p, PT_NOTE, nt->line[i], nt->x, below + note_h * 1.3 * (i + 1), 0, 1, 0,
                   p->col.fg);
-    plot_box b = {L->x0, L->y0, L->x0 + L->iw, L->y0 + L->ih};
-    plot_draw_axis_labels(p, &b, pad + dx, below);
+    if (p->ylabel && *p->ylabel)
+        plot_text(p, PT_LABEL, p->ylabel, pad + dx, L->ylabel_cy, 0.5, 0, -M_PI / 2, p->col.fg);
 }

@@ -304,6 +304,9 @@ int plot_heat_draw(plot *p, const plot_heat_src *s)
     int dy = fit_h ? 0 : (int)floor((L.bottom - top - L.ih) / 2);
     L.x0 = (int)lround(left) + dx;
     L.y0 = (int)lround(top) + dy;
+    /* index labels as many as the matrix's size leaves apart */
+    heat_index_ticks_fit(p, s->rows, base, L.ih, 0, &L.rt);
+    heat_index_ticks_fit(p, s->cols, base, L.iw, 1, &L.ct);
     /* N:M separators need whole cells of 3 px or more */
     L.group_lines = s->group_m > 0 && s->group_m < s->cols && !L.reduced && L.sx >= 3;
     if (fit_w) {
@@ -311,7 +314,7 @@ int plot_heat_draw(plot *p, const plot_heat_src *s)
         if (p->title && *p->title)
             need = fmax(need, plot_text_width(p, PT_TITLE, p->title) + 2 * pad);
         if (p->xlabel && *p->xlabel)
-            need = fmax(need, L.x0 + L.iw / 2.0 + plot_text_width(p, PT_LABEL, p->xlabel) / 2 + pad);
+            need = fmax(need, plot_text_width(p, PT_LABEL, p->xlabel) + 2 * pad);
         W = (int)ceil(need);
     }
     heat_note nt;
@@ -320,9 +323,26 @@ int plot_heat_draw(plot *p, const plot_heat_src *s)
         W = (int)ceil(L.x0 + nt.widest_piece + pad);
         heat_note_build(p, s, &L, W - pad - L.x0, fit_h ? HEAT_NOTE_LINES : 2, &nt);
     }
+    /* the note starts under the matrix; a line that would run past the
+     * right edge widens a fitted figure, or moves the note left */
+    double note_w = 0;
+    for (int i = 0; i < nt.n; i++)
+        note_w = fmax(note_w, plot_text_width(p, PT_NOTE, nt.line[i]));
+    if (fit_w && L.x0 + note_w + pad > W)
+        W = (int)ceil(L.x0 + note_w + pad);
+    nt.x = fmax(pad, fmin(L.x0, W - pad - note_w));
+    /* x label and note under the column labels; in a fitted figure also
+     * under a colour bar reaching below a short matrix */
+    L.under = L.y0 + L.ih + L.gap * 2 + tick_h;
+    if (fit_h)
+        L.under = fmax(L.under, heat_side_bottom(p, &L) + L.gap);
+    double xw = (p->xlabel && *p->xlabel) ? plot_text_width(p, PT_LABEL, p->xlabel) : 0;
+    double yw = (p->ylabel && *p->ylabel) ? plot_text_width(p, PT_LABEL, p->ylabel) : 0;
+    L.xlabel_cx = fmax(pad + xw / 2, fmin(L.x0 + L.iw / 2.0, W - pad - xw / 2));
+    L.ylabel_cy = fmax(L.y0 + L.ih / 2.0, plot_title_bottom(p, W) + yw / 2);
     if (fit_h) {
-        double below = L.y0 + L.ih + L.gap * 2 + tick_h + xlab_h + note_h * 1.3 * nt.n;
-        L.bottom = fmax(below, heat_side_bottom(p, &L));
+        double below = L.under + xlab_h + note_h * 1.3 * nt.n;
+        L.bottom = fmax(fmax(below, heat_side_bottom(p, &L)), L.ylabel_cy + yw / 2);
         H = (int)ceil(L.bottom + pad);
     }
     W = W < 64 ? 64 : W;

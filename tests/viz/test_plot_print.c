@@ -470,3 +470,61 @@ Test(print, numeric_column_header_is_right_aligned, .init = setup, .fini = teard
               edge[1]);
     test_png_free(&im);
 }
+
+Test(print, index_labels_of_a_small_matrix_stay_apart, .init = setup, .fini = teardown)
+{
+    /* 40 x 10 values in 3-px cells (0.72 pt at 300 dpi): a 30 x 120 px
+     * matrix, too small for five index labels a side */
+    double v[400];
+    for (int i = 0; i < 400; i++)
+        v[i] = i % 17;
+    plot_heat_data d = {.rows = 40, .cols = 10, .values = v};
+    plot_opts o = plot_defaults();
+    o.dpi = 300;
+    o.cell = 0.72;
+    plot *p = plot_begin(&o);
+    cr_assert_eq(plot_heatmap(p, &d), NM_OK, "%s", nm_errmsg());
+    plot_rect rc;
+    test_png im;
+    test_save_load(p, &rc, &im);
+    cr_assert_eq(rc.w, 30);
+    double lh = 8.5 * 300 / 72 * 1.16, digit = 8.5 * 300 / 72 * 0.64;
+    /* column labels: the ink under the matrix spans at most two digits
+     * (overlapping labels 1, 2, 4, ..., 10 spanned about 55 px) */
+    int x0 = im.w, x1 = -1;
+    for (int y = rc.y + rc.h + 2; y < rc.y + rc.h + (int)lh; y++)
+        for (int x = 0; x < im.w; x++)
+            if (test_px(&im, x, y) != WHITE && x > rc.x - 25 && x < rc.x + rc.w + 40) {
+                x0 = x < x0 ? x : x0;
+                x1 = x > x1 ? x : x1;
+            }
+    cr_assert(x1 >= x0, "no column label");
+    cr_assert(x1 - x0 + 1 <= 2 * digit, "column labels span %d px (two digits: %.0f)",
+              x1 - x0 + 1, 2 * digit);
+    /* row labels: blocks of ink rows left of the matrix at least 1.3
+     * lines apart */
+    int prev = -1000, y = rc.y - (int)lh;
+    while (y < rc.y + rc.h + (int)lh) {
+        int ink = 0;
+        for (int x = 0; x < rc.x - 2 && !ink; x++)
+            ink = test_px(&im, x, y) != WHITE;
+        if (!ink) {
+            y++;
+            continue;
+        }
+        int top = y;
+        while (y < im.h) {
+            int more = 0;
+            for (int x = 0; x < rc.x - 2 && !more; x++)
+                more = test_px(&im, x, y) != WHITE;
+            if (!more)
+                break;
+            y++;
+        }
+        int centre = (top + y) / 2;
+        cr_assert(centre - prev >= 1.3 * lh, "row labels %d px apart (a line is %.0f)",
+                  centre - prev, lh);
+        prev = centre;
+    }
+    test_png_free(&im);
+}
