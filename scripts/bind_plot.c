@@ -37,15 +37,14 @@ static size_t figure_bytes(const plot_opts *o, int64_t rows, int64_t cols)
     return (size_t)(w * h * 4);
 }
 
-plot_ud *plotobj_push_matrix(lua_State *L, const plot_opts *o, const char *kind, int64_t rows,
-                             int64_t cols)
+/* Pushes a new plot object counting `bytes` against the memory limit. */
+static plot_ud *push_counted(lua_State *L, const plot_opts *o, const char *kind, size_t bytes)
 {
     plot_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->p = NULL;
     u->counted = 0;
     u->kind = kind;
     luaL_setmetatable(L, NMLUA_PLOT);
-    size_t bytes = figure_bytes(o, rows, cols);
     if (nmlua_mem_reserve(L, bytes) != NM_OK)
         luaL_error(L, "%s", nm_errmsg());
     u->counted = bytes;
@@ -53,6 +52,12 @@ plot_ud *plotobj_push_matrix(lua_State *L, const plot_opts *o, const char *kind,
     if (u->p == NULL)
         luaL_error(L, "nm.plot.%s: %s", kind, nm_errmsg());
     return u;
+}
+
+plot_ud *plotobj_push_matrix(lua_State *L, const plot_opts *o, const char *kind, int64_t rows,
+                             int64_t cols)
+{
+    return push_counted(L, o, kind, figure_bytes(o, rows, cols));
 }
 
 /* Pushes a new plot object and begins its figure; raises with the plot
@@ -437,6 +442,48 @@ static int l_heatmap(lua_State *L)
     return plotobj_finish(L, u, plot_heatmap(u->p, &d));
 }
 
+/* nm.plot.stack({plot, ...} [, opts]): the figures stacked top to bottom,
+ * left-aligned, as panels of one figure (see plot_stack). The panels stay
+ * usable; the new figure is counted at the panels' total size. */
+static int l_stack(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    plot_opts o;
+    lua_settop(L, 2);
+    lua_newtable(L);
+    int anchor = lua_gettop(L);
+    if (lua_isnil(L, 2)) {
+        o = plot_defaults();
+        o.index_base = 1;
+    } else {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        plotarg_opts(L, 2, anchor, &o);
+    }
+    size_t n = lua_rawlen(L, 1);
+    if (n == 0 || n > 64)
+        plotarg_error(L, 1, "%d panels (1..64 allowed)", (int)n);
+    const plot **panels = plotarg_scratch(L, n, sizeof *panels);
+    double w = 0, h = 0;
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 1, (lua_Integer)i + 1);
+        plot_ud *pu = luaL_testudata(L, -1, NMLUA_PLOT);
+        if (!pu)
+            plotarg_error(L, 1, "panel %d must be a plot, not %s", (int)i + 1,
+                          luaL_typename(L, -1));
+        plot_info in;
+        if (!pu->p || plot_get_info(pu->p, &in) != NM_OK)
+            plotarg_error(L, 1, "panel %d has been freed", (int)i + 1);
+        panels[i] = pu->p;
+        w = fmax(w, in.width);
+        h += in.height + in.dpi / 18;   /* and the 4 pt gap */
+        if (i == 0 && o.title)
+            h += in.dpi * 0.6;          /* room for a title */
+        lua_pop(L, 1);
+    }
+    plot_ud *u = push_counted(L, &o, "stack", (size_t)(w * h * 4));
+    return plotobj_finish(L, u, plot_stack(u->p, panels, (int)n));
+}
+
 void nmlua_open_plot(lua_State *L, int nm)
 {
     static const luaL_Reg methods[] = {
@@ -448,7 +495,8 @@ void nmlua_open_plot(lua_State *L, int nm)
     static const luaL_Reg fns[] = {
         {"bars", l_bars},       {"stacked", l_stacked},
         {"heatmap", l_heatmap}, {"lines", l_lines},
-        {"table", l_table},     {NULL, NULL},
+        {"table", l_table},     {"stack", l_stack},
+        {NULL, NULL},
     };
     nmlua_newmetatable(L, NMLUA_PLOT);
     luaL_setfuncs(L, meta, 0);

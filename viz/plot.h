@@ -158,6 +158,15 @@ int plot_lines(plot *p, const plot_line_data *d);
  * options the figure is sized to the table; otherwise it must fit. */
 int plot_table(plot *p, int rows, int cols, const char *const *cells);
 
+/* Stacks n figures already drawn (1..64 panels, each still owned by the
+ * caller) top to bottom into p, left-aligned, 4 pt apart, under p's title
+ * if it has one. With width/height 0 the figure is the widest panel wide
+ * and as tall as all; a fixed size must hold them. Panels drawn with the
+ * same options (cell size, dpi) keep their matrices at the same x: one
+ * scale, aligned axes. Panels must share dpi and theme; the figure takes
+ * them (its own dpi if set). The data rectangle is the first panel's. */
+int plot_stack(plot *p, const plot *const *panels, int n);
+
 /* Engine helpers (plot_model.c). */
 struct nm_model;
 struct nm_layer;

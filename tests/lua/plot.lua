@@ -356,7 +356,6 @@ T.case("energy and utilization from report tables", function()
   T.raises(function() nm.plot.utilization(bad) end, "report.layers[3].util is NaN")
 end)
 
-os.execute("rm -rf " .. dir)
 T.case("every bar label is drawn or said to be left out", function()
   local g, v = {}, {}
   for i = 1, 54 do g[i] = string.format("layer%d.%d.conv%d", i // 12 + 1, i // 3 % 4, i % 3 + 1); v[i] = i end
@@ -367,5 +366,25 @@ T.case("every bar label is drawn or said to be left out", function()
   info = nm.plot.table{header = {"a", "b"}, rows = {{1, 2}}}:info()
   T.eq(info.dpi, 300, "table dpi")
 end)
+
+T.case("stack: panels of one figure", function()
+  local v = nm.tensor({4, 6}, 1)
+  local a = nm.plot.heatmap{values = v, cell = 6, title = "(a)"}
+  local b = nm.plot.heatmap{values = v, cell = 6, title = "(b) a longer title than (a)"}
+  local ia, ib = a:info(), b:info()
+  local st = nm.plot.stack{a, b}
+  local is = st:info()
+  T.eq(is.width, math.max(ia.width, ib.width), "widest panel")
+  T.eq(is.height, ia.height + ib.height + 6, "panels and a 4 pt gap (6 px at 100 dpi)")
+  T.eq(ia.data.x, ib.data.x, "matrices aligned")
+  local _, _, w, h = save_check(st, "stack.png")
+  T.eq({w, h}, {is.width, is.height})
+  T.raises(function() nm.plot.stack{a, 3} end, "panel 2 must be a plot")
+  T.raises(function() nm.plot.stack{} end, "0 panels")
+  b:free()
+  T.raises(function() nm.plot.stack{a, b} end, "panel 2 has been freed")
+end)
+
+os.execute("rm -rf " .. dir)
 
 T.done()

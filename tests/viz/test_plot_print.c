@@ -9,7 +9,9 @@
  *  - a title wider than the figure is made to fit, not cut at the edges;
  *  - a line chart in a column keeps its tick labels apart and its plot
  *    area wide (a wide legend goes under the chart, bars too);
- *  - the header of a column of numbers is right-aligned over them. */
+ *  - the header of a column of numbers is right-aligned over them;
+ *  - the index labels of a small matrix do not run into each other;
+ *  - figures stacked as panels keep their pixels, left-aligned. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -527,4 +529,81 @@ Test(print, index_labels_of_a_small_matrix_stay_apart, .init = setup, .fini = te
         prev = centre;
     }
     test_png_free(&im);
+}
+
+Test(print, stacked_panels_share_scale_and_axes, .init = setup, .fini = teardown)
+{
+    /* the masks of one layer with and without removals, drawn with one
+     * cell size, stacked: each panel's pixels land unchanged, left-aligned,
+     * so the two matrices start at the same x with the same width */
+    nm_model *a = conv64(), *b = conv64();
+    nm_layer *lb = &b->layers[0];
+    lb->filters = nm_tensor_new4(NM_U8, 1, 64, 0, 0, 0);
+    nm_tensor_fill(lb->filters, 1);
+    nm_u8(lb->filters)[3] = 0;
+    plot_opts o = plot_defaults();
+    o.dpi = 150;
+    o.cell = 0.96;   /* 2 px */
+    o.title = "(a) one method";
+    plot *pa = plot_begin(&o);
+    o.title = "(b) a method that removes filters, with a longer title";
+    plot *pb = plot_begin(&o);
+    cr_assert_eq(plot_layer_mask(pa, &a->layers[0], PLOT_MASK_KEPT), NM_OK, "%s", nm_errmsg());
+    cr_assert_eq(plot_layer_mask(pb, lb, PLOT_MASK_KEPT), NM_OK, "%s", nm_errmsg());
+    plot_info ia, ib;
+    cr_assert_eq(plot_get_info(pa, &ia), NM_OK);
+    cr_assert_eq(plot_get_info(pb, &ib), NM_OK);
+    char pa_path[200], pb_path[200];
+    snprintf(pa_path, sizeof pa_path, "%s/a.png", dir);
+    snprintf(pb_path, sizeof pb_path, "%s/b.png", dir);
+    cr_assert_eq(plot_save(pa, pa_path), NM_OK);
+    cr_assert_eq(plot_save(pb, pb_path), NM_OK);
+
+    plot *st = plot_begin(NULL);
+    const plot *panels[2] = {pa, pb};
+    cr_assert_eq(plot_stack(st, panels, 2), NM_OK, "%s", nm_errmsg());
+    plot_info is;
+    cr_assert_eq(plot_get_info(st, &is), NM_OK);
+    cr_assert_float_eq(is.dpi, 150, 1e-9);   /* the panels' dpi */
+    test_png im, ima, imb;
+    test_save_load(st, NULL, &im);
+    cr_assert_eq(test_png_load(pa_path, &ima), 0);
+    cr_assert_eq(test_png_load(pb_path, &imb), 0);
+    int gap = (int)round(4 * 150 / 72.0);
+    cr_assert_eq(im.w, ima.w > imb.w ? ima.w : imb.w);
+    cr_assert_eq(im.h, ima.h + gap + imb.h, "%d vs %d + %d + %d", im.h, ima.h, gap, imb.h);
+    for (int y = 0; y < ima.h; y += 3)
+        for (int x = 0; x < ima.w; x += 3)
+            cr_assert_eq(test_px(&im, x, y), test_px(&ima, x, y), "panel a at %d,%d", x, y);
+    int yb = ima.h + gap;
+    for (int y = 0; y < imb.h; y += 3)
+        for (int x = 0; x < imb.w; x += 3)
+            cr_assert_eq(test_px(&im, x, yb + y), test_px(&imb, x, y), "panel b at %d,%d", x, y);
+    /* the matrices: same x, same width, one scale */
+    cr_assert_eq(ia.data.x, ib.data.x);
+    cr_assert_eq(ia.data.w, ib.data.w);
+    cr_assert_eq(ia.cell_w, 2);
+    cr_assert_eq(ib.cell_w, 2);
+    test_png_free(&im);
+    test_png_free(&ima);
+    test_png_free(&imb);
+
+    /* panels at different dpi, an empty panel: refused, naming the panel */
+    plot_opts o2 = plot_defaults();
+    o2.dpi = 300;
+    plot *pc = plot_begin(&o2);
+    st = plot_begin(NULL);
+    const plot *bad[2] = {pa, pc};
+    cr_assert_eq(plot_stack(st, bad, 2), NM_ERR);
+    cr_assert(strstr(nm_errmsg(), "panel 2"), "%s", nm_errmsg());
+    cr_assert_eq(plot_layer_mask(pc, lb, PLOT_MASK_KEPT), NM_OK, "%s", nm_errmsg());
+    cr_assert_eq(plot_stack(st, bad, 2), NM_ERR);
+    cr_assert(strstr(nm_errmsg(), "dpi"), "%s", nm_errmsg());
+    cr_assert_eq(plot_save(st, path), NM_ERR);   /* nothing drawn, no file */
+    plot_end(st);
+    plot_end(pa);
+    plot_end(pb);
+    plot_end(pc);
+    nm_model_free(a);
+    nm_model_free(b);
 }
