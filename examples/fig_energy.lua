@@ -27,18 +27,12 @@ local where = string.format("ResNet-18, %dx%d array", SIDE, SIDE)
 
 -- Print sizes at 300 dpi: one column (3.5 x 2.5 in) for the systems, the
 -- full text width (7 x 3.5 in) for the per-layer charts.
-local COLUMN = {dpi = 300, width = 1050, height = 750}
-local WIDE = {dpi = 300, width = 2100, height = 1050}
-local function with(size, opts)
-  for k, v in pairs(size) do opts[k] = v end
-  return opts
-end
-F.save(nm.plot.energy(reports, with(COLUMN, {title = "Energy per inference: " .. where})),
+F.save(nm.plot.energy(reports, {size = "column", title = "Energy per inference: " .. where}),
   dir, "energy_systems.png")
-F.save(nm.plot.energy(nmr, with(WIDE, {title = "Energy per layer: " .. nmr.mac .. ", " .. where})),
-  dir, "energy_layers_nm.png")
-F.save(nm.plot.utilization(nmr, with(WIDE,
-  {title = "Utilization per layer: " .. nmr.mac .. ", " .. where})), dir, "utilization_nm.png")
+F.save(nm.plot.energy(nmr, {size = "page",
+  title = "Energy per layer: " .. nmr.mac .. ", " .. where}), dir, "energy_layers_nm.png")
+F.save(nm.plot.utilization(nmr, {size = "page",
+  title = "Utilization per layer: " .. nmr.mac .. ", " .. where}), dir, "utilization_nm.png")
 
 -- Totals as a table; energies in microjoules, cycles relative to the pMAC.
 -- A table sized to fit is drawn at 300 dpi (its 9 pt text at print size).

@@ -367,6 +367,16 @@ T.case("every bar label is drawn or said to be left out", function()
   T.eq(info.dpi, 300, "table dpi")
 end)
 
+T.case("size presets for print", function()
+  local i = nm.plot.bars(bars_opts{size = "column"}):info()
+  T.eq({i.width, i.height, i.dpi}, {1050, 750, 300}, "column: 3.5 x 2.5 in at 300 dpi")
+  i = nm.plot.bars(bars_opts{size = "page"}):info()
+  T.eq({i.width, i.height, i.dpi}, {2100, 1050, 300}, "page: 7 x 3.5 in at 300 dpi")
+  i = nm.plot.bars(bars_opts{size = "column", dpi = 200, height = 600}):info()
+  T.eq({i.width, i.height, i.dpi}, {700, 600, 200}, "dpi and height given win")
+  T.raises(function() nm.plot.bars(bars_opts{size = "poster"}) end, "size must be 'column' or 'page'")
+end)
+
 T.case("stack: panels of one figure", function()
   local v = nm.tensor({4, 6}, 1)
   local a = nm.plot.heatmap{values = v, cell = 6, title = "(a)"}
