@@ -96,6 +96,20 @@ double plot_title_bottom(plot *p, int W)
     return pad + plot_line_height(p, pt) * (split ? 2.4 : 1.4);
 }
 
+double plot_title_width(plot *p, int W)
+{
+    if (!p->title || !*p->title)
+        return 0;
+    double pt;
+    size_t split;
+    title_fit(p, W, &pt, &split);
+    if (!split)
+        return plot_text_width(p, pt, p->title);
+    char line[512];
+    snprintf(line, sizeof line, "%.*s", (int)split, p->title);
+    return fmax(plot_text_width(p, pt, line), plot_text_width(p, pt, p->title + split + 1));
+}
+
 double plot_draw_title(plot *p)
 {
     double pad = plot_px(p, 8);

@@ -311,8 +311,17 @@ int plot_heat_draw(plot *p, const plot_heat_src *s)
     L.group_lines = s->group_m > 0 && s->group_m < s->cols && !L.reduced && L.sx >= 3;
     if (fit_w) {
         double need = L.x0 + L.iw + fmax(leg_w, cb_w) + pad;
-        if (p->title && *p->title)
+        if (p->title && *p->title && fit_h) {
+            /* a title wider than the content is set smaller or in two
+             * lines (the matrix moves down for the second), and widens
+             * the figure only by what still does not fit */
+            double tb = plot_title_bottom(p, PLOT_MAX_SIDE);
+            need = fmax(need, plot_title_width(p, (int)ceil(need)) + 2 * pad);
+            int shift = (int)ceil(plot_title_bottom(p, (int)ceil(need)) - tb);
+            L.y0 += shift;
+        } else if (p->title && *p->title) {
             need = fmax(need, plot_text_width(p, PT_TITLE, p->title) + 2 * pad);
+        }
         if (p->xlabel && *p->xlabel)
             need = fmax(need, plot_text_width(p, PT_LABEL, p->xlabel) + 2 * pad);
         W = (int)ceil(need);

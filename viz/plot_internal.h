@@ -106,6 +106,8 @@ double plot_draw_title(plot *p);
  * before the canvas). A title wider than the figure is set smaller, down
  * to PT_LABEL, then in two lines. */
 double plot_title_bottom(plot *p, int W);
+/* Width of the title's widest line as it is set in a figure W px wide. */
+double plot_title_width(plot *p, int W);
 /* Legend in a column: swatch style 0 = filled square, 1 = line + marker. */
 double plot_legend_width(plot *p, const char *const *names, int n, int style);
 void plot_draw_legend(plot *p, double x, double y, const char *const *names,

@@ -188,6 +188,9 @@ Test(print, heatmap_sized_to_its_content_has_tight_margins, .init = setup, .fini
     check_tight(&d1, "a wide mask", 0.2);
     check_tight(&d2, "a short mask", 0.2);
     check_tight(&d3, NULL, 0.2);
+    /* a title wider than a small matrix is set smaller or split, not a
+     * reason for blank space beside the matrix */
+    check_tight(&d3, "a title much longer than the narrow matrix and its colour bar", 0.2);
 }
 
 /* n category names like a ResNet's layers. */
