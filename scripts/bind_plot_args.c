@@ -304,7 +304,8 @@ int plotarg_series(lua_State *L, int anchor, int *n_points, const char *against,
             for (int g = 0; g < np; g++)
                 if (labels[s * (size_t)np + g] == NULL) {
                     char buf[32];
-                    snprintf(buf, sizeof buf, "%.3g", values[s * (size_t)np + g]);
+                    double v = values[s * (size_t)np + g];   /* as plot_bars writes it */
+                    snprintf(buf, sizeof buf, "%s%.3g", v < 0 ? "\xe2\x88\x92" : "", fabs(v));
                     lua_pushstring(L, buf);
                     labels[s * (size_t)np + g] = plotarg_anchor(L, anchor, -1);
                     lua_pop(L, 1);

@@ -48,7 +48,8 @@ void plot_tick_label(const plot_ticks *t, int i, char *buf, int len)
     double v = t->lo + i * t->step;
     if (fabs(v) < t->step * 1e-6)
         v = 0;   /* no "-0" */
-    snprintf(buf, (size_t)len, "%.*f", t->decimals, v);
+    /* negatives with a true minus sign (U+2212), as typeset numbers have */
+    snprintf(buf, (size_t)len, "%s%.*f", v < 0 ? "\xe2\x88\x92" : "", t->decimals, fabs(v));
 }
 
 double plot_ticks_max_width(plot *p, const plot_ticks *t)

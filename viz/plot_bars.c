@@ -64,8 +64,8 @@ static void label_text(const plot_bar_data *d, int idx, double v, char *buf, int
 {
     if (d->labels)
         snprintf(buf, (size_t)len, "%s", d->labels[idx]);
-    else
-        snprintf(buf, (size_t)len, "%.3g", v);
+    else   /* a true minus sign (U+2212), as on the axis */
+        snprintf(buf, (size_t)len, "%s%.3g", v < 0 ? "\xe2\x88\x92" : "", fabs(v));
 }
 
 /* Copies s into buf, at most max_chars UTF-8 characters: a longer name

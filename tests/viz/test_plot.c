@@ -251,6 +251,12 @@ Test(plot, nice_ticks_are_1_2_5)
     char buf[32];
     plot_tick_label(&t, 3, buf, sizeof buf);
     cr_assert_str_eq(buf, "0.6");
+    /* negative ticks carry a true minus sign (U+2212), not a hyphen */
+    plot_nice_ticks(-3.7, 3.7, 5, &t);
+    plot_tick_label(&t, 0, buf, sizeof buf);
+    cr_assert_str_eq(buf, "\xe2\x88\x92" "4");
+    plot_tick_label(&t, t.n / 2, buf, sizeof buf);
+    cr_assert_str_eq(buf, "0");
 }
 
 /* Every bad argument: NM_ERR, a message naming the problem, no file. */
