@@ -284,6 +284,10 @@ int plot_heat_draw(plot *p, const plot_heat_src *s)
                                  "larger)", w, W, H);
             L.bc = (s->cols + (int64_t)aw - 1) / (int64_t)aw;
             L.br = (s->rows + (int64_t)ah - 1) / (int64_t)ah;
+            if (fit_w || fit_h) {   /* square blocks keep the data's aspect */
+                L.bc = L.br > L.bc ? L.br : L.bc;
+                L.br = L.bc;
+            }
             if (!(L.br > 1 || L.bc > 1) || !L.has_m || L.has_v)
                 break;
             cb_w = heat_colorbar_width(p, 0, 1, "kept fraction");

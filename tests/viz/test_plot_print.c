@@ -188,6 +188,20 @@ Test(print, heatmap_sized_to_its_content_has_tight_margins, .init = setup, .fini
     check_tight(&d1, "a wide mask", 0.2);
     check_tight(&d2, "a short mask", 0.2);
     check_tight(&d3, NULL, 0.2);
+    /* a matrix larger than the figure is reduced by square blocks, so the
+     * drawing keeps the data's aspect (1000 x 2048 is not drawn 2:3) */
+    static uint8_t big[1000 * 2048];
+    for (int i = 0; i < 1000 * 2048; i++)
+        big[i] = (i % 4) < 2;
+    plot_heat_data d4 = {.rows = 1000, .cols = 2048, .mask = big, .group_m = 4};
+    plot *p = plot_begin(NULL);
+    cr_assert_eq(plot_heatmap(p, &d4), NM_OK, "%s", nm_errmsg());
+    plot_info in;
+    cr_assert_eq(plot_get_info(p, &in), NM_OK);
+    double aspect = (double)in.data.w / in.data.h;
+    cr_assert(fabs(aspect / (2048.0 / 1000) - 1) < 0.02, "drawn %d x %d (aspect %.3f, data %.3f)",
+              in.data.w, in.data.h, aspect, 2048.0 / 1000);
+    plot_end(p);
     /* a title wider than a small matrix is set smaller or split, not a
      * reason for blank space beside the matrix */
     check_tight(&d3, "a title much longer than the narrow matrix and its colour bar", 0.2);
