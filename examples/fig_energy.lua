@@ -25,14 +25,17 @@ end
 local nmr = reports[#reports]
 local where = string.format("ResNet-18, %dx%d array", SIDE, SIDE)
 
-F.save(nm.plot.energy(reports, {title = "Energy per inference: " .. where}),
+-- Print sizes at 300 dpi: one column (3.5 x 2.5 in) for the systems, the
+-- full text width (7 x 3.5 in) for the per-layer charts.
+F.save(nm.plot.energy(reports, {size = "column", title = "Energy per inference: " .. where}),
   dir, "energy_systems.png")
-F.save(nm.plot.energy(nmr, {title = "Energy per layer: " .. nmr.mac .. ", " .. where,
-  width = 1100, height = 550}), dir, "energy_layers_nm.png")
-F.save(nm.plot.utilization(nmr, {title = "Utilization per layer: " .. nmr.mac .. ", " .. where,
-  width = 1100, height = 550}), dir, "utilization_nm.png")
+F.save(nm.plot.energy(nmr, {size = "page",
+  title = "Energy per layer: " .. nmr.mac .. ", " .. where}), dir, "energy_layers_nm.png")
+F.save(nm.plot.utilization(nmr, {size = "page",
+  title = "Utilization per layer: " .. nmr.mac .. ", " .. where}), dir, "utilization_nm.png")
 
 -- Totals as a table; energies in microjoules, cycles relative to the pMAC.
+-- A table sized to fit is drawn at 300 dpi (its 9 pt text at print size).
 local rows = {}
 for _, r in ipairs(reports) do
   local t = r.total

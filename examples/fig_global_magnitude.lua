@@ -26,7 +26,7 @@ local params = {model = MODEL, seed = SEED, prune = "global", sparsity = SPARSIT
 F.save(nm.plot.layer_density(pruned, dense, {
   title = string.format("ResNet-18: global magnitude pruning to %d%% sparsity",
     math.floor(SPARSITY * 100 + 0.5)),
-  width = 1100, height = 550, params = params,
+  size = "page", params = params,   -- 7 x 3.5 in at 300 dpi
 }), dir, "global_magnitude_density.png")
 
 -- The same figures as a table: weights kept per layer and overall.

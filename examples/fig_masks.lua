@@ -9,14 +9,23 @@
 -- (input channels at one kernel position for `in`, whole kernels otherwise)
 -- with a separator between groups.
 --
+-- All four whole-layer figures share one cell size (CELL points: 3 px at
+-- 300 dpi) and one layout (room for removal marks is kept even where
+-- nothing is removed), so their matrices have the same size and position
+-- and can be stacked as panels of one figure; so do the four zooms.
+-- Each figure is sized to its content at print resolution.
+--
 --   nmlab run examples/fig_masks.lua [OUTDIR]        (default "out")
 --
--- Writes OUTDIR/mask_<method>.png and OUTDIR/mask_<method>_zoom.png.
+-- Writes OUTDIR/mask_<method>.png and OUTDIR/mask_<method>_zoom.png, and
+-- the four of each stacked as one figure: OUTDIR/masks.png and
+-- OUTDIR/masks_zoom.png (nm.plot.stack).
 -- Needs nm.prune (the pruning bindings).
 local F = require "fig_util"
 
 local MODEL, SEED, LAYER = "resnet18", 1, "layer1.0.conv1"
 local ZOOM_ROWS = 16
+local DPI, CELL, ZOOM_CELL = 300, 0.72, 6   -- points per cell: 3 px and 25 px
 
 F.need("prune", "nm", "nffs", "jointnf")
 local dir = F.outdir()
@@ -64,21 +73,30 @@ local function zoom(l, method)
   return rows, removed
 end
 
-for _, method in ipairs(methods) do
+local panels, zooms = {}, {}
+for i, method in ipairs(methods) do
   local model <close> = nm.zoo(MODEL, {seed = SEED})
   method.prune(model)
   local l = model:layer(LAYER)
   local params = {model = MODEL, seed = SEED, layer = LAYER, method = method.key}
-  F.save(nm.plot.mask(l, {title = LAYER .. ": " .. method.title, width = 1400, height = 270,
-    params = params}), dir, "mask_" .. method.key .. ".png")
+  local letter = "(" .. string.char(96 + i) .. ") "
+  panels[i] = nm.plot.mask(l, {title = letter .. LAYER .. ": " .. method.title, dpi = DPI,
+    cell = CELL, params = params})
+  F.save(panels[i], dir, "mask_" .. method.key .. ".png", true)
   local rows, removed = zoom(l, method)
-  F.save(nm.plot.heatmap{mask = rows, rows_removed = removed, group_m = method.m,
-    title = string.format("%s, first %d filters: %s", LAYER, ZOOM_ROWS, method.title),
+  zooms[i] = nm.plot.heatmap{mask = rows, rows_removed = removed, group_m = method.m,
+    title = string.format("%s%s, first %d filters: %s", letter, LAYER, ZOOM_ROWS, method.title),
     xlabel = method.group == "in" and "input channel (kernel position 1,1)"
                                    or "input channels 1-8, 3x3 kernel each",
-    ylabel = "filter", width = 900, height = 300, params = params},
-    dir, "mask_" .. method.key .. "_zoom.png")
+    ylabel = "filter", dpi = DPI, cell = ZOOM_CELL, params = params}
+  F.save(zooms[i], dir, "mask_" .. method.key .. "_zoom.png", true)
   local s = l:stats()
   print(string.format("%-9s density %.3f, filters kept %d/%d", method.key, s.density,
     s.filters_kept, s.filters))
 end
+
+-- The four panels as one figure each: same cell size, matrices aligned.
+local all = {model = MODEL, seed = SEED, layer = LAYER, methods = "nm_in nm_kernel nffs jointnf"}
+F.save(nm.plot.stack(panels, {params = all}), dir, "masks.png")
+F.save(nm.plot.stack(zooms, {params = all}), dir, "masks_zoom.png")
+for i = 1, #methods do panels[i]:free(); zooms[i]:free() end

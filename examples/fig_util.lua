@@ -51,13 +51,14 @@ function F.need(module, ...)
   end
 end
 
---- F.save(plot, dir, name): writes the PNG, prints its path, raises on failure.
-function F.save(p, dir, name)
+--- F.save(plot, dir, name [, keep]): writes the PNG, prints its path, raises
+--- on failure; frees the plot unless `keep` (to stack it into a figure later).
+function F.save(p, dir, name, keep)
   local path = dir .. "/" .. name
   local ok, err = p:save(path)
   if not ok then error(err, 0) end
   print("wrote " .. path)
-  p:free()
+  if not keep then p:free() end
   return path
 end
 

@@ -18,24 +18,33 @@
 /* --- the plot object ----------------------------------------------------- */
 
 /* Bytes of the figure's pixels: the requested size, or the default
- * 8 x 5 inches at the dpi (what tables sized to fit rarely exceed). */
-static size_t figure_bytes(const plot_opts *o)
+ * 8 x 5 inches at the dpi (what fitted figures rarely exceed; a table
+ * fitted with dpi 0, drawn at 300 dpi, is counted as at 100 here). A
+ * rows x cols matrix drawn with `cell` set is counted at its cell size
+ * plus 4 x 3 inches of margins. plotobj_finish counts any excess once the
+ * real size is known. */
+static size_t figure_bytes(const plot_opts *o, int64_t rows, int64_t cols)
 {
     double dpi = o->dpi > 0 ? o->dpi : 100;
     double w = o->width ? o->width : 8 * dpi, h = o->height ? o->height : 5 * dpi;
+    if (o->cell > 0 && rows > 0 && cols > 0) {
+        double c = fmax(1, round(o->cell * dpi / 72));
+        if (!o->width)
+            w = fmin(PLOT_MAX_SIDE, (double)cols * c + 4 * dpi);
+        if (!o->height)
+            h = fmin(PLOT_MAX_SIDE, (double)rows * c + 3 * dpi);
+    }
     return (size_t)(w * h * 4);
 }
 
-/* Pushes a new plot object and begins its figure; raises with the plot
- * layer's message for bad options. */
-plot_ud *plotobj_push(lua_State *L, const plot_opts *o, const char *kind)
+/* Pushes a new plot object counting `bytes` against the memory limit. */
+static plot_ud *push_counted(lua_State *L, const plot_opts *o, const char *kind, size_t bytes)
 {
     plot_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->p = NULL;
     u->counted = 0;
     u->kind = kind;
     luaL_setmetatable(L, NMLUA_PLOT);
-    size_t bytes = figure_bytes(o);
     if (nmlua_mem_reserve(L, bytes) != NM_OK)
         luaL_error(L, "%s", nm_errmsg());
     u->counted = bytes;
@@ -43,6 +52,19 @@ plot_ud *plotobj_push(lua_State *L, const plot_opts *o, const char *kind)
     if (u->p == NULL)
         luaL_error(L, "nm.plot.%s: %s", kind, nm_errmsg());
     return u;
+}
+
+plot_ud *plotobj_push_matrix(lua_State *L, const plot_opts *o, const char *kind, int64_t rows,
+                             int64_t cols)
+{
+    return push_counted(L, o, kind, figure_bytes(o, rows, cols));
+}
+
+/* Pushes a new plot object and begins its figure; raises with the plot
+ * layer's message for bad options. */
+plot_ud *plotobj_push(lua_State *L, const plot_opts *o, const char *kind)
+{
+    return plotobj_push_matrix(L, o, kind, 0, 0);
 }
 
 static void free_plot(lua_State *L, plot_ud *u)
@@ -67,6 +89,20 @@ int plotobj_finish(lua_State *L, plot_ud *u, int status)
         free_plot(L, u);
         return lua_error(L);
     }
+    /* A figure sized to its content (a table, a heatmap with `cell`) may
+     * be larger than the estimate: count the rest, or give it up. */
+    plot_info in;
+    if (plot_get_info(u->p, &in) == NM_OK) {
+        size_t real = (size_t)in.width * (size_t)in.height * 4;
+        if (real > u->counted) {
+            if (nmlua_mem_reserve(L, real - u->counted) != NM_OK) {
+                lua_pushfstring(L, "nm.plot.%s: %s", u->kind, nm_errmsg());
+                free_plot(L, u);
+                return lua_error(L);
+            }
+            u->counted = real;
+        }
+    }
     return 1;
 }
 
@@ -89,6 +125,51 @@ static int p_save(lua_State *L)
         return 2;
     }
     lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* p:info() -> {width=, height=, dpi=, data = {x=, y=, w=, h=}, cell_w=,
+ * cell_h=, x_labels=, x_labels_drawn=, x_label_angle=, x_label_pt=}: what
+ * the chart did with its space (1-based x/y of the data area's top left). */
+static int p_info(lua_State *L)
+{
+    plot_ud *u = check_plot(L, 1);
+    plot_info in;
+    if (plot_get_info(u->p, &in) != NM_OK)
+        return luaL_error(L, "%s", nm_errmsg());
+    lua_createtable(L, 0, 10);
+    lua_pushinteger(L, in.width);
+    lua_setfield(L, -2, "width");
+    lua_pushinteger(L, in.height);
+    lua_setfield(L, -2, "height");
+    lua_pushnumber(L, in.dpi);
+    lua_setfield(L, -2, "dpi");
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, in.data.x + 1);
+    lua_setfield(L, -2, "x");
+    lua_pushinteger(L, in.data.y + 1);
+    lua_setfield(L, -2, "y");
+    lua_pushinteger(L, in.data.w);
+    lua_setfield(L, -2, "w");
+    lua_pushinteger(L, in.data.h);
+    lua_setfield(L, -2, "h");
+    lua_setfield(L, -2, "data");
+    if (in.cell_w > 0) {
+        lua_pushinteger(L, in.cell_w);
+        lua_setfield(L, -2, "cell_w");
+        lua_pushinteger(L, in.cell_h);
+        lua_setfield(L, -2, "cell_h");
+    }
+    if (in.x_labels > 0) {
+        lua_pushinteger(L, in.x_labels);
+        lua_setfield(L, -2, "x_labels");
+        lua_pushinteger(L, in.x_labels_drawn);
+        lua_setfield(L, -2, "x_labels_drawn");
+        lua_pushnumber(L, in.x_label_angle);
+        lua_setfield(L, -2, "x_label_angle");
+        lua_pushnumber(L, in.x_label_pt);
+        lua_setfield(L, -2, "x_label_pt");
+    }
     return 1;
 }
 
@@ -357,14 +438,56 @@ static int l_heatmap(lua_State *L)
     if ((d.vmin != 0 || d.vmax != 0) && !(d.vmin < d.vmax))
         plotarg_error(L, 1, "vmin (%f) must be below vmax (%f)", d.vmin, d.vmax);
     d.value_label = plotarg_string(L, 1, anchor, "value_label");
-    plot_ud *u = plotobj_push(L, &o, "heatmap");
+    plot_ud *u = plotobj_push_matrix(L, &o, "heatmap", d.rows, d.cols);
     return plotobj_finish(L, u, plot_heatmap(u->p, &d));
+}
+
+/* nm.plot.stack({plot, ...} [, opts]): the figures stacked top to bottom,
+ * left-aligned, as panels of one figure (see plot_stack). The panels stay
+ * usable; the new figure is counted at the panels' total size. */
+static int l_stack(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    plot_opts o;
+    lua_settop(L, 2);
+    lua_newtable(L);
+    int anchor = lua_gettop(L);
+    if (lua_isnil(L, 2)) {
+        o = plot_defaults();
+        o.index_base = 1;
+    } else {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        plotarg_opts(L, 2, anchor, &o);
+    }
+    size_t n = lua_rawlen(L, 1);
+    if (n == 0 || n > 64)
+        plotarg_error(L, 1, "%d panels (1..64 allowed)", (int)n);
+    const plot **panels = plotarg_scratch(L, n, sizeof *panels);
+    double w = 0, h = 0;
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 1, (lua_Integer)i + 1);
+        plot_ud *pu = luaL_testudata(L, -1, NMLUA_PLOT);
+        if (!pu)
+            plotarg_error(L, 1, "panel %d must be a plot, not %s", (int)i + 1,
+                          luaL_typename(L, -1));
+        plot_info in;
+        if (!pu->p || plot_get_info(pu->p, &in) != NM_OK)
+            plotarg_error(L, 1, "panel %d has been freed", (int)i + 1);
+        panels[i] = pu->p;
+        w = fmax(w, in.width);
+        h += in.height + in.dpi / 18;   /* and the 4 pt gap */
+        if (i == 0 && o.title)
+            h += in.dpi * 0.6;          /* room for a title */
+        lua_pop(L, 1);
+    }
+    plot_ud *u = push_counted(L, &o, "stack", (size_t)(w * h * 4));
+    return plotobj_finish(L, u, plot_stack(u->p, panels, (int)n));
 }
 
 void nmlua_open_plot(lua_State *L, int nm)
 {
     static const luaL_Reg methods[] = {
-        {"save", p_save}, {"free", p_free}, {NULL, NULL},
+        {"save", p_save}, {"free", p_free}, {"info", p_info}, {NULL, NULL},
     };
     static const luaL_Reg meta[] = {
         {"__gc", p_free}, {"__close", p_free}, {"__tostring", p_tostring}, {NULL, NULL},
@@ -372,7 +495,8 @@ void nmlua_open_plot(lua_State *L, int nm)
     static const luaL_Reg fns[] = {
         {"bars", l_bars},       {"stacked", l_stacked},
         {"heatmap", l_heatmap}, {"lines", l_lines},
-        {"table", l_table},     {NULL, NULL},
+        {"table", l_table},     {"stack", l_stack},
+        {NULL, NULL},
     };
     nmlua_newmetatable(L, NMLUA_PLOT);
     luaL_setfuncs(L, meta, 0);

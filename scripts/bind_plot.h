@@ -28,6 +28,10 @@ typedef struct {
 /* Pushes a new plot object and begins its figure with options o; raises
  * with the plot layer's message for bad options or past the memory limit. */
 plot_ud *plotobj_push(lua_State *L, const plot_opts *o, const char *kind);
+/* The same for a rows x cols matrix (heatmaps, masks): with the `cell`
+ * option the figure is counted at that cell size. */
+plot_ud *plotobj_push_matrix(lua_State *L, const plot_opts *o, const char *kind, int64_t rows,
+                             int64_t cols);
 /* After a chart call: returns 1 (the object on top) if status is NM_OK,
  * else frees the figure and raises "nm.plot.<kind>: <message>". */
 int plotobj_finish(lua_State *L, plot_ud *u, int status);

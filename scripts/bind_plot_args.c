@@ -175,6 +175,25 @@ void plotarg_opts(lua_State *L, int arg, int anchor, plot_opts *o)
     o->width = plotarg_size(L, arg, "width", PLOT_MAX_SIDE);
     o->height = plotarg_size(L, arg, "height", PLOT_MAX_SIDE);
     o->dpi = plotarg_number(L, arg, "dpi", 0);
+    o->cell = plotarg_number(L, arg, "cell", 0);
+    /* size = "column" | "page": the printed size of a paper figure at
+     * 300 dpi (3.5 x 2.5 in, 7 x 3.5 in); width, height, dpi still win */
+    static const char *const sizes[] = {"column", "page", NULL};
+    if (lua_getfield(L, arg, "size") != LUA_TNIL) {
+        lua_pop(L, 1);
+        int page = plotarg_choice(L, arg, "size", sizes);
+        if (o->dpi == 0)
+            o->dpi = 300;
+        if (o->width == 0)
+            o->width = (int)lround((page ? 7.0 : 3.5) * o->dpi);
+        if (o->height == 0)
+            o->height = (int)lround((page ? 3.5 : 2.5) * o->dpi);
+        if (o->width > PLOT_MAX_SIDE || o->height > PLOT_MAX_SIDE)
+            plotarg_error(L, arg, "size '%s' at %f dpi is over %d pixels a side",
+                          sizes[page], o->dpi, PLOT_MAX_SIDE);
+    } else {
+        lua_pop(L, 1);
+    }
     o->theme = plotarg_choice(L, arg, "theme", themes) ? PLOT_THEME_DARK : PLOT_THEME_LIGHT;
     o->title = plotarg_string(L, arg, anchor, "title");
     o->xlabel = plotarg_string(L, arg, anchor, "xlabel");
@@ -285,7 +304,8 @@ int plotarg_series(lua_State *L, int anchor, int *n_points, const char *against,
             for (int g = 0; g < np; g++)
                 if (labels[s * (size_t)np + g] == NULL) {
                     char buf[32];
-                    snprintf(buf, sizeof buf, "%.3g", values[s * (size_t)np + g]);
+                    double v = values[s * (size_t)np + g];   /* as plot_bars writes it */
+                    snprintf(buf, sizeof buf, "%s%.3g", v < 0 ? "\xe2\x88\x92" : "", fabs(v));
                     lua_pushstring(L, buf);
                     labels[s * (size_t)np + g] = plotarg_anchor(L, anchor, -1);
                     lua_pop(L, 1);

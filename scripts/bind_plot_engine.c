@@ -64,7 +64,7 @@ static int l_mask(lua_State *L)
     if (!nm_layer_prunable(l))
         plotarg_error(L, 1, "layer '%s' (%s) has no prunable weight", l->name,
                   nm_layer_kind_name(l->kind));
-    plot_ud *u = plotobj_push(L, &o, "mask");
+    plot_ud *u = plotobj_push_matrix(L, &o, "mask", nm_layer_rows(l), nm_layer_cols(l));
     return plotobj_finish(L, u, plot_layer_mask(u->p, l, view ? PLOT_MASK_MAGNITUDE
                                                           : PLOT_MASK_KEPT));
 }

@@ -12,7 +12,7 @@ plot_opts plot_defaults(void)
 {
     plot_opts o;
     memset(&o, 0, sizeof o);
-    o.dpi = 100;
+    o.dpi = 0;   /* automatic: 100, or PLOT_TABLE_DPI for a table sized to fit */
     o.theme = PLOT_THEME_LIGHT;
     return o;
 }
@@ -88,6 +88,10 @@ plot *plot_begin(const plot_opts *o)
         nm_seterr("plot: index_base %d must be 0 or 1", o->index_base);
         return NULL;
     }
+    if (!isfinite(o->cell) || o->cell < 0 || o->cell > 1000) {
+        nm_seterr("plot: cell %g points is out of range (0..1000, 0 = fit)", o->cell);
+        return NULL;
+    }
     if (o->theme != PLOT_THEME_LIGHT && o->theme != PLOT_THEME_DARK) {
         nm_seterr("plot: unknown theme %d", (int)o->theme);
         return NULL;
@@ -108,6 +112,8 @@ plot *plot_begin(const plot_opts *o)
     p->height = o->height;
     p->dpi = dpi;
     p->px_per_pt = dpi / 72.0;
+    p->dpi_auto = o->dpi == 0;
+    p->cell_pt = o->cell;
     p->theme = o->theme;
     p->index_base = o->index_base;
     plot_theme_colors(p->theme, &p->col);
@@ -184,6 +190,7 @@ int plot_canvas(plot *p, int w, int h, const char *kind)
     p->surf = s;
     p->cr = cr;
     p->kind = kind;
+    memset(&p->info, 0, sizeof p->info);
     setup_context(p);
     plot_set_rgb(p, p->col.bg);
     cairo_paint(cr);
@@ -278,6 +285,18 @@ int plot_data_rect(const plot *p, plot_rect *r)
     if (!p || !p->kind)
         return nm_seterr("plot: nothing drawn yet");
     *r = p->data;
+    return NM_OK;
+}
+
+int plot_get_info(const plot *p, plot_info *i)
+{
+    if (!p || !p->kind)
+        return nm_seterr("plot: nothing drawn yet");
+    *i = p->info;
+    i->width = cairo_image_surface_get_width(p->surf);
+    i->height = cairo_image_surface_get_height(p->surf);
+    i->dpi = p->dpi;
+    i->data = p->data;
     return NM_OK;
 }
 

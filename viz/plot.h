@@ -35,8 +35,11 @@ typedef enum { PLOT_RAMP_VIRIDIS = 0, PLOT_RAMP_CIVIDIS } plot_ramp;
 
 /* Figure options. Strings are copied by plot_begin; NULL means none. */
 typedef struct {
-    int width, height;   /* pixels; 0 = 8 x 5 inches at dpi (tables: fit content) */
-    double dpi;          /* text and lines scale with it (1 pt = dpi/72 px); 0 = 100 */
+    int width, height;   /* pixels; 0 = 8 x 5 inches at dpi (heatmaps: at most
+                            that, shrunk to the content; tables: fit content) */
+    double dpi;          /* text and lines scale with it (1 pt = dpi/72 px);
+                            0 = 100, or PLOT_TABLE_DPI (300) for a table
+                            sized to fit */
     plot_theme theme;
     const char *title;
     const char *xlabel, *ylabel;
@@ -44,6 +47,10 @@ typedef struct {
     const char *font;    /* TrueType file; NULL = PLOT_DEFAULT_FONT */
     int index_base;      /* first row/column label of heatmaps and masks:
                             0 (C, default) or 1 (Lua's counting) */
+    double cell;         /* heatmaps and masks: side of one cell in points,
+                            rounded to whole pixels (>= 1); 0 = the largest
+                            that fits. Figures drawn with the same cell,
+                            dpi and matrix shape share scale and axes */
 } plot_opts;
 
 typedef struct plot plot;
@@ -65,7 +72,25 @@ int plot_save(plot *p, const char *path);
 /* Where the chart's data went; NM_ERR before a chart is drawn. */
 int plot_data_rect(const plot *p, plot_rect *r);
 
-/* Grouped or stacked bars. values[s * n_groups + g] is series s in group g. */
+/* What a drawn chart did with its space, for callers and tests. */
+typedef struct {
+    int width, height;       /* figure, pixels */
+    double dpi;
+    plot_rect data;          /* as plot_data_rect */
+    int cell_w, cell_h;      /* heatmaps: pixels per drawn cell (0 otherwise) */
+    int x_labels;            /* bars: category labels to draw (n_groups) */
+    int x_labels_drawn;      /* ... and how many were drawn; when fewer, a
+                                note under the chart says which */
+    double x_label_angle;    /* degrees: 0, 45 or 90 */
+    double x_label_pt;       /* their font size in points */
+} plot_info;
+/* Fills *i for a drawn chart; NM_ERR before a chart is drawn. */
+int plot_get_info(const plot *p, plot_info *i);
+
+/* Grouped or stacked bars. values[s * n_groups + g] is series s in group g.
+ * Every group name is drawn (turned, made smaller down to 6 pt, the figure
+ * widened when width is 0); only a fixed width shows every k-th, said in a
+ * note under the chart (plot_info.x_labels_drawn). */
 typedef struct {
     int n_groups;
     const char *const *groups;   /* n_groups category names (x axis) */
@@ -87,8 +112,10 @@ int plot_bars(plot *p, const plot_bar_data *d);
 int plot_stacked(plot *p, const plot_bar_data *d);
 
 /* Heatmap of a rows x cols matrix, one pixel per cell scaled up with nearest
- * neighbour, centred in the space left by the title, axes and the colour bar
- * or legend (which sit right beside the matrix). Modes:
+ * neighbour to whole pixels per cell (opts.cell, or the largest that fits).
+ * With width/height 0 the figure shrinks to the matrix and what goes around
+ * it; in a fixed size the matrix is centred in the space left by the title,
+ * axes and the colour bar or legend (which sit right beside it). Modes:
  *   values only         ramp + labelled colour bar;
  *   mask only           kept / pruned cells in two colours + legend;
  *   values and mask     kept cells on the ramp, pruned cells in the pruned colour.
@@ -130,6 +157,15 @@ int plot_lines(plot *p, const plot_line_data *d);
  * Cells that look like numbers are right-aligned. With width/height 0 in the
  * options the figure is sized to the table; otherwise it must fit. */
 int plot_table(plot *p, int rows, int cols, const char *const *cells);
+
+/* Stacks n figures already drawn (1..64 panels, each still owned by the
+ * caller) top to bottom into p, left-aligned, 4 pt apart, under p's title
+ * if it has one. With width/height 0 the figure is the widest panel wide
+ * and as tall as all; a fixed size must hold them. Panels drawn with the
+ * same options (cell size, dpi) keep their matrices at the same x: one
+ * scale, aligned axes. Panels must share dpi and theme; the figure takes
+ * them (its own dpi if set). The data rectangle is the first panel's. */
+int plot_stack(plot *p, const plot *const *panels, int n);
 
 /* Engine helpers (plot_model.c). */
 struct nm_model;

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Ticks at multiples of a step of 1, 2 or 5 times a power of ten, chosen so
@@ -32,12 +33,23 @@ void plot_nice_ticks(double lo, double hi, int target, plot_ticks *t)
     t->decimals = dec > 0 ? dec : 0;
 }
 
+void plot_y_ticks(plot *p, double lo, double hi, double avail, plot_ticks *t)
+{
+    double lh = plot_line_height(p, PT_TICK);
+    for (int target = 5; target >= 1; target--) {
+        plot_nice_ticks(lo, hi, target, t);
+        if (t->n <= 2 || avail / (t->n - 1) >= lh * 1.6)
+            return;
+    }
+}
+
 void plot_tick_label(const plot_ticks *t, int i, char *buf, int len)
 {
     double v = t->lo + i * t->step;
     if (fabs(v) < t->step * 1e-6)
         v = 0;   /* no "-0" */
-    snprintf(buf, (size_t)len, "%.*f", t->decimals, v);
+    /* negatives with a true minus sign (U+2212), as typeset numbers have */
+    snprintf(buf, (size_t)len, "%s%.*f", v < 0 ? "\xe2\x88\x92" : "", t->decimals, fabs(v));
 }
 
 double plot_ticks_max_width(plot *p, const plot_ticks *t)
@@ -53,15 +65,71 @@ double plot_ticks_max_width(plot *p, const plot_ticks *t)
     return w;
 }
 
+/* How the title fits a figure W px wide: its size (PT_TITLE, made smaller
+ * down to PT_LABEL if it is wider than the figure less its margins) and,
+ * if even that is too wide, the byte where a second line starts (the
+ * space nearest the middle), else 0. */
+static void title_fit(plot *p, int W, double *pt, size_t *split)
+{
+    double room = W - 2 * plot_px(p, 8);
+    *split = 0;
+    for (*pt = PT_TITLE; *pt > PT_LABEL; *pt -= 0.5)
+        if (plot_text_width(p, *pt, p->title) <= room)
+            return;
+    if (plot_text_width(p, *pt, p->title) <= room)
+        return;
+    size_t n = strlen(p->title), best = 0;
+    for (size_t i = 1; i + 1 < n; i++)
+        if (p->title[i] == ' ' && (best == 0 || labs((long)(2 * i) - (long)n) <
+                                                    labs((long)(2 * best) - (long)n)))
+            best = i;
+    *split = best;
+}
+
+double plot_title_bottom(plot *p, int W)
+{
+    double pad = plot_px(p, 8);
+    if (!p->title || !*p->title)
+        return pad;
+    double pt;
+    size_t split;
+    title_fit(p, W, &pt, &split);
+    return pad + plot_line_height(p, pt) * (split ? 2.4 : 1.4);
+}
+
+double plot_title_width(plot *p, int W)
+{
+    if (!p->title || !*p->title)
+        return 0;
+    double pt;
+    size_t split;
+    title_fit(p, W, &pt, &split);
+    if (!split)
+        return plot_text_width(p, pt, p->title);
+    char line[512];
+    snprintf(line, sizeof line, "%.*s", (int)split, p->title);
+    return fmax(plot_text_width(p, pt, line), plot_text_width(p, pt, p->title + split + 1));
+}
+
 double plot_draw_title(plot *p)
 {
     double pad = plot_px(p, 8);
     if (!p->title || !*p->title)
         return pad;
-    double h = plot_line_height(p, PT_TITLE);
-    plot_text(p, PT_TITLE, p->title, cairo_image_surface_get_width(p->surf) / 2.0, pad, 0.5, 0, 0,
-              p->col.fg);
-    return pad + h * 1.4;
+    int W = cairo_image_surface_get_width(p->surf);
+    double pt;
+    size_t split;
+    title_fit(p, W, &pt, &split);
+    double h = plot_line_height(p, pt);
+    if (!split) {
+        plot_text(p, pt, p->title, W / 2.0, pad, 0.5, 0, 0, p->col.fg);
+        return pad + h * 1.4;
+    }
+    char line[512];
+    snprintf(line, sizeof line, "%.*s", (int)split, p->title);
+    plot_text(p, pt, line, W / 2.0, pad, 0.5, 0, 0, p->col.fg);
+    plot_text(p, pt, p->title + split + 1, W / 2.0, pad + h, 0.5, 0, 0, p->col.fg);
+    return pad + h * 2.4;
 }
 
 static double legend_swatch_w(plot *p, int style)
@@ -104,6 +172,68 @@ void plot_draw_legend(plot *p, double x, double y, const char *const *names,
                          (int)lround(x) + s, (int)lround(cy - s / 2.0) + s, colors[i]);
         }
         plot_text(p, PT_LEGEND, names[i], x + sw + plot_px(p, 5), cy, 0, 0.5, 0, p->col.fg);
+    }
+}
+
+/* Width of legend item i laid out in a row: swatch, gap, text, spacing. */
+static double row_item_w(plot *p, const char *name, int style)
+{
+    return legend_swatch_w(p, style) + plot_px(p, 5) + plot_text_width(p, PT_LEGEND, name) +
+           plot_px(p, 12);
+}
+
+int plot_legend_below(plot *p, const char *const *names, int n, int style, int W)
+{
+    return names && n > 0 && plot_legend_width(p, names, n, style) > 0.25 * W;
+}
+
+double plot_legend_rows_height(plot *p, const char *const *names, int n, int style, double w)
+{
+    if (!names || n <= 0)
+        return 0;
+    int rows = 1;
+    double x = 0;
+    for (int i = 0; i < n; i++) {
+        double iw = row_item_w(p, names[i], style);
+        if (x > 0 && x + iw > w) {
+            rows++;
+            x = 0;
+        }
+        x += iw;
+    }
+    return rows * plot_line_height(p, PT_LEGEND) * 1.35;
+}
+
+void plot_draw_legend_rows(plot *p, double x0, double y, double w, const char *const *names,
+                           const plot_rgb *colors, int n, int style)
+{
+    double lh = plot_line_height(p, PT_LEGEND), row = lh * 1.35, sw = legend_swatch_w(p, style);
+    int i = 0;
+    while (i < n) {
+        /* the items of this row, then the row centred in w */
+        int j = i;
+        double rw = 0;
+        while (j < n && (j == i || rw + row_item_w(p, names[j], style) <= w))
+            rw += row_item_w(p, names[j++], style);
+        double x = x0 + fmax(0, (w - (rw - plot_px(p, 12))) / 2), cy = y + lh / 2;
+        for (int k = i; k < j; k++) {
+            if (style == 1) {
+                cairo_set_line_width(p->cr, plot_px(p, 1.5));
+                plot_set_rgb(p, colors[k]);
+                cairo_move_to(p->cr, x, cy);
+                cairo_line_to(p->cr, x + sw, cy);
+                cairo_stroke(p->cr);
+                plot_marker(p, k, x + sw / 2, cy, plot_px(p, 3), colors[k]);
+            } else {
+                int s = (int)lround(sw);
+                plot_fill_px(p, (int)lround(x), (int)lround(cy - s / 2.0), (int)lround(x) + s,
+                             (int)lround(cy - s / 2.0) + s, colors[k]);
+            }
+            plot_text(p, PT_LEGEND, names[k], x + sw + plot_px(p, 5), cy, 0, 0.5, 0, p->col.fg);
+            x += row_item_w(p, names[k], style);
+        }
+        y += row;
+        i = j;
     }
 }
 

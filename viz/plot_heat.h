@@ -27,14 +27,39 @@ typedef struct {
     double gap, mark_w;      /* spacing and removal mark thickness, px */
     double row_mark;         /* margin taken by row marks (0 = none) */
     double bottom;           /* lowest y the matrix area may use */
+    double under;            /* where the x label and the note start */
+    double xlabel_cx, ylabel_cy;   /* centres of the axis labels: on the
+                                      matrix, moved in when it is smaller
+                                      than they are */
     int group_lines;         /* N:M separators drawn */
     int64_t rows_gone, cols_gone;   /* flagged rows / columns */
     plot_ticks rt, ct;       /* row and column index ticks */
 } heat_layout;
 
+/* The note under a heatmap: "; "-joined pieces in up to HEAT_NOTE_LINES
+ * lines, each kept under a width where it can be. */
+#define HEAT_NOTE_LINES 4
+typedef struct {
+    char line[HEAT_NOTE_LINES][256];
+    int n;                   /* lines used */
+    double x;                /* left edge of the lines */
+    double widest_piece;     /* px: no line can be narrower than this */
+} heat_note;
+/* Builds the note for the decided layout, wrapping at max_w pixels into at
+ * most max_lines lines (the last one takes what is left). */
+void heat_note_build(plot *p, const plot_heat_src *s, const heat_layout *L, double max_w,
+                     int max_lines, heat_note *nt);
+/* Lowest y the legend and colour bar beside the matrix reach. */
+double heat_side_bottom(plot *p, const heat_layout *L);
+
 /* Index ticks for base..base+n-1 (nice steps, first tick moved up to base)
  * and the widest of their labels. */
 void heat_index_ticks(int64_t n, int base, plot_ticks *t);
+/* The same once the matrix is px pixels along this axis: fewer ticks while
+ * their labels would touch (across = 1: labels side by side under the
+ * columns; 0: rows, at least 1.3 lines apart); just the first if even two
+ * do not fit. */
+void heat_index_ticks_fit(plot *p, int64_t n, int base, double px, int across, plot_ticks *t);
 double heat_index_ticks_width(plot *p, const plot_ticks *t, int64_t n, int base);
 /* Width of a colour bar with its ticks and rotated label. */
 double heat_colorbar_width(plot *p, double lo, double hi, const char *label);
@@ -46,6 +71,6 @@ void heat_draw_index_axes(plot *p, const plot_heat_src *s, const heat_layout *L)
 /* Legend (kept / pruned / removed) and colour bar beside the matrix. */
 void heat_draw_side(plot *p, const plot_heat_src *s, const heat_layout *L);
 /* Note under the matrix (size, blocks, groups, removals) and axis labels. */
-void heat_draw_note(plot *p, const plot_heat_src *s, const heat_layout *L, double pad, int dx);
+void heat_draw_note(plot *p, const heat_note *nt, const heat_layout *L, double pad, int dx);
 
 #endif

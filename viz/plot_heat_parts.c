@@ -55,11 +55,12 @@ double heat_colorbar_width(plot *p, double lo, double hi, const char *label)
     return w;
 }
 
-/* Integer ticks for indices base..base+n-1: nice steps, the first tick
- * moved up to `base` when the nice start falls below it (1, 20, 40, ...). */
-void heat_index_ticks(int64_t n, int base, plot_ticks *t)
+/* Integer ticks for indices base..base+n-1 at about `target` intervals:
+ * nice steps, the first tick moved up to `base` when the nice start falls
+ * below it (1, 20, 40, ...). */
+static void index_ticks(int64_t n, int base, int target, plot_ticks *t)
 {
-    plot_nice_ticks(base, (double)(n > 1 ? n - 1 + base : 1 + base), 5, t);
+    plot_nice_ticks(base, (double)(n > 1 ? n - 1 + base : 1 + base), target, t);
     if (t->step < 1) {
         t->step = 1;
         t->lo = base;
@@ -67,6 +68,8 @@ void heat_index_ticks(int64_t n, int base, plot_ticks *t)
     }
     t->decimals = 0;
 }
+
+void heat_index_ticks(int64_t n, int base, plot_ticks *t) { index_ticks(n, base, 5, t); }
 
 /* Index value of tick i (first tick clamped up to base). */
 static double index_tick(const plot_ticks *t, int i, int base)
@@ -76,6 +79,36 @@ static double index_tick(const plot_ticks *t, int i, int base)
 }
 
 static void index_label(double v, char *buf, size_t len) { snprintf(buf, len, "%.0f", v); }
+
+void heat_index_ticks_fit(plot *p, int64_t n, int base, double px, int across, plot_ticks *t)
+{
+    double lh = plot_line_height(p, PT_TICK);
+    char buf[32];
+    for (int target = 5; target >= 1; target--) {
+        index_ticks(n, base, target, t);
+        int ok = 1;
+        double prev = -1, prev_w = 0;
+        for (int i = 0; i < t->n && ok; i++) {
+            double v = index_tick(t, i, base);
+            if (v > n - 1 + base)
+                break;
+            index_label(v, buf, sizeof buf);
+            double w = plot_text_width(p, PT_TICK, buf);
+            if (prev >= 0) {
+                double d = (v - prev) * px / (double)n;
+                ok = across ? d >= (w + prev_w) / 2 + plot_px(p, 4) : d >= lh * 1.3;
+            }
+            prev = v;
+            prev_w = w;
+        }
+        if (ok)
+            return;
+    }
+    /* not even two labels fit: the first index only (the note gives the size) */
+    t->lo = base;
+    t->step = (double)n;
+    t->n = 1;
+}
 
 double heat_index_ticks_width(plot *p, const plot_ticks *t, int64_t n, int base)
 {
@@ -157,11 +190,9 @@ void heat_draw_index_axes(plot *p, const plot_heat_src *s, const heat_layout *L)
     }
 }
 
-void heat_draw_side(plot *p, const plot_heat_src *s, const heat_layout *L)
+/* The legend entries beside the matrix: names and colours; returns how many. */
+static int side_legend(const plot *p, const heat_layout *L, const char **names, plot_rgb *kp)
 {
-    double rx = L->x0 + L->iw, ry = L->y0;
-    const char *names[3];
-    plot_rgb kp[3];
     int nl = 0, exact_mask = L->has_m && !L->reduced;
     if (exact_mask && !L->has_v) {
         names[nl] = "kept";
@@ -175,6 +206,29 @@ void heat_draw_side(plot *p, const plot_heat_src *s, const heat_layout *L)
         names[nl] = "removed";
         kp[nl++] = p->col.marker;
     }
+    return nl;
+}
+
+double heat_side_bottom(plot *p, const heat_layout *L)
+{
+    const char *names[3];
+    plot_rgb kp[3];
+    int nl = side_legend(p, L, names, kp);
+    double ry = L->y0;
+    if (nl > 0)
+        ry += plot_line_height(p, PT_LEGEND) * 1.35 * nl + L->gap * 2;
+    if (!L->has_v && !L->reduced)
+        return ry;
+    double y1 = fmax(L->y0 + L->ih, ry + plot_px(p, 60));
+    return y1 + plot_line_height(p, PT_TICK) / 2;
+}
+
+void heat_draw_side(plot *p, const plot_heat_src *s, const heat_layout *L)
+{
+    double rx = L->x0 + L->iw, ry = L->y0;
+    const char *names[3];
+    plot_rgb kp[3];
+    int nl = side_legend(p, L, names, kp);
     if (nl > 0) {
         plot_draw_legend(p, rx, ry, names, kp, nl, 0);
         ry += plot_line_height(p, PT_LEGEND) * 1.35 * nl + L->gap * 2;
@@ -194,53 +248,50 @@ void heat_draw_side(plot *p, const plot_heat_src *s, const heat_layout *L)
                   rx + heat_colorbar_width(p, lo, hi, label));
 }
 
-/* Appends "; text" pieces to the note, starting a second line when the
- * first would be wider than max_w pixels. */
-typedef struct {
-    char line[2][256];
-    int n;
-} heat_note;
-
-static void note_add(plot *p, heat_note *nt, double max_w, const char *piece)
+/* Appends "; piece" to the note, starting a new line when the current one
+ * would be wider than max_w pixels (unless it is the last allowed). */
+static void note_add(plot *p, heat_note *nt, double max_w, int max_lines, const char *piece)
 {
+    nt->widest_piece = fmax(nt->widest_piece, plot_text_width(p, PT_NOTE, piece));
     char *l = nt->line[nt->n];
     size_t len = strlen(l);
-    if (len > 0 && nt->n == 0) {
+    if (len > 0 && nt->n + 1 < max_lines) {
         char probe[512];
         snprintf(probe, sizeof probe, "%s; %s", l, piece);
         if (plot_text_width(p, PT_NOTE, probe) > max_w) {
-            nt->n = 1;
-            l = nt->line[1];
+            nt->n++;
+            l = nt->line[nt->n];
             len = strlen(l);
         }
     }
     snprintf(l + len, sizeof nt->line[0] - len, "%s%s", len > 0 ? "; " : "", piece);
 }
 
-void heat_draw_note(plot *p, const plot_heat_src *s, const heat_layout *L, double pad, int dx)
+void heat_note_build(plot *p, const plot_heat_src *s, const heat_layout *L, double max_w,
+                     int max_lines, heat_note *nt)
 {
-    heat_note nt;
-    memset(&nt, 0, sizeof nt);
-    double max_w = cairo_image_surface_get_width(p->surf) - pad - L->x0;
+    memset(nt, 0, sizeof *nt);
+    if (max_lines > HEAT_NOTE_LINES)
+        max_lines = HEAT_NOTE_LINES;
     char piece[160];
     snprintf(piece, sizeof piece, "%lld x %lld", (long long)s->rows, (long long)s->cols);
-    note_add(p, &nt, max_w, piece);
+    note_add(p, nt, max_w, max_lines, piece);
     if (L->reduced) {
         snprintf(piece, sizeof piece, "each cell is a %lld x %lld block (%s)", (long long)L->br,
                  (long long)L->bc, L->has_m ? "kept fraction" : "mean");
-        note_add(p, &nt, max_w, piece);
+        note_add(p, nt, max_w, max_lines, piece);
     }
     if (s->group_m > 0) {
         snprintf(piece, sizeof piece, "groups of %d columns%s", s->group_m,
                  L->group_lines || s->group_m >= s->cols ? ""
                  : L->reduced ? " (lines left out: matrix reduced)"
                               : " (lines left out: cells under 3 px)");
-        note_add(p, &nt, max_w, piece);
+        note_add(p, nt, max_w, max_lines, piece);
     }
     if (s->rows_removed) {
         snprintf(piece, sizeof piece, "%lld of %lld rows removed (marked left)",
                  (long long)L->rows_gone, (long long)s->rows);
-        note_add(p, &nt, max_w, piece);
+        note_add(p, nt, max_w, max_lines, piece);
     }
     if (s->cols_removed) {
         int counted = s->cols_removed_total > 0;
@@ -248,16 +299,23 @@ void heat_draw_note(plot *p, const plot_heat_src *s, const heat_layout *L, doubl
                  (long long)(counted ? s->cols_removed_count : L->cols_gone),
                  (long long)(counted ? s->cols_removed_total : s->cols),
                  s->cols_removed_what ? s->cols_removed_what : "columns");
-        note_add(p, &nt, max_w, piece);
+        note_add(p, nt, max_w, max_lines, piece);
     }
+    nt->n++;
+}
+
+void heat_draw_note(plot *p, const heat_note *nt, const heat_layout *L, double pad, int dx)
+{
     /* x label and note right under the matrix, not at the figure's foot */
     double lab_h = plot_line_height(p, PT_LABEL), note_h = plot_line_height(p, PT_NOTE);
-    double below = L->y0 + L->ih + L->gap * 2 + plot_line_height(p, PT_TICK);
-    if (p->xlabel && *p->xlabel)
+    double below = L->under;
+    if (p->xlabel && *p->xlabel) {
         below += lab_h * 1.3;
-    for (int i = 0; i <= nt.n; i++)
-        plot_text(p, PT_NOTE, nt.line[i], L->x0, below + note_h * 1.3 * (i + 1), 0, 1, 0,
+        plot_text(p, PT_LABEL, p->xlabel, L->xlabel_cx, below, 0.5, 1, 0, p->col.fg);
+    }
+    for (int i = 0; i < nt->n; i++)
+        plot_text(p, PT_NOTE, nt->line[i], nt->x, below + note_h * 1.3 * (i + 1), 0, 1, 0,
                   p->col.fg);
-    plot_box b = {L->x0, L->y0, L->x0 + L->iw, L->y0 + L->ih};
-    plot_draw_axis_labels(p, &b, pad + dx, below);
+    if (p->ylabel && *p->ylabel)
+        plot_text(p, PT_LABEL, p->ylabel, pad + dx, L->ylabel_cy, 0.5, 0, -M_PI / 2, p->col.fg);
 }

@@ -162,13 +162,19 @@ static int64_t count_flags(const uint8_t *f, int64_t n)
     return k;
 }
 
-/* Cell sizes: the largest that fit, square, unless square cells leave the
- * matrix a thin strip: then the short side is stretched to 40% of the area
- * (cells stay whole pixels). */
-static void cell_size(heat_layout *L, double aw, double ah)
+/* Cell sizes: the largest that fit, square. In a figure of fixed size,
+ * unless square cells leave the matrix a thin strip: then the short side
+ * is stretched to 40% of the area (cells stay whole pixels). A figure
+ * sized to its content (width or height 0) keeps square cells: it shrinks
+ * around the matrix instead. */
+static void cell_size(heat_layout *L, double aw, double ah, int fit)
 {
     int sx = (int)floor(aw / L->cols_r), sy = (int)floor(ah / L->rows_r);
     int sq = sx < sy ? sx : sy;
+    if (fit) {
+        L->sx = L->sy = sq;
+        return;
+    }
     int want_y = (int)ceil(0.4 * ah / L->rows_r), want_x = (int)ceil(0.4 * aw / L->cols_r);
     L->sy = sq * L->rows_r < 0.4 * ah ? (want_y < sy ? want_y : sy) : sq;
     L->sx = sq * L->cols_r < 0.4 * aw ? (want_x < sx ? want_x : sx) : sq;
@@ -220,57 +226,143 @@ int plot_heat_draw(plot *p, const plot_heat_src *s)
     L.rows_gone = count_flags(s->rows_removed, s->rows);
     L.cols_gone = count_flags(s->cols_removed, s->cols);
 
+    /* Layout first, canvas after: a figure of width or height 0 is the
+     * default 8 x 5 inches at most, then shrinks to what it holds. */
     int W = plot_default_width(p), H = plot_default_height(p);
-    if (plot_canvas(p, W, H, "heatmap") != NM_OK)
-        return NM_ERR;
+    int fit_w = p->width == 0, fit_h = p->height == 0;
     double pad = plot_px(p, 8);
     L.gap = plot_px(p, 4);
     L.mark_w = plot_px(p, 6);
-    double top = plot_draw_title(p) + L.gap * 1.5;
-    if (s->cols_removed)
-        top += L.mark_w + L.gap;   /* removed columns are marked above */
     double tick_h = plot_line_height(p, PT_TICK), lab_h = plot_line_height(p, PT_LABEL);
+    /* under the title a gap; without one, room for half the colour bar's
+     * top tick label */
+    double top = plot_title_bottom(p, fit_w ? PLOT_MAX_SIDE : W) +
+                 (p->title && *p->title ? L.gap * 1.5 : L.has_v ? tick_h / 2 : 0);
+    if (s->cols_removed || s->reserve_marks)
+        top += L.mark_w + L.gap;   /* removed columns are marked above */
     double note_h = plot_line_height(p, PT_NOTE);
+    double xlab_h = (p->xlabel && *p->xlabel) ? lab_h * 1.3 : 0;
     heat_index_ticks(s->rows, base, &L.rt);
     heat_index_ticks(s->cols, base, &L.ct);
-    L.row_mark = s->rows_removed ? L.mark_w + L.gap : 0;
+    L.row_mark = s->rows_removed || s->reserve_marks ? L.mark_w + L.gap : 0;
     double left = pad + ((p->ylabel && *p->ylabel) ? lab_h * 1.3 : 0) +
                   heat_index_ticks_width(p, &L.rt, s->rows, base) + L.gap * 2 + L.row_mark;
     double xlabel_y = H - pad - note_h * 1.3 * 2;   /* room for two note lines */
-    L.bottom = xlabel_y - ((p->xlabel && *p->xlabel) ? lab_h * 1.3 : 0) - tick_h - L.gap * 2;
+    L.bottom = xlabel_y - xlab_h - tick_h - L.gap * 2;
 
     /* Right column: legend for exact masks and removal marks, colour bar
      * for values or reduced masks. Decide reduction with the legend only,
      * then again if a colour bar has to be added. */
     const char *names_all[3] = {"kept", "pruned", "removed"};
-    int marks = L.rows_gone > 0 || L.cols_gone > 0;
-    double leg_w = L.has_m || marks ? plot_legend_width(p, names_all, 3, 0) : 0;
+    int marks = L.rows_gone > 0 || L.cols_gone > 0 || s->reserve_marks;
+    double leg_w = L.has_m || marks ? plot_legend_width(p, names_all, marks ? 3 : 2, 0) : 0;
     double cb_w = L.has_v ? heat_colorbar_width(p, L.lo, L.hi, s->value_label) : 0;
     double right = W - pad - fmax(leg_w, cb_w);
-    for (int pass = 0; pass < 2; pass++) {
-        double aw = floor(right - left), ah = floor(L.bottom - top);
-        if (aw < 16 || ah < 16)
-            return nm_seterr("%s: the figure (%d x %d) leaves no room for the matrix (make it "
-                             "larger)", w, W, H);
-        L.bc = (s->cols + (int64_t)aw - 1) / (int64_t)aw;
-        L.br = (s->rows + (int64_t)ah - 1) / (int64_t)ah;
-        if (!(L.br > 1 || L.bc > 1) || !L.has_m || L.has_v)
-            break;
-        cb_w = heat_colorbar_width(p, 0, 1, "kept fraction");
-        right = W - pad - fmax(leg_w, cb_w);
+    int cell = p->cell_pt > 0 ? (int)fmax(1, lround(plot_px(p, p->cell_pt))) : 0;
+    if (cell) {
+        /* the caller's cell size: every cell drawn, never reduced */
+        L.br = L.bc = 1;
+        double need_w = (double)s->cols * cell, need_h = (double)s->rows * cell;
+        if ((!fit_w && need_w > floor(right - left)) || (!fit_h && need_h > floor(L.bottom - top)) ||
+            left + need_w + W - right > PLOT_MAX_SIDE || top + need_h + H - L.bottom > PLOT_MAX_SIDE)
+            return nm_seterr("%s: %lld x %lld cells of %d px need a matrix area of %.0f x %.0f px; "
+                             "the figure (%s%d x %s%d) has %.0f x %.0f (lower the cell size or the "
+                             "dpi, or give width and height 0 to fit)",
+                             w, (long long)s->rows, (long long)s->cols, cell, need_w, need_h,
+                             fit_w ? "at most " : "", fit_w ? PLOT_MAX_SIDE : W,
+                             fit_h ? "at most " : "", fit_h ? PLOT_MAX_SIDE : H,
+                             fit_w ? PLOT_MAX_SIDE - left - (W - right) : floor(right - left),
+                             fit_h ? PLOT_MAX_SIDE - top - (H - L.bottom) : floor(L.bottom - top));
+        L.rows_r = (int)s->rows;
+        L.cols_r = (int)s->cols;
+        L.sx = L.sy = cell;
+    } else {
+        for (int pass = 0; pass < 2; pass++) {
+            double aw = floor(right - left), ah = floor(L.bottom - top);
+            if (aw < 16 || ah < 16)
+                return nm_seterr("%s: the figure (%d x %d) leaves no room for the matrix (make it "
+                                 "larger)", w, W, H);
+            L.bc = (s->cols + (int64_t)aw - 1) / (int64_t)aw;
+            L.br = (s->rows + (int64_t)ah - 1) / (int64_t)ah;
+            if (fit_w || fit_h) {   /* square blocks keep the data's aspect */
+                L.bc = L.br > L.bc ? L.br : L.bc;
+                L.br = L.bc;
+            }
+            if (!(L.br > 1 || L.bc > 1) || !L.has_m || L.has_v)
+                break;
+            cb_w = heat_colorbar_width(p, 0, 1, "kept fraction");
+            right = W - pad - fmax(leg_w, cb_w);
+        }
+        L.rows_r = (int)((s->rows + L.br - 1) / L.br);
+        L.cols_r = (int)((s->cols + L.bc - 1) / L.bc);
+        cell_size(&L, right - left, L.bottom - top, fit_w || fit_h);
     }
     L.reduced = L.br > 1 || L.bc > 1;
-    L.rows_r = (int)((s->rows + L.br - 1) / L.br);
-    L.cols_r = (int)((s->cols + L.bc - 1) / L.bc);
-    cell_size(&L, right - left, L.bottom - top);
+    if (L.reduced && L.has_m && !L.has_v)
+        cb_w = heat_colorbar_width(p, 0, 1, "kept fraction");
     L.iw = L.cols_r * L.sx;
     L.ih = L.rows_r * L.sy;
-    /* Centre the matrix, with its margins and right column, in the space. */
-    int dx = (int)floor((right - left - L.iw) / 2), dy = (int)floor((L.bottom - top - L.ih) / 2);
+    /* A fixed figure centres the matrix, with its margins and right column,
+     * in the space; a fitted one starts it at the margins and ends there. */
+    int dx = fit_w ? 0 : (int)floor((right - left - L.iw) / 2);
+    int dy = fit_h ? 0 : (int)floor((L.bottom - top - L.ih) / 2);
     L.x0 = (int)lround(left) + dx;
     L.y0 = (int)lround(top) + dy;
+    /* index labels as many as the matrix's size leaves apart */
+    heat_index_ticks_fit(p, s->rows, base, L.ih, 0, &L.rt);
+    heat_index_ticks_fit(p, s->cols, base, L.iw, 1, &L.ct);
     /* N:M separators need whole cells of 3 px or more */
     L.group_lines = s->group_m > 0 && s->group_m < s->cols && !L.reduced && L.sx >= 3;
+    if (fit_w) {
+        double need = L.x0 + L.iw + fmax(leg_w, cb_w) + pad;
+        if (p->title && *p->title && fit_h) {
+            /* a title wider than the content is set smaller or in two
+             * lines (the matrix moves down for the second), and widens
+             * the figure only by what still does not fit */
+            double tb = plot_title_bottom(p, PLOT_MAX_SIDE);
+            need = fmax(need, plot_title_width(p, (int)ceil(need)) + 2 * pad);
+            int shift = (int)ceil(plot_title_bottom(p, (int)ceil(need)) - tb);
+            L.y0 += shift;
+        } else if (p->title && *p->title) {
+            need = fmax(need, plot_text_width(p, PT_TITLE, p->title) + 2 * pad);
+        }
+        if (p->xlabel && *p->xlabel)
+            need = fmax(need, plot_text_width(p, PT_LABEL, p->xlabel) + 2 * pad);
+        W = (int)ceil(need);
+    }
+    heat_note nt;
+    heat_note_build(p, s, &L, W - pad - L.x0, fit_h ? HEAT_NOTE_LINES : 2, &nt);
+    if (fit_w && L.x0 + nt.widest_piece + pad > W) {
+        W = (int)ceil(L.x0 + nt.widest_piece + pad);
+        heat_note_build(p, s, &L, W - pad - L.x0, fit_h ? HEAT_NOTE_LINES : 2, &nt);
+    }
+    /* the note starts under the matrix; a line that would run past the
+     * right edge widens a fitted figure, or moves the note left */
+    double note_w = 0;
+    for (int i = 0; i < nt.n; i++)
+        note_w = fmax(note_w, plot_text_width(p, PT_NOTE, nt.line[i]));
+    if (fit_w && L.x0 + note_w + pad > W)
+        W = (int)ceil(L.x0 + note_w + pad);
+    nt.x = fmax(pad, fmin(L.x0, W - pad - note_w));
+    /* x label and note under the column labels; in a fitted figure also
+     * under a colour bar reaching below a short matrix */
+    L.under = L.y0 + L.ih + L.gap * 2 + tick_h;
+    if (fit_h)
+        L.under = fmax(L.under, heat_side_bottom(p, &L) + L.gap);
+    double xw = (p->xlabel && *p->xlabel) ? plot_text_width(p, PT_LABEL, p->xlabel) : 0;
+    double yw = (p->ylabel && *p->ylabel) ? plot_text_width(p, PT_LABEL, p->ylabel) : 0;
+    L.xlabel_cx = fmax(pad + xw / 2, fmin(L.x0 + L.iw / 2.0, W - pad - xw / 2));
+    L.ylabel_cy = fmax(L.y0 + L.ih / 2.0, plot_title_bottom(p, W) + yw / 2);
+    if (fit_h) {
+        double below = L.under + xlab_h + note_h * 1.3 * nt.n;
+        L.bottom = fmax(fmax(below, heat_side_bottom(p, &L)), L.ylabel_cy + yw / 2);
+        H = (int)ceil(L.bottom + pad);
+    }
+    W = W < 64 ? 64 : W;
+    H = H < 64 ? 64 : H;
+    if (plot_canvas(p, W, H, "heatmap") != NM_OK)
+        return NM_ERR;
+    plot_draw_title(p);
 
     if (draw_cells(p, s, &L) != NM_OK)
         return NM_ERR;
@@ -278,8 +370,10 @@ int plot_heat_draw(plot *p, const plot_heat_src *s)
     heat_draw_marks(p, s, &L);
     heat_draw_index_axes(p, s, &L);
     heat_draw_side(p, s, &L);
-    heat_draw_note(p, s, &L, pad, dx);
+    heat_draw_note(p, &nt, &L, pad, dx);
     p->data = (plot_rect){L.x0, L.y0, L.iw, L.ih};
+    p->info.cell_w = L.sx;
+    p->info.cell_h = L.sy;
     return plot_check_cairo(p, w);
 }
 

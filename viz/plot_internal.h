@@ -30,6 +30,9 @@ struct plot {
     double dpi, px_per_pt;
     plot_theme theme;
     int index_base;             /* 0 or 1: first heatmap row/column label */
+    int dpi_auto;               /* dpi was left 0: tables fitted to their
+                                   content then use PLOT_TABLE_DPI */
+    double cell_pt;             /* heatmaps: cell side in points, 0 = fit */
     char *title, *xlabel, *ylabel, *params, *font_path;
     plot_colors col;
     cairo_font_face_t *font;
@@ -37,7 +40,14 @@ struct plot {
     cairo_t *cr;
     const char *kind;           /* chart drawn, or NULL */
     plot_rect data;             /* where the chart's data went */
+    plot_info info;             /* what the chart did (plot_get_info) */
 };
+
+/* Tables sized to fit with dpi 0 are drawn at this dpi: print resolution. */
+#define PLOT_TABLE_DPI 300.0
+/* Bars: category labels are made smaller down to this size (points) before
+ * any is left out. */
+#define PT_TICK_MIN 6.0
 
 /* floating rectangle, edges */
 typedef struct { double x0, y0, x1, y1; } plot_box;
@@ -86,13 +96,30 @@ int plot_check_names(const char *what, const char *const *names, int n);
 /* plot_axis.c */
 void plot_nice_ticks(double lo, double hi, int target, plot_ticks *t);
 void plot_tick_label(const plot_ticks *t, int i, char *buf, int len);
+/* Nice ticks for a vertical axis `avail` px tall: about five intervals, fewer
+ * when their labels would be closer than 1.6 lines apart. */
+void plot_y_ticks(plot *p, double lo, double hi, double avail, plot_ticks *t);
 double plot_ticks_max_width(plot *p, const plot_ticks *t);
 /* Draws the title (if any) and returns the y where the content may start. */
 double plot_draw_title(plot *p);
+/* That y for a figure W px wide, without drawing (for layouts decided
+ * before the canvas). A title wider than the figure is set smaller, down
+ * to PT_LABEL, then in two lines. */
+double plot_title_bottom(plot *p, int W);
+/* Width of the title's widest line as it is set in a figure W px wide. */
+double plot_title_width(plot *p, int W);
 /* Legend in a column: swatch style 0 = filled square, 1 = line + marker. */
 double plot_legend_width(plot *p, const char *const *names, int n, int style);
 void plot_draw_legend(plot *p, double x, double y, const char *const *names,
                       const plot_rgb *colors, int n, int style);
+/* Whether a legend column would take more than a quarter of a figure W px
+ * wide: then it goes in rows under the chart instead. */
+int plot_legend_below(plot *p, const char *const *names, int n, int style, int W);
+/* Height of the legend in rows wrapped at w px, and drawing it with its
+ * top at y, each row centred in [x0, x0 + w]. */
+double plot_legend_rows_height(plot *p, const char *const *names, int n, int style, double w);
+void plot_draw_legend_rows(plot *p, double x0, double y, double w, const char *const *names,
+                           const plot_rgb *colors, int n, int style);
 /* Marker shape k (0..7) centred at (x, y), radius r px. */
 void plot_marker(plot *p, int k, double x, double y, double r, plot_rgb c);
 /* Y axis on the left of box: gridlines across, tick labels, axis label.
@@ -129,6 +156,9 @@ typedef struct {
                                         number of flagged columns) */
     int64_t cols_removed_total;
     int group_m;
+    int reserve_marks;       /* keep room for row and column removal marks
+                                even when nothing is removed, so masks of
+                                one layer under different methods align */
     double vmin, vmax;
     plot_ramp ramp;
     const char *value_label;

@@ -47,13 +47,6 @@ static int draw_lines(plot *p, const plot_line_data *d)
     }
     plot_ticks xt, yt;
     plot_nice_ticks(xlo, xhi, 6, &xt);
-    plot_nice_ticks(ylo, yhi, 5, &yt);
-    /* Headroom: the top tick stays at least 5% of the range above the
-     * highest point, so markers never sit on the chart's top edge. */
-    if (yt.hi - yhi < 0.05 * (yt.hi - yt.lo)) {
-        yt.hi += yt.step;
-        yt.n++;
-    }
 
     int W = plot_default_width(p), H = plot_default_height(p);
     if (plot_canvas(p, W, H, "lines") != NM_OK)
@@ -62,16 +55,35 @@ static int draw_lines(plot *p, const plot_line_data *d)
     /* below the title (or the figure's edge), half a tick label of room
      * so the top tick label is not cut */
     double top = plot_draw_title(p) + plot_line_height(p, PT_TICK) / 2 + gap;
+    /* a legend wider than a quarter of the figure goes under the chart */
     int legend = d->series != NULL;
-    double legw = legend ? plot_legend_width(p, d->series, d->n_series, 1) : 0;
+    int below = legend && plot_legend_below(p, d->series, d->n_series, 1, W);
+    double legw = legend && !below ? plot_legend_width(p, d->series, d->n_series, 1) : 0;
+    double leg_h = below ? plot_legend_rows_height(p, d->series, d->n_series, 1, W - 2 * pad) + gap
+                         : 0;
+    double bottom = H - pad - ((p->xlabel && *p->xlabel) ? plot_line_height(p, PT_LABEL) * 1.3 : 0) -
+                    plot_line_height(p, PT_TICK) - gap * 2 - leg_h;
+    plot_y_ticks(p, ylo, yhi, bottom - top, &yt);
+    /* Headroom: the top tick stays at least 5% of the range above the
+     * highest point, so markers never sit on the chart's top edge. */
+    if (yt.hi - yhi < 0.05 * (yt.hi - yt.lo)) {
+        yt.hi += yt.step;
+        yt.n++;
+    }
     double left = pad + ((p->ylabel && *p->ylabel) ? plot_line_height(p, PT_LABEL) * 1.3 : 0) +
                   plot_ticks_max_width(p, &yt) + gap * 2;
-    /* half the widest x label may hang past the right end */
+    /* x ticks: fewer when their labels would touch; half the widest
+     * label may hang past the right end */
     char buf[64];
-    plot_tick_label(&xt, xt.n - 1, buf, sizeof buf);
-    double right = W - pad - fmax(legw, plot_text_width(p, PT_TICK, buf) / 2);
-    double bottom = H - pad - ((p->xlabel && *p->xlabel) ? plot_line_height(p, PT_LABEL) * 1.3 : 0) -
-                    plot_line_height(p, PT_TICK) - gap * 2;
+    double right = 0;
+    for (int target = 6; target >= 1; target--) {
+        plot_nice_ticks(xlo, xhi, target, &xt);
+        plot_tick_label(&xt, xt.n - 1, buf, sizeof buf);
+        right = W - pad - fmax(legw, plot_text_width(p, PT_TICK, buf) / 2);
+        double spacing = (right - left) / (xt.n > 1 ? xt.n - 1 : 1);
+        if (xt.n <= 2 || plot_ticks_max_width(p, &xt) + plot_px(p, 6) <= spacing)
+            break;
+    }
     if (right - left < plot_px(p, 40) || bottom - top < plot_px(p, 40))
         return nm_seterr("plot_lines: the figure (%d x %d) leaves no room for the chart", W, H);
     plot_box b = {left, top, right, bottom};
@@ -105,9 +117,12 @@ static int draw_lines(plot *p, const plot_line_data *d)
                             plot_map(y[i], yt.lo, yt.hi, bottom, top), mr, cols[s]);
     }
     cairo_restore(cr);
-    if (legend)
+    if (below)
+        plot_draw_legend_rows(p, pad, H - pad - leg_h + gap, W - 2 * pad, d->series, cols,
+                              d->n_series, 1);
+    else if (legend)
         plot_draw_legend(p, right, top, d->series, cols, d->n_series, 1);
-    plot_draw_axis_labels(p, &b, pad, H - pad);
+    plot_draw_axis_labels(p, &b, pad, H - pad - leg_h);
     p->data = (plot_rect){(int)lround(left), (int)lround(top), (int)lround(right - left),
                           (int)lround(bottom - top)};
     return plot_check_cairo(p, "plot_lines");

@@ -178,6 +178,7 @@ static int draw_mask(plot *p, const nm_layer *l, plot_mask_view view)
             .cols_removed_count = chans_gone, .cols_removed_total = chans,
             .all_kept = view == PLOT_MASK_KEPT && !mask,
             .group_m = l->wm > 0 ? l->wm : 0, .ramp = PLOT_RAMP_VIRIDIS, .what = w,
+            .reserve_marks = 1,   /* masks of one layer line up across methods */
         };
         if (view == PLOT_MASK_MAGNITUDE) {
             s.fv = nm_f32(l->weight);

@@ -62,6 +62,13 @@ static int draw_table(plot *p, int rows, int cols, const char *const *cells)
         return NM_ERR;
     double top = plot_draw_title(p);
     double x0 = floor((W - tw) / 2);
+    /* the header of a column of numbers is right-aligned over them */
+    int num_col[MAX_COLS];
+    for (int c = 0; c < cols; c++) {
+        num_col[c] = rows > 1;
+        for (int r = 1; r < rows; r++)
+            num_col[c] &= looks_numeric(cells[r * cols + c]);
+    }
     int lw = (int)fmax(1, lround(plot_px(p, 0.75)));
     /* header band, then rules under the header and at the bottom */
     plot_fill_px(p, (int)x0, (int)lround(top), (int)lround(x0 + tw), (int)lround(top + rowh),
@@ -76,7 +83,7 @@ static int draw_table(plot *p, int rows, int cols, const char *const *cells)
         }
         for (int c = 0; c < cols; c++) {
             const char *s = cells[r * cols + c];
-            if (r > 0 && looks_numeric(s))
+            if (r > 0 ? looks_numeric(s) : num_col[c])
                 plot_text(p, PT_TABLE, s, x + colw[c] - cpad, y + rowh / 2, 1, 0.5, 0, p->col.fg);
             else
                 plot_text(p, PT_TABLE, s, x + cpad, y + rowh / 2, 0, 0.5, 0, p->col.fg);
@@ -94,6 +101,20 @@ static int draw_table(plot *p, int rows, int cols, const char *const *cells)
 int plot_table(plot *p, int rows, int cols, const char *const *cells)
 {
     int before = p && p->kind;
+    /* A table fitted to its content with the dpi left 0 is drawn at print
+     * resolution: its size in inches is that of its 9 pt text, so more
+     * pixels only make it sharper (at 100 dpi a small table was ~480 px
+     * wide, too coarse to print). */
+    double dpi = p ? p->dpi : 0;
+    int print = p && !before && p->dpi_auto && p->width == 0 && p->height == 0;
+    if (print) {
+        p->dpi = PLOT_TABLE_DPI;
+        p->px_per_pt = p->dpi / 72.0;
+    }
     int st = draw_table(p, rows, cols, cells);
+    if (print && st != NM_OK) {
+        p->dpi = dpi;
+        p->px_per_pt = dpi / 72.0;
+    }
     return plot_finish(p, before, st);
 }

@@ -114,9 +114,20 @@ T.case("stacked, lines, heatmap, table", function()
     rows_removed = {false, true}, ramp = "cividis", vmin = 0, vmax = 10,
     value_label = "|w|", width = 400, height = 300}, "heat3.png", 400, 300)
   T.ok(h3 ~= h1, "mask changes the picture")
-  save_check(nm.plot.heatmap{mask = {{true, false}, {0, 1}}}, "heat_mask.png", 800, 500)
+  -- default size: at most 8 x 5 inches, shrunk to the matrix
+  local _, _, w, h = save_check(nm.plot.heatmap{mask = {{true, false}, {0, 1}}}, "heat_mask.png")
+  T.ok(w <= 800 and h <= 500 and w > 64 and h > 64, "heatmap fits its content: " .. w .. "x" .. h)
   -- a 4-D tensor is shown as its im2col view (shape[1] x the rest)
-  save_check(nm.plot.heatmap{values = nm.tensor({4, 2, 3, 3}, 0.5)}, "heat4d.png", 800, 500)
+  local hp = nm.plot.heatmap{values = nm.tensor({4, 2, 3, 3}, 0.5)}
+  local info = hp:info()
+  T.eq({info.data.w, info.data.h}, {18 * info.cell_w, 4 * info.cell_h}, "4 x 18 cells")
+  T.eq(info.cell_w, info.cell_h, "square cells")
+  _, _, w, h = save_check(hp, "heat4d.png")
+  T.eq({w, h}, {info.width, info.height}, "info gives the figure's size")
+  -- `cell` (points) fixes the scale: 6 pt at 120 dpi = 10 px per cell
+  info = nm.plot.heatmap{values = nm.tensor({4, 2, 3, 3}, 0.5), cell = 6, dpi = 120}:info()
+  T.eq({info.cell_w, info.data.w, info.data.h}, {10, 180, 40}, "cell = 6 pt at 120 dpi")
+  T.raises(function() nm.plot.heatmap{values = rows, cell = -1} end, "cell")
   -- tables are sized to fit unless told
   local _, _, w, h = save_check(nm.plot.table{header = {"layer", "density"},
     rows = {{"conv1", 0.5}, {"fc", 1}}}, "table.png")
@@ -222,8 +233,9 @@ T.case("layer_density and mask on fmnist_cnn", function()
   T.raises(function() nm.plot.layer_density(other, m) end, "nm.plot.layer_density")
 
   local conv2 = m:layer("conv2")
-  local kept = save_check(nm.plot.mask(conv2), "mask_kept.png", 800, 500)
-  local mag = save_check(nm.plot.mask(conv2, {view = "magnitude"}), "mask_mag.png", 800, 500)
+  local kept, _, kw, kh = save_check(nm.plot.mask(conv2), "mask_kept.png")
+  T.ok(kw <= 800 and kh <= 500, "mask fits its content: " .. kw .. "x" .. kh)
+  local mag = save_check(nm.plot.mask(conv2, {view = "magnitude"}), "mask_mag.png")
   T.ok(kept ~= mag, "magnitude view differs from kept view")
   save_check(nm.plot.mask(m:layer("fc1"), {width = 900, height = 300, dpi = 120}), "mask_fc1.png", 900, 300)
   T.raises(function() nm.plot.mask(m:layer("bn1")) end, "has no prunable weight")
@@ -344,5 +356,45 @@ T.case("energy and utilization from report tables", function()
   T.raises(function() nm.plot.utilization(bad) end, "report.layers[3].util is NaN")
 end)
 
+T.case("every bar label is drawn or said to be left out", function()
+  local g, v = {}, {}
+  for i = 1, 54 do g[i] = string.format("layer%d.%d.conv%d", i // 12 + 1, i // 3 % 4, i % 3 + 1); v[i] = i end
+  local info = nm.plot.bars{groups = g, series = {{values = v}}, width = 1100, height = 550}:info()
+  T.eq({info.x_labels, info.x_labels_drawn, info.x_label_angle}, {54, 54, 90}, "54 upright labels")
+  T.ok(info.x_label_pt >= 6, "labels at " .. info.x_label_pt .. " pt")
+  -- tables fitted to their text are drawn at 300 dpi
+  info = nm.plot.table{header = {"a", "b"}, rows = {{1, 2}}}:info()
+  T.eq(info.dpi, 300, "table dpi")
+end)
+
+T.case("size presets for print", function()
+  local i = nm.plot.bars(bars_opts{size = "column"}):info()
+  T.eq({i.width, i.height, i.dpi}, {1050, 750, 300}, "column: 3.5 x 2.5 in at 300 dpi")
+  i = nm.plot.bars(bars_opts{size = "page"}):info()
+  T.eq({i.width, i.height, i.dpi}, {2100, 1050, 300}, "page: 7 x 3.5 in at 300 dpi")
+  i = nm.plot.bars(bars_opts{size = "column", dpi = 200, height = 600}):info()
+  T.eq({i.width, i.height, i.dpi}, {700, 600, 200}, "dpi and height given win")
+  T.raises(function() nm.plot.bars(bars_opts{size = "poster"}) end, "size must be 'column' or 'page'")
+end)
+
+T.case("stack: panels of one figure", function()
+  local v = nm.tensor({4, 6}, 1)
+  local a = nm.plot.heatmap{values = v, cell = 6, title = "(a)"}
+  local b = nm.plot.heatmap{values = v, cell = 6, title = "(b) a longer title than (a)"}
+  local ia, ib = a:info(), b:info()
+  local st = nm.plot.stack{a, b}
+  local is = st:info()
+  T.eq(is.width, math.max(ia.width, ib.width), "widest panel")
+  T.eq(is.height, ia.height + ib.height + 6, "panels and a 4 pt gap (6 px at 100 dpi)")
+  T.eq(ia.data.x, ib.data.x, "matrices aligned")
+  local _, _, w, h = save_check(st, "stack.png")
+  T.eq({w, h}, {is.width, is.height})
+  T.raises(function() nm.plot.stack{a, 3} end, "panel 2 must be a plot")
+  T.raises(function() nm.plot.stack{} end, "0 panels")
+  b:free()
+  T.raises(function() nm.plot.stack{a, b} end, "panel 2 has been freed")
+end)
+
 os.execute("rm -rf " .. dir)
+
 T.done()

@@ -28,4 +28,15 @@ T.case("freed figures are given back at once", function()
   T.ok(p, "fits after free")
 end)
 
+T.case("a heatmap's cell size is counted before drawing", function()
+  -- 100 x 100 cells of 30 pt (42 px at 100 dpi): over 4200 x 4200 px,
+  -- some 70 MB: refused before the canvas is made
+  local v = nm.tensor({100, 100}, 1)
+  T.raises(function() nm.plot.heatmap{values = v, cell = 30} end, "not enough memory")
+  -- small cells fit, and a table fitted at 300 dpi is counted at its size
+  T.ok(nm.plot.heatmap{values = v, cell = 2}, "2 pt cells fit")
+  local t = nm.plot.table{header = {"a", "b"}, rows = {{1, 2}}}
+  T.eq(t:info().dpi, 300, "table at 300 dpi")
+end)
+
 T.done()

@@ -210,7 +210,9 @@ Test(plot, lines_and_table_render, .init = setup, .fini = teardown)
     p = plot_begin(NULL);
     cr_assert_eq(plot_table(p, 3, 2, cells), NM_OK, "%s", nm_errmsg());
     test_save_load(p, NULL, &im);
-    cr_assert(im.w >= 64 && im.w < 400 && im.h >= 64 && im.h < 200, "%d x %d", im.w, im.h);
+    /* sized to fit, at print resolution (300 dpi when the dpi is left 0) */
+    cr_assert(im.w >= 64 && im.w < 1200 && im.h >= 64 && im.h < 600, "%d x %d", im.w, im.h);
+    cr_assert_float_eq(im.dpi, 300, 0.5);
     test_png_free(&im);
 
     o = plot_defaults();
@@ -249,6 +251,12 @@ Test(plot, nice_ticks_are_1_2_5)
     char buf[32];
     plot_tick_label(&t, 3, buf, sizeof buf);
     cr_assert_str_eq(buf, "0.6");
+    /* negative ticks carry a true minus sign (U+2212), not a hyphen */
+    plot_nice_ticks(-3.7, 3.7, 5, &t);
+    plot_tick_label(&t, 0, buf, sizeof buf);
+    cr_assert_str_eq(buf, "\xe2\x88\x92" "4");
+    plot_tick_label(&t, t.n / 2, buf, sizeof buf);
+    cr_assert_str_eq(buf, "0");
 }
 
 /* Every bad argument: NM_ERR, a message naming the problem, no file. */

@@ -45,7 +45,10 @@ Test(layout, colour_bar_and_label_beside_a_narrow_matrix, .init = setup, .fini =
         v[i] = i;
     plot_heat_data d = {.rows = 20, .cols = 4, .values = v, .value_label = "|w|"};
     test_png im;
-    plot_rect rc = heat(NULL, &d, &im);
+    plot_opts o = plot_defaults();   /* a fixed size: a fitted one ends at the bar */
+    o.width = 800;
+    o.height = 500;
+    plot_rect rc = heat(&o, &d, &im);
     int mx1 = rc.x + rc.w;
     cr_assert(rc.w < im.w / 2, "matrix %d px wide: not narrow, test meaningless", rc.w);
     /* the bar: its top colour starts within 20 px right of the matrix */
@@ -124,7 +127,10 @@ Test(layout, wide_matrix_thin_strip_is_centred, .init = setup, .fini = teardown)
     static uint8_t m[R * C];
     plot_heat_data d = stripes(m, R, C);
     test_png im;
-    plot_rect rc = heat(NULL, &d, &im);
+    plot_opts o = plot_defaults();   /* a fixed size: a fitted figure keeps cells square */
+    o.width = 800;
+    o.height = 500;
+    plot_rect rc = heat(&o, &d, &im);
     int yb = rc.y;
     while (yb + 1 < im.h && test_px(&im, rc.x, yb + 1) == BLUE)
         yb++;
@@ -247,7 +253,7 @@ Test(layout, line_chart_has_headroom_without_title, .init = setup, .fini = teard
     cr_assert(top >= 0, "no series pixels");
     cr_assert(top >= 15, "series touches the top edge: first pixel at row %d", top);
     /* the point y=10 lies at least 5% of the axis below its top */
-    cr_assert(top - rc.y >= 0.05 * rc.h - plot_defaults().dpi / 72.0 * 3 - 2,
+    cr_assert(top - rc.y >= 0.05 * rc.h - 100 / 72.0 * 3 - 2,
               "top marker at %d, axis %d..%d", top, rc.y, rc.y + rc.h);
     cr_assert(top > rc.y, "top marker at %d above the axis top %d", top, rc.y);
     test_png_free(&im);
