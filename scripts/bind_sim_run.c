@@ -105,6 +105,8 @@ static void push_layer_row(lua_State *L, const sim_layer_result *l)
     nmlua_set_num(L, "eff_macs", l->eff_macs);
     nmlua_set_int(L, "blocks", l->blocks);
     nmlua_set_int(L, "violations", l->violations);
+    lua_pushboolean(L, l->act_applied);
+    lua_setfield(L, -2, "act_applied");
     lua_createtable(L, 0, 7);
     nmlua_set_num(L, "w_val", l->w_val_bits / 8);
     nmlua_set_num(L, "w_idx", l->w_idx_bits / 8);
@@ -158,6 +160,7 @@ static void push_report(lua_State *L, int bi, const char *assumed)
     }
     lua_setfield(L, -2, "layers");
     push_layer_row(L, &r->total);
+    nmlua_set_int(L, "act_layers", r->total.act_applied);  /* layers with data N:M */
     lua_setfield(L, -2, "total");
     nmsim_push_area(L, &r->area);
     lua_setfield(L, -2, "area");
@@ -385,7 +388,7 @@ static const nm_tensor *input_for(lua_State *L, const run_opts *o, int whole_mod
  * declared-density products rescaled, then the energy again. */
 static void apply_act_density(const sim_config *cfg, double ad, sim_layer_result *res)
 {
-    double dd = cfg->mac.kind == SIM_NM ? (double)cfg->mac.dn / cfg->mac.dm : 1.0;
+    double dd = sim_gemm_act_applied(&res->g, cfg) ? (double)cfg->mac.dn / cfg->mac.dm : 1.0;
     res->products = res->eff_macs / dd * ad;
     if (res->products > res->mult_slots)
         res->products = res->mult_slots;
