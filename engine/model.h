@@ -349,6 +349,12 @@ const char *nm_act_from_name(nm_act_from f);
 /* 1 when layer l is a ReLU-like activation an NMReLU can replace: RELU (clip
  * > 0 is ReLU6-style, returned in *clip, 0 = none) or CLIP with min 0. */
 int nm_layer_is_relu_like(const nm_layer *l, float *clip);
+/* Makes a ReLU-like layer (nm_layer_is_relu_like) or an NMReLU an NMReLU
+ * n:m (n > 0) or a plain ReLU again (n = 0), keeping its clip: a ReLU6
+ * becomes clip-then-N:M (min(max(x,0),clip), then N:M on the result), and
+ * back a ReLU6. NM_ERR naming the layer (l unchanged) for other kinds or an
+ * impossible N:M. */
+int nm_layer_set_nmrelu(nm_layer *l, int n, int m, nm_act_policy policy, nm_act_axis axis);
 /* 1 when layer idx's output goes, through BN only (single consumers), into
  * an NMReLU or ReLU: an SFU can emit it N:M-compressed. */
 int nm_layer_act_sink(const nm_model *m, int idx);

@@ -162,3 +162,29 @@ int nm_layer_act_sink(const nm_model *m, int idx)
     }
     return 0;
 }
+
+int nm_layer_set_nmrelu(nm_layer *l, int n, int m, nm_act_policy policy, nm_act_axis axis)
+{
+    float clip = 0;
+    if (l->kind == NM_LAYER_NMRELU)
+        clip = l->clip > 0 ? l->clip : 0;
+    else if (!nm_layer_is_relu_like(l, &clip))
+        return nm_seterr("layer '%s' is a %s, not a ReLU", l->name, nm_layer_kind_name(l->kind));
+    if (n < 0 || (n > 0 && (m < 1 || n > m || m > 64)))
+        return nm_seterr("layer '%s': impossible N:M %d:%d (need 0 < N <= M <= 64)", l->name, n, m);
+    if (policy != NM_POLICY_FIRST && policy != NM_POLICY_TOPK)
+        return nm_seterr("layer '%s': unknown NMReLU policy %d", l->name, (int)policy);
+    if (axis != NM_AXIS_POSITION && axis != NM_AXIS_CHANNEL)
+        return nm_seterr("layer '%s': unknown NMReLU axis %d", l->name, (int)axis);
+    if (l->kind == NM_LAYER_CLIP)
+        l->alpha = l->beta_ = 0;   /* its bounds now live in clip */
+    l->clip = clip;
+    if (n == 0) {
+        l->kind = NM_LAYER_RELU;
+        l->act_n = l->act_m = 0;
+    } else {
+        l->kind = NM_LAYER_NMRELU;
+        l->act_n = n, l->act_m = m, l->act_policy = policy, l->act_axis = axis;
+    }
+    return NM_OK;
+}

@@ -3,6 +3,8 @@
  * gains (JOINTNF.md section 5). */
 #include "bind_prune.h"
 
+#include <math.h>
+
 static const char *const policies[] = {"first", "topk", NULL};
 static const char *const act_axes[] = {"position", "channel", NULL};
 
@@ -30,10 +32,11 @@ static nm_tensor *push_new_like(lua_State *L, const nm_tensor *t)
     return y;
 }
 
-/* nm.nmrelu(x, {n=, m=, axis=, policy=}) -> new tensor N:M(ReLU(x)). */
+/* nm.nmrelu(x, {n=, m=, axis=, policy=, clip=}) -> new tensor N:M(ReLU(x)),
+ * or with clip > 0 N:M(min(max(x,0),clip)) (a ReLU6's NMReLU: clip first). */
 static int l_nmrelu(lua_State *L)
 {
-    static const char *const keys[] = {"n", "m", "axis", "policy", NULL};
+    static const char *const keys[] = {"n", "m", "axis", "policy", "clip", NULL};
     nm_tensor *x = nmlua_check_tensor(L, 1);
     check_act_tensor(L, 1, x);
     luaL_checktype(L, 2, LUA_TTABLE);
@@ -42,8 +45,23 @@ static int l_nmrelu(lua_State *L)
     nmp_opt_nm(L, 2, &n, &m, 1);
     nm_act_axis axis = (nm_act_axis)nmlua_opt_enum(L, 2, "axis", 0, act_axes);
     nm_act_policy pol = (nm_act_policy)nmlua_opt_enum(L, 2, "policy", 0, policies);
+    double clip = 0;
+    if (lua_getfield(L, 2, "clip") != LUA_TNIL) {
+        clip = lua_tonumber(L, -1);
+        if (!lua_isnumber(L, -1) || !(clip >= 0) || !isfinite(clip))
+            nmlua_field_error(L, 2, "clip", "must be a finite number >= 0 (0: none)");
+    }
+    lua_pop(L, 1);
     nm_tensor *y = push_new_like(L, x);
-    if (nm_nmrelu_forward(x, y, n, m, pol, axis) != NM_OK)
+    const nm_tensor *src = x;
+    if (clip > 0) {     /* clip into y, then N:M in place (the kernels allow it) */
+        const float *xv = nm_f32(x);
+        float *yv = nm_f32(y), c = (float)clip;
+        for (int64_t i = 0; i < x->numel; i++)
+            yv[i] = xv[i] > 0.0f ? (xv[i] < c ? xv[i] : c) : 0.0f;
+        src = y;
+    }
+    if (nm_nmrelu_forward(src, y, n, m, pol, axis) != NM_OK)
         return luaL_error(L, "nm.nmrelu: %s", nm_errmsg());
     return 1;
 }
