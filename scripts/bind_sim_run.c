@@ -549,6 +549,7 @@ static int l_compare(lua_State *L)
             nmlua_set_num(L, "speedup", cyc > 0 ? c0 / cyc : 0);
             nmlua_set_num(L, "energy_ratio", e0 > 0 ? en / e0 : 0);
             nmlua_set_num(L, "efficiency", en > 0 ? e0 / en : 0);
+            nmlua_set_int(L, "act_layers", r->total.act_applied);  /* layers with data N:M */
             nmlua_set_str(L, "switches", sim_config_describe(cfg, buf, sizeof buf));
             if (o.assume.on)
                 nmlua_set_str(L, "assumed", o.assume.text);

@@ -118,6 +118,8 @@ T.case("sim: act_applied per row; system act = 'all' declares it everywhere", fu
   -- dense data costs n_D = 9 rounds per block instead of #D = 4
   T.ok(r.total.cycles > ra.total.cycles)
   T.raises(function() nm.sim.system{mac = "nm", act = "some"} end, "(auto, all)")
+  local rows = nm.sim.compare({sys, all}, {m})
+  T.eq(rows[1].act_layers, 2); T.eq(rows[2].act_layers, 4)
   -- a bMAC never exploits data N:M
   local b = nm.sim.system{mac = "bmac", rows = 16}:run(m)
   for _, l in ipairs(b.layers) do T.eq(l.act_applied, false, l.name) end
