@@ -141,11 +141,12 @@ static void add_cost(lua_State *L, const nm_model *m, int i, int an, int am, int
     const nm_layer *l = &m->layers[i];
     nm_layer_cost c = {0};
     nm_act_info a;
-    int macs = nm_layer_dense_macs(l) > 0;
+    int costed = nm_layer_prunable(l) && l->weight;
     nm_layer_act_source(m, i, an, am, declare, &a);
-    if (!macs) {
+    if (!costed) {     /* eff_macs = macs below: say that no data N:M was used */
         a.applied = 0;
-        snprintf(a.why, sizeof a.why, "no multiply-accumulates");
+        snprintf(a.why, sizeof a.why, "%s", nm_layer_dense_macs(l) > 0
+                 ? "not a conv/linear layer: costed dense" : "no multiply-accumulates");
     }
     lua_pushboolean(L, a.applied);
     lua_setfield(L, -2, "act_applied");

@@ -130,6 +130,8 @@ int sim_report_write_json(const sim_report *r, const char *path)
                              r->area.array_um2, "acc_um2", r->area.acc_um2, "sfu_um2",
                              r->area.sfu_um2, "sram_um2", r->area.sram_um2, "total_um2",
                              r->area.total_um2);
+    if (sws)
+        json_object_set_new(sws, "act", json_string(c->act_all ? "all" : "auto"));
     int ok = root && layers && sws && area;
     for (int i = 0; ok && i < r->n_layers; i++) {
         json_t *l = layer_json(&r->layers[i]);

@@ -15,10 +15,13 @@
  * 36 value bytes, 18 index bytes. Outputs compressed only for c1 (its
  * output goes to the ReLU): 36 + 18; c2 (to a GELU) and c3 81 + 0. */
 #include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sim.h"
 #include "sim_case.h"
+#include "../test_tmpdir.h"
 
 static nm_model *three_layers(void)
 {
@@ -91,6 +94,51 @@ Test(sim_act, data_nm_only_where_an_nmrelu_feeds_the_layer)
     r = sim_model_run(m, &cfg, NULL, NULL);
     cr_assert_not_null(r, "%s", nm_errmsg());
     cr_expect_eq(r->total.act_applied, 0);
+    sim_report_free(r);
+    nm_model_free(m);
+}
+
+/* The CSV's last column and the JSON rows carry act_applied; the switches
+ * carry act. */
+Test(sim_act, report_files_say_act_applied)
+{
+    nm_model *m = three_layers();
+    sim_config cfg;
+    array_init(&cfg, "nm-4-4", 16, 16);
+    sim_report *r = sim_model_run(m, &cfg, NULL, NULL);
+    cr_assert_not_null(r, "%s", nm_errmsg());
+    char dir[128], csv[160], js[160];
+    cr_assert_not_null(tmpdir_new(dir, sizeof dir, "simact"));
+    snprintf(csv, sizeof csv, "%s/r.csv", dir);
+    snprintf(js, sizeof js, "%s/r.json", dir);
+    cr_assert_eq(sim_report_write_csv(r, csv), NM_OK, "%s", nm_errmsg());
+    cr_assert_eq(sim_report_write_json(r, js), NM_OK, "%s", nm_errmsg());
+    /* CSV: two comment lines, the header, c1 c2 c3, total (1 layer) */
+    FILE *f = fopen(csv, "r");
+    cr_assert_not_null(f);
+    char line[4096];
+    const char *last[] = {NULL, NULL, "act_applied", "0", "1", "0", "1"};
+    for (int i = 0; i < 7; i++) {
+        cr_assert_not_null(fgets(line, sizeof line, f), "line %d", i);
+        line[strcspn(line, "\n")] = 0;
+        const char *comma = strrchr(line, ',');
+        if (i == 0)
+            cr_expect(strstr(line, "act=auto"), "%s", line);
+        if (last[i])
+            cr_expect(comma && strcmp(comma + 1, last[i]) == 0, "line %d: %s", i, line);
+    }
+    fclose(f);
+    json_error_t err;
+    json_t *root = json_load_file(js, 0, &err);
+    cr_assert_not_null(root, "%s", err.text);
+    cr_expect_str_eq(json_string_value(json_object_get(json_object_get(root, "switches"), "act")),
+                     "auto");
+    json_t *layers = json_object_get(root, "layers");
+    for (int i = 0; i < 3; i++)
+        cr_expect_eq(json_integer_value(json_object_get(json_array_get(layers, i), "act_applied")),
+                     i == 1, "layer %d", i);
+    json_decref(root);
+    cr_expect_eq(tmpdir_remove(dir), 0);
     sim_report_free(r);
     nm_model_free(m);
 }
