@@ -191,3 +191,24 @@ Test(act_source, zoo_models)
     cr_expect(!nm_layer_act_source(mb, f18, 4, 9, 0, &a), "%s", a.why);
     nm_model_free(mb);
 }
+
+/* A topology's layers (SCALE-Sim CSV) name no producers: the first reads
+ * the model input, the others come from an unknown place; dense unless
+ * declared. Out-of-range indices answer "no" with a reason. */
+Test(act_source, topology_and_bad_index)
+{
+    nm_model *m = nm_model_new("topo", 3, 8, 8);
+    int a = ok(nm_add_conv(m, "a", NM_INPUT, 4, 3, 3, 1, 1, 1, 0));
+    int b = ok(nm_add_conv(m, "b", NM_PREV, 4, 3, 3, 1, 1, 1, 0));
+    m->layers[a].n_inputs = m->layers[b].n_inputs = 0;   /* as the topology reader leaves them */
+    expect_act(m, a, 4, 9, 0, 0, NM_ACT_FROM_INPUT, 0, 0);
+    expect_act(m, b, 4, 9, 0, 0, NM_ACT_FROM_UNKNOWN, 0, 0);
+    expect_act(m, b, 4, 9, 1, 1, NM_ACT_FROM_UNKNOWN, 4, 9);
+    nm_act_info info;
+    cr_expect_eq(nm_layer_act_source(m, 7, 4, 9, 1, &info), 0);
+    cr_expect_eq(nm_layer_act_source(m, -1, 4, 9, 1, &info), 0);
+    cr_expect_eq(nm_layer_act_source(NULL, 0, 4, 9, 1, &info), 0);
+    /* an impossible option is no option */
+    cr_expect_eq(nm_layer_act_source(m, b, 9, 4, 1, &info), 0);
+    nm_model_free(m);
+}
