@@ -219,12 +219,13 @@ static int report_tostring(lua_State *L)
     char line[640];
     snprintf(line, sizeof line,
              "cycles %.0f  util %.3f  mult util %.3f  folds %.0f  violations %.0f\n"
-             "MACs dense %.4g  effective %.4g  products %.4g\n"
+             "MACs dense %.4g  effective %.4g  products %.4g  data N:M on %d of %d layers\n"
              "energy %.4g uJ: mult %.3g add %.3g select %.3g reg %.3g sram w/d/o %.3g/%.3g/%.3g "
              "acc %.3g sfu %.3g dram %.3g leak %.3g (uJ)\n"
              "area %.4f mm^2: array %.4f acc %.4f sfu %.4f sram %.4f\n",
              (double)t->cycles, t->util, t->mult_util, (double)t->u.folds, (double)t->violations,
-             t->dense_macs, t->eff_macs, t->products, e->total * 1e-6, e->mult * 1e-6,
+             t->dense_macs, t->eff_macs, t->products, t->act_applied, r->n_layers,
+             e->total * 1e-6, e->mult * 1e-6,
              e->add * 1e-6, e->select * 1e-6, e->reg * 1e-6, e->sram_w * 1e-6, e->sram_d * 1e-6,
              e->sram_o * 1e-6, e->acc * 1e-6, e->sfu * 1e-6, e->dram * 1e-6, e->leak * 1e-6,
              r->area.total_um2 * 1e-6, r->area.array_um2 * 1e-6, r->area.acc_um2 * 1e-6,
