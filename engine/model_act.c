@@ -2,10 +2,13 @@
  * report (layer stats, storage, the simulator, the Energy screen) uses.
  *
  * JOINTNF.md section 9: data N:M exists only where an NMReLU produces the
- * layer's input. Pooling, flatten and reshapes move values without making
- * new nonzeros out of nothing at the group level the cost model uses, so
- * the walk back from a layer's input crosses them; anything else (the model
- * input, GELU, LayerNorm, softmax, a residual add, BN, a conv) ends it. */
+ * layer's input, directly or through pooling, identity (reshape, channel
+ * shuffle and slices, a concat of agreeing branches) or flatten: the walk
+ * back from a layer's input crosses those and stops at anything else (the
+ * model input, GELU, LayerNorm, softmax, a residual add, BN, a conv). The
+ * pooling rule is the issue's: a max or average over a window of an N:M
+ * map is not itself exactly N:M, and the cost model takes the NMReLU's N:M
+ * for it all the same. */
 #include "model.h"
 
 #include <math.h>
@@ -42,9 +45,11 @@ static int act_passes(const nm_layer *l)
 }
 
 /* Resolves producer p (a layer index or NM_INPUT) to the source of its
- * values; depth bounds the recursion through concats. */
-static void resolve(const nm_model *m, int p, nm_act_info *a, int depth)
+ * values; depth and *budget (resolves left) bound the recursion through
+ * nested concats, which gives up as "other" when they run out. */
+static void resolve(const nm_model *m, int p, nm_act_info *a, int depth, int *budget)
 {
+    --*budget;
     while (p >= 0 && act_passes(&m->layers[p]))
         p = m->layers[p].inputs[0];
     a->layer = p;
@@ -64,18 +69,22 @@ static void resolve(const nm_model *m, int p, nm_act_info *a, int depth)
         return;
     }
     a->from = NM_ACT_FROM_OTHER;
-    if (l->kind != NM_LAYER_CONCAT || depth > 8 || l->n_inputs < 1)
+    if (l->kind != NM_LAYER_CONCAT || l->axis != 0 || depth > 8 || l->n_inputs < 1)
         return;
-    /* a concat of branches that all end in NMReLUs of one N:M (or all in
-     * ReLUs) keeps the position groups of every channel */
+    /* a channel concat of branches that all end in NMReLUs of one N:M (or
+     * all in ReLUs) keeps the position groups of every channel */
     nm_act_info first, b;
-    resolve(m, l->inputs[0], &first, depth + 1);
+    resolve(m, l->inputs[0], &first, depth + 1, budget);
+    if (first.from != NM_ACT_FROM_NMRELU && first.from != NM_ACT_FROM_RELU)
+        return;
     for (int k = 1; k < l->n_inputs; k++) {
-        resolve(m, l->inputs[k], &b, depth + 1);
+        if (*budget <= 0)
+            return;
+        resolve(m, l->inputs[k], &b, depth + 1, budget);
         if (b.from != first.from || b.n != first.n || b.m != first.m)
             return;
     }
-    if (l->axis != 0 || (first.from != NM_ACT_FROM_NMRELU && first.from != NM_ACT_FROM_RELU))
+    if (*budget < 0)
         return;
     a->from = first.from, a->n = first.n, a->m = first.m;
 }
@@ -98,7 +107,8 @@ int nm_layer_act_source(const nm_model *m, int idx, int opt_n, int opt_m, int de
          * not known; the first reads the model input */
         a->from = idx == 0 ? NM_ACT_FROM_INPUT : NM_ACT_FROM_UNKNOWN;
     } else {
-        resolve(m, l->inputs[0], a, 0);
+        int budget = 4096;
+        resolve(m, l->inputs[0], a, 0, &budget);
     }
     const char *src = a->layer >= 0 ? m->layers[a->layer].name : "";
     switch (a->from) {

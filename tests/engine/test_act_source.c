@@ -3,6 +3,7 @@
  * the drawing, and on the zoo's ResNet-18, MobileNet-v2 and ViT-B/16. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "model.h"
@@ -210,5 +211,41 @@ Test(act_source, topology_and_bad_index)
     cr_expect_eq(nm_layer_act_source(NULL, 0, 4, 9, 1, &info), 0);
     /* an impossible option is no option */
     cr_expect_eq(nm_layer_act_source(m, b, 9, 4, 1, &info), 0);
+    nm_model_free(m);
+}
+
+/* Concats of concats of NMReLU branches pass (the walk recurses). A wide
+ * fan of nested concats (6 levels of 8-way concats of the level below,
+ * 8^6 = 262144 paths) is cut off by the walk's budget of 4096 steps
+ * (level 3 alone takes 1 + 8 * 585 = 4681) and answered conservatively:
+ * dense, "other". */
+Test(act_source, nested_concats)
+{
+    nm_model *m = nm_model_new("nest", 2, 4, 4);
+    int a = ok(nm_add_conv(m, "a", NM_INPUT, 1, 1, 1, 1, 0, 1, 0));
+    int r = ok(nm_add_nmrelu(m, "r", a, 2, 4, NM_POLICY_FIRST, NM_AXIS_POSITION));
+    int two[2] = {r, r};
+    int c1 = ok(nm_add_concat(m, "c1", two, 2, 0));
+    int two2[2] = {c1, r};
+    int c2 = ok(nm_add_concat(m, "c2", two2, 2, 0));
+    int u = ok(nm_add_conv(m, "u", c2, 1, 1, 1, 1, 0, 1, 0));
+    expect_act(m, u, 0, 0, 0, 1, NM_ACT_FROM_NMRELU, 2, 4);
+    int prev = r;
+    for (int lv = 0; lv < 6; lv++) {
+        int eight[8];
+        for (int k = 0; k < 8; k++)
+            eight[k] = prev;
+        char name[16];
+        snprintf(name, sizeof name, "fan%d", lv);
+        prev = ok(nm_add_concat(m, name, eight, 8, 0));
+    }
+    int g = ok(nm_add_gap(m, "gap", prev));
+    int v = ok(nm_add_linear(m, "v", g, 1, 0));
+    nm_act_info info;
+    cr_expect_eq(nm_layer_act_source(m, v, 0, 0, 0, &info), 0);
+    cr_expect_eq(info.from, NM_ACT_FROM_OTHER, "%s", info.why);
+    /* two levels of the same fan fit the budget: the NMReLU's 2:4 */
+    int w = ok(nm_add_linear(m, "w", nm_model_find(m, "fan1"), 1, 0));
+    expect_act(m, w, 0, 0, 0, 1, NM_ACT_FROM_NMRELU, 2, 4);
     nm_model_free(m);
 }
