@@ -330,6 +330,49 @@ void nm_layer_stats_get(const nm_model *m, int idx, nm_layer_stats *s);
 int64_t nm_model_dense_macs(const nm_model *m);
 int64_t nm_model_params(const nm_model *m);
 
+/* Data (activation) N:M: where it exists (model_act.c, JOINTNF.md section 9).
+ * The walk back from a layer's first input crosses max/avg/global pooling,
+ * flatten, reshape, channel shuffle, channel slices and concats of branches
+ * that agree, and stops at the first other layer. */
+typedef enum {
+    NM_ACT_FROM_NMRELU = 0, /* an NMReLU: its N:M applies */
+    NM_ACT_FROM_RELU,       /* a ReLU/ReLU6 (or Clip(0, b)): applies when an option
+                               (stats' act=, a nm-MAC's SFU) turns it into NMReLU */
+    NM_ACT_FROM_INPUT,      /* the model input (an image, tokens): dense */
+    NM_ACT_FROM_OTHER,      /* GELU, LayerNorm, softmax, an add, BN, a conv, ...: dense */
+    NM_ACT_FROM_UNKNOWN     /* a topology's independent layer: dense */
+} nm_act_from;
+
+typedef struct {
+    nm_act_from from;
+    int layer;      /* the source layer, -1 for the model input or unknown */
+    int applied;    /* 1: data N:M applies to this layer's input */
+    int n, m;       /* the N:M that applies (0:0 when not applied) */
+    char why[160];  /* one line, e.g. "from NMReLU 'relu1' 4:9" */
+} nm_act_info;
+
+/* THE per-layer decision whether data N:M applies to layer idx's input,
+ * used by every report. opt_n:opt_m (0:0 = none) is the N:M a ReLU source
+ * becomes; declare = 1: the user declares opt_n:opt_m at this layer
+ * whatever the source. An NMReLU source applies its own N:M. Fills *a and
+ * returns a->applied. */
+int nm_layer_act_source(const nm_model *m, int idx, int opt_n, int opt_m, int declare,
+                        nm_act_info *a);
+/* "nmrelu", "relu", "input", "other", "unknown". */
+const char *nm_act_from_name(nm_act_from f);
+/* 1 when layer l is a ReLU-like activation an NMReLU can replace: RELU (clip
+ * > 0 is ReLU6-style, returned in *clip, 0 = none) or CLIP with min 0. */
+int nm_layer_is_relu_like(const nm_layer *l, float *clip);
+/* Makes a ReLU-like layer (nm_layer_is_relu_like) or an NMReLU an NMReLU
+ * n:m (n > 0) or a plain ReLU again (n = 0), keeping its clip: a ReLU6
+ * becomes clip-then-N:M (min(max(x,0),clip), then N:M on the result), and
+ * back a ReLU6. NM_ERR naming the layer (l unchanged) for other kinds or an
+ * impossible N:M. */
+int nm_layer_set_nmrelu(nm_layer *l, int n, int m, nm_act_policy policy, nm_act_axis axis);
+/* 1 when layer idx's output goes, through BN only (single consumers), into
+ * an NMReLU or ReLU: an SFU can emit it N:M-compressed. */
+int nm_layer_act_sink(const nm_model *m, int idx);
+
 /* Mask helpers: ensure a layer has a mask (all ones), and apply masks to the
  * weights (w *= mask) for every prunable layer. */
 int nm_layer_ensure_mask(nm_layer *l);

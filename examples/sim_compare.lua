@@ -23,8 +23,9 @@
 -- MobileNet-v2: pointwise (1x1) layers only, groups along input channels;
 -- its 3x3 and depthwise convs stay dense. ViT-B/16: 30 % of rows, and 4:9
 -- weights in place of the paper's 4:8 so that they fit the 9-wide nm-MAC
--- slices. Data: nm systems take activations at their #D:9 (NMReLU); the
--- paper applies no NMReLU to ViT, so its nm rows are optimistic there.
+-- slices. Data: nm systems take activations at their #D:9 only where a
+-- ReLU (made NMReLU by the SFU) feeds the layer (system act = 'auto'): not
+-- on the first conv and nowhere in ViT, which has no ReLU.
 -- Every number printed is followed by the switches it was computed with.
 
 local specs = {

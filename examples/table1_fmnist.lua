@@ -112,8 +112,10 @@ end
 
 -- Weight density, effective and measured MACs, storage bits of a model
 -- (conv and linear layers), given its per-layer output densities `dens`.
--- eff MACs: positions * kept weights * (#D/n_D when the layer reads an
--- NMReLU output directly, else 1), JOINTNF.md section 5; measured MACs use
+-- eff MACs: positions * kept weights * (#D/n_D where data N:M applies:
+-- the stats row's act_applied, i.e. the layer reads an NMReLU output
+-- through pooling or flatten at most, else 1), JOINTNF.md section 5
+-- (act_frac is kept for the callers: the NMReLUs' n/9); measured MACs use
 -- the measured density of the layer's input instead. Storage: an N:M layer
 -- (declared n:m) stores its nonzeros as 8-bit values plus ceil(log2 M)
 -- index bits each; any other layer stores its kept filters x kept input
@@ -130,8 +132,9 @@ local function measure(model, dens, act_frac, assume_m)
       if src > 0 then
         local p = layers[src]
         meas = dens[src].density
-        if p.kind == "nmrelu" then act = act_frac end
+        if p.kind == "nmrelu" then assert(r.act_applied and r.act_n / r.act_m == act_frac) end
       end
+      if r.act_applied then act = r.act_n / r.act_m end
       s.params, s.nonzeros = s.params + r.params, s.nonzeros + r.nonzeros
       s.macs = s.macs + r.macs
       s.eff = s.eff + r.positions * r.nonzeros * act

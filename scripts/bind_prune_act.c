@@ -3,6 +3,8 @@
  * gains (JOINTNF.md section 5). */
 #include "bind_prune.h"
 
+#include <math.h>
+
 static const char *const policies[] = {"first", "topk", NULL};
 static const char *const act_axes[] = {"position", "channel", NULL};
 
@@ -30,10 +32,11 @@ static nm_tensor *push_new_like(lua_State *L, const nm_tensor *t)
     return y;
 }
 
-/* nm.nmrelu(x, {n=, m=, axis=, policy=}) -> new tensor N:M(ReLU(x)). */
+/* nm.nmrelu(x, {n=, m=, axis=, policy=, clip=}) -> new tensor N:M(ReLU(x)),
+ * or with clip > 0 N:M(min(max(x,0),clip)) (a ReLU6's NMReLU: clip first). */
 static int l_nmrelu(lua_State *L)
 {
-    static const char *const keys[] = {"n", "m", "axis", "policy", NULL};
+    static const char *const keys[] = {"n", "m", "axis", "policy", "clip", NULL};
     nm_tensor *x = nmlua_check_tensor(L, 1);
     check_act_tensor(L, 1, x);
     luaL_checktype(L, 2, LUA_TTABLE);
@@ -42,8 +45,23 @@ static int l_nmrelu(lua_State *L)
     nmp_opt_nm(L, 2, &n, &m, 1);
     nm_act_axis axis = (nm_act_axis)nmlua_opt_enum(L, 2, "axis", 0, act_axes);
     nm_act_policy pol = (nm_act_policy)nmlua_opt_enum(L, 2, "policy", 0, policies);
+    double clip = 0;
+    if (lua_getfield(L, 2, "clip") != LUA_TNIL) {
+        clip = lua_tonumber(L, -1);
+        if (!lua_isnumber(L, -1) || !(clip >= 0) || !isfinite(clip))
+            nmlua_field_error(L, 2, "clip", "must be a finite number >= 0 (0: none)");
+    }
+    lua_pop(L, 1);
     nm_tensor *y = push_new_like(L, x);
-    if (nm_nmrelu_forward(x, y, n, m, pol, axis) != NM_OK)
+    const nm_tensor *src = x;
+    if (clip > 0) {     /* clip into y, then N:M in place (the kernels allow it) */
+        const float *xv = nm_f32(x);
+        float *yv = nm_f32(y), c = (float)clip;
+        for (int64_t i = 0; i < x->numel; i++)
+            yv[i] = xv[i] > 0.0f ? (xv[i] < c ? xv[i] : c) : 0.0f;
+        src = y;
+    }
+    if (nm_nmrelu_forward(src, y, n, m, pol, axis) != NM_OK)
         return luaL_error(L, "nm.nmrelu: %s", nm_errmsg());
     return 1;
 }
@@ -115,12 +133,29 @@ static int l_cost_measured(lua_State *L)
     return 1;
 }
 
-/* Adds eff_macs (and filters_removed) of layer i to the row on top. */
-static void add_cost(lua_State *L, const nm_model *m, int i, int an, int am)
+/* Adds eff_macs (and filters_removed) of layer i to the row on top, with
+ * the data N:M only where nm_layer_act_source says it applies, and the
+ * decision itself: act_applied, act_n/act_m, act_from, act_why. */
+static void add_cost(lua_State *L, const nm_model *m, int i, int an, int am, int declare)
 {
     const nm_layer *l = &m->layers[i];
     nm_layer_cost c = {0};
-    if (nm_layer_prunable(l) && l->weight && nm_cost_layer(m, i, an, am, &c) == NM_OK) {
+    nm_act_info a;
+    int costed = nm_layer_prunable(l) && l->weight;
+    nm_layer_act_source(m, i, an, am, declare, &a);
+    if (!costed) {     /* eff_macs = macs below: say that no data N:M was used */
+        a.applied = 0;
+        snprintf(a.why, sizeof a.why, "%s", nm_layer_dense_macs(l) > 0
+                 ? "not a conv/linear layer: costed dense" : "no multiply-accumulates");
+    }
+    lua_pushboolean(L, a.applied);
+    lua_setfield(L, -2, "act_applied");
+    nmlua_set_int(L, "act_n", a.applied ? a.n : 0);
+    nmlua_set_int(L, "act_m", a.applied ? a.m : 0);
+    nmlua_set_str(L, "act_from", nm_act_from_name(a.from));
+    nmlua_set_str(L, "act_why", a.why);
+    if (nm_layer_prunable(l) && l->weight &&
+        nm_cost_layer(m, i, a.applied ? a.n : 0, a.applied ? a.m : 0, &c) == NM_OK) {
         nmlua_set_num(L, "eff_macs", c.effective_macs);
         nmlua_set_int(L, "filters_removed", c.filters_removed);
     } else {
@@ -129,17 +164,24 @@ static void add_cost(lua_State *L, const nm_model *m, int i, int an, int am)
     }
 }
 
-/* The act = {n=, m=} option of stats at arg (0:0 if absent). */
-static void stats_act(lua_State *L, int arg, int *an, int *am)
+/* The act = {n=, m=, declare=} option of stats at arg (0:0 if absent);
+ * declare = true applies it to every layer with MACs whatever its source. */
+static void stats_act(lua_State *L, int arg, int *an, int *am, int *declare)
 {
-    *an = *am = 0;
+    *an = *am = *declare = 0;
     if (!lua_isnoneornil(L, arg)) {
         static const char *const keys[] = {"act", NULL};
+        static const char *const akeys[] = {"n", "m", "declare", NULL};
         nmp_check_keys(L, arg, keys);
         if (lua_getfield(L, arg, "act") != LUA_TNIL) {
-            if (!lua_istable(L, -1))
-                nmlua_field_error(L, arg, "act", "must be {n=, m=}");
-            nmp_opt_nm(L, lua_gettop(L), an, am, 1);
+            int t = lua_gettop(L);
+            if (!lua_istable(L, t))
+                nmlua_field_error(L, arg, "act", "must be {n=, m= [, declare = true]}");
+            nmp_check_keys(L, t, akeys);
+            nmp_opt_nm(L, t, an, am, 1);
+            lua_getfield(L, t, "declare");
+            *declare = lua_toboolean(L, -1);
+            lua_pop(L, 1);
         }
         lua_pop(L, 1);
     }
@@ -148,8 +190,8 @@ static void stats_act(lua_State *L, int arg, int *an, int *am)
 /* layer:stats([{act = {n=, m=}}]): as model:stats() for one layer. */
 static int ly_stats(lua_State *L)
 {
-    int an, am;
-    stats_act(L, 2, &an, &am);
+    int an, am, declare;
+    stats_act(L, 2, &an, &am, &declare);
     lua_getfield(L, 1, "model");
     const nm_model *m = nmlua_check_model(L, -1);
     lua_getfield(L, 1, "index");
@@ -158,7 +200,7 @@ static int ly_stats(lua_State *L)
     lua_pushvalue(L, lua_upvalueindex(1));  /* the model binding's stats */
     lua_pushvalue(L, 1);
     lua_call(L, 1, 1);
-    add_cost(L, m, idx, an, am);
+    add_cost(L, m, idx, an, am, declare);
     return 1;
 }
 
@@ -167,15 +209,15 @@ static int ly_stats(lua_State *L)
 static int m_stats(lua_State *L)
 {
     nm_model *m = nmlua_check_model(L, 1);
-    int an = 0, am = 0;
-    stats_act(L, 2, &an, &am);
+    int an = 0, am = 0, declare = 0;
+    stats_act(L, 2, &an, &am, &declare);
     lua_pushvalue(L, lua_upvalueindex(1));  /* the model binding's stats */
     lua_pushvalue(L, 1);
     lua_call(L, 1, 1);
     int rows = lua_gettop(L);
     for (int i = 0; i < m->n_layers; i++) {
         lua_geti(L, rows, i + 1);
-        add_cost(L, m, i, an, am);
+        add_cost(L, m, i, an, am, declare);
         lua_pop(L, 1);
     }
     return 1;

@@ -7,6 +7,8 @@
  * editing the visible fields cannot make the decoder read out of bounds. */
 #include "bind_prune.h"
 
+#include <math.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -200,6 +202,63 @@ static void push_bits(lua_State *L, double params, double value_bits, double sim
     lua_setfield(L, -2, "ratio");
 }
 
+/* Adds to the act table on top, per layer with weights, whether data N:M
+ * applies to its input (nm_layer_act_source: only from an NMReLU, or a
+ * ReLU the option turns into one) and the input activations stored per
+ * sample: compressed at the applying N:M in groups along positions, else
+ * dense 8-bit with no index. Fields: layers = {{name, act_applied, act_why,
+ * n, m, values, bits = {simple, bitmask, combinatorial}}}, applied_layers,
+ * values, dense_bits, stored_bits = {simple, bitmask, combinatorial}. */
+static void push_act_layers(lua_State *L, const nmp_target *t, int an, int am)
+{
+    double tot[3] = {0, 0, 0}, values = 0;
+    int applied = 0, k = 0;
+    lua_newtable(L);
+    for (int i = 0; i < t->m->n_layers; i++) {
+        const nm_layer *l = &t->m->layers[i];
+        if ((t->layer >= 0 && i != t->layer) || !nm_layer_prunable(l) || !l->weight)
+            continue;
+        nm_act_info a;
+        nm_layer_act_source(t->m, i, an, am, 0, &a);
+        double plane = (double)l->in_h * l->in_w, v = (double)l->in_c * plane, b[3];
+        if (a.applied) {
+            double g = (double)l->in_c * ceil(plane / a.m), val = 8.0 * a.n * g;
+            b[0] = val + g * a.n * ceil_log2((unsigned)a.m);
+            b[1] = val + g * a.m;
+            b[2] = val + g * ceil_log2(binom(a.m, a.n));
+            applied++;
+        } else {
+            b[0] = b[1] = b[2] = 8.0 * v;
+        }
+        values += v;
+        lua_createtable(L, 0, 7);
+        nmlua_set_str(L, "name", l->name);
+        lua_pushboolean(L, a.applied);
+        lua_setfield(L, -2, "act_applied");
+        nmlua_set_str(L, "act_why", a.why);
+        nmlua_set_int(L, "n", a.n);
+        nmlua_set_int(L, "m", a.m);
+        nmlua_set_num(L, "values", v);
+        lua_createtable(L, 0, 3);
+        static const char *const schemes[] = {"simple", "bitmask", "combinatorial"};
+        for (int s = 0; s < 3; s++) {
+            nmlua_set_num(L, schemes[s], b[s]);
+            tot[s] += b[s];
+        }
+        lua_setfield(L, -2, "bits");
+        lua_rawseti(L, -2, ++k);
+    }
+    lua_setfield(L, -2, "layers");
+    nmlua_set_int(L, "applied_layers", applied);
+    nmlua_set_num(L, "values", values);
+    nmlua_set_num(L, "dense_bits", 8.0 * values);
+    lua_createtable(L, 0, 3);
+    nmlua_set_num(L, "simple", tot[0]);
+    nmlua_set_num(L, "bitmask", tot[1]);
+    nmlua_set_num(L, "combinatorial", tot[2]);
+    lua_setfield(L, -2, "stored_bits");
+}
+
 /* nm.storage(model_or_layer [, {n=, m=, act = {n=, m=}}]) -> report: the
  * weights (compacted: removed filters and input channels not stored) and,
  * with act, activations at act's N:M along groups of M. */
@@ -256,6 +315,7 @@ static int l_storage(lua_State *L)
         nmlua_set_num(L, "density", (double)an / am);
         push_bits(L, am, 8.0 * an, (double)an * ceil_log2((unsigned)am), am,
                   ceil_log2(binom(am, an)));
+        push_act_layers(L, &t, an, am);
         lua_setfield(L, -3, "act");
         lua_pop(L, 1);
     } else if (lua_istable(L, 2)) {

@@ -139,7 +139,7 @@ static int l_scale_energy(lua_State *L)
 static const char *const system_keys[] = {
     "mac", "rows", "cols", "w", "d", "dataflow", "energy", "node", "area_mode", "compat",
     "batch", "idle", "index", "windex", "dindex", "dram", "leakage", "im2col_reread",
-    "sram_kb", "derive_in_chans", NULL,
+    "sram_kb", "derive_in_chans", "act", NULL,
 };
 
 static int index_parse(const char *s)
@@ -232,6 +232,14 @@ void nmsim_config_from_table(lua_State *L, int arg, sim_config *cfg)
     cfg->im2col_reread = nmlua_opt_bool(L, arg, "im2col_reread", 0, NMLUA_LOOSE);
     cfg->derive_in_chans = nmlua_opt_bool(L, arg, "derive_in_chans", cfg->derive_in_chans,
                                           NMLUA_LOOSE);
+    if ((s = nmsim_opt_str(L, arg, "act"))) {
+        /* where data N:M applies: per layer (nm_layer_act_source) or, declared
+         * by the user, at every layer (the assumption made before) */
+        if (!strcmp(s, "all"))
+            cfg->act_all = 1;
+        else if (strcmp(s, "auto"))
+            nmlua_field_error(L, arg, "act", lua_pushfstring(L, "'%s' (auto, all)", s));
+    }
     /* energy table, then node scaling */
     lua_getfield(L, arg, "energy");
     if (lua_istable(L, -1)) {
@@ -337,6 +345,7 @@ static int sys_config(lua_State *L)
     lua_pushboolean(L, c->derive_in_chans);
     lua_setfield(L, -2, "derive_in_chans");
     nmlua_set_int(L, "sram_kb", c->sram_kb);
+    nmlua_set_str(L, "act", c->act_all ? "all" : "auto");
     nmlua_set_str(L, "area_mode", c->area_mode == SIM_AREA_CALIBRATED ? "calibrated" : "bottom-up");
     nmlua_set_int(L, "node", c->et.node_nm);
     push_energy_table(L, &c->et);

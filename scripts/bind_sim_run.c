@@ -105,6 +105,8 @@ static void push_layer_row(lua_State *L, const sim_layer_result *l)
     nmlua_set_num(L, "eff_macs", l->eff_macs);
     nmlua_set_int(L, "blocks", l->blocks);
     nmlua_set_int(L, "violations", l->violations);
+    lua_pushboolean(L, l->act_applied);
+    lua_setfield(L, -2, "act_applied");
     lua_createtable(L, 0, 7);
     nmlua_set_num(L, "w_val", l->w_val_bits / 8);
     nmlua_set_num(L, "w_idx", l->w_idx_bits / 8);
@@ -158,6 +160,7 @@ static void push_report(lua_State *L, int bi, const char *assumed)
     }
     lua_setfield(L, -2, "layers");
     push_layer_row(L, &r->total);
+    nmlua_set_int(L, "act_layers", r->total.act_applied);  /* layers with data N:M */
     lua_setfield(L, -2, "total");
     nmsim_push_area(L, &r->area);
     lua_setfield(L, -2, "area");
@@ -216,12 +219,13 @@ static int report_tostring(lua_State *L)
     char line[640];
     snprintf(line, sizeof line,
              "cycles %.0f  util %.3f  mult util %.3f  folds %.0f  violations %.0f\n"
-             "MACs dense %.4g  effective %.4g  products %.4g\n"
+             "MACs dense %.4g  effective %.4g  products %.4g  data N:M on %d of %d layers\n"
              "energy %.4g uJ: mult %.3g add %.3g select %.3g reg %.3g sram w/d/o %.3g/%.3g/%.3g "
              "acc %.3g sfu %.3g dram %.3g leak %.3g (uJ)\n"
              "area %.4f mm^2: array %.4f acc %.4f sfu %.4f sram %.4f\n",
              (double)t->cycles, t->util, t->mult_util, (double)t->u.folds, (double)t->violations,
-             t->dense_macs, t->eff_macs, t->products, e->total * 1e-6, e->mult * 1e-6,
+             t->dense_macs, t->eff_macs, t->products, t->act_applied, r->n_layers,
+             e->total * 1e-6, e->mult * 1e-6,
              e->add * 1e-6, e->select * 1e-6, e->reg * 1e-6, e->sram_w * 1e-6, e->sram_d * 1e-6,
              e->sram_o * 1e-6, e->acc * 1e-6, e->sfu * 1e-6, e->dram * 1e-6, e->leak * 1e-6,
              r->area.total_um2 * 1e-6, r->area.array_um2 * 1e-6, r->area.acc_um2 * 1e-6,
@@ -385,7 +389,7 @@ static const nm_tensor *input_for(lua_State *L, const run_opts *o, int whole_mod
  * declared-density products rescaled, then the energy again. */
 static void apply_act_density(const sim_config *cfg, double ad, sim_layer_result *res)
 {
-    double dd = cfg->mac.kind == SIM_NM ? (double)cfg->mac.dn / cfg->mac.dm : 1.0;
+    double dd = sim_gemm_act_applied(&res->g, cfg) ? (double)cfg->mac.dn / cfg->mac.dm : 1.0;
     res->products = res->eff_macs / dd * ad;
     if (res->products > res->mult_slots)
         res->products = res->mult_slots;
@@ -546,6 +550,7 @@ static int l_compare(lua_State *L)
             nmlua_set_num(L, "speedup", cyc > 0 ? c0 / cyc : 0);
             nmlua_set_num(L, "energy_ratio", e0 > 0 ? en / e0 : 0);
             nmlua_set_num(L, "efficiency", en > 0 ? e0 / en : 0);
+            nmlua_set_int(L, "act_layers", r->total.act_applied);  /* layers with data N:M */
             nmlua_set_str(L, "switches", sim_config_describe(cfg, buf, sizeof buf));
             if (o.assume.on)
                 nmlua_set_str(L, "assumed", o.assume.text);

@@ -80,31 +80,25 @@ static int m_forward(lua_State *L)
     return n;
 }
 
-/* Switches layer l to NMReLU n:m (n > 0) or back to plain ReLU (n = 0).
- * Raises for layers that are not ReLU/NMReLU or clip (ReLU6). */
+/* Switches layer l to NMReLU n:m (n > 0) or back to plain ReLU (n = 0)
+ * (nm_layer_set_nmrelu: a ReLU6 keeps its clip, clip then N:M). Raises for
+ * layers that are not ReLU-like or NMReLU; check = 1 only checks. */
 static void set_act(lua_State *L, nm_layer *l, int n, int mm, nm_act_policy policy,
-                    nm_act_axis axis)
+                    nm_act_axis axis, int check)
 {
-    if (l->kind != NM_LAYER_RELU && l->kind != NM_LAYER_NMRELU)
+    if (l->kind != NM_LAYER_NMRELU && !nm_layer_is_relu_like(l, NULL))
         luaL_error(L, "set_activation: layer '%s' is a %s, not a ReLU", l->name,
                    nm_layer_kind_name(l->kind));
-    if (l->clip > 0 && n > 0)
-        luaL_error(L, "set_activation: layer '%s' is a clipped ReLU (ReLU6); NMReLU has no clip",
-                   l->name);
-    if (n == 0) {
-        l->kind = NM_LAYER_RELU;
-        l->act_n = l->act_m = 0;
-    } else {
-        l->kind = NM_LAYER_NMRELU;
-        l->act_n = n, l->act_m = mm, l->act_policy = policy, l->act_axis = axis;
-    }
+    if (!check && nm_layer_set_nmrelu(l, n, mm, policy, axis) != NM_OK)
+        luaL_error(L, "set_activation: %s", nm_errmsg());
 }
 
 /* model:set_activation(which, opts) -> number of layers changed.
  * which: a layer name or 1-based index, an array of them, or "all" (every
- * ReLU and NMReLU layer). opts: {n=, m=, policy='first'|'topk',
- * axis='position'|'channel'} makes them NMReLU n:m; nil, {} or n = 0 makes
- * them plain ReLU again. */
+ * ReLU, ReLU6, Clip(0, b) and NMReLU layer). opts: {n=, m=, policy='first'|'topk',
+ * axis='position'|'channel'} makes them NMReLU n:m (a ReLU6 clips, then
+ * N:M); nil, {} or n = 0 makes them plain ReLU (ReLU6) again. Every named
+ * layer is checked before any is changed. */
 static int m_set_activation(lua_State *L)
 {
     static const char *const keys[] = {"n", "m", "policy", "axis", NULL};
@@ -128,32 +122,34 @@ static int m_set_activation(lua_State *L)
     if (lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "all") == 0) {
         for (int i = 0; i < m->n_layers; i++) {
             nm_layer *l = &m->layers[i];
-            if (l->kind == NM_LAYER_RELU || l->kind == NM_LAYER_NMRELU) {
-                set_act(L, l, n, mm, (nm_act_policy)policy, (nm_act_axis)axis);
+            if (l->kind == NM_LAYER_NMRELU || nm_layer_is_relu_like(l, NULL)) {
+                set_act(L, l, n, mm, (nm_act_policy)policy, (nm_act_axis)axis, 0);
                 changed++;
             }
         }
     } else {
         int list = lua_istable(L, 2);
         lua_Integer count = list ? luaL_len(L, 2) : 1;
-        for (lua_Integer k = 1; k <= count; k++) {
-            if (list)
-                lua_geti(L, 2, k);
-            else
-                lua_pushvalue(L, 2);
-            int i = -1;
-            if (lua_type(L, -1) == LUA_TNUMBER) {
-                lua_Integer x = lua_tointeger(L, -1);
-                i = x >= 1 && x <= m->n_layers ? (int)x - 1 : -1;
-            } else if (lua_type(L, -1) == LUA_TSTRING) {
-                i = nm_model_find(m, lua_tostring(L, -1));
+        for (int pass = 0; pass < 2; pass++) {  /* check all, then change */
+            for (lua_Integer k = 1; k <= count; k++) {
+                if (list)
+                    lua_geti(L, 2, k);
+                else
+                    lua_pushvalue(L, 2);
+                int i = -1;
+                if (lua_type(L, -1) == LUA_TNUMBER) {
+                    lua_Integer x = lua_tointeger(L, -1);
+                    i = x >= 1 && x <= m->n_layers ? (int)x - 1 : -1;
+                } else if (lua_type(L, -1) == LUA_TSTRING) {
+                    i = nm_model_find(m, lua_tostring(L, -1));
+                }
+                if (i < 0)
+                    luaL_argerror(L, 2, lua_pushfstring(L, "no layer '%s' in model '%s'",
+                                                        luaL_tolstring(L, -1, NULL), m->name));
+                lua_pop(L, 1);
+                set_act(L, &m->layers[i], n, mm, (nm_act_policy)policy, (nm_act_axis)axis, !pass);
+                changed += pass;
             }
-            if (i < 0)
-                luaL_argerror(L, 2, lua_pushfstring(L, "no layer '%s' in model '%s'",
-                                                    luaL_tolstring(L, -1, NULL), m->name));
-            lua_pop(L, 1);
-            set_act(L, &m->layers[i], n, mm, (nm_act_policy)policy, (nm_act_axis)axis);
-            changed++;
         }
     }
     lua_pushinteger(L, changed);

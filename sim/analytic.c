@@ -47,6 +47,8 @@ static int measure_rounds(const sim_gemm *g, const sim_config *cfg, const sim_un
         if (need[i] > res->max_need)
             res->max_need = need[i];
     }
+    /* measured data is the user's: the MAC's #D schedule, whatever the
+     * layer's declared data N:M */
     int64_t floor_r = cfg->idle == SIM_IDLE_GATED ? mac->dn : 1;
     for (int64_t f = 0; f < u->row_folds; f++) {
         /* PE rows f*R .. f*R+R-1 hold slices (row / split). */
@@ -141,7 +143,8 @@ void sim_layer_account(const sim_gemm *g, const sim_config *cfg, const nm_tensor
 {
     double G = (double)g->groups;
     double wd = weight_density(g, cfg, &res->u);
-    double dd = cfg->mac.kind == SIM_NM ? (double)cfg->mac.dn / cfg->mac.dm : 1.0;
+    res->act_applied = sim_gemm_act_applied(g, cfg);
+    double dd = res->act_applied ? (double)cfg->mac.dn / cfg->mac.dm : 1.0;
     res->dense_macs = G * (double)g->E * (double)g->K * (double)(g->Nf_all ? g->Nf_all : g->Nf);
     res->eff_macs = G * (double)g->E * (double)g->Kp * (double)g->Nf * wd * dd;
     res->products = res->eff_macs;

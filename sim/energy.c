@@ -250,15 +250,20 @@ void sim_layer_memory(const sim_gemm *g, const sim_config *cfg, sim_layer_result
     /* Data (the im2col matrix, or the feature map when activations are
      * reused across window positions). */
     double reuse = cfg->im2col_reread ? 1.0 : fmin(1.0, (double)g->in_bytes / (E * Kp));
-    if (mac->kind == SIM_NM) {
+    /* compressed only where the layer's data is N:M (nm_layer_act_source)
+     * and where its outputs go through the SFU's NMReLU (act_sink) */
+    if (sim_gemm_act_applied(g, cfg)) {
         double groups = (double)ceil_div(g->E, mac->dm) * Kp;
         res->d_val_bits = groups * mac->dn * 8 * reuse;
         res->d_idx_bits = index_bits(cfg->dindex, groups, mac->dm, mac->dn) * reuse;
+    } else {
+        res->d_val_bits = E * Kp * 8 * reuse;
+    }
+    if (mac->kind == SIM_NM && !g->out_dense) {
         double og = (double)ceil_div(g->E, mac->dm) * Nf;  /* NMReLU outputs */
         res->o_val_bits = og * mac->dn * 8;
         res->o_idx_bits = index_bits(cfg->dindex, og, mac->dm, mac->dn);
     } else {
-        res->d_val_bits = E * Kp * 8 * reuse;
         res->o_val_bits = E * Nf * 8;
     }
     res->w_val_bits *= G, res->w_idx_bits *= G, res->d_val_bits *= G, res->d_idx_bits *= G;

@@ -117,10 +117,27 @@ int sim_gemm_from_layer(const nm_model *m, int idx, const sim_config *cfg, sim_g
         int64_t K = g->Kp, M = l->wm, N = l->wn;
         g->Kp = K / M * N + (K % M < N ? K % M : N);
     }
+    if (!cfg->act_all) {
+        nm_act_info a;
+        g->data_dense = !nm_layer_act_source(m, idx, cfg->mac.dn, cfg->mac.dm, 0, &a);
+        g->out_dense = !nm_layer_act_sink(m, idx);
+    }
     if (g->E < 1 || g->Kp < 1 || g->Nf < 1)
         return nm_seterr("layer '%s': empty GEMM (E=%lld K'=%lld Nf=%lld)", l->name,
                          (long long)g->E, (long long)g->Kp, (long long)g->Nf);
     return NM_OK;
+}
+
+int sim_gemm_act_applied(const sim_gemm *g, const sim_config *cfg)
+{
+    return cfg->mac.kind == SIM_NM && !g->data_dense;
+}
+
+int sim_gemm_rounds(const sim_gemm *g, const sim_config *cfg)
+{
+    if (cfg->mac.kind == SIM_NM && g->data_dense)
+        return cfg->mac.dm;     /* dense data: one block row per round */
+    return sim_mac_rounds(&cfg->mac);
 }
 
 int sim_units_get(const sim_gemm *g, const sim_config *cfg, sim_units *u)
@@ -135,7 +152,7 @@ int sim_units_get(const sim_gemm *g, const sim_config *cfg, sim_units *u)
         mul_capped(g->E, g->Nf) < 0 || mul4_capped(g->E, g->Kp, g->Nf, g->groups) < 0)
         return nm_seterr("GEMM '%s' is too large to simulate (E=%lld K'=%lld Nf=%lld)", g->name,
                          (long long)g->E, (long long)g->Kp, (long long)g->Nf);
-    int64_t s = sim_mac_span(mac), p = sim_mac_block(mac), r = sim_mac_rounds(mac);
+    int64_t s = sim_mac_span(mac), p = sim_mac_block(mac), r = sim_gemm_rounds(g, cfg);
     int64_t F = sim_mac_mults(mac);
     int64_t Kb = ceil_div(g->Kp, s), Eb = ceil_div(g->E, p);
     /* Weight nonzeros per slice: the declared N:M if any, else dense. */

@@ -10,14 +10,15 @@ const char *sim_config_describe(const sim_config *c, char *buf, size_t len)
     char mac[48];
     snprintf(buf, len,
              "mac=%s array=%dx%d dataflow=%s compat=%s batch=%d idle=%s windex=%s dindex=%s "
-             "im2col_reread=%d dram=%d leakage=%d derive_in_chans=%d area=%s node=%dnm sram=%dKB",
+             "im2col_reread=%d dram=%d leakage=%d derive_in_chans=%d area=%s node=%dnm sram=%dKB "
+             "act=%s",
              sim_mac_name(&c->mac, mac, sizeof mac), c->rows, c->cols,
              sim_dataflow_name(c->dataflow), c->compat_scalesim ? "scalesim" : "none",
              c->compat_scalesim ? 1 : c->batch, c->idle == SIM_IDLE_GATED ? "gated" : "skipped",
              sim_index_scheme_name(c->windex), sim_index_scheme_name(c->dindex),
              c->im2col_reread, c->dram, c->leakage, c->derive_in_chans,
              c->area_mode == SIM_AREA_CALIBRATED ? "calibrated" : "bottom-up", c->et.node_nm,
-             c->sram_kb);
+             c->sram_kb, c->act_all ? "all" : "auto");
     return buf;
 }
 
@@ -50,6 +51,7 @@ static void sum_totals(sim_report *r)
         t->sram_o_write += l->sram_o_write;
         t->acc_rmw += l->acc_rmw, t->sfu_ops += l->sfu_ops, t->dram_bytes += l->dram_bytes;
         t->blocks += l->blocks, t->violations += l->violations;
+        t->act_applied += l->act_applied;
         if (l->max_need > t->max_need)
             t->max_need = l->max_need;
         t->u.folds += l->u.folds * l->g.groups;

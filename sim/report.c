@@ -27,7 +27,7 @@ static void write_row(FILE *f, const sim_layer_result *l)
     const sim_energy *e = &l->e;
     fprintf(f, "%s,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%.6f,%.6f,%.6f,%.0f,%.0f,"
                "%.6f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%lld,%lld,"
-               "%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n",
+               "%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%d\n",
             l->name, (long long)l->g.E, (long long)l->g.Kp, (long long)l->g.Nf,
             (long long)l->u.Sr, (long long)l->u.Sc, (long long)l->u.T,
             (long long)l->u.row_folds, (long long)l->u.col_folds,
@@ -37,7 +37,7 @@ static void write_row(FILE *f, const sim_layer_result *l)
             l->d_idx_bits / 8, l->o_val_bits / 8, l->o_idx_bits / 8, l->sram_w_read,
             l->sram_d_read, l->sram_o_write, l->acc_rmw, l->sfu_ops, (long long)l->blocks,
             (long long)l->violations, e->mult, e->add, e->select, e->reg, e->sram_w, e->sram_d,
-            e->sram_o, e->acc, e->sfu, e->dram, e->leak, e->total);
+            e->sram_o, e->acc, e->sfu, e->dram, e->leak, e->total, l->act_applied);
 }
 
 static void write_nmlab_csv(FILE *f, const sim_report *r)
@@ -52,7 +52,7 @@ static void write_nmlab_csv(FILE *f, const sim_report *r)
                "mult_util,products,mult_slots,fold_util_min,w_val_B,w_idx_B,d_val_B,d_idx_B,"
                "o_val_B,o_idx_B,sram_w_read_B,sram_d_read_B,sram_o_write_B,acc_rmw,sfu_ops,"
                "blocks,violations,e_mult_pJ,e_add_pJ,e_select_pJ,e_reg_pJ,e_sram_w_pJ,"
-               "e_sram_d_pJ,e_sram_o_pJ,e_acc_pJ,e_sfu_pJ,e_dram_pJ,e_leak_pJ,e_total_pJ\n");
+               "e_sram_d_pJ,e_sram_o_pJ,e_acc_pJ,e_sfu_pJ,e_dram_pJ,e_leak_pJ,e_total_pJ,act_applied\n");
     for (int i = 0; i < r->n_layers; i++)
         write_row(f, &r->layers[i]);
     write_row(f, &r->total);
@@ -106,6 +106,7 @@ static json_t *layer_json(const sim_layer_result *l)
     json_object_set_new(o, "energy_pj", energy_json(&l->e));
     json_object_set_new(o, "blocks", json_integer(l->blocks));
     json_object_set_new(o, "violations", json_integer(l->violations));
+    json_object_set_new(o, "act_applied", json_integer(l->act_applied));
     return o;
 }
 
@@ -129,6 +130,8 @@ int sim_report_write_json(const sim_report *r, const char *path)
                              r->area.array_um2, "acc_um2", r->area.acc_um2, "sfu_um2",
                              r->area.sfu_um2, "sram_um2", r->area.sram_um2, "total_um2",
                              r->area.total_um2);
+    if (sws)
+        json_object_set_new(sws, "act", json_string(c->act_all ? "all" : "auto"));
     int ok = root && layers && sws && area;
     for (int i = 0; ok && i < r->n_layers; i++) {
         json_t *l = layer_json(&r->layers[i]);

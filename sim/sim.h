@@ -105,6 +105,9 @@ typedef struct {
     int dram;                   /* 0: DRAM traffic not counted */
     int leakage;                /* 0: leakage not counted */
     int derive_in_chans;        /* 1: also drop inputs whose producer filter is removed */
+    int act_all;                /* 1: the user declares data N:M at every layer; 0 (default):
+                                   only where nm_layer_act_source finds an NMReLU or a ReLU
+                                   (which the nm-MAC's SFU turns into NMReLU #D:n_D) */
     int sram_kb;                /* total on-chip SRAM for area (default 192) */
     sim_area_mode area_mode;
     sim_energy_table et;
@@ -152,10 +155,24 @@ typedef struct {
     int64_t in_bytes;   /* input feature map elements (C_in'*H*W*batch), per group */
     int wn, wm;         /* declared weight N:M (0:0 none) */
     int kh, kw;
+    /* Data N:M per layer (nm MAC only; 0 = the MAC's #D:n_D applies, the
+     * default of a bare GEMM): data_dense = the input carries no data N:M
+     * (nm_layer_act_source), so every row of an n_D block may hold a value
+     * and a block takes n_D rounds, data is stored uncompressed and no
+     * product is skipped; out_dense = the outputs go to no ReLU/NMReLU
+     * (nm_layer_act_sink) and are stored uncompressed. */
+    int data_dense, out_dense;
 } sim_gemm;
 
-/* A conv/dwconv/linear layer of m as a GEMM under cfg. NM_ERR for other
- * kinds or bad layers. Compat: E from ceil((H-R+s)/s), batch 1, and a
+/* 1 when the MAC exploits data N:M at this GEMM (act_applied in reports). */
+int sim_gemm_act_applied(const sim_gemm *g, const sim_config *cfg);
+/* Data values per block row the MAC processes per round: #D, or n_D when
+ * the GEMM's data is dense (rounds per block). */
+int sim_gemm_rounds(const sim_gemm *g, const sim_config *cfg);
+
+/* A conv/dwconv/linear layer of m as a GEMM under cfg (data_dense and
+ * out_dense from nm_layer_act_source / nm_layer_act_sink unless
+ * cfg->act_all). NM_ERR for other kinds or bad layers. Compat: E from ceil((H-R+s)/s), batch 1, and a
  * declared N:M gives K' = floor(K/M)*N + min(N, K mod M). */
 int sim_gemm_from_layer(const nm_model *m, int idx, const sim_config *cfg, sim_gemm *g);
 /* A bare GEMM (E, K, Nf) for tests and tools. */
@@ -196,6 +213,8 @@ typedef struct {
     double acc_rmw, sfu_ops, dram_bytes;
     /* measured rounds (nm with activations) */
     int64_t blocks, violations, max_need;
+    int act_applied;            /* the MAC exploits data N:M here (sim_gemm_act_applied);
+                                   the total counts the layers that do */
     sim_energy e;               /* pJ */
 } sim_layer_result;
 

@@ -52,6 +52,28 @@ void nm_train_nmrelu_forward(int c, int n_samples, int plane, int keep, int m,
         nm_nmrelu_rows(x, y, c, cols, keep, m, policy);
 }
 
+/* Clip, then N:M (an NMReLU made from a ReLU6): y = min(max(x,0),clip),
+ * then the N:M kernels in place on y (they allow x and y to alias), so the
+ * N:M choice sees the clipped values (topk ties at clip go to the lower
+ * index). clip <= 0: plain NMReLU. */
+void nm_train_nmrelu_forward_clip(int c, int n_samples, int plane, int keep, int m,
+                                  nm_act_policy policy, nm_act_axis axis, float clip,
+                                  const float *x, float *y)
+{
+    if (clip > 0) {
+        nm_relu_forward((int64_t)c * n_samples * plane, clip, x, y);
+        x = y;
+    }
+    nm_train_nmrelu_forward(c, n_samples, plane, keep, m, policy, axis, x, y);
+}
+
+/* Kept and below the clip: 0 < y < clip (y = clip is a clipped value). */
+void nm_train_nmrelu_backward_clip(int64_t count, float clip, const float *y, const float *dy,
+                                   float *dx)
+{
+    nm_relu_backward(count, clip, y, dy, dx);
+}
+
 void nm_train_nmrelu_backward(int64_t count, const float *y, const float *dy, float *dx)
 {
 #pragma omp parallel for simd schedule(static) if (count > NM_PAR_MIN)

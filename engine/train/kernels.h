@@ -103,6 +103,14 @@ void nm_train_nmrelu_forward(int c, int n_samples, int plane, int keep, int m,
                        nm_act_policy policy, nm_act_axis axis, const float *x, float *y);
 /* Gradient only through kept values (y > 0). */
 void nm_train_nmrelu_backward(int64_t count, const float *y, const float *dy, float *dx);
+/* The same for an NMReLU with a clip (made from a ReLU6): min(max(x,0),clip)
+ * first, then N:M on the clipped values; the gradient passes where
+ * 0 < y < clip. clip <= 0: as the two above. */
+void nm_train_nmrelu_forward_clip(int c, int n_samples, int plane, int keep, int m,
+                                  nm_act_policy policy, nm_act_axis axis, float clip,
+                                  const float *x, float *y);
+void nm_train_nmrelu_backward_clip(int64_t count, float clip, const float *y, const float *dy,
+                                   float *dx);
 
 /* --- pooling (pool.c), on `planes` = C*n planes of h x w --- */
 typedef struct {

@@ -1,7 +1,9 @@
 /* vit.c - torchvision's ViT-B/16 at 3x224x224: a 16x16 stride-16 patch
  * conv to 768 features (14x14 patches), the embedding (class token and
  * positions: 197 tokens of 768), twelve encoder blocks and the class-token
- * head. Tokens are laid out as (features, tokens, 1).
+ * head. Tokens are laid out as (features, tokens, 1). ViT-B/32 is the same
+ * with a 32x32 stride-32 patch conv: 7x7 patches, 50 tokens, 4.41 GMACs
+ * (the size of the JointNF paper's "ViT-base", 4.56 GFLOPs in its Table 2).
  *
  * An encoder block, as torchvision computes it (dropouts left out):
  *   ln_1 -> in_proj (768 -> 2304 = packed q,k,v) -> slices q, k, v ->
@@ -62,5 +64,11 @@ nm_model *zoo_vit(const zoo_vit_cfg *c)
 nm_model *zoo_vit_b16(void)
 {
     const zoo_vit_cfg c = {"vit_b16", 3, 224, 16, 768, 12, 3072, 12, 1000};
+    return zoo_vit(&c);
+}
+
+nm_model *zoo_vit_b32(void)
+{
+    const zoo_vit_cfg c = {"vit_b32", 3, 224, 32, 768, 12, 3072, 12, 1000};
     return zoo_vit(&c);
 }

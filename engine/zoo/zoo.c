@@ -17,8 +17,8 @@ typedef struct {
 /* The names again, as the NULL-terminated list nm_zoo_list hands out; the
  * assertion below and the tests keep it in step with the table. */
 static const char *const names[] = {
-    "resnet18", "resnet50", "mobilenet_v2", "vgg16", "vit_b16", "fmnist_cnn", "fmnist_resnet",
-    NULL,
+    "resnet18", "resnet50", "mobilenet_v2", "vgg16", "vit_b16", "vit_b32", "fmnist_cnn",
+    "fmnist_resnet", NULL,
 };
 
 static const zoo_entry entries[] = {
@@ -32,6 +32,8 @@ static const zoo_entry entries[] = {
      zoo_vgg16, 553430176},
     {"vit_b16", "ViT-B/16 (torchvision), 3x224x224, 1000 classes: 17.6 GMACs, 86.6 M params",
      zoo_vit_b16, 346270624},
+    {"vit_b32", "ViT-B/32 (torchvision), 3x224x224, 1000 classes: 4.41 GMACs, 88.2 M params",
+     zoo_vit_b32, 352896928},
     {"fmnist_cnn", "Fashion-MNIST CNN, 1x28x28, 10 classes: 4 conv-BN-ReLU, 2 max pools, 256-unit hidden layer",
      zoo_fmnist_cnn, 3484840},
     {"fmnist_resnet", "Fashion-MNIST ResNet, 1x28x28, 10 classes: stem and 3 basic blocks (16, 32, 64)",

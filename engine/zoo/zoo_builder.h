@@ -65,6 +65,7 @@ nm_model *zoo_resnet50(void);
 nm_model *zoo_mobilenet_v2(void);
 nm_model *zoo_vgg16(void);
 nm_model *zoo_vit_b16(void);
+nm_model *zoo_vit_b32(void);
 nm_model *zoo_fmnist_cnn(void);
 nm_model *zoo_fmnist_resnet(void);
 

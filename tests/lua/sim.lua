@@ -189,7 +189,10 @@ T.case("report fields are consistent", function()
     for _, c in ipairs(comps) do parts = parts + l.energy[c] end
     T.near(parts, l.energy.total, 1e-9 * l.energy.total, l.name .. " energy parts")
     T.ok(l.util > 0 and l.util <= 1, "util in (0,1]")
-    T.ok(l.bytes.w_val > 0 and l.bytes.d_idx > 0)
+    -- data N:M only where a ReLU (turned NMReLU by the SFU) feeds the
+    -- layer: conv1 reads the model input, stored dense with no index
+    T.eq(l.act_applied, l.name ~= "conv1", l.name)
+    T.ok(l.bytes.w_val > 0 and (l.bytes.d_idx > 0) == l.act_applied)
     T.near(l.bytes.out, l.bytes.out_val + l.bytes.out_idx, 1e-9)
     -- products at 4:9 x 4:9 declared density of the effective MACs
     T.near(l.products, l.eff_macs, 1e-6)

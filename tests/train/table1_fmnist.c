@@ -67,7 +67,19 @@ static void report(const char *method, nm_model *m, int an, double seconds)
     }
     int64_t dense;
     double eff;
-    nm_cost_model(m, an, an ? 9 : 0, &dense, &eff);
+    /* data N:M only where the model's NMReLUs feed a layer (the model
+     * input and relu5 stay dense): nm_layer_act_source per layer */
+    (void)an;
+    dense = 0, eff = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        nm_act_info a;
+        nm_layer_cost c;
+        if (!nm_layer_prunable(&m->layers[i]) || !m->layers[i].weight)
+            continue;
+        nm_layer_act_source(m, i, 0, 0, 0, &a);
+        if (nm_cost_layer(m, i, a.n, a.m, &c) == NM_OK)
+            dense += c.dense_macs, eff += c.effective_macs;
+    }
     printf("| %s | %.2f %% | %.3f | %d/%d | %.3f | %.3f | %.0f s |\n", method, 100 * acc,
            (double)kept / params, fkept, filters, act / act_n, eff / dense, seconds);
     fflush(stdout);

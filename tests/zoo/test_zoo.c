@@ -25,12 +25,12 @@ static nm_model *zoo_ok(const char *name, uint64_t seed)
 Test(zoo, list_and_descriptions)
 {
     static const char *const expected[] = {"resnet18", "resnet50", "mobilenet_v2", "vgg16",
-                                           "vit_b16", "fmnist_cnn", "fmnist_resnet"};
+                                           "vit_b16", "vit_b32", "fmnist_cnn", "fmnist_resnet"};
     const char *const *names = nm_zoo_list();
     int n = 0;
     while (names[n])
         n++;
-    cr_assert_eq(n, 7);
+    cr_assert_eq(n, 8);
     for (int i = 0; i < n; i++) {
         cr_expect_str_eq(names[i], expected[i]);
         cr_expect(strlen(nm_zoo_describe(names[i])) > 10, "%s has no description", names[i]);
@@ -64,7 +64,8 @@ static nm_model *arch(const char *name)
         nm_model *(*build)(void);
     } builders[] = {
         {"resnet18", zoo_resnet18}, {"resnet50", zoo_resnet50}, {"mobilenet_v2", zoo_mobilenet_v2},
-        {"vgg16", zoo_vgg16}, {"vit_b16", zoo_vit_b16}, {"fmnist_cnn", zoo_fmnist_cnn},
+        {"vgg16", zoo_vgg16}, {"vit_b16", zoo_vit_b16}, {"vit_b32", zoo_vit_b32},
+        {"fmnist_cnn", zoo_fmnist_cnn},
         {"fmnist_resnet", zoo_fmnist_resnet},
     };
     for (size_t i = 0; i < sizeof builders / sizeof builders[0]; i++)
@@ -289,6 +290,33 @@ Test(zoo, vit_b16_structure_and_exact_macs)
     int64_t block = T * D * 3 * D + 2 * T * T * D + T * D * D + 2 * T * D * 3072;
     int64_t macs = 196 * D * (3 * 16 * 16) + 12 * block + D * 1000;
     cr_expect_eq(nm_model_dense_macs(m), macs);
+    nm_model_free(m);
+}
+
+/* ViT-B/32: the B/16 graph with a 32x32 patch conv, 7x7 = 49 patches plus
+ * the class token. By hand: patch conv 49 x 768 x (3*32*32) = 115,605,504;
+ * a block at T = 50 tokens, D = 768: qkv T*D*3D = 88,473,600, QK^T and AV
+ * 2*T*T*D = 3,840,000, out_proj T*D*D = 29,491,200, MLP 2*T*D*3072 =
+ * 235,929,600, 357,734,400 per block, x 12 = 4,292,812,800; head 768,000.
+ * Total 4,409,186,304 (torchvision's card: 4.41 GFLOPs, 88,224,232 params). */
+Test(zoo, vit_b32_structure_and_exact_macs)
+{
+    nm_model *m = arch("vit_b32");
+    const nm_layer *pe = layer_named(m, "conv_proj");
+    cr_expect(pe->kh == 32 && pe->kw == 32 && pe->stride_h == 32 && pe->bias);
+    expect_out(pe, 768, 7, 7);
+    const nm_layer *em = layer_named(m, "encoder.embed");
+    expect_out(em, 768, 50, 1);
+    cr_expect(em->weight->shape[0] == 50 && em->weight->shape[1] == 768);
+    cr_expect_eq(count_kind(m, NM_LAYER_LINEAR), 49);
+    cr_expect_eq(count_kind(m, NM_LAYER_MATMUL), 24);
+    expect_out(layer_named(m, "encoder.layers.encoder_layer_11.mlp.0"), 3072, 50, 1);
+    cr_expect_eq(layer_named(m, "encoder.layers.encoder_layer_0.self_attention.scores")->matmul_macs,
+                 (int64_t)50 * 50 * 768);
+    cr_expect_eq(nm_model_dense_macs(m), INT64_C(4409186304));
+    /* params: B/16's 86,567,656 + the bigger patch conv (768*3*(32*32 - 16*16))
+     * - the shorter position table (768*(197 - 50)) */
+    cr_expect_eq(nm_model_params(m), INT64_C(86567656) + 768 * 3 * (1024 - 256) - 768 * 147);
     nm_model_free(m);
 }
 

@@ -24,6 +24,7 @@ static const published_figures published[] = {
     {"vgg16", 15.5, 138.4, 138357544},
     {"mobilenet_v2", 0.30, 3.50, 3504872},
     {"vit_b16", 17.6, 86.6, 86567656},
+    {"vit_b32", 4.41, 88.2, 88224232},
 };
 
 static inline void check_published(const nm_model *m, const published_figures *p)
