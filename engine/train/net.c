@@ -568,8 +568,8 @@ const float *nm_net_forward(nm_net *net, int n, int train)
             nm_relu_forward(count, l->clip, x, q->act);
             break;
         case NM_LAYER_NMRELU:
-            nm_train_nmrelu_forward(l->out_c, n, (int)plane, l->act_n, l->act_m, l->act_policy,
-                              l->act_axis, x, q->act);
+            nm_train_nmrelu_forward_clip(l->out_c, n, (int)plane, l->act_n, l->act_m,
+                                         l->act_policy, l->act_axis, l->clip, x, q->act);
             break;
         case NM_LAYER_MAXPOOL: {
             nm_pool_geom g;
@@ -727,7 +727,7 @@ void nm_net_backward(nm_net *net, const float *dout)
             break;
         case NM_LAYER_NMRELU:
             if (dx)
-                nm_train_nmrelu_backward(count, q->act, dy, dx);
+                nm_train_nmrelu_backward_clip(count, l->clip, q->act, dy, dx);
             break;
         case NM_LAYER_MAXPOOL: {
             nm_pool_geom g;
