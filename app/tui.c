@@ -605,10 +605,14 @@ int tui_main(const tui_options *opt)
     if (!a)
         return 1;
     settings_defaults(&a->settings);
-    if (settings_path("settings.conf", a->settings_file, sizeof a->settings_file))
-        settings_load(&a->settings, a->settings_file);
-    settings_path("history", a->history_file, sizeof a->history_file);
-    load_history(a);
+    /* batch mode (--frames) neither reads nor writes the user's settings and
+     * history: its frames depend on the command line only */
+    if (opt->frames <= 0) {
+        if (settings_path("settings.conf", a->settings_file, sizeof a->settings_file))
+            settings_load(&a->settings, a->settings_file);
+        settings_path("history", a->history_file, sizeof a->history_file);
+        load_history(a);
+    }
     a->s.theme_dark = a->settings.theme_dark;
     a->s.mouse = a->settings.mouse;
     a->s.screen = screen_from_name(opt->screen);

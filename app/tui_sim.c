@@ -83,16 +83,36 @@ void tui_sim_free(tui_sim *t)
     free(t);
 }
 
+/* Configures the array for the MAC `name` at the settings' rows and
+ * columns. `name` may be a->settings.array_mac itself: it is copied first
+ * (snprintf onto its own source is undefined and emptied the name, after
+ * which r/c stopped working and m jumped to bmac). */
 static int set_mac(tui_app *a, const char *name)
 {
+    char copy[sizeof a->settings.array_mac];
+    snprintf(copy, sizeof copy, "%s", name);
     sim_mac mac;
-    if (sim_mac_parse(name, &mac) != NM_OK)
+    if (sim_mac_parse(copy, &mac) != NM_OK)
         return NM_ERR;
     int rows = a->settings.array_rows, cols = a->settings.array_cols;
     sim_config_init(&a->sim->cfg, &mac, rows, cols);
-    snprintf(a->settings.array_mac, sizeof a->settings.array_mac, "%s", name);
+    memcpy(a->settings.array_mac, copy, sizeof copy);
     a->sim->dirty = 1;
     return NM_OK;
+}
+
+/* The position of the configured MAC in mac_cycle, compared by what it
+ * parses to ("nm" and "nm-4-4" are the same MAC); 0 if it is none of them. */
+static int mac_cycle_pos(const tui_app *a, int n)
+{
+    char want[48], have[48];
+    sim_mac_name(&a->sim->cfg.mac, want, sizeof want);
+    for (int i = 0; i < n; i++) {
+        sim_mac mac;
+        if (sim_mac_parse(mac_cycle[i], &mac) == NM_OK && strcmp(sim_mac_name(&mac, have, sizeof have), want) == 0)
+            return i;
+    }
+    return n - 1; /* next is the first */
 }
 
 tui_sim *tui_sim_new(tui_app *a)
@@ -242,10 +262,8 @@ void tui_array_key(tui_app *a, int key)
     case '+': v->speed = v->speed < 4096 ? v->speed * 2 : 4096; break;
     case '-': v->speed = v->speed > 1 ? v->speed / 2 : 1; break;
     case 'm': {
-        int i = 0, n = (int)(sizeof mac_cycle / sizeof mac_cycle[0]);
-        while (i < n && strcmp(mac_cycle[i], a->settings.array_mac) != 0)
-            i++;
-        set_mac(a, mac_cycle[(i + 1) % n]);
+        int n = (int)(sizeof mac_cycle / sizeof mac_cycle[0]);
+        set_mac(a, mac_cycle[(mac_cycle_pos(a, n) + 1) % n]);
         tui_status(a, "MAC: %s", a->settings.array_mac);
         break;
     }

@@ -34,6 +34,11 @@ check "mask zoom out downsamples" "downsampled 2x2 cells per char" -- --frames 3
 check "mask fit uses the height of a wide layer" "conv4 +\[64 x 576\].*downsampled 2x5 cells" -- --frames 14 --keys Down,Down,Down,Down,Down,Down,Down,Down,Down,Down,Enter fmnist_cnn
 check "array screen steps cycles" "cycle 3 / [0-9]+" -- --frames 5 --screen array --keys n,n,n fmnist_cnn
 check "array MAC kind switch" "mac=nm-6:9-4:9" -- --frames 3 --screen array --keys m fmnist_cnn
+# r/c step the array's rows and columns on every press (the MAC name was
+# copied onto itself: the second press changed nothing and m went to bmac)
+check "array rows and columns step on every press" "array=32x20 " -- --frames 5 --screen array --keys r,r,c fmnist_cnn
+check "the stepped array is the one simulated" "0/640 busy now" -- --frames 5 --screen array --keys r,r,c fmnist_cnn
+check "m after r and c goes to the next MAC" "mac=nm-6:9-4:9 array=20x20 " -- --frames 5 --screen array --keys r,c,m fmnist_cnn
 check "teaching mode walks the nm-MAC" "walk-through" -- --frames 3 --screen array --keys T,n fmnist_cnn
 check "activations screen runs a sample through the model" "relu1 channel 1/32 \(28x28\).*N:M 4:9, policy first" -- --frames 2 --screen activations fmnist_cnn
 check "activations policy switch" "policy topk" -- --frames 3 --screen activations --keys P fmnist_cnn
@@ -63,5 +68,18 @@ if [ -n "$dense" ] && [ -n "$pruned" ] && [ "$dense" != "$pruned" ]; then
 else
   echo "not ok - array report follows pruning: '$dense' vs '$pruned'"; fails=$((fails + 1))
 fi
+# batch mode leaves the user's settings and history alone (it used to save
+# its own theme, array and an empty last model over them)
+mkdir -p "$XDG_CONFIG_HOME/nmlab"
+printf '# mine\ntheme = light\nlast_model = /my/model.onnx\narray_mac = pmac\n' > "$XDG_CONFIG_HOME/nmlab/settings.conf"
+cp "$XDG_CONFIG_HOME/nmlab/settings.conf" "$XDG_CONFIG_HOME/settings.orig"
+COLUMNS=120 LINES=40 "$bin" --frames 4 --screen array --keys t,r,m fmnist_cnn >/dev/null 2>&1
+if cmp -s "$XDG_CONFIG_HOME/nmlab/settings.conf" "$XDG_CONFIG_HOME/settings.orig" && [ ! -e "$XDG_CONFIG_HOME/nmlab/history" ]; then
+  echo "ok - --frames does not rewrite the settings file"; passes=$((passes + 1))
+else
+  echo "not ok - --frames does not rewrite the settings file:"; sed 's/^/#   /' "$XDG_CONFIG_HOME/nmlab/settings.conf"
+  fails=$((fails + 1))
+fi
+rm -f "$XDG_CONFIG_HOME/nmlab/settings.conf"
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
