@@ -329,6 +329,8 @@ void tui_run_lua(tui_app *a, const char *code, const char *echo)
         wb_log_add(&a->s.log, WB_LOG_INPUT, echo);
     nm_model *m = tui_model(a);
     undo_snap *before = m ? undo_snap_take(m) : NULL;
+    if (before)
+        undo_snap_set_note(before, a->s.settings);
     a->s.busy = 1;
     a->s.progress = -1;
     snprintf(a->s.progress_what, sizeof a->s.progress_what, "running");
@@ -618,6 +620,8 @@ int tui_main(const tui_options *opt)
     a->s.screen = screen_from_name(opt->screen);
     a->form.n = 2, a->form.m = 4, a->form.pct = 50, a->form.rounds = 3;
     a->headless = opt->frames > 0;
+    a->undo.note = a->s.settings; /* undo brings back the header's settings too */
+    a->undo.note_len = sizeof a->s.settings;
 
     nmlua_options lo = opt->lua;
     lo.pump = tui_pump;

@@ -83,9 +83,10 @@ int tui_form_key(tui_app *a, int key)
         describe(f, what, sizeof what);
         f->open = 0;
         tui_run_lua(a, code, code);
-        snprintf(a->s.settings, sizeof a->s.settings, "| %s", what);
-        if (strncmp(a->s.status, "done", 4) == 0)
+        if (strncmp(a->s.status, "done", 4) == 0) {
+            snprintf(a->s.settings, sizeof a->s.settings, "| %s", what);
             tui_status(a, "applied: %s (u undoes)", code);
+        }
         return 1;
     }
     default: return 1;

@@ -49,6 +49,12 @@ check "energy table lists every simulated layer" "^ fc2 +[0-9.]+ +[0-9.]+ +[0-9.
 check "console evaluates expressions" "^ 36$" -- --frames 4 --screen console --keys "'x = #model,Enter,'x * 2,Enter" fmnist_cnn
 check "console continues multi-line chunks" "^ multi18$" -- --frames 6 --screen console --keys "'x = #model,Enter,'if x then,Enter,'print('multi' .. x) end,Enter" fmnist_cnn
 check "a Lua error shows a traceback and changes nothing" "boom" -- --frames 3 --screen console --keys "'error('boom'),Enter" fmnist_cnn
+# undo brings back the declared N:M with the masks: no "2:4" on a dense
+# conv2, and the header's settings are those before the step
+check "pruning declares 2:4 on conv2" "^ +4 conv2 .* 2:4 " -- --frames 4 --keys p,Enter fmnist_cnn
+check "undo clears the declared 2:4" "^ +4 conv2 +conv +32x32x3x3 +█" -- --frames 5 --keys p,Enter,u fmnist_cnn
+check "undo restores the header's settings" "density 100\.0% *$" -- --frames 5 --keys p,Enter,u fmnist_cnn
+check "redo brings back 2:4 and the settings" "density [0-9.]+% +\| 2:4 auto" -- --frames 6 --keys p,Enter,u,U fmnist_cnn
 check "help is generated from the keymap" "undo / redo the last mask change" -- --frames 2 --keys "?" fmnist_cnn
 COLUMNS=60 LINES=20 "$bin" --frames 1 fmnist_cnn | grep -q "too small: 60x20" && { echo "ok - too small at 60x20"; passes=$((passes+1)); } || { echo "not ok - too small at 60x20"; fails=$((fails+1)); }
 check "a bad model file names the problem" "could not open" -- --frames 1 /nonexistent.safetensors
