@@ -10,6 +10,7 @@
 #include "nmlua.h"
 #include "zoo.h"
 #include "nmio.h"
+#include "prune.h"
 #include "cli.h"
 #include "fileutil.h"
 #include "history.h"
@@ -157,6 +158,7 @@ nm_model *tui_model(tui_app *a)
 void tui_weights_changed(tui_app *a)
 {
     a->stats_stale = 1;
+    a->axis_stale = 1;
     tui_sim_touch(a);
     tui_act_touch(a);
 }
@@ -244,6 +246,37 @@ static void refresh_stats(tui_app *a)
         a->s.base_stats = a->base_stats;
 }
 
+/* The axis along which the selected layer's mask holds its declared N:M:
+ * the layer's default axis if it holds there, else the first of kernel,
+ * in, row that it holds along (a script may have pruned along any). Found
+ * once per change of the weights or the selection, for the Mask screen's
+ * ruler (nm_group_axis + 1; 0: none holds, the view uses the default). */
+static void mask_axis_refresh(tui_app *a)
+{
+    const nm_model *m = a->s.model;
+    if (!m || a->s.selected < 0 || a->s.selected >= m->n_layers) {
+        a->s.mask_axis = 0;
+        return;
+    }
+    if (!a->axis_stale && a->axis_model == m && a->axis_layer == a->s.selected)
+        return;
+    a->axis_stale = 0;
+    a->axis_model = m;
+    a->axis_layer = a->s.selected;
+    a->s.mask_axis = 0;
+    const nm_layer *l = &m->layers[a->s.selected];
+    if (!nm_layer_prunable(l) || !l->weight || l->wm <= 0)
+        return;
+    nm_group_axis order[4] = {nm_group_axis_default(l), NM_GROUP_KERNEL, NM_GROUP_IN, NM_GROUP_ROW};
+    for (int i = 0; i < 4; i++) {
+        int64_t viol = 0;
+        if (nm_check_nm(l->weight, l->mask, l->wn, l->wm, order[i], &viol, NULL) == NM_OK && viol == 0) {
+            a->s.mask_axis = (int)order[i] + 1;
+            return;
+        }
+    }
+}
+
 static void draw(tui_app *a)
 {
     tui_grid *g = a->grid;
@@ -262,6 +295,8 @@ static void draw(tui_app *a)
             tui_act_update(a);
         }
         refresh_stats(a);
+        if (a->s.screen == WB_SCREEN_MASK && !a->s.busy)
+            mask_axis_refresh(a);
         int nkeys;
         const wb_key_help *keys = tui_keymap_help(&nkeys);
         wb_draw(g, &a->s, keys, nkeys);

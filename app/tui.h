@@ -55,6 +55,10 @@ typedef struct tui_app {
     int n_stats, n_base_stats;
     int stats_stale;
     double stats_at;      /* monotonic seconds of the last count */
+    /* the Mask screen's group axis, found from the selected layer's mask
+     * once per change (see mask_axis_refresh) */
+    const nm_model *axis_model;
+    int axis_layer, axis_stale;
 } tui_app;
 
 typedef struct {

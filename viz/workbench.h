@@ -120,6 +120,9 @@ typedef struct {
     int64_t view_r, view_c;
     int zoom;
     wb_mask_scale mask_scale;    /* what view_mask last drew (set by it) */
+    /* the selected layer's N:M group axis as the owner found it from the
+     * mask (nm_group_axis + 1); 0: unknown, the layer's default axis */
+    int mask_axis;
 
     /* console */
     wb_log log;
@@ -190,6 +193,10 @@ wb_mask_scale wb_mask_scale_for(const wb_state *s, int64_t rows, int64_t cols, i
 /* The matrix cell under character (i, j) of the Mask screen's matrix area,
  * as last drawn (not clamped to the matrix). */
 void wb_mask_cell_at(const wb_state *s, int i, int j, int64_t *r, int64_t *c);
+/* The columns of the N:M group that holds column c of layer l's im2col
+ * matrix under `axis` (NM_GROUP_KERNEL/IN/ROW) and group size m: writes up
+ * to `max` column indices into cols, returns how many. */
+int wb_nm_group_cols(const nm_layer *l, int axis, int m, int64_t c, int64_t *cols, int max);
 /* Layer i's stats of s->model (or s->base), from the cache when there is one. */
 void wb_layer_stats(const wb_state *s, int i, nm_layer_stats *out);
 void wb_base_stats(const wb_state *s, int i, nm_layer_stats *out);

@@ -55,6 +55,9 @@ check "pruning declares 2:4 on conv2" "^ +4 conv2 .* 2:4 " -- --frames 4 --keys 
 check "undo clears the declared 2:4" "^ +4 conv2 +conv +32x32x3x3 +█" -- --frames 5 --keys p,Enter,u fmnist_cnn
 check "undo restores the header's settings" "density 100\.0% *$" -- --frames 5 --keys p,Enter,u fmnist_cnn
 check "redo brings back 2:4 and the settings" "density [0-9.]+% +\| 2:4 auto" -- --frames 6 --keys p,Enter,u,U fmnist_cnn
+# the Mask screen names the groups the way the engine forms them
+check "mask groups: 2:4 kernel groups restart at every 3x3 kernel" "conv2 +\[32 x 288\] +2:4 in each 3x3 kernel \(restarts every kernel\)" -- --frames 8 --keys p,Enter,Down,Down,Down,Enter fmnist_cnn
+check "mask groups: in groups are strided by kh*kw" "2:4 along c_in \(a group's columns are 9 apart\)" -- --frames 12 --keys p,Down,Down,Down,Right,Right,Enter,Down,Down,Down,Enter fmnist_cnn
 check "help is generated from the keymap" "undo / redo the last mask change" -- --frames 2 --keys "?" fmnist_cnn
 COLUMNS=60 LINES=20 "$bin" --frames 1 fmnist_cnn | grep -q "too small: 60x20" && { echo "ok - too small at 60x20"; passes=$((passes+1)); } || { echo "not ok - too small at 60x20"; fails=$((fails+1)); }
 check "a bad model file names the problem" "could not open" -- --frames 1 /nonexistent.safetensors
