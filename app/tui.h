@@ -107,6 +107,9 @@ void tui_act_free(tui_act *t);
 void tui_act_touch(tui_app *a);
 void tui_act_update(tui_app *a);
 
+/* `e`: the current screen as a PNG (tui_export.c); the status says where. */
+void tui_export(tui_app *a);
+
 /* The prune form (tui_form.c). */
 void tui_form_open(tui_app *a);
 int tui_form_key(tui_app *a, int key);

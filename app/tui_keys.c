@@ -194,16 +194,7 @@ static void k_undo(tui_app *a, int key)
 static void k_export(tui_app *a, int key)
 {
     (void)key;
-    static const char *what[WB_SCREEN_COUNT] = {"layers", "mask", "activations", "array", "energy", "console"};
-    char code[256];
-    snprintf(code, sizeof code, "local ok, path = pcall(nm._tui_export, '%s', model, layer)\n"
-                                "_TUI_EXPORTED = ok and path or ('export failed: ' .. tostring(path))",
-             what[a->s.screen]);
-    tui_run_lua(a, code, NULL);
-    lua_State *L = nmlua_host_state(a->host);
-    lua_getglobal(L, "_TUI_EXPORTED");
-    tui_status(a, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "export failed");
-    lua_pop(L, 1);
+    tui_export(a);
 }
 
 /* --- console keys --- */

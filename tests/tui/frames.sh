@@ -3,7 +3,7 @@
 # without a terminal and prints the last frame; each check greps it. Also the
 # smoke test under the sanitizers. Usage: frames.sh NMLAB_BINARY
 set -u
-bin=$1
+bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 export XDG_CONFIG_HOME
 XDG_CONFIG_HOME=$(mktemp -d)
 trap 'rm -rf "$XDG_CONFIG_HOME"' EXIT
@@ -77,6 +77,28 @@ if [ -n "$dense" ] && [ -n "$pruned" ] && [ "$dense" != "$pruned" ]; then
 else
   echo "not ok - array report follows pruning: '$dense' vs '$pruned'"; fails=$((fails + 1))
 fi
+# `e` exports what the screen shows: the Activations export is not the
+# Mask one, the Array export is the array on screen, titles name the model,
+# and an older export is never overwritten (the next free name is used)
+exp="$XDG_CONFIG_HOME/export"
+mkdir -p "$exp"
+ex() { (cd "$exp" && COLUMNS=120 LINES=40 "$bin" "$@" 2>&1 | tail -1); }
+echo keep > "$exp/nmlab-mask-fmnist_cnn-1.png"
+s1=$(ex --frames 3 --screen mask --keys e fmnist_cnn)
+s2=$(ex --frames 3 --screen activations --keys e fmnist_cnn)
+s3=$(ex --frames 5 --screen array --keys r,c,e fmnist_cnn)
+export_ok() { # NAME CONDITION...
+  local name=$1; shift
+  if "$@"; then echo "ok - $name"; passes=$((passes + 1)); else echo "not ok - $name ($s1 | $s2 | $s3)"; fails=$((fails + 1)); fi
+}
+export_ok "an export does not overwrite an older file" grep -qx keep "$exp/nmlab-mask-fmnist_cnn-1.png"
+export_ok "the next free name is used" test -s "$exp/nmlab-mask-fmnist_cnn-2.png"
+export_ok "the status names the file" grep -q "exported nmlab-mask-fmnist_cnn-2.png" <<<"$s1"
+export_ok "the Activations export is not the Mask export" \
+  bash -c "cd '$exp' && test -s nmlab-activations-fmnist_cnn-1.png && ! cmp -s \$(ls -t nmlab-mask-*.png | head -1) nmlab-activations-fmnist_cnn-1.png"
+export_ok "the Activations export draws the channel" grep -aq "relu1 channel 1/32" "$exp/nmlab-activations-fmnist_cnn-1.png"
+export_ok "the Array export is the array on screen" grep -aq "fmnist_cnn on nm-4:9-4:9 20x20" "$exp/nmlab-array-fmnist_cnn-1.png"
+export_ok "the Mask export's title names the model" grep -aq "fmnist_cnn: conv1" "$exp/nmlab-mask-fmnist_cnn-2.png"
 # batch mode leaves the user's settings and history alone (it used to save
 # its own theme, array and an empty last model over them)
 mkdir -p "$XDG_CONFIG_HOME/nmlab"
