@@ -500,6 +500,58 @@ static wb_screen screen_from_name(const char *name)
     return WB_SCREEN_LAYERS;
 }
 
+/* Edit distance of a and b (short names only), for "did you mean". */
+static int edit_distance(const char *a, const char *b)
+{
+    int la = (int)strlen(a), lb = (int)strlen(b);
+    if (la > 63 || lb > 63)
+        return 99;
+    int d[64][64];
+    for (int i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (int j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (int i = 1; i <= la; i++)
+        for (int j = 1; j <= lb; j++) {
+            int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
+            d[i][j] = c;
+        }
+    return d[la][lb];
+}
+
+/* The model named on the command line could not be opened: the workbench
+ * starts with no model (never a different one in its place) and says why
+ * in a message box, the status line and the console. */
+static void open_failed(tui_app *a, const char *path, const char *reason)
+{
+    char hint[200] = "";
+    if (!strchr(path, '/') && !strchr(path, '.')) {
+        /* a bare word: probably a zoo name */
+        const char *const *names = nm_zoo_list();
+        const char *best = NULL;
+        int bd = 4;
+        for (int i = 0; names && names[i]; i++) {
+            int d = edit_distance(path, names[i]);
+            if (d < bd)
+                bd = d, best = names[i];
+        }
+        if (best)
+            snprintf(hint, sizeof hint, "\n\n'%s' is not a zoo model either; did you mean %s?", path, best);
+        else
+            snprintf(hint, sizeof hint, "\n\n'%s' is not a zoo model either (nmlab --help lists them).", path);
+    }
+    snprintf(a->s.alert_title, sizeof a->s.alert_title, "Could not open %s", path);
+    snprintf(a->s.alert, sizeof a->s.alert,
+             "%s%s\n\nNo model is open. Load one from the console (6): model = nm.zoo('resnet18') or "
+             "model = assert(nm.load('file.onnx')).",
+             reason, hint);
+    wb_log_add(&a->s.log, WB_LOG_ERROR, a->s.alert_title);
+    wb_log_add(&a->s.log, WB_LOG_ERROR, reason);
+    tui_status(a, "could not open %s: %s", path, reason);
+}
+
 /* Loads the start model into the Lua global `model`. */
 static void load_start_model(tui_app *a, const char *path, const char *input)
 {
@@ -511,8 +563,10 @@ static void load_start_model(tui_app *a, const char *path, const char *input)
     char *warn = NULL;
     if (nm_zoo_has(path)) {
         m = nm_zoo(path, 1);
-        if (!m)
-            wb_log_add(&a->s.log, WB_LOG_ERROR, nm_errmsg());
+        if (!m) {
+            open_failed(a, path, nm_errmsg());
+            return;
+        }
     } else if (path) {
         m = nm_model_load_opts(path, &o, &warn);
         if (!m && strstr(nm_errmsg(), "is symbolic") && !input) {
@@ -534,14 +588,15 @@ static void load_start_model(tui_app *a, const char *path, const char *input)
             a->s.screen = WB_SCREEN_CONSOLE;
             tui_status(a, "%s needs its input size: edit {C, H, W} below and press Enter", path);
         } else if (!m) {
-            wb_log_add(&a->s.log, WB_LOG_ERROR, nm_errmsg());
-            tui_status(a, "could not open %s (see console)", path);
+            open_failed(a, path, nm_errmsg());
         } else {
             snprintf(a->settings.last_model, sizeof a->settings.last_model, "%s", path);
         }
         if (warn)
             wb_log_add(&a->s.log, WB_LOG_INFO, warn);
         free(warn);
+        if (!m)
+            return; /* never a different model in its place */
     }
     if (!m && !path) {   /* the shipped trained model, here or in the source tree */
         const char *roots[] = {".", NMLAB_SOURCE_ROOT};

@@ -301,6 +301,10 @@ const wb_key_help *tui_keymap_help(int *n)
 
 int tui_handle_key(tui_app *a, int key)
 {
+    if (a->s.alert[0] || a->s.alert_title[0]) { /* any key closes the message */
+        a->s.alert[0] = a->s.alert_title[0] = '\0';
+        return 1;
+    }
     if (a->s.show_help) {
         a->s.show_help = 0;
         return 1;

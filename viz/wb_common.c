@@ -146,6 +146,60 @@ void view_help(tui_grid *g, const wb_key_help *keys, int n, int x, int y, int w,
     }
 }
 
+/* Splits text into lines of at most w cells at spaces and '\n' (a word
+ * longer than w is cut); calls back with each line. Returns the count. */
+static int wrap_lines(const char *text, int w, tui_grid *g, int x, int y, int max_lines, int style)
+{
+    int n = 0;
+    const char *p = text;
+    while (*p && n < max_lines) {
+        const char *end = p, *brk = NULL;
+        int cells = 0;
+        while (*end && *end != '\n' && cells < w) {
+            if (*end == ' ')
+                brk = end;
+            if (((unsigned char)*end & 0xC0) != 0x80)
+                cells++;
+            end++;
+        }
+        /* end is past the last byte that fits; include its UTF-8 tail */
+        while (((unsigned char)*end & 0xC0) == 0x80)
+            end++;
+        if (*end && *end != '\n' && *end != ' ' && brk && brk > p)
+            end = brk;
+        char line[512];
+        int len = (int)(end - p) < 511 ? (int)(end - p) : 511;
+        memcpy(line, p, (size_t)len);
+        line[len] = '\0';
+        if (g)
+            tui_text(g, x, y + n, w, style, line);
+        n++;
+        p = end;
+        if (*p == '\n' || *p == ' ')
+            p++;
+    }
+    return n;
+}
+
+void view_alert(tui_grid *g, const wb_state *s)
+{
+    if (!s->alert[0] && !s->alert_title[0])
+        return;
+    int w = g->w - 8 < 76 ? g->w - 8 : 76;
+    if (w < 20)
+        w = g->w;
+    int tw = w - 4, max_lines = g->h - 8 > 1 ? g->h - 8 : 1;
+    int n = wrap_lines(s->alert, tw, NULL, 0, 0, max_lines, 0);
+    int h = n + 5, x = (g->w - w) / 2, y = (g->h - h) / 2;
+    if (y < 1)
+        y = 1;
+    tui_fill(g, x, y, w, h, ' ', TUI_S_NORMAL);
+    tui_fill(g, x, y, w, 1, ' ', TUI_S_BAD);
+    tui_text(g, x + 1, y, w - 2, TUI_S_BAD, s->alert_title);
+    wrap_lines(s->alert, tw, g, x + 2, y + 2, max_lines, TUI_S_NORMAL);
+    tui_text(g, x + 2, y + h - 2, w - 4, TUI_S_DIM, "(any key closes this message)");
+}
+
 void view_too_small(tui_grid *g, int min_w, int min_h)
 {
     tui_grid_clear(g);
@@ -192,4 +246,5 @@ void wb_draw(tui_grid *g, wb_state *s, const wb_key_help *keys, int nkeys)
         }
     }
     view_status(g, s);
+    view_alert(g, s);
 }

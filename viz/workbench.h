@@ -150,6 +150,11 @@ typedef struct {
     int color;                   /* colours available: else glyph-only masks */
     int mouse;
     int show_help;
+    int help_scroll;             /* first help row shown */
+    /* a message box over the screen until a key is pressed (e.g. the model
+     * named on the command line could not be opened); empty: none */
+    char alert_title[160];
+    char alert[800];
 } wb_state;
 
 void wb_log_add(wb_log *log, wb_log_kind kind, const char *text);
@@ -176,6 +181,9 @@ void view_activations(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_energy(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_help(tui_grid *g, const wb_key_help *keys, int n, int x, int y, int w, int h);
 void view_too_small(tui_grid *g, int min_w, int min_h);
+/* The message box of s->alert_title / s->alert, centred, text wrapped at
+ * spaces (and at '\n'). */
+void view_alert(tui_grid *g, const wb_state *s);
 
 /* Draws the whole screen for s->screen into g (header, body, status). */
 void wb_draw(tui_grid *g, wb_state *s, const wb_key_help *keys, int nkeys);

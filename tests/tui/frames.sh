@@ -61,6 +61,22 @@ check "mask groups: in groups are strided by kh*kw" "2:4 along c_in \(a group's 
 check "help is generated from the keymap" "undo / redo the last mask change" -- --frames 2 --keys "?" fmnist_cnn
 COLUMNS=60 LINES=20 "$bin" --frames 1 fmnist_cnn | grep -q "too small: 60x20" && { echo "ok - too small at 60x20"; passes=$((passes+1)); } || { echo "not ok - too small at 60x20"; fails=$((fails+1)); }
 check "a bad model file names the problem" "could not open" -- --frames 1 /nonexistent.safetensors
+# a model that cannot be opened: no other model in its place, and the
+# reason in a message box (not only on the Console)
+check "an unknown name says why in a message box" "Could not open resnet19" -- --frames 1 resnet19
+check "an unknown name suggests the zoo name" "did you mean resnet18\?" -- --frames 1 resnet19
+check "the reason is on screen" "resnet19: No such file or directory" -- --frames 1 resnet19
+head -c 2000 "$(dirname "$0")/../../examples/models/fmnist_cnn.safetensors" > "$XDG_CONFIG_HOME/trunc.safetensors"
+check "a truncated file names the reason" "header claims [0-9]+ bytes" -- --frames 1 "$XDG_CONFIG_HOME/trunc.safetensors"
+check "any key closes the message; no model is open" "No model loaded" -- --frames 2 --keys Esc resnet19
+for args in "resnet19" "$XDG_CONFIG_HOME/trunc.safetensors" "--screen mask resnet19"; do
+  # shellcheck disable=SC2086
+  if COLUMNS=120 LINES=40 "$bin" --frames 2 --keys Esc $args 2>&1 | grep -q "fmnist_cnn"; then
+    echo "not ok - no other model opens in place of $args"; fails=$((fails + 1))
+  else
+    echo "ok - no other model opens in place of $args"; passes=$((passes + 1))
+  fi
+done
 # an ONNX file with symbolic H and W: the workbench asks for the size (a
 # console line to edit), Enter loads it; --input gives it up front
 sym="$XDG_CONFIG_HOME/sym.onnx"
