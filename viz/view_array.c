@@ -108,7 +108,7 @@ void view_array(tui_grid *g, wb_state *s, int x, int y, int w, int h)
     for (int i = 0; i < a->n_layers && ly < y + h; i++, ly++) {
         int sel = a->layer_names && strcmp(a->layer_names[i], a->layer) == 0;
         char buf[32];
-        tui_text(g, rx, ly, 12, sel ? TUI_S_SELECTED : TUI_S_NORMAL, a->layer_names[i]);
+        wb_text_elide(g, rx, ly, 12, sel ? TUI_S_SELECTED : TUI_S_NORMAL, a->layer_names[i]);
         wb_hit_add(s, rx, ly, rw, a->layer_names[i]);
         int bw = 5;
         double u = a->layer_util[i];

@@ -163,7 +163,7 @@ void view_layers(tui_grid *g, wb_state *s, int x, int y, int w, int h)
         cx = x;
         tui_printf(g, cx, yy, 4, style, "%c%3d", sel ? '>' : ' ', li + 1);
         cx += 4;
-        tui_text(g, cx + 1, yy, w_name - 2, style, l->name);
+        wb_text_elide(g, cx + 1, yy, w_name - 2, style, l->name);
         cx += w_name;
         tui_text(g, cx, yy, w_kind - 1, nm_layer_prunable(l) ? style : TUI_S_DIM, nm_layer_kind_name(l->kind));
         cx += w_kind;

@@ -50,6 +50,56 @@ const char *wb_log_line(const wb_log *log, int i, wb_log_kind *kind)
     return log->lines[slot];
 }
 
+int wb_text_elide(tui_grid *g, int x, int y, int w, int style, const char *text)
+{
+    int cells = tui_text_width(text);
+    if (w <= 0 || cells <= w)
+        return tui_text(g, x, y, w, style, text);
+    if (w < 4)
+        return tui_text(g, x, y, w, style, text);
+    /* a third for the head, the rest (the distinguishing end) for the tail */
+    int head = (w - 1) / 3, tail = w - 1 - head;
+    /* a layer number before the last dotted part that the tail would lose
+     * ("encoder_layer_11" in "...encoder_layer_11.self_attention.in_proj")
+     * is kept instead of the head: "…layer_11…tion.in_proj" (ASCII names) */
+    int len = (int)strlen(text);
+    const char *dot = strrchr(text, '.');
+    int ascii = len == cells;
+    if (ascii && dot && w >= 16) {
+        int d_end = -1;
+        for (int i = (int)(dot - text) - 1; i >= 0; i--)
+            if (text[i] >= '0' && text[i] <= '9') {
+                d_end = i + 1;
+                break;
+            }
+        if (d_end > 0 && d_end <= len - tail) {
+            int num = w / 3 < d_end ? w / 3 : d_end; /* the number and a few letters before it */
+            int rest = w - 2 - num;
+            if (len - rest < d_end)   /* the tail reaches the number: one ellipsis */
+                rest = len - d_end, num = w - 1 - rest;
+            char buf[NM_NAME_MAX * 2 + 8];
+            if (num > 0 && rest > 0 && num + rest + 2 < (int)sizeof buf) {
+                int k = 0;
+                k += snprintf(buf + k, sizeof buf - (size_t)k, "%s%.*s", g->utf8 ? "\u2026" : "~", num, text + d_end - num);
+                if (len - rest > d_end)
+                    k += snprintf(buf + k, sizeof buf - (size_t)k, "%s", g->utf8 ? "\u2026" : "~");
+                snprintf(buf + k, sizeof buf - (size_t)k, "%s", text + len - rest);
+                return tui_text(g, x, y, w, style, buf);
+            }
+        }
+    }
+    const char *p = text;
+    int skip = cells - tail; /* code points before the tail */
+    for (int i = 0; i < skip && *p; i++)
+        do
+            p++;
+        while (((unsigned char)*p & 0xC0) == 0x80);
+    int n = tui_text(g, x, y, head, style, text);
+    n += tui_text(g, x + head, y, 1, style, g->utf8 ? "\u2026" : "~");
+    n += tui_text(g, x + head + 1, y, tail, style, p);
+    return n;
+}
+
 const char *wb_human(double v, char *buf, int len)
 {
     static const char *units[] = {"", " k", " M", " G", " T"};

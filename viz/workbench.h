@@ -209,6 +209,10 @@ int wb_nm_group_cols(const nm_layer *l, int axis, int m, int64_t c, int64_t *col
 void wb_layer_stats(const wb_state *s, int i, nm_layer_stats *out);
 void wb_base_stats(const wb_state *s, int i, nm_layer_stats *out);
 
+/* Draws text in at most w cells like tui_text, but a longer text loses its
+ * middle, not its end: "encoder.lay…_0.mlp.fc1", so that layer names that
+ * share a long prefix stay apart. Returns the cells drawn. */
+int wb_text_elide(tui_grid *g, int x, int y, int w, int style, const char *text);
 /* "1.82 G", "512 k" style formatting into buf. */
 const char *wb_human(double v, char *buf, int len);
 

@@ -508,3 +508,41 @@ Test(tui_views, mask_ruler_marks_strided_in_groups)
     tui_grid_free(g);
     nm_model_free(m);
 }
+
+/* Long names that share a prefix (ViT) lose their middle, not their
+ * distinguishing end: at 80 columns every row used to read the same
+ * "encoder.layers.encoder_layer_". */
+Test(tui_views, layer_names_elide_the_middle)
+{
+    nm_model *m = nm_model_new("vitish", 16, 1, 1);
+    nm_add_flatten(m, "flat", NM_INPUT);
+    cr_assert(nm_add_linear(m, "encoder.layers.encoder_layer_0.mlp.fc1", NM_PREV, 16, 0) >= 0, "%s", nm_errmsg());
+    cr_assert(nm_add_linear(m, "encoder.layers.encoder_layer_1.mlp.fc1", NM_PREV, 16, 0) >= 0, "%s", nm_errmsg());
+    nm_model_init_weights(m, 2);
+    wb_state s = {0};
+    s.model = m;
+    tui_grid *g = tui_grid_new(80, 8, 1);
+    view_layers(g, &s, 0, 0, 80, 8);
+    char *t = tui_grid_text(g);
+    cr_assert(strstr(t, "ayer_0.mlp.fc1 "), "the end of the first name, got:\n%s", t);
+    cr_assert(strstr(t, "ayer_1.mlp.fc1 "), "the end of the second name, got:\n%s", t);
+    cr_assert(strstr(t, "encoder\xe2\x80\xa6"), "the middle is elided with an ellipsis, got:\n%s", t);
+    free(t);
+    /* a name that fits is drawn whole */
+    tui_grid_clear(g);
+    cr_assert_eq(wb_text_elide(g, 0, 0, 10, TUI_S_NORMAL, "conv1"), 5);
+    cr_assert_eq(tui_at(g, 4, 0)->ch, '1');
+    tui_grid_clear(g);
+    cr_assert_eq(wb_text_elide(g, 0, 0, 10, TUI_S_NORMAL, "abcdefghijklmnop"), 10);
+    t = tui_grid_text(g);
+    cr_assert(strncmp(t, "abc\xe2\x80\xa6klmnop", strlen("abc\xe2\x80\xa6klmnop")) == 0, "%s", t);
+    free(t);
+    /* the layer number before the last part survives with that part */
+    tui_grid_clear(g);
+    cr_assert_eq(wb_text_elide(g, 0, 0, 22, TUI_S_NORMAL, "encoder.layers.encoder_layer_11.self_attention.in_proj"), 22);
+    t = tui_grid_text(g);
+    cr_assert(strstr(t, "ayer_11\xe2\x80\xa6") && strstr(t, "in_proj"), "%s", t);
+    free(t);
+    tui_grid_free(g);
+    nm_model_free(m);
+}
