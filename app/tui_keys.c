@@ -49,7 +49,12 @@ static void k_next_screen(tui_app *a, int key)
     a->s.screen = (wb_screen)((a->s.screen + (key == KEY_BTAB ? WB_SCREEN_COUNT - 1 : 1)) % WB_SCREEN_COUNT);
 }
 
-static void k_help(tui_app *a, int key) { (void)key; a->s.show_help = 1; }
+static void k_help(tui_app *a, int key)
+{
+    (void)key;
+    a->s.show_help = 1;
+    a->s.help_scroll = 0;
+}
 static void k_quit(tui_app *a, int key) { (void)key; a->quit = 1; }
 
 static void k_theme(tui_app *a, int key)
@@ -251,7 +256,7 @@ static void k_console_edit(tui_app *a, int key)
 
 
 static const keybind keymap[] = {
-    {{'?'}, ON_VIEWS, "?", "all", "help (this screen)", k_help},
+    {{'?'}, ON_VIEWS, "?", "all", "help (this screen; Up/Down PgUp/PgDn Home/End scroll it)", k_help},
     {{'1', '2', '3'}, ON_VIEWS, "1-6", "all", "switch screen (Layers Mask Activations Array Energy Console)", k_screen},
     {{'4', '5', '6'}, ON_VIEWS, NULL, NULL, NULL, k_screen},
     {{KEY_F(1), KEY_F(2), KEY_F(3)}, ON_ALL, "F1-F6", "all", "switch screen, also from the console", k_screen},
@@ -305,8 +310,17 @@ int tui_handle_key(tui_app *a, int key)
         a->s.alert[0] = a->s.alert_title[0] = '\0';
         return 1;
     }
-    if (a->s.show_help) {
-        a->s.show_help = 0;
+    if (a->s.show_help) { /* scroll keys scroll it; any other key closes it */
+        int page = a->grid->h - 6 > 1 ? a->grid->h - 6 : 1;
+        switch (key) {
+        case KEY_UP: case 'k': a->s.help_scroll--; break;
+        case KEY_DOWN: case 'j': a->s.help_scroll++; break;
+        case KEY_PPAGE: a->s.help_scroll -= page; break;
+        case KEY_NPAGE: case ' ': a->s.help_scroll += page; break;
+        case KEY_HOME: a->s.help_scroll = 0; break;
+        case KEY_END: a->s.help_scroll = 1 << 20; break;   /* clamped by the view */
+        default: a->s.show_help = 0; break;
+        }
         return 1;
     }
     if (a->form.open)

@@ -184,18 +184,6 @@ void view_status(tui_grid *g, const wb_state *s)
     }
 }
 
-void view_help(tui_grid *g, const wb_key_help *keys, int n, int x, int y, int w, int h)
-{
-    tui_fill(g, x, y, w, h, ' ', TUI_S_NORMAL);
-    tui_text(g, x + 2, y, w - 4, TUI_S_HEADER, "Keys (from the keymap table; any key closes)");
-    int row = y + 2;
-    for (int i = 0; i < n && row < y + h; i++, row++) {
-        tui_text(g, x + 2, row, 14, TUI_S_ACCENT, keys[i].keys);
-        tui_text(g, x + 17, row, 10, TUI_S_DIM, keys[i].screens);
-        tui_text(g, x + 28, row, w - 30, TUI_S_NORMAL, keys[i].help);
-    }
-}
-
 /* Splits text into lines of at most w cells at spaces and '\n' (a word
  * longer than w is cut); calls back with each line. Returns the count. */
 static int wrap_lines(const char *text, int w, tui_grid *g, int x, int y, int max_lines, int style)
@@ -250,6 +238,44 @@ void view_alert(tui_grid *g, const wb_state *s)
     tui_text(g, x + 2, y + h - 2, w - 4, TUI_S_DIM, "(any key closes this message)");
 }
 
+/* The help: one entry per key binding, its text wrapped to the width (no
+ * entry is cut), scrolled by s->help_scroll (clamped here). */
+void view_help(tui_grid *g, wb_state *s, const wb_key_help *keys, int n, int x, int y, int w, int h)
+{
+    tui_fill(g, x, y, w, h, ' ', TUI_S_NORMAL);
+    int tw = w - 30 > 10 ? w - 30 : 10, rows = h - 2 > 1 ? h - 2 : 1;
+    int total = 0;
+    for (int i = 0; i < n; i++)
+        total += wrap_lines(keys[i].help, tw, NULL, 0, 0, 100, 0);
+    int max_scroll = total - rows > 0 ? total - rows : 0;
+    if (s->help_scroll > max_scroll)
+        s->help_scroll = max_scroll;
+    if (s->help_scroll < 0)
+        s->help_scroll = 0;
+    if (max_scroll > 0)
+        tui_printf(g, x + 2, y, w - 4, TUI_S_HEADER, "Keys %d-%d of %d: Up/Down PgUp/PgDn Home/End scroll, other keys close",
+                   s->help_scroll + 1, s->help_scroll + rows < total ? s->help_scroll + rows : total, total);
+    else
+        tui_text(g, x + 2, y, w - 4, TUI_S_HEADER, "Keys (from the keymap table; any key closes)");
+    /* lay the entries out on a scratch grid of all their lines, then copy
+     * the visible rows */
+    tui_grid *t = tui_grid_new(w, total > 0 ? total : 1, g->utf8);
+    if (!t)
+        return;
+    int line = 0;
+    for (int i = 0; i < n; i++) {
+        tui_text(t, 2, line, 14, TUI_S_ACCENT, keys[i].keys);
+        tui_text(t, 17, line, 10, TUI_S_DIM, keys[i].screens);
+        line += wrap_lines(keys[i].help, tw, t, 28, line, 100, TUI_S_NORMAL);
+    }
+    for (int r = 0; r < rows && s->help_scroll + r < total; r++)
+        for (int c = 0; c < w; c++) {
+            const tui_cell *cell = tui_at(t, c, s->help_scroll + r);
+            tui_put(g, x + c, y + 2 + r, cell->ch, cell->style);
+        }
+    tui_grid_free(t);
+}
+
 void view_too_small(tui_grid *g, int min_w, int min_h)
 {
     tui_grid_clear(g);
@@ -281,7 +307,7 @@ void wb_draw(tui_grid *g, wb_state *s, const wb_key_help *keys, int nkeys)
     view_header(g, s);
     int x = 0, y = 2, w = g->w, h = g->h - 3;
     if (s->show_help) {
-        view_help(g, keys, nkeys, x, y, w, h);
+        view_help(g, s, keys, nkeys, x, y, w, h);
     } else {
         switch (s->screen) {
         case WB_SCREEN_LAYERS: view_layers(g, s, x, y, w, h); break;

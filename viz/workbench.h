@@ -179,7 +179,7 @@ void view_console(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_array(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_activations(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_energy(tui_grid *g, wb_state *s, int x, int y, int w, int h);
-void view_help(tui_grid *g, const wb_key_help *keys, int n, int x, int y, int w, int h);
+void view_help(tui_grid *g, wb_state *s, const wb_key_help *keys, int n, int x, int y, int w, int h);
 void view_too_small(tui_grid *g, int min_w, int min_h);
 /* The message box of s->alert_title / s->alert, centred, text wrapped at
  * spaces (and at '\n'). */

@@ -9,11 +9,12 @@ XDG_CONFIG_HOME=$(mktemp -d)
 trap 'rm -rf "$XDG_CONFIG_HOME"' EXIT
 passes=0 fails=0
 
-# check NAME PATTERN -- nmlab args...: the frame must match PATTERN (grep -E)
+# check NAME PATTERN -- nmlab args...: the frame must match PATTERN (grep -E);
+# the frame is 120x40 unless FC and FL give the columns and lines
 check() {
   local name=$1 pat=$2; shift 3
   local out
-  out=$(COLUMNS=120 LINES=40 "$bin" "$@" 2>&1)
+  out=$(COLUMNS=${FC:-120} LINES=${FL:-40} "$bin" "$@" 2>&1)
   local rc=$?
   if [ $rc -eq 0 ] && printf '%s\n' "$out" | grep -qE -- "$pat"; then
     echo "ok - $name"; passes=$((passes + 1))
@@ -59,6 +60,11 @@ check "redo brings back 2:4 and the settings" "density [0-9.]+% +\| 2:4 auto" --
 check "mask groups: 2:4 kernel groups restart at every 3x3 kernel" "conv2 +\[32 x 288\] +2:4 in each 3x3 kernel \(restarts every kernel\)" -- --frames 8 --keys p,Enter,Down,Down,Down,Enter fmnist_cnn
 check "mask groups: in groups are strided by kh*kw" "2:4 along c_in \(a group's columns are 9 apart\)" -- --frames 12 --keys p,Down,Down,Down,Right,Right,Enter,Down,Down,Down,Enter fmnist_cnn
 check "help is generated from the keymap" "undo / redo the last mask change" -- --frames 2 --keys "?" fmnist_cnn
+# at 80x24 the help scrolls and no entry is cut
+FC=80 FL=24 check "help at 80x24 says it scrolls" "Keys 1-19 of [0-9]+: Up/Down" -- --frames 2 --keys "?" fmnist_cnn
+FC=80 FL=24 check "help scrolls to the last entry" "^  :run FILE +console" -- --frames 3 --keys "?,End" fmnist_cnn
+FC=80 FL=24 check "long help entries wrap instead of being cut" "^ {28}walk-through\)" -- --frames 3 --keys "?,End" fmnist_cnn
+FC=80 FL=24 check "a scroll key keeps the help open" "Keys 2-20 of" -- --frames 3 --keys "?,Down" fmnist_cnn
 COLUMNS=60 LINES=20 "$bin" --frames 1 fmnist_cnn | grep -q "too small: 60x20" && { echo "ok - too small at 60x20"; passes=$((passes+1)); } || { echo "not ok - too small at 60x20"; fails=$((fails+1)); }
 check "a bad model file names the problem" "could not open" -- --frames 1 /nonexistent.safetensors
 # a model that cannot be opened: no other model in its place, and the
