@@ -23,6 +23,9 @@ typedef struct {
     int group;            /* 0 auto, 1 kernel, 2 in, 3 row */
     int pct;              /* sparsity / filter ratio in percent */
     int rounds;
+    int typing;           /* digits typed into the current field so far */
+    char skipped[160];    /* layers model-wide methods leave dense, e.g.
+                             "conv1 (first conv), fc2 (classifier)" */
 } prune_form;
 
 typedef struct tui_sim tui_sim;

@@ -59,6 +59,14 @@ check "redo brings back 2:4 and the settings" "density [0-9.]+% +\| 2:4 auto" --
 # the Mask screen names the groups the way the engine forms them
 check "mask groups: 2:4 kernel groups restart at every 3x3 kernel" "conv2 +\[32 x 288\] +2:4 in each 3x3 kernel \(restarts every kernel\)" -- --frames 8 --keys p,Enter,Down,Down,Down,Enter fmnist_cnn
 check "mask groups: in groups are strided by kh*kw" "2:4 along c_in \(a group's columns are 9 apart\)" -- --frames 12 --keys p,Down,Down,Down,Right,Right,Enter,Down,Down,Down,Enter fmnist_cnn
+# model-wide methods say which layers they leave dense; the prune form
+# takes typed numbers and is not cut at 80x24
+check "model-wide N:M names the layers it skipped" "left dense: conv1 \(first conv\), fc2 \(classifier\)" -- --frames 3 --keys p,Enter fmnist_cnn
+check "the prune form says what it will skip" "left dense: conv1 \(first conv\)" -- --frames 2 --keys p fmnist_cnn
+check "the prune form takes typed numbers" "nm\.prune\.nm\(model, \{n=3, m=16\}\)" -- --frames 7 --keys p,Down,3,Down,1,6,Up fmnist_cnn
+check "typed numbers are applied" "^ +4 conv2 .* 3:16 " -- --frames 9 --keys p,Down,3,Down,1,6,Up,Enter fmnist_cnn
+FC=80 FL=24 check "the prune form's title is whole at 80x24" "Enter apply, Esc *$" -- --frames 2 --keys p fmnist_cnn
+FC=80 FL=24 check "the JointNF preview is whole at 80x24" "rounds=3, group='in'\}\)" -- --frames 8 --keys p,Left,Left,Down,Down,Down,Right,Right fmnist_cnn
 check "help is generated from the keymap" "undo / redo the last mask change" -- --frames 2 --keys "?" fmnist_cnn
 # at 80x24 the help scrolls and no entry is cut
 FC=80 FL=24 check "help at 80x24 says it scrolls" "Keys 1-19 of [0-9]+: Up/Down" -- --frames 2 --keys "?" fmnist_cnn
