@@ -40,6 +40,7 @@ check "array MAC kind switch" "mac=nm-6:9-4:9" -- --frames 3 --screen array --ke
 check "array rows and columns step on every press" "array=32x20 " -- --frames 5 --screen array --keys r,r,c fmnist_cnn
 check "the stepped array is the one simulated" "0/640 busy now" -- --frames 5 --screen array --keys r,r,c fmnist_cnn
 check "m after r and c goes to the next MAC" "mac=nm-6:9-4:9 array=20x20 " -- --frames 5 --screen array --keys r,c,m fmnist_cnn
+FC=80 FL=24 check "a clipped array grid says so at 80x24" "clipped: 16x16 of 32x16 PEs shown" -- --frames 4 --screen array --keys r,r fmnist_cnn
 check "teaching mode walks the nm-MAC" "walk-through" -- --frames 3 --screen array --keys T,n fmnist_cnn
 check "activations screen runs a sample through the model" "relu1 channel 1/32 \(28x28\).*N:M 4:9, policy first" -- --frames 2 --screen activations fmnist_cnn
 check "activations policy switch" "policy topk" -- --frames 3 --screen activations --keys P fmnist_cnn
