@@ -257,11 +257,14 @@ void view_mask(tui_grid *g, wb_state *s, int x, int y, int w, int h)
     float v = nm_f32(l->weight)[idx];
     int is_kept = (!l->mask || nm_u8(l->mask)[idx]) && v != 0.0f;
     char where[140];
+    /* 1-based, as the Lua API and the plots count: w[r, c] of the im2col
+     * matrix is weight:get(r, c_in, kh, kw) */
     if (l->kind == NM_LAYER_LINEAR)
-        snprintf(where, sizeof where, "in %lld", (long long)s->cur_c);
+        snprintf(where, sizeof where, "in %lld", (long long)s->cur_c + 1);
     else
-        snprintf(where, sizeof where, "c_in %lld, kh %lld, kw %lld", (long long)(s->cur_c / khw),
-                 (long long)(s->cur_c % khw / (l->kw ? l->kw : 1)), (long long)(s->cur_c % (l->kw ? l->kw : 1)));
+        snprintf(where, sizeof where, "c_in %lld, kh %lld, kw %lld", (long long)(s->cur_c / khw) + 1,
+                 (long long)(s->cur_c % khw / (l->kw ? l->kw : 1)) + 1,
+                 (long long)(s->cur_c % (l->kw ? l->kw : 1)) + 1);
     if (ng > 0) { /* how full the cursor's group is */
         int kept = 0;
         for (int j = 0; j < ng; j++) {
@@ -272,7 +275,7 @@ void view_mask(tui_grid *g, wb_state *s, int x, int y, int w, int h)
         snprintf(where + used, sizeof where - used, "; its group keeps %d of %d", kept, ng);
     }
     int info_w = tui_printf(g, x, y + h - 1, w, is_kept ? TUI_S_GOOD : TUI_S_BAD,
-                            " w[%lld, %lld] = %+.5f  %s  (%s)%s", (long long)s->cur_r, (long long)s->cur_c,
+                            " w[%lld, %lld] = %+.5f  %s  (%s)%s", (long long)s->cur_r + 1, (long long)s->cur_c + 1,
                             (double)v, is_kept ? "kept" : "pruned", where,
                             filt && !filt[s->cur_r] ? "  filter removed" : "");
     char zl[40];

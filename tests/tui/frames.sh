@@ -27,8 +27,8 @@ check() {
 check "layers screen lists the model" ">  1 conv1 .* 32x1x3x3 .*100\.0%" -- --frames 2 fmnist_cnn
 check "model totals in the header" "fmnist_cnn +871 k params +19\.1 M MACs" -- --frames 1 fmnist_cnn
 check "sort by MACs puts fc1 first" "^>? +[0-9]+ fc1 " -- --frames 2 --keys s,s,s fmnist_cnn
-check "Enter opens the mask of the selected layer" "w\[0, 0\] = .*(kept|pruned)" -- --frames 3 --keys Enter fmnist_cnn
-check "mask cursor moves" "w\[1, 2\]" -- --frames 6 --keys Enter,Down,Right,Right fmnist_cnn
+check "Enter opens the mask of the selected layer" "w\[1, 1\] = .*(kept|pruned) +\(c_in 1, kh 1, kw 1" -- --frames 3 --keys Enter fmnist_cnn
+check "mask cursor moves (1-based, as in Lua)" "w\[2, 3\] = .*\(c_in 1, kh 1, kw 3" -- --frames 6 --keys Enter,Down,Right,Right fmnist_cnn
 check "mask fit magnifies a small layer" "conv1 +\[32 x 9\].*magnified: 1 cell = 1x2 chars" -- --frames 3 --keys Enter fmnist_cnn
 check "mask zoom in magnifies" "magnified: 1 cell = 2x4 chars.*" -- --frames 3 --keys Enter,+ fmnist_cnn
 check "mask zoom out downsamples" "downsampled 2x2 cells per char" -- --frames 3 --keys Enter,- fmnist_cnn

@@ -143,7 +143,7 @@ Test(tui_views, mask_glyph_mode_marks_pruned_cells)
     const tui_cell *cur = tui_at(g, 2 + 7, 2 + 3);
     cr_assert_eq(cur->style, TUI_S_SELECTED);
     char *t = tui_grid_text(g);
-    cr_assert(strstr(t, "w[3, 7]"), "%s", t);
+    cr_assert(strstr(t, "w[4, 8]"), "1-based as in Lua: %s", t);
     cr_assert(strstr(t, "kept"), "%s", t);
     free(t);
     tui_grid_free(g);

@@ -44,7 +44,7 @@ keys u
 expect "undo restores density" "undone"
 expect "dense again after undo" "density 100\.0%"
 keys 2
-expect "mask screen shows the cursor value" "w\[0, 0\]"
+expect "mask screen shows the cursor value (1-based)" "w\[1, 1\]"
 keys 4
 expect "array screen shows cycles" "cycle [0-9]+ / [0-9]+"
 keys n n n
