@@ -561,12 +561,24 @@ static void load_start_model(tui_app *a, const char *path, const char *input)
     lua_State *L = nmlua_host_state(a->host);
     nm_model *m = NULL;
     char *warn = NULL;
+    /* no MODEL given: the last one opened from the command line, if any
+     * (copied: path must not alias the settings it is saved into) */
+    char last[sizeof a->settings.last_model];
+    int reopen = !path && a->settings.last_model[0];
+    if (reopen) {
+        snprintf(last, sizeof last, "%s", a->settings.last_model);
+        path = last;
+    }
     if (nm_zoo_has(path)) {
         m = nm_zoo(path, 1);
-        if (!m) {
+        if (!m && !reopen) {
             open_failed(a, path, nm_errmsg());
             return;
         }
+        if (m)
+            snprintf(a->settings.last_model, sizeof a->settings.last_model, "%s", path);
+        else
+            wb_log_add(&a->s.log, WB_LOG_ERROR, nm_errmsg());
     } else if (path) {
         m = nm_model_load_opts(path, &o, &warn);
         if (!m && strstr(nm_errmsg(), "is symbolic") && !input) {
@@ -587,6 +599,8 @@ static void load_start_model(tui_app *a, const char *path, const char *input)
             a->s.input_len = a->s.input_cursor = (int)strlen(a->s.input);
             a->s.screen = WB_SCREEN_CONSOLE;
             tui_status(a, "%s needs its input size: edit {C, H, W} below and press Enter", path);
+        } else if (!m && reopen) {
+            wb_log_add(&a->s.log, WB_LOG_ERROR, nm_errmsg());
         } else if (!m) {
             open_failed(a, path, nm_errmsg());
         } else {
@@ -595,8 +609,16 @@ static void load_start_model(tui_app *a, const char *path, const char *input)
         if (warn)
             wb_log_add(&a->s.log, WB_LOG_INFO, warn);
         free(warn);
-        if (!m)
+        if (!m && (!reopen || a->s.screen == WB_SCREEN_CONSOLE))
             return; /* never a different model in its place */
+    }
+    if (m && reopen)
+        tui_status(a, "reopened %s, the last model (nmlab MODEL opens another)", path);
+    char why[420] = "";
+    if (!m && reopen) { /* the last model is gone: the default, and say so */
+        snprintf(why, sizeof why, "could not reopen the last model %.200s (%.150s): opened the default", path, nm_errmsg());
+        path = NULL;
+        a->settings.last_model[0] = '\0';
     }
     if (!m && !path) {   /* the shipped trained model, here or in the source tree */
         const char *roots[] = {".", NMLAB_SOURCE_ROOT};
@@ -616,6 +638,10 @@ static void load_start_model(tui_app *a, const char *path, const char *input)
         if (!path)
             tui_status(a, "%s not found: zoo %s with synthetic (untrained) weights",
                        NMLAB_DEFAULT_MODEL_FILE, NMLAB_DEFAULT_MODEL);
+    }
+    if (why[0]) {
+        wb_log_add(&a->s.log, WB_LOG_ERROR, why);
+        tui_status(a, "%s", why);
     }
     nmlua_push_model(L, m);
     lua_setglobal(L, "model");
