@@ -73,17 +73,15 @@ int wb_text_elide(tui_grid *g, int x, int y, int w, int style, const char *text)
                 break;
             }
         if (d_end > 0 && d_end <= len - tail) {
-            int num = w / 3 < d_end ? w / 3 : d_end; /* the number and a few letters before it */
+            /* the number and a few letters before it, then the end; the
+             * end (under 2/3 of w) starts after the number, which the
+             * plain tail (2/3 of w) already missed */
+            int num = w / 3 < d_end ? w / 3 : d_end;
             int rest = w - 2 - num;
-            if (len - rest < d_end)   /* the tail reaches the number: one ellipsis */
-                rest = len - d_end, num = w - 1 - rest;
             char buf[NM_NAME_MAX * 2 + 8];
-            if (num > 0 && rest > 0 && num + rest + 2 < (int)sizeof buf) {
-                int k = 0;
-                k += snprintf(buf + k, sizeof buf - (size_t)k, "%s%.*s", g->utf8 ? "\u2026" : "~", num, text + d_end - num);
-                if (len - rest > d_end)
-                    k += snprintf(buf + k, sizeof buf - (size_t)k, "%s", g->utf8 ? "\u2026" : "~");
-                snprintf(buf + k, sizeof buf - (size_t)k, "%s", text + len - rest);
+            if (num > 0 && rest > 0 && len - rest >= d_end && num + rest + 8 < (int)sizeof buf) {
+                snprintf(buf, sizeof buf, "%s%.*s%s%s", g->utf8 ? "\u2026" : "~", num, text + d_end - num,
+                         g->utf8 ? "\u2026" : "~", text + len - rest);
                 return tui_text(g, x, y, w, style, buf);
             }
         }
