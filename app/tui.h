@@ -62,6 +62,9 @@ typedef struct tui_app {
      * once per change (see mask_axis_refresh) */
     const nm_model *axis_model;
     int axis_layer, axis_stale;
+    /* `/` layer search: typing into `search` while `searching` */
+    int searching;
+    char search[64];
 } tui_app;
 
 typedef struct {

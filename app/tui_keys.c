@@ -202,6 +202,72 @@ static void k_export(tui_app *a, int key)
     tui_export(a);
 }
 
+/* Selects the next layer (in table order, after the selected one when
+ * `next`, else from it) whose name contains a->search; says so when none. */
+static void search_select(tui_app *a, int next)
+{
+    const nm_model *m = a->s.model;
+    if (!m || m->n_layers == 0 || !a->search[0])
+        return;
+    int n = m->n_layers, pos = 0;
+    int *order = malloc((size_t)n * sizeof *order);
+    if (!order)
+        return;
+    wb_layer_order(&a->s, order);
+    for (int i = 0; i < n; i++)
+        if (order[i] == a->s.selected)
+            pos = i;
+    int found = -1;
+    for (int k = next ? 1 : 0; k < n + (next ? 1 : 0) && found < 0; k++) {
+        int li = order[(pos + k) % n];
+        if (strstr(m->layers[li].name, a->search))
+            found = li;
+    }
+    free(order);
+    if (found < 0) {
+        tui_status(a, "/%s: no layer name contains it", a->search);
+        return;
+    }
+    if (found != a->s.selected) {
+        a->s.selected = found;
+        a->s.cur_r = a->s.cur_c = a->s.view_r = a->s.view_c = 0;
+        tui_sync_model(a);
+    }
+    tui_status(a, "%s%s  (n next match)", a->searching ? "/" : "found: ", a->searching ? a->search : m->layers[found].name);
+}
+
+static void k_search(tui_app *a, int key)
+{
+    if (key == '/') {
+        a->searching = 1;
+        a->search[0] = '\0';
+        tui_status(a, "/  (type a part of a layer name, Enter keeps it, Esc cancels)");
+    } else {
+        search_select(a, 1);
+    }
+}
+
+/* Keys while the search prompt is open: text, Backspace, Enter, Esc. */
+static void search_key(tui_app *a, int key)
+{
+    size_t len = strlen(a->search);
+    if (key == 27) {
+        a->searching = 0;
+        tui_status(a, "search cancelled");
+    } else if (key == KEY_ENTER || key == '\r' || key == '\n') {
+        a->searching = 0;
+        search_select(a, 0);
+    } else if (key == KEY_BACKSPACE || key == 127 || key == 8) {
+        if (len)
+            a->search[len - 1] = '\0';
+        search_select(a, 0);
+    } else if (key >= 32 && key < 127 && len + 1 < sizeof a->search) {
+        a->search[len] = (char)key;
+        a->search[len + 1] = '\0';
+        search_select(a, 0);
+    }
+}
+
 /* --- console keys --- */
 static void k_console_edit(tui_app *a, int key)
 {
@@ -272,6 +338,8 @@ static const keybind keymap[] = {
     {{KEY_UP, KEY_DOWN, 'j', 'k'}, ON_LAYERS, "Up/Down j/k", "layers", "select layer", k_layers_move},
     {{KEY_PPAGE, KEY_NPAGE, KEY_HOME, KEY_END}, ON_LAYERS, "PgUp/PgDn", "layers", "page; Home/End first/last", k_layers_move},
     {{'s'}, ON_LAYERS, "s", "layers", "sort by order, name, density, MACs, params", k_sort},
+    {{'/'}, ON_VIEWS, "/", "all", "search layers by name as you type (Enter keeps, Esc cancels)", k_search},
+    {{'n'}, ON_LAYERS | ON_MASK | ON_ENERGY, "n", "layers...", "next layer matching the last search", k_search},
     {{KEY_ENTER, '\r', '\n'}, ON_LAYERS, "Enter", "layers", "show the selected layer's mask", k_open_mask},
     {{'[', ']'}, ON_MASK | ON_ACT | ON_ARRAY | ON_ENERGY, "[ ]", "mask...", "previous / next layer", k_layer_prev_next},
     {{KEY_UP, KEY_DOWN, KEY_LEFT, KEY_RIGHT}, ON_MASK, "arrows hjkl", "mask", "move the cursor", k_mask_move},
@@ -325,6 +393,10 @@ int tui_handle_key(tui_app *a, int key)
     }
     if (a->form.open)
         return tui_form_key(a, key);
+    if (a->searching) {
+        search_key(a, key);
+        return 1;
+    }
     int bit = 1 << a->s.screen;
     for (int i = 0; i < N_KEYS; i++) {
         if (!(keymap[i].where & bit) || !keymap[i].fn)

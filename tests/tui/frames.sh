@@ -68,6 +68,12 @@ check "the prune form takes typed numbers" "nm\.prune\.nm\(model, \{n=3, m=16\}\
 check "typed numbers are applied" "^ +4 conv2 .* 3:16 " -- --frames 9 --keys p,Down,3,Down,1,6,Up,Enter fmnist_cnn
 FC=80 FL=24 check "the prune form's title is whole at 80x24" "Enter apply, Esc *$" -- --frames 2 --keys p fmnist_cnn
 FC=80 FL=24 check "the JointNF preview is whole at 80x24" "rounds=3, group='in'\}\)" -- --frames 8 --keys p,Left,Left,Down,Down,Down,Right,Right fmnist_cnn
+# / searches layer names (it used to be ignored and /conv4 switched to screen 4)
+check "/conv4 selects conv4 on the Layers screen" "^> 11 conv4 " -- --frames 4 --keys "/,'conv4,Enter" fmnist_cnn
+check "/conv4 stays on the Layers screen" "\[1 Layers\]" -- --frames 4 --keys "/,'conv4,Enter" fmnist_cnn
+check "n goes to the next match" "^>  4 conv2 " -- --frames 5 --keys "/,'conv,Enter,n" fmnist_cnn
+check "a search without a match says so" "/zzz: no layer name contains it" -- --frames 3 --keys "/,'zzz" fmnist_cnn
+check "/ on the Mask screen follows the match" "conv3 +\[64 x 288\]" -- --frames 5 --keys "Enter,/,'conv3,Enter" fmnist_cnn
 check "help is generated from the keymap" "undo / redo the last mask change" -- --frames 2 --keys "?" fmnist_cnn
 # at 80x24 the help scrolls and no entry is cut
 FC=80 FL=24 check "help at 80x24 says it scrolls" "Keys 1-19 of [0-9]+: Up/Down" -- --frames 2 --keys "?" fmnist_cnn
