@@ -294,7 +294,25 @@ static void k_console_edit(tui_app *a, int key)
     case KEY_RIGHT: if (s->input_cursor < s->input_len) s->input_cursor++; return;
     case KEY_HOME: case CTRL('a'): s->input_cursor = 0; return;
     case KEY_END: case CTRL('e'): s->input_cursor = s->input_len; return;
-    case CTRL('u'): s->input_len = s->input_cursor = 0; return;
+    case CTRL('u'): /* delete to the start of the line */
+        memmove(s->input, s->input + s->input_cursor, (size_t)(s->input_len - s->input_cursor));
+        s->input_len -= s->input_cursor;
+        s->input_cursor = 0;
+        return;
+    case CTRL('w'): { /* delete the word before the cursor */
+        int st = s->input_cursor;
+        while (st > 0 && s->input[st - 1] == ' ')
+            st--;
+        while (st > 0 && s->input[st - 1] != ' ' && s->input[st - 1] != '.' && s->input[st - 1] != ':' &&
+               s->input[st - 1] != '(')
+            st--;
+        if (st == s->input_cursor && st > 0)
+            st--; /* a lone separator */
+        memmove(s->input + st, s->input + s->input_cursor, (size_t)(s->input_len - s->input_cursor));
+        s->input_len -= s->input_cursor - st;
+        s->input_cursor = st;
+        return;
+    }
     case KEY_UP: case KEY_DOWN: {
         int p = a->hist_pos + (key == KEY_UP ? -1 : 1);
         if (p < 0 || p > a->n_hist)
@@ -348,11 +366,14 @@ static const keybind keymap[] = {
     {{'+', '=', '-', 'f'}, ON_MASK, "+ - f", "mask", "zoom in / out / fit", k_zoom},
     {{' ', 'n', '+', '-'}, ON_ARRAY, "Space n + -", "array", "play/pause, step one cycle, faster/slower", tui_array_key},
     {{'m', 'r', 'c', 'T'}, ON_ARRAY, "m r c T", "array", "MAC kind, rows, columns, teaching mode (nm-MAC walk-through)", tui_array_key},
+    {{'N', KEY_LEFT}, ON_ARRAY, "N Left", "array", "teaching mode: back one step (n forward)", tui_array_key},
     {{'P', KEY_LEFT, KEY_RIGHT}, ON_ACT, "P Left/Right", "activ.", "first/topk policy; previous/next channel", tui_act_key},
     {{'n', 'N'}, ON_ACT, "n N", "activ.", "N:M of the NMReLU shown: N (0..M), M (2..16)", tui_act_key},
     {{KEY_ENTER, '\r', '\n', '\t'}, ON_CONSOLE, "Enter Tab", "console", "run the line (multi-line chunks continue); complete a name", k_console_edit},
     {{KEY_UP, KEY_DOWN, KEY_PPAGE, KEY_NPAGE}, ON_CONSOLE, "Up/Down PgUp", "console", "history; scroll the log", k_console_edit},
     {{27}, ON_CONSOLE, "Esc", "console", "back to the previous screen", k_console_edit},
+    {{CTRL('w'), CTRL('u'), CTRL('a'), CTRL('e')}, ON_CONSOLE, "C-w C-u C-a C-e", "console",
+     "delete the word before the cursor / to the line start; line start / end", k_console_edit},
     {{0}, 0, ":run FILE", "console", "run a Lua script in the workbench; Ctrl-C cancels it", NULL},
 };
 
@@ -428,5 +449,7 @@ int tui_key_from_name(const char *name)
             return names[i].key;
     if (name[0] && !name[1])
         return (unsigned char)name[0];
+    if (name[0] == 'C' && name[1] == '-' && name[2] >= 'a' && name[2] <= 'z' && !name[3])
+        return CTRL(name[2]); /* C-w */
     return -1;
 }

@@ -252,8 +252,14 @@ void tui_array_key(tui_app *a, int key)
     wb_array *v = &a->s.array;
     tui_sim *t = a->sim;
     if (v->teaching && key != 'T') {
-        if (key == 'n' || key == ' ')
+        /* steps are separated by blank lines; stop at the last one */
+        int last = 0;
+        for (const char *p = t->trace ? t->trace : ""; (p = strstr(p, "\n\n")) != NULL; p += 2)
+            last++;
+        if ((key == 'n' || key == ' ') && v->trace_step < last)
             v->trace_step++;
+        else if ((key == 'N' || key == KEY_LEFT) && v->trace_step > 0)
+            v->trace_step--;
         return;
     }
     switch (key) {

@@ -42,6 +42,15 @@ check "the stepped array is the one simulated" "0/640 busy now" -- --frames 5 --
 check "m after r and c goes to the next MAC" "mac=nm-6:9-4:9 array=20x20 " -- --frames 5 --screen array --keys r,c,m fmnist_cnn
 FC=80 FL=24 check "a clipped array grid says so at 80x24" "clipped: 16x16 of 32x16 PEs shown" -- --frames 4 --screen array --keys r,r fmnist_cnn
 check "teaching mode walks the nm-MAC" "walk-through" -- --frames 3 --screen array --keys T,n fmnist_cnn
+# the walk-through steps back as well as forward
+back=$(COLUMNS=120 LINES=40 "$bin" --frames 6 --screen array --keys T,n,n,N fmnist_cnn 2>&1)
+fwd=$(COLUMNS=120 LINES=40 "$bin" --frames 4 --screen array --keys T,n fmnist_cnn 2>&1)
+two=$(COLUMNS=120 LINES=40 "$bin" --frames 5 --screen array --keys T,n,n fmnist_cnn 2>&1)
+if [ "$back" = "$fwd" ] && [ "$back" != "$two" ] && grep -q "walk-through" <<<"$back"; then
+  echo "ok - the walk-through steps back with N"; passes=$((passes + 1))
+else
+  echo "not ok - the walk-through steps back with N"; fails=$((fails + 1))
+fi
 check "activations screen runs a sample through the model" "relu1 channel 1/32 \(28x28\).*N:M 4:9, policy first" -- --frames 2 --screen activations fmnist_cnn
 check "activations policy switch" "policy topk" -- --frames 3 --screen activations --keys P fmnist_cnn
 check "activations on an ImageNet model use a synthetic input" "synthetic input" -- --frames 2 --screen activations resnet18
@@ -74,6 +83,12 @@ check "/conv4 stays on the Layers screen" "\[1 Layers\]" -- --frames 4 --keys "/
 check "n goes to the next match" "^>  4 conv2 " -- --frames 5 --keys "/,'conv,Enter,n" fmnist_cnn
 check "a search without a match says so" "/zzz: no layer name contains it" -- --frames 3 --keys "/,'zzz" fmnist_cnn
 check "/ on the Mask screen follows the match" "conv3 +\[64 x 288\]" -- --frames 5 --keys "Enter,/,'conv3,Enter" fmnist_cnn
+# a sort indicator on the sorted column
+check "sort by name marks the layer column" "^ +# layer▲ " -- --frames 2 --keys s fmnist_cnn
+check "sort by MACs marks the MACs column" " MACs▼ " -- --frames 4 --keys s,s,s fmnist_cnn
+# console editing: Ctrl-W deletes a word, Ctrl-U to the line start
+check "Ctrl-W deletes the word before the cursor" "^ 1$" -- --frames 4 --screen console --keys "'print(1) zzz,C-w,Enter" fmnist_cnn
+check "Ctrl-U deletes to the start of the line" "^ 2$" -- --frames 10 --screen console --keys "'zzz print(2),Home,Right,Right,Right,Right,C-u,Enter" fmnist_cnn
 check "help is generated from the keymap" "undo / redo the last mask change" -- --frames 2 --keys "?" fmnist_cnn
 # at 80x24 the help scrolls and no entry is cut
 FC=80 FL=24 check "help at 80x24 says it scrolls" "Keys 1-19 of [0-9]+: Up/Down" -- --frames 2 --keys "?" fmnist_cnn
