@@ -235,7 +235,7 @@ void view_mask(tui_grid *g, wb_state *s, int x, int y, int w, int h)
                 double d = n ? (double)kept[i] / (double)n : 0;
                 int cursor = s->cur_r >= ra[part] && s->cur_r < rb[part] && s->cur_c >= c0[i] && s->cur_c < c1[i];
                 dens[part][i] = d;
-                st[part][i] = cursor            ? TUI_S_SELECTED
+                st[part][i] = cursor            ? TUI_S_CURSOR
                               : ra[part] >= rows ? TUI_S_NORMAL
                               : d == 0          ? TUI_S_BAD
                               : exact           ? ramp_style(0.15 + 0.85 * msum[i] / maxmag)
@@ -246,7 +246,7 @@ void view_mask(tui_grid *g, wb_state *s, int x, int y, int w, int h)
             if (half) {
                 tui_put2(g, x + 2 + i, y + 2 + j, tui_glyph_upper_half(g), st[0][i], st[1][i]);
             } else {
-                int cursor = st[0][i] == TUI_S_SELECTED;
+                int cursor = st[0][i] == TUI_S_CURSOR;
                 uint32_t ch = dens[0][i] == 0 ? (g->utf8 ? 0x00B7 : '.') : tui_glyph_ramp(g, 0.25 + 0.75 * dens[0][i]);
                 tui_put(g, x + 2 + i, y + 2 + j, cursor ? (g->utf8 ? 0x25C6 : '@') : ch, st[0][i]);
             }
