@@ -366,7 +366,7 @@ static const keybind keymap[] = {
     {{'+', '=', '-', 'f'}, ON_MASK, "+ - f", "mask", "zoom in / out / fit", k_zoom},
     {{' ', 'n', '+', '-'}, ON_ARRAY, "Space n + -", "array", "play/pause, step one cycle, faster/slower", tui_array_key},
     {{'m', 'r', 'c', 'T'}, ON_ARRAY, "m r c T", "array", "MAC kind, rows, columns, teaching mode (nm-MAC walk-through)", tui_array_key},
-    {{'N', KEY_LEFT}, ON_ARRAY, "N Left", "array", "teaching mode: back one step (n forward)", tui_array_key},
+    {{'N', KEY_LEFT}, ON_ARRAY, "N Left", "array", "back one cycle (teaching mode: one step)", tui_array_key},
     {{'P', KEY_LEFT, KEY_RIGHT}, ON_ACT, "P Left/Right", "activ.", "first/topk policy; previous/next channel", tui_act_key},
     {{'n', 'N'}, ON_ACT, "n N", "activ.", "N:M of the NMReLU shown: N (0..M), M (2..16)", tui_act_key},
     {{KEY_ENTER, '\r', '\n', '\t'}, ON_CONSOLE, "Enter Tab", "console", "run the line (multi-line chunks continue); complete a name", k_console_edit},

@@ -222,6 +222,21 @@ static void advance(tui_app *a, int n)
     }
 }
 
+/* Steps the animation back one cycle: the stepper only runs forward, so
+ * it is rebuilt and replayed to the cycle before (per-PE counts too). */
+static void step_back(tui_app *a)
+{
+    tui_sim *t = a->sim;
+    if (!t->st)
+        return;
+    int64_t c = sim_stepper_cycle(t->st);
+    if (c <= 0)
+        return;
+    stepper_reset(t);
+    rebuild(a);
+    advance(a, (int)(c - 1 < 1 << 30 ? c - 1 : 1 << 30));
+}
+
 /* Fills the array view from the stepper (called before drawing). */
 void tui_sim_update(tui_app *a)
 {
@@ -265,6 +280,7 @@ void tui_array_key(tui_app *a, int key)
     switch (key) {
     case ' ': v->playing = !v->playing; break;
     case 'n': advance(a, 1); break;
+    case 'N': case KEY_LEFT: v->playing = 0; step_back(a); break;
     case '+': v->speed = v->speed < 4096 ? v->speed * 2 : 4096; break;
     case '-': v->speed = v->speed > 1 ? v->speed / 2 : 1; break;
     case 'm': {

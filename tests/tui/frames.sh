@@ -34,6 +34,15 @@ check "mask zoom in magnifies" "magnified: 1 cell = 2x4 chars.*" -- --frames 3 -
 check "mask zoom out downsamples" "downsampled 2x2 cells per char" -- --frames 3 --keys Enter,- fmnist_cnn
 check "mask fit uses the height of a wide layer" "conv4 +\[64 x 576\].*downsampled 2x5 cells" -- --frames 14 --keys Down,Down,Down,Down,Down,Down,Down,Down,Down,Down,Enter fmnist_cnn
 check "array screen steps cycles" "cycle 3 / [0-9]+" -- --frames 5 --screen array --keys n,n,n fmnist_cnn
+check "array steps back one cycle" "cycle 2 / [0-9]+" -- --frames 6 --screen array --keys n,n,n,N fmnist_cnn
+check "array steps back past the load phase" "cycle 0 / [0-9]+ .*loading weights" -- --frames 4 --screen array --keys n,N,N fmnist_cnn
+a25=$(COLUMNS=120 LINES=40 "$bin" --frames 30 --screen array --keys "$(printf 'n,%.0s' $(seq 1 25))N" fmnist_cnn 2>&1)
+a24=$(COLUMNS=120 LINES=40 "$bin" --frames 30 --screen array --keys "$(printf 'n,%.0s' $(seq 1 24))Space,Space" fmnist_cnn 2>&1)
+if [ "$a25" = "$a24" ] && grep -q "cycle 24 / " <<<"$a24"; then
+  echo "ok - a step back shows what stepping there showed (grid and per-PE counts)"; passes=$((passes + 1))
+else
+  echo "not ok - a step back shows what stepping there showed"; diff <(echo "$a25") <(echo "$a24") | sed 's/^/#   /'; fails=$((fails + 1))
+fi
 check "array MAC kind switch" "mac=nm-6:9-4:9" -- --frames 3 --screen array --keys m fmnist_cnn
 # r/c step the array's rows and columns on every press (the MAC name was
 # copied onto itself: the second press changed nothing and m went to bmac)
