@@ -65,6 +65,7 @@ typedef struct tui_app {
     /* `/` layer search: typing into `search` while `searching` */
     int searching;
     char search[64];
+    int quit_asked;       /* q asked "quit with unsaved pruning?" */
 } tui_app;
 
 typedef struct {

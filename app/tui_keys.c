@@ -4,6 +4,7 @@
 #include "tui.h"
 
 #include <curses.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,7 +56,31 @@ static void k_help(tui_app *a, int key)
     a->s.show_help = 1;
     a->s.help_scroll = 0;
 }
-static void k_quit(tui_app *a, int key) { (void)key; a->quit = 1; }
+/* q / F10: quits, but first asks when the model's pruning differs from
+ * the model as it was opened (nmlab cannot tell whether a script saved
+ * it): the same key again quits. */
+static void k_quit(tui_app *a, int key)
+{
+    (void)key;
+    nm_model *m = tui_model(a);
+    int changed = 0;
+    if (m && m == a->seen && a->base) {
+        undo_snap *b = undo_snap_take(a->base);
+        changed = b && !undo_snap_same(b, m);
+        undo_snap_free(b);
+    }
+    if (!changed) {
+        a->quit = 1;
+        return;
+    }
+    a->quit_asked = 1;
+    snprintf(a->s.alert_title, sizeof a->s.alert_title, "Quit with the pruning not saved?");
+    snprintf(a->s.alert, sizeof a->s.alert,
+             "%s is pruned and differs from the model as it was opened; nmlab does not save models "
+             "by itself.\n\nq (or F10) again quits. Any other key stays: save it from the console (6) with "
+             "model:save('pruned.safetensors').",
+             m->name);
+}
 
 static void k_theme(tui_app *a, int key)
 {
@@ -397,6 +422,9 @@ int tui_handle_key(tui_app *a, int key)
 {
     if (a->s.alert[0] || a->s.alert_title[0]) { /* any key closes the message */
         a->s.alert[0] = a->s.alert_title[0] = '\0';
+        if (a->quit_asked && (key == 'q' || key == KEY_F(10)))
+            a->quit = 1;
+        a->quit_asked = 0;
         return 1;
     }
     if (a->s.show_help) { /* scroll keys scroll it; any other key closes it */

@@ -98,6 +98,12 @@ check "sort by MACs marks the MACs column" " MACs▼ " -- --frames 4 --keys s,s,
 # console editing: Ctrl-W deletes a word, Ctrl-U to the line start
 check "Ctrl-W deletes the word before the cursor" "^ 1$" -- --frames 4 --screen console --keys "'print(1) zzz,C-w,Enter" fmnist_cnn
 check "Ctrl-U deletes to the start of the line" "^ 2$" -- --frames 10 --screen console --keys "'zzz print(2),Home,Right,Right,Right,Right,C-u,Enter" fmnist_cnn
+# q asks before quitting with pruning nmlab has not saved; q again quits
+# (the keys after it are then not handled: still screen 1), any other key stays
+check "q with unsaved pruning asks" "Quit with the pruning not saved\?" -- --frames 4 --keys p,Enter,q fmnist_cnn
+check "q again quits" "\[1 Layers\]" -- --frames 6 --keys p,Enter,q,q,2 fmnist_cnn
+check "another key stays" "\[2 Mask\]" -- --frames 7 --keys p,Enter,q,Esc,2 fmnist_cnn
+check "q without pruning quits at once" "\[1 Layers\]" -- --frames 6 --keys p,Enter,u,q,2 fmnist_cnn
 check "help is generated from the keymap" "undo / redo the last mask change" -- --frames 2 --keys "?" fmnist_cnn
 # at 80x24 the help scrolls and no entry is cut
 FC=80 FL=24 check "help at 80x24 says it scrolls" "Keys 1-19 of [0-9]+: Up/Down" -- --frames 2 --keys "?" fmnist_cnn
