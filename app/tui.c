@@ -10,6 +10,7 @@
 #include "nmlua.h"
 #include "zoo.h"
 #include "nmio.h"
+#include "prune.h"
 #include "cli.h"
 #include "fileutil.h"
 #include "history.h"
@@ -58,32 +59,6 @@ static const char *tui_prelude =
     "    for i = 1, r.n do out[i] = show(r[i]) end\n"
     "    print(table.concat(out, '\\t'))\n"
     "  end\n"
-    "end\n"
-    "local export_count = 0\n"
-    "-- `e`: the current screen as a PNG through nm.plot; returns the path.\n"
-    "function nm._tui_export(screen, model, layer)\n"
-    "  if not nm.plot then error('this build has no nm.plot', 0) end\n"
-    "  export_count = export_count + 1\n"
-    "  local name = string.format('nmlab-%s-%s-%d.png', screen, model and model.name or 'none', export_count)\n"
-    "  local p\n"
-    "  if screen == 'mask' or screen == 'activations' then\n"
-    "    if not layer or not layer.weight then error('select a conv or linear layer first', 0) end\n"
-    "    p = nm.plot.mask(layer, {view = 'magnitude'})\n"
-    "  elseif (screen == 'energy' or screen == 'array') and nm.sim then\n"
-    "    local reports = {}\n"
-    "    for _, s in ipairs({{'pmac', 32}, {'bmac', 20}, {'nm-4-4', 16}, {'nm-6-4', 15}}) do\n"
-    "      local r = nm.sim.system{mac = s[1], rows = s[2], cols = s[2]}:run(model)\n"
-    "      r.label = s[1] .. ' ' .. s[2] .. 'x' .. s[2]\n"
-    "      reports[#reports + 1] = r\n"
-    "    end\n"
-    "    p = screen == 'energy' and nm.plot.energy(reports) or nm.plot.utilization(reports[3])\n"
-    "  else\n"
-    "    p = nm.plot.layer_density(model)\n"
-    "  end\n"
-    "  local ok, err = p:save(name)\n"
-    "  p:free()\n"
-    "  if not ok then error(err, 0) end\n"
-    "  return 'exported ' .. name\n"
     "end\n"
     "function _TUI_COMPLETE(word)\n"
     "  local path, last = word:match('^(.-)([%w_]*)$')\n"
@@ -157,6 +132,7 @@ nm_model *tui_model(tui_app *a)
 void tui_weights_changed(tui_app *a)
 {
     a->stats_stale = 1;
+    a->axis_stale = 1;
     tui_sim_touch(a);
     tui_act_touch(a);
 }
@@ -244,6 +220,37 @@ static void refresh_stats(tui_app *a)
         a->s.base_stats = a->base_stats;
 }
 
+/* The axis along which the selected layer's mask holds its declared N:M:
+ * the layer's default axis if it holds there, else the first of kernel,
+ * in, row that it holds along (a script may have pruned along any). Found
+ * once per change of the weights or the selection, for the Mask screen's
+ * ruler (nm_group_axis + 1; 0: none holds, the view uses the default). */
+static void mask_axis_refresh(tui_app *a)
+{
+    const nm_model *m = a->s.model;
+    if (!m || a->s.selected < 0 || a->s.selected >= m->n_layers) {
+        a->s.mask_axis = 0;
+        return;
+    }
+    if (!a->axis_stale && a->axis_model == m && a->axis_layer == a->s.selected)
+        return;
+    a->axis_stale = 0;
+    a->axis_model = m;
+    a->axis_layer = a->s.selected;
+    a->s.mask_axis = 0;
+    const nm_layer *l = &m->layers[a->s.selected];
+    if (!nm_layer_prunable(l) || !l->weight || l->wm <= 0)
+        return;
+    nm_group_axis order[4] = {nm_group_axis_default(l), NM_GROUP_KERNEL, NM_GROUP_IN, NM_GROUP_ROW};
+    for (int i = 0; i < 4; i++) {
+        int64_t viol = 0;
+        if (nm_check_nm(l->weight, l->mask, l->wn, l->wm, order[i], &viol, NULL) == NM_OK && viol == 0) {
+            a->s.mask_axis = (int)order[i] + 1;
+            return;
+        }
+    }
+}
+
 static void draw(tui_app *a)
 {
     tui_grid *g = a->grid;
@@ -262,6 +269,8 @@ static void draw(tui_app *a)
             tui_act_update(a);
         }
         refresh_stats(a);
+        if (a->s.screen == WB_SCREEN_MASK && !a->s.busy)
+            mask_axis_refresh(a);
         int nkeys;
         const wb_key_help *keys = tui_keymap_help(&nkeys);
         wb_draw(g, &a->s, keys, nkeys);
@@ -329,6 +338,8 @@ void tui_run_lua(tui_app *a, const char *code, const char *echo)
         wb_log_add(&a->s.log, WB_LOG_INPUT, echo);
     nm_model *m = tui_model(a);
     undo_snap *before = m ? undo_snap_take(m) : NULL;
+    if (before)
+        undo_snap_set_note(before, a->s.settings);
     a->s.busy = 1;
     a->s.progress = -1;
     snprintf(a->s.progress_what, sizeof a->s.progress_what, "running");
@@ -489,6 +500,58 @@ static wb_screen screen_from_name(const char *name)
     return WB_SCREEN_LAYERS;
 }
 
+/* Edit distance of a and b (short names only), for "did you mean". */
+static int edit_distance(const char *a, const char *b)
+{
+    int la = (int)strlen(a), lb = (int)strlen(b);
+    if (la > 63 || lb > 63)
+        return 99;
+    int d[64][64];
+    for (int i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (int j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (int i = 1; i <= la; i++)
+        for (int j = 1; j <= lb; j++) {
+            int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
+            d[i][j] = c;
+        }
+    return d[la][lb];
+}
+
+/* The model named on the command line could not be opened: the workbench
+ * starts with no model (never a different one in its place) and says why
+ * in a message box, the status line and the console. */
+static void open_failed(tui_app *a, const char *path, const char *reason)
+{
+    char hint[200] = "";
+    if (!strchr(path, '/') && !strchr(path, '.')) {
+        /* a bare word: probably a zoo name */
+        const char *const *names = nm_zoo_list();
+        const char *best = NULL;
+        int bd = 4;
+        for (int i = 0; names && names[i]; i++) {
+            int d = edit_distance(path, names[i]);
+            if (d < bd)
+                bd = d, best = names[i];
+        }
+        if (best)
+            snprintf(hint, sizeof hint, "\n\n'%s' is not a zoo model either; did you mean %s?", path, best);
+        else
+            snprintf(hint, sizeof hint, "\n\n'%s' is not a zoo model either (nmlab --help lists them).", path);
+    }
+    snprintf(a->s.alert_title, sizeof a->s.alert_title, "Could not open %s", path);
+    snprintf(a->s.alert, sizeof a->s.alert,
+             "%s%s\n\nNo model is open. Load one from the console (6): model = nm.zoo('resnet18') or "
+             "model = assert(nm.load('file.onnx')).",
+             reason, hint);
+    wb_log_add(&a->s.log, WB_LOG_ERROR, a->s.alert_title);
+    wb_log_add(&a->s.log, WB_LOG_ERROR, reason);
+    tui_status(a, "could not open %s: %s", path, reason);
+}
+
 /* Loads the start model into the Lua global `model`. */
 static void load_start_model(tui_app *a, const char *path, const char *input)
 {
@@ -498,9 +561,23 @@ static void load_start_model(tui_app *a, const char *path, const char *input)
     lua_State *L = nmlua_host_state(a->host);
     nm_model *m = NULL;
     char *warn = NULL;
+    /* no MODEL given: the last one opened from the command line, if any
+     * (copied: path must not alias the settings it is saved into) */
+    char last[sizeof a->settings.last_model];
+    int reopen = !path && a->settings.last_model[0];
+    if (reopen) {
+        snprintf(last, sizeof last, "%s", a->settings.last_model);
+        path = last;
+    }
     if (nm_zoo_has(path)) {
         m = nm_zoo(path, 1);
-        if (!m)
+        if (!m && !reopen) {
+            open_failed(a, path, nm_errmsg());
+            return;
+        }
+        if (m)
+            snprintf(a->settings.last_model, sizeof a->settings.last_model, "%s", path);
+        else
             wb_log_add(&a->s.log, WB_LOG_ERROR, nm_errmsg());
     } else if (path) {
         m = nm_model_load_opts(path, &o, &warn);
@@ -522,15 +599,26 @@ static void load_start_model(tui_app *a, const char *path, const char *input)
             a->s.input_len = a->s.input_cursor = (int)strlen(a->s.input);
             a->s.screen = WB_SCREEN_CONSOLE;
             tui_status(a, "%s needs its input size: edit {C, H, W} below and press Enter", path);
-        } else if (!m) {
+        } else if (!m && reopen) {
             wb_log_add(&a->s.log, WB_LOG_ERROR, nm_errmsg());
-            tui_status(a, "could not open %s (see console)", path);
+        } else if (!m) {
+            open_failed(a, path, nm_errmsg());
         } else {
             snprintf(a->settings.last_model, sizeof a->settings.last_model, "%s", path);
         }
         if (warn)
             wb_log_add(&a->s.log, WB_LOG_INFO, warn);
         free(warn);
+        if (!m && (!reopen || a->s.screen == WB_SCREEN_CONSOLE))
+            return; /* never a different model in its place */
+    }
+    if (m && reopen)
+        tui_status(a, "reopened %s, the last model (nmlab MODEL opens another)", path);
+    char why[420] = "";
+    if (!m && reopen) { /* the last model is gone: the default, and say so */
+        snprintf(why, sizeof why, "could not reopen the last model %.200s (%.150s): opened the default", path, nm_errmsg());
+        path = NULL;
+        a->settings.last_model[0] = '\0';
     }
     if (!m && !path) {   /* the shipped trained model, here or in the source tree */
         const char *roots[] = {".", NMLAB_SOURCE_ROOT};
@@ -550,6 +638,10 @@ static void load_start_model(tui_app *a, const char *path, const char *input)
         if (!path)
             tui_status(a, "%s not found: zoo %s with synthetic (untrained) weights",
                        NMLAB_DEFAULT_MODEL_FILE, NMLAB_DEFAULT_MODEL);
+    }
+    if (why[0]) {
+        wb_log_add(&a->s.log, WB_LOG_ERROR, why);
+        tui_status(a, "%s", why);
     }
     nmlua_push_model(L, m);
     lua_setglobal(L, "model");
@@ -605,15 +697,21 @@ int tui_main(const tui_options *opt)
     if (!a)
         return 1;
     settings_defaults(&a->settings);
-    if (settings_path("settings.conf", a->settings_file, sizeof a->settings_file))
-        settings_load(&a->settings, a->settings_file);
-    settings_path("history", a->history_file, sizeof a->history_file);
-    load_history(a);
+    /* batch mode (--frames) neither reads nor writes the user's settings and
+     * history: its frames depend on the command line only */
+    if (opt->frames <= 0) {
+        if (settings_path("settings.conf", a->settings_file, sizeof a->settings_file))
+            settings_load(&a->settings, a->settings_file);
+        settings_path("history", a->history_file, sizeof a->history_file);
+        load_history(a);
+    }
     a->s.theme_dark = a->settings.theme_dark;
     a->s.mouse = a->settings.mouse;
     a->s.screen = screen_from_name(opt->screen);
     a->form.n = 2, a->form.m = 4, a->form.pct = 50, a->form.rounds = 3;
     a->headless = opt->frames > 0;
+    a->undo.note = a->s.settings; /* undo brings back the header's settings too */
+    a->undo.note_len = sizeof a->s.settings;
 
     nmlua_options lo = opt->lua;
     lo.pump = tui_pump;

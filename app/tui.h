@@ -23,6 +23,9 @@ typedef struct {
     int group;            /* 0 auto, 1 kernel, 2 in, 3 row */
     int pct;              /* sparsity / filter ratio in percent */
     int rounds;
+    int typing;           /* digits typed into the current field so far */
+    char skipped[160];    /* layers model-wide methods leave dense, e.g.
+                             "conv1 (first conv), fc2 (classifier)" */
 } prune_form;
 
 typedef struct tui_sim tui_sim;
@@ -55,6 +58,14 @@ typedef struct tui_app {
     int n_stats, n_base_stats;
     int stats_stale;
     double stats_at;      /* monotonic seconds of the last count */
+    /* the Mask screen's group axis, found from the selected layer's mask
+     * once per change (see mask_axis_refresh) */
+    const nm_model *axis_model;
+    int axis_layer, axis_stale;
+    /* `/` layer search: typing into `search` while `searching` */
+    int searching;
+    char search[64];
+    int quit_asked;       /* q asked "quit with unsaved pruning?" */
 } tui_app;
 
 typedef struct {
@@ -102,6 +113,9 @@ tui_act *tui_act_new(tui_app *a);
 void tui_act_free(tui_act *t);
 void tui_act_touch(tui_app *a);
 void tui_act_update(tui_app *a);
+
+/* `e`: the current screen as a PNG (tui_export.c); the status says where. */
+void tui_export(tui_app *a);
 
 /* The prune form (tui_form.c). */
 void tui_form_open(tui_app *a);

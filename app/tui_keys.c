@@ -4,6 +4,7 @@
 #include "tui.h"
 
 #include <curses.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,8 +50,37 @@ static void k_next_screen(tui_app *a, int key)
     a->s.screen = (wb_screen)((a->s.screen + (key == KEY_BTAB ? WB_SCREEN_COUNT - 1 : 1)) % WB_SCREEN_COUNT);
 }
 
-static void k_help(tui_app *a, int key) { (void)key; a->s.show_help = 1; }
-static void k_quit(tui_app *a, int key) { (void)key; a->quit = 1; }
+static void k_help(tui_app *a, int key)
+{
+    (void)key;
+    a->s.show_help = 1;
+    a->s.help_scroll = 0;
+}
+/* q / F10: quits, but first asks when the model's pruning differs from
+ * the model as it was opened (nmlab cannot tell whether a script saved
+ * it): the same key again quits. */
+static void k_quit(tui_app *a, int key)
+{
+    (void)key;
+    nm_model *m = tui_model(a);
+    int changed = 0;
+    if (m && m == a->seen && a->base) {
+        undo_snap *b = undo_snap_take(a->base);
+        changed = b && !undo_snap_same(b, m);
+        undo_snap_free(b);
+    }
+    if (!changed) {
+        a->quit = 1;
+        return;
+    }
+    a->quit_asked = 1;
+    snprintf(a->s.alert_title, sizeof a->s.alert_title, "Quit with the pruning not saved?");
+    snprintf(a->s.alert, sizeof a->s.alert,
+             "%s is pruned and differs from the model as it was opened; nmlab does not save models "
+             "by itself.\n\nq (or F10) again quits. Any other key stays: save it from the console (6) with "
+             "model:save('pruned.safetensors').",
+             m->name);
+}
 
 static void k_theme(tui_app *a, int key)
 {
@@ -194,16 +224,73 @@ static void k_undo(tui_app *a, int key)
 static void k_export(tui_app *a, int key)
 {
     (void)key;
-    static const char *what[WB_SCREEN_COUNT] = {"layers", "mask", "activations", "array", "energy", "console"};
-    char code[256];
-    snprintf(code, sizeof code, "local ok, path = pcall(nm._tui_export, '%s', model, layer)\n"
-                                "_TUI_EXPORTED = ok and path or ('export failed: ' .. tostring(path))",
-             what[a->s.screen]);
-    tui_run_lua(a, code, NULL);
-    lua_State *L = nmlua_host_state(a->host);
-    lua_getglobal(L, "_TUI_EXPORTED");
-    tui_status(a, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "export failed");
-    lua_pop(L, 1);
+    tui_export(a);
+}
+
+/* Selects the next layer (in table order, after the selected one when
+ * `next`, else from it) whose name contains a->search; says so when none. */
+static void search_select(tui_app *a, int next)
+{
+    const nm_model *m = a->s.model;
+    if (!m || m->n_layers == 0 || !a->search[0])
+        return;
+    int n = m->n_layers, pos = 0;
+    int *order = malloc((size_t)n * sizeof *order);
+    if (!order)
+        return;
+    wb_layer_order(&a->s, order);
+    for (int i = 0; i < n; i++)
+        if (order[i] == a->s.selected)
+            pos = i;
+    int found = -1;
+    for (int k = next ? 1 : 0; k < n + (next ? 1 : 0) && found < 0; k++) {
+        int li = order[(pos + k) % n];
+        if (strstr(m->layers[li].name, a->search))
+            found = li;
+    }
+    free(order);
+    if (found < 0) {
+        tui_status(a, "/%s: no layer name contains it", a->search);
+        return;
+    }
+    if (found != a->s.selected) {
+        a->s.selected = found;
+        a->s.cur_r = a->s.cur_c = a->s.view_r = a->s.view_c = 0;
+        tui_sync_model(a);
+    }
+    tui_status(a, "%s%s  (n next match)", a->searching ? "/" : "found: ", a->searching ? a->search : m->layers[found].name);
+}
+
+static void k_search(tui_app *a, int key)
+{
+    if (key == '/') {
+        a->searching = 1;
+        a->search[0] = '\0';
+        tui_status(a, "/  (type a part of a layer name, Enter keeps it, Esc cancels)");
+    } else {
+        search_select(a, 1);
+    }
+}
+
+/* Keys while the search prompt is open: text, Backspace, Enter, Esc. */
+static void search_key(tui_app *a, int key)
+{
+    size_t len = strlen(a->search);
+    if (key == 27) {
+        a->searching = 0;
+        tui_status(a, "search cancelled");
+    } else if (key == KEY_ENTER || key == '\r' || key == '\n') {
+        a->searching = 0;
+        search_select(a, 0);
+    } else if (key == KEY_BACKSPACE || key == 127 || key == 8) {
+        if (len)
+            a->search[len - 1] = '\0';
+        search_select(a, 0);
+    } else if (key >= 32 && key < 127 && len + 1 < sizeof a->search) {
+        a->search[len] = (char)key;
+        a->search[len + 1] = '\0';
+        search_select(a, 0);
+    }
 }
 
 /* --- console keys --- */
@@ -232,7 +319,25 @@ static void k_console_edit(tui_app *a, int key)
     case KEY_RIGHT: if (s->input_cursor < s->input_len) s->input_cursor++; return;
     case KEY_HOME: case CTRL('a'): s->input_cursor = 0; return;
     case KEY_END: case CTRL('e'): s->input_cursor = s->input_len; return;
-    case CTRL('u'): s->input_len = s->input_cursor = 0; return;
+    case CTRL('u'): /* delete to the start of the line */
+        memmove(s->input, s->input + s->input_cursor, (size_t)(s->input_len - s->input_cursor));
+        s->input_len -= s->input_cursor;
+        s->input_cursor = 0;
+        return;
+    case CTRL('w'): { /* delete the word before the cursor */
+        int st = s->input_cursor;
+        while (st > 0 && s->input[st - 1] == ' ')
+            st--;
+        while (st > 0 && s->input[st - 1] != ' ' && s->input[st - 1] != '.' && s->input[st - 1] != ':' &&
+               s->input[st - 1] != '(')
+            st--;
+        if (st == s->input_cursor && st > 0)
+            st--; /* a lone separator */
+        memmove(s->input + st, s->input + s->input_cursor, (size_t)(s->input_len - s->input_cursor));
+        s->input_len -= s->input_cursor - st;
+        s->input_cursor = st;
+        return;
+    }
     case KEY_UP: case KEY_DOWN: {
         int p = a->hist_pos + (key == KEY_UP ? -1 : 1);
         if (p < 0 || p > a->n_hist)
@@ -260,7 +365,7 @@ static void k_console_edit(tui_app *a, int key)
 
 
 static const keybind keymap[] = {
-    {{'?'}, ON_VIEWS, "?", "all", "help (this screen)", k_help},
+    {{'?'}, ON_VIEWS, "?", "all", "help (this screen; Up/Down PgUp/PgDn Home/End scroll it)", k_help},
     {{'1', '2', '3'}, ON_VIEWS, "1-6", "all", "switch screen (Layers Mask Activations Array Energy Console)", k_screen},
     {{'4', '5', '6'}, ON_VIEWS, NULL, NULL, NULL, k_screen},
     {{KEY_F(1), KEY_F(2), KEY_F(3)}, ON_ALL, "F1-F6", "all", "switch screen, also from the console", k_screen},
@@ -276,6 +381,8 @@ static const keybind keymap[] = {
     {{KEY_UP, KEY_DOWN, 'j', 'k'}, ON_LAYERS, "Up/Down j/k", "layers", "select layer", k_layers_move},
     {{KEY_PPAGE, KEY_NPAGE, KEY_HOME, KEY_END}, ON_LAYERS, "PgUp/PgDn", "layers", "page; Home/End first/last", k_layers_move},
     {{'s'}, ON_LAYERS, "s", "layers", "sort by order, name, density, MACs, params", k_sort},
+    {{'/'}, ON_VIEWS, "/", "all", "search layers by name as you type (Enter keeps, Esc cancels)", k_search},
+    {{'n'}, ON_LAYERS | ON_MASK | ON_ENERGY, "n", "layers...", "next layer matching the last search", k_search},
     {{KEY_ENTER, '\r', '\n'}, ON_LAYERS, "Enter", "layers", "show the selected layer's mask", k_open_mask},
     {{'[', ']'}, ON_MASK | ON_ACT | ON_ARRAY | ON_ENERGY, "[ ]", "mask...", "previous / next layer", k_layer_prev_next},
     {{KEY_UP, KEY_DOWN, KEY_LEFT, KEY_RIGHT}, ON_MASK, "arrows hjkl", "mask", "move the cursor", k_mask_move},
@@ -284,11 +391,14 @@ static const keybind keymap[] = {
     {{'+', '=', '-', 'f'}, ON_MASK, "+ - f", "mask", "zoom in / out / fit", k_zoom},
     {{' ', 'n', '+', '-'}, ON_ARRAY, "Space n + -", "array", "play/pause, step one cycle, faster/slower", tui_array_key},
     {{'m', 'r', 'c', 'T'}, ON_ARRAY, "m r c T", "array", "MAC kind, rows, columns, teaching mode (nm-MAC walk-through)", tui_array_key},
+    {{'N', KEY_LEFT}, ON_ARRAY, "N Left", "array", "back one cycle (teaching mode: one step)", tui_array_key},
     {{'P', KEY_LEFT, KEY_RIGHT}, ON_ACT, "P Left/Right", "activ.", "first/topk policy; previous/next channel", tui_act_key},
     {{'n', 'N'}, ON_ACT, "n N", "activ.", "N:M of the NMReLU shown: N (0..M), M (2..16)", tui_act_key},
     {{KEY_ENTER, '\r', '\n', '\t'}, ON_CONSOLE, "Enter Tab", "console", "run the line (multi-line chunks continue); complete a name", k_console_edit},
     {{KEY_UP, KEY_DOWN, KEY_PPAGE, KEY_NPAGE}, ON_CONSOLE, "Up/Down PgUp", "console", "history; scroll the log", k_console_edit},
     {{27}, ON_CONSOLE, "Esc", "console", "back to the previous screen", k_console_edit},
+    {{CTRL('w'), CTRL('u'), CTRL('a'), CTRL('e')}, ON_CONSOLE, "C-w C-u C-a C-e", "console",
+     "delete the word before the cursor / to the line start; line start / end", k_console_edit},
     {{0}, 0, ":run FILE", "console", "run a Lua script in the workbench; Ctrl-C cancels it", NULL},
 };
 
@@ -310,12 +420,32 @@ const wb_key_help *tui_keymap_help(int *n)
 
 int tui_handle_key(tui_app *a, int key)
 {
-    if (a->s.show_help) {
-        a->s.show_help = 0;
+    if (a->s.alert[0] || a->s.alert_title[0]) { /* any key closes the message */
+        a->s.alert[0] = a->s.alert_title[0] = '\0';
+        if (a->quit_asked && (key == 'q' || key == KEY_F(10)))
+            a->quit = 1;
+        a->quit_asked = 0;
+        return 1;
+    }
+    if (a->s.show_help) { /* scroll keys scroll it; any other key closes it */
+        int page = a->grid->h - 6 > 1 ? a->grid->h - 6 : 1;
+        switch (key) {
+        case KEY_UP: case 'k': a->s.help_scroll--; break;
+        case KEY_DOWN: case 'j': a->s.help_scroll++; break;
+        case KEY_PPAGE: a->s.help_scroll -= page; break;
+        case KEY_NPAGE: case ' ': a->s.help_scroll += page; break;
+        case KEY_HOME: a->s.help_scroll = 0; break;
+        case KEY_END: a->s.help_scroll = 1 << 20; break;   /* clamped by the view */
+        default: a->s.show_help = 0; break;
+        }
         return 1;
     }
     if (a->form.open)
         return tui_form_key(a, key);
+    if (a->searching) {
+        search_key(a, key);
+        return 1;
+    }
     int bit = 1 << a->s.screen;
     for (int i = 0; i < N_KEYS; i++) {
         if (!(keymap[i].where & bit) || !keymap[i].fn)
@@ -347,5 +477,7 @@ int tui_key_from_name(const char *name)
             return names[i].key;
     if (name[0] && !name[1])
         return (unsigned char)name[0];
+    if (name[0] == 'C' && name[1] == '-' && name[2] >= 'a' && name[2] <= 'z' && !name[3])
+        return CTRL(name[2]); /* C-w */
     return -1;
 }

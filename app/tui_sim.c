@@ -83,16 +83,36 @@ void tui_sim_free(tui_sim *t)
     free(t);
 }
 
+/* Configures the array for the MAC `name` at the settings' rows and
+ * columns. `name` may be a->settings.array_mac itself: it is copied first
+ * (snprintf onto its own source is undefined and emptied the name, after
+ * which r/c stopped working and m jumped to bmac). */
 static int set_mac(tui_app *a, const char *name)
 {
+    char copy[sizeof a->settings.array_mac];
+    snprintf(copy, sizeof copy, "%s", name);
     sim_mac mac;
-    if (sim_mac_parse(name, &mac) != NM_OK)
+    if (sim_mac_parse(copy, &mac) != NM_OK)
         return NM_ERR;
     int rows = a->settings.array_rows, cols = a->settings.array_cols;
     sim_config_init(&a->sim->cfg, &mac, rows, cols);
-    snprintf(a->settings.array_mac, sizeof a->settings.array_mac, "%s", name);
+    memcpy(a->settings.array_mac, copy, sizeof copy);
     a->sim->dirty = 1;
     return NM_OK;
+}
+
+/* The position of the configured MAC in mac_cycle, compared by what it
+ * parses to ("nm" and "nm-4-4" are the same MAC); 0 if it is none of them. */
+static int mac_cycle_pos(const tui_app *a, int n)
+{
+    char want[48], have[48];
+    sim_mac_name(&a->sim->cfg.mac, want, sizeof want);
+    for (int i = 0; i < n; i++) {
+        sim_mac mac;
+        if (sim_mac_parse(mac_cycle[i], &mac) == NM_OK && strcmp(sim_mac_name(&mac, have, sizeof have), want) == 0)
+            return i;
+    }
+    return n - 1; /* next is the first */
 }
 
 tui_sim *tui_sim_new(tui_app *a)
@@ -202,6 +222,21 @@ static void advance(tui_app *a, int n)
     }
 }
 
+/* Steps the animation back one cycle: the stepper only runs forward, so
+ * it is rebuilt and replayed to the cycle before (per-PE counts too). */
+static void step_back(tui_app *a)
+{
+    tui_sim *t = a->sim;
+    if (!t->st)
+        return;
+    int64_t c = sim_stepper_cycle(t->st);
+    if (c <= 0)
+        return;
+    stepper_reset(t);
+    rebuild(a);
+    advance(a, (int)(c - 1 < 1 << 30 ? c - 1 : 1 << 30));
+}
+
 /* Fills the array view from the stepper (called before drawing). */
 void tui_sim_update(tui_app *a)
 {
@@ -232,20 +267,25 @@ void tui_array_key(tui_app *a, int key)
     wb_array *v = &a->s.array;
     tui_sim *t = a->sim;
     if (v->teaching && key != 'T') {
-        if (key == 'n' || key == ' ')
+        /* steps are separated by blank lines; stop at the last one */
+        int last = 0;
+        for (const char *p = t->trace ? t->trace : ""; (p = strstr(p, "\n\n")) != NULL; p += 2)
+            last++;
+        if ((key == 'n' || key == ' ') && v->trace_step < last)
             v->trace_step++;
+        else if ((key == 'N' || key == KEY_LEFT) && v->trace_step > 0)
+            v->trace_step--;
         return;
     }
     switch (key) {
     case ' ': v->playing = !v->playing; break;
     case 'n': advance(a, 1); break;
+    case 'N': case KEY_LEFT: v->playing = 0; step_back(a); break;
     case '+': v->speed = v->speed < 4096 ? v->speed * 2 : 4096; break;
     case '-': v->speed = v->speed > 1 ? v->speed / 2 : 1; break;
     case 'm': {
-        int i = 0, n = (int)(sizeof mac_cycle / sizeof mac_cycle[0]);
-        while (i < n && strcmp(mac_cycle[i], a->settings.array_mac) != 0)
-            i++;
-        set_mac(a, mac_cycle[(i + 1) % n]);
+        int n = (int)(sizeof mac_cycle / sizeof mac_cycle[0]);
+        set_mac(a, mac_cycle[(mac_cycle_pos(a, n) + 1) % n]);
         tui_status(a, "MAC: %s", a->settings.array_mac);
         break;
     }

@@ -39,6 +39,7 @@ static void define_styles(const term_info *ti)
     styles[TUI_S_DIM].attr = A_DIM;
     styles[TUI_S_HEADER].attr = A_REVERSE;
     styles[TUI_S_SELECTED].attr = A_REVERSE | A_BOLD;
+    styles[TUI_S_CURSOR].attr = A_REVERSE | A_BOLD;
     styles[TUI_S_ACCENT].attr = A_BOLD;
     styles[TUI_S_WARN].attr = A_BOLD;
     styles[TUI_S_BAD].attr = A_BOLD;
@@ -50,6 +51,11 @@ static void define_styles(const term_info *ti)
     if (c256)
         styles[TUI_S_HEADER] = (style_def){ti->dark ? 231 : 16, ti->dark ? 24 : 117, A_NORMAL};
     styles[TUI_S_SELECTED] = (style_def){ti->dark ? COLOR_BLACK : COLOR_WHITE, COLOR_YELLOW, A_BOLD};
+    /* the Mask cursor: magenta, which neither viridis ramp has at its top
+     * (yellow, the selection's colour) nor the pruned colour (red) */
+    styles[TUI_S_CURSOR] = (style_def){COLOR_WHITE, COLOR_MAGENTA, A_BOLD};
+    if (c256)
+        styles[TUI_S_CURSOR] = (style_def){231, 201, A_BOLD};
     styles[TUI_S_ACCENT] = (style_def){COLOR_CYAN, -1, A_BOLD};
     styles[TUI_S_GOOD] = (style_def){COLOR_GREEN, -1, A_NORMAL};
     styles[TUI_S_BAD] = (style_def){COLOR_RED, -1, A_NORMAL};
@@ -155,9 +161,9 @@ void term_flush(const term_info *ti, const tui_grid *g)
             if (c->style2 != TUI_S_NORMAL) {
                 /* half-block: the bottom cell's colour as background; the
                  * cursor (selected) half in the selection colour */
-                if (c->style == TUI_S_SELECTED)
+                if (c->style == TUI_S_SELECTED || c->style == TUI_S_CURSOR)
                     fg = a->bg;
-                bg = c->style2 == TUI_S_SELECTED ? b->bg : b->fg;
+                bg = c->style2 == TUI_S_SELECTED || c->style2 == TUI_S_CURSOR ? b->bg : b->fg;
             }
             wchar_t wc[2] = {(wchar_t)c->ch, 0};
             if (!ti->utf8 && c->ch > 0x7E)

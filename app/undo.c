@@ -1,13 +1,16 @@
 /* undo.c - bounded undo/redo stacks of mask snapshots. */
 #include "undo.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct undo_snap {
     int n_layers;
     nm_tensor **keep;   /* 3 per layer: mask, filters, in_chans */
+    int *wnm;           /* 2 per layer: declared wn, wm */
     size_t bytes;
+    char note[160];
 };
 
 undo_snap *undo_snap_take(const nm_model *m)
@@ -17,12 +20,16 @@ undo_snap *undo_snap_take(const nm_model *m)
         return NULL;
     s->n_layers = m->n_layers;
     s->keep = calloc((size_t)m->n_layers * 3 + 1, sizeof *s->keep);
-    if (!s->keep) {
+    s->wnm = calloc((size_t)m->n_layers * 2 + 1, sizeof *s->wnm);
+    if (!s->keep || !s->wnm) {
+        free(s->keep);
+        free(s->wnm);
         free(s);
         return NULL;
     }
     for (int i = 0; i < m->n_layers; i++) {
         const nm_layer *l = &m->layers[i];
+        s->wnm[i * 2] = l->wn, s->wnm[i * 2 + 1] = l->wm;
         const nm_tensor *src[3] = {l->mask, l->filters, l->in_chans};
         for (int k = 0; k < 3; k++) {
             if (!src[k])
@@ -46,7 +53,13 @@ void undo_snap_free(undo_snap *s)
     for (int i = 0; i < s->n_layers * 3; i++)
         nm_tensor_release(s->keep[i]);
     free(s->keep);
+    free(s->wnm);
     free(s);
+}
+
+void undo_snap_set_note(undo_snap *s, const char *note)
+{
+    snprintf(s->note, sizeof s->note, "%s", note ? note : "");
 }
 
 size_t undo_snap_bytes(const undo_snap *s)
@@ -69,15 +82,17 @@ int undo_snap_same(const undo_snap *s, const nm_model *m)
     for (int i = 0; i < m->n_layers; i++) {
         const nm_layer *l = &m->layers[i];
         if (!same_tensor(s->keep[i * 3], l->mask) || !same_tensor(s->keep[i * 3 + 1], l->filters) ||
-            !same_tensor(s->keep[i * 3 + 2], l->in_chans))
+            !same_tensor(s->keep[i * 3 + 2], l->in_chans) || s->wnm[i * 2] != l->wn ||
+            s->wnm[i * 2 + 1] != l->wm)
             return 0;
     }
     return 1;
 }
 
-/* Swaps the snapshot's tensors into the model: afterwards the snapshot holds
- * the state the model had. */
-static int swap_into(undo_snap *s, nm_model *m)
+/* Swaps the snapshot's tensors, declared N:M and note into the model and
+ * the stack's live note: afterwards the snapshot holds the state the model
+ * had. */
+static int swap_into(undo_stack *u, undo_snap *s, nm_model *m)
 {
     if (s->n_layers != m->n_layers)
         return nm_seterr("the model changed shape since this step; cannot undo");
@@ -100,6 +115,15 @@ static int swap_into(undo_snap *s, nm_model *m)
             if (s->keep[i * 3 + k])
                 s->bytes += (size_t)s->keep[i * 3 + k]->numel;
         }
+        int wn = s->wnm[i * 2], wm = s->wnm[i * 2 + 1];
+        s->wnm[i * 2] = l->wn, s->wnm[i * 2 + 1] = l->wm;
+        l->wn = wn, l->wm = wm;
+    }
+    if (u->note && u->note_len) {
+        char live[sizeof s->note];
+        snprintf(live, sizeof live, "%s", u->note);
+        snprintf(u->note, u->note_len, "%s", s->note);
+        memcpy(s->note, live, sizeof live);
     }
     return NM_OK;
 }
@@ -139,7 +163,7 @@ int undo_undo(undo_stack *u, nm_model *m)
     if (u->n_undo == 0)
         return nm_seterr("nothing to undo");
     undo_snap *s = u->undo[u->n_undo - 1];
-    if (swap_into(s, m) != NM_OK)
+    if (swap_into(u, s, m) != NM_OK)
         return NM_ERR;
     u->n_undo--;
     u->redo[u->n_redo++] = s;
@@ -151,7 +175,7 @@ int undo_redo(undo_stack *u, nm_model *m)
     if (u->n_redo == 0)
         return nm_seterr("nothing to redo");
     undo_snap *s = u->redo[u->n_redo - 1];
-    if (swap_into(s, m) != NM_OK)
+    if (swap_into(u, s, m) != NM_OK)
         return NM_ERR;
     u->n_redo--;
     u->undo[u->n_undo++] = s;

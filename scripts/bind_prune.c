@@ -615,16 +615,22 @@ static int l_reset(lua_State *L)
     return 0;
 }
 
-/* nm.check_nm(target, {n=, m=, group=}) -> ok, violations, groups. A model:
- * summed over its prunable layers (each along the group or its default). */
+/* nm.check_nm(target, {n=, m=, group=, layers=, include_first=,
+ * include_last=}) -> ok, violations, groups. A model: summed over the
+ * layers nm.prune.nm with the same options prunes (each along the group or
+ * its default, at its override's N:M), so that the check right after
+ * nm.prune.nm holds; a layer is checked whatever the scope. */
 static int l_check_nm(lua_State *L)
 {
-    static const char *const keys[] = {"n", "m", "group", NULL};
+    static const char *const keys[] = {"n", "m", "group", "layers", "include_first", "include_last", NULL};
     nmp_target t;
     nmp_check_call(L, "mlt", keys, 1, &t);
     int n, m;
     nmp_opt_nm(L, 2, &n, &m, 1);
     nm_group_axis axis = nmp_opt_group(L, 2, "group");
+    nm_prune_scope scope = {0};
+    if (t.m && t.layer < 0)
+        nmp_read_scope(L, 2, t.m, &scope);
     int64_t viol = 0, groups = 0;
     if (t.t) {
         check_weight_tensor(L, 1, t.t);
@@ -635,9 +641,14 @@ static int l_check_nm(lua_State *L)
             const nm_layer *l = &t.m->layers[i];
             if ((t.layer >= 0 && i != t.layer) || !nm_layer_prunable(l) || !l->weight)
                 continue;
+            if (t.layer < 0 && !nm_prune_eligible(t.m, i, &scope, NULL))
+                continue;
+            const nm_layer_override *ov = t.layer < 0 ? nm_prune_override(t.m, i, &scope) : NULL;
+            int ln = ov && ov->m > 0 ? ov->n : n, lm = ov && ov->m > 0 ? ov->m : m;
+            nm_group_axis la = ov && ov->axis != NM_GROUP_AUTO ? ov->axis : axis;
             int64_t v, g;
-            nm_group_axis a = axis == NM_GROUP_AUTO ? nm_group_axis_default(l) : axis;
-            if (nm_check_nm(l->weight, l->mask, n, m, a, &v, &g) != NM_OK)
+            nm_group_axis a = la == NM_GROUP_AUTO ? nm_group_axis_default(l) : la;
+            if (nm_check_nm(l->weight, l->mask, ln, lm, a, &v, &g) != NM_OK)
                 return luaL_error(L, "nm.check_nm: layer '%s': %s", l->name, nm_errmsg());
             viol += v;
             groups += g;

@@ -54,7 +54,23 @@ static nm_tensor *masked_weight(lua_State *L, const nm_layer *l)
     return w;
 }
 
-/* nm.compress(tensor_or_layer, {n=, m=, group=, index=}) -> table. */
+/* The axis a layer was pruned along, as its weights show it (the layer
+ * does not record it): its default axis if w holds n:m there, else the
+ * first of kernel, in, row along which it holds; the default if none does
+ * (nm_compress then names the first violating group). */
+static nm_group_axis layer_axis(const nm_tensor *w, const nm_layer *l, int n, int m)
+{
+    nm_group_axis order[4] = {nm_group_axis_default(l), NM_GROUP_KERNEL, NM_GROUP_IN, NM_GROUP_ROW};
+    for (int i = 0; i < 4; i++) {
+        int64_t viol = 0;
+        if (nm_check_nm(w, NULL, n, m, order[i], &viol, NULL) == NM_OK && viol == 0)
+            return order[i];
+    }
+    return order[0];
+}
+
+/* nm.compress(tensor_or_layer, {n=, m=, group=, index=}) -> table. A layer
+ * without `group` is compressed along the axis its mask holds N:M along. */
 static int l_compress(lua_State *L)
 {
     static const char *const keys[] = {"n", "m", "group", "index", NULL};
@@ -78,9 +94,9 @@ static int l_compress(lua_State *L)
                 nmlua_field_error(L, 2, "n", lua_pushfstring(L, "required: layer '%s' has no declared N:M", l->name));
             n = l->wn, m = l->wm;
         }
-        if (axis == NM_GROUP_AUTO)
-            axis = nm_group_axis_default(l);
         dense = masked_weight(L, l);
+        if (axis == NM_GROUP_AUTO)
+            axis = layer_axis(dense, l, n, m);
     }
     if (m < 2)
         nmlua_field_error(L, 2, "m", "compression needs m >= 2");

@@ -25,6 +25,7 @@ typedef enum {
     TUI_S_BUSY,       /* PE multiplying */
     TUI_S_IDLE,       /* PE idle */
     TUI_S_LOAD,       /* PE loading */
+    TUI_S_CURSOR,     /* the Mask cursor: a colour no ramp level has */
     TUI_S_RAMP0,      /* heatmap ramp, 8 levels: RAMP0 + k */
     TUI_S_RAMP7 = TUI_S_RAMP0 + 7,
     TUI_S_COUNT

@@ -87,7 +87,7 @@ void view_activations(tui_grid *g, wb_state *s, int x, int y, int w, int h)
     tui_text(g, rx, y + 1, rw, TUI_S_HEADER, "layer       ReLU   N:M");
     for (int i = 0; i < a->n_layers && y + 2 + i < y + h - 1; i++) {
         int sel = i == a->selected;
-        tui_text(g, rx, y + 2 + i, 11, sel ? TUI_S_SELECTED : TUI_S_NORMAL, a->names[i]);
+        wb_text_elide(g, rx, y + 2 + i, 11, sel ? TUI_S_SELECTED : TUI_S_NORMAL, a->names[i]);
         wb_hit_add(s, rx, y + 2 + i, rw, a->names[i]);
         tui_printf(g, rx + 12, y + 2 + i, rw - 12, TUI_S_NORMAL, "%5.1f%% %5.1f%%", a->relu_density[i] * 100,
                    a->nm_density[i] * 100);

@@ -52,7 +52,10 @@ void view_array(tui_grid *g, wb_state *s, int x, int y, int w, int h)
     int gh = h - 4, gx = x + 1, gy = y + 3;
     int left_w = w * 3 / 5;
     int cw = a->cols * 2 <= left_w - 2 ? 2 : 1;
-    int rows_shown = a->rows < gh ? a->rows : gh, cols_shown = a->cols * cw <= left_w - 2 ? a->cols : (left_w - 2) / cw;
+    int cols_shown = a->cols * cw <= left_w - 2 ? a->cols : (left_w - 2) / cw;
+    if (a->rows > gh || cols_shown < a->cols)
+        gh--; /* a row for saying so, above the note line */
+    int rows_shown = a->rows < gh ? a->rows : gh;
     int busy_now = 0;
     for (int r = 0; r < rows_shown; r++)
         for (int c = 0; c < cols_shown; c++) {
@@ -74,8 +77,8 @@ void view_array(tui_grid *g, wb_state *s, int x, int y, int w, int h)
                 tui_put(g, gx + c * cw + k, gy + r, k == 0 ? ch : ' ', st);
         }
     if (rows_shown < a->rows || cols_shown < a->cols)
-        tui_printf(g, gx, gy + rows_shown, left_w, TUI_S_WARN, "showing %dx%d of %dx%d PEs", rows_shown,
-                   cols_shown, a->rows, a->cols);
+        tui_printf(g, gx, gy + rows_shown, left_w, TUI_S_WARN, "clipped: %dx%d of %dx%d PEs shown",
+                   rows_shown, cols_shown, a->rows, a->cols);
     tui_printf(g, gx, y + 2, left_w, TUI_S_DIM, "%s busy  %s idle  %s loading   %d/%d busy now",
                g->utf8 ? "\u25A0" : "#", g->utf8 ? "\u00B7" : ".", g->utf8 ? "\u25AB" : "l", busy_now,
                a->rows * a->cols);
@@ -108,7 +111,7 @@ void view_array(tui_grid *g, wb_state *s, int x, int y, int w, int h)
     for (int i = 0; i < a->n_layers && ly < y + h; i++, ly++) {
         int sel = a->layer_names && strcmp(a->layer_names[i], a->layer) == 0;
         char buf[32];
-        tui_text(g, rx, ly, 12, sel ? TUI_S_SELECTED : TUI_S_NORMAL, a->layer_names[i]);
+        wb_text_elide(g, rx, ly, 12, sel ? TUI_S_SELECTED : TUI_S_NORMAL, a->layer_names[i]);
         wb_hit_add(s, rx, ly, rw, a->layer_names[i]);
         int bw = 5;
         double u = a->layer_util[i];

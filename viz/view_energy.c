@@ -73,7 +73,7 @@ static int draw_layers(tui_grid *g, wb_state *s, const wb_energy *e, int x, int 
         int k = first + r, sel = k == e->layer_sel;
         if (sel)
             tui_fill(g, x + 1, y + 1 + r, label_w - 1 + e->n_systems * cw, 1, ' ', TUI_S_SELECTED);
-        tui_text(g, x + 1, y + 1 + r, label_w - 1, sel ? TUI_S_SELECTED : TUI_S_NORMAL, e->layer_names[k]);
+        wb_text_elide(g, x + 1, y + 1 + r, label_w - 1, sel ? TUI_S_SELECTED : TUI_S_NORMAL, e->layer_names[k]);
         wb_hit_add(s, x + 1, y + 1 + r, label_w - 1 + e->n_systems * cw, e->layer_names[k]);
         for (int i = 0; i < e->n_systems; i++)
             tui_printf(g, x + label_w + i * cw, y + 1 + r, cw - 1, sel ? TUI_S_SELECTED : TUI_S_NORMAL, "%10.3f",

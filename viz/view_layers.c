@@ -78,6 +78,9 @@ void view_layers(tui_grid *g, wb_state *s, int x, int y, int w, int h)
     const nm_model *m = s->model;
     if (!m || m->n_layers == 0) {
         tui_text(g, x + 2, y + 1, w - 4, TUI_S_DIM, "No model loaded.");
+        tui_text(g, x + 2, y + 3, w - 4, TUI_S_DIM, "Open one from the console (6 or F6):");
+        tui_text(g, x + 4, y + 4, w - 6, TUI_S_ACCENT, "model = nm.zoo('resnet18')");
+        tui_text(g, x + 4, y + 5, w - 6, TUI_S_ACCENT, "model = assert(nm.load('model.onnx'))");
         return;
     }
     static const char *sort_names[WB_SORT_COUNT] = {"order", "name", "density", "MACs", "params"};
@@ -106,18 +109,26 @@ void view_layers(tui_grid *g, wb_state *s, int x, int y, int w, int h)
     if (w_name < 12)
         w_name = 12;
     int cx = x;
+    /* the sorted column's title carries the direction: names and density
+     * ascending, MACs and params (the shape column) descending */
+    const char *up = g->utf8 ? "\u25B2" : "^", *down = g->utf8 ? "\u25BC" : "v";
+    char t_name[16], t_shape[16], t_dens[16], t_macs[16];
+    snprintf(t_name, sizeof t_name, "layer%s", s->sort == WB_SORT_NAME ? up : "");
+    snprintf(t_shape, sizeof t_shape, "shape%s", s->sort == WB_SORT_PARAMS ? down : "");
+    snprintf(t_dens, sizeof t_dens, "density%s", s->sort == WB_SORT_DENSITY ? up : "");
+    snprintf(t_macs, sizeof t_macs, "MACs%s", s->sort == WB_SORT_MACS ? down : "");
     tui_fill(g, x, y, w, 1, ' ', TUI_S_HEADER);
-    cx += tui_printf(g, cx, y, 4, TUI_S_HEADER, "  # ");
-    tui_text(g, cx, y, w_name, TUI_S_HEADER, "layer");
+    cx += tui_printf(g, cx, y, 4, TUI_S_HEADER, "  #%s", s->sort == WB_SORT_ORDER ? up : " ");
+    tui_text(g, cx, y, w_name, TUI_S_HEADER, t_name);
     cx += w_name;
     tui_text(g, cx, y, w_kind, TUI_S_HEADER, "kind");
     cx += w_kind;
     if (w_shape)
-        tui_text(g, cx, y, w_shape, TUI_S_HEADER, "shape");
+        tui_text(g, cx, y, w_shape, TUI_S_HEADER, t_shape);
     cx += w_shape;
     tui_text(g, cx, y, w_nm, TUI_S_HEADER, "N:M");
     cx += w_nm;
-    tui_text(g, cx, y, w_dens, TUI_S_HEADER, "density");
+    tui_text(g, cx, y, w_dens, TUI_S_HEADER, t_dens);
     cx += w_dens;
     if (has_base) {
         tui_text(g, cx, y, w_before, TUI_S_HEADER, "before");
@@ -125,7 +136,7 @@ void view_layers(tui_grid *g, wb_state *s, int x, int y, int w, int h)
     }
     tui_text(g, cx, y, w_filt, TUI_S_HEADER, "filters");
     cx += w_filt;
-    tui_text(g, cx, y, w_macs, TUI_S_HEADER, "MACs");
+    tui_text(g, cx, y, w_macs, TUI_S_HEADER, t_macs);
     cx += w_macs;
     if (show_eff)
         tui_text(g, cx, y, w_eff, TUI_S_HEADER, "eff.MACs");
@@ -160,7 +171,7 @@ void view_layers(tui_grid *g, wb_state *s, int x, int y, int w, int h)
         cx = x;
         tui_printf(g, cx, yy, 4, style, "%c%3d", sel ? '>' : ' ', li + 1);
         cx += 4;
-        tui_text(g, cx + 1, yy, w_name - 2, style, l->name);
+        wb_text_elide(g, cx + 1, yy, w_name - 2, style, l->name);
         cx += w_name;
         tui_text(g, cx, yy, w_kind - 1, nm_layer_prunable(l) ? style : TUI_S_DIM, nm_layer_kind_name(l->kind));
         cx += w_kind;

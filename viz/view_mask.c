@@ -8,6 +8,7 @@
  * (kept fraction); the title says so, nothing is cut silently. Small
  * matrices are magnified to use the screen. */
 #include "workbench.h"
+#include "prune.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -113,9 +114,23 @@ void view_mask(tui_grid *g, wb_state *s, int x, int y, int w, int h)
     }
     int exact = k.zc == 1 && k.zr == 1; /* one cell per character or more */
 
-    int group_m = l->wm > 0 ? l->wm : l->kh * l->kw;
-    const char *axis = l->wm > 0 && l->wm == l->kh * l->kw && l->kh * l->kw > 1 ? "kernel groups"
-                       : l->wm > 0 ? "N:M groups" : "kernels";
+    /* N:M groups as the pruning engine forms them (nm_groups_make):
+     * kernel: M consecutive weights inside each kh*kw kernel, restarting at
+     * every kernel; in: M consecutive input channels at one (kh, kw), so a
+     * group's columns are kh*kw apart; row: M consecutive columns */
+    int khw = l->kh * l->kw > 0 && l->kind != NM_LAYER_LINEAR ? l->kh * l->kw : 1;
+    int gm = l->wm > 0 ? l->wm : 0;
+    int axis = s->mask_axis > 0 ? s->mask_axis - 1 : (int)nm_group_axis_default(l);
+    char groups[96] = "";
+    if (gm > 0 && axis == NM_GROUP_KERNEL && khw > 1)
+        snprintf(groups, sizeof groups, "  %d:%d in each %dx%d kernel%s", l->wn, gm, l->kh, l->kw,
+                 gm < khw ? " (restarts every kernel)" : "");
+    else if (gm > 0 && axis == NM_GROUP_IN && khw > 1)
+        snprintf(groups, sizeof groups, "  %d:%d along c_in (a group's columns are %d apart)", l->wn, gm, khw);
+    else if (gm > 0)
+        snprintf(groups, sizeof groups, "  %d:%d groups of %d columns", l->wn, gm, gm);
+    else if (khw > 1)
+        snprintf(groups, sizeof groups, "  kernels of %d", khw);
     char scale[96];
     if (exact && k.mc == 1)
         snprintf(scale, sizeof scale, "%s", half ? "1 char = 1x2 cells, shade = |w|" : "1 char = 1 cell, shade = |w|");
@@ -125,17 +140,35 @@ void view_mask(tui_grid *g, wb_state *s, int x, int y, int w, int h)
     else
         snprintf(scale, sizeof scale, "downsampled %lldx%lld cells per %s, shade = kept fraction",
                  (long long)k.zr, (long long)k.zc, half ? "half-char" : "char");
-    char groups[48] = "";
-    if (group_m > 1)
-        snprintf(groups, sizeof groups, "  %s of %d", axis, group_m);
     tui_printf(g, x, y, w, TUI_S_ACCENT, " %s  [%lld x %lld]%s  |  %s", l->name, (long long)rows,
                (long long)cols, groups, scale);
 
-    /* ruler: a tick where each group (kernel) starts, when columns are 1:1 */
-    if (k.zc == 1 && group_m > 1) {
-        for (int i = 0; i < ncols; i++)
-            if (c0[i] % group_m == 0 && (i == 0 || c0[i - 1] != c0[i]))
-                tui_put(g, x + 2 + i, y + 1, g->utf8 ? 0x2502 : '|', TUI_S_DIM);
+    /* ruler, when columns are 1:1 or magnified: a tick where each kernel
+     * (or c_in block of an `in` group) starts, a short tick where an N:M
+     * group starts inside a kernel, and a mark over the columns of the
+     * cursor's group */
+    int64_t gcols[64];
+    int ng = gm > 0 ? wb_nm_group_cols(l, axis, gm, s->cur_c, gcols, 64) : 0;
+    if (k.zc == 1) {
+        for (int i = 0; i < ncols; i++) {
+            if (i > 0 && c0[i - 1] == c0[i])
+                continue;
+            int64_t c = c0[i];
+            uint32_t ch = 0;
+            if (gm > 0 && axis == NM_GROUP_IN)
+                ch = c % ((int64_t)gm * khw) == 0 ? (g->utf8 ? 0x2502 : '|') : 0;
+            else if (gm > 0 && axis == NM_GROUP_ROW)
+                ch = c % gm == 0 ? (g->utf8 ? 0x2502 : '|') : 0;
+            else if (c % khw == 0 && khw > 1)
+                ch = g->utf8 ? 0x2502 : '|';
+            else if (gm > 0 && khw > 1 && (c % khw) % gm == 0)
+                ch = g->utf8 ? 0x2577 : '\''; /* a group starts inside the kernel */
+            for (int j = 0; j < ng; j++)
+                if (gcols[j] == c)
+                    ch = g->utf8 ? 0x25BE : 'v';
+            if (ch)
+                tui_put(g, x + 2 + i, y + 1, ch, ch == (g->utf8 ? 0x25BE : 'v') ? TUI_S_ACCENT : TUI_S_DIM);
+        }
     }
 
     const float *wt = nm_f32(l->weight);
@@ -202,7 +235,7 @@ void view_mask(tui_grid *g, wb_state *s, int x, int y, int w, int h)
                 double d = n ? (double)kept[i] / (double)n : 0;
                 int cursor = s->cur_r >= ra[part] && s->cur_r < rb[part] && s->cur_c >= c0[i] && s->cur_c < c1[i];
                 dens[part][i] = d;
-                st[part][i] = cursor            ? TUI_S_SELECTED
+                st[part][i] = cursor            ? TUI_S_CURSOR
                               : ra[part] >= rows ? TUI_S_NORMAL
                               : d == 0          ? TUI_S_BAD
                               : exact           ? ramp_style(0.15 + 0.85 * msum[i] / maxmag)
@@ -213,7 +246,7 @@ void view_mask(tui_grid *g, wb_state *s, int x, int y, int w, int h)
             if (half) {
                 tui_put2(g, x + 2 + i, y + 2 + j, tui_glyph_upper_half(g), st[0][i], st[1][i]);
             } else {
-                int cursor = st[0][i] == TUI_S_SELECTED;
+                int cursor = st[0][i] == TUI_S_CURSOR;
                 uint32_t ch = dens[0][i] == 0 ? (g->utf8 ? 0x00B7 : '.') : tui_glyph_ramp(g, 0.25 + 0.75 * dens[0][i]);
                 tui_put(g, x + 2 + i, y + 2 + j, cursor ? (g->utf8 ? 0x25C6 : '@') : ch, st[0][i]);
             }
@@ -223,15 +256,26 @@ void view_mask(tui_grid *g, wb_state *s, int x, int y, int w, int h)
     int64_t idx = s->cur_r * cols + s->cur_c;
     float v = nm_f32(l->weight)[idx];
     int is_kept = (!l->mask || nm_u8(l->mask)[idx]) && v != 0.0f;
-    int khw = l->kh * l->kw > 0 ? l->kh * l->kw : 1;
-    char where[96];
+    char where[140];
+    /* 1-based, as the Lua API and the plots count: w[r, c] of the im2col
+     * matrix is weight:get(r, c_in, kh, kw) */
     if (l->kind == NM_LAYER_LINEAR)
-        snprintf(where, sizeof where, "in %lld", (long long)s->cur_c);
+        snprintf(where, sizeof where, "in %lld", (long long)s->cur_c + 1);
     else
-        snprintf(where, sizeof where, "c_in %lld, kh %lld, kw %lld", (long long)(s->cur_c / khw),
-                 (long long)(s->cur_c % khw / (l->kw ? l->kw : 1)), (long long)(s->cur_c % (l->kw ? l->kw : 1)));
+        snprintf(where, sizeof where, "c_in %lld, kh %lld, kw %lld", (long long)(s->cur_c / khw) + 1,
+                 (long long)(s->cur_c % khw / (l->kw ? l->kw : 1)) + 1,
+                 (long long)(s->cur_c % (l->kw ? l->kw : 1)) + 1);
+    if (ng > 0) { /* how full the cursor's group is */
+        int kept = 0;
+        for (int j = 0; j < ng; j++) {
+            int64_t e = s->cur_r * cols + gcols[j];
+            kept += nm_f32(l->weight)[e] != 0.0f && (!l->mask || nm_u8(l->mask)[e]);
+        }
+        size_t used = strlen(where);
+        snprintf(where + used, sizeof where - used, "; its group keeps %d of %d", kept, ng);
+    }
     int info_w = tui_printf(g, x, y + h - 1, w, is_kept ? TUI_S_GOOD : TUI_S_BAD,
-                            " w[%lld, %lld] = %+.5f  %s  (%s)%s", (long long)s->cur_r, (long long)s->cur_c,
+                            " w[%lld, %lld] = %+.5f  %s  (%s)%s", (long long)s->cur_r + 1, (long long)s->cur_c + 1,
                             (double)v, is_kept ? "kept" : "pruned", where,
                             filt && !filt[s->cur_r] ? "  filter removed" : "");
     char zl[40];
@@ -244,4 +288,27 @@ void view_mask(tui_grid *g, wb_state *s, int x, int y, int w, int h)
     int zw = tui_text_width(zl);
     if (info_w + zw + 2 <= w)
         tui_text(g, x + w - zw - 1, y + h - 1, zw, exact ? TUI_S_DIM : TUI_S_WARN, zl);
+}
+
+int wb_nm_group_cols(const nm_layer *l, int axis, int m, int64_t c, int64_t *out, int max)
+{
+    int64_t D = nm_layer_cols(l);
+    int64_t K = l->kh * l->kw > 0 && l->kind != NM_LAYER_LINEAR ? (int64_t)l->kh * l->kw : 1;
+    if (m < 1 || c < 0 || c >= D)
+        return 0;
+    int n = 0;
+    if (axis == NM_GROUP_IN) {
+        int64_t C = D / K, cin = c / K, kk = c % K, first = cin / m * m;
+        for (int64_t j = first; j < first + m && j < C && n < max; j++)
+            out[n++] = j * K + kk;
+    } else if (axis == NM_GROUP_ROW) {
+        int64_t first = c / m * m;
+        for (int64_t j = first; j < first + m && j < D && n < max; j++)
+            out[n++] = j;
+    } else { /* kernel */
+        int64_t base = c / K * K, first = base + (c % K) / m * m;
+        for (int64_t j = first; j < first + m && j < base + K && n < max; j++)
+            out[n++] = j;
+    }
+    return n;
 }

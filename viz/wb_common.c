@@ -50,6 +50,54 @@ const char *wb_log_line(const wb_log *log, int i, wb_log_kind *kind)
     return log->lines[slot];
 }
 
+int wb_text_elide(tui_grid *g, int x, int y, int w, int style, const char *text)
+{
+    int cells = tui_text_width(text);
+    if (w <= 0 || cells <= w)
+        return tui_text(g, x, y, w, style, text);
+    if (w < 4)
+        return tui_text(g, x, y, w, style, text);
+    /* a third for the head, the rest (the distinguishing end) for the tail */
+    int head = (w - 1) / 3, tail = w - 1 - head;
+    /* a layer number before the last dotted part that the tail would lose
+     * ("encoder_layer_11" in "...encoder_layer_11.self_attention.in_proj")
+     * is kept instead of the head: "…layer_11…tion.in_proj" (ASCII names) */
+    int len = (int)strlen(text);
+    const char *dot = strrchr(text, '.');
+    int ascii = len == cells;
+    if (ascii && dot && w >= 16) {
+        int d_end = -1;
+        for (int i = (int)(dot - text) - 1; i >= 0; i--)
+            if (text[i] >= '0' && text[i] <= '9') {
+                d_end = i + 1;
+                break;
+            }
+        if (d_end > 0 && d_end <= len - tail) {
+            /* the number and a few letters before it, then the end; the
+             * end (under 2/3 of w) starts after the number, which the
+             * plain tail (2/3 of w) already missed */
+            int num = w / 3 < d_end ? w / 3 : d_end;
+            int rest = w - 2 - num;
+            char buf[NM_NAME_MAX * 2 + 8];
+            if (num > 0 && rest > 0 && len - rest >= d_end && num + rest + 8 < (int)sizeof buf) {
+                snprintf(buf, sizeof buf, "%s%.*s%s%s", g->utf8 ? "\u2026" : "~", num, text + d_end - num,
+                         g->utf8 ? "\u2026" : "~", text + len - rest);
+                return tui_text(g, x, y, w, style, buf);
+            }
+        }
+    }
+    const char *p = text;
+    int skip = cells - tail; /* code points before the tail */
+    for (int i = 0; i < skip && *p; i++)
+        do
+            p++;
+        while (((unsigned char)*p & 0xC0) == 0x80);
+    int n = tui_text(g, x, y, head, style, text);
+    n += tui_text(g, x + head, y, 1, style, g->utf8 ? "\u2026" : "~");
+    n += tui_text(g, x + head + 1, y, tail, style, p);
+    return n;
+}
+
 const char *wb_human(double v, char *buf, int len)
 {
     static const char *units[] = {"", " k", " M", " G", " T"};
@@ -134,16 +182,96 @@ void view_status(tui_grid *g, const wb_state *s)
     }
 }
 
-void view_help(tui_grid *g, const wb_key_help *keys, int n, int x, int y, int w, int h)
+/* Splits text into lines of at most w cells at spaces and '\n' (a word
+ * longer than w is cut); calls back with each line. Returns the count. */
+static int wrap_lines(const char *text, int w, tui_grid *g, int x, int y, int max_lines, int style)
+{
+    int n = 0;
+    const char *p = text;
+    while (*p && n < max_lines) {
+        const char *end = p, *brk = NULL;
+        int cells = 0;
+        while (*end && *end != '\n' && cells < w) {
+            if (*end == ' ')
+                brk = end;
+            if (((unsigned char)*end & 0xC0) != 0x80)
+                cells++;
+            end++;
+        }
+        /* end is past the last byte that fits; include its UTF-8 tail */
+        while (((unsigned char)*end & 0xC0) == 0x80)
+            end++;
+        if (*end && *end != '\n' && *end != ' ' && brk && brk > p)
+            end = brk;
+        char line[512];
+        int len = (int)(end - p) < 511 ? (int)(end - p) : 511;
+        memcpy(line, p, (size_t)len);
+        line[len] = '\0';
+        if (g)
+            tui_text(g, x, y + n, w, style, line);
+        n++;
+        p = end;
+        if (*p == '\n' || *p == ' ')
+            p++;
+    }
+    return n;
+}
+
+void view_alert(tui_grid *g, const wb_state *s)
+{
+    if (!s->alert[0] && !s->alert_title[0])
+        return;
+    int w = g->w - 8 < 76 ? g->w - 8 : 76;
+    if (w < 20)
+        w = g->w;
+    int tw = w - 4, max_lines = g->h - 8 > 1 ? g->h - 8 : 1;
+    int n = wrap_lines(s->alert, tw, NULL, 0, 0, max_lines, 0);
+    int h = n + 5, x = (g->w - w) / 2, y = (g->h - h) / 2;
+    if (y < 1)
+        y = 1;
+    tui_fill(g, x, y, w, h, ' ', TUI_S_NORMAL);
+    tui_fill(g, x, y, w, 1, ' ', TUI_S_BAD);
+    tui_text(g, x + 1, y, w - 2, TUI_S_BAD, s->alert_title);
+    wrap_lines(s->alert, tw, g, x + 2, y + 2, max_lines, TUI_S_NORMAL);
+    tui_text(g, x + 2, y + h - 2, w - 4, TUI_S_DIM, "(any key closes this message)");
+}
+
+/* The help: one entry per key binding, its text wrapped to the width (no
+ * entry is cut), scrolled by s->help_scroll (clamped here). */
+void view_help(tui_grid *g, wb_state *s, const wb_key_help *keys, int n, int x, int y, int w, int h)
 {
     tui_fill(g, x, y, w, h, ' ', TUI_S_NORMAL);
-    tui_text(g, x + 2, y, w - 4, TUI_S_HEADER, "Keys (from the keymap table; any key closes)");
-    int row = y + 2;
-    for (int i = 0; i < n && row < y + h; i++, row++) {
-        tui_text(g, x + 2, row, 14, TUI_S_ACCENT, keys[i].keys);
-        tui_text(g, x + 17, row, 10, TUI_S_DIM, keys[i].screens);
-        tui_text(g, x + 28, row, w - 30, TUI_S_NORMAL, keys[i].help);
+    int tw = w - 30 > 10 ? w - 30 : 10, rows = h - 2 > 1 ? h - 2 : 1;
+    int total = 0;
+    for (int i = 0; i < n; i++)
+        total += wrap_lines(keys[i].help, tw, NULL, 0, 0, 100, 0);
+    int max_scroll = total - rows > 0 ? total - rows : 0;
+    if (s->help_scroll > max_scroll)
+        s->help_scroll = max_scroll;
+    if (s->help_scroll < 0)
+        s->help_scroll = 0;
+    if (max_scroll > 0)
+        tui_printf(g, x + 2, y, w - 4, TUI_S_HEADER, "Keys %d-%d of %d: Up/Down PgUp/PgDn Home/End scroll, other keys close",
+                   s->help_scroll + 1, s->help_scroll + rows < total ? s->help_scroll + rows : total, total);
+    else
+        tui_text(g, x + 2, y, w - 4, TUI_S_HEADER, "Keys (from the keymap table; any key closes)");
+    /* lay the entries out on a scratch grid of all their lines, then copy
+     * the visible rows */
+    tui_grid *t = tui_grid_new(w, total > 0 ? total : 1, g->utf8);
+    if (!t)
+        return;
+    int line = 0;
+    for (int i = 0; i < n; i++) {
+        tui_text(t, 2, line, 14, TUI_S_ACCENT, keys[i].keys);
+        tui_text(t, 17, line, 10, TUI_S_DIM, keys[i].screens);
+        line += wrap_lines(keys[i].help, tw, t, 28, line, 100, TUI_S_NORMAL);
     }
+    for (int r = 0; r < rows && s->help_scroll + r < total; r++)
+        for (int c = 0; c < w; c++) {
+            const tui_cell *cell = tui_at(t, c, s->help_scroll + r);
+            tui_put(g, x + c, y + 2 + r, cell->ch, cell->style);
+        }
+    tui_grid_free(t);
 }
 
 void view_too_small(tui_grid *g, int min_w, int min_h)
@@ -177,7 +305,7 @@ void wb_draw(tui_grid *g, wb_state *s, const wb_key_help *keys, int nkeys)
     view_header(g, s);
     int x = 0, y = 2, w = g->w, h = g->h - 3;
     if (s->show_help) {
-        view_help(g, keys, nkeys, x, y, w, h);
+        view_help(g, s, keys, nkeys, x, y, w, h);
     } else {
         switch (s->screen) {
         case WB_SCREEN_LAYERS: view_layers(g, s, x, y, w, h); break;
@@ -192,4 +320,5 @@ void wb_draw(tui_grid *g, wb_state *s, const wb_key_help *keys, int nkeys)
         }
     }
     view_status(g, s);
+    view_alert(g, s);
 }

@@ -120,6 +120,9 @@ typedef struct {
     int64_t view_r, view_c;
     int zoom;
     wb_mask_scale mask_scale;    /* what view_mask last drew (set by it) */
+    /* the selected layer's N:M group axis as the owner found it from the
+     * mask (nm_group_axis + 1); 0: unknown, the layer's default axis */
+    int mask_axis;
 
     /* console */
     wb_log log;
@@ -147,6 +150,11 @@ typedef struct {
     int color;                   /* colours available: else glyph-only masks */
     int mouse;
     int show_help;
+    int help_scroll;             /* first help row shown */
+    /* a message box over the screen until a key is pressed (e.g. the model
+     * named on the command line could not be opened); empty: none */
+    char alert_title[160];
+    char alert[800];
 } wb_state;
 
 void wb_log_add(wb_log *log, wb_log_kind kind, const char *text);
@@ -171,8 +179,11 @@ void view_console(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_array(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_activations(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_energy(tui_grid *g, wb_state *s, int x, int y, int w, int h);
-void view_help(tui_grid *g, const wb_key_help *keys, int n, int x, int y, int w, int h);
+void view_help(tui_grid *g, wb_state *s, const wb_key_help *keys, int n, int x, int y, int w, int h);
 void view_too_small(tui_grid *g, int min_w, int min_h);
+/* The message box of s->alert_title / s->alert, centred, text wrapped at
+ * spaces (and at '\n'). */
+void view_alert(tui_grid *g, const wb_state *s);
 
 /* Draws the whole screen for s->screen into g (header, body, status). */
 void wb_draw(tui_grid *g, wb_state *s, const wb_key_help *keys, int nkeys);
@@ -190,10 +201,18 @@ wb_mask_scale wb_mask_scale_for(const wb_state *s, int64_t rows, int64_t cols, i
 /* The matrix cell under character (i, j) of the Mask screen's matrix area,
  * as last drawn (not clamped to the matrix). */
 void wb_mask_cell_at(const wb_state *s, int i, int j, int64_t *r, int64_t *c);
+/* The columns of the N:M group that holds column c of layer l's im2col
+ * matrix under `axis` (NM_GROUP_KERNEL/IN/ROW) and group size m: writes up
+ * to `max` column indices into cols, returns how many. */
+int wb_nm_group_cols(const nm_layer *l, int axis, int m, int64_t c, int64_t *cols, int max);
 /* Layer i's stats of s->model (or s->base), from the cache when there is one. */
 void wb_layer_stats(const wb_state *s, int i, nm_layer_stats *out);
 void wb_base_stats(const wb_state *s, int i, nm_layer_stats *out);
 
+/* Draws text in at most w cells like tui_text, but a longer text loses its
+ * middle, not its end: "encoder.lay…_0.mlp.fc1", so that layer names that
+ * share a long prefix stay apart. Returns the cells drawn. */
+int wb_text_elide(tui_grid *g, int x, int y, int w, int style, const char *text);
 /* "1.82 G", "512 k" style formatting into buf. */
 const char *wb_human(double v, char *buf, int len);
 

@@ -3,17 +3,18 @@
 # without a terminal and prints the last frame; each check greps it. Also the
 # smoke test under the sanitizers. Usage: frames.sh NMLAB_BINARY
 set -u
-bin=$1
+bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 export XDG_CONFIG_HOME
 XDG_CONFIG_HOME=$(mktemp -d)
 trap 'rm -rf "$XDG_CONFIG_HOME"' EXIT
 passes=0 fails=0
 
-# check NAME PATTERN -- nmlab args...: the frame must match PATTERN (grep -E)
+# check NAME PATTERN -- nmlab args...: the frame must match PATTERN (grep -E);
+# the frame is 120x40 unless FC and FL give the columns and lines
 check() {
   local name=$1 pat=$2; shift 3
   local out
-  out=$(COLUMNS=120 LINES=40 "$bin" "$@" 2>&1)
+  out=$(COLUMNS=${FC:-120} LINES=${FL:-40} "$bin" "$@" 2>&1)
   local rc=$?
   if [ $rc -eq 0 ] && printf '%s\n' "$out" | grep -qE -- "$pat"; then
     echo "ok - $name"; passes=$((passes + 1))
@@ -26,15 +27,39 @@ check() {
 check "layers screen lists the model" ">  1 conv1 .* 32x1x3x3 .*100\.0%" -- --frames 2 fmnist_cnn
 check "model totals in the header" "fmnist_cnn +871 k params +19\.1 M MACs" -- --frames 1 fmnist_cnn
 check "sort by MACs puts fc1 first" "^>? +[0-9]+ fc1 " -- --frames 2 --keys s,s,s fmnist_cnn
-check "Enter opens the mask of the selected layer" "w\[0, 0\] = .*(kept|pruned)" -- --frames 3 --keys Enter fmnist_cnn
-check "mask cursor moves" "w\[1, 2\]" -- --frames 6 --keys Enter,Down,Right,Right fmnist_cnn
+check "Enter opens the mask of the selected layer" "w\[1, 1\] = .*(kept|pruned) +\(c_in 1, kh 1, kw 1" -- --frames 3 --keys Enter fmnist_cnn
+check "mask cursor moves (1-based, as in Lua)" "w\[2, 3\] = .*\(c_in 1, kh 1, kw 3" -- --frames 6 --keys Enter,Down,Right,Right fmnist_cnn
 check "mask fit magnifies a small layer" "conv1 +\[32 x 9\].*magnified: 1 cell = 1x2 chars" -- --frames 3 --keys Enter fmnist_cnn
 check "mask zoom in magnifies" "magnified: 1 cell = 2x4 chars.*" -- --frames 3 --keys Enter,+ fmnist_cnn
 check "mask zoom out downsamples" "downsampled 2x2 cells per char" -- --frames 3 --keys Enter,- fmnist_cnn
 check "mask fit uses the height of a wide layer" "conv4 +\[64 x 576\].*downsampled 2x5 cells" -- --frames 14 --keys Down,Down,Down,Down,Down,Down,Down,Down,Down,Down,Enter fmnist_cnn
 check "array screen steps cycles" "cycle 3 / [0-9]+" -- --frames 5 --screen array --keys n,n,n fmnist_cnn
+check "array steps back one cycle" "cycle 2 / [0-9]+" -- --frames 6 --screen array --keys n,n,n,N fmnist_cnn
+check "array steps back past the load phase" "cycle 0 / [0-9]+ .*loading weights" -- --frames 4 --screen array --keys n,N,N fmnist_cnn
+a25=$(COLUMNS=120 LINES=40 "$bin" --frames 30 --screen array --keys "$(printf 'n,%.0s' $(seq 1 25))N" fmnist_cnn 2>&1)
+a24=$(COLUMNS=120 LINES=40 "$bin" --frames 30 --screen array --keys "$(printf 'n,%.0s' $(seq 1 24))Space,Space" fmnist_cnn 2>&1)
+if [ "$a25" = "$a24" ] && grep -q "cycle 24 / " <<<"$a24"; then
+  echo "ok - a step back shows what stepping there showed (grid and per-PE counts)"; passes=$((passes + 1))
+else
+  echo "not ok - a step back shows what stepping there showed"; diff <(echo "$a25") <(echo "$a24") | sed 's/^/#   /'; fails=$((fails + 1))
+fi
 check "array MAC kind switch" "mac=nm-6:9-4:9" -- --frames 3 --screen array --keys m fmnist_cnn
+# r/c step the array's rows and columns on every press (the MAC name was
+# copied onto itself: the second press changed nothing and m went to bmac)
+check "array rows and columns step on every press" "array=32x20 " -- --frames 5 --screen array --keys r,r,c fmnist_cnn
+check "the stepped array is the one simulated" "0/640 busy now" -- --frames 5 --screen array --keys r,r,c fmnist_cnn
+check "m after r and c goes to the next MAC" "mac=nm-6:9-4:9 array=20x20 " -- --frames 5 --screen array --keys r,c,m fmnist_cnn
+FC=80 FL=24 check "a clipped array grid says so at 80x24" "clipped: 16x16 of 32x16 PEs shown" -- --frames 4 --screen array --keys r,r fmnist_cnn
 check "teaching mode walks the nm-MAC" "walk-through" -- --frames 3 --screen array --keys T,n fmnist_cnn
+# the walk-through steps back as well as forward
+back=$(COLUMNS=120 LINES=40 "$bin" --frames 6 --screen array --keys T,n,n,N fmnist_cnn 2>&1)
+fwd=$(COLUMNS=120 LINES=40 "$bin" --frames 4 --screen array --keys T,n fmnist_cnn 2>&1)
+two=$(COLUMNS=120 LINES=40 "$bin" --frames 5 --screen array --keys T,n,n fmnist_cnn 2>&1)
+if [ "$back" = "$fwd" ] && [ "$back" != "$two" ] && grep -q "walk-through" <<<"$back"; then
+  echo "ok - the walk-through steps back with N"; passes=$((passes + 1))
+else
+  echo "not ok - the walk-through steps back with N"; fails=$((fails + 1))
+fi
 check "activations screen runs a sample through the model" "relu1 channel 1/32 \(28x28\).*N:M 4:9, policy first" -- --frames 2 --screen activations fmnist_cnn
 check "activations policy switch" "policy topk" -- --frames 3 --screen activations --keys P fmnist_cnn
 check "activations on an ImageNet model use a synthetic input" "synthetic input" -- --frames 2 --screen activations resnet18
@@ -44,9 +69,65 @@ check "energy table lists every simulated layer" "^ fc2 +[0-9.]+ +[0-9.]+ +[0-9.
 check "console evaluates expressions" "^ 36$" -- --frames 4 --screen console --keys "'x = #model,Enter,'x * 2,Enter" fmnist_cnn
 check "console continues multi-line chunks" "^ multi18$" -- --frames 6 --screen console --keys "'x = #model,Enter,'if x then,Enter,'print('multi' .. x) end,Enter" fmnist_cnn
 check "a Lua error shows a traceback and changes nothing" "boom" -- --frames 3 --screen console --keys "'error('boom'),Enter" fmnist_cnn
+# undo brings back the declared N:M with the masks: no "2:4" on a dense
+# conv2, and the header's settings are those before the step
+check "pruning declares 2:4 on conv2" "^ +4 conv2 .* 2:4 " -- --frames 4 --keys p,Enter fmnist_cnn
+check "undo clears the declared 2:4" "^ +4 conv2 +conv +32x32x3x3 +█" -- --frames 5 --keys p,Enter,u fmnist_cnn
+check "undo restores the header's settings" "density 100\.0% *$" -- --frames 5 --keys p,Enter,u fmnist_cnn
+check "redo brings back 2:4 and the settings" "density [0-9.]+% +\| 2:4 auto" -- --frames 6 --keys p,Enter,u,U fmnist_cnn
+# the Mask screen names the groups the way the engine forms them
+check "mask groups: 2:4 kernel groups restart at every 3x3 kernel" "conv2 +\[32 x 288\] +2:4 in each 3x3 kernel \(restarts every kernel\)" -- --frames 8 --keys p,Enter,Down,Down,Down,Enter fmnist_cnn
+check "mask groups: in groups are strided by kh*kw" "2:4 along c_in \(a group's columns are 9 apart\)" -- --frames 12 --keys p,Down,Down,Down,Right,Right,Enter,Down,Down,Down,Enter fmnist_cnn
+# model-wide methods say which layers they leave dense; the prune form
+# takes typed numbers and is not cut at 80x24
+check "model-wide N:M names the layers it skipped" "left dense: conv1 \(first conv\), fc2 \(classifier\)" -- --frames 3 --keys p,Enter fmnist_cnn
+check "the prune form says what it will skip" "left dense: conv1 \(first conv\)" -- --frames 2 --keys p fmnist_cnn
+check "the prune form takes typed numbers" "nm\.prune\.nm\(model, \{n=3, m=16\}\)" -- --frames 7 --keys p,Down,3,Down,1,6,Up fmnist_cnn
+check "typed numbers are applied" "^ +4 conv2 .* 3:16 " -- --frames 9 --keys p,Down,3,Down,1,6,Up,Enter fmnist_cnn
+FC=80 FL=24 check "the prune form's title is whole at 80x24" "Enter apply, Esc *$" -- --frames 2 --keys p fmnist_cnn
+FC=80 FL=24 check "the JointNF preview is whole at 80x24" "rounds=3, group='in'\}\)" -- --frames 8 --keys p,Left,Left,Down,Down,Down,Right,Right fmnist_cnn
+# / searches layer names (it used to be ignored and /conv4 switched to screen 4)
+check "/conv4 selects conv4 on the Layers screen" "^> 11 conv4 " -- --frames 4 --keys "/,'conv4,Enter" fmnist_cnn
+check "/conv4 stays on the Layers screen" "\[1 Layers\]" -- --frames 4 --keys "/,'conv4,Enter" fmnist_cnn
+check "n goes to the next match" "^>  4 conv2 " -- --frames 5 --keys "/,'conv,Enter,n" fmnist_cnn
+check "a search without a match says so" "/zzz: no layer name contains it" -- --frames 3 --keys "/,'zzz" fmnist_cnn
+check "/ on the Mask screen follows the match" "conv3 +\[64 x 288\]" -- --frames 5 --keys "Enter,/,'conv3,Enter" fmnist_cnn
+# a sort indicator on the sorted column
+check "sort by name marks the layer column" "^ +# layer▲ " -- --frames 2 --keys s fmnist_cnn
+check "sort by MACs marks the MACs column" " MACs▼ " -- --frames 4 --keys s,s,s fmnist_cnn
+# console editing: Ctrl-W deletes a word, Ctrl-U to the line start
+check "Ctrl-W deletes the word before the cursor" "^ 1$" -- --frames 4 --screen console --keys "'print(1) zzz,C-w,Enter" fmnist_cnn
+check "Ctrl-U deletes to the start of the line" "^ 2$" -- --frames 10 --screen console --keys "'zzz print(2),Home,Right,Right,Right,Right,C-u,Enter" fmnist_cnn
+# q asks before quitting with pruning nmlab has not saved; q again quits
+# (the keys after it are then not handled: still screen 1), any other key stays
+check "q with unsaved pruning asks" "Quit with the pruning not saved\?" -- --frames 4 --keys p,Enter,q fmnist_cnn
+check "q again quits" "\[1 Layers\]" -- --frames 6 --keys p,Enter,q,q,2 fmnist_cnn
+check "another key stays" "\[2 Mask\]" -- --frames 7 --keys p,Enter,q,Esc,2 fmnist_cnn
+check "q without pruning quits at once" "\[1 Layers\]" -- --frames 6 --keys p,Enter,u,q,2 fmnist_cnn
 check "help is generated from the keymap" "undo / redo the last mask change" -- --frames 2 --keys "?" fmnist_cnn
+# at 80x24 the help scrolls and no entry is cut
+FC=80 FL=24 check "help at 80x24 says it scrolls" "Keys 1-19 of [0-9]+: Up/Down" -- --frames 2 --keys "?" fmnist_cnn
+FC=80 FL=24 check "help scrolls to the last entry" "^  :run FILE +console" -- --frames 3 --keys "?,End" fmnist_cnn
+FC=80 FL=24 check "long help entries wrap instead of being cut" "^ {28}walk-through\)" -- --frames 3 --keys "?,End" fmnist_cnn
+FC=80 FL=24 check "a scroll key keeps the help open" "Keys 2-20 of" -- --frames 3 --keys "?,Down" fmnist_cnn
 COLUMNS=60 LINES=20 "$bin" --frames 1 fmnist_cnn | grep -q "too small: 60x20" && { echo "ok - too small at 60x20"; passes=$((passes+1)); } || { echo "not ok - too small at 60x20"; fails=$((fails+1)); }
 check "a bad model file names the problem" "could not open" -- --frames 1 /nonexistent.safetensors
+# a model that cannot be opened: no other model in its place, and the
+# reason in a message box (not only on the Console)
+check "an unknown name says why in a message box" "Could not open resnet19" -- --frames 1 resnet19
+check "an unknown name suggests the zoo name" "did you mean resnet18\?" -- --frames 1 resnet19
+check "the reason is on screen" "resnet19: No such file or directory" -- --frames 1 resnet19
+head -c 2000 "$(dirname "$0")/../../examples/models/fmnist_cnn.safetensors" > "$XDG_CONFIG_HOME/trunc.safetensors"
+check "a truncated file names the reason" "header claims [0-9]+ bytes" -- --frames 1 "$XDG_CONFIG_HOME/trunc.safetensors"
+check "any key closes the message; no model is open" "No model loaded" -- --frames 2 --keys Esc resnet19
+for args in "resnet19" "$XDG_CONFIG_HOME/trunc.safetensors" "--screen mask resnet19"; do
+  # shellcheck disable=SC2086
+  if COLUMNS=120 LINES=40 "$bin" --frames 2 --keys Esc $args 2>&1 | grep -q "fmnist_cnn"; then
+    echo "not ok - no other model opens in place of $args"; fails=$((fails + 1))
+  else
+    echo "ok - no other model opens in place of $args"; passes=$((passes + 1))
+  fi
+done
 # an ONNX file with symbolic H and W: the workbench asks for the size (a
 # console line to edit), Enter loads it; --input gives it up front
 sym="$XDG_CONFIG_HOME/sym.onnx"
@@ -63,5 +144,40 @@ if [ -n "$dense" ] && [ -n "$pruned" ] && [ "$dense" != "$pruned" ]; then
 else
   echo "not ok - array report follows pruning: '$dense' vs '$pruned'"; fails=$((fails + 1))
 fi
+# `e` exports what the screen shows: the Activations export is not the
+# Mask one, the Array export is the array on screen, titles name the model,
+# and an older export is never overwritten (the next free name is used)
+exp="$XDG_CONFIG_HOME/export"
+mkdir -p "$exp"
+ex() { (cd "$exp" && COLUMNS=120 LINES=40 "$bin" "$@" 2>&1 | tail -1); }
+echo keep > "$exp/nmlab-mask-fmnist_cnn-1.png"
+s1=$(ex --frames 3 --screen mask --keys e fmnist_cnn)
+s2=$(ex --frames 3 --screen activations --keys e fmnist_cnn)
+s3=$(ex --frames 5 --screen array --keys r,c,e fmnist_cnn)
+export_ok() { # NAME CONDITION...
+  local name=$1; shift
+  if "$@"; then echo "ok - $name"; passes=$((passes + 1)); else echo "not ok - $name ($s1 | $s2 | $s3)"; fails=$((fails + 1)); fi
+}
+export_ok "an export does not overwrite an older file" grep -qx keep "$exp/nmlab-mask-fmnist_cnn-1.png"
+export_ok "the next free name is used" test -s "$exp/nmlab-mask-fmnist_cnn-2.png"
+export_ok "the status names the file" grep -q "exported nmlab-mask-fmnist_cnn-2.png" <<<"$s1"
+export_ok "the Activations export is not the Mask export" \
+  bash -c "cd '$exp' && test -s nmlab-activations-fmnist_cnn-1.png && ! cmp -s \$(ls -t nmlab-mask-*.png | head -1) nmlab-activations-fmnist_cnn-1.png"
+export_ok "the Activations export draws the channel" grep -aq "relu1 channel 1/32" "$exp/nmlab-activations-fmnist_cnn-1.png"
+export_ok "the Array export is the array on screen" grep -aq "fmnist_cnn on nm-4:9-4:9 20x20" "$exp/nmlab-array-fmnist_cnn-1.png"
+export_ok "the Mask export's title names the model" grep -aq "fmnist_cnn: conv1" "$exp/nmlab-mask-fmnist_cnn-2.png"
+# batch mode leaves the user's settings and history alone (it used to save
+# its own theme, array and an empty last model over them)
+mkdir -p "$XDG_CONFIG_HOME/nmlab"
+printf '# mine\ntheme = light\nlast_model = /my/model.onnx\narray_mac = pmac\n' > "$XDG_CONFIG_HOME/nmlab/settings.conf"
+cp "$XDG_CONFIG_HOME/nmlab/settings.conf" "$XDG_CONFIG_HOME/settings.orig"
+COLUMNS=120 LINES=40 "$bin" --frames 4 --screen array --keys t,r,m fmnist_cnn >/dev/null 2>&1
+if cmp -s "$XDG_CONFIG_HOME/nmlab/settings.conf" "$XDG_CONFIG_HOME/settings.orig" && [ ! -e "$XDG_CONFIG_HOME/nmlab/history" ]; then
+  echo "ok - --frames does not rewrite the settings file"; passes=$((passes + 1))
+else
+  echo "not ok - --frames does not rewrite the settings file:"; sed 's/^/#   /' "$XDG_CONFIG_HOME/nmlab/settings.conf"
+  fails=$((fails + 1))
+fi
+rm -f "$XDG_CONFIG_HOME/nmlab/settings.conf"
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -86,3 +86,36 @@ Test(settings, save_load_round_trip)
     rmdir(sub);
     rmdir(dir);
 }
+
+/* Undo brings back the declared N:M (wn:wm) with the masks, and the note
+ * (the header's pruning settings); redo the pruned ones. */
+Test(undo, undo_restores_declared_nm_and_note)
+{
+    nm_model *m = two_convs();
+    char note[160] = "";
+    undo_stack u = {0};
+    u.note = note, u.note_len = sizeof note;
+    undo_snap *s0 = undo_snap_take(m);
+    undo_snap_set_note(s0, note);
+    nm_layer_ensure_mask(&m->layers[1]);
+    nm_u8(m->layers[1].mask)[0] = 0;
+    m->layers[1].wn = 2, m->layers[1].wm = 4;
+    snprintf(note, sizeof note, "| 2:4 auto");
+    cr_assert_not(undo_snap_same(s0, m));
+    undo_push(&u, s0);
+    cr_assert_eq(undo_undo(&u, m), NM_OK);
+    cr_assert_eq(m->layers[1].wn, 0, "declared N:M back to none, got %d", m->layers[1].wn);
+    cr_assert_eq(m->layers[1].wm, 0);
+    cr_assert_str_eq(note, "");
+    cr_assert_eq(undo_redo(&u, m), NM_OK);
+    cr_assert_eq(m->layers[1].wn, 2);
+    cr_assert_eq(m->layers[1].wm, 4);
+    cr_assert_str_eq(note, "| 2:4 auto");
+    /* a change of the declared N:M alone is a change */
+    undo_snap *s1 = undo_snap_take(m);
+    m->layers[0].wn = 1, m->layers[0].wm = 2;
+    cr_assert_not(undo_snap_same(s1, m));
+    undo_snap_free(s1);
+    undo_clear(&u);
+    nm_model_free(m);
+}

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "prune.h"
 #include "workbench.h"
 
 static nm_model *small_model(void)
@@ -140,9 +141,9 @@ Test(tui_views, mask_glyph_mode_marks_pruned_cells)
     cr_assert_neq(kept->ch, 0x00B7);
     cr_assert(kept->style >= TUI_S_RAMP0 && kept->style <= TUI_S_RAMP7);
     const tui_cell *cur = tui_at(g, 2 + 7, 2 + 3);
-    cr_assert_eq(cur->style, TUI_S_SELECTED);
+    cr_assert_eq(cur->style, TUI_S_CURSOR, "the cursor has its own style, not the selection's (yellow, as the ramp's top)");
     char *t = tui_grid_text(g);
-    cr_assert(strstr(t, "w[3, 7]"), "%s", t);
+    cr_assert(strstr(t, "w[4, 8]"), "1-based as in Lua: %s", t);
     cr_assert(strstr(t, "kept"), "%s", t);
     free(t);
     tui_grid_free(g);
@@ -436,4 +437,112 @@ Test(tui_views, energy_per_layer_bars_and_table)
     cr_assert(found, "%s", t);
     free(t);
     tui_grid_free(g);
+}
+
+/* A 4 x 36 conv (4 input channels, 3x3 kernels) pruned 2:4: the Mask
+ * screen's ruler follows the engine's groups. Along `kernel` the groups
+ * restart at every kernel (columns 0, 4, 8 | 9, 13, 17 | ...), never at 12;
+ * along `in` a group is 4 channels at one (kh, kw), its columns 9 apart
+ * (0, 9, 18, 27 for the cursor at column 0). */
+static nm_model *conv3x3_model(void)
+{
+    nm_model *m = nm_model_new("k3", 4, 6, 6);
+    cr_assert(nm_add_conv(m, "conv", NM_INPUT, 4, 3, 3, 1, 1, 1, 0) >= 0, "%s", nm_errmsg());
+    nm_model_init_weights(m, 5);
+    return m;
+}
+
+static int ruler_has(tui_grid *g, int64_t c) { return tui_at(g, 2 + (int)c, 1)->ch != ' '; }
+
+Test(tui_views, mask_ruler_follows_kernel_groups)
+{
+    nm_model *m = conv3x3_model();
+    nm_layer *l = &m->layers[0];
+    cr_assert_eq(nm_prune_nm_layer(l, 2, 4, NM_GROUP_KERNEL), NM_OK, "%s", nm_errmsg());
+    wb_state s = {0};
+    s.model = m;
+    s.zoom = 1;
+    s.mask_axis = NM_GROUP_KERNEL + 1;
+    s.cur_c = 35; /* the last kernel's trailing group of one: column 35 */
+    tui_grid *g = tui_grid_new(120, 12, 1);
+    view_mask(g, &s, 0, 0, 120, 12);
+    for (int64_t c = 0; c < 36; c++) {
+        int start = c % 9 == 0 || (c % 9) % 4 == 0; /* 0 4 8 | 9 13 17 | ... */
+        cr_assert_eq(ruler_has(g, c), start, "column %lld: tick %d, want %d", (long long)c, ruler_has(g, c), start);
+    }
+    char *t = tui_grid_text(g);
+    cr_assert(strstr(t, "2:4 in each 3x3 kernel"), "%s", t);
+    cr_assert(strstr(t, "its group keeps 1 of 1"), "%s", t);
+    free(t);
+    tui_grid_free(g);
+    nm_model_free(m);
+}
+
+Test(tui_views, mask_ruler_marks_strided_in_groups)
+{
+    nm_model *m = conv3x3_model();
+    nm_layer *l = &m->layers[0];
+    cr_assert_eq(nm_prune_nm_layer(l, 2, 4, NM_GROUP_IN), NM_OK, "%s", nm_errmsg());
+    wb_state s = {0};
+    s.model = m;
+    s.zoom = 1;
+    s.mask_axis = NM_GROUP_IN + 1;
+    s.cur_c = 9; /* c_in 1, (0, 0): its group is columns 0, 9, 18, 27 */
+    tui_grid *g = tui_grid_new(120, 12, 1);
+    view_mask(g, &s, 0, 0, 120, 12);
+    for (int64_t c = 0; c < 36; c++) {
+        int member = c % 9 == 0;
+        cr_assert_eq(ruler_has(g, c), member, "column %lld", (long long)c);
+        if (member)
+            cr_assert_eq(tui_at(g, 2 + (int)c, 1)->ch, 0x25BE, "group member mark at %lld", (long long)c);
+    }
+    /* the group of the cursor really keeps 2 of its 4 columns */
+    int kept = 0;
+    for (int c = 0; c < 36; c += 9)
+        kept += nm_u8(l->mask)[c] != 0;
+    cr_assert_eq(kept, 2);
+    char *t = tui_grid_text(g);
+    cr_assert(strstr(t, "along c_in (a group's columns are 9 apart)"), "%s", t);
+    cr_assert(strstr(t, "its group keeps 2 of 4"), "%s", t);
+    free(t);
+    tui_grid_free(g);
+    nm_model_free(m);
+}
+
+/* Long names that share a prefix (ViT) lose their middle, not their
+ * distinguishing end: at 80 columns every row used to read the same
+ * "encoder.layers.encoder_layer_". */
+Test(tui_views, layer_names_elide_the_middle)
+{
+    nm_model *m = nm_model_new("vitish", 16, 1, 1);
+    nm_add_flatten(m, "flat", NM_INPUT);
+    cr_assert(nm_add_linear(m, "encoder.layers.encoder_layer_0.mlp.fc1", NM_PREV, 16, 0) >= 0, "%s", nm_errmsg());
+    cr_assert(nm_add_linear(m, "encoder.layers.encoder_layer_1.mlp.fc1", NM_PREV, 16, 0) >= 0, "%s", nm_errmsg());
+    nm_model_init_weights(m, 2);
+    wb_state s = {0};
+    s.model = m;
+    tui_grid *g = tui_grid_new(80, 8, 1);
+    view_layers(g, &s, 0, 0, 80, 8);
+    char *t = tui_grid_text(g);
+    cr_assert(strstr(t, "ayer_0.mlp.fc1 "), "the end of the first name, got:\n%s", t);
+    cr_assert(strstr(t, "ayer_1.mlp.fc1 "), "the end of the second name, got:\n%s", t);
+    cr_assert(strstr(t, "encoder\xe2\x80\xa6"), "the middle is elided with an ellipsis, got:\n%s", t);
+    free(t);
+    /* a name that fits is drawn whole */
+    tui_grid_clear(g);
+    cr_assert_eq(wb_text_elide(g, 0, 0, 10, TUI_S_NORMAL, "conv1"), 5);
+    cr_assert_eq(tui_at(g, 4, 0)->ch, '1');
+    tui_grid_clear(g);
+    cr_assert_eq(wb_text_elide(g, 0, 0, 10, TUI_S_NORMAL, "abcdefghijklmnop"), 10);
+    t = tui_grid_text(g);
+    cr_assert(strncmp(t, "abc\xe2\x80\xa6klmnop", strlen("abc\xe2\x80\xa6klmnop")) == 0, "%s", t);
+    free(t);
+    /* the layer number before the last part survives with that part */
+    tui_grid_clear(g);
+    cr_assert_eq(wb_text_elide(g, 0, 0, 22, TUI_S_NORMAL, "encoder.layers.encoder_layer_11.self_attention.in_proj"), 22);
+    t = tui_grid_text(g);
+    cr_assert(strstr(t, "ayer_11\xe2\x80\xa6") && strstr(t, "in_proj"), "%s", t);
+    free(t);
+    tui_grid_free(g);
+    nm_model_free(m);
 }

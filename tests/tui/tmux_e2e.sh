@@ -44,11 +44,17 @@ keys u
 expect "undo restores density" "undone"
 expect "dense again after undo" "density 100\.0%"
 keys 2
-expect "mask screen shows the cursor value" "w\[0, 0\]"
+expect "mask screen shows the cursor value (1-based)" "w\[1, 1\]"
 keys 4
 expect "array screen shows cycles" "cycle [0-9]+ / [0-9]+"
 keys n n n
 expect "stepping advances the cycle" "cycle 3 / "
+# r and c step the array on every press (the second press used to change
+# nothing), m then goes to the next MAC (it used to jump to bmac)
+keys r r c
+expect "r r c steps the array to 32x20" "array=32x20 "
+keys m
+expect "m goes from nm-4-4 to nm-6-4" "mac=nm-6:9-4:9 array=32x20 "
 # the mouse (SGR reports, as xterm sends them): a layer row of the Energy
 # table selects that layer; a tab in the header switches screens
 click() { keys -l $'\e[<0;'"$1;$2M"; keys -l $'\e[<0;'"$1;$2m"; }
@@ -77,7 +83,9 @@ expect "workbench still responsive" "stillalive"
 # Ctrl-C: the operation is cancelled and the typed line still runs after
 keys -l 'big = nm.zoo("vgg16")'
 keys Enter
-expect "a long operation runs" "running"
+# (the status line of a running operation shows its progress label, here
+# "weights", and "Ctrl-C cancels")
+expect "a long operation runs" "Ctrl-C cancels"
 keys -l "print('typed' .. 'ahead')"
 keys Enter
 keys C-c
@@ -106,5 +114,31 @@ if [ -f "$cfg/nmlab/settings.conf" ] && [ -f "$cfg/nmlab/history" ] && grep -q "
 else
   echo "not ok - settings and history saved"; fails=$((fails + 1))
 fi
+if grep -qx "array_mac = nm-6-4" "$cfg/nmlab/settings.conf" && grep -qx "array_rows = 32" "$cfg/nmlab/settings.conf" \
+   && grep -qx "array_cols = 20" "$cfg/nmlab/settings.conf" && grep -qx "last_model = resnet18" "$cfg/nmlab/settings.conf"; then
+  echo "ok - the array and the last model are saved"; passes=$((passes + 1))
+else
+  echo "not ok - the array and the last model are saved:"; sed 's/^/#   /' "$cfg/nmlab/settings.conf"
+  fails=$((fails + 1))
+fi
+# started again without a model, the last one opens, with the saved array
+"${T[@]}" kill-session -t main
+"${T[@]}" new-session -d -s main -x 120 -y 40 \
+  "env XDG_CONFIG_HOME=$cfg TERM=xterm-256color LANG=C.UTF-8 $bin; echo NMLAB-EXITED=\$?; sleep 30"
+expect "the last model is reopened" "^ resnet18 .* params" 30
+expect "the status says it was reopened" "reopened resnet18, the last model"
+keys 4
+expect "the saved array configuration is used" "mac=nm-6:9-4:9 array=32x20 "
+keys q
+expect "q quits the second session" "NMLAB-EXITED=0"
+# a last model that is gone: the default opens and the status says why
+sed -i 's|^last_model = .*|last_model = /nonexistent/gone.safetensors|' "$cfg/nmlab/settings.conf"
+"${T[@]}" kill-session -t main
+"${T[@]}" new-session -d -s main -x 120 -y 40 \
+  "env XDG_CONFIG_HOME=$cfg TERM=xterm-256color LANG=C.UTF-8 $bin; echo NMLAB-EXITED=\$?; sleep 30"
+expect "a last model that is gone says so" "could not reopen the last model /nonexistent/gone.safetensors" 30
+expect "and the default opens" "^ fmnist_cnn .* params"
+keys q
+expect "q quits the third session" "NMLAB-EXITED=0"
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
