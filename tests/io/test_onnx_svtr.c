@@ -17,128 +17,18 @@
 #include "io_test_util.h"
 #include "model.h"
 #include "nmio.h"
-#include "onnx_build.h"
 #include "train.h"
 
-enum { F = 6, H = 2, D = 3, IH = 2, IW = 3, T = IH * IW, CO = 6, K = 5 };
-#define SCALE 0.4f   /* not 1/sqrt(D): the file's scale must be used */
-
-typedef struct {
-    float wqkv[F * 3 * F], bqkv[3 * F], wo[F * F], bo[F], wc[CO * 2 * F * IH], bc[CO], w5[CO * K], b5[K];
-} svtr_vals;
+#include "onnx_svtr_graph.h"
 
 static char dir[64];
 static void setup(void) { tmp_make(dir, sizeof dir); }
 static void teardown(void) { tmp_remove(dir); }
 
-/* Values spread over [-s, s], distinct, from a seed. */
-static void fill(float *v, int n, float s, int seed)
-{
-    for (int i = 0; i < n; i++)
-        v[i] = s * (float)sin(0.9 * i + 1.7 * seed);
-}
-
-static Onnx__TensorProto *ints(const char *name, int n, const int64_t *v)
-{
-    return tensor_i64(name, n, v);
-}
-
-/* What each variant breaks. */
-enum { OK = 0, BAD_KT, LEAK, BAD_MERGE, BAD_IMAGE };
-
+/* Writes variant `variant` of the graph to dir/svtr.onnx; returns the path. */
 static const char *svtr_model(svtr_vals *v, int variant)
 {
-    Onnx__ModelProto *mp = model_new();
-    mp->opset_import[0]->version = 9;
-    add_input(mp, "x", 4, (const int64_t[]){-1, F, IH, IW});
-    fill(v->wqkv, F * 3 * F, 0.5f, 1), fill(v->bqkv, 3 * F, 0.2f, 2);
-    fill(v->wo, F * F, 0.4f, 3), fill(v->bo, F, 0.1f, 4);
-    fill(v->wc, CO * 2 * F * IH, 0.3f, 5), fill(v->bc, CO, 0.1f, 6);
-    fill(v->w5, CO * K, 0.6f, 7), fill(v->b5, K, 0.2f, 8);
-    add_init(mp, tensor_f32("wqkv", 2, (const int64_t[]){F, 3 * F}, v->wqkv, 1));
-    add_init(mp, tensor_f32("bqkv", 1, (const int64_t[]){3 * F}, v->bqkv, 1));
-    add_init(mp, tensor_f32("wo", 2, (const int64_t[]){F, F}, v->wo, 1));
-    add_init(mp, tensor_f32("bo", 1, (const int64_t[]){F}, v->bo, 1));
-    add_init(mp, tensor_f32("wc", 4, (const int64_t[]){CO, 2 * F, IH, 1}, v->wc, 1));
-    add_init(mp, tensor_f32("bc", 1, (const int64_t[]){CO}, v->bc, 1));
-    add_init(mp, tensor_f32("w5", 2, (const int64_t[]){CO, K}, v->w5, 1));
-    add_init(mp, tensor_f32("b5", 1, (const int64_t[]){K}, v->b5, 1));
-    add_init(mp, tensor_f32("scale", 0, NULL, (const float[]){SCALE}, 0));
-    add_init(mp, ints("flat", 3, (const int64_t[]){0, F, -1}));
-    add_init(mp, ints("m0", 1, (const int64_t[]){0}));
-    add_init(mp, ints("heads", 3, (const int64_t[]){3, H, D}));
-    add_init(mp, ints("feat", 1, (const int64_t[]){variant == BAD_MERGE ? 2 * F : F}));
-    add_init(mp, ints("img", 4, (const int64_t[]){0, IH, IW, F}));
-    /* image -> tokens [N, T, F] */
-    add_node(mp, "Reshape", "flatten", "x,flat", "xf");
-    Onnx__NodeProto *n = add_node(mp, "Transpose", "to_tokens", "xf", "tok");
-    attr_ints(n, "perm", 3, 0, 2, 1);
-    /* the qkv linear; T for the reshapes from the tokens' shape */
-    add_node(mp, "Shape", "shape", "tok", "tshape");
-    n = add_node(mp, "Slice", "shape_t", "tshape", "tdim");
-    attr_ints(n, "axes", 1, 0), attr_ints(n, "starts", 1, 1), attr_ints(n, "ends", 1, 2);
-    add_node(mp, "MatMul", "qkv", "tok,wqkv", "qkv0");
-    add_node(mp, "Add", "qkv_b", "qkv0,bqkv", "qkv1");
-    n = add_node(mp, "Concat", "shape5", "m0,tdim,heads", "s5");
-    attr_i(n, "axis", 0);
-    add_node(mp, "Reshape", "attn/Reshape", "qkv1,s5", "r5");
-    n = add_node(mp, "Transpose", "attn/Transpose", "r5", "p5");
-    attr_ints(n, "perm", 5, 2, 0, 3, 1, 4);
-    static const char *const nm[3] = {"q", "k", "v"};
-    for (int i = 0; i < 3; i++) {
-        char name[32], out[32], sq[32];
-        snprintf(name, sizeof name, "attn/Slice_%s", nm[i]);
-        snprintf(out, sizeof out, "s_%s", nm[i]);
-        snprintf(sq, sizeof sq, "sq_%s", nm[i]);
-        n = add_node(mp, "Slice", name, "p5", out);
-        attr_ints(n, "axes", 1, 0), attr_ints(n, "starts", 1, i), attr_ints(n, "ends", 1, i + 1);
-        snprintf(name, sizeof name, "attn/Squeeze_%s", nm[i]);
-        n = add_node(mp, "Squeeze", name, out, sq);
-        attr_ints(n, "axes", 1, 0);
-        if (i == 0)
-            add_node(mp, "Mul", "attn/Mul", "sq_q,scale", "qs");
-    }
-    n = add_node(mp, "Transpose", "attn/Transpose_k", "sq_k", "kt");
-    if (variant == BAD_KT)
-        attr_ints(n, "perm", 4, 0, 1, 2, 3);
-    else
-        attr_ints(n, "perm", 4, 0, 1, 3, 2);
-    add_node(mp, "MatMul", "attn/qk", "qs,kt", "sc");
-    n = add_node(mp, "Softmax", "attn/Softmax", "sc", "sm");
-    attr_i(n, "axis", 3);
-    add_node(mp, "MatMul", "attn/av", "sm,sq_v", "av");
-    n = add_node(mp, "Transpose", "attn/Transpose_out", "av", "avt");
-    attr_ints(n, "perm", 4, 0, 2, 1, 3);
-    /* the merging shape is computed after the block starts, as paddle2onnx
-     * writes it */
-    n = add_node(mp, "Concat", "shape3", "m0,tdim,feat", "s3");
-    attr_i(n, "axis", 0);
-    add_node(mp, "Reshape", "attn/Reshape_out", "avt,s3", "att");
-    add_node(mp, "MatMul", "proj", "att,wo", "o0");
-    add_node(mp, "Add", "proj_b", "o0,bo", "o1");
-    add_node(mp, "Add", "residual", "tok,o1", "r");
-    /* tokens -> image, concat with the input, conv to height 1 */
-    add_node(mp, "Reshape", "to_image", "r,img", "ri");
-    n = add_node(mp, "Transpose", "to_nchw", "ri", "im");
-    if (variant == BAD_IMAGE)
-        attr_ints(n, "perm", 4, 0, 3, 2, 1);
-    else
-        attr_ints(n, "perm", 4, 0, 3, 1, 2);
-    n = add_node(mp, "Concat", "cat", "im,x", "c");
-    attr_i(n, "axis", 1);
-    n = add_node(mp, "Conv", "conv", "c,wc,bc", "cv");
-    attr_ints(n, "kernel_shape", 2, IH, 1);
-    n = add_node(mp, "Squeeze", "squeeze", "cv", "cq");
-    attr_ints(n, "axes", 1, 2);
-    n = add_node(mp, "Transpose", "seq", "cq", "ct");
-    attr_ints(n, "perm", 3, 0, 2, 1);
-    add_node(mp, "MatMul", "ctc", "ct,w5", "l0");
-    add_node(mp, "Add", "ctc_b", "l0,b5", "l1");
-    n = add_node(mp, "Softmax", "prob", "l1", "y");
-    attr_i(n, "axis", 2);
-    add_output(mp, "y", 3, (const int64_t[]){-1, IW, K});
-    if (variant == LEAK)
-        add_output(mp, "sm", 4, (const int64_t[]){-1, H, T, T});
+    Onnx__ModelProto *mp = svtr_graph(v, variant);
     size_t len = onnx__model_proto__get_packed_size(mp);
     uint8_t *buf = malloc(len);
     cr_assert_eq(onnx__model_proto__pack(mp, buf), len);
@@ -228,7 +118,7 @@ Test(onnx_svtr, paddle_attention_matches_reference, .init = setup, .fini = teard
     svtr_vals v;
     nm_onnx_opts o = {.in_c = F, .in_h = IH, .in_w = IW};
     char *warn = NULL;
-    nm_model *m = nm_onnx_load_opts(svtr_model(&v, OK), &o, &warn);
+    nm_model *m = nm_onnx_load_opts(svtr_model(&v, SVTR_OK), &o, &warn);
     cr_assert_not_null(m, "load failed: %s", nm_errmsg());
     cr_assert(!warn || !strstr(warn, "skipped"), "warnings: %s", warn);
     free(warn);
