@@ -5,10 +5,13 @@ onnx.reference and Debian ships no onnxruntime). Covers the operators of
 the PP-OCRv4 recogniser (and similar CNN + transformer graphs); an
 operator or setting it does not know raises, it never guesses.
 
-    onnx_ref_eval.py MODEL.onnx INPUT.npy OUTPUT.npy
+    onnx_ref_eval.py MODEL.onnx INPUT.npy OUTPUT.npy [NMLAB.npy]
 
-writes the first graph output for the input (float32, the file's layout).
-Used to check nmlab's import of real models (docs/results.md)."""
+writes the first graph output for the input (float32, the file's layout)
+and, given nmlab's output for the same input (tests/io/onnx_forward_npy.lua;
+a token output [N, T, F] comes from nmlab as [N, F, T, 1]), prints the
+largest difference. Used to check nmlab's import of real models
+(docs/results.md)."""
 import sys
 
 import numpy as np
@@ -147,8 +150,20 @@ def main():
     x = np.load(sys.argv[2]).astype(np.float32)
     with torch.no_grad():
         y = run(model, x)
-    np.save(sys.argv[3], y.numpy().astype(np.float32))
-    print("output %s sum %.6g" % (list(y.shape), float(y.sum())))
+    y = y.numpy().astype(np.float32)
+    np.save(sys.argv[3], y)
+    print("reference output %s" % list(y.shape))
+    if len(sys.argv) > 4:
+        z = np.load(sys.argv[4])
+        if z.ndim == 4 and y.ndim == 3 and z.shape[3] == 1:
+            z = z[..., 0].transpose(0, 2, 1)
+        if z.shape != y.shape:
+            sys.exit("nmlab's output %s does not match the reference's %s" % (z.shape, y.shape))
+        d = float(np.abs(z - y).max())
+        print("max |nmlab - reference| %.3g, max |reference| %.3g, argmax over the last axis "
+              "equal at %d of %d positions" % (d, float(np.abs(y).max()),
+                                               int((z.argmax(-1) == y.argmax(-1)).sum()),
+                                               y[..., 0].size))
 
 
 if __name__ == "__main__":
