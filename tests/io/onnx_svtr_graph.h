@@ -13,11 +13,14 @@
 
 #include "onnx_build.h"
 
-enum { F = 6, H = 2, D = 3, IH = 2, IW = 3, T = IH * IW, CO = 6, K = 5 };
-#define SCALE 0.4f   /* not 1/sqrt(D): the file's scale must be used */
+/* features, heads, head dim, image height and width, tokens, conv outputs, classes */
+enum { SV_F = 6, SV_H = 2, SV_D = 3, SV_IH = 2, SV_IW = 3, SV_T = SV_IH * SV_IW, SV_CO = 6,
+       SV_K = 5 };
+#define SVTR_SCALE 0.4f   /* not 1/sqrt(D): the file's scale must be used */
 
 typedef struct {
-    float wqkv[F * 3 * F], bqkv[3 * F], wo[F * F], bo[F], wc[CO * 2 * F * IH], bc[CO], w5[CO * K], b5[K];
+    float wqkv[SV_F * 3 * SV_F], bqkv[3 * SV_F], wo[SV_F * SV_F], bo[SV_F];
+    float wc[SV_CO * 2 * SV_F * SV_IH], bc[SV_CO], w5[SV_CO * SV_K], b5[SV_K];
 } svtr_vals;
 
 /* Values spread over [-s, s], distinct, from a seed. */
@@ -28,7 +31,7 @@ static inline void svtr_fill(float *v, int n, float s, int seed)
 }
 
 /* What each variant breaks. */
-enum { SVTR_OK = 0, BAD_KT, LEAK, BAD_MERGE, BAD_IMAGE };
+enum { SVTR_OK = 0, BAD_KT, LEAK, BAD_MERGE, BAD_IMAGE, HUGE_IMAGE };
 
 /* The graph (the caller frees it with onnx__model_proto__free_unpacked);
  * its weights are also written to *v for a reference computation. */
@@ -36,25 +39,29 @@ static inline Onnx__ModelProto *svtr_graph(svtr_vals *v, int variant)
 {
     Onnx__ModelProto *mp = model_new();
     mp->opset_import[0]->version = 9;
-    add_input(mp, "x", 4, (const int64_t[]){-1, F, IH, IW});
-    svtr_fill(v->wqkv, F * 3 * F, 0.5f, 1), svtr_fill(v->bqkv, 3 * F, 0.2f, 2);
-    svtr_fill(v->wo, F * F, 0.4f, 3), svtr_fill(v->bo, F, 0.1f, 4);
-    svtr_fill(v->wc, CO * 2 * F * IH, 0.3f, 5), svtr_fill(v->bc, CO, 0.1f, 6);
-    svtr_fill(v->w5, CO * K, 0.6f, 7), svtr_fill(v->b5, K, 0.2f, 8);
-    add_init(mp, tensor_f32("wqkv", 2, (const int64_t[]){F, 3 * F}, v->wqkv, 1));
-    add_init(mp, tensor_f32("bqkv", 1, (const int64_t[]){3 * F}, v->bqkv, 1));
-    add_init(mp, tensor_f32("wo", 2, (const int64_t[]){F, F}, v->wo, 1));
-    add_init(mp, tensor_f32("bo", 1, (const int64_t[]){F}, v->bo, 1));
-    add_init(mp, tensor_f32("wc", 4, (const int64_t[]){CO, 2 * F, IH, 1}, v->wc, 1));
-    add_init(mp, tensor_f32("bc", 1, (const int64_t[]){CO}, v->bc, 1));
-    add_init(mp, tensor_f32("w5", 2, (const int64_t[]){CO, K}, v->w5, 1));
-    add_init(mp, tensor_f32("b5", 1, (const int64_t[]){K}, v->b5, 1));
-    add_init(mp, tensor_f32("scale", 0, NULL, (const float[]){SCALE}, 0));
-    add_init(mp, tensor_i64("flat", 3, (const int64_t[]){0, F, -1}));
+    add_input(mp, "x", 4, (const int64_t[]){-1, SV_F, SV_IH, SV_IW});
+    svtr_fill(v->wqkv, SV_F * 3 * SV_F, 0.5f, 1), svtr_fill(v->bqkv, 3 * SV_F, 0.2f, 2);
+    svtr_fill(v->wo, SV_F * SV_F, 0.4f, 3), svtr_fill(v->bo, SV_F, 0.1f, 4);
+    svtr_fill(v->wc, SV_CO * 2 * SV_F * SV_IH, 0.3f, 5), svtr_fill(v->bc, SV_CO, 0.1f, 6);
+    svtr_fill(v->w5, SV_CO * SV_K, 0.6f, 7), svtr_fill(v->b5, SV_K, 0.2f, 8);
+    add_init(mp, tensor_f32("wqkv", 2, (const int64_t[]){SV_F, 3 * SV_F}, v->wqkv, 1));
+    add_init(mp, tensor_f32("bqkv", 1, (const int64_t[]){3 * SV_F}, v->bqkv, 1));
+    add_init(mp, tensor_f32("wo", 2, (const int64_t[]){SV_F, SV_F}, v->wo, 1));
+    add_init(mp, tensor_f32("bo", 1, (const int64_t[]){SV_F}, v->bo, 1));
+    add_init(mp, tensor_f32("wc", 4, (const int64_t[]){SV_CO, 2 * SV_F, SV_IH, 1}, v->wc, 1));
+    add_init(mp, tensor_f32("bc", 1, (const int64_t[]){SV_CO}, v->bc, 1));
+    add_init(mp, tensor_f32("w5", 2, (const int64_t[]){SV_CO, SV_K}, v->w5, 1));
+    add_init(mp, tensor_f32("b5", 1, (const int64_t[]){SV_K}, v->b5, 1));
+    add_init(mp, tensor_f32("scale", 0, NULL, (const float[]){SVTR_SCALE}, 0));
+    add_init(mp, tensor_i64("flat", 3, (const int64_t[]){0, SV_F, -1}));
     add_init(mp, tensor_i64("m0", 1, (const int64_t[]){0}));
-    add_init(mp, tensor_i64("heads", 3, (const int64_t[]){3, H, D}));
-    add_init(mp, tensor_i64("feat", 1, (const int64_t[]){variant == BAD_MERGE ? 2 * F : F}));
-    add_init(mp, tensor_i64("img", 4, (const int64_t[]){0, IH, IW, F}));
+    add_init(mp, tensor_i64("heads", 3, (const int64_t[]){3, SV_H, SV_D}));
+    add_init(mp, tensor_i64("feat", 1, (const int64_t[]){variant == BAD_MERGE ? 2 * SV_F : SV_F}));
+    if (variant == HUGE_IMAGE)   /* H * W past int64: refused, not overflowed */
+        add_init(mp, tensor_i64("img", 4,
+                                (const int64_t[]){0, (int64_t)1 << 40, (int64_t)1 << 40, SV_F}));
+    else
+        add_init(mp, tensor_i64("img", 4, (const int64_t[]){0, SV_IH, SV_IW, SV_F}));
     /* image -> tokens [N, T, F] */
     add_node(mp, "Reshape", "flatten", "x,flat", "xf");
     Onnx__NodeProto *n = add_node(mp, "Transpose", "to_tokens", "xf", "tok");
@@ -113,7 +120,7 @@ static inline Onnx__ModelProto *svtr_graph(svtr_vals *v, int variant)
     n = add_node(mp, "Concat", "cat", "im,x", "c");
     attr_i(n, "axis", 1);
     n = add_node(mp, "Conv", "conv", "c,wc,bc", "cv");
-    attr_ints(n, "kernel_shape", 2, IH, 1);
+    attr_ints(n, "kernel_shape", 2, SV_IH, 1);
     n = add_node(mp, "Squeeze", "squeeze", "cv", "cq");
     attr_ints(n, "axes", 1, 2);
     n = add_node(mp, "Transpose", "seq", "cq", "ct");
@@ -122,9 +129,9 @@ static inline Onnx__ModelProto *svtr_graph(svtr_vals *v, int variant)
     add_node(mp, "Add", "ctc_b", "l0,b5", "l1");
     n = add_node(mp, "Softmax", "prob", "l1", "y");
     attr_i(n, "axis", 2);
-    add_output(mp, "y", 3, (const int64_t[]){-1, IW, K});
+    add_output(mp, "y", 3, (const int64_t[]){-1, SV_IW, SV_K});
     if (variant == LEAK)
-        add_output(mp, "sm", 4, (const int64_t[]){-1, H, T, T});
+        add_output(mp, "sm", 4, (const int64_t[]){-1, SV_H, SV_T, SV_T});
     return mp;
 }
 

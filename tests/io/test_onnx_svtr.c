@@ -52,60 +52,61 @@ static void softmax(double *v, int n)
 }
 
 /* The network for one sample x[F][IH][IW], written out directly. */
-static void ref_svtr(const svtr_vals *v, const float *x, double y[IW][K])
+static void ref_svtr(const svtr_vals *v, const float *x, double y[SV_IW][SV_K])
 {
-    double tok[T][F], qkv[T][3 * F], att[T][F], r[T][F], cat[2 * F][IH][IW], tk[IW][CO];
-    for (int t = 0; t < T; t++)
-        for (int f = 0; f < F; f++)
-            tok[t][f] = x[(f * IH + t / IW) * IW + t % IW];
-    for (int t = 0; t < T; t++)
-        for (int o = 0; o < 3 * F; o++) {
+    double tok[SV_T][SV_F], qkv[SV_T][3 * SV_F], att[SV_T][SV_F], r[SV_T][SV_F];
+    double cat[2 * SV_F][SV_IH][SV_IW], tk[SV_IW][SV_CO];
+    for (int t = 0; t < SV_T; t++)
+        for (int f = 0; f < SV_F; f++)
+            tok[t][f] = x[(f * SV_IH + t / SV_IW) * SV_IW + t % SV_IW];
+    for (int t = 0; t < SV_T; t++)
+        for (int o = 0; o < 3 * SV_F; o++) {
             qkv[t][o] = v->bqkv[o];
-            for (int f = 0; f < F; f++)
-                qkv[t][o] += tok[t][f] * v->wqkv[f * 3 * F + o];
+            for (int f = 0; f < SV_F; f++)
+                qkv[t][o] += tok[t][f] * v->wqkv[f * 3 * SV_F + o];
         }
     /* [T, 3, H, D]: q, k, v of head h at features s*F + h*D + e */
-    for (int h = 0; h < H; h++)
-        for (int i = 0; i < T; i++) {
-            double p[T];
-            for (int j = 0; j < T; j++) {
+    for (int h = 0; h < SV_H; h++)
+        for (int i = 0; i < SV_T; i++) {
+            double p[SV_T];
+            for (int j = 0; j < SV_T; j++) {
                 p[j] = 0;
-                for (int e = 0; e < D; e++)
-                    p[j] += SCALE * qkv[i][h * D + e] * qkv[j][F + h * D + e];
+                for (int e = 0; e < SV_D; e++)
+                    p[j] += SVTR_SCALE * qkv[i][h * SV_D + e] * qkv[j][SV_F + h * SV_D + e];
             }
-            softmax(p, T);
-            for (int e = 0; e < D; e++) {
-                att[i][h * D + e] = 0;
-                for (int j = 0; j < T; j++)
-                    att[i][h * D + e] += p[j] * qkv[j][2 * F + h * D + e];
+            softmax(p, SV_T);
+            for (int e = 0; e < SV_D; e++) {
+                att[i][h * SV_D + e] = 0;
+                for (int j = 0; j < SV_T; j++)
+                    att[i][h * SV_D + e] += p[j] * qkv[j][2 * SV_F + h * SV_D + e];
             }
         }
-    for (int t = 0; t < T; t++)
-        for (int f = 0; f < F; f++) {
+    for (int t = 0; t < SV_T; t++)
+        for (int f = 0; f < SV_F; f++) {
             r[t][f] = tok[t][f] + v->bo[f];
-            for (int g = 0; g < F; g++)
-                r[t][f] += att[t][g] * v->wo[g * F + f];
+            for (int g = 0; g < SV_F; g++)
+                r[t][f] += att[t][g] * v->wo[g * SV_F + f];
         }
-    for (int f = 0; f < F; f++)
-        for (int h = 0; h < IH; h++)
-            for (int w = 0; w < IW; w++) {
-                cat[f][h][w] = r[h * IW + w][f];
-                cat[F + f][h][w] = x[(f * IH + h) * IW + w];
+    for (int f = 0; f < SV_F; f++)
+        for (int h = 0; h < SV_IH; h++)
+            for (int w = 0; w < SV_IW; w++) {
+                cat[f][h][w] = r[h * SV_IW + w][f];
+                cat[SV_F + f][h][w] = x[(f * SV_IH + h) * SV_IW + w];
             }
-    for (int o = 0; o < CO; o++)
-        for (int w = 0; w < IW; w++) {
+    for (int o = 0; o < SV_CO; o++)
+        for (int w = 0; w < SV_IW; w++) {
             tk[w][o] = v->bc[o];
-            for (int c = 0; c < 2 * F; c++)
-                for (int kh = 0; kh < IH; kh++)
-                    tk[w][o] += v->wc[(o * 2 * F + c) * IH + kh] * cat[c][kh][w];
+            for (int c = 0; c < 2 * SV_F; c++)
+                for (int kh = 0; kh < SV_IH; kh++)
+                    tk[w][o] += v->wc[(o * 2 * SV_F + c) * SV_IH + kh] * cat[c][kh][w];
         }
-    for (int t = 0; t < IW; t++) {
-        for (int k = 0; k < K; k++) {
+    for (int t = 0; t < SV_IW; t++) {
+        for (int k = 0; k < SV_K; k++) {
             y[t][k] = v->b5[k];
-            for (int o = 0; o < CO; o++)
-                y[t][k] += tk[t][o] * v->w5[o * K + k];
+            for (int o = 0; o < SV_CO; o++)
+                y[t][k] += tk[t][o] * v->w5[o * SV_K + k];
         }
-        softmax(y[t], K);
+        softmax(y[t], SV_K);
     }
 }
 
@@ -116,7 +117,7 @@ static void ref_svtr(const svtr_vals *v, const float *x, double y[IW][K])
 Test(onnx_svtr, paddle_attention_matches_reference, .init = setup, .fini = teardown)
 {
     svtr_vals v;
-    nm_onnx_opts o = {.in_c = F, .in_h = IH, .in_w = IW};
+    nm_onnx_opts o = {.in_c = SV_F, .in_h = SV_IH, .in_w = SV_IW};
     char *warn = NULL;
     nm_model *m = nm_onnx_load_opts(svtr_model(&v, SVTR_OK), &o, &warn);
     cr_assert_not_null(m, "load failed: %s", nm_errmsg());
@@ -126,27 +127,27 @@ Test(onnx_svtr, paddle_attention_matches_reference, .init = setup, .fini = teard
     int av = nm_model_find(m, "attn/av"), sq = nm_model_find(m, "attn/Slice_k");
     cr_assert(qk >= 0 && sm >= 0 && av >= 0 && sq >= 0, "attention layers missing");
     cr_assert_eq(m->layers[qk].kind, NM_LAYER_MATMUL);
-    cr_assert(m->layers[qk].heads == H && m->layers[qk].groups == 1);
-    cr_assert_float_eq(m->layers[qk].alpha, SCALE, 1e-7);
-    cr_assert(m->layers[sm].kind == NM_LAYER_SOFTMAX && m->layers[sm].heads == H);
+    cr_assert(m->layers[qk].heads == SV_H && m->layers[qk].groups == 1);
+    cr_assert_float_eq(m->layers[qk].alpha, SVTR_SCALE, 1e-7);
+    cr_assert(m->layers[sm].kind == NM_LAYER_SOFTMAX && m->layers[sm].heads == SV_H);
     cr_assert(m->layers[av].kind == NM_LAYER_MATMUL && m->layers[av].groups == 0);
-    cr_assert(m->layers[sq].kind == NM_LAYER_SLICE && m->layers[sq].slice_start == F &&
-              m->layers[sq].out_c == F);
+    cr_assert(m->layers[sq].kind == NM_LAYER_SLICE && m->layers[sq].slice_start == SV_F &&
+              m->layers[sq].out_c == SV_F);
     cr_assert_eq(m->layers[nm_model_find(m, "to_image")].kind, NM_LAYER_RESHAPE);
     cr_assert_eq(m->layers[nm_model_find(m, "squeeze")].kind, NM_LAYER_RESHAPE);
-    nm_tensor *x = nm_tensor_new4(NM_F32, 4, 2, F, IH, IW);
-    for (int i = 0; i < 2 * F * IH * IW; i++)
+    nm_tensor *x = nm_tensor_new4(NM_F32, 4, 2, SV_F, SV_IH, SV_IW);
+    for (int i = 0; i < 2 * SV_F * SV_IH * SV_IW; i++)
         nm_f32(x)[i] = 1.2f * (float)sin(0.53 * i + 0.2);
     nm_tensor *y = NULL;
     cr_assert_eq(nm_forward_outputs(m, x, &y, 1), 1, "%s", nm_errmsg());
     /* a token output [N, T, K] comes back as (K, T, 1) per sample */
-    cr_assert_eq(y->numel, 2 * K * IW);
+    cr_assert_eq(y->numel, 2 * SV_K * SV_IW);
     for (int s = 0; s < 2; s++) {
-        double ref[IW][K];
-        ref_svtr(&v, nm_f32(x) + s * F * IH * IW, ref);
-        for (int t = 0; t < IW; t++)
-            for (int k = 0; k < K; k++) {
-                float got = nm_f32(y)[(s * K + k) * IW + t];
+        double ref[SV_IW][SV_K];
+        ref_svtr(&v, nm_f32(x) + s * SV_F * SV_IH * SV_IW, ref);
+        for (int t = 0; t < SV_IW; t++)
+            for (int k = 0; k < SV_K; k++) {
+                float got = nm_f32(y)[(s * SV_K + k) * SV_IW + t];
                 cr_assert(fabs(got - ref[t][k]) <= 1e-5, "sample %d token %d class %d: %g vs %g", s,
                           t, k, got, ref[t][k]);
             }
@@ -176,4 +177,5 @@ Test(onnx_svtr, broken_patterns_are_refused_naming_the_node, .init = setup, .fin
     refused(LEAK, (const char *const[]){"attn/Reshape", "read outside", NULL});
     refused(BAD_MERGE, (const char *const[]){"attn/Reshape_out", "merged into [N, T, 6]", NULL});
     refused(BAD_IMAGE, (const char *const[]){"to_image", "Transpose(0, 3, 1, 2)", NULL});
+    refused(HUGE_IMAGE, (const char *const[]){"to_image", "6 tokens reshaped to", NULL});
 }

@@ -1,8 +1,9 @@
 /* onnx_int.h - the ONNX importer's shared state and helpers (internal to
  * engine/io/onnx/). onnx_util.c: text, name maps, messages, initializer
  * tensors, node inputs and attributes; onnx_layers.c: binding values to
- * layers; ops_*.c: one family of operators each; onnx_import.c: the walk,
- * the operator table and the public entry points. */
+ * layers; onnx_pattern.c: helpers for multi-node patterns; ops_*.c: one
+ * family of operators (or one exporter's patterns) each; onnx_import.c:
+ * the walk, the operator table and the public entry points. */
 #ifndef NM_ONNX_INT_H
 #define NM_ONNX_INT_H
 

@@ -245,7 +245,7 @@ int ox_match_tokens_to_image(importer *im, int x, const int64_t *s, int n)
         hh = t / ww;
     else if (ww == -1 && hh > 0 && t % hh == 0)
         ww = t / hh;
-    if (hh < 1 || ww < 1 || hh * ww != t)
+    if (hh < 1 || ww < 1 || hh > t || ww > t || hh * ww != t)   /* bounded before the product */
         return ox_node_skip(im, "a token sequence of %d tokens reshaped to [N, %lld, %lld, F]", t,
                             (long long)s[1], (long long)s[2]);
     static const int64_t p[4] = {0, 3, 1, 2};
