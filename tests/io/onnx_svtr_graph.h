@@ -30,8 +30,11 @@ static inline void svtr_fill(float *v, int n, float s, int seed)
         v[i] = s * (float)sin(0.9 * i + 1.7 * seed);
 }
 
-/* What each variant breaks. */
-enum { SVTR_OK = 0, BAD_KT, LEAK, BAD_MERGE, BAD_IMAGE, HUGE_IMAGE };
+/* SVTR_OK: as paddle2onnx writes it (opset 9: Slice and Squeeze settings
+ * as attributes); SVTR_INPUTS: the same network with opset 13's inputs for
+ * them, v's Slice from -1 to INT64_MAX, the Slices in the order v, q, k.
+ * The others break one step. */
+enum { SVTR_OK = 0, SVTR_INPUTS, BAD_KT, LEAK, BAD_MERGE, BAD_IMAGE, HUGE_IMAGE };
 
 /* The graph (the caller frees it with onnx__model_proto__free_unpacked);
  * its weights are also written to *v for a reference computation. */
@@ -78,16 +81,30 @@ static inline Onnx__ModelProto *svtr_graph(svtr_vals *v, int variant)
     n = add_node(mp, "Transpose", "attn/Transpose", "r5", "p5");
     attr_ints(n, "perm", 5, 2, 0, 3, 1, 4);
     static const char *const nm[3] = {"q", "k", "v"};
-    for (int i = 0; i < 3; i++) {
-        char name[32], out[32], sq[32];
+    int inputs = variant == SVTR_INPUTS;
+    if (inputs) {
+        add_init(mp, tensor_i64("i0", 1, (const int64_t[]){0}));
+        add_init(mp, tensor_i64("i1", 1, (const int64_t[]){1}));
+        add_init(mp, tensor_i64("i2", 1, (const int64_t[]){2}));
+        add_init(mp, tensor_i64("im1", 1, (const int64_t[]){-1}));
+        add_init(mp, tensor_i64("imax", 1, (const int64_t[]){INT64_MAX}));
+    }
+    for (int j = 0; j < 3; j++) {
+        int i = inputs ? (j + 2) % 3 : j;
+        char name[32], out[32], sq[32], in[64];
         snprintf(name, sizeof name, "attn/Slice_%s", nm[i]);
         snprintf(out, sizeof out, "s_%s", nm[i]);
         snprintf(sq, sizeof sq, "sq_%s", nm[i]);
-        n = add_node(mp, "Slice", name, "p5", out);
-        attr_ints(n, "axes", 1, 0), attr_ints(n, "starts", 1, i), attr_ints(n, "ends", 1, i + 1);
+        snprintf(in, sizeof in, "p5,%s,%s,i0", i == 0 ? "i0" : i == 1 ? "i1" : "im1",
+                 i == 0 ? "i1" : i == 1 ? "i2" : "imax");
+        n = add_node(mp, "Slice", name, inputs ? in : "p5", out);
+        if (!inputs)
+            attr_ints(n, "axes", 1, 0), attr_ints(n, "starts", 1, i), attr_ints(n, "ends", 1, i + 1);
         snprintf(name, sizeof name, "attn/Squeeze_%s", nm[i]);
-        n = add_node(mp, "Squeeze", name, out, sq);
-        attr_ints(n, "axes", 1, 0);
+        snprintf(in, sizeof in, "%s,i0", out);
+        n = add_node(mp, "Squeeze", name, inputs ? in : out, sq);
+        if (!inputs)
+            attr_ints(n, "axes", 1, 0);
         if (i == 0)
             add_node(mp, "Mul", "attn/Mul", "sq_q,scale", "qs");
     }

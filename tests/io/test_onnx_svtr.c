@@ -113,13 +113,13 @@ static void ref_svtr(const svtr_vals *v, const float *x, double y[SV_IW][SV_K])
 /* The block becomes 3 slices + matmul qk (2 heads, alpha = the file's
  * scale) + softmax (2 heads) + matmul av, the token/image reshapes no-op
  * reshape layers, and the model's output for two samples equals the
- * reference. */
-Test(onnx_svtr, paddle_attention_matches_reference, .init = setup, .fini = teardown)
+ * reference; in both the opset-9 and the opset-13 spelling. */
+static void matches_reference(int variant)
 {
     svtr_vals v;
     nm_onnx_opts o = {.in_c = SV_F, .in_h = SV_IH, .in_w = SV_IW};
     char *warn = NULL;
-    nm_model *m = nm_onnx_load_opts(svtr_model(&v, SVTR_OK), &o, &warn);
+    nm_model *m = nm_onnx_load_opts(svtr_model(&v, variant), &o, &warn);
     cr_assert_not_null(m, "load failed: %s", nm_errmsg());
     cr_assert(!warn || !strstr(warn, "skipped"), "warnings: %s", warn);
     free(warn);
@@ -154,6 +154,12 @@ Test(onnx_svtr, paddle_attention_matches_reference, .init = setup, .fini = teard
     }
     nm_tensor_release(x), nm_tensor_release(y);
     nm_model_free(m);
+}
+
+Test(onnx_svtr, paddle_attention_matches_reference, .init = setup, .fini = teardown)
+{
+    matches_reference(SVTR_OK);
+    matches_reference(SVTR_INPUTS);
 }
 
 /* Each broken variant fails to load with a message naming the node. */
