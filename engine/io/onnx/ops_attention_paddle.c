@@ -54,7 +54,8 @@ static int ints_of(importer *im, int k, size_t input, const char *attr, int64_t 
         return -1;
     if (a->n_ints > (size_t)cap)
         return -2;
-    memcpy(v, a->ints, a->n_ints * sizeof *v);
+    if (a->n_ints)   /* an empty list has no array */
+        memcpy(v, a->ints, a->n_ints * sizeof *v);
     return (int)a->n_ints;
 }
 

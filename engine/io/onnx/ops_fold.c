@@ -197,7 +197,8 @@ static int fold_ints(importer *im, int i, const char *attr, int64_t *out, int ca
             return NM_ERR;
         if (cnt > (size_t)cap)
             return ox_node_err(im, "%s has %zu values", attr, cnt);
-        memcpy(out, v, cnt * sizeof *v);
+        if (cnt)   /* an empty list has no array */
+            memcpy(out, v, cnt * sizeof *v);
         *n = (int)cnt;
     }
     return NM_OK;
