@@ -229,7 +229,9 @@ static int64_t traced_batch(const importer *im)
     return 1;
 }
 
-/* The ONNX shape (batch included) of the value behind layer L. */
+/* The ONNX shape (batch included) of the value behind layer L; returns
+ * its number of axes (3 for [N, C, L] too: the rank code is
+ * ox_rank_of's). */
 static int value_dims(const importer *im, int L, int64_t *d)
 {
     int c, h, w, r = ox_rank_of(im, L);
@@ -239,7 +241,7 @@ static int value_dims(const importer *im, int L, int64_t *d)
         d[1] = h, d[2] = c;     /* tokens [N, T, F] */
     else
         d[1] = c, d[2] = h, d[3] = w;
-    return r;
+    return ox_axes(r);
 }
 
 /* Shape(x [, start, end]). */
@@ -797,7 +799,7 @@ int op_slice(importer *im)
             e = e < 0 ? 0 : e > d[a] ? d[a] : e;
             if (s == 0 && e == d[a] && (np < 0 || sp[k] == 1))
                 continue;   /* the whole axis */
-            if (axis != -2 || (np >= 0 && sp[k] != 1) || ox_nm_axis(r, a) != 0)
+            if (axis != -2 || (np >= 0 && sp[k] != 1) || ox_nm_axis(ox_rank_of(im, x), a) != 0)
                 return ox_node_skip(im, "only a slice of channels with step 1 is modelled");
             axis = 0, s0 = s, e0 = e;
         }
@@ -975,7 +977,7 @@ int op_reshape(importer *im)
             s[k] = d[k];
     if (n == 5 && r == 4 && s[1] > 0 && s[2] > 0 && s[1] * s[2] == d[1] && s[3] == d[2] && s[4] == d[3])
         return ox_shuffle_begin(im, x, (int)s[1]);
-    if (r == 3 && d[1] > 1 && d[2] > 1) {   /* tokens: Paddle's SVTR patterns */
+    if (ox_rank_of(im, x) == 3 && d[1] > 1 && d[2] > 1) {   /* tokens: Paddle's SVTR patterns */
         int fr = n == 5 ? ox_match_paddle_mha(im, x, s, n) : ox_match_tokens_to_image(im, x, s, n);
         if (fr != R_SKIP || im->skip_why[im->node_k])
             return fr;
