@@ -111,7 +111,7 @@ static int bind_at(importer *im, int k, nm_layer *l, const char *out)
 }
 
 /* The current node is Reshape(x, s) with x tokens [N, T, 3F] and s of
- * rank 5 (0 and -1 already resolved against x where given). */
+ * rank 5 (its zeros already copied from x's dims). */
 int ox_match_paddle_mha(importer *im, int x, const int64_t *s, int n)
 {
     int k0 = im->node_k;
