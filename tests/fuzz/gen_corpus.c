@@ -10,6 +10,7 @@
 #include "zoo_builder.h"
 #include "../../app/settings.h"
 #include "../io/onnx_build.h"
+#include "../io/onnx_svtr_graph.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,6 +315,8 @@ int main(int argc, char **argv)
     onnx_write(onnx_cnn(1, "NOTSET"), "cnn_raw.onnx");
     onnx_write(onnx_cnn(1, ""), "cnn_empty_autopad.onnx");
     onnx_write(onnx_graph_ops(), "graph_ops.onnx");
+    svtr_vals sv;   /* Paddle's packed attention, tokens back to an image */
+    onnx_write(svtr_graph(&sv, SVTR_OK), "svtr.onnx");
 
     /* .npy: the writer's dtypes, then f8 and b1 by hand */
     nm_tensor *t = nm_tensor_new4(NM_F32, 2, 2, 3, 0, 0);

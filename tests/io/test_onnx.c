@@ -1557,6 +1557,38 @@ Test(onnx, reshape_to_channels_by_length, .init = make_tmp, .fini = rm_tmp)
     nm_model_free(m);
 }
 
+/* Shape of a [N, C, L] value has its three dims (it once read past its
+ * four-entry array: a fuzz finding): reshaping the value to its own shape
+ * leaves it as it is, and a Slice of its L axis (not channels) is refused. */
+Test(onnx, shape_of_channels_by_length, .init = make_tmp, .fini = rm_tmp)
+{
+    Onnx__ModelProto *mp = conv_net();                 /* c: [1, 2, 4, 4] */
+    add_init(mp, tensor_i64("s3", 3, (const int64_t[]){0, 2, -1}));
+    add_node(mp, "Reshape", "flat", "c,s3", "f");
+    add_node(mp, "Shape", "shape", "f", "fs");
+    add_node(mp, "Reshape", "same", "f,fs", "g");
+    add_output(mp, "g", 3, (const int64_t[]){1, 2, 16});
+    char *warn = NULL;
+    nm_model *m = load_ok(write_model(mp, "cls.onnx"), &warn);
+    cr_assert(!warn, "%s", warn);
+    int g = nm_model_find(m, "same");
+    cr_assert(g >= 0);
+    cr_assert(m->layers[g].out_c == 2 && m->layers[g].out_h == 16 && m->layers[g].out_w == 1,
+              "(%d, %d, %d)", m->layers[g].out_c, m->layers[g].out_h, m->layers[g].out_w);
+    cr_assert_eq(m->out_rank[0], 3);
+    nm_model_free(m);
+    mp = conv_net();
+    add_init(mp, tensor_i64("s3", 3, (const int64_t[]){0, 2, -1}));
+    add_init(mp, tensor_i64("b", 1, (const int64_t[]){1}));
+    add_init(mp, tensor_i64("e", 1, (const int64_t[]){3}));
+    add_init(mp, tensor_i64("ax", 1, (const int64_t[]){2}));
+    add_node(mp, "Reshape", "flat", "c,s3", "f");
+    add_node(mp, "Slice", "cut", "f,b,e,ax", "h");
+    add_output(mp, "h", 3, (const int64_t[]){1, 2, 2});
+    load_refused(write_model(mp, "clslice.onnx"),
+                 (const char *const[]){"'cut' (Slice)", "slice of channels", NULL});
+}
+
 /* BlazeFace pads channels with a Concat of a constant of zeros: a pad
  * layer; a classifier's Softmax over [N, C]: a softmax layer. Values
  * checked against the definitions. */

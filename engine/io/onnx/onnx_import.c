@@ -406,6 +406,7 @@ static void importer_free(importer *im)
     }
     free(im->owned);
     ox_map_free(&im->virt);
+    ox_map_free(&im->merge);
     free(im->shuffle);
     free(im->warn.p);
 }

@@ -1,8 +1,9 @@
 /* onnx_int.h - the ONNX importer's shared state and helpers (internal to
  * engine/io/onnx/). onnx_util.c: text, name maps, messages, initializer
  * tensors, node inputs and attributes; onnx_layers.c: binding values to
- * layers; ops_*.c: one family of operators each; onnx_import.c: the walk,
- * the operator table and the public entry points. */
+ * layers; onnx_pattern.c: helpers for multi-node patterns; ops_*.c: one
+ * family of operators (or one exporter's patterns) each; onnx_import.c:
+ * the walk, the operator table and the public entry points. */
 #ifndef NM_ONNX_INT_H
 #define NM_ONNX_INT_H
 
@@ -68,7 +69,10 @@ typedef struct {
     int *lay_rank;                  /* per layer: the ONNX rank of its output, batch included */
     int in_rank;                    /* the graph input's rank */
     char **skip_why;                /* per node: why it was not imported (NULL if it was) */
-    unsigned char *fused;           /* per node: consumed by a pattern (ops_attention.c) */
+    unsigned char *fused;           /* per node: consumed by a pattern (ops_attention*.c) */
+    /* Paddle attention (ops_attention_paddle.c): the merged heads [N, T, H, d]
+     * -> the MATMUL av layer, for the Reshape to [N, T, F] that reads them. */
+    name_map merge;
     const nm_onnx_opts *opts;
     /* TensorProtos made by folding (owned, freed with the importer) */
     Onnx__TensorProto **owned;
@@ -196,6 +200,32 @@ int ox_match_gelu(importer *im);
 int ox_match_embed(importer *im);
 int ox_match_gather_token(importer *im);
 int ox_match_mha(importer *im);
+/* ops_attention_paddle.c: Paddle's SVTR patterns (R_SKIP as above) */
+int ox_match_paddle_mha(importer *im, int x, const int64_t *s, int n);
+int ox_paddle_merge(importer *im, int av, const int64_t *s, int n);
+int ox_match_tokens_to_image(importer *im, int x, const int64_t *s, int n);
+/* onnx_pattern.c: helpers for the pattern matchers. Node k's input i and
+ * first output ("" when absent); the first node after `from` (within
+ * reach of the current node) of operator `op` reading value `name`, or -1;
+ * the constant behind a value, also of a Constant node not reached yet;
+ * a float scalar constant (1 and *v, else 0); the input of binary node k
+ * that is not `name`; 1 when node k's int attribute (or one-element list)
+ * `name` is ok0 or ok1. */
+static inline const Onnx__NodeProto *ox_node_at(const importer *im, int k) { return im->g->node[k]; }
+const char *ox_in_of(const importer *im, int k, size_t i);
+const char *ox_out_of(const importer *im, int k);
+int ox_reader(const importer *im, const char *name, int from, const char *op);
+const Onnx__TensorProto *ox_konst(const importer *im, const char *name);
+int ox_scalar(importer *im, const char *name, double *v);
+const char *ox_other_in(const importer *im, int k, const char *name);
+int ox_attr_one_of(const importer *im, int k, const char *name, int64_t ok0, int64_t ok1);
+/* 1 when node k's `perm` is exactly p[0..n). */
+int ox_perm_is(const importer *im, int k, const int64_t *p, size_t n);
+/* Claiming the nodes of a match (1 claimed, 0 a value escapes, -1 out of
+ * memory), see onnx_pattern.c; adding a layer bound to a value. */
+int ox_claim(importer *im, int first, int last, const char *keep, const unsigned char *in_set);
+int ox_claim_list(importer *im, const int *ks, int n, const char *keep);
+int ox_add_bound(importer *im, nm_layer *l, int rank, const char *out);
 /* The number of axes (batch included) of a rank code (RANK_CL is 3). */
 static inline int ox_axes(int rank) { return rank == RANK_CL ? 3 : rank; }
 

@@ -38,6 +38,8 @@ void ox_check_declared_shape(importer *im, const char *name, int L)
     int64_t fc, fh, fw; /* the file's shape as nmlab's (C, H, W) */
     if (s->n_dim == 4)
         fc = d[1], fh = d[2], fw = d[3];
+    else if (s->n_dim == 3 && ox_rank_of(im, L) == RANK_CL)
+        fc = d[1], fh = d[2], fw = 1;   /* [N, C, L] */
     else if (s->n_dim == 3)
         fc = d[2], fh = d[1], fw = 1;   /* [N, T, F] tokens */
     else

@@ -23,205 +23,54 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* How far after its first node a pattern's nodes may be (the export keeps
- * them together: an attention block spans about 100 nodes); bounds the
- * work per attempted match on a hostile file. */
-#define REACH 512
-
-static const Onnx__NodeProto *node_at(const importer *im, int k)
-{
-    return im->g->node[k];
-}
-
-static const char *in_of(const importer *im, int k, size_t i)
-{
-    const Onnx__NodeProto *n = node_at(im, k);
-    return i < n->n_input && n->input[i] ? n->input[i] : "";
-}
-
-static const char *out_of(const importer *im, int k)
-{
-    const Onnx__NodeProto *n = node_at(im, k);
-    return n->n_output && n->output[0] ? n->output[0] : "";
-}
-
-/* The first node after `from` of operator `op` that reads value `name`
- * (any input), or -1. */
-static int reader(const importer *im, const char *name, int from, const char *op)
-{
-    if (from < 0 || !*name)
-        return -1;
-    for (size_t k = (size_t)from + 1; k < im->g->n_node && k <= (size_t)im->node_k + REACH; k++) {
-        const Onnx__NodeProto *n = node_at(im, (int)k);
-        if (im->fused[k] || strcmp(ox_str_or(n->op_type, ""), op))
-            continue;
-        for (size_t i = 0; i < n->n_input; i++)
-            if (n->input[i] && !strcmp(n->input[i], name))
-                return (int)k;
-    }
-    return -1;
-}
-
-/* The constant behind value `name`: an initializer, a folded value or the
- * tensor of a Constant node the walk has not reached yet (within the
- * pattern's reach; earlier ones are already known). NULL if it is not a
- * constant. */
-static const Onnx__TensorProto *konst(const importer *im, const char *name)
-{
-    const Onnx__TensorProto *t = ox_const_of(im, name);
-    if (t || !*name)
-        return t;
-    for (size_t k = (size_t)im->node_k; k < im->g->n_node && k <= (size_t)im->node_k + REACH; k++) {
-        const Onnx__NodeProto *n = node_at(im, (int)k);
-        if (!strcmp(ox_str_or(n->op_type, ""), "Constant") && n->n_output && n->output[0] &&
-            !strcmp(n->output[0], name)) {
-            const Onnx__AttributeProto *a = ox_attr_find(n, "value");
-            return a ? a->t : NULL;
-        }
-    }
-    return NULL;
-}
-
-/* 1 and *v when `name` is a float constant of one element, else 0. */
-static int scalar(importer *im, const char *name, double *v)
-{
-    const Onnx__TensorProto *t = konst(im, name);
-    int64_t count;
-    int raw;
-    if (!t || ox_tensor_count(im, t, &count) || count != 1 || t->data_type < 0 ||
-        t->data_type > 31 || !((1u << t->data_type) & FLOAT_TYPES) || ox_tensor_check_data(im, t, count, FLOAT_TYPES, &raw))
-        return 0;
-    *v = ox_tensor_float_at(t, raw, 0);
-    return 1;
-}
-
-/* The input of binary node k that is not `name` (input 1 if both are). */
-static const char *other_in(const importer *im, int k, const char *name)
-{
-    return strcmp(in_of(im, k, 0), name) ? in_of(im, k, 0) : in_of(im, k, 1);
-}
-
-/* 1 when node k's int list attribute `name` is exactly one value in `ok`
- * (2 values), else 0. */
-static int attr_one_of(const importer *im, int k, const char *name, int64_t ok0, int64_t ok1)
-{
-    const Onnx__AttributeProto *a = ox_attr_find(node_at(im, k), name);
-    if (!a)
-        return 0;
-    if (a->n_ints == 1)
-        return a->ints[0] == ok0 || a->ints[0] == ok1;
-    if (a->has_i && a->n_ints == 0)
-        return a->i == ok0 || a->i == ok1;
-    return 0;
-}
-
-/* Marks nodes (first, last] (those in in_set, when given) as consumed
- * when no value made by them or by node `first` is read outside them,
- * except `keep` (the pattern's result). Returns 1 (marked), 0 (a value
- * escapes: nothing marked) or -1 (out of memory). */
-static int claim(importer *im, int first, int last, const char *keep, const unsigned char *in_set)
-{
-    name_map reads = {0};
-    int ok = 1;
-    for (int j = first; j <= last && ok == 1; j++) {
-        if (in_set && !in_set[j - first])
-            continue;
-        const Onnx__NodeProto *r = node_at(im, j);
-        for (size_t i = 0; i < r->n_input && ok == 1; i++)
-            if (r->input[i] && *r->input[i] &&
-                ox_map_put(&reads, r->input[i], ox_map_get(&reads, r->input[i], 0) + 1))
-                ok = -1;
-    }
-    for (int k = first; k <= last && ok == 1; k++) {
-        if (in_set && !in_set[k - first])
-            continue;
-        const Onnx__NodeProto *n = node_at(im, k);
-        for (size_t o = 0; o < n->n_output && ok == 1; o++) {
-            const char *v = n->output[o];
-            if (v && *v && strcmp(v, keep) &&
-                ox_map_get(&im->uses, v, 0) != ox_map_get(&reads, v, 0))
-                ok = 0;
-        }
-    }
-    ox_map_free(&reads);
-    for (int k = first + 1; k <= last && ok == 1; k++)
-        if (!in_set || in_set[k - first])
-            im->fused[k] = 1;
-    return ok;
-}
-
-/* Claims the listed nodes (the first is the current node). */
-static int claim_list(importer *im, const int *ks, int n, const char *keep)
-{
-    int lo = ks[0], hi = ks[0];
-    for (int i = 1; i < n; i++)
-        hi = ks[i] > hi ? ks[i] : hi;
-    unsigned char *set = calloc((size_t)(hi - lo + 1), 1);
-    if (!set)
-        return nm_seterr("out of memory"), -1;
-    for (int i = 0; i < n; i++)
-        set[ks[i] - lo] = 1;
-    int rc = claim(im, lo, hi, keep, set);
-    free(set);
-    return rc;
-}
-
-/* Adds l (output rank `rank`), binds value `out` to it. */
-static int add_bound(importer *im, nm_layer *l, int rank, const char *out)
-{
-    if (ox_add_layer_rank(im, l, rank))
-        return NM_ERR;
-    return ox_bind(im, out, im->m->n_layers - 1);
-}
-
 /* ---- LayerNorm ---- */
 
 /* 1 when node k keeps the reduced axis (keepdims absent or 1). */
 static int keeps_dims(const importer *im, int k)
 {
-    const Onnx__AttributeProto *a = ox_attr_find(node_at(im, k), "keepdims");
+    const Onnx__AttributeProto *a = ox_attr_find(ox_node_at(im, k), "keepdims");
     return !a || a->i == 1;
 }
 
 int ox_match_layernorm(importer *im)
 {
     int x, rc = ox_act_input(im, 0, &x);
-    if (rc || ox_rank_of(im, x) != 3 || !attr_one_of(im, im->node_k, "axes", -1, 2) ||
+    if (rc || ox_rank_of(im, x) != 3 || !ox_attr_one_of(im, im->node_k, "axes", -1, 2) ||
         !keeps_dims(im, im->node_k))
         return R_SKIP;
-    const char *xs = in_of(im, im->node_k, 0), *mean = out_of(im, im->node_k);
+    const char *xs = ox_in_of(im, im->node_k, 0), *mean = ox_out_of(im, im->node_k);
     int ks[9], n = 0;
     double two, eps, dummy;
     ks[n++] = im->node_k;
-    int k1 = reader(im, mean, ks[0], "Sub");
-    if (k1 < 0 || strcmp(in_of(im, k1, 0), xs) || strcmp(in_of(im, k1, 1), mean))
+    int k1 = ox_reader(im, mean, ks[0], "Sub");
+    if (k1 < 0 || strcmp(ox_in_of(im, k1, 0), xs) || strcmp(ox_in_of(im, k1, 1), mean))
         return R_SKIP;
-    const char *d = out_of(im, k1);
-    int k2 = reader(im, d, k1, "Pow");
-    if (k2 < 0 || strcmp(in_of(im, k2, 0), d) || !scalar(im, in_of(im, k2, 1), &two) || two != 2.0)
+    const char *d = ox_out_of(im, k1);
+    int k2 = ox_reader(im, d, k1, "Pow");
+    if (k2 < 0 || strcmp(ox_in_of(im, k2, 0), d) || !ox_scalar(im, ox_in_of(im, k2, 1), &two) || two != 2.0)
         return R_SKIP;
-    int k3 = reader(im, out_of(im, k2), k2, "ReduceMean");
-    if (k3 < 0 || !attr_one_of(im, k3, "axes", -1, 2) || !keeps_dims(im, k3))
+    int k3 = ox_reader(im, ox_out_of(im, k2), k2, "ReduceMean");
+    if (k3 < 0 || !ox_attr_one_of(im, k3, "axes", -1, 2) || !keeps_dims(im, k3))
         return R_SKIP;
-    int k4 = reader(im, out_of(im, k3), k3, "Add");
-    if (k4 < 0 || !scalar(im, other_in(im, k4, out_of(im, k3)), &eps) || !(eps > 0) || eps > 1)
+    int k4 = ox_reader(im, ox_out_of(im, k3), k3, "Add");
+    if (k4 < 0 || !ox_scalar(im, ox_other_in(im, k4, ox_out_of(im, k3)), &eps) || !(eps > 0) || eps > 1)
         return R_SKIP;
-    int k5 = reader(im, out_of(im, k4), k4, "Sqrt");
-    int k6 = k5 < 0 ? -1 : reader(im, out_of(im, k5), k5, "Div");
-    if (k6 < 0 || strcmp(in_of(im, k6, 0), d) || strcmp(in_of(im, k6, 1), out_of(im, k5)))
+    int k5 = ox_reader(im, ox_out_of(im, k4), k4, "Sqrt");
+    int k6 = k5 < 0 ? -1 : ox_reader(im, ox_out_of(im, k5), k5, "Div");
+    if (k6 < 0 || strcmp(ox_in_of(im, k6, 0), d) || strcmp(ox_in_of(im, k6, 1), ox_out_of(im, k5)))
         return R_SKIP;
     ks[n++] = k1, ks[n++] = k2, ks[n++] = k3, ks[n++] = k4, ks[n++] = k5, ks[n++] = k6;
     int c, h, w;
     nm_model_out_shape(im->m, x, &c, &h, &w);
     const Onnx__TensorProto *gamma = NULL, *beta = NULL;
     int last = k6;
-    int k7 = reader(im, out_of(im, k6), k6, "Mul");
-    if (k7 >= 0 && (gamma = konst(im, other_in(im, k7, out_of(im, k6)))) && gamma->n_dims == 1 &&
-        gamma->dims[0] == c && ox_map_get(&im->uses, out_of(im, k6), 0) == 1) {
+    int k7 = ox_reader(im, ox_out_of(im, k6), k6, "Mul");
+    if (k7 >= 0 && (gamma = ox_konst(im, ox_other_in(im, k7, ox_out_of(im, k6)))) && gamma->n_dims == 1 &&
+        gamma->dims[0] == c && ox_map_get(&im->uses, ox_out_of(im, k6), 0) == 1) {
         ks[n++] = last = k7;
-        int k8 = reader(im, out_of(im, k7), k7, "Add");
-        if (k8 >= 0 && (beta = konst(im, other_in(im, k8, out_of(im, k7)))) && beta->n_dims == 1 &&
-            beta->dims[0] == c && ox_map_get(&im->uses, out_of(im, k7), 0) == 1)
+        int k8 = ox_reader(im, ox_out_of(im, k7), k7, "Add");
+        if (k8 >= 0 && (beta = ox_konst(im, ox_other_in(im, k8, ox_out_of(im, k7)))) && beta->n_dims == 1 &&
+            beta->dims[0] == c && ox_map_get(&im->uses, ox_out_of(im, k7), 0) == 1)
             ks[n++] = last = k8;
         else
             beta = NULL;
@@ -229,7 +78,7 @@ int ox_match_layernorm(importer *im)
         gamma = NULL;
     }
     (void)dummy;
-    int cl = claim_list(im, ks, n, out_of(im, last));
+    int cl = ox_claim_list(im, ks, n, ox_out_of(im, last));
     if (cl <= 0)
         return cl < 0 ? NM_ERR : R_SKIP;
     nm_layer l;
@@ -247,7 +96,7 @@ int ox_match_layernorm(importer *im)
         nm_tensor_fill(l.gamma, 1);
     if (!beta)
         nm_tensor_fill(l.beta, 0);
-    return add_bound(im, &l, 3, out_of(im, last));
+    return ox_add_bound(im, &l, 3, ox_out_of(im, last));
 }
 
 /* ---- GELU: x / sqrt2 -> Erf -> + 1 -> * x -> * 0.5 ---- */
@@ -256,30 +105,30 @@ int ox_match_gelu(importer *im)
 {
     int k0 = im->node_k;
     double s, one, half;
-    const char *xs = in_of(im, k0, 0);
-    if (!scalar(im, in_of(im, k0, 1), &s) || fabs(s - sqrt(2.0)) > 1e-5)
+    const char *xs = ox_in_of(im, k0, 0);
+    if (!ox_scalar(im, ox_in_of(im, k0, 1), &s) || fabs(s - sqrt(2.0)) > 1e-5)
         return R_SKIP;
-    int k1 = reader(im, out_of(im, k0), k0, "Erf");
-    int k2 = k1 < 0 ? -1 : reader(im, out_of(im, k1), k1, "Add");
-    if (k2 < 0 || !scalar(im, other_in(im, k2, out_of(im, k1)), &one) || one != 1.0)
+    int k1 = ox_reader(im, ox_out_of(im, k0), k0, "Erf");
+    int k2 = k1 < 0 ? -1 : ox_reader(im, ox_out_of(im, k1), k1, "Add");
+    if (k2 < 0 || !ox_scalar(im, ox_other_in(im, k2, ox_out_of(im, k1)), &one) || one != 1.0)
         return R_SKIP;
-    int k3 = reader(im, out_of(im, k2), k2, "Mul");
-    if (k3 < 0 || strcmp(other_in(im, k3, out_of(im, k2)), xs))
+    int k3 = ox_reader(im, ox_out_of(im, k2), k2, "Mul");
+    if (k3 < 0 || strcmp(ox_other_in(im, k3, ox_out_of(im, k2)), xs))
         return R_SKIP;
-    int k4 = reader(im, out_of(im, k3), k3, "Mul");
-    if (k4 < 0 || !scalar(im, other_in(im, k4, out_of(im, k3)), &half) || half != 0.5)
+    int k4 = ox_reader(im, ox_out_of(im, k3), k3, "Mul");
+    if (k4 < 0 || !ox_scalar(im, ox_other_in(im, k4, ox_out_of(im, k3)), &half) || half != 0.5)
         return R_SKIP;
     int x, rc = ox_act_input(im, 0, &x);
     if (rc)
         return R_SKIP;
     int ks[5] = {k0, k1, k2, k3, k4};
-    int cl = claim_list(im, ks, 5, out_of(im, k4));
+    int cl = ox_claim_list(im, ks, 5, ox_out_of(im, k4));
     if (cl <= 0)
         return cl < 0 ? NM_ERR : R_SKIP;
     nm_layer l;
     if (ox_start_layer(im, &l, NM_LAYER_GELU, x))
         return NM_ERR;
-    return add_bound(im, &l, 0, out_of(im, k4));
+    return ox_add_bound(im, &l, 0, ox_out_of(im, k4));
 }
 
 /* ---- Class token + position embedding ---- */
@@ -288,10 +137,10 @@ int ox_match_embed(importer *im)
 {
     int k0 = im->node_k;
     const Onnx__NodeProto *n = im->node;
-    if (n->n_input != 2 || !attr_one_of(im, k0, "axis", 1, -2))
+    if (n->n_input != 2 || !ox_attr_one_of(im, k0, "axis", 1, -2))
         return R_SKIP;
-    const Onnx__TensorProto *cls = ox_const_of(im, in_of(im, k0, 0));
-    if (!cls || ox_const_of(im, in_of(im, k0, 1)))
+    const Onnx__TensorProto *cls = ox_const_of(im, ox_in_of(im, k0, 0));
+    if (!cls || ox_const_of(im, ox_in_of(im, k0, 1)))
         return R_SKIP;
     int x, rc = ox_act_input(im, 1, &x);
     if (rc)
@@ -304,16 +153,16 @@ int ox_match_embed(importer *im)
         return R_SKIP;
     int64_t T = (int64_t)h * w + 1;
     const Onnx__TensorProto *pos = NULL;
-    int k1 = reader(im, out_of(im, k0), k0, "Add"), last = k0;
+    int k1 = ox_reader(im, ox_out_of(im, k0), k0, "Add"), last = k0;
     int64_t pd[3] = {1, T, c};
-    if (k1 >= 0 && ox_map_get(&im->uses, out_of(im, k0), 0) == 1 &&
-        (pos = konst(im, other_in(im, k1, out_of(im, k0)))) && pos->n_dims == 3 &&
+    if (k1 >= 0 && ox_map_get(&im->uses, ox_out_of(im, k0), 0) == 1 &&
+        (pos = ox_konst(im, ox_other_in(im, k1, ox_out_of(im, k0)))) && pos->n_dims == 3 &&
         pos->dims[0] == 1 && pos->dims[1] == T && pos->dims[2] == c)
         last = k1;
     else
         pos = NULL;
     int ks[2] = {k0, k1};
-    int cl = claim_list(im, ks, last == k0 ? 1 : 2, out_of(im, last));
+    int cl = ox_claim_list(im, ks, last == k0 ? 1 : 2, ox_out_of(im, last));
     if (cl <= 0)
         return cl < 0 ? NM_ERR : R_SKIP;
     nm_layer l;
@@ -334,7 +183,7 @@ int ox_match_embed(importer *im)
         nm_tensor_fill(l.weight, 0);
     memcpy(nm_f32(l.bias), nm_f32(c3), (size_t)c * sizeof(float));
     nm_tensor_release(p3), nm_tensor_release(c3);
-    return add_bound(im, &l, 3, out_of(im, last));
+    return ox_add_bound(im, &l, 3, ox_out_of(im, last));
 }
 
 /* ---- Gather of one token ---- */
@@ -342,8 +191,8 @@ int ox_match_embed(importer *im)
 int ox_match_gather_token(importer *im)
 {
     int k0 = im->node_k;
-    const Onnx__TensorProto *t = konst(im, in_of(im, k0, 1));
-    if (ox_const_of(im, in_of(im, k0, 0)) || !t || !attr_one_of(im, k0, "axis", 1, -2))
+    const Onnx__TensorProto *t = ox_konst(im, ox_in_of(im, k0, 1));
+    if (ox_const_of(im, ox_in_of(im, k0, 0)) || !t || !ox_attr_one_of(im, k0, "axis", 1, -2))
         return R_SKIP;
     int x, rc = ox_act_input(im, 0, &x);
     if (rc)
@@ -383,7 +232,7 @@ static int as_node(importer *im, int k, int (*fn)(importer *, int), int arg)
     int save_k = im->node_k;
     char where[sizeof im->where];
     memcpy(where, im->where, sizeof where);
-    im->node = node_at(im, k), im->node_k = k;
+    im->node = ox_node_at(im, k), im->node_k = k;
     ox_node_label(im->node, k, im->where, sizeof im->where);
     int rc = fn(im, arg);
     im->node = save, im->node_k = save_k;
@@ -398,9 +247,9 @@ static int gemm_h(importer *im, int arg) { (void)arg; return op_gemm(im); }
  * NULL; *kt receives the Transpose. */
 static const char *head_split(const importer *im, const char *v, int from, int *kt)
 {
-    int kr = reader(im, v, from, "Reshape");
-    *kt = kr < 0 ? -1 : reader(im, out_of(im, kr), kr, "Transpose");
-    return *kt < 0 ? NULL : out_of(im, *kt);
+    int kr = ox_reader(im, v, from, "Reshape");
+    *kt = kr < 0 ? -1 : ox_reader(im, ox_out_of(im, kr), kr, "Transpose");
+    return *kt < 0 ? NULL : ox_out_of(im, *kt);
 }
 
 int ox_match_mha(importer *im)
@@ -414,25 +263,25 @@ int ox_match_mha(importer *im)
         return R_SKIP;
     int c, h, w;
     nm_model_out_shape(im->m, x, &c, &h, &w);
-    const char *t0 = out_of(im, k0);
-    int kq = reader(im, t0, k0, "MatMul");
-    const Onnx__TensorProto *W = kq < 0 ? NULL : konst(im, in_of(im, kq, 1));
+    const char *t0 = ox_out_of(im, k0);
+    int kq = ox_reader(im, t0, k0, "MatMul");
+    const Onnx__TensorProto *W = kq < 0 ? NULL : ox_konst(im, ox_in_of(im, kq, 1));
     if (!W || W->n_dims != 2 || W->dims[0] != c || W->dims[1] != 3 * (int64_t)c)
         return mha_refuse(im, "no in_proj MatMul with a [F, 3F] weight reads it");
-    int ka = reader(im, out_of(im, kq), kq, "Add");
-    const Onnx__TensorProto *B = ka < 0 ? NULL : konst(im, other_in(im, ka, out_of(im, kq)));
+    int ka = ox_reader(im, ox_out_of(im, kq), kq, "Add");
+    const Onnx__TensorProto *B = ka < 0 ? NULL : ox_konst(im, ox_other_in(im, ka, ox_out_of(im, kq)));
     int64_t bc;
     if (!B || ox_tensor_count(im, B, &bc) || bc != 3 * (int64_t)c)
         return mha_refuse(im, "the in_proj MatMul is not followed by an Add of a [3F] bias");
-    const char *qkv = out_of(im, ka);
+    const char *qkv = ox_out_of(im, ka);
     int ks[3], from = ka;
     for (int i = 0; i < 3; i++) {
-        if ((ks[i] = reader(im, qkv, from, "Slice")) < 0)
+        if ((ks[i] = ox_reader(im, qkv, from, "Slice")) < 0)
             return mha_refuse(im, "the packed q, k, v are not cut by three Slices");
         from = ks[i];
     }
     for (int i = 0; i < 3; i++) {   /* starts folded or written as constants must be q, k, v */
-        const Onnx__TensorProto *st = konst(im, in_of(im, ks[i], 1));
+        const Onnx__TensorProto *st = ox_konst(im, ox_in_of(im, ks[i], 1));
         int64_t sc;
         int raw;
         if (st && (ox_tensor_count(im, st, &sc) || sc != 1 ||
@@ -441,33 +290,33 @@ int ox_match_mha(importer *im)
             return mha_refuse(im, "its Slices do not cut q, k, v in that order");
     }
     int ktq, ktk, ktv;
-    const char *q = head_split(im, out_of(im, ks[0]), ks[0], &ktq);
-    const char *kk = head_split(im, out_of(im, ks[1]), ks[1], &ktk);
-    const char *v = head_split(im, out_of(im, ks[2]), ks[2], &ktv);
+    const char *q = head_split(im, ox_out_of(im, ks[0]), ks[0], &ktq);
+    const char *kk = head_split(im, ox_out_of(im, ks[1]), ks[1], &ktk);
+    const char *v = head_split(im, ox_out_of(im, ks[2]), ks[2], &ktv);
     if (!q || !kk || !v)
         return mha_refuse(im, "q, k and v are not each reshaped and transposed");
-    int kd = reader(im, q, ktq, "Div");
+    int kd = ox_reader(im, q, ktq, "Div");
     double div;
-    if (kd < 0 || !scalar(im, in_of(im, kd, 1), &div) || !(div > 0))
+    if (kd < 0 || !ox_scalar(im, ox_in_of(im, kd, 1), &div) || !(div > 0))
         return mha_refuse(im, "q is not divided by a constant scale");
-    int kqk = reader(im, out_of(im, kd), kd, "MatMul");
-    if (kqk < 0 || strcmp(in_of(im, kqk, 1), kk))
+    int kqk = ox_reader(im, ox_out_of(im, kd), kd, "MatMul");
+    if (kqk < 0 || strcmp(ox_in_of(im, kqk, 1), kk))
         return mha_refuse(im, "the scores are not MatMul(q, k^T)");
-    int ksm = reader(im, out_of(im, kqk), kqk, "Softmax");
-    if (ksm < 0 || !attr_one_of(im, ksm, "axis", -1, 2))
+    int ksm = ox_reader(im, ox_out_of(im, kqk), kqk, "Softmax");
+    if (ksm < 0 || !ox_attr_one_of(im, ksm, "axis", -1, 2))
         return mha_refuse(im, "the scores are not followed by a Softmax over the keys");
-    int kav = reader(im, out_of(im, ksm), ksm, "MatMul");
-    if (kav < 0 || strcmp(in_of(im, kav, 1), v))
+    int kav = ox_reader(im, ox_out_of(im, ksm), ksm, "MatMul");
+    if (kav < 0 || strcmp(ox_in_of(im, kav, 1), v))
         return mha_refuse(im, "the Softmax is not multiplied by v");
-    int kt4 = reader(im, out_of(im, kav), kav, "Transpose");
-    int kr3 = kt4 < 0 ? -1 : reader(im, out_of(im, kt4), kt4, "Reshape");
-    int ko = kr3 < 0 ? -1 : reader(im, out_of(im, kr3), kr3, "Gemm");
-    const Onnx__TensorProto *Wo = ko < 0 ? NULL : konst(im, in_of(im, ko, 1));
+    int kt4 = ox_reader(im, ox_out_of(im, kav), kav, "Transpose");
+    int kr3 = kt4 < 0 ? -1 : ox_reader(im, ox_out_of(im, kt4), kt4, "Reshape");
+    int ko = kr3 < 0 ? -1 : ox_reader(im, ox_out_of(im, kr3), kr3, "Gemm");
+    const Onnx__TensorProto *Wo = ko < 0 ? NULL : ox_konst(im, ox_in_of(im, ko, 1));
     if (!Wo || Wo->n_dims != 2 || Wo->dims[0] != c || Wo->dims[1] != c)
         return mha_refuse(im, "the heads are not merged into an out_proj Gemm with a [F, F] weight");
-    int kr4 = reader(im, out_of(im, ko), ko, "Reshape");
-    int kend = kr4 < 0 ? -1 : reader(im, out_of(im, kr4), kr4, "Transpose");
-    if (kend < 0 || !(pa = ox_attr_find(node_at(im, kend), "perm")) || pa->n_ints != 3 ||
+    int kr4 = ox_reader(im, ox_out_of(im, ko), ko, "Reshape");
+    int kend = kr4 < 0 ? -1 : ox_reader(im, ox_out_of(im, kr4), kr4, "Transpose");
+    if (kend < 0 || !(pa = ox_attr_find(ox_node_at(im, kend), "perm")) || pa->n_ints != 3 ||
         pa->ints[0] != 1 || pa->ints[1] != 0 || pa->ints[2] != 2)
         return mha_refuse(im, "the out_proj result is not transposed back to [N, T, F]");
     /* torch scales q by 1/sqrt(head dim): that gives the heads */
@@ -477,7 +326,7 @@ int ox_match_mha(importer *im)
     int heads = (int)lround(c / hd);
     if (heads < 1 || fabs(hd - lround(hd)) > 1e-3 || (int64_t)heads * lround(hd) != c)
         return mha_refuse(im, "its scale does not divide the features into heads of 1/scale^2");
-    int cl = claim(im, k0, kend, out_of(im, kend), NULL);
+    int cl = ox_claim(im, k0, kend, ox_out_of(im, kend), NULL);
     if (cl <= 0)
         return cl < 0 ? NM_ERR : mha_refuse(im, "a value inside it is read outside it");
     /* LINEAR qkv (MatMul + bias), three slices, qk, softmax, av, out_proj */
@@ -488,7 +337,7 @@ int ox_match_mha(importer *im)
     for (int i = 0; i < 3; i++) {
         nm_layer l;
         const Onnx__NodeProto *save = im->node;
-        im->node = node_at(im, ks[i]);
+        im->node = ox_node_at(im, ks[i]);
         rc = ox_start_layer(im, &l, NM_LAYER_SLICE, lin);
         im->node = save;
         if (rc)
@@ -496,32 +345,32 @@ int ox_match_mha(importer *im)
         l.slice_axis = NM_AXIS_CHANNEL;
         l.slice_start = i * c;
         l.out_c = c;
-        if (add_bound(im, &l, 3, out_of(im, ks[i])))
+        if (ox_add_bound(im, &l, 3, ox_out_of(im, ks[i])))
             return NM_ERR;
         sl[i] = im->m->n_layers - 1;
     }
     nm_layer l;
-    im->node = node_at(im, kqk);
+    im->node = ox_node_at(im, kqk);
     rc = ox_start_layer(im, &l, NM_LAYER_MATMUL, sl[0]);
     l.n_inputs = 2, l.inputs[1] = sl[1], l.heads = heads, l.groups = 1, l.alpha = (float)(1.0 / div);
-    if (rc || add_bound(im, &l, 3, out_of(im, kqk)))
+    if (rc || ox_add_bound(im, &l, 3, ox_out_of(im, kqk)))
         goto fail;
-    im->node = node_at(im, ksm);
+    im->node = ox_node_at(im, ksm);
     rc = ox_start_layer(im, &l, NM_LAYER_SOFTMAX, im->m->n_layers - 1);
     l.heads = heads;
-    if (rc || add_bound(im, &l, 3, out_of(im, ksm)))
+    if (rc || ox_add_bound(im, &l, 3, ox_out_of(im, ksm)))
         goto fail;
-    im->node = node_at(im, kav);
+    im->node = ox_node_at(im, kav);
     rc = ox_start_layer(im, &l, NM_LAYER_MATMUL, im->m->n_layers - 1);
     l.n_inputs = 2, l.inputs[1] = sl[2], l.heads = heads, l.groups = 0;
-    if (rc || add_bound(im, &l, 3, out_of(im, kav)))
+    if (rc || ox_add_bound(im, &l, 3, ox_out_of(im, kav)))
         goto fail;
-    im->node = node_at(im, k0);
-    if (ox_bind(im, out_of(im, kr3), im->m->n_layers - 1) || (rc = as_node(im, ko, gemm_h, 0)))
+    im->node = ox_node_at(im, k0);
+    if (ox_bind(im, ox_out_of(im, kr3), im->m->n_layers - 1) || (rc = as_node(im, ko, gemm_h, 0)))
         return rc ? rc : NM_ERR;
     im->lay_rank[im->m->n_layers - 1] = 3;
-    return ox_bind(im, out_of(im, kend), im->m->n_layers - 1);
+    return ox_bind(im, ox_out_of(im, kend), im->m->n_layers - 1);
 fail:
-    im->node = node_at(im, k0);
+    im->node = ox_node_at(im, k0);
     return NM_ERR;
 }

@@ -197,7 +197,8 @@ static int fold_ints(importer *im, int i, const char *attr, int64_t *out, int ca
             return NM_ERR;
         if (cnt > (size_t)cap)
             return ox_node_err(im, "%s has %zu values", attr, cnt);
-        memcpy(out, v, cnt * sizeof *v);
+        if (cnt)   /* an empty list has no array */
+            memcpy(out, v, cnt * sizeof *v);
         *n = (int)cnt;
     }
     return NM_OK;
@@ -228,7 +229,9 @@ static int64_t traced_batch(const importer *im)
     return 1;
 }
 
-/* The ONNX shape (batch included) of the value behind layer L. */
+/* The ONNX shape (batch included) of the value behind layer L; returns
+ * its number of axes (3 for [N, C, L] too: the rank code is
+ * ox_rank_of's). */
 static int value_dims(const importer *im, int L, int64_t *d)
 {
     int c, h, w, r = ox_rank_of(im, L);
@@ -238,7 +241,7 @@ static int value_dims(const importer *im, int L, int64_t *d)
         d[1] = h, d[2] = c;     /* tokens [N, T, F] */
     else
         d[1] = c, d[2] = h, d[3] = w;
-    return r;
+    return ox_axes(r);
 }
 
 /* Shape(x [, start, end]). */
@@ -461,12 +464,27 @@ int op_squeeze(importer *im)
     int x;
     if ((rc = ox_act_input(im, 0, &x)))
         return rc;
-    /* [N, C, 1, 1] -> [N, C]: a flatten */
+    /* [N, C, 1, 1] -> [N, C]: a flatten; [N, C, 1, W] -> [N, C, W] (or
+     * [N, C, H, 1] -> [N, C, H]): the same memory as (C, L, 1) */
     int ch, h, w;
     nm_model_out_shape(im->m, x, &ch, &h, &w);
-    if (ox_rank_of(im, x) == 4 && h == 1 && w == 1)
+    int64_t axes[FOLD_RANK];
+    int na, drop = 0;
+    if ((rc = fold_ints(im, 1, "axes", axes, FOLD_RANK, &na)))
+        return rc;
+    for (int k = 0; k < na; k++)
+        drop |= axes[k] == 2 || axes[k] == -2 ? 1 : axes[k] == 3 || axes[k] == -1 ? 2 : 4;
+    if (na < 0)   /* no axes: every axis of size 1 */
+        drop = (h == 1) | (w == 1) << 1;
+    if (ox_rank_of(im, x) != 4 || drop & 4 || !drop || ((drop & 1) && h != 1) || ((drop & 2) && w != 1))
+        return ox_node_skip(im, "only a squeeze of H or W (of size 1) of [N, C, H, W] is modelled");
+    if (drop == 3)
         return op_simple(im, NM_LAYER_FLATTEN);
-    return ox_node_skip(im, "only a squeeze of [N, C, 1, 1] to [N, C] is modelled");
+    nm_layer l;
+    if (ox_start_layer(im, &l, NM_LAYER_RESHAPE, x))
+        return NM_ERR;
+    l.out_c = ch, l.out_h = drop == 1 ? w : h, l.out_w = 1;
+    return ox_add_layer_rank(im, &l, RANK_CL);
 }
 
 int op_cast(importer *im)
@@ -781,7 +799,7 @@ int op_slice(importer *im)
             e = e < 0 ? 0 : e > d[a] ? d[a] : e;
             if (s == 0 && e == d[a] && (np < 0 || sp[k] == 1))
                 continue;   /* the whole axis */
-            if (axis != -2 || (np >= 0 && sp[k] != 1) || ox_nm_axis(r, a) != 0)
+            if (axis != -2 || (np >= 0 && sp[k] != 1) || ox_nm_axis(ox_rank_of(im, x), a) != 0)
                 return ox_node_skip(im, "only a slice of channels with step 1 is modelled");
             axis = 0, s0 = s, e0 = e;
         }
@@ -947,7 +965,9 @@ int op_reshape(importer *im)
         cval_free(&c);
         return fold_put(im, 0, &out);
     }
-    int x;
+    int x, av = ox_map_get(&im->merge, ox_str_or(ox_input_name(im->node, 0), ""), -1);
+    if (av >= 0)   /* Paddle's attention heads merged (ops_attention_paddle.c) */
+        return ox_paddle_merge(im, av, s, n);
     if ((rc = ox_act_input(im, 0, &x)))
         return rc;
     int64_t d[4];
@@ -957,5 +977,10 @@ int op_reshape(importer *im)
             s[k] = d[k];
     if (n == 5 && r == 4 && s[1] > 0 && s[2] > 0 && s[1] * s[2] == d[1] && s[3] == d[2] && s[4] == d[3])
         return ox_shuffle_begin(im, x, (int)s[1]);
+    if (ox_rank_of(im, x) == 3 && d[1] > 1 && d[2] > 1) {   /* tokens: Paddle's SVTR patterns */
+        int fr = n == 5 ? ox_match_paddle_mha(im, x, s, n) : ox_match_tokens_to_image(im, x, s, n);
+        if (fr != R_SKIP || im->skip_why[im->node_k])
+            return fr;
+    }
     return reshape_act(im, x, s, n);
 }
