@@ -539,7 +539,7 @@ int sweep_main(int argc, char **argv)
         const char *file = NULL;
         for (int i = 2; i < argc; i++) {
             if (strcmp(argv[i], "--csv") == 0 || strcmp(argv[i], "--json") == 0)
-                json = argv[i][3] == 'j';
+                json = argv[i][2] == 'j';
             else if (file == NULL && argv[i][0] != '-')
                 file = argv[i];
             else {
