@@ -209,6 +209,7 @@ static void fmt_time(char *buf, size_t n, double s)
 static void progress(pool *pl, int running, int final)
 {
     double t = now();
+    final |= pl->done == pl->todo;
     if (!final && t - pl->last_progress < (pl->tty ? 0.1 : 2.0))
         return;
     pl->last_progress = t;
@@ -515,8 +516,6 @@ static int sweep_run(int argc, char **argv)
         fprintf(stderr, "%s: interrupted after %zu of %zu points; the database is consistent; "
                 "run the same command to go on\n", spec.name, pl.done, ntodo);
     } else if (rc == 0) {
-        if (ntodo > 0)
-            progress(&pl, 0, 1);
         fprintf(stderr, "%s: %zu ok, %zu error, %zu crashed, %zu timeout in this run; database %s\n",
                 spec.name, pl.counts[0], pl.counts[1], pl.counts[2], pl.counts[3], o.db);
         rc = pl.failed > 0 || kept_failed > 0 ? 1 : 0;

@@ -80,6 +80,16 @@ for _, p in ipairs(runs:points()) do
   assert(p.params.kind == row[col.kind] and p.params.x == tonumber(row[col.x]))
 end
 assert(n == 16)
+-- the spec's order: keys sorted (kind, x), the last one fastest, seeds innermost
+local order, kinds = {}, {"ok", "raise", "exit", "spin"}
+for _, k in ipairs(kinds) do
+  for _, x in ipairs({1, 2}) do
+    for seed = 1, 2 do order[#order + 1] = k .. x .. "/" .. seed end
+  end
+end
+for i, p in ipairs(runs:points()) do
+  assert(p.params.kind .. p.params.x .. "/" .. p.seed == order[i], "point " .. i .. " out of order")
+end
 assert(runs:count("ok") == (mode == "fixed" and 8 or 4))
 assert(#runs:points({status = "timeout", params = {x = 2}}) == 2)
 assert(#runs:points({params = {kind = "ok", x = 1}}) == 2)
