@@ -25,13 +25,17 @@ typedef struct {
     json_t *j;
 } runs_cursor;
 
-static int cursor_gc(lua_State *L)
+static void cursor_done(runs_cursor *c)
 {
-    runs_cursor *c = luaL_checkudata(L, 1, NMLUA_RUNS_CURSOR);
     sqlite3_finalize(c->st);
     json_decref(c->j);
     c->st = NULL;
     c->j = NULL;
+}
+
+static int cursor_gc(lua_State *L)
+{
+    cursor_done(luaL_checkudata(L, 1, NMLUA_RUNS_CURSOR));
     return 0;
 }
 
@@ -87,17 +91,19 @@ static int l_open(lua_State *L)
     if (why) {
         lua_pushnil(L);
         lua_pushfstring(L, "%s: %s%s%s", path, why, r->db ? ": " : "", r->db ? sqlite3_errmsg(r->db) : "");
-        sqlite3_close(r->db);
+        sqlite3_close_v2(r->db);
         r->db = NULL;
         return 2;
     }
     return 1;
 }
 
+/* sqlite3_close_v2: if a cursor left by an error still holds a statement,
+ * the connection closes when the collector finalizes it. */
 static int l_close(lua_State *L)
 {
     runs_handle *r = luaL_checkudata(L, 1, NMLUA_RUNS);
-    sqlite3_close(r->db);
+    sqlite3_close_v2(r->db);
     free(r->path);
     r->db = NULL;
     r->path = NULL;
@@ -187,6 +193,7 @@ static int l_info(lua_State *L)
         push_col(L, c->st, i);
         lua_setfield(L, -2, sqlite3_column_name(c->st, i));
     }
+    cursor_done(c);
     return 1;
 }
 
@@ -273,6 +280,7 @@ static int l_points(lua_State *L)
         lua_rawseti(L, out, ++n);
     }
     step_error(L, r, rc);
+    cursor_done(c);
     return 1;
 }
 
@@ -289,6 +297,7 @@ static int l_count(lua_State *L)
     if (rc != SQLITE_ROW)
         step_error(L, r, rc);
     lua_pushinteger(L, (lua_Integer)sqlite3_column_int64(c->st, 0));
+    cursor_done(c);
     return 1;
 }
 

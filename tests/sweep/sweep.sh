@@ -35,6 +35,21 @@ bad syntax 'return {' "syntax.lua"
 "$nmlab" sweep tiny.lua 2>/dev/null; [ $? -eq 2 ] || fail "no --db: status not 2"
 "$nmlab" sweep tiny.lua --db x.db --shard 4/3 2>/dev/null; [ $? -eq 2 ] || fail "--shard 4/3 accepted"
 
+# a run function that returns no table of metrics: that point's error
+printf '%s\n' 'return {params = {r = {"num", "tab", "key"}}, run = function(p)' \
+  '  if p.r == "num" then return 42 elseif p.r == "tab" then return {m = {1}} end' \
+  '  return {[1] = 2} end}' > ret.lua
+"$nmlab" sweep ret.lua --db ret.db -j 2 2> ret.err; st=$?
+[ $st -eq 1 ] || fail "ret.lua: exit status $st, want 1"
+grep -q 'error: run returned a number, not a table of metrics' ret.err || fail "a number returned"
+grep -q "error: metric 'm' is a table" ret.err || fail "a table metric"
+grep -q 'error: run returned a table with a number key' ret.err || fail "a number key"
+# a database that is not one: refused, left as it was
+echo "not a database" > junk.db
+out=$("$nmlab" sweep tiny.lua --db junk.db 2>&1); st=$?
+[ $st -eq 2 ] && echo "$out" | grep -q "junk.db: not a usable database" || fail "sweep into junk: $st $out"
+[ "$(cat junk.db)" = "not a database" ] || fail "the sweep wrote into a file that is not a database"
+
 # 2. the first run: every kind of outcome, the sweep goes on
 "$nmlab" sweep tiny.lua --db a.db -j 2 --timeout $T 2> run1.err; st=$?
 [ $st -eq 1 ] || { cat run1.err; fail "first run: exit status $st, want 1 (some failed)"; }
@@ -106,7 +121,6 @@ SLURM_ARRAY_TASK_ID=9 SLURM_ARRAY_TASK_COUNT=3 "$nmlab" sweep tiny.lua --db x.db
 out=$("$nmlab" sweep merge m3.db s1.db o.db 2>&1); st=$?
 [ $st -eq 2 ] && echo "$out" | grep -q "another spec" || fail "merge of two specs: $st $out"
 [ ! -e m3.db ] || fail "a refused merge created its output"
-echo "not a database" > junk.db
 out=$("$nmlab" sweep export junk.db --csv 2>&1); st=$?
 [ $st -eq 2 ] && echo "$out" | grep -q "junk.db" || fail "export of junk: $st $out"
 [ "$(cat junk.db)" = "not a database" ] || fail "export wrote into a file that is not ours"
