@@ -60,7 +60,11 @@ typedef struct {
     char *buf;
     size_t len, cap;
     int eof, timed_out;
+    int too_big;            /* its message passed SWEEP_MAX_MESSAGE: killed */
 } worker;
+
+/* The largest message a worker may send (metrics or an error message). */
+#define SWEEP_MAX_MESSAGE ((size_t)64 << 20)
 
 typedef struct {
     const sweep_spec *spec;
@@ -257,15 +261,19 @@ static int spawn(pool *pl, worker *w, size_t idx)
     return 0;
 }
 
-/* Reads what the worker's pipe holds; sets eof at its end. */
+/* Reads what the worker's pipe holds; sets eof at its end. A message
+ * past SWEEP_MAX_MESSAGE (or past memory) ends the worker: it would block
+ * on a pipe no one reads. */
 static void drain(worker *w)
 {
     for (;;) {
         if (w->cap - w->len < 4096) {
             size_t cap = w->cap ? w->cap * 2 : 8192;
-            char *nb = cap > ((size_t)256 << 20) ? NULL : realloc(w->buf, cap);
-            if (nb == NULL) {   /* a runaway message: keep what fits */
+            char *nb = cap > SWEEP_MAX_MESSAGE ? NULL : realloc(w->buf, cap);
+            if (nb == NULL) {
+                w->too_big = 1;
                 w->eof = 1;
+                kill(-w->pid, SIGKILL);
                 return;
             }
             w->buf = nb;
@@ -294,7 +302,12 @@ static int finish(pool *pl, worker *w, int ws, char *err, size_t errlen)
     char why[512];
     const char *status, *error = NULL, *metrics = NULL;
     int complete = WIFEXITED(ws) && WEXITSTATUS(ws) == 0 && w->len > 0;
-    if (w->timed_out) {
+    if (w->too_big) {
+        status = "error";
+        snprintf(why, sizeof why, "the point's result (metrics or message) passed %zu MB; the "
+                 "worker was stopped", SWEEP_MAX_MESSAGE >> 20);
+        error = why;
+    } else if (w->timed_out) {
         status = "timeout";
         snprintf(why, sizeof why, "over the time limit of %g s (killed)", pl->o->timeout);
         error = why;
@@ -406,6 +419,8 @@ static int run_pool(pool *pl, const size_t *todo, size_t n)
                 pfd[np].fd = ws[i].fd;
                 pfd[np].events = POLLIN;
                 np++;
+            } else {
+                wait = 0.005;   /* it is exiting: look again soon */
             }
             if (pl->o->timeout > 0 && !ws[i].timed_out) {
                 double left = ws[i].started + pl->o->timeout - t;
@@ -426,8 +441,8 @@ static int run_pool(pool *pl, const size_t *todo, size_t n)
                 kill(-w->pid, SIGKILL);
             }
             int st;
-            /* after EOF the worker is exiting: wait for it; else just look */
-            pid_t got = waitpid(w->pid, &st, w->eof || w->timed_out ? 0 : WNOHANG);
+            /* never block: a worker past EOF may still run exit handlers */
+            pid_t got = waitpid(w->pid, &st, WNOHANG);
             if (got == w->pid) {
                 if (!w->eof)
                     drain(w);

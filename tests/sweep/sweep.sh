@@ -36,14 +36,16 @@ bad syntax 'return {' "syntax.lua"
 "$nmlab" sweep tiny.lua --db x.db --shard 4/3 2>/dev/null; [ $? -eq 2 ] || fail "--shard 4/3 accepted"
 
 # a run function that returns no table of metrics: that point's error
-printf '%s\n' 'return {params = {r = {"num", "tab", "key"}}, run = function(p)' \
+printf '%s\n' 'return {params = {r = {"num", "tab", "key", "big"}}, run = function(p)' \
   '  if p.r == "num" then return 42 elseif p.r == "tab" then return {m = {1}} end' \
+  '  if p.r == "big" then return {s = string.rep("x", 65 << 20)} end' \
   '  return {[1] = 2} end}' > ret.lua
 "$nmlab" sweep ret.lua --db ret.db -j 2 2> ret.err; st=$?
 [ $st -eq 1 ] || fail "ret.lua: exit status $st, want 1"
 grep -q 'error: run returned a number, not a table of metrics' ret.err || fail "a number returned"
 grep -q "error: metric 'm' is a table" ret.err || fail "a table metric"
 grep -q 'error: run returned a table with a number key' ret.err || fail "a number key"
+grep -q "error: the point's result (metrics or message) passed 64 MB" ret.err || fail "a 65 MB metric"
 # a database that is not one: refused, left as it was
 echo "not a database" > junk.db
 out=$("$nmlab" sweep tiny.lua --db junk.db 2>&1); st=$?
