@@ -1,7 +1,8 @@
 /* bind_runs.c - nm.runs: reading a sweep's results database (written by
  * `nmlab sweep`, docs/sweeps.md) from Lua: the points, filtered by status
- * or params, and groups by params with the count, mean, standard
- * deviation and 95 % confidence interval of a metric over the seeds. */
+ * or params, groups by params with the count, mean, standard deviation
+ * and 95 % confidence interval of a metric over the seeds, and the Pareto
+ * front of two metrics. */
 #include "nmlua.h"
 
 #include <jansson.h>
@@ -482,10 +483,96 @@ static int l_group(lua_State *L)
     return 1;
 }
 
+typedef struct {
+    double x, y;
+    lua_Integer i;      /* index in the points list */
+} pareto_pt;
+
+static int cmp_pareto(const void *a, const void *b)
+{
+    const pareto_pt *p = a, *q = b;
+    if (p->x != q->x)
+        return p->x < q->x ? -1 : 1;
+    if (p->y != q->y)
+        return p->y > q->y ? -1 : 1;
+    return p->i < q->i ? -1 : p->i > q->i;
+}
+
+/* Reads "min" or "max" from field f of the options at idx (default def);
+ * returns the sign that turns the goal into "minimize". */
+static double goal_sign(lua_State *L, int idx, const char *f, const char *def)
+{
+    const char *g = def;
+    if (!lua_isnoneornil(L, idx)) {
+        if (lua_getfield(L, idx, f) != LUA_TNIL)
+            g = lua_tostring(L, -1);
+        lua_pop(L, 1);
+    }
+    if (g == NULL || (strcmp(g, "min") != 0 && strcmp(g, "max") != 0))
+        nmlua_field_error(L, idx, f, "must be 'min' or 'max'");
+    return strcmp(g, "min") == 0 ? 1.0 : -1.0;
+}
+
+/* runs:pareto(mx, my [, {x = 'min', y = 'max', status = 'ok'}]) -> {point, ...}:
+ * the points (default: ok) with numeric metrics mx and my that no other
+ * such point dominates (at least as good in both, better in one), in
+ * order of mx from best to worst; by default a small mx (a cost) and a
+ * large my (a quality) are good. Of points with equal mx and my, the
+ * first in the spec's order is kept. */
+static int l_pareto(lua_State *L)
+{
+    check_runs(L);
+    const char *mx = luaL_checkstring(L, 2), *my = luaL_checkstring(L, 3);
+    const char *status = "ok";
+    if (!lua_isnoneornil(L, 4)) {
+        luaL_checktype(L, 4, LUA_TTABLE);
+        if (lua_getfield(L, 4, "status") != LUA_TNIL)
+            status = luaL_checkstring(L, -1);
+        lua_pop(L, 1);
+    }
+    double sx = goal_sign(L, 4, "x", "min"), sy = goal_sign(L, 4, "y", "max");
+    lua_settop(L, 4);
+    lua_pushcfunction(L, l_points);
+    lua_pushvalue(L, 1);
+    lua_pushstring(L, status);
+    lua_call(L, 2, 1);
+    int pts = lua_gettop(L);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, pts), k = 0;
+    pareto_pt *v = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *v, 0);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, pts, i);
+        lua_getfield(L, -1, "metrics");
+        lua_getfield(L, -1, mx);
+        lua_getfield(L, -2, my);
+        if (lua_type(L, -1) == LUA_TNUMBER && lua_type(L, -2) == LUA_TNUMBER) {
+            /* both turned into "smaller is better" for x, "larger" for y */
+            v[k].x = sx * lua_tonumber(L, -2);
+            v[k].y = -sy * lua_tonumber(L, -1);
+            v[k].i = i;
+            if (v[k].x == v[k].x && v[k].y == v[k].y)   /* NaN never wins */
+                k++;
+        }
+        lua_pop(L, 4);
+    }
+    qsort(v, (size_t)k, sizeof *v, cmp_pareto);
+    lua_newtable(L);
+    lua_Integer m = 0;
+    double best = -HUGE_VAL;
+    for (lua_Integer j = 0; j < k; j++) {
+        if (v[j].y > best) {   /* better than every point with smaller or equal x */
+            best = v[j].y;
+            lua_rawgeti(L, pts, v[j].i);
+            lua_rawseti(L, -2, ++m);
+        }
+    }
+    return 1;
+}
+
 void nmlua_open_runs(lua_State *L, int nm)
 {
     static const luaL_Reg methods[] = {
         {"info", l_info}, {"points", l_points}, {"count", l_count}, {"group", l_group},
+        {"pareto", l_pareto},
         {"close", l_close}, {NULL, NULL}};
     if (nmlua_newmetatable(L, NMLUA_RUNS)) {
         luaL_newlib(L, methods);

@@ -116,6 +116,38 @@ for _, y in ipairs({11, 12, 21, 22}) do ss = ss + (y - 16.5) ^ 2 end
 assert(math.abs(g.std - math.sqrt(ss / 3)) < 1e-12)
 assert(math.abs(g.ci95 - 3.182 * g.std / 2) < 1e-9)
 assert(#runs:group("no_such_metric") == 0)
+
+-- Pareto fronts against brute force: a point is on the front when no
+-- other point is at least as good in both metrics and better in one (of
+-- equal points, the first); the 2 x 2 goals over metrics half and y
+local oks = runs:points("ok")
+for _, gx in ipairs({"min", "max"}) do
+  for _, gy in ipairs({"min", "max"}) do
+    local function better(a, b, goal) return goal == "min" and a < b or goal == "max" and a > b end
+    local want = {}
+    for i, p in ipairs(oks) do
+      local on = true
+      for j, q in ipairs(oks) do
+        local x1, y1, x2, y2 = p.metrics.half, p.metrics.y, q.metrics.half, q.metrics.y
+        local ge = not better(x1, x2, gx) and not better(y1, y2, gy)
+        if j ~= i and ge and (better(x2, x1, gx) or better(y2, y1, gy) or j < i) then on = false end
+      end
+      if on then want[p.id] = true end
+    end
+    local front, nwant = runs:pareto("half", "y", {x = gx, y = gy}), 0
+    for _ in pairs(want) do nwant = nwant + 1 end
+    assert(#front == nwant and nwant > 0, ("pareto %s/%s: %d points, want %d"):format(gx, gy, #front, nwant))
+    for i, p in ipairs(front) do
+      assert(want[p.id], "pareto: " .. p.id .. " is dominated")
+      if i > 1 then assert(not better(front[i - 1].metrics.half, p.metrics.half, gx == "min" and "max" or "min")) end
+    end
+  end
+end
+-- half in {0.5, 1}, y = 10 x + seed: the default goals (small half, large
+-- y) keep (0.5, 12) and (1, 22), by hand
+local f = runs:pareto("half", "y")
+assert(#f == 2 and f[1].metrics.y == 12 and f[2].metrics.y == 22)
+assert(not pcall(runs.pareto, runs, "half", "y", {x = "up"}), "a bad goal must raise")
 assert(not pcall(runs.points, runs, "bogus"), "a bad status must raise")
 runs:close()
 assert(not pcall(runs.count, runs), "a closed database must raise")
