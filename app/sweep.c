@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -477,9 +478,21 @@ static int sweep_run(int argc, char **argv)
         return 2;
     }
     sqlite3 *db = sweep_db_open(o.db, 1, err, sizeof err);
+    /* One sweep per database at a time (two would run the same points):
+     * a BSD lock on a descriptor of our own, kept open until SQLite has
+     * closed (closing it earlier would drop SQLite's POSIX locks). */
+    int lockfd = db ? open(o.db, O_RDONLY | O_CLOEXEC) : -1;
+    if (db && (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) != 0)) {
+        snprintf(err, sizeof err, "%s: another nmlab sweep is running on this database (%s)", o.db,
+                 lockfd < 0 ? strerror(errno) : "it holds the lock");
+        sqlite3_close(db);
+        db = NULL;
+    }
     if (db == NULL || sweep_db_bind_spec(db, o.db, spec.name, spec.hash, spec.text, err, sizeof err) != 0) {
         fprintf(stderr, "nmlab: %s\n", err);
         sqlite3_close(db);
+        if (lockfd >= 0)
+            close(lockfd);
         sweep_spec_free(&spec);
         return 2;
     }
@@ -537,6 +550,7 @@ static int sweep_run(int argc, char **argv)
     }
     free(todo);
     sqlite3_close(db);
+    close(lockfd);
     sweep_spec_free(&spec);
     return rc;
 }

@@ -133,7 +133,8 @@ unset SWEEP_NOSPIN
 "$nmlab" sweep spin.lua --db "$d/i.db" -j 2 2> int.err &
 pid=$!
 for _ in $(seq 50); do grep -q "running 4 on" int.err 2>/dev/null && break; sleep 0.1; done
-sleep 0.5
+out=$("$nmlab" sweep spin.lua --db "$d/i.db" --timeout 1 2>&1); st=$?
+[ $st -eq 2 ] && echo "$out" | grep -q "another nmlab sweep is running" || fail "a second sweep on one database: $st $out"
 kill -INT $pid
 wait $pid; st=$?
 [ $st -eq 130 ] || { cat int.err; fail "Ctrl-C: exit status $st, want 130"; }
