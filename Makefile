@@ -8,7 +8,8 @@ PKGS = gcc meson ninja-build pkg-config \
        libncurses-dev liblua5.4-dev libpng-dev libcairo2-dev zlib1g-dev \
        libopenblas-openmp-dev libjansson-dev libprotobuf-c-dev protobuf-c-compiler \
        libcriterion-dev fonts-dejavu-core dataset-fashion-mnist tmux \
-       libonnx-testdata clang libclang-rt-14-dev libomp-14-dev
+       libonnx-testdata clang libclang-rt-14-dev libomp-14-dev \
+       libsqlite3-dev
 
 .PHONY: all deps build run test test-fast sanitize fuzz fuzz-build fuzz-test bench bench-peers peer-deps test-peers peer-export clean
 

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "host.h"
 #include "nmlab_config.h"
+#include "sweep.h"
 #include "tui.h"
 
 #include <lua.h>
@@ -58,6 +59,8 @@ int main(int argc, char **argv)
 {
     cli_options o;
     char err[256];
+    if (argc > 1 && strcmp(argv[1], "sweep") == 0)
+        return sweep_main(argc - 1, argv + 1);   /* its own options (sweep.c) */
     if (cli_parse(argc, argv, &o, err, sizeof err) != 0) {
         fprintf(stderr, "nmlab: %s\n", err);
         return 2;

@@ -20,6 +20,7 @@ static const struct {
     {"train", nmlua_open_train},    /* after model: adds model:evaluate... */
     {"debug", nmlua_open_debug},
     {"mem", nmlua_open_mem},
+    {"runs", nmlua_open_runs},
 };
 
 /* nm._cancel_after(hooks): cancel the running script after `hooks` more

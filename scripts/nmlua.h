@@ -33,6 +33,7 @@ void nmlua_open_prune(lua_State *L, int nm);   /* bind_prune*.c: nm.prune, nm.nm
 void nmlua_open_train(lua_State *L, int nm);   /* bind_train*.c: nm.train, nm.data */
 void nmlua_open_debug(lua_State *L, int nm);   /* nmlua.c: nm._cancel_after, nm._methods */
 void nmlua_open_mem(lua_State *L, int nm);     /* bind_mem.c: nm.memory */
+void nmlua_open_runs(lua_State *L, int nm);    /* bind_runs.c: nm.runs (sweep results) */
 
 /* Builds the `nm` module table (all submodules) and leaves it on the stack. */
 int luaopen_nm(lua_State *L);
