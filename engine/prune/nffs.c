@@ -61,9 +61,38 @@ int nm_prune_nffs(nm_model *mdl, int idx, int n, int m, nm_group_axis axis, int 
     free(l1);
     qsort(r, (size_t)nr, sizeof *r, row_l1_cmp);
     int rc = NM_OK;
+    /* with propagation each row goes with its channel group (groups.c)
+     * when that group may go; otherwise (a residual stream, a pinned
+     * channel) the row alone is cleared, as nm_remove_filter does */
+    nm_group_set *gs = NULL;
+    int *gof = NULL;
+    if (propagate) {
+        nm_group_opts go;
+        nm_group_opts_init(&go);
+        go.scope.include_first = go.scope.include_last = 1;
+        if (!(gs = nm_prune_groups(mdl, &go)) || !(gof = malloc((size_t)rows * sizeof *gof))) {
+            if (gs)
+                nm_seterr("out of memory");
+            nm_group_set_free(gs);
+            free(r);
+            return NM_ERR;
+        }
+        for (int64_t t = 0; t < rows; t++)
+            gof[t] = -1;
+        for (int g = 0; g < gs->n_groups; g++)
+            for (int k = 0; k < gs->groups[g].count; k++) {
+                const nm_group_member *mb = &gs->members[gs->groups[g].first + k];
+                if (mb->layer == idx && mb->axis == NM_GM_OUT)
+                    gof[mb->index] = g;
+            }
+    }
     for (int i = 0; i < need && rc == NM_OK; i++) {
         if (propagate) {
-            rc = nm_remove_filter(mdl, idx, r[i].row);
+            int g = gof[r[i].row];
+            if (g >= 0 && nm_group_can_remove(mdl, gs, g, 0, 1))
+                rc = nm_group_remove(mdl, gs, g);
+            else
+                rc = nm_remove_filter(mdl, idx, r[i].row);
         } else {
             nm_u8(l->filters)[r[i].row] = 0;
             for (int64_t j = 0; j < D; j++)
@@ -71,5 +100,7 @@ int nm_prune_nffs(nm_model *mdl, int idx, int n, int m, nm_group_axis axis, int 
         }
     }
     free(r);
+    free(gof);
+    nm_group_set_free(gs);
     return rc;
 }

@@ -157,6 +157,88 @@ void nm_global_opts_init(nm_global_opts *o, double sparsity);
  * floors make k impossible: then an error). */
 int nm_prune_global(nm_model *mdl, const nm_global_opts *o);
 
+/* ---- channel dependency groups (groups.c) ------------------------------ */
+
+/* What a member of a group is: a producer row (conv/linear filter, or a
+ * dwconv channel), a consumer's input channel, a BN/LayerNorm entry, or an
+ * embedding's class-token/position column. */
+typedef enum { NM_GM_OUT = 0, NM_GM_IN, NM_GM_NORM, NM_GM_EMBED } nm_gm_axis;
+const char *nm_gm_axis_name(nm_gm_axis a);
+
+typedef struct {
+    int layer;
+    nm_gm_axis axis;
+    int index;      /* row, input channel (feature, after a flatten) or entry */
+} nm_group_member;
+
+typedef struct {
+    int node, count; /* a tensor (layer index, or n_layers = the model input)
+                        and how many of its channels the group holds */
+} nm_group_node;
+
+/* How a group's score aggregates its members' row scores. Default mean:
+ * groups of different sizes (a residual stream of 25 producers, a plain
+ * row) then compare on the same scale as a single filter. */
+typedef enum { NM_GRED_MEAN = 0, NM_GRED_SUM, NM_GRED_MAX } nm_group_reduction;
+const char *nm_group_reduction_name(nm_group_reduction r);
+int nm_group_reduction_from_name(const char *s); /* -1 if unknown */
+
+typedef struct {
+    int first, count;        /* members [first, first + count) */
+    int node_first, node_count; /* nodes [node_first, +node_count) */
+    int rows;                /* conv/linear filters among the members */
+    int prunable;            /* may be removed under the options it was built with */
+    const char *why;         /* static: "" when prunable, else the reason */
+    int residual;            /* crosses an add/sub or a LayerNorm */
+    int attention;           /* crosses an attention matmul */
+    int head, attn_layer;    /* heads mode: head index and its qk matmul (else -1) */
+    int removed;             /* every filter of it is removed */
+} nm_channel_group;
+
+/* The groups of a model: one per set of channels tied together that holds
+ * at least one conv/linear row. alive/size: channels per tensor (node)
+ * still kept / in all, updated by nm_group_remove. Owned by the caller:
+ * nm_group_set_free. */
+typedef struct {
+    int n_groups;
+    nm_channel_group *groups;
+    int n_members;
+    nm_group_member *members;
+    nm_group_node *nodes;
+    int n_nodes;
+    int *alive, *size;
+} nm_group_set;
+
+typedef struct {
+    int allow_add;           /* residual streams (adds, LayerNorm) may go */
+    int heads;               /* > 0: attention grouped by whole heads */
+    nm_prune_scope scope;    /* a group is prunable only if all its row layers are eligible */
+} nm_group_opts;
+
+void nm_group_opts_init(nm_group_opts *o);
+/* Builds the channel dependency groups (see groups.c for the rules).
+ * opts NULL: defaults. NULL with a message on failure. */
+nm_group_set *nm_prune_groups(const nm_model *m, const nm_group_opts *opts);
+void nm_group_set_free(nm_group_set *s);
+/* The group holding row `row` of layer `layer`, or -1. */
+int nm_group_of_row(const nm_group_set *s, int layer, int row);
+/* The first conv/linear layer with a row in group g (its "lead"), or -1. */
+int nm_group_lead(const nm_model *m, const nm_group_set *s, int g);
+/* 1 if group g is prunable and removing it leaves every tensor it touches
+ * at least one channel and every conv/linear at least its cap's minimum
+ * (nm_filter_min_kept with min_density / max_sparsity). */
+int nm_group_can_remove(const nm_model *m, nm_group_set *s, int g, double min_density,
+                        double max_sparsity);
+/* Removes group g: clears every member (see groups.c) and updates the
+ * set. Does not check nm_group_can_remove. */
+int nm_group_remove(nm_model *m, nm_group_set *s, int g);
+
+/* Score of one row (filter) of a layer. */
+typedef double (*nm_row_score_fn)(const nm_model *m, int layer, int row, void *ud);
+/* Aggregate of fn over the group's conv/linear rows. */
+double nm_group_score(const nm_model *m, const nm_group_set *s, int g, nm_group_reduction red,
+                      nm_row_score_fn fn, void *ud);
+
 /* ---- filters and channel propagation (filters.c) ------------------------ */
 
 typedef enum { NM_FILTER_L1 = 0, NM_FILTER_BN } nm_filter_criterion;
@@ -175,6 +257,8 @@ typedef struct {
     double max_sparsity;
     double min_density;
     int64_t *unmet;            /* out, may be NULL: filters of the target the caps left */
+    nm_group_reduction reduction; /* group score from its rows' scores (default mean) */
+    int heads;                 /* > 0: remove this many whole heads from every attention */
 } nm_filter_opts;
 
 /* ratio, L1, global, adds kept, no caps, first conv and classifier skipped. */
@@ -240,6 +324,9 @@ typedef struct {
     double max_sparsity;       /* per-layer filter cap, as nm_filter_opts */
     double min_density;
     int64_t *unmet;            /* out, may be NULL: filters of the final target the caps left */
+    nm_group_reduction reduction; /* group score from its rows' scores (default mean) */
+    int heads;                 /* > 0: remove this many whole heads from every attention
+                                  (round(heads * r / R) after round r) */
     int (*finetune)(void *ud, nm_model *mdl, int round);  /* nonzero = failure */
     void *finetune_ud;
     void (*on_round)(void *ud, const nm_jointnf_round *info);
