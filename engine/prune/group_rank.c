@@ -105,6 +105,11 @@ int nm_groups_check_heads(const nm_model *m, int heads)
     return NM_OK;
 }
 
+int nm_groups_check_heads_msg(const nm_model *m, int heads)
+{
+    return nm_groups_check_heads(m, heads);
+}
+
 int nm_groups_remove_heads(nm_model *m, nm_group_set *s, const nm_group_rank *r, int per_layer)
 {
     gscore *sc = malloc((size_t)(s->n_groups ? s->n_groups : 1) * sizeof *sc);

@@ -27,7 +27,11 @@
  * removed, so pruning stays exact where it cannot be handled.
  *
  * Groups that cross an add/sub or a LayerNorm are residual streams:
- * prunable only with allow_add. Removing a group clears every member:
+ * prunable only with allow_add. A group is prunable only when every conv/
+ * linear with a row in it is in the scope, except that the first conv
+ * (skipped by default) follows a residual stream it feeds: with allow_add
+ * the stream's width is one decision (ViT's patch conv and the embedding
+ * width; ResNet's stem and stage-1 stream). Removing a group clears every member:
  * producer rows (filters, mask row, bias, the BN that follows), dwconv
  * channels, BN/LayerNorm gamma and beta, the embedding's class token and
  * position column, and every consumer's input channel (in_chans and mask
@@ -396,12 +400,15 @@ static void classify(const nm_model *m, nm_group_set *s, const nm_group_opts *o,
         G->residual = (rflag[r] & (F_RESID | F_NORM)) != 0;
         G->attention = (rflag[r] & F_ATTN) != 0;
         G->prunable = 0;
+        G->pinned = (rflag[r] & F_PIN) != 0;
         int all_gone = G->rows > 0;
         for (int k = 0; k < G->count; k++) {
             const nm_group_member *mb = &s->members[G->first + k];
             const nm_layer *l = &m->layers[mb->layer];
             if (mb->axis == NM_GM_OUT && row_layer(l) && !(l->filters && !nm_u8(l->filters)[mb->index]))
                 all_gone = 0;
+            if (mb->axis == NM_GM_NORM && l->kind == NM_LAYER_LAYERNORM)
+                G->layernorm = 1;
         }
         G->removed = all_gone;
         if (all_gone) {
@@ -421,14 +428,16 @@ static void classify(const nm_model *m, nm_group_set *s, const nm_group_opts *o,
             const nm_group_member *mb = &s->members[G->first + k];
             const char *why = NULL;
             if (mb->axis == NM_GM_OUT && row_layer(&m->layers[mb->layer]) &&
-                !nm_prune_eligible(m, mb->layer, &o->scope, &why))
+                !nm_prune_eligible(m, mb->layer, &o->scope, &why) &&
+                !(G->residual && why && !strcmp(why, "first conv")))
                 G->why = why ? why : "not eligible";
         }
         G->prunable = !G->why[0];
     }
 }
 
-nm_group_set *nm_prune_groups(const nm_model *m, const nm_group_opts *o)
+nm_group_set *nm_prune_groups_map(const nm_model *m, const nm_group_opts *o, int **elem_group,
+                                   int64_t **node_base)
 {
     nm_group_opts dflt;
     if (!o) {
@@ -626,6 +635,16 @@ nm_group_set *nm_prune_groups(const nm_model *m, const nm_group_opts *o)
                 const nm_group_node *p = &s->nodes[s->groups[g].node_first + k];
                 s->alive[p->node] -= p->count;
             }
+    if (elem_group) {
+        int *eg = malloc(E * sizeof *eg);
+        if (!eg)
+            goto oom;
+        for (int64_t e = 0; e < u.E; e++)
+            eg[e] = (int)gid[find(&u, e)];
+        *elem_group = eg;
+        *node_base = u.base;
+        u.base = NULL;
+    }
     goto done;
 oom:
     nm_seterr("out of memory");
@@ -636,6 +655,11 @@ done:
     free(u.base), free(u.size), free(u.parent), free(u.flag), free(u.pin), free(u.head);
     free(u.hlayer), free(gid), free(rflag), free(rpin), free(groot), free(cnt), free(last);
     return s;
+}
+
+nm_group_set *nm_prune_groups(const nm_model *m, const nm_group_opts *o)
+{
+    return nm_prune_groups_map(m, o, NULL, NULL);
 }
 
 int nm_group_of_row(const nm_group_set *s, int layer, int row)

@@ -193,6 +193,8 @@ typedef struct {
     int attention;           /* crosses an attention matmul */
     int head, attn_layer;    /* heads mode: head index and its qk matmul (else -1) */
     int removed;             /* every filter of it is removed */
+    int pinned;              /* touches something that cannot be mapped (never removed) */
+    int layernorm;           /* has a LayerNorm entry (a shrunk model normalises over fewer channels) */
 } nm_channel_group;
 
 /* The groups of a model: one per set of channels tied together that holds
@@ -232,6 +234,10 @@ int nm_group_can_remove(const nm_model *m, nm_group_set *s, int g, double min_de
 /* Removes group g: clears every member (see groups.c) and updates the
  * set. Does not check nm_group_can_remove. */
 int nm_group_remove(nm_model *m, nm_group_set *s, int g);
+
+/* NM_ERR with a message naming the option or the attention layer unless
+ * `heads` whole heads can be removed from every attention of m (0: OK). */
+int nm_groups_check_heads_msg(const nm_model *m, int heads);
 
 /* Score of one row (filter) of a layer. */
 typedef double (*nm_row_score_fn)(const nm_model *m, int layer, int row, void *ud);
