@@ -391,9 +391,18 @@ void nm_group_set_free(nm_group_set *s)
 }
 
 /* Fills s->groups[].why/prunable from the flags and the scope. */
-static void classify(const nm_model *m, nm_group_set *s, const nm_group_opts *o,
-                     const uint8_t *rflag, const uint8_t *rpin, const int64_t *groot)
+static int classify(const nm_model *m, nm_group_set *s, const nm_group_opts *o,
+                    const uint8_t *rflag, const uint8_t *rpin, const int64_t *groot)
 {
+    /* the scope's verdict per layer, once (nm_prune_eligible scans the model) */
+    const char **lwhy = malloc((size_t)(m->n_layers ? m->n_layers : 1) * sizeof *lwhy);
+    if (!lwhy)
+        return nm_seterr("out of memory");
+    for (int i = 0; i < m->n_layers; i++) {
+        lwhy[i] = NULL;
+        if (row_layer(&m->layers[i]) && !nm_prune_eligible(m, i, &o->scope, &lwhy[i]) && !lwhy[i])
+            lwhy[i] = "not eligible";
+    }
     for (int g = 0; g < s->n_groups; g++) {
         nm_channel_group *G = &s->groups[g];
         int64_t r = groot[g];
@@ -426,14 +435,14 @@ static void classify(const nm_model *m, nm_group_set *s, const nm_group_opts *o,
         G->why = "";
         for (int k = 0; k < G->count && !G->why[0]; k++) {
             const nm_group_member *mb = &s->members[G->first + k];
-            const char *why = NULL;
-            if (mb->axis == NM_GM_OUT && row_layer(&m->layers[mb->layer]) &&
-                !nm_prune_eligible(m, mb->layer, &o->scope, &why) &&
-                !(G->residual && why && !strcmp(why, "first conv")))
-                G->why = why ? why : "not eligible";
+            const char *why = lwhy[mb->layer];
+            if (mb->axis == NM_GM_OUT && why && !(G->residual && !strcmp(why, "first conv")))
+                G->why = why;
         }
         G->prunable = !G->why[0];
     }
+    free(lwhy);
+    return NM_OK;
 }
 
 nm_group_set *nm_prune_groups_map(const nm_model *m, const nm_group_opts *o, int **elem_group,
@@ -626,7 +635,8 @@ nm_group_set *nm_prune_groups_map(const nm_model *m, const nm_group_opts *o, int
             p->count++;
         }
     s->n_nodes = n + 1;
-    classify(m, s, o, rflag, rpin, groot);
+    if (classify(m, s, o, rflag, rpin, groot))
+        goto fail;
     for (int v = 0; v <= n; v++)
         s->alive[v] = s->size[v] = u.size[v];
     for (int g = 0; g < ng; g++)

@@ -359,6 +359,8 @@ Test(groups, heads_bad_options_leave_the_model)
     nm_model_free(ref);
 }
 
+#endif
+
 /* Every conv/linear keeps at least `floor` of its filters, every tensor at
  * least one channel, and the classifier all its rows. */
 static void check_guarantees(const nm_model *m, double min_density, const char *what)
@@ -448,6 +450,7 @@ static void zoo_case(const char *name, int method, int allow_add)
     nm_model_free(m);
 }
 
+#ifndef GROUPS_LARGE
 Test(groups, zoo_shrink_equals_masked_small)
 {
     const char *names[] = {"fmnist_cnn", "mobilenet_v2", "vit_tiny"};
