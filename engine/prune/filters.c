@@ -162,6 +162,10 @@ int nm_prune_filters(nm_model *mdl, const nm_filter_opts *o)
         return nm_seterr("group_reduction %d is not mean, sum or max", (int)o->reduction);
     if (nm_groups_check_heads(mdl, o->heads))
         return NM_ERR;
+    if ((o->ratio > 0 || o->heads > 0) && (o->max_sparsity == 0 || o->min_density == 1))
+        return nm_seterr("%s %g forbids removing any filter (ratio %g)",
+                         o->max_sparsity == 0 ? "max_sparsity" : "min_density",
+                         o->max_sparsity == 0 ? o->max_sparsity : o->min_density, o->ratio);
     if (o->unmet)
         *o->unmet = 0;
     int need_bn = o->criterion == NM_FILTER_BN;

@@ -109,6 +109,10 @@ int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o)
         snprintf(why, sizeof why, "%s", nm_errmsg());
         return nm_seterr("JointNF: %s", why);
     }
+    if ((o->filter_ratio > 0 || o->heads > 0) && (o->max_sparsity == 0 || o->min_density == 1))
+        return nm_seterr("JointNF: %s %g forbids removing any filter (filters %g)",
+                         o->max_sparsity == 0 ? "max_sparsity" : "min_density",
+                         o->max_sparsity == 0 ? o->max_sparsity : o->min_density, o->filter_ratio);
     if (o->unmet)
         *o->unmet = 0;
     jl *ls = calloc((size_t)mdl->n_layers + 1, sizeof *ls);

@@ -333,6 +333,16 @@ Test(groups, heads_bad_options_leave_the_model)
     cr_assert_eq(nm_prune_jointnf(m, &jo), NM_ERR);
     cr_assert(strstr(nm_errmsg(), "no attention"), "%s", nm_errmsg());
     cr_assert(same_model(m, ref), "the model changed");
+    /* a cap that forbids the target */
+    nm_filter_opts_init(&fo, 0.3);
+    fo.max_sparsity = 0;
+    cr_assert_eq(nm_prune_filters(m, &fo), NM_ERR);
+    cr_assert(strstr(nm_errmsg(), "max_sparsity 0 forbids"), "%s", nm_errmsg());
+    nm_jointnf_opts_init(&jo, 2, 4, 0.3, 2);
+    jo.min_density = 1;
+    cr_assert_eq(nm_prune_jointnf(m, &jo), NM_ERR);
+    cr_assert(strstr(nm_errmsg(), "min_density 1 forbids"), "%s", nm_errmsg());
+    cr_assert(same_model(m, ref), "the model changed");
     nm_model_free(m);
     nm_model_free(ref);
 

@@ -1,0 +1,81 @@
+-- Slow (suite slow): the paper's transformer setting on the zoo's ViT-B/16,
+--   nm.prune.jointnf(vit, {n = 4, m = 8, filters = 0.3, group = 'in', allow_add = true})
+-- and the dense-relative MACs of the linear layers (patch conv included)
+-- and the attention matmuls, printed for docs/results.md. Checked: the
+-- residual stream has one width everywhere (patch conv, every out_proj and
+-- mlp.3, every consumer's inputs), the classifier keeps its 1000 rows, Q
+-- and K keep the same head dimensions, and the shrunk model's matmul MACs
+-- equal tokens^2 x the kept Q (or V) channels counted here from the masks.
+-- Usage: nmlab run tests/lua/vit_groups.lua [group_reduction]
+local T = require "nm.test"
+
+local red = arg and arg[1] or "mean"
+
+T.case("ViT-B/16 JointNF-4-0.3 with groups", function()
+  local m = nm.zoo("vit_b16")
+  local rep = nm.prune.jointnf(m, {n = 4, m = 8, filters = 0.3, group = "in", allow_add = true,
+                                   group_reduction = red})
+  T.eq(rep.filters_unmet, 0)
+  local st = m:stats()
+  local byname = {}
+  for _, r in ipairs(st) do byname[r.name] = r end
+  -- one stream width
+  local width = byname["conv_proj"].filters_kept
+  T.eq(width < 768, true, "the embedding width shrank")
+  for _, r in ipairs(st) do
+    if r.name:match("out_proj$") or r.name:match("mlp%.3$") then
+      T.eq(r.filters_kept, width, r.name .. " rows")
+    end
+    if r.name:match("in_proj$") or r.name:match("mlp%.0$") or r.name == "heads.head" then
+      T.eq(r.in_chans_kept, width, r.name .. " inputs")
+    end
+  end
+  T.eq(byname["heads.head"].filters_kept, 1000, "no class is deleted")
+  -- MACs: linear layers by the formula, matmuls from the shrunk model
+  local s = m:shrink()
+  local ss = s:stats()
+  local d, e, dm, em = 0, 0, 0, 0
+  for i, r in ipairs(st) do
+    if r.kind == "linear" or r.kind == "conv" then
+      local w = 1
+      if r.nm ~= "" then local a, b = r.nm:match("(%d+):(%d+)"); w = a / b end
+      d = d + r.macs
+      e = e + r.macs * (r.filters_kept / r.filters) * (r.in_chans_kept / r.in_chans) * w
+    elseif r.kind == "matmul" then
+      dm = dm + r.macs
+      em = em + ss[i].macs
+      -- Q's kept channels: in_proj rows 1..768 kept, from the masks
+      local blk = r.name:match("^(.*)%.self_attention")
+      local f = m:layer(blk .. ".self_attention.in_proj").filters
+      local off = r.name:match("scores$") and 0 or 1536
+      local kept = 0
+      for c = 1, 768 do kept = kept + f:get(off + c) end
+      T.eq(ss[i].macs, 197 * 197 * kept, r.name .. " MACs")
+      if off == 0 then
+        for c = 1, 768 do T.eq(f:get(c), f:get(768 + c), blk .. " Q and K dimension " .. c) end
+      end
+    end
+  end
+  print(string.format("group_reduction %s: stream width %d of 768", red, width))
+  print(string.format("linear  dense %.4g  effective %.4g  (%.4f)", d, e, e / d))
+  print(string.format("matmul  dense %.4g  effective %.4g  (%.4f)", dm, em, em / dm))
+  print(string.format("linear+matmul effective / dense = %.4f (paper 0.5 x 0.7 x 0.7 = 0.245; "
+                      .. "Table 2: 1.092 / 4.56 = 0.239)", (e + em) / (d + dm)))
+  local agg = {}
+  for _, r in ipairs(st) do
+    local k = r.name:match("in_proj$") and "in_proj" or r.name:match("out_proj$") and "out_proj"
+      or r.name:match("mlp%.0$") and "mlp.0" or r.name:match("mlp%.3$") and "mlp.3"
+    if k then
+      local a = agg[k] or {0, 0, 0, 0}
+      a[1], a[2] = a[1] + r.filters_kept, a[2] + r.filters
+      a[3], a[4] = a[3] + r.in_chans_kept, a[4] + r.in_chans
+      agg[k] = a
+    end
+  end
+  for _, k in ipairs{"in_proj", "out_proj", "mlp.0", "mlp.3"} do
+    local a = agg[k]
+    print(string.format("  %-8s rows kept %.3f  inputs kept %.3f", k, a[1] / a[2], a[3] / a[4]))
+  end
+end)
+
+T.done()
