@@ -21,7 +21,7 @@ T.case("ViT-B/16 JointNF-4-0.3 with groups", function()
   for _, r in ipairs(st) do byname[r.name] = r end
   -- one stream width
   local width = byname["conv_proj"].filters_kept
-  T.eq(width < 768, true, "the embedding width shrank")
+  if red == "mean" then T.eq(width < 768, true, "the embedding width shrank") end
   for _, r in ipairs(st) do
     if r.name:match("out_proj$") or r.name:match("mlp%.3$") then
       T.eq(r.filters_kept, width, r.name .. " rows")
