@@ -1,5 +1,5 @@
 /* prune.h - the pruning engine: N:M masks, magnitude (per layer and
- * global), filter pruning with channel propagation, NFFS, JointNF, NMReLU,
+ * global), channel dependency groups, filter pruning on them, NFFS, JointNF, NMReLU,
  * cost and storage, and compressed N:M formats.
  *
  * Conventions (see /work/shared/JOINTNF.md):
@@ -269,16 +269,23 @@ typedef struct {
 
 /* ratio, L1, global, adds kept, no caps, first conv and classifier skipped. */
 void nm_filter_opts_init(nm_filter_opts *o, double ratio);
-/* Filter pruning. Candidates: eligible conv/linear layers (not dwconvs,
- * whose channels follow their producer; not layers feeding a residual add
- * unless allow_add; with the BN criterion only layers with a BN). Scores
- * are taken once, before any removal, on the masked weights. Global: the
- * round(ratio * F) lowest-scoring of the F candidate filters are removed in
- * total (filters removed before count), skipping any of a layer at its cap
- * (nm_filter_min_kept) and taking the next-ranked instead. Per layer:
- * round(ratio * C_out) per layer, within the cap. What the caps make
- * impossible is left in *o->unmet (not an error). Every removal goes
- * through nm_remove_filter. */
+/* Filter pruning on channel groups (nm_prune_groups with allow_add, heads
+ * and scope from o): a group goes as a whole (nm_group_remove). Candidates:
+ * the prunable groups that are not head groups (with the BN criterion only
+ * groups whose row layers all have a BN). A group's score aggregates its
+ * rows' scores (mean |w| of the masked row, or |gamma|) with o->reduction;
+ * scores are taken once, before any removal. heads > 0 first removes that
+ * many lowest-scoring whole heads of every attention. Global: groups are
+ * taken lowest score first until round(ratio * F) of the F filters of the
+ * candidate groups (and of groups already removed) are gone, a group
+ * larger than what is left being skipped for a smaller one, and one whose
+ * removal would pass a cap (nm_group_can_remove: nm_filter_min_kept per
+ * conv/linear, one channel per tensor) skipped for the next-ranked. Per
+ * layer: round(ratio * C_out) of the groups each eligible layer leads.
+ * What the caps make impossible is left in *o->unmet (not an error); a cap
+ * that forbids any removal (max_sparsity 0, min_density 1) with a target,
+ * heads without attention or with too many heads, are errors before
+ * anything changes. */
 int nm_prune_filters(nm_model *mdl, const nm_filter_opts *o);
 
 /* The fewest filters a layer of out_c filters may keep under the caps
@@ -300,8 +307,10 @@ int nm_feeds_add(const nm_model *mdl, int idx);
 
 /* NFFS on one layer: N:M along axis, then remove the filters with the
  * smallest post-N:M L1 norm until u filters are removed in total (ties:
- * lower row first). With propagate, removal goes through
- * nm_remove_filter (consumers lose the channel). u >= rows is an error. */
+ * lower row first). With propagate, each row goes with its channel group
+ * (nm_group_remove, scope ignored, adds kept) when that group may go, else
+ * through nm_remove_filter (the row alone; consumers lose the channel only
+ * when all its producers did). u >= rows is an error. */
 int nm_prune_nffs(nm_model *mdl, int idx, int n, int m, nm_group_axis axis, int u,
                   int propagate);
 /* u from a ratio: round(ratio * rows). */
@@ -347,13 +356,15 @@ void nm_jointnf_opts_init(nm_jointnf_opts *o, int n, int m, double filter_ratio,
 /* JointNF (JOINTNF.md section 4). Round r = 1..R: progress check, finetune
  * (if set; nonzero fails the call), reserve the N largest survivors of each
  * group and prune round(pool / (R - r + 1)) of the other survivors of all
- * eligible layers globally (all of them in round R), then remove filters
- * ranked by |gamma| * mean |w| (gamma 1 without BN) across layers until
- * round(f * F * r / R) of the F filter candidates (as nm_prune_filters) are
- * gone, never a layer's last nor past its cap (max_sparsity / min_density,
- * as nm_prune_filters: capped layers are skipped for the next-ranked, and
- * what cannot be removed carries to the next round and ends in *unmet),
- * with propagation; then on_round. Sets
+ * eligible layers globally (all of them in round R), then (heads > 0)
+ * remove whole heads until round(heads * r / R) of every attention are
+ * gone, then remove channel groups ranked by the reduction of their rows'
+ * |gamma| * mean |w| (gamma 1 without BN) until round(f * F * r / R) of the
+ * F filters of the candidate groups (as nm_prune_filters) are gone, never
+ * a layer's last nor past its cap (max_sparsity / min_density, as
+ * nm_prune_filters: capped groups are skipped for the next-ranked, and
+ * what cannot be removed carries to the next round and ends in *unmet);
+ * then on_round. The groups are built once, before round 1. Sets
  * wn:wm on the eligible layers. After round R every group has <= N. */
 int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o);
 
