@@ -6,13 +6,16 @@
 -- mlp.3, every consumer's inputs), the classifier keeps its 1000 rows, Q
 -- and K keep the same head dimensions, and the shrunk model's matmul MACs
 -- equal tokens^2 x the kept Q (or V) channels counted here from the masks.
--- Usage: nmlab run tests/lua/vit_groups.lua [group_reduction]
+-- Usage: nmlab run tests/lua/vit_groups.lua [group_reduction [zoo model]]
+-- (the model defaults to vit_b16; any zoo ViT built like it, vit_b32 once
+-- the zoo has it)
 local T = require "nm.test"
 
 local red = arg and arg[1] or "mean"
+local name = arg and arg[2] or "vit_b16"
 
-T.case("ViT-B/16 JointNF-4-0.3 with groups", function()
-  local m = nm.zoo("vit_b16")
+T.case(name .. " JointNF-4-0.3 with groups", function()
+  local m = nm.zoo(name)
   local rep = nm.prune.jointnf(m, {n = 4, m = 8, filters = 0.3, group = "in", allow_add = true,
                                    group_reduction = red})
   T.eq(rep.filters_unmet, 0)
@@ -20,8 +23,9 @@ T.case("ViT-B/16 JointNF-4-0.3 with groups", function()
   local byname = {}
   for _, r in ipairs(st) do byname[r.name] = r end
   -- one stream width
+  local dim = byname["conv_proj"].filters
   local width = byname["conv_proj"].filters_kept
-  if red == "mean" then T.eq(width < 768, true, "the embedding width shrank") end
+  if red == "mean" then T.eq(width < dim, true, "the embedding width shrank") end
   for _, r in ipairs(st) do
     if r.name:match("out_proj$") or r.name:match("mlp%.3$") then
       T.eq(r.filters_kept, width, r.name .. " rows")
@@ -44,19 +48,20 @@ T.case("ViT-B/16 JointNF-4-0.3 with groups", function()
     elseif r.kind == "matmul" then
       dm = dm + r.macs
       em = em + ss[i].macs
-      -- Q's kept channels: in_proj rows 1..768 kept, from the masks
+      -- Q's (or V's) kept channels: in_proj rows from the masks
       local blk = r.name:match("^(.*)%.self_attention")
       local f = m:layer(blk .. ".self_attention.in_proj").filters
-      local off = r.name:match("scores$") and 0 or 1536
+      local off = r.name:match("scores$") and 0 or 2 * dim
       local kept = 0
-      for c = 1, 768 do kept = kept + f:get(off + c) end
-      T.eq(ss[i].macs, 197 * 197 * kept, r.name .. " MACs")
+      for c = 1, dim do kept = kept + f:get(off + c) end
+      local tokens = r.positions
+      T.eq(ss[i].macs, tokens * tokens * kept, r.name .. " MACs")
       if off == 0 then
-        for c = 1, 768 do T.eq(f:get(c), f:get(768 + c), blk .. " Q and K dimension " .. c) end
+        for c = 1, dim do T.eq(f:get(c), f:get(dim + c), blk .. " Q and K dimension " .. c) end
       end
     end
   end
-  print(string.format("group_reduction %s: stream width %d of 768", red, width))
+  print(string.format("%s, group_reduction %s: stream width %d of %d", name, red, width, dim))
   print(string.format("linear  dense %.4g  effective %.4g  (%.4f)", d, e, e / d))
   print(string.format("matmul  dense %.4g  effective %.4g  (%.4f)", dm, em, em / dm))
   print(string.format("linear+matmul effective / dense = %.4f (paper 0.5 x 0.7 x 0.7 = 0.245; "
