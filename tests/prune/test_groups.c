@@ -223,6 +223,39 @@ Test(groups, shuffle_pins_and_dwconv_follows)
     nm_model_free(m);
 }
 
+Test(groups, flatten_blocks)
+{
+    nm_model *m = nm_model_new("flat", 2, 4, 4);
+    nm_add_conv(m, "a", NM_INPUT, 3, 3, 3, 1, 1, 1, 1);
+    nm_add_relu(m, "r", NM_PREV, 0);
+    nm_add_flatten(m, "flat", NM_PREV);
+    nm_add_linear(m, "fc1", NM_PREV, 5, 1);
+    cr_assert(nm_add_linear(m, "fc2", NM_PREV, 2, 1) >= 0, "%s", nm_errmsg());
+    nm_model_init_weights(m, 21);
+    random_biases(m, 22);
+    nm_group_opts o;
+    nm_group_opts_init(&o);
+    o.scope.include_first = 1;
+    nm_group_set *s = nm_prune_groups(m, &o);
+    cr_assert_not_null(s, "%s", nm_errmsg());
+    /* channel 1 of a is features 16..31 of the flattened 3 x 4 x 4 */
+    char want[1024] = "a:out:1";
+    for (int f = 16; f < 32; f++)
+        snprintf(want + strlen(want), sizeof want - strlen(want), " fc1:in:%d", f);
+    expect_members(m, s, "a", 1, want);
+    cr_assert_eq(nm_group_remove(m, s, group_of(m, s, "a", 1)), NM_OK);
+    cr_assert_eq(nm_group_remove(m, s, group_of(m, s, "fc1", 3)), NM_OK);
+    nm_model *sh = shrunk(m);
+    cr_assert_eq(L(sh, "a")->out_c, 2);
+    cr_assert_eq(L(sh, "fc1")->in_c, 32);
+    cr_assert_eq(L(sh, "fc1")->out_c, 4);
+    cr_assert_eq(L(sh, "fc2")->in_c, 4);
+    same_forward(m, sh, 2);
+    nm_model_free(sh);
+    nm_group_set_free(s);
+    nm_model_free(m);
+}
+
 /* in (8 features x 5 tokens) -> pre (8) -> qkv (24) -> q, k, v (8 each, 2
  * heads of 4) -> scores -> softmax -> context -> out (8) -> add with pre
  * -> fc (3). */
