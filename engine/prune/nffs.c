@@ -86,14 +86,28 @@ int nm_prune_nffs(nm_model *mdl, int idx, int n, int m, nm_group_axis axis, int 
                     gof[mb->index] = g;
             }
     }
-    for (int i = 0; i < need && rc == NM_OK; i++) {
+    /* a group may hold several rows of this layer (an attention head
+     * dimension: its Q and K rows in every head); it is taken only when
+     * they all fit in what is left to remove, else the row goes alone */
+    int left = need;
+    for (int i = 0; i < nr && left > 0 && rc == NM_OK; i++) {
+        if (!nm_u8(l->filters)[r[i].row])
+            continue;   /* gone with an earlier group */
         if (propagate) {
-            int g = gof[r[i].row];
-            if (g >= 0 && nm_group_can_remove(mdl, gs, g, 0, 1))
+            int g = gof[r[i].row], mine = 0;
+            for (int k = 0; g >= 0 && k < gs->groups[g].count; k++) {
+                const nm_group_member *mb = &gs->members[gs->groups[g].first + k];
+                mine += mb->layer == idx && mb->axis == NM_GM_OUT;
+            }
+            if (g >= 0 && mine <= left && nm_group_can_remove(mdl, gs, g, 0, 1)) {
                 rc = nm_group_remove(mdl, gs, g);
-            else
+                left -= mine;
+            } else {
                 rc = nm_remove_filter(mdl, idx, r[i].row);
+                left--;
+            }
         } else {
+            left--;
             nm_u8(l->filters)[r[i].row] = 0;
             for (int64_t j = 0; j < D; j++)
                 nm_u8(l->mask)[(int64_t)r[i].row * D + j] = 0;

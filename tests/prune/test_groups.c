@@ -332,6 +332,25 @@ Test(groups, attention_dims_and_heads)
     nm_model_free(m);
 }
 
+Test(groups, nffs_counts_rows_of_multi_row_groups)
+{
+    /* a Q/K head-dimension group holds 4 rows of qkv: NFFS removes exactly
+     * u rows, whole groups where they fit, single rows otherwise */
+    for (int u = 1; u <= 7; u++) {
+        nm_model *m = attn_net();
+        int qkv = nm_model_find(m, "qkv");
+        cr_assert_eq(nm_prune_nffs(m, qkv, 2, 4, NM_GROUP_AUTO, u, 1), NM_OK, "%s", nm_errmsg());
+        int gone = 0;
+        for (int t = 0; t < 24; t++)
+            gone += !nm_u8(m->layers[qkv].filters)[t];
+        cr_assert_eq(gone, u, "u = %d", u);
+        nm_model *sh = shrunk(m);
+        same_forward(m, sh, 2);
+        nm_model_free(sh);
+        nm_model_free(m);
+    }
+}
+
 /* Copies of every parameter slot of every layer, to check "unchanged". */
 static int same_model(const nm_model *a, const nm_model *b)
 {
