@@ -577,7 +577,7 @@ static int cut_layer(const nm_model *m, uint8_t **keep, nm_model *out, int i)
         nm_seterr("layer '%s' would keep no channel", ol->name);
         goto done;
     }
-    int bad = 0;
+    int bad = 0, cloned = 0;
     if (ol->kind == NM_LAYER_LINEAR || (ol->kind == NM_LAYER_CONV && ol->groups <= 1)) {
         l.weight = pick(ol->weight, rows, nr, ins, nin);
         bad |= ol->mask && !(l.mask = pick(ol->mask, rows, nr, ins, nin));
@@ -609,13 +609,14 @@ static int cut_layer(const nm_model *m, uint8_t **keep, nm_model *out, int i)
             nm_layer_slots((nm_layer *)ol, src);
             for (int k = 0; k < NM_LAYER_SLOTS; k++)
                 bad |= *src[k] && !(*slots[k] = nm_tensor_clone(*src[k]));
+            cloned = 1;
         }
     }
-    if (ol->weight && !l.weight && !*slots[0])
+    if (ol->weight && !l.weight)
         bad = 1;
-    if (nm_layer_prunable(ol) || ol->kind == NM_LAYER_EMBED)
+    if (!cloned && (nm_layer_prunable(ol) || ol->kind == NM_LAYER_EMBED))
         bad |= ol->bias && !(l.bias = pick(ol->bias, rows, nr, NULL, 0));
-    if (nm_layer_prunable(ol))
+    if (!cloned && nm_layer_prunable(ol))
         bad |= ol->filters && !(l.filters = pick(ol->filters, rows, nr, NULL, 0));
     if (ol->kind == NM_LAYER_BN || ol->kind == NM_LAYER_LAYERNORM) {
         nm_tensor **dst[4] = {&l.gamma, &l.beta, &l.mean, &l.var};
