@@ -648,6 +648,8 @@ static int cut_layer(const nm_model *m, uint8_t **keep, nm_model *out, int i)
         if (qk && ol->alpha == 0.0f)
             l.alpha = (float)(1.0 / sqrt((double)(C / H))); /* the scale of the full head */
     }
+    if (ol->kind == NM_LAYER_RESHAPE)
+        l.out_c = nr; /* only reshapes that keep C are in groups */
     if (ol->kind == NM_LAYER_SOFTMAX && ol->heads > 1)
         l.heads = ol->heads * nr / ol->out_c;
     if (bad) {

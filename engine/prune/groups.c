@@ -6,7 +6,8 @@
  * of an input onto channel c' of its output unites the two elements:
  * dwconv, BN, LayerNorm, ReLU/NMReLU (position axis), pools, GAP, GELU and
  * the other elementwise activations, pad without channel padding,
- * position slices and resize: c' = c; flatten: feature f of the output
+ * position slices, resize, a reshape that keeps C (it only regroups a
+ * channel's H*W values) and a transpose that keeps C first: c' = c; flatten: feature f of the output
  * reads channel f / (H*W); channel slices: c' = c - start; concat along C:
  * c' = offset + c (along H or W: c' = c for every input); elementwise
  * add/sub/mul of two producers of one channel count (a squeeze-excitation
@@ -20,7 +21,8 @@
  * input's elements (its input channels).
  *
  * What cannot be mapped pins the whole set: the model input, graph
- * outputs, grouped convs, transposed convs, reshape, transpose, shuffle,
+ * outputs, grouped convs, transposed convs, other reshapes and
+ * transposes, shuffle,
  * softmax outside heads mode, an op with a per-channel constant, a
  * broadcast along channels, division by a producer (a removed divisor
  * would give inf), anything else. A pinned group is listed but never
@@ -328,7 +330,19 @@ static void layer_rule(uf *u, int i, int heads_mode)
         attention(u, l, i, heads_mode);
         return;
     case NM_LAYER_RESHAPE:
+        /* the channel axis is outermost: a reshape that keeps C only
+         * regroups each channel's H*W values (a conv map to tokens) */
+        if (same && l->out_c == l->in_c && l->out_h * l->out_w == l->in_h * l->in_w)
+            unite_range(u, x, 0, i, 0, u->size[i]);
+        else
+            pin_all(u, l, i, P_RESHAPE);
+        return;
     case NM_LAYER_TRANSPOSE:
+        if (same && l->perm[0] == 0)
+            unite_range(u, x, 0, i, 0, u->size[i]);
+        else
+            pin_all(u, l, i, P_RESHAPE);
+        return;
     case NM_LAYER_SHUFFLE:
         pin_all(u, l, i, P_RESHAPE);
         return;

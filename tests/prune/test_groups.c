@@ -256,6 +256,55 @@ Test(groups, flatten_blocks)
     nm_model_free(m);
 }
 
+Test(groups, reshape_keeping_channels)
+{
+    /* a conv map turned into tokens: (4, 4, 4) -> (4, 16, 1) keeps C */
+    nm_model *m = nm_model_new("tok", 2, 4, 4);
+    nm_add_conv(m, "a", NM_INPUT, 4, 3, 3, 1, 1, 1, 1);
+    nm_layer l;
+    memset(&l, 0, sizeof l);
+    snprintf(l.name, sizeof l.name, "tokens");
+    l.kind = NM_LAYER_RESHAPE, l.n_inputs = 1, l.inputs[0] = 0;
+    l.out_c = 4, l.out_h = 16, l.out_w = 1;
+    cr_assert(nm_model_append(m, &l) >= 0, "%s", nm_errmsg());
+    nm_add_linear(m, "tok", NM_PREV, 5, 1);
+    nm_add_gelu(m, "g", NM_PREV);
+    nm_add_gap(m, "gap", NM_PREV);
+    nm_add_flatten(m, "flat", NM_PREV);
+    cr_assert(nm_add_linear(m, "fc", NM_PREV, 2, 1) >= 0, "%s", nm_errmsg());
+    nm_model_init_weights(m, 31);
+    random_biases(m, 32);
+    nm_group_opts o;
+    nm_group_opts_init(&o);
+    o.scope.include_first = 1;
+    nm_group_set *s = nm_prune_groups(m, &o);
+    cr_assert_not_null(s, "%s", nm_errmsg());
+    expect_members(m, s, "a", 2, "a:out:2 tok:in:2");
+    cr_assert_eq(nm_group_remove(m, s, group_of(m, s, "a", 2)), NM_OK);
+    nm_model *sh = shrunk(m);
+    cr_assert_eq(L(sh, "a")->out_c, 3);
+    cr_assert_eq(L(sh, "tokens")->out_c, 3);
+    cr_assert_eq(L(sh, "tok")->in_c, 3);
+    same_forward(m, sh, 2);
+    nm_model_free(sh);
+    nm_group_set_free(s);
+    nm_model_free(m);
+
+    /* a reshape that mixes channels pins */
+    m = nm_model_new("mix", 2, 4, 4);
+    nm_add_conv(m, "a", NM_INPUT, 4, 3, 3, 1, 1, 1, 1);
+    l.out_c = 8, l.out_h = 8, l.out_w = 1;
+    cr_assert(nm_model_append(m, &l) >= 0, "%s", nm_errmsg());
+    cr_assert(nm_add_linear(m, "tok", NM_PREV, 5, 1) >= 0, "%s", nm_errmsg());
+    nm_add_gap(m, "gap", NM_PREV);
+    s = nm_prune_groups(m, &o);
+    cr_assert_not_null(s, "%s", nm_errmsg());
+    int g = group_of(m, s, "a", 0);
+    cr_assert_str_eq(s->groups[g].why, "reshape/transpose/shuffle");
+    nm_group_set_free(s);
+    nm_model_free(m);
+}
+
 /* in (8 features x 5 tokens) -> pre (8) -> qkv (24) -> q, k, v (8 each, 2
  * heads of 4) -> scores -> softmax -> context -> out (8) -> add with pre
  * -> fc (3). */
