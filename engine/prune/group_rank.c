@@ -63,14 +63,29 @@ int nm_groups_remove_lowest(nm_model *m, nm_group_set *s, const nm_group_rank *r
     if (!sc)
         return nm_seterr("out of memory");
     int ns = 0;
-    for (int g = 0; g < s->n_groups; g++)
-        if (nm_group_candidate(m, s, g, r->need_bn) && (lead < 0 || nm_group_lead(m, s, g) == lead))
+    for (int g = 0; g < s->n_groups; g++) {
+        if (!nm_group_candidate(m, s, g, r->need_bn))
+            continue;
+        int has = lead < 0;
+        for (int k = 0; !has && k < s->groups[g].count; k++) {
+            const nm_group_member *mb = &s->members[s->groups[g].first + k];
+            has = mb->layer == lead && mb->axis == NM_GM_OUT;
+        }
+        if (has)
             sc[ns++] = (gscore){nm_group_score(m, s, g, r->reduction, r->fn, r->ud), g};
+    }
     qsort(sc, (size_t)ns, sizeof *sc, gscore_cmp);
     int rc = NM_OK;
     for (int j = 0; j < ns && want > 0 && rc == NM_OK; j++) {
         int g = sc[j].g;
-        int rows = lead < 0 ? s->groups[g].rows : 1;
+        int rows = s->groups[g].rows;
+        if (lead >= 0) { /* per layer: count that layer's rows only */
+            rows = 0;
+            for (int k = 0; k < s->groups[g].count; k++) {
+                const nm_group_member *mb = &s->members[s->groups[g].first + k];
+                rows += mb->layer == lead && mb->axis == NM_GM_OUT;
+            }
+        }
         /* a group larger than what is left is skipped for a smaller one:
          * the target is never overshot */
         if (rows > want || !nm_group_can_remove(m, s, g, r->min_density, r->max_sparsity))

@@ -281,7 +281,9 @@ void nm_filter_opts_init(nm_filter_opts *o, double ratio);
  * larger than what is left being skipped for a smaller one, and one whose
  * removal would pass a cap (nm_group_can_remove: nm_filter_min_kept per
  * conv/linear, one channel per tensor) skipped for the next-ranked. Per
- * layer: round(ratio * C_out) of the groups each eligible layer leads.
+ * layer, in layer order: each eligible layer loses rows until
+ * round(ratio * C_out) of its rows are gone (those removed with groups
+ * taken for earlier layers count), taking the groups that hold its rows.
  * What the caps make impossible is left in *o->unmet (not an error); a cap
  * that forbids any removal (max_sparsity 0, min_density 1) with a target,
  * heads without attention or with too many heads, are errors before

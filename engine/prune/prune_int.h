@@ -171,9 +171,9 @@ int nm_group_candidate(const nm_model *m, const nm_group_set *s, int g, int need
  * removed ones (filters already gone), head groups left out. */
 void nm_group_rows_total(const nm_model *m, const nm_group_set *s, int need_bn, int64_t *F,
                          int64_t *removed);
-/* Removes the lowest-scoring candidate groups (lead >= 0: only those led by
- * that layer, each counting 1) while they fit in `want` rows and their caps
- * allow; *removed receives the rows removed. */
+/* Removes the lowest-scoring candidate groups (lead >= 0: only those with
+ * rows of that layer, counting its rows only) while they fit in `want`
+ * rows and their caps allow; *removed receives the rows removed. */
 int nm_groups_remove_lowest(nm_model *m, nm_group_set *s, const nm_group_rank *r, int lead,
                             int64_t want, int64_t *removed);
 /* Error naming the option or layer unless `heads` whole heads can go from
