@@ -7,8 +7,9 @@
  * dwconv, BN, LayerNorm, ReLU/NMReLU (position axis), pools, GAP, GELU and
  * the other elementwise activations, pad without channel padding,
  * position slices, resize, a reshape that keeps C (it only regroups a
- * channel's H*W values) and a transpose that keeps C first: c' = c; flatten: feature f of the output
- * reads channel f / (H*W); channel slices: c' = c - start; concat along C:
+ * channel's H*W values) and a transpose that keeps C first: c' = c;
+ * flatten: feature f of the output reads channel f / (H*W); channel
+ * slices: c' = c - start; concat along C:
  * c' = offset + c (along H or W: c' = c for every input); elementwise
  * add/sub/mul of two producers of one channel count (a squeeze-excitation
  * gate [C,1,1] included): both inputs and the output; the ViT embedding
@@ -22,8 +23,8 @@
  *
  * What cannot be mapped pins the whole set: the model input, graph
  * outputs, grouped convs, transposed convs, other reshapes and
- * transposes, shuffle,
- * softmax outside heads mode, an op with a per-channel constant, a
+ * transposes, shuffle, softmax outside heads mode, an op with a
+ * per-channel constant, a
  * broadcast along channels, division by a producer (a removed divisor
  * would give inf), anything else. A pinned group is listed but never
  * removed, so pruning stays exact where it cannot be handled.
@@ -33,13 +34,13 @@
  * linear with a row in it is in the scope, except that the first conv
  * (skipped by default) follows a residual stream it feeds: with allow_add
  * the stream's width is one decision (ViT's patch conv and the embedding
- * width; ResNet's stem and stage-1 stream). Removing a group clears every member:
- * producer rows (filters, mask row, bias, the BN that follows), dwconv
- * channels, BN/LayerNorm gamma and beta, the embedding's class token and
- * position column, and every consumer's input channel (in_chans and mask
- * columns). With a LayerNorm in the stream the masked model still
- * normalises over the zero channels, so only the shrunk model is
- * LayerNorm-exact (docs/lua-api.md says so). */
+ * width; ResNet's stem and stage-1 stream). Removing a group clears
+ * every member: producer rows (filters, mask row, bias, the BN that
+ * follows), dwconv channels, BN/LayerNorm gamma and beta, the embedding's
+ * class token and position column, and every consumer's input channel
+ * (in_chans and mask columns). With a LayerNorm in the stream the masked
+ * model still normalises over the zero channels, so model:shrink() leaves
+ * such groups in place (shrink.c) rather than change the result. */
 #include "prune_int.h"
 
 #include <math.h>
