@@ -400,6 +400,57 @@ Test(groups, nffs_counts_rows_of_multi_row_groups)
     }
 }
 
+/* s (2) -> i (3) -> relu -> p (2) -> add (p + s) -> h (3): the stream
+ * groups hold rows of s and p, the inner groups one row of i. */
+static nm_model *reduction_net(void)
+{
+    nm_model *m = nm_model_new("red", 1, 2, 2);
+    int sx = nm_add_conv(m, "s", NM_INPUT, 2, 1, 1, 1, 0, 1, 0);
+    nm_add_conv(m, "i", sx, 3, 1, 1, 1, 0, 1, 0);
+    nm_add_relu(m, "r", NM_PREV, 0);
+    int px = nm_add_conv(m, "p", NM_PREV, 2, 1, 1, 1, 0, 1, 0);
+    nm_add_add(m, "add", px, sx);
+    cr_assert(nm_add_conv(m, "h", NM_PREV, 3, 1, 1, 1, 0, 1, 0) >= 0, "%s", nm_errmsg());
+    nm_model_init_weights(m, 40);
+    /* mean |w| per row: stream 0 = (0.5 + 1.5) / 2 = 1.0 (sum 2.0, max
+     * 1.5), stream 1 = 3 and 3; inner 0 = 1.2, inner 1 = 1.4, inner 2 = 5 */
+    float *ws = nm_f32(L(m, "s")->weight), *wp = nm_f32(L(m, "p")->weight);
+    float *wi = nm_f32(L(m, "i")->weight);
+    ws[0] = 0.5f, ws[1] = 3.0f;
+    for (int j = 0; j < 3; j++)
+        wp[j] = 1.5f, wp[3 + j] = 3.0f;
+    wi[0] = wi[1] = 1.2f, wi[2] = wi[3] = -1.4f, wi[4] = wi[5] = 5.0f;
+    return m;
+}
+
+Test(groups, reduction_mean_sum_max)
+{
+    const nm_group_reduction reds[3] = {NM_GRED_MEAN, NM_GRED_SUM, NM_GRED_MAX};
+    /* 7 candidate rows (two 2-row streams, three inner rows); 2 go: the
+     * mean takes stream 0 (1.0), sum (2.0) and max (1.5) inner 0 and 1 */
+    const int stream0_gone[3] = {1, 0, 0};
+    for (int k = 0; k < 3; k++) {
+        nm_model *m = reduction_net();
+        nm_filter_opts o;
+        nm_filter_opts_init(&o, 2.0 / 7.0);
+        o.allow_add = 1;
+        o.reduction = reds[k];
+        cr_assert_eq(nm_prune_filters(m, &o), NM_OK, "%s", nm_errmsg());
+        const uint8_t *fs = L(m, "s")->filters ? nm_u8(L(m, "s")->filters) : NULL;
+        const uint8_t *fi = L(m, "i")->filters ? nm_u8(L(m, "i")->filters) : NULL;
+        int s0 = fs && !fs[0], i0 = fi && !fi[0], i1 = fi && !fi[1];
+        cr_assert_eq(s0, stream0_gone[k], "%s: stream 0", nm_group_reduction_name(reds[k]));
+        cr_assert_eq(i0 + i1, stream0_gone[k] ? 0 : 2, "%s: inner rows",
+                     nm_group_reduction_name(reds[k]));
+        if (s0)
+            cr_assert(!nm_u8(L(m, "p")->filters)[0], "p follows s on the stream");
+        nm_model *sh = shrunk(m);
+        same_forward(m, sh, 2);
+        nm_model_free(sh);
+        nm_model_free(m);
+    }
+}
+
 /* Copies of every parameter slot of every layer, to check "unchanged". */
 static int same_model(const nm_model *a, const nm_model *b)
 {
