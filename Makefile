@@ -107,6 +107,7 @@ test-peers: build peer-deps
 	/usr/bin/python3 tests/peers/torch_onnx_export.py $(PEERDIR)
 	/usr/bin/python3 tests/peers/torch_masks_peer.py ./$(BUILD)/app/nmlab $(PEERDIR)/masks
 	./$(BUILD)/app/nmlab run tests/peers/check_onnx.lua $(PEERDIR)
+	./$(BUILD)/app/nmlab run tests/peers/check_groups.lua $(PEERDIR)
 
 # PyTorch training and running fmnist_cnn; then the forward of resnet18 and
 # mobilenet_v2 (ONNX files for nmlab), batch 1 and 32, 2 threads, the two

@@ -19,6 +19,9 @@
 #include "shrink.h"
 
 #include "nmio.h"
+#include "prune_int.h"
+
+#include <math.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -394,7 +397,342 @@ done:
     return rc;
 }
 
+/* ---- the group pre-pass -------------------------------------------------
+ *
+ * Channel groups (engine/prune/groups.c) reach where the chain analysis
+ * below does not: concat offsets, squeeze-excitation products, channel
+ * slices and the attention matmuls. A group is cut out of the model here
+ * when its filters are all removed, every consumer's input channel of it
+ * is cleared (so no weight reads it), it is not pinned, it has no
+ * LayerNorm entry (a LayerNorm would normalise over fewer channels), and,
+ * for a q.k^T matmul on head dimensions, the removed dimension is exactly
+ * 0 on Q or K (so the scores lose a zero term). Everything else inside a
+ * group only feeds other members, so its values do not matter. Groups
+ * are taken in both attention modes (head dimensions and whole heads). */
+
+/* 1 if feature c of node src (a layer, or NM_INPUT) is exactly 0 in
+ * nm_forward: a removed filter, followed through slices and layers that
+ * keep 0 at 0. */
+static int known_zero(const nm_model *m, int src, int c, int depth)
+{
+    if (src < 0 || depth > 64)
+        return 0;
+    const nm_layer *l = &m->layers[src];
+    if (nm_layer_prunable(l))
+        return l->filters && c < l->out_c && !nm_u8(l->filters)[c];
+    if (l->n_inputs < 1)
+        return 0;
+    int x = l->inputs[0];
+    switch (l->kind) {
+    case NM_LAYER_BN:
+        if (nm_f32(l->gamma)[c] == 0.0f && nm_f32(l->beta)[c] == 0.0f)
+            return 1;
+        return x >= 0 && nm_layer_prunable(&m->layers[x]) && m->layers[x].filters &&
+               !nm_u8(m->layers[x].filters)[c];
+    case NM_LAYER_SLICE:
+        return known_zero(m, x, l->slice_axis == NM_AXIS_CHANNEL ? c + l->slice_start : c, depth + 1);
+    case NM_LAYER_FLATTEN:
+        return known_zero(m, x, c / (l->in_h * l->in_w > 0 ? l->in_h * l->in_w : 1), depth + 1);
+    case NM_LAYER_RELU:
+    case NM_LAYER_NMRELU:
+    case NM_LAYER_MAXPOOL:
+    case NM_LAYER_AVGPOOL:
+    case NM_LAYER_GAP:
+    case NM_LAYER_GELU:
+    case NM_LAYER_HARDSWISH:
+    case NM_LAYER_TANH:
+        return known_zero(m, x, c, depth + 1);
+    default:
+        return 0;
+    }
+}
+
+static int has_qk(const nm_model *m)
+{
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i].kind == NM_LAYER_MATMUL && m->layers[i].groups == 1)
+            return 1;
+    return 0;
+}
+
+/* Clears keep[v][c] for the features of every group that may be cut. */
+static int group_cuts(const nm_model *m, uint8_t **keep, int *changed)
+{
+    int n = m->n_layers;
+    for (int mode = 0; mode < 2; mode++) {
+        if (mode == 1 && !has_qk(m))
+            break;
+        nm_group_opts o;
+        nm_group_opts_init(&o);
+        o.allow_add = 1;
+        o.heads = mode;
+        o.scope.include_first = o.scope.include_last = 1;
+        int *eg = NULL;
+        int64_t *base = NULL;
+        nm_group_set *s = nm_prune_groups_map(m, &o, &eg, &base);
+        if (!s)
+            return NM_ERR;
+        uint8_t *cut = malloc((size_t)(s->n_groups ? s->n_groups : 1));
+        if (!cut) {
+            nm_group_set_free(s), free(eg), free(base);
+            return nm_seterr("out of memory");
+        }
+        for (int g = 0; g < s->n_groups; g++) {
+            const nm_channel_group *G = &s->groups[g];
+            int ok = G->removed && !G->pinned && !G->layernorm;
+            for (int k = 0; ok && k < G->count; k++) {
+                const nm_group_member *mb = &s->members[G->first + k];
+                const nm_layer *l = &m->layers[mb->layer];
+                if (mb->axis == NM_GM_IN && (!l->in_chans || nm_u8(l->in_chans)[mb->index]))
+                    ok = 0;
+            }
+            cut[g] = (uint8_t)ok;
+        }
+        /* q.k^T on head dimensions: the dimension must be 0 on one side */
+        for (int i = 0; mode == 0 && i < n; i++) {
+            const nm_layer *l = &m->layers[i];
+            if (l->kind != NM_LAYER_MATMUL || l->groups != 1 || l->n_inputs != 2)
+                continue;
+            int a = l->inputs[0], b = l->inputs[1];
+            int qa = a < 0 ? n : a;
+            for (int c = 0; c < l->in_c; c++) {
+                int g = eg[base[qa] + c];
+                if (g >= 0 && cut[g] && !known_zero(m, a, c, 0) && !known_zero(m, b, c, 0))
+                    cut[g] = 0;
+            }
+        }
+        for (int v = 0; v <= n; v++) {
+            int sz = v < n ? m->layers[v].out_c : m->in_c;
+            for (int c = 0; c < sz; c++) {
+                int g = eg[base[v] + c];
+                if (g >= 0 && cut[g]) {
+                    keep[v][c] = 0;
+                    *changed = 1;
+                }
+            }
+        }
+        free(cut), free(eg), free(base);
+        nm_group_set_free(s);
+    }
+    return NM_OK;
+}
+
+/* Indices of the kept features of a keep vector of length n. */
+static int *keep_idx(const uint8_t *k, int n, int *count)
+{
+    int *o = malloc((size_t)(n > 0 ? n : 1) * sizeof *o), c = 0;
+    if (!o)
+        return NULL;
+    for (int i = 0; i < n; i++)
+        if (k[i])
+            o[c++] = i;
+    *count = c;
+    return o;
+}
+
+/* Kept heads of a tensor of C channels in H heads; each kept head must
+ * keep the same number of channels. -1 if not. */
+static int kept_heads(const uint8_t *k, int C, int H)
+{
+    if (H < 1 || C % H)
+        return -1;
+    int d = C / H, heads = 0, per = -1;
+    for (int h = 0; h < H; h++) {
+        int n = 0;
+        for (int e = 0; e < d; e++)
+            n += k[h * d + e];
+        if (!n)
+            continue;
+        if (per >= 0 && n != per)
+            return -1;
+        per = n;
+        heads++;
+    }
+    return heads;
+}
+
+/* Layer i of the cut model. */
+static int cut_layer(const nm_model *m, uint8_t **keep, nm_model *out, int i)
+{
+    const nm_layer *ol = &m->layers[i];
+    nm_layer l = *ol;
+    nm_tensor **slots[NM_LAYER_SLOTS];
+    nm_layer_slots(&l, slots);
+    for (int k = 0; k < NM_LAYER_SLOTS; k++)
+        *slots[k] = NULL;
+    int n = m->n_layers, x = ol->n_inputs > 0 ? (ol->inputs[0] < 0 ? n : ol->inputs[0]) : -1;
+    int xin = x < 0 ? ol->in_c : x < n ? m->layers[x].out_c : m->in_c;
+    int nr = 0, nin = 0, *rows = keep_idx(keep[i], ol->out_c, &nr), *ins = NULL;
+    int rc = NM_ERR;
+    if (!rows)
+        goto done;
+    if (x >= 0)
+        ins = keep_idx(keep[x], xin, &nin);
+    else if ((ins = malloc((size_t)(xin > 0 ? xin : 1) * sizeof *ins)))
+        for (nin = 0; nin < xin; nin++)
+            ins[nin] = nin;
+    if (!ins)
+        goto done;
+    if (nr == 0) {
+        nm_seterr("layer '%s' would keep no channel", ol->name);
+        goto done;
+    }
+    int bad = 0, cloned = 0;
+    if (ol->kind == NM_LAYER_LINEAR || (ol->kind == NM_LAYER_CONV && ol->groups <= 1)) {
+        l.weight = pick(ol->weight, rows, nr, ins, nin);
+        bad |= ol->mask && !(l.mask = pick(ol->mask, rows, nr, ins, nin));
+        bad |= ol->in_chans && !(l.in_chans = pick(ol->in_chans, ins, nin, NULL, 0));
+        l.out_c = nr;
+    } else if (ol->kind == NM_LAYER_DWCONV) {
+        int one = 0;
+        l.weight = pick(ol->weight, rows, nr, &one, 1);
+        bad |= ol->mask && !(l.mask = pick(ol->mask, rows, nr, &one, 1));
+        bad |= ol->in_chans && !(l.in_chans = pick(ol->in_chans, ins, nin, NULL, 0));
+        l.out_c = l.groups = nr;
+    } else if (ol->kind == NM_LAYER_EMBED && ol->weight && ol->weight->ndim == 2) {
+        int P = (int)ol->weight->shape[0], *all = malloc((size_t)P * sizeof *all);
+        if (!all)
+            goto done;
+        for (int p = 0; p < P; p++)
+            all[p] = p;
+        l.weight = pick(ol->weight, all, P, rows, nr);
+        free(all);
+    } else {
+        /* weightless or per-channel vectors (BN, LayerNorm): the vectors
+         * below; anything else is cloned */
+        if (nr != ol->out_c && (ol->konst || ol->kind == NM_LAYER_CONV || ol->kind == NM_LAYER_CONVT)) {
+            nm_seterr("layer '%s' cannot be cut", ol->name);
+            goto done;
+        }
+        if (nr == ol->out_c && ol->kind != NM_LAYER_BN && ol->kind != NM_LAYER_LAYERNORM) {
+            nm_tensor **src[NM_LAYER_SLOTS];
+            nm_layer_slots((nm_layer *)ol, src);
+            for (int k = 0; k < NM_LAYER_SLOTS; k++)
+                bad |= *src[k] && !(*slots[k] = nm_tensor_clone(*src[k]));
+            cloned = 1;
+        }
+    }
+    if (ol->weight && !l.weight)
+        bad = 1;
+    if (!cloned && (nm_layer_prunable(ol) || ol->kind == NM_LAYER_EMBED))
+        bad |= ol->bias && !(l.bias = pick(ol->bias, rows, nr, NULL, 0));
+    if (!cloned && nm_layer_prunable(ol))
+        bad |= ol->filters && !(l.filters = pick(ol->filters, rows, nr, NULL, 0));
+    if (ol->kind == NM_LAYER_BN || ol->kind == NM_LAYER_LAYERNORM) {
+        nm_tensor **dst[4] = {&l.gamma, &l.beta, &l.mean, &l.var};
+        nm_tensor *src[4] = {ol->gamma, ol->beta, ol->mean, ol->var};
+        for (int k = 0; k < 4; k++)
+            bad |= src[k] && !(*dst[k] = pick(src[k], rows, nr, NULL, 0));
+    }
+    if (ol->kind == NM_LAYER_SLICE && ol->slice_axis == NM_AXIS_CHANNEL) {
+        int start = 0, cnt = 0;
+        for (int c = 0; c < ol->slice_start; c++)
+            start += keep[x][c];
+        for (int c = ol->slice_start; c < ol->slice_start + ol->out_c; c++)
+            cnt += keep[x][c];
+        l.slice_start = start;
+        l.out_c = cnt;
+    } else if (ol->kind == NM_LAYER_SLICE) {
+        l.out_c = nr;
+    }
+    if (ol->kind == NM_LAYER_MATMUL) {
+        int qk = ol->groups == 1, v = qk ? x : (ol->inputs[1] < 0 ? n : ol->inputs[1]);
+        int C = v < n ? m->layers[v].out_c : m->in_c;
+        int H = ol->heads > 0 ? ol->heads : 1;
+        int hk = kept_heads(keep[v], C, H);
+        if (hk < 1) {
+            nm_seterr("layer '%s': heads keep different widths", ol->name);
+            goto done;
+        }
+        l.heads = hk;
+        if (qk && ol->alpha == 0.0f)
+            l.alpha = (float)(1.0 / sqrt((double)(C / H))); /* the scale of the full head */
+    }
+    if (ol->kind == NM_LAYER_RESHAPE)
+        l.out_c = nr; /* only reshapes that keep C are in groups */
+    if (ol->kind == NM_LAYER_SOFTMAX && ol->heads > 1)
+        l.heads = ol->heads * nr / ol->out_c;
+    if (bad) {
+        drop_params(&l);
+        nm_seterr("out of memory");
+        goto done;
+    }
+    if (nm_model_append(out, &l) < 0) {
+        drop_params(&l);
+        nm_preperr("shrink");
+        goto done;
+    }
+    if (out->layers[i].out_c != nr) {
+        nm_seterr("shrink: layer '%s' has %d channels, expected %d", ol->name,
+                  out->layers[i].out_c, nr);
+        goto done;
+    }
+    rc = NM_OK;
+done:
+    free(rows);
+    free(ins);
+    return rc;
+}
+
+/* The model with the cuttable groups gone, or NULL with *changed = 0 when
+ * there is none (or NULL with a message on failure). */
+static nm_model *cut_groups(const nm_model *m, int *changed)
+{
+    int n = m->n_layers;
+    *changed = 0;
+    uint8_t **keep = calloc((size_t)n + 1, sizeof *keep);
+    nm_model *out = NULL;
+    int ok = keep != NULL;
+    for (int v = 0; ok && v <= n; v++) {
+        int sz = v < n ? m->layers[v].out_c : m->in_c;
+        ok = (keep[v] = malloc((size_t)(sz > 0 ? sz : 1))) != NULL;
+        if (ok)
+            memset(keep[v], 1, (size_t)(sz > 0 ? sz : 1));
+    }
+    if (!ok) {
+        nm_seterr("out of memory");
+        goto done;
+    }
+    if (group_cuts(m, keep, changed) || !*changed)
+        goto done;
+    if (!(out = nm_model_new(m->name, m->in_c, m->in_h, m->in_w)))
+        goto done;
+    out->seed = m->seed;
+    for (int i = 0; i < n; i++)
+        if (cut_layer(m, keep, out, i)) {
+            nm_model_free(out);
+            out = NULL;
+            goto done;
+        }
+    out->n_outputs = m->n_outputs;
+    memcpy(out->outputs, m->outputs, sizeof out->outputs);
+    memcpy(out->out_rank, m->out_rank, sizeof out->out_rank);
+done:
+    for (int v = 0; keep && v <= n; v++)
+        free(keep[v]);
+    free(keep);
+    return out;
+}
+
+static nm_model *shrink_chains(const nm_model *m);
+
 nm_model *nm_model_shrink(const nm_model *m)
+{
+    if (m->n_layers < 1) {
+        nm_seterr("shrink: the model has no layers");
+        return NULL;
+    }
+    int changed = 0;
+    nm_model *cut = cut_groups(m, &changed);
+    if (!cut && changed)
+        return NULL;
+    nm_model *out = shrink_chains(cut ? cut : m);
+    nm_model_free(cut);
+    return out;
+}
+
+/* The chain analysis (see the top of the file). */
+static nm_model *shrink_chains(const nm_model *m)
 {
     int n = m->n_layers;
     if (n < 1) {
@@ -428,6 +766,9 @@ nm_model *nm_model_shrink(const nm_model *m)
             out = NULL;
             goto done;
         }
+    out->n_outputs = m->n_outputs;
+    memcpy(out->outputs, m->outputs, sizeof out->outputs);
+    memcpy(out->out_rank, m->out_rank, sizeof out->out_rank);
 done:
     if (s.zero)
         for (int i = 0; i < n; i++)

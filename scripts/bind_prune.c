@@ -441,7 +441,7 @@ static int l_filters(lua_State *L)
 {
     static const char *const keys[] = {"ratio", "score", "global", "allow_add", "max_sparsity",
                                        "min_density", "layers", "include_first",
-                                       "include_last", NULL};
+                                       "include_last", "group_reduction", "heads", NULL};
     static const char *const scores[] = {"l1", "bn", NULL};
     nmp_target t;
     nmp_check_call(L, "ml", keys, 1, &t);
@@ -453,6 +453,10 @@ static int l_filters(lua_State *L)
     o.allow_add = nmlua_opt_bool(L, 2, "allow_add", 0, NMLUA_STRICT);
     o.max_sparsity = nmlua_opt_num(L, 2, "max_sparsity", 1, 0, 1, NMLUA_STRICT);
     o.min_density = nmlua_opt_num(L, 2, "min_density", 0, 0, 1, NMLUA_STRICT);
+    o.reduction = (nm_group_reduction)nmlua_opt_enum(L, 2, "group_reduction", 0, nmp_reductions);
+    o.heads = nmlua_opt_int(L, 2, "heads", 0, 0, 1 << 20);
+    if (nm_groups_check_heads_msg(t.m, o.heads))
+        nmlua_field_error(L, 2, "heads", nm_errmsg());
     int64_t unmet = 0;
     o.unmet = &unmet;
     if (t.layer >= 0) {

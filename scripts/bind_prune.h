@@ -2,7 +2,8 @@
  * targets (model, layer or tensor) and memory accounting of new masks.
  *   bind_prune.c        nm.prune.nm/filters/nffs/global/magnitude/reset,
  *                       nm.check_nm, model:apply_masks
- *   bind_prune_joint.c  nm.prune.jointnf (Lua callbacks inside the engine)
+ *   bind_prune_joint.c  nm.prune.jointnf (Lua callbacks inside the engine),
+ *                       nm.prune.groups
  *   bind_prune_act.c    nm.nmrelu, nm.nmrelu_backward, nm.act_density,
  *                       nm.cost_measured, model:stats() effective MACs
  *   bind_prune_store.c  nm.compress, nm.decompress, nm.storage
@@ -62,6 +63,9 @@ void nmp_push_row(lua_State *L, const nm_prune_layer_info *e);
 void nmp_push_report(lua_State *L, const nm_prune_report *r);
 /* Sets filters_unmet (and, when > 0, a message) on the table on top. */
 void nmp_set_unmet(lua_State *L, int64_t unmet);
+
+/* Names of nm_group_reduction ("mean", "sum", "max"), NULL-terminated. */
+extern const char *const nmp_reductions[];
 
 /* Registration of the other files' functions in nm (at nm) and nm.prune
  * (at prune), and model methods (at methods); absolute indices. */

@@ -1,4 +1,5 @@
-/* bind_prune_joint.c - nm.prune.jointnf: JointNF with Lua callbacks.
+/* bind_prune_joint.c - nm.prune.jointnf: JointNF with Lua callbacks; and
+ * nm.prune.groups: the channel dependency groups it removes.
  *
  * The engine calls C callbacks; each runs its Lua function under
  * lua_pcall, so a Lua error never unwinds through the engine. A failure is
@@ -133,7 +134,7 @@ static int l_jointnf(lua_State *L)
     static const char *const keys[] = {"n", "m", "filters", "rounds", "group", "allow_add",
                                        "max_sparsity", "min_density", "finetune", "on_round",
                                        "progress", "layers", "include_first", "include_last",
-                                       NULL};
+                                       "group_reduction", "heads", NULL};
     nmp_target t;
     nmp_check_target(L, 1, "m", &t);
     luaL_checktype(L, 2, LUA_TTABLE);
@@ -148,6 +149,10 @@ static int l_jointnf(lua_State *L)
     o.allow_add = nmlua_opt_bool(L, 2, "allow_add", 0, NMLUA_STRICT);
     o.max_sparsity = nmlua_opt_num(L, 2, "max_sparsity", 1, 0, 1, NMLUA_STRICT);
     o.min_density = nmlua_opt_num(L, 2, "min_density", 0, 0, 1, NMLUA_STRICT);
+    o.reduction = (nm_group_reduction)nmlua_opt_enum(L, 2, "group_reduction", 0, nmp_reductions);
+    o.heads = nmlua_opt_int(L, 2, "heads", 0, 0, 1 << 20);
+    if (nm_groups_check_heads_msg(t.m, o.heads))
+        nmlua_field_error(L, 2, "heads", nm_errmsg());
     int64_t unmet = 0;
     o.unmet = &unmet;
     joint_ctx c = {.L = L, .model = 1, .m = t.m};
@@ -191,10 +196,78 @@ static int l_jointnf(lua_State *L)
     return 1;
 }
 
+const char *const nmp_reductions[] = {"mean", "sum", "max", NULL};
+
+/* nm.prune.groups(model [, {allow_add=, heads=, include_first=,
+ * include_last=, layers=}]) -> list of groups, each {rows=, prunable=,
+ * why=, residual=, attention=, head=, removed=, members = {{layer=,
+ * axis='out'|'in'|'norm'|'embed', index=} ...}} (indices 1-based). */
+static int l_groups(lua_State *L)
+{
+    static const char *const keys[] = {"allow_add", "heads", "layers", "include_first",
+                                       "include_last", NULL};
+    nmp_target t;
+    nmp_check_target(L, 1, "m", &t);
+    lua_settop(L, 2);
+    if (!lua_isnil(L, 2))
+        luaL_checktype(L, 2, LUA_TTABLE);
+    nmp_check_keys(L, 2, keys);
+    nm_group_opts o;
+    nm_group_opts_init(&o);
+    o.allow_add = nmlua_opt_bool(L, 2, "allow_add", 0, NMLUA_STRICT);
+    o.heads = nmlua_opt_int(L, 2, "heads", 0, 0, 1 << 20);
+    if (nm_groups_check_heads_msg(t.m, o.heads))
+        nmlua_field_error(L, 2, "heads", nm_errmsg());
+    nmp_read_scope(L, 2, t.m, &o.scope); /* leaves one slot */
+    nm_group_set *s = nm_prune_groups(t.m, &o);
+    if (!s)
+        return luaL_error(L, "nm.prune.groups: %s", nm_errmsg());
+    luaL_checkstack(L, 8, "nm.prune.groups");
+    lua_createtable(L, s->n_groups, 0);
+    for (int g = 0; g < s->n_groups; g++) {
+        const nm_channel_group *G = &s->groups[g];
+        lua_createtable(L, 0, 8);
+        lua_pushinteger(L, G->rows);
+        lua_setfield(L, -2, "rows");
+        lua_pushboolean(L, G->prunable);
+        lua_setfield(L, -2, "prunable");
+        lua_pushstring(L, G->why);
+        lua_setfield(L, -2, "why");
+        lua_pushboolean(L, G->residual);
+        lua_setfield(L, -2, "residual");
+        lua_pushboolean(L, G->attention);
+        lua_setfield(L, -2, "attention");
+        lua_pushboolean(L, G->removed);
+        lua_setfield(L, -2, "removed");
+        if (G->head >= 0) {
+            lua_pushinteger(L, G->head + 1);
+            lua_setfield(L, -2, "head");
+        }
+        lua_createtable(L, G->count, 0);
+        for (int k = 0; k < G->count; k++) {
+            const nm_group_member *mb = &s->members[G->first + k];
+            lua_createtable(L, 0, 3);
+            lua_pushstring(L, t.m->layers[mb->layer].name);
+            lua_setfield(L, -2, "layer");
+            lua_pushstring(L, nm_gm_axis_name(mb->axis));
+            lua_setfield(L, -2, "axis");
+            lua_pushinteger(L, mb->index + 1);
+            lua_setfield(L, -2, "index");
+            lua_rawseti(L, -2, k + 1);
+        }
+        lua_setfield(L, -2, "members");
+        lua_rawseti(L, -2, g + 1);
+    }
+    nm_group_set_free(s);
+    return 1;
+}
+
 void nmp_open_joint(lua_State *L, int nm, int prune, int methods)
 {
     (void)nm;
     (void)methods;
     lua_pushcfunction(L, l_jointnf);
     lua_setfield(L, prune, "jointnf");
+    lua_pushcfunction(L, l_groups);
+    lua_setfield(L, prune, "groups");
 }

@@ -15,7 +15,7 @@ int nm_feeds_add(const nm_model *mdl, int idx)
 
 /* Clears the mask columns of input channel ch of layer c (grouped convs:
  * only the rows of ch's group). */
-static void clear_in_channel(nm_layer *c, int64_t ch)
+void nm_clear_in_channel(nm_layer *c, int64_t ch)
 {
     nm_u8(c->in_chans)[ch] = 0;
     uint8_t *mk = nm_u8(c->mask);
@@ -30,7 +30,7 @@ static void clear_in_channel(nm_layer *c, int64_t ch)
 }
 
 /* Clears filter t of l: keep bit, mask row, bias, BN scale and shift. */
-static void clear_filter(nm_model *mdl, int idx, int64_t t)
+void nm_clear_filter(nm_model *mdl, int idx, int64_t t)
 {
     nm_layer *l = &mdl->layers[idx];
     int64_t D = nm_layer_cols(l);
@@ -71,7 +71,7 @@ int nm_remove_filter(nm_model *mdl, int idx, int t)
         return nm_seterr("layer '%s': filter %d out of range 0..%d", l->name, t, l->out_c - 1);
     if (nm_layer_ensure_keep(l))
         return NM_ERR;
-    clear_filter(mdl, idx, t);
+    nm_clear_filter(mdl, idx, t);
     int cons[512], feeds = 0;
     int nc = nm_model_channel_consumers(mdl, idx, cons, 512, &feeds);
     for (int i = 0; i < nc; i++) {
@@ -81,12 +81,12 @@ int nm_remove_filter(nm_model *mdl, int idx, int t)
         if (nm_layer_ensure_keep(c))
             return NM_ERR;
         if (c->kind == NM_LAYER_DWCONV) {
-            clear_filter(mdl, cons[i], t);
+            nm_clear_filter(mdl, cons[i], t);
             continue;
         }
         int64_t block = c->in_c / l->out_c;
         for (int64_t ch = (int64_t)t * block; ch < (int64_t)(t + 1) * block; ch++)
-            clear_in_channel(c, ch);
+            nm_clear_in_channel(c, ch);
     }
     return NM_OK;
 }
@@ -115,21 +115,6 @@ int nm_filter_min_kept(int out_c, double min_density, double max_sparsity)
     return (int)(k > 1 ? k : 1);
 }
 
-typedef struct {
-    double score;
-    int layer, t;
-} fscore;
-
-static int fscore_cmp(const void *a, const void *b)
-{
-    const fscore *x = a, *y = b;
-    if (x->score != y->score)
-        return x->score < y->score ? -1 : 1;
-    if (x->layer != y->layer)
-        return x->layer < y->layer ? -1 : 1;
-    return (x->t > y->t) - (x->t < y->t);
-}
-
 /* Mean |w| over row t with masked entries counted as 0. */
 static double row_mean_abs(const nm_layer *l, int64_t t)
 {
@@ -150,74 +135,72 @@ int nm_filter_eligible(const nm_model *mdl, int i, const nm_prune_scope *scope, 
     return !need_bn || nm_model_bn_of(mdl, i) >= 0;
 }
 
+static double score_l1(const nm_model *m, int layer, int row, void *ud)
+{
+    (void)ud;
+    return row_mean_abs(&m->layers[layer], row);
+}
+
+static double score_bn(const nm_model *m, int layer, int row, void *ud)
+{
+    (void)ud;
+    int bn = nm_model_bn_of(m, layer);
+    return bn >= 0 ? fabs(nm_f32(m->layers[bn].gamma)[row]) : 0.0;
+}
+
+/* Filter pruning on channel groups: a group (a filter with every entry
+ * tied to it, see groups.c) goes as a whole; its score aggregates its
+ * rows' scores. Scores are taken on the model as it is when the ranking
+ * is made (once, before any removal). */
 int nm_prune_filters(nm_model *mdl, const nm_filter_opts *o)
 {
     if (!(o->ratio >= 0 && o->ratio < 1))
         return nm_seterr("filter ratio must be in [0, 1), not %g", o->ratio);
     if (nm_filter_min_kept(1, o->min_density, o->max_sparsity) < 0)
         return NM_ERR;
+    if ((int)o->reduction < 0 || o->reduction > NM_GRED_MAX)
+        return nm_seterr("group_reduction %d is not mean, sum or max", (int)o->reduction);
+    if (nm_groups_check_heads(mdl, o->heads))
+        return NM_ERR;
+    if ((o->ratio > 0 || o->heads > 0) && (o->max_sparsity == 0 || o->min_density == 1))
+        return nm_seterr("%s %g forbids removing any filter (ratio %g)",
+                         o->max_sparsity == 0 ? "max_sparsity" : "min_density",
+                         o->max_sparsity == 0 ? o->max_sparsity : o->min_density, o->ratio);
     if (o->unmet)
         *o->unmet = 0;
     int need_bn = o->criterion == NM_FILTER_BN;
-    int64_t total = 0;
-    for (int i = 0; i < mdl->n_layers; i++)
-        if (nm_filter_eligible(mdl, i, &o->scope, o->allow_add, need_bn))
-            total += mdl->layers[i].out_c;
-    fscore *sc = malloc((size_t)(total ? total : 1) * sizeof *sc);
-    int *kept = calloc((size_t)mdl->n_layers, sizeof *kept);
-    int *floor_k = calloc((size_t)mdl->n_layers, sizeof *floor_k);
-    if (!sc || !kept || !floor_k) {
-        free(sc);
-        free(kept);
-        free(floor_k);
-        return nm_seterr("out of memory");
-    }
-    int64_t ns = 0, removed = 0, unmet = 0;
+    nm_group_opts go;
+    nm_group_opts_init(&go);
+    go.allow_add = o->allow_add;
+    go.heads = o->heads;
+    go.scope = o->scope;
+    nm_group_set *s = nm_prune_groups(mdl, &go);
+    if (!s)
+        return NM_ERR;
+    nm_group_rank r = {o->reduction, need_bn ? score_bn : score_l1, NULL, need_bn,
+                       o->min_density, o->max_sparsity};
+    int64_t unmet = 0, got = 0;
     int rc = NM_OK;
-    for (int i = 0; i < mdl->n_layers && rc == NM_OK; i++) {
-        if (!nm_filter_eligible(mdl, i, &o->scope, o->allow_add, need_bn))
-            continue;
-        nm_layer *l = &mdl->layers[i];
-        int bn = nm_model_bn_of(mdl, i);
-        kept[i] = nm_filters_kept(l);
-        floor_k[i] = nm_filter_min_kept(l->out_c, o->min_density, o->max_sparsity);
-        removed += l->out_c - kept[i];
-        int64_t first = ns;
-        for (int t = 0; t < l->out_c; t++) {
-            if (l->filters && !nm_u8(l->filters)[t])
+    if (o->heads > 0)
+        rc = nm_groups_remove_heads(mdl, s, &r, o->heads);
+    if (rc == NM_OK && o->global) {
+        int64_t F = 0, removed = 0;
+        nm_group_rows_total(mdl, s, need_bn, &F, &removed);
+        int64_t want = llround(o->ratio * (double)F) - removed;
+        rc = nm_groups_remove_lowest(mdl, s, &r, -1, want, &got);
+        unmet = want > got ? want - got : 0;
+    } else if (rc == NM_OK) {
+        for (int i = 0; i < mdl->n_layers && rc == NM_OK; i++) {
+            const nm_layer *l = &mdl->layers[i];
+            if (!nm_filter_eligible(mdl, i, &o->scope, o->allow_add, need_bn))
                 continue;
-            double s = need_bn ? fabs(nm_f32(mdl->layers[bn].gamma)[t]) : row_mean_abs(l, t);
-            sc[ns++] = (fscore){s, i, t};
-        }
-        if (!o->global) {
-            /* per layer: remove up to round(ratio * out_c) in total, within the cap */
-            int64_t want = llround(o->ratio * l->out_c) - (l->out_c - kept[i]);
-            if (want > kept[i] - floor_k[i]) {
-                unmet += want - (kept[i] - floor_k[i]);
-                want = kept[i] - floor_k[i] > 0 ? kept[i] - floor_k[i] : 0;
-            }
-            qsort(sc + first, (size_t)(ns - first), sizeof *sc, fscore_cmp);
-            for (int64_t j = 0; j < want && rc == NM_OK; j++)
-                rc = nm_remove_filter(mdl, i, sc[first + j].t);
-            ns = first;
+            int64_t want = llround(o->ratio * l->out_c) - (l->out_c - nm_filters_kept(l));
+            rc = nm_groups_remove_lowest(mdl, s, &r, i, want, &got);
+            unmet += want > got ? want - got : 0;
         }
     }
-    if (o->global && rc == NM_OK) {
-        int64_t want = llround(o->ratio * (double)total) - removed;
-        qsort(sc, (size_t)ns, sizeof *sc, fscore_cmp);
-        for (int64_t j = 0; j < ns && want > 0 && rc == NM_OK; j++) {
-            if (kept[sc[j].layer] <= floor_k[sc[j].layer])
-                continue;    /* at its cap: the next-ranked filter elsewhere goes */
-            rc = nm_remove_filter(mdl, sc[j].layer, sc[j].t);
-            kept[sc[j].layer]--;
-            want--;
-        }
-        unmet = want > 0 ? want : 0;
-    }
+    nm_group_set_free(s);
     if (o->unmet && rc == NM_OK)
         *o->unmet = unmet;
-    free(sc);
-    free(kept);
-    free(floor_k);
     return rc;
 }

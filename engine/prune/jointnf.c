@@ -32,21 +32,6 @@ typedef struct {
     uint8_t *cand;   /* candidates of this round (u8 per weight) */
 } jl;
 
-typedef struct {
-    double score;
-    int layer, t;
-} jscore;
-
-static int jscore_cmp(const void *a, const void *b)
-{
-    const jscore *x = a, *y = b;
-    if (x->score != y->score)
-        return x->score < y->score ? -1 : 1;
-    if (x->layer != y->layer)
-        return x->layer < y->layer ? -1 : 1;
-    return (x->t > y->t) - (x->t < y->t);
-}
-
 /* Marks the candidates of one layer (survivors outside the top N of their
  * group) and returns how many there are. */
 static int64_t mark_candidates(const nm_layer *l, const jl *e)
@@ -63,56 +48,18 @@ static int64_t mark_candidates(const nm_layer *l, const jl *e)
     return nm_count_nonzero_u8(e->cand, numel); /* candidates are 0 or 1 */
 }
 
-/* Removes filters until `want` more are gone, lowest score first, skipping
- * those of layers at their cap (nm_filter_min_kept). */
-static int filter_round(nm_model *mdl, const nm_jointnf_opts *o, int64_t want, int *removed)
+/* JointNF's filter score: |gamma| * mean |w| of the row (gamma 1 without
+ * a BN), pruned entries counting 0. */
+static double score_joint(const nm_model *m, int layer, int row, void *ud)
 {
-    int64_t total = 0;
-    for (int i = 0; i < mdl->n_layers; i++)
-        if (nm_filter_eligible(mdl, i, &o->scope, o->allow_add, 0))
-            total += mdl->layers[i].out_c;
-    jscore *sc = malloc((size_t)(total ? total : 1) * sizeof *sc);
-    int *kept = calloc((size_t)mdl->n_layers, sizeof *kept);   /* room left under the cap */
-    if (!sc || !kept) {
-        free(sc);
-        free(kept);
-        return nm_seterr("out of memory");
-    }
-    int64_t ns = 0;
-    for (int i = 0; i < mdl->n_layers; i++) {
-        if (!nm_filter_eligible(mdl, i, &o->scope, o->allow_add, 0))
-            continue;
-        const nm_layer *l = &mdl->layers[i];
-        int bn = nm_model_bn_of(mdl, i);
-        int64_t D = nm_layer_cols(l);
-        kept[i] = nm_filters_kept(l) - nm_filter_min_kept(l->out_c, o->min_density, o->max_sparsity);
-        jscore *ls = sc + ns;
-#pragma omp parallel for schedule(static)
-        for (int t = 0; t < l->out_c; t++) {
-            double s = nm_row_abs_sum(nm_f32(l->weight) + (int64_t)t * D,
-                                      nm_u8(l->mask) + (int64_t)t * D, D);
-            double gamma = bn >= 0 ? fabs(nm_f32(mdl->layers[bn].gamma)[t]) : 1.0;
-            ls[t] = (jscore){gamma * s / (double)(D ? D : 1), i, t};
-        }
-        /* keep the surviving filters only */
-        for (int t = 0; t < l->out_c; t++)
-            if (nm_u8(l->filters)[t])
-                sc[ns++] = ls[t];
-    }
-    qsort(sc, (size_t)ns, sizeof *sc, jscore_cmp);
-    int rc = NM_OK;
-    *removed = 0;
-    for (int64_t j = 0; j < ns && want > 0 && rc == NM_OK; j++) {
-        if (kept[sc[j].layer] <= 0)
-            continue;    /* at its cap: the next-ranked filter elsewhere goes */
-        rc = nm_remove_filter(mdl, sc[j].layer, sc[j].t);
-        kept[sc[j].layer]--;
-        want--;
-        ++*removed;
-    }
-    free(sc);
-    free(kept);
-    return rc;
+    (void)ud;
+    const nm_layer *l = &m->layers[layer];
+    int64_t D = nm_layer_cols(l);
+    double s = nm_row_abs_sum(nm_f32(l->weight) + (int64_t)row * D,
+                              l->mask ? nm_u8(l->mask) + (int64_t)row * D : NULL, D);
+    int bn = nm_model_bn_of(m, layer);
+    double gamma = bn >= 0 ? fabs(nm_f32(m->layers[bn].gamma)[row]) : 1.0;
+    return gamma * s / (double)(D ? D : 1);
 }
 
 static void report_round(nm_model *mdl, const nm_jointnf_opts *o, int r, const jl *ls, int nl,
@@ -155,11 +102,23 @@ int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o)
         snprintf(why, sizeof why, "%s", nm_errmsg());
         return nm_seterr("JointNF: %s", why);
     }
+    if ((int)o->reduction < 0 || o->reduction > NM_GRED_MAX)
+        return nm_seterr("JointNF: group_reduction %d is not mean, sum or max", (int)o->reduction);
+    if (nm_groups_check_heads(mdl, o->heads)) {
+        char why[200];
+        snprintf(why, sizeof why, "%s", nm_errmsg());
+        return nm_seterr("JointNF: %s", why);
+    }
+    if ((o->filter_ratio > 0 || o->heads > 0) && (o->max_sparsity == 0 || o->min_density == 1))
+        return nm_seterr("JointNF: %s %g forbids removing any filter (filters %g)",
+                         o->max_sparsity == 0 ? "max_sparsity" : "min_density",
+                         o->max_sparsity == 0 ? o->max_sparsity : o->min_density, o->filter_ratio);
     if (o->unmet)
         *o->unmet = 0;
     jl *ls = calloc((size_t)mdl->n_layers + 1, sizeof *ls);
     nm_select_seg *segs = calloc((size_t)mdl->n_layers + 1, sizeof *segs);
     int nl = 0, rc = NM_ERR;
+    nm_group_set *gs = NULL;
     if (!ls || !segs) {
         nm_seterr("out of memory");
         goto done;
@@ -187,12 +146,16 @@ int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o)
         }
         nl++;
     }
+    nm_group_opts go;
+    nm_group_opts_init(&go);
+    go.allow_add = o->allow_add;
+    go.heads = o->heads;
+    go.scope = o->scope;
+    if (!(gs = nm_prune_groups(mdl, &go)))
+        goto done;
+    nm_group_rank rank = {o->reduction, score_joint, NULL, 0, o->min_density, o->max_sparsity};
     int64_t F = 0, removed0 = 0;
-    for (int i = 0; i < mdl->n_layers; i++)
-        if (nm_filter_eligible(mdl, i, &o->scope, o->allow_add, 0)) {
-            F += mdl->layers[i].out_c;
-            removed0 += mdl->layers[i].out_c - nm_filters_kept(&mdl->layers[i]);
-        }
+    nm_group_rows_total(mdl, gs, 0, &F, &removed0);
     int64_t removed = removed0;
     for (int r = 1; r <= o->rounds; r++) {
         char what[48];
@@ -217,11 +180,14 @@ int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o)
         if (nm_select_smallest(segs, nl, k))
             goto done;
         int64_t target = llround(o->filter_ratio * (double)F * r / o->rounds);
-        int fr = 0;
-        if (target > removed && filter_round(mdl, o, target - removed, &fr))
+        int64_t fr = 0;
+        if (o->heads > 0 &&
+            nm_groups_remove_heads(mdl, gs, &rank, (int)llround((double)o->heads * r / o->rounds)))
+            goto done;
+        if (target > removed && nm_groups_remove_lowest(mdl, gs, &rank, -1, target - removed, &fr))
             goto done;
         removed += fr;
-        report_round(mdl, o, r, ls, nl, k, fr);
+        report_round(mdl, o, r, ls, nl, k, (int)fr);
         if (o->unmet)
             *o->unmet = target > removed ? target - removed : 0;
     }
@@ -236,5 +202,6 @@ done:
             free(ls[i].cand);
     free(ls);
     free(segs);
+    nm_group_set_free(gs);
     return rc;
 }

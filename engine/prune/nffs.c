@@ -61,15 +61,60 @@ int nm_prune_nffs(nm_model *mdl, int idx, int n, int m, nm_group_axis axis, int 
     free(l1);
     qsort(r, (size_t)nr, sizeof *r, row_l1_cmp);
     int rc = NM_OK;
-    for (int i = 0; i < need && rc == NM_OK; i++) {
+    /* with propagation each row goes with its channel group (groups.c)
+     * when that group may go; otherwise (a residual stream, a pinned
+     * channel) the row alone is cleared, as nm_remove_filter does */
+    nm_group_set *gs = NULL;
+    int *gof = NULL;
+    if (propagate) {
+        nm_group_opts go;
+        nm_group_opts_init(&go);
+        go.scope.include_first = go.scope.include_last = 1;
+        if (!(gs = nm_prune_groups(mdl, &go)) || !(gof = malloc((size_t)rows * sizeof *gof))) {
+            if (gs)
+                nm_seterr("out of memory");
+            nm_group_set_free(gs);
+            free(r);
+            return NM_ERR;
+        }
+        for (int64_t t = 0; t < rows; t++)
+            gof[t] = -1;
+        for (int g = 0; g < gs->n_groups; g++)
+            for (int k = 0; k < gs->groups[g].count; k++) {
+                const nm_group_member *mb = &gs->members[gs->groups[g].first + k];
+                if (mb->layer == idx && mb->axis == NM_GM_OUT)
+                    gof[mb->index] = g;
+            }
+    }
+    /* a group may hold several rows of this layer (an attention head
+     * dimension: its Q and K rows in every head); it is taken only when
+     * they all fit in what is left to remove, else the row goes alone */
+    int left = need;
+    for (int i = 0; i < nr && left > 0 && rc == NM_OK; i++) {
+        if (!nm_u8(l->filters)[r[i].row])
+            continue;   /* gone with an earlier group */
         if (propagate) {
-            rc = nm_remove_filter(mdl, idx, r[i].row);
+            int g = gof[r[i].row], mine = 0;
+            for (int k = 0; g >= 0 && k < gs->groups[g].count; k++) {
+                const nm_group_member *mb = &gs->members[gs->groups[g].first + k];
+                mine += mb->layer == idx && mb->axis == NM_GM_OUT;
+            }
+            if (g >= 0 && mine <= left && nm_group_can_remove(mdl, gs, g, 0, 1)) {
+                rc = nm_group_remove(mdl, gs, g);
+                left -= mine;
+            } else {
+                rc = nm_remove_filter(mdl, idx, r[i].row);
+                left--;
+            }
         } else {
+            left--;
             nm_u8(l->filters)[r[i].row] = 0;
             for (int64_t j = 0; j < D; j++)
                 nm_u8(l->mask)[(int64_t)r[i].row * D + j] = 0;
         }
     }
     free(r);
+    free(gof);
+    nm_group_set_free(gs);
     return rc;
 }

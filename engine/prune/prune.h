@@ -1,5 +1,5 @@
 /* prune.h - the pruning engine: N:M masks, magnitude (per layer and
- * global), filter pruning with channel propagation, NFFS, JointNF, NMReLU,
+ * global), channel dependency groups, filter pruning on them, NFFS, JointNF, NMReLU,
  * cost and storage, and compressed N:M formats.
  *
  * Conventions (see /work/shared/JOINTNF.md):
@@ -157,6 +157,94 @@ void nm_global_opts_init(nm_global_opts *o, double sparsity);
  * floors make k impossible: then an error). */
 int nm_prune_global(nm_model *mdl, const nm_global_opts *o);
 
+/* ---- channel dependency groups (groups.c) ------------------------------ */
+
+/* What a member of a group is: a producer row (conv/linear filter, or a
+ * dwconv channel), a consumer's input channel, a BN/LayerNorm entry, or an
+ * embedding's class-token/position column. */
+typedef enum { NM_GM_OUT = 0, NM_GM_IN, NM_GM_NORM, NM_GM_EMBED } nm_gm_axis;
+const char *nm_gm_axis_name(nm_gm_axis a);
+
+typedef struct {
+    int layer;
+    nm_gm_axis axis;
+    int index;      /* row, input channel (feature, after a flatten) or entry */
+} nm_group_member;
+
+typedef struct {
+    int node, count; /* a tensor (layer index, or n_layers = the model input)
+                        and how many of its channels the group holds */
+} nm_group_node;
+
+/* How a group's score aggregates its members' row scores. Default mean:
+ * groups of different sizes (a residual stream of 25 producers, a plain
+ * row) then compare on the same scale as a single filter. */
+typedef enum { NM_GRED_MEAN = 0, NM_GRED_SUM, NM_GRED_MAX } nm_group_reduction;
+const char *nm_group_reduction_name(nm_group_reduction r);
+int nm_group_reduction_from_name(const char *s); /* -1 if unknown */
+
+typedef struct {
+    int first, count;        /* members [first, first + count) */
+    int node_first, node_count; /* nodes [node_first, +node_count) */
+    int rows;                /* conv/linear filters among the members */
+    int prunable;            /* may be removed under the options it was built with */
+    const char *why;         /* static: "" when prunable, else the reason */
+    int residual;            /* crosses an add/sub or a LayerNorm */
+    int attention;           /* crosses an attention matmul */
+    int head, attn_layer;    /* heads mode: head index and its qk matmul (else -1) */
+    int removed;             /* every filter of it is removed */
+    int pinned;              /* touches something that cannot be mapped (never removed) */
+    int layernorm;           /* has a LayerNorm entry (a shrunk model normalises over fewer channels) */
+} nm_channel_group;
+
+/* The groups of a model: one per set of channels tied together that holds
+ * at least one conv/linear row. alive/size: channels per tensor (node)
+ * still kept / in all, updated by nm_group_remove. Owned by the caller:
+ * nm_group_set_free. */
+typedef struct {
+    int n_groups;
+    nm_channel_group *groups;
+    int n_members;
+    nm_group_member *members;
+    nm_group_node *nodes;
+    int n_nodes;
+    int *alive, *size;
+} nm_group_set;
+
+typedef struct {
+    int allow_add;           /* residual streams (adds, LayerNorm) may go */
+    int heads;               /* > 0: attention grouped by whole heads */
+    nm_prune_scope scope;    /* a group is prunable only if all its row layers are eligible */
+} nm_group_opts;
+
+void nm_group_opts_init(nm_group_opts *o);
+/* Builds the channel dependency groups (see groups.c for the rules).
+ * opts NULL: defaults. NULL with a message on failure. */
+nm_group_set *nm_prune_groups(const nm_model *m, const nm_group_opts *opts);
+void nm_group_set_free(nm_group_set *s);
+/* The group holding row `row` of layer `layer`, or -1. */
+int nm_group_of_row(const nm_group_set *s, int layer, int row);
+/* The first conv/linear layer with a row in group g (its "lead"), or -1. */
+int nm_group_lead(const nm_model *m, const nm_group_set *s, int g);
+/* 1 if group g is prunable and removing it leaves every tensor it touches
+ * at least one channel and every conv/linear at least its cap's minimum
+ * (nm_filter_min_kept with min_density / max_sparsity). */
+int nm_group_can_remove(const nm_model *m, nm_group_set *s, int g, double min_density,
+                        double max_sparsity);
+/* Removes group g: clears every member (see groups.c) and updates the
+ * set. Does not check nm_group_can_remove. */
+int nm_group_remove(nm_model *m, nm_group_set *s, int g);
+
+/* NM_ERR with a message naming the option or the attention layer unless
+ * `heads` whole heads can be removed from every attention of m (0: OK). */
+int nm_groups_check_heads_msg(const nm_model *m, int heads);
+
+/* Score of one row (filter) of a layer. */
+typedef double (*nm_row_score_fn)(const nm_model *m, int layer, int row, void *ud);
+/* Aggregate of fn over the group's conv/linear rows. */
+double nm_group_score(const nm_model *m, const nm_group_set *s, int g, nm_group_reduction red,
+                      nm_row_score_fn fn, void *ud);
+
 /* ---- filters and channel propagation (filters.c) ------------------------ */
 
 typedef enum { NM_FILTER_L1 = 0, NM_FILTER_BN } nm_filter_criterion;
@@ -175,20 +263,31 @@ typedef struct {
     double max_sparsity;
     double min_density;
     int64_t *unmet;            /* out, may be NULL: filters of the target the caps left */
+    nm_group_reduction reduction; /* group score from its rows' scores (default mean) */
+    int heads;                 /* > 0: remove this many whole heads from every attention */
 } nm_filter_opts;
 
 /* ratio, L1, global, adds kept, no caps, first conv and classifier skipped. */
 void nm_filter_opts_init(nm_filter_opts *o, double ratio);
-/* Filter pruning. Candidates: eligible conv/linear layers (not dwconvs,
- * whose channels follow their producer; not layers feeding a residual add
- * unless allow_add; with the BN criterion only layers with a BN). Scores
- * are taken once, before any removal, on the masked weights. Global: the
- * round(ratio * F) lowest-scoring of the F candidate filters are removed in
- * total (filters removed before count), skipping any of a layer at its cap
- * (nm_filter_min_kept) and taking the next-ranked instead. Per layer:
- * round(ratio * C_out) per layer, within the cap. What the caps make
- * impossible is left in *o->unmet (not an error). Every removal goes
- * through nm_remove_filter. */
+/* Filter pruning on channel groups (nm_prune_groups with allow_add, heads
+ * and scope from o): a group goes as a whole (nm_group_remove). Candidates:
+ * the prunable groups that are not head groups (with the BN criterion only
+ * groups whose row layers all have a BN). A group's score aggregates its
+ * rows' scores (mean |w| of the masked row, or |gamma|) with o->reduction;
+ * scores are taken once, before any removal. heads > 0 first removes that
+ * many lowest-scoring whole heads of every attention. Global: groups are
+ * taken lowest score first until round(ratio * F) of the F filters of the
+ * candidate groups (and of groups already removed) are gone, a group
+ * larger than what is left being skipped for a smaller one, and one whose
+ * removal would pass a cap (nm_group_can_remove: nm_filter_min_kept per
+ * conv/linear, one channel per tensor) skipped for the next-ranked. Per
+ * layer, in layer order: each eligible layer loses rows until
+ * round(ratio * C_out) of its rows are gone (those removed with groups
+ * taken for earlier layers count), taking the groups that hold its rows.
+ * What the caps make impossible is left in *o->unmet (not an error); a cap
+ * that forbids any removal (max_sparsity 0, min_density 1) with a target,
+ * heads without attention or with too many heads, are errors before
+ * anything changes. */
 int nm_prune_filters(nm_model *mdl, const nm_filter_opts *o);
 
 /* The fewest filters a layer of out_c filters may keep under the caps
@@ -210,8 +309,10 @@ int nm_feeds_add(const nm_model *mdl, int idx);
 
 /* NFFS on one layer: N:M along axis, then remove the filters with the
  * smallest post-N:M L1 norm until u filters are removed in total (ties:
- * lower row first). With propagate, removal goes through
- * nm_remove_filter (consumers lose the channel). u >= rows is an error. */
+ * lower row first). With propagate, each row goes with its channel group
+ * (nm_group_remove, scope ignored, adds kept) when that group may go, else
+ * through nm_remove_filter (the row alone; consumers lose the channel only
+ * when all its producers did). u >= rows is an error. */
 int nm_prune_nffs(nm_model *mdl, int idx, int n, int m, nm_group_axis axis, int u,
                   int propagate);
 /* u from a ratio: round(ratio * rows). */
@@ -240,6 +341,9 @@ typedef struct {
     double max_sparsity;       /* per-layer filter cap, as nm_filter_opts */
     double min_density;
     int64_t *unmet;            /* out, may be NULL: filters of the final target the caps left */
+    nm_group_reduction reduction; /* group score from its rows' scores (default mean) */
+    int heads;                 /* > 0: remove this many whole heads from every attention
+                                  (round(heads * r / R) after round r) */
     int (*finetune)(void *ud, nm_model *mdl, int round);  /* nonzero = failure */
     void *finetune_ud;
     void (*on_round)(void *ud, const nm_jointnf_round *info);
@@ -254,13 +358,15 @@ void nm_jointnf_opts_init(nm_jointnf_opts *o, int n, int m, double filter_ratio,
 /* JointNF (JOINTNF.md section 4). Round r = 1..R: progress check, finetune
  * (if set; nonzero fails the call), reserve the N largest survivors of each
  * group and prune round(pool / (R - r + 1)) of the other survivors of all
- * eligible layers globally (all of them in round R), then remove filters
- * ranked by |gamma| * mean |w| (gamma 1 without BN) across layers until
- * round(f * F * r / R) of the F filter candidates (as nm_prune_filters) are
- * gone, never a layer's last nor past its cap (max_sparsity / min_density,
- * as nm_prune_filters: capped layers are skipped for the next-ranked, and
- * what cannot be removed carries to the next round and ends in *unmet),
- * with propagation; then on_round. Sets
+ * eligible layers globally (all of them in round R), then (heads > 0)
+ * remove whole heads until round(heads * r / R) of every attention are
+ * gone, then remove channel groups ranked by the reduction of their rows'
+ * |gamma| * mean |w| (gamma 1 without BN) until round(f * F * r / R) of the
+ * F filters of the candidate groups (as nm_prune_filters) are gone, never
+ * a layer's last nor past its cap (max_sparsity / min_density, as
+ * nm_prune_filters: capped groups are skipped for the next-ranked, and
+ * what cannot be removed carries to the next round and ends in *unmet);
+ * then on_round. The groups are built once, before round 1. Sets
  * wn:wm on the eligible layers. After round R every group has <= N. */
 int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o);
 

@@ -148,6 +148,48 @@ extern int64_t nm_select_fast_max;
 int nm_filter_eligible(const nm_model *mdl, int i, const nm_prune_scope *scope, int allow_add,
                        int need_bn);
 
+/* Clears filter t of layer idx (keys must exist): keep bit, mask row,
+ * bias, the following BN's gamma/beta, and a dwconv's input channel. */
+void nm_clear_filter(nm_model *mdl, int idx, int64_t t);
+/* Clears input channel ch of layer c (keys must exist): in_chans and the
+ * mask columns of ch (grouped convs: only the rows of its group). */
+void nm_clear_in_channel(nm_layer *c, int64_t ch);
+
+/* How groups are ranked and capped (group_rank.c). */
+typedef struct {
+    nm_group_reduction reduction;
+    nm_row_score_fn fn;
+    void *ud;
+    int need_bn;                 /* only groups whose row layers all have a BN */
+    double min_density, max_sparsity;
+} nm_group_rank;
+
+/* 1 if group g takes part in filter ranking: prunable, not a head group,
+ * with a row, and (need_bn) every row layer with a BN. */
+int nm_group_candidate(const nm_model *m, const nm_group_set *s, int g, int need_bn);
+/* Rows of the candidate groups plus the removed ones (F), and of the
+ * removed ones (filters already gone), head groups left out. */
+void nm_group_rows_total(const nm_model *m, const nm_group_set *s, int need_bn, int64_t *F,
+                         int64_t *removed);
+/* Removes the lowest-scoring candidate groups (lead >= 0: only those with
+ * rows of that layer, counting its rows only) while they fit in `want`
+ * rows and their caps allow; *removed receives the rows removed. */
+int nm_groups_remove_lowest(nm_model *m, nm_group_set *s, const nm_group_rank *r, int lead,
+                            int64_t want, int64_t *removed);
+/* Error naming the option or layer unless `heads` whole heads can go from
+ * every attention of m (0: nothing to check). */
+int nm_groups_check_heads(const nm_model *m, int heads);
+/* Removes the lowest-scoring head groups of every attention until
+ * per_layer of its heads are gone (set built with heads > 0). */
+int nm_groups_remove_heads(nm_model *m, nm_group_set *s, const nm_group_rank *r, int per_layer);
+
+/* nm_prune_groups, and (when elem_group is not NULL) the group of every
+ * feature: feature c of node v (layer v, or n_layers = the model input) is
+ * (*elem_group)[(*node_base)[v] + c], -1 when in no listed group. Both
+ * arrays malloc'd for the caller to free. */
+nm_group_set *nm_prune_groups_map(const nm_model *m, const nm_group_opts *o, int **elem_group,
+                                  int64_t **node_base);
+
 /* ceil(log2(x)) for x >= 1 (0 for x <= 1). */
 static inline int nm_ceil_log2(uint64_t x)
 {

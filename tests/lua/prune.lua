@@ -275,7 +275,20 @@ T.case("filters on one layer: round(ratio * C_out) of the lowest mean |w|", func
   r:add("add", "sum", {input = "b", with = "a"})
   r:init_weights(1)
   T.raises(function() nm.prune.filters(r:layer("b"), {ratio = 0.5}) end, "feeds a residual add")
-  T.eq(nm.prune.filters(r:layer("b"), {ratio = 0.5, allow_add = true}).filters_kept, 2)
+  -- b's channels are one residual stream with a's (b + a): b alone cannot
+  -- lose any (the target is left unmet); on the model (a, the first conv,
+  -- follows the stream it feeds) a and b lose the same two channels
+  local row = nm.prune.filters(r:layer("b"), {ratio = 0.5, allow_add = true})
+  T.eq(row.filters_kept, 4)
+  T.eq(row.filters_unmet, 2)
+  r:add("conv", "c", {out = 3, k = 1, input = "sum"})  -- reads the stream (the output)
+  nm.prune.filters(r, {ratio = 0.5, allow_add = true})
+  local kept = 0
+  for o = 1, 4 do
+    T.eq(r:layer("a").filters:get(o), r:layer("b").filters:get(o), "stream channel " .. o)
+    kept = kept + r:layer("b").filters:get(o)
+  end
+  T.eq(kept, 2)
 end)
 
 T.case("reset keeps every weight again", function()

@@ -164,11 +164,20 @@ Test(filters, per_layer_bn_and_allow_add)
     /* idempotent: the ratio counts filters already removed */
     cr_assert_eq(nm_prune_filters(m, &o), NM_OK);
     cr_assert_eq(kept_count(L(m, "b1c1")->filters), 6);
-    /* allowing adds: b1c2 is pruned too; stem's channels are tied to it */
+    /* allowing adds: b1c2's channels are one residual stream with stem's
+     * (one channel group; the first conv follows a stream it feeds): the
+     * stream loses round(0.25 * 8) = 2 channels on both sides */
     o.allow_add = 1;
     cr_assert_eq(nm_prune_filters(m, &o), NM_OK);
     nm_layer *b = L(m, "b1c2");
     cr_assert_eq(kept_count(b->filters), 6);
+    /* idempotent with the first conv in scope too */
+    o.scope.include_first = 1;
+    cr_assert_eq(nm_prune_filters(m, &o), NM_OK);
+    cr_assert_eq(kept_count(b->filters), 6);
+    cr_assert_eq(kept_count(L(m, "stem")->filters), 6);
+    for (int t = 0; t < 8; t++)
+        cr_assert_eq(nm_u8(b->filters)[t], nm_u8(L(m, "stem")->filters)[t], "stream channel %d", t);
     check_propagation(m);
     check_filters(m);
     o.ratio = 1.0;
