@@ -90,7 +90,7 @@ static void usage_sweep(FILE *f)
           "each point's outcome in the SQLite database FILE. Rerunning skips finished\n"
           "points; --retry reruns those that failed (error, crashed, timeout).\n"
           "  --timeout S   kill a point after S seconds (status timeout)\n"
-          "  --shard I/K   run only the points in shard I of K (by point id); unset,\n"
+          "  --shard I/K   run only the points whose position mod K is I-1; unset,\n"
           "                SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT fill it in\n"
           "  --mem-limit, --sandbox   as for nmlab run, for each point\n"
           "Exit status: 0 all points ok, 1 some failed, 2 bad usage/spec/database,\n"
@@ -500,7 +500,7 @@ static int sweep_run(int argc, char **argv)
     size_t ntodo = 0, skipped_ok = 0, kept_failed = 0, inshard = 0;
     int rc = todo ? 0 : 2;
     for (size_t i = 0; rc == 0 && i < spec.npoints; i++) {
-        if (o.nshards && sweep_shard_of(spec.points[i].id, o.nshards) != o.shard)
+        if (o.nshards && spec.points[i].pos % o.nshards + 1 != o.shard)   /* by position */
             continue;
         inshard++;
         char st[16];

@@ -17,8 +17,8 @@ uint64_t sweep_hash(const void *data, size_t n)
         h ^= p[i];
         h *= 0x100000001b3ULL;
     }
-    /* splitmix64's finalizer: every bit of the input reaches the low bits,
-     * which pick the shard */
+    /* splitmix64's finalizer: every bit of the input reaches every bit of
+     * the id */
     h ^= h >> 30;
     h *= 0xbf58476d1ce4e5b9ULL;
     h ^= h >> 27;
@@ -30,12 +30,6 @@ uint64_t sweep_hash(const void *data, size_t n)
 void sweep_hash_hex(const void *data, size_t n, char out[17])
 {
     snprintf(out, 17, "%016llx", (unsigned long long)sweep_hash(data, n));
-}
-
-unsigned sweep_shard_of(const char *id, unsigned k)
-{
-    unsigned long long v = strtoull(id, NULL, 16);
-    return (unsigned)(v % k) + 1;
 }
 
 /* Reads a whole file; NULL if it cannot. The caller frees. */

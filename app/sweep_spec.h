@@ -53,7 +53,4 @@ int sweep_spec_push_run(nmlua_host *h, const sweep_spec *s, char *err, size_t er
 uint64_t sweep_hash(const void *data, size_t n);
 void sweep_hash_hex(const void *data, size_t n, char out[17]);
 
-/* The shard (1..k) a point id falls in. */
-unsigned sweep_shard_of(const char *id, unsigned k);
-
 #endif

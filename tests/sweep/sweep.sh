@@ -93,6 +93,20 @@ ids a.db > all.ids
 [ "$(wc -l < all.ids)" -eq 16 ] || fail "the unsharded database has $(wc -l < all.ids) ids"
 cmp -s union.ids all.ids || fail "the shards' ids are not the sweep's ids"
 [ "$(sort -u union.ids | wc -l)" -eq 16 ] || fail "shards overlap"
+# by position: shard I holds the points at positions I-1, I-1+3, ... (6, 5, 5);
+# r:points() lists a whole sweep in position order
+cat > pos.lua <<'EOS'
+local r = assert(nm.runs.open(arg[1]))
+local k, i, t = tonumber(arg[2]), tonumber(arg[3]), {}
+for n, p in ipairs(r:points()) do if (n - 1) % k == i - 1 then t[#t + 1] = p.id end end
+table.sort(t)
+print(table.concat(t, "\n"))
+EOS
+for i in 1 2 3; do
+  "$nmlab" run pos.lua a.db 3 $i > want$i.ids || fail "pos.lua"
+  cmp -s want$i.ids s$i.ids || fail "shard $i/3 is not the points at positions $((i - 1)) mod 3"
+done
+[ "$(wc -l < s1.ids)" -eq 6 ] && [ "$(wc -l < s3.ids)" -eq 5 ] || fail "shards of 16 points are not 6, 5, 5"
 # the ids do not depend on the order of the lists nor of the keys
 sed -e 's/{"ok", "raise", "exit", "spin"}/{"spin", "exit", "raise", "ok"}/' -e 's/x = {1, 2}/x = {2, 1}/' \
   -e 's/params = {kind = \(.*\), x = \(.*\)},/params = {x = \2, kind = \1},/' tiny.lua > reordered.lua
