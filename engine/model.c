@@ -465,7 +465,8 @@ static int infer_layer(nm_model *m, nm_layer *l)
         if (l->eps <= 0)
             l->eps = 1e-5f;
         if (check_param(l, &l->gamma, "gamma", NM_F32, 1, c, 0, 0, 0, 1) ||
-            check_param(l, &l->beta, "beta", NM_F32, 1, c, 0, 0, 0, 1))
+            check_param(l, &l->beta, "beta", NM_F32, 1, c, 0, 0, 0, 1) ||
+            check_param(l, &l->filters, "filters", NM_U8, 1, c, 0, 0, 0, 0))
             return NM_ERR;
         break;
     case NM_LAYER_NMRELU:

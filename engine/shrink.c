@@ -403,8 +403,8 @@ done:
  * below does not: concat offsets, squeeze-excitation products, channel
  * slices and the attention matmuls. A group is cut out of the model here
  * when its filters are all removed, every consumer's input channel of it
- * is cleared (so no weight reads it), it is not pinned, it has no
- * LayerNorm entry (a LayerNorm would normalise over fewer channels), and,
+ * is cleared (so no weight reads it), it is not pinned (a LayerNorm entry
+ * is fine: the masked LayerNorm already skips removed channels), and,
  * for a q.k^T matmul on head dimensions, the removed dimension is exactly
  * 0 on Q or K (so the scores lose a zero term). Everything else inside a
  * group only feeds other members, so its values do not matter. Groups
@@ -479,7 +479,7 @@ static int group_cuts(const nm_model *m, uint8_t **keep, int *changed)
         }
         for (int g = 0; g < s->n_groups; g++) {
             const nm_channel_group *G = &s->groups[g];
-            int ok = G->removed && !G->pinned && !G->layernorm;
+            int ok = G->removed && !G->pinned;
             for (int k = 0; ok && k < G->count; k++) {
                 const nm_group_member *mb = &s->members[G->first + k];
                 const nm_layer *l = &m->layers[mb->layer];
@@ -616,7 +616,7 @@ static int cut_layer(const nm_model *m, uint8_t **keep, nm_model *out, int i)
         bad = 1;
     if (!cloned && (nm_layer_prunable(ol) || ol->kind == NM_LAYER_EMBED))
         bad |= ol->bias && !(l.bias = pick(ol->bias, rows, nr, NULL, 0));
-    if (!cloned && nm_layer_prunable(ol))
+    if (!cloned && (nm_layer_prunable(ol) || ol->kind == NM_LAYER_LAYERNORM))
         bad |= ol->filters && !(l.filters = pick(ol->filters, rows, nr, NULL, 0));
     if (ol->kind == NM_LAYER_BN || ol->kind == NM_LAYER_LAYERNORM) {
         nm_tensor **dst[4] = {&l.gamma, &l.beta, &l.mean, &l.var};

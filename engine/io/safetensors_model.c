@@ -67,8 +67,9 @@ static void kind_params(nm_layer_kind k, unsigned *allowed, unsigned *required)
     case NM_LAYER_BN:
         *allowed = *required = 1u << P_GAMMA | 1u << P_BETA | 1u << P_MEAN | 1u << P_VAR;
         break;
-    case NM_LAYER_LAYERNORM:
-        *allowed = *required = 1u << P_GAMMA | 1u << P_BETA;
+    case NM_LAYER_LAYERNORM:   /* filters: the stream channels still kept */
+        *required = 1u << P_GAMMA | 1u << P_BETA;
+        *allowed = *required | 1u << P_FILTERS;
         break;
     case NM_LAYER_ADD: case NM_LAYER_MUL: case NM_LAYER_SUB: case NM_LAYER_DIV:
         *allowed = 1u << P_CONST;   /* a constant operand instead of a second input */

@@ -38,9 +38,9 @@
  * every member: producer rows (filters, mask row, bias, the BN that
  * follows), dwconv channels, BN/LayerNorm gamma and beta, the embedding's
  * class token and position column, and every consumer's input channel
- * (in_chans and mask columns). With a LayerNorm in the stream the masked
- * model still normalises over the zero channels, so model:shrink() leaves
- * such groups in place (shrink.c) rather than change the result. */
+ * (in_chans and mask columns). A LayerNorm in the stream records its
+ * removed channels in its `filters` keep vector and normalises over the
+ * kept ones only (engine/train), so model:shrink() can cut the stream. */
 #include "prune_int.h"
 
 #include <math.h>
@@ -758,6 +758,16 @@ int nm_group_remove(nm_model *m, nm_group_set *s, int g)
                 nm_f32(l->gamma)[mb->index] = 0.0f;
             if (l->beta)
                 nm_f32(l->beta)[mb->index] = 0.0f;
+            /* a LayerNorm normalises over the channels still kept */
+            if (l->kind == NM_LAYER_LAYERNORM) {
+                if (!l->filters) {
+                    l->filters = nm_tensor_new4(NM_U8, 1, l->out_c, 0, 0, 0);
+                    if (!l->filters)
+                        return NM_ERR;
+                    memset(l->filters->data, 1, (size_t)l->out_c);
+                }
+                nm_u8(l->filters)[mb->index] = 0;
+            }
             break;
         case NM_GM_EMBED:
             clear_embed(l, mb->index);

@@ -194,7 +194,7 @@ typedef struct {
     int head, attn_layer;    /* heads mode: head index and its qk matmul (else -1) */
     int removed;             /* every filter of it is removed */
     int pinned;              /* touches something that cannot be mapped (never removed) */
-    int layernorm;           /* has a LayerNorm entry (a shrunk model normalises over fewer channels) */
+    int layernorm;           /* has a LayerNorm entry (it keeps a keep vector when removed) */
 } nm_channel_group;
 
 /* The groups of a model: one per set of channels tied together that holds

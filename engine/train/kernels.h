@@ -154,9 +154,12 @@ void nm_slice_forward(const nm_layer *l, int n, const float *x, float *y);
 /* --- transformer kinds (vit_ops.c), inference only ---
  * Token sequences are (D, T, 1) per sample: D rows of n*T values. */
 /* Layer norm over the c channels of each of the `cols` columns (biased
- * variance): y = (x - mean) / sqrt(var + eps) * gamma[c] + beta[c]. */
+ * variance): y = (x - mean) / sqrt(var + eps) * gamma[c] + beta[c]. With
+ * keep (may be NULL: all kept), the mean and variance are over the kept
+ * channels only and a removed channel's output is 0: what the same layer
+ * with the removed channels cut out computes (model:shrink). */
 void nm_layernorm_forward(int c, int64_t cols, const float *x, const float *gamma,
-                          const float *beta, float eps, float *y);
+                          const float *beta, float eps, const uint8_t *keep, float *y);
 /* Exact GELU: 0.5 x (1 + erf(x / sqrt 2)). */
 void nm_gelu_forward(int64_t count, const float *x, float *y);
 /* Softmax over the channels of each column, separately in `groups`

@@ -639,7 +639,7 @@ const float *nm_net_forward(nm_net *net, int n, int train)
             break;
         case NM_LAYER_LAYERNORM:
             nm_layernorm_forward(l->out_c, cols, x, nm_f32(l->gamma), nm_f32(l->beta), l->eps,
-                                 q->act);
+                                 l->filters ? nm_u8(l->filters) : NULL, q->act);
             break;
         case NM_LAYER_GELU:
             nm_gelu_forward(count, x, q->act);

@@ -9,6 +9,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <string.h>
 
 /* Columns handled together by the per-column reductions (layer norm,
  * softmax): the rows are walked once per block with the running sums on
@@ -16,21 +17,29 @@
 #define COL_BLOCK 64
 
 void nm_layernorm_forward(int c, int64_t cols, const float *x, const float *gamma,
-                          const float *beta, float eps, float *y)
+                          const float *beta, float eps, const uint8_t *keep, float *y)
 {
+    int live = c;
+    for (int k = 0; keep && k < c; k++)
+        live -= keep[k] == 0;
+    const double per = live > 0 ? live : 1;
     const int64_t blocks = (cols + COL_BLOCK - 1) / COL_BLOCK;
 #pragma omp parallel for schedule(static) if ((int64_t)c * cols > NM_PAR_MIN)
     for (int64_t b = 0; b < blocks; b++) {
         const int64_t j0 = b * COL_BLOCK, nb = cols - j0 < COL_BLOCK ? cols - j0 : COL_BLOCK;
         double mean[COL_BLOCK] = {0}, var[COL_BLOCK] = {0};
         for (int k = 0; k < c; k++) {
+            if (keep && !keep[k])
+                continue;
             const float *r = x + (int64_t)k * cols + j0;
             for (int64_t j = 0; j < nb; j++)
                 mean[j] += r[j];
         }
         for (int64_t j = 0; j < nb; j++)
-            mean[j] /= c;
+            mean[j] /= per;
         for (int k = 0; k < c; k++) {
+            if (keep && !keep[k])
+                continue;
             const float *r = x + (int64_t)k * cols + j0;
             for (int64_t j = 0; j < nb; j++) {
                 double d = r[j] - mean[j];
@@ -39,12 +48,16 @@ void nm_layernorm_forward(int c, int64_t cols, const float *x, const float *gamm
         }
         float inv[COL_BLOCK], mu[COL_BLOCK];
         for (int64_t j = 0; j < nb; j++) {
-            inv[j] = (float)(1.0 / sqrt(var[j] / c + eps));   /* biased variance */
+            inv[j] = (float)(1.0 / sqrt(var[j] / per + eps));   /* biased variance */
             mu[j] = (float)mean[j];
         }
         for (int k = 0; k < c; k++) {
             const float *r = x + (int64_t)k * cols + j0;
             float *o = y + (int64_t)k * cols + j0;
+            if (keep && !keep[k]) {   /* a removed channel of the stream */
+                memset(o, 0, sizeof(float) * (size_t)nb);
+                continue;
+            }
             const float g = gamma[k], be = beta[k];
             for (int64_t j = 0; j < nb; j++)
                 o[j] = (r[j] - mu[j]) * inv[j] * g + be;

@@ -623,6 +623,37 @@ Test(groups, zoo_shrink_equals_masked_small)
 }
 #endif
 
+#ifndef GROUPS_LARGE
+/* JointNF with allow_add on a ViT removes channels of the residual stream
+ * (every LayerNorm's keep vector); shrink cuts them, so the embedding width
+ * really shrinks, and the result is the masked model's. */
+Test(groups, vit_residual_width_shrinks)
+{
+    nm_model *m = model_of("vit_tiny");
+    nm_jointnf_opts o;
+    nm_jointnf_opts_init(&o, 2, 4, 0.3, 2);
+    o.allow_add = 1;
+    cr_assert_eq(nm_prune_jointnf(m, &o), NM_OK, "%s", nm_errmsg());
+    int ln = -1;
+    for (int i = 0; i < m->n_layers && ln < 0; i++)
+        if (m->layers[i].kind == NM_LAYER_LAYERNORM)
+            ln = i;
+    cr_assert_geq(ln, 0);
+    const nm_layer *l = &m->layers[ln];
+    cr_assert_not_null(l->filters, "no stream channel removed");
+    const int kept = nm_keep_count(l->filters, l->out_c);
+    cr_assert_lt(kept, l->out_c);
+    nm_model *s = shrunk(m);
+    const int sl = nm_model_find(s, l->name);
+    cr_assert_geq(sl, 0);
+    cr_assert_eq(s->layers[sl].out_c, kept, "the stream was not cut: %d channels, %d kept",
+                 s->layers[sl].out_c, kept);
+    same_forward(m, s, 2);
+    nm_model_free(s);
+    nm_model_free(m);
+}
+#endif
+
 #ifdef GROUPS_LARGE
 /* test_groups_zoo (suite slow): the larger zoo models at 32 x 32. */
 Test(groups, zoo_shrink_equals_masked_large, .timeout = 900)

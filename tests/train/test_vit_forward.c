@@ -10,6 +10,7 @@
  * round trip. The full-size vit_b16 runs in test_vit_zoo (suite slow). */
 #include <criterion/criterion.h>
 
+#include "kernels.h"
 #include "model.h"
 #include "net.h"
 #include "nmio.h"
@@ -393,6 +394,52 @@ Test(vit_forward, single_kinds)
         nm_tensor_release(y[k]);
     nm_tensor_release(x);
     nm_model_free(m);
+}
+
+/* A LayerNorm with removed channels (keep vector) computes what the same
+ * layer with those channels cut out computes, and 0 on the removed ones:
+ * checked against the kernel run on the compacted rows and against the
+ * definition in double. */
+Test(vit_forward, layernorm_over_kept_channels)
+{
+    enum { C = 7, COLS = 5 };
+    const uint8_t keep[C] = {1, 0, 1, 1, 0, 1, 1};
+    float x[C * COLS], g[C], b[C], y[C * COLS], xc[C * COLS], gc[C], bc[C], yc[C * COLS];
+    nm_rng r;
+    nm_rng_seed(&r, 8);
+    for (int i = 0; i < C * COLS; i++)
+        x[i] = (float)(nm_rng_uniform(&r) * 4 - 2);
+    for (int k = 0; k < C; k++)
+        g[k] = (float)(0.5 + nm_rng_uniform(&r)), b[k] = (float)(nm_rng_uniform(&r) - 0.5);
+    int kc = 0;
+    for (int k = 0; k < C; k++) {
+        if (!keep[k])
+            continue;
+        memcpy(xc + kc * COLS, x + k * COLS, sizeof(float) * COLS);
+        gc[kc] = g[k], bc[kc] = b[k];
+        kc++;
+    }
+    nm_layernorm_forward(C, COLS, x, g, b, 1e-5f, keep, y);
+    nm_layernorm_forward(kc, COLS, xc, gc, bc, 1e-5f, NULL, yc);
+    for (int j = 0; j < COLS; j++) {
+        double mean = 0, var = 0;
+        for (int k = 0; k < C; k++)
+            mean += keep[k] ? x[k * COLS + j] : 0;
+        mean /= kc;
+        for (int k = 0; k < C; k++)
+            var += keep[k] ? (x[k * COLS + j] - mean) * (x[k * COLS + j] - mean) : 0;
+        var /= kc;
+        for (int k = 0, q = 0; k < C; k++) {
+            if (!keep[k]) {
+                cr_assert_eq(y[k * COLS + j], 0.0f, "removed channel %d is not 0", k);
+                continue;
+            }
+            double want = (x[k * COLS + j] - mean) / sqrt(var + 1e-5) * g[k] + b[k];
+            cr_assert_float_eq(y[k * COLS + j], want, 1e-5, "channel %d column %d", k, j);
+            cr_assert_float_eq(y[k * COLS + j], yc[q * COLS + j], 1e-6);
+            q++;
+        }
+    }
 }
 
 Test(vit_forward, training_refused_and_bad_groups)
