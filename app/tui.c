@@ -276,6 +276,8 @@ static void draw(tui_app *a)
         wb_draw(g, &a->s, keys, nkeys);
         if (a->form.open)
             tui_form_draw(g, &a->form);
+        if (a->setup.open)
+            tui_setup_draw(g, &a->setup);
     }
     if (!a->headless)
         term_flush(&a->ti, g);
@@ -479,6 +481,7 @@ static void save_state(tui_app *a)
 {
     a->settings.theme_dark = a->s.theme_dark;
     a->settings.mouse = a->s.mouse;
+    a->settings.present = a->s.present;
     if (a->settings_file[0] && settings_save(&a->settings, a->settings_file) != NM_OK)
         fprintf(stderr, "nmlab: could not save settings: %s\n", nm_errmsg());
     if (a->history_file[0]) {
@@ -708,7 +711,8 @@ int tui_main(const tui_options *opt)
     a->s.theme_dark = a->settings.theme_dark;
     a->s.mouse = a->settings.mouse;
     a->s.screen = screen_from_name(opt->screen);
-    a->form.n = 2, a->form.m = 4, a->form.pct = 50, a->form.rounds = 3;
+    a->s.present = a->settings.present;
+    a->form.n = a->settings.nm_n, a->form.m = a->settings.nm_m, a->form.pct = 50, a->form.rounds = 3;
     a->headless = opt->frames > 0;
     a->undo.note = a->s.settings; /* undo brings back the header's settings too */
     a->undo.note_len = sizeof a->s.settings;
@@ -754,7 +758,10 @@ int tui_main(const tui_options *opt)
         int w, h;
         term_size(&w, &h);
         a->grid = tui_grid_new(w, h, a->ti.utf8);
+        a->colors_max = a->ti.colors;
         a->s.color = a->ti.colors != TERM_MONO;
+        if (a->settings.colours)
+            tui_apply_look(a);
     }
     struct sigaction sa = {0};
     sa.sa_handler = on_sigint;

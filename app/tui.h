@@ -28,6 +28,13 @@ typedef struct {
                              "conv1 (first conv), fc2 (classifier)" */
 } prune_form;
 
+/* The setup form (F2): a copy of the settings being edited. */
+typedef struct {
+    int open;
+    int field;
+    int theme_dark, colours, n, m, rows, cols, mac, present;
+} setup_form;
+
 typedef struct tui_sim tui_sim;
 typedef struct tui_act tui_act;
 
@@ -66,6 +73,8 @@ typedef struct tui_app {
     int searching;
     char search[64];
     int quit_asked;       /* q asked "quit with unsaved pruning?" */
+    setup_form setup;
+    term_colors colors_max; /* what the terminal allows (setup may ask fewer) */
 } tui_app;
 
 typedef struct {
@@ -113,6 +122,18 @@ tui_act *tui_act_new(tui_app *a);
 void tui_act_free(tui_act *t);
 void tui_act_touch(tui_app *a);
 void tui_act_update(tui_app *a);
+
+/* Reconfigures the array from a->settings (MAC, rows, columns). */
+void tui_sim_configure(tui_app *a);
+/* MAC names the Array screen cycles through (m) and setup offers. */
+const char *tui_sim_mac(int i, int *n);
+
+/* The setup form (tui_setup.c), F2. */
+void tui_setup_open(tui_app *a);
+int tui_setup_key(tui_app *a, int key);
+void tui_setup_draw(tui_grid *g, const setup_form *f);
+/* Applies the colour choice and the theme to the terminal and views. */
+void tui_apply_look(tui_app *a);
 
 /* `e`: the current screen as a PNG (tui_export.c); the status says where. */
 void tui_export(tui_app *a);

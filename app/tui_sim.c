@@ -115,6 +115,18 @@ static int mac_cycle_pos(const tui_app *a, int n)
     return n - 1; /* next is the first */
 }
 
+void tui_sim_configure(tui_app *a)
+{
+    if (set_mac(a, a->settings.array_mac) != NM_OK)
+        set_mac(a, "nm-4-4");
+}
+
+const char *tui_sim_mac(int i, int *n)
+{
+    *n = (int)(sizeof mac_cycle / sizeof mac_cycle[0]);
+    return i >= 0 && i < *n ? mac_cycle[i] : NULL;
+}
+
 tui_sim *tui_sim_new(tui_app *a)
 {
     a->sim = calloc(1, sizeof *a->sim);
