@@ -161,6 +161,9 @@ void tui_sync_model(tui_app *a)
     nm_model *m = tui_model(a);
     if (m != a->seen) {
         nm_model_free(a->base);
+        undo_snap_free(a->saved_snap);
+        a->saved_snap = NULL;
+        a->saved = NULL;
         a->base = m ? nm_model_clone(m) : NULL;
         a->seen = m;
         if (!a->base || !count_stats(a->base, &a->base_stats, &a->n_base_stats)) {
@@ -278,6 +281,8 @@ static void draw(tui_app *a)
             tui_form_draw(g, &a->form);
         if (a->setup.open)
             tui_setup_draw(g, &a->setup);
+        if (a->files.mode)
+            tui_files_draw(g, &a->files);
     }
     if (!a->headless)
         term_flush(&a->ti, g);
@@ -853,6 +858,7 @@ int tui_main(const tui_options *opt)
     undo_clear(&a->undo);
     tui_sim_free(a->sim);
     tui_act_free(a->act);
+    undo_snap_free(a->saved_snap);
     nm_model_free(a->base);
     free(a->stats);
     free(a->base_stats);

@@ -69,6 +69,9 @@ static void k_quit(tui_app *a, int key)
         undo_snap *b = undo_snap_take(a->base);
         changed = b && !undo_snap_same(b, m);
         undo_snap_free(b);
+        /* saved from the prompt (o/w) with the pruning it has now */
+        if (changed && a->saved == m && a->saved_snap && undo_snap_same(a->saved_snap, m))
+            changed = 0;
     }
     if (!changed) {
         a->quit = 1;
@@ -87,6 +90,11 @@ static void k_setup(tui_app *a, int key)
 {
     (void)key;
     tui_setup_open(a);
+}
+
+static void k_files(tui_app *a, int key)
+{
+    tui_files_open(a, key == 'w' || key == KEY_F(5));
 }
 
 static void k_theme(tui_app *a, int key)
@@ -379,6 +387,10 @@ static const keybind keymap[] = {
      "F2", "Setup"},
     {{KEY_F(3), '/'}, ON_ALL, "F3 /", "all", "search layers by name as you type (Enter keeps, Esc cancels)", k_search,
      "F3", "Search"},
+    {{KEY_F(4), 'o'}, ON_VIEWS, "F4 o", "all", "open a model: a file (Tab completes the path) or a zoo name", k_files,
+     "F4", "Open"},
+    {{KEY_F(5), 'w'}, ON_VIEWS, "F5 w", "all", "save the model (safetensors, written atomically)", k_files, "F5", "Save"},
+    {{KEY_F(4), KEY_F(5)}, ON_CONSOLE, NULL, NULL, NULL, k_files, NULL, NULL},
     {{'1', '2', '3'}, ON_VIEWS, "1-6", "all", "switch screen (Layers Mask Activations Array Energy Console)", k_screen, NULL, NULL},
     {{'4', '5', '6'}, ON_VIEWS, NULL, NULL, NULL, k_screen, NULL, NULL},
     {{'\t', KEY_BTAB}, ON_VIEWS, "Tab/S-Tab", "all", "next / previous screen (Esc leaves the console)", k_next_screen, NULL, NULL},
@@ -455,6 +467,8 @@ int tui_handle_key(tui_app *a, int key)
         return tui_form_key(a, key);
     if (a->setup.open)
         return tui_setup_key(a, key);
+    if (a->files.mode)
+        return tui_files_key(a, key);
     if (a->searching) {
         search_key(a, key);
         return 1;

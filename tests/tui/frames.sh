@@ -194,5 +194,38 @@ if [ -e "$XDG_CONFIG_HOME/nmlab/settings.conf" ]; then
 else
   echo "ok - batch mode wrote no settings.conf"; passes=$((passes + 1))
 fi
+# open and save from the workbench (o/F4, w/F5): a file prompt with Tab
+# completion, errors in the message box, saving through model:save
+fdir=$(mktemp -d); mkdir -p "$fdir/sub"; : > "$fdir/sub/alpha.safetensors"; : > "$fdir/sub/alpine.onnx"
+inf() { (cd "$fdir" && COLUMNS=120 LINES=40 "$bin" "$@" 2>&1); }
+o1=$(inf --frames 4 --keys "F4,'su,Tab" fmnist_cnn)
+grep -q "Open model (file or zoo name)" <<<"$o1" && grep -qE "^ +sub/ *$" <<<"$o1" \
+  && { echo "ok - F4 opens the file prompt and Tab completes a folder"; passes=$((passes + 1)); } \
+  || { echo "not ok - F4 opens the file prompt and Tab completes a folder"; sed 's/^/#   /' <<<"$o1"; fails=$((fails + 1)); }
+o2=$(inf --frames 4 --keys "o,'sub/al,Tab" fmnist_cnn)
+grep -qE "^ +sub/alp *$" <<<"$o2" && grep -q "alpha.safetensors" <<<"$o2" && grep -q "alpine.onnx" <<<"$o2" \
+  && { echo "ok - Tab completes the common part and lists the candidates"; passes=$((passes + 1)); } \
+  || { echo "not ok - Tab completes the common part and lists the candidates"; sed 's/^/#   /' <<<"$o2"; fails=$((fails + 1)); }
+o3=$(inf --frames 6 --keys "o,'sub/alph,Tab,Enter" fmnist_cnn)
+grep -q "Could not open sub/alpha.safetensors" <<<"$o3" && grep -q "file is empty" <<<"$o3" && ! grep -q "stack traceback" <<<"$o3" \
+  && { echo "ok - a file that cannot be opened is named in the message box with the reason"; passes=$((passes + 1)); } \
+  || { echo "not ok - a file that cannot be opened is named in the message box"; sed 's/^/#   /' <<<"$o3"; fails=$((fails + 1)); }
+o4=$(inf --frames 4 --keys "o,'resnet18,Enter" fmnist_cnn)
+grep -q "^ resnet18 .* params" <<<"$o4" && { echo "ok - the prompt opens a zoo name"; passes=$((passes + 1)); } \
+  || { echo "not ok - the prompt opens a zoo name"; sed 's/^/#   /' <<<"$o4"; fails=$((fails + 1)); }
+o5=$(inf --frames 6 --keys "p,Enter,F5,C-u,'pruned.safetensors,Enter" fmnist_cnn)
+o6=$(inf --frames 3 --keys "o,'pruned.safetensors,Enter" fmnist_cnn)
+grep -q "saved pruned.safetensors" <<<"$o5" && grep -qE "^ +4 conv2 .* 2:4 " <<<"$o6" \
+  && { echo "ok - F5 saves the pruned model and the prompt reopens it pruned"; passes=$((passes + 1)); } \
+  || { echo "not ok - F5 saves the pruned model and it reopens pruned"; sed 's/^/#   /' <<<"$o5$o6"; fails=$((fails + 1)); }
+o7=$(inf --frames 8 --keys "p,Enter,w,Enter,q" fmnist_cnn)
+grep -q "Quit with the pruning" <<<"$o7" && { echo "not ok - q after saving still asks"; fails=$((fails + 1)); } \
+  || { echo "ok - q after saving the pruning does not ask"; passes=$((passes + 1)); }
+o8=$(inf --sandbox --frames 4 --keys "o,'/,Tab" fmnist_cnn)
+o9=$(inf --frames 4 --keys "o,'/,Tab" fmnist_cnn)
+grep -q "sandbox: only files under the working folder" <<<"$o8" && grep -q "etc/" <<<"$o9" && ! grep -q "etc/" <<<"$o8" \
+  && { echo "ok - path completion respects --sandbox"; passes=$((passes + 1)); } \
+  || { echo "not ok - path completion respects --sandbox"; sed 's/^/#   /' <<<"$o8"; fails=$((fails + 1)); }
+rm -rf "$fdir"
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
