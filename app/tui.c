@@ -60,22 +60,34 @@ static const char *tui_prelude =
     "    print(table.concat(out, '\\t'))\n"
     "  end\n"
     "end\n"
+    "-- fields read with '.' on models and layers (methods go after ':')\n"
+    "local _TUI_FIELDS = {'name', 'kind', 'index', 'weight', 'mask', 'bias', 'filters', 'in_chans',\n"
+    "  'in_shape', 'out_shape', 'inputs', 'model', 'input', 'params', 'macs'}\n"
     "function _TUI_COMPLETE(word)\n"
     "  local path, last = word:match('^(.-)([%w_]*)$')\n"
+    "  local sep = path:sub(-1)\n"
     "  local t = _G\n"
     "  for key in path:gmatch('([%w_]+)[.:]') do\n"
     "    local ok, v = pcall(function() return t[key] end)\n"
     "    if not ok or v == nil then return {} end\n"
     "    t = v\n"
     "  end\n"
-    "  if type(t) ~= 'table' then\n"
-    "    t = nm._methods(t)  -- metatables are locked\n"
+    "  local names = {}\n"
+    "  if type(t) == 'table' then\n"
+    "    for k, v in pairs(t) do\n"
+    "      if type(k) == 'string' and (sep ~= ':' or type(v) == 'function') then names[#names + 1] = k end\n"
+    "    end\n"
+    "  elseif sep == ':' or sep == '' then\n"
+    "    for k in pairs(nm._methods(t)) do names[#names + 1] = k end  -- metatables are locked\n"
+    "  else\n"
+    "    for _, k in ipairs(_TUI_FIELDS) do\n"
+    "      local ok, v = pcall(function() return t[k] end)\n"
+    "      if ok and v ~= nil and type(v) ~= 'function' then names[#names + 1] = k end\n"
+    "    end\n"
     "  end\n"
     "  local out = {}\n"
-    "  for k in pairs(t) do\n"
-    "    if type(k) == 'string' and k:sub(1, #last) == last and k:sub(1, 1) ~= '_' then\n"
-    "      out[#out + 1] = path .. k\n"
-    "    end\n"
+    "  for _, k in ipairs(names) do\n"
+    "    if k:sub(1, #last) == last and k:sub(1, 1) ~= '_' then out[#out + 1] = path .. k end\n"
     "  end\n"
     "  table.sort(out)\n"
     "  return out\n"
@@ -449,7 +461,7 @@ void tui_console_complete(tui_app *a)
         char common[256];
         snprintf(common, sizeof common, "%s", lua_tostring(L, -1));
         lua_pop(L, 1);
-        char list[1024] = "";
+        char list[4096] = "";
         for (int i = 1; i <= n; i++) {
             lua_rawgeti(L, -1, i);
             const char *c = lua_tostring(L, -1);
@@ -470,8 +482,26 @@ void tui_console_complete(tui_app *a)
             a->s.input_len += add;
             a->s.input_cursor += add;
         }
-        if (n > 1)
-            wb_log_add(&a->s.log, WB_LOG_INFO, list);
+        if (n > 1) { /* the candidates, wrapped to the console's width */
+            int w = a->grid->w - 4 > 20 ? a->grid->w - 4 : 20;
+            const char *p = list;
+            while (*p) {
+                int len = (int)strlen(p), cut = len;
+                if (len > w) {
+                    cut = w;
+                    while (cut > 0 && p[cut] != ' ')
+                        cut--;
+                    if (cut == 0)
+                        cut = w;
+                }
+                char line[1100];
+                snprintf(line, sizeof line, "%.*s", cut, p);
+                wb_log_add(&a->s.log, WB_LOG_INFO, line);
+                p += cut;
+                while (*p == ' ')
+                    p++;
+            }
+        }
     }
     lua_pop(L, 1);
 }

@@ -81,8 +81,8 @@ static void k_quit(tui_app *a, int key)
     snprintf(a->s.alert_title, sizeof a->s.alert_title, "Quit with the pruning not saved?");
     snprintf(a->s.alert, sizeof a->s.alert,
              "%s is pruned and differs from the model as it was opened; nmlab does not save models "
-             "by itself.\n\nq (or F10) again quits. Any other key stays: save it from the console (6) with "
-             "model:save('pruned.safetensors').",
+             "by itself.\n\nq (or F10) again quits. Any other key stays: save it with w (F5), or from the "
+             "console (6) with model:save('pruned.safetensors').",
              m->name);
 }
 

@@ -227,5 +227,13 @@ grep -q "sandbox: only files under the working folder" <<<"$o8" && grep -q "etc/
   && { echo "ok - path completion respects --sandbox"; passes=$((passes + 1)); } \
   || { echo "not ok - path completion respects --sandbox"; sed 's/^/#   /' <<<"$o8"; fails=$((fails + 1)); }
 rm -rf "$fdir"
+# console completion: methods after model: / layer:, fields after layer. /
+# model., every candidate listed (wrapped, not cut at the width)
+FC=100 FL=30 check "model: lists every method, wrapped" "model:set_activation +model:shrink +model:stats" -- --frames 3 --screen console --keys "'model:,Tab" fmnist_cnn
+check "model:sa completes to model:save" "^ > model:save$" -- --frames 3 --screen console --keys "'model:sa,Tab" fmnist_cnn
+check "layer: completes its method" "^ > layer:stats$" -- --frames 3 --screen console --keys "'layer:,Tab" fmnist_cnn
+check "layer. lists its fields, not methods" "layer\.kind .*layer\.out_shape" -- --frames 3 --screen console --keys "'layer.,Tab" fmnist_cnn
+check "model. lists its fields" "model\.input +model\.macs +model\.name +model\.params" -- --frames 3 --screen console --keys "'model.,Tab" fmnist_cnn
+check "nm.prune.n lists nffs and nm" "nm\.prune\.nffs +nm\.prune\.nm" -- --frames 3 --screen console --keys "'nm.prune.n,Tab" fmnist_cnn
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
