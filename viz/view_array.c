@@ -9,7 +9,7 @@
 static void draw_trace(tui_grid *g, const wb_array *a, int x, int y, int w, int h)
 {
     tui_text(g, x + 1, y, w - 2, TUI_S_ACCENT,
-             "nm-MAC walk-through (the paper's 2:4 x 2:4 example): n next step, T back to the array");
+             "nm-MAC walk-through (indices from 1): n next step, N back, T back to the array");
     /* steps are separated by blank lines; show steps 0..trace_step */
     const char *p = a->trace ? a->trace : "";
     int step = 0, row = y + 2;

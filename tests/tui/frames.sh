@@ -235,5 +235,16 @@ check "layer: completes its method" "^ > layer:stats$" -- --frames 3 --screen co
 check "layer. lists its fields, not methods" "layer\.kind .*layer\.out_shape" -- --frames 3 --screen console --keys "'layer.,Tab" fmnist_cnn
 check "model. lists its fields" "model\.input +model\.macs +model\.name +model\.params" -- --frames 3 --screen console --keys "'model.,Tab" fmnist_cnn
 check "nm.prune.n lists nffs and nm" "nm\.prune\.nffs +nm\.prune\.nm" -- --frames 3 --screen console --keys "'nm.prune.n,Tab" fmnist_cnn
+# the nm-MAC walk-through counts from 1 and takes the user's N:M and data
+check "walk-through rows count from 1" "^ +row 1: +3 +0 +1 +0" -- --frames 3 --screen array --keys T fmnist_cnn
+check "walk-through weight columns count from 1" "value@column\): 2@2 -1@4" -- --frames 3 --screen array --keys T fmnist_cnn
+check "walk-through multipliers and outputs count from 1" "multiplier 1: pick column 2 -> 2@2, x weight 2 = 4 -> out\[2\] = 4" -- --frames 4 --screen array --keys T,n fmnist_cnn
+check "walk-through takes the form's N:M (setup's default)" "nm-MAC 3:4 data x 3:4 weights: 3 multipliers" -- --frames 9 --screen array --keys F2,Down,Down,Right,Enter,T fmnist_cnn
+wdir=$(mktemp -d)
+printf 'walk = {n = 1, m = 2, data = {{5, 0}, {0, 7}}, weights = {0, 3}}\n' > "$wdir/walk.lua"
+check "walk-through takes the console's walk = {...}" "multiplier 1: pick column 2 -> 7@2, x weight 3 = 21 -> out\[2\] = 21" -- --tui "$wdir/walk.lua" --frames 4 --screen array --keys T,n fmnist_cnn
+printf 'walk = {n = 1, m = 2, data = {1, 2}, weights = {0, 3}}\n' > "$wdir/bad.lua"
+check "a malformed walk says what is wrong" "walk\.data: 4 integers in -128\.\.127" -- --tui "$wdir/bad.lua" --frames 3 --screen array --keys T fmnist_cnn
+rm -rf "$wdir"
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
