@@ -106,6 +106,11 @@ void view_array(tui_grid *g, wb_state *s, int x, int y, int w, int h)
             }
             tui_put2(g, rx + i, y + 3 + j, tui_glyph_upper_half(g), st[0], st[1]);
         }
+    /* the heatmap's scale, and what the per-layer columns count */
+    int sx = rx + tui_text(g, rx, y + 3 + hm_h, rw, TUI_S_DIM, "0% ");
+    for (int k = 0; k < 8 && sx < rx + rw; k++)
+        tui_put(g, sx++, y + 3 + hm_h, s->color ? tui_glyph_block(g, 1) : tui_glyph_ramp(g, k / 7.0), TUI_S_RAMP0 + k);
+    tui_text(g, sx, y + 3 + hm_h, rx + rw - sx, TUI_S_DIM, " 100% busy");
     int ly = y + 4 + hm_h;
     tui_text(g, rx, ly++, rw, TUI_S_HEADER, "layer        util   mult   cycles");
     for (int i = 0; i < a->n_layers && ly < y + h; i++, ly++) {

@@ -246,5 +246,8 @@ check "walk-through takes the console's walk = {...}" "multiplier 1: pick column
 printf 'walk = {n = 1, m = 2, data = {1, 2}, weights = {0, 3}}\n' > "$wdir/bad.lua"
 check "a malformed walk says what is wrong" "walk\.data: 4 integers in -128\.\.127" -- --tui "$wdir/bad.lua" --frames 3 --screen array --keys T fmnist_cnn
 rm -rf "$wdir"
+# legends: the Mask screen's glyphs and ruler marks, the Array heatmap's scale
+check "the Mask screen has a legend" "legend: █ kept ░▒▓ partly · pruned ◆ cursor ✗ filter removed │ kernel/group" -- --frames 3 --keys Enter fmnist_cnn
+check "the Array heatmap has a scale" "0% .{8} 100% busy" -- --frames 4 --screen array --keys n,n fmnist_cnn
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
