@@ -795,7 +795,7 @@ int tui_main(const tui_options *opt)
         a->grid = tui_grid_new(w, h, a->ti.utf8);
         a->colors_max = a->ti.colors;
         a->s.color = a->ti.colors != TERM_MONO;
-        if (a->settings.colours)
+        if (a->settings.colours || a->s.present)
             tui_apply_look(a);
     }
     struct sigaction sa = {0};

@@ -97,6 +97,15 @@ static void k_files(tui_app *a, int key)
     tui_files_open(a, key == 'w' || key == KEY_F(5));
 }
 
+/* b: presentation mode (larger cells, high contrast), kept in the settings. */
+static void k_present(tui_app *a, int key)
+{
+    (void)key;
+    a->s.present = a->settings.present = !a->s.present;
+    tui_apply_look(a);
+    tui_status(a, "presentation mode %s", a->s.present ? "on (b turns it off)" : "off");
+}
+
 static void k_theme(tui_app *a, int key)
 {
     (void)key;
@@ -401,6 +410,7 @@ static const keybind keymap[] = {
     {{'e'}, ON_VIEWS, "e", "all", "export this screen as a PNG plot", k_export, NULL, NULL},
     {{'t'}, ON_VIEWS, "t", "all", "dark / light theme", k_theme, NULL, NULL},
     {{'M'}, ON_VIEWS, "M", "all", "mouse on / off", k_mouse, NULL, NULL},
+    {{'b'}, ON_VIEWS, "b", "all", "presentation mode: larger cells, high contrast (also in F2 setup)", k_present, NULL, NULL},
     {{KEY_UP, KEY_DOWN, 'j', 'k'}, ON_LAYERS, "Up/Down j/k", "layers", "select layer", k_layers_move, NULL, NULL},
     {{KEY_PPAGE, KEY_NPAGE, KEY_HOME, KEY_END}, ON_LAYERS, "PgUp/PgDn", "layers", "page; Home/End first/last", k_layers_move, NULL, NULL},
     {{'s'}, ON_LAYERS, "s", "layers", "sort by order, name, density, MACs, params", k_sort, NULL, NULL},

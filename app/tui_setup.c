@@ -42,6 +42,7 @@ void tui_apply_look(tui_app *a)
     term_colors want = a->settings.colours == 2 ? TERM_MONO : a->settings.colours == 1 ? TERM_8 : TERM_256;
     a->ti.colors = want < a->colors_max ? want : a->colors_max;
     a->s.color = a->ti.colors != TERM_MONO;
+    a->ti.present = a->s.present;
     term_set_theme(&a->ti, a->s.theme_dark);
 }
 

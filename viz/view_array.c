@@ -74,7 +74,7 @@ void view_array(tui_grid *g, wb_state *s, int x, int y, int w, int h)
                 ch = g->utf8 ? 0x00B7 : '.';   /* dot: idle */
             }
             for (int k = 0; k < cw; k++)
-                tui_put(g, gx + c * cw + k, gy + r, k == 0 ? ch : ' ', st);
+                tui_put(g, gx + c * cw + k, gy + r, k == 0 || s->present ? ch : ' ', st); /* presentation: PEs 2 wide */
         }
     if (rows_shown < a->rows || cols_shown < a->cols)
         tui_printf(g, gx, gy + rows_shown, left_w, TUI_S_WARN, "clipped: %dx%d of %dx%d PEs shown",

@@ -30,7 +30,9 @@ static int ramp_style(double v)
  * is about two sub-rows tall in colour mode and two columns tall without. */
 wb_mask_scale wb_mask_scale_for(const wb_state *s, int64_t rows, int64_t cols, int aw, int ah)
 {
-    wb_mask_scale k = {1, 1, 1, 1, s->color ? 2 : 1};
+    /* presentation mode: one matrix row per character (no half blocks), so
+     * cells are twice as tall */
+    wb_mask_scale k = {1, 1, 1, 1, s->color && !s->present ? 2 : 1};
     int aspect = k.sub == 2 ? 1 : 2; /* characters wide per sub-row tall */
     int64_t hr = (int64_t)ah * k.sub;
     if (aw < 1 || hr < 1 || rows < 1 || cols < 1)

@@ -152,8 +152,9 @@ void view_header(tui_grid *g, const wb_state *s)
             nz += st.nonzeros;
             params += st.params;
         }
-        char line[256];
-        snprintf(line, sizeof line, " %s  %s params  %s MACs  density %.1f%%  %s", s->model->name,
+        char line[320];
+        snprintf(line, sizeof line, " %s%s  %s params  %s MACs  density %.1f%%  %s", s->present ? "[presentation] " : "",
+                 s->model->name,
                  wb_human((double)p, (char[32]){0}, 32),
                  wb_human((double)nm_model_dense_macs(s->model), macs, sizeof macs),
                  params ? 100.0 * (double)nz / (double)params : 100.0, s->settings);

@@ -249,5 +249,10 @@ rm -rf "$wdir"
 # legends: the Mask screen's glyphs and ruler marks, the Array heatmap's scale
 check "the Mask screen has a legend" "legend: █ kept ░▒▓ partly · pruned ◆ cursor ✗ filter removed │ kernel/group" -- --frames 3 --keys Enter fmnist_cnn
 check "the Array heatmap has a scale" "0% .{8} 100% busy" -- --frames 4 --screen array --keys n,n fmnist_cnn
+# presentation mode (b, or F2 setup): marked in the header, PEs drawn 2 wide
+FC=80 FL=24 check "b turns presentation mode on" "^ \[presentation\] fmnist_cnn" -- --frames 3 --screen array --keys b fmnist_cnn
+FC=80 FL=24 check "presentation mode draws PEs 2 wide at 80x24" "^ (▫){32}" -- --frames 3 --screen array --keys b fmnist_cnn
+FC=80 FL=24 check "b again turns it off" "^ (▫ ){15}▫" -- --frames 4 --screen array --keys b,b fmnist_cnn
+check "setup turns presentation mode on" "^ \[presentation\] fmnist_cnn" -- --frames 12 --keys F2,Down,Down,Down,Down,Down,Down,Down,Right,Enter fmnist_cnn
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
