@@ -58,7 +58,7 @@ void tui_files_complete(tui_app *a)
     }
     DIR *d = opendir(dir[0] ? dir : ".");
     if (!d) {
-        snprintf(f->hint, sizeof f->hint, "no such folder: %s", dir);
+        snprintf(f->hint, sizeof f->hint, "no such folder: %.400s", dir);
         return;
     }
     char common[300] = "", hint[sizeof f->hint] = "";
@@ -99,9 +99,11 @@ void tui_files_complete(tui_app *a)
         return;
     }
     snprintf(f->hint, sizeof f->hint, "%s", n > 1 ? hint : "");
-    char text[sizeof f->text];
+    char text[sizeof dir + sizeof common];
     snprintf(text, sizeof text, "%s%s", dir, common);
-    snprintf(f->text, sizeof f->text, "%s", text);
+    size_t tl = strlen(text);
+    if (tl < sizeof f->text)
+        memcpy(f->text, text, tl + 1);
 }
 
 /* Runs the open or save through Lua; a failure goes to the message box. */
