@@ -254,5 +254,6 @@ FC=80 FL=24 check "b turns presentation mode on" "^ \[presentation\] fmnist_cnn"
 FC=80 FL=24 check "presentation mode draws PEs 2 wide at 80x24" "^ (▫){32}" -- --frames 3 --screen array --keys b fmnist_cnn
 FC=80 FL=24 check "b again turns it off" "^ (▫ ){15}▫" -- --frames 4 --screen array --keys b,b fmnist_cnn
 check "setup turns presentation mode on" "^ \[presentation\] fmnist_cnn" -- --frames 12 --keys F2,Down,Down,Down,Down,Down,Down,Down,Right,Enter fmnist_cnn
+check "/ types a division in the console (F3 searches there)" "^ 4\.0$" -- --frames 3 --screen console --keys "'8 / 2,Enter" fmnist_cnn
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
