@@ -226,6 +226,11 @@ o9=$(inf --frames 4 --keys "o,'/,Tab" fmnist_cnn)
 grep -q "sandbox: only files under the working folder" <<<"$o8" && grep -q "etc/" <<<"$o9" && ! grep -q "etc/" <<<"$o8" \
   && { echo "ok - path completion respects --sandbox"; passes=$((passes + 1)); } \
   || { echo "not ok - path completion respects --sandbox"; sed 's/^/#   /' <<<"$o8"; fails=$((fails + 1)); }
+o10=$(inf --sandbox --frames 6 --keys "w,C-u,'/tmp/nmlab-wb2-outside.safetensors,Enter" fmnist_cnn)
+grep -q "Could not save to /tmp/nmlab-wb2-outside.safetensors" <<<"$o10" && grep -q "is outside the" <<<"$o10" \
+  && [ ! -e /tmp/nmlab-wb2-outside.safetensors ] \
+  && { echo "ok - saving outside the sandbox is refused in the message box"; passes=$((passes + 1)); } \
+  || { echo "not ok - saving outside the sandbox is refused"; sed 's/^/#   /' <<<"$o10"; fails=$((fails + 1)); }
 rm -rf "$fdir"
 # console completion: methods after model: / layer:, fields after layer. /
 # model., every candidate listed (wrapped, not cut at the width)
