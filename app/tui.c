@@ -582,7 +582,8 @@ static void open_failed(tui_app *a, const char *path, const char *reason)
     }
     snprintf(a->s.alert_title, sizeof a->s.alert_title, "Could not open %s", path);
     snprintf(a->s.alert, sizeof a->s.alert,
-             "%s%s\n\nNo model is open. Load one from the console (6): model = nm.zoo('resnet18') or "
+             "%s%s\n\nNo model is open. Press o (F4) to open one, or load one from the console (6): "
+             "model = nm.zoo('resnet18') or "
              "model = assert(nm.load('file.onnx')).",
              reason, hint);
     wb_log_add(&a->s.log, WB_LOG_ERROR, a->s.alert_title);

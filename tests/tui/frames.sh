@@ -260,5 +260,6 @@ FC=80 FL=24 check "presentation mode draws PEs 2 wide at 80x24" "^ (▫){32}" --
 FC=80 FL=24 check "b again turns it off" "^ (▫ ){15}▫" -- --frames 4 --screen array --keys b,b fmnist_cnn
 check "setup turns presentation mode on" "^ \[presentation\] fmnist_cnn" -- --frames 12 --keys F2,Down,Down,Down,Down,Down,Down,Down,Right,Enter fmnist_cnn
 check "/ types a division in the console (F3 searches there)" "^ 4\.0$" -- --frames 3 --screen console --keys "'8 / 2,Enter" fmnist_cnn
+check "no model: the Layers screen points at o (F4), not the gone F6" "Press o \(F4\) to open a file or zoo name" -- --frames 3 --keys Space nmlab-no-such-model
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
