@@ -15,6 +15,7 @@ void settings_defaults(nm_settings *s)
     s->mouse = 1;
     snprintf(s->array_mac, sizeof s->array_mac, "nm");
     s->array_rows = s->array_cols = 16;
+    s->nm_n = 2, s->nm_m = 4;
 }
 
 const char *settings_path(const char *file, char *buf, int len)
@@ -74,6 +75,14 @@ void settings_load(nm_settings *s, const char *path)
             s->array_rows = atoi(v);
         else if (strcmp(k, "array_cols") == 0 && atoi(v) > 0 && atoi(v) <= 512)
             s->array_cols = atoi(v);
+        else if (strcmp(k, "colours") == 0)
+            s->colours = strcmp(v, "8") == 0 ? 1 : strcmp(v, "none") == 0 ? 2 : 0;
+        else if (strcmp(k, "default_nm") == 0) {
+            int n, m;
+            if (sscanf(v, "%d:%d", &n, &m) == 2 && m >= 1 && m <= 64 && n >= 0 && n <= m)
+                s->nm_n = n, s->nm_m = m;
+        } else if (strcmp(k, "presentation") == 0)
+            s->present = atoi(v) != 0;
     }
     fclose(f);
 }
@@ -88,5 +97,7 @@ int settings_save(const nm_settings *s, const char *path)
             s->last_model);
     fprintf(af.f, "array_mac = %s\narray_rows = %d\narray_cols = %d\n", s->array_mac, s->array_rows,
                 s->array_cols);
+    fprintf(af.f, "colours = %s\ndefault_nm = %d:%d\npresentation = %d\n",
+            s->colours == 1 ? "8" : s->colours == 2 ? "none" : "auto", s->nm_n, s->nm_m, s->present);
     return nm_atomic_commit(&af);
 }

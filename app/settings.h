@@ -10,6 +10,9 @@ typedef struct {
     char last_model[1024];
     char array_mac[16];     /* pmac, bmac, nm */
     int array_rows, array_cols;
+    int colours;            /* 0 as the terminal allows, 1 at most 8, 2 none */
+    int nm_n, nm_m;         /* default N:M of the prune form */
+    int present;            /* presentation mode: larger cells, high contrast */
 } nm_settings;
 
 void settings_defaults(nm_settings *s);

@@ -60,22 +60,34 @@ static const char *tui_prelude =
     "    print(table.concat(out, '\\t'))\n"
     "  end\n"
     "end\n"
+    "-- fields read with '.' on models and layers (methods go after ':')\n"
+    "local _TUI_FIELDS = {'name', 'kind', 'index', 'weight', 'mask', 'bias', 'filters', 'in_chans',\n"
+    "  'in_shape', 'out_shape', 'inputs', 'model', 'input', 'params', 'macs'}\n"
     "function _TUI_COMPLETE(word)\n"
     "  local path, last = word:match('^(.-)([%w_]*)$')\n"
+    "  local sep = path:sub(-1)\n"
     "  local t = _G\n"
     "  for key in path:gmatch('([%w_]+)[.:]') do\n"
     "    local ok, v = pcall(function() return t[key] end)\n"
     "    if not ok or v == nil then return {} end\n"
     "    t = v\n"
     "  end\n"
-    "  if type(t) ~= 'table' then\n"
-    "    t = nm._methods(t)  -- metatables are locked\n"
+    "  local names = {}\n"
+    "  if type(t) == 'table' then\n"
+    "    for k, v in pairs(t) do\n"
+    "      if type(k) == 'string' and (sep ~= ':' or type(v) == 'function') then names[#names + 1] = k end\n"
+    "    end\n"
+    "  elseif sep == ':' or sep == '' then\n"
+    "    for k in pairs(nm._methods(t)) do names[#names + 1] = k end  -- metatables are locked\n"
+    "  else\n"
+    "    for _, k in ipairs(_TUI_FIELDS) do\n"
+    "      local ok, v = pcall(function() return t[k] end)\n"
+    "      if ok and v ~= nil and type(v) ~= 'function' then names[#names + 1] = k end\n"
+    "    end\n"
     "  end\n"
     "  local out = {}\n"
-    "  for k in pairs(t) do\n"
-    "    if type(k) == 'string' and k:sub(1, #last) == last and k:sub(1, 1) ~= '_' then\n"
-    "      out[#out + 1] = path .. k\n"
-    "    end\n"
+    "  for _, k in ipairs(names) do\n"
+    "    if k:sub(1, #last) == last and k:sub(1, 1) ~= '_' then out[#out + 1] = path .. k end\n"
     "  end\n"
     "  table.sort(out)\n"
     "  return out\n"
@@ -161,6 +173,9 @@ void tui_sync_model(tui_app *a)
     nm_model *m = tui_model(a);
     if (m != a->seen) {
         nm_model_free(a->base);
+        undo_snap_free(a->saved_snap);
+        a->saved_snap = NULL;
+        a->saved = NULL;
         a->base = m ? nm_model_clone(m) : NULL;
         a->seen = m;
         if (!a->base || !count_stats(a->base, &a->base_stats, &a->n_base_stats)) {
@@ -276,6 +291,10 @@ static void draw(tui_app *a)
         wb_draw(g, &a->s, keys, nkeys);
         if (a->form.open)
             tui_form_draw(g, &a->form);
+        if (a->setup.open)
+            tui_setup_draw(g, &a->setup);
+        if (a->files.mode)
+            tui_files_draw(g, &a->files);
     }
     if (!a->headless)
         term_flush(&a->ti, g);
@@ -442,7 +461,7 @@ void tui_console_complete(tui_app *a)
         char common[256];
         snprintf(common, sizeof common, "%s", lua_tostring(L, -1));
         lua_pop(L, 1);
-        char list[1024] = "";
+        char list[4096] = "";
         for (int i = 1; i <= n; i++) {
             lua_rawgeti(L, -1, i);
             const char *c = lua_tostring(L, -1);
@@ -463,8 +482,26 @@ void tui_console_complete(tui_app *a)
             a->s.input_len += add;
             a->s.input_cursor += add;
         }
-        if (n > 1)
-            wb_log_add(&a->s.log, WB_LOG_INFO, list);
+        if (n > 1) { /* the candidates, wrapped to the console's width */
+            int w = a->grid->w - 4 > 20 ? a->grid->w - 4 : 20;
+            const char *p = list;
+            while (*p) {
+                int len = (int)strlen(p), cut = len;
+                if (len > w) {
+                    cut = w;
+                    while (cut > 0 && p[cut] != ' ')
+                        cut--;
+                    if (cut == 0)
+                        cut = w;
+                }
+                char line[1100];
+                snprintf(line, sizeof line, "%.*s", cut, p);
+                wb_log_add(&a->s.log, WB_LOG_INFO, line);
+                p += cut;
+                while (*p == ' ')
+                    p++;
+            }
+        }
     }
     lua_pop(L, 1);
 }
@@ -479,6 +516,7 @@ static void save_state(tui_app *a)
 {
     a->settings.theme_dark = a->s.theme_dark;
     a->settings.mouse = a->s.mouse;
+    a->settings.present = a->s.present;
     if (a->settings_file[0] && settings_save(&a->settings, a->settings_file) != NM_OK)
         fprintf(stderr, "nmlab: could not save settings: %s\n", nm_errmsg());
     if (a->history_file[0]) {
@@ -544,7 +582,8 @@ static void open_failed(tui_app *a, const char *path, const char *reason)
     }
     snprintf(a->s.alert_title, sizeof a->s.alert_title, "Could not open %s", path);
     snprintf(a->s.alert, sizeof a->s.alert,
-             "%s%s\n\nNo model is open. Load one from the console (6): model = nm.zoo('resnet18') or "
+             "%s%s\n\nNo model is open. Press o (F4) to open one, or load one from the console (6): "
+             "model = nm.zoo('resnet18') or "
              "model = assert(nm.load('file.onnx')).",
              reason, hint);
     wb_log_add(&a->s.log, WB_LOG_ERROR, a->s.alert_title);
@@ -708,7 +747,8 @@ int tui_main(const tui_options *opt)
     a->s.theme_dark = a->settings.theme_dark;
     a->s.mouse = a->settings.mouse;
     a->s.screen = screen_from_name(opt->screen);
-    a->form.n = 2, a->form.m = 4, a->form.pct = 50, a->form.rounds = 3;
+    a->s.present = a->settings.present;
+    a->form.n = a->settings.nm_n, a->form.m = a->settings.nm_m, a->form.pct = 50, a->form.rounds = 3;
     a->headless = opt->frames > 0;
     a->undo.note = a->s.settings; /* undo brings back the header's settings too */
     a->undo.note_len = sizeof a->s.settings;
@@ -754,7 +794,10 @@ int tui_main(const tui_options *opt)
         int w, h;
         term_size(&w, &h);
         a->grid = tui_grid_new(w, h, a->ti.utf8);
+        a->colors_max = a->ti.colors;
         a->s.color = a->ti.colors != TERM_MONO;
+        if (a->settings.colours || a->s.present)
+            tui_apply_look(a);
     }
     struct sigaction sa = {0};
     sa.sa_handler = on_sigint;
@@ -846,6 +889,7 @@ int tui_main(const tui_options *opt)
     undo_clear(&a->undo);
     tui_sim_free(a->sim);
     tui_act_free(a->act);
+    undo_snap_free(a->saved_snap);
     nm_model_free(a->base);
     free(a->stats);
     free(a->base_stats);

@@ -28,6 +28,20 @@ typedef struct {
                              "conv1 (first conv), fc2 (classifier)" */
 } prune_form;
 
+/* The setup form (F2): a copy of the settings being edited. */
+typedef struct {
+    int open;
+    int field;
+    int theme_dark, colours, n, m, rows, cols, mac, present;
+} setup_form;
+
+/* The open / save prompt (o F4 / w F5): a path being typed. */
+typedef struct {
+    int mode;             /* 0 closed, 1 open, 2 save */
+    char text[1024];
+    char hint[512];       /* completion candidates or why there are none */
+} file_prompt;
+
 typedef struct tui_sim tui_sim;
 typedef struct tui_act tui_act;
 
@@ -66,6 +80,11 @@ typedef struct tui_app {
     int searching;
     char search[64];
     int quit_asked;       /* q asked "quit with unsaved pruning?" */
+    setup_form setup;
+    file_prompt files;
+    const nm_model *saved;  /* the model last saved from the prompt, and */
+    undo_snap *saved_snap;  /* its pruning then (owned): q does not ask */
+    term_colors colors_max; /* what the terminal allows (setup may ask fewer) */
 } tui_app;
 
 typedef struct {
@@ -113,6 +132,24 @@ tui_act *tui_act_new(tui_app *a);
 void tui_act_free(tui_act *t);
 void tui_act_touch(tui_app *a);
 void tui_act_update(tui_app *a);
+
+/* Reconfigures the array from a->settings (MAC, rows, columns). */
+void tui_sim_configure(tui_app *a);
+/* MAC names the Array screen cycles through (m) and setup offers. */
+const char *tui_sim_mac(int i, int *n);
+
+/* The setup form (tui_setup.c), F2. */
+void tui_setup_open(tui_app *a);
+int tui_setup_key(tui_app *a, int key);
+void tui_setup_draw(tui_grid *g, const setup_form *f);
+/* Applies the colour choice and the theme to the terminal and views. */
+void tui_apply_look(tui_app *a);
+
+/* Open / save a model from a file prompt (tui_files.c). */
+void tui_files_open(tui_app *a, int save);
+int tui_files_key(tui_app *a, int key);
+void tui_files_complete(tui_app *a);
+void tui_files_draw(tui_grid *g, const file_prompt *f);
 
 /* `e`: the current screen as a PNG (tui_export.c); the status says where. */
 void tui_export(tui_app *a);

@@ -29,6 +29,7 @@ typedef struct {
     int where;            /* screen mask */
     const char *label, *screens, *help;
     key_fn fn;
+    const char *fkey, *bar; /* on the function-key bar ("F1", "Help"), or NULL */
 } keybind;
 
 static const nm_layer *sel_layer(tui_app *a)
@@ -39,7 +40,7 @@ static const nm_layer *sel_layer(tui_app *a)
 
 static void k_screen(tui_app *a, int key)
 {
-    int n = key >= KEY_F(1) && key <= KEY_F(6) ? key - KEY_F(1) : key - '1';
+    int n = key - '1';
     a->prev_screen = a->s.screen;
     a->s.screen = (wb_screen)n;
 }
@@ -68,6 +69,9 @@ static void k_quit(tui_app *a, int key)
         undo_snap *b = undo_snap_take(a->base);
         changed = b && !undo_snap_same(b, m);
         undo_snap_free(b);
+        /* saved from the prompt (o/w) with the pruning it has now */
+        if (changed && a->saved == m && a->saved_snap && undo_snap_same(a->saved_snap, m))
+            changed = 0;
     }
     if (!changed) {
         a->quit = 1;
@@ -77,9 +81,29 @@ static void k_quit(tui_app *a, int key)
     snprintf(a->s.alert_title, sizeof a->s.alert_title, "Quit with the pruning not saved?");
     snprintf(a->s.alert, sizeof a->s.alert,
              "%s is pruned and differs from the model as it was opened; nmlab does not save models "
-             "by itself.\n\nq (or F10) again quits. Any other key stays: save it from the console (6) with "
-             "model:save('pruned.safetensors').",
+             "by itself.\n\nq (or F10) again quits. Any other key stays: save it with w (F5), or from the "
+             "console (6) with model:save('pruned.safetensors').",
              m->name);
+}
+
+static void k_setup(tui_app *a, int key)
+{
+    (void)key;
+    tui_setup_open(a);
+}
+
+static void k_files(tui_app *a, int key)
+{
+    tui_files_open(a, key == 'w' || key == KEY_F(5));
+}
+
+/* b: presentation mode (larger cells, high contrast), kept in the settings. */
+static void k_present(tui_app *a, int key)
+{
+    (void)key;
+    a->s.present = a->settings.present = !a->s.present;
+    tui_apply_look(a);
+    tui_status(a, "presentation mode %s", a->s.present ? "on (b turns it off)" : "off");
 }
 
 static void k_theme(tui_app *a, int key)
@@ -263,7 +287,7 @@ static void search_select(tui_app *a, int next)
 
 static void k_search(tui_app *a, int key)
 {
-    if (key == '/') {
+    if (key == '/' || key == KEY_F(3)) {
         a->searching = 1;
         a->search[0] = '\0';
         tui_status(a, "/  (type a part of a layer name, Enter keeps it, Esc cancels)");
@@ -365,41 +389,50 @@ static void k_console_edit(tui_app *a, int key)
 
 
 static const keybind keymap[] = {
-    {{'?'}, ON_VIEWS, "?", "all", "help (this screen; Up/Down PgUp/PgDn Home/End scroll it)", k_help},
-    {{'1', '2', '3'}, ON_VIEWS, "1-6", "all", "switch screen (Layers Mask Activations Array Energy Console)", k_screen},
-    {{'4', '5', '6'}, ON_VIEWS, NULL, NULL, NULL, k_screen},
-    {{KEY_F(1), KEY_F(2), KEY_F(3)}, ON_ALL, "F1-F6", "all", "switch screen, also from the console", k_screen},
-    {{KEY_F(4), KEY_F(5), KEY_F(6)}, ON_ALL, NULL, NULL, NULL, k_screen},
-    {{'\t', KEY_BTAB}, ON_VIEWS, "Tab/S-Tab", "all", "next / previous screen", k_next_screen},
-    {{'q', KEY_F(10)}, ON_VIEWS, "q F10", "all", "quit (settings and history are saved)", k_quit},
-    {{KEY_F(10)}, ON_CONSOLE, NULL, NULL, NULL, k_quit},
-    {{'p'}, ON_VIEWS, "p", "all", "prune: choose method, N:M, group, amount", k_prune},
-    {{'u', 'U'}, ON_VIEWS, "u / U", "all", "undo / redo the last mask change", k_undo},
-    {{'e'}, ON_VIEWS, "e", "all", "export this screen as a PNG plot", k_export},
-    {{'t'}, ON_VIEWS, "t", "all", "dark / light theme", k_theme},
-    {{'M'}, ON_VIEWS, "M", "all", "mouse on / off", k_mouse},
-    {{KEY_UP, KEY_DOWN, 'j', 'k'}, ON_LAYERS, "Up/Down j/k", "layers", "select layer", k_layers_move},
-    {{KEY_PPAGE, KEY_NPAGE, KEY_HOME, KEY_END}, ON_LAYERS, "PgUp/PgDn", "layers", "page; Home/End first/last", k_layers_move},
-    {{'s'}, ON_LAYERS, "s", "layers", "sort by order, name, density, MACs, params", k_sort},
-    {{'/'}, ON_VIEWS, "/", "all", "search layers by name as you type (Enter keeps, Esc cancels)", k_search},
-    {{'n'}, ON_LAYERS | ON_MASK | ON_ENERGY, "n", "layers...", "next layer matching the last search", k_search},
-    {{KEY_ENTER, '\r', '\n'}, ON_LAYERS, "Enter", "layers", "show the selected layer's mask", k_open_mask},
-    {{'[', ']'}, ON_MASK | ON_ACT | ON_ARRAY | ON_ENERGY, "[ ]", "mask...", "previous / next layer", k_layer_prev_next},
-    {{KEY_UP, KEY_DOWN, KEY_LEFT, KEY_RIGHT}, ON_MASK, "arrows hjkl", "mask", "move the cursor", k_mask_move},
-    {{'h', 'j', 'k', 'l'}, ON_MASK, NULL, NULL, NULL, k_mask_move},
-    {{KEY_PPAGE, KEY_NPAGE, KEY_HOME, KEY_END}, ON_MASK, "PgUp/PgDn", "mask", "move 16 rows; Home/End row start/end", k_mask_move},
-    {{'+', '=', '-', 'f'}, ON_MASK, "+ - f", "mask", "zoom in / out / fit", k_zoom},
-    {{' ', 'n', '+', '-'}, ON_ARRAY, "Space n + -", "array", "play/pause, step one cycle, faster/slower", tui_array_key},
-    {{'m', 'r', 'c', 'T'}, ON_ARRAY, "m r c T", "array", "MAC kind, rows, columns, teaching mode (nm-MAC walk-through)", tui_array_key},
-    {{'N', KEY_LEFT}, ON_ARRAY, "N Left", "array", "back one cycle (teaching mode: one step)", tui_array_key},
-    {{'P', KEY_LEFT, KEY_RIGHT}, ON_ACT, "P Left/Right", "activ.", "first/topk policy; previous/next channel", tui_act_key},
-    {{'n', 'N'}, ON_ACT, "n N", "activ.", "N:M of the NMReLU shown: N (0..M), M (2..16)", tui_act_key},
-    {{KEY_ENTER, '\r', '\n', '\t'}, ON_CONSOLE, "Enter Tab", "console", "run the line (multi-line chunks continue); complete a name", k_console_edit},
-    {{KEY_UP, KEY_DOWN, KEY_PPAGE, KEY_NPAGE}, ON_CONSOLE, "Up/Down PgUp", "console", "history; scroll the log", k_console_edit},
-    {{27}, ON_CONSOLE, "Esc", "console", "back to the previous screen", k_console_edit},
+    {{KEY_F(1)}, ON_ALL, "F1 ?", "all", "help (this screen; Up/Down PgUp/PgDn Home/End scroll it)", k_help,
+     "F1", "Help"},
+    {{'?'}, ON_VIEWS, NULL, NULL, NULL, k_help, NULL, NULL},
+    {{KEY_F(2)}, ON_ALL, "F2", "all", "setup: theme, colours, default N:M, array, presentation (saved)", k_setup,
+     "F2", "Setup"},
+    {{KEY_F(3), '/'}, ON_VIEWS, "F3 /", "all", "search layers by name as you type (Enter keeps, Esc cancels)", k_search,
+     "F3", "Search"},
+    {{KEY_F(3)}, ON_CONSOLE, NULL, NULL, NULL, k_search, NULL, NULL},
+    {{KEY_F(4), 'o'}, ON_VIEWS, "F4 o", "all", "open a model: a file (Tab completes the path) or a zoo name", k_files,
+     "F4", "Open"},
+    {{KEY_F(5), 'w'}, ON_VIEWS, "F5 w", "all", "save the model (safetensors, written atomically)", k_files, "F5", "Save"},
+    {{KEY_F(4), KEY_F(5)}, ON_CONSOLE, NULL, NULL, NULL, k_files, NULL, NULL},
+    {{'1', '2', '3'}, ON_VIEWS, "1-6", "all", "switch screen (Layers Mask Activations Array Energy Console)", k_screen, NULL, NULL},
+    {{'4', '5', '6'}, ON_VIEWS, NULL, NULL, NULL, k_screen, NULL, NULL},
+    {{'\t', KEY_BTAB}, ON_VIEWS, "Tab/S-Tab", "all", "next / previous screen (Esc leaves the console)", k_next_screen, NULL, NULL},
+    {{KEY_F(10), 'q'}, ON_VIEWS, "F10 q", "all", "quit (settings and history are saved)", k_quit, "F10", "Quit"},
+    {{KEY_F(10)}, ON_CONSOLE, NULL, NULL, NULL, k_quit, NULL, NULL},
+    {{'p'}, ON_VIEWS, "p", "all", "prune: choose method, N:M, group, amount", k_prune, NULL, NULL},
+    {{'u', 'U'}, ON_VIEWS, "u / U", "all", "undo / redo the last mask change", k_undo, NULL, NULL},
+    {{'e'}, ON_VIEWS, "e", "all", "export this screen as a PNG plot", k_export, NULL, NULL},
+    {{'t'}, ON_VIEWS, "t", "all", "dark / light theme", k_theme, NULL, NULL},
+    {{'M'}, ON_VIEWS, "M", "all", "mouse on / off", k_mouse, NULL, NULL},
+    {{'b'}, ON_VIEWS, "b", "all", "presentation mode: larger cells, high contrast (also in F2 setup)", k_present, NULL, NULL},
+    {{KEY_UP, KEY_DOWN, 'j', 'k'}, ON_LAYERS, "Up/Down j/k", "layers", "select layer", k_layers_move, NULL, NULL},
+    {{KEY_PPAGE, KEY_NPAGE, KEY_HOME, KEY_END}, ON_LAYERS, "PgUp/PgDn", "layers", "page; Home/End first/last", k_layers_move, NULL, NULL},
+    {{'s'}, ON_LAYERS, "s", "layers", "sort by order, name, density, MACs, params", k_sort, NULL, NULL},
+    {{'n'}, ON_LAYERS | ON_MASK | ON_ENERGY, "n", "layers...", "next layer matching the last search", k_search, NULL, NULL},
+    {{KEY_ENTER, '\r', '\n'}, ON_LAYERS, "Enter", "layers", "show the selected layer's mask", k_open_mask, NULL, NULL},
+    {{'[', ']'}, ON_MASK | ON_ACT | ON_ARRAY | ON_ENERGY, "[ ]", "mask...", "previous / next layer", k_layer_prev_next, NULL, NULL},
+    {{KEY_UP, KEY_DOWN, KEY_LEFT, KEY_RIGHT}, ON_MASK, "arrows hjkl", "mask", "move the cursor", k_mask_move, NULL, NULL},
+    {{'h', 'j', 'k', 'l'}, ON_MASK, NULL, NULL, NULL, k_mask_move, NULL, NULL},
+    {{KEY_PPAGE, KEY_NPAGE, KEY_HOME, KEY_END}, ON_MASK, "PgUp/PgDn", "mask", "move 16 rows; Home/End row start/end", k_mask_move, NULL, NULL},
+    {{'+', '=', '-', 'f'}, ON_MASK, "+ - f", "mask", "zoom in / out / fit", k_zoom, NULL, NULL},
+    {{' ', 'n', '+', '-'}, ON_ARRAY, "Space n + -", "array", "play/pause, step one cycle, faster/slower", tui_array_key, NULL, NULL},
+    {{'m', 'r', 'c', 'T'}, ON_ARRAY, "m r c T", "array", "MAC kind, rows, columns, teaching mode (nm-MAC walk-through)", tui_array_key, NULL, NULL},
+    {{'N', KEY_LEFT}, ON_ARRAY, "N Left", "array", "back one cycle (teaching mode: one step)", tui_array_key, NULL, NULL},
+    {{'P', KEY_LEFT, KEY_RIGHT}, ON_ACT, "P Left/Right", "activ.", "first/topk policy; previous/next channel", tui_act_key, NULL, NULL},
+    {{'n', 'N'}, ON_ACT, "n N", "activ.", "N:M of the NMReLU shown: N (0..M), M (2..16)", tui_act_key, NULL, NULL},
+    {{KEY_ENTER, '\r', '\n', '\t'}, ON_CONSOLE, "Enter Tab", "console", "run the line (multi-line chunks continue); complete a name", k_console_edit, NULL, NULL},
+    {{KEY_UP, KEY_DOWN, KEY_PPAGE, KEY_NPAGE}, ON_CONSOLE, "Up/Down PgUp", "console", "history; scroll the log", k_console_edit, NULL, NULL},
+    {{27}, ON_CONSOLE, "Esc", "console", "back to the previous screen", k_console_edit, NULL, NULL},
     {{CTRL('w'), CTRL('u'), CTRL('a'), CTRL('e')}, ON_CONSOLE, "C-w C-u C-a C-e", "console",
-     "delete the word before the cursor / to the line start; line start / end", k_console_edit},
-    {{0}, 0, ":run FILE", "console", "run a Lua script in the workbench; Ctrl-C cancels it", NULL},
+     "delete the word before the cursor / to the line start; line start / end", k_console_edit, NULL, NULL},
+    {{0}, 0, ":run FILE", "console", "run a Lua script in the workbench; Ctrl-C cancels it", NULL, NULL, NULL},
 };
 
 #define N_KEYS ((int)(sizeof keymap / sizeof keymap[0]))
@@ -412,7 +445,8 @@ const wb_key_help *tui_keymap_help(int *n)
         count = 0;
         for (int i = 0; i < N_KEYS; i++)
             if (keymap[i].label)
-                help[count++] = (wb_key_help){keymap[i].label, keymap[i].screens, keymap[i].help};
+                help[count++] = (wb_key_help){keymap[i].label, keymap[i].screens, keymap[i].help, keymap[i].fkey,
+                                               keymap[i].bar};
     }
     *n = count;
     return help;
@@ -442,6 +476,10 @@ int tui_handle_key(tui_app *a, int key)
     }
     if (a->form.open)
         return tui_form_key(a, key);
+    if (a->setup.open)
+        return tui_setup_key(a, key);
+    if (a->files.mode)
+        return tui_files_key(a, key);
     if (a->searching) {
         search_key(a, key);
         return 1;

@@ -6,6 +6,9 @@
 #include "tui.h"
 #include "sim.h"
 
+#include <lauxlib.h>
+#include <lua.h>
+
 #include <curses.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +116,18 @@ static int mac_cycle_pos(const tui_app *a, int n)
             return i;
     }
     return n - 1; /* next is the first */
+}
+
+void tui_sim_configure(tui_app *a)
+{
+    if (set_mac(a, a->settings.array_mac) != NM_OK)
+        set_mac(a, "nm-4-4");
+}
+
+const char *tui_sim_mac(int i, int *n)
+{
+    *n = (int)(sizeof mac_cycle / sizeof mac_cycle[0]);
+    return i >= 0 && i < *n ? mac_cycle[i] : NULL;
 }
 
 tui_sim *tui_sim_new(tui_app *a)
@@ -262,6 +277,107 @@ void tui_sim_tick(tui_app *a)
         advance(a, a->s.array.speed);
 }
 
+/* Reads walk[key] (a flat list of len numbers, or rows of `row` numbers)
+ * as int8 into out; 0 and a status message when it is not that. */
+static int walk_ints(tui_app *a, lua_State *L, const char *key, int len, int row, int8_t *out)
+{
+    lua_getfield(L, -1, key);
+    int ok = lua_istable(L, -1), flat = 0;
+    if (ok && (int)luaL_len(L, -1) == len) {
+        flat = lua_rawgeti(L, -1, 1) != LUA_TTABLE;
+        lua_pop(L, 1);
+    }
+    for (int i = 0; ok && i < len; i++) {
+        if (flat) {
+            lua_rawgeti(L, -1, i + 1);
+        } else {
+            lua_rawgeti(L, -1, i / row + 1);
+            int t = lua_istable(L, -1);
+            if (t)
+                lua_rawgeti(L, -1, i % row + 1);
+            else
+                lua_pushnil(L);
+            lua_remove(L, -2);
+        }
+        int isnum = 0;
+        lua_Integer v = lua_tointegerx(L, -1, &isnum);
+        lua_pop(L, 1);
+        if (!isnum || v < -128 || v > 127)
+            ok = 0;
+        else
+            out[i] = (int8_t)v;
+    }
+    lua_pop(L, 1);
+    if (!ok)
+        tui_status(a, "walk.%s: %d integers in -128..127 (or %d rows of %d) needed; using the example", key,
+                   len, len / row, row);
+    return ok;
+}
+
+/* The nm-MAC walk-through on the user's own N:M and data, indices from 1:
+ * the Lua global `walk = {n =, m =, data =, weights =}` when the console
+ * set one (data: m rows of m, weights: m values), else the prune form's
+ * N:M (the setup's default) on a generated block where every column keeps
+ * n of its m values and the weight slice n of m. Caller frees. */
+static char *walk_trace(tui_app *a)
+{
+    int n = a->form.n, m = a->form.m;
+    int8_t block[16 * 16], w[16];
+    int have = 0;
+    lua_State *L = nmlua_host_state(a->host);
+    if (lua_getglobal(L, "walk") == LUA_TTABLE) {
+        lua_getfield(L, -1, "n");
+        lua_getfield(L, -2, "m");
+        if (lua_isinteger(L, -2) && lua_isinteger(L, -1))
+            n = (int)lua_tointeger(L, -2), m = (int)lua_tointeger(L, -1);
+        lua_pop(L, 2);
+        if (m >= 1 && m <= 16 && n >= 1 && n <= m)
+            have = walk_ints(a, L, "data", m * m, m, block) && walk_ints(a, L, "weights", m, m, w);
+    }
+    lua_pop(L, 1);
+    if (m > 16)
+        m = 16;
+    if (n > m)
+        n = m;
+    if (n < 1)
+        n = 1;
+    static const int8_t ex_block[16] = {3, 0, 1, 0, 0, 2, 0, 4, 5, 0, 0, 6, 0, 7, 8, 0};
+    static const int8_t ex_w[4] = {0, 2, 0, -1};
+    if (!have && n == 2 && m == 4) { /* the paper's example (sim_nm_mac_trace_example) */
+        memcpy(block, ex_block, sizeof ex_block);
+        memcpy(w, ex_w, sizeof ex_w);
+    } else if (!have) {
+        for (int r = 0; r < m; r++)
+            for (int c = 0; c < m; c++)
+                block[r * m + c] = (int8_t)((r + 2 * c) % m < n ? 1 + (r * 7 + c * 3) % 9 : 0);
+        for (int c = 0; c < m; c++)
+            w[c] = (int8_t)((c + 1) % m < n ? (c % 2 ? -1 : 1) * (1 + c % 3) : 0);
+    } else {
+        int nz = 0;
+        for (int c = 0; c < m; c++)
+            nz += w[c] != 0;
+        if (nz > n) {
+            tui_status(a, "walk.weights has %d nonzeros, more than N = %d: the first %d are used", nz, n, n);
+        }
+    }
+    sim_mac mac;
+    int32_t out[16];
+    char *text = NULL;
+    if (sim_mac_init(&mac, SIM_NM, n, m, n, m) == NM_OK)
+        text = sim_nm_mac_trace_base(&mac, block, w, out, 1);
+    if (!text) {
+        tui_status(a, "walk-through: %s", nm_errmsg());
+        return sim_nm_mac_trace_example();
+    }
+    if (!have && strncmp(a->s.status, "walk.", 5) != 0)
+        tui_status(a, "walk-through on %d:%d (the prune form's N:M); set walk = {n=, m=, data=, weights=} "
+                      "in the console for your own",
+                   n, m);
+    else if (have)
+        tui_status(a, "walk-through on the console's walk = {n = %d, m = %d, ...}", n, m);
+    return text;
+}
+
 void tui_array_key(tui_app *a, int key)
 {
     wb_array *v = &a->s.array;
@@ -302,8 +418,10 @@ void tui_array_key(tui_app *a, int key)
     }
     case 'T':
         v->teaching = !v->teaching;
-        if (v->teaching && !t->trace)
-            t->trace = sim_nm_mac_trace_example();
+        if (v->teaching) {
+            free(t->trace);
+            t->trace = walk_trace(a);
+        }
         v->trace = t->trace;
         v->trace_step = 0;
         break;

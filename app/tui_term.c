@@ -30,7 +30,7 @@ static const short viridis256[8] = {53, 60, 61, 31, 37, 72, 113, 184};
 static const short viridis8[8] = {COLOR_BLUE, COLOR_BLUE, COLOR_MAGENTA, COLOR_CYAN,
                                   COLOR_CYAN, COLOR_GREEN, COLOR_GREEN, COLOR_YELLOW};
 
-static void define_styles(const term_info *ti)
+static void define_base_styles(const term_info *ti)
 {
     memset(pair_cache, 0, sizeof pair_cache);
     next_pair = 1;
@@ -73,6 +73,25 @@ static void define_styles(const term_info *ti)
     for (int k = 0; k < 8; k++)
         styles[TUI_S_RAMP0 + k] = (style_def){c256 ? viridis256[k] : viridis8[k], -1,
                                               (!c256 && k >= 6) ? A_BOLD : A_NORMAL};
+}
+
+/* Presentation mode on top of the theme: everything bold, nothing dim,
+ * text in the theme's strongest colour, black on yellow title bars. */
+static void define_styles(const term_info *ti)
+{
+    define_base_styles(ti);
+    if (!ti->present)
+        return;
+    for (int i = 0; i < TUI_S_COUNT; i++)
+        styles[i].attr = (styles[i].attr & ~A_DIM) | A_BOLD;
+    if (ti->colors == TERM_MONO)
+        return;
+    int c256 = ti->colors == TERM_256;
+    short fg = c256 ? (ti->dark ? 231 : 16) : (ti->dark ? COLOR_WHITE : COLOR_BLACK);
+    styles[TUI_S_NORMAL].fg = styles[TUI_S_DIM].fg = styles[TUI_S_IDLE].fg = fg;
+    styles[TUI_S_HEADER] = (style_def){COLOR_BLACK, COLOR_YELLOW, A_BOLD};
+    if (c256)
+        styles[TUI_S_HEADER] = (style_def){16, 226, A_BOLD};
 }
 
 static short pair_for(short fg, short bg)

@@ -12,6 +12,7 @@ typedef struct {
     term_colors colors;   /* what the terminal (and NO_COLOR) allow */
     int dark;             /* dark theme */
     int mouse;
+    int present;          /* presentation mode: bold, high contrast */
 } term_info;
 
 /* Starts curses (call once). Returns 0, or -1 when stdout is no terminal. */

@@ -348,6 +348,10 @@ nm_tensor *sim_layer_functional(const nm_model *m, int idx, const sim_mac *mac,
  * Returns malloc'd text (caller frees) and the n_D outputs in out[]. */
 char *sim_nm_mac_trace(const sim_mac *mac, const int8_t *block, const int8_t *wslice,
                        int32_t *out);
+/* The same trace with every index (rows, columns, rounds, multipliers,
+ * outputs) counted from `base` (1: as the Lua API and the workbench). */
+char *sim_nm_mac_trace_base(const sim_mac *mac, const int8_t *block, const int8_t *wslice,
+                            int32_t *out, int base);
 /* The trace on the built-in 4x4 example (2:4 data x 2:4 weights, 2 rounds,
  * 2 multipliers); malloc'd text, caller frees. */
 char *sim_nm_mac_trace_example(void);

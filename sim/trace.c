@@ -8,6 +8,12 @@
 char *sim_nm_mac_trace(const sim_mac *mac, const int8_t *block, const int8_t *wslice,
                        int32_t *out)
 {
+    return sim_nm_mac_trace_base(mac, block, wslice, out, 0);
+}
+
+char *sim_nm_mac_trace_base(const sim_mac *mac, const int8_t *block, const int8_t *wslice,
+                            int32_t *out, int b)
+{
     sim_mac chk;
     if (mac->kind != SIM_NM)
         return nm_seterr("the trace shows an nm-MAC"), NULL;
@@ -23,7 +29,7 @@ char *sim_nm_mac_trace(const sim_mac *mac, const int8_t *block, const int8_t *ws
             mac->dn, p, F, s, F, p);
     fprintf(f, "data block (%d positions x %d reduction columns):\n", p, s);
     for (int r = 0; r < p; r++) {
-        fprintf(f, "  row %d:", r);
+        fprintf(f, "  row %d:", r + b);
         for (int c = 0; c < s; c++)
             fprintf(f, " %4d", block[r * s + c]);
         fprintf(f, "\n");
@@ -36,7 +42,7 @@ char *sim_nm_mac_trace(const sim_mac *mac, const int8_t *block, const int8_t *ws
             wv[nw] = wslice[c], wi[nw] = c, nw++;
     fprintf(f, "weights stored in the register file (value@column):");
     for (int m = 0; m < nw; m++)
-        fprintf(f, " %d@%d", wv[m], wi[m]);
+        fprintf(f, " %d@%d", wv[m], wi[m] + b);
     fprintf(f, "\n");
     /* Compressed block: per column, nonzeros with their row index. */
     int cnt[64] = {0}, rounds = 0;
@@ -51,10 +57,10 @@ char *sim_nm_mac_trace(const sim_mac *mac, const int8_t *block, const int8_t *ws
     }
     fprintf(f, "compressed data block (%d rows of value@row, one per round):\n", rounds);
     for (int r = 0; r < rounds; r++) {
-        fprintf(f, "  round %d row:", r);
+        fprintf(f, "  round %d row:", r + b);
         for (int c = 0; c < s; c++)
             if (r < cnt[c])
-                fprintf(f, " %d@%d", dv[c][r], dr[c][r]);
+                fprintf(f, " %d@%d", dv[c][r], dr[c][r] + b);
             else
                 fprintf(f, " -");
         fprintf(f, "\n");
@@ -65,23 +71,23 @@ char *sim_nm_mac_trace(const sim_mac *mac, const int8_t *block, const int8_t *ws
     for (int r = 0; r < p; r++)
         out[r] = 0;
     for (int r = 0; r < rounds; r++) {
-        fprintf(f, "\nround %d: data row", r);
+        fprintf(f, "\nround %d: data row", r + b);
         for (int c = 0; c < s; c++)
             if (r < cnt[c])
-                fprintf(f, " %d@%d", dv[c][r], dr[c][r]);
+                fprintf(f, " %d@%d", dv[c][r], dr[c][r] + b);
             else
                 fprintf(f, " -");
         fprintf(f, " arrives\n");
         for (int m = 0; m < nw; m++) {
             int c = wi[m];
             if (r >= cnt[c]) {
-                fprintf(f, "  multiplier %d: column %d has no value this round (idle)\n", m, c);
+                fprintf(f, "  multiplier %d: column %d has no value this round (idle)\n", m + b, c + b);
                 continue;
             }
             int32_t prod = (int32_t)dv[c][r] * wv[m];
             out[dr[c][r]] += prod;
             fprintf(f, "  multiplier %d: pick column %d -> %d@%d, x weight %d = %d -> out[%d] = %d\n",
-                    m, c, dv[c][r], dr[c][r], wv[m], prod, dr[c][r], out[dr[c][r]]);
+                    m + b, c + b, dv[c][r], dr[c][r] + b, wv[m], prod, dr[c][r] + b, out[dr[c][r]]);
         }
     }
     fprintf(f, "\nafter %d rounds the %d partial sums move on:", rounds, p);

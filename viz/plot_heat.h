@@ -65,6 +65,8 @@ double heat_index_ticks_width(plot *p, const plot_ticks *t, int64_t n, int base)
 double heat_colorbar_width(plot *p, double lo, double hi, const char *label);
 
 /* Parts drawn once the cells are on the canvas. */
+/* 1 if column c starts an N:M group (or a kernel, where groups restart). */
+int heat_group_start(const plot_heat_src *s, int64_t c);
 void heat_draw_separators(plot *p, const plot_heat_src *s, const heat_layout *L);
 void heat_draw_marks(plot *p, const plot_heat_src *s, const heat_layout *L);
 void heat_draw_index_axes(plot *p, const plot_heat_src *s, const heat_layout *L);

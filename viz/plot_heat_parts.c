@@ -124,6 +124,17 @@ double heat_index_ticks_width(plot *p, const plot_ticks *t, int64_t n, int base)
     return w;
 }
 
+/* 1 if column c starts an N:M group (or a kernel, where groups restart). */
+int heat_group_start(const plot_heat_src *s, int64_t c)
+{
+    if (s->group_m <= 0)
+        return 0;
+    if (s->group_restart > 1)
+        return c % s->group_restart == 0 || (c % s->group_restart) % s->group_m == 0;
+    int64_t span = (int64_t)s->group_m * (s->group_stride > 1 ? s->group_stride : 1);
+    return c % span == 0;
+}
+
 void heat_draw_separators(plot *p, const plot_heat_src *s, const heat_layout *L)
 {
     /* A line in the separator colour over the first pixel(s) of each
@@ -133,7 +144,9 @@ void heat_draw_separators(plot *p, const plot_heat_src *s, const heat_layout *L)
         return;
     int lw = (int)fmax(1, lround(plot_px(p, 0.75)));
     int sw = L->sx < 8 ? 1 : (lw < L->sx / 4 ? lw : L->sx / 4);
-    for (int64_t c = s->group_m; c < s->cols; c += s->group_m) {
+    for (int64_t c = 1; c < s->cols; c++) {
+        if (!heat_group_start(s, c))
+            continue;
         int x = L->x0 + (int)c * L->sx - sw / 2;
         plot_fill_px(p, x, L->y0, x + sw, L->y0 + L->ih, p->col.sep);
     }
@@ -282,7 +295,15 @@ void heat_note_build(plot *p, const plot_heat_src *s, const heat_layout *L, doub
         note_add(p, nt, max_w, max_lines, piece);
     }
     if (s->group_m > 0) {
-        snprintf(piece, sizeof piece, "groups of %d columns%s", s->group_m,
+        char what[96];
+        if (s->group_restart > 1)
+            snprintf(what, sizeof what, "groups of %d restarting every %d-column kernel", s->group_m, s->group_restart);
+        else if (s->group_stride > 1)
+            snprintf(what, sizeof what, "groups of %d columns %d apart (lines every %d)", s->group_m, s->group_stride,
+                     s->group_m * s->group_stride);
+        else
+            snprintf(what, sizeof what, "groups of %d columns", s->group_m);
+        snprintf(piece, sizeof piece, "%s%s", what,
                  L->group_lines || s->group_m >= s->cols ? ""
                  : L->reduced ? " (lines left out: matrix reduced)"
                               : " (lines left out: cells under 3 px)");

@@ -156,6 +156,11 @@ typedef struct {
                                         number of flagged columns) */
     int64_t cols_removed_total;
     int group_m;
+    int group_restart;       /* > 1: groups restart every this many columns
+                                (N:M along kernel: kh*kw) */
+    int group_stride;        /* > 1: a group's columns are this far apart
+                                (N:M along in: kh*kw), so one spans
+                                group_m * group_stride columns */
     int reserve_marks;       /* keep room for row and column removal marks
                                 even when nothing is removed, so masks of
                                 one layer under different methods align */

@@ -3,6 +3,7 @@
 #include "plot_internal.h"
 
 #include "model.h"
+#include "prune.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +169,20 @@ static int draw_mask(plot *p, const nm_layer *l, plot_mask_view view)
     else
         snprintf(title, sizeof title, "%s: %s", l->name,
                  view == PLOT_MASK_KEPT ? "mask" : "|w| of kept weights");
+    /* the N:M groups as the engine forms them: the axis the mask satisfies
+     * (the layer's default first), as the Mask screen finds it */
+    int khw = l->kh * l->kw > 0 && l->kind != NM_LAYER_LINEAR ? l->kh * l->kw : 1;
+    nm_group_axis axis = nm_group_axis_default(l);
+    if (l->wm > 0 && l->mask) {
+        nm_group_axis order[4] = {nm_group_axis_default(l), NM_GROUP_KERNEL, NM_GROUP_IN, NM_GROUP_ROW};
+        for (int i = 0; i < 4; i++) {
+            int64_t viol = 0;
+            if (nm_check_nm(l->weight, l->mask, l->wn, l->wm, order[i], &viol, NULL) == NM_OK && viol == 0) {
+                axis = order[i];
+                break;
+            }
+        }
+    }
     int st = NM_ERR;
     if (default_text(&p->title, title) == NM_OK &&
         default_text(&p->ylabel, "output channel") == NM_OK &&
@@ -177,7 +192,9 @@ static int draw_mask(plot *p, const nm_layer *l, plot_mask_view view)
             .cols_removed = cols_gone, .cols_removed_what = "input channels",
             .cols_removed_count = chans_gone, .cols_removed_total = chans,
             .all_kept = view == PLOT_MASK_KEPT && !mask,
-            .group_m = l->wm > 0 ? l->wm : 0, .ramp = PLOT_RAMP_VIRIDIS, .what = w,
+            .group_m = l->wm > 0 ? l->wm : 0,
+            .group_restart = axis == NM_GROUP_KERNEL && khw > 1 ? khw : 0,
+            .group_stride = axis == NM_GROUP_IN && khw > 1 ? khw : 0, .ramp = PLOT_RAMP_VIRIDIS, .what = w,
             .reserve_marks = 1,   /* masks of one layer line up across methods */
         };
         if (view == PLOT_MASK_MAGNITUDE) {

@@ -9,7 +9,7 @@
 static void draw_trace(tui_grid *g, const wb_array *a, int x, int y, int w, int h)
 {
     tui_text(g, x + 1, y, w - 2, TUI_S_ACCENT,
-             "nm-MAC walk-through (the paper's 2:4 x 2:4 example): n next step, T back to the array");
+             "nm-MAC walk-through (indices from 1): n next step, N back, T back to the array");
     /* steps are separated by blank lines; show steps 0..trace_step */
     const char *p = a->trace ? a->trace : "";
     int step = 0, row = y + 2;
@@ -74,7 +74,7 @@ void view_array(tui_grid *g, wb_state *s, int x, int y, int w, int h)
                 ch = g->utf8 ? 0x00B7 : '.';   /* dot: idle */
             }
             for (int k = 0; k < cw; k++)
-                tui_put(g, gx + c * cw + k, gy + r, k == 0 ? ch : ' ', st);
+                tui_put(g, gx + c * cw + k, gy + r, k == 0 || s->present ? ch : ' ', st); /* presentation: PEs 2 wide */
         }
     if (rows_shown < a->rows || cols_shown < a->cols)
         tui_printf(g, gx, gy + rows_shown, left_w, TUI_S_WARN, "clipped: %dx%d of %dx%d PEs shown",
@@ -106,6 +106,11 @@ void view_array(tui_grid *g, wb_state *s, int x, int y, int w, int h)
             }
             tui_put2(g, rx + i, y + 3 + j, tui_glyph_upper_half(g), st[0], st[1]);
         }
+    /* the heatmap's scale, and what the per-layer columns count */
+    int sx = rx + tui_text(g, rx, y + 3 + hm_h, rw, TUI_S_DIM, "0% ");
+    for (int k = 0; k < 8 && sx < rx + rw; k++)
+        tui_put(g, sx++, y + 3 + hm_h, s->color ? tui_glyph_block(g, 1) : tui_glyph_ramp(g, k / 7.0), TUI_S_RAMP0 + k);
+    tui_text(g, sx, y + 3 + hm_h, rx + rw - sx, TUI_S_DIM, " 100% busy");
     int ly = y + 4 + hm_h;
     tui_text(g, rx, ly++, rw, TUI_S_HEADER, "layer        util   mult   cycles");
     for (int i = 0; i < a->n_layers && ly < y + h; i++, ly++) {

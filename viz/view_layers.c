@@ -78,7 +78,7 @@ void view_layers(tui_grid *g, wb_state *s, int x, int y, int w, int h)
     const nm_model *m = s->model;
     if (!m || m->n_layers == 0) {
         tui_text(g, x + 2, y + 1, w - 4, TUI_S_DIM, "No model loaded.");
-        tui_text(g, x + 2, y + 3, w - 4, TUI_S_DIM, "Open one from the console (6 or F6):");
+        tui_text(g, x + 2, y + 3, w - 4, TUI_S_DIM, "Press o (F4) to open a file or zoo name, or from the console (6):");
         tui_text(g, x + 4, y + 4, w - 6, TUI_S_ACCENT, "model = nm.zoo('resnet18')");
         tui_text(g, x + 4, y + 5, w - 6, TUI_S_ACCENT, "model = assert(nm.load('model.onnx'))");
         return;

@@ -30,7 +30,9 @@ static int ramp_style(double v)
  * is about two sub-rows tall in colour mode and two columns tall without. */
 wb_mask_scale wb_mask_scale_for(const wb_state *s, int64_t rows, int64_t cols, int aw, int ah)
 {
-    wb_mask_scale k = {1, 1, 1, 1, s->color ? 2 : 1};
+    /* presentation mode: one matrix row per character (no half blocks), so
+     * cells are twice as tall */
+    wb_mask_scale k = {1, 1, 1, 1, s->color && !s->present ? 2 : 1};
     int aspect = k.sub == 2 ? 1 : 2; /* characters wide per sub-row tall */
     int64_t hr = (int64_t)ah * k.sub;
     if (aw < 1 || hr < 1 || rows < 1 || cols < 1)
@@ -66,6 +68,32 @@ void wb_mask_cell_at(const wb_state *s, int i, int j, int64_t *r, int64_t *c)
     *r = s->view_r + (k->mr > 1 ? u / k->mr : u * k->zr);
 }
 
+/* The Mask screen's legend on row y: what the colours (or, without
+ * colours, the glyphs) and the ruler's marks mean. */
+static void mask_legend(tui_grid *g, const wb_state *s, int x, int y, int w, int exact)
+{
+    int cx = x + tui_text(g, x, y, w, TUI_S_DIM, " legend: ");
+    int end = x + w;
+    if (s->color) {
+        cx += tui_text(g, cx, y, end - cx, TUI_S_DIM, "low ");
+        for (int k = 0; k < 8 && cx < end; k++)
+            tui_put(g, cx++, y, tui_glyph_block(g, 1), TUI_S_RAMP0 + k);
+        cx += tui_text(g, cx, y, end - cx, TUI_S_DIM, exact ? " high |w| " : " high kept fraction ");
+        if (cx < end)
+            tui_put(g, cx++, y, tui_glyph_block(g, 1), TUI_S_BAD);
+        cx += tui_text(g, cx, y, end - cx, TUI_S_DIM, " pruned ");
+        if (cx < end)
+            tui_put(g, cx++, y, tui_glyph_block(g, 1), TUI_S_CURSOR);
+        cx += tui_text(g, cx, y, end - cx, TUI_S_DIM, " cursor ");
+    } else {
+        cx += tui_text(g, cx, y, end - cx, TUI_S_DIM, g->utf8 ? "\u2588 kept \u2591\u2592\u2593 partly \u00B7 pruned \u25C6 cursor "
+                                                              : "# kept :+ partly . pruned @ cursor ");
+    }
+    tui_text(g, cx, y, end - cx, TUI_S_DIM,
+             g->utf8 ? "\u2717 filter removed \u2502 kernel/group \u2577 group in kernel \u25BE cursor's group"
+                     : "x filter removed | kernel/group ' group in kernel v cursor's group");
+}
+
 void view_mask(tui_grid *g, wb_state *s, int x, int y, int w, int h)
 {
     const nm_model *m = s->model;
@@ -80,7 +108,7 @@ void view_mask(tui_grid *g, wb_state *s, int x, int y, int w, int h)
         return;
     }
     int64_t rows = nm_layer_rows(l), cols = nm_layer_cols(l);
-    int aw = w - 3, ah = h - 3; /* gutter, title, ruler, info */
+    int aw = w - 3, ah = h - 4; /* gutter, title, ruler, legend, info */
     if (aw < 1 || ah < 1)
         return;
     if (aw > 512)
@@ -274,6 +302,7 @@ void view_mask(tui_grid *g, wb_state *s, int x, int y, int w, int h)
         size_t used = strlen(where);
         snprintf(where + used, sizeof where - used, "; its group keeps %d of %d", kept, ng);
     }
+    mask_legend(g, s, x, y + h - 2, w, exact);
     int info_w = tui_printf(g, x, y + h - 1, w, is_kept ? TUI_S_GOOD : TUI_S_BAD,
                             " w[%lld, %lld] = %+.5f  %s  (%s)%s", (long long)s->cur_r + 1, (long long)s->cur_c + 1,
                             (double)v, is_kept ? "kept" : "pruned", where,

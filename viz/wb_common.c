@@ -152,8 +152,9 @@ void view_header(tui_grid *g, const wb_state *s)
             nz += st.nonzeros;
             params += st.params;
         }
-        char line[256];
-        snprintf(line, sizeof line, " %s  %s params  %s MACs  density %.1f%%  %s", s->model->name,
+        char line[320];
+        snprintf(line, sizeof line, " %s%s  %s params  %s MACs  density %.1f%%  %s", s->present ? "[presentation] " : "",
+                 s->model->name,
                  wb_human((double)p, (char[32]){0}, 32),
                  wb_human((double)nm_model_dense_macs(s->model), macs, sizeof macs),
                  params ? 100.0 * (double)nz / (double)params : 100.0, s->settings);
@@ -162,9 +163,23 @@ void view_header(tui_grid *g, const wb_state *s)
     }
 }
 
+void view_fkeys(tui_grid *g, const wb_key_help *keys, int n)
+{
+    int y = g->h - 1, x = 0;
+    tui_fill(g, 0, y, g->w, 1, ' ', TUI_S_HEADER);
+    for (int i = 0; keys && i < n; i++) {
+        if (!keys[i].fkey || !keys[i].bar)
+            continue;
+        x += tui_text(g, x, y, 0, TUI_S_NORMAL, keys[i].fkey);
+        x += tui_text(g, x, y, 0, TUI_S_HEADER, keys[i].bar);
+        x += tui_text(g, x, y, 0, TUI_S_HEADER, " ");
+    }
+}
+
+/* The status line, just above the function-key bar. */
 void view_status(tui_grid *g, const wb_state *s)
 {
-    int y = g->h - 1;
+    int y = g->h - 2;
     tui_fill(g, 0, y, g->w, 1, ' ', TUI_S_HEADER);
     if (s->busy) {
         int bw = 20, x = 1;
@@ -178,7 +193,7 @@ void view_status(tui_grid *g, const wb_state *s)
         x += bw;
         tui_printf(g, x, y, 0, TUI_S_HEADER, " %3.0f%%  Ctrl-C cancels  %s", f * 100, s->status);
     } else {
-        tui_printf(g, 0, y, 0, TUI_S_HEADER, " %s", s->status[0] ? s->status : "? help  q quit");
+        tui_printf(g, 0, y, 0, TUI_S_HEADER, " %s", s->status[0] ? s->status : "F1 or ? help  F10 or q quit");
     }
 }
 
@@ -303,7 +318,7 @@ void wb_draw(tui_grid *g, wb_state *s, const wb_key_help *keys, int nkeys)
     tui_grid_clear(g);
     s->n_hits = 0;
     view_header(g, s);
-    int x = 0, y = 2, w = g->w, h = g->h - 3;
+    int x = 0, y = 2, w = g->w, h = g->h - 4;
     if (s->show_help) {
         view_help(g, s, keys, nkeys, x, y, w, h);
     } else {
@@ -320,5 +335,6 @@ void wb_draw(tui_grid *g, wb_state *s, const wb_key_help *keys, int nkeys)
         }
     }
     view_status(g, s);
+    view_fkeys(g, keys, nkeys);
     view_alert(g, s);
 }

@@ -150,6 +150,7 @@ typedef struct {
     int color;                   /* colours available: else glyph-only masks */
     int mouse;
     int show_help;
+    int present;                 /* presentation mode: larger cells, high contrast */
     int help_scroll;             /* first help row shown */
     /* a message box over the screen until a key is pressed (e.g. the model
      * named on the command line could not be opened); empty: none */
@@ -168,11 +169,16 @@ typedef struct {
     const char *keys;     /* as shown: "1-6", "Tab", "Ctrl-C" */
     const char *screens;  /* where it applies: "all", "mask", ... */
     const char *help;
+    const char *fkey;     /* on the function-key bar: "F1" ... or NULL */
+    const char *bar;      /* its word on the bar: "Help" */
 } wb_key_help;
 
 /* Views: each draws its screen into the rectangle (x, y, w, h) of g. */
 void view_header(tui_grid *g, const wb_state *s);
 void view_status(tui_grid *g, const wb_state *s);
+/* The function-key bar on the bottom line (htop's): the keymap entries
+ * that have an fkey, as "F1Help F2Setup ..." */
+void view_fkeys(tui_grid *g, const wb_key_help *keys, int n);
 void view_layers(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_mask(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_console(tui_grid *g, wb_state *s, int x, int y, int w, int h);

@@ -361,7 +361,7 @@ Test(tui_views, mask_magnifies_small_matrices)
     cr_assert_neq(tui_at(g, 2 + 23, 2)->ch, ' ');
     cr_assert_eq(tui_at(g, 2 + 24, 2)->ch, ' ');
     cr_assert_neq(tui_at(g, 2, 2 + 5)->ch, ' ');
-    cr_assert_eq(tui_at(g, 2, 2 + 6)->ch, ' ');
+    cr_assert_eq(tui_at(g, 1, 2 + 6)->ch, 'l', "the legend row follows the 6 matrix rows");
     int64_t r, c;
     wb_mask_cell_at(&s, 10, 2, &r, &c);
     cr_assert_eq(c, 3);
@@ -543,6 +543,37 @@ Test(tui_views, layer_names_elide_the_middle)
     t = tui_grid_text(g);
     cr_assert(strstr(t, "ayer_11\xe2\x80\xa6") && strstr(t, "in_proj"), "%s", t);
     free(t);
+    tui_grid_free(g);
+    nm_model_free(m);
+}
+
+/* Presentation mode: in colour the Mask draws one matrix row per character
+ * (no half blocks, cells twice as tall), the Array draws PEs 2 wide. */
+Test(tui_views, presentation_mode_draws_larger_cells)
+{
+    nm_model *m = small_model();
+    nm_layer *l = &m->layers[0];
+    nm_layer_ensure_mask(l);
+    nm_u8(l->mask)[1 * 8 + 3] = 0;
+    wb_state s = {0};
+    s.model = m;
+    s.color = 1;
+    tui_grid *g = tui_grid_new(60, 20, 1);
+    view_mask(g, &s, 0, 0, 60, 20);
+    cr_assert_eq(s.mask_scale.sub, 2, "half blocks normally");
+    s.present = 1;
+    tui_grid_clear(g);
+    view_mask(g, &s, 0, 0, 60, 20);
+    cr_assert_eq(s.mask_scale.sub, 1, "whole characters in presentation mode");
+    cr_assert(s.mask_scale.mr >= 2, "a 4 x 8 matrix is still magnified: %d", s.mask_scale.mr);
+    /* cell (1, 3) is pruned: every character of it, full height */
+    int mr = s.mask_scale.mr, mc = s.mask_scale.mc;
+    for (int j = 0; j < mr; j++)
+        for (int i = 0; i < mc; i++) {
+            const tui_cell *c = tui_at(g, 2 + 3 * mc + i, 2 + mr + j);
+            cr_assert_eq(c->style, TUI_S_BAD, "char (%d, %d) of cell (1, 3)", i, j);
+            cr_assert_neq(c->ch, tui_glyph_upper_half(g), "no half block");
+        }
     tui_grid_free(g);
     nm_model_free(m);
 }

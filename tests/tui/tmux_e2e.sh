@@ -106,7 +106,18 @@ expect "a Lua error shows in the console" "boom"
 expect "too-small screen below 80x24" "too small"
 "${T[@]}" resize-window -t main -x 120 -y 40
 expect "back to normal after resize" "\[6 Console\]"
+expect "the function-key bar is on the bottom line" "^F1Help F2Setup F3Search .*F10Quit"
 keys F1
+expect "F1 opens the help, also from the console" "F1 \\? +all +help"
+keys Escape
+# F2 setup: the default N 2 -> 3, saved to settings.conf at once
+keys F2
+expect "F2 opens the setup form" "Setup: Up/Down field"
+keys Down Down Right Enter
+expect "Enter saves the setup" "setup saved to .*settings\\.conf"
+grep -qx "default_nm = 3:4" "$cfg/nmlab/settings.conf" && { echo "ok - setup wrote default_nm before quitting"; passes=$((passes + 1)); } \
+  || { echo "not ok - setup wrote default_nm before quitting"; fails=$((fails + 1)); }
+keys Escape
 keys q
 expect "q quits cleanly" "NMLAB-EXITED=0"
 if [ -f "$cfg/nmlab/settings.conf" ] && [ -f "$cfg/nmlab/history" ] && grep -q "print(6\*7)" "$cfg/nmlab/history"; then

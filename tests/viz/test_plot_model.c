@@ -5,6 +5,7 @@
 
 #include "model.h"
 #include "plot.h"
+#include "prune.h"
 #include "helpers.h"
 
 static nm_model *small_net(void)
@@ -231,4 +232,43 @@ Test(plot_model, removed_input_channels_are_marked, .init = setup, .fini = teard
     plot_end(p);
     nm_model_free(g);
     nm_model_free(m);
+}
+
+/* Column boundaries (1..cols-1) with a group separator across the middle
+ * row of the matrix, as flags per boundary. */
+static void separators(const test_png *im, plot_rect rc, int rows, int cols, uint32_t sep, int *flags)
+{
+    int y = rc.y + (int)((rows / 2 + 0.5) * rc.h / rows);
+    for (int c = 1; c < cols; c++) {
+        int x = rc.x + (int)((double)c * rc.w / cols);
+        flags[c] = test_px(im, x, y) == sep || test_px(im, x - 1, y) == sep;
+    }
+}
+
+/* The separators follow the engine's grouping: along kernel a 2:4 group
+ * restarts at every 3x3 kernel (lines at kernel starts and 4 columns into
+ * each kernel), along in a group is 4 channels at one (kh, kw), 36
+ * columns wide in this 4-channel layer (no line inside); they were drawn
+ * every 4 columns whatever the grouping. */
+Test(plot_model, group_separators_follow_the_grouping, .init = setup, .fini = teardown)
+{
+    nm_group_axis axes[2] = {NM_GROUP_KERNEL, NM_GROUP_IN};
+    for (int k = 0; k < 2; k++) {
+        nm_model *m = small_net();   /* a fresh mask for each grouping */
+        nm_layer *l = &m->layers[nm_model_find(m, "c2")];
+        int rows = (int)nm_layer_rows(l), cols = (int)nm_layer_cols(l);
+        cr_assert_eq(cols, 36);
+        cr_assert_eq(nm_prune_nm_layer(l, 2, 4, axes[k]), NM_OK, "%s", nm_errmsg());
+        test_png im;
+        plot_rect rc = draw_mask(l, PLOT_MASK_KEPT, &im);
+        int flags[36] = {0};
+        separators(&im, rc, rows, cols, 0x000000, flags);
+        for (int c = 1; c < cols; c++) {
+            int want = k == 0 ? (c % 9 == 0 || (c % 9) % 4 == 0) : 0;
+            cr_assert_eq(flags[c], want, "%s: boundary before column %d: line %d, want %d",
+                         k == 0 ? "kernel" : "in", c, flags[c], want);
+        }
+        test_png_free(&im);
+        nm_model_free(m);
+    }
 }
