@@ -463,6 +463,12 @@ Test(vit_forward, safetensors_round_trip)
 {
     nm_model *m = tiny_vit();
     m->layers[nm_model_find(m, "encoder.layers.encoder_layer_1.self_attention.scores")].alpha = 0.7f;
+    /* a LayerNorm with removed stream channels keeps them removed */
+    nm_layer *ln = &m->layers[nm_model_find(m, "encoder.ln")];
+    ln->filters = nm_tensor_new4(NM_U8, 1, ln->out_c, 0, 0, 0);
+    cr_assert(ln->filters);
+    for (int c = 0; c < ln->out_c; c++)
+        nm_u8(ln->filters)[c] = c % 3 != 1;
     char dir[64], path[128];
     cr_assert(tmpdir_new(dir, sizeof dir, "vitfwd"));
     snprintf(path, sizeof path, "%s/vit.safetensors", dir);
@@ -472,6 +478,9 @@ Test(vit_forward, safetensors_round_trip)
     cr_expect_eq(r->layers[nm_model_find(r, "encoder.layers.encoder_layer_0.self_attention.softmax")].heads,
                  2);
     cr_expect_eq(r->layers[nm_model_find(r, "encoder.ln")].eps, 1e-6f);
+    const nm_layer *rl = &r->layers[nm_model_find(r, "encoder.ln")];
+    cr_assert_not_null(rl->filters, "the LayerNorm's keep vector was not saved");
+    cr_expect_eq(memcmp(rl->filters->data, ln->filters->data, (size_t)ln->out_c), 0);
     nm_tensor *x = random_images(2, 4), *a, *b;
     a = nm_forward(m, x), b = nm_forward(r, x);
     cr_assert(a && b, "%s", nm_errmsg());
