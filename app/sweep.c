@@ -91,6 +91,7 @@ typedef struct pool_ {
     int tty;
     int quiet;              /* no progress line, no failure lines (MPI worker ranks) */
     int threads;            /* OpenMP threads per point; 0: cores / jobs */
+    nmlua_host *tmpl;       /* sweep_worker_template, owned; NULL: a fresh host per point */
     /* where outcomes go: NULL = record() into db; else this (MPI worker ranks) */
     int (*sink)(struct pool_ *pl, size_t idx, const char *status, const char *error,
                 const char *metrics, double started, double ended);
@@ -273,7 +274,7 @@ static int spawn(pool *pl, worker *w, size_t idx)
         setpgid(0, 0);   /* its own group: a timeout kills what it started too */
         close(fds[0]);
         fcntl(fds[1], F_SETFD, FD_CLOEXEC);
-        sweep_worker_main(pl->spec, &pl->spec->points[idx], &pl->o->lua, threads, fds[1]);
+        sweep_worker_main(pl->spec, &pl->spec->points[idx], &pl->o->lua, pl->tmpl, threads, fds[1]);
     }
     setpgid(pid, pid);   /* (both sides, so kill(-pid) works at once) */
     close(fds[1]);
@@ -466,7 +467,7 @@ static int run_pool(pool *pl, const size_t *todo, size_t n)
                 pfd[np].events = POLLIN;
                 np++;
             } else {
-                wait = 0.005;   /* it is exiting: look again soon */
+                wait = 0.001;   /* it is exiting: look again soon */
             }
             if (pl->o->timeout > 0 && !ws[i].timed_out) {
                 double left = ws[i].started + pl->o->timeout - t;
@@ -548,6 +549,7 @@ static int mpi_worker_rank(sweep_opts *o, int rank)
                .threads = env && atoi(env) > 0 ? atoi(env) : 1};
     if (gethostname(pl.host, sizeof pl.host - 1) != 0)
         snprintf(pl.host, sizeof pl.host, "?");
+    pl.tmpl = sweep_worker_template(&spec, &o->lua);
     signal(SIGINT, SIG_IGN);   /* mpirun and rank 0 decide when to stop */
     int rc = 0;
     for (;;) {
@@ -561,6 +563,7 @@ static int mpi_worker_rank(sweep_opts *o, int rank)
             sweep_mpi_abort(2);
         }
     }
+    nmlua_host_free(pl.tmpl);
     sweep_spec_free(&spec);
     sweep_mpi_finalize();
     return rc;
@@ -720,8 +723,11 @@ static int sweep_run(int argc, char **argv)
             }
         } else
 #endif
-        if (ntodo > 0)
+        if (ntodo > 0) {
+            pl.tmpl = sweep_worker_template(&spec, &o.lua);
             rc = run_pool(&pl, todo, ntodo);
+            nmlua_host_free(pl.tmpl);
+        }
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
     }
