@@ -1,13 +1,19 @@
 /* sweep.c - `nmlab sweep`: the command line and the pool of workers.
  *
- * The parent loads the spec, opens the database, and forks one worker per
- * point, at most -j at a time, each in its own process group. It reads
+ * The parent loads the spec, opens the database, makes one interpreter
+ * with the spec run in it (sweep_worker_template) and forks one worker per
+ * point from it, at most -j at a time, each in its own process group. It reads
  * each worker's message from a pipe, reaps it and writes the point's row:
  * `ok` or `error` from the message, `crashed` when the process died
  * (os.exit, a signal, the OOM killer) before finishing its message,
  * `timeout` when it passed --timeout (its group is killed). Ctrl-C (or
  * SIGTERM) stops the workers (SIGTERM, then SIGKILL) and writes nothing
- * for the points in flight; they run again next time. */
+ * for the points in flight; they run again next time.
+ *
+ * Under --mpi (mpirun), rank 0 does all of the above except running
+ * points: it hands them to ranks 1..K-1 (run_mpi), each of which runs them
+ * one at a time through this same pool (mpi_worker_rank) and sends the
+ * outcome back instead of writing it. */
 #include "sweep.h"
 #include "cli.h"
 #include "sweep_db.h"
