@@ -34,6 +34,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -270,6 +273,7 @@ static int spawn(pool *pl, worker *w, size_t idx)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (pl->threads <= 0 && cores > pl->o->jobs)
         threads = (int)(cores / pl->o->jobs);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         close(fds[0]);
@@ -278,6 +282,12 @@ static int spawn(pool *pl, worker *w, size_t idx)
     }
     if (pid == 0) {
         setpgid(0, 0);   /* its own group: a timeout kills what it started too */
+#ifdef __linux__
+        /* if nmlab (or an MPI rank that mpirun kills) dies, so does the point */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(3);
+#endif
         close(fds[0]);
         fcntl(fds[1], F_SETFD, FD_CLOEXEC);
         sweep_worker_main(pl->spec, &pl->spec->points[idx], &pl->o->lua, pl->tmpl, threads, fds[1]);

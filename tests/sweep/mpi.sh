@@ -55,5 +55,33 @@ grep -q "running 12 on 2 MPI ranks" mpi3.log || { fail "--retry under MPI"; cat 
 [ $? -eq 2 ] || fail "-np 1: exit status not 2"
 grep -q "use -np 2 or more" one.log || { fail "-np 1 message"; cat one.log; }
 
+# mpirun stopped (SIGTERM: a background job of this script ignores
+# SIGINT) while two points spin (no --timeout): the ranks end, and so do
+# the points' processes (no orphan left spinning); the finished rows stay
+# readable.
+"$mpirun" --allow-run-as-root --oversubscribe -np 3 "$nmlab" sweep tiny.lua --db "$d/int.db" \
+  --mpi >/dev/null 2>int.log &
+mp=$!
+for _ in $(seq 100); do   # until the 12 points that end have their rows
+  [ "$("$nmlab" -e "local r = nm.runs.open('$d/int.db'); print(r and r:count() or 0)" 2>/dev/null)" \
+    = 12 ] && break
+  sleep 0.2
+done
+sleep 0.5
+kill -TERM $mp
+wait $mp
+left=""
+for _ in $(seq 50); do
+  left=$(pgrep -f "$d/int.db")
+  [ -z "$left" ] && break
+  sleep 0.2
+done
+if [ -n "$left" ]; then
+  fail "processes left after stopping mpirun: $left"
+  kill -9 $left 2>/dev/null
+fi
+"$nmlab" -e "local r = assert(nm.runs.open('$d/int.db')); assert(r:count() == 12 and r:count('ok') == 4)" \
+  || fail "the interrupted database"
+
 [ $fails -eq 0 ] && echo "mpi: all checks passed"
 exit $((fails > 0))
