@@ -9,7 +9,7 @@ PKGS = gcc meson ninja-build pkg-config \
        libopenblas-openmp-dev libjansson-dev libprotobuf-c-dev protobuf-c-compiler \
        libcriterion-dev fonts-dejavu-core dataset-fashion-mnist tmux \
        libonnx-testdata clang libclang-rt-14-dev libomp-14-dev \
-       libsqlite3-dev
+       libsqlite3-dev libopenmpi-dev openmpi-bin
 
 .PHONY: all deps build run test test-fast sanitize fuzz fuzz-build fuzz-test bench bench-peers peer-deps test-peers peer-export clean
 

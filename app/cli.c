@@ -11,7 +11,7 @@ void cli_usage(FILE *f)
     fputs("usage: nmlab [OPTIONS] [MODEL]           open MODEL in the workbench (TUI)\n"
           "       nmlab [OPTIONS] run SCRIPT.lua [ARGS...]\n"
           "       nmlab [OPTIONS] -e 'CHUNK' [run SCRIPT.lua [ARGS...]]\n"
-          "       nmlab sweep SPEC.lua --db FILE [-j N] [--timeout S] [--retry] [--shard I/K]\n"
+          "       nmlab sweep SPEC.lua --db FILE [-j N] [--timeout S] [--retry] [--shard I/K] [--mpi]\n"
           "       nmlab sweep export FILE --csv|--json;  nmlab sweep merge OUT.db IN.db...\n"
           "                                         (docs/sweeps.md; nmlab sweep --help)\n"
           "\n"

@@ -1,19 +1,29 @@
 /* sweep.c - `nmlab sweep`: the command line and the pool of workers.
  *
- * The parent loads the spec, opens the database, and forks one worker per
- * point, at most -j at a time, each in its own process group. It reads
+ * The parent loads the spec, opens the database, makes one interpreter
+ * with the spec run in it (sweep_worker_template) and forks one worker per
+ * point from it, at most -j at a time, each in its own process group. It reads
  * each worker's message from a pipe, reaps it and writes the point's row:
  * `ok` or `error` from the message, `crashed` when the process died
  * (os.exit, a signal, the OOM killer) before finishing its message,
  * `timeout` when it passed --timeout (its group is killed). Ctrl-C (or
  * SIGTERM) stops the workers (SIGTERM, then SIGKILL) and writes nothing
- * for the points in flight; they run again next time. */
+ * for the points in flight; they run again next time.
+ *
+ * Under --mpi (mpirun), rank 0 does all of the above except running
+ * points: it hands them to ranks 1..K-1 (run_mpi), each of which runs them
+ * one at a time through this same pool (mpi_worker_rank) and sends the
+ * outcome back instead of writing it. */
 #include "sweep.h"
 #include "cli.h"
 #include "sweep_db.h"
 #include "sweep_export.h"
 #include "sweep_spec.h"
 #include "sweep_worker.h"
+#include "nmlab_config.h"
+#if NMLAB_HAVE_MPI
+#include "sweep_mpi.h"
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,10 +34,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Under --mpi, an error on rank 0 before the points are handed out ends
+ * every rank (they wait for it). */
+#if NMLAB_HAVE_MPI
+#define MPI_FAIL(code) do { if (o.mpi) sweep_mpi_abort(code); } while (0)
+#else
+#define MPI_FAIL(code) do { } while (0)
+#endif
 
 static volatile sig_atomic_t g_stop;
 
@@ -49,6 +70,7 @@ typedef struct {
     int jobs;
     double timeout;         /* seconds; 0 = none */
     int retry;
+    int mpi;                /* --mpi */
     unsigned shard, nshards; /* 1-based; nshards 0 = all points */
     nmlua_options lua;
 } sweep_opts;
@@ -67,7 +89,7 @@ typedef struct {
 /* The largest message a worker may send (metrics or an error message). */
 #define SWEEP_MAX_MESSAGE ((size_t)64 << 20)
 
-typedef struct {
+typedef struct pool_ {
     const sweep_spec *spec;
     sqlite3 *db;
     const sweep_opts *o;
@@ -76,12 +98,18 @@ typedef struct {
     size_t counts[4];       /* ok, error, crashed, timeout */
     double t0, last_progress;
     int tty;
+    int quiet;              /* no progress line, no failure lines (MPI worker ranks) */
+    int threads;            /* OpenMP threads per point; 0: cores / jobs */
+    nmlua_host *tmpl;       /* sweep_worker_template, owned; NULL: a fresh host per point */
+    /* where outcomes go: NULL = record() into db; else this (MPI worker ranks) */
+    int (*sink)(struct pool_ *pl, size_t idx, const char *status, const char *error,
+                const char *metrics, double started, double ended);
 } pool;
 
 static void usage_sweep(FILE *f)
 {
     fputs("usage: nmlab sweep SPEC.lua --db FILE [-j N] [--timeout S] [--retry] [--shard I/K]\n"
-          "                  [--mem-limit SIZE] [--sandbox]\n"
+          "                  [--mem-limit SIZE] [--sandbox] [--mpi]\n"
           "       nmlab sweep export FILE --csv|--json\n"
           "       nmlab sweep merge OUT.db IN.db...\n"
           "\n"
@@ -93,6 +121,8 @@ static void usage_sweep(FILE *f)
           "  --shard I/K   run only the points whose position mod K is I-1; unset,\n"
           "                SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT fill it in\n"
           "  --mem-limit, --sandbox   as for nmlab run, for each point\n"
+          "  --mpi         under mpirun -np K: rank 0 hands out the points and writes\n"
+          "                FILE, ranks 1..K-1 run them one at a time (-j is ignored)\n"
           "Exit status: 0 all points ok, 1 some failed, 2 bad usage/spec/database,\n"
           "130 interrupted. See docs/sweeps.md.\n", f);
 }
@@ -172,6 +202,8 @@ static int parse_run_args(int argc, char **argv, sweep_opts *o, char *err, size_
                 return -1;
             }
             i++;
+        } else if (strcmp(a, "--mpi") == 0) {
+            o->mpi = 1;
         } else if (strcmp(a, "--sandbox") == 0) {
             o->lua.sandbox = 1;
         } else if (a[0] == '-') {
@@ -215,6 +247,8 @@ static void progress(pool *pl, int running, int final)
 {
     double t = now();
     final |= pl->done == pl->todo;
+    if (pl->quiet)
+        return;
     if (!final && t - pl->last_progress < (pl->tty ? 0.1 : 2.0))
         return;
     pl->last_progress = t;
@@ -235,10 +269,11 @@ static int spawn(pool *pl, worker *w, size_t idx)
     if (pipe(fds) != 0)
         return -1;
     fflush(NULL);   /* or the child's exit would write the parent's buffers again */
-    int threads = 1;
+    int threads = pl->threads > 0 ? pl->threads : 1;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (cores > pl->o->jobs)
+    if (pl->threads <= 0 && cores > pl->o->jobs)
         threads = (int)(cores / pl->o->jobs);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         close(fds[0]);
@@ -247,9 +282,15 @@ static int spawn(pool *pl, worker *w, size_t idx)
     }
     if (pid == 0) {
         setpgid(0, 0);   /* its own group: a timeout kills what it started too */
+#ifdef __linux__
+        /* if nmlab (or an MPI rank that mpirun kills) dies, so does the point */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(3);
+#endif
         close(fds[0]);
         fcntl(fds[1], F_SETFD, FD_CLOEXEC);
-        sweep_worker_main(pl->spec, &pl->spec->points[idx], &pl->o->lua, threads, fds[1]);
+        sweep_worker_main(pl->spec, &pl->spec->points[idx], &pl->o->lua, pl->tmpl, threads, fds[1]);
     }
     setpgid(pid, pid);   /* (both sides, so kill(-pid) works at once) */
     close(fds[1]);
@@ -294,46 +335,55 @@ static void drain(worker *w)
     }
 }
 
-/* Records the outcome of a reaped worker (wait status ws) and frees its slot. */
-static int finish(pool *pl, worker *w, int ws, char *err, size_t errlen)
+/* The outcome of a reaped worker w (wait status ws): status, and error or
+ * metrics (pointing into w->buf or into why[n]; the other NULL). */
+static void outcome_of(worker *w, int ws, double timeout, char *why, size_t n, const char **status,
+                       const char **error, const char **metrics)
 {
-    const sweep_point *p = &pl->spec->points[w->point];
     if (w->buf)
         w->buf[w->len] = '\0';
-    char why[512];
-    const char *status, *error = NULL, *metrics = NULL;
+    *error = *metrics = NULL;
     int complete = WIFEXITED(ws) && WEXITSTATUS(ws) == 0 && w->len > 0;
     if (w->too_big) {
-        status = "error";
-        snprintf(why, sizeof why, "the point's result (metrics or message) passed %zu MB; the "
+        *status = "error";
+        snprintf(why, n, "the point's result (metrics or message) passed %zu MB; the "
                  "worker was stopped", SWEEP_MAX_MESSAGE >> 20);
-        error = why;
+        *error = why;
     } else if (w->timed_out) {
-        status = "timeout";
-        snprintf(why, sizeof why, "over the time limit of %g s (killed)", pl->o->timeout);
-        error = why;
+        *status = "timeout";
+        snprintf(why, n, "over the time limit of %g s (killed)", timeout);
+        *error = why;
     } else if (complete && w->buf[0] == SWEEP_MSG_OK) {
-        status = "ok";
-        metrics = w->buf + 1;
+        *status = "ok";
+        *metrics = w->buf + 1;
     } else if (complete && w->buf[0] == SWEEP_MSG_ERROR) {
-        status = "error";
-        error = w->buf + 1;
+        *status = "error";
+        *error = w->buf + 1;
     } else {
-        status = "crashed";
+        *status = "crashed";
         if (WIFSIGNALED(ws))
-            snprintf(why, sizeof why, "the worker was killed by signal %d (%s)%s", WTERMSIG(ws),
+            snprintf(why, n, "the worker was killed by signal %d (%s)%s", WTERMSIG(ws),
                      strsignal(WTERMSIG(ws)),
                      WTERMSIG(ws) == SIGKILL ? "; out of memory (the OOM killer)?" : "");
         else if (WIFEXITED(ws))
-            snprintf(why, sizeof why, "the worker exited with status %d before returning its "
+            snprintf(why, n, "the worker exited with status %d before returning its "
                      "metrics (os.exit?)", WEXITSTATUS(ws));
         else
-            snprintf(why, sizeof why, "the worker ended without a result");
-        error = why;
+            snprintf(why, n, "the worker ended without a result");
+        *error = why;
     }
+}
+
+/* Writes point idx's row and counts it. 0, or -1 (the database refused). */
+static int record(pool *pl, size_t idx, const char *status, const char *error, const char *metrics,
+                  double started, double ended, const char *host, char *err, size_t errlen)
+{
+    const sweep_point *p = &pl->spec->points[idx];
+    if (pl->sink)
+        return pl->sink(pl, idx, status, error, metrics, started, ended);
     sweep_row r = {.id = p->id, .sweep = pl->spec->name, .params = p->params, .seed = p->seed,
                    .pos = (long long)p->pos, .status = status, .error = error, .metrics = metrics,
-                   .started = w->started, .ended = now(), .host = pl->host};
+                   .started = started, .ended = ended, .host = host};
     int rc = sweep_db_put(pl->db, &r, err, errlen);
     for (int i = 0; i < 4; i++)
         if (strcmp(status, status_names[i]) == 0)
@@ -341,11 +391,23 @@ static int finish(pool *pl, worker *w, int ws, char *err, size_t errlen)
     pl->done++;
     if (strcmp(status, "ok") != 0) {
         pl->failed++;
+        if (error == NULL)
+            error = "";
         const char *nl = strchr(error, '\n');
         fprintf(stderr, "%s%s: point %zu %s seed %lld: %s: %.*s\n", pl->tty ? "\r\033[K" : "",
                 pl->spec->name, p->pos + 1, p->params, p->seed, status,
                 nl ? (int)(nl - error) : (int)strlen(error), error);
     }
+    return rc;
+}
+
+/* Records the outcome of a reaped worker (wait status ws) and frees its slot. */
+static int finish(pool *pl, worker *w, int ws, char *err, size_t errlen)
+{
+    char why[512];
+    const char *status, *error, *metrics;
+    outcome_of(w, ws, pl->o->timeout, why, sizeof why, &status, &error, &metrics);
+    int rc = record(pl, w->point, status, error, metrics, w->started, now(), pl->host, err, errlen);
     close(w->fd);
     free(w->buf);
     memset(w, 0, sizeof *w);
@@ -421,7 +483,7 @@ static int run_pool(pool *pl, const size_t *todo, size_t n)
                 pfd[np].events = POLLIN;
                 np++;
             } else {
-                wait = 0.005;   /* it is exiting: look again soon */
+                wait = 0.001;   /* it is exiting: look again soon */
             }
             if (pl->o->timeout > 0 && !ws[i].timed_out) {
                 double left = ws[i].started + pl->o->timeout - t;
@@ -464,6 +526,111 @@ static int run_pool(pool *pl, const size_t *todo, size_t n)
     return rc;
 }
 
+#if NMLAB_HAVE_MPI
+/* MPI worker ranks: sends a point's outcome to rank 0 (the pool's sink). */
+static int mpi_sink(pool *pl, size_t idx, const char *status, const char *error,
+                    const char *metrics, double started, double ended)
+{
+    sweep_mpi_result r = {.idx = (long long)idx, .started = started, .ended = ended,
+                          .status = status, .error = error, .metrics = metrics, .host = pl->host};
+    return sweep_mpi_send_result(&r);
+}
+
+/* Ranks 1..K-1: loads the spec, agrees with rank 0 on its hash, then runs
+ * the points rank 0 sends, one at a time, each in a forked child through
+ * the pool (so timeouts and crashes are classified as locally). */
+static int mpi_worker_rank(sweep_opts *o, int rank)
+{
+    char err[2048], hash[17] = "";
+    sweep_spec spec;
+    int ok = sweep_spec_load(&spec, o->spec, &o->lua, err, sizeof err) == 0;
+    if (!ok)
+        fprintf(stderr, "nmlab: rank %d: %s\n", rank, err);
+    int all = sweep_mpi_agree(hash, ok);
+    if (ok && all && strcmp(hash, spec.hash) != 0) {
+        /* (rank 0 checks nothing more after agreeing: stop them all) */
+        fprintf(stderr, "nmlab: rank %d: %s differs from rank 0's spec (hash %s, not %s); is the "
+                "file the same on every host?\n", rank, o->spec, spec.hash, hash);
+        sweep_mpi_abort(2);
+    }
+    if (!all) {
+        if (ok)
+            sweep_spec_free(&spec);
+        sweep_mpi_finalize();
+        return 2;
+    }
+    o->jobs = 1;
+    const char *env = getenv("OMP_NUM_THREADS");
+    pool pl = {.spec = &spec, .o = o, .quiet = 1, .sink = mpi_sink,
+               .threads = env && atoi(env) > 0 ? atoi(env) : 1};
+    if (gethostname(pl.host, sizeof pl.host - 1) != 0)
+        snprintf(pl.host, sizeof pl.host, "?");
+    pl.tmpl = sweep_worker_template(&spec, &o->lua);
+    signal(SIGINT, SIG_IGN);   /* mpirun and rank 0 decide when to stop */
+    int rc = 0;
+    for (;;) {
+        long long idx = sweep_mpi_recv_task();
+        if (idx < 0 || (size_t)idx >= spec.npoints)
+            break;
+        size_t one = (size_t)idx;
+        if (run_pool(&pl, &one, 1) != 0) {
+            fprintf(stderr, "nmlab: rank %d: cannot run point %lld or send its result\n", rank, idx);
+            rc = 2;
+            sweep_mpi_abort(2);
+        }
+    }
+    nmlua_host_free(pl.tmpl);
+    sweep_spec_free(&spec);
+    sweep_mpi_finalize();
+    return rc;
+}
+
+/* Rank 0: hands out todo[0..n-1] to ranks 1..size-1 (one point each at a
+ * time, the next as each result comes in) and records the results. 0, or 2
+ * if the database refused a row or a result was unreadable. */
+static int run_mpi(pool *pl, const size_t *todo, size_t n, int size)
+{
+    size_t next = 0;
+    int active = 0, rc = 0;
+    char err[1024];
+    for (int r = 1; r < size; r++) {
+        if (next < n) {
+            sweep_mpi_send_task(r, (long long)todo[next++]);
+            active++;
+        } else {
+            sweep_mpi_send_task(r, -1);
+        }
+    }
+    while (active > 0) {
+        sweep_mpi_result res;
+        int from;
+        if (sweep_mpi_recv_result(&from, &res, err, sizeof err) != 0) {
+            fprintf(stderr, "nmlab: %s\n", err);
+            sweep_mpi_abort(2);
+        }
+        if (res.idx < 0 || (size_t)res.idx >= pl->spec->npoints) {
+            fprintf(stderr, "nmlab: --mpi: rank %d sent a result for point %lld of %zu\n", from,
+                    res.idx, pl->spec->npoints);
+            sweep_mpi_abort(2);
+        }
+        if (record(pl, (size_t)res.idx, res.status, res.error, res.metrics, res.started, res.ended,
+                   res.host, err, sizeof err) != 0) {
+            fprintf(stderr, "nmlab: %s\n", err);
+            rc = 2;
+        }
+        free(res.buf);
+        if (rc == 0 && !g_stop && next < n) {
+            sweep_mpi_send_task(from, (long long)todo[next++]);
+        } else {
+            sweep_mpi_send_task(from, -1);
+            active--;
+        }
+        progress(pl, active, 0);
+    }
+    return rc ? rc : g_stop ? 130 : 0;
+}
+#endif
+
 static int sweep_run(int argc, char **argv)
 {
     sweep_opts o;
@@ -472,9 +639,32 @@ static int sweep_run(int argc, char **argv)
         fprintf(stderr, "nmlab: %s\n", err);
         return 2;
     }
+    int mpi_size = 1;
+    if (o.mpi) {
+#if NMLAB_HAVE_MPI
+        int rank;
+        if (sweep_mpi_init(NULL, NULL, &rank, &mpi_size, err, sizeof err) != 0) {
+            fprintf(stderr, "nmlab: %s\n", err);
+            return 2;
+        }
+        if (rank > 0)
+            return mpi_worker_rank(&o, rank);
+        if (mpi_size < 2) {
+            fprintf(stderr, "nmlab: --mpi with one rank (mpirun -np 1?): nothing would run the "
+                    "points; use -np 2 or more, or leave out --mpi\n");
+            sweep_mpi_finalize();
+            return 2;
+        }
+#else
+        fprintf(stderr, "nmlab: --mpi: this nmlab was built without MPI (install libopenmpi-dev "
+                "and reconfigure with meson)\n");
+        return 2;
+#endif
+    }
     sweep_spec spec;
     if (sweep_spec_load(&spec, o.spec, &o.lua, err, sizeof err) != 0) {
         fprintf(stderr, "nmlab: %s\n", err);
+        MPI_FAIL(2);
         return 2;
     }
     sqlite3 *db = sweep_db_open(o.db, 1, err, sizeof err);
@@ -490,6 +680,7 @@ static int sweep_run(int argc, char **argv)
     }
     if (db == NULL || sweep_db_bind_spec(db, o.db, spec.name, spec.hash, spec.text, err, sizeof err) != 0) {
         fprintf(stderr, "nmlab: %s\n", err);
+        MPI_FAIL(2);
         sqlite3_close(db);
         if (lockfd >= 0)
             close(lockfd);
@@ -519,13 +710,16 @@ static int sweep_run(int argc, char **argv)
     pool pl = {.spec = &spec, .db = db, .o = &o, .todo = ntodo, .tty = isatty(2), .t0 = now()};
     if (gethostname(pl.host, sizeof pl.host - 1) != 0)
         snprintf(pl.host, sizeof pl.host, "?");
+    if (rc != 0)
+        MPI_FAIL(2);
     if (rc == 0) {
         char shard[64] = "";
         if (o.nshards)
             snprintf(shard, sizeof shard, ", shard %u/%u: %zu", o.shard, o.nshards, inshard);
         fprintf(stderr, "%s: %zu points%s; %zu already ok, %zu failed kept%s; running %zu on %d "
-                "workers\n", spec.name, spec.npoints, shard, skipped_ok, kept_failed,
-                kept_failed && !o.retry ? " (--retry reruns them)" : "", ntodo, o.jobs);
+                "%s\n", spec.name, spec.npoints, shard, skipped_ok, kept_failed,
+                kept_failed && !o.retry ? " (--retry reruns them)" : "", ntodo,
+                o.mpi ? mpi_size - 1 : o.jobs, o.mpi ? "MPI ranks" : "workers");
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_stop;
@@ -533,8 +727,23 @@ static int sweep_run(int argc, char **argv)
         sigemptyset(&sa.sa_mask);
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
-        if (ntodo > 0)
+#if NMLAB_HAVE_MPI
+        if (o.mpi) {
+            char hash[17];
+            memcpy(hash, spec.hash, sizeof hash);
+            if (!sweep_mpi_agree(hash, 1)) {
+                fprintf(stderr, "nmlab: --mpi: a rank could not load %s (see its message)\n", o.spec);
+                rc = 2;
+            } else {
+                rc = run_mpi(&pl, todo, ntodo, mpi_size);
+            }
+        } else
+#endif
+        if (ntodo > 0) {
+            pl.tmpl = sweep_worker_template(&spec, &o.lua);
             rc = run_pool(&pl, todo, ntodo);
+            nmlua_host_free(pl.tmpl);
+        }
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
     }
@@ -552,6 +761,10 @@ static int sweep_run(int argc, char **argv)
     sqlite3_close(db);
     close(lockfd);
     sweep_spec_free(&spec);
+#if NMLAB_HAVE_MPI
+    if (o.mpi)
+        sweep_mpi_finalize();
+#endif
     return rc;
 }
 

@@ -134,20 +134,34 @@ static int push_params(lua_State *L)
     return 1;
 }
 
+nmlua_host *sweep_worker_template(const sweep_spec *s, const nmlua_options *opt)
+{
+    char err[1024];
+    nmlua_host *h = nmlua_host_new(opt, err, sizeof err);
+    if (h != NULL && sweep_spec_push_run(h, s, err, sizeof err) != 0) {
+        nmlua_host_free(h);
+        h = NULL;
+    }
+    return h;
+}
+
 _Noreturn void sweep_worker_main(const sweep_spec *s, const sweep_point *p,
-                                 const nmlua_options *opt, int threads, int fd)
+                                 const nmlua_options *opt, nmlua_host *tmpl, int threads, int fd)
 {
     char err[4096];
     signal(SIGINT, SIG_IGN);        /* the parent decides when workers stop */
     signal(SIGTERM, SIG_DFL);
     signal(SIGPIPE, SIG_DFL);
     omp_set_num_threads(threads > 0 ? threads : 1);
-    nmlua_host *h = nmlua_host_new(opt, err, sizeof err);
-    if (h == NULL)
-        finish(fd, SWEEP_MSG_ERROR, err);
+    nmlua_host *h = tmpl;
+    if (h == NULL) {
+        h = nmlua_host_new(opt, err, sizeof err);
+        if (h == NULL)
+            finish(fd, SWEEP_MSG_ERROR, err);
+        if (sweep_spec_push_run(h, s, err, sizeof err) != 0)
+            finish(fd, SWEEP_MSG_ERROR, err);
+    }
     lua_State *L = nmlua_host_state(h);
-    if (sweep_spec_push_run(h, s, err, sizeof err) != 0)
-        finish(fd, SWEEP_MSG_ERROR, err);
     int run = lua_gettop(L);
     lua_pushcfunction(L, traceback);
     lua_pushcfunction(L, push_params);

@@ -158,5 +158,19 @@ pgrep -f "$d/i.db" > /dev/null && { pkill -KILL -f "$d/i.db"; fail "workers left
 "$nmlab" -e "local r = assert(nm.runs.open('$d/i.db')); assert(r:count() == 0)" \
   || fail "the interrupted database"
 
+# 8. isolation: every point starts from the spec's state as loaded (the
+# workers fork from one interpreter made once), whatever the points before
+# it changed: a global counter, a library table, a point that crashed
+printf '%s\n' 'count = 0' 'return {name = "iso", params = {x = {1, 2, 3, 4, 5, 6}}, run = function(p)' \
+  '  count = count + 1; local had = string.marked; string.marked = true' \
+  '  if p.x == 3 then os.exit(1) end' \
+  '  return {count = count, had = had == true}' 'end}' > iso.lua
+"$nmlab" sweep iso.lua --db iso.db -j 2 2>/dev/null; [ $? -eq 1 ] || fail "iso: exit status not 1"
+"$nmlab" -e "local r = assert(nm.runs.open('$d/iso.db'))
+  assert(r:count('ok') == 5 and r:count('crashed') == 1, 'iso: statuses')
+  for _, p in ipairs(r:points('ok')) do
+    assert(p.metrics.count == 1 and p.metrics.had == false, 'iso: point ' .. p.params.x .. ' saw another')
+  end" || fail "points are not isolated from each other"
+
 [ $fails -eq 0 ] && echo "sweep.sh: all passed"
 exit $((fails > 0))
