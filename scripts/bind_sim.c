@@ -140,7 +140,7 @@ static int l_scale_energy(lua_State *L)
 static const char *const system_keys[] = {
     "mac", "rows", "cols", "w", "d", "dataflow", "energy", "node", "area_mode", "compat",
     "batch", "idle", "index", "windex", "dindex", "dram", "leakage", "im2col_reread",
-    "sram_kb", "derive_in_chans", "act", "bandwidth", "double_buffer", "word_bytes", NULL,
+    "sram_kb", "derive_in_chans", "act", "bandwidth", "double_buffer", "word_bytes", "attention", NULL,
 };
 
 static int index_parse(const char *s)
@@ -277,6 +277,7 @@ void nmsim_config_from_table(lua_State *L, int arg, sim_config *cfg)
     lua_pop(L, 1);
     cfg->double_buffer = nmlua_opt_bool(L, arg, "double_buffer", 1, NMLUA_LOOSE);
     cfg->word_bytes = nmlua_opt_int(L, arg, "word_bytes", 1, 1, 64);
+    cfg->attention = nmlua_opt_bool(L, arg, "attention", 1, NMLUA_LOOSE);
     cfg->dram = nmlua_opt_bool(L, arg, "dram", 0, NMLUA_LOOSE);
     cfg->leakage = nmlua_opt_bool(L, arg, "leakage", 0, NMLUA_LOOSE);
     cfg->im2col_reread = nmlua_opt_bool(L, arg, "im2col_reread", 0, NMLUA_LOOSE);
@@ -409,6 +410,8 @@ static int sys_config(lua_State *L)
     lua_pushboolean(L, c->double_buffer);
     lua_setfield(L, -2, "double_buffer");
     nmlua_set_int(L, "word_bytes", c->word_bytes);
+    lua_pushboolean(L, c->attention);
+    lua_setfield(L, -2, "attention");
     nmlua_set_str(L, "act", c->act_all ? "all" : "auto");
     nmlua_set_str(L, "area_mode", c->area_mode == SIM_AREA_CALIBRATED ? "calibrated" : "bottom-up");
     nmlua_set_int(L, "node", c->et.node_nm);

@@ -49,7 +49,8 @@ void nmsim_check_target(lua_State *L, int arg, sim_target *t)
         lua_getfield(L, arg, "index");
         t->layer = (int)lua_tointeger(L, -1) - 1;
         lua_pop(L, 1);
-        if (!nm_layer_prunable(&t->m->layers[t->layer]))
+        if (t->m->layers[t->layer].kind != NM_LAYER_MATMUL &&
+            !nm_layer_prunable(&t->m->layers[t->layer]))
             luaL_argerror(L, arg, lua_pushfstring(L, "layer '%s' has no weights to simulate",
                                                   t->m->layers[t->layer].name));
     } else if (lua_istable(L, arg)) {
@@ -458,11 +459,12 @@ static sim_report *run_target(lua_State *L, sim_target *t, const sim_config *cfg
             g = t->g;
         } else {
             int idx = t->layer >= 0 ? t->layer : i;
-            if (!nm_layer_prunable(&t->m->layers[idx]))
+            if (!sim_layer_simulated(&t->m->layers[idx], cfg))
                 continue;
             if (sim_gemm_from_layer(t->m, idx, cfg, &g))
                 luaL_error(L, "%s", nm_errmsg());
-            apply_assume(&o->assume, t->m, idx, &g);
+            if (nm_layer_prunable(&t->m->layers[idx]))   /* not attention matmuls */
+                apply_assume(&o->assume, t->m, idx, &g);
         }
         const nm_tensor *acts = input_for(L, o, t->m && t->layer < 0, g.name);
         if (o->stepped && acts)

@@ -112,6 +112,7 @@ void sim_config_init(sim_config *cfg, const sim_mac *mac, int rows, int cols)
     cfg->windex = cfg->dindex = SIM_IDX_SIMPLE;
     cfg->sram_kb = 192;
     cfg->double_buffer = 1;
+    cfg->attention = 1;
     cfg->word_bytes = 1;
     cfg->area_mode = SIM_AREA_CALIBRATED;
     sim_energy_defaults(&cfg->et);

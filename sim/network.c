@@ -106,7 +106,7 @@ static sim_report *run(const nm_model *m, const sim_config *cfg, int stepped,
     snprintf(r->model, sizeof r->model, "%s", m->name);
     snprintf(r->engine, sizeof r->engine, stepped ? "stepped" : "analytic");
     for (int i = 0; i < m->n_layers; i++) {
-        if (!nm_layer_prunable(&m->layers[i]))
+        if (!sim_layer_simulated(&m->layers[i], cfg))
             continue;
         sim_gemm g;
         if (sim_gemm_from_layer(m, i, cfg, &g) ||

@@ -113,6 +113,7 @@ typedef struct {
     sim_energy_table et;
     /* Memory model (memory.c; mem_on = 0: infinite SRAM and bandwidth, no
      * stall, every tensor crosses DRAM once: the results before it). */
+    int attention;              /* 1 (default): attention matmuls (QK^T, AV) simulated */
     int mem_on;
     double sram_ifmap_kb, sram_filter_kb, sram_ofmap_kb;   /* > 0 when mem_on */
     int double_buffer;          /* 1 (default): prefetch overlaps compute */
@@ -182,6 +183,9 @@ int sim_gemm_rounds(const sim_gemm *g, const sim_config *cfg);
  * cfg->act_all). NM_ERR for other kinds or bad layers. Compat: E from ceil((H-R+s)/s), batch 1, and a
  * declared N:M gives K' = floor(K/M)*N + min(N, K mod M). */
 int sim_gemm_from_layer(const nm_model *m, int idx, const sim_config *cfg, sim_gemm *g);
+/* 1 when models' layer l is simulated under cfg: conv/dwconv/linear, and
+ * attention matmuls (QK^T, AV) unless cfg->attention is 0. */
+int sim_layer_simulated(const nm_layer *l, const sim_config *cfg);
 /* A bare GEMM (E, K, Nf) for tests and tools. */
 void sim_gemm_set(sim_gemm *g, const char *name, int64_t E, int64_t K, int64_t Nf);
 
