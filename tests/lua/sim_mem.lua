@@ -171,4 +171,23 @@ T.case("DRAM energy counts the modelled traffic", function()
   T.near(l.energy.dram, (160 + 48 + 60) * 8 * et.dram_pj_per_bit, 1e-6)
   T.eq(l.moved.dram, 268)
 end)
+T.case("N:M systems move values plus indices", function()
+  -- nm-4-4 (4:9 data, 4:9 weights), act='all' so the bare GEMM's data is N:M
+  for _, idx in ipairs({"simple", "bitmask"}) do
+    local sys = nm.sim.system{mac = "nm-4-4", rows = 4, cols = 4, index = idx, act = "all",
+                              sram_kb = {ifmap = 64, filter = 64, ofmap = 64}}
+    local l = sys:run({E = 18, K = 18, Nf = 4, name = "g"}).layers[1]
+    -- weights (a bare GEMM's are dense): 4 filters x 2 slices of 9, each
+    -- slice on ceil(9/4) = 3 PEs of 4 stored values; simple indices 4 bits
+    T.eq(l.bytes.w_val, 4 * 2 * 12)
+    if idx == "simple" then T.near(l.bytes.w_idx, 4 * 2 * 12 * 4 / 8, 1e-9) end
+    -- everything fits: DRAM = the stored bytes, values plus indices
+    T.near(l.dram_reads.filter, l.bytes.w_val + l.bytes.w_idx, 1e-9)
+    T.near(l.dram_reads.ifmap, l.bytes.d_val + l.bytes.d_idx, 1e-9)
+    T.ok(l.bytes.d_idx > 0)
+    -- data: 2 blocks of 9 positions x 18 columns, 4 values each
+    T.eq(l.bytes.d_val, 2 * 18 * 4)
+  end
+end)
+
 T.done()
