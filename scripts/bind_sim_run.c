@@ -127,6 +127,16 @@ static void push_layer_row(lua_State *L, const sim_layer_result *l)
     nmlua_set_int(L, "compute_cycles", l->compute_cycles);
     nmlua_set_int(L, "stall_cycles", l->stall_cycles);
     nmlua_set_num(L, "bw_need", l->bw_need);
+    /* roofline: compute vs DRAM-transfer cycles, and which bounds the layer */
+    lua_createtable(L, 0, 4);
+    nmlua_set_int(L, "compute", l->compute_cycles);
+    nmlua_set_num(L, "memory", l->mem_cycles);
+    nmlua_set_str(L, "bound", l->mem_cycles > (double)l->compute_cycles ? "memory" : "compute");
+    {
+        double dw = l->dram_rd_ifmap + l->dram_rd_filter + l->dram_wr_ofmap;
+        nmlua_set_num(L, "intensity", dw > 0 ? l->dense_macs / dw : 0);  /* MACs per DRAM word */
+    }
+    lua_setfield(L, -2, "roofline");
     double c = l->cycles > 0 ? (double)l->cycles : 1;
     const char *kd[2] = {"ifmap", "filter"};
     double sr[2] = {l->sram_rd_ifmap, l->sram_rd_filter}, dr[2] = {l->dram_rd_ifmap, l->dram_rd_filter};

@@ -119,10 +119,12 @@ void sim_layer_dram(const sim_gemm *g, const sim_config *cfg, sim_layer_result *
     double words = res->dram_rd_ifmap + res->dram_rd_filter + res->dram_wr_ofmap;
     double cc = res->compute_cycles > 0 ? (double)res->compute_cycles : 1;
     res->bw_need = words / cc;
+    res->mem_cycles = 0;
     if (cfg->mem_on && cfg->bandwidth > 0) {
         /* even spread over the folds: per fold max(0, mem/folds - cc/folds),
          * summed over the folds */
         double mem = words / cfg->bandwidth;
+        res->mem_cycles = mem;
         double stall = cfg->double_buffer ? fmax(0.0, mem - cc) : mem;
         res->stall_cycles = (int64_t)ceil(stall - 1e-9);
         res->cycles += res->stall_cycles;

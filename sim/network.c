@@ -59,6 +59,7 @@ static void sum_totals(sim_report *r)
         t->sram_o_write += l->sram_o_write;
         t->acc_rmw += l->acc_rmw, t->sfu_ops += l->sfu_ops, t->dram_bytes += l->dram_bytes;
         t->compute_cycles += l->compute_cycles, t->stall_cycles += l->stall_cycles;
+        t->mem_cycles += l->mem_cycles;
         t->sram_rd_ifmap += l->sram_rd_ifmap, t->sram_rd_filter += l->sram_rd_filter;
         t->sram_wr_ofmap += l->sram_wr_ofmap;
         t->dram_rd_ifmap += l->dram_rd_ifmap, t->dram_rd_filter += l->dram_rd_filter;

@@ -229,6 +229,7 @@ typedef struct {
     double sram_rd_ifmap, sram_rd_filter, sram_wr_ofmap;
     double dram_rd_ifmap, dram_rd_filter, dram_wr_ofmap;
     double bw_need;             /* DRAM words/cycle for no stall */
+    double mem_cycles;          /* DRAM words / bandwidth (0 without a bandwidth) */
     int act_applied;            /* the MAC exploits data N:M here (sim_gemm_act_applied);
                                    the total counts the layers that do */
     sim_energy e;               /* pJ */

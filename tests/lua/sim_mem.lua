@@ -41,6 +41,12 @@ T.case("small ifmap SRAM: re-reads and stalls, double and single buffered", func
   T.eq(l.cycles, 134)
   T.near(l.dram_bw.ifmap, 160 / 134, 1e-12)
   T.near(l.dram_bw.ofmap, 60 / 134, 1e-12)
+  -- roofline: 134 transfer cycles > 80 compute cycles -> memory-bound;
+  -- 480 dense MACs over 268 DRAM words
+  T.eq(l.roofline.compute, 80)
+  T.near(l.roofline.memory, 134, 1e-12)
+  T.eq(l.roofline.bound, "memory")
+  T.near(l.roofline.intensity, 480 / 268, 1e-12)
   -- single buffer: the whole 128 bytes hold the 80-byte ifmap (read once),
   -- but no transfer overlaps compute: 188 / 2 = 94 stall cycles
   opts.double_buffer = false
@@ -52,6 +58,7 @@ T.case("small ifmap SRAM: re-reads and stalls, double and single buffered", func
   opts.double_buffer = nil; opts.bandwidth = 3.35
   l = nm.sim.system(opts):run(G).layers[1]
   T.eq(l.stall_cycles, 0)
+  T.eq(l.roofline.bound, "compute")
   opts.bandwidth = 3.3
   l = nm.sim.system(opts):run(G).layers[1]
   T.eq(l.stall_cycles, 2)             -- ceil(268/3.3 - 80) = ceil(1.21)
