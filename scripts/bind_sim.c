@@ -140,7 +140,7 @@ static int l_scale_energy(lua_State *L)
 static const char *const system_keys[] = {
     "mac", "rows", "cols", "w", "d", "dataflow", "energy", "node", "area_mode", "compat",
     "batch", "idle", "index", "windex", "dindex", "dram", "leakage", "im2col_reread",
-    "sram_kb", "derive_in_chans", "act", "bandwidth", "double_buffer", "word_bytes", "attention", NULL,
+    "sram_kb", "derive_in_chans", "act", "bandwidth", "double_buffer", "word_bytes", "attention", "stall_count", NULL,
 };
 
 static int index_parse(const char *s)
@@ -278,6 +278,13 @@ void nmsim_config_from_table(lua_State *L, int arg, sim_config *cfg)
     cfg->double_buffer = nmlua_opt_bool(L, arg, "double_buffer", 1, NMLUA_LOOSE);
     cfg->word_bytes = nmlua_opt_int(L, arg, "word_bytes", 1, 1, 64);
     cfg->attention = nmlua_opt_bool(L, arg, "attention", 1, NMLUA_LOOSE);
+    if ((s = nmsim_opt_str(L, arg, "stall_count"))) {
+        /* compat: SCALE-Sim v3's double-counted stalls, or the corrected count */
+        if (!strcmp(s, "corrected"))
+            cfg->stall_corrected = 1;
+        else if (strcmp(s, "v3"))
+            nmlua_field_error(L, arg, "stall_count", lua_pushfstring(L, "'%s' (v3, corrected)", s));
+    }
     cfg->dram = nmlua_opt_bool(L, arg, "dram", 0, NMLUA_LOOSE);
     cfg->leakage = nmlua_opt_bool(L, arg, "leakage", 0, NMLUA_LOOSE);
     cfg->im2col_reread = nmlua_opt_bool(L, arg, "im2col_reread", 0, NMLUA_LOOSE);
@@ -412,6 +419,7 @@ static int sys_config(lua_State *L)
     nmlua_set_int(L, "word_bytes", c->word_bytes);
     lua_pushboolean(L, c->attention);
     lua_setfield(L, -2, "attention");
+    nmlua_set_str(L, "stall_count", c->stall_corrected ? "corrected" : "v3");
     nmlua_set_str(L, "act", c->act_all ? "all" : "auto");
     nmlua_set_str(L, "area_mode", c->area_mode == SIM_AREA_CALIBRATED ? "calibrated" : "bottom-up");
     nmlua_set_int(L, "node", c->et.node_nm);

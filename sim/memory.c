@@ -127,6 +127,11 @@ void sim_layer_dram(const sim_gemm *g, const sim_config *cfg, sim_layer_result *
         res->mem_cycles = mem;
         double stall = cfg->double_buffer ? fmax(0.0, mem - cc) : mem;
         res->stall_cycles = (int64_t)ceil(stall - 1e-9);
+        /* SCALE-Sim v3's read buffer adds a positive potential stall to its
+         * offset twice (a fix exists in v2): compat reproduces that unless
+         * the corrected count is asked for */
+        if (cfg->compat_scalesim && !cfg->stall_corrected)
+            res->stall_cycles *= 2;
         res->cycles += res->stall_cycles;
     }
     if (cfg->dram)

@@ -119,6 +119,8 @@ typedef struct {
     int double_buffer;          /* 1 (default): prefetch overlaps compute */
     int word_bytes;             /* bytes per word (default 1) */
     double bandwidth;           /* DRAM words/cycle; 0 = "calc" (never stall) */
+    int stall_corrected;        /* compat: 0 (default) counts stalls twice as SCALE-Sim v3's
+                                   read buffer does; 1 the corrected count */
 } sim_config;
 
 /* Defaults: the given MAC, rows x cols, WS, batch 1, gated, 4-bit simple

@@ -13,9 +13,11 @@ for line in io.lines(shared .. "/data/scalesim/resnet18.csv") do
   if tonumber(f[2]) then rows[#rows + 1] = f end
 end
 for _, df in ipairs({"ws", "os"}) do
-  for _, bw in ipairs({"calc", 10, 2}) do
+  for _, run in ipairs({{"calc", "v3"}, {10, "v3"}, {10, "corrected"}, {2, "v3"}, {2, "corrected"}}) do
+    local bw = run[1]
     local sys = nm.sim.system{mac = "pmac", rows = 32, cols = 32, compat = "scalesim", dataflow = df,
-                              sram_kb = {ifmap = 64, filter = 64, ofmap = 64}, bandwidth = bw}
+                              sram_kb = {ifmap = 64, filter = 64, ofmap = 64}, bandwidth = bw,
+                              stall_count = run[2]}
     local t0 = os.clock()
     local r = sys:run(m)
     local dt = os.clock() - t0
@@ -36,8 +38,8 @@ for _, df in ipairs({"ws", "os"}) do
     end
     assert(bad == 0, bad .. " layers differ from SCALE-Sim's formulas")
     local t = r.total
-    print(string.format("%s bw=%-4s cycles %d stall %d  SRAM rd ifmap %.4g filter %.4g wr ofmap %.4g  DRAM rd ifmap %.4g filter %.4g wr ofmap %.4g  need %.2f w/c  formula mismatches %d/%d  %.2f ms",
-      df, tostring(bw), t.cycles, t.stall_cycles, t.sram_reads.ifmap, t.sram_reads.filter, t.sram_writes.ofmap,
+    print(string.format("%s stall=%-9s bw=%-4s cycles %d stall %d  SRAM rd ifmap %.4g filter %.4g wr ofmap %.4g  DRAM rd ifmap %.4g filter %.4g wr ofmap %.4g  need %.2f w/c  formula mismatches %d/%d  %.2f ms",
+      df, run[2], tostring(bw), t.cycles, t.stall_cycles, t.sram_reads.ifmap, t.sram_reads.filter, t.sram_writes.ofmap,
       t.dram_reads.ifmap, t.dram_reads.filter, t.dram_writes.ofmap, t.bw_need, bad, #rows, dt * 1e3))
   end
 end
