@@ -35,6 +35,10 @@ void cli_usage(FILE *f)
           "                     the last one (smoke tests); --keys K1,K2 feeds keys\n"
           "                     (names: Up Down Left Right Enter Tab Esc Space F1..F10,\n"
           "                     single characters, or 'text to type)\n"
+          "  --scalesim-out DIR simulate MODEL as SCALE-Sim would (pMAC 32x32, ws, 64 KB\n"
+          "                     SRAMs, 10 words/cycle: its scale.cfg) and write its\n"
+          "                     COMPUTE/BANDWIDTH/DETAILED_ACCESS_REPORT.csv into DIR\n"
+          "                     (other settings: report:scalesim in docs/lua-api.md)\n"
           "  -h, --help         this text\n"
           "  -V, --version      version\n"
           "\n"
@@ -81,12 +85,45 @@ static int opt_is(const char *arg, const char *name)
     return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
 }
 
+/* --scalesim-out DIR MODEL becomes a Lua chunk (long-bracket strings; a
+ * name holding "]=]" is refused). */
+static char scalesim_chunk[2 * 4096 + 512];
+
+static int scalesim_out(cli_options *o, const char *dir, char *err, size_t errlen)
+{
+    if (!o->model || o->chunk || o->mode != CLI_SHELL) {
+        snprintf(err, errlen, "--scalesim-out DIR needs a MODEL (and no -e or run)");
+        return -1;
+    }
+    if (strstr(dir, "]=]") || strstr(o->model, "]=]") || strlen(dir) > 4000 ||
+        strlen(o->model) > 4000) {
+        snprintf(err, errlen, "--scalesim-out: unsupported file name");
+        return -1;
+    }
+    snprintf(scalesim_chunk, sizeof scalesim_chunk,
+             "local m = assert(nm.load([=[%s]=]))\n"
+             "local sys = nm.sim.system{mac = 'pmac', rows = 32, cols = 32, dataflow = 'ws',\n"
+             "  compat = 'scalesim', sram_kb = {ifmap = 64, filter = 64, ofmap = 64}, bandwidth = 10}\n"
+             "assert(sys:run(m):scalesim([=[%s]=]))\n",
+             o->model, dir);
+    o->chunk = scalesim_chunk;
+    o->model = NULL;
+    o->mode = CLI_RUN;
+    return 0;
+}
+
 int cli_parse(int argc, char **argv, cli_options *o, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
+    const char *scalesim_dir = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        if (opt_is(a, "--scalesim-out")) {
+            if (!(scalesim_dir = option_value(argc, argv, &i, "--scalesim-out"))) {
+                snprintf(err, errlen, "--scalesim-out needs a directory");
+                return -1;
+            }
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             o->mode = CLI_HELP;
             return 0;
         } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
@@ -162,5 +199,5 @@ int cli_parse(int argc, char **argv, cli_options *o, char *err, size_t errlen)
             return -1;
         }
     }
-    return 0;
+    return scalesim_dir ? scalesim_out(o, scalesim_dir, err, errlen) : 0;
 }

@@ -5,6 +5,7 @@
 #include "bind_sim.h"
 
 #include <stdio.h>
+#include <math.h>
 #include <string.h>
 
 typedef struct { sim_config cfg; } system_ud;
@@ -139,7 +140,7 @@ static int l_scale_energy(lua_State *L)
 static const char *const system_keys[] = {
     "mac", "rows", "cols", "w", "d", "dataflow", "energy", "node", "area_mode", "compat",
     "batch", "idle", "index", "windex", "dindex", "dram", "leakage", "im2col_reread",
-    "sram_kb", "derive_in_chans", "act", NULL,
+    "sram_kb", "derive_in_chans", "act", "bandwidth", "double_buffer", "word_bytes", "attention", "stall_count", NULL,
 };
 
 static int index_parse(const char *s)
@@ -226,7 +227,64 @@ void nmsim_config_from_table(lua_State *L, int arg, sim_config *cfg)
             cfg->dindex = (sim_index_scheme)v;
     }
     cfg->batch = nmlua_opt_int(L, arg, "batch", 1, 1, 1 << 20);
-    cfg->sram_kb = nmlua_opt_int(L, arg, "sram_kb", cfg->sram_kb, 1, 1 << 20);
+    lua_getfield(L, arg, "sram_kb");
+    if (lua_istable(L, -1)) {
+        /* the memory model: per-operand SRAM sizes; their sum sizes the area */
+        const char *ops[3] = {"ifmap", "filter", "ofmap"};
+        double *dst[3] = {&cfg->sram_ifmap_kb, &cfg->sram_filter_kb, &cfg->sram_ofmap_kb};
+        int t = lua_gettop(L);
+        lua_pushnil(L);
+        while (lua_next(L, t)) {
+            int ok = 0;
+            for (int i = 0; i < 3; i++)
+                ok |= lua_type(L, -2) == LUA_TSTRING && !strcmp(lua_tostring(L, -2), ops[i]);
+            if (!ok)
+                nmlua_field_error(L, arg, "sram_kb", "keys are ifmap, filter, ofmap");
+            lua_pop(L, 1);
+        }
+        for (int i = 0; i < 3; i++) {
+            lua_getfield(L, t, ops[i]);
+            int isnum = 0;
+            double v = lua_tonumberx(L, -1, &isnum);
+            if (!isnum || !(v > 0) || !isfinite(v) || v > (1 << 24))
+                nmlua_field_error(L, arg, "sram_kb",
+                                  lua_pushfstring(L, "sram_kb.%s must be a positive number of KB",
+                                                  ops[i]));
+            *dst[i] = v;
+            lua_pop(L, 1);
+        }
+        cfg->mem_on = 1;
+        double sum = cfg->sram_ifmap_kb + cfg->sram_filter_kb + cfg->sram_ofmap_kb;
+        cfg->sram_kb = sum < 1 ? 1 : sum > (1 << 20) ? 1 << 20 : (int)ceil(sum);
+        lua_pop(L, 1);
+    } else {
+        lua_pop(L, 1);
+        cfg->sram_kb = nmlua_opt_int(L, arg, "sram_kb", cfg->sram_kb, 1, 1 << 20);
+    }
+    lua_getfield(L, arg, "bandwidth");
+    if (!lua_isnil(L, -1)) {
+        int isnum = 0;
+        double v = lua_tonumberx(L, -1, &isnum);
+        if (lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "calc"))
+            v = 0, isnum = 1;
+        else if (!isnum || !(v > 0) || !isfinite(v))
+            nmlua_field_error(L, arg, "bandwidth",
+                              "must be a positive number of words per cycle or 'calc'");
+        if (!cfg->mem_on)
+            nmlua_field_error(L, arg, "bandwidth", "needs sram_kb = {ifmap =, filter =, ofmap =}");
+        cfg->bandwidth = v;
+    }
+    lua_pop(L, 1);
+    cfg->double_buffer = nmlua_opt_bool(L, arg, "double_buffer", 1, NMLUA_LOOSE);
+    cfg->word_bytes = nmlua_opt_int(L, arg, "word_bytes", 1, 1, 64);
+    cfg->attention = nmlua_opt_bool(L, arg, "attention", 1, NMLUA_LOOSE);
+    if ((s = nmsim_opt_str(L, arg, "stall_count"))) {
+        /* compat: SCALE-Sim v3's double-counted stalls, or the corrected count */
+        if (!strcmp(s, "corrected"))
+            cfg->stall_corrected = 1;
+        else if (strcmp(s, "v3"))
+            nmlua_field_error(L, arg, "stall_count", lua_pushfstring(L, "'%s' (v3, corrected)", s));
+    }
     cfg->dram = nmlua_opt_bool(L, arg, "dram", 0, NMLUA_LOOSE);
     cfg->leakage = nmlua_opt_bool(L, arg, "leakage", 0, NMLUA_LOOSE);
     cfg->im2col_reread = nmlua_opt_bool(L, arg, "im2col_reread", 0, NMLUA_LOOSE);
@@ -345,6 +403,23 @@ static int sys_config(lua_State *L)
     lua_pushboolean(L, c->derive_in_chans);
     lua_setfield(L, -2, "derive_in_chans");
     nmlua_set_int(L, "sram_kb", c->sram_kb);
+    if (c->mem_on) {
+        lua_createtable(L, 0, 3);
+        nmlua_set_num(L, "ifmap", c->sram_ifmap_kb);
+        nmlua_set_num(L, "filter", c->sram_filter_kb);
+        nmlua_set_num(L, "ofmap", c->sram_ofmap_kb);
+        lua_setfield(L, -2, "sram");
+        if (c->bandwidth > 0)
+            nmlua_set_num(L, "bandwidth", c->bandwidth);
+        else
+            nmlua_set_str(L, "bandwidth", "calc");
+    }
+    lua_pushboolean(L, c->double_buffer);
+    lua_setfield(L, -2, "double_buffer");
+    nmlua_set_int(L, "word_bytes", c->word_bytes);
+    lua_pushboolean(L, c->attention);
+    lua_setfield(L, -2, "attention");
+    nmlua_set_str(L, "stall_count", c->stall_corrected ? "corrected" : "v3");
     nmlua_set_str(L, "act", c->act_all ? "all" : "auto");
     nmlua_set_str(L, "area_mode", c->area_mode == SIM_AREA_CALIBRATED ? "calibrated" : "bottom-up");
     nmlua_set_int(L, "node", c->et.node_nm);

@@ -49,7 +49,8 @@ void nmsim_check_target(lua_State *L, int arg, sim_target *t)
         lua_getfield(L, arg, "index");
         t->layer = (int)lua_tointeger(L, -1) - 1;
         lua_pop(L, 1);
-        if (!nm_layer_prunable(&t->m->layers[t->layer]))
+        if (t->m->layers[t->layer].kind != NM_LAYER_MATMUL &&
+            !nm_layer_prunable(&t->m->layers[t->layer]))
             luaL_argerror(L, arg, lua_pushfstring(L, "layer '%s' has no weights to simulate",
                                                   t->m->layers[t->layer].name));
     } else if (lua_istable(L, arg)) {
@@ -122,6 +123,42 @@ static void push_layer_row(lua_State *L, const sim_layer_result *l)
     nmlua_set_num(L, "sram_o", l->sram_o_write);
     nmlua_set_num(L, "dram", l->dram_bytes);
     lua_setfield(L, -2, "moved");
+    /* memory model, in words */
+    nmlua_set_int(L, "compute_cycles", l->compute_cycles);
+    nmlua_set_int(L, "stall_cycles", l->stall_cycles);
+    nmlua_set_num(L, "bw_need", l->bw_need);
+    /* roofline: compute vs DRAM-transfer cycles, and which bounds the layer */
+    lua_createtable(L, 0, 4);
+    nmlua_set_int(L, "compute", l->compute_cycles);
+    nmlua_set_num(L, "memory", l->mem_cycles);
+    nmlua_set_str(L, "bound", l->mem_cycles > (double)l->compute_cycles ? "memory" : "compute");
+    {
+        double dw = l->dram_rd_ifmap + l->dram_rd_filter + l->dram_wr_ofmap;
+        nmlua_set_num(L, "intensity", dw > 0 ? l->dense_macs / dw : 0);  /* MACs per DRAM word */
+    }
+    lua_setfield(L, -2, "roofline");
+    double c = l->cycles > 0 ? (double)l->cycles : 1;
+    const char *kd[2] = {"ifmap", "filter"};
+    double sr[2] = {l->sram_rd_ifmap, l->sram_rd_filter}, dr[2] = {l->dram_rd_ifmap, l->dram_rd_filter};
+    lua_createtable(L, 0, 2);
+    for (int i = 0; i < 2; i++)
+        nmlua_set_num(L, kd[i], dr[i]);
+    lua_setfield(L, -2, "dram_reads");
+    lua_createtable(L, 0, 2);
+    for (int i = 0; i < 2; i++)
+        nmlua_set_num(L, kd[i], sr[i]);
+    lua_setfield(L, -2, "sram_reads");
+    lua_createtable(L, 0, 1);
+    nmlua_set_num(L, "ofmap", l->dram_wr_ofmap);
+    lua_setfield(L, -2, "dram_writes");
+    lua_createtable(L, 0, 1);
+    nmlua_set_num(L, "ofmap", l->sram_wr_ofmap);
+    lua_setfield(L, -2, "sram_writes");
+    lua_createtable(L, 0, 3);
+    nmlua_set_num(L, "ifmap", l->dram_rd_ifmap / c);
+    nmlua_set_num(L, "filter", l->dram_rd_filter / c);
+    nmlua_set_num(L, "ofmap", l->dram_wr_ofmap / c);
+    lua_setfield(L, -2, "dram_bw");
     const sim_energy *e = &l->e;
     lua_createtable(L, 0, 12);
     nmlua_set_num(L, "mult", e->mult);
@@ -200,6 +237,20 @@ static int report_write(lua_State *L, int json)
 }
 
 static int report_csv(lua_State *L) { return report_write(L, 0); }
+
+/* report:scalesim(dir) -> true | nil, message: SCALE-Sim's three CSVs. */
+static int report_scalesim(lua_State *L)
+{
+    const sim_report *r = check_report(L, 1);
+    const char *dir = nmlua_checkpath(L, 2);
+    if (sim_report_write_scalesim(r, dir)) {
+        lua_pushnil(L);
+        lua_pushstring(L, nm_errmsg());
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
 static int report_json(lua_State *L) { return report_write(L, 1); }
 
 /* A readable summary: switches, totals, energy per component, area. */
@@ -218,12 +269,12 @@ static int report_tostring(lua_State *L)
     luaL_addvalue(&b);
     char line[640];
     snprintf(line, sizeof line,
-             "cycles %.0f  util %.3f  mult util %.3f  folds %.0f  violations %.0f\n"
+             "cycles %.0f (stall %.0f)  util %.3f  mult util %.3f  folds %.0f  violations %.0f\n"
              "MACs dense %.4g  effective %.4g  products %.4g  data N:M on %d of %d layers\n"
              "energy %.4g uJ: mult %.3g add %.3g select %.3g reg %.3g sram w/d/o %.3g/%.3g/%.3g "
              "acc %.3g sfu %.3g dram %.3g leak %.3g (uJ)\n"
              "area %.4f mm^2: array %.4f acc %.4f sfu %.4f sram %.4f\n",
-             (double)t->cycles, t->util, t->mult_util, (double)t->u.folds, (double)t->violations,
+             (double)t->cycles, (double)t->stall_cycles, t->util, t->mult_util, (double)t->u.folds, (double)t->violations,
              t->dense_macs, t->eff_macs, t->products, t->act_applied, r->n_layers,
              e->total * 1e-6, e->mult * 1e-6,
              e->add * 1e-6, e->select * 1e-6, e->reg * 1e-6, e->sram_w * 1e-6, e->sram_d * 1e-6,
@@ -418,11 +469,12 @@ static sim_report *run_target(lua_State *L, sim_target *t, const sim_config *cfg
             g = t->g;
         } else {
             int idx = t->layer >= 0 ? t->layer : i;
-            if (!nm_layer_prunable(&t->m->layers[idx]))
+            if (!sim_layer_simulated(&t->m->layers[idx], cfg))
                 continue;
             if (sim_gemm_from_layer(t->m, idx, cfg, &g))
                 luaL_error(L, "%s", nm_errmsg());
-            apply_assume(&o->assume, t->m, idx, &g);
+            if (nm_layer_prunable(&t->m->layers[idx]))   /* not attention matmuls */
+                apply_assume(&o->assume, t->m, idx, &g);
         }
         const nm_tensor *acts = input_for(L, o, t->m && t->layer < 0, g.name);
         if (o->stepped && acts)
@@ -662,7 +714,7 @@ void nmsim_open_run(lua_State *L, int sim, int methods)
     lua_pop(L, 1);
 
     static const luaL_Reg rep_methods[] = {{"csv", report_csv}, {"json", report_json},
-                                           {NULL, NULL}};
+                                           {"scalesim", report_scalesim}, {NULL, NULL}};
     nmlua_newmetatable(L, SIM_REPORT);
     lua_pushcfunction(L, report_tostring);
     lua_setfield(L, -2, "__tostring");

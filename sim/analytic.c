@@ -135,7 +135,7 @@ int sim_gemm_analytic(const sim_gemm *g, const sim_config *cfg, const nm_tensor 
         res->cycles -= 1;
 
     sim_layer_account(g, cfg, acts, res);
-    return NM_OK;
+    return sim_layer_mem_fit(g, cfg, res);
 }
 
 void sim_layer_account(const sim_gemm *g, const sim_config *cfg, const nm_tensor *acts,
@@ -156,5 +156,6 @@ void sim_layer_account(const sim_gemm *g, const sim_config *cfg, const nm_tensor
     }
     res->mult_util = res->products / res->mult_slots;
     sim_layer_memory(g, cfg, res);
+    sim_layer_dram(g, cfg, res);
     sim_layer_energy(cfg, res);
 }

@@ -70,11 +70,47 @@ void sim_gemm_set(sim_gemm *g, const char *name, int64_t E, int64_t K, int64_t N
     g->kh = g->kw = 1;
 }
 
+/* An attention matmul as `heads x batch` GEMMs between two activations,
+ * one per head and sample: QK^T: E = T queries, K = d (head width), Nf = T
+ * keys (K^T takes the weights' place); AV: E = T, K = T keys, Nf = d (V
+ * takes the weights' place). Both operands are dense (no weight N:M; the
+ * data is dense unless act='all': Q comes from a linear, A from softmax),
+ * outputs dense. */
+static int attention_gemm(const nm_model *m, const nm_layer *l, const sim_config *cfg,
+                          sim_gemm *g)
+{
+    (void)m;
+    memset(g, 0, sizeof *g);
+    snprintf(g->name, sizeof g->name, "%s", l->name);
+    int64_t T = (int64_t)l->out_h * l->out_w, heads = l->heads > 0 ? l->heads : 1;
+    int64_t width = l->groups == 1 ? (T > 0 ? l->matmul_macs / (T * T) : 0) : l->out_c;
+    if (T < 1 || width < heads || width % heads)
+        return nm_seterr("layer '%s': inconsistent attention geometry", l->name);
+    int64_t d = width / heads, batch = cfg->compat_scalesim ? 1 : cfg->batch;
+    g->groups = mul_capped(heads, batch);
+    g->kh = g->kw = 1;
+    g->E = T;
+    g->K = g->Kp = l->groups == 1 ? d : T;
+    g->Nf = g->Nf_all = l->groups == 1 ? T : d;
+    g->in_bytes = mul_capped(g->E, g->K);
+    g->data_dense = g->out_dense = !cfg->act_all;
+    if (g->groups < 0 || g->in_bytes < 0)
+        return nm_seterr("layer '%s' is too large to simulate", l->name);
+    return NM_OK;
+}
+
+int sim_layer_simulated(const nm_layer *l, const sim_config *cfg)
+{
+    return nm_layer_prunable(l) || (cfg->attention && l->kind == NM_LAYER_MATMUL);
+}
+
 int sim_gemm_from_layer(const nm_model *m, int idx, const sim_config *cfg, sim_gemm *g)
 {
     if (!m || idx < 0 || idx >= m->n_layers)
         return nm_seterr("layer index %d out of range", idx);
     const nm_layer *l = &m->layers[idx];
+    if (l->kind == NM_LAYER_MATMUL)
+        return attention_gemm(m, l, cfg, g);
     if (l->kind != NM_LAYER_CONV && l->kind != NM_LAYER_DWCONV && l->kind != NM_LAYER_LINEAR)
         return nm_seterr("layer '%s' (%s) is not a conv or linear layer", l->name,
                          nm_layer_kind_name(l->kind));

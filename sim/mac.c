@@ -111,6 +111,9 @@ void sim_config_init(sim_config *cfg, const sim_mac *mac, int rows, int cols)
     cfg->idle = SIM_IDLE_GATED;
     cfg->windex = cfg->dindex = SIM_IDX_SIMPLE;
     cfg->sram_kb = 192;
+    cfg->double_buffer = 1;
+    cfg->attention = 1;
+    cfg->word_bytes = 1;
     cfg->area_mode = SIM_AREA_CALIBRATED;
     sim_energy_defaults(&cfg->et);
 }
@@ -131,5 +134,7 @@ int sim_config_check(const sim_config *cfg)
         return nm_seterr("compat='scalesim' models pMAC arrays only");
     if ((unsigned)cfg->windex > 2 || (unsigned)cfg->dindex > 2)
         return nm_seterr("unknown index scheme");
+    if (sim_mem_check(cfg))
+        return NM_ERR;
     return sim_energy_check(&cfg->et);
 }

@@ -7,18 +7,27 @@
 
 const char *sim_config_describe(const sim_config *c, char *buf, size_t len)
 {
-    char mac[48];
+    char mac[48], mem[160] = "off";
+    if (c->mem_on) {
+        char bw[32] = "calc";
+        if (c->bandwidth > 0)
+            snprintf(bw, sizeof bw, "%g", c->bandwidth);
+        snprintf(mem, sizeof mem, "ifmap%gKB,filter%gKB,ofmap%gKB,%s,word%dB,bw=%s%s",
+                 c->sram_ifmap_kb, c->sram_filter_kb, c->sram_ofmap_kb,
+                 c->double_buffer ? "double" : "single", c->word_bytes, bw,
+                 c->compat_scalesim ? (c->stall_corrected ? ",stall=corrected" : ",stall=v3") : "");
+    }
     snprintf(buf, len,
              "mac=%s array=%dx%d dataflow=%s compat=%s batch=%d idle=%s windex=%s dindex=%s "
              "im2col_reread=%d dram=%d leakage=%d derive_in_chans=%d area=%s node=%dnm sram=%dKB "
-             "act=%s",
+             "act=%s mem=%s",
              sim_mac_name(&c->mac, mac, sizeof mac), c->rows, c->cols,
              sim_dataflow_name(c->dataflow), c->compat_scalesim ? "scalesim" : "none",
              c->compat_scalesim ? 1 : c->batch, c->idle == SIM_IDLE_GATED ? "gated" : "skipped",
              sim_index_scheme_name(c->windex), sim_index_scheme_name(c->dindex),
              c->im2col_reread, c->dram, c->leakage, c->derive_in_chans,
              c->area_mode == SIM_AREA_CALIBRATED ? "calibrated" : "bottom-up", c->et.node_nm,
-             c->sram_kb, c->act_all ? "all" : "auto");
+             c->sram_kb, c->act_all ? "all" : "auto", mem);
     return buf;
 }
 
@@ -50,6 +59,12 @@ static void sum_totals(sim_report *r)
         t->sram_w_read += l->sram_w_read, t->sram_d_read += l->sram_d_read;
         t->sram_o_write += l->sram_o_write;
         t->acc_rmw += l->acc_rmw, t->sfu_ops += l->sfu_ops, t->dram_bytes += l->dram_bytes;
+        t->compute_cycles += l->compute_cycles, t->stall_cycles += l->stall_cycles;
+        t->mem_cycles += l->mem_cycles;
+        t->sram_rd_ifmap += l->sram_rd_ifmap, t->sram_rd_filter += l->sram_rd_filter;
+        t->sram_wr_ofmap += l->sram_wr_ofmap;
+        t->dram_rd_ifmap += l->dram_rd_ifmap, t->dram_rd_filter += l->dram_rd_filter;
+        t->dram_wr_ofmap += l->dram_wr_ofmap;
         t->blocks += l->blocks, t->violations += l->violations;
         t->act_applied += l->act_applied;
         if (l->max_need > t->max_need)
@@ -68,6 +83,9 @@ static void sum_totals(sim_report *r)
         t->util = (double)t->pe_busy / (RC * sim_cycles);
         t->mult_util = t->products / t->mult_slots;
     }
+    if (t->compute_cycles > 0)
+        t->bw_need = (t->dram_rd_ifmap + t->dram_rd_filter + t->dram_wr_ofmap) /
+                     (double)t->compute_cycles;
     if (t->u.folds > 0)
         t->mapping_eff = used_w / (double)t->u.folds;
     if (r->n_layers == 0)
@@ -90,7 +108,7 @@ static sim_report *run(const nm_model *m, const sim_config *cfg, int stepped,
     snprintf(r->model, sizeof r->model, "%s", m->name);
     snprintf(r->engine, sizeof r->engine, stepped ? "stepped" : "analytic");
     for (int i = 0; i < m->n_layers; i++) {
-        if (!nm_layer_prunable(&m->layers[i]))
+        if (!sim_layer_simulated(&m->layers[i], cfg))
             continue;
         sim_gemm g;
         if (sim_gemm_from_layer(m, i, cfg, &g) ||

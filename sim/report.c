@@ -7,19 +7,80 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* SCALE-Sim v3's COMPUTE_REPORT.csv. No stalls are modelled (memory is
- * assumed to keep up), so both cycle columns hold the same count, stall
- * cycles are 0 and Overall Util = Compute Util = PE-busy cycles / (PEs x
- * cycles); Mapping Efficiency is the mean over folds of mapped PEs / PEs. */
+/* SCALE-Sim v3's COMPUTE_REPORT.csv. Total Cycles = compute + stall
+ * cycles of the memory model (0 stall without it); "incl. prefetch" holds
+ * the same count (the first buffer is assumed preloaded). Compute Util =
+ * PE-busy cycles / (PEs x compute cycles), Overall Util the same over the
+ * total; Mapping Efficiency is the mean over folds of mapped PEs / PEs. */
 static void write_scalesim_csv(FILE *f, const sim_report *r)
 {
     fprintf(f, "LayerID, Total Cycles (incl. prefetch), Total Cycles, Stall Cycles, "
                "Overall Util %%, Mapping Efficiency %%, Compute Util %%,\n");
     for (int i = 0; i < r->n_layers; i++) {
         const sim_layer_result *l = &r->layers[i];
-        fprintf(f, "%d, %lld, %lld, 0, %.6f, %.6f, %.6f,\n", i, (long long)l->cycles,
-                (long long)l->cycles, l->util * 100, l->mapping_eff * 100, l->util * 100);
+        double over = l->cycles > 0 ? (double)l->compute_cycles / (double)l->cycles : 1;
+        fprintf(f, "%d, %lld, %lld, %lld, %.6f, %.6f, %.6f,\n", i, (long long)l->cycles,
+                (long long)l->cycles, (long long)l->stall_cycles, l->util * over * 100,
+                l->mapping_eff * 100, l->util * 100);
     }
+}
+
+/* SCALE-Sim's BANDWIDTH_REPORT.csv: average words per cycle over the
+ * layer's total cycles. */
+static void write_bandwidth_csv(FILE *f, const sim_report *r)
+{
+    fprintf(f, "LayerID, Avg IFMAP SRAM BW, Avg FILTER SRAM BW, Avg OFMAP SRAM BW, "
+               "Avg IFMAP DRAM BW, Avg FILTER DRAM BW, Avg OFMAP DRAM BW,\n");
+    for (int i = 0; i < r->n_layers; i++) {
+        const sim_layer_result *l = &r->layers[i];
+        double c = l->cycles > 0 ? (double)l->cycles : 1;
+        fprintf(f, "%d, %.6f, %.6f, %.6f, %.6f, %.6f, %.6f,\n", i, l->sram_rd_ifmap / c,
+                l->sram_rd_filter / c, l->sram_wr_ofmap / c, l->dram_rd_ifmap / c,
+                l->dram_rd_filter / c, l->dram_wr_ofmap / c);
+    }
+}
+
+/* SCALE-Sim's DETAILED_ACCESS_REPORT.csv. The analytical model has no
+ * trace, so every start cycle is 0 and every stop cycle the layer's last
+ * (total cycles - 1). */
+static void write_access_csv(FILE *f, const sim_report *r)
+{
+    fprintf(f, "LayerID, SRAM IFMAP Start Cycle, SRAM IFMAP Stop Cycle, SRAM IFMAP Reads, "
+               "SRAM Filter Start Cycle, SRAM Filter Stop Cycle, SRAM Filter Reads, "
+               "SRAM OFMAP Start Cycle, SRAM OFMAP Stop Cycle, SRAM OFMAP Writes, "
+               "DRAM IFMAP Start Cycle, DRAM IFMAP Stop Cycle, DRAM IFMAP Reads, "
+               "DRAM Filter Start Cycle, DRAM Filter Stop Cycle, DRAM Filter Reads, "
+               "DRAM OFMAP Start Cycle, DRAM OFMAP Stop Cycle, DRAM OFMAP Writes,\n");
+    for (int i = 0; i < r->n_layers; i++) {
+        const sim_layer_result *l = &r->layers[i];
+        long long e = l->cycles > 0 ? (long long)l->cycles - 1 : 0;
+        double v[6] = {l->sram_rd_ifmap, l->sram_rd_filter, l->sram_wr_ofmap,
+                       l->dram_rd_ifmap, l->dram_rd_filter, l->dram_wr_ofmap};
+        fprintf(f, "%d", i);
+        for (int k = 0; k < 6; k++)
+            fprintf(f, ", 0, %lld, %.0f", e, v[k]);
+        fprintf(f, ",\n");
+    }
+}
+
+int sim_report_write_scalesim(const sim_report *r, const char *dir)
+{
+    static const char *names[3] = {"COMPUTE_REPORT.csv", "BANDWIDTH_REPORT.csv",
+                                   "DETAILED_ACCESS_REPORT.csv"};
+    void (*writers[3])(FILE *, const sim_report *) = {write_scalesim_csv, write_bandwidth_csv,
+                                                     write_access_csv};
+    for (int k = 0; k < 3; k++) {
+        char path[4096];
+        if (snprintf(path, sizeof path, "%s/%s", dir, names[k]) >= (int)sizeof path)
+            return nm_seterr("--scalesim-out: directory name too long");
+        nm_atomic_file af;
+        if (nm_atomic_begin(&af, path))
+            return NM_ERR;
+        writers[k](af.f, r);
+        if (nm_atomic_commit(&af))
+            return NM_ERR;
+    }
+    return NM_OK;
 }
 
 static void write_row(FILE *f, const sim_layer_result *l)
@@ -107,6 +168,14 @@ static json_t *layer_json(const sim_layer_result *l)
     json_object_set_new(o, "blocks", json_integer(l->blocks));
     json_object_set_new(o, "violations", json_integer(l->violations));
     json_object_set_new(o, "act_applied", json_integer(l->act_applied));
+    json_object_set_new(o, "memory",
+                        json_pack("{s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "compute_cycles",
+                                  (json_int_t)l->compute_cycles, "stall_cycles",
+                                  (json_int_t)l->stall_cycles, "sram_rd_ifmap", l->sram_rd_ifmap,
+                                  "sram_rd_filter", l->sram_rd_filter, "sram_wr_ofmap",
+                                  l->sram_wr_ofmap, "dram_rd_ifmap", l->dram_rd_ifmap,
+                                  "dram_rd_filter", l->dram_rd_filter, "dram_wr_ofmap",
+                                  l->dram_wr_ofmap, "bw_need", l->bw_need));
     return o;
 }
 

@@ -111,6 +111,16 @@ typedef struct {
     int sram_kb;                /* total on-chip SRAM for area (default 192) */
     sim_area_mode area_mode;
     sim_energy_table et;
+    /* Memory model (memory.c; mem_on = 0: infinite SRAM and bandwidth, no
+     * stall, every tensor crosses DRAM once: the results before it). */
+    int attention;              /* 1 (default): attention matmuls (QK^T, AV) simulated */
+    int mem_on;
+    double sram_ifmap_kb, sram_filter_kb, sram_ofmap_kb;   /* > 0 when mem_on */
+    int double_buffer;          /* 1 (default): prefetch overlaps compute */
+    int word_bytes;             /* bytes per word (default 1) */
+    double bandwidth;           /* DRAM words/cycle; 0 = "calc" (never stall) */
+    int stall_corrected;        /* compat: 0 (default) counts stalls twice as SCALE-Sim v3's
+                                   read buffer does; 1 the corrected count */
 } sim_config;
 
 /* Defaults: the given MAC, rows x cols, WS, batch 1, gated, 4-bit simple
@@ -175,6 +185,9 @@ int sim_gemm_rounds(const sim_gemm *g, const sim_config *cfg);
  * cfg->act_all). NM_ERR for other kinds or bad layers. Compat: E from ceil((H-R+s)/s), batch 1, and a
  * declared N:M gives K' = floor(K/M)*N + min(N, K mod M). */
 int sim_gemm_from_layer(const nm_model *m, int idx, const sim_config *cfg, sim_gemm *g);
+/* 1 when models' layer l is simulated under cfg: conv/dwconv/linear, and
+ * attention matmuls (QK^T, AV) unless cfg->attention is 0. */
+int sim_layer_simulated(const nm_layer *l, const sim_config *cfg);
 /* A bare GEMM (E, K, Nf) for tests and tools. */
 void sim_gemm_set(sim_gemm *g, const char *name, int64_t E, int64_t K, int64_t Nf);
 
@@ -213,6 +226,12 @@ typedef struct {
     double acc_rmw, sfu_ops, dram_bytes;
     /* measured rounds (nm with activations) */
     int64_t blocks, violations, max_need;
+    /* memory model (memory.c), in words of cfg->word_bytes */
+    int64_t compute_cycles, stall_cycles;     /* cycles = compute + stall */
+    double sram_rd_ifmap, sram_rd_filter, sram_wr_ofmap;
+    double dram_rd_ifmap, dram_rd_filter, dram_wr_ofmap;
+    double bw_need;             /* DRAM words/cycle for no stall */
+    double mem_cycles;          /* DRAM words / bandwidth (0 without a bandwidth) */
     int act_applied;            /* the MAC exploits data N:M here (sim_gemm_act_applied);
                                    the total counts the layers that do */
     sim_energy e;               /* pJ */
@@ -259,6 +278,15 @@ void sim_layer_account(const sim_gemm *g, const sim_config *cfg, const nm_tensor
 /* The memory and energy parts of sim_layer_account. */
 void sim_layer_memory(const sim_gemm *g, const sim_config *cfg, sim_layer_result *res);
 void sim_layer_energy(const sim_config *cfg, sim_layer_result *res);
+/* The memory model over a result whose timing and bytes are filled: SRAM
+ * and DRAM words per operand, bandwidth needed, stall cycles (added to
+ * res->cycles). Also sets res->dram_bytes when cfg->dram. */
+void sim_layer_dram(const sim_gemm *g, const sim_config *cfg, sim_layer_result *res);
+/* NM_ERR naming the layer and option when one fold's stationary operand
+ * does not fit its SRAM buffer (memory model on). */
+int sim_layer_mem_fit(const sim_gemm *g, const sim_config *cfg, const sim_layer_result *res);
+/* Checks the memory options (sim_config_check calls it). */
+int sim_mem_check(const sim_config *cfg);
 
 /* --------------------------------------------------------------- area */
 
@@ -301,6 +329,10 @@ void sim_report_totals(sim_report *r);
  * both written atomically. */
 int sim_report_write_csv(const sim_report *r, const char *path);
 int sim_report_write_json(const sim_report *r, const char *path);
+/* SCALE-Sim's COMPUTE_REPORT.csv, BANDWIDTH_REPORT.csv and
+ * DETAILED_ACCESS_REPORT.csv (its column names; words, words/cycle) into
+ * the existing directory dir, each file written atomically. */
+int sim_report_write_scalesim(const sim_report *r, const char *dir);
 /* The switches as one line ("mac=nm-4:9-4:9 array=16x16 df=ws ..."). */
 const char *sim_config_describe(const sim_config *cfg, char *buf, size_t len);
 

@@ -77,11 +77,19 @@ static void bench_analytic(const nm_model *m)
     int nconv = 0;
     for (int i = 0; i < m->n_layers; i++)
         nconv += nm_layer_prunable(&m->layers[i]);
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 8; k++) {
+        /* k >= 4: the same systems with the memory model (64 KB SRAMs,
+         * 10 words/cycle) */
+        int mem = k >= 4;
         sim_mac mac;
-        sim_mac_parse(macs[k], &mac);
+        sim_mac_parse(macs[k % 4], &mac);
         sim_config cfg;
-        sim_config_init(&cfg, &mac, sides[k], sides[k]);
+        sim_config_init(&cfg, &mac, sides[k % 4], sides[k % 4]);
+        if (mem) {
+            cfg.mem_on = 1;
+            cfg.sram_ifmap_kb = cfg.sram_filter_kb = cfg.sram_ofmap_kb = 64;
+            cfg.bandwidth = 10;
+        }
         double t = nm_now(), cycles = 0;
         for (int r = 0; r < reps; r++) {
             sim_report *rep = sim_model_run(m, &cfg, NULL, NULL);
@@ -93,9 +101,9 @@ static void bench_analytic(const nm_model *m)
             sim_report_free(rep);
         }
         double per = (nm_now() - t) / reps;
-        printf("analytic resnet50 %-7s %2dx%-2d: %d layers, %.4g cycles, %.3f ms per run "
+        printf("analytic resnet50 %-7s %2dx%-2d%s: %d layers, %.4g cycles, %.3f ms per run "
                "(baseline dense-MAC pass over the layers %.5f ms, ratio %.0f) %s\n",
-               macs[k], sides[k], sides[k], nconv, cycles, per * 1e3, base * 1e3, per / base,
+               macs[k % 4], sides[k % 4], sides[k % 4], mem ? " +memory" : "", nconv, cycles, per * 1e3, base * 1e3, per / base,
                per < 1e-3 ? "OK (< 1 ms)" : "SLOW (>= 1 ms)");
     }
 }
