@@ -134,7 +134,9 @@ static int l_jointnf(lua_State *L)
     static const char *const keys[] = {"n", "m", "filters", "rounds", "group", "allow_add",
                                        "max_sparsity", "min_density", "finetune", "on_round",
                                        "progress", "layers", "include_first", "include_last",
-                                       "group_reduction", "heads", NULL};
+                                       "group_reduction", "heads", "score", "calib", "calib_n",
+                                       NULL};
+    static const char *const scores[] = {"magnitude", "wanda", NULL};
     nmp_target t;
     nmp_check_target(L, 1, "m", &t);
     luaL_checktype(L, 2, LUA_TTABLE);
@@ -159,6 +161,7 @@ static int l_jointnf(lua_State *L)
     c.finetune = nmlua_opt_fn(L, 2, "finetune");
     c.on_round = nmlua_opt_fn(L, 2, "on_round");
     c.progress = nmlua_opt_fn(L, 2, "progress");
+    o.calib = nmp_opt_calib(L, 2, t.m, nmlua_opt_enum(L, 2, "score", 0, scores) == 1); /* one slot */
     nmp_read_scope(L, 2, t.m, &o.scope);   /* leaves one slot */
     lua_pushnil(L);
     c.err = lua_gettop(L);
