@@ -339,6 +339,30 @@ const nm_calib *nmp_opt_calib(lua_State *L, int arg, nm_model *m, int wanda)
     return *box;
 }
 
+/* ------------------------------------------------------------- preset */
+
+const nm_paper_preset *nmp_opt_preset(lua_State *L, int arg, const nm_model *m, nm_prune_scope *s)
+{
+    static const char *const names[] = {"none", "paper", NULL};
+    if (nmlua_opt_enum(L, arg, "preset", 0, names) == 0) {
+        nmp_read_scope(L, arg, m, s);
+        return NULL;
+    }
+    static const char *const clash[] = {"layers", "include_first", "include_last"};
+    for (int i = 0; i < 3; i++) {
+        int has = nmlua_opt_field(L, arg, clash[i]) != LUA_TNIL;
+        lua_pop(L, 1);
+        if (has)
+            nmlua_field_error(L, arg, clash[i], "cannot be given with preset = 'paper' (it sets the layers)");
+    }
+    const nm_paper_preset *p = nm_paper_preset_for(m);
+    if (!p)
+        nmlua_field_error(L, arg, "preset", nm_errmsg());
+    nm_layer_override *ov = lua_newuserdatauv(L, sizeof *ov * (size_t)(m->n_layers ? m->n_layers : 1), 0);
+    nm_paper_scope(m, p, ov, s);
+    return p;
+}
+
 /* ------------------------------------------------------------- tensors */
 
 static void check_weight_tensor(lua_State *L, int arg, const nm_tensor *t)
@@ -469,12 +493,19 @@ static int layer_wanda(nm_model *m, int idx, const nm_calib *calib, int n, int m
 static int l_nm(lua_State *L)
 {
     static const char *const keys[] = {"n", "m", "group", "layers", "include_first",
-                                       "include_last", "score", "calib", "calib_n", NULL};
+                                       "include_last", "score", "calib", "calib_n", "preset", NULL};
     nmp_target t;
     nmp_check_call(L, "mlt", keys, 1, &t);
     nmp_check_idle(L, &t, "nm.prune.nm");
+    int has_preset = nmlua_opt_field(L, 2, "preset") != LUA_TNIL;
+    lua_pop(L, 1);
+    if (has_preset && (t.t || t.layer >= 0))
+        nmlua_field_error(L, 2, "preset", "needs a model target");
     int n, m;
-    nmp_opt_nm(L, 2, &n, &m, 1);
+    nmp_opt_nm(L, 2, &n, &m, !has_preset);
+    nmlua_opt_field(L, 2, "n");
+    int has_n = !lua_isnil(L, -1);
+    lua_pop(L, 1);
     nm_group_axis axis = nmp_opt_group(L, 2, "group");
     int wanda = opt_wanda(L, 2);
     if (wanda && t.t)
@@ -501,7 +532,11 @@ static int l_nm(lua_State *L)
     nm_nm_opts_init(&o, n, m);
     o.axis = axis;
     o.calib = calib;
-    nmp_read_scope(L, 2, t.m, &o.scope);
+    const nm_paper_preset *p = nmp_opt_preset(L, 2, t.m, &o.scope);
+    if (p && !has_n)
+        o.n = p->nm_n, o.m = p->nm_m;
+    if (p && axis == NM_GROUP_AUTO)
+        o.axis = p->axis;
     if (nm_prune_nm_model(t.m, &o, NULL) != NM_OK)
         return luaL_error(L, "nm.prune.nm: %s", nm_errmsg());
     nmp_recount(L, &t);

@@ -73,6 +73,13 @@ void nmp_set_unmet(lua_State *L, int64_t unmet);
  * while it is used. Raises naming the option on bad input. */
 const nm_calib *nmp_opt_calib(lua_State *L, int arg, nm_model *m, int wanda);
 
+/* preset = 'paper' (or nil: NULL). With it: the model's paper settings
+ * (raises naming the model when its architecture has none) and its scope
+ * in s (an override array left on the stack: one slot, as
+ * nmp_read_scope, which runs instead when there is no preset); layers=,
+ * include_first= and include_last= cannot be given with it. */
+const nm_paper_preset *nmp_opt_preset(lua_State *L, int arg, const nm_model *m, nm_prune_scope *s);
+
 /* Names of nm_group_reduction ("mean", "sum", "max"), NULL-terminated. */
 extern const char *const nmp_reductions[];
 

@@ -117,6 +117,28 @@ int nm_wanda_scale(nm_model *m, const nm_calib *c, nm_wanda_saved *s);
 void nm_wanda_unscale(nm_model *m, nm_wanda_saved *s);
 void nm_wanda_saved_free(nm_wanda_saved *s);
 
+/* ---- the paper's settings (preset.c) ----------------------------------- */
+
+typedef struct {
+    const char *arch;          /* zoo name */
+    int nm_n, nm_m;            /* the N:M-only baselines (Table 1 / Table 2) */
+    int n, m;                  /* JointNF's weight N:M */
+    double filters;            /* JointNF's filter (row) share */
+    nm_group_axis axis;        /* weight groups (AUTO: kernel for kxk, in for 1x1/linear) */
+    int pointwise_only;        /* MobileNet-v2: only 1x1 convs and linear layers */
+    int allow_add;             /* ViT: rows of the residual stream may go */
+    int rounds;
+} nm_paper_preset;
+
+/* The preset for m's architecture, found by its name (case, '-' and '_'
+ * ignored); NULL with a message naming the model when there is none. */
+const nm_paper_preset *nm_paper_preset_for(const nm_model *m);
+/* The preset's scope: first conv and classifier included; pointwise_only
+ * fills ov (room for m->n_layers) with a skip for every other prunable
+ * layer. */
+int nm_paper_scope(const nm_model *m, const nm_paper_preset *p, nm_layer_override *ov,
+                   nm_prune_scope *s);
+
 /* ---- N:M over a model, and the report ---------------------------------- */
 
 typedef struct {
