@@ -39,5 +39,6 @@ for _, nm_ in ipairs({{2, 4}, {4, 9}, {3, 9}}) do
       row[#row + 1] = string.format("%.4f", (w:evaluate(test)))
     end
     print(table.concat(row, " | "))
+    io.stdout:flush()
   end
 end
