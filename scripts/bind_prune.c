@@ -8,6 +8,9 @@
  * afterwards (nmp_recount). */
 #include "bind_prune.h"
 
+#include "bind_train.h"
+#include "calib.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,6 +284,85 @@ static void push_tensor_row(lua_State *L, const nm_tensor *t, int n, int m, nm_g
     lua_setfield(L, -2, "pruned");
 }
 
+/* ------------------------------------------------------------- calib */
+
+#define NMP_CALIB "nm.prune.calib"
+
+static int calib_gc(lua_State *L)
+{
+    nm_calib **box = luaL_checkudata(L, 1, NMP_CALIB);
+    nm_calib_free(*box);
+    *box = NULL;
+    return 0;
+}
+
+const nm_calib *nmp_opt_calib(lua_State *L, int arg, nm_model *m, int wanda)
+{
+    int has = nmlua_opt_field(L, arg, "calib") != LUA_TNIL;
+    int has_n = nmlua_opt_field(L, arg, "calib_n") != LUA_TNIL;
+    lua_pop(L, 2);
+    if (!wanda) {
+        if (has || has_n)
+            nmlua_field_error(L, arg, has ? "calib" : "calib_n", "is used only with score = 'wanda'");
+        lua_pushnil(L);
+        return NULL;
+    }
+    if (!has)
+        nmlua_field_error(L, arg, "calib", "score = 'wanda' needs calib = a dataset or an f32 tensor "
+                                           "[N, C, H, W] of calibration inputs");
+    int64_t limit = nmlua_opt_int(L, arg, "calib_n", 0, 1, 1 << 30);
+    nmlua_opt_field(L, arg, "calib");
+    int v = lua_gettop(L);
+    const nm_dataset *d = luaL_testudata(L, v, NMLUA_DATASET) ? nmt_check_dataset(L, v) : NULL;
+    const nm_tensor *x = NULL;
+    if (!d) {
+        if (!luaL_testudata(L, v, NMLUA_TENSOR))
+            nmlua_field_error(L, arg, "calib", "must be a dataset or an f32 tensor [N, C, H, W]");
+        x = nmlua_check_tensor(L, v);
+        if (limit > 0 && x->ndim == 4 && limit < x->shape[0])
+            nmlua_field_error(L, arg, "calib_n", "works with a dataset; slice the tensor instead");
+    }
+    nm_calib **box = lua_newuserdatauv(L, sizeof *box, 0);
+    *box = NULL;
+    if (luaL_newmetatable(L, NMP_CALIB)) {
+        lua_pushcfunction(L, calib_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    lua_remove(L, v);               /* the box takes the value's slot */
+    nmlua_budget nb;
+    nmlua_budget_begin(L, &nb);
+    *box = d ? nm_calib_dataset(m, d, limit, 0) : nm_calib_compute(m, x, 0);
+    nmlua_budget_end(&nb);
+    if (!*box)
+        nmlua_field_error(L, arg, "calib", nm_errmsg());
+    return *box;
+}
+
+/* ------------------------------------------------------------- preset */
+
+const nm_paper_preset *nmp_opt_preset(lua_State *L, int arg, const nm_model *m, nm_prune_scope *s)
+{
+    static const char *const names[] = {"none", "paper", NULL};
+    if (nmlua_opt_enum(L, arg, "preset", 0, names) == 0) {
+        nmp_read_scope(L, arg, m, s);
+        return NULL;
+    }
+    static const char *const clash[] = {"layers", "include_first", "include_last"};
+    for (int i = 0; i < 3; i++) {
+        int has = nmlua_opt_field(L, arg, clash[i]) != LUA_TNIL;
+        lua_pop(L, 1);
+        if (has)
+            nmlua_field_error(L, arg, clash[i], "cannot be given with preset = 'paper' (it sets the layers)");
+    }
+    const nm_paper_preset *p = nm_paper_preset_for(m);
+    if (!p)
+        nmlua_field_error(L, arg, "preset", nm_errmsg());
+    nm_layer_override *ov = lua_newuserdatauv(L, sizeof *ov * (size_t)(m->n_layers ? m->n_layers : 1), 0);
+    nm_paper_scope(m, p, ov, s);
+    return p;
+}
+
 /* ------------------------------------------------------------- tensors */
 
 static void check_weight_tensor(lua_State *L, int arg, const nm_tensor *t)
@@ -381,17 +463,54 @@ void nmp_read_scope(lua_State *L, int arg, const nm_model *m, nm_prune_scope *s)
 
 /* ---------------------------------------------------------------- nm.prune */
 
+/* score = 'magnitude' (default) | 'wanda' of nm, global, magnitude. */
+static int opt_wanda(lua_State *L, int arg)
+{
+    static const char *const scores[] = {"magnitude", "wanda", NULL};
+    return nmlua_opt_enum(L, arg, "score", 0, scores) == 1;
+}
+
+/* Runs nm_prune_nm_layer / nm_prune_magnitude_layer on layer idx with the
+ * weights scaled by the calibration norms (calib not NULL). */
+static int layer_wanda(nm_model *m, int idx, const nm_calib *calib, int n, int mm,
+                       nm_group_axis axis, double sparsity, int nm)
+{
+    nm_prune_scope one = {0};
+    nm_layer_override ov = {.layer = m->layers[idx].name, .force = 1, .axis = NM_GROUP_AUTO};
+    one.overrides = &ov, one.n_overrides = 1;
+    one.include_first = one.include_last = 1;
+    nm_wanda_saved sv = {0};
+    if (calib && (nm_calib_check(m, calib, &one) || nm_wanda_scale(m, calib, &sv)))
+        return NM_ERR;
+    int rc = nm ? nm_prune_nm_layer(&m->layers[idx], n, mm, axis)
+                : nm_prune_magnitude_layer(&m->layers[idx], sparsity);
+    nm_wanda_unscale(m, &sv);
+    nm_wanda_saved_free(&sv);
+    return rc;
+}
+
 /* nm.prune.nm(target, opts) -> report (model) or row (layer, tensor). */
 static int l_nm(lua_State *L)
 {
     static const char *const keys[] = {"n", "m", "group", "layers", "include_first",
-                                       "include_last", NULL};
+                                       "include_last", "score", "calib", "calib_n", "preset", NULL};
     nmp_target t;
     nmp_check_call(L, "mlt", keys, 1, &t);
     nmp_check_idle(L, &t, "nm.prune.nm");
+    int has_preset = nmlua_opt_field(L, 2, "preset") != LUA_TNIL;
+    lua_pop(L, 1);
+    if (has_preset && (t.t || t.layer >= 0))
+        nmlua_field_error(L, 2, "preset", "needs a model target");
     int n, m;
-    nmp_opt_nm(L, 2, &n, &m, 1);
+    nmp_opt_nm(L, 2, &n, &m, !has_preset);
+    nmlua_opt_field(L, 2, "n");
+    int has_n = !lua_isnil(L, -1);
+    lua_pop(L, 1);
     nm_group_axis axis = nmp_opt_group(L, 2, "group");
+    int wanda = opt_wanda(L, 2);
+    if (wanda && t.t)
+        nmlua_field_error(L, 2, "score", "'wanda' needs a model or layer target (a bare tensor has no inputs)");
+    const nm_calib *calib = t.t ? NULL : nmp_opt_calib(L, 2, t.m, wanda);
     if (t.t) {
         check_weight_tensor(L, 1, t.t);
         axis = tensor_axis(t.t, axis);
@@ -403,7 +522,7 @@ static int l_nm(lua_State *L)
         return 1;
     }
     if (t.layer >= 0) {
-        if (nm_prune_nm_layer(&t.m->layers[t.layer], n, m, axis) != NM_OK)
+        if (layer_wanda(t.m, t.layer, calib, n, m, axis, 0, 1) != NM_OK)
             return luaL_error(L, "nm.prune.nm: %s", nm_errmsg());
         nmp_recount(L, &t);
         push_layer_row(L, t.m, t.layer, n, m, axis);
@@ -412,7 +531,12 @@ static int l_nm(lua_State *L)
     nm_nm_opts o;
     nm_nm_opts_init(&o, n, m);
     o.axis = axis;
-    nmp_read_scope(L, 2, t.m, &o.scope);
+    o.calib = calib;
+    const nm_paper_preset *p = nmp_opt_preset(L, 2, t.m, &o.scope);
+    if (p && !has_n)
+        o.n = p->nm_n, o.m = p->nm_m;
+    if (p && axis == NM_GROUP_AUTO)
+        o.axis = p->axis;
     if (nm_prune_nm_model(t.m, &o, NULL) != NM_OK)
         return luaL_error(L, "nm.prune.nm: %s", nm_errmsg());
     nmp_recount(L, &t);
@@ -441,14 +565,16 @@ static int l_filters(lua_State *L)
 {
     static const char *const keys[] = {"ratio", "score", "global", "allow_add", "max_sparsity",
                                        "min_density", "layers", "include_first",
-                                       "include_last", "group_reduction", "heads", NULL};
-    static const char *const scores[] = {"l1", "bn", NULL};
+                                       "include_last", "group_reduction", "heads", "calib",
+                                       "calib_n", NULL};
+    static const char *const scores[] = {"l1", "bn", "wanda", NULL};
     nmp_target t;
     nmp_check_call(L, "ml", keys, 1, &t);
     nmp_check_idle(L, &t, "nm.prune.filters");
     nm_filter_opts o;
     nm_filter_opts_init(&o, required_num(L, 2, "ratio", 0, 0.999999));
-    o.criterion = (nm_filter_criterion)nmlua_opt_enum(L, 2, "score", 0, scores);
+    int score = nmlua_opt_enum(L, 2, "score", 0, scores);
+    o.criterion = score == 1 ? NM_FILTER_BN : NM_FILTER_L1;   /* wanda: L1 of |w| x norm */
     o.global = nmlua_opt_bool(L, 2, "global", 1, NMLUA_STRICT);
     o.allow_add = nmlua_opt_bool(L, 2, "allow_add", 0, NMLUA_STRICT);
     o.max_sparsity = nmlua_opt_num(L, 2, "max_sparsity", 1, 0, 1, NMLUA_STRICT);
@@ -459,6 +585,7 @@ static int l_filters(lua_State *L)
         nmlua_field_error(L, 2, "heads", nm_errmsg());
     int64_t unmet = 0;
     o.unmet = &unmet;
+    o.calib = nmp_opt_calib(L, 2, t.m, score == 2);
     if (t.layer >= 0) {
         if (nmlua_opt_field(L, 2, "layers") != LUA_TNIL)
             nmlua_field_error(L, 2, "layers", "only for a model target");
@@ -517,7 +644,8 @@ static int l_nffs(lua_State *L)
 static int l_global(lua_State *L)
 {
     static const char *const keys[] = {"sparsity", "min_density", "max_sparsity", "layers",
-                                       "include_first", "include_last", NULL};
+                                       "include_first", "include_last", "score", "calib",
+                                       "calib_n", NULL};
     nmp_target t;
     nmp_check_call(L, "m", keys, 1, &t);
     nmp_check_idle(L, &t, "nm.prune.global");
@@ -525,6 +653,7 @@ static int l_global(lua_State *L)
     nm_global_opts_init(&o, required_num(L, 2, "sparsity", 0, 1));
     o.min_density = nmlua_opt_num(L, 2, "min_density", 0, 0, 1, NMLUA_STRICT);
     o.max_sparsity = nmlua_opt_num(L, 2, "max_sparsity", 1, 0, 1, NMLUA_STRICT);
+    o.calib = nmp_opt_calib(L, 2, t.m, opt_wanda(L, 2));
     nmp_read_scope(L, 2, t.m, &o.scope);
     if (nm_prune_global(t.m, &o) != NM_OK)
         return luaL_error(L, "nm.prune.global: %s", nm_errmsg());
@@ -557,11 +686,16 @@ static int magnitude_tensor(lua_State *L, nm_tensor *w, double sparsity)
  * eligible layer of a model gets the same sparsity. */
 static int l_magnitude(lua_State *L)
 {
-    static const char *const keys[] = {"sparsity", "layers", "include_first", "include_last", NULL};
+    static const char *const keys[] = {"sparsity", "layers", "include_first", "include_last",
+                                       "score", "calib", "calib_n", NULL};
     nmp_target t;
     nmp_check_call(L, "mlt", keys, 1, &t);
     nmp_check_idle(L, &t, "nm.prune.magnitude");
     double s = required_num(L, 2, "sparsity", 0, 1);
+    int wanda = opt_wanda(L, 2);
+    if (wanda && t.t)
+        nmlua_field_error(L, 2, "score", "'wanda' needs a model or layer target (a bare tensor has no inputs)");
+    const nm_calib *calib = t.t ? NULL : nmp_opt_calib(L, 2, t.m, wanda);
     if (t.t) {
         check_weight_tensor(L, 1, t.t);
         if (magnitude_tensor(L, t.t, s) != NM_OK)
@@ -570,7 +704,7 @@ static int l_magnitude(lua_State *L)
         return 1;
     }
     if (t.layer >= 0) {
-        if (nm_prune_magnitude_layer(&t.m->layers[t.layer], s) != NM_OK)
+        if (layer_wanda(t.m, t.layer, calib, 0, 0, NM_GROUP_AUTO, s, 0) != NM_OK)
             return luaL_error(L, "nm.prune.magnitude: %s", nm_errmsg());
         nmp_recount(L, &t);
         push_layer_row(L, t.m, t.layer, 0, 0, NM_GROUP_AUTO);
@@ -578,10 +712,7 @@ static int l_magnitude(lua_State *L)
     }
     nm_prune_scope scope;
     nmp_read_scope(L, 2, t.m, &scope);
-    int rc = NM_OK;
-    for (int i = 0; i < t.m->n_layers && rc == NM_OK; i++)
-        if (nm_prune_eligible(t.m, i, &scope, NULL))
-            rc = nm_prune_magnitude_layer(&t.m->layers[i], s);
+    int rc = nm_prune_magnitude_model(t.m, s, &scope, calib);
     nmp_recount(L, &t);
     if (rc != NM_OK)
         return luaL_error(L, "nm.prune.magnitude: %s", nm_errmsg());

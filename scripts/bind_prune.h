@@ -64,6 +64,22 @@ void nmp_push_report(lua_State *L, const nm_prune_report *r);
 /* Sets filters_unmet (and, when > 0, a message) on the table on top. */
 void nmp_set_unmet(lua_State *L, int64_t unmet);
 
+/* The calibration norms of score = 'wanda': with wanda set, reads
+ * calib = dataset or f32 tensor [N, C, H, W] (required; calib_n = use the
+ * first n samples) and computes the norms of model m (one inference pass,
+ * under the memory limit); without, raises if calib is given. Returns NULL
+ * when not wanda. The result lives in a userdata left on the stack (one
+ * slot, nil when not wanda) that frees it when collected: keep the slot
+ * while it is used. Raises naming the option on bad input. */
+const nm_calib *nmp_opt_calib(lua_State *L, int arg, nm_model *m, int wanda);
+
+/* preset = 'paper' (or nil: NULL). With it: the model's paper settings
+ * (raises naming the model when its architecture has none) and its scope
+ * in s (an override array left on the stack: one slot, as
+ * nmp_read_scope, which runs instead when there is no preset); layers=,
+ * include_first= and include_last= cannot be given with it. */
+const nm_paper_preset *nmp_opt_preset(lua_State *L, int arg, const nm_model *m, nm_prune_scope *s);
+
 /* Names of nm_group_reduction ("mean", "sum", "max"), NULL-terminated. */
 extern const char *const nmp_reductions[];
 

@@ -134,19 +134,33 @@ static int l_jointnf(lua_State *L)
     static const char *const keys[] = {"n", "m", "filters", "rounds", "group", "allow_add",
                                        "max_sparsity", "min_density", "finetune", "on_round",
                                        "progress", "layers", "include_first", "include_last",
-                                       "group_reduction", "heads", NULL};
+                                       "group_reduction", "heads", "score", "calib", "calib_n",
+                                       "preset", NULL};
+    static const char *const scores[] = {"magnitude", "wanda", NULL};
     nmp_target t;
     nmp_check_target(L, 1, "m", &t);
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_settop(L, 2);
     nmp_check_keys(L, 2, keys);
+    int has_preset = nmlua_opt_field(L, 2, "preset") != LUA_TNIL;
+    lua_pop(L, 1);
+    const nm_paper_preset *pre = NULL;
+    if (has_preset && !(pre = nm_paper_preset_for(t.m)))
+        nmlua_field_error(L, 2, "preset", nm_errmsg());
     int n, m;
-    nmp_opt_nm(L, 2, &n, &m, 1);
+    nmp_opt_nm(L, 2, &n, &m, !pre);
+    nmlua_opt_field(L, 2, "n");
+    int has_n = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (pre && !has_n)
+        n = pre->n, m = pre->m;
     nm_jointnf_opts o;
-    nm_jointnf_opts_init(&o, n, m, nmlua_opt_num(L, 2, "filters", 0, 0, 0.999999, NMLUA_STRICT),
-                         nmlua_opt_int(L, 2, "rounds", 3, 1, 1000));
+    nm_jointnf_opts_init(&o, n, m, nmlua_opt_num(L, 2, "filters", pre ? pre->filters : 0, 0, 0.999999, NMLUA_STRICT),
+                         nmlua_opt_int(L, 2, "rounds", pre ? pre->rounds : 3, 1, 1000));
     o.axis = nmp_opt_group(L, 2, "group");
-    o.allow_add = nmlua_opt_bool(L, 2, "allow_add", 0, NMLUA_STRICT);
+    if (pre && o.axis == NM_GROUP_AUTO)
+        o.axis = pre->axis;
+    o.allow_add = nmlua_opt_bool(L, 2, "allow_add", pre ? pre->allow_add : 0, NMLUA_STRICT);
     o.max_sparsity = nmlua_opt_num(L, 2, "max_sparsity", 1, 0, 1, NMLUA_STRICT);
     o.min_density = nmlua_opt_num(L, 2, "min_density", 0, 0, 1, NMLUA_STRICT);
     o.reduction = (nm_group_reduction)nmlua_opt_enum(L, 2, "group_reduction", 0, nmp_reductions);
@@ -159,7 +173,8 @@ static int l_jointnf(lua_State *L)
     c.finetune = nmlua_opt_fn(L, 2, "finetune");
     c.on_round = nmlua_opt_fn(L, 2, "on_round");
     c.progress = nmlua_opt_fn(L, 2, "progress");
-    nmp_read_scope(L, 2, t.m, &o.scope);   /* leaves one slot */
+    o.calib = nmp_opt_calib(L, 2, t.m, nmlua_opt_enum(L, 2, "score", 0, scores) == 1); /* one slot */
+    nmp_opt_preset(L, 2, t.m, &o.scope);   /* leaves one slot */
     lua_pushnil(L);
     c.err = lua_gettop(L);
     luaL_checkstack(L, 40, "jointnf callbacks");

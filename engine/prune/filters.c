@@ -158,6 +158,20 @@ int nm_prune_filters(nm_model *mdl, const nm_filter_opts *o)
         return nm_seterr("filter ratio must be in [0, 1), not %g", o->ratio);
     if (nm_filter_min_kept(1, o->min_density, o->max_sparsity) < 0)
         return NM_ERR;
+    if (o->calib) {     /* Wanda: rows scored by the mean of |w| x input norm */
+        if (o->criterion != NM_FILTER_L1)
+            return nm_seterr("filters: calibration scores (wanda) replace the L1 criterion, "
+                             "not the BN one");
+        nm_filter_opts p = *o;
+        p.calib = NULL;
+        nm_wanda_saved sv = {0};
+        if (nm_calib_check(mdl, o->calib, &o->scope) || nm_wanda_scale(mdl, o->calib, &sv))
+            return NM_ERR;
+        int rc = nm_prune_filters(mdl, &p);
+        nm_wanda_unscale(mdl, &sv);
+        nm_wanda_saved_free(&sv);
+        return rc;
+    }
     if ((int)o->reduction < 0 || o->reduction > NM_GRED_MAX)
         return nm_seterr("group_reduction %d is not mean, sum or max", (int)o->reduction);
     if (nm_groups_check_heads(mdl, o->heads))

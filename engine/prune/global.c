@@ -25,6 +25,17 @@ int nm_prune_global(nm_model *mdl, const nm_global_opts *o)
 {
     if (!(o->sparsity >= 0 && o->sparsity <= 1))
         return nm_seterr("global sparsity must be in [0, 1], not %g", o->sparsity);
+    if (o->calib) {     /* Wanda: the same selection on |w| x input norm */
+        nm_global_opts p = *o;
+        p.calib = NULL;
+        nm_wanda_saved sv = {0};
+        if (nm_calib_check(mdl, o->calib, &o->scope) || nm_wanda_scale(mdl, o->calib, &sv))
+            return NM_ERR;
+        int rc = nm_prune_global(mdl, &p);
+        nm_wanda_unscale(mdl, &sv);
+        nm_wanda_saved_free(&sv);
+        return rc;
+    }
     if (!(o->min_density >= 0 && o->min_density <= 1) || !(o->max_sparsity >= 0 && o->max_sparsity <= 1))
         return nm_seterr("min_density and max_sparsity must be in [0, 1]");
     double floor_d = o->min_density > 1 - o->max_sparsity ? o->min_density : 1 - o->max_sparsity;

@@ -89,8 +89,57 @@ static void report_round(nm_model *mdl, const nm_jointnf_opts *o, int r, const j
     free(fc);
 }
 
+/* Wanda inside JointNF: the weights stay scaled by their input norms
+ * while the method ranks; the callbacks see (and fine-tuning changes) the
+ * real weights, which are scaled again afterwards. */
+typedef struct {
+    const nm_jointnf_opts *o;
+    const nm_calib *calib;
+    nm_model *m;
+    nm_wanda_saved sv;
+} wanda_ctx;
+
+static int wanda_finetune(void *ud, nm_model *m, int round)
+{
+    wanda_ctx *w = ud;
+    nm_wanda_unscale(m, &w->sv);
+    int rc = w->o->finetune(w->o->finetune_ud, m, round);
+    if (nm_wanda_scale(m, w->calib, &w->sv) && rc == 0)
+        rc = 1;
+    return rc;
+}
+
+static void wanda_on_round(void *ud, const nm_jointnf_round *info)
+{
+    wanda_ctx *w = ud;
+    nm_wanda_unscale(w->m, &w->sv);
+    w->o->on_round(w->o->on_round_ud, info);
+    nm_wanda_scale(w->m, w->calib, &w->sv);   /* buffers exist: cannot fail */
+}
+
+static int jointnf_wanda(nm_model *mdl, const nm_jointnf_opts *o)
+{
+    if (nm_calib_check(mdl, o->calib, &o->scope))
+        return NM_ERR;
+    wanda_ctx w = {o, o->calib, mdl, {0}};
+    nm_jointnf_opts p = *o;
+    p.calib = NULL;
+    if (o->finetune)
+        p.finetune = wanda_finetune, p.finetune_ud = &w;
+    if (o->on_round)
+        p.on_round = wanda_on_round, p.on_round_ud = &w;
+    if (nm_wanda_scale(mdl, o->calib, &w.sv))
+        return NM_ERR;
+    int rc = nm_prune_jointnf(mdl, &p);
+    nm_wanda_unscale(mdl, &w.sv);
+    nm_wanda_saved_free(&w.sv);
+    return rc;
+}
+
 int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o)
 {
+    if (o->calib)
+        return jointnf_wanda(mdl, o);
     if (o->m < 1 || o->n < 0 || o->n > o->m || o->m > 64)
         return nm_seterr("JointNF: impossible N:M %d:%d (need 0 <= N <= M, 1 <= M <= 64)", o->n, o->m);
     if (o->rounds < 1)

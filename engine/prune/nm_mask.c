@@ -583,6 +583,19 @@ int nm_prune_nm_model(nm_model *mdl, const nm_nm_opts *o, nm_prune_report **repo
         *report = NULL;
     if (check_nm_args(o->n, o->m))
         return NM_ERR;
+    if (o->calib) {     /* Wanda: the same pass on |w| x input norm */
+        nm_nm_opts p = *o;
+        p.calib = NULL;
+        nm_wanda_saved sv = {0};
+        if (nm_calib_check(mdl, o->calib, &o->scope) || nm_wanda_scale(mdl, o->calib, &sv))
+            return NM_ERR;
+        int rc = nm_prune_nm_model(mdl, &p, NULL);
+        nm_wanda_unscale(mdl, &sv);
+        nm_wanda_saved_free(&sv);
+        if (rc == NM_OK && report && !(*report = nm_prune_report_new(mdl, &p)))
+            return NM_ERR;
+        return rc;
+    }
     for (int i = 0; i < mdl->n_layers; i++) {
         if (!nm_prune_eligible(mdl, i, &o->scope, NULL))
             continue;

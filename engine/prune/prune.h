@@ -75,12 +75,77 @@ int nm_prune_eligible(const nm_model *mdl, int idx, const nm_prune_scope *scope,
 const nm_layer_override *nm_prune_override(const nm_model *mdl, int idx,
                                            const nm_prune_scope *scope);
 
+/* ---- calibration-aware scores: Wanda (wanda.c) --------------------------- */
+
+/* Per-layer input-feature L2 norms over a calibration batch. norm[i] is
+ * NULL or, for a prunable layer i, nm_calib_len(layer) floats: for a conv
+ * or dwconv one per im2col position (input channel c of the whole layer,
+ * kh, kw; kw fastest), the norm over all output positions and samples of
+ * the input value that position reads (0 in the padding); for a linear
+ * layer one per input feature (over all positions and samples). Owned by
+ * whoever made it (nm_calib_new / nm_calib_compute): nm_calib_free. */
+typedef struct nm_calib {
+    int n_layers;       /* the model's layer count */
+    float **norm;       /* [n_layers] */
+    int64_t samples;    /* calibration samples seen */
+} nm_calib;
+
+/* norm vector length of a layer: in_c * kh * kw (conv, dwconv), in_c
+ * (linear), 0 for a layer without prunable weights. */
+int64_t nm_calib_len(const nm_layer *l);
+/* An empty set for m (every norm NULL). NULL with a message. */
+nm_calib *nm_calib_new(const nm_model *m);
+void nm_calib_free(nm_calib *c);
+/* NM_ERR with a message naming the layer unless c fits m: same layer count,
+ * and every prunable layer a method may touch (scope) has finite norms
+ * >= 0 (scope NULL: every prunable layer). */
+int nm_calib_check(const nm_model *m, const nm_calib *c, const nm_prune_scope *scope);
+
+/* The Wanda score of weight (o, j) of a prunable layer (im2col view) is
+ * |w[o, j]| * norm[(o / cout_g) * cin_g * K + j] (K = kh * kw, j = (c, kh,
+ * kw) within the group). nm_wanda_scale replaces every prunable weight of m
+ * that has a norm by w * norm, keeping the original in s; nm_wanda_unscale
+ * puts the originals back (bit for bit). Every magnitude-based method run
+ * in between ranks by the Wanda score with its own tie rules. s is owned
+ * by the caller: zero it before the first scale, nm_wanda_saved_free after. */
+typedef struct {
+    int n_layers;
+    float **orig;       /* [n_layers]: copies of the scaled weights */
+    int scaled;
+} nm_wanda_saved;
+int nm_wanda_scale(nm_model *m, const nm_calib *c, nm_wanda_saved *s);
+void nm_wanda_unscale(nm_model *m, nm_wanda_saved *s);
+void nm_wanda_saved_free(nm_wanda_saved *s);
+
+/* ---- the paper's settings (preset.c) ----------------------------------- */
+
+typedef struct {
+    const char *arch;          /* zoo name */
+    int nm_n, nm_m;            /* the N:M-only baselines (Table 1 / Table 2) */
+    int n, m;                  /* JointNF's weight N:M */
+    double filters;            /* JointNF's filter (row) share */
+    nm_group_axis axis;        /* weight groups (AUTO: kernel for kxk, in for 1x1/linear) */
+    int pointwise_only;        /* MobileNet-v2: only 1x1 convs and linear layers */
+    int allow_add;             /* ViT: rows of the residual stream may go */
+    int rounds;
+} nm_paper_preset;
+
+/* The preset for m's architecture, found by its name (case, '-' and '_'
+ * ignored); NULL with a message naming the model when there is none. */
+const nm_paper_preset *nm_paper_preset_for(const nm_model *m);
+/* The preset's scope: first conv and classifier included; pointwise_only
+ * fills ov (room for m->n_layers) with a skip for every other prunable
+ * layer. */
+int nm_paper_scope(const nm_model *m, const nm_paper_preset *p, nm_layer_override *ov,
+                   nm_prune_scope *s);
+
 /* ---- N:M over a model, and the report ---------------------------------- */
 
 typedef struct {
     int n, m;
     nm_group_axis axis;  /* NM_GROUP_AUTO: per-layer default */
     nm_prune_scope scope;
+    const nm_calib *calib; /* not NULL: rank by the Wanda score (|w| x input norm) */
 } nm_nm_opts;
 
 /* n:m, auto axis, first conv and classifier skipped. */
@@ -143,12 +208,17 @@ int nm_select_smallest(nm_select_seg *segs, int n_segs, int64_t k);
 /* Prunes one layer so that exactly round(sparsity * params) weights are
  * masked (already-masked weights count; the smallest surviving |w| go). */
 int nm_prune_magnitude_layer(nm_layer *l, double sparsity);
+/* The same sparsity on every eligible layer of a model; calib not NULL:
+ * ranked by the Wanda score (wanda.c). */
+int nm_prune_magnitude_model(nm_model *m, double sparsity, const nm_prune_scope *scope,
+                             const nm_calib *calib);
 
 typedef struct {
     double sparsity;      /* fraction of all eligible weights to be masked */
     double min_density;   /* per-layer floor on kept fraction (0 = none) */
     double max_sparsity;  /* per-layer cap on masked fraction (1 = none) */
     nm_prune_scope scope;
+    const nm_calib *calib; /* not NULL: rank by the Wanda score */
 } nm_global_opts;
 
 void nm_global_opts_init(nm_global_opts *o, double sparsity);
@@ -265,6 +335,8 @@ typedef struct {
     int64_t *unmet;            /* out, may be NULL: filters of the target the caps left */
     nm_group_reduction reduction; /* group score from its rows' scores (default mean) */
     int heads;                 /* > 0: remove this many whole heads from every attention */
+    const nm_calib *calib;     /* not NULL (L1 criterion only): a row's score is the mean
+                                  Wanda score |w| x input norm of its entries */
 } nm_filter_opts;
 
 /* ratio, L1, global, adds kept, no caps, first conv and classifier skipped. */
@@ -350,6 +422,9 @@ typedef struct {
     void *on_round_ud;
     nm_progress_fn progress;
     void *progress_ud;
+    const nm_calib *calib;     /* not NULL: weights and filters ranked by the Wanda score
+                                  (|w| x input norm, norms taken once, before round 1;
+                                  finetune and on_round see the unscaled weights) */
 } nm_jointnf_opts;
 
 /* n:m, auto axis, f, R; no callbacks, no filter caps; first conv and
