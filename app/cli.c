@@ -192,6 +192,11 @@ int cli_parse(int argc, char **argv, cli_options *o, char *err, size_t errlen)
         } else if (a[0] == '-' && a[1] != '\0') {
             snprintf(err, errlen, "unknown option '%s' (see nmlab --help)", a);
             return -1;
+        } else if (strcmp(a, "sweep") == 0 && o->model == NULL && o->mode == CLI_SHELL) {
+            /* main() hands "nmlab sweep ..." to sweep_main before this parser */
+            snprintf(err, errlen, "'sweep' must come first, its options after it: "
+                                  "nmlab sweep SPEC.lua --db FILE [--mem-limit SIZE] [--sandbox] ...");
+            return -1;
         } else if (o->model == NULL && o->mode == CLI_SHELL) {
             o->model = a;
         } else {

@@ -138,6 +138,10 @@ Test(cli, usage_errors_exit_2)
     run(&R, (char *[]){"", "--mem-limit", "12Q", "-e", "", NULL});
     cr_expect_eq(R.status, 2);
     cr_expect(strstr(R.err, "--mem-limit needs a size") != NULL, "%s", R.err);
+    /* options before "sweep": said plainly, not "unexpected argument" */
+    run(&R, (char *[]){"", "--mem-limit", "1G", "sweep", "spec.lua", "--db", "x.db", NULL});
+    cr_expect_eq(R.status, 2);
+    cr_expect(strstr(R.err, "'sweep' must come first") != NULL, "%s", R.err);
 }
 
 Test(cli, eval_chunk)
