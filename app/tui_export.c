@@ -96,54 +96,39 @@ static void push_context(tui_app *a, lua_State *L)
 {
     static const char *what[WB_SCREEN_COUNT] = {"layers", "mask", "activations", "array", "energy", "console"};
     lua_newtable(L);
-    lua_pushstring(L, what[a->s.screen]);
-    lua_setfield(L, -2, "screen");
+    nmlua_set_str(L, "screen", what[a->s.screen]);
     lua_getglobal(L, "model");
     lua_setfield(L, -2, "model");
     lua_getglobal(L, "layer");
     lua_setfield(L, -2, "layer");
     if (a->s.screen == WB_SCREEN_ARRAY) {
-        lua_pushstring(L, a->settings.array_mac);
-        lua_setfield(L, -2, "mac");
+        nmlua_set_str(L, "mac", a->settings.array_mac);
         /* the name the screen shows ("nm-4:9-4:9"): the config's first word */
         char name[64] = "";
         sscanf(a->s.array.config, "mac=%63s", name);
-        lua_pushstring(L, name[0] ? name : a->settings.array_mac);
-        lua_setfield(L, -2, "mac_name");
-        lua_pushinteger(L, a->settings.array_rows);
-        lua_setfield(L, -2, "rows");
-        lua_pushinteger(L, a->settings.array_cols);
-        lua_setfield(L, -2, "cols");
+        nmlua_set_str(L, "mac_name", name[0] ? name : a->settings.array_mac);
+        nmlua_set_int(L, "rows", a->settings.array_rows);
+        nmlua_set_int(L, "cols", a->settings.array_cols);
     }
     const wb_act *v = &a->s.act;
     if (a->s.screen == WB_SCREEN_ACTIVATIONS && a->s.have_act && v->before && v->after && v->h > 0 && v->w > 0) {
         lua_newtable(L);
-        lua_pushstring(L, v->layer);
-        lua_setfield(L, -2, "layer");
-        lua_pushinteger(L, v->channel + 1);
-        lua_setfield(L, -2, "channel");
-        lua_pushinteger(L, v->channels);
-        lua_setfield(L, -2, "channels");
-        lua_pushinteger(L, v->h);
-        lua_setfield(L, -2, "h");
-        lua_pushinteger(L, v->w);
-        lua_setfield(L, -2, "w");
+        nmlua_set_str(L, "layer", v->layer);
+        nmlua_set_int(L, "channel", v->channel + 1);
+        nmlua_set_int(L, "channels", v->channels);
+        nmlua_set_int(L, "h", v->h);
+        nmlua_set_int(L, "w", v->w);
         push_floats(L, v->before, v->h * v->w);
         lua_setfield(L, -2, "before");
         push_floats(L, v->after, v->h * v->w);
         lua_setfield(L, -2, "after");
-        lua_pushinteger(L, v->n);
-        lua_setfield(L, -2, "n");
-        lua_pushinteger(L, v->m);
-        lua_setfield(L, -2, "m");
-        lua_pushstring(L, v->policy ? "topk" : "first");
-        lua_setfield(L, -2, "policy");
-        lua_pushstring(L, v->sample);
-        lua_setfield(L, -2, "sample");
+        nmlua_set_int(L, "n", v->n);
+        nmlua_set_int(L, "m", v->m);
+        nmlua_set_str(L, "policy", v->policy ? "topk" : "first");
+        nmlua_set_str(L, "sample", v->sample);
         lua_setfield(L, -2, "act");
     } else if (a->s.screen == WB_SCREEN_ACTIVATIONS) {
-        lua_pushstring(L, v->note);
-        lua_setfield(L, -2, "note");
+        nmlua_set_str(L, "note", v->note);
     }
     lua_setglobal(L, "_TUI_CTX");
 }

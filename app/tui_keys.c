@@ -127,19 +127,31 @@ static void k_mouse(tui_app *a, int key)
 /* Moves the layer selection by `d` rows in table order, counting only conv
  * and linear layers when `prunable_only` (and staying put if there is no
  * such layer that way). */
-static void move_selection(tui_app *a, int d, int prunable_only)
+/* The layers in table order (a new array the caller frees, NULL when
+ * there is no model or no memory) and, in *pos, the selected one's row. */
+static int *table_order(const tui_app *a, int *pos)
 {
     const nm_model *m = a->s.model;
     if (!m || m->n_layers == 0)
-        return;
-    int n = m->n_layers, pos = 0;
-    int *order = malloc((size_t)n * sizeof *order);
+        return NULL;
+    int *order = malloc((size_t)m->n_layers * sizeof *order);
+    if (!order)
+        return NULL;
+    wb_layer_order(&a->s, order);
+    *pos = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        if (order[i] == a->s.selected)
+            *pos = i;
+    return order;
+}
+
+static void move_selection(tui_app *a, int d, int prunable_only)
+{
+    const nm_model *m = a->s.model;
+    int pos, *order = table_order(a, &pos);
     if (!order)
         return;
-    wb_layer_order(&a->s, order);
-    for (int i = 0; i < n; i++)
-        if (order[i] == a->s.selected)
-            pos = i;
+    const int n = m->n_layers;
     if (prunable_only) {
         int step = d < 0 ? -1 : 1;
         for (int left = d < 0 ? -d : d, i = pos + step; left > 0 && i >= 0 && i < n; i += step)
@@ -256,16 +268,10 @@ static void k_export(tui_app *a, int key)
 static void search_select(tui_app *a, int next)
 {
     const nm_model *m = a->s.model;
-    if (!m || m->n_layers == 0 || !a->search[0])
-        return;
-    int n = m->n_layers, pos = 0;
-    int *order = malloc((size_t)n * sizeof *order);
+    int pos, *order = a->search[0] ? table_order(a, &pos) : NULL;
     if (!order)
         return;
-    wb_layer_order(&a->s, order);
-    for (int i = 0; i < n; i++)
-        if (order[i] == a->s.selected)
-            pos = i;
+    const int n = m->n_layers;
     int found = -1;
     for (int k = next ? 1 : 0; k < n + (next ? 1 : 0) && found < 0; k++) {
         int li = order[(pos + k) % n];

@@ -66,8 +66,7 @@ static int push_round_stats(lua_State *L)
     for (int i = 0; i < in->n_layers; i++) {
         const nm_layer *l = &m->layers[in->layer[i]];
         lua_createtable(L, 0, 6);
-        lua_pushstring(L, l->name);
-        lua_setfield(L, -2, "name");
+        nmlua_set_str(L, "name", l->name);
         nmlua_set_int(L, "index", in->layer[i] + 1);
         nmlua_set_num(L, "density", in->density[i]);
         nmlua_set_int(L, "filters", in->filters[i]);
@@ -242,32 +241,22 @@ static int l_groups(lua_State *L)
     for (int g = 0; g < s->n_groups; g++) {
         const nm_channel_group *G = &s->groups[g];
         lua_createtable(L, 0, 8);
-        lua_pushinteger(L, G->rows);
-        lua_setfield(L, -2, "rows");
-        lua_pushboolean(L, G->prunable);
-        lua_setfield(L, -2, "prunable");
-        lua_pushstring(L, G->why);
-        lua_setfield(L, -2, "why");
-        lua_pushboolean(L, G->residual);
-        lua_setfield(L, -2, "residual");
-        lua_pushboolean(L, G->attention);
-        lua_setfield(L, -2, "attention");
-        lua_pushboolean(L, G->removed);
-        lua_setfield(L, -2, "removed");
+        nmlua_set_int(L, "rows", G->rows);
+        nmlua_set_bool(L, "prunable", G->prunable);
+        nmlua_set_str(L, "why", G->why);
+        nmlua_set_bool(L, "residual", G->residual);
+        nmlua_set_bool(L, "attention", G->attention);
+        nmlua_set_bool(L, "removed", G->removed);
         if (G->head >= 0) {
-            lua_pushinteger(L, G->head + 1);
-            lua_setfield(L, -2, "head");
+            nmlua_set_int(L, "head", G->head + 1);
         }
         lua_createtable(L, G->count, 0);
         for (int k = 0; k < G->count; k++) {
             const nm_group_member *mb = &s->members[G->first + k];
             lua_createtable(L, 0, 3);
-            lua_pushstring(L, t.m->layers[mb->layer].name);
-            lua_setfield(L, -2, "layer");
-            lua_pushstring(L, nm_gm_axis_name(mb->axis));
-            lua_setfield(L, -2, "axis");
-            lua_pushinteger(L, mb->index + 1);
-            lua_setfield(L, -2, "index");
+            nmlua_set_str(L, "layer", t.m->layers[mb->layer].name);
+            nmlua_set_str(L, "axis", nm_gm_axis_name(mb->axis));
+            nmlua_set_int(L, "index", mb->index + 1);
             lua_rawseti(L, -2, k + 1);
         }
         lua_setfield(L, -2, "members");

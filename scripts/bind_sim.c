@@ -394,14 +394,10 @@ static int sys_config(lua_State *L)
     nmlua_set_str(L, "idle", c->idle == SIM_IDLE_GATED ? "gated" : "skipped");
     nmlua_set_str(L, "windex", sim_index_scheme_name(c->windex));
     nmlua_set_str(L, "dindex", sim_index_scheme_name(c->dindex));
-    lua_pushboolean(L, c->dram);
-    lua_setfield(L, -2, "dram");
-    lua_pushboolean(L, c->leakage);
-    lua_setfield(L, -2, "leakage");
-    lua_pushboolean(L, c->im2col_reread);
-    lua_setfield(L, -2, "im2col_reread");
-    lua_pushboolean(L, c->derive_in_chans);
-    lua_setfield(L, -2, "derive_in_chans");
+    nmlua_set_bool(L, "dram", c->dram);
+    nmlua_set_bool(L, "leakage", c->leakage);
+    nmlua_set_bool(L, "im2col_reread", c->im2col_reread);
+    nmlua_set_bool(L, "derive_in_chans", c->derive_in_chans);
     nmlua_set_int(L, "sram_kb", c->sram_kb);
     if (c->mem_on) {
         lua_createtable(L, 0, 3);
@@ -414,11 +410,9 @@ static int sys_config(lua_State *L)
         else
             nmlua_set_str(L, "bandwidth", "calc");
     }
-    lua_pushboolean(L, c->double_buffer);
-    lua_setfield(L, -2, "double_buffer");
+    nmlua_set_bool(L, "double_buffer", c->double_buffer);
     nmlua_set_int(L, "word_bytes", c->word_bytes);
-    lua_pushboolean(L, c->attention);
-    lua_setfield(L, -2, "attention");
+    nmlua_set_bool(L, "attention", c->attention);
     nmlua_set_str(L, "stall_count", c->stall_corrected ? "corrected" : "v3");
     nmlua_set_str(L, "act", c->act_all ? "all" : "auto");
     nmlua_set_str(L, "area_mode", c->area_mode == SIM_AREA_CALIBRATED ? "calibrated" : "bottom-up");

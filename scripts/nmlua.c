@@ -118,6 +118,12 @@ void nmlua_set_str(lua_State *L, const char *k, const char *v)
     lua_setfield(L, -2, k);
 }
 
+void nmlua_set_bool(lua_State *L, const char *k, int v)
+{
+    lua_pushboolean(L, v);
+    lua_setfield(L, -2, k);
+}
+
 int nmlua_field_error(lua_State *L, int arg, const char *field, const char *msg)
 {
     return luaL_argerror(L, arg, lua_pushfstring(L, "%s: %s", field, msg));

@@ -151,6 +151,7 @@ int nmlua_newmetatable(lua_State *L, const char *tname);
 void nmlua_set_num(lua_State *L, const char *k, double v);
 void nmlua_set_int(lua_State *L, const char *k, lua_Integer v);
 void nmlua_set_str(lua_State *L, const char *k, const char *v);
+void nmlua_set_bool(lua_State *L, const char *k, int v);
 
 /* --- option tables (nmlua.c), shared by the bindings --- */
 
