@@ -1,6 +1,7 @@
 /* main.c - the nmlab executable: runs scripts (`nmlab run`, `-e`) or opens
  * a model in the workbench; when stdout is not a terminal (or --summary),
  * opening a model prints its summary instead. */
+#include "blas_core.h"
 #include "cli.h"
 #include "host.h"
 #include "nmlab_config.h"
@@ -70,7 +71,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (o.mode == CLI_VERSION) {
-        printf("nmlab %s (%s)\n", NMLAB_VERSION, LUA_RELEASE);
+        printf("nmlab %s (%s, OpenBLAS %s kernels)\n", NMLAB_VERSION, LUA_RELEASE, nm_blas_core());
         return 0;
     }
     nmlua_options hopt = {.mem_limit = o.mem_limit, .sandbox = o.sandbox,
