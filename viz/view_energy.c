@@ -36,7 +36,7 @@ static int draw_layers(tui_grid *g, wb_state *s, const wb_energy *e, int x, int 
 {
     if (e->n_layers == 0 || rows < 3)
         return y;
-    int extra = e->mem ? 13 : 0;   /* room for the stall beside the bar */
+    int extra = e->mem ? 27 : 0;   /* room for DRAM and stall beside the bar */
     int label_w = 22, bar_w = w - label_w - 24 - extra;
     if (bar_w < 10)
         bar_w = 10;
@@ -55,7 +55,7 @@ static int draw_layers(tui_grid *g, wb_state *s, const wb_energy *e, int x, int 
             char cyc[32], st[32];
             if (e->mem)
                 tui_printf(g, x + label_w + bar_w + 1, y + 1 + i, 23 + extra, TUI_S_NORMAL,
-                           "%.3g uJ %s cyc stall %s", t * 1e-6,
+                           "%.3g uJ (DRAM %.3g) %s cyc stall %s", t * 1e-6, e->sel_mem[i].dram_pj * 1e-6,
                            wb_human((double)e->sel_cycles[i], cyc, sizeof cyc),
                            wb_human((double)e->sel_mem[i].stall, st, sizeof st));
             else

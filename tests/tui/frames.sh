@@ -305,6 +305,7 @@ check "D a third time: off, the plain list" "layer +util +mult +cycles" -- --fra
 read -r _ pst pdram <<< "$(printf '%s\n' "$expect" | grep '^PMAC')"
 check "Energy: the pMAC's stall cycles and DRAM energy in the totals" "1\.00x the energy of pmac 32x32 .* stall .* cyc \($pst\) +DRAM $pdram uJ" -- --frames 3 --screen energy --keys D fmnist_cnn
 check "Energy: per layer stall beside the energy" "layer \(uJ, stall\)" -- --frames 3 --screen energy --keys D fmnist_cnn
-check "Energy: the selected layer's stall" "nm-4:9-4:9 16x16 .* uJ .* cyc stall [0-9.]+" -- --frames 4 --screen energy --keys "D,]" fmnist_cnn
+read -r _ _ _ _ st2 _ _ <<< "$(printf '%s\n' "$expect" | grep '^ROOF conv2 ')"
+check "Energy: the selected layer's DRAM and stall" "nm-4:9-4:9 16x16 .* uJ \(DRAM [0-9.]+\) .* cyc stall $st2\$" -- --frames 4 --screen energy --keys "D,]" fmnist_cnn
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
