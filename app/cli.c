@@ -101,10 +101,14 @@ static int scalesim_out(cli_options *o, const char *dir, char *err, size_t errle
         return -1;
     }
     snprintf(scalesim_chunk, sizeof scalesim_chunk,
-             "local m = assert(nm.load([=[%s]=]))\n"
+             "local m, e = nm.load([=[%s]=])\n"
+             "if not m then error('--scalesim-out: ' .. e, 0) end\n"
              "local sys = nm.sim.system{mac = 'pmac', rows = 32, cols = 32, dataflow = 'ws',\n"
              "  compat = 'scalesim', sram_kb = {ifmap = 64, filter = 64, ofmap = 64}, bandwidth = 10}\n"
-             "assert(sys:run(m):scalesim([=[%s]=]))\n",
+             "local ok, r = pcall(sys.run, sys, m)\n"
+             "if not ok then error('--scalesim-out: ' .. tostring(r), 0) end\n"
+             "ok, e = r:scalesim([=[%s]=])\n"
+             "if not ok then error('--scalesim-out: ' .. e, 0) end\n",
              o->model, dir);
     o->chunk = scalesim_chunk;
     o->model = NULL;

@@ -127,6 +127,9 @@ void tui_sim_update(tui_app *a);     /* before drawing */
 void tui_sim_tick(tui_app *a);       /* idle tick: animation */
 void tui_energy_update(tui_app *a);
 void tui_array_key(tui_app *a, int key);
+/* Key D on the Array and Energy screens: steps the memory model through
+ * off, 64 KB SRAMs at 10 words/cycle, and at 2 (stalls, DRAM energy). */
+void tui_sim_mem_key(tui_app *a, int key);
 void tui_act_key(tui_app *a, int key);
 tui_act *tui_act_new(tui_app *a);
 void tui_act_free(tui_act *t);

@@ -431,6 +431,8 @@ static const keybind keymap[] = {
     {{' ', 'n', '+', '-'}, ON_ARRAY, "Space n + -", "array", "play/pause, step one cycle, faster/slower", tui_array_key, NULL, NULL},
     {{'m', 'r', 'c', 'T'}, ON_ARRAY, "m r c T", "array", "MAC kind, rows, columns, teaching mode (nm-MAC walk-through)", tui_array_key, NULL, NULL},
     {{'N', KEY_LEFT}, ON_ARRAY, "N Left", "array", "back one cycle (teaching mode: one step)", tui_array_key, NULL, NULL},
+    {{'D'}, ON_ARRAY | ON_ENERGY, "D", "array...", "memory model: off / 64 KB SRAMs at 10 / at 2 words per cycle (stalls, DRAM energy)", tui_sim_mem_key, NULL, NULL},
+    {{'R'}, ON_ARRAY, "R", "array", "roofline: per layer compute vs memory cycles and which bounds it", tui_array_key, NULL, NULL},
     {{'P', KEY_LEFT, KEY_RIGHT}, ON_ACT, "P Left/Right", "activ.", "first/topk policy; previous/next channel", tui_act_key, NULL, NULL},
     {{'n', 'N'}, ON_ACT, "n N", "activ.", "N:M of the NMReLU shown: N (0..M), M (2..16)", tui_act_key, NULL, NULL},
     {{KEY_ENTER, '\r', '\n', '\t'}, ON_CONSOLE, "Enter Tab", "console", "run the line (multi-line chunks continue); complete a name", k_console_edit, NULL, NULL},

@@ -33,8 +33,17 @@ typedef struct {
 /* What the Array screen shows; filled by the app from the simulator. */
 #define WB_MAX_HITS 128
 #define WB_MAX_COMP 12
+/* One layer (or the total) under the memory model: compute cycles, stall
+ * cycles, DRAM transfer cycles (words / bandwidth), DRAM words and energy,
+ * dense MACs per DRAM word, and whether memory bounds it. */
 typedef struct {
-    char config[160];            /* "nm-4:9-4:9 16x16 ws ..." */
+    int64_t compute, stall;
+    double mem_cycles, dram_words, dram_pj, intensity;
+    int mem_bound;
+} wb_layer_mem;
+
+typedef struct {
+    char config[512];            /* "nm-4:9-4:9 16x16 ws ..." (sim_config_describe, whole) */
     char layer[NM_NAME_MAX];
     int64_t E, K, Nf;
     int64_t cycle, total_cycles, fold, folds;
@@ -47,6 +56,13 @@ typedef struct {
     const char *const *layer_names;
     const double *layer_util, *layer_mult_util;
     const int64_t *layer_cycles;
+    /* memory model (key D): mem = 1 when the system has one; per layer
+     * (n_layers, from the model report) and the total */
+    int mem;
+    char mem_desc[96];           /* "64 KB SRAMs, 10 words/cycle" */
+    const wb_layer_mem *layer_mem;
+    wb_layer_mem total_mem;
+    int roofline;                /* key R: the roofline table instead of the array */
     int teaching;                /* nm-MAC walk-through instead of the array */
     const char *trace;           /* its text, steps separated by blank lines */
     int trace_step;
@@ -69,7 +85,13 @@ typedef struct {
     int layer_sel;               /* index of the selected layer, or -1 */
     double sel_pj[6][WB_MAX_COMP]; /* the selected layer by component */
     int64_t sel_cycles[6];
-    char switches[240];
+    /* memory model (key D): stall cycles and DRAM per system, whole model,
+     * each layer and the selected one */
+    int mem;
+    char mem_desc[96];
+    wb_layer_mem total_mem[6], sel_mem[6];
+    const wb_layer_mem *layer_mem[6];
+    char switches[512];
     char note[200];
 } wb_energy;
 
