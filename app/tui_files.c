@@ -200,7 +200,7 @@ void tui_files_draw(tui_grid *g, const file_prompt *f)
     tui_fill(g, x, y, w, 1, ' ', TUI_S_HEADER);
     tui_text(g, x + 1, y, w - 2, TUI_S_HEADER,
              f->mode == 2 ? "Save model as (safetensors): Tab completes, Enter saves, Esc cancels"
-                          : "Open a model (file or zoo name) or a sweep .db: Tab completes, Enter opens, Esc cancels");
+                          : "Open model (file or zoo name) or sweep .db: Tab completes, Enter opens, Esc cancels");
     /* the end of a long path stays visible */
     size_t len = strlen(f->text);
     int room = w - 6;

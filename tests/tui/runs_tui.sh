@@ -57,7 +57,7 @@ check "x on a column of text is refused" "status is not a numeric column" -- --f
 FC=80 FL=24 check "80x24 with the plot" "Pareto: y \(max\)" -- --frames 3 --runs a.db --keys v
 check "F4 opens a .db on the Runs screen" "\[7 Runs\].*" -- --frames 6 --keys "F4,'a.db,Enter" 
 check "F4 with a .db: its points" "16 points: 4 ok" -- --frames 6 --keys "F4,'a.db,Enter"
-check "F6 with nothing open asks for a file" "Open a model \(file or zoo name\) or a sweep \.db" -- --frames 2 --keys F6
+check "F6 with nothing open asks for a file" "Open model \(file or zoo name\) or sweep \.db" -- --frames 2 --keys F6
 check "the function-key bar names the Runs screen" "F6Runs" -- --frames 1
 check "the help lists the Runs screen's keys" "group the ok points over the seeds" -- --frames 3 --keys F1,End
 
