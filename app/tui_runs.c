@@ -22,7 +22,6 @@ struct tui_runs {
     runs_db *db;
     runs_table grouped;
     int have_grouped;
-    int stale;                 /* the display arrays need rebuilding */
     double next_poll;
     /* the display (owned), pointed to by a->s.runs */
     int *order;
@@ -73,13 +72,15 @@ static int col_of(const runs_table *tb, const char *name)
 }
 
 /* Rebuilds the display strings, the order and the plotted points from the
- * current table; keeps the selected point (by id) and columns (by name). */
+ * current table; keeps the selected point (by id, from remember()) and the
+ * columns (by name). Called at once after anything that changes the table,
+ * the grouping, the sort or the axes, so the display arrays (which the keys
+ * and the search read too) always index the current table. */
 static void rebuild(tui_app *a)
 {
     tui_runs *t = a->runs;
     wb_runs *w = &a->s.runs;
     free_display(t);
-    t->stale = 0;
     if (w->grouped && !t->have_grouped) {
         if (runs_table_group(&t->db->t, &t->grouped) != RUNS_OK) {
             tui_status(a, "out of memory grouping the points");
@@ -158,19 +159,31 @@ static void rebuild(tui_app *a)
     }
 }
 
+/* The selected point's id, remembered across reloads. */
+static void remember(tui_app *a)
+{
+    tui_runs *t = a->runs;
+    const wb_runs *w = &a->s.runs;
+    t->sel_id[0] = '\0';
+    const runs_table *tb = table(a);
+    if (t->order && tb->ids && w->selected >= 0 && w->selected < w->n_rows)
+        snprintf(t->sel_id, sizeof t->sel_id, "%s", tb->ids[t->order[w->selected]]);
+}
+
 /* Reads the database again if it changed; says why not when it cannot. */
 static int poll(tui_app *a)
 {
     tui_runs *t = a->runs;
     char err[512];
     t->next_poll = nm_now() + POLL_S;
+    remember(a);   /* while the order still indexes the table it was built from */
     int rc = runs_db_poll(t->db, err, sizeof err);
     wb_runs *w = &a->s.runs;
-    if (rc == 1) {
+    if (rc == 1) {   /* a new table: the display is rebuilt before anything reads it */
         runs_table_free(&t->grouped);
         t->have_grouped = 0;
-        t->stale = 1;
         w->note[0] = '\0';
+        rebuild(a);
         return 1;
     }
     if (rc < 0) {
@@ -185,17 +198,6 @@ static int poll(tui_app *a)
     return 0;
 }
 
-/* The selected point's id, remembered across reloads. */
-static void remember(tui_app *a)
-{
-    tui_runs *t = a->runs;
-    const wb_runs *w = &a->s.runs;
-    t->sel_id[0] = '\0';
-    const runs_table *tb = table(a);
-    if (t->order && tb->ids && w->selected >= 0 && w->selected < w->n_rows)
-        snprintf(t->sel_id, sizeof t->sel_id, "%s", tb->ids[t->order[w->selected]]);
-}
-
 void tui_runs_update(tui_app *a)
 {
     tui_runs *t = a->runs;
@@ -203,10 +205,6 @@ void tui_runs_update(tui_app *a)
         return;
     if (a->headless || nm_now() >= t->next_poll)
         poll(a);
-    if (t->stale) {
-        remember(a);
-        rebuild(a);
-    }
 }
 
 int tui_runs_tick(tui_app *a)
@@ -322,14 +320,14 @@ void tui_runs_key(tui_app *a, int key)
     case KEY_LEFT: case 'h': if (w->cur_col > 0) w->cur_col--; break;
     case KEY_RIGHT: case 'l': if (w->cur_col < w->n_cols - 1) w->cur_col++; break;
     case 's':
+        remember(a);
         if (w->sort_col == w->cur_col) {
             w->sort_desc = !w->sort_desc;
         } else {
             w->sort_desc = 0;
             name_col(a, t->sort_name, sizeof t->sort_name);
         }
-        remember(a);
-        t->stale = 1;
+        rebuild(a);
         tui_status(a, "sorted by %s, %s (s again reverses)", t->sort_name,
                    w->sort_desc ? "descending" : "ascending");
         break;
@@ -337,7 +335,7 @@ void tui_runs_key(tui_app *a, int key)
         remember(a);
         w->grouped = !w->grouped;
         w->selected = 0;
-        t->stale = 1;
+        rebuild(a);
         tui_status(a, w->grouped ? "grouped: the ok points' mean and 95%% interval over the seeds (g: points)"
                                  : "every point (g groups them over the seeds)");
         break;
@@ -351,14 +349,18 @@ void tui_runs_key(tui_app *a, int key)
                        w->cur_col >= 0 && w->cur_col < w->n_cols ? w->col_names[w->cur_col] : "this");
             return;
         }
+        remember(a);
         name_col(a, key == 'x' ? t->x_name : t->y_name, sizeof t->x_name);
         w->show_plot = 1;
-        t->stale = 1;
+        rebuild(a);
         tui_status(a, "plot: %s against %s", t->y_name[0] ? t->y_name : "(y?)", t->x_name[0] ? t->x_name : "(x?)");
         break;
     }
-    case 'X': w->x_min = !w->x_min; t->stale = 1; break;
-    case 'Y': w->y_max = !w->y_max; t->stale = 1; break;
+    case 'X': case 'Y':
+        remember(a);
+        *(key == 'X' ? &w->x_min : &w->y_max) ^= 1;
+        rebuild(a);
+        break;
     case 'r':
         t->db->loaded = 0;
         poll(a);

@@ -32,7 +32,7 @@ static int col_width(const wb_runs *r, int c)
 
 /* Keeps the cursor column on screen: column 0 (#) always shows, the rest
  * scroll from r->col_scroll. */
-static void clamp_cols(wb_runs *r, const int *cw, int w)
+static void clamp_cols(wb_runs *r, const int *cw, int nc, int w)
 {
     if (r->cur_col < 1 || r->col_scroll < 1)
         r->col_scroll = 1;
@@ -40,7 +40,7 @@ static void clamp_cols(wb_runs *r, const int *cw, int w)
         r->col_scroll = r->cur_col;
     for (;;) {
         int used = cw[0];
-        for (int c = r->col_scroll; c <= r->cur_col && c < r->n_cols; c++)
+        for (int c = r->col_scroll; c <= r->cur_col && c < nc; c++)
             used += cw[c];
         if (used <= w || r->col_scroll >= r->cur_col)
             break;
@@ -50,11 +50,13 @@ static void clamp_cols(wb_runs *r, const int *cw, int w)
 
 static void draw_table(tui_grid *g, wb_runs *r, int x, int y, int w, int h)
 {
-    int cw[256];
+    int cw[256];   /* columns past the 256th are not shown */
     int nc = r->n_cols < 256 ? r->n_cols : 256;
     for (int c = 0; c < nc; c++)
         cw[c] = col_width(r, c);
-    clamp_cols(r, cw, w);
+    if (r->cur_col >= nc)
+        r->cur_col = nc - 1;
+    clamp_cols(r, cw, nc, w);
     const char *up = g->utf8 ? "\u25B2" : "^", *down = g->utf8 ? "\u25BC" : "v";
     tui_fill(g, x, y, w, 1, ' ', TUI_S_HEADER);
     for (int k = 0, cx = x; k < nc && cx < x + w; k++) {

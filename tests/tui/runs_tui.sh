@@ -45,6 +45,7 @@ check "failed points show their status and message" "^ 5 +error +1 +raise +1 +[0
 # columns: # status seed kind x good half metric.kind note y time error
 check "s sorts by the cursor's column, s again descending (arrow in the title)" "y▼" -- --frames 14 --runs a.db --keys Right,Right,Right,Right,Right,Right,Right,Right,Right,s,s
 check "descending y puts y = 22 first" "^>4 +ok +2 +ok +2 .* 22 " -- --frames 15 --runs a.db --keys Right,Right,Right,Right,Right,Right,Right,Right,Right,s,s,Home
+check "a re-sort keeps the selected point" "^>3 +ok +1 +ok +2 .* 21 " -- --frames 15 --runs a.db --keys Down,Down,Right,Right,Right,Right,Right,Right,Right,Right,Right,s,s
 check "ascending seed: the seed-1 points first, in spec order" "^>3 +ok +1 +ok +2 " -- --frames 7 --runs a.db --keys Right,Right,s,Home,Down
 check "g groups over the seeds: mean and 95% interval" "^>1 +2 +ok +1 +0\.5±0 +11\.5±6\.4" -- --frames 3 --runs a.db --keys g
 check "the grouped title counts the groups" "\(2 groups\)" -- --frames 3 --runs a.db --keys g
@@ -78,6 +79,11 @@ echo 'return {params = {n = {1, 2}}, run = function(p) error("no metrics " .. p.
 "$bin" sweep fail.lua --db fail.db -j 1 > fail.log 2>&1
 check "a sweep whose points all failed: e says why there is no plot" "export failed: choose the plot's axes first" -- --frames 3 --runs fail.db --keys e
 check "... and the table still lists its points" "^ 2 +error +1 +2 +[0-9.]+ +fail\.lua:1: no metrics 2" -- --frames 3 --runs fail.db --keys e
+
+# without a terminal --runs says what to use instead
+out=$("$bin" --runs a.db 2>&1 < /dev/null | cat); rc=${PIPESTATUS[0]}
+[ "$rc" = 2 ] && grep -q "nmlab sweep export a.db --csv" <<<"$out" && ok "--runs without a terminal points to sweep export" \
+  || nok "--runs without a terminal: $out"
 
 # bad files: a message naming the file, the workbench goes on
 echo "not a database at all, but long enough to look like one to nobody" > junk.db
