@@ -122,6 +122,9 @@ static void rebuild(tui_app *a)
         int row = t->order[i];
         for (int c = 0; c < nc; c++) {
             runs_cell_text(&tb->cells[(size_t)row * (size_t)nc + (size_t)c], buf, sizeof buf);
+            char *pm = a->grid->utf8 ? NULL : strstr(buf, "\u00b1");
+            if (pm)   /* an ASCII terminal: the same two bytes as "+-" */
+                memcpy(pm, "+-", 2);
             t->cells[(size_t)i * (size_t)nc + (size_t)c] = strdup(buf);
         }
         const runs_cell *sc = st >= 0 ? &tb->cells[(size_t)row * (size_t)nc + (size_t)st] : NULL;

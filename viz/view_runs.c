@@ -186,7 +186,9 @@ void view_runs(tui_grid *g, wb_state *s, int x, int y, int w, int h)
     else
         tui_printf(g, x + 1, y + 1, w - 2, TUI_S_DIM,
                    "%s  Left/Right column, s sort, g %s, v plot, x/y axes, Enter details, e PNG, / search",
-                   r->grouped ? "mean\u00b195% CI over seeds of the ok points" : "points",
+                   r->grouped ? (g->utf8 ? "mean\u00b195% CI over seeds of the ok points"
+                                         : "mean+-95% CI over seeds of the ok points")
+                              : "points",
                    r->grouped ? "points" : "group over seeds");
     int th = h - 2;
     if (r->show_plot && h >= 16)
