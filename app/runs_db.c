@@ -191,8 +191,10 @@ static int build_table(raw_row *v, int n, runs_table *t)
         json_object_foreach(v[i].params, k, x) if (name_add(&ps, k)) rc = RUNS_ERR;
         json_object_foreach(v[i].metrics, k, x) if (name_add(&ms, k)) rc = RUNS_ERR;
     }
-    qsort(ps.names, (size_t)ps.n, sizeof *ps.names, cmp_str);
-    qsort(ms.names, (size_t)ms.n, sizeof *ms.names, cmp_str);
+    if (ps.n > 1)
+        qsort(ps.names, (size_t)ps.n, sizeof *ps.names, cmp_str);
+    if (ms.n > 1)
+        qsort(ms.names, (size_t)ms.n, sizeof *ms.names, cmp_str);
     int nc = 3 + ps.n + ms.n + 2;
     memset(t, 0, sizeof *t);
     t->cols = calloc((size_t)nc, sizeof *t->cols);
@@ -215,7 +217,7 @@ static int build_table(raw_row *v, int n, runs_table *t)
             int clash = strcmp(ms.names[c], "#") == 0 || strcmp(ms.names[c], "status") == 0 ||
                         strcmp(ms.names[c], "seed") == 0 || strcmp(ms.names[c], "time") == 0 ||
                         strcmp(ms.names[c], "error") == 0 ||
-                        bsearch(&ms.names[c], ps.names, (size_t)ps.n, sizeof *ps.names, cmp_str);
+                        (ps.n > 0 && bsearch(&ms.names[c], ps.names, (size_t)ps.n, sizeof *ps.names, cmp_str));
             char name[300];
             snprintf(name, sizeof name, "%s%s", clash ? "metric." : "", ms.names[c]);
             t->cols[3 + ps.n + c] = (runs_col){strdup(name), RUNS_COL_METRIC, 0};
