@@ -8,6 +8,7 @@
 #include "tui.h"
 #include "runs_db.h"
 #include "plot.h"
+#include "sandbox.h"
 
 #include <curses.h>
 #include <math.h>
@@ -234,7 +235,11 @@ static void default_axes(tui_runs *t)
 int tui_runs_open(tui_app *a, const char *path)
 {
     char err[512];
-    runs_db *db = runs_db_open(path, err, sizeof err);
+    runs_db *db = NULL;
+    if (!nmlua_path_allowed(nmlua_host_state(a->host), path))   /* as for the models F4 opens */
+        snprintf(err, sizeof err, "%s: --sandbox: only files under the working folder can be opened", path);
+    else
+        db = runs_db_open(path, err, sizeof err);
     if (!db) {
         snprintf(a->s.alert_title, sizeof a->s.alert_title, "Could not open %.140s", path);
         snprintf(a->s.alert, sizeof a->s.alert, "%s\n\nThe Runs screen (7) reads the databases that "

@@ -85,6 +85,13 @@ out=$("$bin" --runs a.db 2>&1 < /dev/null); rc=$?
 [ "$rc" = 2 ] && grep -q "nmlab sweep export a.db --csv" <<<"$out" && ok "--runs without a terminal points to sweep export" \
   || nok "--runs without a terminal: $out"
 
+out=$("$bin" --runs 2>&1); rc=$?
+[ "$rc" = 2 ] && grep -q "runs needs a sweep database" <<<"$out" && ok "--runs without a file" || nok "--runs without a file: $rc $out"
+mkdir -p sub && cp a.db sub/ && cp a.db /tmp/nmlab-runs-outside-$$.db
+check "--sandbox: a database under the working folder opens" "16 points" -- --sandbox --frames 2 --runs sub/a.db
+check "--sandbox: one outside it is refused, named" "nmlab-runs-outside-$$\.db: --sandbox: only files under the working folder" -- --sandbox --frames 2 --runs /tmp/nmlab-runs-outside-$$.db
+rm -f /tmp/nmlab-runs-outside-$$.db
+
 # bad files: a message naming the file, the workbench goes on
 echo "not a database at all, but long enough to look like one to nobody" > junk.db
 : > empty.db
