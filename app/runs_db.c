@@ -210,15 +210,21 @@ static int build_table(raw_row *v, int n, runs_table *t)
         static const runs_role roles[] = {RUNS_COL_POS, RUNS_COL_STATUS, RUNS_COL_SEED};
         for (int c = 0; c < 3; c++)
             t->cols[c] = (runs_col){strdup(fixed[c]), roles[c], 0};
-        for (int c = 0; c < ps.n; c++)
-            t->cols[3 + c] = (runs_col){strdup(ps.names[c]), RUNS_COL_PARAM, 0};
+        char name[300];
+        for (int c = 0; c < ps.n; c++) {
+            /* a param named like a fixed column is shown as param.NAME */
+            int clash = strcmp(ps.names[c], "#") == 0 || strcmp(ps.names[c], "status") == 0 ||
+                        strcmp(ps.names[c], "seed") == 0 ||
+                        strcmp(ps.names[c], "time") == 0 || strcmp(ps.names[c], "error") == 0;
+            snprintf(name, sizeof name, "%s%s", clash ? "param." : "", ps.names[c]);
+            t->cols[3 + c] = (runs_col){strdup(name), RUNS_COL_PARAM, 0};
+        }
         for (int c = 0; c < ms.n; c++) {
             /* a metric named like another column is shown as metric.NAME */
             int clash = strcmp(ms.names[c], "#") == 0 || strcmp(ms.names[c], "status") == 0 ||
                         strcmp(ms.names[c], "seed") == 0 || strcmp(ms.names[c], "time") == 0 ||
                         strcmp(ms.names[c], "error") == 0 ||
                         (ps.n > 0 && bsearch(&ms.names[c], ps.names, (size_t)ps.n, sizeof *ps.names, cmp_str));
-            char name[300];
             snprintf(name, sizeof name, "%s%s", clash ? "metric." : "", ms.names[c]);
             t->cols[3 + ps.n + c] = (runs_col){strdup(name), RUNS_COL_METRIC, 0};
         }

@@ -101,6 +101,18 @@ static int same_cell(const runs_cell *a, const runs_cell *b)
     return a->kind == RUNS_NONE || a->num == b->num;
 }
 
+/* A copy of a points column's name for the grouped table, where "#" and
+ * "n" are the group's number and size: a param or metric of either name
+ * becomes param.NAME / metric.NAME. */
+static char *group_name(const runs_col *c)
+{
+    if (strcmp(c->name, "#") && strcmp(c->name, "n"))
+        return strdup(c->name);
+    char buf[300];
+    snprintf(buf, sizeof buf, "%s.%s", c->role == RUNS_COL_PARAM ? "param" : "metric", c->name);
+    return strdup(buf);
+}
+
 int runs_table_group(const runs_table *pts, runs_table *out)
 {
     memset(out, 0, sizeof *out);
@@ -123,11 +135,11 @@ int runs_table_group(const runs_table *pts, runs_table *out)
         int k = 2;
         for (int c = 0; c < pts->n_cols; c++)
             if (pts->cols[c].role == RUNS_COL_PARAM)
-                src[k] = c, out->cols[k++] = (runs_col){strdup(pts->cols[c].name), RUNS_COL_PARAM,
+                src[k] = c, out->cols[k++] = (runs_col){group_name(&pts->cols[c]), RUNS_COL_PARAM,
                                                         pts->cols[c].numeric};
         for (int c = 0; c < pts->n_cols; c++)
             if (pts->cols[c].role == RUNS_COL_METRIC && pts->cols[c].numeric)
-                src[k] = c, out->cols[k++] = (runs_col){strdup(pts->cols[c].name), RUNS_COL_METRIC, 1};
+                src[k] = c, out->cols[k++] = (runs_col){group_name(&pts->cols[c]), RUNS_COL_METRIC, 1};
         for (int c = 0; c < nc; c++)
             if (!out->cols[c].name)
                 rc = RUNS_ERR;

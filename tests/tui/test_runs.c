@@ -374,3 +374,55 @@ Test(runs_db, a_locked_database_is_retried_not_waited_on)
     sqlite3_close(w);
     tmpdir_remove(dir);
 }
+
+static void names_distinct(const runs_table *t)
+{
+    for (int a = 0; a < t->n_cols; a++)
+        for (int b = a + 1; b < t->n_cols; b++)
+            cr_assert(strcmp(t->cols[a].name, t->cols[b].name), "two columns named %s", t->cols[a].name);
+}
+
+/* params and metrics named like the fixed columns (or each other) get a
+ * prefix, so every column (and the screen's sort and axes, kept by name)
+ * is one column */
+Test(runs_db, names_that_clash_get_a_prefix)
+{
+    char dir[64], p[160], err[512];
+    cr_assert(tmpdir_new(dir, sizeof dir, "runs-names"));
+    snprintf(p, sizeof p, "%s/names.db", dir);
+    sqlite3 *w = sweep_db_open(p, 1, err, sizeof err);
+    cr_assert(w, "%s", err);
+    cr_assert_eq(sweep_db_bind_spec(w, p, "names", "h", "return {}", err, sizeof err), 0);
+    for (int i = 0; i < 4; i++) {
+        char id[17], params[80], metrics[80];
+        snprintf(id, sizeof id, "%016d", i);
+        snprintf(params, sizeof params, "{\"n\":%d,\"status\":\"s\",\"time\":1}", i % 2);
+        snprintf(metrics, sizeof metrics, "{\"n\":%d,\"#\":1,\"error\":2,\"seed\":%d}", 10 * i, i);
+        sweep_row row = {.id = id, .sweep = "names", .params = params, .seed = i / 2 + 1, .pos = i,
+                         .status = "ok", .metrics = metrics, .started = 0, .ended = 1, .host = "h"};
+        cr_assert_eq(sweep_db_put(w, &row, err, sizeof err), 0, "%s", err);
+    }
+    runs_db *r = open_loaded(p);
+    names_distinct(&r->t);
+    cr_assert_eq(r->t.cols[runs_table_col(&r->t, "n")].role, RUNS_COL_PARAM);
+    cr_assert_eq(r->t.cols[runs_table_col(&r->t, "param.status")].role, RUNS_COL_PARAM);
+    cr_assert_eq(r->t.cols[runs_table_col(&r->t, "param.time")].role, RUNS_COL_PARAM);
+    cr_assert_eq(r->t.cols[runs_table_col(&r->t, "metric.n")].role, RUNS_COL_METRIC);
+    cr_assert_eq(r->t.cols[runs_table_col(&r->t, "metric.#")].role, RUNS_COL_METRIC);
+    cr_assert_eq(r->t.cols[runs_table_col(&r->t, "metric.error")].role, RUNS_COL_METRIC);
+    cr_assert_eq(r->t.cols[runs_table_col(&r->t, "metric.seed")].role, RUNS_COL_METRIC);
+    cr_assert_eq(at(&r->t, 3, "metric.n")->num, 30);
+    runs_table g;
+    cr_assert_eq(runs_table_group(&r->t, &g), RUNS_OK);
+    names_distinct(&g);
+    cr_assert_eq(g.n_rows, 2);
+    cr_assert_eq(g.cols[runs_table_col(&g, "n")].role, RUNS_COL_COUNT);
+    cr_assert_eq(g.cols[runs_table_col(&g, "param.n")].role, RUNS_COL_PARAM);
+    /* group n = 0: points 0 and 2, metric.n 0 and 20 */
+    cr_assert_eq(at(&g, 0, "param.n")->num, 0);
+    cr_assert_float_eq(at(&g, 0, "metric.n")->num, 10.0, 1e-12);
+    runs_table_free(&g);
+    runs_db_close(r);
+    sqlite3_close(w);
+    tmpdir_remove(dir);
+}
