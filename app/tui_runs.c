@@ -105,7 +105,8 @@ static void rebuild(tui_app *a)
     if (!t->cells || !t->names || !t->order || !t->row_style || !t->pt_row || !t->tmp_row || !t->px ||
         !t->py || !t->front) {
         free_display(t);
-        w->n_rows = w->n_cols = 0;
+        w->n_rows = w->n_cols = w->n_pts = 0;   /* nothing the view could read */
+        w->col_names = NULL, w->cells = NULL, w->row_style = NULL;
         tui_status(a, "out of memory showing %d points", n);
         return;
     }
