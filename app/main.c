@@ -76,9 +76,14 @@ int main(int argc, char **argv)
     }
     nmlua_options hopt = {.mem_limit = o.mem_limit, .sandbox = o.sandbox,
                           .disk_limit = o.disk_limit};
+    if (o.runs && o.mode == CLI_SHELL && !o.summary && o.frames == 0 && !(isatty(1) && isatty(0))) {
+        fprintf(stderr, "nmlab: --runs needs a terminal (or --frames N); for text, "
+                        "nmlab sweep export %s --csv\n", o.runs);
+        return 2;
+    }
     if (o.mode == CLI_SHELL && !o.summary && (o.frames > 0 || (isatty(1) && isatty(0)))) {
         tui_options t = {.model_path = o.model, .input = o.input, .script = o.tui_script, .frames = o.frames,
-                         .keys = o.keys, .screen = o.screen, .lua = hopt};
+                         .keys = o.keys, .screen = o.screen, .runs = o.runs, .lua = hopt};
         return tui_main(&t);
     }
     nmlua_host *h = nmlua_host_new(&hopt, err, sizeof err);

@@ -174,6 +174,18 @@ typedef struct {
 
 int plot_roofline(plot *p, const plot_roof_data *d);
 
+/* A scatter of n points with their Pareto front (front[i] != 0: on it,
+ * computed by the caller; NULL: none): the others as circles, the front
+ * as squares in a second colour joined in order of x; a legend says which.
+ * Values must be finite. */
+typedef struct {
+    int n;                       /* >= 1 */
+    const double *x, *y;
+    const unsigned char *front;
+} plot_pareto_data;
+
+int plot_pareto(plot *p, const plot_pareto_data *d);
+
 /* A table rendered as an image: cells[r * cols + c], row 0 is the header.
  * Cells that look like numbers are right-aligned. With width/height 0 in the
  * options the figure is sized to the table; otherwise it must fit. */

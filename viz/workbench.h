@@ -19,6 +19,7 @@ typedef enum {
     WB_SCREEN_ARRAY,
     WB_SCREEN_ENERGY,
     WB_SCREEN_CONSOLE,
+    WB_SCREEN_RUNS,
     WB_SCREEN_COUNT
 } wb_screen;
 
@@ -111,6 +112,32 @@ typedef struct {
     char note[200];
 } wb_act;
 
+/* What the Runs screen shows: a sweep database's points (or their groups
+ * over the seeds) as a table of display strings, and the Pareto plot of
+ * two numeric columns. Filled by the app (app/tui_runs.c) from the
+ * database; the view only reads it, except the scroll fields it clamps. */
+typedef struct {
+    int open;                    /* a database is open */
+    char title[320];             /* sweep name, file, counts per status */
+    char note[400];              /* a message (locked, ...) or "" */
+    int n_cols, n_rows;
+    const char *const *col_names;
+    const char *const *cells;    /* n_rows * n_cols, rows in display order */
+    const int *row_style;        /* per displayed row: a tui_style */
+    int sort_col, sort_desc;     /* sort_col < 0: the spec's order */
+    int cur_col;                 /* the column cursor (x / y / s act on it) */
+    int selected;                /* displayed row */
+    int scroll, col_scroll;      /* first row / first scrolled column shown */
+    int grouped;                 /* mean and 95 % interval over the seeds */
+    int show_plot;
+    int x_col, y_col;            /* the plotted columns, or -1 */
+    int x_min, y_max;            /* goals: small x good, large y good */
+    int n_pts;                   /* plotted points */
+    const double *px, *py;
+    const unsigned char *front;  /* n_pts flags: on the Pareto front */
+    const int *pt_row;           /* n_pts: the displayed row of each point */
+} wb_runs;
+
 /* Layers table sort keys. */
 typedef enum { WB_SORT_ORDER = 0, WB_SORT_NAME, WB_SORT_DENSITY, WB_SORT_MACS, WB_SORT_PARAMS, WB_SORT_COUNT } wb_sort;
 
@@ -164,6 +191,7 @@ typedef struct {
     int have_act;
     wb_energy energy;
     int have_array, have_energy;
+    wb_runs runs;
     /* layer rows drawn this frame (set by the views, cleared by wb_draw):
      * a mouse click on one selects that layer */
     struct { int x, y, w; char layer[NM_NAME_MAX]; } hits[WB_MAX_HITS];
@@ -207,6 +235,7 @@ void view_console(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_array(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_activations(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_energy(tui_grid *g, wb_state *s, int x, int y, int w, int h);
+void view_runs(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_help(tui_grid *g, wb_state *s, const wb_key_help *keys, int n, int x, int y, int w, int h);
 void view_too_small(tui_grid *g, int min_w, int min_h);
 /* The message box of s->alert_title / s->alert, centred, text wrapped at

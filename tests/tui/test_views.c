@@ -659,3 +659,44 @@ Test(tui_views, energy_shows_stall_and_dram_with_memory)
     free(t);
     tui_grid_free(g);
 }
+
+/* The Runs screen from a hand-made wb_runs: the sorted column's arrow, the
+ * selected row, and the plot's glyphs (front, others, selected), in UTF-8
+ * and in the ASCII fallback. */
+Test(tui_views, runs_table_and_pareto_glyphs)
+{
+    static const char *names[] = {"#", "status", "acc"};
+    static const char *cells[] = {"2", "ok", "0.9", "1", "ok", "0.5", "3", "error", ""};
+    static const int styles[] = {TUI_S_GOOD, TUI_S_GOOD, TUI_S_BAD};
+    static const double px[] = {1, 2, 3}, py[] = {0.9, 0.5, 0.2};
+    static const unsigned char front[] = {1, 0, 0};
+    static const int pt_row[] = {0, 1, 2};
+    for (int utf8 = 0; utf8 < 2; utf8++) {
+        wb_state s;
+        memset(&s, 0, sizeof s);
+        wb_runs *r = &s.runs;
+        r->open = 1;
+        snprintf(r->title, sizeof r->title, "grid  g.db  3 points");
+        r->n_cols = 3, r->n_rows = 3, r->col_names = names, r->cells = cells, r->row_style = styles;
+        r->sort_col = 2, r->sort_desc = 1, r->cur_col = 2, r->selected = 1;
+        r->show_plot = 1, r->x_col = 0, r->y_col = 2, r->x_min = 1, r->y_max = 1;
+        r->n_pts = 3, r->px = px, r->py = py, r->front = front, r->pt_row = pt_row;
+        tui_grid *g = tui_grid_new(80, 24, utf8);
+        view_runs(g, &s, 0, 0, 80, 20);
+        char *t = tui_grid_text(g);
+        cr_assert(strstr(t, utf8 ? "acc\u25BC" : "accv"), "sort arrow:\n%s", t);
+        cr_assert(strstr(t, "\n>1   ok"), "selected row:\n%s", t);
+        cr_assert(strstr(t, utf8 ? "\u25cf front 1 of 3" : "* front 1 of 3"), "plot title:\n%s", t);
+        /* the front point (x 1, y 0.9) top left, the selected one (row 1) as the diamond */
+        cr_assert_eq(tui_at(g, 5, 12)->ch, utf8 ? 0x25cfu : (uint32_t)'*', "\n%s", t);
+        cr_assert_eq(tui_at(g, 5, 12)->style, TUI_S_GOOD);
+        int found_sel = 0;
+        for (int y = 12; y < 20; y++)
+            for (int x = 0; x < 80; x++)
+                found_sel += tui_at(g, x, y)->ch == (utf8 ? 0x25c6u : (uint32_t)'@') &&
+                             tui_at(g, x, y)->style == TUI_S_SELECTED;
+        cr_assert_eq(found_sel, 1, "\n%s", t);
+        free(t);
+        tui_grid_free(g);
+    }
+}
