@@ -92,6 +92,8 @@ T.case("heads and group_reduction options", function()
   T.eq(m:layer("a").filters, nil, "the model was left as it was")
   T.raises(function() nm.prune.filters(m, {ratio = 0.2, group_reduction = "median"}) end,
            "group_reduction")
+  T.raises(function() nm.prune.filters(m, {ratio = 0.2, normalize = "max"}) end, "normalize")
+  T.raises(function() nm.prune.jointnf(m, {n = 2, m = 4, normalize = true}) end, "normalize")
   -- sum, mean and max agree when every group has one row
   local chain = require("fixtures").small_cnn(4)
   local keep = {}
