@@ -4,12 +4,16 @@
  * run: the chain walk filter pruning used before groups
  * (nm_model_channel_consumers from every conv/linear layer). Best of
  * `reps` runs, wall time. Target from issue 12: under 50 ms per model.
- * Usage: bench_groups [reps] */
+ * Model files given after reps (ONNX or .nmm, e.g. the torchvision
+ * exports of make test-peers: densenet121.onnx) are loaded and timed too.
+ * Usage: bench_groups [reps [model file ...]] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "model.h"
+#include "nmio.h"
 #include "prune.h"
 #include "zoo_builder.h"
 
@@ -76,5 +80,13 @@ int main(int argc, char **argv)
     nm_model *vit = zoo_vit_b16();
     bench("vit_b16", vit, reps);
     nm_model_free(vit);
+    for (int a = 2; a < argc; a++) {
+        char *warn = NULL;
+        nm_model *m = nm_model_load(argv[a], &warn);
+        free(warn);
+        const char *base = strrchr(argv[a], '/');
+        bench(base ? base + 1 : argv[a], m, reps);
+        nm_model_free(m);
+    }
     return 0;
 }
