@@ -1,9 +1,11 @@
 -- filters_per_layer.lua: where a filter target goes, layer by layer.
 --
---   nmlab run examples/filters_per_layer.lua [model [preset|uniform|convonly]]
+--   nmlab run examples/filters_per_layer.lua [model [preset|normalize|uniform|convonly]]
 --
 -- On a zoo model (default vgg16, synthetic weights, seed 1):
 --   preset    nm.prune.jointnf(m, {preset = 'paper'}) (default)
+--   normalize the same with normalize = 'mean' (each layer's, stream's
+--             or block's scores over their own mean)
 --   uniform   nm.prune.nm at the preset's JointNF N:M (first conv and
 --             classifier included), then nm.prune.filters with the preset's
 --             share per layer (global = false): the even split
@@ -30,6 +32,8 @@ elseif how == "convonly" then
   end
   nm.prune.jointnf(b, {n = N, m = M, filters = share, include_first = true, include_last = true,
                        layers = skip})
+elseif how == "normalize" then
+  nm.prune.jointnf(b, {preset = "paper", normalize = "mean"})
 else
   nm.prune.jointnf(b, {preset = "paper"})
 end
