@@ -84,3 +84,10 @@ print(string.format("JointNF-4-0.3, uniform 0.5 x 0.7 x 0.7 (patch conv: 'in' gr
 print(string.format("paper N:M / JointNF: ViT-base %.3f, ViT-large 4.92 / 4.80 = %.3f; "
                     .. "2:8 / (0.5 x 0.49) = %.3f, 3:8 / (0.5 x 0.49) = %.3f", P_NM / P_JNF,
                     4.92 / 4.80, 0.25 / 0.245, 0.375 / 0.245))
+-- ViT-large: the same shapes at width 1024, MLP 4096, 24 blocks (ViT-L/32)
+local TL, DL, HL, BL = 50, 1024, 4096, 24
+local denseL = 49 * DL * 3 * 32 * 32 + BL * TL * (4 * DL * DL + 2 * DL * HL) + BL * 2 * TL * TL * DL
+  + DL * 1000
+print(string.format("ViT-L/32 by the same count: dense %.4f GMACs (paper 15.48); paper shares: "
+                    .. "N:M 4.92 / 15.48 = %.4f, JointNF 4.80 / 15.48 = %.4f (2:8 would be 0.25, "
+                    .. "3:8 0.375)", denseL / 1e9, 4.92 / 15.48, 4.80 / 15.48))
