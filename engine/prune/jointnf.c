@@ -202,7 +202,8 @@ int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o)
     go.scope = o->scope;
     if (!(gs = nm_prune_groups(mdl, &go)))
         goto done;
-    nm_group_rank rank = {o->reduction, score_joint, NULL, 0, o->min_density, o->max_sparsity};
+    nm_group_rank rank = {o->reduction, score_joint, NULL, 0, o->min_density, o->max_sparsity,
+                          o->normalize};
     int64_t F = 0, removed0 = 0;
     nm_group_rows_total(mdl, gs, 0, &F, &removed0);
     int64_t removed = removed0;

@@ -117,6 +117,15 @@ int nm_wanda_scale(nm_model *m, const nm_calib *c, nm_wanda_saved *s);
 void nm_wanda_unscale(nm_model *m, nm_wanda_saved *s);
 void nm_wanda_saved_free(nm_wanda_saved *s);
 
+/* How group scores are made comparable before a global ranking. NONE: as
+ * they are (JOINTNF.md section 4: |gamma| * mean |w| ranked across layers).
+ * MEAN: each group's score divided by the mean score of the candidate
+ * groups of its family (the groups led by the same layer: one layer's
+ * filters, a residual stream's channels, one block's MLP units or head
+ * dimensions), so families whose weights differ in scale (fan-in) rank on
+ * one scale. */
+typedef enum { NM_GNORM_NONE = 0, NM_GNORM_MEAN } nm_group_norm;
+
 /* ---- the paper's settings (preset.c) ----------------------------------- */
 
 typedef struct {
@@ -337,6 +346,7 @@ typedef struct {
     int heads;                 /* > 0: remove this many whole heads from every attention */
     const nm_calib *calib;     /* not NULL (L1 criterion only): a row's score is the mean
                                   Wanda score |w| x input norm of its entries */
+    nm_group_norm normalize;   /* global ranking: scores per family (default none) */
 } nm_filter_opts;
 
 /* ratio, L1, global, adds kept, no caps, first conv and classifier skipped. */
@@ -425,6 +435,7 @@ typedef struct {
     const nm_calib *calib;     /* not NULL: weights and filters ranked by the Wanda score
                                   (|w| x input norm, norms taken once, before round 1;
                                   finetune and on_round see the unscaled weights) */
+    nm_group_norm normalize;   /* filter ranking: scores per family (default none) */
 } nm_jointnf_opts;
 
 /* n:m, auto axis, f, R; no callbacks, no filter caps; first conv and

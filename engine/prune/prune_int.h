@@ -162,6 +162,7 @@ typedef struct {
     void *ud;
     int need_bn;                 /* only groups whose row layers all have a BN */
     double min_density, max_sparsity;
+    nm_group_norm normalize;     /* MEAN: scores divided by their family's mean */
 } nm_group_rank;
 
 /* 1 if group g takes part in filter ranking: prunable, not a head group,

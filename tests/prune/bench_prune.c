@@ -128,6 +128,16 @@ static int nffs_fn(nm_model *m, void *ud)
     return NM_OK;
 }
 
+/* Filter pruning on channel groups: 20 % of the candidate rows, global L1
+ * ranking (builds the groups, scores, removes and propagates). */
+static int filters_fn(nm_model *m, void *ud)
+{
+    (void)ud;
+    nm_filter_opts o;
+    nm_filter_opts_init(&o, 0.2);
+    return nm_prune_filters(m, &o);
+}
+
 static int jointnf_fn(nm_model *m, void *ud)
 {
     (void)ud;
@@ -221,6 +231,9 @@ int main(int argc, char **argv)
     run(m, "global magnitude 80%", global_fn, NULL, reps);
     run(m, "NFFS 4:9 u=20% on every layer", nffs_fn, NULL, reps);
     run(m, "JointNF 4:9 f=0.2 one round", jointnf_fn, NULL, reps);
+    /* after JointNF: removing filters zeroes their BN gamma and bias,
+     * which reset_masks does not restore (JointNF's scores read gamma) */
+    run(m, "filters 20% global (groups)", filters_fn, NULL, reps);
     nm_model_free(m);
 
     /* NMReLU 4:9 on 64x256x56x56 (51.4M floats, 206 MB), allocated once */
