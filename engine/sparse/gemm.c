@@ -9,10 +9,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A panel of X holds about this many bytes (D x PW floats): well inside the
- * 1-2 MiB L2 of current x86 cores, so every row of W finds it there. */
-#define PANEL_BYTES ((int64_t)256 << 10)
-#define PANEL_MAX 256            /* columns */
+/* Columns of X per panel, and the bytes of one reduction block of a panel
+ * (kb rows x pw columns): inside a 32 KiB L1 with room for the values,
+ * indices and partial sums streaming past. */
+#ifndef PANEL_MAX
+#define PANEL_MAX 128
+#endif
+#ifndef L1_BYTES
+#define L1_BYTES ((int64_t)32 << 10)
+#endif
+/* The rows' partial sums between reduction blocks, per chunk of rows. */
+#ifndef YTILE_BYTES
+#define YTILE_BYTES ((int64_t)128 << 10)
+#endif
+/* ... but at least this many of a row's values per block on average, so
+ * the partial sums' reload and the call stay small next to the work. */
+#ifndef MIN_SLOTS
+#define MIN_SLOTS 24
+#endif
 /* Products below this run on one thread. */
 #define PAR_MIN ((int64_t)1 << 18)
 
@@ -69,7 +83,7 @@ void nm_nm_gemm_ref(const nm_nm_plan *p, int fused, int64_t ncols, const float *
 }
 
 /* Copies columns [c0, c0 + cw) of X's rows [d0, d1) into the panel (pw
- * floats a row), zero beyond cw up to the kernel's rounded width. */
+ * floats a row), zero beyond cw up to wr (cw rounded up to 16). */
 static void pack_rows(const float *x, int64_t ldx, int64_t c0, int64_t cw, int64_t wr, int64_t pw,
                       int64_t d0, int64_t d1, float *panel)
 {
@@ -80,23 +94,42 @@ static void pack_rows(const float *x, int64_t ldx, int64_t c0, int64_t cw, int64
     }
 }
 
-/* Rows [r0, r1) of Y over one packed panel: pairs through the kernel into
- * tmp (2 x pw), then the cw valid columns out to Y. */
+/* Rows [r0, r1) of Y over one packed panel, the reduction in blocks of kb
+ * rows of X (so a block stays in L1 while the rows pass over it): row r's
+ * values in block b are [bnd[r][b], bnd[r][b+1]) (sorted by column); the
+ * rows' partial sums wait in ytile (pw floats a row) between blocks, the
+ * rows taken in chunks whose partial sums stay in L2. Then the cw valid
+ * columns go out to Y. */
 static void run_rows(const nm_nm_plan *p, nm_ukr_fn f, const float *panel, int64_t pw, int64_t wr,
-                     int64_t cw, int64_t c0, int64_t r0, int64_t r1, float *tmp, float *y,
-                     int64_t ldy)
+                     int64_t cw, int64_t c0, int64_t nb, const int32_t *bnd, int64_t r0,
+                     int64_t r1, float *ytile, float *y, int64_t ldy)
 {
-    nm_ukr_args a = {.kpr = p->kpr, .pw = pw, .width = wr, .panel = panel};
-    for (int64_t r = r0; r < r1; r += 2) {
-        int two = r + 1 < r1;
-        a.va = p->val + r * p->kpr, a.ia = p->col + r * p->kpr, a.ya = tmp;
-        a.vb = two ? a.va + p->kpr : NULL, a.ib = two ? a.ia + p->kpr : NULL;
-        a.yb = two ? tmp + pw : NULL;
-        f(&a);
-        memcpy(y + r * ldy + c0, tmp, (size_t)cw * sizeof(float));
-        if (two)
-            memcpy(y + (r + 1) * ldy + c0, tmp + pw, (size_t)cw * sizeof(float));
+    nm_ukr_args a = {.pw = pw, .width = wr, .panel = panel};
+    int64_t chunk = YTILE_BYTES / (pw * (int64_t)sizeof(float));
+    chunk = chunk < 2 ? 2 : chunk / 2 * 2;
+    for (int64_t q0 = r0; q0 < r1; q0 += chunk) {
+        int64_t q1 = q0 + chunk < r1 ? q0 + chunk : r1;
+        for (int64_t b = 0; b < nb; b++) {
+            a.acc = b > 0;
+            for (int64_t r = q0; r < q1; r += 2) {
+                const int32_t *br = bnd + r * (nb + 1);
+                int64_t s0 = r * p->kpr + br[b];
+                a.cnta = br[b + 1] - br[b], a.va = p->val + s0, a.ia = p->col + s0;
+                a.ya = ytile + r * pw;
+                if (r + 1 < q1) {
+                    const int32_t *bq = br + nb + 1;
+                    int64_t s1 = (r + 1) * p->kpr + bq[b];
+                    a.cntb = bq[b + 1] - bq[b], a.vb = p->val + s1, a.ib = p->col + s1;
+                    a.yb = ytile + (r + 1) * pw;
+                } else {
+                    a.cntb = 0, a.vb = NULL, a.ib = NULL, a.yb = NULL;
+                }
+                f(&a);
+            }
+        }
     }
+    for (int64_t r = r0; r < r1; r++)
+        memcpy(y + r * ldy + c0, ytile + r * pw, (size_t)cw * sizeof(float));
 }
 
 int nm_nm_gemm_isa(nm_isa isa, const nm_nm_plan *p, int64_t ncols, const float *x, int64_t ldx,
@@ -116,62 +149,75 @@ int nm_nm_gemm_isa(nm_isa isa, const nm_nm_plan *p, int64_t ncols, const float *
             memset(y + r * ldy, 0, (size_t)ncols * sizeof(float));
         return NM_OK;
     }
-    const int64_t uw = nm_ukr_width(isa), D = p->D;
+    const int64_t D = p->D, R = p->rows;
     nm_ukr_fn f = nm_ukr_get(isa);
-    /* panel width: a multiple of the kernel's, within PANEL_BYTES, no wider
-     * than the columns need */
-    int64_t pw = PANEL_BYTES / (D * (int64_t)sizeof(float)) / uw * uw;
-    pw = pw < uw ? uw : pw > PANEL_MAX ? PANEL_MAX : pw;
-    int64_t need = (ncols + uw - 1) / uw * uw;
-    pw = pw < need ? pw : need;
-    const int64_t panels = (ncols + pw - 1) / pw;
+    /* panel width: 16-column steps, at most PANEL_MAX; the reduction block:
+     * kb rows of the panel in L1_BYTES */
+    int64_t pw = (ncols + 15) / 16 * 16;
+    pw = pw > PANEL_MAX ? PANEL_MAX : pw;
+    int64_t kb = L1_BYTES / (pw * (int64_t)sizeof(float));
+    int64_t kmin = MIN_SLOTS * D / p->kpr;
+    kb = kb < kmin ? kmin : kb < 16 ? 16 : kb;
+    const int64_t panels = (ncols + pw - 1) / pw, nb = (D + kb - 1) / kb;
     int nt = omp_get_max_threads();
-    double work = (double)p->rows * (double)p->kpr * (double)ncols;
+    double work = (double)R * (double)p->kpr * (double)ncols;
     if (work < (double)PAR_MIN || nt < 1)
         nt = 1;
     /* many panels: each thread packs and runs its own; few: all threads
      * share a panel and split the rows */
-    const int by_panel = nt == 1 || panels >= 2 * nt || p->rows < 4 * nt;
+    const int by_panel = nt == 1 || panels >= 2 * nt || R < 4 * nt;
     const int64_t nbuf = by_panel ? nt : 1;
     float *panel = aligned_alloc(64, (size_t)(nbuf * D * pw) * sizeof(float));
-    float *tmp = aligned_alloc(64, (size_t)(nt * 2 * pw) * sizeof(float));
-    if (!panel || !tmp) {
+    float *ytile = aligned_alloc(64, (size_t)(nbuf * R * pw) * sizeof(float));
+    int32_t *bnd = malloc((size_t)(R * (nb + 1)) * sizeof *bnd);
+    if (!panel || !ytile || !bnd) {
         free(panel);
-        free(tmp);
+        free(ytile);
+        free(bnd);
         return nm_seterr("N:M kernel: out of memory for %lld x %lld panels", (long long)D,
                          (long long)pw);
+    }
+    /* each row's block boundaries, once for all panels */
+    for (int64_t r = 0; r < R; r++) {
+        const int32_t *ci = p->col + r * p->kpr;
+        int32_t *br = bnd + r * (nb + 1);
+        int64_t k = 0;
+        for (int64_t b = 0; b < nb; b++) {
+            br[b] = (int32_t)k;
+            while (k < p->kpr && ci[k] < (b + 1) * kb)
+                k++;
+        }
+        br[nb] = (int32_t)p->kpr;
     }
     if (by_panel) {
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (int64_t t = 0; t < panels; t++) {
             int me = omp_get_thread_num();
-            float *pn = panel + (int64_t)me * D * pw, *tm = tmp + (int64_t)me * 2 * pw;
+            float *pn = panel + (int64_t)me * D * pw, *yt = ytile + (int64_t)me * R * pw;
             int64_t c0 = t * pw, cw = ncols - c0 < pw ? ncols - c0 : pw;
-            int64_t wr = (cw + uw - 1) / uw * uw;
+            int64_t wr = (cw + 15) / 16 * 16;
             pack_rows(x, ldx, c0, cw, wr, pw, 0, D, pn);
-            run_rows(p, f, pn, pw, wr, cw, c0, 0, p->rows, tm, y, ldy);
+            run_rows(p, f, pn, pw, wr, cw, c0, nb, bnd, 0, R, yt, y, ldy);
         }
     } else {
-        const int64_t pairs = (p->rows + 1) / 2;
 #pragma omp parallel num_threads(nt)
         {
-            int me = omp_get_thread_num();
-            float *tm = tmp + (int64_t)me * 2 * pw;
+            int me = omp_get_thread_num(), n = omp_get_num_threads();
+            int64_t r0 = R * me / n, r1 = R * (me + 1) / n;
             for (int64_t t = 0; t < panels; t++) {
                 int64_t c0 = t * pw, cw = ncols - c0 < pw ? ncols - c0 : pw;
-                int64_t wr = (cw + uw - 1) / uw * uw;
+                int64_t wr = (cw + 15) / 16 * 16;
 #pragma omp for schedule(static)
                 for (int64_t d = 0; d < D; d++)
                     pack_rows(x, ldx, c0, cw, wr, pw, d, d + 1, panel);
-#pragma omp for schedule(static)
-                for (int64_t q = 0; q < pairs; q++)
-                    run_rows(p, f, panel, pw, wr, cw, c0, 2 * q,
-                             2 * q + 2 < p->rows ? 2 * q + 2 : p->rows, tm, y, ldy);
+                run_rows(p, f, panel, pw, wr, cw, c0, nb, bnd, r0, r1, ytile, y, ldy);
+#pragma omp barrier
             }
         }
     }
     free(panel);
-    free(tmp);
+    free(ytile);
+    free(bnd);
     return NM_OK;
 }
 

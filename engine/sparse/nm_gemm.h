@@ -15,17 +15,20 @@
  * the same count in every row). The bit-packed indices are not read in the
  * hot loop: unpacking 2-4 bits per product would cost more than the product.
  *
- * The product, for each output row r and each stored (value, column) pair k
- * in the order nm_compress stored them: y[r, c] += v[r,k] * x[col[r,k], c],
- * vectorised over c. Columns are processed in panels: the panel of X (D x
- * PW, PW chosen so it stays in L2) is packed once and reused by every row;
- * two rows at a time keep 2 x 4 vector accumulators in registers. OpenMP
- * over panels (or over rows when there are few panels). The hot loops exist
- * for AVX-512F, AVX2+FMA and baseline x86-64, chosen at run time
- * (__builtin_cpu_supports), since the build targets baseline x86-64.
+ * The plan sorts each row's (value, column) pairs by column (nm_compress
+ * stores them group by group, which along `in` is not column order). The
+ * product, for each output row r and each pair k in that order:
+ * y[r, c] += v[r,k] * x[col[r,k], c], vectorised over c. Columns of X are
+ * processed in panels of up to 128, packed once and shared by every row;
+ * the reduction runs in blocks of X rows that fit L1 (32 KiB), the rows of
+ * W (in chunks whose partial sums stay in L2) passing over a block before
+ * the next, two rows at a time with up to 2 x 8 vector accumulators in
+ * registers (AVX-512; 2 x 4 on AVX2). OpenMP over panels (or over rows when there are few panels). The hot
+ * loop exists for AVX-512F, AVX2+FMA and baseline x86-64, chosen at run
+ * time (__builtin_cpu_supports), since the build targets baseline x86-64.
  *
- * Exactness: every output is the sum over its row's stored pairs in stored
- * order, starting from +0, one rounding per step: fused multiply-add on the
+ * Exactness: every output is the sum over its row's pairs in plan order,
+ * starting from +0, one rounding per step: fused multiply-add on the
  * AVX paths, multiply then add on the scalar path. nm_nm_gemm_ref computes
  * exactly that with scalar code (fmaf or mul+add), so results match it bit
  * for bit. Against a dense product of the masked weights (another summation
@@ -47,7 +50,7 @@ typedef struct {
     int64_t kpr;            /* stored values per row (zero padding included) */
     int n, m;
     nm_group_axis axis;
-    float *val;             /* rows x kpr, in nm_compress's order */
+    float *val;             /* rows x kpr, each row by ascending column */
     int32_t *col;           /* rows x kpr: the value's column in [0, D) */
 } nm_nm_plan;
 
@@ -70,7 +73,7 @@ nm_isa nm_isa_best(void);
 /* Y[rows x ncols] (row stride ldy) = W X, X [D x ncols] (row stride ldx),
  * with the hot loop of `isa` (AUTO: the best; a set the CPU lacks is an
  * error). Needs ldx, ldy >= ncols. NM_ERR only on bad arguments or no
- * memory for the panels (D x at most 256 floats per thread). */
+ * memory for the panels ((D + rows) x at most 128 floats per thread). */
 int nm_nm_gemm_isa(nm_isa isa, const nm_nm_plan *p, int64_t ncols, const float *x, int64_t ldx,
                    float *y, int64_t ldy);
 int nm_nm_gemm(const nm_nm_plan *p, int64_t ncols, const float *x, int64_t ldx, float *y,

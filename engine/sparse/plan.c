@@ -20,6 +20,17 @@ int64_t nm_nm_plan_bytes(const nm_compressed *c)
            c->n_values * (int64_t)sizeof(int64_t);   /* the decoding's scratch */
 }
 
+typedef struct {
+    int32_t col;
+    float val;
+} slot;
+
+static int slot_cmp(const void *a, const void *b)
+{
+    int32_t x = ((const slot *)a)->col, y = ((const slot *)b)->col;
+    return (x > y) - (x < y);
+}
+
 nm_nm_plan *nm_nm_plan_new(const nm_compressed *c)
 {
     if (!c || (c->ndim != 2 && c->ndim != 4) || c->shape[0] < 1) {
@@ -74,5 +85,29 @@ nm_nm_plan *nm_nm_plan_new(const nm_compressed *c)
     if (nv)
         memcpy(p->val, c->values, (size_t)nv * sizeof *p->val);
     free(flat);
+    /* Columns ascending within each row (along `in` the groups run over
+     * channels at one kernel position, so they are not): the kernel walks a
+     * row's values block by block of X's rows. */
+    for (int64_t r = 0; r < rows; r++) {
+        int32_t *ci = p->col + r * p->kpr;
+        float *vi = p->val + r * p->kpr;
+        int sorted = 1;
+        for (int64_t k = 1; k < p->kpr && sorted; k++)
+            sorted = ci[k - 1] < ci[k];
+        if (sorted)
+            continue;
+        slot *tmp = malloc((size_t)p->kpr * sizeof *tmp);
+        if (!tmp) {
+            nm_nm_plan_free(p);
+            nm_seterr("out of memory");
+            return NULL;
+        }
+        for (int64_t k = 0; k < p->kpr; k++)
+            tmp[k].col = ci[k], tmp[k].val = vi[k];
+        qsort(tmp, (size_t)p->kpr, sizeof *tmp, slot_cmp);
+        for (int64_t k = 0; k < p->kpr; k++)
+            ci[k] = tmp[k].col, vi[k] = tmp[k].val;
+        free(tmp);
+    }
     return p;
 }

@@ -1,9 +1,12 @@
-/* ukernel.h - the hot loops of the compressed N:M product (internal to
- * engine/sparse). One call computes one or two output rows over `width`
- * columns of a packed panel of X (D rows of pw floats, zero padded to a
- * multiple of the kernel's width): ya[c] = sum_k va[k] * panel[ia[k]*pw + c]
- * in k order from +0 (yb likewise when vb is not NULL). width is a multiple
- * of nm_ukr_width(isa). */
+/* ukernel.h - the hot loop of the compressed N:M product (internal to
+ * engine/sparse). One call runs one or two output rows over one block of
+ * their stored values against a packed panel of X (rows of pw floats, zero
+ * padded to a multiple of 16 columns), for each row:
+ *   y[c] = (acc ? y[c] : +0) + sum_k v[k] * panel[ix[k]*pw + c]
+ * for c < width (a multiple of 16), k in order, one rounding per step (a
+ * fused multiply-add on the AVX paths). The second row (yb != NULL) may
+ * have another count: the two run side by side over their common count,
+ * then each finishes alone, in order. */
 #ifndef NM_SPARSE_UKERNEL_H
 #define NM_SPARSE_UKERNEL_H
 
@@ -12,17 +15,17 @@
 #include <stdint.h>
 
 typedef struct {
-    int64_t kpr, pw, width;
-    const float *va, *vb;        /* vb NULL: one row */
-    const int32_t *ia, *ib;
+    int64_t pw, width;
     const float *panel;
-    float *ya, *yb;
+    int acc;
+    int64_t cnta, cntb;
+    const float *va, *vb;
+    const int32_t *ia, *ib;
+    float *ya, *yb;          /* yb NULL: one row */
 } nm_ukr_args;
 
 typedef void (*nm_ukr_fn)(const nm_ukr_args *a);
 
-/* Columns one step of the kernel covers (4 vectors). */
-int nm_ukr_width(nm_isa isa);
 nm_ukr_fn nm_ukr_get(nm_isa isa);
 
 #endif

@@ -134,8 +134,8 @@ Test(nm_gemm, index_schemes_same_plan)
     }
 }
 
-/* One row, one column, D below M, and a product large enough for both
- * threaded paths (many panels; few panels and rows split). */
+/* One row, one column, D below M, a product large enough for both threaded
+ * paths (many panels; few panels and rows split), and row chunks. */
 Test(nm_gemm, odd_shapes_and_threads)
 {
     nmk_weight w;
@@ -151,6 +151,11 @@ Test(nm_gemm, odd_shapes_and_threads)
     cr_assert_eq(nmk_weight_make(&w, 33, 64, 3, 3, 2, 4, NM_GROUP_IN, NM_INDEX_SIMPLE, 6), NM_OK);
     check_product(&w, 1100, "many panels");
     check_product(&w, 70, "rows split");
+    nmk_weight_free(&w);
+    /* more rows than one chunk of partial sums (256 at 128 columns), an odd
+     * count, rows with different counts per reduction block (`in`) */
+    cr_assert_eq(nmk_weight_make(&w, 301, 16, 3, 3, 3, 9, NM_GROUP_IN, NM_INDEX_SIMPLE, 8), NM_OK);
+    check_product(&w, 600, "row chunks");
     nmk_weight_free(&w);
 }
 
