@@ -1,15 +1,18 @@
 -- nm_speedup.lua: what N:M buys on this CPU, layer by layer, next to the
 -- pattern's ideal and to what an nm-MAC array would give (nm.speedup).
 --
---   nmlab run examples/nm_speedup.lua [OUTDIR [BATCH [MODEL]]]
---                         (default out, 1, resnet18)
+--   nmlab run examples/nm_speedup.lua [OUTDIR [BATCH [MODEL [CLOCK]]]]
+--                         (default out, 1, resnet18, wall)
+--
+-- CLOCK: wall (wall-clock time on all threads) or cpu (one thread's CPU
+-- time: steady when other processes share the machine).
 --
 -- For each pattern 2:4, 1:4, 2:8, 4:9 and 3:9, a copy of the zoo model
 -- (seed 1) is pruned with nm.prune.nm (default axis: the kernel of a kxk
 -- conv, input channels of a 1x1 conv or linear; the first conv and the
 -- classifier stay dense and are listed as skipped). Per layer: dense
 -- OpenBLAS sgemm against the compressed N:M kernel on the same im2col
--- shape (best of 3, all threads), the measured speed-up, the ideal m/n,
+-- shape (best of 3), the measured speed-up, the ideal m/n,
 -- the ideal from the values actually stored (D/kpr: along a 3x3 kernel
 -- a 2:4 pattern keeps 2+2+1 of 9), and the simulated speed-up of an
 -- nm-MAC array (weights n:m, dense data) of the same array area as a
@@ -23,17 +26,18 @@ F.need("plot", "bars", "stack")
 local dir = F.outdir()
 local batch = tonumber(arg[2] or "1")
 local name = arg[3] or "resnet18"
+local clock = arg[4] or "wall"
 
 local patterns = {{2, 4}, {1, 4}, {2, 8}, {4, 9}, {3, 9}}
 local dense <close> = nm.zoo(name, {seed = 1})
 local panels, tot = {}, {cpu = {}, ideal = {}, sim = {}, names = {}}
-print(string.format("%s, batch %d: dense OpenBLAS vs compressed N:M kernel (ms, best of 3)",
-  name, batch))
+print(string.format("%s, batch %d: dense OpenBLAS vs compressed N:M kernel (ms, best of 3, %s clock)",
+  name, batch, clock))
 for pi, p in ipairs(patterns) do
   local n, m = p[1], p[2]
   local model <close> = dense:clone()
   nm.prune.nm(model, {n = n, m = m})
-  local rows, total = nm.speedup(model, {batch = batch})
+  local rows, total = nm.speedup(model, {batch = batch, clock = clock})
   print()
   print(string.format("%d:%d  (%d threads, %s kernel; array: 32x32 pMAC vs equal-area nm-MAC)",
     n, m, total.threads, total.isa))
@@ -66,7 +70,8 @@ for pi, p in ipairs(patterns) do
     title = string.format("(%s) %d:%d, batch %d: speed-up over dense per layer",
       string.char(96 + pi), n, m, batch),
     ylabel = "speed-up (x)",
-    params = {model = name, n = n, m = m, batch = batch, threads = total.threads, isa = total.isa},
+    params = {model = name, n = n, m = m, batch = batch, threads = total.threads, isa = total.isa,
+              clock = clock},
   }
   tot.names[pi] = string.format("%d:%d", n, m)
   tot.cpu[pi], tot.ideal[pi], tot.sim[pi] = total.speedup, m / n, total.sim_speedup or 0
@@ -80,5 +85,5 @@ F.save(nm.plot.bars{
   series = {{name = "CPU measured", values = tot.cpu}, {name = "ideal m/n", values = tot.ideal},
             {name = "nm-MAC array (sim)", values = tot.sim}},
   dpi = 300, size = "column", title = string.format("%s, batch %d: whole network", name, batch),
-  ylabel = "speed-up (x)", params = {model = name, batch = batch},
+  ylabel = "speed-up (x)", params = {model = name, batch = batch, clock = clock},
 }, dir, "nm_speedup_total.png")

@@ -17,7 +17,9 @@
 #include <string.h>
 
 static const char *const isa_opts[] = {"auto", "scalar", "avx2", "avx512", NULL};
-static const char *const keys[] = {"batch", "reps", "array", "equal_area", "layers", "isa", NULL};
+static const char *const clock_opts[] = {"wall", "cpu", NULL};
+static const char *const keys[] = {"batch", "reps", "array", "equal_area", "layers", "isa", "clock",
+                                   NULL};
 
 /* Raises on an option key not in keys. */
 static void check_keys(lua_State *L, int arg)
@@ -68,7 +70,7 @@ static int64_t sim_cycles(const nm_model *m, int idx, const sim_config *cfg)
 }
 
 /* nm.speedup(model [, {batch=1, reps=3, array=32, equal_area=true,
- * layers={names}, isa='auto'}]) -> rows, total */
+ * layers={names}, isa='auto', clock='wall'}]) -> rows, total */
 static int l_speedup(lua_State *L)
 {
     nm_model *m = nmlua_check_model(L, 1);
@@ -78,6 +80,7 @@ static int l_speedup(lua_State *L)
     int side = nmlua_opt_int(L, 2, "array", 32, 1, 4096);
     int equal = nmlua_opt_bool(L, 2, "equal_area", 1, NMLUA_STRICT);
     nm_isa isa = (nm_isa)nmlua_opt_enum(L, 2, "isa", 0, isa_opts);
+    nm_clock clk = (nm_clock)nmlua_opt_enum(L, 2, "clock", 0, clock_opts);
     if (!nm_isa_supported(isa))
         nmlua_field_error(L, 2, "isa", lua_pushfstring(L, "this CPU does not run %s", nm_isa_name(isa)));
     m = nmlua_model_use(L, 1, "nm.speedup", NMLUA_USE_READ);
@@ -108,7 +111,7 @@ static int l_speedup(lua_State *L)
         nm_nm_layer_time t;
         nmlua_budget nb;
         nmlua_budget_begin(L, &nb);
-        int rc = nm_nm_layer_time_run(m, i, batch, reps, isa, &t);
+        int rc = nm_nm_layer_time_run(m, i, batch, reps, isa, clk, &t);
         nmlua_budget_end(&nb);
         if (rc != NM_OK) {
             nmlua_set_str(L, "skipped", nm_errmsg());
@@ -163,7 +166,8 @@ static int l_speedup(lua_State *L)
     nmlua_set_int(L, "ran", ran);
     nmlua_set_int(L, "skipped", nlayers - ran);
     nmlua_set_int(L, "batch", batch);
-    nmlua_set_int(L, "threads", omp_get_max_threads());
+    nmlua_set_int(L, "threads", clk == NM_CLOCK_CPU ? 1 : omp_get_max_threads());
+    nmlua_set_str(L, "clock", clock_opts[clk]);
     nmlua_set_str(L, "isa", nm_isa_name(isa == NM_ISA_AUTO ? nm_isa_best() : isa));
     nmlua_set_int(L, "array", side);
     nmlua_set_bool(L, "equal_area", equal);

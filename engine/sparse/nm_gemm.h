@@ -111,14 +111,22 @@ typedef struct {
                                    ((gamma_kpr + gamma_D) sum |w||x|): <= 1 as it must be */
 } nm_nm_layer_time;
 
+/* How a layer's products are timed: wall clock with every OpenMP thread,
+ * or the CPU time of the calling thread with OpenMP (and so OpenBLAS) held
+ * to one thread: the figure that stays put when other processes share the
+ * cores (it does not count the time the thread waits for a core). */
+typedef enum { NM_CLOCK_WALL = 0, NM_CLOCK_CPU } nm_clock;
+
 /* Times layer idx of m (conv with groups 1, or linear, with a declared
  * wn:wm its masked weight holds) at `batch` samples: X is random (the
  * values do not change the time), the dense product runs cblas_sgemm on the
  * masked weight, the compressed one nm_nm_gemm on its nm_compress'd form
- * (simple index), each `reps` times after a warm-up. Memory is charged
- * with nm_mem_charge first. NM_ERR with a message saying why the layer
- * cannot run (no N:M mask, grouped conv, too large, ...). */
+ * (simple index), alternately `reps` times after a warm-up, best kept.
+ * Memory is charged with nm_mem_charge first. NM_ERR with a message saying
+ * why the layer cannot run (no N:M mask, grouped conv, too large, ...). */
 int nm_nm_layer_time_run(const nm_model *m, int idx, int batch, int reps, nm_isa isa,
-                         nm_nm_layer_time *t);
+                         nm_clock clock, nm_nm_layer_time *t);
+/* Seconds on `clock` (a difference of two readings is a duration). */
+double nm_clock_now(nm_clock clock);
 
 #endif

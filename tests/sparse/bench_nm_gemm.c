@@ -7,20 +7,18 @@
  * ideal m/n and the kept-count ideal D/kpr (trailing partial groups keep
  * more than n/m).
  *
- *   bench_nm_gemm [REPS [only-batch]]        (default 3) */
+ *   bench_nm_gemm [REPS [BATCH [wall|cpu]]]   (default 3, both batches, wall)
+ *
+ * wall: wall-clock time with every OpenMP thread (OpenBLAS is the OpenMP
+ * build: the same threads). cpu: one thread, timed by its CPU time, which
+ * stays put when other processes share the cores. */
 #include "nmk_helpers.h"
 
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
-#include <time.h>
+#include <string.h>
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 typedef struct {
     const char *name;
@@ -33,8 +31,11 @@ int main(int argc, char **argv)
 {
     int reps = argc > 1 ? atoi(argv[1]) : 3;
     int only = argc > 2 ? atoi(argv[2]) : 0;
+    nm_clock clk = argc > 3 && strcmp(argv[3], "cpu") == 0 ? NM_CLOCK_CPU : NM_CLOCK_WALL;
     if (reps < 1)
         reps = 1;
+    if (clk == NM_CLOCK_CPU)
+        omp_set_num_threads(1);
     static const shape shapes[] = {
         {"conv1 7x7/2 (first conv)", 64, 3, 7, 112 * 112},
         {"layer1 3x3 64", 64, 64, 3, 56 * 56},
@@ -47,9 +48,10 @@ int main(int argc, char **argv)
     };
     static const int pats[5][2] = {{2, 4}, {1, 4}, {2, 8}, {4, 9}, {3, 9}};
     const int batches[2] = {1, 32};
-    printf("bench_nm_gemm: %d threads, kernel %s, best of %d; time in ms; speed-up = dense / "
-           "compressed (> 1: compressed faster)\n",
-           omp_get_max_threads(), nm_isa_name(nm_isa_best()), reps);
+    printf("bench_nm_gemm: %d threads, %s time, kernel %s, best of %d; time in ms; speed-up = "
+           "dense / compressed (> 1: compressed faster)\n",
+           omp_get_max_threads(), clk == NM_CLOCK_CPU ? "thread CPU" : "wall-clock",
+           nm_isa_name(nm_isa_best()), reps);
     printf("%-26s %5s %6s %6s %7s %6s %-6s %5s %9s %9s %7s %5s %5s\n", "layer", "batch", "rows",
            "D", "cols", "n:m", "axis", "kept", "dense", "nm", "speedup", "m/n", "D/k");
     double tot_d[5] = {0}, tot_s[5] = {0};
@@ -88,16 +90,16 @@ int main(int argc, char **argv)
                     const float *W = nm_f32(w.dense);
                     double td = 1e30, ts = 1e30;
                     for (int r = 0; r <= reps; r++) {   /* the first of each is a warm-up */
-                        double t0 = now();
+                        double t0 = nm_clock_now(clk);
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s->rows,
                                     (int)cols, (int)D, 1.0f, W, (int)D, x, (int)cols, 0.0f, yd,
                                     (int)cols);
-                        double t1 = now();
+                        double t1 = nm_clock_now(clk);
                         if (nm_nm_gemm(w.p, cols, x, cols, ys, cols) != NM_OK) {
                             printf("%s\n", nm_errmsg());
                             return 1;
                         }
-                        double t2 = now();
+                        double t2 = nm_clock_now(clk);
                         if (r) {
                             td = t1 - t0 < td ? t1 - t0 : td;
                             ts = t2 - t1 < ts ? t2 - t1 : ts;

@@ -6,6 +6,7 @@
 #include "zoo_builder.h"
 
 #include <criterion/criterion.h>
+#include <omp.h>
 #include <string.h>
 
 static const zoo_vit_cfg tiny = {"vit_tiny", 3, 16, 8, 16, 4, 32, 2, 5};
@@ -34,12 +35,12 @@ Test(nm_layer, vit_attention_linear_and_budget)
     }
     cr_assert(mm >= 0 && lin >= 0 && lin2 >= 0);
     nm_nm_layer_time t;
-    cr_assert_eq(nm_nm_layer_time_run(m, mm, 1, 1, NM_ISA_AUTO, &t), NM_ERR);
+    cr_assert_eq(nm_nm_layer_time_run(m, mm, 1, 1, NM_ISA_AUTO, NM_CLOCK_WALL, &t), NM_ERR);
     cr_assert(strstr(nm_errmsg(), "attention matmul"), "%s", nm_errmsg());
-    cr_assert_eq(nm_nm_layer_time_run(m, lin2, 1, 1, NM_ISA_AUTO, &t), NM_ERR);
+    cr_assert_eq(nm_nm_layer_time_run(m, lin2, 1, 1, NM_ISA_AUTO, NM_CLOCK_WALL, &t), NM_ERR);
     cr_assert(strstr(nm_errmsg(), "no N:M mask"), "%s", nm_errmsg());
     cr_assert_eq(nm_prune_nm_layer(&m->layers[lin], 2, 4, NM_GROUP_AUTO), NM_OK, "%s", nm_errmsg());
-    cr_assert_eq(nm_nm_layer_time_run(m, lin, 2, 1, NM_ISA_AUTO, &t), NM_OK, "%s", nm_errmsg());
+    cr_assert_eq(nm_nm_layer_time_run(m, lin, 2, 1, NM_ISA_AUTO, NM_CLOCK_WALL, &t), NM_OK, "%s", nm_errmsg());
     const nm_layer *l = &m->layers[lin];
     cr_assert_eq(t.rows, l->out_c);
     cr_assert_eq(t.D, l->in_c);
@@ -48,17 +49,21 @@ Test(nm_layer, vit_attention_linear_and_budget)
     cr_assert_eq(t.axis, NM_GROUP_IN);
     cr_assert(t.dense_s > 0 && t.nm_s > 0);
     cr_assert(t.err_ratio <= 1.0, "err ratio %g", t.err_ratio);
+    int threads = omp_get_max_threads();
+    cr_assert_eq(nm_nm_layer_time_run(m, lin, 2, 1, NM_ISA_AUTO, NM_CLOCK_CPU, &t), NM_OK);
+    cr_assert(t.dense_s > 0 && t.nm_s > 0 && t.err_ratio <= 1.0);
+    cr_assert_eq(omp_get_max_threads(), threads, "the thread count is restored");
     /* a limit that refuses everything: the layer is refused, nothing held */
     int64_t live = nm_mem_live();
     nm_mem_budget b;
     nm_mem_budget_push(&b, refuse, NULL);
-    int rc = nm_nm_layer_time_run(m, lin, 64, 1, NM_ISA_AUTO, &t);
+    int rc = nm_nm_layer_time_run(m, lin, 64, 1, NM_ISA_AUTO, NM_CLOCK_WALL, &t);
     nm_mem_budget_pop(&b);
     cr_assert_eq(rc, NM_ERR);
     cr_assert(strstr(nm_errmsg(), "not enough memory"), "%s", nm_errmsg());
     cr_assert_eq(nm_mem_live(), live);
     /* bad arguments */
-    cr_assert_eq(nm_nm_layer_time_run(m, m->n_layers, 1, 1, NM_ISA_AUTO, &t), NM_ERR);
-    cr_assert_eq(nm_nm_layer_time_run(m, lin, 0, 1, NM_ISA_AUTO, &t), NM_ERR);
+    cr_assert_eq(nm_nm_layer_time_run(m, m->n_layers, 1, 1, NM_ISA_AUTO, NM_CLOCK_WALL, &t), NM_ERR);
+    cr_assert_eq(nm_nm_layer_time_run(m, lin, 0, 1, NM_ISA_AUTO, NM_CLOCK_WALL, &t), NM_ERR);
     nm_model_free(m);
 }
