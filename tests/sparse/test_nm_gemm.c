@@ -159,6 +159,29 @@ Test(nm_gemm, odd_shapes_and_threads)
     nmk_weight_free(&w);
 }
 
+/* 0:4 keeps nothing: every output is +0 (and no column is touched past
+ * ncols); 0 columns is a no-op. */
+Test(nm_gemm, nothing_kept_and_no_columns)
+{
+    nmk_weight w;
+    cr_assert_eq(nmk_weight_make(&w, 3, 8, 0, 0, 0, 4, NM_GROUP_ROW, NM_INDEX_SIMPLE, 2), NM_OK,
+                 "%s", nm_errmsg());
+    cr_assert_eq(w.p->kpr, 0);
+    float x[8 * 5], y[3 * 6];
+    for (int i = 0; i < 40; i++)
+        x[i] = 1.0f + (float)i;
+    for (int i = 0; i < 18; i++)
+        y[i] = -7.0f;
+    cr_assert_eq(nm_nm_gemm(w.p, 5, x, 5, y, 6), NM_OK);
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 6; c++)
+            cr_assert_eq(y[r * 6 + c], c < 5 ? 0.0f : -7.0f, "y[%d,%d]", r, c);
+    y[0] = -7.0f;
+    cr_assert_eq(nm_nm_gemm(w.p, 0, x, 0, y, 0), NM_OK);
+    cr_assert_eq(y[0], -7.0f, "0 columns writes nothing");
+    nmk_weight_free(&w);
+}
+
 /* A 3x3 stride-2 padded conv over 2 samples: im2col + the compressed
  * kernel against engine/train's dense conv of the masked weight. */
 Test(nm_gemm, conv_through_im2col)
