@@ -18,14 +18,16 @@
 #ifndef L1_BYTES
 #define L1_BYTES ((int64_t)32 << 10)
 #endif
-/* The rows' partial sums between reduction blocks, per chunk of rows. */
-#ifndef YTILE_BYTES
-#define YTILE_BYTES ((int64_t)128 << 10)
-#endif
 /* ... but at least this many of a row's values per block on average, so
  * the partial sums' reload and the call stay small next to the work. */
 #ifndef MIN_SLOTS
 #define MIN_SLOTS 24
+#endif
+/* The rows' partial sums between reduction blocks, per chunk of rows (the
+ * constants are #ifndef so a tuning build can set them with -D; measured
+ * on an AVX-512 EPYC: docs/results.md). */
+#ifndef YTILE_BYTES
+#define YTILE_BYTES ((int64_t)128 << 10)
 #endif
 /* Products below this run on one thread. */
 #define PAR_MIN ((int64_t)1 << 18)
