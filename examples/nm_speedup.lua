@@ -19,8 +19,9 @@
 -- 32x32 pMAC array, on the same layer and batch.
 --
 -- Figures (300 dpi): OUTDIR/nm_speedup_layers.png (one panel per pattern:
--- measured CPU, ideal m/n and simulated array speed-up per layer) and
--- OUTDIR/nm_speedup_total.png (whole network per pattern).
+-- measured CPU, ideal m/n, ideal from the values stored and simulated array
+-- speed-up per layer) and OUTDIR/nm_speedup_total.png (whole network per
+-- pattern; the stored-values ideal over all its products).
 local F = require "fig_util"
 F.need("plot", "bars", "stack")
 local dir = F.outdir()
@@ -30,7 +31,7 @@ local clock = arg[4] or "wall"
 
 local patterns = {{2, 4}, {1, 4}, {2, 8}, {4, 9}, {3, 9}}
 local dense <close> = nm.zoo(name, {seed = 1})
-local panels, tot = {}, {cpu = {}, ideal = {}, sim = {}, names = {}}
+local panels, tot = {}, {cpu = {}, ideal = {}, kept = {}, sim = {}, names = {}}
 print(string.format("%s, batch %d: dense OpenBLAS vs compressed N:M kernel (ms, best of 3, %s clock)",
   name, batch, clock))
 for pi, p in ipairs(patterns) do
@@ -43,7 +44,8 @@ for pi, p in ipairs(patterns) do
     n, m, total.threads, total.isa))
   print(string.format("  %-22s %5s %5s %6s %-6s %5s %9s %9s %7s %5s %5s %7s", "layer", "rows", "D",
     "cols", "axis", "kept", "dense ms", "nm ms", "speedup", "m/n", "D/k", "array"))
-  local groups, cpu, ideal, sim = {}, {}, {}, {}
+  local groups, cpu, ideal, kept, sim = {}, {}, {}, {}, {}
+  local macs, stored = 0, 0
   for _, r in ipairs(rows) do
     if r.skipped then
       print(string.format("  %-22s skipped: %s", r.name, r.skipped))
@@ -54,10 +56,13 @@ for pi, p in ipairs(patterns) do
       assert(r.exact, r.name .. ": compressed result outside the rounding bound")
       groups[#groups + 1] = r.name:gsub("^layer", "l"):gsub("downsample%.0", "down")
       cpu[#cpu + 1], ideal[#ideal + 1], sim[#sim + 1] = r.speedup, r.ideal, r.sim_speedup or 0
+      kept[#kept + 1] = r.ideal_kept
+      macs = macs + r.rows * r.D * r.cols
+      stored = stored + r.rows * r.D * r.cols * r.kept
     end
   end
-  print(string.format("  %-22s %36s %9.3f %9.3f %7.2f %5.2f %13s", "total", "", total.dense_ms,
-    total.nm_ms, total.speedup, m / n, string.format("%.2f", total.sim_speedup or 0)))
+  print(string.format("  %-22s %36s %9.3f %9.3f %7.2f %5.2f %5.2f %7s", "total", "", total.dense_ms,
+    total.nm_ms, total.speedup, m / n, macs / stored, string.format("%.2f", total.sim_speedup or 0)))
   local slower = {}
   for i, g in ipairs(groups) do if cpu[i] < 1 then slower[#slower + 1] = g end end
   print(string.format("  compressed slower than dense on %d of %d layers%s", #slower, #groups,
@@ -65,6 +70,7 @@ for pi, p in ipairs(patterns) do
   panels[#panels + 1] = nm.plot.bars{
     groups = groups,
     series = {{name = "CPU measured", values = cpu}, {name = "ideal m/n", values = ideal},
+              {name = "ideal, values stored", values = kept},
               {name = "nm-MAC array (sim)", values = sim}},
     value_labels = false, dpi = 300, width = 2100, height = 900,
     title = string.format("(%s) %d:%d, batch %d: speed-up over dense per layer",
@@ -75,6 +81,7 @@ for pi, p in ipairs(patterns) do
   }
   tot.names[pi] = string.format("%d:%d", n, m)
   tot.cpu[pi], tot.ideal[pi], tot.sim[pi] = total.speedup, m / n, total.sim_speedup or 0
+  tot.kept[pi] = macs / stored
 end
 local fig = nm.plot.stack(panels, {title = name .. ": N:M on this CPU against the ideal and an nm-MAC array",
   params = {model = name, batch = batch}})
@@ -83,7 +90,8 @@ for _, p in ipairs(panels) do p:free() end
 F.save(nm.plot.bars{
   groups = tot.names,
   series = {{name = "CPU measured", values = tot.cpu}, {name = "ideal m/n", values = tot.ideal},
+            {name = "ideal, values stored", values = tot.kept},
             {name = "nm-MAC array (sim)", values = tot.sim}},
-  dpi = 300, size = "column", title = string.format("%s, batch %d: whole network", name, batch),
+  dpi = 300, size = "page", title = string.format("%s, batch %d: whole network", name, batch),
   ylabel = "speed-up (x)", params = {model = name, batch = batch, clock = clock},
 }, dir, "nm_speedup_total.png")
