@@ -121,6 +121,7 @@ static int l_speedup(lua_State *L)
         nmlua_set_int(L, "rows", t.rows);
         nmlua_set_int(L, "D", t.D);
         nmlua_set_int(L, "cols", t.cols);
+        nmlua_set_int(L, "groups", t.groups);
         nmlua_set_int(L, "n", t.n);
         nmlua_set_int(L, "m", t.m);
         nmlua_set_str(L, "axis", nm_group_axis_name(t.axis));

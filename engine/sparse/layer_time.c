@@ -29,8 +29,6 @@ static const char *unfit(const nm_layer *l)
         return "attention matmul: both operands are activations, no weights to compress";
     if (!nm_layer_prunable(l) || !l->weight)
         return "no weights";
-    if (l->kind == NM_LAYER_DWCONV || (l->kind == NM_LAYER_CONV && l->groups > 1))
-        return "grouped conv: the compressed kernel runs groups = 1 only";
     if (!l->mask || l->wn <= 0 || l->wm <= 0)
         return "no N:M mask (prune it to N:M first, e.g. nm.prune.nm)";
     if (l->wm < 2 || l->wm > 64)
@@ -50,20 +48,27 @@ int nm_nm_layer_time_run(const nm_model *m, int idx, int batch, int reps, nm_isa
         return nm_seterr("%s", why);
     if (batch < 1 || reps < 1)
         return nm_seterr("batch and reps must be at least 1 (got %d, %d)", batch, reps);
+    /* a grouped conv is `groups` GEMMs of rows/groups x D, each over its
+     * own D rows of X (D = C_in/groups * kh * kw) */
     int64_t rows = l->weight->shape[0], D = l->weight->numel / rows;
+    int64_t groups = l->kind == NM_LAYER_DWCONV ? l->in_c : l->groups > 1 ? l->groups : 1;
+    if (groups < 1 || rows % groups)
+        return nm_seterr("%lld filters do not split into %lld groups", (long long)rows,
+                         (long long)groups);
+    int64_t rg = rows / groups;
     int64_t cols = (int64_t)batch * l->out_h * l->out_w;
     if (rows > INT32_MAX || D > INT32_MAX || cols > INT32_MAX || cols < 1)
         return nm_seterr("GEMM %lld x %lld x %lld is beyond the BLAS's int sizes", (long long)rows,
                          (long long)D, (long long)cols);
     int64_t xb, yb, bytes;
-    if (__builtin_mul_overflow(D, cols, &xb) || __builtin_mul_overflow(rows, cols, &yb) ||
+    if (__builtin_mul_overflow(D * groups, cols, &xb) || __builtin_mul_overflow(rows, cols, &yb) ||
         __builtin_mul_overflow(xb + 2 * yb + 2 * rows * D, (int64_t)sizeof(float), &bytes))
         return nm_seterr("GEMM %lld x %lld x %lld is too large", (long long)rows, (long long)D,
                          (long long)cols);
     nm_tensor *w = nm_nm_masked_weight(l);
     if (!w)
         return NM_ERR;
-    t->rows = rows, t->D = D, t->cols = cols, t->n = l->wn, t->m = l->wm;
+    t->rows = rows, t->D = D, t->cols = cols, t->groups = groups, t->n = l->wn, t->m = l->wm;
     t->isa = isa == NM_ISA_AUTO ? nm_isa_best() : isa;
     t->axis = nm_nm_layer_axis(w, l, l->wn, l->wm);
     if (t->axis == NM_GROUP_AUTO) {
@@ -104,10 +109,17 @@ int nm_nm_layer_time_run(const nm_model *m, int idx, int batch, int reps, nm_isa
         omp_set_num_threads(1);
     for (int r = 0; r <= reps; r++) {      /* r = 0 warms both up */
         double t0 = nm_clock_now(clock);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)cols, (int)D, 1.0f,
-                    W, (int)D, x, (int)cols, 0.0f, yd, (int)cols);
+        for (int64_t gi = 0; gi < groups; gi++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rg, (int)cols, (int)D, 1.0f,
+                        W + gi * rg * D, (int)D, x + gi * D * cols, (int)cols, 0.0f,
+                        yd + gi * rg * cols, (int)cols);
         double t1 = nm_clock_now(clock);
-        if ((rc = nm_nm_gemm_isa(isa, p, cols, x, cols, ys, cols)) != NM_OK)
+        for (int64_t gi = 0; gi < groups && rc == NM_OK; gi++) {
+            nm_nm_plan view = *p;       /* the group's rows of the plan */
+            view.rows = rg, view.val = p->val + gi * rg * p->kpr, view.col = p->col + gi * rg * p->kpr;
+            rc = nm_nm_gemm_isa(isa, &view, cols, x + gi * D * cols, cols, ys + gi * rg * cols, cols);
+        }
+        if (rc != NM_OK)
             break;
         double t2 = nm_clock_now(clock);
         if (r) {
@@ -123,9 +135,10 @@ int nm_nm_layer_time_run(const nm_model *m, int idx, int batch, int reps, nm_isa
     double tol = gamma_k(p->kpr) + gamma_k(D);
     for (int64_t i = 0; i < yb; i += step) {
         int64_t r = i / cols, cidx = i % cols;
+        const float *xg = x + r / rg * D * cols;
         double mag = 0;
         for (int64_t d = 0; d < D; d++)
-            mag += fabs((double)W[r * D + d] * x[d * cols + cidx]);
+            mag += fabs((double)W[r * D + d] * xg[d * cols + cidx]);
         double e = fabs((double)ys[i] - yd[i]), b = tol * mag;
         double q = b > 0 ? e / b : (e > 0 ? INFINITY : 0);
         t->err_ratio = fmax(t->err_ratio, q);

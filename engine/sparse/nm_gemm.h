@@ -102,6 +102,7 @@ void nm_nm_im2col(const nm_layer *l, int n, const float *x, float *col);
 
 typedef struct {
     int64_t rows, D, cols;      /* the GEMM: W [rows x D] times X [D x cols] */
+    int64_t groups;             /* a grouped conv: that many GEMMs of rows/groups x D */
     int64_t kpr;                /* values stored per row */
     int n, m;
     nm_group_axis axis;         /* the axis the layer's N:M holds along */
@@ -117,8 +118,9 @@ typedef struct {
  * cores (it does not count the time the thread waits for a core). */
 typedef enum { NM_CLOCK_WALL = 0, NM_CLOCK_CPU } nm_clock;
 
-/* Times layer idx of m (conv with groups 1, or linear, with a declared
- * wn:wm its masked weight holds) at `batch` samples: X is random (the
+/* Times layer idx of m (conv, dwconv or linear, with a declared wn:wm its
+ * masked weight holds; a grouped conv as one GEMM per group) at `batch`
+ * samples: X is random (the
  * values do not change the time), the dense product runs cblas_sgemm on the
  * masked weight, the compressed one nm_nm_gemm on its nm_compress'd form
  * (simple index), alternately `reps` times after a warm-up, best kept.

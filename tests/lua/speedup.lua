@@ -1,7 +1,8 @@
 -- nm.speedup: rows for every conv/linear layer, measured times, the kept
 -- fraction against a count done here, the simulated cycles against the
 -- simulator's own reports (nm.sim systems run on the same model), skipped
--- reasons for layers without N:M and for grouped convs, and bad options.
+-- reasons for layers without N:M, grouped and depthwise convs (one GEMM
+-- per group), and bad options.
 local T = require "nm.test"
 local small_cnn = require("fixtures").small_cnn
 
@@ -77,7 +78,7 @@ T.case("same-side arrays, a layer list, and a 1x1 conv along input channels", fu
   T.eq(rows[1].sim_side, 8)
 end)
 
-T.case("a model without N:M masks says so; grouped convs are skipped", function()
+T.case("a model without N:M masks says so", function()
   local m <close> = small_cnn(3)
   local rows, total = nm.speedup(m, {reps = 1})
   T.eq(#rows, 4)
@@ -85,12 +86,23 @@ T.case("a model without N:M masks says so; grouped convs are skipped", function(
   T.eq(total.ran, 0)
   T.ok(total.message:find("no layer"), total.message)
   T.eq(total.speedup, nil)
+end)
+
+T.case("grouped and depthwise convs run one GEMM per group", function()
   local g <close> = nm.model("grp", {8, 6, 6})
   g:add("conv", "g1", {out = 8, k = 3, pad = 1, groups = 2})
+  g:add("dwconv", "dw", {k = 3, pad = 1})
   g:init_weights(1)
-  nm.prune.nm(g, {n = 2, m = 4, include_first = true, include_last = true})
-  local gr = nm.speedup(g, {reps = 1})
-  T.ok(gr[1].skipped:find("grouped conv"), gr[1].skipped)
+  nm.prune.nm(g, {n = 4, m = 9, include_first = true, include_last = true})
+  local rows = nm.speedup(g, {reps = 1, batch = 3})
+  T.eq(#rows, 2)
+  T.ok(not rows[1].skipped, rows[1].skipped)
+  T.eq(rows[1].groups, 2); T.eq(rows[1].rows, 8); T.eq(rows[1].D, 4 * 9)
+  T.eq(rows[1].cols, 3 * 36); T.ok(rows[1].exact)
+  T.ok(not rows[2].skipped, rows[2].skipped)
+  T.eq(rows[2].groups, 8); T.eq(rows[2].rows, 8); T.eq(rows[2].D, 9)
+  T.near(rows[2].kept, 4 / 9, 1e-12); T.ok(rows[2].exact)
+  T.ok(rows[2].sim_speedup > 0)
 end)
 
 T.case("bad options raise naming them", function()
