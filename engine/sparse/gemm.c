@@ -134,16 +134,76 @@ static void run_rows(const nm_nm_plan *p, nm_ukr_fn f, const float *panel, int64
         memcpy(y + r * ldy + c0, ytile + r * pw, (size_t)cw * sizeof(float));
 }
 
-int nm_nm_gemm_isa(nm_isa isa, const nm_nm_plan *p, int64_t ncols, const float *x, int64_t ldx,
-                   float *y, int64_t ldy)
+/* The blocking of a product: panel width pw, reduction block kb rows of X
+ * (nb blocks). */
+typedef struct {
+    int64_t pw, kb, nb, panels;
+} blocking;
+
+static blocking blocking_of(const nm_nm_plan *p, int64_t ncols)
+{
+    blocking b;
+    /* panel width: 16-column steps, at most PANEL_MAX; the reduction block:
+     * kb rows of the panel in L1_BYTES, or more when the rows are sparse */
+    b.pw = (ncols + 15) / 16 * 16;
+    b.pw = b.pw > PANEL_MAX ? PANEL_MAX : b.pw;
+    int64_t kb = L1_BYTES / (b.pw * (int64_t)sizeof(float));
+    int64_t kmin = MIN_SLOTS * p->D / p->kpr;
+    b.kb = kb < kmin ? kmin : kb < 16 ? 16 : kb;
+    b.nb = (p->D + b.kb - 1) / b.kb;
+    b.panels = (ncols + b.pw - 1) / b.pw;
+    return b;
+}
+
+/* Each row's block boundaries (bnd[r][0..nb]), once for all panels. */
+static void fill_bounds(const nm_nm_plan *p, const blocking *bk, int32_t *bnd)
+{
+    for (int64_t r = 0; r < p->rows; r++) {
+        const int32_t *ci = p->col + r * p->kpr;
+        int32_t *br = bnd + r * (bk->nb + 1);
+        int64_t k = 0;
+        for (int64_t b = 0; b < bk->nb; b++) {
+            br[b] = (int32_t)k;
+            while (k < p->kpr && ci[k] < (b + 1) * bk->kb)
+                k++;
+        }
+        br[bk->nb] = (int32_t)p->kpr;
+    }
+}
+
+/* The whole product on the calling thread, with the caller's buffers. */
+static void gemm_serial(const nm_nm_plan *p, nm_ukr_fn f, const blocking *bk, int64_t ncols,
+                        const float *x, int64_t ldx, float *y, int64_t ldy, float *panel,
+                        float *ytile, int32_t *bnd)
+{
+    fill_bounds(p, bk, bnd);
+    for (int64_t t = 0; t < bk->panels; t++) {
+        int64_t c0 = t * bk->pw, cw = ncols - c0 < bk->pw ? ncols - c0 : bk->pw;
+        int64_t wr = (cw + 15) / 16 * 16;
+        pack_rows(x, ldx, c0, cw, wr, bk->pw, 0, p->D, panel);
+        run_rows(p, f, panel, bk->pw, wr, cw, c0, bk->nb, bnd, 0, p->rows, ytile, y, ldy);
+    }
+}
+
+/* Checks shared by the entry points; NM_OK and *isa resolved, or NM_ERR. */
+static int check_args(nm_isa *isa, const nm_nm_plan *p, int64_t ncols, const float *x,
+                      int64_t ldx, const float *y, int64_t ldy)
 {
     if (!p || !x || !y || ncols < 0 || ldx < ncols || ldy < ncols)
         return nm_seterr("N:M kernel: bad arguments (ncols %lld, ldx %lld, ldy %lld)",
                          (long long)ncols, (long long)ldx, (long long)ldy);
-    if (isa == NM_ISA_AUTO)
-        isa = nm_isa_best();
-    if (!nm_isa_supported(isa))
-        return nm_seterr("N:M kernel: this CPU does not run %s", nm_isa_name(isa));
+    if (*isa == NM_ISA_AUTO)
+        *isa = nm_isa_best();
+    if (!nm_isa_supported(*isa))
+        return nm_seterr("N:M kernel: this CPU does not run %s", nm_isa_name(*isa));
+    return NM_OK;
+}
+
+int nm_nm_gemm_isa(nm_isa isa, const nm_nm_plan *p, int64_t ncols, const float *x, int64_t ldx,
+                   float *y, int64_t ldy)
+{
+    if (check_args(&isa, p, ncols, x, ldx, y, ldy))
+        return NM_ERR;
     if (ncols == 0)
         return NM_OK;
     if (p->kpr == 0) {
@@ -153,14 +213,8 @@ int nm_nm_gemm_isa(nm_isa isa, const nm_nm_plan *p, int64_t ncols, const float *
     }
     const int64_t D = p->D, R = p->rows;
     nm_ukr_fn f = nm_ukr_get(isa);
-    /* panel width: 16-column steps, at most PANEL_MAX; the reduction block:
-     * kb rows of the panel in L1_BYTES */
-    int64_t pw = (ncols + 15) / 16 * 16;
-    pw = pw > PANEL_MAX ? PANEL_MAX : pw;
-    int64_t kb = L1_BYTES / (pw * (int64_t)sizeof(float));
-    int64_t kmin = MIN_SLOTS * D / p->kpr;
-    kb = kb < kmin ? kmin : kb < 16 ? 16 : kb;
-    const int64_t panels = (ncols + pw - 1) / pw, nb = (D + kb - 1) / kb;
+    const blocking bk = blocking_of(p, ncols);
+    const int64_t pw = bk.pw, nb = bk.nb, panels = bk.panels;
     int nt = omp_get_max_threads();
     double work = (double)R * (double)p->kpr * (double)ncols;
     if (work < (double)PAR_MIN || nt < 1)
@@ -179,19 +233,10 @@ int nm_nm_gemm_isa(nm_isa isa, const nm_nm_plan *p, int64_t ncols, const float *
         return nm_seterr("N:M kernel: out of memory for %lld x %lld panels", (long long)D,
                          (long long)pw);
     }
-    /* each row's block boundaries, once for all panels */
-    for (int64_t r = 0; r < R; r++) {
-        const int32_t *ci = p->col + r * p->kpr;
-        int32_t *br = bnd + r * (nb + 1);
-        int64_t k = 0;
-        for (int64_t b = 0; b < nb; b++) {
-            br[b] = (int32_t)k;
-            while (k < p->kpr && ci[k] < (b + 1) * kb)
-                k++;
-        }
-        br[nb] = (int32_t)p->kpr;
-    }
-    if (by_panel) {
+    if (nt == 1) {
+        gemm_serial(p, f, &bk, ncols, x, ldx, y, ldy, panel, ytile, bnd);
+    } else if (by_panel) {
+        fill_bounds(p, &bk, bnd);
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (int64_t t = 0; t < panels; t++) {
             int me = omp_get_thread_num();
@@ -202,6 +247,7 @@ int nm_nm_gemm_isa(nm_isa isa, const nm_nm_plan *p, int64_t ncols, const float *
             run_rows(p, f, pn, pw, wr, cw, c0, nb, bnd, 0, R, yt, y, ldy);
         }
     } else {
+        fill_bounds(p, &bk, bnd);
 #pragma omp parallel num_threads(nt)
         {
             int me = omp_get_thread_num(), n = omp_get_num_threads();
@@ -216,6 +262,63 @@ int nm_nm_gemm_isa(nm_isa isa, const nm_nm_plan *p, int64_t ncols, const float *
 #pragma omp barrier
             }
         }
+    }
+    free(panel);
+    free(ytile);
+    free(bnd);
+    return NM_OK;
+}
+
+int nm_nm_gemm_groups_isa(nm_isa isa, const nm_nm_plan *p, int64_t groups, int64_t ncols,
+                          const float *x, int64_t ldx, float *y, int64_t ldy)
+{
+    if (groups < 1 || (p && p->rows % groups))
+        return nm_seterr("N:M kernel: %lld rows do not split into %lld groups",
+                         (long long)(p ? p->rows : 0), (long long)groups);
+    if (groups == 1)
+        return nm_nm_gemm_isa(isa, p, ncols, x, ldx, y, ldy);
+    if (check_args(&isa, p, ncols, x, ldx, y, ldy))
+        return NM_ERR;
+    if (ncols == 0)
+        return NM_OK;
+    const int64_t rg = p->rows / groups, D = p->D;
+    nm_nm_plan view = *p;
+    view.rows = rg;
+    if (p->kpr == 0 || rg * p->kpr * ncols >= PAR_MIN) {
+        /* large groups: one after another, each threaded inside */
+        for (int64_t g = 0; g < groups; g++) {
+            view.val = p->val + g * rg * p->kpr, view.col = p->col + g * rg * p->kpr;
+            if (nm_nm_gemm_isa(isa, &view, ncols, x + g * D * ldx, ldx, y + g * rg * ldy, ldy))
+                return NM_ERR;
+        }
+        return NM_OK;
+    }
+    /* small groups (depthwise): the groups over the threads, each group on
+     * one thread with that thread's buffers, allocated once */
+    nm_ukr_fn f = nm_ukr_get(isa);
+    const blocking bk = blocking_of(&view, ncols);
+    int nt = omp_get_max_threads();
+    double work = (double)p->rows * (double)p->kpr * (double)ncols;
+    if (work < (double)PAR_MIN || nt < 1)
+        nt = 1;
+    float *panel = aligned_alloc(64, (size_t)(nt * D * bk.pw) * sizeof(float));
+    float *ytile = aligned_alloc(64, (size_t)(nt * rg * bk.pw) * sizeof(float));
+    int32_t *bnd = malloc((size_t)(nt * rg * (bk.nb + 1)) * sizeof *bnd);
+    if (!panel || !ytile || !bnd) {
+        free(panel);
+        free(ytile);
+        free(bnd);
+        return nm_seterr("N:M kernel: out of memory for %lld x %lld panels", (long long)D,
+                         (long long)bk.pw);
+    }
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t g = 0; g < groups; g++) {
+        int me = omp_get_thread_num();
+        nm_nm_plan v = view;
+        v.val = p->val + g * rg * p->kpr, v.col = p->col + g * rg * p->kpr;
+        gemm_serial(&v, f, &bk, ncols, x + g * D * ldx, ldx, y + g * rg * ldy, ldy,
+                    panel + me * D * bk.pw, ytile + me * rg * bk.pw,
+                    bnd + me * rg * (bk.nb + 1));
     }
     free(panel);
     free(ytile);

@@ -114,12 +114,7 @@ int nm_nm_layer_time_run(const nm_model *m, int idx, int batch, int reps, nm_isa
                         W + gi * rg * D, (int)D, x + gi * D * cols, (int)cols, 0.0f,
                         yd + gi * rg * cols, (int)cols);
         double t1 = nm_clock_now(clock);
-        for (int64_t gi = 0; gi < groups && rc == NM_OK; gi++) {
-            nm_nm_plan view = *p;       /* the group's rows of the plan */
-            view.rows = rg, view.val = p->val + gi * rg * p->kpr, view.col = p->col + gi * rg * p->kpr;
-            rc = nm_nm_gemm_isa(isa, &view, cols, x + gi * D * cols, cols, ys + gi * rg * cols, cols);
-        }
-        if (rc != NM_OK)
+        if ((rc = nm_nm_gemm_groups_isa(isa, p, groups, cols, x, cols, ys, cols)) != NM_OK)
             break;
         double t2 = nm_clock_now(clock);
         if (r) {

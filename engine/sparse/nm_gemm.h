@@ -78,6 +78,12 @@ int nm_nm_gemm_isa(nm_isa isa, const nm_nm_plan *p, int64_t ncols, const float *
                    float *y, int64_t ldy);
 int nm_nm_gemm(const nm_nm_plan *p, int64_t ncols, const float *x, int64_t ldx, float *y,
                int64_t ldy);
+/* A grouped conv: `groups` products of rows/groups rows each, group g's
+ * rows of W (rows g*rg.. of the plan) times X rows [g*D, (g+1)*D) into Y
+ * rows g*rg..; the same sums as nm_nm_gemm_isa per group. Small groups
+ * (depthwise) run side by side, one per thread, without a call each. */
+int nm_nm_gemm_groups_isa(nm_isa isa, const nm_nm_plan *p, int64_t groups, int64_t ncols,
+                          const float *x, int64_t ldx, float *y, int64_t ldy);
 /* The same sums in the same order, scalar: fused = 1 with fmaf (what the
  * AVX paths compute), 0 with multiply then add (the scalar path). */
 void nm_nm_gemm_ref(const nm_nm_plan *p, int fused, int64_t ncols, const float *x, int64_t ldx,
