@@ -555,6 +555,11 @@ nm_compressed *nm_compress(const nm_tensor *dense, int n, int m, nm_group_axis a
                            nm_index_scheme scheme);
 /* Restores the dense tensor bit for bit. New tensor owned by the caller. */
 nm_tensor *nm_decompress(const nm_compressed *c);
+/* Decodes the index stream: flat[v] = the flat offset in the dense tensor
+ * of stored value v (c->n_values entries, caller allocated). NM_ERR with a
+ * message on a corrupt index. The compressed N:M kernels (engine/sparse)
+ * read their weights through this. */
+int nm_compressed_positions(const nm_compressed *c, int64_t *flat);
 void nm_compressed_free(nm_compressed *c);
 
 #endif
