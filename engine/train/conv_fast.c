@@ -79,63 +79,86 @@ size_t nm_conv_fast_work_floats(const nm_conv_geom *g)
     return (size_t)k * NR * (SHARED_MAX > MAX_THREADS ? SHARED_MAX : MAX_THREADS);
 }
 
+/* A run of a panel's columns inside one output row: sample s, row oh,
+ * columns ow.. (len of them), written at panel column j. */
+typedef struct {
+    int s, oh, ow, len, j;
+} panel_seg;
+
 /* Writes panel jc of group gi's unfolded input: rows r = (c, ki, kj) of D,
  * each the 48 values at output columns jc*48.. (sample, oh, ow order; past
- * the last column, zeros). x is [cin, n*h*w] (CNHW). */
+ * the last column, zeros). x is [cin, n*h*w] (CNHW). The panel's runs of
+ * columns are found once; each row then copies its shifted input lines. */
 static void pack_panel(const nm_conv_geom *g, int n, int gi, int64_t jc, const float *x,
                        float *dst)
 {
     const int64_t hw = (int64_t)g->h * g->w, p = (int64_t)g->oh * g->ow, np = n * p;
     const int64_t d = rows_d(g), col0 = jc * NR;
     const int64_t end = col0 + NR < np ? col0 + NR : np;
-    const int khw = g->kh * g->kw, cin_g = g->cin / g->groups;
-    for (int64_t r = 0; r < d; r++, dst += NR) {
-        const int c = gi * cin_g + (int)(r / khw), ki = (int)(r / g->kw % g->kh);
-        const int kj = (int)(r % g->kw);
-        const float *xc = x + (int64_t)c * n * hw;
+    const int cin_g = g->cin / g->groups;
+    panel_seg seg[NR];
+    int nseg = 0, used = 0;
+    {
         int64_t col = col0;
         int s = (int)(col / p), oh = (int)(col % p / g->ow), ow = (int)(col % g->ow);
-        int j = 0;
         while (col < end) {
-            int seg = g->ow - ow;
-            if (seg > end - col)
-                seg = (int)(end - col);
-            const int ih = oh * g->sh - g->ph + ki * g->dh;
-            float *o = dst + j;
-            if (ih < 0 || ih >= g->h) {
-                for (int t = 0; t < seg; t++)
-                    o[t] = 0.0f;
-            } else {
-                const float *line = xc + (int64_t)s * hw + (int64_t)ih * g->w;
-                const int off = kj * g->dw - g->pw;
-                if (g->sw == 1) {   /* segments are short: loops, not memcpy calls */
-                    int t = 0;
-                    for (; t < seg && ow + t + off < 0; t++)
-                        o[t] = 0.0f;
-                    int t1 = seg;
-                    while (t1 > t && ow + t1 - 1 + off >= g->w)
-                        t1--;
-                    const float *src = line + ow + off;
-                    for (int u = t; u < t1; u++)
-                        o[u] = src[u];
-                    for (int u = t1 > t ? t1 : t; u < seg; u++)
-                        o[u] = 0.0f;
-                } else {
-                    for (int t = 0; t < seg; t++) {
-                        const int iw = (ow + t) * g->sw + off;
-                        o[t] = iw >= 0 && iw < g->w ? line[iw] : 0.0f;
-                    }
-                }
-            }
-            j += seg, col += seg, ow += seg;
+            int len = g->ow - ow;
+            if (len > end - col)
+                len = (int)(end - col);
+            seg[nseg++] = (panel_seg){s, oh, ow, len, used};
+            used += len, col += len, ow += len;
             if (ow == g->ow) {
                 ow = 0;
                 if (++oh == g->oh)
                     oh = 0, s++;
             }
         }
-        for (; j < NR; j++)
+    }
+    int c = gi * cin_g, ki = 0, kj = 0;
+    for (int64_t r = 0; r < d; r++, dst += NR) {
+        const float *xc = x + (int64_t)c * n * hw;
+        const int off = kj * g->dw - g->pw;
+        for (int k = 0; k < nseg; k++) {
+            const panel_seg *sg = &seg[k];
+            float *o = dst + sg->j;
+            const int ih = sg->oh * g->sh - g->ph + ki * g->dh;
+            if (ih < 0 || ih >= g->h) {
+                for (int t = 0; t < sg->len; t++)
+                    o[t] = 0.0f;
+                continue;
+            }
+            const float *line = xc + (int64_t)sg->s * hw + (int64_t)ih * g->w;
+            if (g->sw == 1) {
+                /* input columns sg->ow + off + t, inside for t in [t0, t1) */
+                const int base = sg->ow + off;
+                int t0 = base < 0 ? -base : 0, t1 = g->w - base;
+                if (t0 > sg->len)
+                    t0 = sg->len;
+                if (t1 > sg->len)
+                    t1 = sg->len;
+                if (t1 < t0)
+                    t1 = t0;
+                for (int t = 0; t < t0; t++)
+                    o[t] = 0.0f;
+                const float *src = line + base;
+                for (int t = t0; t < t1; t++)
+                    o[t] = src[t];
+                for (int t = t1; t < sg->len; t++)
+                    o[t] = 0.0f;
+            } else {
+                for (int t = 0; t < sg->len; t++) {
+                    const int iw = (sg->ow + t) * g->sw + off;
+                    o[t] = iw >= 0 && iw < g->w ? line[iw] : 0.0f;
+                }
+            }
+        }
+        for (int j = used; j < NR; j++)
             dst[j] = 0.0f;
+        if (++kj == g->kw) {
+            kj = 0;
+            if (++ki == g->kh)
+                ki = 0, c++;
+        }
     }
 }
 
