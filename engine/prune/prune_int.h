@@ -11,6 +11,19 @@
 /* Four lanes of groups at once (GCC vector extensions, SSE2 on x86-64). */
 typedef int32_t v4i __attribute__((vector_size(16)));
 typedef float v4f __attribute__((vector_size(16)));
+/* Eight lanes: one AVX2 register in an "avx2" clone, two SSE2 ones in the
+ * baseline clone (NM_CLONES). */
+typedef int32_t v8i __attribute__((vector_size(32)));
+typedef float v8f __attribute__((vector_size(32)));
+
+/* Hot loops are built twice with GCC on x86-64, for AVX2 and for the
+ * baseline, and the loader picks one (function multiversioning). Put it on
+ * a function that does not itself open an OpenMP region. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define NM_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define NM_CLONES
+#endif
 
 /* Ranks len keys per lane: R[i] = how many keys beat V[i], where j beats i
  * if it is strictly larger, or equal at a lower index (ties go to the lower
