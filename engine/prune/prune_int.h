@@ -137,6 +137,12 @@ static inline void nm_top_n(const uint32_t *v, int len, int n, uint8_t *keep)
  * longer than N are skipped). */
 void nm_nm_row(const nm_groups *g, const float *w, uint8_t *mk, uint8_t *cand, int64_t r, int n);
 
+/* The checks and group geometry of N:M n:m on layer l along axis (AUTO:
+ * the layer's default), making its mask if missing; errors (prefixed with
+ * the layer's name) as nm_prune_nm_layer. Rows are then pruned with
+ * nm_nm_row. */
+int nm_nm_layer_geom(nm_layer *l, int n, int m, nm_group_axis axis, nm_groups *g);
+
 /* sum of |w[j]| over j < n with mk[j] set (mk NULL: all), in double with
  * four accumulators. */
 double nm_row_abs_sum(const float *w, const uint8_t *mk, int64_t n);
