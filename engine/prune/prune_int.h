@@ -161,6 +161,21 @@ int nm_select_count(const nm_select_seg *segs, int n_segs, int64_t k, int64_t *p
  * three-pass path runs. Tests set it to -1 to exercise that path. */
 extern int64_t nm_select_fast_max;
 
+/* Clears the mask bits of all eligible entries but the `keep` largest |w|
+ * (ties as nm_select_smallest); nothing when no more than keep are
+ * eligible. Counts the eligible entries in its own pass. */
+int nm_select_keep(nm_select_seg *segs, int n_segs, int64_t keep);
+
+/* The one-pass selection (segments whose mask is their eligibility): used
+ * from nm_select_sample_min entries on; tests move its estimated quantile
+ * by nm_select_sample_bias and cap its band list at nm_select_sample_cap
+ * (> 0) to exercise the ways back to the two-pass path. */
+extern int64_t nm_select_sample_min;
+extern double nm_select_sample_bias;
+extern int64_t nm_select_sample_cap;
+/* What the last one-pass attempt did: 0 not tried, 1 done, 2 gave back. */
+extern int nm_select_sample_last;
+
 /* 1 if filter pruning may choose filters of layer i: eligible by scope,
  * not a dwconv, not feeding a residual add unless allow_add, and with a BN
  * when need_bn. */

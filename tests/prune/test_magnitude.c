@@ -68,6 +68,73 @@ Test(select, exact_k_over_chunks_with_ties)
     nm_select_fast_max = (int64_t)1 << 22;
 }
 
+/* The one-pass selection (mask = eligibility, forced on small arrays):
+ * exact k and keep-all-but, many ties, against the sorted reference; and
+ * its ways back (estimate moved far below or above the cut, band list
+ * capped) give the same masks. */
+Test(select, one_pass_band_and_its_fallbacks)
+{
+    nm_rng r;
+    nm_rng_seed(&r, 31);
+    nm_select_sample_min = 0;
+    for (int trial = 0; trial < 32; trial++) {
+        int variant = trial % 4; /* 0 band holds the cut, 1 over, 2 under, 3 list capped */
+        nm_select_sample_bias = variant == 1 ? 0.25 : variant == 2 ? -0.25 : 0;
+        nm_select_sample_cap = variant == 3 ? 16 : 0;
+        int ns = 1 + trial % 3, keep_mode = trial / 4 % 2;
+        float *w[3];
+        uint8_t *mk[3], *ref[3];
+        int64_t n[3];
+        nm_select_seg segs[3];
+        int64_t elig = 0;
+        for (int s = 0; s < ns; s++) {
+            n[s] = 30000 + (int64_t)(nm_rng_next(&r) % 120000);
+            w[s] = malloc((size_t)n[s] * sizeof(float));
+            mk[s] = malloc((size_t)n[s]);
+            ref[s] = malloc((size_t)n[s]);
+            for (int64_t i = 0; i < n[s]; i++) {
+                w[s][i] = trial / 8 % 2 ? (float)((int)(nm_rng_uniform(&r) * 9) - 4)
+                                        : (float)nm_rng_normal(&r) * (float)(s + 1);
+                mk[s][i] = ref[s][i] = nm_rng_uniform(&r) > 0.1;
+                elig += mk[s][i];
+            }
+            segs[s] = (nm_select_seg){w[s], mk[s], mk[s], n[s]};
+        }
+        int64_t k = (int64_t)((0.25 + 0.4 * nm_rng_uniform(&r)) * (double)elig);
+        if (keep_mode)
+            cr_assert_eq(nm_select_keep(segs, ns, elig - k), NM_OK, "%s", nm_errmsg());
+        else
+            cr_assert_eq(nm_select_smallest(segs, ns, k), NM_OK, "%s", nm_errmsg());
+        cr_assert_eq(nm_select_sample_last, variant == 0 ? 1 : 2, "trial %d: path %d", trial,
+                     nm_select_sample_last);
+        reference(w, ref, n, ns, k, NULL);
+        for (int s = 0; s < ns; s++) {
+            cr_assert_eq(memcmp(mk[s], ref[s], (size_t)n[s]), 0, "trial %d (variant %d) seg %d differs",
+                         trial, variant, s);
+            free(w[s]);
+            free(mk[s]);
+            free(ref[s]);
+        }
+    }
+    nm_select_sample_min = (int64_t)1 << 20;
+    nm_select_sample_bias = 0;
+    nm_select_sample_cap = 0;
+}
+
+/* Keeping more than are eligible changes nothing. */
+Test(select, keep_more_than_eligible)
+{
+    float w[5] = {1, -2, 3, 0.5f, 4};
+    uint8_t mk[5] = {1, 0, 1, 1, 0};
+    nm_select_seg seg = {w, mk, mk, 5};
+    cr_assert_eq(nm_select_keep(&seg, 1, 3), NM_OK);
+    cr_assert_eq(mk[0] + mk[2] + mk[3], 3);
+    cr_assert_eq(nm_select_keep(&seg, 1, 1), NM_OK);
+    cr_assert_eq(mk[0] + mk[2] + mk[3], 1);
+    cr_assert_eq(mk[2], 1, "the largest eligible (3) stays");
+    cr_assert_eq(nm_select_keep(&seg, 1, -1), NM_ERR);
+}
+
 Test(select, too_many_is_an_error)
 {
     float w[4] = {1, 2, 3, 4};
