@@ -166,7 +166,12 @@ extern int64_t nm_select_fast_max;
  * eligible. Counts the eligible entries in its own pass. */
 int nm_select_keep(nm_select_seg *segs, int n_segs, int64_t keep);
 
-/* The one-pass selection (segments whose mask is their eligibility): used
+/* Memory for a large scratch buffer (free with free()): from 4 MB on,
+ * 2 MB-aligned and advised to use huge pages, so first touch costs a few
+ * faults instead of one per 4 KB page. NULL when out of memory. */
+void *nm_scratch_alloc(size_t bytes);
+
+/* The one-pass selection (segments with eligibility bytes): used
  * from nm_select_sample_min entries on; tests move its estimated quantile
  * by nm_select_sample_bias and cap its band list at nm_select_sample_cap
  * (> 0) to exercise the ways back to the two-pass path. */

@@ -15,8 +15,23 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define CHUNK ((int64_t)1 << 16)
+
+void *nm_scratch_alloc(size_t bytes)
+{
+    const size_t huge = (size_t)2 << 20;
+    if (bytes < 2 * huge)
+        return malloc(bytes ? bytes : 1);
+    void *p = NULL;
+    if (posix_memalign(&p, huge, (bytes + huge - 1) / huge * huge))
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, (bytes + huge - 1) / huge * huge, MADV_HUGEPAGE);
+#endif
+    return p;
+}
 #define HI_BUCKETS 65536
 #define LO_BUCKETS 32768
 
@@ -370,7 +385,8 @@ static int run_fast(const nm_select_seg *segs, plan *p, int64_t k, int mark, int
 
 /* ---- the one-pass path: sample, then clear and list in one pass ----
  *
- * When the mask is its own eligibility (global magnitude), a 1/16 sample
+ * When every segment has eligibility bytes (global magnitude: the mask
+ * itself; JointNF: its candidates), a 1/16 sample
  * (the first 256 entries of every 4096) estimates the key band [lo, hi]
  * that holds the k-th smallest, with a wide margin. One pass then clears
  * every eligible entry below lo (noting each in an undo bitmap), lists
@@ -379,7 +395,8 @@ static int run_fast(const nm_select_seg *segs, plan *p, int64_t k, int mark, int
  * the exact cut comes from the list and only the chosen band entries are
  * cleared: one read of the weights and masks in all. Otherwise (a sample
  * far off, or a band too crowded to list) the cleared entries are restored
- * from the bitmap (as 1) and the selection runs the two-pass way. */
+ * from the bitmap (as 1: they were eligible, so kept) and the selection
+ * runs the two-pass way. */
 #if defined(__SSE2__)
 #include <emmintrin.h>
 
@@ -398,7 +415,8 @@ typedef struct {
 
 /* One chunk: clears (and notes in undo) eligible entries with key < lo,
  * lists band members into ls (up to cap), counts. */
-static void band_chunk(const float *w, uint8_t *mk, int64_t len, uint32_t lo, uint32_t hi,
+static void band_chunk(const float *w, const uint8_t *e, uint8_t *mk, int64_t len, uint32_t lo,
+                       uint32_t hi,
                        uint64_t ci, uint64_t *undo, uint64_t *ls, int64_t *nl, int64_t cap,
                        band_count *bc)
 {
@@ -411,8 +429,8 @@ static void band_chunk(const float *w, uint8_t *mk, int64_t len, uint32_t lo, ui
             const int64_t p = i + sub;
             __m128i k0 = _mm_and_si128(_mm_loadu_si128((const __m128i *)(w + p)), absmask);
             __m128i k1 = _mm_and_si128(_mm_loadu_si128((const __m128i *)(w + p + 4)), absmask);
-            __m128i mb = _mm_loadl_epi64((const __m128i *)(mk + p));
-            __m128i z = _mm_cmpeq_epi8(mb, zero), z16 = _mm_unpacklo_epi8(z, z);
+            __m128i eb = _mm_loadl_epi64((const __m128i *)(e + p));
+            __m128i z = _mm_cmpeq_epi8(eb, zero), z16 = _mm_unpacklo_epi8(z, z);
             __m128i z0 = _mm_unpacklo_epi16(z16, z16), z1 = _mm_unpackhi_epi16(z16, z16);
             __m128i lt0 = _mm_andnot_si128(z0, _mm_cmplt_epi32(k0, vlo));
             __m128i lt1 = _mm_andnot_si128(z1, _mm_cmplt_epi32(k1, vlo));
@@ -428,6 +446,7 @@ static void band_chunk(const float *w, uint8_t *mk, int64_t len, uint32_t lo, ui
             el += 8 - __builtin_popcount(mz);
             if (mlt) {
                 __m128i lb = _mm_packs_epi16(_mm_packs_epi32(lt0, lt1), zero);
+                __m128i mb = _mm_loadl_epi64((const __m128i *)(mk + p));
                 _mm_storel_epi64((__m128i *)(mk + p), _mm_andnot_si128(lb, mb));
                 u |= (uint64_t)mlt << sub;
                 below += __builtin_popcount(mlt);
@@ -450,7 +469,7 @@ static void band_chunk(const float *w, uint8_t *mk, int64_t len, uint32_t lo, ui
         uint64_t u = 0;
         for (int64_t j = i; j < len; j++) {
             uint32_t key = nm_abs_bits(w[j]);
-            if (!mk[j])
+            if (!e[j])
                 continue;
             el++;
             if (key < lo) {
@@ -556,10 +575,10 @@ static int run_sampled(const nm_select_seg *segs, plan *p, int64_t k, int64_t ke
     if (nm_select_sample_cap > 0)
         cap = nm_select_sample_cap;
     /* the pass */
-    uint64_t *list = malloc((size_t)nt * (size_t)cap * sizeof *list);
+    uint64_t *list = nm_scratch_alloc((size_t)nt * (size_t)cap * sizeof *list);
     int64_t *len = calloc((size_t)nt, sizeof *len);
     band_count *bc = calloc((size_t)nt, sizeof *bc);
-    uint64_t *undo = malloc((size_t)p->n_chunks * (CHUNK / 64) * sizeof *undo);
+    uint64_t *undo = nm_scratch_alloc((size_t)p->n_chunks * (CHUNK / 64) * sizeof *undo);
     if (!list || !len || !bc || !undo) {
         free(list);
         free(len);
@@ -574,7 +593,8 @@ static int run_sampled(const nm_select_seg *segs, plan *p, int64_t k, int64_t ke
 #pragma omp for schedule(static)
         for (int64_t ci = 0; ci < p->n_chunks; ci++) {
             const chunk *c = &p->chunks[ci];
-            band_chunk(segs[c->seg].w + c->start, segs[c->seg].mask + c->start, c->len, lo, hi,
+            band_chunk(segs[c->seg].w + c->start, segs[c->seg].elig + c->start,
+                       segs[c->seg].mask + c->start, c->len, lo, hi,
                        (uint64_t)ci, undo + (size_t)ci * (CHUNK / 64), ls, &len[t], cap, &bc[t]);
         }
     }
@@ -677,9 +697,9 @@ static int run(const nm_select_seg *segs, int n_segs, int64_t k, int64_t keep, i
         return NM_ERR;
     int done = 0;
 #if defined(__SSE2__)
-    int self = mark && !per_seg;   /* masks are their own eligibility */
+    int self = mark && !per_seg;   /* every segment has its eligibility bytes */
     for (int s = 0; s < n_segs && self; s++)
-        self = segs[s].elig == segs[s].mask && (segs[s].n == 0 || segs[s].mask);
+        self = segs[s].n == 0 || (segs[s].elig && segs[s].mask);
     if (self) {
         int64_t kx = -1;
         if (run_sampled(segs, &p, keep < 0 ? k : -1, keep, &done, &kx) || done) {
