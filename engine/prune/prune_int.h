@@ -166,7 +166,7 @@ extern int64_t nm_select_fast_max;
  * eligible. Counts the eligible entries in its own pass. */
 int nm_select_keep(nm_select_seg *segs, int n_segs, int64_t keep);
 
-/* Memory for a large scratch buffer (free with free()): from 4 MB on,
+/* Memory for a large scratch buffer (free with free()): from 1 MB on,
  * 2 MB-aligned and advised to use huge pages, so first touch costs a few
  * faults instead of one per 4 KB page. NULL when out of memory. */
 void *nm_scratch_alloc(size_t bytes);

@@ -22,7 +22,7 @@
 void *nm_scratch_alloc(size_t bytes)
 {
     const size_t huge = (size_t)2 << 20;
-    if (bytes < 2 * huge)
+    if (bytes < huge / 2)
         return malloc(bytes ? bytes : 1);
     void *p = NULL;
     if (posix_memalign(&p, huge, (bytes + huge - 1) / huge * huge))
@@ -408,6 +408,17 @@ int nm_select_sample_last = 0;
 #define SBITS 15 /* sample histogram on key >> SBITS: 65536 buckets */
 #define SBUCKETS 65536
 
+/* bits set in a byte (the x86-64 baseline has no popcnt instruction) */
+static const uint8_t bits8[256] = {
+#define B2(n) n, n + 1, n + 1, n + 2
+#define B4(n) B2(n), B2(n + 1), B2(n + 1), B2(n + 2)
+#define B6(n) B4(n), B4(n + 1), B4(n + 1), B4(n + 2)
+    B6(0), B6(1), B6(1), B6(2)
+#undef B2
+#undef B4
+#undef B6
+};
+
 typedef struct {
     int64_t below, inb, elig;
     int over;    /* the thread's band list overflowed */
@@ -443,13 +454,13 @@ static void band_chunk(const float *w, const uint8_t *e, uint8_t *mk, int64_t le
             unsigned mband = ~((unsigned)_mm_movemask_ps(_mm_castsi128_ps(out0)) |
                                (unsigned)_mm_movemask_ps(_mm_castsi128_ps(out1)) << 4) & 0xffu;
             unsigned mz = (unsigned)_mm_movemask_epi8(z) & 0xffu;
-            el += 8 - __builtin_popcount(mz);
+            el += 8 - bits8[mz];
             if (mlt) {
                 __m128i lb = _mm_packs_epi16(_mm_packs_epi32(lt0, lt1), zero);
                 __m128i mb = _mm_loadl_epi64((const __m128i *)(mk + p));
                 _mm_storel_epi64((__m128i *)(mk + p), _mm_andnot_si128(lb, mb));
                 u |= (uint64_t)mlt << sub;
-                below += __builtin_popcount(mlt);
+                below += bits8[mlt];
             }
             while (mband) {
                 int j = __builtin_ctz(mband);

@@ -121,6 +121,63 @@ Test(select, one_pass_band_and_its_fallbacks)
     nm_select_sample_cap = 0;
 }
 
+/* The one-pass selection with eligibility in its own buffer (JointNF's
+ * candidates): only eligible entries go, the others keep their mask, and
+ * the ways back restore exactly what was taken. */
+Test(select, one_pass_separate_eligibility)
+{
+    nm_rng r;
+    nm_rng_seed(&r, 57);
+    nm_select_sample_min = 0;
+    for (int trial = 0; trial < 12; trial++) {
+        int variant = trial % 4;
+        nm_select_sample_bias = variant == 1 ? 0.25 : variant == 2 ? -0.25 : 0;
+        nm_select_sample_cap = variant == 3 ? 16 : 0;
+        int ns = 1 + trial % 2;
+        float *w[2];
+        uint8_t *mk[2], *mk0[2], *el[2], *ref[2];
+        int64_t n[2];
+        nm_select_seg segs[2];
+        int64_t elig = 0;
+        for (int s = 0; s < ns; s++) {
+            n[s] = 40000 + (int64_t)(nm_rng_next(&r) % 100000);
+            w[s] = malloc((size_t)n[s] * sizeof(float));
+            mk[s] = malloc((size_t)n[s]);
+            mk0[s] = malloc((size_t)n[s]);
+            el[s] = malloc((size_t)n[s]);
+            ref[s] = malloc((size_t)n[s]);
+            for (int64_t i = 0; i < n[s]; i++) {
+                w[s][i] = trial / 4 % 2 ? (float)((int)(nm_rng_uniform(&r) * 9) - 4)
+                                        : (float)nm_rng_normal(&r);
+                mk[s][i] = mk0[s][i] = nm_rng_uniform(&r) > 0.1;
+                el[s][i] = ref[s][i] = mk[s][i] && nm_rng_uniform(&r) > 0.4;
+                elig += el[s][i];
+            }
+            segs[s] = (nm_select_seg){w[s], el[s], mk[s], n[s]};
+        }
+        int64_t k = (int64_t)((0.25 + 0.4 * nm_rng_uniform(&r)) * (double)elig);
+        cr_assert_eq(nm_select_smallest(segs, ns, k), NM_OK, "%s", nm_errmsg());
+        cr_assert_eq(nm_select_sample_last, variant == 0 ? 1 : 2, "trial %d: path %d", trial,
+                     nm_select_sample_last);
+        reference(w, ref, n, ns, k, NULL); /* ref: eligibility after the selection */
+        for (int s = 0; s < ns; s++) {
+            for (int64_t i = 0; i < n[s]; i++) {
+                int taken = el[s][i] && !ref[s][i];
+                cr_assert_eq(mk[s][i], (uint8_t)(mk0[s][i] && !taken), "trial %d seg %d entry %lld",
+                             trial, s, (long long)i);
+            }
+            free(w[s]);
+            free(mk[s]);
+            free(mk0[s]);
+            free(el[s]);
+            free(ref[s]);
+        }
+    }
+    nm_select_sample_min = (int64_t)1 << 20;
+    nm_select_sample_bias = 0;
+    nm_select_sample_cap = 0;
+}
+
 /* Keeping more than are eligible changes nothing. */
 Test(select, keep_more_than_eligible)
 {
