@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 void nm_jointnf_opts_init(nm_jointnf_opts *o, int n, int m, double filter_ratio, int rounds)
 {
@@ -47,9 +50,16 @@ static int64_t mark_candidates(const nm_layer *l, const jl *e)
         uint8_t *c = e->cand + r * g.D;
         memset(c, 0, (size_t)g.D);
         nm_nm_row(&g, w, mk, e->cand, r, e->n);
-        int64_t k = 0;
-        for (int64_t j = 0; j < g.D; j++)
-            k += c[j]; /* candidates are 0 or 1 */
+        int64_t k = 0, j = 0; /* candidates are 0 or 1: their sum */
+#if defined(__SSE2__)
+        __m128i acc = _mm_setzero_si128();
+        for (; j + 16 <= g.D; j += 16)
+            acc = _mm_add_epi64(acc, _mm_sad_epu8(_mm_loadu_si128((const __m128i *)(c + j)),
+                                                  _mm_setzero_si128()));
+        k = _mm_cvtsi128_si64(acc) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(acc, acc));
+#endif
+        for (; j < g.D; j++)
+            k += c[j];
         count += k;
     }
     return count;
