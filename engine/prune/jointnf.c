@@ -66,15 +66,16 @@ static int64_t mark_candidates(const nm_layer *l, const jl *e)
 }
 
 /* JointNF's filter score: |gamma| * mean |w| of the row (gamma 1 without
- * a BN), pruned entries counting 0. */
+ * a BN), pruned entries counting 0. ud: the BN of every layer
+ * (nm_model_bn_of, looked up once per round). */
 static double score_joint(const nm_model *m, int layer, int row, void *ud)
 {
-    (void)ud;
+    const int *bn_of = ud;
     const nm_layer *l = &m->layers[layer];
     int64_t D = nm_layer_cols(l);
     double s = nm_row_abs_sum(nm_f32(l->weight) + (int64_t)row * D,
                               l->mask ? nm_u8(l->mask) + (int64_t)row * D : NULL, D);
-    int bn = nm_model_bn_of(m, layer);
+    int bn = bn_of[layer];
     double gamma = bn >= 0 ? fabs(nm_f32(m->layers[bn].gamma)[row]) : 1.0;
     return gamma * s / (double)(D ? D : 1);
 }
@@ -186,6 +187,7 @@ int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o)
     int nl = 0, rc = NM_ERR;
     nm_group_set *gs = NULL;
     uint8_t *cand_all = NULL;
+    int *bn_of = NULL;
     if (!ls || !segs) {
         nm_seterr("out of memory");
         goto done;
@@ -259,6 +261,15 @@ int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o)
         int64_t k = r == o->rounds ? pool : llround((double)pool / (o->rounds - r + 1));
         if (nm_select_smallest(segs, nl, k))
             goto done;
+        /* the BN of every layer, looked up once a round (after fine-tuning) */
+        free(bn_of);
+        if (!(bn_of = malloc((size_t)(mdl->n_layers ? mdl->n_layers : 1) * sizeof *bn_of))) {
+            nm_seterr("out of memory");
+            goto done;
+        }
+        for (int i = 0; i < mdl->n_layers; i++)
+            bn_of[i] = nm_model_bn_of(mdl, i);
+        rank.ud = bn_of;
         int64_t target = llround(o->filter_ratio * (double)F * r / o->rounds);
         int64_t fr = 0;
         if (o->heads > 0 &&
@@ -278,6 +289,7 @@ int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o)
     rc = nm_progress(o->progress, o->progress_ud, 1.0, "jointnf done");
 done:
     free(cand_all);
+    free(bn_of);
     free(ls);
     free(segs);
     nm_group_set_free(gs);
