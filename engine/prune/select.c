@@ -387,7 +387,8 @@ static int run_fast(const nm_select_seg *segs, plan *p, int64_t k, int mark, int
  *
  * When every segment has eligibility bytes (global magnitude: the mask
  * itself; JointNF: its candidates), a 1/16 sample
- * (the first 256 entries of every 4096) estimates the key band [lo, hi]
+ * (the first SAMPLE_RUN entries of every 16 * SAMPLE_RUN: runs long enough
+ * for the prefetcher) estimates the key band [lo, hi]
  * that holds the k-th smallest, with a wide margin. One pass then clears
  * every eligible entry below lo (noting each in an undo bitmap), lists
  * those inside the band in (segment, index) order and counts the eligible
@@ -406,6 +407,7 @@ int64_t nm_select_sample_cap = 0;
 int nm_select_sample_last = 0;
 
 #define SBITS 15 /* sample histogram on key >> SBITS: 65536 buckets */
+#define SAMPLE_RUN 1024
 #define SBUCKETS 65536
 
 /* bits set in a byte (the x86-64 baseline has no popcnt instruction) */
@@ -517,8 +519,8 @@ static int run_sampled(const nm_select_seg *segs, plan *p, int64_t k, int64_t ke
     int64_t total = 0, sampled = 0;
     for (int64_t ci = 0; ci < p->n_chunks; ci++) {
         total += p->chunks[ci].len;
-        for (int64_t b = 0; b < p->chunks[ci].len; b += 4096)
-            sampled += p->chunks[ci].len - b < 256 ? p->chunks[ci].len - b : 256;
+        for (int64_t b = 0; b < p->chunks[ci].len; b += 16 * SAMPLE_RUN)
+            sampled += p->chunks[ci].len - b < SAMPLE_RUN ? p->chunks[ci].len - b : SAMPLE_RUN;
     }
     if (total < nm_select_sample_min || !sampled)
         return NM_OK;
@@ -538,8 +540,8 @@ static int run_sampled(const nm_select_seg *segs, plan *p, int64_t k, int64_t ke
             const chunk *c = &p->chunks[ci];
             const float *w = segs[c->seg].w + c->start;
             const uint8_t *e = segs[c->seg].elig + c->start;
-            for (int64_t b = 0; b < c->len; b += 4096) {
-                int64_t end = c->len - b < 256 ? c->len : b + 256;
+            for (int64_t b = 0; b < c->len; b += 16 * SAMPLE_RUN) {
+                int64_t end = c->len - b < SAMPLE_RUN ? c->len : b + SAMPLE_RUN;
                 for (int64_t i = b; i < end; i++)
                     hl[nm_abs_bits(w[i]) >> SBITS] += e[i] != 0;
             }
