@@ -207,9 +207,13 @@ typedef struct {
 
 /* Selects exactly k eligible entries with the smallest |w| over all
  * segments (ties: earlier segment, then lower index) and clears their mask
- * bits. Radix select on the float bits (a histogram pass, then one pass
- * that clears what lies below the boundary bucket and lists its members;
- * OpenMP), no sort. k larger than the eligible count is an error. */
+ * bits. Radix select on the float bits, no sort (OpenMP): with elig
+ * bytes and 1M entries or more, a 1/16 sample sets a key band around the
+ * cut and one pass clears what lies below it and lists the band (entries
+ * it had to give back, if the band missed, are restored as 1); otherwise
+ * a histogram pass, then one pass that clears what lies below the
+ * boundary bucket and lists its members. k larger than the eligible count
+ * is an error. */
 int nm_select_smallest(nm_select_seg *segs, int n_segs, int64_t k);
 
 /* ---- unstructured magnitude (magnitude.c, global.c) --------------------- */

@@ -2,7 +2,8 @@
  * weights) and NMReLU on a 64x256x56x56 tensor. Each
  * figure is printed next to a plain streaming pass over the same bytes
  * measured alternately in the same run, and their ratio. Times are the best
- * of `reps` runs (the machine is shared). Usage: bench_prune [reps] */
+ * of `reps` runs (the machine is shared). Usage: bench_prune [reps [only]]
+ * (only: run just the lines whose name contains that text, for profiling) */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -168,8 +169,17 @@ static double density(const nm_model *m)
     return all ? (double)kept / (double)all : 0;
 }
 
+static const char *only; /* run just the lines whose name contains this */
+
+static int wanted(const char *what)
+{
+    return !only || strstr(what, only) != NULL;
+}
+
 static void run(nm_model *m, const char *what, bench_fn fn, void *ud, int reps)
 {
+    if (!wanted(what))
+        return;
     stamp t, f;
     best(m, fn, ud, reps, &t, &f);
     line(what, t, f);
@@ -187,6 +197,8 @@ static void fill(float *v, int64_t n)
 /* NMReLU in place vs an in-place ReLU over the same bytes, alternately. */
 static void run_act(nm_tensor *x, const char *what, nm_act_policy p, nm_act_axis ax, int reps)
 {
+    if (!wanted(what))
+        return;
     float *v = nm_f32(x);
     int64_t n = x->numel;
     stamp tf = {INFINITY, INFINITY}, tr = {INFINITY, INFINITY};
@@ -213,6 +225,7 @@ int main(int argc, char **argv)
     int reps = argc > 1 ? atoi(argv[1]) : 3;
     if (reps < 1)
         reps = 1;
+    only = argc > 2 ? argv[2] : NULL;
     nm_model *m = nm_zoo("resnet50", 1);
     if (!m) {
         fprintf(stderr, "zoo: %s\n", nm_errmsg());
