@@ -91,9 +91,12 @@ void nm_conv_winograd_forward(const nm_conv_geom *g, int n, const float *x, cons
                               const float *b, float *y, float *work);
 
 /* --- linear (linear.c): on the channel axis at each of `cols` positions --- */
-/* y[out, cols] = w[out, in] * x[in, cols] + b. */
+/* y[out, cols] = w[out, in] * x[in, cols] + b; through the AVX-512 kernel
+ * (conv_fast.c) when work is given and nm_linear_work_floats is nonzero,
+ * else cblas_sgemm (work may be NULL). */
+size_t nm_linear_work_floats(int in, int out, int64_t cols);
 void nm_linear_forward(int in, int out, int64_t cols, const float *x, const float *w,
-                       const float *b, float *y);
+                       const float *b, float *y, float *work);
 void nm_linear_backward(int in, int out, int64_t cols, const float *x, const float *w,
                         const float *dy, float *dx, float *dw, float *db);
 

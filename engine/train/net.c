@@ -226,6 +226,10 @@ nm_net *nm_net_new(nm_model *m, int max_batch, int train)
                     wf = nm_winograd_work_floats(&g, max_batch);
                 }
                 work = wf > work ? wf : work;
+            } else {
+                size_t wf = nm_linear_work_floats(l->in_c, l->out_c,
+                                                  (int64_t)max_batch * l->out_h * l->out_w);
+                work = wf > work ? wf : work;
             }
         } else if (l->kind == NM_LAYER_BN) {
             q->dead = alloc_or_fail((size_t)l->out_c, 1, &fail, &net->bytes);
@@ -664,7 +668,7 @@ const float *nm_net_forward(nm_net *net, int n, int train)
         }
         case NM_LAYER_LINEAR:
             nm_linear_forward(l->in_c, l->out_c, cols, x, masked_weight(net, q, l),
-                              l->bias ? nm_f32(l->bias) : NULL, q->act);
+                              l->bias ? nm_f32(l->bias) : NULL, q->act, net->work);
             if (l->bias && l->filters)
                 zero_dead_rows(q, l, cols);
             break;

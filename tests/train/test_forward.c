@@ -525,3 +525,42 @@ Test(forward, fused_conv_bn_relu_equals_layer_by_layer)
     fused_vs_layerwise(1);
     fused_vs_layerwise(0);
 }
+
+/* nm_linear_forward on both paths (AVX-512 panels where the CPU has it, and
+ * cblas_sgemm) against a double-precision loop: odd sizes, a partial panel,
+ * 15 columns (below the fast path's 16) and no bias. */
+Test(forward, linear_both_paths_against_loops)
+{
+    const int shapes[][3] = {{37, 19, 61}, {5, 9, 16}, {64, 8, 15}, {300, 33, 100}};
+    for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+        const int in = shapes[si][0], out = shapes[si][1], cols = shapes[si][2];
+        nm_rng r;
+        nm_rng_seed(&r, 40 + si);
+        float *x = malloc(sizeof(float) * in * cols), *w = malloc(sizeof(float) * in * out);
+        float *b = malloc(sizeof(float) * out), *y = malloc(sizeof(float) * out * cols);
+        size_t wf = nm_linear_work_floats(in, out, cols);
+        float *work = malloc(sizeof(float) * (wf ? wf : 1));
+        for (int i = 0; i < in * cols; i++)
+            x[i] = (float)nm_rng_normal(&r);
+        for (int i = 0; i < in * out; i++)
+            w[i] = (float)nm_rng_normal(&r);
+        for (int i = 0; i < out; i++)
+            b[i] = (float)nm_rng_normal(&r);
+        for (int on = 1; on >= 0; on--)
+            for (int with_b = 0; with_b < 2; with_b++) {
+                const int was = nm_conv_fast_enable(on);
+                nm_linear_forward(in, out, cols, x, w, with_b ? b : NULL, y, work);
+                nm_conv_fast_enable(was);
+                for (int o = 0; o < out; o++)
+                    for (int c = 0; c < cols; c++) {
+                        double want = with_b ? b[o] : 0;
+                        for (int k = 0; k < in; k++)
+                            want += (double)w[o * in + k] * x[k * cols + c];
+                        cr_assert(fabs(y[o * cols + c] - want) < 1e-4 * (1 + fabs(want)),
+                                  "in %d out %d cols %d fast %d bias %d: y[%d,%d] %f vs %f", in,
+                                  out, cols, on, with_b, o, c, y[o * cols + c], want);
+                    }
+            }
+        free(x), free(w), free(b), free(y), free(work);
+    }
+}
