@@ -24,8 +24,10 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define HAVE_X86 1
+#define AVX512 __attribute__((target("avx512f")))
 #else
 #define HAVE_X86 0
+#define AVX512
 #endif
 
 #define MR 8           /* rows (output channels) per kernel call */
@@ -85,12 +87,37 @@ typedef struct {
     int s, oh, ow, len, j;
 } panel_seg;
 
+#if HAVE_X86
+/* o[t] = line[base + t] for t in [t0, t1), else 0, for t < len (<= 48), in
+ * masked 16-lane loads and stores: lanes outside [t0, t1) are not read, so
+ * nothing outside the line is touched. */
+AVX512 static inline void copy_run(float *o, const float *line, int base, int t0, int t1,
+                                   int len)
+{
+    for (int t = 0; t < len; t += 16) {
+        const int n = len - t < 16 ? len - t : 16;
+        int lo = t0 - t, hi = t1 - t;
+        lo = lo < 0 ? 0 : lo > 16 ? 16 : lo;
+        hi = hi < 0 ? 0 : hi > 16 ? 16 : hi;
+        const __mmask16 ld = hi > lo ? (__mmask16)((((1u << (hi - lo)) - 1u) << lo) & 0xFFFFu) : 0;
+        const __m512 v = _mm512_maskz_loadu_ps(ld, line + base + t);
+        _mm512_mask_storeu_ps(o + t, (__mmask16)((1u << n) - 1u), v);
+    }
+}
+#else
+static inline void copy_run(float *o, const float *line, int base, int t0, int t1, int len)
+{
+    for (int t = 0; t < len; t++)
+        o[t] = t >= t0 && t < t1 ? line[base + t] : 0.0f;
+}
+#endif
+
 /* Writes panel jc of group gi's unfolded input: rows r = (c, ki, kj) of D,
  * each the 48 values at output columns jc*48.. (sample, oh, ow order; past
  * the last column, zeros). x is [cin, n*h*w] (CNHW). The panel's runs of
  * columns are found once; each row then copies its shifted input lines. */
-static void pack_panel(const nm_conv_geom *g, int n, int gi, int64_t jc, const float *x,
-                       float *dst)
+AVX512 static void pack_panel(const nm_conv_geom *g, int n, int gi, int64_t jc,
+                              const float *x, float *dst)
 {
     const int64_t hw = (int64_t)g->h * g->w, p = (int64_t)g->oh * g->ow, np = n * p;
     const int64_t d = rows_d(g), col0 = jc * NR;
@@ -138,22 +165,30 @@ static void pack_panel(const nm_conv_geom *g, int n, int gi, int64_t jc, const f
                     t1 = sg->len;
                 if (t1 < t0)
                     t1 = t0;
+                copy_run(o, line, base, t0, t1, sg->len);
+            } else {
+                /* strided: input column (sg->ow + t) * sw + off, inside for
+                 * t in [t0, t1) */
+                const int sw = g->sw, base = sg->ow * sw + off;
+                int t0 = base < 0 ? (-base + sw - 1) / sw : 0;
+                int t1 = base < g->w ? (g->w - base + sw - 1) / sw : 0;
+                if (t0 > sg->len)
+                    t0 = sg->len;
+                if (t1 > sg->len)
+                    t1 = sg->len;
+                if (t1 < t0)
+                    t1 = t0;
                 for (int t = 0; t < t0; t++)
                     o[t] = 0.0f;
                 const float *src = line + base;
                 for (int t = t0; t < t1; t++)
-                    o[t] = src[t];
+                    o[t] = src[t * sw];
                 for (int t = t1; t < sg->len; t++)
                     o[t] = 0.0f;
-            } else {
-                for (int t = 0; t < sg->len; t++) {
-                    const int iw = (sg->ow + t) * g->sw + off;
-                    o[t] = iw >= 0 && iw < g->w ? line[iw] : 0.0f;
-                }
             }
         }
-        for (int j = used; j < NR; j++)
-            dst[j] = 0.0f;
+        if (used < NR)   /* zeros past the last column */
+            copy_run(dst + used, x, 0, 0, 0, NR - used);
         if (++kj == g->kw) {
             kj = 0;
             if (++ki == g->kh)
@@ -184,7 +219,7 @@ static inline float epi(const nm_conv_epilogue *e, int o, float v)
 /* C[rows x cols] (rows <= 8, cols <= 48) = epilogue(A[rows x K] * P), P one
  * packed panel (K x 48). A row past `rows` repeats row 0 (its result is not
  * stored). */
-__attribute__((target("avx512f"))) static void kernel_8x48(int64_t k_len, int rows, int cols,
+AVX512 static void kernel_8x48(int64_t k_len, int rows, int cols,
                                                            const float *A, int64_t lda,
                                                            const float *P, float *C,
                                                            int64_t ldc, int o0,
