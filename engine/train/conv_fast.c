@@ -216,14 +216,14 @@ static inline float epi(const nm_conv_epilogue *e, int o, float v)
 }
 
 #if HAVE_X86
-/* C[rows x cols] (rows <= 8, cols <= 48) = epilogue(A[rows x K] * P), P one
- * packed panel (K x 48). A row past `rows` repeats row 0 (its result is not
- * stored). */
-AVX512 static void kernel_8x48(int64_t k_len, int rows, int cols,
-                                                           const float *A, int64_t lda,
-                                                           const float *P, float *C,
-                                                           int64_t ldc, int o0,
-                                                           const nm_conv_epilogue *e)
+/* C[rows x cols] (rows <= 8, cols <= 16 nz) = epilogue(A[rows x K] * P), P
+ * one packed panel (K x 48) of which the first 16 nz columns are read (nz =
+ * 1, 2 or 3 zmm registers per row, a constant once inlined: a panel's last
+ * columns take the narrowest that covers them). A row past `rows` repeats
+ * row 0 (its result is not stored). */
+AVX512 static inline __attribute__((always_inline)) void
+kernel_body(const int nz, int64_t k_len, int rows, int cols, const float *A, int64_t lda,
+            const float *P, float *C, int64_t ldc, int o0, const nm_conv_epilogue *e)
 {
 #define ROW(i) const float *a##i = A + (i < rows ? i : 0) * lda;
     ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
@@ -232,15 +232,19 @@ AVX512 static void kernel_8x48(int64_t k_len, int rows, int cols,
     ZERO(0) ZERO(1) ZERO(2) ZERO(3) ZERO(4) ZERO(5) ZERO(6) ZERO(7)
 #undef ZERO
     const float *b = P;
+    const __m512 zero = _mm512_setzero_ps();
     for (int64_t k = 0; k < k_len; k++, b += NR) {
-        const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-        const __m512 b2 = _mm512_loadu_ps(b + 32);
+        const __m512 b0 = _mm512_loadu_ps(b);
+        const __m512 b1 = nz > 1 ? _mm512_loadu_ps(b + 16) : zero;
+        const __m512 b2 = nz > 2 ? _mm512_loadu_ps(b + 32) : zero;
 #define FMA(i)                                                                               \
         {                                                                                    \
             const __m512 ai = _mm512_set1_ps(a##i[k]);                                        \
             c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0);                                       \
-            c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);                                       \
-            c##i##2 = _mm512_fmadd_ps(ai, b2, c##i##2);                                       \
+            if (nz > 1)                                                                      \
+                c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);                                   \
+            if (nz > 2)                                                                      \
+                c##i##2 = _mm512_fmadd_ps(ai, b2, c##i##2);                                   \
         }
         FMA(0) FMA(1) FMA(2) FMA(3) FMA(4) FMA(5) FMA(6) FMA(7)
 #undef FMA
@@ -248,8 +252,10 @@ AVX512 static void kernel_8x48(int64_t k_len, int rows, int cols,
     float t[MR * NR] __attribute__((aligned(64)));
 #define SAVE(i)                                                                              \
     _mm512_store_ps(t + i * NR, c##i##0);                                                    \
-    _mm512_store_ps(t + i * NR + 16, c##i##1);                                               \
-    _mm512_store_ps(t + i * NR + 32, c##i##2);
+    if (nz > 1)                                                                              \
+        _mm512_store_ps(t + i * NR + 16, c##i##1);                                           \
+    if (nz > 2)                                                                              \
+        _mm512_store_ps(t + i * NR + 32, c##i##2);
     SAVE(0) SAVE(1) SAVE(2) SAVE(3) SAVE(4) SAVE(5) SAVE(6) SAVE(7)
 #undef SAVE
     for (int i = 0; i < rows; i++) {
@@ -262,6 +268,18 @@ AVX512 static void kernel_8x48(int64_t k_len, int rows, int cols,
         for (int j = 0; j < cols; j++)
             c[j] = epi(e, o0 + i, ti[j]);
     }
+}
+
+AVX512 static void kernel_8x48(int64_t k_len, int rows, int cols, const float *A, int64_t lda,
+                               const float *P, float *C, int64_t ldc, int o0,
+                               const nm_conv_epilogue *e)
+{
+    if (cols > 32)
+        kernel_body(3, k_len, rows, cols, A, lda, P, C, ldc, o0, e);
+    else if (cols > 16)
+        kernel_body(2, k_len, rows, cols, A, lda, P, C, ldc, o0, e);
+    else
+        kernel_body(1, k_len, rows, cols, A, lda, P, C, ldc, o0, e);
 }
 #else
 static void kernel_8x48(int64_t k_len, int rows, int cols, const float *A, int64_t lda,
