@@ -1,6 +1,7 @@
 /* runs_table.c - what the Runs screen does with a table of points:
  * sorting, grouping over the seeds (mean and 95 % interval), the Pareto
  * front of two columns, cell text and search. See runs_db.h. */
+#include "stats.h"
 #include "runs_db.h"
 
 #include <math.h>
@@ -81,16 +82,6 @@ void runs_table_order(const runs_table *t, int col, int desc, int *order)
 }
 
 /* --- grouping --- */
-
-/* The 0.975 quantile of Student's t with df degrees of freedom (df >= 1),
- * from the standard table; 1.96 past 30 (as nm.runs: runs:group). */
-static double t975(int df)
-{
-    static const double t[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-                               2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-                               2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
-    return df <= 30 ? t[df - 1] : 1.96;
-}
 
 static int same_cell(const runs_cell *a, const runs_cell *b)
 {
@@ -192,7 +183,7 @@ int runs_table_group(const runs_table *pts, runs_table *out)
                     double d = cell(pts, i, src[c])->num - mean;
                     ss += d * d;
                 }
-            double ci = k > 1 ? t975(k - 1) * sqrt(ss / (k - 1)) / sqrt((double)k) : NAN;
+            double ci = k > 1 ? nm_t975(k - 1) * sqrt(ss / (k - 1)) / sqrt((double)k) : NAN;
             row[c] = (runs_cell){.kind = RUNS_NUM, .num = mean, .ci = ci, .n = k};
         }
     }

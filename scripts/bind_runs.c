@@ -3,6 +3,7 @@
  * or params, groups by params with the count, mean, standard deviation
  * and 95 % confidence interval of a metric over the seeds, and the Pareto
  * front of two metrics. */
+#include "stats.h"
 #include "nmlua.h"
 
 #include <jansson.h>
@@ -302,16 +303,6 @@ static int l_count(lua_State *L)
     return 1;
 }
 
-/* The 0.975 quantile of Student's t with df degrees of freedom (df >= 1),
- * from the standard table; 1.96 past 30 (off by < 2.5 %). */
-static double t975(long df)
-{
-    static const double t[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-                               2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-                               2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
-    return df <= 30 ? t[df - 1] : 1.96;
-}
-
 static int cmp_cstr(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -475,7 +466,7 @@ static int l_group(lua_State *L)
         double sd = n > 1 ? sqrt(m2 / (double)(n - 1)) : 0.0;
         nmlua_set_num(L, "std", sd);
         if (n > 1)
-            nmlua_set_num(L, "ci95", t975((long)(n - 1)) * sd / sqrt((double)n));
+            nmlua_set_num(L, "ci95", nm_t975((long)(n - 1)) * sd / sqrt((double)n));
         lua_pushnil(L);
         lua_setfield(L, -2, "m2");
         lua_pop(L, 1);

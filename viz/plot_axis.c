@@ -356,3 +356,24 @@ void plot_clip_label(const char *s, int max_chars, char *buf, int len)
     /* keep max_chars-1 characters, then "..." */
     snprintf(buf, (size_t)len, "%.*s...", (int)cut, s);
 }
+
+/* X ticks over [xlo, xhi] for a chart whose plot area starts at `left` and
+ * may reach `edge` (the figure's width less its padding): at most 6 ticks,
+ * fewer while their labels would touch, and half the widest label (or the
+ * legend's width, legw) may hang past the right end. Fills xt; returns the
+ * plot area's right end. */
+double plot_fit_x_ticks(plot *p, double xlo, double xhi, double left, double edge, double legw,
+                        plot_ticks *xt)
+{
+    char buf[64];
+    double right = 0;
+    for (int target = 6; target >= 1; target--) {
+        plot_nice_ticks(xlo, xhi, target, xt);
+        plot_tick_label(xt, xt->n - 1, buf, sizeof buf);
+        right = edge - fmax(legw, plot_text_width(p, PT_TICK, buf) / 2);
+        double spacing = (right - left) / (xt->n > 1 ? xt->n - 1 : 1);
+        if (xt->n <= 2 || plot_ticks_max_width(p, xt) + plot_px(p, 6) <= spacing)
+            break;
+    }
+    return right;
+}

@@ -100,6 +100,10 @@ void plot_tick_label(const plot_ticks *t, int i, char *buf, int len);
  * when their labels would be closer than 1.6 lines apart. */
 void plot_y_ticks(plot *p, double lo, double hi, double avail, plot_ticks *t);
 double plot_ticks_max_width(plot *p, const plot_ticks *t);
+/* X ticks that fit between left and edge (see plot_axis.c); returns the
+ * plot area's right end. */
+double plot_fit_x_ticks(plot *p, double xlo, double xhi, double left, double edge, double legw,
+                        plot_ticks *xt);
 /* Draws the title (if any) and returns the y where the content may start. */
 double plot_draw_title(plot *p);
 /* That y for a figure W px wide, without drawing (for layouts decided

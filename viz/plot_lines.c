@@ -74,16 +74,7 @@ static int draw_lines(plot *p, const plot_line_data *d)
                   plot_ticks_max_width(p, &yt) + gap * 2;
     /* x ticks: fewer when their labels would touch; half the widest
      * label may hang past the right end */
-    char buf[64];
-    double right = 0;
-    for (int target = 6; target >= 1; target--) {
-        plot_nice_ticks(xlo, xhi, target, &xt);
-        plot_tick_label(&xt, xt.n - 1, buf, sizeof buf);
-        right = W - pad - fmax(legw, plot_text_width(p, PT_TICK, buf) / 2);
-        double spacing = (right - left) / (xt.n > 1 ? xt.n - 1 : 1);
-        if (xt.n <= 2 || plot_ticks_max_width(p, &xt) + plot_px(p, 6) <= spacing)
-            break;
-    }
+    double right = plot_fit_x_ticks(p, xlo, xhi, left, W - pad, legw, &xt);
     if (right - left < plot_px(p, 40) || bottom - top < plot_px(p, 40))
         return nm_seterr("plot_lines: the figure (%d x %d) leaves no room for the chart", W, H);
     plot_box b = {left, top, right, bottom};
