@@ -155,37 +155,23 @@ AVX512 static void pack_panel(const nm_conv_geom *g, int n, int gi, int64_t jc,
                 continue;
             }
             const float *line = xc + (int64_t)sg->s * hw + (int64_t)ih * g->w;
-            if (g->sw == 1) {
-                /* input columns sg->ow + off + t, inside for t in [t0, t1) */
-                const int base = sg->ow + off;
-                int t0 = base < 0 ? -base : 0, t1 = g->w - base;
-                if (t0 > sg->len)
-                    t0 = sg->len;
-                if (t1 > sg->len)
-                    t1 = sg->len;
-                if (t1 < t0)
-                    t1 = t0;
+            /* input column (sg->ow + t) * sw + off, inside for t in [t0, t1) */
+            const int sw = g->sw, base = sg->ow * sw + off;
+            int t0 = base < 0 ? (-base + sw - 1) / sw : 0;
+            int t1 = base < g->w ? (g->w - base + sw - 1) / sw : 0;
+            t0 = t0 < sg->len ? t0 : sg->len;
+            t1 = t1 < sg->len ? t1 : sg->len;
+            t1 = t1 > t0 ? t1 : t0;
+            if (sw == 1) {
                 copy_run(o, line, base, t0, t1, sg->len);
-            } else {
-                /* strided: input column (sg->ow + t) * sw + off, inside for
-                 * t in [t0, t1) */
-                const int sw = g->sw, base = sg->ow * sw + off;
-                int t0 = base < 0 ? (-base + sw - 1) / sw : 0;
-                int t1 = base < g->w ? (g->w - base + sw - 1) / sw : 0;
-                if (t0 > sg->len)
-                    t0 = sg->len;
-                if (t1 > sg->len)
-                    t1 = sg->len;
-                if (t1 < t0)
-                    t1 = t0;
-                for (int t = 0; t < t0; t++)
-                    o[t] = 0.0f;
-                const float *src = line + base;
-                for (int t = t0; t < t1; t++)
-                    o[t] = src[t * sw];
-                for (int t = t1; t < sg->len; t++)
-                    o[t] = 0.0f;
+                continue;
             }
+            for (int t = 0; t < t0; t++)
+                o[t] = 0.0f;
+            for (int t = t0; t < t1; t++)
+                o[t] = line[base + t * sw];
+            for (int t = t1; t < sg->len; t++)
+                o[t] = 0.0f;
         }
         if (used < NR)   /* zeros past the last column */
             copy_run(dst + used, x, 0, 0, 0, NR - used);
