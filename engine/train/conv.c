@@ -88,29 +88,41 @@ static void im2col(const nm_conv_geom *g, int n, int n0, int cn, const float *x,
     }
 }
 
-/* Adds col[D x cn*P] back onto samples n0.. of dx: the adjoint of im2col. */
-static void col2im_add(const nm_conv_geom *g, int n, int n0, int cn, const float *col, float *dx)
+/* The adjoint of im2col: col[D x cn*P] back onto samples n0.. of dx,
+ * written (acc = 0) or added (acc = 1). One input plane per task, built
+ * from its kh*kw taps while it sits in L1: dx needs no zeroing beforehand
+ * and no two tasks touch the same values. */
+static void col2im(const nm_conv_geom *g, int n, int n0, int cn, const float *col, float *dx,
+                   int acc)
 {
     const int64_t hw = (int64_t)g->h * g->w, p = (int64_t)g->oh * g->ow;
-    const int64_t rowlen = cn * p;
-#pragma omp parallel for schedule(static) if ((int64_t)g->cin * g->kh * g->kw * rowlen > NM_PAR_MIN)
-    for (int c = 0; c < g->cin; c++) {
+    const int64_t rowlen = cn * p, planes = (int64_t)g->cin * cn;
+#pragma omp parallel for schedule(static) if (planes * g->kh * g->kw * p > NM_PAR_MIN)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const int c = (int)(pl / cn), ni = (int)(pl % cn);
+        float *dst = dx + (int64_t)c * n * hw + (int64_t)(n0 + ni) * hw;
+        if (!acc)
+            memset(dst, 0, sizeof(float) * (size_t)hw);
         for (int ki = 0; ki < g->kh; ki++)
             for (int kj = 0; kj < g->kw; kj++) {
-                int64_t r = ((int64_t)c * g->kh + ki) * g->kw + kj;
-                const float *src = col + r * rowlen;
+                const int64_t r = ((int64_t)c * g->kh + ki) * g->kw + kj;
+                const float *src = col + r * rowlen + (int64_t)ni * p;
+                const int off = kj * g->dw - g->pw;
                 int lo, hi;
                 ow_range(g, kj * g->dw, &lo, &hi);
-                for (int ni = 0; ni < cn; ni++) {
-                    float *dst = dx + (int64_t)c * n * hw + (int64_t)(n0 + ni) * hw;
-                    for (int oh = 0; oh < g->oh; oh++) {
-                        int ih = oh * g->sh - g->ph + ki * g->dh;
-                        if (ih < 0 || ih >= g->h)
-                            continue;
-                        const float *in = src + (int64_t)ni * p + (int64_t)oh * g->ow;
-                        float *line = dst + (int64_t)ih * g->w;
+                for (int oh = 0; oh < g->oh; oh++) {
+                    const int ih = oh * g->sh - g->ph + ki * g->dh;
+                    if (ih < 0 || ih >= g->h)
+                        continue;
+                    const float *in = src + (int64_t)oh * g->ow;
+                    float *line = dst + (int64_t)ih * g->w;
+                    if (g->sw == 1) {
+#pragma omp simd
                         for (int ow = lo; ow < hi; ow++)
-                            line[ow * g->sw - g->pw + kj * g->dw] += in[ow];
+                            line[ow + off] += in[ow];
+                    } else {
+                        for (int ow = lo; ow < hi; ow++)
+                            line[ow * g->sw + off] += in[ow];
                     }
                 }
             }
@@ -210,12 +222,43 @@ bias:
     }
 }
 
+/* dy's row sums into db (float within blocks, double across). */
+static void bias_grad(int cout, int64_t np, const float *dy, float *db)
+{
+#pragma omp parallel for schedule(static) if ((int64_t)cout * np > NM_PAR_MIN)
+    for (int o = 0; o < cout; o++) {
+        const float *row = dy + (int64_t)o * np;
+        double s = 0;
+        for (int64_t i0 = 0; i0 < np; i0 += 512) {
+            const int64_t len = np - i0 < 512 ? np - i0 : 512;
+            float b = 0;
+#pragma omp simd reduction(+ : b)
+            for (int64_t i = 0; i < len; i++)
+                b += row[i0 + i];
+            s += b;
+        }
+        db[o] += (float)s;
+    }
+}
+
 void nm_conv_backward(const nm_conv_geom *g, int n, const float *x, const float *w,
-                      const float *dy, float *dx, float *dw, float *db, float *work)
+                      const float *dy, float *dx, int acc, float *dw, float *db, float *work)
 {
     const int gs = g->groups, coutg = g->cout / gs;
     const int dg = (g->cin / gs) * g->kh * g->kw;
     const int64_t p = (int64_t)g->oh * g->ow, np = n * p;
+    if (is_pointwise(g)) {   /* the unfolded input is x itself: no im2col, no col2im */
+        for (int k = 0; k < gs; k++) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, coutg, dg, (int)np, 1.0f,
+                        dy + (int64_t)k * coutg * np, (int)np, x + (int64_t)k * dg * np, (int)np,
+                        1.0f, dw + (int64_t)k * coutg * dg, dg);
+            if (dx)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dg, (int)np, coutg, 1.0f,
+                            w + (int64_t)k * coutg * dg, dg, dy + (int64_t)k * coutg * np,
+                            (int)np, acc ? 1.0f : 0.0f, dx + (int64_t)k * dg * np, (int)np);
+        }
+        goto bias;
+    }
     const int chunk = chunk_of(g, n);
     for (int n0 = 0; n0 < n; n0 += chunk) {
         int cn = n - n0 < chunk ? n - n0 : chunk;
@@ -233,16 +276,9 @@ void nm_conv_backward(const nm_conv_geom *g, int n, const float *x, const float 
                         w + (int64_t)k * coutg * dg, dg,
                         dy + (int64_t)k * coutg * np + n0 * p, (int)np, 0.0f,
                         work + (int64_t)k * dg * cols, cols);
-        col2im_add(g, n, n0, cn, work, dx);
+        col2im(g, n, n0, cn, work, dx, acc);
     }
-    if (db) {
-#pragma omp parallel for schedule(static) if ((int64_t)g->cout * np > NM_PAR_MIN)
-        for (int o = 0; o < g->cout; o++) {
-            const float *row = dy + (int64_t)o * np;
-            double s = 0;
-            for (int64_t i = 0; i < np; i++)
-                s += row[i];
-            db[o] += (float)s;
-        }
-    }
+bias:
+    if (db)
+        bias_grad(g->cout, np, dy, db);
 }
