@@ -5,6 +5,7 @@
 #include "kernels.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <string.h>
 
 #define NM_CONV_WORK_CAP ((size_t)1 << 22)   /* 16 MiB of floats */
@@ -92,14 +93,11 @@ static void im2col(const nm_conv_geom *g, int n, int n0, int cn, const float *x,
  * written (acc = 0) or added (acc = 1). One input plane per task, built
  * from its kh*kw taps while it sits in L1: dx needs no zeroing beforehand
  * and no two tasks touch the same values. */
-static void col2im(const nm_conv_geom *g, int n, int n0, int cn, const float *col, float *dx,
-                   int acc)
+static void col2im_plane(const nm_conv_geom *g, int n, int n0, int cn, const float *col,
+                         float *dx, int acc, int c, int ni)
 {
-    const int64_t hw = (int64_t)g->h * g->w, p = (int64_t)g->oh * g->ow;
-    const int64_t rowlen = cn * p, planes = (int64_t)g->cin * cn;
-#pragma omp parallel for schedule(static) if (planes * g->kh * g->kw * p > NM_PAR_MIN)
-    for (int64_t pl = 0; pl < planes; pl++) {
-        const int c = (int)(pl / cn), ni = (int)(pl % cn);
+    const int64_t hw = (int64_t)g->h * g->w, p = (int64_t)g->oh * g->ow, rowlen = cn * p;
+    {
         float *dst = dx + (int64_t)c * n * hw + (int64_t)(n0 + ni) * hw;
         if (!acc)
             memset(dst, 0, sizeof(float) * (size_t)hw);
@@ -127,6 +125,15 @@ static void col2im(const nm_conv_geom *g, int n, int n0, int cn, const float *co
                 }
             }
     }
+}
+
+static void col2im(const nm_conv_geom *g, int n, int n0, int cn, const float *col, float *dx,
+                   int acc)
+{
+    const int64_t p = (int64_t)g->oh * g->ow, planes = (int64_t)g->cin * cn;
+#pragma omp parallel for schedule(static) if (planes * g->kh * g->kw * p > NM_PAR_MIN)
+    for (int64_t pl = 0; pl < planes; pl++)
+        col2im_plane(g, n, n0, cn, col, dx, acc, (int)(pl / cn), (int)(pl % cn));
 }
 
 /* 1x1, stride 1, no padding: the unfolded input is the input itself. */
@@ -241,8 +248,86 @@ static void bias_grad(int cout, int64_t np, const float *dy, float *db)
     }
 }
 
+/* The batch-parallel backward (ungrouped, non-pointwise convs): each
+ * thread takes tasks of bwd_spc samples and runs im2col, the weight- and
+ * input-gradient products (single-threaded OpenBLAS inside the parallel
+ * region) and col2im on them in its own slice of the workspace, which
+ * stays in its core's cache; weight gradients go to a per-thread
+ * partial, summed at the end. One parallel region per layer instead of
+ * four per chunk, and no pass over a batch-sized unfolded buffer. */
+#define NM_CONV_BWD_TASK ((size_t)1 << 17)   /* floats of unfolded input per task */
+
+static int bwd_batch_parallel(const nm_conv_geom *g)
+{
+    return g->groups == 1;
+}
+
+static int bwd_spc(const nm_conv_geom *g, int n)
+{
+    size_t per = rows_of(g) * (size_t)g->oh * g->ow;
+    size_t c = per ? NM_CONV_BWD_TASK / per : (size_t)n;
+    if (c < 1)
+        c = 1;
+    return c < (size_t)n ? (int)c : n;
+}
+
+/* Floats of one thread's slice: an unfolded task and a weight-gradient partial. */
+static size_t bwd_slice(const nm_conv_geom *g, int n)
+{
+    return rows_of(g) * (size_t)bwd_spc(g, n) * g->oh * g->ow +
+           (size_t)g->cout * (size_t)rows_of(g);
+}
+
+size_t nm_conv_backward_work_floats(const nm_conv_geom *g, int n, int threads)
+{
+    size_t chunked = nm_conv_work_floats(g, n);
+    if (!bwd_batch_parallel(g))
+        return chunked;
+    size_t par = bwd_slice(g, n) * (size_t)(threads > 0 ? threads : 1);
+    return par > chunked ? par : chunked;
+}
+
+static void conv_backward_par(const nm_conv_geom *g, int n, const float *x, const float *w,
+                              const float *dy, float *dx, int acc, float *dw, float *work,
+                              int threads)
+{
+    const int d = (int)rows_of(g), spc = bwd_spc(g, n), tasks = (n + spc - 1) / spc;
+    const int64_t p = (int64_t)g->oh * g->ow, np = n * p;
+    const size_t slice = bwd_slice(g, n), nw = (size_t)g->cout * d;
+    if (threads > tasks)
+        threads = tasks;
+#pragma omp parallel num_threads(threads)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        float *col = work + (size_t)t * slice, *part = col + (size_t)d * spc * p;
+        memset(part, 0, sizeof(float) * nw);
+        for (int k = t; k < tasks; k += nt) {
+            const int n0 = k * spc, cn = n - n0 < spc ? n - n0 : spc, cols = (int)(cn * p);
+            im2col(g, n, n0, cn, x, col);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->cout, d, cols, 1.0f,
+                        dy + n0 * p, (int)np, col, cols, 1.0f, part, d);
+            if (!dx)
+                continue;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, cols, g->cout, 1.0f, w, d,
+                        dy + n0 * p, (int)np, 0.0f, col, cols);
+            for (int c = 0; c < g->cin; c++)
+                for (int ni = 0; ni < cn; ni++)
+                    col2im_plane(g, n, n0, cn, col, dx, acc, c, ni);
+        }
+#pragma omp barrier
+#pragma omp for schedule(static)
+        for (size_t e = 0; e < nw; e++) {
+            float s = 0;
+            for (int u = 0; u < nt; u++)
+                s += work[(size_t)u * slice + (size_t)d * spc * p + e];
+            dw[e] += s;
+        }
+    }
+}
+
 void nm_conv_backward(const nm_conv_geom *g, int n, const float *x, const float *w,
-                      const float *dy, float *dx, int acc, float *dw, float *db, float *work)
+                      const float *dy, float *dx, int acc, float *dw, float *db, float *work,
+                      size_t work_floats)
 {
     const int gs = g->groups, coutg = g->cout / gs;
     const int dg = (g->cin / gs) * g->kh * g->kw;
@@ -258,6 +343,14 @@ void nm_conv_backward(const nm_conv_geom *g, int n, const float *x, const float 
                             (int)np, acc ? 1.0f : 0.0f, dx + (int64_t)k * dg * np, (int)np);
         }
         goto bias;
+    }
+    if (bwd_batch_parallel(g)) {
+        const int fit = (int)(work_floats / bwd_slice(g, n));
+        const int threads = omp_get_max_threads() < fit ? omp_get_max_threads() : fit;
+        if (threads >= 1) {
+            conv_backward_par(g, n, x, w, dy, dx, acc, dw, work, threads);
+            goto bias;
+        }
     }
     const int chunk = chunk_of(g, n);
     for (int n0 = 0; n0 < n; n0 += chunk) {

@@ -45,9 +45,17 @@ size_t nm_conv_work_floats(const nm_conv_geom *g, int n);
  * (b may be NULL). */
 void nm_conv_forward(const nm_conv_geom *g, int n, const float *x, const float *w,
                      const float *b, float *y, float *work);
-/* dw += dL/dw, db += dL/db (db may be NULL), dx (+)= dL/dx (may be NULL). */
+/* Workspace (floats) nm_conv_backward needs for a batch of n on up to
+ * `threads` threads (ungrouped convs run batch-parallel: each thread
+ * unfolds and multiplies its own samples). */
+size_t nm_conv_backward_work_floats(const nm_conv_geom *g, int n, int threads);
+/* dw += dL/dw, db += dL/db (db may be NULL), dx (+)= dL/dx (may be NULL).
+ * work holds work_floats floats; with fewer than
+ * nm_conv_backward_work_floats it runs on as many threads as fit (chunked
+ * over the batch when not even one does). */
 void nm_conv_backward(const nm_conv_geom *g, int n, const float *x, const float *w,
-                      const float *dy, float *dx, int acc, float *dw, float *db, float *work);
+                      const float *dy, float *dx, int acc, float *dw, float *db, float *work,
+                      size_t work_floats);
 
 /* --- Winograd F(2x2, 3x3) convolution (winograd.c), inference only --- */
 /* Whether F(2x2, 3x3) pays for the layer at batch n: a 3x3, stride-1,

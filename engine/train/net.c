@@ -3,6 +3,7 @@
 #include "kernels.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +50,7 @@ struct nm_net {
     int want_gin;
     int gin_done;               /* backward: gin holds this pass's contributions */
     float *work;
+    size_t work_floats;
     nm_param *params;
     int n_params;
     int64_t bytes;              /* bytes of the buffers above */
@@ -218,7 +220,8 @@ nm_net *nm_net_new(nm_model *m, int max_batch, int train)
             if (l->kind != NM_LAYER_LINEAR) {
                 nm_conv_geom g;
                 nm_conv_geom_of(l, &g);
-                size_t wf = nm_conv_work_floats(&g, max_batch);
+                size_t wf = train ? nm_conv_backward_work_floats(&g, max_batch, omp_get_max_threads())
+                                  : nm_conv_work_floats(&g, max_batch);
                 if (net->lean && l->kind == NM_LAYER_CONV && nm_winograd_ok(&g, max_batch)) {
                     q->wino_u = alloc_or_fail(nm_winograd_u_floats(&g), sizeof(float), &fail,
                                               &net->bytes);
@@ -240,6 +243,7 @@ nm_net *nm_net_new(nm_model *m, int max_batch, int train)
     }
     if (!fail)
         net->work = alloc_or_fail(work, sizeof(float), &fail, &net->bytes);
+    net->work_floats = work;
     if (!fail && net->lean && plan_lean(net) != NM_OK)
         fail = 1;
     if (fail) {
@@ -764,7 +768,8 @@ void nm_net_backward(nm_net *net, const float *dout)
             nm_conv_geom g;
             nm_conv_geom_of(l, &g);
             dx = in_grad(net, l->inputs[0], &acc);
-            nm_conv_backward(&g, n, x, q->weff, dy, dx, acc, q->dw, q->db, net->work);
+            nm_conv_backward(&g, n, x, q->weff, dy, dx, acc, q->dw, q->db, net->work,
+                             net->work_floats);
             break;
         }
         case NM_LAYER_LINEAR:
