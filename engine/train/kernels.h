@@ -50,9 +50,9 @@ void nm_conv_forward(const nm_conv_geom *g, int n, const float *x, const float *
  * unfolds and multiplies its own samples). */
 size_t nm_conv_backward_work_floats(const nm_conv_geom *g, int n, int threads);
 /* dw += dL/dw, db += dL/db (db may be NULL), dx (+)= dL/dx (may be NULL).
- * work holds work_floats floats; with fewer than
- * nm_conv_backward_work_floats it runs on as many threads as fit (chunked
- * over the batch when not even one does). */
+ * work holds work_floats floats, at least nm_conv_work_floats(g, n); with
+ * fewer than nm_conv_backward_work_floats it runs on as many threads as
+ * fit (chunked over the batch when not even one does). */
 void nm_conv_backward(const nm_conv_geom *g, int n, const float *x, const float *w,
                       const float *dy, float *dx, int acc, float *dw, float *db, float *work,
                       size_t work_floats);
