@@ -35,10 +35,20 @@ static void row_moments(const float *x, int64_t n, float k, double *s1, double *
     *s1 = a, *s2 = b;
 }
 
-/* y = (x - mean) * scale + beta. */
+/* y = (x - mean) * scale + beta, and with r, r = min(max(y, 0), top). */
 __attribute__((target_clones("avx2", "default")))
-static void row_normalise(const float *x, int64_t n, float mean, float scale, float beta, float *y)
+static void row_normalise(const float *x, int64_t n, float mean, float scale, float beta, float *y,
+                          float top, float *r)
 {
+    if (r) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) {
+            const float v = (x[i] - mean) * scale + beta, p = v > 0.0f ? v : 0.0f;
+            y[i] = v;
+            r[i] = p < top ? p : top;
+        }
+        return;
+    }
 #pragma omp simd
     for (int64_t i = 0; i < n; i++)
         y[i] = (x[i] - mean) * scale + beta;
@@ -49,12 +59,24 @@ void nm_bn_forward_train(int c, int64_t cols, const float *x, const float *gamma
                          float momentum, const uint8_t *dead, float *y, float *mean,
                          float *invstd)
 {
+    nm_bn_relu_forward_train(c, cols, x, gamma, beta, run_mean, run_var, eps, momentum, dead, y,
+                             mean, invstd, 0.0f, NULL);
+}
+
+void nm_bn_relu_forward_train(int c, int64_t cols, const float *x, const float *gamma,
+                              const float *beta, float *run_mean, float *run_var, float eps,
+                              float momentum, const uint8_t *dead, float *y, float *mean,
+                              float *invstd, float clip, float *r)
+{
+    const float top = clip > 0 ? clip : INFINITY;
 #pragma omp parallel for schedule(static) if ((int64_t)c * cols > NM_PAR_MIN)
     for (int ch = 0; ch < c; ch++) {
         const float *xr = x + ch * cols;
         float *yr = y + ch * cols;
         if (dead && dead[ch]) {
             memset(yr, 0, sizeof(float) * (size_t)cols);
+            if (r)
+                memset(r + ch * cols, 0, sizeof(float) * (size_t)cols);
             mean[ch] = 0, invstd[ch] = 0;
             continue;
         }
@@ -68,7 +90,8 @@ void nm_bn_forward_train(int c, int64_t cols, const float *x, const float *gamma
         const double mu = k + dm;
         const float is = (float)(1.0 / sqrt(var + eps));
         mean[ch] = (float)mu, invstd[ch] = is;
-        row_normalise(xr, cols, (float)mu, gamma[ch] * is, beta[ch], yr);
+        row_normalise(xr, cols, (float)mu, gamma[ch] * is, beta[ch], yr, top,
+                      r ? r + ch * cols : NULL);
         const double unbiased = cols > 1 ? var * (double)cols / (double)(cols - 1) : var;
         run_mean[ch] = (float)((1.0 - momentum) * run_mean[ch] + momentum * mu);
         run_var[ch] = (float)((1.0 - momentum) * run_var[ch] + momentum * unbiased);

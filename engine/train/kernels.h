@@ -90,6 +90,12 @@ void nm_bn_forward_train(int c, int64_t cols, const float *x, const float *gamma
                          const float *beta, float *run_mean, float *run_var, float eps,
                          float momentum, const uint8_t *dead, float *y, float *mean,
                          float *invstd);
+/* The same, and in the same pass the ReLU after it: r = min(max(y, 0),
+ * clip) (clip <= 0: no clip); r = NULL: nm_bn_forward_train. */
+void nm_bn_relu_forward_train(int c, int64_t cols, const float *x, const float *gamma,
+                              const float *beta, float *run_mean, float *run_var, float eps,
+                              float momentum, const uint8_t *dead, float *y, float *mean,
+                              float *invstd, float clip, float *r);
 void nm_bn_forward_eval(int c, int64_t cols, const float *x, const float *gamma,
                         const float *beta, const float *run_mean, const float *run_var,
                         float eps, const uint8_t *dead, float *y);

@@ -29,6 +29,11 @@ typedef struct {
     int gdone;
     int bn_fused;
     int fused_away;
+    /* training forward: a BN followed by a ReLU it alone feeds writes that
+     * ReLU's output too (relu_next: ReLU layer + 1), and the ReLU is
+     * skipped (by_bn) */
+    int relu_next;
+    int by_bn;
     /* lean nets, 3x3 stride-1 convs: Winograd kernels of the weight whose
      * fingerprint is wino_key (wino_valid = 0 until the first transform) */
     float *wino_u;
@@ -276,9 +281,10 @@ nm_net *nm_net_new(nm_model *m, int max_batch, int train)
     return net;
 }
 
-/* Backward fusion: a ReLU or NMReLU fed by a BN that has no other consumer
- * takes over that BN's backward pass (nm_bn_act_backward), so the gradient
- * at BN's output is never stored. */
+/* Fusion: a ReLU or NMReLU fed by a BN that has no other consumer takes
+ * over that BN's backward pass (nm_bn_act_backward), so the gradient at
+ * BN's output is never stored; in the training forward, such a BN writes
+ * the ReLU's output in its own pass (bn_train_forward). */
 static void plan_fusion(nm_net *net)
 {
     const nm_model *m = net->m;
@@ -296,6 +302,10 @@ static void plan_fusion(nm_net *net)
             j >= 0 && m->layers[j].kind == NM_LAYER_BN && uses[j] == 1) {
             net->ls[i].bn_fused = j + 1;
             net->ls[j].fused_away = 1;
+            if (l->kind == NM_LAYER_RELU) {
+                net->ls[j].relu_next = i + 1;
+                net->ls[i].by_bn = 1;
+            }
         }
     }
     free(uses);
@@ -570,6 +580,17 @@ static void zero_dead_rows(const net_layer *q, const nm_layer *l, int64_t cols)
             memset(q->act + o * cols, 0, sizeof(float) * (size_t)cols);
 }
 
+/* A training BN, and the ReLU after it when fused (plan_fusion). */
+static void bn_train_forward(nm_net *net, const nm_layer *l, net_layer *q, const float *x,
+                             int64_t cols)
+{
+    const nm_layer *lr = q->relu_next ? &net->m->layers[q->relu_next - 1] : NULL;
+    nm_bn_relu_forward_train(l->out_c, cols, x, nm_f32(l->gamma), nm_f32(l->beta),
+                             nm_f32(l->mean), nm_f32(l->var), l->eps, NM_BN_MOMENTUM, q->dead,
+                             q->act, q->bmean, q->invstd, lr ? lr->clip : 0.0f,
+                             lr ? net->ls[q->relu_next - 1].act : NULL);
+}
+
 const float *nm_net_forward(nm_net *net, int n, int train)
 {
     nm_model *m = net->m;
@@ -606,14 +627,14 @@ const float *nm_net_forward(nm_net *net, int n, int train)
             break;
         case NM_LAYER_BN:
             if (train)
-                nm_bn_forward_train(l->out_c, cols, x, nm_f32(l->gamma), nm_f32(l->beta),
-                                    nm_f32(l->mean), nm_f32(l->var), l->eps, NM_BN_MOMENTUM,
-                                    q->dead, q->act, q->bmean, q->invstd);
+                bn_train_forward(net, l, q, x, cols);
             else
                 nm_bn_forward_eval(l->out_c, cols, x, nm_f32(l->gamma), nm_f32(l->beta),
                                    nm_f32(l->mean), nm_f32(l->var), l->eps, q->dead, q->act);
             break;
         case NM_LAYER_RELU:
+            if (train && q->by_bn)
+                break;   /* written by its BN (bn_train_forward) */
             nm_relu_forward(count, l->clip, x, q->act);
             break;
         case NM_LAYER_NMRELU:

@@ -1,9 +1,10 @@
 /* The fused and batch-parallel backward kernels against independent
  * references: nm_conv_backward against a brute-force convolution adjoint
- * (batch-parallel on 1-3 threads and the chunked fallback), the fused
+ * (batch-parallel on 1-3 threads, with workspace room for 3 or 2), the fused
  * BN + ReLU/NMReLU backward against the unfused passes and against a
  * double-precision BN gradient computed from scratch, and the acc = 0
- * (overwrite) modes against acc = 1 on a zeroed buffer. */
+ * (overwrite) modes against acc = 1 on a zeroed buffer; the fused BN-train
+ * + ReLU forward against the two passes. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <omp.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "net.h"
 
 static void fill(float *v, int64_t n, uint64_t seed)
 {
@@ -270,4 +272,65 @@ Test(backward, overwrite_equals_add_onto_zeros)
     nm_avgpool_backward(&g, PL, pdy, a, 0);
     nm_avgpool_backward(&g, PL, pdy, b, 1);
     cr_expect(memcmp(a, b, sizeof a) == 0, "avgpool");
+}
+
+/* BN-train + ReLU in one pass: the same y, statistics and running
+ * statistics as nm_bn_forward_train, and r = nm_relu_forward(y), clipped
+ * or not, with a dead channel. */
+Test(backward, bn_relu_forward_fused_matches_unfused)
+{
+    enum { C = 3, COLS = 777 };
+    float x[C * COLS], y1[C * COLS], y2[C * COLS], r1[C * COLS], r2[C * COLS];
+    float g[C] = {0.8f, 1.1f, -0.5f}, b[C] = {0.3f, -0.2f, 0.1f};
+    const uint8_t dead[C] = {0, 0, 1};
+    fill(x, C * COLS, 41);
+    for (int ci = 0; ci < 2; ci++) {
+        const float clip = ci ? 0.6f : 0.0f;
+        float rm1[C] = {0.1f, 0.2f, 0.3f}, rv1[C] = {1, 2, 3}, rm2[C], rv2[C];
+        float m1[C], m2[C], is1[C], is2[C];
+        memcpy(rm2, rm1, sizeof rm1), memcpy(rv2, rv1, sizeof rv1);
+        for (int i = 0; i < C * COLS; i++)
+            r2[i] = 5.0f;   /* overwritten */
+        nm_bn_forward_train(C, COLS, x, g, b, rm1, rv1, 1e-5f, 0.1f, dead, y1, m1, is1);
+        nm_relu_forward(C * COLS, clip, y1, r1);
+        nm_bn_relu_forward_train(C, COLS, x, g, b, rm2, rv2, 1e-5f, 0.1f, dead, y2, m2, is2, clip,
+                                 r2);
+        cr_expect(memcmp(y1, y2, sizeof y1) == 0, "y");
+        cr_expect(memcmp(r1, r2, sizeof r1) == 0, "r (clip %g)", clip);
+        cr_expect(memcmp(m1, m2, sizeof m1) == 0 && memcmp(is1, is2, sizeof is1) == 0);
+        cr_expect(memcmp(rm1, rm2, sizeof rm1) == 0 && memcmp(rv1, rv2, sizeof rv1) == 0);
+        int pos = 0, top = 0;
+        for (int i = 0; i < C * COLS; i++)
+            pos += r2[i] > 0, top += clip > 0 && r2[i] == clip;
+        cr_expect(pos > COLS / 2 && (clip <= 0 || top > 10), "the cases are exercised");
+    }
+}
+
+/* In a training net the fused ReLU's output (written by its BN) is
+ * relu(BN output), clipped for a ReLU6, on every batch size used. */
+Test(backward, net_training_forward_fused_relu)
+{
+    nm_model *m = nm_model_new("t", 2, 5, 5);
+    nm_add_conv(m, "c", NM_INPUT, 4, 3, 3, 1, 1, 1, 0);
+    int bn = nm_add_bn(m, "bn", NM_PREV);
+    int r = nm_add_relu(m, "r", NM_PREV, 0.7f);
+    nm_add_flatten(m, "f", NM_PREV);
+    cr_assert(nm_add_linear(m, "fc", NM_PREV, 3, 1) >= 0, "%s", nm_errmsg());
+    nm_model_init_weights(m, 5);
+    nm_net *net = nm_net_new(m, 6, NM_NET_TRAIN);
+    cr_assert_not_null(net, "%s", nm_errmsg());
+    fill(nm_net_input(net), 2 * 25 * 6, 51);
+    for (int n = 6; n >= 2; n -= 4) {
+        nm_net_forward(net, n, 1);
+        const float *y = nm_net_act(net, bn), *a = nm_net_act(net, r);
+        int pos = 0;
+        for (int i = 0; i < 4 * 25 * n; i++) {
+            float want = y[i] > 0 ? (y[i] < 0.7f ? y[i] : 0.7f) : 0.0f;
+            cr_expect_eq(a[i], want, "n %d: relu[%d] = %g, bn %g", n, i, a[i], y[i]);
+            pos += a[i] > 0;
+        }
+        cr_expect(pos > 0);
+    }
+    nm_net_free(net);
+    nm_model_free(m);
 }
