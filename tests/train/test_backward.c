@@ -14,6 +14,7 @@
 
 #include "kernels.h"
 #include "net.h"
+#include "optim.h"
 
 static void fill(float *v, int64_t n, uint64_t seed)
 {
@@ -333,4 +334,54 @@ Test(backward, net_training_forward_fused_relu)
     }
     nm_net_free(net);
     nm_model_free(m);
+}
+
+/* The optimizer's single pass over every parameter: two SGD steps against
+ * the update written out element by element (momentum, weight decay on
+ * weights, BN-L1 on gamma, masked entries at 0 with zero momentum), on
+ * parameters of several spans; SR-STE keeps pruned entries training. */
+Test(backward, sgd_step_matches_elementwise_reference)
+{
+    enum { NW = 40000, NG = 37 };
+    for (int ste = 0; ste < 2; ste++) {
+        static float w[NW], gw[NW], g[NG], gg[NG];
+        static double rw[NW], rm[NW], rg[NG], rmg[NG];
+        static uint8_t mask[NW];
+        fill(w, NW, 61), fill(gw, NW, 62), fill(g, NG, 63), fill(gg, NG, 64);
+        for (int i = 0; i < NW; i++)
+            mask[i] = i % 3 != 0, rw[i] = w[i], rm[i] = 0;
+        for (int i = 0; i < NG; i++)
+            rg[i] = g[i], rmg[i] = 0;
+        nm_param ps[2] = {{NM_PARAM_WEIGHT, 0, NW, w, gw, mask}, {NM_PARAM_GAMMA, 1, NG, g, gg, NULL}};
+        nm_train_opts o;
+        nm_train_opts_default(&o);
+        o.l1_bn = 0.01, o.srste = ste ? 0.002 : 0, o.srste_n = 2, o.srste_m = 4;
+        nm_optim *op = nm_optim_new(ps, 2, &o);
+        cr_assert_not_null(op);
+        for (int step = 0; step < 2; step++) {
+            const double lr = 0.1 / (step + 1);
+            nm_optim_step(op, lr);
+            for (int i = 0; i < NW; i++) {
+                if (!mask[i] && !ste) {
+                    rw[i] = 0, rm[i] = 0;
+                    continue;
+                }
+                double gr = gw[i] + o.weight_decay * rw[i] + (mask[i] ? 0 : o.srste * rw[i]);
+                rm[i] = o.momentum * rm[i] + gr;
+                rw[i] -= lr * rm[i];
+            }
+            for (int i = 0; i < NG; i++) {
+                double gr = gg[i] + (rg[i] > 0 ? o.l1_bn : rg[i] < 0 ? -o.l1_bn : 0);
+                rmg[i] = o.momentum * rmg[i] + gr;
+                rg[i] -= lr * rmg[i];
+            }
+        }
+        expect_close(w, rw, NW, 1e-5, ste ? "weights (SR-STE)" : "weights");
+        expect_close(g, rg, NG, 1e-5, "gamma");
+        int zeros = 0;
+        for (int i = 0; i < NW; i++)
+            zeros += w[i] == 0.0f;
+        cr_expect_eq(zeros, ste ? 0 : (NW + 2) / 3, "masked entries exactly 0 without SR-STE");
+        nm_optim_free(op);
+    }
 }
