@@ -92,17 +92,37 @@ static void sgd_span(int64_t lo, int64_t hi, float *w, const float *gr, float *m
                      const uint8_t *mask, float wd, float l1, int ste, float lam, float mu,
                      float flr)
 {
+    if (!mask && l1 == 0.0f) {   /* the common case: plain momentum + decay */
+#pragma omp simd
+        for (int64_t k = lo; k < hi; k++) {
+            const float m = mu * m1[k] + (gr[k] + wd * w[k]);
+            m1[k] = m;
+            w[k] -= flr * m;
+        }
+        return;
+    }
+    const float live_pruned = ste ? 1.0f : 0.0f;
+    if (!mask) {
+#pragma omp simd
+        for (int64_t k = lo; k < hi; k++) {
+            const float wk = w[k];
+            const float g = gr[k] + wd * wk + l1 * (float)((wk > 0.0f) - (wk < 0.0f));
+            const float m = mu * m1[k] + g;
+            m1[k] = m;
+            w[k] = wk - flr * m;
+        }
+        return;
+    }
 #pragma omp simd
     for (int64_t k = lo; k < hi; k++) {
-        const int kept = !mask || mask[k];
+        const float kept = (float)mask[k];   /* mask bytes are 0 or 1 */
         const float wk = w[k];
-        float g = gr[k] + wd * wk;
-        g += wk > 0 ? l1 : (wk < 0 ? -l1 : 0.0f);
-        g += kept ? 0.0f : lam * wk;   /* SR-STE: lambda * (1 - mask) * w */
+        const float g = gr[k] + wd * wk + l1 * (float)((wk > 0.0f) - (wk < 0.0f)) +
+                        (1.0f - kept) * lam * wk;   /* SR-STE: lambda * (1 - mask) * w */
         const float m = mu * m1[k] + g, nw = wk - flr * m;
-        const int live = kept || ste;
-        m1[k] = live ? m : 0.0f;
-        w[k] = live ? nw : 0.0f;
+        const float live = kept > 0.0f ? 1.0f : live_pruned;
+        m1[k] = live > 0.0f ? m : 0.0f;
+        w[k] = live > 0.0f ? nw : 0.0f;
     }
 }
 
