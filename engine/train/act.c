@@ -56,7 +56,7 @@ void nm_relu_backward(int64_t count, float clip, const float *y, const float *dy
 {
     const float top = clip > 0 ? clip : INFINITY;
     const int64_t spans = (count + NM_ACT_SPAN - 1) / NM_ACT_SPAN;
-#pragma omp parallel for schedule(static) if (count > NM_PAR_MIN)
+#pragma omp parallel for schedule(dynamic, 1) if (count > NM_PAR_MIN)
     for (int64_t s = 0; s < spans; s++) {
         const int64_t lo = s * NM_ACT_SPAN, hi = lo + NM_ACT_SPAN < count ? lo + NM_ACT_SPAN : count;
         relu_grad_span(lo, hi, top, y, dy, dx, acc);

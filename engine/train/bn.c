@@ -69,7 +69,7 @@ void nm_bn_relu_forward_train(int c, int64_t cols, const float *x, const float *
                               float *invstd, float clip, float *r)
 {
     const float top = clip > 0 ? clip : INFINITY;
-#pragma omp parallel for schedule(static) if ((int64_t)c * cols > NM_PAR_MIN)
+#pragma omp parallel for schedule(dynamic, 1) if ((int64_t)c * cols > NM_PAR_MIN)
     for (int ch = 0; ch < c; ch++) {
         const float *xr = x + ch * cols;
         float *yr = y + ch * cols;
@@ -188,7 +188,7 @@ void nm_bn_act_backward(int c, int64_t cols, const float *x, const float *mean,
                         float *dgamma, float *dbeta)
 {
     const float top = clip > 0 ? clip : INFINITY;
-#pragma omp parallel for schedule(static) if ((int64_t)c * cols > NM_PAR_MIN)
+#pragma omp parallel for schedule(dynamic, 1) if ((int64_t)c * cols > NM_PAR_MIN)
     for (int ch = 0; ch < c; ch++) {
         const int64_t o = ch * cols;
         if (dead && dead[ch]) {

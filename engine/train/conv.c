@@ -301,6 +301,9 @@ static void conv_backward_par(const nm_conv_geom *g, int n, const float *x, cons
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
         float *col = work + (size_t)t * slice, *part = col + (size_t)d * spc * p;
         memset(part, 0, sizeof(float) * nw);
+        /* tasks dealt round-robin, not taken as threads come free: the
+         * partials' sum then depends only on the thread count, so a seeded
+         * run repeats bit for bit */
         for (int k = t; k < tasks; k += nt) {
             const int n0 = k * spc, cn = n - n0 < spc ? n - n0 : spc, cols = (int)(cn * p);
             im2col(g, n, n0, cn, x, col);

@@ -156,7 +156,7 @@ void nm_optim_step(nm_optim *op, double lr)
     const float c1 = adam ? (float)(1.0 - pow(o->beta1, (double)op->t)) : 1.0f;
     const float c2 = adam ? (float)(1.0 - pow(o->beta2, (double)op->t)) : 1.0f;
     const float mu = (float)o->momentum, flr = (float)lr;
-#pragma omp parallel for schedule(static) if (op->total > NM_PAR_MIN)
+#pragma omp parallel for schedule(dynamic, 4) if (op->total > NM_PAR_MIN)
     for (int64_t s = 0; s < op->n_spans; s++) {
         const opt_span *sp = &op->spans[s];
         const nm_param *p = &op->params[sp->param];
