@@ -287,6 +287,51 @@ size_t nm_conv_backward_work_floats(const nm_conv_geom *g, int n, int threads)
     return par > chunked ? par : chunked;
 }
 
+/* im2col of samples n0..n0+cn-1 on the calling thread (inside the
+ * batch-parallel backward): each row's valid column range is found once,
+ * and the short rows are copied by an inline loop instead of a memcpy
+ * call per output row. Same result as im2col. */
+static void unfold_serial(const nm_conv_geom *g, int n, int n0, int cn, const float *x,
+                          float *col)
+{
+    const int64_t hw = (int64_t)g->h * g->w, p = (int64_t)g->oh * g->ow;
+    const int64_t rowlen = cn * p, d = (int64_t)rows_of(g);
+    for (int64_t r = 0; r < d; r++) {
+        const int c = (int)(r / (g->kh * g->kw)), ki = (int)(r / g->kw % g->kh);
+        const int kj = (int)(r % g->kw), off = kj * g->dw - g->pw;
+        int lo, hi;
+        ow_range(g, kj * g->dw, &lo, &hi);
+        if (hi < lo)
+            hi = lo;
+        for (int ni = 0; ni < cn; ni++) {
+            const float *src = x + (int64_t)c * n * hw + (int64_t)(n0 + ni) * hw;
+            float *dst = col + r * rowlen + (int64_t)ni * p;
+            for (int oh = 0; oh < g->oh; oh++) {
+                const int ih = oh * g->sh - g->ph + ki * g->dh;
+                float *out = dst + (int64_t)oh * g->ow;
+                if (ih < 0 || ih >= g->h) {
+                    for (int ow = 0; ow < g->ow; ow++)
+                        out[ow] = 0.0f;
+                    continue;
+                }
+                const float *line = src + (int64_t)ih * g->w;
+                for (int ow = 0; ow < lo; ow++)
+                    out[ow] = 0.0f;
+                if (g->sw == 1) {
+#pragma omp simd
+                    for (int ow = lo; ow < hi; ow++)
+                        out[ow] = line[ow + off];
+                } else {
+                    for (int ow = lo; ow < hi; ow++)
+                        out[ow] = line[ow * g->sw + off];
+                }
+                for (int ow = hi; ow < g->ow; ow++)
+                    out[ow] = 0.0f;
+            }
+        }
+    }
+}
+
 static void conv_backward_par(const nm_conv_geom *g, int n, const float *x, const float *w,
                               const float *dy, float *dx, int acc, float *dw, float *work,
                               int threads)
@@ -306,7 +351,7 @@ static void conv_backward_par(const nm_conv_geom *g, int n, const float *x, cons
          * run repeats bit for bit */
         for (int k = t; k < tasks; k += nt) {
             const int n0 = k * spc, cn = n - n0 < spc ? n - n0 : spc, cols = (int)(cn * p);
-            im2col(g, n, n0, cn, x, col);
+            unfold_serial(g, n, n0, cn, x, col);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->cout, d, cols, 1.0f,
                         dy + n0 * p, (int)np, col, cols, 1.0f, part, d);
             if (!dx)
