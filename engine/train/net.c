@@ -851,6 +851,7 @@ void nm_net_backward(nm_net *net, const float *dout)
         case NM_LAYER_FLATTEN: {
             const int64_t hw = (int64_t)l->in_h * l->in_w;
             if ((dx = in_grad(net, l->inputs[0], &acc)))
+#pragma omp parallel for schedule(static) if (count > NM_PAR_MIN)
                 for (int c = 0; c < l->in_c; c++)
                     for (int s = 0; s < n; s++)
                         for (int64_t p = 0; p < hw; p++) {
