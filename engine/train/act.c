@@ -27,12 +27,40 @@ void nm_relu_forward(int64_t count, float clip, const float *x, float *y)
         y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
-void nm_relu_backward(int64_t count, float clip, const float *y, const float *dy, float *dx)
+/* dx (=, or += with acc) dy where 0 < y < top, else 0, over [lo, hi).
+ * Both values are loaded unconditionally so the select vectorises. */
+__attribute__((target_clones("avx2", "default")))
+static void relu_grad_span(int64_t lo, int64_t hi, float top, const float *y, const float *dy,
+                           float *dx, int acc)
+{
+    if (acc) {
+#pragma omp simd
+        for (int64_t i = lo; i < hi; i++) {
+            const float v = y[i], g = dy[i];
+            dx[i] += ((v > 0.0f) & (v < top)) ? g : 0.0f;
+        }
+    } else {
+#pragma omp simd
+        for (int64_t i = lo; i < hi; i++) {
+            const float v = y[i], g = dy[i];
+            dx[i] = ((v > 0.0f) & (v < top)) ? g : 0.0f;
+        }
+    }
+}
+
+/* Spans of this many values per task of the parallel loops below. */
+#define NM_ACT_SPAN ((int64_t)1 << 14)
+
+void nm_relu_backward(int64_t count, float clip, const float *y, const float *dy, float *dx,
+                      int acc)
 {
     const float top = clip > 0 ? clip : INFINITY;
-#pragma omp parallel for simd schedule(static) if (count > NM_PAR_MIN)
-    for (int64_t i = 0; i < count; i++)
-        dx[i] += (y[i] > 0.0f && y[i] < top) ? dy[i] : 0.0f;
+    const int64_t spans = (count + NM_ACT_SPAN - 1) / NM_ACT_SPAN;
+#pragma omp parallel for schedule(dynamic, 1) if (count > NM_PAR_MIN)
+    for (int64_t s = 0; s < spans; s++) {
+        const int64_t lo = s * NM_ACT_SPAN, hi = lo + NM_ACT_SPAN < count ? lo + NM_ACT_SPAN : count;
+        relu_grad_span(lo, hi, top, y, dy, dx, acc);
+    }
 }
 
 /* NMReLU on a [C, n_samples*plane] buffer, with the pruning engine's
@@ -71,12 +99,10 @@ void nm_train_nmrelu_forward_clip(int c, int n_samples, int plane, int keep, int
 void nm_train_nmrelu_backward_clip(int64_t count, float clip, const float *y, const float *dy,
                                    float *dx)
 {
-    nm_relu_backward(count, clip, y, dy, dx);
+    nm_relu_backward(count, clip, y, dy, dx, 1);
 }
 
 void nm_train_nmrelu_backward(int64_t count, const float *y, const float *dy, float *dx)
 {
-#pragma omp parallel for simd schedule(static) if (count > NM_PAR_MIN)
-    for (int64_t i = 0; i < count; i++)
-        dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
+    nm_relu_backward(count, 0.0f, y, dy, dx, 1);
 }

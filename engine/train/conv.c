@@ -5,6 +5,7 @@
 #include "kernels.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <string.h>
 
 #define NM_CONV_WORK_CAP ((size_t)1 << 22)   /* 16 MiB of floats */
@@ -90,33 +91,51 @@ static void im2col(const nm_conv_geom *g, int n, int n0, int cn, const float *x,
     }
 }
 
-/* Adds col[D x cn*P] back onto samples n0.. of dx: the adjoint of im2col. */
-static void col2im_add(const nm_conv_geom *g, int n, int n0, int cn, const float *col, float *dx)
+/* The adjoint of im2col: col[D x cn*P] back onto samples n0.. of dx,
+ * written (acc = 0) or added (acc = 1). One input plane per task, built
+ * from its kh*kw taps while it sits in L1: dx needs no zeroing beforehand
+ * and no two tasks touch the same values. */
+static void col2im_plane(const nm_conv_geom *g, int n, int n0, int cn, const float *col,
+                         float *dx, int acc, int c, int ni)
 {
-    const int64_t hw = (int64_t)g->h * g->w, p = (int64_t)g->oh * g->ow;
-    const int64_t rowlen = cn * p;
-#pragma omp parallel for schedule(static) if ((int64_t)g->cin * g->kh * g->kw * rowlen > NM_PAR_MIN)
-    for (int c = 0; c < g->cin; c++) {
+    const int64_t hw = (int64_t)g->h * g->w, p = (int64_t)g->oh * g->ow, rowlen = cn * p;
+    {
+        float *dst = dx + (int64_t)c * n * hw + (int64_t)(n0 + ni) * hw;
+        if (!acc)
+            memset(dst, 0, sizeof(float) * (size_t)hw);
         for (int ki = 0; ki < g->kh; ki++)
             for (int kj = 0; kj < g->kw; kj++) {
-                int64_t r = ((int64_t)c * g->kh + ki) * g->kw + kj;
-                const float *src = col + r * rowlen;
+                const int64_t r = ((int64_t)c * g->kh + ki) * g->kw + kj;
+                const float *src = col + r * rowlen + (int64_t)ni * p;
+                const int off = kj * g->dw - g->pw;
                 int lo, hi;
                 ow_range(g, kj * g->dw, &lo, &hi);
-                for (int ni = 0; ni < cn; ni++) {
-                    float *dst = dx + (int64_t)c * n * hw + (int64_t)(n0 + ni) * hw;
-                    for (int oh = 0; oh < g->oh; oh++) {
-                        int ih = oh * g->sh - g->ph + ki * g->dh;
-                        if (ih < 0 || ih >= g->h)
-                            continue;
-                        const float *in = src + (int64_t)ni * p + (int64_t)oh * g->ow;
-                        float *line = dst + (int64_t)ih * g->w;
+                for (int oh = 0; oh < g->oh; oh++) {
+                    const int ih = oh * g->sh - g->ph + ki * g->dh;
+                    if (ih < 0 || ih >= g->h)
+                        continue;
+                    const float *in = src + (int64_t)oh * g->ow;
+                    float *line = dst + (int64_t)ih * g->w;
+                    if (g->sw == 1) {
+#pragma omp simd
                         for (int ow = lo; ow < hi; ow++)
-                            line[ow * g->sw - g->pw + kj * g->dw] += in[ow];
+                            line[ow + off] += in[ow];
+                    } else {
+                        for (int ow = lo; ow < hi; ow++)
+                            line[ow * g->sw + off] += in[ow];
                     }
                 }
             }
     }
+}
+
+static void col2im(const nm_conv_geom *g, int n, int n0, int cn, const float *col, float *dx,
+                   int acc)
+{
+    const int64_t p = (int64_t)g->oh * g->ow, planes = (int64_t)g->cin * cn;
+#pragma omp parallel for schedule(static) if (planes * g->kh * g->kw * p > NM_PAR_MIN)
+    for (int64_t pl = 0; pl < planes; pl++)
+        col2im_plane(g, n, n0, cn, col, dx, acc, (int)(pl / cn), (int)(pl % cn));
 }
 
 /* 1x1, stride 1, no padding: the unfolded input is the input itself. */
@@ -217,12 +236,177 @@ bias:
     }
 }
 
+/* dy's row sums into db (float within blocks, double across). */
+static void bias_grad(int cout, int64_t np, const float *dy, float *db)
+{
+#pragma omp parallel for schedule(static) if ((int64_t)cout * np > NM_PAR_MIN)
+    for (int o = 0; o < cout; o++) {
+        const float *row = dy + (int64_t)o * np;
+        double s = 0;
+        for (int64_t i0 = 0; i0 < np; i0 += 512) {
+            const int64_t len = np - i0 < 512 ? np - i0 : 512;
+            float b = 0;
+#pragma omp simd reduction(+ : b)
+            for (int64_t i = 0; i < len; i++)
+                b += row[i0 + i];
+            s += b;
+        }
+        db[o] += (float)s;
+    }
+}
+
+/* The batch-parallel backward (ungrouped, non-pointwise convs): each
+ * thread takes tasks of bwd_spc samples and runs im2col, the weight- and
+ * input-gradient products (single-threaded OpenBLAS inside the parallel
+ * region) and col2im on them in its own slice of the workspace, which
+ * stays in its core's cache; weight gradients go to a per-thread
+ * partial, summed at the end. One parallel region per layer instead of
+ * four per chunk, and no pass over a batch-sized unfolded buffer. */
+#define NM_CONV_BWD_TASK ((size_t)1 << 17)   /* floats of unfolded input per task */
+
+static int bwd_batch_parallel(const nm_conv_geom *g)
+{
+    return g->groups == 1;
+}
+
+static int bwd_spc(const nm_conv_geom *g, int n)
+{
+    size_t per = rows_of(g) * (size_t)g->oh * g->ow;
+    size_t c = per ? NM_CONV_BWD_TASK / per : (size_t)n;
+    if (c < 1)
+        c = 1;
+    return c < (size_t)n ? (int)c : n;
+}
+
+/* Floats of one thread's slice: an unfolded task and a weight-gradient partial. */
+static size_t bwd_slice(const nm_conv_geom *g, int n)
+{
+    return rows_of(g) * (size_t)bwd_spc(g, n) * g->oh * g->ow +
+           (size_t)g->cout * (size_t)rows_of(g);
+}
+
+size_t nm_conv_backward_work_floats(const nm_conv_geom *g, int n, int threads)
+{
+    size_t chunked = nm_conv_work_floats(g, n);
+    if (!bwd_batch_parallel(g))
+        return chunked;
+    size_t par = bwd_slice(g, n) * (size_t)(threads > 0 ? threads : 1);
+    return par > chunked ? par : chunked;
+}
+
+/* im2col of samples n0..n0+cn-1 on the calling thread (inside the
+ * batch-parallel backward): each row's valid column range is found once,
+ * and the short rows are copied by an inline loop instead of a memcpy
+ * call per output row. Same result as im2col. */
+static void unfold_serial(const nm_conv_geom *g, int n, int n0, int cn, const float *x,
+                          float *col)
+{
+    const int64_t hw = (int64_t)g->h * g->w, p = (int64_t)g->oh * g->ow;
+    const int64_t rowlen = cn * p, d = (int64_t)rows_of(g);
+    for (int64_t r = 0; r < d; r++) {
+        const int c = (int)(r / (g->kh * g->kw)), ki = (int)(r / g->kw % g->kh);
+        const int kj = (int)(r % g->kw), off = kj * g->dw - g->pw;
+        int lo, hi;
+        ow_range(g, kj * g->dw, &lo, &hi);
+        if (hi < lo)
+            hi = lo;
+        for (int ni = 0; ni < cn; ni++) {
+            const float *src = x + (int64_t)c * n * hw + (int64_t)(n0 + ni) * hw;
+            float *dst = col + r * rowlen + (int64_t)ni * p;
+            for (int oh = 0; oh < g->oh; oh++) {
+                const int ih = oh * g->sh - g->ph + ki * g->dh;
+                float *out = dst + (int64_t)oh * g->ow;
+                if (ih < 0 || ih >= g->h) {
+                    for (int ow = 0; ow < g->ow; ow++)
+                        out[ow] = 0.0f;
+                    continue;
+                }
+                const float *line = src + (int64_t)ih * g->w;
+                for (int ow = 0; ow < lo; ow++)
+                    out[ow] = 0.0f;
+                if (g->sw == 1) {
+#pragma omp simd
+                    for (int ow = lo; ow < hi; ow++)
+                        out[ow] = line[ow + off];
+                } else {
+                    for (int ow = lo; ow < hi; ow++)
+                        out[ow] = line[ow * g->sw + off];
+                }
+                for (int ow = hi; ow < g->ow; ow++)
+                    out[ow] = 0.0f;
+            }
+        }
+    }
+}
+
+static void conv_backward_par(const nm_conv_geom *g, int n, const float *x, const float *w,
+                              const float *dy, float *dx, int acc, float *dw, float *work,
+                              int threads)
+{
+    const int d = (int)rows_of(g), spc = bwd_spc(g, n), tasks = (n + spc - 1) / spc;
+    const int64_t p = (int64_t)g->oh * g->ow, np = n * p;
+    const size_t slice = bwd_slice(g, n), nw = (size_t)g->cout * d;
+    if (threads > tasks)
+        threads = tasks;
+#pragma omp parallel num_threads(threads)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        float *col = work + (size_t)t * slice, *part = col + (size_t)d * spc * p;
+        memset(part, 0, sizeof(float) * nw);
+        /* tasks dealt round-robin, not taken as threads come free: the
+         * partials' sum then depends only on the thread count, so a seeded
+         * run repeats bit for bit */
+        for (int k = t; k < tasks; k += nt) {
+            const int n0 = k * spc, cn = n - n0 < spc ? n - n0 : spc, cols = (int)(cn * p);
+            unfold_serial(g, n, n0, cn, x, col);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->cout, d, cols, 1.0f,
+                        dy + n0 * p, (int)np, col, cols, 1.0f, part, d);
+            if (!dx)
+                continue;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, cols, g->cout, 1.0f, w, d,
+                        dy + n0 * p, (int)np, 0.0f, col, cols);
+            for (int c = 0; c < g->cin; c++)
+                for (int ni = 0; ni < cn; ni++)
+                    col2im_plane(g, n, n0, cn, col, dx, acc, c, ni);
+        }
+#pragma omp barrier
+#pragma omp for schedule(static)
+        for (size_t e = 0; e < nw; e++) {
+            float s = 0;
+            for (int u = 0; u < nt; u++)
+                s += work[(size_t)u * slice + (size_t)d * spc * p + e];
+            dw[e] += s;
+        }
+    }
+}
+
 void nm_conv_backward(const nm_conv_geom *g, int n, const float *x, const float *w,
-                      const float *dy, float *dx, float *dw, float *db, float *work)
+                      const float *dy, float *dx, int acc, float *dw, float *db, float *work,
+                      size_t work_floats)
 {
     const int gs = g->groups, coutg = g->cout / gs;
     const int dg = (g->cin / gs) * g->kh * g->kw;
     const int64_t p = (int64_t)g->oh * g->ow, np = n * p;
+    if (is_pointwise(g)) {   /* the unfolded input is x itself: no im2col, no col2im */
+        for (int k = 0; k < gs; k++) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, coutg, dg, (int)np, 1.0f,
+                        dy + (int64_t)k * coutg * np, (int)np, x + (int64_t)k * dg * np, (int)np,
+                        1.0f, dw + (int64_t)k * coutg * dg, dg);
+            if (dx)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dg, (int)np, coutg, 1.0f,
+                            w + (int64_t)k * coutg * dg, dg, dy + (int64_t)k * coutg * np,
+                            (int)np, acc ? 1.0f : 0.0f, dx + (int64_t)k * dg * np, (int)np);
+        }
+        goto bias;
+    }
+    if (bwd_batch_parallel(g)) {
+        const int fit = (int)(work_floats / bwd_slice(g, n));
+        const int threads = omp_get_max_threads() < fit ? omp_get_max_threads() : fit;
+        if (threads >= 1) {
+            conv_backward_par(g, n, x, w, dy, dx, acc, dw, work, threads);
+            goto bias;
+        }
+    }
     const int chunk = chunk_of(g, n);
     for (int n0 = 0; n0 < n; n0 += chunk) {
         int cn = n - n0 < chunk ? n - n0 : chunk;
@@ -240,16 +424,9 @@ void nm_conv_backward(const nm_conv_geom *g, int n, const float *x, const float 
                         w + (int64_t)k * coutg * dg, dg,
                         dy + (int64_t)k * coutg * np + n0 * p, (int)np, 0.0f,
                         work + (int64_t)k * dg * cols, cols);
-        col2im_add(g, n, n0, cn, work, dx);
+        col2im(g, n, n0, cn, work, dx, acc);
     }
-    if (db) {
-#pragma omp parallel for schedule(static) if ((int64_t)g->cout * np > NM_PAR_MIN)
-        for (int o = 0; o < g->cout; o++) {
-            const float *row = dy + (int64_t)o * np;
-            double s = 0;
-            for (int64_t i = 0; i < np; i++)
-                s += row[i];
-            db[o] += (float)s;
-        }
-    }
+bias:
+    if (db)
+        bias_grad(g->cout, np, dy, db);
 }

@@ -8,10 +8,13 @@
  * batchnorm a pass over contiguous rows, and a linear layer one sgemm.
  *
  * Conventions: forward functions overwrite their output; backward functions
- * ADD into the input gradient dx (so a producer feeding two consumers
- * receives the sum) and into the parameter gradients; dx may be NULL when no
- * input gradient is needed. No function allocates: callers pass workspaces
- * sized by the *_floats helpers. */
+ * ADD into the parameter gradients, and into the input gradient dx when
+ * their `acc` is 1 (so a producer feeding two consumers receives the sum);
+ * with acc = 0 they overwrite dx instead (the first consumer's pass: the
+ * net does not zero gradient buffers beforehand). Functions without an acc
+ * argument always add. dx may be NULL when no input gradient is needed. No
+ * function allocates: callers pass workspaces sized by the *_floats
+ * helpers. */
 #ifndef NM_TRAIN_KERNELS_H
 #define NM_TRAIN_KERNELS_H
 
@@ -42,9 +45,17 @@ size_t nm_conv_work_floats(const nm_conv_geom *g, int n);
  * (b may be NULL). */
 void nm_conv_forward(const nm_conv_geom *g, int n, const float *x, const float *w,
                      const float *b, float *y, float *work);
-/* dw += dL/dw, db += dL/db (db may be NULL), dx += dL/dx (may be NULL). */
+/* Workspace (floats) nm_conv_backward needs for a batch of n on up to
+ * `threads` threads (ungrouped convs run batch-parallel: each thread
+ * unfolds and multiplies its own samples). */
+size_t nm_conv_backward_work_floats(const nm_conv_geom *g, int n, int threads);
+/* dw += dL/dw, db += dL/db (db may be NULL), dx (+)= dL/dx (may be NULL).
+ * work holds work_floats floats, at least nm_conv_work_floats(g, n); with
+ * fewer than nm_conv_backward_work_floats it runs on as many threads as
+ * fit (chunked over the batch when not even one does). */
 void nm_conv_backward(const nm_conv_geom *g, int n, const float *x, const float *w,
-                      const float *dy, float *dx, float *dw, float *db, float *work);
+                      const float *dy, float *dx, int acc, float *dw, float *db, float *work,
+                      size_t work_floats);
 
 /* --- convolution forward with the AVX-512 kernel (conv_fast.c) --- */
 /* What follows the product, per output channel o: v = acc * scale[o] +
@@ -98,30 +109,48 @@ size_t nm_linear_work_floats(int in, int out, int64_t cols);
 void nm_linear_forward(int in, int out, int64_t cols, const float *x, const float *w,
                        const float *b, float *y, float *work);
 void nm_linear_backward(int in, int out, int64_t cols, const float *x, const float *w,
-                        const float *dy, float *dx, float *dw, float *db);
+                        const float *dy, float *dx, int acc, float *dw, float *db);
 
 /* --- batch normalisation (bn.c), per channel over `cols` = n*H*W values --- */
-/* Training: normalises with the batch statistics, saves xhat[c, cols] and
- * invstd[c] for the backward pass, and moves the running statistics by
- * `momentum` (running var uses the unbiased batch variance, as PyTorch).
- * `dead` (may be NULL) marks channels whose producer filter was removed:
- * their output is 0. */
+/* Training: normalises with the batch statistics (one pass for the mean and
+ * variance, one for the output), saves mean[c] and invstd[c] for the
+ * backward pass, and moves the running statistics by `momentum` (running
+ * var uses the unbiased batch variance, as PyTorch). `dead` (may be NULL)
+ * marks channels whose producer filter was removed: their output is 0. */
 void nm_bn_forward_train(int c, int64_t cols, const float *x, const float *gamma,
                          const float *beta, float *run_mean, float *run_var, float eps,
-                         float momentum, const uint8_t *dead, float *y, float *xhat,
+                         float momentum, const uint8_t *dead, float *y, float *mean,
                          float *invstd);
+/* The same, and in the same pass the ReLU after it: r = min(max(y, 0),
+ * clip) (clip <= 0: no clip); r = NULL: nm_bn_forward_train. */
+void nm_bn_relu_forward_train(int c, int64_t cols, const float *x, const float *gamma,
+                              const float *beta, float *run_mean, float *run_var, float eps,
+                              float momentum, const uint8_t *dead, float *y, float *mean,
+                              float *invstd, float clip, float *r);
 void nm_bn_forward_eval(int c, int64_t cols, const float *x, const float *gamma,
                         const float *beta, const float *run_mean, const float *run_var,
                         float eps, const uint8_t *dead, float *y);
-void nm_bn_backward(int c, int64_t cols, const float *xhat, const float *invstd,
-                    const float *gamma, const uint8_t *dead, const float *dy, float *dx,
+/* Backward from the forward's input x and saved mean/invstd (xhat is
+ * recomputed): dgamma, dbeta += ..., dx (+)= ... (may be NULL); a dead
+ * channel gets no gradient. */
+void nm_bn_backward(int c, int64_t cols, const float *x, const float *mean, const float *invstd,
+                    const float *gamma, const uint8_t *dead, const float *dy, float *dx, int acc,
                     float *dgamma, float *dbeta);
+/* BN followed by a ReLU or NMReLU (clip > 0: clipped) whose output is r and
+ * output gradient dy, in one pass: the gradient at BN's output (dy where
+ * 0 < r < clip, else 0) is used without being stored. r = NULL: plain
+ * nm_bn_backward. */
+void nm_bn_act_backward(int c, int64_t cols, const float *x, const float *mean,
+                        const float *invstd, const float *gamma, const uint8_t *dead,
+                        const float *r, float clip, const float *dy, float *dx, int acc,
+                        float *dgamma, float *dbeta);
 
 /* --- activations (act.c) --- */
 /* ReLU, or min(max(x,0),clip) when clip > 0. */
 void nm_relu_forward(int64_t count, float clip, const float *x, float *y);
-/* Gradient passes where 0 < y (and y < clip when clipped). */
-void nm_relu_backward(int64_t count, float clip, const float *y, const float *dy, float *dx);
+/* Gradient passes where 0 < y (and y < clip when clipped); dx (+)= it. */
+void nm_relu_backward(int64_t count, float clip, const float *y, const float *dy, float *dx,
+                      int acc);
 /* NMReLU: ReLU then at most n of every m values of each activation group
  * nonzero. Axis POSITION: for each channel, m consecutive positions of one
  * image (row-major over H x W; a trailing partial group of L < m keeps
@@ -132,7 +161,7 @@ void nm_relu_backward(int64_t count, float clip, const float *y, const float *dy
  * n largest (ties to the lower index). */
 void nm_train_nmrelu_forward(int c, int n_samples, int plane, int keep, int m,
                        nm_act_policy policy, nm_act_axis axis, const float *x, float *y);
-/* Gradient only through kept values (y > 0). */
+/* Gradient only through kept values (y > 0), added to dx. */
 void nm_train_nmrelu_backward(int64_t count, const float *y, const float *dy, float *dx);
 /* The same for an NMReLU with a clip (made from a ReLU6): min(max(x,0),clip)
  * first, then N:M on the clipped values; the gradient passes where
@@ -158,12 +187,13 @@ void nm_pool_geom_of(const nm_layer *l, nm_pool_geom *g);
 void nm_maxpool_forward(const nm_pool_geom *g, int64_t planes, const float *x, float *y,
                         int32_t *arg);
 void nm_maxpool_backward(const nm_pool_geom *g, int64_t planes, const int32_t *arg,
-                         const float *dy, float *dx);
+                         const float *dy, float *dx, int acc);
 /* Average pool. The divisor is the window clipped to the padded plane
  * (kh*kw away from a ceil_mode edge: padding counts as zeros), or with
  * exclude_pad the count of values inside the input (PyTorch's rule). */
 void nm_avgpool_forward(const nm_pool_geom *g, int64_t planes, const float *x, float *y);
-void nm_avgpool_backward(const nm_pool_geom *g, int64_t planes, const float *dy, float *dx);
+void nm_avgpool_backward(const nm_pool_geom *g, int64_t planes, const float *dy, float *dx,
+                         int acc);
 
 /* --- imported-graph kinds (graph_ops.c), inference only --- */
 /* Elementwise add/sub/mul/div of input a (the layer's in_c/h/w) and either

@@ -3,6 +3,7 @@
 #include "kernels.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,11 +17,23 @@ typedef struct {
     float *weff;                /* masked weight when emask is set */
     uint8_t *bias_keep;         /* 1 = filter kept; a removed one's bias acts as 0 */
     float *dw, *db;
-    /* batchnorm */
-    float *xhat, *invstd, *dgamma, *dbeta;
+    /* batchnorm: batch mean and 1/std of the last training forward */
+    float *bmean, *invstd, *dgamma, *dbeta;
     uint8_t *dead;              /* channels of removed producer filters */
     /* max pool */
     int32_t *arg;
+    /* backward: grad holds this pass's contributions (else it is stale and
+     * the first consumer overwrites it); a ReLU/NMReLU whose producer is a
+     * BN it alone consumes runs that BN's backward too (bn_fused: BN layer
+     * + 1, 0 = none), and the BN is skipped (fused_away) */
+    int gdone;
+    int bn_fused;
+    int fused_away;
+    /* training forward: a BN followed by a ReLU it alone feeds writes that
+     * ReLU's output too (relu_next: ReLU layer + 1), and the ReLU is
+     * skipped (by_bn) */
+    int relu_next;
+    int by_bn;
     /* lean nets, 3x3 stride-1 convs: Winograd kernels of the weight whose
      * fingerprint is wino_key (wino_valid = 0 until the first transform) */
     float *wino_u;
@@ -46,7 +59,9 @@ struct nm_net {
     net_layer *ls;
     float *in, *gin;
     int want_gin;
+    int gin_done;               /* backward: gin holds this pass's contributions */
     float *work;
+    size_t work_floats;
     nm_param *params;
     int n_params;
     int64_t bytes;              /* bytes of the buffers above */
@@ -107,7 +122,7 @@ void nm_net_free(nm_net *net)
         if (!net->lean)
             free(q->act), free(q->weff);
         free(q->grad), free(q->emask), free(q->bias_keep);
-        free(q->dw), free(q->db), free(q->xhat), free(q->invstd), free(q->dgamma);
+        free(q->dw), free(q->db), free(q->bmean), free(q->invstd), free(q->dgamma);
         free(q->dbeta), free(q->dead), free(q->arg), free(q->wino_u), free(q->epi);
     }
     free(net->ls);
@@ -126,6 +141,7 @@ int64_t nm_net_bytes(const nm_net *net)
 
 static int plan_lean(nm_net *net);
 static int plan_fusion(nm_net *net, int *last);
+static void plan_train_fusion(nm_net *net);
 
 static void add_param(nm_net *net, nm_param_kind kind, int layer, nm_tensor *t, float *g,
                       const uint8_t *mask)
@@ -217,6 +233,11 @@ nm_net *nm_net_new(nm_model *m, int max_batch, int train)
                 nm_conv_geom g;
                 nm_conv_geom_of(l, &g);
                 size_t wf = nm_conv_work_floats(&g, max_batch);
+                if (train) {   /* the backward's need, per thread */
+                    size_t bw = nm_conv_backward_work_floats(&g, max_batch,
+                                                             omp_get_max_threads());
+                    wf = bw > wf ? bw : wf;
+                }
                 /* the AVX-512 direct path beats F(2x2, 3x3) on every shape
                  * measured (docs/results.md) */
                 if (net->lean && l->kind == NM_LAYER_CONV && nm_winograd_ok(&g, max_batch) &&
@@ -234,7 +255,7 @@ nm_net *nm_net_new(nm_model *m, int max_batch, int train)
         } else if (l->kind == NM_LAYER_BN) {
             q->dead = alloc_or_fail((size_t)l->out_c, 1, &fail, &net->bytes);
             if (train) {
-                q->xhat = alloc_or_fail(total, sizeof(float), &fail, &net->bytes);
+                q->bmean = alloc_or_fail((size_t)l->out_c, sizeof(float), &fail, &net->bytes);
                 q->invstd = alloc_or_fail((size_t)l->out_c, sizeof(float), &fail, &net->bytes);
                 q->dgamma = alloc_or_fail((size_t)l->out_c, sizeof(float), &fail, &net->bytes);
                 q->dbeta = alloc_or_fail((size_t)l->out_c, sizeof(float), &fail, &net->bytes);
@@ -245,6 +266,7 @@ nm_net *nm_net_new(nm_model *m, int max_batch, int train)
     }
     if (!fail)
         net->work = alloc_or_fail(work, sizeof(float), &fail, &net->bytes);
+    net->work_floats = work;
     if (!fail && net->lean && plan_lean(net) != NM_OK)
         fail = 1;
     if (fail) {
@@ -271,6 +293,8 @@ nm_net *nm_net_new(nm_model *m, int max_batch, int train)
             add_param(net, NM_PARAM_BETA, i, l->beta, q->dbeta, NULL);
         }
     }
+    if (train)
+        plan_train_fusion(net);
     nm_net_sync_masks(net);
     return net;
 }
@@ -319,6 +343,36 @@ static int plan_fusion(nm_net *net, int *last)
         q->epi = alloc_or_fail((size_t)2 * l->out_c, sizeof(float), &fail, &net->bytes);
     }
     return fail ? nm_seterr("out of memory") : NM_OK;
+}
+
+/* Training fusion: a ReLU or NMReLU fed by a BN that has no other consumer takes
+ * over that BN's backward pass (nm_bn_act_backward), so the gradient at
+ * BN's output is never stored; in the training forward, such a BN writes
+ * the ReLU's output in its own pass (bn_train_forward). */
+static void plan_train_fusion(nm_net *net)
+{
+    const nm_model *m = net->m;
+    int *uses = calloc((size_t)m->n_layers, sizeof *uses);
+    if (!uses)
+        return;   /* no fusion: the unfused passes give the same gradients */
+    for (int i = 0; i < m->n_layers; i++)
+        for (int k = 0; k < m->layers[i].n_inputs; k++)
+            if (m->layers[i].inputs[k] >= 0)
+                uses[m->layers[i].inputs[k]]++;
+    for (int i = 0; i < m->n_layers; i++) {
+        const nm_layer *l = &m->layers[i];
+        const int j = l->inputs[0];
+        if ((l->kind == NM_LAYER_RELU || l->kind == NM_LAYER_NMRELU) && l->n_inputs == 1 &&
+            j >= 0 && m->layers[j].kind == NM_LAYER_BN && uses[j] == 1) {
+            net->ls[i].bn_fused = j + 1;
+            net->ls[j].fused_away = 1;
+            if (l->kind == NM_LAYER_RELU) {
+                net->ls[j].relu_next = i + 1;
+                net->ls[i].by_bn = 1;
+            }
+        }
+    }
+    free(uses);
 }
 
 /* NM_NET_LEAN: activation buffers shared between layers whose values are
@@ -475,12 +529,21 @@ static const float *in_act(const nm_net *net, int src)
     return src == NM_INPUT ? net->in : net->ls[src].act;
 }
 
-/* Gradient buffer of a producer, or NULL for the model input when its
- * gradient is not wanted. */
-static float *in_grad(nm_net *net, int src)
+/* Gradient buffer of a producer that a consumer's backward pass is about
+ * to write, or NULL for the model input when its gradient is not wanted.
+ * *acc: 1 when an earlier consumer already wrote it in this pass (add),
+ * 0 for the first (overwrite; the buffers are not zeroed beforehand). */
+static float *in_grad(nm_net *net, int src, int *acc)
 {
-    if (src == NM_INPUT)
-        return net->want_gin ? net->gin : NULL;
+    if (src == NM_INPUT) {
+        *acc = net->gin_done;
+        if (!net->want_gin)
+            return NULL;
+        net->gin_done = 1;
+        return net->gin;
+    }
+    *acc = net->ls[src].gdone;
+    net->ls[src].gdone = 1;
     return net->ls[src].grad;
 }
 
@@ -632,6 +695,17 @@ static void conv_fused_forward(nm_net *net, int i, const nm_conv_geom *g, int n,
             memset(q->act + c * cols, 0, sizeof(float) * (size_t)cols);
 }
 
+/* A training BN, and the ReLU after it when fused (plan_train_fusion). */
+static void bn_train_forward(nm_net *net, const nm_layer *l, net_layer *q, const float *x,
+                             int64_t cols)
+{
+    const nm_layer *lr = q->relu_next ? &net->m->layers[q->relu_next - 1] : NULL;
+    nm_bn_relu_forward_train(l->out_c, cols, x, nm_f32(l->gamma), nm_f32(l->beta),
+                             nm_f32(l->mean), nm_f32(l->var), l->eps, NM_BN_MOMENTUM, q->dead,
+                             q->act, q->bmean, q->invstd, lr ? lr->clip : 0.0f,
+                             lr ? net->ls[q->relu_next - 1].act : NULL);
+}
+
 const float *nm_net_forward(nm_net *net, int n, int train)
 {
     nm_model *m = net->m;
@@ -674,14 +748,14 @@ const float *nm_net_forward(nm_net *net, int n, int train)
             break;
         case NM_LAYER_BN:
             if (train)
-                nm_bn_forward_train(l->out_c, cols, x, nm_f32(l->gamma), nm_f32(l->beta),
-                                    nm_f32(l->mean), nm_f32(l->var), l->eps, NM_BN_MOMENTUM,
-                                    q->dead, q->act, q->xhat, q->invstd);
+                bn_train_forward(net, l, q, x, cols);
             else
                 nm_bn_forward_eval(l->out_c, cols, x, nm_f32(l->gamma), nm_f32(l->beta),
                                    nm_f32(l->mean), nm_f32(l->var), l->eps, q->dead, q->act);
             break;
         case NM_LAYER_RELU:
+            if (train && q->by_bn)
+                break;   /* written by its BN (bn_train_forward) */
             nm_relu_forward(count, l->clip, x, q->act);
             break;
         case NM_LAYER_NMRELU:
@@ -809,84 +883,108 @@ void nm_net_backward(nm_net *net, const float *dout)
     if (!net->train)
         return;   /* an inference net has no gradient buffers */
     for (int i = 0; i < m->n_layers; i++)
-        memset(net->ls[i].grad, 0, sizeof(float) * (size_t)(net->ls[i].per_sample * n));
-    if (net->want_gin)
-        memset(net->gin, 0, sizeof(float) * (size_t)m->in_c * m->in_h * m->in_w * (size_t)n);
+        net->ls[i].gdone = 0;
+    net->gin_done = 0;
     net_layer *last = &net->ls[m->n_layers - 1];
     memcpy(last->grad, dout, sizeof(float) * (size_t)(last->per_sample * n));
+    last->gdone = 1;
 
     for (int i = m->n_layers - 1; i >= 0; i--) {
         nm_layer *l = &m->layers[i];
         net_layer *q = &net->ls[i];
+        if (q->fused_away)
+            continue;   /* its consumer ran this BN's backward */
         const float *x = in_act(net, l->inputs[0]);
-        float *dx = in_grad(net, l->inputs[0]);
         const float *dy = q->grad;
         const int64_t plane = (int64_t)l->out_h * l->out_w, cols = n * plane;
         const int64_t count = q->per_sample * n;
+        if (!q->gdone) {   /* no consumer: a zero gradient */
+            memset(q->grad, 0, sizeof(float) * (size_t)count);
+            q->gdone = 1;
+        }
+        int acc;
+        float *dx;
         switch (l->kind) {
         case NM_LAYER_CONV:
         case NM_LAYER_DWCONV: {
             nm_conv_geom g;
             nm_conv_geom_of(l, &g);
-            nm_conv_backward(&g, n, x, q->weff, dy, dx, q->dw, q->db, net->work);
+            dx = in_grad(net, l->inputs[0], &acc);
+            nm_conv_backward(&g, n, x, q->weff, dy, dx, acc, q->dw, q->db, net->work,
+                             net->work_floats);
             break;
         }
         case NM_LAYER_LINEAR:
-            nm_linear_backward(l->in_c, l->out_c, cols, x, q->weff, dy, dx, q->dw, q->db);
+            dx = in_grad(net, l->inputs[0], &acc);
+            nm_linear_backward(l->in_c, l->out_c, cols, x, q->weff, dy, dx, acc, q->dw, q->db);
             break;
         case NM_LAYER_BN:
-            nm_bn_backward(l->out_c, cols, q->xhat, q->invstd, nm_f32(l->gamma), q->dead, dy, dx,
-                           q->dgamma, q->dbeta);
+            dx = in_grad(net, l->inputs[0], &acc);
+            nm_bn_backward(l->out_c, cols, x, q->bmean, q->invstd, nm_f32(l->gamma), q->dead, dy,
+                           dx, acc, q->dgamma, q->dbeta);
             break;
         case NM_LAYER_RELU:
-            if (dx)
-                nm_relu_backward(count, l->clip, q->act, dy, dx);
-            break;
         case NM_LAYER_NMRELU:
-            if (dx)
-                nm_train_nmrelu_backward_clip(count, l->clip, q->act, dy, dx);
+            if (q->bn_fused) {   /* BN + activation backward in one pass */
+                const nm_layer *lb = &m->layers[q->bn_fused - 1];
+                net_layer *qb = &net->ls[q->bn_fused - 1];
+                dx = in_grad(net, lb->inputs[0], &acc);
+                nm_bn_act_backward(lb->out_c, cols, in_act(net, lb->inputs[0]), qb->bmean,
+                                   qb->invstd, nm_f32(lb->gamma), qb->dead, q->act, l->clip, dy,
+                                   dx, acc, qb->dgamma, qb->dbeta);
+            } else if ((dx = in_grad(net, l->inputs[0], &acc))) {
+                /* NMReLU: kept values are the nonzero outputs, as ReLU's */
+                nm_relu_backward(count, l->clip, q->act, dy, dx, acc);
+            }
             break;
         case NM_LAYER_MAXPOOL: {
             nm_pool_geom g;
             nm_pool_geom_of(l, &g);
-            if (dx)
-                nm_maxpool_backward(&g, (int64_t)l->out_c * n, q->arg, dy, dx);
+            if ((dx = in_grad(net, l->inputs[0], &acc)))
+                nm_maxpool_backward(&g, (int64_t)l->out_c * n, q->arg, dy, dx, acc);
             break;
         }
         case NM_LAYER_AVGPOOL: {
             nm_pool_geom g;
             nm_pool_geom_of(l, &g);
-            if (dx)
-                nm_avgpool_backward(&g, (int64_t)l->out_c * n, dy, dx);
+            if ((dx = in_grad(net, l->inputs[0], &acc)))
+                nm_avgpool_backward(&g, (int64_t)l->out_c * n, dy, dx, acc);
             break;
         }
         case NM_LAYER_GAP: {
             const int64_t hw = (int64_t)l->in_h * l->in_w;
-            if (dx)
+            if ((dx = in_grad(net, l->inputs[0], &acc)))
                 for (int64_t r = 0; r < (int64_t)l->out_c * n; r++)
                     for (int64_t p = 0; p < hw; p++)
-                        dx[r * hw + p] += dy[r] / (float)hw;
+                        dx[r * hw + p] = (acc ? dx[r * hw + p] : 0.0f) + dy[r] / (float)hw;
             break;
         }
-        case NM_LAYER_ADD: {
-            float *db = in_grad(net, l->inputs[1]);
-            for (int64_t k = 0; dx && k < count; k++)
-                dx[k] += dy[k];
-            for (int64_t k = 0; db && k < count; k++)
-                db[k] += dy[k];
+        case NM_LAYER_ADD:
+            for (int k = 0; k < 2; k++) {
+                float *d = in_grad(net, l->inputs[k], &acc);
+                if (d && acc)
+                    for (int64_t e = 0; e < count; e++)
+                        d[e] += dy[e];
+                else if (d)
+                    memcpy(d, dy, sizeof(float) * (size_t)count);
+            }
             break;
-        }
         case NM_LAYER_FLATTEN: {
             const int64_t hw = (int64_t)l->in_h * l->in_w;
-            if (dx)
+            if ((dx = in_grad(net, l->inputs[0], &acc)))
+#pragma omp parallel for schedule(static) if (count > NM_PAR_MIN)
                 for (int c = 0; c < l->in_c; c++)
                     for (int s = 0; s < n; s++)
-                        for (int64_t p = 0; p < hw; p++)
-                            dx[((int64_t)c * n + s) * hw + p] += dy[((int64_t)c * hw + p) * n + s];
+                        for (int64_t p = 0; p < hw; p++) {
+                            const int64_t e = ((int64_t)c * n + s) * hw + p;
+                            dx[e] = (acc ? dx[e] : 0.0f) + dy[((int64_t)c * hw + p) * n + s];
+                        }
             break;
         }
         default:
             break;
         }
     }
+    if (net->want_gin && !net->gin_done)   /* nothing reads the input */
+        memset(net->gin, 0, sizeof(float) * (size_t)m->in_c * m->in_h * m->in_w * (size_t)n);
 }

@@ -3,6 +3,7 @@
 #include "kernels.h"
 
 #include <float.h>
+#include <string.h>
 
 void nm_pool_geom_of(const nm_layer *l, nm_pool_geom *g)
 {
@@ -74,15 +75,23 @@ void nm_maxpool_forward(const nm_pool_geom *g, int64_t planes, const float *x, f
     }
 }
 
+/* Each plane of dx is zeroed (acc = 0) just before its scatter, while it
+ * is in cache: the caller need not zero dx. */
 void nm_maxpool_backward(const nm_pool_geom *g, int64_t planes, const int32_t *arg,
-                         const float *dy, float *dx)
+                         const float *dy, float *dx, int acc)
 {
     const int64_t in = (int64_t)g->h * g->w, out = (int64_t)g->oh * g->ow;
 #pragma omp parallel for schedule(static) if (planes * in > NM_PAR_MIN)
-    for (int64_t pl = 0; pl < planes; pl++)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        float *xp = dx + pl * in;
+        const int32_t *ap = arg + pl * out;
+        const float *yp = dy + pl * out;
+        if (!acc)
+            memset(xp, 0, sizeof(float) * (size_t)in);
         for (int64_t o = 0; o < out; o++)
-            if (arg[pl * out + o] >= 0)
-                dx[pl * in + arg[pl * out + o]] += dy[pl * out + o];
+            if (ap[o] >= 0)
+                xp[ap[o]] += yp[o];
+    }
 }
 
 /* 1 / the divisor of output (oh, ow): the window clipped to the padded
@@ -128,12 +137,15 @@ void nm_avgpool_forward(const nm_pool_geom *g, int64_t planes, const float *x, f
     }
 }
 
-void nm_avgpool_backward(const nm_pool_geom *g, int64_t planes, const float *dy, float *dx)
+void nm_avgpool_backward(const nm_pool_geom *g, int64_t planes, const float *dy, float *dx,
+                         int acc)
 {
     const int64_t in = (int64_t)g->h * g->w, out = (int64_t)g->oh * g->ow;
 #pragma omp parallel for schedule(static) if (planes * in > NM_PAR_MIN)
     for (int64_t pl = 0; pl < planes; pl++) {
         float *xp = dx + pl * in;
+        if (!acc)
+            memset(xp, 0, sizeof(float) * (size_t)in);
         for (int oh = 0; oh < g->oh; oh++)
             for (int ow = 0; ow < g->ow; ow++) {
                 float d = dy[pl * out + (int64_t)oh * g->ow + ow] * avg_scale(g, oh, ow);

@@ -311,11 +311,15 @@ Test(forward, batchnorm_train_stats_and_eval)
     enum { C = 2, COLS = 6 };
     float x[C * COLS] = {1, 2, 3, 4, 5, 9, -1, -1, 0, 2, 2, 4};
     float g[C] = {2, 0.5f}, b[C] = {1, -1}, rm[C] = {0, 1}, rv[C] = {1, 2};
-    float y[C * COLS], xh[C * COLS], is[C];
-    nm_bn_forward_train(C, COLS, x, g, b, rm, rv, 1e-5f, 0.1f, NULL, y, xh, is);
+    float y[C * COLS], mu[C], is[C];
+    nm_bn_forward_train(C, COLS, x, g, b, rm, rv, 1e-5f, 0.1f, NULL, y, mu, is);
     /* channel 0: mean 4, biased var (9+4+1+0+1+25)/6 = 40/6, unbiased 8 */
     double sd = sqrt(40.0 / 6 + 1e-5);
     cr_assert_float_eq(y[0], 2 * (1 - 4) / sd + 1, 1e-5);
+    cr_assert_float_eq(mu[0], 4, 1e-6);
+    cr_assert_float_eq(is[0], 1 / sd, 1e-6);
+    cr_assert_float_eq(mu[1], 1, 1e-6);
+    cr_assert_float_eq(is[1], 1 / sqrt(20.0 / 6 + 1e-5), 1e-6);
     cr_assert_float_eq(rm[0], 0.1 * 4, 1e-6);
     cr_assert_float_eq(rv[0], 0.9 * 1 + 0.1 * 8, 1e-6);
     /* channel 1: mean 1, biased var (4+4+1+1+1+9)/6 = 20/6, unbiased 4 */

@@ -273,6 +273,39 @@ Test(grad, small_cnn_chain)
     gc_run(m, 3, 25, 0, 1e-2f);
 }
 
+/* BN + ReLU/ReLU6 pairs whose backward runs fused (bn1, bn3), a BN with two
+ * consumers that is not fused (bn2 feeds relu6 and the add), and a 1x1 conv
+ * (backward without im2col). */
+Test(grad, bn_relu_fused_and_shared)
+{
+    nm_model *m = nm_model_new("t", 2, 6, 6);
+    nm_add_conv(m, "c1", NM_INPUT, 4, 3, 3, 1, 1, 1, 0);
+    nm_add_bn(m, "bn1", NM_PREV);
+    nm_add_relu(m, "r1", NM_PREV, 0);
+    nm_add_conv(m, "c2", NM_PREV, 4, 3, 3, 1, 1, 1, 0);
+    int bn2 = nm_add_bn(m, "bn2", NM_PREV);
+    int r2 = nm_add_relu(m, "r2", bn2, 1.5f);
+    cr_assert(nm_add_add(m, "add", r2, bn2) >= 0, "%s", nm_errmsg());
+    nm_add_conv(m, "c3", NM_PREV, 3, 1, 1, 1, 0, 1, 1);
+    nm_add_bn(m, "bn3", NM_PREV);
+    nm_add_relu(m, "r3", NM_PREV, 0);
+    nm_add_flatten(m, "f", NM_PREV);
+    cr_assert(nm_add_linear(m, "fc", NM_PREV, 3, 1) >= 0, "%s", nm_errmsg());
+    gc_run(m, 3, 26, 0, 1e-3f);
+}
+
+/* BN then NMReLU (2:4 along positions): fused, the gradient through the
+ * kept values only. */
+Test(grad, bn_nmrelu_fused)
+{
+    nm_model *m = nm_model_new("t", 1, 4, 8);
+    nm_add_conv(m, "c", NM_INPUT, 3, 3, 3, 1, 1, 1, 0);
+    nm_add_bn(m, "bn", NM_PREV);
+    cr_assert(nm_add_nmrelu(m, "nm", NM_PREV, 2, 4, NM_POLICY_TOPK, NM_AXIS_POSITION) >= 0, "%s",
+              nm_errmsg());
+    gc_run(m, 2, 27, 0, 1e-2f);
+}
+
 /* The loss: softmax cross-entropy's gradient against finite differences in
  * double, and its value against a hand-computed case. */
 Test(grad, softmax_cross_entropy)
