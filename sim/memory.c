@@ -174,7 +174,9 @@ static void ss_counts(const sim_gemm *g, const sim_config *cfg, sim_layer_result
     double uniq, valid;
     ss_ifmap_addrs(g, &uniq, &valid);
     double di, df;
-    if (cfg->bandwidth > 0) {
+    if (cfg->bandwidth > 0 && cfg->bandwidth != floor(cfg->bandwidth)) {
+        di = df = -1;   /* SCALE-Sim's bandwidths are whole words per cycle */
+    } else if (cfg->bandwidth > 0) {
         int64_t bw = (int64_t)cfg->bandwidth;
         double npf_i = os ? rf * R * K : E * rf * R;    /* os: row folds of E; ws: of K */
         double npf_f = cf * K * C;

@@ -20,7 +20,10 @@ import csv, os, subprocess, sys, time
 # name: (topology rows, array rows, cols, SRAM KB per operand, dataflow, bandwidth or None = CALC)
 TOPO_A = [("c1", 12, 12, 3, 3, 4, 16, 1), ("c2", 10, 10, 3, 3, 16, 20, 2), ("fc", 1, 1, 1, 1, 64, 10, 1)]
 TOPO_B = [("c1", 16, 16, 3, 3, 8, 24, 1), ("pw", 14, 14, 1, 1, 24, 40, 1), ("fc", 1, 1, 1, 1, 200, 30, 1)]
+TOPO_C = [("c", 8, 8, 3, 3, 3, 4, 1)]   # tests/lua/sim_mem.lua's conv
 CASES = {
+    "c4_ws_user10": (TOPO_C, 4, 4, 64, "ws", 10),
+    "c4_os_user10": (TOPO_C, 4, 4, 64, "os", 10),
     "a8_ws_user2": (TOPO_A, 8, 8, 1, "ws", 2),
     "a8_os_user2": (TOPO_A, 8, 8, 1, "os", 2),
     "a8_ws_calc": (TOPO_A, 8, 8, 1, "ws", None),
