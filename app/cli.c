@@ -36,7 +36,7 @@ void cli_usage(FILE *f)
           "                     (names: Up Down Left Right Enter Tab Esc Space F1..F10,\n"
           "                     single characters, or 'text to type)\n"
           "  --scalesim-out DIR simulate MODEL as SCALE-Sim v3 would (pMAC 32x32, ws, 64 KB\n"
-          "                     SRAMs, 10 words/cycle: its scale.cfg; its memory system\n"
+          "                     SRAMs, CALC bandwidth: its scale.cfg; its memory system\n"
           "                     replayed) and write its\n"
           "                     COMPUTE/BANDWIDTH/DETAILED_ACCESS_REPORT.csv into DIR\n"
           "                     (other settings: report:scalesim in docs/lua-api.md)\n"
@@ -104,7 +104,7 @@ static int scalesim_out(cli_options *o, const char *dir, char *err, size_t errle
     snprintf(scalesim_chunk, sizeof scalesim_chunk,
              "local m = assert(nm.load([=[%s]=]))\n"
              "local sys = nm.sim.system{mac = 'pmac', rows = 32, cols = 32, dataflow = 'ws',\n"
-             "  compat = 'scalesim', sram_kb = {ifmap = 64, filter = 64, ofmap = 64}, bandwidth = 10,\n"
+             "  compat = 'scalesim', sram_kb = {ifmap = 64, filter = 64, ofmap = 64}, bandwidth = 'calc',\n"
              "  scalesim_replay = true}\n"
              "assert(sys:run(m):scalesim([=[%s]=]))\n",
              o->model, dir);

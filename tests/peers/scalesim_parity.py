@@ -1,7 +1,12 @@
 #!/usr/bin/python3
 """SCALE-Sim v3 against nmlab's compat mode, column by column.
 
-Usage: scalesim_parity.py NMLAB SCALESIM_SRC WORKDIR [CASE ...]
+Usage: scalesim_parity.py NMLAB SCALESIM_SRC WORKDIR [-q] [CASE ...]
+       scalesim_parity.py --compare SCALESIM_DIR NMLAB_DIR
+         (two report directories of a run made elsewhere, e.g. ResNet-18;
+         SCALESIM_DIR may hold <REPORT>_ROWS.csv files without a header, as
+         a layer-by-layer SCALE-Sim driver writes them; only the layers both
+         have are compared, every column, with per-column worst differences)
 
 SCALE-Sim v3's source (github scalesim-project/scale-sim-v3; Python, numpy,
 tqdm, pandas from Debian) is run from SCALESIM_SRC by sys.path, never
@@ -92,13 +97,15 @@ LAYOUT_HEADER = ("Layer name, IFMAP Height Intraline Factor, IFMAP Width Intrali
                  "Interline Order, Filter Width Interline Order,\n")
 
 
-def read_report(path):
-    """rows of a SCALE-Sim style CSV as {column: float}"""
+def read_report(path, head=None):
+    """rows of a SCALE-Sim style CSV as {column: float}; a headerless file
+    takes the column names `head`"""
     with open(path) as f:
         rows = list(csv.reader(f))
-    head = [h.strip() for h in rows[0]]
+    if head is None:
+        head, rows = [h.strip() for h in rows[0]], rows[1:]
     out = []
-    for r in rows[1:]:
+    for r in rows:
         if not any(x.strip() for x in r):
             continue
         out.append({h: float(x) for h, x in zip(head, r) if h})
@@ -180,7 +187,38 @@ def compare(name, case, sdir, ndir, replay, quiet):
     return bad
 
 
+def compare_dirs(sdir, ndir):
+    """--compare: every column of every layer both directories have"""
+    bad = 0
+    for rep in REPORTS:
+        n = read_report(os.path.join(ndir, rep))
+        sp = os.path.join(sdir, rep)
+        if not os.path.exists(sp):
+            sp = os.path.join(sdir, rep.replace("_REPORT.csv", "_ROWS.csv"))
+            with open(os.path.join(ndir, rep)) as f:
+                head = [h.strip() for h in next(csv.reader(f))]
+            s = read_report(sp, head)
+        else:
+            s = read_report(sp)
+        layers = min(len(s), len(n))
+        print("%s: %d layers compared" % (rep, layers))
+        for col in n[0]:
+            if col == "LayerID" or col not in s[0]:
+                continue
+            diff = [i for i in range(layers)
+                    if abs(s[i][col] - n[i][col]) > 1e-6 * max(1.0, abs(s[i][col]))]
+            worst = max([abs(s[i][col] - n[i][col]) / max(abs(s[i][col]), 1e-9)
+                         for i in range(layers)] + [0])
+            bad += len(diff)
+            print("  %-4s %-32s %s" % ("ok" if not diff else "DIFF", col,
+                  "" if not diff else "layers %s, worst rel %.3g" % (diff, worst)))
+    print("scalesim_parity --compare: %s" % ("PASS" if bad == 0 else "FAIL, %d cells" % bad))
+    return 0 if bad == 0 else 1
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--compare":
+        return compare_dirs(sys.argv[2], sys.argv[3])
     if len(sys.argv) < 4:
         print(__doc__)
         return 2
