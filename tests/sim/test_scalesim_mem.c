@@ -182,3 +182,48 @@ Test(scalesim_mem, closed_forms_by_hand)
     cr_expect_float_eq(r.sram_wr_ofmap, 692, 1e-9);
     cr_expect_float_eq(r.dram_wr_ofmap, 500, 1e-9);
 }
+
+/* A real-size layer: ResNet-18's conv1 (224x224x3, 7x7, 64 filters,
+ * stride 2: E = 110 x 110, K = 147) on SCALE-Sim's scale.cfg system (32x32,
+ * 64 KB SRAMs), USER 10 words/cycle in ws and CALC in os; SCALE-Sim v3's
+ * rows from its ResNet-18 runs (docs/results.md, 2026-12-05). */
+Test(scalesim_mem, resnet18_conv1_scale_cfg)
+{
+    static const struct {
+        sim_dataflow df;
+        double bw;
+        ss_row want;
+    } runs[2] = {
+        {SIM_WS, 10, {{396021, 388952, 267013, 33, 388798, 3557400, 1, 349862, 9408, 63, 388952,
+                       3872000, -3277, 354023, 3571930, -941, -1, 9410, 5508, 392744, 3872013}}},
+        {SIM_OS, 0, {{162344, 158421, 0, 1, 158341, 3557400, 1, 158391, 3565632, 146, 158421,
+                      822912, -3275, 142863, 326046, -983, -1, 9408, 6834, 159069, 774431}}},
+    };
+    for (int r = 0; r < 2; r++) {
+        sim_gemm g;
+        sim_gemm_set(&g, "Conv1", 110 * 110, 147, 64);
+        g.kh = g.kw = 7, g.in_h = g.in_w = 224, g.stride_h = g.stride_w = 2;
+        sim_mac mac;
+        sim_mac_init(&mac, SIM_PMAC, 0, 0, 0, 0);
+        sim_config cfg;
+        sim_config_init(&cfg, &mac, 32, 32);
+        cfg.dataflow = runs[r].df;
+        cfg.compat_scalesim = cfg.mem_on = cfg.scalesim_replay = 1;
+        cfg.sram_ifmap_kb = cfg.sram_filter_kb = cfg.sram_ofmap_kb = 64;
+        cfg.bandwidth = runs[r].bw;
+        sim_layer_result res;
+        cr_assert_eq(sim_gemm_analytic(&g, &cfg, NULL, &res), NM_OK, "%s", nm_errmsg());
+        const double *w = runs[r].want.v;
+        cr_assert(res.ss.valid);
+        cr_expect_eq(res.ss.incl_prefetch, (int64_t)w[0]);
+        cr_expect_eq(res.cycles, (int64_t)w[1], "cycles %lld", (long long)res.cycles);
+        cr_expect_eq(res.stall_cycles, (int64_t)w[2], "stall %lld", (long long)res.stall_cycles);
+        double cnt[6] = {res.sram_rd_ifmap, res.sram_rd_filter, res.sram_wr_ofmap,
+                         res.dram_rd_ifmap, res.dram_rd_filter, res.dram_wr_ofmap};
+        for (int k = 0; k < 6; k++) {
+            cr_expect_float_eq(res.ss.start[k], w[3 + 3 * k], 1e-9, "run %d start %d", r, k);
+            cr_expect_float_eq(res.ss.stop[k], w[4 + 3 * k], 1e-9, "run %d stop %d", r, k);
+            cr_expect_float_eq(cnt[k], w[5 + 3 * k], 1e-9, "run %d count %d: %g", r, k, cnt[k]);
+        }
+    }
+}
