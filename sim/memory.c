@@ -127,12 +127,18 @@ static void ss_ifmap_addrs(const sim_gemm *g, double *uniq, double *valid)
 /* CALC mode (read_buffer_estimate_bw): an address missing from the last
  * 50 completed sets of floor(words/100) addresses is fetched. Every
  * distinct address is fetched exactly once when all of them fit in those
- * sets, or when each is demanded once; otherwise SCALE-Sim refetches what
- * slid out of its window (an address trace nmlab does not build): -1. */
-static double ss_calc_reads(double kb, double uniq, double demands)
+ * sets; when they do not, an operand whose entries are all distinct
+ * (valid == uniq) and whose every pass demands all of them in the same
+ * order (passes > 0: the ifmap, once per column fold) is fetched once per
+ * pass (a pass's start has left the window before it comes round again).
+ * Otherwise SCALE-Sim refetches what slid out of its window, which depends
+ * on the address trace: -1. */
+static double ss_calc_reads(double kb, double uniq, double valid, double passes)
 {
     double cap = 50.0 * floor(kb * 1024.0 / 100.0);
-    return uniq < cap || demands == uniq ? uniq : -1;
+    if (uniq < cap || (passes == 1 && valid == uniq))
+        return uniq;
+    return passes > 0 && valid == uniq ? uniq * passes : -1;
 }
 
 /* USER mode (read_buffer): the prefetch matrix (npf entries with its -1
@@ -183,8 +189,10 @@ static void ss_counts(const sim_gemm *g, const sim_config *cfg, sim_layer_result
         di = ss_user_reads(cfg->sram_ifmap_kb, bw, npf_i, valid);
         df = ss_user_reads(cfg->sram_filter_kb, bw, npf_f, K * Nf);
     } else {
-        di = ss_calc_reads(cfg->sram_ifmap_kb, uniq, valid * drep);
-        df = ss_calc_reads(cfg->sram_filter_kb, K * Nf, K * Nf * wrep);
+        di = ss_calc_reads(cfg->sram_ifmap_kb, uniq, valid, drep);
+        /* filters: ws demands each once; os per row fold but only the
+         * current column fold's, a working set the rule above misses */
+        df = ss_calc_reads(cfg->sram_filter_kb, K * Nf, K * Nf, os ? 0 : 1);
     }
     if (di >= 0)
         res->dram_rd_ifmap = di * G;
