@@ -227,3 +227,43 @@ Test(scalesim_mem, resnet18_conv1_scale_cfg)
         }
     }
 }
+
+/* Wherever the closed forms say they are exact (mem_exact), they must equal
+ * the replay (itself checked against SCALE-Sim above and by the peer run):
+ * conv, 1x1, strided and fc shapes, ws/os, USER 2 and CALC, 1 and 2 KB. */
+Test(scalesim_mem, closed_forms_agree_with_replay)
+{
+    static const int shapes[][6] = {
+        /* H, R, C, Nf, stride, E side (0 = from H, R, stride) */
+        {12, 3, 4, 16, 1, 0}, {10, 3, 16, 20, 2, 0}, {1, 1, 64, 10, 1, 0},
+        {20, 1, 16, 20, 1, 0}, {14, 1, 24, 40, 2, 0}, {9, 3, 8, 12, 3, 0},
+    };
+    int exact = 0, total = 0;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        for (int df = 0; df < 2; df++)
+            for (int m = 0; m < 4; m++) {
+                const int *q = shapes[i];
+                int64_t o = (q[0] - q[1] + q[4] + q[4] - 1) / q[4];
+                sim_gemm g;
+                sim_gemm_set(&g, "s", o * o, (int64_t)q[1] * q[1] * q[2], q[3]);
+                g.kh = g.kw = q[1], g.in_h = g.in_w = q[0], g.stride_h = g.stride_w = q[4];
+                sim_config cfg = config(df ? SIM_OS : SIM_WS, m & 1 ? 0 : 2);
+                cfg.sram_ifmap_kb = cfg.sram_filter_kb = cfg.sram_ofmap_kb = m & 2 ? 2 : 1;
+                sim_layer_result r;
+                sim_scalesim_trace t;
+                cr_assert_eq(sim_gemm_analytic(&g, &cfg, NULL, &r), NM_OK, "%s", nm_errmsg());
+                cr_assert_eq(sim_scalesim_replay(&g, &cfg, &t), NM_OK, "%s", nm_errmsg());
+                total += 2;
+                if (r.mem_exact & 1) {
+                    exact++;
+                    cr_expect_float_eq(r.dram_rd_ifmap, t.dram[0], 1e-9, "shape %zu df %d m %d: %g vs %g",
+                                       i, df, m, r.dram_rd_ifmap, t.dram[0]);
+                }
+                if (r.mem_exact & 2) {
+                    exact++;
+                    cr_expect_float_eq(r.dram_rd_filter, t.dram[1], 1e-9, "shape %zu df %d m %d: %g vs %g",
+                                       i, df, m, r.dram_rd_filter, t.dram[1]);
+                }
+            }
+    cr_expect(exact >= total / 4, "only %d of %d counts exact", exact, total);
+}
