@@ -56,7 +56,8 @@ static double footprint_o(const sim_layer_result *r) { return (r->o_val_bits + r
 
 int sim_layer_mem_fit(const sim_gemm *g, const sim_config *cfg, const sim_layer_result *res)
 {
-    if (!cfg->mem_on)
+    /* the replay has SCALE-Sim's buffers, which refetch instead of refusing */
+    if (!cfg->mem_on || (cfg->compat_scalesim && cfg->scalesim_replay))
         return NM_OK;
     double folds = (double)res->u.folds * (double)g->groups;
     if (folds <= 0)

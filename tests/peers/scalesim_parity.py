@@ -27,6 +27,8 @@ TOPO_A = [("c1", 12, 12, 3, 3, 4, 16, 1), ("c2", 10, 10, 3, 3, 16, 20, 2), ("fc"
 TOPO_B = [("c1", 16, 16, 3, 3, 8, 24, 1), ("pw", 14, 14, 1, 1, 24, 40, 1), ("fc", 1, 1, 1, 1, 200, 30, 1)]
 TOPO_C = [("c", 8, 8, 3, 3, 3, 4, 1)]   # tests/lua/sim_mem.lua's conv
 CASES = {
+    "a32_ws_calc": (TOPO_A, 32, 32, 1, "ws", None),   # a fold larger than the buffers
+    "a32_os_user2": (TOPO_A, 32, 32, 1, "os", 2),
     "c4_ws_user10": (TOPO_C, 4, 4, 64, "ws", 10),
     "c4_os_user10": (TOPO_C, 4, 4, 64, "os", 10),
     "a8_ws_user2": (TOPO_A, 8, 8, 1, "ws", 2),
@@ -153,8 +155,12 @@ def run_nmlab(nmlab, case, tp, out, replay):
              % (tp, rows, cols, df, kb, kb, kb, bw if bw else "'calc'",
                 "true" if replay else "false", out))
     t0 = time.time()
-    subprocess.run([nmlab, "-e", chunk], check=True)
-    return time.time() - t0
+    p = subprocess.run([nmlab, "-e", chunk], stderr=subprocess.PIPE, text=True)
+    if p.returncode:
+        if replay:
+            raise RuntimeError("nmlab failed: " + p.stderr)
+        return None, p.stderr.splitlines()[0] if p.stderr else "failed"
+    return time.time() - t0, None
 
 
 def compare(name, case, sdir, ndir, replay, quiet):
@@ -239,7 +245,12 @@ def main():
         ts = run_scalesim(src, tp, cp, lp, os.path.join(d, "scalesim"))
         for replay in (True, False):
             nd = os.path.join(d, "nmlab-replay" if replay else "nmlab-closed")
-            tn = run_nmlab(nmlab, case, tp, nd, replay)
+            tn, refused = run_nmlab(nmlab, case, tp, nd, replay)
+            if refused:
+                # the closed forms refuse a fold larger than its buffer
+                # (SCALE-Sim and the replay refetch instead)
+                print("== %s, nmlab closed forms: refused as expected: %s" % (name, refused))
+                continue
             b = compare(name, case, os.path.join(d, "scalesim", name), nd, replay, quiet)
             print("  SCALE-Sim %.2f s, nmlab %.3f s, %d exact columns differ" % (ts, tn, b))
             bad += b
