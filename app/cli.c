@@ -28,7 +28,10 @@ void cli_usage(FILE *f)
           "                     --disk-limit (docs/lua-api.md, Sandbox)\n"
           "  --disk-limit SIZE  with --sandbox: bytes a script may write in all\n"
           "  --tui SCRIPT       run SCRIPT inside the workbench (the screen stays live)\n"
-          "  --screen NAME      start on layers, mask, activations, array, energy or console\n"
+          "  --screen NAME      start on layers, mask, activations, array, energy, console\n"
+          "                     or runs\n"
+          "  --runs FILE.db     open a sweep's database on the Runs screen (7), which\n"
+          "                     follows it live while `nmlab sweep` writes it\n"
           "  --summary          print the model's summary instead of opening the TUI\n"
           "                     (also what happens when stdout is not a terminal)\n"
           "  --frames N         batch mode: render N frames without a terminal, print\n"
@@ -102,11 +105,15 @@ static int scalesim_out(cli_options *o, const char *dir, char *err, size_t errle
         return -1;
     }
     snprintf(scalesim_chunk, sizeof scalesim_chunk,
-             "local m = assert(nm.load([=[%s]=]))\n"
+             "local m, e = nm.load([=[%s]=])\n"
+             "if not m then error('--scalesim-out: ' .. e, 0) end\n"
              "local sys = nm.sim.system{mac = 'pmac', rows = 32, cols = 32, dataflow = 'ws',\n"
              "  compat = 'scalesim', sram_kb = {ifmap = 64, filter = 64, ofmap = 64}, bandwidth = 'calc',\n"
              "  scalesim_replay = true}\n"
-             "assert(sys:run(m):scalesim([=[%s]=]))\n",
+             "local ok, r = pcall(sys.run, sys, m)\n"
+             "if not ok then error('--scalesim-out: ' .. tostring(r), 0) end\n"
+             "ok, e = r:scalesim([=[%s]=])\n"
+             "if not ok then error('--scalesim-out: ' .. e, 0) end\n",
              o->model, dir);
     o->chunk = scalesim_chunk;
     o->model = NULL;
@@ -155,6 +162,11 @@ int cli_parse(int argc, char **argv, cli_options *o, char *err, size_t errlen)
             if (v == NULL || cli_parse_size(v, &o->disk_limit) != 0 || o->disk_limit == 0) {
                 snprintf(err, errlen, "--disk-limit needs a size like 512M or 2G, not '%s'",
                          v ? v : "");
+                return -1;
+            }
+        } else if (opt_is(a, "--runs")) {
+            if (!(o->runs = option_value(argc, argv, &i, "--runs"))) {
+                snprintf(err, errlen, "--runs needs a sweep database: --runs FILE.db");
                 return -1;
             }
         } else if (opt_is(a, "--tui") || opt_is(a, "--keys") || opt_is(a, "--screen")) {

@@ -32,6 +32,7 @@ typedef struct {
     int frames;             /* --frames N: render N frames headless, print the last */
     const char *keys;       /* --keys K1,K2,...: keys fed in --frames mode */
     const char *screen;     /* --screen NAME: start screen */
+    const char *runs;       /* --runs FILE.db: a sweep database on the Runs screen */
     int summary;            /* --summary: print the model summary, no TUI */
     const char *input;      /* --input CxHxW: input size for models with symbolic dims */
 } cli_options;

@@ -1,6 +1,7 @@
 /* main.c - the nmlab executable: runs scripts (`nmlab run`, `-e`) or opens
  * a model in the workbench; when stdout is not a terminal (or --summary),
  * opening a model prints its summary instead. */
+#include "blas_core.h"
 #include "cli.h"
 #include "host.h"
 #include "nmlab_config.h"
@@ -70,14 +71,19 @@ int main(int argc, char **argv)
         return 0;
     }
     if (o.mode == CLI_VERSION) {
-        printf("nmlab %s (%s)\n", NMLAB_VERSION, LUA_RELEASE);
+        printf("nmlab %s (%s, OpenBLAS %s kernels)\n", NMLAB_VERSION, LUA_RELEASE, nm_blas_core());
         return 0;
     }
     nmlua_options hopt = {.mem_limit = o.mem_limit, .sandbox = o.sandbox,
                           .disk_limit = o.disk_limit};
+    if (o.runs && o.mode == CLI_SHELL && !o.summary && o.frames == 0 && !(isatty(1) && isatty(0))) {
+        fprintf(stderr, "nmlab: --runs needs a terminal (or --frames N); for text, "
+                        "nmlab sweep export %s --csv\n", o.runs);
+        return 2;
+    }
     if (o.mode == CLI_SHELL && !o.summary && (o.frames > 0 || (isatty(1) && isatty(0)))) {
         tui_options t = {.model_path = o.model, .input = o.input, .script = o.tui_script, .frames = o.frames,
-                         .keys = o.keys, .screen = o.screen, .lua = hopt};
+                         .keys = o.keys, .screen = o.screen, .runs = o.runs, .lua = hopt};
         return tui_main(&t);
     }
     nmlua_host *h = nmlua_host_new(&hopt, err, sizeof err);

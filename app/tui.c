@@ -286,6 +286,8 @@ static void draw(tui_app *a)
         refresh_stats(a);
         if (a->s.screen == WB_SCREEN_MASK && !a->s.busy)
             mask_axis_refresh(a);
+        if (a->s.screen == WB_SCREEN_RUNS)
+            tui_runs_update(a);
         int nkeys;
         const wb_key_help *keys = tui_keymap_help(&nkeys);
         wb_draw(g, &a->s, keys, nkeys);
@@ -531,7 +533,7 @@ static void save_state(tui_app *a)
 
 static wb_screen screen_from_name(const char *name)
 {
-    static const char *names[WB_SCREEN_COUNT] = {"layers", "mask", "activations", "array", "energy", "console"};
+    static const char *names[WB_SCREEN_COUNT] = {"layers", "mask", "activations", "array", "energy", "console", "runs"};
     for (int i = 0; name && i < WB_SCREEN_COUNT; i++)
         if (strcmp(name, names[i]) == 0 || (name[0] == '1' + i && !name[1]))
             return (wb_screen)i;
@@ -703,7 +705,7 @@ static void handle_mouse(tui_app *a)
     if (!(ev.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED)))
         return;
     if (ev.y == 0) { /* the screen tabs in the header */
-        static const int starts[WB_SCREEN_COUNT + 1] = {7, 17, 25, 40, 49, 59, 70};
+        static const int starts[WB_SCREEN_COUNT + 1] = {7, 17, 25, 40, 49, 59, 70, 78};
         for (int i = 0; i < WB_SCREEN_COUNT; i++)
             if (ev.x >= starts[i] && ev.x < starts[i + 1])
                 a->s.screen = (wb_screen)i;
@@ -811,6 +813,8 @@ int tui_main(const tui_options *opt)
     tui_sim_new(a);
     tui_act_new(a);
     load_start_model(a, opt->model_path, opt->input);
+    if (opt->runs)
+        tui_runs_open(a, opt->runs);
     if (opt->script) {
         lua_pushstring(L, opt->script);
         lua_setglobal(L, "_TUI_FILE");
@@ -864,6 +868,8 @@ int tui_main(const tui_options *opt)
             }
             if (ch == ERR) {
                 tui_sim_tick(a);
+                if (tui_runs_tick(a))
+                    dirty = 1;
                 if (g_sigint) {
                     g_sigint = 0;
                     tui_status(a, "Ctrl-C: nothing is running (q quits)");
@@ -889,6 +895,7 @@ int tui_main(const tui_options *opt)
     undo_clear(&a->undo);
     tui_sim_free(a->sim);
     tui_act_free(a->act);
+    tui_runs_free(a->runs);
     undo_snap_free(a->saved_snap);
     nm_model_free(a->base);
     free(a->stats);

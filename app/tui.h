@@ -44,6 +44,7 @@ typedef struct {
 
 typedef struct tui_sim tui_sim;
 typedef struct tui_act tui_act;
+typedef struct tui_runs tui_runs;
 
 typedef struct tui_app {
     term_info ti;
@@ -64,6 +65,7 @@ typedef struct tui_app {
     wb_screen prev_screen;
     tui_sim *sim;         /* array/energy screens' simulator state */
     tui_act *act;         /* activations screen's forward pass */
+    tui_runs *runs;       /* Runs screen's sweep database, or NULL */
     int pending[256];     /* keys read by the pump while Lua ran, in order */
     int n_pending;
     /* per-layer stats of seen and base, counted once per change instead of
@@ -94,6 +96,7 @@ typedef struct {
     int frames;               /* > 0: batch mode, render this many frames */
     const char *keys;         /* batch mode: keys to feed, comma separated */
     const char *screen;       /* start screen by name */
+    const char *runs;         /* --runs FILE.db: open it on the Runs screen */
     nmlua_options lua;
 } tui_options;
 
@@ -127,11 +130,28 @@ void tui_sim_update(tui_app *a);     /* before drawing */
 void tui_sim_tick(tui_app *a);       /* idle tick: animation */
 void tui_energy_update(tui_app *a);
 void tui_array_key(tui_app *a, int key);
+/* Key D on the Array and Energy screens: steps the memory model through
+ * off, 64 KB SRAMs at 10 words/cycle, and at 2 (stalls, DRAM energy). */
+void tui_sim_mem_key(tui_app *a, int key);
 void tui_act_key(tui_app *a, int key);
 tui_act *tui_act_new(tui_app *a);
 void tui_act_free(tui_act *t);
 void tui_act_touch(tui_app *a);
 void tui_act_update(tui_app *a);
+
+/* The Runs screen (tui_runs.c): a sweep database, read-only. Open says
+ * why in the message box when it cannot (0 or -1) and switches to the
+ * screen when it can. Update runs before drawing (polls when due), tick
+ * on idle (1: something changed, redraw). */
+int tui_runs_open(tui_app *a, const char *path);
+void tui_runs_free(tui_runs *t);
+void tui_runs_update(tui_app *a);
+int tui_runs_tick(tui_app *a);
+void tui_runs_key(tui_app *a, int key);
+void tui_runs_export(tui_app *a);
+/* Selects the next displayed row (from the selected one, or after it when
+ * next) holding needle; 1 if found. */
+int tui_runs_search(tui_app *a, const char *needle, int next);
 
 /* Reconfigures the array from a->settings (MAC, rows, columns). */
 void tui_sim_configure(tui_app *a);

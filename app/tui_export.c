@@ -94,7 +94,7 @@ static void push_floats(lua_State *L, const float *v, int n)
 /* Sets the global _TUI_CTX to what the current screen shows. */
 static void push_context(tui_app *a, lua_State *L)
 {
-    static const char *what[WB_SCREEN_COUNT] = {"layers", "mask", "activations", "array", "energy", "console"};
+    static const char *what[WB_SCREEN_COUNT] = {"layers", "mask", "activations", "array", "energy", "console", "runs"};
     lua_newtable(L);
     nmlua_set_str(L, "screen", what[a->s.screen]);
     lua_getglobal(L, "model");
@@ -135,6 +135,10 @@ static void push_context(tui_app *a, lua_State *L)
 
 void tui_export(tui_app *a)
 {
+    if (a->s.screen == WB_SCREEN_RUNS) {   /* the Pareto plot, drawn in C */
+        tui_runs_export(a);
+        return;
+    }
     lua_State *L = nmlua_host_state(a->host);
     int top = lua_gettop(L);
     lua_getglobal(L, "nm");

@@ -106,6 +106,22 @@ void tui_files_complete(tui_app *a)
         memcpy(f->text, text, tl + 1);
 }
 
+/* A sweep database for the Runs screen: a name ending in .db, or any file
+ * that starts as an SQLite database does. */
+static int is_database(const char *path)
+{
+    size_t n = strlen(path);
+    if (n > 3 && strcmp(path + n - 3, ".db") == 0)
+        return 1;
+    char head[16] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t got = fread(head, 1, sizeof head, f);
+    fclose(f);
+    return got == sizeof head && memcmp(head, "SQLite format 3", 16) == 0;
+}
+
 /* Runs the open or save through Lua; a failure goes to the message box. */
 static void run(tui_app *a)
 {
@@ -114,6 +130,10 @@ static void run(tui_app *a)
     char echo[1400];
     const char *code;
     int save = f->mode == 2;
+    if (!save && is_database(f->text)) {   /* the Runs screen reads it (tui_runs.c) */
+        tui_runs_open(a, f->text);
+        return;
+    }
     if (save) {
         code = "local ok, e = model:save(_TUI_PATH); if not ok then error(e, 0) end";
         snprintf(echo, sizeof echo, "assert(model:save('%s'))", f->text);
@@ -180,7 +200,7 @@ void tui_files_draw(tui_grid *g, const file_prompt *f)
     tui_fill(g, x, y, w, 1, ' ', TUI_S_HEADER);
     tui_text(g, x + 1, y, w - 2, TUI_S_HEADER,
              f->mode == 2 ? "Save model as (safetensors): Tab completes, Enter saves, Esc cancels"
-                          : "Open model (file or zoo name): Tab completes, Enter opens, Esc cancels");
+                          : "Open model (file or zoo name) or sweep .db: Tab completes, Enter opens, Esc cancels");
     /* the end of a long path stays visible */
     size_t len = strlen(f->text);
     int room = w - 6;

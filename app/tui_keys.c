@@ -18,7 +18,8 @@ enum {
     ON_ARRAY = 1 << WB_SCREEN_ARRAY,
     ON_ENERGY = 1 << WB_SCREEN_ENERGY,
     ON_CONSOLE = 1 << WB_SCREEN_CONSOLE,
-    ON_VIEWS = ON_LAYERS | ON_MASK | ON_ACT | ON_ARRAY | ON_ENERGY,
+    ON_RUNS = 1 << WB_SCREEN_RUNS,
+    ON_VIEWS = ON_LAYERS | ON_MASK | ON_ACT | ON_ARRAY | ON_ENERGY | ON_RUNS,
     ON_ALL = ON_VIEWS | ON_CONSOLE,
 };
 
@@ -49,6 +50,18 @@ static void k_next_screen(tui_app *a, int key)
 {
     a->prev_screen = a->s.screen;
     a->s.screen = (wb_screen)((a->s.screen + (key == KEY_BTAB ? WB_SCREEN_COUNT - 1 : 1)) % WB_SCREEN_COUNT);
+}
+
+/* F6: the Runs screen; with no database open yet, the open prompt too. */
+static void k_runs(tui_app *a, int key)
+{
+    (void)key;
+    a->prev_screen = a->s.screen;
+    a->s.screen = WB_SCREEN_RUNS;
+    if (!a->runs) {
+        tui_files_open(a, 0);
+        tui_status(a, "give a sweep database (.db) to open");
+    }
 }
 
 static void k_help(tui_app *a, int key)
@@ -267,6 +280,15 @@ static void k_export(tui_app *a, int key)
  * `next`, else from it) whose name contains a->search; says so when none. */
 static void search_select(tui_app *a, int next)
 {
+    if (a->s.screen == WB_SCREEN_RUNS) {   /* rows holding the text */
+        if (!a->search[0])
+            return;
+        if (tui_runs_search(a, a->search, next))
+            tui_status(a, "%s%s  (n next match)", a->searching ? "/" : "found: ", a->search);
+        else
+            tui_status(a, "/%s: no row holds it", a->search);
+        return;
+    }
     const nm_model *m = a->s.model;
     int pos, *order = a->search[0] ? table_order(a, &pos) : NULL;
     if (!order)
@@ -296,7 +318,8 @@ static void k_search(tui_app *a, int key)
     if (key == '/' || key == KEY_F(3)) {
         a->searching = 1;
         a->search[0] = '\0';
-        tui_status(a, "/  (type a part of a layer name, Enter keeps it, Esc cancels)");
+        tui_status(a, a->s.screen == WB_SCREEN_RUNS ? "/  (type a part of a row: params, status, error; Enter keeps it, Esc cancels)"
+                                                   : "/  (type a part of a layer name, Enter keeps it, Esc cancels)");
     } else {
         search_select(a, 1);
     }
@@ -400,28 +423,38 @@ static const keybind keymap[] = {
     {{'?'}, ON_VIEWS, NULL, NULL, NULL, k_help, NULL, NULL},
     {{KEY_F(2)}, ON_ALL, "F2", "all", "setup: theme, colours, default N:M, array, presentation (saved)", k_setup,
      "F2", "Setup"},
-    {{KEY_F(3), '/'}, ON_VIEWS, "F3 /", "all", "search layers by name as you type (Enter keeps, Esc cancels)", k_search,
+    {{KEY_F(3), '/'}, ON_VIEWS, "F3 /", "all", "search layers by name as you type (Runs: rows by any text; Enter keeps, Esc cancels)", k_search,
      "F3", "Search"},
     {{KEY_F(3)}, ON_CONSOLE, NULL, NULL, NULL, k_search, NULL, NULL},
-    {{KEY_F(4), 'o'}, ON_VIEWS, "F4 o", "all", "open a model: a file (Tab completes the path) or a zoo name", k_files,
+    {{KEY_F(4), 'o'}, ON_VIEWS, "F4 o", "all", "open a model: a file (Tab completes the path) or a zoo name; a sweep .db opens on the Runs screen", k_files,
      "F4", "Open"},
     {{KEY_F(5), 'w'}, ON_VIEWS, "F5 w", "all", "save the model (safetensors, written atomically)", k_files, "F5", "Save"},
     {{KEY_F(4), KEY_F(5)}, ON_CONSOLE, NULL, NULL, NULL, k_files, NULL, NULL},
-    {{'1', '2', '3'}, ON_VIEWS, "1-6", "all", "switch screen (Layers Mask Activations Array Energy Console)", k_screen, NULL, NULL},
-    {{'4', '5', '6'}, ON_VIEWS, NULL, NULL, NULL, k_screen, NULL, NULL},
+    {{KEY_F(6)}, ON_ALL, "F6", "all", "Runs screen: a sweep database's points, live (F4 with a .db file, or nmlab --runs FILE.db)",
+     k_runs, "F6", "Runs"},
+    {{'1', '2', '3'}, ON_VIEWS, "1-7", "all", "switch screen (Layers Mask Activations Array Energy Console Runs)", k_screen, NULL, NULL},
+    {{'4', '5', '6', '7'}, ON_VIEWS, NULL, NULL, NULL, k_screen, NULL, NULL},
     {{'\t', KEY_BTAB}, ON_VIEWS, "Tab/S-Tab", "all", "next / previous screen (Esc leaves the console)", k_next_screen, NULL, NULL},
     {{KEY_F(10), 'q'}, ON_VIEWS, "F10 q", "all", "quit (settings and history are saved)", k_quit, "F10", "Quit"},
     {{KEY_F(10)}, ON_CONSOLE, NULL, NULL, NULL, k_quit, NULL, NULL},
     {{'p'}, ON_VIEWS, "p", "all", "prune: choose method, N:M, group, amount", k_prune, NULL, NULL},
     {{'u', 'U'}, ON_VIEWS, "u / U", "all", "undo / redo the last mask change", k_undo, NULL, NULL},
-    {{'e'}, ON_VIEWS, "e", "all", "export this screen as a PNG plot", k_export, NULL, NULL},
+    {{'e'}, ON_VIEWS, "e", "all", "export this screen as a PNG plot (Runs: the Pareto plot)", k_export, NULL, NULL},
     {{'t'}, ON_VIEWS, "t", "all", "dark / light theme", k_theme, NULL, NULL},
     {{'M'}, ON_VIEWS, "M", "all", "mouse on / off", k_mouse, NULL, NULL},
     {{'b'}, ON_VIEWS, "b", "all", "presentation mode: larger cells, high contrast (also in F2 setup)", k_present, NULL, NULL},
+    {{KEY_UP, KEY_DOWN, 'j', 'k'}, ON_RUNS, "Up/Down j/k", "runs", "select a point; PgUp/PgDn Home/End page, first/last", tui_runs_key, NULL, NULL},
+    {{KEY_PPAGE, KEY_NPAGE, KEY_HOME, KEY_END}, ON_RUNS, NULL, NULL, NULL, tui_runs_key, NULL, NULL},
+    {{KEY_LEFT, KEY_RIGHT, 'h', 'l'}, ON_RUNS, "Left/Right h/l", "runs", "move the column cursor", tui_runs_key, NULL, NULL},
+    {{'s'}, ON_RUNS, "s", "runs", "sort by the cursor's column (again: reverse); the arrow in its title shows the way", tui_runs_key, NULL, NULL},
+    {{'g'}, ON_RUNS, "g", "runs", "group the ok points over the seeds: mean and 95% interval per params (again: points)", tui_runs_key, NULL, NULL},
+    {{'v', 'x', 'y'}, ON_RUNS, "v x y", "runs", "show the Pareto plot; plot the cursor's column as x / as y", tui_runs_key, NULL, NULL},
+    {{'X', 'Y'}, ON_RUNS, "X Y", "runs", "x / y goal: min or max (which points are on the front)", tui_runs_key, NULL, NULL},
+    {{KEY_ENTER, '\r', '\n', 'r'}, ON_RUNS, "Enter r", "runs", "the selected point in full (error text too); read the file again now", tui_runs_key, NULL, NULL},
     {{KEY_UP, KEY_DOWN, 'j', 'k'}, ON_LAYERS, "Up/Down j/k", "layers", "select layer", k_layers_move, NULL, NULL},
     {{KEY_PPAGE, KEY_NPAGE, KEY_HOME, KEY_END}, ON_LAYERS, "PgUp/PgDn", "layers", "page; Home/End first/last", k_layers_move, NULL, NULL},
     {{'s'}, ON_LAYERS, "s", "layers", "sort by order, name, density, MACs, params", k_sort, NULL, NULL},
-    {{'n'}, ON_LAYERS | ON_MASK | ON_ENERGY, "n", "layers...", "next layer matching the last search", k_search, NULL, NULL},
+    {{'n'}, ON_LAYERS | ON_MASK | ON_ENERGY | ON_RUNS, "n", "layers...", "next layer (Runs: row) matching the last search", k_search, NULL, NULL},
     {{KEY_ENTER, '\r', '\n'}, ON_LAYERS, "Enter", "layers", "show the selected layer's mask", k_open_mask, NULL, NULL},
     {{'[', ']'}, ON_MASK | ON_ACT | ON_ARRAY | ON_ENERGY, "[ ]", "mask...", "previous / next layer", k_layer_prev_next, NULL, NULL},
     {{KEY_UP, KEY_DOWN, KEY_LEFT, KEY_RIGHT}, ON_MASK, "arrows hjkl", "mask", "move the cursor", k_mask_move, NULL, NULL},
@@ -431,6 +464,8 @@ static const keybind keymap[] = {
     {{' ', 'n', '+', '-'}, ON_ARRAY, "Space n + -", "array", "play/pause, step one cycle, faster/slower", tui_array_key, NULL, NULL},
     {{'m', 'r', 'c', 'T'}, ON_ARRAY, "m r c T", "array", "MAC kind, rows, columns, teaching mode (nm-MAC walk-through)", tui_array_key, NULL, NULL},
     {{'N', KEY_LEFT}, ON_ARRAY, "N Left", "array", "back one cycle (teaching mode: one step)", tui_array_key, NULL, NULL},
+    {{'D'}, ON_ARRAY | ON_ENERGY, "D", "array...", "memory model: off / 64 KB SRAMs at 10 / at 2 words per cycle (stalls, DRAM energy)", tui_sim_mem_key, NULL, NULL},
+    {{'R'}, ON_ARRAY, "R", "array", "roofline: per layer compute vs memory cycles and which bounds it", tui_array_key, NULL, NULL},
     {{'P', KEY_LEFT, KEY_RIGHT}, ON_ACT, "P Left/Right", "activ.", "first/topk policy; previous/next channel", tui_act_key, NULL, NULL},
     {{'n', 'N'}, ON_ACT, "n N", "activ.", "N:M of the NMReLU shown: N (0..M), M (2..16)", tui_act_key, NULL, NULL},
     {{KEY_ENTER, '\r', '\n', '\t'}, ON_CONSOLE, "Enter Tab", "console", "run the line (multi-line chunks continue); complete a name", k_console_edit, NULL, NULL},

@@ -25,6 +25,8 @@ struct tui_sim {
     const char **names;
     double *util, *mutil;
     int64_t *cycles;
+    wb_layer_mem *lmem;      /* per layer under the memory model */
+    int mem;                 /* memory preset (key D): index into mem_presets */
     char *trace;
     int dirty;               /* the model's masks may have changed */
     /* the Energy screen's four systems, kept until the model changes */
@@ -33,7 +35,42 @@ struct tui_sim {
     int edirty;
     const char **enames;
     double *epj[4];
+    wb_layer_mem *elmem[4];
 };
+
+/* The memory presets key D steps through: off, then SCALE-Sim's scale.cfg
+ * (64 KB per SRAM, 10 words/cycle), then a starved interface (2). With the
+ * model on, DRAM energy is counted (dram = 1). */
+static const struct {
+    double kb, bw;
+    const char *desc;
+} mem_presets[] = {
+    {0, 0, "off"},
+    {64, 10, "64 KB SRAMs, 10 words/cycle"},
+    {64, 2, "64 KB SRAMs, 2 words/cycle"},
+};
+#define N_MEM_PRESETS ((int)(sizeof mem_presets / sizeof mem_presets[0]))
+
+static void apply_mem(sim_config *cfg, int mem)
+{
+    if (mem <= 0 || mem >= N_MEM_PRESETS)
+        return;
+    cfg->mem_on = 1;
+    cfg->sram_ifmap_kb = cfg->sram_filter_kb = cfg->sram_ofmap_kb = mem_presets[mem].kb;
+    cfg->bandwidth = mem_presets[mem].bw;
+    cfg->dram = 1;
+}
+
+/* A layer's (or the total's) memory-model figures for the views. */
+static wb_layer_mem layer_mem(const sim_layer_result *l)
+{
+    double words = l->dram_rd_ifmap + l->dram_rd_filter + l->dram_wr_ofmap;
+    wb_layer_mem m = {.compute = l->compute_cycles, .stall = l->stall_cycles,
+                      .mem_cycles = l->mem_cycles, .dram_words = words, .dram_pj = l->e.dram,
+                      .intensity = words > 0 ? l->dense_macs / words : 0,
+                      .mem_bound = l->mem_cycles > (double)l->compute_cycles};
+    return m;
+}
 
 static const char *mac_cycle[] = {"pmac", "bmac", "nm-4-4", "nm-6-4", "nm:2:4:2:4"};
 
@@ -55,7 +92,8 @@ static void report_reset(tui_sim *t)
     free(t->util);
     free(t->mutil);
     free(t->cycles);
-    t->names = NULL, t->util = t->mutil = NULL, t->cycles = NULL;
+    free(t->lmem);
+    t->names = NULL, t->util = t->mutil = NULL, t->cycles = NULL, t->lmem = NULL;
 }
 
 static void sim_reset(tui_sim *t)
@@ -69,7 +107,8 @@ static void energy_reset(tui_sim *t)
     for (int i = 0; i < 4; i++) {
         sim_report_free(t->erep[i]);
         free(t->epj[i]);
-        t->erep[i] = NULL, t->epj[i] = NULL;
+        free(t->elmem[i]);
+        t->erep[i] = NULL, t->epj[i] = NULL, t->elmem[i] = NULL;
     }
     free(t->enames);
     t->enames = NULL;
@@ -99,8 +138,9 @@ static int set_mac(tui_app *a, const char *name)
         return NM_ERR;
     int rows = a->settings.array_rows, cols = a->settings.array_cols;
     sim_config_init(&a->sim->cfg, &mac, rows, cols);
+    apply_mem(&a->sim->cfg, a->sim->mem);
     memcpy(a->settings.array_mac, copy, sizeof copy);
-    a->sim->dirty = 1;
+    a->sim->dirty = a->sim->edirty = 1;
     return NM_OK;
 }
 
@@ -168,9 +208,9 @@ static void rebuild(tui_app *a)
         return;
     const nm_layer *l = &m->layers[a->s.selected];
     sim_gemm g;
-    char cfgtxt[160];
-    sim_config_describe(&t->cfg, cfgtxt, sizeof cfgtxt);
-    snprintf(v->config, sizeof v->config, "%s", cfgtxt);
+    sim_config_describe(&t->cfg, v->config, sizeof v->config);
+    v->mem = t->cfg.mem_on;
+    snprintf(v->mem_desc, sizeof v->mem_desc, "%s", mem_presets[t->mem].desc);
     if (!nm_layer_prunable(l) || sim_gemm_from_layer(m, a->s.selected, &t->cfg, &g) != NM_OK) {
         snprintf(v->note, sizeof v->note, "%s (%s) does not run on the array: pick a conv or linear layer (%s)",
                  l->name, nm_layer_kind_name(l->kind), nm_layer_prunable(l) ? nm_errmsg() : "no weights");
@@ -186,7 +226,7 @@ static void rebuild(tui_app *a)
         snprintf(v->note, sizeof v->note, "%s", nm_errmsg());
         return;
     }
-    t->total_cycles = res.cycles;
+    t->total_cycles = res.compute_cycles;   /* what the stepper runs; stalls are not stepped */
     t->pe_busy = calloc((size_t)t->cfg.rows * (size_t)t->cfg.cols, sizeof *t->pe_busy);
     if (!t->rep && (t->rep = sim_model_run(m, &t->cfg, NULL, NULL))) {
         int n = t->rep->n_layers;
@@ -194,14 +234,19 @@ static void rebuild(tui_app *a)
         t->util = calloc((size_t)n + 1, sizeof *t->util);
         t->mutil = calloc((size_t)n + 1, sizeof *t->mutil);
         t->cycles = calloc((size_t)n + 1, sizeof *t->cycles);
-        for (int i = 0; t->names && t->util && t->mutil && t->cycles && i < n; i++) {
+        t->lmem = calloc((size_t)n + 1, sizeof *t->lmem);
+        for (int i = 0; t->names && t->util && t->mutil && t->cycles && t->lmem && i < n; i++) {
             t->names[i] = t->rep->layers[i].name;
             t->util[i] = t->rep->layers[i].util;
             t->mutil[i] = t->rep->layers[i].mult_util;
             t->cycles[i] = t->rep->layers[i].cycles;
+            t->lmem[i] = layer_mem(&t->rep->layers[i]);
         }
     }
-    v->n_layers = t->rep && t->names && t->util && t->mutil && t->cycles ? t->rep->n_layers : 0;
+    v->n_layers = t->rep && t->names && t->util && t->mutil && t->cycles && t->lmem ? t->rep->n_layers : 0;
+    v->layer_mem = t->lmem;
+    if (t->rep)
+        v->total_mem = layer_mem(&t->rep->total);
     v->layer_names = t->names;
     v->layer_util = t->util;
     v->layer_mult_util = t->mutil;
@@ -211,9 +256,17 @@ static void rebuild(tui_app *a)
     v->rows = t->cfg.rows, v->cols = t->cfg.cols;
     v->total_cycles = t->total_cycles;
     v->pe_busy = t->pe_busy;
-    snprintf(v->note, sizeof v->note, "this layer: util %.0f%%, multipliers %.0f%%, %lld cycles (analytic)%s",
-             res.util * 100, res.mult_util * 100, (long long)res.cycles,
-             t->rep ? "" : "; model report failed");
+    if (t->cfg.mem_on)
+        snprintf(v->note, sizeof v->note,
+                 "this layer: util %.0f%%, %lld cycles = %lld compute + %lld stall, DRAM %.4g uJ "
+                 "(analytic; memory %s; R roofline)%s",
+                 res.util * 100, (long long)res.cycles, (long long)res.compute_cycles,
+                 (long long)res.stall_cycles, res.e.dram * 1e-6, mem_presets[t->mem].desc,
+                 t->rep ? "" : "; model report failed");
+    else
+        snprintf(v->note, sizeof v->note, "this layer: util %.0f%%, multipliers %.0f%%, %lld cycles (analytic)%s",
+                 res.util * 100, res.mult_util * 100, (long long)res.cycles,
+                 t->rep ? "" : "; model report failed");
     a->s.have_array = 1;
 }
 
@@ -416,6 +469,12 @@ void tui_array_key(tui_app *a, int key)
         tui_status(a, "array %dx%d", a->settings.array_rows, a->settings.array_cols);
         break;
     }
+    case 'R':
+        v->roofline = !v->roofline;
+        tui_status(a, v->roofline ? "roofline: compute vs memory cycles per layer%s"
+                                  : "the array%s",
+                   t->cfg.mem_on ? "" : " (memory model off: D turns it on)");
+        break;
     case 'T':
         v->teaching = !v->teaching;
         if (v->teaching) {
@@ -426,6 +485,20 @@ void tui_array_key(tui_app *a, int key)
         v->trace_step = 0;
         break;
     }
+}
+
+/* Key D (Array and Energy screens): the next memory preset, for the
+ * array's system and the Energy screen's four. */
+void tui_sim_mem_key(tui_app *a, int key)
+{
+    (void)key;
+    tui_sim *t = a->sim;
+    if (!t)
+        return;
+    t->mem = (t->mem + 1) % N_MEM_PRESETS;
+    set_mac(a, a->settings.array_mac);
+    tui_status(a, "memory model: %s%s", mem_presets[t->mem].desc,
+               t->mem ? " (stalls and DRAM energy counted)" : "");
 }
 
 /* Copies a sim_energy into the screen's component order. */
@@ -466,6 +539,7 @@ void tui_energy_update(tui_app *a)
             sim_config cfg;
             sim_mac_parse(sys[i].mac, &mac);
             sim_config_init(&cfg, &mac, sys[i].side, sys[i].side);
+            apply_mem(&cfg, t->mem);
             sim_report *r = t->erep[i] = sim_model_run(m, &cfg, NULL, NULL);
             if (!r) {
                 snprintf(e->note, sizeof e->note, "%s: %s", sys[i].mac, nm_errmsg());
@@ -486,9 +560,21 @@ void tui_energy_update(tui_app *a)
                 energy_reset(t);
                 return;
             }
-            for (int k = 0; k < r->n_layers; k++)
+            t->elmem[i] = calloc((size_t)(r->n_layers ? r->n_layers : 1), sizeof *t->elmem[i]);
+            if (!t->elmem[i]) {
+                snprintf(e->note, sizeof e->note, "out of memory");
+                energy_reset(t);
+                return;
+            }
+            for (int k = 0; k < r->n_layers; k++) {
                 t->epj[i][k] = r->layers[k].e.total;
+                t->elmem[i][k] = layer_mem(&r->layers[k]);
+            }
+            e->total_mem[i] = layer_mem(&r->total);
+            e->layer_mem[i] = t->elmem[i];
         }
+        e->mem = t->mem > 0;
+        snprintf(e->mem_desc, sizeof e->mem_desc, "%s", mem_presets[t->mem].desc);
         int nl = t->erep[0]->n_layers;
         t->enames = malloc((size_t)(nl ? nl : 1) * sizeof *t->enames);
         if (!t->enames) {
@@ -520,6 +606,7 @@ void tui_energy_update(tui_app *a)
             for (int i = 0; i < 4; i++) {
                 energy_components(&t->erep[i]->layers[k].e, e->sel_pj[i]);
                 e->sel_cycles[i] = t->erep[i]->layers[k].cycles;
+                e->sel_mem[i] = t->elmem[i][k];
             }
             break;
         }

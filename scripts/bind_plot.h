@@ -77,7 +77,7 @@ int plotarg_series(lua_State *L, int anchor, int *n_points, const char *against,
 
 /* --- engine and simulator helpers (bind_plot_engine.c) --- */
 
-/* Adds layer_density, mask, energy and utilization to the table on top. */
+/* Adds layer_density, mask, energy, utilization and roofline to the table on top. */
 void plotlua_add_engine_helpers(lua_State *L);
 
 #endif

@@ -1,6 +1,6 @@
 /* bind_plot_engine.c - nm.plot helpers that take engine objects and
  * simulator reports directly: layer_density (models), mask (a layer view),
- * energy and utilization (nm.sim report tables). */
+ * energy, utilization and roofline (nm.sim report tables). */
 #include "bind_plot.h"
 
 #include <math.h>
@@ -374,11 +374,141 @@ static int l_utilization(lua_State *L)
     return plotobj_finish(L, u, plot_bars(u->p, &d));
 }
 
+/* A number field `key` of the table at t (raises naming what.key unless it
+ * is a finite number). */
+static double num_field(lua_State *L, int t, const char *what, const char *key)
+{
+    int ty = lua_getfield(L, t, key);
+    double v = lua_tonumber(L, -1);
+    if (ty != LUA_TNUMBER)
+        plotarg_error(L, 1, "%s.%s must be a number, not %s", what, key, luaL_typename(L, -1));
+    if (!isfinite(v))
+        plotarg_error(L, 1, "%s.%s is %s", what, key, isnan(v) ? "NaN" : "infinite");
+    lua_pop(L, 1);
+    return v;
+}
+
+/* nm.plot.roofline(report [, opts]) -> plot, data: per layer the
+ * operational intensity (roofline.intensity: dense MACs per DRAM word)
+ * against the attained dense MACs per cycle (dense_macs / cycles), under
+ * the roof of report.roof (peak, bandwidth; opts.peak / opts.bandwidth
+ * override), each layer marked by roofline.bound. `data` is what was
+ * drawn: {peak, bandwidth, layers = {{name, intensity, perf, bound}}}.
+ * With opts.out the figure is also saved there (nil, message on failure). */
+static int l_roofline(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    plot_opts o;
+    int anchor = helper_begin(L, 2, &o);
+    int has_opts = lua_istable(L, 2);
+    double peak = 0, bw = 0;
+    if (lua_getfield(L, 1, "roof") == LUA_TTABLE) {
+        if (lua_getfield(L, -1, "peak") == LUA_TNUMBER)
+            peak = lua_tonumber(L, -1);
+        if (lua_getfield(L, -2, "bandwidth") == LUA_TNUMBER)
+            bw = lua_tonumber(L, -1);
+        lua_pop(L, 2);
+    }
+    lua_pop(L, 1);
+    if (has_opts) {
+        peak = plotarg_number(L, 2, "peak", peak);
+        bw = plotarg_number(L, 2, "bandwidth", bw);
+    }
+    if (!(peak > 0))
+        plotarg_error(L, 1, "no compute roof: report.roof.peak (from sys:run) or opts.peak "
+                            "must be a positive number");
+    if (bw < 0)
+        plotarg_error(L, 2, "bandwidth must be positive (or 0: no slope), not %f", bw);
+    const char *out = NULL;
+    if (has_opts && lua_getfield(L, 2, "out") != LUA_TNIL) {
+        out = nmlua_checkpath(L, lua_gettop(L));
+        out = plotarg_anchor(L, anchor, -1);
+    }
+    if (has_opts)
+        lua_settop(L, anchor);
+    size_t n = report_layers(L, 1, "report");
+    int lt = lua_gettop(L);
+    const char **names = plotarg_scratch(L, n, sizeof *names);
+    double *x = plotarg_scratch(L, n, sizeof *x), *y = plotarg_scratch(L, n, sizeof *y);
+    uint8_t *mem = plotarg_scratch(L, n, sizeof *mem);
+    char what[64];
+    for (size_t i = 0; i < n; i++) {
+        names[i] = layer_result(L, lt, i, anchor, what);
+        int row = lua_gettop(L);
+        double macs = num_field(L, row, what, "dense_macs"), cyc = num_field(L, row, what, "cycles");
+        char rw[80];
+        snprintf(rw, sizeof rw, "%s.roofline", what);
+        if (lua_getfield(L, row, "roofline") != LUA_TTABLE)
+            plotarg_error(L, 1, "%s must be a table (a report from sys:run)", rw);
+        x[i] = num_field(L, lua_gettop(L), rw, "intensity");
+        if (lua_getfield(L, -1, "bound") != LUA_TSTRING)
+            plotarg_error(L, 1, "%s.bound must be 'compute' or 'memory'", rw);
+        const char *b = lua_tostring(L, -1);
+        if (strcmp(b, "memory") != 0 && strcmp(b, "compute") != 0)
+            plotarg_error(L, 1, "%s.bound must be 'compute' or 'memory', not '%s'", rw, b);
+        mem[i] = b[0] == 'm';
+        if (!(macs > 0) || !(cyc > 0) || !(x[i] > 0))
+            plotarg_error(L, 1, "%s (%s): dense_macs, cycles and roofline.intensity must be "
+                                "positive", what, names[i]);
+        y[i] = macs / cyc;
+        lua_settop(L, row - 1);
+    }
+    const char *sys = report_name(L, 1, anchor);
+    if (o.params == NULL) {
+        lua_newtable(L);
+        int parts = lua_gettop(L);
+        add_report_params(L, parts, 1, sys);
+        o.params = join_params(L, parts, anchor);
+    }
+    if (o.title == NULL)
+        o.title = sys ? lua_pushfstring(L, "Roofline per layer: %s", sys) : "Roofline per layer";
+    if (o.xlabel == NULL)
+        o.xlabel = "intensity (dense MACs / DRAM word)";
+    if (o.ylabel == NULL)
+        o.ylabel = "dense MACs / cycle";
+    int labels = has_opts ? plotarg_bool(L, 2, "labels", 0) : 0;
+    plot_roof_data d = {.n = (int)n, .names = names, .intensity = x, .perf = y,
+                        .memory_bound = mem, .peak = peak, .bandwidth = bw,
+                        .label_points = labels};
+    plot_ud *u = plotobj_push(L, &o, "roofline");
+    int pi = lua_gettop(L);
+    plotobj_finish(L, u, plot_roofline(u->p, &d));
+    /* the data drawn */
+    lua_createtable(L, 0, 3);
+    lua_pushnumber(L, peak);
+    lua_setfield(L, -2, "peak");
+    lua_pushnumber(L, bw);
+    lua_setfield(L, -2, "bandwidth");
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_createtable(L, 0, 4);
+        lua_pushstring(L, names[i]);
+        lua_setfield(L, -2, "name");
+        lua_pushnumber(L, x[i]);
+        lua_setfield(L, -2, "intensity");
+        lua_pushnumber(L, y[i]);
+        lua_setfield(L, -2, "perf");
+        lua_pushstring(L, mem[i] ? "memory" : "compute");
+        lua_setfield(L, -2, "bound");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "layers");
+    if (out && plot_save(u->p, out) != NM_OK) {
+        luaL_pushfail(L);
+        lua_pushstring(L, nm_errmsg());
+        return 2;
+    }
+    lua_pushvalue(L, pi);
+    lua_insert(L, -2);
+    return 2;
+}
+
 void plotlua_add_engine_helpers(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         {"layer_density", l_layer_density}, {"mask", l_mask},
         {"energy", l_energy},               {"utilization", l_utilization},
+        {"roofline", l_roofline},
         {NULL, NULL},
     };
     luaL_setfuncs(L, fns, 0);

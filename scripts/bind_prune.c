@@ -566,7 +566,7 @@ static int l_filters(lua_State *L)
     static const char *const keys[] = {"ratio", "score", "global", "allow_add", "max_sparsity",
                                        "min_density", "layers", "include_first",
                                        "include_last", "group_reduction", "heads", "calib",
-                                       "calib_n", NULL};
+                                       "calib_n", "normalize", NULL};
     static const char *const scores[] = {"l1", "bn", "wanda", NULL};
     nmp_target t;
     nmp_check_call(L, "ml", keys, 1, &t);
@@ -580,6 +580,7 @@ static int l_filters(lua_State *L)
     o.max_sparsity = nmlua_opt_num(L, 2, "max_sparsity", 1, 0, 1, NMLUA_STRICT);
     o.min_density = nmlua_opt_num(L, 2, "min_density", 0, 0, 1, NMLUA_STRICT);
     o.reduction = (nm_group_reduction)nmlua_opt_enum(L, 2, "group_reduction", 0, nmp_reductions);
+    o.normalize = (nm_group_norm)nmlua_opt_enum(L, 2, "normalize", 0, nmp_norms);
     o.heads = nmlua_opt_int(L, 2, "heads", 0, 0, 1 << 20);
     if (nm_groups_check_heads_msg(t.m, o.heads))
         nmlua_field_error(L, 2, "heads", nm_errmsg());

@@ -82,6 +82,8 @@ const nm_paper_preset *nmp_opt_preset(lua_State *L, int arg, const nm_model *m, 
 
 /* Names of nm_group_reduction ("mean", "sum", "max"), NULL-terminated. */
 extern const char *const nmp_reductions[];
+/* "none", "mean": nm_group_norm by name (the normalize option) */
+extern const char *const nmp_norms[];
 
 /* Registration of the other files' functions in nm (at nm) and nm.prune
  * (at prune), and model methods (at methods); absolute indices. */

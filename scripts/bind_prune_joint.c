@@ -134,7 +134,7 @@ static int l_jointnf(lua_State *L)
                                        "max_sparsity", "min_density", "finetune", "on_round",
                                        "progress", "layers", "include_first", "include_last",
                                        "group_reduction", "heads", "score", "calib", "calib_n",
-                                       "preset", NULL};
+                                       "preset", "normalize", NULL};
     static const char *const scores[] = {"magnitude", "wanda", NULL};
     nmp_target t;
     nmp_check_target(L, 1, "m", &t);
@@ -163,6 +163,7 @@ static int l_jointnf(lua_State *L)
     o.max_sparsity = nmlua_opt_num(L, 2, "max_sparsity", 1, 0, 1, NMLUA_STRICT);
     o.min_density = nmlua_opt_num(L, 2, "min_density", 0, 0, 1, NMLUA_STRICT);
     o.reduction = (nm_group_reduction)nmlua_opt_enum(L, 2, "group_reduction", 0, nmp_reductions);
+    o.normalize = (nm_group_norm)nmlua_opt_enum(L, 2, "normalize", 0, nmp_norms);
     o.heads = nmlua_opt_int(L, 2, "heads", 0, 0, 1 << 20);
     if (nm_groups_check_heads_msg(t.m, o.heads))
         nmlua_field_error(L, 2, "heads", nm_errmsg());
@@ -211,6 +212,7 @@ static int l_jointnf(lua_State *L)
 }
 
 const char *const nmp_reductions[] = {"mean", "sum", "max", NULL};
+const char *const nmp_norms[] = {"none", "mean", NULL};
 
 /* nm.prune.groups(model [, {allow_add=, heads=, include_first=,
  * include_last=, layers=}]) -> list of groups, each {rows=, prunable=,

@@ -206,6 +206,14 @@ static void push_report(lua_State *L, int bi, const char *assumed)
     lua_setfield(L, -2, "total");
     nmsim_push_area(L, &r->area);
     lua_setfield(L, -2, "area");
+    /* the roofline's roof: every PE busy on its best-case block (dense
+     * MACs per cycle), and the DRAM bandwidth when the memory model has one */
+    lua_createtable(L, 0, 2);
+    nmlua_set_num(L, "peak", (double)r->cfg.rows * r->cfg.cols * sim_mac_span(&r->cfg.mac) *
+                                 sim_mac_block(&r->cfg.mac) / sim_mac_rounds(&r->cfg.mac));
+    if (r->cfg.mem_on && r->cfg.bandwidth > 0)
+        nmlua_set_num(L, "bandwidth", r->cfg.bandwidth);
+    lua_setfield(L, -2, "roof");
     luaL_setmetatable(L, SIM_REPORT);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &REPORTS_KEY);
     lua_pushvalue(L, -2);

@@ -21,6 +21,7 @@ static const struct {
     {"debug", nmlua_open_debug},
     {"mem", nmlua_open_mem},
     {"runs", nmlua_open_runs},
+    {"speedup", nmlua_open_speedup},
 };
 
 /* nm._cancel_after(hooks): cancel the running script after `hooks` more

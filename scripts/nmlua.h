@@ -34,6 +34,7 @@ void nmlua_open_train(lua_State *L, int nm);   /* bind_train*.c: nm.train, nm.da
 void nmlua_open_debug(lua_State *L, int nm);   /* nmlua.c: nm._cancel_after, nm._methods */
 void nmlua_open_mem(lua_State *L, int nm);     /* bind_mem.c: nm.memory */
 void nmlua_open_runs(lua_State *L, int nm);    /* bind_runs.c: nm.runs (sweep results) */
+void nmlua_open_speedup(lua_State *L, int nm); /* bind_speedup.c: nm.speedup */
 
 /* Builds the `nm` module table (all submodules) and leaves it on the stack. */
 int luaopen_nm(lua_State *L);

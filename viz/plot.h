@@ -153,6 +153,39 @@ typedef struct {
 
 int plot_lines(plot *p, const plot_line_data *d);
 
+/* The roofline on log-log axes: per point (a layer) its operational
+ * intensity (x: operations per DRAM word) and attained performance (y:
+ * operations per cycle), both positive, under the roof min(peak,
+ * bandwidth * x) (bandwidth 0: the compute roof alone). The caller says
+ * which bound holds per point (memory_bound[i] nonzero: memory-bound,
+ * drawn as vermillion squares; else compute-bound, blue circles); the
+ * legend counts each kind and states the roof. Points are labelled with
+ * their names (clipped to 24 characters) when label_points is set. */
+typedef struct {
+    int n;                       /* points, >= 1 */
+    const char *const *names;    /* n names, or NULL */
+    const double *intensity;     /* n values > 0 */
+    const double *perf;          /* n values > 0 */
+    const uint8_t *memory_bound; /* n flags, or NULL: all compute-bound */
+    double peak;                 /* the compute roof, > 0 */
+    double bandwidth;            /* words per cycle, > 0; 0 = no slope */
+    int label_points;
+} plot_roof_data;
+
+int plot_roofline(plot *p, const plot_roof_data *d);
+
+/* A scatter of n points with their Pareto front (front[i] != 0: on it,
+ * computed by the caller; NULL: none): the others as circles, the front
+ * as squares in a second colour joined in order of x; a legend says which.
+ * Values must be finite. */
+typedef struct {
+    int n;                       /* >= 1 */
+    const double *x, *y;
+    const unsigned char *front;
+} plot_pareto_data;
+
+int plot_pareto(plot *p, const plot_pareto_data *d);
+
 /* A table rendered as an image: cells[r * cols + c], row 0 is the header.
  * Cells that look like numbers are right-aligned. With width/height 0 in the
  * options the figure is sized to the table; otherwise it must fit. */

@@ -32,6 +32,76 @@ static void draw_trace(tui_grid *g, const wb_array *a, int x, int y, int w, int 
         tui_text(g, x + 2, y + h - 1, w - 4, TUI_S_GOOD, "(end of the walk-through)");
 }
 
+/* text wrapped at spaces into lines of at most w columns, from row y, at
+ * most max_lines; returns the lines drawn. */
+static int wrap_text(tui_grid *g, int x, int y, int w, int max_lines, int style, const char *text)
+{
+    int lines = 0;
+    const char *p = text;
+    while (*p && lines < max_lines && w > 0) {
+        size_t n = strlen(p);
+        if ((int)n > w) {
+            n = (size_t)w;
+            while (n > 0 && p[n] != ' ')
+                n--;
+            if (n == 0)
+                n = (size_t)w;
+        }
+        char line[600];
+        snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line - 1 ? n : sizeof line - 1), p);
+        tui_text(g, x, y + lines++, w, style, line);
+        p += n;
+        while (*p == ' ')
+            p++;
+    }
+    return lines;
+}
+
+/* Key R: per layer the compute cycles against the DRAM transfer cycles
+ * (words / bandwidth), the stall, DRAM words, energy and intensity, and
+ * which bounds the layer; the whole switch line above it. */
+static void draw_roofline(tui_grid *g, wb_state *s, const wb_array *a, int x, int y, int w, int h)
+{
+    int yy = y;
+    tui_printf(g, x + 1, yy++, w - 2, TUI_S_HEADER, "Roofline per layer (R: back to the array)   memory: %s%s",
+               a->mem ? a->mem_desc : "off", a->mem ? "" : "  (D turns the memory model on)");
+    yy += wrap_text(g, x + 1, yy, w - 2, 3, TUI_S_DIM, a->config);
+    if (!a->layer_mem || a->n_layers == 0) {
+        tui_text(g, x + 1, yy + 1, w - 2, TUI_S_DIM, "no model report");
+        return;
+    }
+    tui_text(g, x + 1, ++yy, w - 2, TUI_S_HEADER,
+             "layer                    compute       memory       stall    DRAM words  MACs/word    DRAM uJ  bound");
+    yy++;
+    int rows = y + h - 2 - yy, first = 0, sel = -1;
+    for (int i = 0; i < a->n_layers; i++)
+        if (strcmp(a->layer_names[i], a->layer) == 0)
+            sel = i;
+    if (rows < 1)
+        return;
+    if (sel >= rows)
+        first = sel - rows + 1;
+    for (int r = 0; r < rows && first + r < a->n_layers; r++) {
+        int i = first + r;
+        const wb_layer_mem *m = &a->layer_mem[i];
+        int st = i == sel ? TUI_S_SELECTED : TUI_S_NORMAL;
+        wb_text_elide(g, x + 1, yy, 20, st, a->layer_names[i]);
+        wb_hit_add(s, x + 1, yy, w - 2, a->layer_names[i]);
+        tui_printf(g, x + 22, yy, w - 23, st, "%12lld %12.1f %11lld %13.0f %10.2f %10.4f  %s",
+                   (long long)m->compute, m->mem_cycles, (long long)m->stall, m->dram_words,
+                   m->intensity, m->dram_pj * 1e-6, m->mem_bound ? "memory" : "compute");
+        yy++;
+    }
+    const wb_layer_mem *t = &a->total_mem;
+    int nmem = 0;
+    for (int i = 0; i < a->n_layers; i++)
+        nmem += a->layer_mem[i].mem_bound;
+    tui_printf(g, x + 1, y + h - 2, w - 2, TUI_S_ACCENT,
+               "total                %12lld %12.1f %11lld %13.0f %10.2f %10.4f  %d of %d memory-bound",
+               (long long)t->compute, t->mem_cycles, (long long)t->stall, t->dram_words, t->intensity,
+               t->dram_pj * 1e-6, nmem, a->n_layers);
+}
+
 void view_array(tui_grid *g, wb_state *s, int x, int y, int w, int h)
 {
     const wb_array *a = &s->array;
@@ -45,6 +115,10 @@ void view_array(tui_grid *g, wb_state *s, int x, int y, int w, int h)
     }
     tui_printf(g, x + 1, y, w - 2, TUI_S_ACCENT, "%s  |  %s: E=%lld K=%lld Nf=%lld", a->config, a->layer,
                (long long)a->E, (long long)a->K, (long long)a->Nf);
+    if (a->roofline) {
+        draw_roofline(g, s, a, x, y + 1, w, h - 1);
+        return;
+    }
     tui_printf(g, x + 1, y + 1, w - 2, TUI_S_NORMAL, "cycle %lld / %lld   fold %lld / %lld   %s   %s x%d",
                (long long)a->cycle, (long long)a->total_cycles, (long long)a->fold + 1, (long long)a->folds,
                a->phase ? "streaming" : "loading weights", a->playing ? "playing" : "paused", a->speed);
@@ -112,6 +186,32 @@ void view_array(tui_grid *g, wb_state *s, int x, int y, int w, int h)
         tui_put(g, sx++, y + 3 + hm_h, s->color ? tui_glyph_block(g, 1) : tui_glyph_ramp(g, k / 7.0), TUI_S_RAMP0 + k);
     tui_text(g, sx, y + 3 + hm_h, rx + rw - sx, TUI_S_DIM, " 100% busy");
     int ly = y + 4 + hm_h;
+    if (a->mem && a->layer_mem) {
+        /* with the memory model: util, cycles (stalls included), stall
+         * cycles and DRAM energy per layer, and the total */
+        tui_text(g, rx, ly++, rw, TUI_S_HEADER, "layer        util  cycles  stall  DRAM uJ");
+        int last = y + h - 2;   /* the total's row, above the note */
+        for (int i = 0; i < a->n_layers && ly < last; i++, ly++) {
+            int sel = a->layer_names && strcmp(a->layer_names[i], a->layer) == 0;
+            char c1[32], c2[32];
+            const wb_layer_mem *m = &a->layer_mem[i];
+            wb_text_elide(g, rx, ly, 12, sel ? TUI_S_SELECTED : TUI_S_NORMAL, a->layer_names[i]);
+            wb_hit_add(s, rx, ly, rw, a->layer_names[i]);
+            double u = a->layer_util[i];
+            for (int k = 0; k < 5; k++)
+                tui_put(g, rx + 13 + k, ly, tui_glyph_block(g, u * 5 - k), TUI_S_BAR);
+            tui_printf(g, rx + 18, ly, rw - 18, m->mem_bound ? TUI_S_WARN : TUI_S_NORMAL, "%3.0f%% %6s %6s %8.3f",
+                       u * 100, wb_human((double)a->layer_cycles[i], c1, sizeof c1),
+                       wb_human((double)m->stall, c2, sizeof c2), m->dram_pj * 1e-6);
+        }
+        char c1[32], c2[32];
+        tui_printf(g, rx, last, rw, TUI_S_ACCENT, "total             %6s %6s %8.3f",
+                   wb_human((double)(a->total_mem.compute + a->total_mem.stall), c1, sizeof c1),
+                   wb_human((double)a->total_mem.stall, c2, sizeof c2), a->total_mem.dram_pj * 1e-6);
+        if (a->note[0])
+            tui_text(g, x + 1, y + h - 1, w - 2, TUI_S_DIM, a->note);
+        return;
+    }
     tui_text(g, rx, ly++, rw, TUI_S_HEADER, "layer        util   mult   cycles");
     for (int i = 0; i < a->n_layers && ly < y + h; i++, ly++) {
         int sel = a->layer_names && strcmp(a->layer_names[i], a->layer) == 0;

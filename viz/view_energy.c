@@ -36,7 +36,8 @@ static int draw_layers(tui_grid *g, wb_state *s, const wb_energy *e, int x, int 
 {
     if (e->n_layers == 0 || rows < 3)
         return y;
-    int label_w = 22, bar_w = w - label_w - 24;
+    int extra = e->mem ? 27 : 0;   /* room for DRAM and stall beside the bar */
+    int label_w = 22, bar_w = w - label_w - 24 - extra;
     if (bar_w < 10)
         bar_w = 10;
     if (e->layer_sel < 0) {
@@ -51,9 +52,15 @@ static int draw_layers(tui_grid *g, wb_state *s, const wb_energy *e, int x, int 
             double t = component_sum(e, e->sel_pj[i]);
             tui_text(g, x + 1, y + 1 + i, label_w - 1, TUI_S_ACCENT, e->system[i]);
             stacked_bar(g, e, e->sel_pj[i], maxe > 0 ? maxe : 1, x + label_w, y + 1 + i, bar_w);
-            char cyc[32];
-            tui_printf(g, x + label_w + bar_w + 1, y + 1 + i, 23, TUI_S_NORMAL, "%.3g uJ %s cyc", t * 1e-6,
-                       wb_human((double)e->sel_cycles[i], cyc, sizeof cyc));
+            char cyc[32], st[32];
+            if (e->mem)
+                tui_printf(g, x + label_w + bar_w + 1, y + 1 + i, 23 + extra, TUI_S_NORMAL,
+                           "%.3g uJ (DRAM %.3g) %s cyc stall %s", t * 1e-6, e->sel_mem[i].dram_pj * 1e-6,
+                           wb_human((double)e->sel_cycles[i], cyc, sizeof cyc),
+                           wb_human((double)e->sel_mem[i].stall, st, sizeof st));
+            else
+                tui_printf(g, x + label_w + bar_w + 1, y + 1 + i, 23, TUI_S_NORMAL, "%.3g uJ %s cyc",
+                           t * 1e-6, wb_human((double)e->sel_cycles[i], cyc, sizeof cyc));
         }
         y += e->n_systems + 2;
         rows -= e->n_systems + 2;
@@ -63,7 +70,7 @@ static int draw_layers(tui_grid *g, wb_state *s, const wb_energy *e, int x, int 
     /* the table: each layer's total per system, in uJ */
     int cw = e->n_systems ? (w - label_w - 2) / e->n_systems : 14;
     cw = cw > 18 ? 18 : cw < 11 ? 11 : cw;
-    tui_text(g, x + 1, y, label_w - 1, TUI_S_HEADER, "layer (uJ)");
+    tui_text(g, x + 1, y, label_w - 1, TUI_S_HEADER, e->mem ? "layer (uJ, stall)" : "layer (uJ)");
     for (int i = 0; i < e->n_systems; i++)
         tui_text(g, x + label_w + i * cw, y, cw - 1, TUI_S_HEADER, e->system[i]);
     int n = rows - 1, first = 0;
@@ -75,9 +82,16 @@ static int draw_layers(tui_grid *g, wb_state *s, const wb_energy *e, int x, int 
             tui_fill(g, x + 1, y + 1 + r, label_w - 1 + e->n_systems * cw, 1, ' ', TUI_S_SELECTED);
         wb_text_elide(g, x + 1, y + 1 + r, label_w - 1, sel ? TUI_S_SELECTED : TUI_S_NORMAL, e->layer_names[k]);
         wb_hit_add(s, x + 1, y + 1 + r, label_w - 1 + e->n_systems * cw, e->layer_names[k]);
-        for (int i = 0; i < e->n_systems; i++)
-            tui_printf(g, x + label_w + i * cw, y + 1 + r, cw - 1, sel ? TUI_S_SELECTED : TUI_S_NORMAL, "%10.3f",
-                       e->layer_pj[i][k] * 1e-6);
+        for (int i = 0; i < e->n_systems; i++) {
+            char st[32];
+            if (e->mem && e->layer_mem[i])
+                tui_printf(g, x + label_w + i * cw, y + 1 + r, cw - 1, sel ? TUI_S_SELECTED : TUI_S_NORMAL,
+                           "%9.3f %6s", e->layer_pj[i][k] * 1e-6,
+                           wb_human((double)e->layer_mem[i][k].stall, st, sizeof st));
+            else
+                tui_printf(g, x + label_w + i * cw, y + 1 + r, cw - 1, sel ? TUI_S_SELECTED : TUI_S_NORMAL,
+                           "%10.3f", e->layer_pj[i][k] * 1e-6);
+        }
     }
     return y + 1 + n;
 }
@@ -100,7 +114,11 @@ void view_energy(tui_grid *g, wb_state *s, int x, int y, int w, int h)
         bar_w = 10;
     double first = component_sum(e, e->pj[0]);
     int yy = y + 2;
-    tui_text(g, x + 1, yy++, w - 2, TUI_S_HEADER, "whole model");
+    if (e->mem)
+        tui_printf(g, x + 1, yy++, w - 2, TUI_S_HEADER,
+                   "whole model   memory: %s, DRAM energy counted (D: next)", e->mem_desc);
+    else
+        tui_text(g, x + 1, yy++, w - 2, TUI_S_HEADER, "whole model");
     for (int i = 0; i < e->n_systems && yy < y + h - 4; i++, yy += 2) {
         double total = component_sum(e, e->pj[i]);
         tui_text(g, x + 1, yy, label_w - 1, TUI_S_ACCENT, e->system[i]);
@@ -108,8 +126,17 @@ void view_energy(tui_grid *g, wb_state *s, int x, int y, int w, int h)
         char cyc[32];
         tui_printf(g, x + label_w + bar_w + 1, yy, 23, TUI_S_NORMAL, "%.3g mJ %s cyc", total * 1e-9,
                    wb_human((double)e->cycles[i], cyc, sizeof cyc));
-        tui_printf(g, x + label_w, yy + 1, w - label_w - 1, TUI_S_DIM, "%.2fx the energy of %s   area %.3f mm2",
-                   first > 0 ? total / first : 0, e->system[0], e->area_mm2[i]);
+        if (e->mem) {
+            char st[32];
+            tui_printf(g, x + label_w, yy + 1, w - label_w - 1, TUI_S_DIM,
+                       "%.2fx the energy of %s   area %.3f mm2   stall %s cyc (%lld)   DRAM %.4g uJ",
+                       first > 0 ? total / first : 0, e->system[0], e->area_mm2[i],
+                       wb_human((double)e->total_mem[i].stall, st, sizeof st),
+                       (long long)e->total_mem[i].stall, e->total_mem[i].dram_pj * 1e-6);
+        } else {
+            tui_printf(g, x + label_w, yy + 1, w - label_w - 1, TUI_S_DIM, "%.2fx the energy of %s   area %.3f mm2",
+                       first > 0 ? total / first : 0, e->system[0], e->area_mm2[i]);
+        }
     }
     yy = draw_layers(g, s, e, x, yy + 1, w, y + h - 3 - (yy + 1));
     /* legend */

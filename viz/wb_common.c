@@ -116,7 +116,7 @@ const char *wb_human(double v, char *buf, int len)
 }
 
 static const char *screen_names[WB_SCREEN_COUNT] = {
-    "1 Layers", "2 Mask", "3 Activations", "4 Array", "5 Energy", "6 Console"};
+    "1 Layers", "2 Mask", "3 Activations", "4 Array", "5 Energy", "6 Console", "7 Runs"};
 
 void wb_layer_stats(const wb_state *s, int i, nm_layer_stats *out)
 {
@@ -329,6 +329,7 @@ void wb_draw(tui_grid *g, wb_state *s, const wb_key_help *keys, int nkeys)
         case WB_SCREEN_ARRAY: view_array(g, s, x, y, w, h); break;
         case WB_SCREEN_ACTIVATIONS: view_activations(g, s, x, y, w, h); break;
         case WB_SCREEN_ENERGY: view_energy(g, s, x, y, w, h); break;
+        case WB_SCREEN_RUNS: view_runs(g, s, x, y, w, h); break;
         default:
             tui_text(g, 2, y + 1, w - 4, TUI_S_DIM, "(this screen has nothing to show yet)");
             break;

@@ -19,6 +19,7 @@ typedef enum {
     WB_SCREEN_ARRAY,
     WB_SCREEN_ENERGY,
     WB_SCREEN_CONSOLE,
+    WB_SCREEN_RUNS,
     WB_SCREEN_COUNT
 } wb_screen;
 
@@ -33,8 +34,17 @@ typedef struct {
 /* What the Array screen shows; filled by the app from the simulator. */
 #define WB_MAX_HITS 128
 #define WB_MAX_COMP 12
+/* One layer (or the total) under the memory model: compute cycles, stall
+ * cycles, DRAM transfer cycles (words / bandwidth), DRAM words and energy,
+ * dense MACs per DRAM word, and whether memory bounds it. */
 typedef struct {
-    char config[160];            /* "nm-4:9-4:9 16x16 ws ..." */
+    int64_t compute, stall;
+    double mem_cycles, dram_words, dram_pj, intensity;
+    int mem_bound;
+} wb_layer_mem;
+
+typedef struct {
+    char config[512];            /* "nm-4:9-4:9 16x16 ws ..." (sim_config_describe, whole) */
     char layer[NM_NAME_MAX];
     int64_t E, K, Nf;
     int64_t cycle, total_cycles, fold, folds;
@@ -47,6 +57,13 @@ typedef struct {
     const char *const *layer_names;
     const double *layer_util, *layer_mult_util;
     const int64_t *layer_cycles;
+    /* memory model (key D): mem = 1 when the system has one; per layer
+     * (n_layers, from the model report) and the total */
+    int mem;
+    char mem_desc[96];           /* "64 KB SRAMs, 10 words/cycle" */
+    const wb_layer_mem *layer_mem;
+    wb_layer_mem total_mem;
+    int roofline;                /* key R: the roofline table instead of the array */
     int teaching;                /* nm-MAC walk-through instead of the array */
     const char *trace;           /* its text, steps separated by blank lines */
     int trace_step;
@@ -69,7 +86,13 @@ typedef struct {
     int layer_sel;               /* index of the selected layer, or -1 */
     double sel_pj[6][WB_MAX_COMP]; /* the selected layer by component */
     int64_t sel_cycles[6];
-    char switches[240];
+    /* memory model (key D): stall cycles and DRAM per system, whole model,
+     * each layer and the selected one */
+    int mem;
+    char mem_desc[96];
+    wb_layer_mem total_mem[6], sel_mem[6];
+    const wb_layer_mem *layer_mem[6];
+    char switches[512];
     char note[200];
 } wb_energy;
 
@@ -88,6 +111,32 @@ typedef struct {
     int selected;                /* index into names of `layer` */
     char note[200];
 } wb_act;
+
+/* What the Runs screen shows: a sweep database's points (or their groups
+ * over the seeds) as a table of display strings, and the Pareto plot of
+ * two numeric columns. Filled by the app (app/tui_runs.c) from the
+ * database; the view only reads it, except the scroll fields it clamps. */
+typedef struct {
+    int open;                    /* a database is open */
+    char title[320];             /* sweep name, file, counts per status */
+    char note[400];              /* a message (locked, ...) or "" */
+    int n_cols, n_rows;
+    const char *const *col_names;
+    const char *const *cells;    /* n_rows * n_cols, rows in display order */
+    const int *row_style;        /* per displayed row: a tui_style */
+    int sort_col, sort_desc;     /* sort_col < 0: the spec's order */
+    int cur_col;                 /* the column cursor (x / y / s act on it) */
+    int selected;                /* displayed row */
+    int scroll, col_scroll;      /* first row / first scrolled column shown */
+    int grouped;                 /* mean and 95 % interval over the seeds */
+    int show_plot;
+    int x_col, y_col;            /* the plotted columns, or -1 */
+    int x_min, y_max;            /* goals: small x good, large y good */
+    int n_pts;                   /* plotted points */
+    const double *px, *py;
+    const unsigned char *front;  /* n_pts flags: on the Pareto front */
+    const int *pt_row;           /* n_pts: the displayed row of each point */
+} wb_runs;
 
 /* Layers table sort keys. */
 typedef enum { WB_SORT_ORDER = 0, WB_SORT_NAME, WB_SORT_DENSITY, WB_SORT_MACS, WB_SORT_PARAMS, WB_SORT_COUNT } wb_sort;
@@ -142,6 +191,7 @@ typedef struct {
     int have_act;
     wb_energy energy;
     int have_array, have_energy;
+    wb_runs runs;
     /* layer rows drawn this frame (set by the views, cleared by wb_draw):
      * a mouse click on one selects that layer */
     struct { int x, y, w; char layer[NM_NAME_MAX]; } hits[WB_MAX_HITS];
@@ -185,6 +235,7 @@ void view_console(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_array(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_activations(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_energy(tui_grid *g, wb_state *s, int x, int y, int w, int h);
+void view_runs(tui_grid *g, wb_state *s, int x, int y, int w, int h);
 void view_help(tui_grid *g, wb_state *s, const wb_key_help *keys, int n, int x, int y, int w, int h);
 void view_too_small(tui_grid *g, int min_w, int min_h);
 /* The message box of s->alert_title / s->alert, centred, text wrapped at

@@ -141,62 +141,91 @@ nm_compressed *nm_compress(const nm_tensor *dense, int n, int m, nm_group_axis a
     return c;
 }
 
+/* Decodes the k slot positions of group gi (length len) from the index
+ * stream at *bp into pos[]. NM_ERR with a message on a corrupt index. */
+static int decode_group(const nm_compressed *c, int64_t gi, int64_t len, int64_t *bp, int *pos)
+{
+    int k = (int)(len < c->n ? len : c->n);
+    if (c->scheme == NM_INDEX_SIMPLE) {
+        int ib = nm_ceil_log2((uint64_t)c->m);
+        for (int s = 0; s < k; s++)
+            pos[s] = (int)get_bits(c->index, bp, ib);
+    } else if (c->scheme == NM_INDEX_BITMASK) {
+        int s = 0;
+        for (int64_t i = 0; i < len; i++)
+            if (get_bits(c->index, bp, 1) && s < k)
+                pos[s++] = (int)i;
+        if (s != k)
+            return nm_seterr("decompress: group %lld's bitmask has %d positions, expected %d",
+                             (long long)gi, s, k);
+    } else {
+        uint64_t rank = get_bits(c->index, bp, group_bits(c->scheme, (int)len, c->n, c->m));
+        for (int s = k - 1; s >= 0; s--) {
+            int p = s;
+            while (p + 1 < len && nm_binom(p + 1, s + 1) <= rank)
+                p++;
+            rank -= nm_binom(p, s + 1);
+            pos[s] = p;
+        }
+    }
+    for (int s = 0; s < k; s++)
+        if (pos[s] < 0 || pos[s] >= len)
+            return nm_seterr("decompress: corrupt index in group %lld", (long long)gi);
+    return NM_OK;
+}
+
+int nm_compressed_positions(const nm_compressed *c, int64_t *flat)
+{
+    if (c->ndim != 2 && c->ndim != 4)
+        return nm_seterr("compressed tensor: %d-D shape (need 2-D or 4-D)", c->ndim);
+    int64_t shape[NM_MAX_DIMS];
+    memcpy(shape, c->shape, sizeof shape);
+    nm_tensor probe = {0};
+    probe.dtype = NM_F32, probe.ndim = c->ndim;
+    memcpy(probe.shape, shape, sizeof shape);
+    nm_groups g;
+    if (nm_groups_make(&probe, c->m, c->axis, &g))
+        return NM_ERR;
+    int64_t ng = nm_groups_count(&g), vp = 0, bp = 0;
+    if (ng != c->groups)
+        return nm_seterr("decompress: %lld groups recorded, the shape gives %lld",
+                         (long long)c->groups, (long long)ng);
+    for (int64_t gi = 0; gi < ng; gi++) {
+        int64_t len, st;
+        int64_t o = nm_group_at(&g, gi, &len, &st);
+        int k = (int)(len < c->n ? len : c->n), pos[64];
+        if (decode_group(c, gi, len, &bp, pos))
+            return NM_ERR;
+        if (vp + k > c->n_values)
+            return nm_seterr("decompress: corrupt index in group %lld", (long long)gi);
+        for (int s = 0; s < k; s++)
+            flat[vp++] = o + pos[s] * st;
+    }
+    if (vp != c->n_values)
+        return nm_seterr("decompress: %lld values recorded, the groups hold %lld",
+                         (long long)c->n_values, (long long)vp);
+    return NM_OK;
+}
+
 nm_tensor *nm_decompress(const nm_compressed *c)
 {
     nm_tensor *t = nm_tensor_new(NM_F32, c->ndim, c->shape);
     if (!t)
         return NULL;
-    nm_groups g;
-    if (nm_groups_make(t, c->m, c->axis, &g)) {
+    int64_t *flat = malloc((size_t)(c->n_values ? c->n_values : 1) * sizeof *flat);
+    if (!flat) {
+        nm_tensor_release(t);
+        nm_seterr("out of memory");
+        return NULL;
+    }
+    if (nm_compressed_positions(c, flat)) {
+        free(flat);
         nm_tensor_release(t);
         return NULL;
     }
     float *w = nm_f32(t);
-    int64_t ng = nm_groups_count(&g), vp = 0, bp = 0;
-    int ib = nm_ceil_log2((uint64_t)c->m);
-    if (ng != c->groups) {
-        nm_tensor_release(t);
-        nm_seterr("decompress: %lld groups recorded, the shape gives %lld", (long long)c->groups,
-                  (long long)ng);
-        return NULL;
-    }
-    for (int64_t gi = 0; gi < ng; gi++) {
-        int64_t len, st;
-        int64_t o = nm_group_at(&g, gi, &len, &st);
-        int k = (int)(len < c->n ? len : c->n);
-        int pos[64];
-        if (c->scheme == NM_INDEX_SIMPLE) {
-            for (int s = 0; s < k; s++)
-                pos[s] = (int)get_bits(c->index, &bp, ib);
-        } else if (c->scheme == NM_INDEX_BITMASK) {
-            int s = 0;
-            for (int64_t i = 0; i < len; i++)
-                if (get_bits(c->index, &bp, 1) && s < k)
-                    pos[s++] = (int)i;
-            if (s != k) {
-                nm_tensor_release(t);
-                nm_seterr("decompress: group %lld's bitmask has %d positions, expected %d",
-                          (long long)gi, s, k);
-                return NULL;
-            }
-        } else {
-            uint64_t rank = get_bits(c->index, &bp, group_bits(c->scheme, (int)len, c->n, c->m));
-            for (int s = k - 1; s >= 0; s--) {
-                int p = s;
-                while (p + 1 < len && nm_binom(p + 1, s + 1) <= rank)
-                    p++;
-                rank -= nm_binom(p, s + 1);
-                pos[s] = p;
-            }
-        }
-        for (int s = 0; s < k; s++) {
-            if (pos[s] >= len || vp >= c->n_values) {
-                nm_tensor_release(t);
-                nm_seterr("decompress: corrupt index in group %lld", (long long)gi);
-                return NULL;
-            }
-            w[o + pos[s] * st] = c->values[vp++];
-        }
-    }
+    for (int64_t v = 0; v < c->n_values; v++)
+        w[flat[v]] = c->values[v];
+    free(flat);
     return t;
 }

@@ -192,7 +192,7 @@ int nm_prune_filters(nm_model *mdl, const nm_filter_opts *o)
     if (!s)
         return NM_ERR;
     nm_group_rank r = {o->reduction, need_bn ? score_bn : score_l1, NULL, need_bn,
-                       o->min_density, o->max_sparsity};
+                       o->min_density, o->max_sparsity, o->normalize};
     int64_t unmet = 0, got = 0;
     int rc = NM_OK;
     if (o->heads > 0)

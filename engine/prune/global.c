@@ -1,7 +1,8 @@
 /* global.c - global magnitude pruning across a model with exact selection
  * and per-layer floors.
  *
- * Without floors this is one nm_select_smallest over all eligible layers.
+ * Without floors this is one selection over all eligible layers that keeps
+ * all but round(sparsity * total) of them (nm_select_keep).
  * With a floor (min_density / max_sparsity) a layer may lose at most
  * `room` more weights. The unconstrained selection is counted first; every
  * layer it would push past its room is capped (its own `room` smallest go)
@@ -55,13 +56,19 @@ int nm_prune_global(nm_model *mdl, const nm_global_opts *o)
         nm_layer *l = &mdl->layers[i];
         if (nm_layer_ensure_mask(l))
             goto done;
-        int64_t n = l->weight->numel, z = n - nm_tensor_nnz(l->mask);
+        /* without a floor the masked count is not needed here: the
+         * selection counts the eligible entries in its own pass */
+        int64_t n = l->weight->numel, z = floor_d > 0 ? n - nm_tensor_nnz(l->mask) : 0;
         const uint8_t *mk = nm_u8(l->mask);
         total += n;
         masked += z;
         int64_t cap = n - (int64_t)ceil(floor_d * (double)n - 1e-9);
         room[ns] = cap - z > 0 ? cap - z : 0;
         segs[ns++] = (nm_select_seg){nm_f32(l->weight), mk, nm_u8(l->mask), n};
+    }
+    if (floor_d <= 0) {    /* keep all but round(sparsity * total) */
+        rc = nm_select_keep(segs, ns, total - llround(o->sparsity * (double)total));
+        goto done;
     }
     int64_t k = llround(o->sparsity * (double)total) - masked;
     if (k <= 0) {

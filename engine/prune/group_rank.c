@@ -53,6 +53,33 @@ void nm_group_rows_total(const nm_model *m, const nm_group_set *s, int need_bn, 
     }
 }
 
+/* Divides each score by the mean score of its family: the candidates led
+ * by the same layer (nm_group_lead). A family whose mean is 0 keeps its
+ * scores (all 0). NM_ERR only when out of memory. */
+static int normalize_mean(const nm_model *m, const nm_group_set *s, gscore *sc, int ns)
+{
+    double *sum = calloc((size_t)m->n_layers + 1, sizeof *sum);
+    int *cnt = calloc((size_t)m->n_layers + 1, sizeof *cnt);
+    int *fam = malloc((size_t)(ns ? ns : 1) * sizeof *fam);
+    if (!sum || !cnt || !fam) {
+        free(sum), free(cnt), free(fam);
+        return NM_ERR;
+    }
+    for (int j = 0; j < ns; j++) {
+        int f = nm_group_lead(m, s, sc[j].g);
+        fam[j] = f < 0 ? m->n_layers : f;
+        sum[fam[j]] += sc[j].score;
+        cnt[fam[j]]++;
+    }
+    for (int j = 0; j < ns; j++) {
+        double mean = sum[fam[j]] / cnt[fam[j]];
+        if (mean > 0)
+            sc[j].score /= mean;
+    }
+    free(sum), free(cnt), free(fam);
+    return NM_OK;
+}
+
 int nm_groups_remove_lowest(nm_model *m, nm_group_set *s, const nm_group_rank *r, int lead,
                             int64_t want, int64_t *removed)
 {
@@ -73,6 +100,10 @@ int nm_groups_remove_lowest(nm_model *m, nm_group_set *s, const nm_group_rank *r
         }
         if (has)
             sc[ns++] = (gscore){nm_group_score(m, s, g, r->reduction, r->fn, r->ud), g};
+    }
+    if (lead < 0 && r->normalize == NM_GNORM_MEAN && normalize_mean(m, s, sc, ns)) {
+        free(sc);
+        return nm_seterr("out of memory");
     }
     qsort(sc, (size_t)ns, sizeof *sc, gscore_cmp);
     int rc = NM_OK;

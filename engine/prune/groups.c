@@ -471,7 +471,8 @@ nm_group_set *nm_prune_groups_map(const nm_model *m, const nm_group_opts *o, int
     int n = m->n_layers;
     uf u = {.m = m, .n = n};
     nm_group_set *s = calloc(1, sizeof *s);
-    int64_t *gid = NULL, *groot = NULL;
+    int *gid = NULL; /* group of each root element (E < INT32_MAX) */
+    int64_t *groot = NULL;
     uint8_t *rflag = NULL, *rpin = NULL;
     int *cnt = NULL, *last = NULL;
     u.base = malloc((size_t)(n + 1) * sizeof *u.base);
@@ -493,19 +494,22 @@ nm_group_set *nm_prune_groups_map(const nm_model *m, const nm_group_opts *o, int
     u.parent = malloc(E * sizeof *u.parent);
     u.flag = calloc(E, 1);
     u.pin = calloc(E, 1);
-    u.head = malloc(E * sizeof *u.head);
-    u.hlayer = malloc(E * sizeof *u.hlayer);
+    int heads_mode = o->heads > 0;
+    if (heads_mode) { /* head labels exist only in heads mode */
+        u.head = malloc(E * sizeof *u.head);
+        u.hlayer = malloc(E * sizeof *u.hlayer);
+    }
     gid = malloc(E * sizeof *gid);
     rflag = calloc(E, 1);
     rpin = calloc(E, 1);
-    if (!u.parent || !u.flag || !u.pin || !u.head || !u.hlayer || !gid || !rflag || !rpin)
+    if (!u.parent || !u.flag || !u.pin || (heads_mode && (!u.head || !u.hlayer)) || !gid ||
+        !rflag || !rpin)
         goto oom;
-    for (int64_t e = 0; e < u.E; e++) {
+    for (int64_t e = 0; e < u.E; e++)
         u.parent[e] = (int)e;
-        u.head[e] = -1;
-        u.hlayer[e] = -1;
-    }
-    int heads_mode = o->heads > 0;
+    if (heads_mode)
+        for (int64_t e = 0; e < u.E; e++)
+            u.head[e] = u.hlayer[e] = -1;
     pin_node(&u, n, P_INPUT);
     for (int i = 0; i < n; i++)
         layer_rule(&u, i, heads_mode);
@@ -522,7 +526,7 @@ nm_group_set *nm_prune_groups_map(const nm_model *m, const nm_group_opts *o, int
         if (!rpin[r])
             rpin[r] = u.pin[e];
         gid[e] = -1;
-        if (u.head[e] >= 0 && r != e) {
+        if (heads_mode && u.head[e] >= 0 && r != e) {
             rhead[r] = u.head[e];
             rhl[r] = u.hlayer[e];
         }
@@ -576,7 +580,7 @@ nm_group_set *nm_prune_groups_map(const nm_model *m, const nm_group_opts *o, int
                 ax = NM_GM_EMBED;
             if (ax >= 0)
                 for (int c = 0; c < u.size[v]; c++) {
-                    int64_t g = gid[find(&u, el(&u, v, c))];
+                    int g = gid[find(&u, el(&u, v, c))];
                     if (g < 0)
                         continue;
                     if (pass)
@@ -586,7 +590,7 @@ nm_group_set *nm_prune_groups_map(const nm_model *m, const nm_group_opts *o, int
             if (plain_consumer(l)) {
                 int x = node_of(&u, l->inputs[0]);
                 for (int f = 0; f < u.size[x] && f < l->in_c; f++) {
-                    int64_t g = gid[find(&u, el(&u, x, f))];
+                    int g = gid[find(&u, el(&u, x, f))];
                     if (g < 0)
                         continue;
                     if (pass)
@@ -618,7 +622,7 @@ nm_group_set *nm_prune_groups_map(const nm_model *m, const nm_group_opts *o, int
         last[g] = -1, cnt[g] = 0;
     for (int v = 0; v <= n; v++)
         for (int c = 0; c < u.size[v]; c++) {
-            int64_t g = gid[find(&u, el(&u, v, c))];
+            int g = gid[find(&u, el(&u, v, c))];
             if (g >= 0 && last[g] != v)
                 last[g] = v, cnt[g]++;
         }
@@ -637,7 +641,7 @@ nm_group_set *nm_prune_groups_map(const nm_model *m, const nm_group_opts *o, int
         goto oom;
     for (int v = 0; v <= n; v++)
         for (int c = 0; c < u.size[v]; c++) {
-            int64_t g = gid[find(&u, el(&u, v, c))];
+            int g = gid[find(&u, el(&u, v, c))];
             if (g < 0)
                 continue;
             nm_group_node *p = &s->nodes[s->groups[g].node_first + cnt[g] - (last[g] == v)];
@@ -665,7 +669,7 @@ nm_group_set *nm_prune_groups_map(const nm_model *m, const nm_group_opts *o, int
         if (!eg)
             goto oom;
         for (int64_t e = 0; e < u.E; e++)
-            eg[e] = (int)gid[find(&u, e)];
+            eg[e] = gid[find(&u, e)];
         *elem_group = eg;
         *node_base = u.base;
         u.base = NULL;

@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 void nm_jointnf_opts_init(nm_jointnf_opts *o, int n, int m, double filter_ratio, int rounds)
 {
@@ -29,35 +32,50 @@ void nm_jointnf_opts_init(nm_jointnf_opts *o, int n, int m, double filter_ratio,
 typedef struct {
     int idx, n, m;
     nm_group_axis axis;
-    uint8_t *cand;   /* candidates of this round (u8 per weight) */
+    uint8_t *cand;   /* candidates of this round (u8 per weight), in cand_all */
 } jl;
 
 /* Marks the candidates of one layer (survivors outside the top N of their
- * group) and returns how many there are. */
+ * group) and returns how many there are. Row by row: cleared, marked and
+ * counted while in cache. */
 static int64_t mark_candidates(const nm_layer *l, const jl *e)
 {
     nm_groups g;
     nm_groups_make(l->weight, e->m, e->axis, &g);
     const float *w = nm_f32(l->weight);
     uint8_t *mk = nm_u8(l->mask);
-    int64_t numel = l->weight->numel;
-    memset(e->cand, 0, (size_t)numel);
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < g.rows; r++)
+    int64_t count = 0;
+#pragma omp parallel for schedule(static) reduction(+ : count)
+    for (int64_t r = 0; r < g.rows; r++) {
+        uint8_t *c = e->cand + r * g.D;
+        memset(c, 0, (size_t)g.D);
         nm_nm_row(&g, w, mk, e->cand, r, e->n);
-    return nm_count_nonzero_u8(e->cand, numel); /* candidates are 0 or 1 */
+        int64_t k = 0, j = 0; /* candidates are 0 or 1: their sum */
+#if defined(__SSE2__)
+        __m128i acc = _mm_setzero_si128();
+        for (; j + 16 <= g.D; j += 16)
+            acc = _mm_add_epi64(acc, _mm_sad_epu8(_mm_loadu_si128((const __m128i *)(c + j)),
+                                                  _mm_setzero_si128()));
+        k = _mm_cvtsi128_si64(acc) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(acc, acc));
+#endif
+        for (; j < g.D; j++)
+            k += c[j];
+        count += k;
+    }
+    return count;
 }
 
 /* JointNF's filter score: |gamma| * mean |w| of the row (gamma 1 without
- * a BN), pruned entries counting 0. */
+ * a BN), pruned entries counting 0. ud: the BN of every layer
+ * (nm_model_bn_of, looked up once per round). */
 static double score_joint(const nm_model *m, int layer, int row, void *ud)
 {
-    (void)ud;
+    const int *bn_of = ud;
     const nm_layer *l = &m->layers[layer];
     int64_t D = nm_layer_cols(l);
     double s = nm_row_abs_sum(nm_f32(l->weight) + (int64_t)row * D,
                               l->mask ? nm_u8(l->mask) + (int64_t)row * D : NULL, D);
-    int bn = nm_model_bn_of(m, layer);
+    int bn = bn_of[layer];
     double gamma = bn >= 0 ? fabs(nm_f32(m->layers[bn].gamma)[row]) : 1.0;
     return gamma * s / (double)(D ? D : 1);
 }
@@ -168,6 +186,8 @@ int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o)
     nm_select_seg *segs = calloc((size_t)mdl->n_layers + 1, sizeof *segs);
     int nl = 0, rc = NM_ERR;
     nm_group_set *gs = NULL;
+    uint8_t *cand_all = NULL;
+    int *bn_of = NULL;
     if (!ls || !segs) {
         nm_seterr("out of memory");
         goto done;
@@ -189,11 +209,24 @@ int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o)
             nm_seterr("layer '%s': impossible N:M %d:%d", l->name, e->n, e->m);
             goto done;
         }
-        if (nm_layer_ensure_keep(l) || !(e->cand = malloc((size_t)l->weight->numel))) {
+        if (nm_layer_ensure_keep(l)) {
             nm_seterr("out of memory");
             goto done;
         }
         nl++;
+    }
+    /* one candidate buffer for all layers (huge pages: few first-touch faults) */
+    size_t cand_bytes = 0;
+    for (int i = 0; i < nl; i++)
+        cand_bytes += (size_t)mdl->layers[ls[i].idx].weight->numel;
+    if (!(cand_all = nm_scratch_alloc(cand_bytes))) {
+        nm_seterr("out of memory");
+        goto done;
+    }
+    size_t off = 0;
+    for (int i = 0; i < nl; i++) {
+        ls[i].cand = cand_all + off;
+        off += (size_t)mdl->layers[ls[i].idx].weight->numel;
     }
     nm_group_opts go;
     nm_group_opts_init(&go);
@@ -202,7 +235,8 @@ int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o)
     go.scope = o->scope;
     if (!(gs = nm_prune_groups(mdl, &go)))
         goto done;
-    nm_group_rank rank = {o->reduction, score_joint, NULL, 0, o->min_density, o->max_sparsity};
+    nm_group_rank rank = {o->reduction, score_joint, NULL, 0, o->min_density, o->max_sparsity,
+                          o->normalize};
     int64_t F = 0, removed0 = 0;
     nm_group_rows_total(mdl, gs, 0, &F, &removed0);
     int64_t removed = removed0;
@@ -228,6 +262,15 @@ int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o)
         int64_t k = r == o->rounds ? pool : llround((double)pool / (o->rounds - r + 1));
         if (nm_select_smallest(segs, nl, k))
             goto done;
+        /* the BN of every layer, looked up once a round (after fine-tuning) */
+        free(bn_of);
+        if (!(bn_of = malloc((size_t)(mdl->n_layers ? mdl->n_layers : 1) * sizeof *bn_of))) {
+            nm_seterr("out of memory");
+            goto done;
+        }
+        for (int i = 0; i < mdl->n_layers; i++)
+            bn_of[i] = nm_model_bn_of(mdl, i);
+        rank.ud = bn_of;
         int64_t target = llround(o->filter_ratio * (double)F * r / o->rounds);
         int64_t fr = 0;
         if (o->heads > 0 &&
@@ -246,9 +289,8 @@ int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o)
     }
     rc = nm_progress(o->progress, o->progress_ud, 1.0, "jointnf done");
 done:
-    if (ls)
-        for (int i = 0; i < nl; i++)
-            free(ls[i].cand);
+    free(cand_all);
+    free(bn_of);
     free(ls);
     free(segs);
     nm_group_set_free(gs);

@@ -4,6 +4,9 @@
 
 #include <math.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 int nm_filters_kept(const nm_layer *l)
 {
@@ -38,6 +41,24 @@ double nm_row_abs_sum(const float *w, const uint8_t *mk, int64_t n)
     while (j + 4 <= n) {
         v4f acc = {0, 0, 0, 0};
         int64_t end = j + 256 < n ? j + 256 : n;
+#if defined(__SSE2__)
+        /* sixteen at a time with the mask bytes widened in registers: the
+         * same additions in the same order as the loop below */
+        if (mk)
+            for (; j + 16 <= end; j += 16) {
+                __m128i z = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(mk + j)),
+                                           _mm_setzero_si128());
+                __m128i z16lo = _mm_unpacklo_epi8(z, z), z16hi = _mm_unpackhi_epi8(z, z);
+                __m128i zl[4] = {_mm_unpacklo_epi16(z16lo, z16lo), _mm_unpackhi_epi16(z16lo, z16lo),
+                                 _mm_unpacklo_epi16(z16hi, z16hi), _mm_unpackhi_epi16(z16hi, z16hi)};
+#pragma GCC unroll 4
+                for (int q = 0; q < 4; q++) {
+                    v4f x;
+                    memcpy(&x, w + j + 4 * q, sizeof x);
+                    acc += (v4f)(((v4i)x & absmask) & ~(v4i)zl[q]);
+                }
+            }
+#endif
         for (; j + 4 <= end; j += 4) {
             v4f x;
             memcpy(&x, w + j, sizeof x);

@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     double l1;
@@ -34,25 +35,35 @@ int nm_prune_nffs(nm_model *mdl, int idx, int n, int m, nm_group_axis axis, int 
     if (u < 0 || u >= rows)
         return nm_seterr("layer '%s': NFFS cannot remove %d of %lld filters (need 0 <= u < %lld)",
                          l->name, u, (long long)rows, (long long)rows);
-    if (nm_prune_nm_layer(l, n, m, axis) || nm_layer_ensure_keep(l))
+    nm_groups g;
+    if (nm_nm_layer_geom(l, n, m, axis, &g) || nm_layer_ensure_keep(l))
         return NM_ERR;
     int kept = nm_filters_kept(l);
     int need = u - (int)(rows - kept);
-    if (need <= 0)
-        return NM_OK;
-    row_l1 *r = malloc((size_t)kept * sizeof *r);
-    if (!r)
-        return nm_seterr("out of memory");
-    const float *w = nm_f32(l->weight);
-    const uint8_t *mk = nm_u8(l->mask), *fk = nm_u8(l->filters);
-    double *l1 = malloc((size_t)rows * sizeof *l1);
-    if (!l1) {
+    row_l1 *r = malloc((size_t)(kept ? kept : 1) * sizeof *r);
+    double *l1 = malloc((size_t)(rows ? rows : 1) * sizeof *l1);
+    if (!r || !l1) {
         free(r);
+        free(l1);
         return nm_seterr("out of memory");
     }
+    const float *w = nm_f32(l->weight);
+    uint8_t *mk = nm_u8(l->mask);
+    const uint8_t *fk = nm_u8(l->filters);
+    /* N:M and the row's surviving L1 in one pass: the row is summed right
+     * after its N:M, while it is still in cache */
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < rows; t++) {
-        l1[t] = nm_row_abs_sum(w + t * D, mk + t * D, D);
+        nm_nm_row(&g, w, mk, NULL, t, n);
+        if (need > 0)
+            l1[t] = nm_row_abs_sum(w + t * D, mk + t * D, D);
+    }
+    l->wn = n;
+    l->wm = m;
+    if (need <= 0) {
+        free(r);
+        free(l1);
+        return NM_OK;
     }
     int nr = 0;
     for (int64_t t = 0; t < rows; t++)
@@ -109,8 +120,7 @@ int nm_prune_nffs(nm_model *mdl, int idx, int n, int m, nm_group_axis axis, int 
         } else {
             left--;
             nm_u8(l->filters)[r[i].row] = 0;
-            for (int64_t j = 0; j < D; j++)
-                nm_u8(l->mask)[(int64_t)r[i].row * D + j] = 0;
+            memset(nm_u8(l->mask) + (int64_t)r[i].row * D, 0, (size_t)D);
         }
     }
     free(r);

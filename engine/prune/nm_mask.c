@@ -278,13 +278,15 @@ static inline __attribute__((always_inline)) __m128i sse_tr16(__m128i x)
     return _mm_unpacklo_epi8(y, _mm_srli_si128(y, 8));
 }
 
-static inline __attribute__((always_inline)) void prune4_sse2(const float *w, uint8_t *mk,
-                                                              uint8_t *cand, int64_t o, int64_t st,
-                                                              int len, int n, int transposed)
+/* Loads four groups into lanes: V[i] the keys, M[i] the mask bytes (one
+ * per 32-bit lane). transposed: st == 1 and lane k is the group at
+ * o + k*len; otherwise lane k of entry i is at o + k + i*st. */
+static inline __attribute__((always_inline)) void sse_load4(const float *w, const uint8_t *mk,
+                                                            int64_t o, int64_t st, int len,
+                                                            int transposed, __m128i *V, __m128i *M)
 {
     const __m128i zero = _mm_setzero_si128();
-    __m128i V[16], M[16], R[16];
-    if (transposed) { /* st == 1, lane k = the group at o + k*len */
+    if (transposed) {
         int i = 0;
 #pragma GCC unroll 4
         for (; i + 4 <= len; i += 4) {
@@ -293,6 +295,7 @@ static inline __attribute__((always_inline)) void prune4_sse2(const float *w, ui
             __m128 r2 = _mm_loadu_ps(b + 2 * len), r3 = _mm_loadu_ps(b + 3 * len);
             _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
             int32_t q[4];
+#pragma GCC unroll 4
             for (int k = 0; k < 4; k++)
                 memcpy(&q[k], mk + o + k * len + i, sizeof q[k]);
             __m128i mb = sse_tr16(_mm_setr_epi32(q[0], q[1], q[2], q[3]));
@@ -322,24 +325,21 @@ static inline __attribute__((always_inline)) void prune4_sse2(const float *w, ui
             V[i] = sse_keys(_mm_loadu_ps(w + o + i * st), M[i]);
         }
     }
-#pragma GCC unroll 16
-    for (int i = 0; i < len; i++)
-        R[i] = zero;
-#pragma GCC unroll 16
-    for (int i = 0; i < len; i++)
-#pragma GCC unroll 16
-        for (int j = i + 1; j < len; j++) {
-            __m128i c = _mm_cmpgt_epi32(V[j], V[i]); /* -1: j beats i */
-            R[i] = _mm_sub_epi32(R[i], c);
-            R[j] = _mm_sub_epi32(R[j], _mm_xor_si128(c, _mm_set1_epi32(-1)));
-        }
-    const __m128i nv = _mm_set1_epi32(n), one = _mm_set1_epi32(1);
+}
+
+/* The new mask (cand NULL) or candidate bytes of four lanes from their
+ * keep flags (0 or 1 per lane), stored back the way sse_load4 loaded. */
+static inline __attribute__((always_inline)) void sse_store4(uint8_t *mk, uint8_t *cand,
+                                                             int64_t o, int64_t st, int len,
+                                                             int transposed, const __m128i *M,
+                                                             const __m128i *keep)
+{
+    const __m128i zero = _mm_setzero_si128(), one = _mm_set1_epi32(1);
     __m128i out[16];
 #pragma GCC unroll 16
     for (int i = 0; i < len; i++) {
-        __m128i keep = _mm_and_si128(_mm_cmpgt_epi32(nv, R[i]), one);
         __m128i mbit = _mm_andnot_si128(_mm_cmpeq_epi32(M[i], zero), one);
-        out[i] = cand ? _mm_andnot_si128(keep, mbit) : _mm_and_si128(M[i], keep);
+        out[i] = cand ? _mm_andnot_si128(keep[i], mbit) : _mm_and_si128(M[i], keep[i]);
     }
     uint8_t *dst = cand ? cand : mk;
     if (transposed) {
@@ -350,6 +350,7 @@ static inline __attribute__((always_inline)) void prune4_sse2(const float *w, ui
                                         _mm_packs_epi32(out[i + 2], out[i + 3]));
             int32_t q[4];
             _mm_storeu_si128((__m128i *)q, sse_tr16(p));
+#pragma GCC unroll 4
             for (int k = 0; k < 4; k++)
                 memcpy(dst + o + k * len + i, &q[k], sizeof q[k]);
         }
@@ -357,6 +358,7 @@ static inline __attribute__((always_inline)) void prune4_sse2(const float *w, ui
         for (; i < len; i++) {
             int32_t q[4];
             _mm_storeu_si128((__m128i *)q, out[i]);
+#pragma GCC unroll 4
             for (int k = 0; k < 4; k++)
                 dst[o + k * len + i] = (uint8_t)q[k];
         }
@@ -368,6 +370,88 @@ static inline __attribute__((always_inline)) void prune4_sse2(const float *w, ui
             memcpy(dst + o + i * st, &word, sizeof word);
         }
     }
+}
+
+static inline __attribute__((always_inline)) void prune4_sse2(const float *w, uint8_t *mk,
+                                                              uint8_t *cand, int64_t o, int64_t st,
+                                                              int len, int n, int transposed)
+{
+    __m128i V[16], M[16], R[16], keep[16];
+    sse_load4(w, mk, o, st, len, transposed, V, M);
+    /* R[i] = how many entries beat i: each pair moves one count, so R[j]
+     * starts at j (the pairs where i < j and i wins) */
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++)
+        R[i] = _mm_set1_epi32(i);
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++)
+#pragma GCC unroll 16
+        for (int j = i + 1; j < len; j++) {
+            __m128i c = _mm_cmpgt_epi32(V[j], V[i]); /* -1: j beats i */
+            R[i] = _mm_sub_epi32(R[i], c);
+            R[j] = _mm_add_epi32(R[j], c);
+        }
+    const __m128i nv = _mm_set1_epi32(n), one = _mm_set1_epi32(1);
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++)
+        keep[i] = _mm_and_si128(_mm_cmpgt_epi32(nv, R[i]), one);
+    sse_store4(mk, cand, o, st, len, transposed, M, keep);
+}
+
+/* Eight contiguous groups of len (group k at o + k*len) ranked in eight
+ * lanes (one AVX2 register in the avx2 clone, two SSE2 ones otherwise):
+ * loaded and stored as two transposed halves of four. Same keys and
+ * ranking as prune4_sse2. */
+static inline __attribute__((always_inline)) void prune8_sse2(const float *w, uint8_t *mk,
+                                                              uint8_t *cand, int64_t o, int len,
+                                                              int n)
+{
+    __m128i V[2][16], M[2][16], keep[2][16];
+    v8i X[16], R[16];
+    sse_load4(w, mk, o, 1, len, 1, V[0], M[0]);
+    sse_load4(w, mk, o + 4 * len, 1, len, 1, V[1], M[1]);
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++) {
+        X[i] = __builtin_shufflevector((v4i)V[0][i], (v4i)V[1][i], 0, 1, 2, 3, 4, 5, 6, 7);
+        R[i] = (v8i){i, i, i, i, i, i, i, i};
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++)
+#pragma GCC unroll 16
+        for (int j = i + 1; j < len; j++) {
+            v8i c = X[j] > X[i]; /* -1: j beats i */
+            R[i] -= c;
+            R[j] += c;
+        }
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++) {
+        v8i k = (R[i] < n) & 1;
+        keep[0][i] = (__m128i)__builtin_shufflevector(k, k, 0, 1, 2, 3);
+        keep[1][i] = (__m128i)__builtin_shufflevector(k, k, 4, 5, 6, 7);
+    }
+    sse_store4(mk, cand, o, 1, len, 1, M[0], keep[0]);
+    sse_store4(mk, cand, o + 4 * len, 1, len, 1, M[1], keep[1]);
+}
+
+/* ng contiguous groups of m (m 4 or 9) from o: eight at a time, then four,
+ * then one by one. Built for AVX2 and for the baseline. */
+NM_CLONES static void prune_contig(const float *w, uint8_t *mk, uint8_t *cand, int64_t o,
+                                   int64_t ng, int m, int n)
+{
+    int64_t g = 0;
+    if (m == 9) {
+        for (; g + 8 <= ng; g += 8)
+            prune8_sse2(w, mk, cand, o + g * 9, 9, n);
+        for (; g + 4 <= ng; g += 4)
+            prune4_sse2(w, mk, cand, o + g * 9, 1, 9, n, 1);
+    } else {
+        for (; g + 8 <= ng; g += 8)
+            prune8_sse2(w, mk, cand, o + g * 4, 4, n);
+        for (; g + 4 <= ng; g += 4)
+            prune4_sse2(w, mk, cand, o + g * 4, 1, 4, n, 1);
+    }
+    for (; g < ng; g++)
+        prune_group(w + o + g * m, mk + o + g * m, cand ? cand + o + g * m : NULL, 1, m, n);
 }
 #define PRUNE4_VEC prune4_sse2
 #else
@@ -423,6 +507,19 @@ void nm_nm_row(const nm_groups *g, const float *w, uint8_t *mk, uint8_t *cand, i
         return;
     int64_t m = g->m, base = r * g->D, o[4];
     int64_t s = 0;
+#if defined(__SSE2__)
+    /* the row is a run of contiguous groups of 4 or 9 (kernel axis with
+     * seglen M, or one segment: 1x1 convs and linears on the in axis) */
+    if (g->es == 1 && (m == 9 || m == 4) && n < m &&
+        (g->nseg == 1 || (g->ss == g->seglen && g->seglen % m == 0))) {
+        int64_t full = g->nseg * (g->seglen / m), tail = g->seglen % m;
+        prune_contig(w, mk, cand, base, full, (int)m, n);
+        if (tail > n) /* nseg == 1 here */
+            prune_group(w + base + full * m, mk + base + full * m,
+                        cand ? cand + base + full * m : NULL, 1, (int)tail, n);
+        return;
+    }
+#endif
     if (g->nseg >= 4 && g->m <= 16) {
         for (; s + 4 <= g->nseg; s += 4)
             for (int64_t j = 0; j < g->seglen; j += m) {
@@ -493,6 +590,17 @@ int nm_check_nm(const nm_tensor *w, const nm_tensor *mask, int n, int m, nm_grou
         *violations = bad;
     if (groups)
         *groups = ng;
+    return NM_OK;
+}
+
+int nm_nm_layer_geom(nm_layer *l, int n, int m, nm_group_axis axis, nm_groups *g)
+{
+    if (axis == NM_GROUP_AUTO)
+        axis = nm_group_axis_default(l);
+    if (nm_layer_ensure_mask(l))
+        return NM_ERR;
+    if (check_nm_args(n, m) || nm_groups_make(l->weight, m, axis, g))
+        return nm_preperr(l->name);
     return NM_OK;
 }
 

@@ -201,65 +201,122 @@ void nm_nmrelu_rows(const float *x, float *y, int64_t R, int64_t L, int n, int m
     }
 }
 
-/* Groups down columns. x and y may alias. */
+/* ---- groups down columns ----
+ * Eight columns per vector: the len rows of a group are loaded as len
+ * vectors (ReLU applied: NaN and negatives become +0), ranked pairwise in
+ * registers (R[j] starts at j and each pair moves one count: the same
+ * ranking as nm_rank4, ties to the lower row) and written back, so every
+ * entry is read and written once. Columns past the last multiple of eight
+ * go one by one, and so do groups of other lengths than 2, 4, 8 and 9
+ * under topk. */
+
+#define RELU8(a, p)                                                                        \
+    do {                                                                                   \
+        memcpy(&(a), (p), sizeof(a));                                                      \
+        (a) = (v8f)((v8i)(a) & ((a) > 0.0f));                                              \
+    } while (0)
+
+static inline __attribute__((always_inline)) void col_topk8(const float *x, float *y, int64_t L,
+                                                            int len, int n)
+{
+    v8f X[16];
+    v8i R[16] = {{0}};
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++) {
+        RELU8(X[i], x + i * L);
+        R[i] = (v8i){i, i, i, i, i, i, i, i};
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++)
+#pragma GCC unroll 16
+        for (int j = i + 1; j < len; j++) {
+            v8i c = X[j] > X[i]; /* -1 where row j wins */
+            R[i] -= c;
+            R[j] += c;
+        }
+#pragma GCC unroll 16
+    for (int i = 0; i < len; i++) {
+        v8f out = (v8f)((v8i)X[i] & (R[i] < n));
+        memcpy(y + i * L, &out, sizeof out);
+    }
+}
+
+/* One column the slow way (tails, groups longer than 16). */
+static void col_one(const float *x, float *y, int64_t L, int len, int n, nm_act_policy policy)
+{
+    if (policy == NM_POLICY_FIRST) {
+        int cnt = 0;
+        for (int i = 0; i < len; i++) {
+            float v = x[i * L];
+            int pos = v > 0.0f;
+            y[i * L] = pos && cnt < n ? v : 0.0f;
+            cnt += pos;
+        }
+        return;
+    }
+    uint32_t k[64] = {0};
+    uint8_t keep[64];
+    for (int i = 0; i < len; i++)
+        k[i] = pos_key(x[i * L]);
+    nm_top_n(k, len, n, keep);
+    for (int i = 0; i < len; i++)
+        y[i * L] = keep[i] && k[i] ? x[i * L] : 0.0f;
+}
+
+/* Columns [0, cw) of one group of len rows starting at x (row stride L). */
+NM_CLONES static void col_block(const float *x, float *y, int64_t L, int64_t cw, int len, int n,
+                                nm_act_policy policy)
+{
+    int64_t c = 0;
+    if (policy == NM_POLICY_FIRST) {
+        for (; c + 8 <= cw; c += 8) {
+            v8i cnt = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (int i = 0; i < len; i++) {
+                v8f a;
+                RELU8(a, x + i * L + c);
+                v8i pos = a > 0.0f;
+                v8f out = (v8f)((v8i)a & (cnt < n));
+                cnt -= pos;
+                memcpy(y + i * L + c, &out, sizeof out);
+            }
+        }
+    } else if (len == 9) {
+        for (; c + 8 <= cw; c += 8)
+            col_topk8(x + c, y + c, L, 9, n);
+    } else if (len == 4) {
+        for (; c + 8 <= cw; c += 8)
+            col_topk8(x + c, y + c, L, 4, n);
+    } else if (len == 8) {
+        for (; c + 8 <= cw; c += 8)
+            col_topk8(x + c, y + c, L, 8, n);
+    } else if (len == 2) {
+        for (; c + 8 <= cw; c += 8)
+            col_topk8(x + c, y + c, L, 2, n);
+    }
+    for (; c < cw; c++)
+        col_one(x + c, y + c, L, len, n, policy);
+}
+
+/* Groups down columns. x and y may alias. Columns are cut into blocks of
+ * at least COLBLK (a multiple of 8) so both threads get work. */
 void nm_nmrelu_cols(const float *x, float *y, int64_t R, int64_t L, int n, int m,
                         nm_act_policy policy)
 {
-    int64_t nblk = (L + COLBLK - 1) / COLBLK, ngr = (R + m - 1) / m;
+    int64_t ngr = (R + m - 1) / m;
+    int64_t blk = L;
+    if (ngr < 16 && L > COLBLK) { /* few groups: split the columns as well */
+        blk = (L * ngr + 15) / 16;
+        blk = (blk + 7) / 8 * 8;
+        blk = blk < COLBLK ? COLBLK : blk;
+    }
+    int64_t nblk = L ? (L + blk - 1) / blk : 0;
 #pragma omp parallel for schedule(static) collapse(2)
     for (int64_t gr = 0; gr < ngr; gr++)
         for (int64_t b = 0; b < nblk; b++) {
-            int64_t c0 = b * COLBLK, cw = L - c0 < COLBLK ? L - c0 : COLBLK;
+            int64_t c0 = b * blk, cw = L - c0 < blk ? L - c0 : blk;
             int64_t r0 = gr * m;
             int len = (int)(R - r0 < m ? R - r0 : m);
-            if (policy == NM_POLICY_FIRST) {
-                int32_t cnt[COLBLK] = {0};
-                for (int i = 0; i < len; i++) {
-                    const float *xr = x + (r0 + i) * L + c0;
-                    float *yr = y + (r0 + i) * L + c0;
-                    for (int64_t c = 0; c < cw; c++) {
-                        float v = xr[c];
-                        int32_t pos = v > 0.0f;
-                        yr[c] = (pos & (cnt[c] < n)) ? v : 0.0f;
-                        cnt[c] += pos;
-                    }
-                }
-            } else {
-                /* ReLU'd values compare like the keys (NaN and negatives
-                 * are 0); four columns per vector, the tail one by one */
-                v4i rank[64][COLBLK / 4];
-                int64_t cv = cw / 4;
-                memset(rank, 0, sizeof rank[0] * (size_t)len);
-                for (int i = 0; i < len; i++)
-                    for (int j = i + 1; j < len; j++) {
-                        const float *xi = x + (r0 + i) * L + c0, *xj = x + (r0 + j) * L + c0;
-                        for (int64_t c = 0; c < cv; c++) {
-                            v4f a, b;
-                            memcpy(&a, xi + 4 * c, sizeof a);
-                            memcpy(&b, xj + 4 * c, sizeof b);
-                            a = (v4f)((v4i)a & (a > 0.0f));
-                            b = (v4f)((v4i)b & (b > 0.0f));
-                            v4i jw = b > a; /* -1 where j wins */
-                            rank[i][c] -= jw;
-                            rank[j][c] += 1 + jw;
-                        }
-                    }
-                for (int i = 0; i < len; i++) {
-                    const float *xr = x + (r0 + i) * L + c0;
-                    float *yr = y + (r0 + i) * L + c0;
-                    for (int64_t c = 0; c < cv * 4; c++)
-                        yr[c] = rank[i][c / 4][c % 4] < n && xr[c] > 0.0f ? xr[c] : 0.0f;
-                }
-                for (int64_t c = cv * 4; c < cw; c++) {
-                    uint32_t k[64];
-                    uint8_t keep[64];
-                    for (int i = 0; i < len; i++)
-                        k[i] = pos_key(x[(r0 + i) * L + c0 + c]);
-                    nm_top_n(k, len, n, keep);
-                    for (int i = 0; i < len; i++)
-                        y[(r0 + i) * L + c0 + c] = keep[i] && k[i] ? x[(r0 + i) * L + c0 + c] : 0.0f;
-                }
-            }
+            col_block(x + r0 * L + c0, y + r0 * L + c0, L, cw, len, n, policy);
         }
 }
 

@@ -117,6 +117,15 @@ int nm_wanda_scale(nm_model *m, const nm_calib *c, nm_wanda_saved *s);
 void nm_wanda_unscale(nm_model *m, nm_wanda_saved *s);
 void nm_wanda_saved_free(nm_wanda_saved *s);
 
+/* How group scores are made comparable before a global ranking. NONE: as
+ * they are (JOINTNF.md section 4: |gamma| * mean |w| ranked across layers).
+ * MEAN: each group's score divided by the mean score of the candidate
+ * groups of its family (the groups led by the same layer: one layer's
+ * filters, a residual stream's channels, one block's MLP units or head
+ * dimensions), so families whose weights differ in scale (fan-in) rank on
+ * one scale. */
+typedef enum { NM_GNORM_NONE = 0, NM_GNORM_MEAN } nm_group_norm;
+
 /* ---- the paper's settings (preset.c) ----------------------------------- */
 
 typedef struct {
@@ -198,9 +207,13 @@ typedef struct {
 
 /* Selects exactly k eligible entries with the smallest |w| over all
  * segments (ties: earlier segment, then lower index) and clears their mask
- * bits. Radix select on the float bits (a histogram pass, then one pass
- * that clears what lies below the boundary bucket and lists its members;
- * OpenMP), no sort. k larger than the eligible count is an error. */
+ * bits. Radix select on the float bits, no sort (OpenMP): with elig
+ * bytes and 1M entries or more, a 1/16 sample sets a key band around the
+ * cut and one pass clears what lies below it and lists the band (entries
+ * it had to give back, if the band missed, are restored as 1); otherwise
+ * a histogram pass, then one pass that clears what lies below the
+ * boundary bucket and lists its members. k larger than the eligible count
+ * is an error. */
 int nm_select_smallest(nm_select_seg *segs, int n_segs, int64_t k);
 
 /* ---- unstructured magnitude (magnitude.c, global.c) --------------------- */
@@ -337,6 +350,7 @@ typedef struct {
     int heads;                 /* > 0: remove this many whole heads from every attention */
     const nm_calib *calib;     /* not NULL (L1 criterion only): a row's score is the mean
                                   Wanda score |w| x input norm of its entries */
+    nm_group_norm normalize;   /* global ranking: scores per family (default none) */
 } nm_filter_opts;
 
 /* ratio, L1, global, adds kept, no caps, first conv and classifier skipped. */
@@ -425,6 +439,7 @@ typedef struct {
     const nm_calib *calib;     /* not NULL: weights and filters ranked by the Wanda score
                                   (|w| x input norm, norms taken once, before round 1;
                                   finetune and on_round see the unscaled weights) */
+    nm_group_norm normalize;   /* filter ranking: scores per family (default none) */
 } nm_jointnf_opts;
 
 /* n:m, auto axis, f, R; no callbacks, no filter caps; first conv and
@@ -544,6 +559,11 @@ nm_compressed *nm_compress(const nm_tensor *dense, int n, int m, nm_group_axis a
                            nm_index_scheme scheme);
 /* Restores the dense tensor bit for bit. New tensor owned by the caller. */
 nm_tensor *nm_decompress(const nm_compressed *c);
+/* Decodes the index stream: flat[v] = the flat offset in the dense tensor
+ * of stored value v (c->n_values entries, caller allocated). NM_ERR with a
+ * message on a corrupt index. The compressed N:M kernels (engine/sparse)
+ * read their weights through this. */
+int nm_compressed_positions(const nm_compressed *c, int64_t *flat);
 void nm_compressed_free(nm_compressed *c);
 
 #endif

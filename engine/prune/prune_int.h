@@ -11,6 +11,19 @@
 /* Four lanes of groups at once (GCC vector extensions, SSE2 on x86-64). */
 typedef int32_t v4i __attribute__((vector_size(16)));
 typedef float v4f __attribute__((vector_size(16)));
+/* Eight lanes: one AVX2 register in an "avx2" clone, two SSE2 ones in the
+ * baseline clone (NM_CLONES). */
+typedef int32_t v8i __attribute__((vector_size(32)));
+typedef float v8f __attribute__((vector_size(32)));
+
+/* Hot loops are built twice with GCC on x86-64, for AVX2 and for the
+ * baseline, and the loader picks one (function multiversioning). Put it on
+ * a function that does not itself open an OpenMP region. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define NM_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define NM_CLONES
+#endif
 
 /* Ranks len keys per lane: R[i] = how many keys beat V[i], where j beats i
  * if it is strictly larger, or equal at a lower index (ties go to the lower
@@ -124,6 +137,12 @@ static inline void nm_top_n(const uint32_t *v, int len, int n, uint8_t *keep)
  * longer than N are skipped). */
 void nm_nm_row(const nm_groups *g, const float *w, uint8_t *mk, uint8_t *cand, int64_t r, int n);
 
+/* The checks and group geometry of N:M n:m on layer l along axis (AUTO:
+ * the layer's default), making its mask if missing; errors (prefixed with
+ * the layer's name) as nm_prune_nm_layer. Rows are then pruned with
+ * nm_nm_row. */
+int nm_nm_layer_geom(nm_layer *l, int n, int m, nm_group_axis axis, nm_groups *g);
+
 /* sum of |w[j]| over j < n with mk[j] set (mk NULL: all), in double with
  * four accumulators. */
 double nm_row_abs_sum(const float *w, const uint8_t *mk, int64_t n);
@@ -141,6 +160,26 @@ int nm_select_count(const nm_select_seg *segs, int n_segs, int64_t k, int64_t *p
 /* Largest boundary bucket the two-pass selection lists; above it the
  * three-pass path runs. Tests set it to -1 to exercise that path. */
 extern int64_t nm_select_fast_max;
+
+/* Clears the mask bits of all eligible entries but the `keep` largest |w|
+ * (ties as nm_select_smallest); nothing when no more than keep are
+ * eligible. Counts the eligible entries in its own pass. */
+int nm_select_keep(nm_select_seg *segs, int n_segs, int64_t keep);
+
+/* Memory for a large scratch buffer (free with free()): from 1 MB on,
+ * 2 MB-aligned and advised to use huge pages, so first touch costs a few
+ * faults instead of one per 4 KB page. NULL when out of memory. */
+void *nm_scratch_alloc(size_t bytes);
+
+/* The one-pass selection (segments with eligibility bytes): used
+ * from nm_select_sample_min entries on; tests move its estimated quantile
+ * by nm_select_sample_bias and cap its band list at nm_select_sample_cap
+ * (> 0) to exercise the ways back to the two-pass path. */
+extern int64_t nm_select_sample_min;
+extern double nm_select_sample_bias;
+extern int64_t nm_select_sample_cap;
+/* What the last one-pass attempt did: 0 not tried, 1 done, 2 gave back. */
+extern int nm_select_sample_last;
 
 /* 1 if filter pruning may choose filters of layer i: eligible by scope,
  * not a dwconv, not feeding a residual add unless allow_add, and with a BN
@@ -162,6 +201,7 @@ typedef struct {
     void *ud;
     int need_bn;                 /* only groups whose row layers all have a BN */
     double min_density, max_sparsity;
+    nm_group_norm normalize;     /* MEAN: scores divided by their family's mean */
 } nm_group_rank;
 
 /* 1 if group g takes part in filter ranking: prunable, not a head group,

@@ -11,11 +11,27 @@
  * first; the three-pass one handles a crowded boundary bucket. */
 #include "prune_int.h"
 
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define CHUNK ((int64_t)1 << 16)
+
+void *nm_scratch_alloc(size_t bytes)
+{
+    const size_t huge = (size_t)2 << 20;
+    if (bytes < huge / 2)
+        return malloc(bytes ? bytes : 1);
+    void *p = NULL;
+    if (posix_memalign(&p, huge, (bytes + huge - 1) / huge * huge))
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, (bytes + huge - 1) / huge * huge, MADV_HUGEPAGE);
+#endif
+    return p;
+}
 #define HI_BUCKETS 65536
 #define LO_BUCKETS 32768
 
@@ -367,18 +383,360 @@ static int run_fast(const nm_select_seg *segs, plan *p, int64_t k, int mark, int
     return NM_OK;
 }
 
-static int run(const nm_select_seg *segs, int n_segs, int64_t k, int mark, int64_t *per_seg)
+/* ---- the one-pass path: sample, then clear and list in one pass ----
+ *
+ * When every segment has eligibility bytes (global magnitude: the mask
+ * itself; JointNF: its candidates), a 1/16 sample
+ * (the first SAMPLE_RUN entries of every 16 * SAMPLE_RUN: runs long enough
+ * for the prefetcher) estimates the key band [lo, hi]
+ * that holds the k-th smallest, with a wide margin. One pass then clears
+ * every eligible entry below lo (noting each in an undo bitmap), lists
+ * those inside the band in (segment, index) order and counts the eligible
+ * entries. If the k-th smallest is inside the band (it nearly always is),
+ * the exact cut comes from the list and only the chosen band entries are
+ * cleared: one read of the weights and masks in all. Otherwise (a sample
+ * far off, or a band too crowded to list) the cleared entries are restored
+ * from the bitmap (as 1: they were eligible, so kept) and the selection
+ * runs the two-pass way. */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+int64_t nm_select_sample_min = (int64_t)1 << 20;
+double nm_select_sample_bias = 0;
+int64_t nm_select_sample_cap = 0;
+int nm_select_sample_last = 0;
+
+#define SBITS 15 /* sample histogram on key >> SBITS: 65536 buckets */
+#define SAMPLE_RUN 1024
+#define SBUCKETS 65536
+
+/* bits set in a byte (the x86-64 baseline has no popcnt instruction) */
+static const uint8_t bits8[256] = {
+#define B2(n) n, n + 1, n + 1, n + 2
+#define B4(n) B2(n), B2(n + 1), B2(n + 1), B2(n + 2)
+#define B6(n) B4(n), B4(n + 1), B4(n + 1), B4(n + 2)
+    B6(0), B6(1), B6(1), B6(2)
+#undef B2
+#undef B4
+#undef B6
+};
+
+typedef struct {
+    int64_t below, inb, elig;
+    int over;    /* the thread's band list overflowed */
+} band_count;
+
+/* One chunk: clears (and notes in undo) eligible entries with key < lo,
+ * lists band members into ls (up to cap), counts. */
+static void band_chunk(const float *w, const uint8_t *e, uint8_t *mk, int64_t len, uint32_t lo,
+                       uint32_t hi,
+                       uint64_t ci, uint64_t *undo, uint64_t *ls, int64_t *nl, int64_t cap,
+                       band_count *bc)
+{
+    const __m128i absmask = _mm_set1_epi32(0x7fffffff), zero = _mm_setzero_si128();
+    const __m128i vlo = _mm_set1_epi32((int32_t)lo), vhi = _mm_set1_epi32((int32_t)hi);
+    int64_t i = 0, below = 0, inb = 0, el = 0, n = *nl;
+    for (; i + 64 <= len; i += 64) {
+        uint64_t u = 0;
+        for (int sub = 0; sub < 64; sub += 8) {
+            const int64_t p = i + sub;
+            __m128i k0 = _mm_and_si128(_mm_loadu_si128((const __m128i *)(w + p)), absmask);
+            __m128i k1 = _mm_and_si128(_mm_loadu_si128((const __m128i *)(w + p + 4)), absmask);
+            __m128i eb = _mm_loadl_epi64((const __m128i *)(e + p));
+            __m128i z = _mm_cmpeq_epi8(eb, zero), z16 = _mm_unpacklo_epi8(z, z);
+            __m128i z0 = _mm_unpacklo_epi16(z16, z16), z1 = _mm_unpackhi_epi16(z16, z16);
+            __m128i lt0 = _mm_andnot_si128(z0, _mm_cmplt_epi32(k0, vlo));
+            __m128i lt1 = _mm_andnot_si128(z1, _mm_cmplt_epi32(k1, vlo));
+            __m128i out0 = _mm_or_si128(z0, _mm_or_si128(_mm_cmplt_epi32(k0, vlo),
+                                                         _mm_cmpgt_epi32(k0, vhi)));
+            __m128i out1 = _mm_or_si128(z1, _mm_or_si128(_mm_cmplt_epi32(k1, vlo),
+                                                         _mm_cmpgt_epi32(k1, vhi)));
+            unsigned mlt = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(lt0)) |
+                           (unsigned)_mm_movemask_ps(_mm_castsi128_ps(lt1)) << 4;
+            unsigned mband = ~((unsigned)_mm_movemask_ps(_mm_castsi128_ps(out0)) |
+                               (unsigned)_mm_movemask_ps(_mm_castsi128_ps(out1)) << 4) & 0xffu;
+            unsigned mz = (unsigned)_mm_movemask_epi8(z) & 0xffu;
+            el += 8 - bits8[mz];
+            if (mlt) {
+                __m128i lb = _mm_packs_epi16(_mm_packs_epi32(lt0, lt1), zero);
+                __m128i mb = _mm_loadl_epi64((const __m128i *)(mk + p));
+                _mm_storel_epi64((__m128i *)(mk + p), _mm_andnot_si128(lb, mb));
+                u |= (uint64_t)mlt << sub;
+                below += bits8[mlt];
+            }
+            while (mband) {
+                int j = __builtin_ctz(mband);
+                mband &= mband - 1;
+                inb++;
+                if (n < cap) {
+                    uint32_t key = nm_abs_bits(w[p + j]);
+                    ls[n++] = ci << 48 | (uint64_t)(p + j) << 32 | key;
+                } else {
+                    bc->over = 1;
+                }
+            }
+        }
+        undo[i / 64] = u;
+    }
+    if (i < len) {  /* the last partial word */
+        uint64_t u = 0;
+        for (int64_t j = i; j < len; j++) {
+            uint32_t key = nm_abs_bits(w[j]);
+            if (!e[j])
+                continue;
+            el++;
+            if (key < lo) {
+                mk[j] = 0;
+                u |= (uint64_t)1 << (j - i);
+                below++;
+            } else if (key <= hi) {
+                inb++;
+                if (n < cap)
+                    ls[n++] = ci << 48 | (uint64_t)j << 32 | key;
+                else
+                    bc->over = 1;
+            }
+        }
+        undo[i / 64] = u;
+    }
+    *nl = n;
+    bc->below += below;
+    bc->inb += inb;
+    bc->elig += el;
+}
+
+/* Tries the one-pass selection: k entries, or (k < 0) all eligible but
+ * `keep`. *done = 1 when finished (masks final); 0: masks as they were
+ * (up to nonzero mask bytes restored as 1), take another path, with *k_out
+ * the exact k when it was found (else -1). */
+static int run_sampled(const nm_select_seg *segs, plan *p, int64_t k, int64_t keep, int *done,
+                       int64_t *k_out)
+{
+    *done = 0;
+    *k_out = -1;
+    nm_select_sample_last = 0;
+    int nt = p->nthreads;
+    int64_t total = 0, sampled = 0;
+    for (int64_t ci = 0; ci < p->n_chunks; ci++) {
+        total += p->chunks[ci].len;
+        for (int64_t b = 0; b < p->chunks[ci].len; b += 16 * SAMPLE_RUN)
+            sampled += p->chunks[ci].len - b < SAMPLE_RUN ? p->chunks[ci].len - b : SAMPLE_RUN;
+    }
+    if (total < nm_select_sample_min || !sampled)
+        return NM_OK;
+    /* the sample */
+    uint32_t *sh = calloc((size_t)nt * SBUCKETS, sizeof *sh);
+    int64_t *h = calloc(SBUCKETS, sizeof *h);
+    if (!sh || !h) {
+        free(sh);
+        free(h);
+        return nm_seterr("out of memory");
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        uint32_t *hl = sh + (size_t)omp_get_thread_num() * SBUCKETS;
+#pragma omp for schedule(dynamic, 8)
+        for (int64_t ci = 0; ci < p->n_chunks; ci++) {
+            const chunk *c = &p->chunks[ci];
+            const float *w = segs[c->seg].w + c->start;
+            const uint8_t *e = segs[c->seg].elig + c->start;
+            for (int64_t b = 0; b < c->len; b += 16 * SAMPLE_RUN) {
+                int64_t end = c->len - b < SAMPLE_RUN ? c->len : b + SAMPLE_RUN;
+                for (int64_t i = b; i < end; i++)
+                    hl[nm_abs_bits(w[i]) >> SBITS] += e[i] != 0;
+            }
+        }
+    }
+    int64_t ns = 0;
+    for (int t = 0; t < nt; t++)
+        for (int b = 0; b < SBUCKETS; b++)
+            h[b] += sh[(size_t)t * SBUCKETS + b];
+    free(sh);
+    for (int b = 0; b < SBUCKETS; b++)
+        ns += h[b];
+    double f = (double)sampled / (double)total;
+    double est_elig = (double)ns / f;
+    double est_k = k >= 0 ? (double)k : est_elig - (double)keep;
+    if (ns < 1024 || est_k <= 0 || est_k >= est_elig) {
+        free(h);
+        return NM_OK;
+    }
+    double q = est_k / est_elig + nm_select_sample_bias;
+    q = q < 0 ? 0 : q > 1 ? 1 : q;
+    double r = q * (double)ns, sig = sqrt((double)ns * (q * (1 - q) + 1e-6));
+    double margin = 8 * sig + 0.002 * (double)ns + 64;
+    double rlo = r - margin, rhi = r + margin;
+    int blo = 0, bhi = SBUCKETS - 1;
+    int64_t cum = 0;
+    for (int b = 0; b < SBUCKETS; b++) {
+        if ((double)(cum + h[b]) <= rlo)
+            blo = b + 1;
+        cum += h[b];
+        if ((double)cum >= rhi) {
+            bhi = b;
+            break;
+        }
+    }
+    if (blo > bhi)
+        blo = bhi;
+    int64_t in_sample = 0;
+    for (int b = blo; b <= bhi; b++)
+        in_sample += h[b];
+    free(h);
+    uint32_t lo = (uint32_t)blo << SBITS, hi = ((uint32_t)bhi << SBITS) | ((1u << SBITS) - 1);
+    int64_t cap = (int64_t)(2.0 * (double)in_sample / f) + 4096;
+    if (nm_select_sample_cap > 0)
+        cap = nm_select_sample_cap;
+    /* the pass */
+    uint64_t *list = nm_scratch_alloc((size_t)nt * (size_t)cap * sizeof *list);
+    int64_t *len = calloc((size_t)nt, sizeof *len);
+    band_count *bc = calloc((size_t)nt, sizeof *bc);
+    uint64_t *undo = nm_scratch_alloc((size_t)p->n_chunks * (CHUNK / 64) * sizeof *undo);
+    if (!list || !len || !bc || !undo) {
+        free(list);
+        free(len);
+        free(bc);
+        free(undo);
+        return nm_seterr("out of memory");
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        int t = omp_get_thread_num();
+        uint64_t *ls = list + (size_t)t * (size_t)cap;
+#pragma omp for schedule(static)
+        for (int64_t ci = 0; ci < p->n_chunks; ci++) {
+            const chunk *c = &p->chunks[ci];
+            band_chunk(segs[c->seg].w + c->start, segs[c->seg].elig + c->start,
+                       segs[c->seg].mask + c->start, c->len, lo, hi,
+                       (uint64_t)ci, undo + (size_t)ci * (CHUNK / 64), ls, &len[t], cap, &bc[t]);
+        }
+    }
+    int64_t below = 0, inb = 0, elig = 0, nl = 0;
+    int over = 0;
+    for (int t = 0; t < nt; t++) {
+        below += bc[t].below;
+        inb += bc[t].inb;
+        elig += bc[t].elig;
+        over |= bc[t].over;
+    }
+    free(bc);
+    if (k < 0)
+        k = elig - keep > 0 ? elig - keep : 0;
+    *k_out = k;
+    if (over || below > k || below + inb < k) {
+        /* the band missed (or overflowed): give back what was cleared */
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int64_t ci = 0; ci < p->n_chunks; ci++) {
+            const chunk *c = &p->chunks[ci];
+            uint8_t *mk = segs[c->seg].mask + c->start;
+            const uint64_t *u = undo + (size_t)ci * (CHUNK / 64);
+            for (int64_t wd = 0; wd < (c->len + 63) / 64; wd++)
+                for (uint64_t b = u[wd]; b; b &= b - 1)
+                    mk[wd * 64 + __builtin_ctzll(b)] = 1;
+        }
+        nm_select_sample_last = 2;
+        free(list);
+        free(len);
+        free(undo);
+        return NM_OK;
+    }
+    free(undo);
+    for (int t = 0; t < nt; t++) {
+        memmove(list + nl, list + (size_t)t * (size_t)cap, (size_t)len[t] * sizeof *list);
+        nl += len[t];
+    }
+    free(len);
+    /* exact cut inside the band: histogram of (key - lo) >> SBITS, then of
+     * the low SBITS bits inside the chosen bucket */
+    int64_t need = k - below;
+    int nb = bhi - blo + 1;
+    int64_t *h2 = calloc((size_t)(nb > (1 << SBITS) ? nb : (1 << SBITS)), sizeof *h2);
+    if (!h2) {
+        free(list);
+        return nm_seterr("out of memory");
+    }
+    uint32_t T = lo;
+    int64_t need_eq = 0;
+    if (need > 0) {
+        for (int64_t j = 0; j < nl; j++)
+            h2[((uint32_t)list[j] - lo) >> SBITS]++;
+        int b1 = 0;
+        int64_t c1 = 0;
+        while (c1 + h2[b1] < need)
+            c1 += h2[b1++];
+        memset(h2, 0, (size_t)(nb > (1 << SBITS) ? nb : (1 << SBITS)) * sizeof *h2);
+        for (int64_t j = 0; j < nl; j++) {
+            uint32_t key = (uint32_t)list[j];
+            if (((key - lo) >> SBITS) == (uint32_t)b1)
+                h2[key & ((1u << SBITS) - 1)]++;
+        }
+        int b2 = 0;
+        while (c1 + h2[b2] < need)
+            c1 += h2[b2++];
+        T = lo + ((uint32_t)b1 << SBITS) + (uint32_t)b2;
+        need_eq = need - c1;
+    }
+    free(h2);
+    for (int64_t j = 0; j < nl && need > 0; j++) {
+        uint32_t key = (uint32_t)list[j];
+        if (key > T || (key == T && need_eq == 0))
+            continue;
+        if (key == T)
+            need_eq--;
+        need--;
+        const chunk *c = &p->chunks[list[j] >> 48];
+        segs[c->seg].mask[c->start + (int64_t)((list[j] >> 32) & 0xffff)] = 0;
+    }
+    free(list);
+    nm_select_sample_last = 1;
+    *done = 1;
+    return NM_OK;
+}
+#endif
+
+/* The selection of k (keep < 0) or of all eligible entries but keep
+ * (k < 0, keep >= 0; mark only). */
+static int run(const nm_select_seg *segs, int n_segs, int64_t k, int64_t keep, int mark,
+               int64_t *per_seg)
 {
     if (per_seg)
         memset(per_seg, 0, (size_t)n_segs * sizeof *per_seg);
-    if (k < 0)
+    if (keep < 0 && k < 0)
         return nm_seterr("cannot select a negative number (%lld) of entries", (long long)k);
-    if (k == 0)
+    if (keep < 0 && k == 0)
         return NM_OK;
     plan p;
     if (plan_make(segs, n_segs, &p))
         return NM_ERR;
     int done = 0;
+#if defined(__SSE2__)
+    int self = mark && !per_seg;   /* every segment has its eligibility bytes */
+    for (int s = 0; s < n_segs && self; s++)
+        self = segs[s].n == 0 || (segs[s].elig && segs[s].mask);
+    if (self) {
+        int64_t kx = -1;
+        if (run_sampled(segs, &p, keep < 0 ? k : -1, keep, &done, &kx) || done) {
+            plan_free(&p);
+            return done ? NM_OK : NM_ERR;
+        }
+        if (kx >= 0)
+            k = kx, keep = -1;
+    }
+#endif
+    if (keep >= 0) { /* the eligible count, then k */
+        int64_t elig = 0;
+        for (int s = 0; s < n_segs; s++)
+            elig += segs[s].elig ? nm_count_nonzero_u8(segs[s].elig, segs[s].n) : segs[s].n;
+        k = elig - keep;
+        if (k <= 0) {
+            plan_free(&p);
+            return NM_OK;
+        }
+    }
+    if (k == 0) {
+        plan_free(&p);
+        return NM_OK;
+    }
     if (run_fast(segs, &p, k, mark, per_seg, &done) || done) {
         plan_free(&p);
         return done ? NM_OK : NM_ERR;
@@ -397,10 +755,17 @@ static int run(const nm_select_seg *segs, int n_segs, int64_t k, int mark, int64
 
 int nm_select_smallest(nm_select_seg *segs, int n_segs, int64_t k)
 {
-    return run(segs, n_segs, k, 1, NULL);
+    return run(segs, n_segs, k, -1, 1, NULL);
+}
+
+int nm_select_keep(nm_select_seg *segs, int n_segs, int64_t keep)
+{
+    if (keep < 0)
+        return nm_seterr("cannot keep a negative number (%lld) of entries", (long long)keep);
+    return run(segs, n_segs, -1, keep, 1, NULL);
 }
 
 int nm_select_count(const nm_select_seg *segs, int n_segs, int64_t k, int64_t *per_seg)
 {
-    return run(segs, n_segs, k, 0, per_seg);
+    return run(segs, n_segs, k, -1, 0, per_seg);
 }

@@ -37,7 +37,9 @@ static int chunk_of(const nm_conv_geom *g, int n)
 
 size_t nm_conv_work_floats(const nm_conv_geom *g, int n)
 {
-    return rows_of(g) * (size_t)chunk_of(g, n) * g->oh * g->ow;
+    size_t im = rows_of(g) * (size_t)chunk_of(g, n) * g->oh * g->ow;
+    size_t fast = nm_conv_fast_ok(g, n) ? nm_conv_fast_work_floats(g) : 0;
+    return im > fast ? im : fast;
 }
 
 /* Output columns [lo, hi) whose input column ow*sw - pw + kj (kj: the tap's
@@ -180,6 +182,11 @@ void nm_conv_forward(const nm_conv_geom *g, int n, const float *x, const float *
     const int64_t p = (int64_t)g->oh * g->ow, np = n * p;
     if (is_depthwise(g)) {
         conv_depthwise(g, n, x, w, b, y);
+        return;
+    }
+    if (nm_conv_fast_ok(g, n)) {
+        nm_conv_epilogue e = {.shift = b};
+        nm_conv_fast_forward(g, n, x, w, b ? &e : NULL, y, work);
         return;
     }
     if (is_pointwise(g)) {   /* group k's input rows are x's rows k*dg.. as they are */

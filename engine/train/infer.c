@@ -31,7 +31,9 @@ int nm_evaluate(nm_model *m, const nm_dataset *d, int batch, double *acc, double
     /* every layer's activations are kept (for the densities): a ViT-B/16
      * needs ~200 MB per sample, so the batch shrinks to fit */
     batch = nm_eval_batch(m, batch, NM_EVAL_ACT_BUDGET);
-    nm_net *net = nm_net_new(m, batch, 0);
+    /* without densities only the logits are read: a lean net (shared
+     * buffers, fused conv epilogues) */
+    nm_net *net = nm_net_new(m, batch, density ? NM_NET_EVAL : NM_NET_LEAN);
     int32_t *labels = malloc(sizeof *labels * (size_t)batch);
     int64_t *nnz = calloc((size_t)m->n_layers, sizeof *nnz);
     if (!net || !labels || !nnz) {

@@ -46,6 +46,34 @@ void nm_conv_forward(const nm_conv_geom *g, int n, const float *x, const float *
 void nm_conv_backward(const nm_conv_geom *g, int n, const float *x, const float *w,
                       const float *dy, float *dx, float *dw, float *db, float *work);
 
+/* --- convolution forward with the AVX-512 kernel (conv_fast.c) --- */
+/* What follows the product, per output channel o: v = acc * scale[o] +
+ * shift[o] (NULL: 1 and 0), then v > 0 ? v : 0 when relu, then min(v, clip)
+ * when clip > 0. A conv's bias is a shift; an eval-mode BN folds into scale
+ * and shift. */
+typedef struct {
+    const float *scale, *shift;
+    int relu;
+    float clip;
+} nm_conv_epilogue;
+/* Whether the CPU has AVX-512F and NMLAB_NO_AVX512 is not set. */
+int nm_conv_fast_available(void);
+/* Turns the AVX-512 path off (0) or back on where the CPU has it (1), for
+ * tests comparing the paths; returns the previous state. Not thread-safe:
+ * call it between forwards. */
+int nm_conv_fast_enable(int on);
+/* Whether nm_conv_fast_forward runs the layer at batch n (available, not
+ * depthwise, at least 16 output positions). */
+int nm_conv_fast_ok(const nm_conv_geom *g, int n);
+/* Applies e in place to y[cout, cols] (for the paths that do not fuse it). */
+void nm_conv_epilogue_apply(const nm_conv_epilogue *e, int cout, int64_t cols, float *y);
+/* Workspace (floats) nm_conv_fast_forward needs (any batch). */
+size_t nm_conv_fast_work_floats(const nm_conv_geom *g);
+/* y[cout, n*oh*ow] = epilogue(conv(x, w)); e may be NULL (the bare
+ * product). The same result as nm_conv_forward up to summation order. */
+void nm_conv_fast_forward(const nm_conv_geom *g, int n, const float *x, const float *w,
+                          const nm_conv_epilogue *e, float *y, float *work);
+
 /* --- Winograd F(2x2, 3x3) convolution (winograd.c), inference only --- */
 /* Whether F(2x2, 3x3) pays for the layer at batch n: a 3x3, stride-1,
  * undilated, ungrouped conv with at least 128 input and output channels and
@@ -63,9 +91,12 @@ void nm_conv_winograd_forward(const nm_conv_geom *g, int n, const float *x, cons
                               const float *b, float *y, float *work);
 
 /* --- linear (linear.c): on the channel axis at each of `cols` positions --- */
-/* y[out, cols] = w[out, in] * x[in, cols] + b. */
+/* y[out, cols] = w[out, in] * x[in, cols] + b; through the AVX-512 kernel
+ * (conv_fast.c) when work is given and nm_linear_work_floats is nonzero,
+ * else cblas_sgemm (work may be NULL). */
+size_t nm_linear_work_floats(int in, int out, int64_t cols);
 void nm_linear_forward(int in, int out, int64_t cols, const float *x, const float *w,
-                       const float *b, float *y);
+                       const float *b, float *y, float *work);
 void nm_linear_backward(int in, int out, int64_t cols, const float *x, const float *w,
                         const float *dy, float *dx, float *dw, float *db);
 

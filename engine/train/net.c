@@ -26,6 +26,12 @@ typedef struct {
     float *wino_u;
     uint64_t wino_key;
     int wino_valid;
+    /* lean nets: a conv whose only consumer is an eval-mode BN and/or a
+     * ReLU computes them in its epilogue (fuse_bn, fuse_relu: those layers,
+     * else -1; epi: scale and shift, 2 x out_c floats). The fused layers
+     * have fused = 1, share the conv's buffer and are skipped. */
+    int fuse_bn, fuse_relu, fused;
+    float *epi;
 } net_layer;
 
 struct nm_net {
@@ -102,7 +108,7 @@ void nm_net_free(nm_net *net)
             free(q->act), free(q->weff);
         free(q->grad), free(q->emask), free(q->bias_keep);
         free(q->dw), free(q->db), free(q->xhat), free(q->invstd), free(q->dgamma);
-        free(q->dbeta), free(q->dead), free(q->arg), free(q->wino_u);
+        free(q->dbeta), free(q->dead), free(q->arg), free(q->wino_u), free(q->epi);
     }
     free(net->ls);
     for (int b = 0; b < net->n_bufs; b++)
@@ -119,6 +125,7 @@ int64_t nm_net_bytes(const nm_net *net)
 }
 
 static int plan_lean(nm_net *net);
+static int plan_fusion(nm_net *net, int *last);
 
 static void add_param(nm_net *net, nm_param_kind kind, int layer, nm_tensor *t, float *g,
                       const uint8_t *mask)
@@ -210,11 +217,18 @@ nm_net *nm_net_new(nm_model *m, int max_batch, int train)
                 nm_conv_geom g;
                 nm_conv_geom_of(l, &g);
                 size_t wf = nm_conv_work_floats(&g, max_batch);
-                if (net->lean && l->kind == NM_LAYER_CONV && nm_winograd_ok(&g, max_batch)) {
+                /* the AVX-512 direct path beats F(2x2, 3x3) on every shape
+                 * measured (docs/results.md) */
+                if (net->lean && l->kind == NM_LAYER_CONV && nm_winograd_ok(&g, max_batch) &&
+                    !nm_conv_fast_available()) {
                     q->wino_u = alloc_or_fail(nm_winograd_u_floats(&g), sizeof(float), &fail,
                                               &net->bytes);
                     wf = nm_winograd_work_floats(&g, max_batch);
                 }
+                work = wf > work ? wf : work;
+            } else {
+                size_t wf = nm_linear_work_floats(l->in_c, l->out_c,
+                                                  (int64_t)max_batch * l->out_h * l->out_w);
                 work = wf > work ? wf : work;
             }
         } else if (l->kind == NM_LAYER_BN) {
@@ -261,6 +275,52 @@ nm_net *nm_net_new(nm_model *m, int max_batch, int train)
     return net;
 }
 
+/* Whether layer j reads only layer i, is i's only reader, and i is not a
+ * graph output (last[i] == j says both of the latter). */
+static int sole_reader(const nm_model *m, const int *last, int i, int j)
+{
+    if (j >= m->n_layers || last[i] != j)
+        return 0;
+    const nm_layer *l = &m->layers[j];
+    if (l->n_inputs != 1 || l->inputs[0] != i)
+        return 0;
+    for (int k = i + 1; k < j; k++)
+        for (int t = 0; t < m->layers[k].n_inputs; t++)
+            if (m->layers[k].inputs[t] == i)
+                return 0;
+    return 1;
+}
+
+/* Lean nets: finds conv -> BN -> ReLU (or conv -> BN, conv -> ReLU) runs of
+ * adjacent layers where each value has one reader and is not a graph
+ * output; the conv computes the run in its epilogue. last[] (a value's last
+ * reader) becomes the run's for each member. */
+static int plan_fusion(nm_net *net, int *last)
+{
+    const nm_model *m = net->m;
+    int fail = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        net_layer *q = &net->ls[i];
+        q->fuse_bn = q->fuse_relu = -1;
+        const nm_layer *l = &m->layers[i];
+        if ((l->kind != NM_LAYER_CONV && l->kind != NM_LAYER_DWCONV) || net->ls[i].fused)
+            continue;
+        int tail = i;
+        if (sole_reader(m, last, tail, tail + 1) && m->layers[tail + 1].kind == NM_LAYER_BN)
+            q->fuse_bn = ++tail;
+        if (sole_reader(m, last, tail, tail + 1) && m->layers[tail + 1].kind == NM_LAYER_RELU)
+            q->fuse_relu = ++tail;
+        if (tail == i)
+            continue;
+        for (int k = i + 1; k <= tail; k++)
+            net->ls[k].fused = 1;
+        for (int k = i; k < tail; k++)
+            last[k] = last[tail];
+        q->epi = alloc_or_fail((size_t)2 * l->out_c, sizeof(float), &fail, &net->bytes);
+    }
+    return fail ? nm_seterr("out of memory") : NM_OK;
+}
+
 /* NM_NET_LEAN: activation buffers shared between layers whose values are
  * not alive at the same time. A layer's output lives from its layer to its
  * last consumer (for ever if it is a graph output); buffers are handed out
@@ -290,7 +350,15 @@ static int plan_lean(nm_net *net)
     for (int o = 0; o < n_out; o++)
         if (outs[o] >= 0)
             last[outs[o]] = n;
+    if (plan_fusion(net, last) != NM_OK) {
+        rc = NM_ERR;
+        goto done;
+    }
     for (int i = 0; i < n; i++) {
+        if (net->ls[i].fused) {   /* the conv's value, under another name */
+            buf[i] = buf[i - 1];
+            continue;
+        }
         size_t need = (size_t)net->ls[i].per_sample * (size_t)net->max_batch;
         int best = -1, largest = -1;
         for (int b = 0; b < n_bufs; b++) {
@@ -521,6 +589,49 @@ static void zero_dead_rows(const net_layer *q, const nm_layer *l, int64_t cols)
             memset(q->act + o * cols, 0, sizeof(float) * (size_t)cols);
 }
 
+/* A conv with its BN and/or ReLU (plan_fusion) at batch n, into its
+ * buffer: the BN in eval mode folds into a per-channel scale and shift
+ * (the conv's bias too), the ReLU into the epilogue; channels of removed
+ * filters come out 0 as the unfused layers give them. */
+static void conv_fused_forward(nm_net *net, int i, const nm_conv_geom *g, int n, const float *x)
+{
+    const nm_layer *l = &net->m->layers[i];
+    net_layer *q = &net->ls[i];
+    const int64_t cols = (int64_t)n * l->out_h * l->out_w;
+    const float *bias = l->bias ? nm_f32(l->bias) : NULL;
+    nm_conv_epilogue e = {.shift = bias};
+    const uint8_t *dead = NULL;
+    if (q->fuse_bn >= 0) {
+        const nm_layer *b = &net->m->layers[q->fuse_bn];
+        const float *gamma = nm_f32(b->gamma), *beta = nm_f32(b->beta);
+        const float *mean = nm_f32(b->mean), *var = nm_f32(b->var);
+        float *scale = q->epi, *shift = q->epi + l->out_c;
+        for (int c = 0; c < l->out_c; c++) {
+            scale[c] = gamma[c] / sqrtf(var[c] + b->eps);
+            shift[c] = beta[c] - mean[c] * scale[c] + (bias ? bias[c] * scale[c] : 0.0f);
+        }
+        e.scale = scale, e.shift = shift;
+        dead = net->ls[q->fuse_bn].dead;
+    }
+    if (q->fuse_relu >= 0) {
+        e.relu = 1;
+        e.clip = net->m->layers[q->fuse_relu].clip;
+    }
+    const float *w = masked_weight(net, q, l);
+    if (q->wino_u) {
+        nm_conv_winograd_forward(g, n, x, winograd_kernels(q, l, g, w), NULL, q->act, net->work);
+        nm_conv_epilogue_apply(&e, l->out_c, cols, q->act);
+    } else if (l->kind == NM_LAYER_CONV && nm_conv_fast_ok(g, n)) {
+        nm_conv_fast_forward(g, n, x, w, &e, q->act, net->work);
+    } else {
+        nm_conv_forward(g, n, x, w, NULL, q->act, net->work);
+        nm_conv_epilogue_apply(&e, l->out_c, cols, q->act);
+    }
+    for (int c = 0; c < l->out_c; c++)
+        if ((dead && dead[c]) || (bias && l->filters && !q->bias_keep[c]))
+            memset(q->act + c * cols, 0, sizeof(float) * (size_t)cols);
+}
+
 const float *nm_net_forward(nm_net *net, int n, int train)
 {
     nm_model *m = net->m;
@@ -531,6 +642,8 @@ const float *nm_net_forward(nm_net *net, int n, int train)
     for (int i = 0; i < m->n_layers; i++) {
         nm_layer *l = &m->layers[i];
         net_layer *q = &net->ls[i];
+        if (q->fused)   /* computed by the conv before it (plan_fusion) */
+            continue;
         const float *x = in_act(net, l->inputs[0]);
         const int64_t plane = (int64_t)l->out_h * l->out_w, cols = n * plane;
         const int64_t count = q->per_sample * n;
@@ -539,6 +652,10 @@ const float *nm_net_forward(nm_net *net, int n, int train)
         case NM_LAYER_DWCONV: {
             nm_conv_geom g;
             nm_conv_geom_of(l, &g);
+            if (q->epi) {
+                conv_fused_forward(net, i, &g, n, x);
+                break;
+            }
             if (q->wino_u)
                 nm_conv_winograd_forward(&g, n, x, winograd_kernels(q, l, &g, masked_weight(net, q, l)),
                                          l->bias ? nm_f32(l->bias) : NULL, q->act, net->work);
@@ -551,7 +668,7 @@ const float *nm_net_forward(nm_net *net, int n, int train)
         }
         case NM_LAYER_LINEAR:
             nm_linear_forward(l->in_c, l->out_c, cols, x, masked_weight(net, q, l),
-                              l->bias ? nm_f32(l->bias) : NULL, q->act);
+                              l->bias ? nm_f32(l->bias) : NULL, q->act, net->work);
             if (l->bias && l->filters)
                 zero_dead_rows(q, l, cols);
             break;

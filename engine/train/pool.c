@@ -19,11 +19,37 @@ void nm_maxpool_forward(const nm_pool_geom *g, int64_t planes, const float *x, f
                         int32_t *arg)
 {
     const int64_t in = (int64_t)g->h * g->w, out = (int64_t)g->oh * g->ow;
+    /* output columns [lo, hi) whose window lies inside the row */
+    int lo = 0, hi = g->ow;
+    while (lo < hi && lo * g->sw - g->pw < 0)
+        lo++;
+    while (hi > lo && (hi - 1) * g->sw - g->pw + (g->kw - 1) * g->dw >= g->w)
+        hi--;
 #pragma omp parallel for schedule(static) if (planes * in > NM_PAR_MIN)
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * in;
-        for (int oh = 0; oh < g->oh; oh++)
+        for (int oh = 0; oh < g->oh; oh++) {
+            const int ih0 = oh * g->sh - g->ph;
+            const int inside = !arg && ih0 >= 0 && ih0 + (g->kh - 1) * g->dh < g->h;
+            if (inside) {
+                /* inference, window rows inside the plane: the same
+                 * maximum as below without bounds checks (the columns at
+                 * the edges take the general loop) */
+                float *yr = y + pl * out + (int64_t)oh * g->ow;
+                for (int ow = lo; ow < hi; ow++) {
+                    const float *xw = xp + (int64_t)ih0 * g->w + ow * g->sw - g->pw;
+                    float best = xw[0];
+                    for (int ki = 0; ki < g->kh; ki++)
+                        for (int kj = 0; kj < g->kw; kj++) {
+                            const float v = xw[(int64_t)ki * g->dh * g->w + kj * g->dw];
+                            best = v > best ? v : best;
+                        }
+                    yr[ow] = best;
+                }
+            }
             for (int ow = 0; ow < g->ow; ow++) {
+                if (inside && ow >= lo && ow < hi)
+                    continue;
                 float best = -FLT_MAX;
                 int32_t at = -1;
                 for (int ki = 0; ki < g->kh; ki++) {
@@ -44,6 +70,7 @@ void nm_maxpool_forward(const nm_pool_geom *g, int64_t planes, const float *x, f
                 if (arg)
                     arg[o] = at;
             }
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 -- nm.prune.groups and group pruning from Lua: the members of a residual
 -- stream through a dwconv listed by hand, allow_add and the first conv,
 -- filters removed stream-wide, shrink == masked forward, the heads and
--- group_reduction options and their errors.
+-- group_reduction and normalize options and their errors.
 local T = require "nm.test"
 
 -- a (4) -> bn_a -> relu_a -> dw -> b (4, 1x1) -> sum (b + relu_a) -> gap ->
@@ -92,6 +92,8 @@ T.case("heads and group_reduction options", function()
   T.eq(m:layer("a").filters, nil, "the model was left as it was")
   T.raises(function() nm.prune.filters(m, {ratio = 0.2, group_reduction = "median"}) end,
            "group_reduction")
+  T.raises(function() nm.prune.filters(m, {ratio = 0.2, normalize = "max"}) end, "normalize")
+  T.raises(function() nm.prune.jointnf(m, {n = 2, m = 4, normalize = true}) end, "normalize")
   -- sum, mean and max agree when every group has one row
   local chain = require("fixtures").small_cnn(4)
   local keep = {}
@@ -108,6 +110,34 @@ T.case("heads and group_reduction options", function()
   T.eq(#keep.mean:gsub("1", ""), math.floor(0.3 * 28 + 0.5), "round(0.3 * 28) filters go")
   T.eq(keep.sum, keep.mean)
   T.eq(keep.max, keep.mean)
+end)
+
+T.case("normalize = 'mean' ranks each layer against its own mean", function()
+  -- a (2 rows, mean |w| 1.0 and 1.2) -> b (2 rows, 2 and 10) -> gap ->
+  -- flatten -> fc: one of the 4 candidate rows goes. Raw: a's row 1
+  -- (1.0). Over the family means (a: 1.1 -> 0.909, 1.091; b: 6 -> 0.333,
+  -- 1.667): b's row 1.
+  local function net()
+    local m = nm.model("two", {1, 4, 4})
+    m:add("conv", "a", {out = 2, k = 1})
+    m:add("conv", "b", {out = 2, k = 1})
+    m:add("gap", "gap"); m:add("flatten", "flat")
+    m:add("linear", "fc", {out = 2})
+    m:init_weights(1)
+    local wa, wb = m:layer("a").weight, m:layer("b").weight
+    wa:set(1, 1, 1, 1, 1.0); wa:set(2, 1, 1, 1, -1.2)
+    for c = 1, 2 do wb:set(1, c, 1, 1, 2.0); wb:set(2, c, 1, 1, -10.0) end
+    return m
+  end
+  for _, norm in ipairs{"none", "mean"} do
+    local m = net()
+    nm.prune.filters(m, {ratio = 0.25, include_first = true, normalize = norm})
+    local fa, fb = m:layer("a").filters, m:layer("b").filters
+    local a1 = fa and fa:get(1) or 1
+    local b1 = fb and fb:get(1) or 1
+    T.eq(a1, norm == "none" and 0 or 1, norm .. ": a row 1")
+    T.eq(b1, norm == "mean" and 0 or 1, norm .. ": b row 1")
+  end
 end)
 
 T.done()

@@ -14,6 +14,8 @@
 -- ONNX import's own test, check_onnx.lua, covers that).
 --
 -- Usage: nmlab run tests/peers/check_groups.lua DIR [NAME ...]
+-- (environment NMLAB_NORMALIZE=mean: the filters and JointNF rankings use
+-- normalize = 'mean'; default 'none')
 
 local RTOL = 1e-4
 local dir = arg[1]
@@ -56,9 +58,11 @@ local function maxdiff(a, b)
   return d, s
 end
 
+local NORM = os.getenv("NMLAB_NORMALIZE") or "none"
+
 local function prune(m, method)
   if method == "filters" then
-    nm.prune.filters(m, {ratio = 0.3, allow_add = true})
+    nm.prune.filters(m, {ratio = 0.3, allow_add = true, normalize = NORM})
   elseif method == "nffs" then
     local st, last = m:stats(), 0
     for i, r in ipairs(st) do
@@ -72,7 +76,8 @@ local function prune(m, method)
       end
     end
   else
-    nm.prune.jointnf(m, {n = 2, m = 4, filters = 0.3, rounds = 1, allow_add = true})
+    nm.prune.jointnf(m, {n = 2, m = 4, filters = 0.3, rounds = 1, allow_add = true,
+                         normalize = NORM})
   end
 end
 

@@ -451,6 +451,54 @@ Test(groups, reduction_mean_sum_max)
     }
 }
 
+/* normalize = mean: each group's score over the mean of its family (the
+ * groups led by the same layer). reduction_net with inner rows of mean |w|
+ * 10, 13, 50 (family mean 73 / 3 = 24.33: 0.411, 0.534, 2.055) and the
+ * stream groups at 1.0 and 3.0 (family mean 2: 0.5, 1.5). Two of the 7
+ * candidate rows go. Raw scores (none): stream 0 (1.0, two rows). Mean:
+ * inner 0 (0.411), then stream 0 (0.5) has 2 rows for the 1 left and is
+ * skipped, inner 1 (0.534) goes: the stream stays. */
+Test(groups, normalize_mean_by_family)
+{
+    for (int k = 0; k < 2; k++) {
+        nm_model *m = reduction_net();
+        float *wi = nm_f32(L(m, "i")->weight);
+        wi[0] = wi[1] = 10.0f, wi[2] = wi[3] = -13.0f, wi[4] = wi[5] = 50.0f;
+        nm_filter_opts o;
+        nm_filter_opts_init(&o, 2.0 / 7.0);
+        o.allow_add = 1;
+        o.normalize = k ? NM_GNORM_MEAN : NM_GNORM_NONE;
+        cr_assert_eq(nm_prune_filters(m, &o), NM_OK, "%s", nm_errmsg());
+        const uint8_t *fs = L(m, "s")->filters ? nm_u8(L(m, "s")->filters) : NULL;
+        const uint8_t *fi = L(m, "i")->filters ? nm_u8(L(m, "i")->filters) : NULL;
+        int s0 = fs && !fs[0], s1 = fs && !fs[1];
+        int i0 = fi && !fi[0], i1 = fi && !fi[1], i2 = fi && !fi[2];
+        cr_assert_eq(s0, !k, "normalize %d: stream 0", k);
+        cr_assert_eq(s1 + i2, 0, "normalize %d: stream 1 and inner 2 stay", k);
+        cr_assert_eq(i0, k, "normalize %d: inner 0", k);
+        cr_assert_eq(i1, k, "normalize %d: inner 1", k);
+        nm_model *sh = shrunk(m);
+        same_forward(m, sh, 2);
+        nm_model_free(sh);
+        nm_model_free(m);
+    }
+    /* JointNF takes the option too: 1 round, 2:2 (no weight pruned), the
+     * same two rows */
+    nm_model *m = reduction_net();
+    float *wi = nm_f32(L(m, "i")->weight);
+    wi[0] = wi[1] = 10.0f, wi[2] = wi[3] = -13.0f, wi[4] = wi[5] = 50.0f;
+    nm_jointnf_opts j;
+    nm_jointnf_opts_init(&j, 2, 2, 2.0 / 7.0, 1);
+    j.allow_add = 1;
+    j.normalize = NM_GNORM_MEAN;
+    cr_assert_eq(nm_prune_jointnf(m, &j), NM_OK, "%s", nm_errmsg());
+    const uint8_t *fi = nm_u8(L(m, "i")->filters);
+    cr_assert(!fi[0] && !fi[1] && fi[2], "JointNF, normalize mean: inner 0 and 1 go");
+    cr_assert(!L(m, "s")->filters || (nm_u8(L(m, "s")->filters)[0] && nm_u8(L(m, "s")->filters)[1]),
+              "JointNF, normalize mean: the stream stays");
+    nm_model_free(m);
+}
+
 /* Copies of every parameter slot of every layer, to check "unchanged". */
 static int same_model(const nm_model *a, const nm_model *b)
 {

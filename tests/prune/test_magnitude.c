@@ -68,6 +68,131 @@ Test(select, exact_k_over_chunks_with_ties)
     nm_select_fast_max = (int64_t)1 << 22;
 }
 
+/* The one-pass selection (mask = eligibility, forced on small arrays):
+ * exact k and keep-all-but, many ties, against the sorted reference; and
+ * its ways back (estimate moved far below or above the cut, band list
+ * capped) give the same masks. */
+Test(select, one_pass_band_and_its_fallbacks)
+{
+    nm_rng r;
+    nm_rng_seed(&r, 31);
+    nm_select_sample_min = 0;
+    for (int trial = 0; trial < 16; trial++) {
+        int variant = trial % 4; /* 0 band holds the cut, 1 over, 2 under, 3 list capped */
+        nm_select_sample_bias = variant == 1 ? 0.6 : variant == 2 ? -0.6 : 0;
+        nm_select_sample_cap = variant == 3 ? 16 : 0;
+        int ns = 1 + trial % 3, keep_mode = trial / 4 % 2;
+        /* trials 0-7 normal values, 8-15 nine tied levels */
+        float *w[3];
+        uint8_t *mk[3], *ref[3];
+        int64_t n[3];
+        nm_select_seg segs[3];
+        int64_t elig = 0;
+        for (int s = 0; s < ns; s++) {
+            n[s] = 25000 + (int64_t)(nm_rng_next(&r) % 60000);
+            w[s] = malloc((size_t)n[s] * sizeof(float));
+            mk[s] = malloc((size_t)n[s]);
+            ref[s] = malloc((size_t)n[s]);
+            for (int64_t i = 0; i < n[s]; i++) {
+                w[s][i] = trial >= 8 ? (float)((int)(nm_rng_uniform(&r) * 9) - 4)
+                                     : (float)nm_rng_normal(&r) * (float)(s + 1);
+                mk[s][i] = ref[s][i] = nm_rng_uniform(&r) > 0.1;
+                elig += mk[s][i];
+            }
+            segs[s] = (nm_select_seg){w[s], mk[s], mk[s], n[s]};
+        }
+        int64_t k = (int64_t)((0.25 + 0.4 * nm_rng_uniform(&r)) * (double)elig);
+        if (keep_mode)
+            cr_assert_eq(nm_select_keep(segs, ns, elig - k), NM_OK, "%s", nm_errmsg());
+        else
+            cr_assert_eq(nm_select_smallest(segs, ns, k), NM_OK, "%s", nm_errmsg());
+        cr_assert_eq(nm_select_sample_last, variant == 0 ? 1 : 2, "trial %d: path %d", trial,
+                     nm_select_sample_last);
+        reference(w, ref, n, ns, k, NULL);
+        for (int s = 0; s < ns; s++) {
+            cr_assert_eq(memcmp(mk[s], ref[s], (size_t)n[s]), 0, "trial %d (variant %d) seg %d differs",
+                         trial, variant, s);
+            free(w[s]);
+            free(mk[s]);
+            free(ref[s]);
+        }
+    }
+    nm_select_sample_min = (int64_t)1 << 20;
+    nm_select_sample_bias = 0;
+    nm_select_sample_cap = 0;
+}
+
+/* The one-pass selection with eligibility in its own buffer (JointNF's
+ * candidates): only eligible entries go, the others keep their mask, and
+ * the ways back restore exactly what was taken. */
+Test(select, one_pass_separate_eligibility)
+{
+    nm_rng r;
+    nm_rng_seed(&r, 57);
+    nm_select_sample_min = 0;
+    for (int trial = 0; trial < 12; trial++) {
+        int variant = trial % 4;
+        nm_select_sample_bias = variant == 1 ? 0.6 : variant == 2 ? -0.6 : 0;
+        nm_select_sample_cap = variant == 3 ? 16 : 0;
+        int ns = 1 + trial % 2;
+        float *w[2];
+        uint8_t *mk[2], *mk0[2], *el[2], *ref[2];
+        int64_t n[2];
+        nm_select_seg segs[2];
+        int64_t elig = 0;
+        for (int s = 0; s < ns; s++) {
+            n[s] = 40000 + (int64_t)(nm_rng_next(&r) % 40000);
+            w[s] = malloc((size_t)n[s] * sizeof(float));
+            mk[s] = malloc((size_t)n[s]);
+            mk0[s] = malloc((size_t)n[s]);
+            el[s] = malloc((size_t)n[s]);
+            ref[s] = malloc((size_t)n[s]);
+            for (int64_t i = 0; i < n[s]; i++) {
+                w[s][i] = trial / 4 % 2 ? (float)((int)(nm_rng_uniform(&r) * 9) - 4)
+                                        : (float)nm_rng_normal(&r);
+                mk[s][i] = mk0[s][i] = nm_rng_uniform(&r) > 0.1;
+                el[s][i] = ref[s][i] = mk[s][i] && nm_rng_uniform(&r) > 0.4;
+                elig += el[s][i];
+            }
+            segs[s] = (nm_select_seg){w[s], el[s], mk[s], n[s]};
+        }
+        int64_t k = (int64_t)((0.25 + 0.4 * nm_rng_uniform(&r)) * (double)elig);
+        cr_assert_eq(nm_select_smallest(segs, ns, k), NM_OK, "%s", nm_errmsg());
+        cr_assert_eq(nm_select_sample_last, variant == 0 ? 1 : 2, "trial %d: path %d", trial,
+                     nm_select_sample_last);
+        reference(w, ref, n, ns, k, NULL); /* ref: eligibility after the selection */
+        for (int s = 0; s < ns; s++) {
+            for (int64_t i = 0; i < n[s]; i++) {
+                int taken = el[s][i] && !ref[s][i];
+                cr_assert_eq(mk[s][i], (uint8_t)(mk0[s][i] && !taken), "trial %d seg %d entry %lld",
+                             trial, s, (long long)i);
+            }
+            free(w[s]);
+            free(mk[s]);
+            free(mk0[s]);
+            free(el[s]);
+            free(ref[s]);
+        }
+    }
+    nm_select_sample_min = (int64_t)1 << 20;
+    nm_select_sample_bias = 0;
+    nm_select_sample_cap = 0;
+}
+
+/* Keeping more than are eligible changes nothing. */
+Test(select, keep_more_than_eligible)
+{
+    float w[5] = {1, -2, 3, 0.5f, 4};
+    uint8_t mk[5] = {1, 0, 1, 1, 0};
+    nm_select_seg seg = {w, mk, mk, 5};
+    cr_assert_eq(nm_select_keep(&seg, 1, 3), NM_OK);
+    cr_assert_eq(mk[0] + mk[2] + mk[3], 3);
+    cr_assert_eq(nm_select_keep(&seg, 1, 1), NM_OK);
+    cr_assert_eq(mk[0] + mk[2] + mk[3], 1);
+    cr_assert_eq(mk[2], 1, "the largest eligible (3) stays");
+    cr_assert_eq(nm_select_keep(&seg, 1, -1), NM_ERR);
+}
+
 Test(select, too_many_is_an_error)
 {
     float w[4] = {1, 2, 3, 4};
@@ -212,4 +337,41 @@ Test(global, per_layer_floor_matches_greedy_reference)
     cr_assert_eq(nm_prune_global(m, &o), NM_ERR);
     cr_assert(strstr(nm_errmsg(), "not reachable"), "%s", nm_errmsg());
     nm_model_free(m);
+}
+
+/* nm_row_abs_sum against its documented order of additions (four float
+ * lanes, moved into a double every 256 entries, then the tail), written
+ * here in scalar: values of very different scales, so another order would
+ * give other bits. */
+Test(magnitude, row_abs_sum_exact_order)
+{
+    nm_rng r;
+    nm_rng_seed(&r, 99);
+    for (int trial = 0; trial < 200; trial++) {
+        int64_t n = (int64_t)(nm_rng_next(&r) % 1500);
+        float *w = malloc((size_t)(n ? n : 1) * sizeof *w);
+        uint8_t *mk = malloc((size_t)(n ? n : 1));
+        for (int64_t i = 0; i < n; i++) {
+            w[i] = (float)nm_rng_normal(&r) * ldexpf(1.0f, (int)(nm_rng_next(&r) % 40) - 20);
+            mk[i] = (uint8_t)(nm_rng_uniform(&r) < 0.3 ? 0 : 1 + nm_rng_next(&r) % 3);
+        }
+        const uint8_t *m = trial % 4 == 0 ? NULL : mk;
+        double ref = 0;
+        int64_t j = 0;
+        while (j + 4 <= n) {
+            float a[4] = {0, 0, 0, 0};
+            int64_t end = j + 256 < n ? j + 256 : n;
+            for (; j + 4 <= end; j += 4)
+                for (int q = 0; q < 4; q++)
+                    a[q] += !m || m[j + q] ? fabsf(w[j + q]) : 0.0f;
+            ref += (double)a[0] + (double)a[1] + (double)a[2] + (double)a[3];
+        }
+        for (; j < n; j++)
+            ref += !m || m[j] ? fabs(w[j]) : 0.0;
+        double got = nm_row_abs_sum(w, m, n);
+        cr_assert(memcmp(&got, &ref, sizeof got) == 0, "trial %d (n %lld): %.17g, reference %.17g",
+                  trial, (long long)n, got, ref);
+        free(w);
+        free(mk);
+    }
 }

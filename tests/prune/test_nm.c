@@ -129,6 +129,38 @@ Test(nm, property_random_shapes)
     }
 }
 
+/* Rows that are runs of contiguous groups (kernel axis of 3x3 convs with
+ * M = 9, in axis of 1x1 convs and linears with M = 4 or 9): the eight-lane
+ * path, its four-lane and single-group remainders and a partial last
+ * group, with ties and a partly cleared mask, against the reference. */
+Test(nm, contiguous_groups_eight_lanes)
+{
+    nm_rng r;
+    nm_rng_seed(&r, 777);
+    for (int trial = 0; trial < 240; trial++) {
+        int m = trial % 2 ? 9 : 4, n = (int)(nm_rng_next(&r) % m);
+        int k3 = m == 9 && trial % 4 == 1; /* 3x3 kernel axis, else 1x1 in axis */
+        int64_t O = 1 + nm_rng_next(&r) % 4, C = 1 + nm_rng_next(&r) % 120;
+        int64_t K = k3 ? 3 : 1;
+        nm_group_axis axis = k3 ? NM_GROUP_KERNEL : NM_GROUP_IN;
+        nm_tensor *w = nm_tensor_new4(NM_F32, 4, O, C, K, K);
+        nm_tensor *mk = nm_tensor_new4(NM_U8, 4, O, C, K, K);
+        fill_random(w, &r, trial % 3 != 0);
+        for (int64_t i = 0; i < mk->numel; i++)
+            nm_u8(mk)[i] = trial % 5 == 0 || nm_rng_uniform(&r) > 0.2;
+        nm_tensor *before = nm_tensor_clone(mk);
+        cr_assert_eq(nm_prune_nm_tensor(w, mk, n, m, axis), NM_OK, "%s", nm_errmsg());
+        ref_ctx c = {nm_f32(w), nm_u8(before), nm_u8(mk), n, 0, 0};
+        each_group(O, C, K, K, m, axis, ref_group, &c);
+        cr_assert_eq(c.fails, 0, "trial %d: %lldx%lldx%lldx%lld %d:%d axis %s: %d entries differ",
+                     trial, (long long)O, (long long)C, (long long)K, (long long)K, n, m,
+                     nm_group_axis_name(axis), c.fails);
+        nm_tensor_release(before);
+        nm_tensor_release(w);
+        nm_tensor_release(mk);
+    }
+}
+
 Test(nm, large_m_uses_quickselect_path)
 {
     nm_rng r;

@@ -155,6 +155,39 @@ Test(nmrelu, every_layout_against_reference)
     }
 }
 
+/* The channel axis of wide NCHW tensors (the eight-column vector path and
+ * its tail) with many ties, -0, infinities and NaN, both policies and the
+ * group lengths the kernels unroll (and one they do not), against the
+ * per-group reference. */
+Test(nmrelu, channel_axis_wide_with_ties_and_nan)
+{
+    nm_rng r;
+    nm_rng_seed(&r, 4242);
+    const int ms[] = {2, 4, 8, 9, 5, 9};
+    for (int trial = 0; trial < 24; trial++) {
+        int m = ms[trial % 6], n = (int)(nm_rng_next(&r) % (m + 1));
+        nm_act_policy p = (nm_act_policy)(trial / 6 % 2);
+        nm_tensor *x = nm_tensor_new4(NM_F32, 4, 2, 3 * m + 1 + trial % 3, 7, 37 + trial);
+        float *xv = nm_f32(x);
+        for (int64_t i = 0; i < x->numel; i++) {
+            uint64_t u = nm_rng_next(&r) % 16;
+            xv[i] = u == 0 ? NAN : u == 1 ? -0.0f : u == 2 ? INFINITY : u == 3 ? -INFINITY
+                  : (float)((int)(u % 5) - 1);
+        }
+        nm_tensor *y = nm_tensor_new(NM_F32, 4, x->shape);
+        float *ref = calloc((size_t)x->numel, sizeof *ref);
+        cr_assert_eq(nm_nmrelu_forward(x, y, n, m, p, NM_AXIS_CHANNEL), NM_OK, "%s", nm_errmsg());
+        reference(x, ref, n, m, p, NM_AXIS_CHANNEL);
+        for (int64_t i = 0; i < x->numel; i++)
+            cr_assert(memcmp(&nm_f32(y)[i], &ref[i], sizeof ref[i]) == 0,
+                      "trial %d (%d:%d policy %d) entry %lld: %g, reference %g", trial, n, m,
+                      (int)p, (long long)i, nm_f32(y)[i], ref[i]);
+        nm_tensor_release(x);
+        nm_tensor_release(y);
+        free(ref);
+    }
+}
+
 Test(nmrelu, backward_only_through_kept)
 {
     nm_tensor *x = nm_tensor_new4(NM_F32, 4, 1, 1, 2, 4);

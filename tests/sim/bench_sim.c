@@ -1,11 +1,13 @@
 /* Benchmarks: the analytical engine on a whole ResNet-50 (ImageNet-224,
  * built with the model builders) for each of the paper's four equal-area
- * systems, and the cycle-stepped engine's PE-cycles per second. Each figure
+ * systems, and the cycle-stepped engine's PE-cycles per second (with and
+ * without the memory model), and SCALE-Sim's ResNet-18 run. Each figure
  * is printed beside a baseline measured in the same run. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "nmio.h"
 #include "sim.h"
 
 static int bottleneck(nm_model *m, const char *name, int in, int mid, int out, int stride)
@@ -183,6 +185,100 @@ static void paper_systems(nm_model *m)
     }
 }
 
+/* The memory model (64 KB SRAMs, 10 words/cycle) on cfg. */
+static void with_memory(sim_config *cfg)
+{
+    cfg->mem_on = 1;
+    cfg->sram_ifmap_kb = cfg->sram_filter_kb = cfg->sram_ofmap_kb = 64;
+    cfg->bandwidth = 10;
+}
+
+/* The cycle-stepped engine with the memory model against itself without
+ * it (same GEMM, same run): PE-cycles per second of stepping. */
+static void bench_stepped_memory(void)
+{
+    sim_mac mac;
+    sim_mac_parse("pmac", &mac);
+    sim_gemm g;
+    sim_gemm_set(&g, "bench", 3000, 64, 64);
+    double rate[2] = {0, 0};
+    int64_t cyc[2] = {0, 0}, stall = 0;
+    for (int k = 0; k < 2; k++) {
+        sim_config cfg;
+        sim_config_init(&cfg, &mac, 32, 32);
+        if (k)
+            with_memory(&cfg), cfg.bandwidth = 0.5;   /* low enough to stall */
+        sim_layer_result res;
+        double t = nm_now();
+        if (sim_gemm_stepped(&g, &cfg, 0, &res)) {
+            fprintf(stderr, "%s\n", nm_errmsg());
+            exit(1);
+        }
+        double dt = nm_now() - t;
+        cyc[k] = res.cycles;
+        if (k)
+            stall = res.stall_cycles;
+        rate[k] = (double)res.compute_cycles * 32 * 32 / dt;
+    }
+    printf("stepped 32x32 pmac ws E=3000 K=64 Nf=64 +memory (64 KB, 0.5 words/cycle): %lld cycles "
+           "(%lld stall), %.1f M PE-cycles/s of stepping (baseline: the same without memory, "
+           "%lld cycles, %.1f M/s, ratio %.2f) %s\n",
+           (long long)cyc[1], (long long)stall, rate[1] / 1e6, (long long)cyc[0], rate[0] / 1e6,
+           rate[1] / rate[0], rate[1] >= 50e6 ? "OK (>= 50 M/s)" : "SLOW (< 50 M/s)");
+}
+
+/* SCALE-Sim's own ResNet-18 topology and scale.cfg (32x32 pMAC, ws, 64 KB
+ * SRAMs, 10 words/cycle, compat): nmlab's wall time for the whole network,
+ * analytical and cycle-stepped, beside SCALE-Sim v3's 292-308 s for the
+ * same run (issue 16; not rerun here). Skipped without ../shared. */
+static void bench_scalesim_resnet18(void)
+{
+    const char *shared = getenv("NMLAB_SHARED");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/data/scalesim/resnet18.csv", shared ? shared : "../shared");
+    nm_model *m = nm_scalesim_load(path, 1);
+    if (!m) {
+        printf("scalesim resnet18: skipped (%s; set NMLAB_SHARED)\n", nm_errmsg());
+        return;
+    }
+    sim_mac mac;
+    sim_mac_parse("pmac", &mac);
+    sim_config cfg;
+    sim_config_init(&cfg, &mac, 32, 32);
+    cfg.compat_scalesim = 1;
+    with_memory(&cfg);
+    double ta = nm_now();
+    int reps = 20;
+    int64_t cycles = 0, stall = 0;
+    for (int r = 0; r < reps; r++) {
+        sim_report *rep = sim_model_run(m, &cfg, NULL, NULL);
+        if (!rep) {
+            fprintf(stderr, "%s\n", nm_errmsg());
+            exit(1);
+        }
+        cycles = rep->total.cycles, stall = rep->total.stall_cycles;
+        sim_report_free(rep);
+    }
+    ta = (nm_now() - ta) / reps;
+    double ts = nm_now();
+    sim_report *rep = sim_model_run_stepped(m, &cfg, 0, NULL, NULL);
+    ts = nm_now() - ts;
+    if (!rep) {
+        fprintf(stderr, "%s\n", nm_errmsg());
+        exit(1);
+    }
+    double pec = (double)rep->total.compute_cycles * 32 * 32;
+    printf("scalesim resnet18 32x32 ws 64 KB bw 10 (compat, v3 stalls): %d layers, %lld cycles "
+           "(%lld stall); analytic %.3f ms, cycle-stepped %.2f s (%lld cycles, %.1f M PE-cycles/s "
+           "with memory %s); baseline SCALE-Sim v3 292-308 s (issue 16, not rerun): analytic "
+           "x%.2g, stepped x%.0f faster\n",
+           rep->n_layers, (long long)cycles, (long long)stall, ta * 1e3, ts,
+           (long long)rep->total.cycles, pec / ts / 1e6,
+           pec / ts >= 50e6 ? "OK (>= 50 M/s)" : "SLOW (< 50 M/s)", 292 / ta, 292 / ts);
+    sim_report_free(rep);
+    nm_model_free(m);
+}
+
 int main(void)
 {
     nm_model *m = resnet50();
@@ -190,5 +286,7 @@ int main(void)
     paper_systems(m);
     nm_model_free(m);
     bench_stepped();
+    bench_stepped_memory();
+    bench_scalesim_resnet18();
     return 0;
 }

@@ -1,8 +1,10 @@
-/* bench_conv.c - 3x3 stride-1 convolution: Winograd F(2x2, 3x3)
- * (winograd.c) against im2col + sgemm (conv.c) on the shapes of ResNet-18's
- * 3x3 layers, batch 1 and 32, in the same run; also the bare sgemm of the
- * im2col product as the floor of that path. Prints ms per call (best of
- * the repetitions) and the ratios, and checks the two agree.
+/* bench_conv.c - 3x3 stride-1 convolution on the shapes of ResNet-18's 3x3
+ * layers, batch 1 and 32, every path in the same run: the AVX-512 kernel on
+ * packed panels (conv_fast.c, where the CPU has it), im2col + sgemm
+ * (conv.c), Winograd F(2x2, 3x3) (winograd.c), and the bare sgemm of the
+ * im2col product (that path's floor). Prints ms per call (best of the
+ * repetitions) and the ratios to the AVX-512 path, and checks that every
+ * path agrees with im2col + sgemm.
  *
  * Usage: bench_conv [REPS]   (OMP_NUM_THREADS / OPENBLAS_NUM_THREADS apply) */
 #include "kernels.h"
@@ -36,8 +38,10 @@ int main(int argc, char **argv)
     const int shapes[][2] = {{64, 56}, {128, 28}, {256, 14}, {512, 7}};  /* all run, eligible or not */   /* channels, plane */
     const int batches[] = {1, 32};
     int bad = 0;
-    printf("%-22s %10s %10s %10s %8s %8s\n", "layer (c, hw, batch)", "im2col ms", "sgemm ms",
-           "wino ms", "wino/i2c", "maxdiff");
+    const int fast = nm_conv_fast_available();
+    printf("AVX-512 path: %s\n", fast ? "yes" : "no (the CPU lacks AVX-512F or NMLAB_NO_AVX512 is set)");
+    printf("%-22s %9s %10s %9s %9s %9s %9s %8s\n", "layer (c, hw, batch)", "fast ms", "im2col ms",
+           "sgemm ms", "wino ms", "i2c/fast", "wino/fast", "maxdiff");
     for (size_t bi = 0; bi < sizeof batches / sizeof *batches; bi++)
         for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
             const int c = shapes[si][0], hw = shapes[si][1], n = batches[bi];
@@ -56,35 +60,54 @@ int main(int argc, char **argv)
                 return 1;
             }
             nm_winograd_weights(&g, w, u);
-            double t_i2c = 1e9, t_gemm = 1e9, t_wino = 1e9;
+            double t_i2c = 1e9, t_gemm = 1e9, t_wino = 1e9, t_fast = 1e9;
+            nm_conv_epilogue e = {.shift = b};
             for (int r = 0; r < reps; r++) {
                 double t0 = now();
-                nm_conv_forward(&g, n, x, w, b, y1, wk);
+                nm_conv_fast_enable(0);
+                nm_conv_forward(&g, n, x, w, b, y1, wk);   /* im2col + cblas_sgemm */
+                nm_conv_fast_enable(1);
                 double t1 = now();
                 nm_conv_winograd_forward(&g, n, x, u, b, y2, wk);
                 double t2 = now();
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, n * hw * hw, 9 * c, 1.0f,
                             w, 9 * c, col, n * hw * hw, 0.0f, y1 + 0 * xn, n * hw * hw);
                 double t3 = now();
+                if (fast)
+                    nm_conv_fast_forward(&g, n, x, w, &e, y2, wk);
+                double t4 = now();
                 if (t1 - t0 < t_i2c) t_i2c = t1 - t0;
                 if (t2 - t1 < t_wino) t_wino = t2 - t1;
                 if (t3 - t2 < t_gemm) t_gemm = t3 - t2;
+                if (t4 - t3 < t_fast) t_fast = t4 - t3;
             }
+            /* every path against im2col + sgemm */
+            nm_conv_fast_enable(0);
             nm_conv_forward(&g, n, x, w, b, y1, wk);
+            nm_conv_fast_enable(1);
             double md = 0, my = 0;
-            for (size_t i = 0; i < xn; i++) {
-                md = fmax(md, fabs((double)y1[i] - y2[i]));
-                my = fmax(my, fabs((double)y1[i]));
+            for (int path = 0; path < 1 + fast; path++) {
+                if (path == 0)
+                    nm_conv_winograd_forward(&g, n, x, u, b, y2, wk);
+                else
+                    nm_conv_fast_forward(&g, n, x, w, &e, y2, wk);
+                for (size_t i = 0; i < xn; i++) {
+                    md = fmax(md, fabs((double)y1[i] - y2[i]));
+                    my = fmax(my, fabs((double)y1[i]));
+                }
             }
             if (md > 1e-5 * my + 1e-6)
                 bad = 1;
             char name[32];
             snprintf(name, sizeof name, "%d, %dx%d, %d", c, hw, hw, n);
-            printf("%-22s %10.3f %10.3f %10.3f %8.2f %8.1e\n", name, t_i2c * 1e3, t_gemm * 1e3,
-                   t_wino * 1e3, t_wino / t_i2c, md / (my > 0 ? my : 1));
+            if (!fast)
+                t_fast = NAN;
+            printf("%-22s %9.3f %10.3f %9.3f %9.3f %9.2f %9.2f %8.1e\n", name, t_fast * 1e3,
+                   t_i2c * 1e3, t_gemm * 1e3, t_wino * 1e3, t_i2c / t_fast, t_wino / t_fast,
+                   md / (my > 0 ? my : 1));
             free(x), free(w), free(b), free(y1), free(y2), free(wk), free(u), free(col);
         }
     if (bad)
-        fprintf(stderr, "bench_conv: Winograd and im2col disagree beyond 1e-5 of max |y|\n");
+        fprintf(stderr, "bench_conv: Winograd or the AVX-512 path and im2col disagree beyond 1e-5 of max |y|\n");
     return bad;
 }

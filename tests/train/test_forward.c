@@ -82,8 +82,25 @@ static void check_conv(int cin, int h, int w, int cout, int kh, int kw, int sh, 
     nm_model_free(m);
 }
 
+/* Every shape runs on both convolution paths: the AVX-512 kernel (where
+ * the CPU has it: conv_fast.c) and im2col + sgemm / Winograd. */
+static void check_conv_both(int cin, int h, int w, int cout, int kh, int kw, int sh, int sw,
+                            int ph, int pw, int groups, int n)
+{
+    for (int on = 1; on >= 0; on--) {
+        const int was = nm_conv_fast_enable(on);
+        check_conv(cin, h, w, cout, kh, kw, sh, sw, ph, pw, groups, n);
+        nm_conv_fast_enable(was);
+    }
+}
+#define check_conv check_conv_both
+
 Test(forward, conv_matches_direct_definition)
 {
+    check_conv(3, 4, 4, 9, 3, 3, 1, 1, 1, 1, 1, 1);      /* 16 positions: one partial panel */
+    check_conv(5, 30, 31, 17, 3, 3, 1, 1, 1, 1, 1, 3);   /* 58 panels, 17 rows: tails */
+    check_conv(6, 12, 11, 10, 7, 7, 2, 2, 3, 3, 1, 2);   /* 7x7 stride 2 */
+    check_conv(4, 10, 10, 8, 1, 1, 2, 2, 0, 0, 1, 2);    /* 1x1 stride 2 */
     check_conv(3, 7, 6, 5, 3, 3, 1, 1, 1, 1, 1, 2);
     check_conv(2, 9, 8, 4, 3, 2, 2, 3, 1, 0, 1, 3);
     check_conv(4, 6, 6, 6, 3, 3, 1, 1, 1, 1, 2, 2);    /* groups */
@@ -118,7 +135,17 @@ static void expect_same_as_fresh(nm_model *m, const nm_tensor *x, const char *wh
     nm_model_free(fresh);
 }
 
+static void kept_executor_checks(void);
+
 Test(forward, kept_executor_follows_every_change)
+{
+    kept_executor_checks();             /* the AVX-512 path where the CPU has it */
+    const int was = nm_conv_fast_enable(0);
+    kept_executor_checks();             /* Winograd, whose kernels are kept */
+    nm_conv_fast_enable(was);
+}
+
+static void kept_executor_checks(void)
 {
     nm_model *m = nm_model_new("keep", 128, 10, 10);   /* 2 x 25 tiles: Winograd */
     int c = nm_add_conv(m, "c", NM_INPUT, 128, 3, 3, 1, 1, 1, 1);
@@ -133,7 +160,8 @@ Test(forward, kept_executor_follows_every_change)
     const int64_t live0 = nm_mem_live();
     expect_same_as_fresh(m, x, "first call");
     const int64_t kept = nm_forward_cache_bytes(m);
-    cr_assert_gt(kept, 128 * 128 * 9 * 4, "the kept executor holds the Winograd kernels");
+    if (!nm_conv_fast_available())
+        cr_assert_gt(kept, 128 * 128 * 9 * 4, "the kept executor holds the Winograd kernels");
     cr_assert_eq(nm_mem_live() - live0, kept, "kept buffers are counted in nm_mem_live");
 
     nm_f32(m->layers[c].weight)[1234] += 0.75f;      /* one weight, in place */
@@ -416,4 +444,123 @@ Test(forward, bad_inputs_get_messages)
     cr_assert(strstr(nm_errmsg(), "label 7 of sample 1"), "%s", nm_errmsg());
     nm_tensor_release(x), nm_tensor_release(lab);
     nm_model_free(m);
+}
+
+/* Lean nets (model:forward) compute conv -> BN -> ReLU in the conv's
+ * epilogue (net.c plan_fusion). Against an NM_NET_EVAL net of the same
+ * model, which runs every layer on its own: runs with a bias, a clip
+ * (ReLU6), removed filters, a conv read twice (not fused), a BN alone, a
+ * depthwise conv, and a NaN in the input (ReLU gives 0, as unfused). */
+static void fused_vs_layerwise(int fast)
+{
+    const int was = nm_conv_fast_enable(fast);
+    nm_model *m = nm_model_new("fuse", 3, 12, 12);
+    nm_add_conv(m, "c1", NM_INPUT, 16, 3, 3, 1, 1, 1, 1);
+    nm_add_bn(m, "b1", NM_PREV);
+    nm_add_relu(m, "r1", NM_PREV, 6.0f);
+    int c2 = nm_add_conv(m, "c2", NM_PREV, 24, 3, 3, 2, 1, 1, 0);
+    nm_add_bn(m, "b2", NM_PREV);
+    int r2 = nm_add_relu(m, "r2", NM_PREV, 0);
+    nm_add_conv(m, "c3", r2, 24, 1, 1, 1, 0, 1, 1);       /* r2 has two readers */
+    int a = nm_add_add(m, "add", NM_PREV, r2);
+    nm_add_dwconv(m, "dw", a, 3, 1, 1);
+    nm_add_bn(m, "b3", NM_PREV);                          /* conv -> BN, no ReLU */
+    nm_add_gap(m, "gap", NM_PREV);
+    nm_add_flatten(m, "flat", NM_PREV);
+    int fc = nm_add_linear(m, "fc", NM_PREV, 7, 1);
+    cr_assert(fc >= 0, "%s", nm_errmsg());
+    nm_model_init_weights(m, 31);
+    randomize_bias(m, 32);
+    nm_rng r;
+    nm_rng_seed(&r, 33);
+    for (int i = 0; i < m->n_layers; i++) {
+        nm_layer *l = &m->layers[i];
+        if (l->kind != NM_LAYER_BN)
+            continue;
+        for (int c = 0; c < l->out_c; c++) {
+            nm_f32(l->gamma)[c] = (float)(0.5 + nm_rng_uniform(&r));
+            nm_f32(l->beta)[c] = (float)nm_rng_normal(&r);
+            nm_f32(l->mean)[c] = (float)(0.3 * nm_rng_normal(&r));
+            nm_f32(l->var)[c] = (float)(0.2 + nm_rng_uniform(&r));
+        }
+    }
+    nm_layer *l2 = &m->layers[c2];
+    l2->filters = nm_tensor_new4(NM_U8, 1, l2->out_c, 0, 0, 0);
+    memset(l2->filters->data, 1, (size_t)l2->out_c);
+    nm_u8(l2->filters)[3] = nm_u8(l2->filters)[10] = 0;
+    const int n = 3;
+    nm_tensor *x = rand_input(n, 3, 12, 12, 34);
+    nm_f32(x)[40] = NAN;
+    nm_tensor *y = nm_forward(m, x);
+    cr_assert_not_null(y, "%s", nm_errmsg());
+
+    nm_net *net = nm_net_new(m, n, NM_NET_EVAL);
+    cr_assert_not_null(net, "%s", nm_errmsg());
+    float *in = nm_net_input(net);
+    const int64_t hw = 12 * 12;
+    for (int s = 0; s < n; s++)                          /* NCHW -> CNHW */
+        for (int c = 0; c < 3; c++)
+            memcpy(in + ((int64_t)c * n + s) * hw, nm_f32(x) + ((int64_t)s * 3 + c) * hw,
+                   sizeof(float) * (size_t)hw);
+    const float *want = nm_net_forward(net, n, 0);
+    cr_assert_eq(y->numel, 7 * n);
+    int finite = 0;
+    for (int s = 0; s < n; s++)
+        for (int o = 0; o < 7; o++) {
+            float got = nm_f32(y)[s * 7 + o], ref = want[o * n + s];
+            finite += isfinite(got) != 0;
+            cr_assert(fabsf(got - ref) <= 1e-4f * (1 + fabsf(ref)) || (isnan(got) && isnan(ref)),
+                      "fast=%d sample %d logit %d: fused %g, layer by layer %g", fast, s, o, got,
+                      ref);
+        }
+    cr_assert_gt(finite, 0, "the NaN did not reach every logit");
+    nm_net_free(net);
+    nm_tensor_release(x), nm_tensor_release(y);
+    nm_model_free(m);
+    nm_conv_fast_enable(was);
+}
+
+Test(forward, fused_conv_bn_relu_equals_layer_by_layer)
+{
+    fused_vs_layerwise(1);
+    fused_vs_layerwise(0);
+}
+
+/* nm_linear_forward on both paths (AVX-512 panels where the CPU has it, and
+ * cblas_sgemm) against a double-precision loop: odd sizes, a partial panel,
+ * 15 columns (below the fast path's 16) and no bias. */
+Test(forward, linear_both_paths_against_loops)
+{
+    const int shapes[][3] = {{37, 19, 61}, {5, 9, 16}, {64, 8, 15}, {300, 33, 100}};
+    for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+        const int in = shapes[si][0], out = shapes[si][1], cols = shapes[si][2];
+        nm_rng r;
+        nm_rng_seed(&r, 40 + si);
+        float *x = malloc(sizeof(float) * in * cols), *w = malloc(sizeof(float) * in * out);
+        float *b = malloc(sizeof(float) * out), *y = malloc(sizeof(float) * out * cols);
+        size_t wf = nm_linear_work_floats(in, out, cols);
+        float *work = malloc(sizeof(float) * (wf ? wf : 1));
+        for (int i = 0; i < in * cols; i++)
+            x[i] = (float)nm_rng_normal(&r);
+        for (int i = 0; i < in * out; i++)
+            w[i] = (float)nm_rng_normal(&r);
+        for (int i = 0; i < out; i++)
+            b[i] = (float)nm_rng_normal(&r);
+        for (int on = 1; on >= 0; on--)
+            for (int with_b = 0; with_b < 2; with_b++) {
+                const int was = nm_conv_fast_enable(on);
+                nm_linear_forward(in, out, cols, x, w, with_b ? b : NULL, y, work);
+                nm_conv_fast_enable(was);
+                for (int o = 0; o < out; o++)
+                    for (int c = 0; c < cols; c++) {
+                        double want = with_b ? b[o] : 0;
+                        for (int k = 0; k < in; k++)
+                            want += (double)w[o * in + k] * x[k * cols + c];
+                        cr_assert(fabs(y[o * cols + c] - want) < 1e-4 * (1 + fabs(want)),
+                                  "in %d out %d cols %d fast %d bias %d: y[%d,%d] %f vs %f", in,
+                                  out, cols, on, with_b, o, c, y[o * cols + c], want);
+                    }
+            }
+        free(x), free(w), free(b), free(y), free(work);
+    }
 }

@@ -261,5 +261,51 @@ FC=80 FL=24 check "b again turns it off" "^ (▫ ){15}▫" -- --frames 4 --scree
 check "setup turns presentation mode on" "^ \[presentation\] fmnist_cnn" -- --frames 12 --keys F2,Down,Down,Down,Down,Down,Down,Down,Right,Enter fmnist_cnn
 check "/ types a division in the console (F3 searches there)" "^ 4\.0$" -- --frames 3 --screen console --keys "'8 / 2,Enter" fmnist_cnn
 check "no model: the Layers screen points at o (F4), not the gone F6" "Press o \(F4\) to open a file or zoo name" -- --frames 3 --keys Space nmlab-no-such-model
+# memory model (D) and roofline (R): the numbers on screen equal the Lua
+# report of the same systems (nm-4-4 16x16 is the Array's default; the
+# Energy screen's pMAC 32x32), 64 KB SRAMs, 10 words/cycle, DRAM counted
+mem_lua='local o = {sram_kb = {ifmap = 64, filter = 64, ofmap = 64}, bandwidth = 10, dram = true}
+local m = nm.zoo("fmnist_cnn")
+o.mac = "nm"; o.rows = 16
+local r = nm.sim.system(o):run(m)
+for _, l in ipairs(r.layers) do
+  io.write(string.format("ROOF %s %d %.1f %d %.0f %s\n", l.name, l.compute_cycles, l.roofline.memory,
+    l.stall_cycles, l.dram_reads.ifmap + l.dram_reads.filter + l.dram_writes.ofmap,
+    l.roofline.memory > l.compute_cycles and "memory" or "compute"))
+end
+io.write(string.format("TOTAL %d %d\n", r.total.compute_cycles, r.total.stall_cycles))
+o.mac = "pmac"; o.rows = 32
+local p = nm.sim.system(o):run(m)
+io.write(string.format("PMAC %d %.4g\n", p.total.stall_cycles, p.total.energy.dram * 1e-6))'
+expect=$("$bin" -e "$mem_lua" 2>&1)
+roof=$(COLUMNS=120 LINES=40 "$bin" --frames 5 --screen array --keys D,R fmnist_cnn 2>&1)
+n_ok=0 n_rows=0
+while read -r tag name cc mem st words bound; do
+  [ "$tag" = ROOF ] || continue
+  n_rows=$((n_rows + 1))
+  pat="^ $name +$cc +$mem +$st +$words +[0-9.]+ +[0-9.]+ +$bound\$"
+  printf '%s\n' "$roof" | grep -qE -- "$pat" && n_ok=$((n_ok + 1))
+done <<< "$expect"
+if [ "$n_rows" -ge 6 ] && [ "$n_ok" -eq "$n_rows" ]; then
+  echo "ok - roofline rows equal the Lua report ($n_rows layers)"; passes=$((passes + 1))
+else
+  echo "not ok - roofline rows: $n_ok of $n_rows equal the Lua report"; printf '%s\n' "$expect" "$roof" | sed 's/^/#   /'
+  fails=$((fails + 1))
+fi
+read -r _ tcc tst <<< "$(printf '%s\n' "$expect" | grep '^TOTAL')"
+check "roofline total: compute and stall cycles" "^ total +$tcc +[0-9.]+ +$tst .* of 6 memory-bound" -- --frames 5 --screen array --keys D,R fmnist_cnn
+check "the whole switch line, not cut at 160 characters" "mem=ifmap64KB,filter64KB,ofmap64KB,double,word1B,bw=10" -- --frames 5 --screen array --keys D,R fmnist_cnn
+check "roofline with the memory model off says how to turn it on" "memory: off +\(D turns the memory model on\)" -- --frames 4 --screen array --keys R fmnist_cnn
+read -r _ _ cc1 _ st1 _ _ <<< "$(printf '%s\n' "$expect" | grep '^ROOF conv1 ')"
+check "Array note: this layer's compute + stall" "this layer: util [0-9]+%, $((cc1 + st1)) cycles = $cc1 compute \+ $st1 stall, DRAM" -- --frames 4 --screen array --keys D fmnist_cnn
+check "Array per-layer list: stall and DRAM uJ columns, and a total" "layer +util +cycles +stall +DRAM uJ" -- --frames 4 --screen array --keys D fmnist_cnn
+check "Array per-layer total row" "total +[0-9.]+ [kM]? *[0-9.]+ [kM]? *[0-9.]+$" -- --frames 4 --screen array --keys D fmnist_cnn
+check "D again: 2 words per cycle" "memory: 64 KB SRAMs, 2 words/cycle" -- --frames 6 --screen array --keys D,D,R fmnist_cnn
+check "D a third time: off, the plain list" "layer +util +mult +cycles" -- --frames 5 --screen array --keys D,D,D fmnist_cnn
+read -r _ pst pdram <<< "$(printf '%s\n' "$expect" | grep '^PMAC')"
+check "Energy: the pMAC's stall cycles and DRAM energy in the totals" "1\.00x the energy of pmac 32x32 .* stall .* cyc \($pst\) +DRAM $pdram uJ" -- --frames 3 --screen energy --keys D fmnist_cnn
+check "Energy: per layer stall beside the energy" "layer \(uJ, stall\)" -- --frames 3 --screen energy --keys D fmnist_cnn
+read -r _ _ _ _ st2 _ _ <<< "$(printf '%s\n' "$expect" | grep '^ROOF conv2 ')"
+check "Energy: the selected layer's DRAM and stall" "nm-4:9-4:9 16x16 .* uJ \(DRAM [0-9.]+\) .* cyc stall $st2\$" -- --frames 4 --screen energy --keys "D,]" fmnist_cnn
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

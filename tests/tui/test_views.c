@@ -577,3 +577,126 @@ Test(tui_views, presentation_mode_draws_larger_cells)
     tui_grid_free(g);
     nm_model_free(m);
 }
+
+/* The roofline table (Array screen, key R) prints each layer's numbers as
+ * given and the bound; the switch line is wrapped whole, not cut. */
+Test(tui_views, roofline_table_lists_bounds_and_wraps_config)
+{
+    wb_state s = {0};
+    s.have_array = 1;
+    wb_array *a = &s.array;
+    static const char *names[2] = {"convA", "fc"};
+    wb_layer_mem lm[2] = {
+        {.compute = 1000, .stall = 0, .mem_cycles = 400.5, .dram_words = 4005, .dram_pj = 2.5e6,
+         .intensity = 12.25, .mem_bound = 0},
+        {.compute = 300, .stall = 700, .mem_cycles = 1000, .dram_words = 10000, .dram_pj = 7e6,
+         .intensity = 0.5, .mem_bound = 1},
+    };
+    double util[2] = {0.5, 0.1}, mutil[2] = {0.5, 0.1};
+    int64_t cycles[2] = {1000, 1000};
+    a->n_layers = 2, a->layer_names = names, a->layer_util = util, a->layer_mult_util = mutil;
+    a->layer_cycles = cycles, a->layer_mem = lm;
+    a->total_mem = (wb_layer_mem){.compute = 1300, .stall = 700, .mem_cycles = 1400.5,
+                                  .dram_words = 14005, .dram_pj = 9.5e6, .intensity = 3.5};
+    a->mem = 1, a->roofline = 1;
+    snprintf(a->mem_desc, sizeof a->mem_desc, "64 KB SRAMs, 10 words/cycle");
+    snprintf(a->layer, sizeof a->layer, "fc");
+    char cfg[400];
+    snprintf(cfg, sizeof cfg, "mac=pmac array=4x4 %0*d mem=ifmap64KB,bw=10", 150, 0);
+    snprintf(a->config, sizeof a->config, "%s", cfg);
+    tui_grid *g = tui_grid_new(120, 24, 0);
+    view_array(g, &s, 0, 0, 120, 24);
+    char *t = tui_grid_text(g);
+    cr_assert(strstr(t, "memory: 64 KB SRAMs, 10 words/cycle"), "%s", t);
+    cr_assert(strstr(t, "mem=ifmap64KB,bw=10"), "the end of a 190-character switch line: %s", t);
+    cr_assert(strstr(t, " convA                        1000        400.5           0          4005      12.25     2.5000  compute"), "%s", t);
+    cr_assert(strstr(t, " fc                            300       1000.0         700         10000       0.50     7.0000  memory"), "%s", t);
+    cr_assert(strstr(t, "1 of 2 memory-bound"), "%s", t);
+    free(t);
+    /* the array view's per-layer list: stall and DRAM columns and a total */
+    a->roofline = 0;
+    a->rows = a->cols = 4, a->phase = 1;
+    tui_grid_free(g);
+    g = tui_grid_new(120, 24, 0);
+    view_array(g, &s, 0, 0, 120, 24);
+    t = tui_grid_text(g);
+    cr_assert(strstr(t, "layer        util  cycles  stall  DRAM uJ"), "%s", t);
+    cr_assert(strstr(t, "10% 1.00 k    700    7.000"), "%s", t);
+    cr_assert(strstr(t, "total             2.00 k    700    9.500"), "%s", t);
+    free(t);
+    tui_grid_free(g);
+}
+
+/* The Energy screen with the memory model: each system's stall and DRAM
+ * energy in the totals, and the stall per layer. */
+Test(tui_views, energy_shows_stall_and_dram_with_memory)
+{
+    wb_state s = {0};
+    s.have_energy = 1;
+    wb_energy *e = &s.energy;
+    e->n_systems = 2, e->n_comp = 2, e->mem = 1;
+    static const char *comp[2] = {"mult", "DRAM"};
+    e->comp[0] = comp[0], e->comp[1] = comp[1];
+    snprintf(e->system[0], sizeof e->system[0], "pmac 32x32");
+    snprintf(e->system[1], sizeof e->system[1], "nm 16x16");
+    snprintf(e->mem_desc, sizeof e->mem_desc, "64 KB SRAMs, 2 words/cycle");
+    e->pj[0][0] = 1e6, e->pj[0][1] = 3e6, e->pj[1][0] = 1e6, e->pj[1][1] = 1e6;
+    e->total_mem[0] = (wb_layer_mem){.stall = 1234, .dram_pj = 3e6};
+    e->total_mem[1] = (wb_layer_mem){.stall = 0, .dram_pj = 1e6};
+    static const char *names[1] = {"conv1"};
+    double pj0[1] = {4e6}, pj1[1] = {2e6};
+    wb_layer_mem m0[1] = {{.stall = 1234}}, m1[1] = {{.stall = 0}};
+    e->n_layers = 1, e->layer_names = names, e->layer_pj[0] = pj0, e->layer_pj[1] = pj1;
+    e->layer_mem[0] = m0, e->layer_mem[1] = m1, e->layer_sel = -1;
+    tui_grid *g = tui_grid_new(120, 30, 0);
+    view_energy(g, &s, 0, 0, 120, 30);
+    char *t = tui_grid_text(g);
+    cr_assert(strstr(t, "memory: 64 KB SRAMs, 2 words/cycle, DRAM energy counted"), "%s", t);
+    cr_assert(strstr(t, "stall 1.23 k cyc (1234)   DRAM 3 uJ"), "%s", t);
+    cr_assert(strstr(t, "stall 0 cyc (0)   DRAM 1 uJ"), "%s", t);
+    cr_assert(strstr(t, "layer (uJ, stall)"), "%s", t);
+    cr_assert(strstr(t, "4.000 1.23 k"), "%s", t);
+    free(t);
+    tui_grid_free(g);
+}
+
+/* The Runs screen from a hand-made wb_runs: the sorted column's arrow, the
+ * selected row, and the plot's glyphs (front, others, selected), in UTF-8
+ * and in the ASCII fallback. */
+Test(tui_views, runs_table_and_pareto_glyphs)
+{
+    static const char *names[] = {"#", "status", "acc"};
+    static const char *cells[] = {"2", "ok", "0.9", "1", "ok", "0.5", "3", "error", ""};
+    static const int styles[] = {TUI_S_GOOD, TUI_S_GOOD, TUI_S_BAD};
+    static const double px[] = {1, 2, 3}, py[] = {0.9, 0.5, 0.2};
+    static const unsigned char front[] = {1, 0, 0};
+    static const int pt_row[] = {0, 1, 2};
+    for (int utf8 = 0; utf8 < 2; utf8++) {
+        wb_state s;
+        memset(&s, 0, sizeof s);
+        wb_runs *r = &s.runs;
+        r->open = 1;
+        snprintf(r->title, sizeof r->title, "grid  g.db  3 points");
+        r->n_cols = 3, r->n_rows = 3, r->col_names = names, r->cells = cells, r->row_style = styles;
+        r->sort_col = 2, r->sort_desc = 1, r->cur_col = 2, r->selected = 1;
+        r->show_plot = 1, r->x_col = 0, r->y_col = 2, r->x_min = 1, r->y_max = 1;
+        r->n_pts = 3, r->px = px, r->py = py, r->front = front, r->pt_row = pt_row;
+        tui_grid *g = tui_grid_new(80, 24, utf8);
+        view_runs(g, &s, 0, 0, 80, 20);
+        char *t = tui_grid_text(g);
+        cr_assert(strstr(t, utf8 ? "acc\u25BC" : "accv"), "sort arrow:\n%s", t);
+        cr_assert(strstr(t, "\n>1   ok"), "selected row:\n%s", t);
+        cr_assert(strstr(t, utf8 ? "\u25cf front 1 of 3" : "* front 1 of 3"), "plot title:\n%s", t);
+        /* the front point (x 1, y 0.9) top left, the selected one (row 1) as the diamond */
+        cr_assert_eq(tui_at(g, 5, 12)->ch, utf8 ? 0x25cfu : (uint32_t)'*', "\n%s", t);
+        cr_assert_eq(tui_at(g, 5, 12)->style, TUI_S_GOOD);
+        int found_sel = 0;
+        for (int y = 12; y < 20; y++)
+            for (int x = 0; x < 80; x++)
+                found_sel += tui_at(g, x, y)->ch == (utf8 ? 0x25c6u : (uint32_t)'@') &&
+                             tui_at(g, x, y)->style == TUI_S_SELECTED;
+        cr_assert_eq(found_sel, 1, "\n%s", t);
+        free(t);
+        tui_grid_free(g);
+    }
+}
