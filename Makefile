@@ -11,7 +11,7 @@ PKGS = gcc meson ninja-build pkg-config \
        libonnx-testdata clang libclang-rt-14-dev libomp-14-dev \
        libsqlite3-dev libopenmpi-dev openmpi-bin
 
-.PHONY: all deps build run test test-fast sanitize fuzz fuzz-build fuzz-test bench bench-peers peer-deps test-peers peer-export clean
+.PHONY: all deps build run test test-fast sanitize fuzz fuzz-build fuzz-test bench bench-peers peer-deps test-peers test-scalesim peer-export clean
 
 all: build
 
@@ -90,7 +90,8 @@ bench: build
 
 # Other tools on the same work, in the same run (never nmlab dependencies):
 # Debian's PyTorch, torchvision and onnx, installed only by these targets.
-PEER_PKGS = python3-torch python3-torchvision python3-onnx
+SCALESIM_PKGS = python3-numpy python3-tqdm python3-pandas python3-absl
+PEER_PKGS = python3-torch python3-torchvision python3-onnx $(SCALESIM_PKGS)
 PEERDIR  ?= $(BUILD)/peers
 peer-deps:
 	@missing=""; for p in $(PEER_PKGS); do \
@@ -108,6 +109,17 @@ test-peers: build peer-deps
 	/usr/bin/python3 tests/peers/torch_masks_peer.py ./$(BUILD)/app/nmlab $(PEERDIR)/masks
 	./$(BUILD)/app/nmlab run tests/peers/check_onnx.lua $(PEERDIR)
 	./$(BUILD)/app/nmlab run tests/peers/check_groups.lua $(PEERDIR)
+
+# SCALE-Sim v3 (Python; its source fetched from
+# github.com/scalesim-project/scale-sim-v3, never copied here) beside
+# nmlab's compat mode on small topologies, every report column compared
+# (tests/peers/scalesim_parity.py); skips with a message when SCALESIM_SRC
+# is not its source tree.
+SCALESIM_SRC ?= ../ssim-src
+test-scalesim: build
+	@$(MAKE) --no-print-directory peer-deps PEER_PKGS="$(SCALESIM_PKGS)"
+	@/usr/bin/python3 tests/peers/scalesim_parity.py ./$(BUILD)/app/nmlab $(SCALESIM_SRC) $(PEERDIR)/scalesim -q; \
+	  rc=$$?; [ $$rc -eq 77 ] && exit 0; exit $$rc
 
 # PyTorch training and running fmnist_cnn; then the forward of resnet18 and
 # mobilenet_v2 (ONNX files for nmlab), batch 1 and 32, 2 threads, the two

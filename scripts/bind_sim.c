@@ -140,7 +140,7 @@ static int l_scale_energy(lua_State *L)
 static const char *const system_keys[] = {
     "mac", "rows", "cols", "w", "d", "dataflow", "energy", "node", "area_mode", "compat",
     "batch", "idle", "index", "windex", "dindex", "dram", "leakage", "im2col_reread",
-    "sram_kb", "derive_in_chans", "act", "bandwidth", "double_buffer", "word_bytes", "attention", "stall_count", NULL,
+    "sram_kb", "derive_in_chans", "act", "bandwidth", "double_buffer", "word_bytes", "attention", "stall_count", "scalesim_replay", NULL,
 };
 
 static int index_parse(const char *s)
@@ -285,6 +285,14 @@ void nmsim_config_from_table(lua_State *L, int arg, sim_config *cfg)
         else if (strcmp(s, "v3"))
             nmlua_field_error(L, arg, "stall_count", lua_pushfstring(L, "'%s' (v3, corrected)", s));
     }
+    /* compat + memory: SCALE-Sim v3's memory system replayed row by row */
+    cfg->scalesim_replay = nmlua_opt_bool(L, arg, "scalesim_replay", 0, NMLUA_LOOSE);
+    if (cfg->scalesim_replay && (!cfg->compat_scalesim || !cfg->mem_on))
+        nmlua_field_error(L, arg, "scalesim_replay",
+                          "needs compat = 'scalesim' and sram_kb = {ifmap =, filter =, ofmap =}");
+    if (cfg->scalesim_replay && cfg->bandwidth > 0 && cfg->bandwidth != floor(cfg->bandwidth))
+        nmlua_field_error(L, arg, "scalesim_replay",
+                          "needs a whole number of words per cycle as bandwidth (SCALE-Sim's)");
     cfg->dram = nmlua_opt_bool(L, arg, "dram", 0, NMLUA_LOOSE);
     cfg->leakage = nmlua_opt_bool(L, arg, "leakage", 0, NMLUA_LOOSE);
     cfg->im2col_reread = nmlua_opt_bool(L, arg, "im2col_reread", 0, NMLUA_LOOSE);
@@ -413,6 +421,7 @@ static int sys_config(lua_State *L)
     nmlua_set_bool(L, "double_buffer", c->double_buffer);
     nmlua_set_int(L, "word_bytes", c->word_bytes);
     nmlua_set_bool(L, "attention", c->attention);
+    nmlua_set_bool(L, "scalesim_replay", c->scalesim_replay);
     nmlua_set_str(L, "stall_count", c->stall_corrected ? "corrected" : "v3");
     nmlua_set_str(L, "act", c->act_all ? "all" : "auto");
     nmlua_set_str(L, "area_mode", c->area_mode == SIM_AREA_CALIBRATED ? "calibrated" : "bottom-up");

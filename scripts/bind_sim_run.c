@@ -144,6 +144,11 @@ static void push_layer_row(lua_State *L, const sim_layer_result *l)
     for (int i = 0; i < 2; i++)
         nmlua_set_num(L, kd[i], dr[i]);
     lua_setfield(L, -2, "dram_reads");
+    /* compat: which DRAM read counts are SCALE-Sim v3's exactly */
+    lua_createtable(L, 0, 2);
+    for (int i = 0; i < 2; i++)
+        nmlua_set_bool(L, kd[i], (l->mem_exact >> i) & 1);
+    lua_setfield(L, -2, "dram_exact");
     lua_createtable(L, 0, 2);
     for (int i = 0; i < 2; i++)
         nmlua_set_num(L, kd[i], sr[i]);

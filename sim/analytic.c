@@ -135,7 +135,7 @@ int sim_gemm_analytic(const sim_gemm *g, const sim_config *cfg, const nm_tensor 
         res->cycles -= 1;
 
     sim_layer_account(g, cfg, acts, res);
-    return sim_layer_mem_fit(g, cfg, res);
+    return sim_layer_mem_fit(g, cfg, res) ? NM_ERR : sim_layer_scalesim(g, cfg, res);
 }
 
 void sim_layer_account(const sim_gemm *g, const sim_config *cfg, const nm_tensor *acts,

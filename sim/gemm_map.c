@@ -141,6 +141,7 @@ int sim_gemm_from_layer(const nm_model *m, int idx, const sim_config *cfg, sim_g
             return nm_seterr("layer '%s': a %dx%d filter does not fit a %dx%d ifmap", l->name,
                              kh, kw, l->in_h, l->in_w);
         g->E = mul_capped(oh, ow);
+        g->in_h = l->in_h, g->in_w = l->in_w, g->stride_h = s, g->stride_w = sw;
     } else {
         g->E = mul4_capped(l->out_h, l->out_w, batch, 1);
     }

@@ -12,10 +12,11 @@ const char *sim_config_describe(const sim_config *c, char *buf, size_t len)
         char bw[32] = "calc";
         if (c->bandwidth > 0)
             snprintf(bw, sizeof bw, "%g", c->bandwidth);
-        snprintf(mem, sizeof mem, "ifmap%gKB,filter%gKB,ofmap%gKB,%s,word%dB,bw=%s%s",
+        snprintf(mem, sizeof mem, "ifmap%gKB,filter%gKB,ofmap%gKB,%s,word%dB,bw=%s%s%s",
                  c->sram_ifmap_kb, c->sram_filter_kb, c->sram_ofmap_kb,
                  c->double_buffer ? "double" : "single", c->word_bytes, bw,
-                 c->compat_scalesim ? (c->stall_corrected ? ",stall=corrected" : ",stall=v3") : "");
+                 c->compat_scalesim ? (c->stall_corrected ? ",stall=corrected" : ",stall=v3") : "",
+                 c->scalesim_replay ? ",replay" : "");
     }
     snprintf(buf, len,
              "mac=%s array=%dx%d dataflow=%s compat=%s batch=%d idle=%s windex=%s dindex=%s "

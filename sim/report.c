@@ -9,24 +9,38 @@
 
 /* SCALE-Sim v3's COMPUTE_REPORT.csv. Total Cycles = compute + stall
  * cycles of the memory model (0 stall without it); "incl. prefetch" holds
- * the same count (the first buffer is assumed preloaded). Compute Util =
- * PE-busy cycles / (PEs x compute cycles), Overall Util the same over the
- * total; Mapping Efficiency is the mean over folds of mapped PEs / PEs. */
+ * the same count (SCALE-Sim's is its DRAM trace's span, which the
+ * analytical model does not have). Overall Util = dense MACs / (PEs x total
+ * cycles); Compute Util as SCALE-Sim averages it over folds: mapped PEs x T
+ * / (PEs x the fold's demand rows + columns - 1), i.e. mapping efficiency x
+ * T / (2R + 2C + T - 3) in ws and / (R + C + T - 2) in os; Mapping
+ * Efficiency is the mean over folds of mapped PEs / PEs. */
 static void write_scalesim_csv(FILE *f, const sim_report *r)
 {
     fprintf(f, "LayerID, Total Cycles (incl. prefetch), Total Cycles, Stall Cycles, "
                "Overall Util %%, Mapping Efficiency %%, Compute Util %%,\n");
+    double R = r->cfg.rows, C = r->cfg.cols;
     for (int i = 0; i < r->n_layers; i++) {
         const sim_layer_result *l = &r->layers[i];
         double over = l->cycles > 0 ? (double)l->compute_cycles / (double)l->cycles : 1;
-        fprintf(f, "%d, %lld, %lld, %lld, %.6f, %.6f, %.6f,\n", i, (long long)l->cycles,
-                (long long)l->cycles, (long long)l->stall_cycles, l->util * over * 100,
-                l->mapping_eff * 100, l->util * 100);
+        double overall = l->util * over, comp = l->util, T = (double)l->u.T;
+        if (r->cfg.compat_scalesim && l->cycles > 0) {
+            overall = l->dense_macs / (R * C * (double)l->cycles);
+            if (r->cfg.dataflow == SIM_WS)
+                comp = l->mapping_eff * T / (2 * R + 2 * C + T - 3);
+            else if (r->cfg.dataflow == SIM_OS)
+                comp = l->mapping_eff * T / (R + C + T - 2);
+        }
+        long long incl = l->ss.valid ? (long long)l->ss.incl_prefetch : (long long)l->cycles;
+        fprintf(f, "%d, %lld, %lld, %lld, %.6f, %.6f, %.6f,\n", i, incl,
+                (long long)l->cycles, (long long)l->stall_cycles, overall * 100,
+                l->mapping_eff * 100, comp * 100);
     }
 }
 
-/* SCALE-Sim's BANDWIDTH_REPORT.csv: average words per cycle over the
- * layer's total cycles. */
+/* SCALE-Sim's BANDWIDTH_REPORT.csv: SRAM words per cycle over the layer's
+ * total cycles; DRAM words over the span of the DRAM trace (stop - start + 1)
+ * with a replay (scalesim_replay), over the total cycles without. */
 static void write_bandwidth_csv(FILE *f, const sim_report *r)
 {
     fprintf(f, "LayerID, Avg IFMAP SRAM BW, Avg FILTER SRAM BW, Avg OFMAP SRAM BW, "
@@ -34,15 +48,18 @@ static void write_bandwidth_csv(FILE *f, const sim_report *r)
     for (int i = 0; i < r->n_layers; i++) {
         const sim_layer_result *l = &r->layers[i];
         double c = l->cycles > 0 ? (double)l->cycles : 1;
+        double d[3] = {c, c, c};
+        for (int k = 0; l->ss.valid && k < 3; k++)
+            d[k] = l->ss.stop[3 + k] - l->ss.start[3 + k] + 1;
         fprintf(f, "%d, %.6f, %.6f, %.6f, %.6f, %.6f, %.6f,\n", i, l->sram_rd_ifmap / c,
-                l->sram_rd_filter / c, l->sram_wr_ofmap / c, l->dram_rd_ifmap / c,
-                l->dram_rd_filter / c, l->dram_wr_ofmap / c);
+                l->sram_rd_filter / c, l->sram_wr_ofmap / c, l->dram_rd_ifmap / d[0],
+                l->dram_rd_filter / d[1], l->dram_wr_ofmap / d[2]);
     }
 }
 
-/* SCALE-Sim's DETAILED_ACCESS_REPORT.csv. The analytical model has no
- * trace, so every start cycle is 0 and every stop cycle the layer's last
- * (total cycles - 1). */
+/* SCALE-Sim's DETAILED_ACCESS_REPORT.csv. With a replay the start and stop
+ * cycles are its traces'; the analytical model has no trace, so there every
+ * start cycle is 0 and every stop cycle the layer's last (total cycles - 1). */
 static void write_access_csv(FILE *f, const sim_report *r)
 {
     fprintf(f, "LayerID, SRAM IFMAP Start Cycle, SRAM IFMAP Stop Cycle, SRAM IFMAP Reads, "
@@ -58,7 +75,10 @@ static void write_access_csv(FILE *f, const sim_report *r)
                        l->dram_rd_ifmap, l->dram_rd_filter, l->dram_wr_ofmap};
         fprintf(f, "%d", i);
         for (int k = 0; k < 6; k++)
-            fprintf(f, ", 0, %lld, %.0f", e, v[k]);
+            if (l->ss.valid)
+                fprintf(f, ", %.0f, %.0f, %.0f", l->ss.start[k], l->ss.stop[k], v[k]);
+            else
+                fprintf(f, ", 0, %lld, %.0f", e, v[k]);
         fprintf(f, ",\n");
     }
 }

@@ -121,6 +121,8 @@ typedef struct {
     double bandwidth;           /* DRAM words/cycle; 0 = "calc" (never stall) */
     int stall_corrected;        /* compat: 0 (default) counts stalls twice as SCALE-Sim v3's
                                    read buffer does; 1 the corrected count */
+    int scalesim_replay;        /* compat + memory model: replay SCALE-Sim v3's memory system
+                                   row by row (scalesim_mem.c) instead of the closed forms */
 } sim_config;
 
 /* Defaults: the given MAC, rows x cols, WS, batch 1, gated, 4-bit simple
@@ -165,6 +167,11 @@ typedef struct {
     int64_t in_bytes;   /* input feature map elements (C_in'*H*W*batch), per group */
     int wn, wm;         /* declared weight N:M (0:0 none) */
     int kh, kw;
+    /* compat: the conv's input map and strides (SCALE-Sim's address space:
+     * which ifmap elements the windows touch); 0 = unknown (a bare GEMM,
+     * attention): every E x K' operand entry counts as its own address */
+    int64_t in_h, in_w;
+    int stride_h, stride_w;
     /* Data N:M per layer (nm MAC only; 0 = the MAC's #D:n_D applies, the
      * default of a bare GEMM): data_dense = the input carries no data N:M
      * (nm_layer_act_source), so every row of an n_D block may hold a value
@@ -207,6 +214,17 @@ typedef struct {
     double mult, add, select, reg, sram_w, sram_d, sram_o, acc, sfu, dram, leak, total;
 } sim_energy;
 
+/* A layer's SCALE-Sim v3 memory replay (scalesim_mem.c): its report
+ * columns. Index 0..2 SRAM ifmap reads, filter reads, ofmap writes; 3..5
+ * DRAM ifmap reads, filter reads, ofmap writes (start/stop cycles of each
+ * trace; dram[] the DRAM counts). */
+typedef struct {
+    int valid;
+    int64_t total_cycles, stall_cycles, incl_prefetch;
+    double dram[3];
+    double start[6], stop[6];
+} sim_scalesim_trace;
+
 typedef struct {
     char name[NM_NAME_MAX];
     sim_gemm g;
@@ -232,6 +250,9 @@ typedef struct {
     double dram_rd_ifmap, dram_rd_filter, dram_wr_ofmap;
     double bw_need;             /* DRAM words/cycle for no stall */
     double mem_cycles;          /* DRAM words / bandwidth (0 without a bandwidth) */
+    sim_scalesim_trace ss;      /* compat + scalesim_replay: the replay's columns */
+    int mem_exact;              /* compat with the memory model: bit 0 the ifmap, bit 1 the
+                                   filter DRAM reads are SCALE-Sim v3's exact count (memory.c) */
     int act_applied;            /* the MAC exploits data N:M here (sim_gemm_act_applied);
                                    the total counts the layers that do */
     sim_energy e;               /* pJ */
@@ -282,6 +303,13 @@ void sim_layer_energy(const sim_config *cfg, sim_layer_result *res);
  * and DRAM words per operand, bandwidth needed, stall cycles (added to
  * res->cycles). Also sets res->dram_bytes when cfg->dram. */
 void sim_layer_dram(const sim_gemm *g, const sim_config *cfg, sim_layer_result *res);
+/* SCALE-Sim v3's memory system replayed for one GEMM (ws/os, one group, no
+ * N:M): fills *t (t->valid = 1). NM_ERR (out of memory, bad sizes). */
+int sim_scalesim_replay(const sim_gemm *g, const sim_config *cfg, sim_scalesim_trace *t);
+/* With compat, the memory model and scalesim_replay: replaces res's cycles,
+ * stalls and DRAM counts by the replay's (layers it cannot replay keep the
+ * closed forms, res->ss.valid = 0). NM_OK without those settings. */
+int sim_layer_scalesim(const sim_gemm *g, const sim_config *cfg, sim_layer_result *res);
 /* NM_ERR naming the layer and option when one fold's stationary operand
  * does not fit its SRAM buffer (memory model on). */
 int sim_layer_mem_fit(const sim_gemm *g, const sim_config *cfg, const sim_layer_result *res);

@@ -210,5 +210,5 @@ int sim_gemm_stepped(const sim_gemm *g, const sim_config *cfg, int64_t max_pe_cy
         res->cycles -= 1;   /* SCALE-Sim's off-by-one, as in the analytic engine */
     sim_stepper_free(s);
     sim_layer_account(g, cfg, NULL, res);
-    return sim_layer_mem_fit(g, cfg, res);
+    return sim_layer_mem_fit(g, cfg, res) ? NM_ERR : sim_layer_scalesim(g, cfg, res);
 }
