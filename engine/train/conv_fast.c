@@ -81,6 +81,89 @@ size_t nm_conv_fast_work_floats(const nm_conv_geom *g)
     return (size_t)k * NR * (SHARED_MAX > MAX_THREADS ? SHARED_MAX : MAX_THREADS);
 }
 
+#if HAVE_X86
+#define S1_MAX_KW 16   /* stride-1 packing keeps masks for this many taps */
+
+/* pack_panel for stride 1 (the common 3x3 and 1x1 case): the masks of each
+ * run of columns and tap column are made once per panel, so a row costs
+ * one masked load and store per 16 columns of each run. Same result as
+ * pack_panel's general loop. */
+AVX512 static void pack_panel_s1(const nm_conv_geom *g, int n, int gi, int64_t col0,
+                                 int64_t end, const float *x, float *dst)
+{
+    const int64_t hw = (int64_t)g->h * g->w, p = (int64_t)g->oh * g->ow;
+    const int64_t d = rows_d(g);
+    const int cin_g = g->cin / g->groups;
+    struct {
+        int64_t soff;              /* the sample's plane */
+        int oh0, j, nv;            /* first input row (ki = 0), panel column, vectors */
+        __mmask16 st[3];           /* lanes of the run */
+        __mmask16 ld[S1_MAX_KW][3];/* lanes inside the input row, per tap column */
+        int base[S1_MAX_KW];       /* input column of the run's first lane, per tap column */
+    } seg[NR];
+    int nseg = 0, used = 0;
+    int64_t col = col0;
+    int s = (int)(col / p), oh = (int)(col % p / g->ow), ow = (int)(col % g->ow);
+    while (col < end) {
+        int len = g->ow - ow;
+        if (len > end - col)
+            len = (int)(end - col);
+        seg[nseg].soff = (int64_t)s * hw, seg[nseg].oh0 = oh * g->sh - g->ph, seg[nseg].j = used;
+        seg[nseg].nv = (len + 15) / 16;
+        for (int v = 0; v < 3; v++) {
+            const int k = len - 16 * v;
+            seg[nseg].st[v] = k >= 16 ? 0xFFFF : k > 0 ? (__mmask16)((1u << k) - 1u) : 0;
+        }
+        for (int kj = 0; kj < g->kw; kj++) {
+            const int base = ow + kj * g->dw - g->pw;
+            const int t0 = base < 0 ? -base : 0, t1 = g->w - base;   /* inside: [t0, t1) */
+            seg[nseg].base[kj] = base;
+            for (int v = 0; v < 3; v++) {
+                int lo = t0 - 16 * v, hi = (t1 < len ? t1 : len) - 16 * v;
+                lo = lo < 0 ? 0 : lo > 16 ? 16 : lo;
+                hi = hi < 0 ? 0 : hi > 16 ? 16 : hi;
+                seg[nseg].ld[kj][v] =
+                    hi > lo ? (__mmask16)((((1u << (hi - lo)) - 1u) << lo) & 0xFFFFu) : 0;
+            }
+        }
+        nseg++;
+        used += len, col += len, ow += len;
+        if (ow == g->ow) {
+            ow = 0;
+            if (++oh == g->oh)
+                oh = 0, s++;
+        }
+    }
+    const __m512 zero = _mm512_setzero_ps();
+    int c = gi * cin_g, ki = 0, kj = 0;
+    for (int64_t r = 0; r < d; r++, dst += NR) {
+        const float *xc = x + (int64_t)c * n * hw;
+        for (int k = 0; k < nseg; k++) {
+            float *o = dst + seg[k].j;
+            const int ih = seg[k].oh0 + ki * g->dh;
+            if (ih < 0 || ih >= g->h) {
+                for (int v = 0; v < seg[k].nv; v++)
+                    _mm512_mask_storeu_ps(o + 16 * v, seg[k].st[v], zero);
+                continue;
+            }
+            const float *src = xc + seg[k].soff + (int64_t)ih * g->w + seg[k].base[kj];
+            for (int v = 0; v < seg[k].nv; v++)
+                _mm512_mask_storeu_ps(o + 16 * v, seg[k].st[v],
+                                      _mm512_maskz_loadu_ps(seg[k].ld[kj][v], src + 16 * v));
+        }
+        for (int j = used; j < NR; j += 16) {   /* zeros past the last column */
+            const int k = NR - j < 16 ? NR - j : 16;
+            _mm512_mask_storeu_ps(dst + j, (__mmask16)((1u << k) - 1u), zero);
+        }
+        if (++kj == g->kw) {
+            kj = 0;
+            if (++ki == g->kh)
+                ki = 0, c++;
+        }
+    }
+}
+#endif
+
 /* A run of a panel's columns inside one output row: sample s, row oh,
  * columns ow.. (len of them), written at panel column j. */
 typedef struct {
@@ -122,6 +205,12 @@ AVX512 static void pack_panel(const nm_conv_geom *g, int n, int gi, int64_t jc,
     const int64_t hw = (int64_t)g->h * g->w, p = (int64_t)g->oh * g->ow, np = n * p;
     const int64_t d = rows_d(g), col0 = jc * NR;
     const int64_t end = col0 + NR < np ? col0 + NR : np;
+#if HAVE_X86
+    if (g->sw == 1 && g->kw <= S1_MAX_KW) {
+        pack_panel_s1(g, n, gi, col0, end, x, dst);
+        return;
+    }
+#endif
     const int cin_g = g->cin / g->groups;
     panel_seg seg[NR];
     int nseg = 0, used = 0;
@@ -235,25 +324,43 @@ kernel_body(const int nz, int64_t k_len, int rows, int cols, const float *A, int
         FMA(0) FMA(1) FMA(2) FMA(3) FMA(4) FMA(5) FMA(6) FMA(7)
 #undef FMA
     }
-    float t[MR * NR] __attribute__((aligned(64)));
-#define SAVE(i)                                                                              \
-    _mm512_store_ps(t + i * NR, c##i##0);                                                    \
-    if (nz > 1)                                                                              \
-        _mm512_store_ps(t + i * NR + 16, c##i##1);                                           \
-    if (nz > 2)                                                                              \
-        _mm512_store_ps(t + i * NR + 32, c##i##2);
-    SAVE(0) SAVE(1) SAVE(2) SAVE(3) SAVE(4) SAVE(5) SAVE(6) SAVE(7)
-#undef SAVE
-    for (int i = 0; i < rows; i++) {
-        float *c = C + i * ldc;
-        const float *ti = t + i * NR;
-        if (!e) {
-            memcpy(c, ti, sizeof(float) * (size_t)cols);
-            continue;
-        }
-        for (int j = 0; j < cols; j++)
-            c[j] = epi(e, o0 + i, ti[j]);
+    /* the epilogue on the registers, then masked stores of the row's
+     * columns: scale and shift as a multiply and an add (as the unfused
+     * BN), ReLU as max(v, 0) (NaN and -0 give +0, as nm_relu_forward) */
+    const __mmask16 m0 = cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1u);
+    const __mmask16 m1 = cols >= 32 ? 0xFFFF : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1u) : 0;
+    const __mmask16 m2 = cols >= 48 ? 0xFFFF : cols > 32 ? (__mmask16)((1u << (cols - 32)) - 1u) : 0;
+    const int relu = e && e->relu;
+    const __m512 clip = _mm512_set1_ps(e && e->clip > 0.0f ? e->clip : 0.0f);
+    const int clipped = e && e->clip > 0.0f;
+#define EPI(v, o)                                                                            \
+    do {                                                                                     \
+        if (e && e->scale)                                                                   \
+            v = _mm512_mul_ps(v, _mm512_set1_ps(e->scale[o]));                               \
+        if (e && e->shift)                                                                   \
+            v = _mm512_add_ps(v, _mm512_set1_ps(e->shift[o]));                               \
+        if (relu)                                                                            \
+            v = _mm512_max_ps(v, zero);                                                      \
+        if (clipped)                                                                         \
+            v = _mm512_min_ps(v, clip);                                                      \
+    } while (0)
+#define STORE(i)                                                                             \
+    if (i < rows) {                                                                          \
+        float *c = C + i * ldc;                                                              \
+        EPI(c##i##0, o0 + i);                                                                \
+        _mm512_mask_storeu_ps(c, m0, c##i##0);                                               \
+        if (nz > 1) {                                                                        \
+            EPI(c##i##1, o0 + i);                                                            \
+            _mm512_mask_storeu_ps(c + 16, m1, c##i##1);                                      \
+        }                                                                                    \
+        if (nz > 2) {                                                                        \
+            EPI(c##i##2, o0 + i);                                                            \
+            _mm512_mask_storeu_ps(c + 32, m2, c##i##2);                                      \
+        }                                                                                    \
     }
+    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5) STORE(6) STORE(7)
+#undef STORE
+#undef EPI
 }
 
 AVX512 static void kernel_8x48(int64_t k_len, int rows, int cols, const float *A, int64_t lda,

@@ -101,6 +101,7 @@ Test(forward, conv_matches_direct_definition)
     check_conv(5, 30, 31, 17, 3, 3, 1, 1, 1, 1, 1, 3);   /* 58 panels, 17 rows: tails */
     check_conv(6, 12, 11, 10, 7, 7, 2, 2, 3, 3, 1, 2);   /* 7x7 stride 2 */
     check_conv(4, 10, 10, 8, 1, 1, 2, 2, 0, 0, 1, 2);    /* 1x1 stride 2 */
+    check_conv(2, 7, 6, 3, 3, 2, 2, 1, 1, 0, 1, 2);      /* stride 2 down, 1 across */
     check_conv(3, 7, 6, 5, 3, 3, 1, 1, 1, 1, 1, 2);
     check_conv(2, 9, 8, 4, 3, 2, 2, 3, 1, 0, 1, 3);
     check_conv(4, 6, 6, 6, 3, 3, 1, 1, 1, 1, 2, 2);    /* groups */
