@@ -6,6 +6,7 @@
  * userdata (field `_data`); nm.decompress uses that userdata only, so
  * editing the visible fields cannot make the decoder read out of bounds. */
 #include "bind_prune.h"
+#include "nm_gemm.h"
 
 #include <math.h>
 
@@ -29,44 +30,6 @@ static int comp_gc(lua_State *L)
         b->counted = 0;
     }
     return 0;
-}
-
-/* The dense tensor to compress for a layer: w * mask, with removed filters
- * and input channels zero. Pushed as a handle (uncounted, short-lived). */
-static nm_tensor *masked_weight(lua_State *L, const nm_layer *l)
-{
-    nm_tensor *w = nm_tensor_clone(l->weight);
-    if (w == NULL)
-        luaL_error(L, "%s", nm_errmsg());
-    nmlua_push_tensor(L, w, 0);
-    float *x = nm_f32(w);
-    int64_t rows = w->shape[0], D = w->numel / rows;
-    int64_t cin = w->ndim == 4 ? w->shape[1] : D, k = D / cin;
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t j = 0; j < D; j++) {
-            int64_t i = r * D + j;
-            int keep = (!l->mask || nm_u8(l->mask)[i])
-                    && (!l->filters || nm_u8(l->filters)[r])
-                    && (!l->in_chans || l->in_chans->numel != cin || nm_u8(l->in_chans)[j / k]);
-            if (!keep)
-                x[i] = 0.0f;
-        }
-    return w;
-}
-
-/* The axis a layer was pruned along, as its weights show it (the layer
- * does not record it): its default axis if w holds n:m there, else the
- * first of kernel, in, row along which it holds; the default if none does
- * (nm_compress then names the first violating group). */
-static nm_group_axis layer_axis(const nm_tensor *w, const nm_layer *l, int n, int m)
-{
-    nm_group_axis order[4] = {nm_group_axis_default(l), NM_GROUP_KERNEL, NM_GROUP_IN, NM_GROUP_ROW};
-    for (int i = 0; i < 4; i++) {
-        int64_t viol = 0;
-        if (nm_check_nm(w, NULL, n, m, order[i], &viol, NULL) == NM_OK && viol == 0)
-            return order[i];
-    }
-    return order[0];
 }
 
 /* nm.compress(tensor_or_layer, {n=, m=, group=, index=}) -> table. A layer
@@ -94,9 +57,19 @@ static int l_compress(lua_State *L)
                 nmlua_field_error(L, 2, "n", lua_pushfstring(L, "required: layer '%s' has no declared N:M", l->name));
             n = l->wn, m = l->wm;
         }
-        dense = masked_weight(L, l);
+        /* w * mask with removed filters and input channels zero, pushed
+         * as a handle (uncounted, short-lived) */
+        nm_tensor *w = nm_nm_masked_weight(l);
+        if (w == NULL)
+            return luaL_error(L, "%s", nm_errmsg());
+        nmlua_push_tensor(L, w, 0);
+        dense = w;
+        /* the axis the mask holds N:M along; the layer's default when none
+         * (nm_compress then names the first violating group) */
         if (axis == NM_GROUP_AUTO)
-            axis = layer_axis(dense, l, n, m);
+            axis = nm_nm_layer_axis(dense, l, n, m);
+        if (axis == NM_GROUP_AUTO)
+            axis = nm_group_axis_default(l);
     }
     if (m < 2)
         nmlua_field_error(L, 2, "m", "compression needs m >= 2");

@@ -81,52 +81,24 @@ size_t nm_conv_fast_work_floats(const nm_conv_geom *g)
     return (size_t)k * NR * (SHARED_MAX > MAX_THREADS ? SHARED_MAX : MAX_THREADS);
 }
 
-#if HAVE_X86
-#define S1_MAX_KW 16   /* stride-1 packing keeps masks for this many taps */
+/* A run of a panel's columns inside one output row: sample s, row oh,
+ * columns ow.. (len of them), written at panel column j. */
+typedef struct {
+    int s, oh, ow, len, j;
+} panel_run;
 
-/* pack_panel for stride 1 (the common 3x3 and 1x1 case): the masks of each
- * run of columns and tap column are made once per panel, so a row costs
- * one masked load and store per 16 columns of each run. Same result as
- * pack_panel's general loop. */
-AVX512 static void pack_panel_s1(const nm_conv_geom *g, int n, int gi, int64_t col0,
-                                 int64_t end, const float *x, float *dst)
+/* Splits output columns [col0, end) (at most NR of them, in sample, oh, ow
+ * order) into runs inside one output row; returns how many (<= NR). */
+static int panel_runs(const nm_conv_geom *g, int64_t col0, int64_t end, panel_run *run)
 {
-    const int64_t hw = (int64_t)g->h * g->w, p = (int64_t)g->oh * g->ow;
-    const int64_t d = rows_d(g);
-    const int cin_g = g->cin / g->groups;
-    struct {
-        int64_t soff;              /* the sample's plane */
-        int oh0, j, nv;            /* first input row (ki = 0), panel column, vectors */
-        __mmask16 st[3];           /* lanes of the run */
-        __mmask16 ld[S1_MAX_KW][3];/* lanes inside the input row, per tap column */
-        int base[S1_MAX_KW];       /* input column of the run's first lane, per tap column */
-    } seg[NR];
-    int nseg = 0, used = 0;
-    int64_t col = col0;
-    int s = (int)(col / p), oh = (int)(col % p / g->ow), ow = (int)(col % g->ow);
-    while (col < end) {
+    const int64_t p = (int64_t)g->oh * g->ow;
+    int s = (int)(col0 / p), oh = (int)(col0 % p / g->ow), ow = (int)(col0 % g->ow);
+    int nrun = 0, used = 0;
+    for (int64_t col = col0; col < end;) {
         int len = g->ow - ow;
         if (len > end - col)
             len = (int)(end - col);
-        seg[nseg].soff = (int64_t)s * hw, seg[nseg].oh0 = oh * g->sh - g->ph, seg[nseg].j = used;
-        seg[nseg].nv = (len + 15) / 16;
-        for (int v = 0; v < 3; v++) {
-            const int k = len - 16 * v;
-            seg[nseg].st[v] = k >= 16 ? 0xFFFF : k > 0 ? (__mmask16)((1u << k) - 1u) : 0;
-        }
-        for (int kj = 0; kj < g->kw; kj++) {
-            const int base = ow + kj * g->dw - g->pw;
-            const int t0 = base < 0 ? -base : 0, t1 = g->w - base;   /* inside: [t0, t1) */
-            seg[nseg].base[kj] = base;
-            for (int v = 0; v < 3; v++) {
-                int lo = t0 - 16 * v, hi = (t1 < len ? t1 : len) - 16 * v;
-                lo = lo < 0 ? 0 : lo > 16 ? 16 : lo;
-                hi = hi < 0 ? 0 : hi > 16 ? 16 : hi;
-                seg[nseg].ld[kj][v] =
-                    hi > lo ? (__mmask16)((((1u << (hi - lo)) - 1u) << lo) & 0xFFFFu) : 0;
-            }
-        }
-        nseg++;
+        run[nrun++] = (panel_run){s, oh, ow, len, used};
         used += len, col += len, ow += len;
         if (ow == g->ow) {
             ow = 0;
@@ -134,12 +106,109 @@ AVX512 static void pack_panel_s1(const nm_conv_geom *g, int n, int gi, int64_t c
                 oh = 0, s++;
         }
     }
-    const __m512 zero = _mm512_setzero_ps();
-    int c = gi * cin_g, ki = 0, kj = 0;
+    return nrun;
+}
+
+/* The run's lanes t in [0, len) whose input column (ow + t) * sw + off
+ * lies inside the row: [*t0, *t1), empty when none. */
+static void inside_lanes(const nm_conv_geom *g, const panel_run *rn, int off, int *t0, int *t1)
+{
+    const int sw = g->sw, base = rn->ow * sw + off;
+    int a = base < 0 ? (-base + sw - 1) / sw : 0;
+    int b = base < g->w ? (g->w - base + sw - 1) / sw : 0;
+    a = a < rn->len ? a : rn->len;
+    b = b < rn->len ? b : rn->len;
+    *t0 = a, *t1 = b > a ? b : a;
+}
+
+/* Writes panel jc of group gi's unfolded input, the general way (any
+ * stride and tap count): rows r = (c, ki, kj) of D, each the 48 values at
+ * output columns jc*48.. (past the last column, zeros). x is [cin, n*h*w]
+ * (CNHW). */
+static void pack_panel_any(const nm_conv_geom *g, int n, int gi, int64_t col0, int64_t end,
+                           const float *x, float *dst)
+{
+    const int64_t hw = (int64_t)g->h * g->w, d = rows_d(g);
+    panel_run run[NR];
+    const int nrun = panel_runs(g, col0, end, run);
+    const int used = (int)(end - col0);
+    int c = gi * (g->cin / g->groups), ki = 0, kj = 0;
     for (int64_t r = 0; r < d; r++, dst += NR) {
         const float *xc = x + (int64_t)c * n * hw;
-        for (int k = 0; k < nseg; k++) {
-            float *o = dst + seg[k].j;
+        const int off = kj * g->dw - g->pw;
+        for (int k = 0; k < nrun; k++) {
+            float *o = dst + run[k].j;
+            const int ih = run[k].oh * g->sh - g->ph + ki * g->dh;
+            int t0 = 0, t1 = 0;
+            if (ih >= 0 && ih < g->h)
+                inside_lanes(g, &run[k], off, &t0, &t1);
+            const int64_t at = (int64_t)run[k].s * hw + (int64_t)ih * g->w + run[k].ow * g->sw + off;
+            for (int t = 0; t < t0; t++)
+                o[t] = 0.0f;
+            for (int t = t0; t < t1; t++)
+                o[t] = xc[at + (int64_t)t * g->sw];
+            for (int t = t1; t < run[k].len; t++)
+                o[t] = 0.0f;
+        }
+        for (int j = used; j < NR; j++)
+            dst[j] = 0.0f;
+        if (++kj == g->kw) {
+            kj = 0;
+            if (++ki == g->kh)
+                ki = 0, c++;
+        }
+    }
+}
+
+#if HAVE_X86
+#define S1_MAX_KW 16   /* stride-1 packing keeps masks for this many taps */
+
+/* Lanes [lo, hi) of 16-lane vector v of a run: the mask. */
+static __mmask16 lane_mask(int lo, int hi, int v)
+{
+    lo -= 16 * v, hi -= 16 * v;
+    lo = lo < 0 ? 0 : lo > 16 ? 16 : lo;
+    hi = hi < 0 ? 0 : hi > 16 ? 16 : hi;
+    return hi > lo ? (__mmask16)((((1u << (hi - lo)) - 1u) << lo) & 0xFFFFu) : 0;
+}
+
+/* pack_panel_any for stride 1 (the common 3x3 and 1x1 case): the masks of
+ * each run and tap column are made once per panel, so a row costs one
+ * masked load and store per 16 columns of each run. */
+AVX512 static void pack_panel_s1(const nm_conv_geom *g, int n, int gi, int64_t col0,
+                                 int64_t end, const float *x, float *dst)
+{
+    const int64_t hw = (int64_t)g->h * g->w, d = rows_d(g);
+    panel_run run[NR];
+    const int nrun = panel_runs(g, col0, end, run);
+    const int used = (int)(end - col0);
+    struct {
+        int64_t soff;               /* the sample's plane */
+        int oh0, nv;                /* first input row (ki = 0), vectors */
+        __mmask16 st[3];            /* lanes of the run */
+        __mmask16 ld[S1_MAX_KW][3]; /* lanes inside the input row, per tap column */
+        int base[S1_MAX_KW];        /* input column of the run's first lane, per tap column */
+    } seg[NR];
+    for (int k = 0; k < nrun; k++) {
+        seg[k].soff = (int64_t)run[k].s * hw, seg[k].oh0 = run[k].oh * g->sh - g->ph;
+        seg[k].nv = (run[k].len + 15) / 16;
+        for (int kj = 0; kj < g->kw; kj++) {
+            const int off = kj * g->dw - g->pw;
+            int t0, t1;
+            inside_lanes(g, &run[k], off, &t0, &t1);
+            seg[k].base[kj] = run[k].ow + off;
+            for (int v = 0; v < 3; v++)
+                seg[k].ld[kj][v] = lane_mask(t0, t1, v);
+        }
+        for (int v = 0; v < 3; v++)
+            seg[k].st[v] = lane_mask(0, run[k].len, v);
+    }
+    const __m512 zero = _mm512_setzero_ps();
+    int c = gi * (g->cin / g->groups), ki = 0, kj = 0;
+    for (int64_t r = 0; r < d; r++, dst += NR) {
+        const float *xc = x + (int64_t)c * n * hw;
+        for (int k = 0; k < nrun; k++) {
+            float *o = dst + run[k].j;
             const int ih = seg[k].oh0 + ki * g->dh;
             if (ih < 0 || ih >= g->h) {
                 for (int v = 0; v < seg[k].nv; v++)
@@ -151,10 +220,8 @@ AVX512 static void pack_panel_s1(const nm_conv_geom *g, int n, int gi, int64_t c
                 _mm512_mask_storeu_ps(o + 16 * v, seg[k].st[v],
                                       _mm512_maskz_loadu_ps(seg[k].ld[kj][v], src + 16 * v));
         }
-        for (int j = used; j < NR; j += 16) {   /* zeros past the last column */
-            const int k = NR - j < 16 ? NR - j : 16;
-            _mm512_mask_storeu_ps(dst + j, (__mmask16)((1u << k) - 1u), zero);
-        }
+        for (int j = used; j < NR; j += 16)   /* zeros past the last column */
+            _mm512_mask_storeu_ps(dst + j, lane_mask(0, NR - j, 0), zero);
         if (++kj == g->kw) {
             kj = 0;
             if (++ki == g->kh)
@@ -164,46 +231,11 @@ AVX512 static void pack_panel_s1(const nm_conv_geom *g, int n, int gi, int64_t c
 }
 #endif
 
-/* A run of a panel's columns inside one output row: sample s, row oh,
- * columns ow.. (len of them), written at panel column j. */
-typedef struct {
-    int s, oh, ow, len, j;
-} panel_seg;
-
-#if HAVE_X86
-/* o[t] = line[base + t] for t in [t0, t1), else 0, for t < len (<= 48), in
- * masked 16-lane loads and stores: lanes outside [t0, t1) are not read, so
- * nothing outside the line is touched. */
-AVX512 static inline void copy_run(float *o, const float *line, int base, int t0, int t1,
-                                   int len)
+/* Writes panel jc of group gi's unfolded input (see pack_panel_any). */
+static void pack_panel(const nm_conv_geom *g, int n, int gi, int64_t jc, const float *x,
+                       float *dst)
 {
-    for (int t = 0; t < len; t += 16) {
-        const int n = len - t < 16 ? len - t : 16;
-        int lo = t0 - t, hi = t1 - t;
-        lo = lo < 0 ? 0 : lo > 16 ? 16 : lo;
-        hi = hi < 0 ? 0 : hi > 16 ? 16 : hi;
-        const __mmask16 ld = hi > lo ? (__mmask16)((((1u << (hi - lo)) - 1u) << lo) & 0xFFFFu) : 0;
-        const __m512 v = _mm512_maskz_loadu_ps(ld, line + base + t);
-        _mm512_mask_storeu_ps(o + t, (__mmask16)((1u << n) - 1u), v);
-    }
-}
-#else
-static inline void copy_run(float *o, const float *line, int base, int t0, int t1, int len)
-{
-    for (int t = 0; t < len; t++)
-        o[t] = t >= t0 && t < t1 ? line[base + t] : 0.0f;
-}
-#endif
-
-/* Writes panel jc of group gi's unfolded input: rows r = (c, ki, kj) of D,
- * each the 48 values at output columns jc*48.. (sample, oh, ow order; past
- * the last column, zeros). x is [cin, n*h*w] (CNHW). The panel's runs of
- * columns are found once; each row then copies its shifted input lines. */
-AVX512 static void pack_panel(const nm_conv_geom *g, int n, int gi, int64_t jc,
-                              const float *x, float *dst)
-{
-    const int64_t hw = (int64_t)g->h * g->w, p = (int64_t)g->oh * g->ow, np = n * p;
-    const int64_t d = rows_d(g), col0 = jc * NR;
+    const int64_t np = (int64_t)n * g->oh * g->ow, col0 = jc * NR;
     const int64_t end = col0 + NR < np ? col0 + NR : np;
 #if HAVE_X86
     if (g->sw == 1 && g->kw <= S1_MAX_KW) {
@@ -211,65 +243,7 @@ AVX512 static void pack_panel(const nm_conv_geom *g, int n, int gi, int64_t jc,
         return;
     }
 #endif
-    const int cin_g = g->cin / g->groups;
-    panel_seg seg[NR];
-    int nseg = 0, used = 0;
-    {
-        int64_t col = col0;
-        int s = (int)(col / p), oh = (int)(col % p / g->ow), ow = (int)(col % g->ow);
-        while (col < end) {
-            int len = g->ow - ow;
-            if (len > end - col)
-                len = (int)(end - col);
-            seg[nseg++] = (panel_seg){s, oh, ow, len, used};
-            used += len, col += len, ow += len;
-            if (ow == g->ow) {
-                ow = 0;
-                if (++oh == g->oh)
-                    oh = 0, s++;
-            }
-        }
-    }
-    int c = gi * cin_g, ki = 0, kj = 0;
-    for (int64_t r = 0; r < d; r++, dst += NR) {
-        const float *xc = x + (int64_t)c * n * hw;
-        const int off = kj * g->dw - g->pw;
-        for (int k = 0; k < nseg; k++) {
-            const panel_seg *sg = &seg[k];
-            float *o = dst + sg->j;
-            const int ih = sg->oh * g->sh - g->ph + ki * g->dh;
-            if (ih < 0 || ih >= g->h) {
-                for (int t = 0; t < sg->len; t++)
-                    o[t] = 0.0f;
-                continue;
-            }
-            const float *line = xc + (int64_t)sg->s * hw + (int64_t)ih * g->w;
-            /* input column (sg->ow + t) * sw + off, inside for t in [t0, t1) */
-            const int sw = g->sw, base = sg->ow * sw + off;
-            int t0 = base < 0 ? (-base + sw - 1) / sw : 0;
-            int t1 = base < g->w ? (g->w - base + sw - 1) / sw : 0;
-            t0 = t0 < sg->len ? t0 : sg->len;
-            t1 = t1 < sg->len ? t1 : sg->len;
-            t1 = t1 > t0 ? t1 : t0;
-            if (sw == 1) {
-                copy_run(o, line, base, t0, t1, sg->len);
-                continue;
-            }
-            for (int t = 0; t < t0; t++)
-                o[t] = 0.0f;
-            for (int t = t0; t < t1; t++)
-                o[t] = line[base + t * sw];
-            for (int t = t1; t < sg->len; t++)
-                o[t] = 0.0f;
-        }
-        if (used < NR)   /* zeros past the last column */
-            copy_run(dst + used, x, 0, 0, 0, NR - used);
-        if (++kj == g->kw) {
-            kj = 0;
-            if (++ki == g->kh)
-                ki = 0, c++;
-        }
-    }
+    pack_panel_any(g, n, gi, col0, end, x, dst);
 }
 
 /* The epilogue of output row o: v = acc * scale[o] + shift[o] (scale NULL:
