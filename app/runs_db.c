@@ -179,6 +179,25 @@ static void raw_free(raw_row *v, int n)
     free(v);
 }
 
+/* The error cell: the message's first line, with a leading Lua chunk path
+ * ("/long/dir/spec.lua:7: boom") cut to its file name ("spec.lua:7: boom")
+ * so the cell shows the message, whatever the checkout's path. The details
+ * view keeps the full text. Returns a new string (caller frees) or NULL. */
+static char *error_cell(const char *err)
+{
+    size_t len = strcspn(err, "\n");
+    const char *colon = memchr(err, ':', len);
+    if (err[0] == '/' && colon && colon[1] >= '0' && colon[1] <= '9') {
+        const char *base = err;
+        for (const char *q = err; q < colon; q++)
+            if (*q == '/')
+                base = q + 1;
+        len -= (size_t)(base - err);
+        err = base;
+    }
+    return strndup(err, len);
+}
+
 /* Builds the table from the raw rows: #, status, seed, params, metrics,
  * time, error. RUNS_OK or RUNS_ERR (out of memory). */
 static int build_table(raw_row *v, int n, runs_table *t)
@@ -248,8 +267,7 @@ static int build_table(raw_row *v, int n, runs_table *t)
         if (!isnan(v[i].time))
             row[nc - 2].kind = RUNS_NUM, row[nc - 2].num = round(v[i].time * 1000) / 1000;
         if (v[i].error) {
-            size_t len = strcspn(v[i].error, "\n");
-            row[nc - 1].str = strndup(v[i].error, len);
+            row[nc - 1].str = error_cell(v[i].error);
             row[nc - 1].kind = row[nc - 1].str ? RUNS_STR : RUNS_NONE;
         }
         t->ids[i] = v[i].id, v[i].id = NULL;
