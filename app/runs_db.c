@@ -180,14 +180,16 @@ static void raw_free(raw_row *v, int n)
 }
 
 /* The error cell: the message's first line, with a leading Lua chunk path
- * ("/long/dir/spec.lua:7: boom") cut to its file name ("spec.lua:7: boom")
- * so the cell shows the message, whatever the checkout's path. The details
- * view keeps the full text. Returns a new string (caller frees) or NULL. */
+ * ("/long/dir/spec.lua:7: boom", or Lua's own shortening ".../dir/spec.lua:7:
+ * boom") cut to its file name ("spec.lua:7: boom"), so the cell shows the
+ * message whatever the checkout's path. The details view keeps the full
+ * text. Returns a new string (caller frees) or NULL. */
 static char *error_cell(const char *err)
 {
     size_t len = strcspn(err, "\n");
+    int pathlike = err[0] == '/' || strncmp(err, "...", 3) == 0 || strncmp(err, "./", 2) == 0;
     const char *colon = memchr(err, ':', len);
-    if (err[0] == '/' && colon && colon[1] >= '0' && colon[1] <= '9') {
+    if (pathlike && colon && colon[1] >= '0' && colon[1] <= '9') {
         const char *base = err;
         for (const char *q = err; q < colon; q++)
             if (*q == '/')

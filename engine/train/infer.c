@@ -2,6 +2,7 @@
 #include "batch.h"
 #include "kernels.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
