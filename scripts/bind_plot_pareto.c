@@ -143,7 +143,7 @@ static void push_params_key(lua_State *L, int t)
         lua_pushvalue(L, -3);
         const char *v = luaL_tolstring(L, -1, NULL);
         lua_pushfstring(L, "%s=%s:%s\n", k, ty == LUA_TSTRING ? "s" : ty == LUA_TBOOLEAN ? "b"
-                        : lua_isinteger(L, -3) ? "i" : "f", v);
+                        : lua_isinteger(L, -2) ? "i" : "f", v);
         lua_rawseti(L, list, ++n);
         lua_pop(L, 4);
     }
