@@ -110,7 +110,7 @@ static void draw_roofline(tui_grid *g, wb_state *s, const wb_array *a, int x, in
     }
     /* at 120 columns and up: the widths of the first version of this table */
     wb_col cols[RC_N] = {
-        [RC_NAME] = {"layer", 0, 1, 0, 8, 20, 20, 0, 0},
+        [RC_NAME] = {"layer", 0, 1, 0, 12, 20, 20, 0, 0},
         [RC_COMPUTE] = {"compute", 0, 0, 1, 0, 0, 12, 0, 0},
         [RC_MEM] = {"memory", 2, 0, 1, 0, 0, 12, 0, 0},
         [RC_STALL] = {"stall", 0, 0, 1, 0, 0, 11, 0, 0},
@@ -120,6 +120,10 @@ static void draw_roofline(tui_grid *g, wb_state *s, const wb_array *a, int x, in
         [RC_BOUND] = {"bound", 0, 1, 2, 0, 0, 0, 0, 0},
     };
     int hidden = wb_cols_fit(cols, RC_N, cells, n, w - 2);
+    if (hidden) {   /* the total's bound in short, and fit again */
+        snprintf(text[n - 1][RC_BOUND], RC_CELL, "%d/%d memory", nmem, a->n_layers);
+        hidden = wb_cols_fit(cols, RC_N, cells, n, w - 2);
+    }
     int tw = wb_cols_row(g, x + 1, ++yy, cols, RC_N, NULL, TUI_S_HEADER);
     yy++;
     int rows = y + h - 2 - yy, first = 0, sel = -1;
@@ -141,8 +145,11 @@ static void draw_roofline(tui_grid *g, wb_state *s, const wb_array *a, int x, in
     if (hidden) {
         char list[128];
         wb_cols_hidden(cols, RC_N, list, sizeof list);
-        tui_printf(g, x + 1, y + h - 1, w - 2, TUI_S_DIM,
-                   "not shown at this width: %s (a wider terminal shows them)", list);
+        char line[256];
+        snprintf(line, sizeof line, "not shown at this width: %s (a wider terminal shows them)", list);
+        if (tui_text_width(line) > w - 2)
+            snprintf(line, sizeof line, "not shown at this width: %s", list);
+        wb_text_fit(g, x + 1, y + h - 1, w - 2, TUI_S_DIM, line);
     }
     free(text);
     free(cells);
@@ -186,7 +193,7 @@ static int list_build(const wb_array *a, layer_list *l)
         snprintf(t[LC_DRAM], RC_CELL, "%.3f", m->dram_pj * 1e-6);
     }
     static const wb_col cols[LC_N] = {
-        [LC_NAME] = {"layer", 0, 1, 0, 5, 12, 12, 0, 0},
+        [LC_NAME] = {"layer", 0, 1, 0, 8, 12, 12, 0, 0},
         [LC_BAR] = {"", 2, 1, 1, 5, 0, 5, 0, 0},
         [LC_UTIL] = {"util", 0, 0, 1, 0, 0, 4, 0, 0},
         [LC_CYC] = {"cycles", 0, 0, 1, 0, 0, 6, 0, 0},

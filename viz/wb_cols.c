@@ -49,6 +49,13 @@ int wb_cols_fit(wb_col *cols, int nc, const char *const *cells, int n, int w)
                 cols[c].width = cols[c].pref;
         return 0;
     }
+    /* elided names first (down to min_w), then whole columns, highest
+     * priority first */
+    for (int c = 0; c < nc && total(cols, nc, 0) > w; c++)
+        if (cols[c].left && cols[c].max_w > 0) {
+            int over = total(cols, nc, 0) - w, room = cols[c].width - cols[c].min_w;
+            cols[c].width -= over < room ? over : room;
+        }
     int hidden = 0;
     while (total(cols, nc, 0) > w) {
         int drop = -1;
@@ -60,19 +67,13 @@ int wb_cols_fit(wb_col *cols, int nc, const char *const *cells, int n, int w)
         cols[drop].shown = 0;
         hidden++;
     }
-    /* still too wide: elidable text columns give up room down to min_w */
-    for (int c = 0; c < nc && total(cols, nc, 0) > w; c++)
-        if (cols[c].left && cols[c].max_w > 0) {
-            int over = total(cols, nc, 0) - w, room = cols[c].width - cols[c].min_w;
-            cols[c].width -= over < room ? over : room;
-        }
-    /* and what is left over goes to the first elidable column */
+    /* room a dropped column left goes back to the names, up to their
+     * natural width */
     for (int c = 0; c < nc; c++)
         if (cols[c].shown && cols[c].left && cols[c].max_w > 0) {
-            int spare = w - total(cols, nc, 0), want = cols[c].pref - cols[c].width;
+            int spare = w - total(cols, nc, 0), want = natural(&cols[c], c, nc, cells, n) - cols[c].width;
             if (spare > 0 && want > 0)
                 cols[c].width += spare < want ? spare : want;
-            break;
         }
     return hidden;
 }

@@ -295,8 +295,9 @@ typedef struct {
 } wb_col;
 /* Fits the columns into w cells: each as wide as its header and widest
  * cell (cells[r * nc + c], NULL for empty; n rows), all at their `pref`
- * when that fits; else dropping whole columns, highest prio first, then
- * narrowing elidable text columns to min_w. Returns the number hidden. */
+ * when that fits; else elidable text columns (left, max_w > 0) narrowed
+ * down to min_w, then whole columns dropped, highest prio first (the room
+ * they leave goes back to the names). Returns the number hidden. */
 int wb_cols_fit(wb_col *cols, int nc, const char *const *cells, int n, int w);
 /* The x offset of column c from the table's left, or -1 if it is hidden. */
 int wb_cols_x(const wb_col *cols, int nc, int c);
