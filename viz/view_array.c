@@ -317,9 +317,9 @@ void view_array(tui_grid *g, wb_state *s, int x, int y, int w, int h)
                 tui_put(g, gx + c * cw + k, gy + r, k == 0 || s->present ? ch : ' ', st); /* presentation: PEs 2 wide */
         }
     if (rows_shown < a->rows || cols_shown < a->cols)
-        tui_printf(g, gx, gy + rows_shown, left_w, TUI_S_WARN, "clipped: %dx%d of %dx%d PEs shown",
+        tui_printf(g, gx, gy + rows_shown, left_w - 1, TUI_S_WARN, "clipped: %dx%d of %dx%d PEs shown",
                    rows_shown, cols_shown, a->rows, a->cols);
-    draw_legend(g, gx, y + 2, left_w, busy_now, a->rows * a->cols);
+    draw_legend(g, gx, y + 2, left_w - 1, busy_now, a->rows * a->cols);   /* a space before the right side */
 
     /* right: per-PE utilization heatmap so far, then per-layer bars */
     int rx = x + left_w + 1, rw = w - left_w - 2;

@@ -332,6 +332,8 @@ FC=80 FL=24 check "Array list at 80x24: every column" "layer +util +cycles +stal
 # conv1's stall (under 1000 cycles, printed whole) and its DRAM energy, at the end of the line
 FC=80 FL=24 check "Array list at 80x24: conv1's stall and DRAM" " conv1 .* [0-9]+% +[0-9.]+ [kM]? +$st1 +[0-9]+\.[0-9]{3}$" -- --frames 4 --screen array --keys D fmnist_cnn
 FC=80 FL=24 check "Array list at 80x24: the total row" " total +[0-9.]+ [kM]? +[0-9.]+ [kM]? +[0-9]+\.[0-9]{3}$" -- --frames 4 --screen array --keys D fmnist_cnn
+# a 16x128 array: the grid clipped, the legend short and a space before the right side
+FC=80 FL=24 check "Array at 80x24: legend apart from the heatmap's title" "^ ■ busy · idle ▫ load 0/2048 +PE utilization so far$" -- --frames 8 --screen array --keys D,c,c,c,c fmnist_cnn
 FC=80 FL=24 check "Array note at 80x24 ends on a whole word" "stall, DRAM [0-9.]+ uJ…$" -- --frames 4 --screen array --keys D fmnist_cnn
 FC=80 FL=24 check "Energy at 80x24: the pMAC's stall and DRAM" "^ +1\.00x +[0-9.]+ mm2 +stall [0-9.]+ [kM] ?cyc +DRAM $pdram uJ$" -- --frames 3 --screen energy --keys D fmnist_cnn
 FC=80 FL=24 check "Energy at 80x24: system names whole" "^ nm-6:9-4:9 15x15 +[#=%@*+o~x&$]+ +[0-9.]+ mJ [0-9.]+ [kM]? ?cyc$" -- --frames 3 --screen energy --keys D fmnist_cnn
