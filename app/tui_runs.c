@@ -449,7 +449,7 @@ void tui_runs_export(tui_app *a)
     plot_opts o = plot_defaults();
     o.title = title, o.xlabel = xl, o.ylabel = yl, o.params = params;
     plot *p = plot_begin(&o);
-    plot_pareto_data d = {w->n_pts, w->px, w->py, w->front};
+    plot_pareto_data d = {.n = w->n_pts, .x = w->px, .y = w->py, .front = w->front};
     if (!p || plot_pareto(p, &d) != NM_OK || plot_save(p, name) != NM_OK)
         tui_status(a, "export failed: %s", nm_errmsg());
     else

@@ -1,14 +1,10 @@
 -- sweep_table1_report.lua: the table and the figure of a sweep_table1.lua
 -- database: per method, mean and 95 % interval over seeds of the test
 -- accuracy and of the measured MACs (nm.runs), and accuracy against
--- measured MACs with its Pareto front (PNG).
+-- measured MACs with its Pareto front (PNG, nm.plot.pareto: the means over
+-- the seeds with their 95 % intervals, each point named by its method).
 --
 --   nmlab run examples/sweep_table1_report.lua table1.db [OUT.png]
---
--- nm.plot has no scatter chart: the figure is nm.plot.lines over the
--- methods' mean measured MACs (sorted), one series the methods' mean
--- accuracy, the other the Pareto front (the best mean accuracy at or below
--- those MACs); the table names the method at each point.
 local db, out = arg[1], arg[2] or "table1_pareto.png"
 if not db then error("usage: nmlab run sweep_table1_report.lua DB [OUT.png]", 0) end
 local runs = assert(nm.runs.open(db))
@@ -28,14 +24,12 @@ end
 
 print(string.format("%-14s %6s %6s %7s %5s %9s %8s %6s", "method", "train", "test", "epochs",
   "seeds", "acc %", "+- 95%", "MACs %"))
-local pts = {}
 for _, g in ipairs(acc) do
   local pr = g.params
   local m = rel[pr.method .. "/" .. pr.train_limit .. "/" .. pr.test_limit .. "/" .. pr.epochs]
   print(string.format("%-14s %6d %6d %7d %5d %9.2f %8s %6.1f", pr.method, pr.train_limit,
     pr.test_limit, pr.epochs, g.count, 100 * g.mean,
     g.ci95 and string.format("%.2f", 100 * g.ci95) or "n/a", 100 * m.mean))
-  pts[#pts + 1] = {method = pr.method, x = 100 * m.mean, y = 100 * g.mean}
 end
 for _, p in ipairs(runs:points()) do
   if p.status ~= "ok" then
@@ -44,24 +38,18 @@ for _, p in ipairs(runs:points()) do
   end
 end
 
--- The figure: methods by measured MACs, and the front.
-table.sort(pts, function(a, b) return a.x < b.x end)
-local xs, ys, front, best, names = {}, {}, {}, -math.huge, {}
-for i, p in ipairs(pts) do
-  -- equal MACs (they cannot be told apart on the axis): nudge the later one
-  xs[i] = (i > 1 and p.x <= xs[i - 1]) and xs[i - 1] + 1e-6 or p.x
-  ys[i] = p.y
-  best = math.max(best, p.y)
-  front[i] = best
-  names[i] = string.format("%.1f%% %s", p.x, p.method)
+-- The figure: each method's mean accuracy against its mean measured MACs,
+-- the 95 % intervals as error bars, and the Pareto front of the means.
+local plot, d = nm.plot.pareto(runs, "measured_macs_rel", "acc", {
+  group = true, labels = "method", out = out,
+  title = "Fashion-MNIST CNN: accuracy vs measured MACs",
+  xlabel = "measured MACs, fraction of dense (lower is better)",
+  ylabel = "test accuracy (higher is better)", params = {db = db, spec_hash = info.spec_hash},
+})
+if not plot then error(d, 0) end
+local names = {}
+for i, g in ipairs(d.front) do
+  names[i] = string.format("%.1f%% %s", 100 * g.x.mean, g.params.method)
 end
-local plot = nm.plot.lines{
-  x = xs,
-  series = {{name = "methods (mean over seeds)", values = ys},
-            {name = "Pareto front", values = front}},
-  title = "Fashion-MNIST CNN: accuracy vs measured MACs", xlabel = "measured MACs, % of dense",
-  ylabel = "test accuracy, %", params = {db = db, spec_hash = info.spec_hash},
-}
-assert(plot:save(out))
-print("points left to right: " .. table.concat(names, ", "))
+print("Pareto front, fewest MACs first: " .. table.concat(names, ", "))
 print("wrote " .. out)

@@ -505,5 +505,6 @@ void nmlua_open_plot(lua_State *L, int nm)
     lua_pop(L, 1);
     luaL_newlib(L, fns);
     plotlua_add_engine_helpers(L);
+    plotlua_add_pareto(L);
     lua_setfield(L, nm, "plot");
 }

@@ -79,5 +79,7 @@ int plotarg_series(lua_State *L, int anchor, int *n_points, const char *against,
 
 /* Adds layer_density, mask, energy, utilization and roofline to the table on top. */
 void plotlua_add_engine_helpers(lua_State *L);
+/* Adds pareto (bind_plot_pareto.c: sweep results or plain points). */
+void plotlua_add_pareto(lua_State *L);
 
 #endif

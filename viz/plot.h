@@ -177,12 +177,22 @@ int plot_roofline(plot *p, const plot_roof_data *d);
 /* A scatter of n points with their Pareto front (front[i] != 0: on it,
  * computed by the caller; NULL: none): the others as circles, the front
  * as squares in a second colour joined in order of x; a legend says which.
- * Values must be finite. */
+ * Values must be finite. Optional: error bars (xerr/yerr: half-widths,
+ * finite and >= 0, e.g. 95 % intervals of means; the axes include them),
+ * a text label per point (labels[i] may be NULL; every point is labelled
+ * when there are at most 30, else only the front's) and the legend names
+ * of the two kinds (NULL: "points", "Pareto front"). */
 typedef struct {
     int n;                       /* >= 1 */
     const double *x, *y;
     const unsigned char *front;
+    const double *xerr, *yerr;   /* n half-widths each, or NULL */
+    const char *const *labels;   /* n labels, or NULL */
+    const char *points_name, *front_name;
 } plot_pareto_data;
+
+/* Points labelled beyond the front when labels are given: all up to this. */
+#define PLOT_PARETO_LABEL_ALL 30
 
 int plot_pareto(plot *p, const plot_pareto_data *d);
 

@@ -9,6 +9,8 @@
 #include "model.h"
 #include "tui_grid.h"
 
+#include <stddef.h>
+
 #define WB_LOG_LINES 1000
 #define WB_INPUT_MAX 1024
 
@@ -272,5 +274,38 @@ void wb_base_stats(const wb_state *s, int i, nm_layer_stats *out);
 int wb_text_elide(tui_grid *g, int x, int y, int w, int style, const char *text);
 /* "1.82 G", "512 k" style formatting into buf. */
 const char *wb_human(double v, char *buf, int len);
+
+/* Draws text in at most w cells; a longer text is cut after its last whole
+ * word that fits and ends in an ellipsis, so no number is cut in the
+ * middle. Returns the cells drawn. */
+int wb_text_fit(tui_grid *g, int x, int y, int w, int style, const char *text);
+
+/* A column of a table that fits its width (wb_cols.c). The caller sets
+ * head, prio, left, gap, min_w, max_w and pref; wb_cols_fit sets width and
+ * shown. */
+typedef struct {
+    const char *head;   /* header text */
+    int prio;           /* 0: always shown; else the largest goes first */
+    int left;           /* left-aligned text (elided when narrowed), else
+                           right-aligned (numbers) */
+    int gap;            /* spaces before the column (not the first shown) */
+    int min_w, max_w;   /* left columns: width bounds (max_w 0: none) */
+    int pref;           /* width used when every column fits at it */
+    int width, shown;
+} wb_col;
+/* Fits the columns into w cells: each as wide as its header and widest
+ * cell (cells[r * nc + c], NULL for empty; n rows), all at their `pref`
+ * when that fits; else elidable text columns (left, max_w > 0) narrowed
+ * down to min_w, then whole columns dropped, highest prio first (the room
+ * they leave goes back to the names). Returns the number hidden. */
+int wb_cols_fit(wb_col *cols, int nc, const char *const *cells, int n, int w);
+/* The x offset of column c from the table's left, or -1 if it is hidden. */
+int wb_cols_x(const wb_col *cols, int nc, int c);
+/* Draws a row of nc cells (the headers when row is NULL) from x; returns
+ * the table's width. */
+int wb_cols_row(tui_grid *g, int x, int y, const wb_col *cols, int nc, const char *const *row,
+                int style);
+/* "a, b": the headers of the hidden columns (empty if none). */
+void wb_cols_hidden(const wb_col *cols, int nc, char *buf, size_t n);
 
 #endif

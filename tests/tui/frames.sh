@@ -307,5 +307,37 @@ check "Energy: the pMAC's stall cycles and DRAM energy in the totals" "1\.00x th
 check "Energy: per layer stall beside the energy" "layer \(uJ, stall\)" -- --frames 3 --screen energy --keys D fmnist_cnn
 read -r _ _ _ _ st2 _ _ <<< "$(printf '%s\n' "$expect" | grep '^ROOF conv2 ')"
 check "Energy: the selected layer's DRAM and stall" "nm-4:9-4:9 16x16 .* uJ \(DRAM [0-9.]+\) .* cyc stall $st2\$" -- --frames 4 --screen energy --keys "D,]" fmnist_cnn
+# The same figures at 80x24 (many users' terminals, projectors): the
+# columns that fit, every number whole (rows are matched to their end),
+# and a line naming the columns left out.
+roof80=$(COLUMNS=80 LINES=24 "$bin" --frames 5 --screen array --keys D,R fmnist_cnn 2>&1)
+n_ok=0 n_rows=0
+while read -r tag name cc mem st words bound; do
+  [ "$tag" = ROOF ] || continue
+  n_rows=$((n_rows + 1))
+  pat="^ $name +$cc +$mem +$st +$words +[0-9.]+ +[0-9.]+ +$bound\$"
+  printf '%s\n' "$roof80" | grep -qE -- "$pat" && n_ok=$((n_ok + 1))
+done <<< "$expect"
+if [ "$n_rows" -ge 6 ] && [ "$n_ok" -eq "$n_rows" ]; then
+  echo "ok - roofline rows at 80x24 equal the Lua report ($n_rows layers)"; passes=$((passes + 1))
+else
+  echo "not ok - roofline rows at 80x24: $n_ok of $n_rows equal the Lua report"; printf '%s\n' "$expect" "$roof80" | sed 's/^/#   /'
+  fails=$((fails + 1))
+fi
+FC=80 FL=24 check "roofline total at 80x24: the bound in short" "^ total +$tcc +[0-9.]+ +$tst +[0-9]+ +[0-9.]+ +[0-9.]+ +6/6 memory$" -- --frames 5 --screen array --keys D,R fmnist_cnn
+# ResNet-18's figures are wider: a column goes, whole, and the last line says which
+FC=80 FL=24 check "roofline at 80x24 names what it leaves out" "^ not shown at this width: DRAM words \(a wider terminal shows them\)$" -- --frames 5 --screen array --keys D,R resnet18
+FC=80 FL=24 check "roofline at 80x24: ResNet-18 rows whole" "^ layer2\.0\.conv1 +[0-9]+ +[0-9]+\.[0-9] +[0-9]+ +[0-9]+\.[0-9]{2} +[0-9]+\.[0-9]{4} +memory$" -- --frames 5 --screen array --keys D,R resnet18
+FC=80 FL=24 check "Array list at 80x24: every column" "layer +util +cycles +stall +DRAM uJ$" -- --frames 4 --screen array --keys D fmnist_cnn
+# conv1's stall (under 1000 cycles, printed whole) and its DRAM energy, at the end of the line
+FC=80 FL=24 check "Array list at 80x24: conv1's stall and DRAM" " conv1 .* [0-9]+% +[0-9.]+ [kM]? +$st1 +[0-9]+\.[0-9]{3}$" -- --frames 4 --screen array --keys D fmnist_cnn
+FC=80 FL=24 check "Array list at 80x24: the total row" " total +[0-9.]+ [kM]? +[0-9.]+ [kM]? +[0-9]+\.[0-9]{3}$" -- --frames 4 --screen array --keys D fmnist_cnn
+# a 16x128 array: the grid clipped, the legend short and a space before the right side
+FC=80 FL=24 check "Array at 80x24: legend apart from the heatmap's title" "^ ■ busy · idle ▫ load 0/2048 +PE utilization so far$" -- --frames 8 --screen array --keys D,c,c,c,c fmnist_cnn
+FC=80 FL=24 check "Array note at 80x24 ends on a whole word" "stall, DRAM [0-9.]+ uJ…$" -- --frames 4 --screen array --keys D fmnist_cnn
+FC=80 FL=24 check "Energy at 80x24: the pMAC's stall and DRAM" "^ +1\.00x +[0-9.]+ mm2 +stall [0-9.]+ [kM] ?cyc +DRAM $pdram uJ$" -- --frames 3 --screen energy --keys D fmnist_cnn
+FC=80 FL=24 check "Energy at 80x24: system names whole" "^ nm-6:9-4:9 15x15 +[#=%@*+o~x&$]+ +[0-9.]+ mJ [0-9.]+ [kM]? ?cyc$" -- --frames 3 --screen energy --keys D fmnist_cnn
+FC=80 FL=24 check "Energy at 80x24: per layer uJ and stall of four systems" "^ conv1( +[0-9]+\.[0-9]{3} +[0-9.]+( [kM])?){4}$" -- --frames 3 --screen energy --keys D fmnist_cnn
+FC=80 FL=24 check "Energy at 80x24: the stall column's header" "^ layer \(uJ, stall\) +pmac 32x32 " -- --frames 3 --screen energy --keys D fmnist_cnn
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

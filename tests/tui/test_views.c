@@ -620,9 +620,9 @@ Test(tui_views, roofline_table_lists_bounds_and_wraps_config)
     g = tui_grid_new(120, 24, 0);
     view_array(g, &s, 0, 0, 120, 24);
     t = tui_grid_text(g);
-    cr_assert(strstr(t, "layer        util  cycles  stall  DRAM uJ"), "%s", t);
+    cr_assert(strstr(t, "layer              util cycles  stall  DRAM uJ"), "%s", t);
     cr_assert(strstr(t, "10% 1.00 k    700    7.000"), "%s", t);
-    cr_assert(strstr(t, "total             2.00 k    700    9.500"), "%s", t);
+    cr_assert(strstr(t, "total                   2.00 k    700    9.500"), "%s", t);
     free(t);
     tui_grid_free(g);
 }
@@ -656,6 +656,196 @@ Test(tui_views, energy_shows_stall_and_dram_with_memory)
     cr_assert(strstr(t, "stall 0 cyc (0)   DRAM 1 uJ"), "%s", t);
     cr_assert(strstr(t, "layer (uJ, stall)"), "%s", t);
     cr_assert(strstr(t, "4.000 1.23 k"), "%s", t);
+    free(t);
+    tui_grid_free(g);
+}
+
+/* Line y of a grid's text (0-based), into buf. */
+static const char *text_line(const char *t, int y, char *buf, size_t n)
+{
+    for (int i = 0; i < y && t; i++) {
+        t = strchr(t, '\n');
+        t = t ? t + 1 : NULL;
+    }
+    if (!t)
+        return buf[0] = 0, buf;
+    size_t k = strcspn(t, "\n");
+    snprintf(buf, n, "%.*s", (int)(k < n - 1 ? k : n - 1), t);
+    return buf;
+}
+
+/* The line of t holding `key` ends with `tail` (so the last figure is whole). */
+static int line_ends_with(const char *t, const char *key, const char *tail)
+{
+    for (int y = 0; y < 200; y++) {
+        char b[512];
+        text_line(t, y, b, sizeof b);
+        if (strstr(b, key)) {
+            size_t n = strlen(b), k = strlen(tail);
+            return n >= k && strcmp(b + n - k, tail) == 0;
+        }
+    }
+    return 0;
+}
+
+/* Columns that fit: the preferred layout when it fits; else whole columns
+ * go, highest priority first; a name column narrows last. */
+Test(tui_views, cols_fit_drops_by_priority)
+{
+    const char *cells[] = {"conv1", "1234", "56", "7.5", "total", "99999", "1", "8.25"};
+    wb_col c[4] = {{"layer", 0, 1, 0, 3, 12, 12, 0, 0}, {"cycles", 0, 0, 1, 0, 0, 8, 0, 0},
+                   {"stall", 2, 0, 1, 0, 0, 7, 0, 0}, {"uJ", 1, 0, 1, 0, 0, 6, 0, 0}};
+    cr_assert_eq(wb_cols_fit(c, 4, cells, 2, 40), 0);
+    cr_assert_eq(c[0].width + c[1].width + c[2].width + c[3].width, 12 + 8 + 7 + 6, "preferred widths");
+    cr_assert_eq(wb_cols_x(c, 4, 3), 12 + 1 + 8 + 1 + 7 + 1);
+    /* natural: 5 + 1 + 6 + 1 + 5 + 1 + 4 = 23 */
+    cr_assert_eq(wb_cols_fit(c, 4, cells, 2, 23), 0);
+    cr_assert_eq(c[1].width, 6, "cycles: its header");
+    /* the name narrows (to min_w 3) before any column goes */
+    cr_assert_eq(wb_cols_fit(c, 4, cells, 2, 21), 0);
+    cr_assert_eq(c[0].width, 3);
+    cr_assert_eq(wb_cols_fit(c, 4, cells, 2, 20), 1);
+    cr_assert(!c[2].shown && c[3].shown, "stall (prio 2) goes before uJ (prio 1)");
+    cr_assert_eq(wb_cols_x(c, 4, 2), -1);
+    cr_assert_eq(c[0].width, 5, "the room stall left goes back to the name, up to its natural width");
+    char hid[64];
+    wb_cols_hidden(c, 4, hid, sizeof hid);
+    cr_assert_str_eq(hid, "stall");
+    cr_assert_eq(wb_cols_fit(c, 4, cells, 2, 12), 2);
+    cr_assert(c[0].shown && c[1].shown && !c[2].shown && !c[3].shown);
+    cr_assert_eq(c[0].width, 5);
+    cr_assert_eq(wb_cols_fit(c, 4, cells, 2, 10), 2);
+    cr_assert_eq(c[0].width, 3, "the name at its minimum when even that is too wide");
+    tui_grid *g = tui_grid_new(20, 2, 0);
+    wb_cols_row(g, 0, 0, c, 4, cells + 4, TUI_S_NORMAL);
+    char *t = tui_grid_text(g);
+    cr_assert_str_eq(text_line(t, 0, (char[64]){0}, 64), "tot  99999", "%s", t);
+    free(t);
+    tui_grid_free(g);
+}
+
+/* wb_text_fit cuts after a whole word and ends in an ellipsis. */
+Test(tui_views, text_fit_cuts_at_words)
+{
+    tui_grid *g = tui_grid_new(30, 1, 0);
+    wb_text_fit(g, 0, 0, 24, TUI_S_NORMAL, "stall 150, DRAM 1.168 uJ (analytic)");
+    char *t = tui_grid_text(g);
+    cr_assert_str_eq(t, "stall 150, DRAM 1.168~\n", "%s", t);
+    free(t);
+    tui_grid_free(g);
+}
+
+/* The Array screen at 80x24 with the memory model: the roofline keeps the
+ * layer, compute, stall, DRAM energy and bound whole and names what it
+ * leaves out; the per-layer list keeps stall and DRAM beside the grid. */
+Test(tui_views, array_memory_columns_at_80x24)
+{
+    wb_state s = {0};
+    s.have_array = 1;
+    wb_array *a = &s.array;
+    static const char *names[2] = {"convA", "layer4.1.conv2"};
+    wb_layer_mem lm[2] = {
+        {.compute = 1234567, .stall = 0, .mem_cycles = 400.5, .dram_words = 4005, .dram_pj = 2.5e6,
+         .intensity = 12.25, .mem_bound = 0},
+        {.compute = 300, .stall = 7654321, .mem_cycles = 7654621.5, .dram_words = 76546215,
+         .dram_pj = 1.2345e10, .intensity = 0.5, .mem_bound = 1},
+    };
+    double util[2] = {0.5, 0.1}, mutil[2] = {0.5, 0.1};
+    int64_t cycles[2] = {1234567, 7654621};
+    a->n_layers = 2, a->layer_names = names, a->layer_util = util, a->layer_mult_util = mutil;
+    a->layer_cycles = cycles, a->layer_mem = lm;
+    a->total_mem = (wb_layer_mem){.compute = 1234867, .stall = 7654321, .mem_cycles = 7655022,
+                                  .dram_words = 76550220, .dram_pj = 1.23475e10, .intensity = 0.6};
+    a->mem = 1, a->roofline = 1, a->rows = a->cols = 16, a->phase = 1;
+    snprintf(a->mem_desc, sizeof a->mem_desc, "64 KB SRAMs, 10 words/cycle");
+    snprintf(a->layer, sizeof a->layer, "convA");
+    snprintf(a->config, sizeof a->config, "mac=nm-4:9-4:9 array=16x16");
+    snprintf(a->note, sizeof a->note, "this layer: util 50%%, 1234567 cycles = 1234567 compute + 0 stall, "
+                                      "DRAM 2.5 uJ (analytic; memory 64 KB SRAMs, 10 words/cycle; R roofline)");
+    tui_grid *g = tui_grid_new(80, 20, 0);
+    view_array(g, &s, 0, 0, 80, 20);
+    char *t = tui_grid_text(g);
+    cr_assert(line_ends_with(t, " convA ", " 1234567 400.5 0 12.25 2.5000  compute") ||
+              line_ends_with(t, " convA ", "2.5000  compute"), "%s", t);
+    cr_assert(strstr(t, " 1234567 "), "compute whole:\n%s", t);
+    cr_assert(line_ends_with(t, "layer4.1.conv2", "12345.0000  memory"), "DRAM uJ whole:\n%s", t);
+    cr_assert(strstr(t, " 7654321 "), "stall whole:\n%s", t);
+    cr_assert(line_ends_with(t, " total ", "12347.5000  1/2 memory"), "the total's bound in short:\n%s", t);
+    cr_assert(strstr(t, "\n layer4.1.conv2 "), "the name whole (narrowed only when needed):\n%s", t);
+    cr_assert(line_ends_with(t, "not shown at this width: ", ": DRAM words (a wider terminal shows them)"), "%s", t);
+    for (int y = 0; y < 20; y++) {
+        char b[512];
+        cr_assert_leq(tui_text_width(text_line(t, y, b, sizeof b)), 80);
+    }
+    free(t);
+    tui_grid_free(g);
+    /* the per-layer list beside the PE grid */
+    a->roofline = 0;
+    g = tui_grid_new(80, 20, 0);
+    view_array(g, &s, 0, 0, 80, 20);
+    t = tui_grid_text(g);
+    cr_assert(line_ends_with(t, "layer ", "DRAM uJ") && strstr(t, " util cycles  stall "), "%s", t);
+    cr_assert(line_ends_with(t, "convA  ", "50% 1.23 M      0     2.500"), "%s", t);
+    cr_assert(line_ends_with(t, "conv2", "10% 7.65 M 7.65 M 12345.000"), "%s", t);
+    cr_assert(line_ends_with(t, "total", "8.89 M 7.65 M 12347.500"), "%s", t);
+    cr_assert(strstr(t, "DRAM 2.5 uJ~\n"), "the note cut after a whole word:\n%s", t);
+    cr_assert(strstr(t, ". . . . . . . . . . . . . . . ."), "16 PEs, 2 characters each:\n%s", t);
+    free(t);
+    tui_grid_free(g);
+}
+
+/* The Energy screen at 80x24 with the memory model: each system's stall and
+ * DRAM energy in the totals, whole system names, and the per-layer table
+ * with the stall beside the energy; no line longer than the screen. */
+Test(tui_views, energy_memory_columns_at_80x24)
+{
+    wb_state s = {0};
+    s.have_energy = 1;
+    wb_energy *e = &s.energy;
+    e->n_systems = 4, e->n_comp = 2, e->mem = 1;
+    static const char *comp[2] = {"mult", "DRAM"};
+    e->comp[0] = comp[0], e->comp[1] = comp[1];
+    const char *sys[4] = {"pmac 32x32", "bmac-3:9 20x20", "nm-4:9-4:9 16x16", "nm-6:9-4:9 15x15"};
+    static const char *names[2] = {"conv1", "fc"};
+    static double pj[4][2];
+    static wb_layer_mem lm[4][2];
+    for (int i = 0; i < 4; i++) {
+        snprintf(e->system[i], sizeof e->system[i], "%s", sys[i]);
+        e->pj[i][0] = 1e6 * (i + 1), e->pj[i][1] = 3e6;
+        e->cycles[i] = 100000 + i;
+        e->area_mm2[i] = 1.5;
+        e->total_mem[i] = (wb_layer_mem){.stall = 1234 * (i + 1), .dram_pj = 3e6};
+        pj[i][0] = 2.188e6, pj[i][1] = 55.81e6;
+        lm[i][0] = (wb_layer_mem){.stall = 1740};
+        lm[i][1] = (wb_layer_mem){.stall = 110000};
+        e->layer_pj[i] = pj[i], e->layer_mem[i] = lm[i];
+    }
+    snprintf(e->mem_desc, sizeof e->mem_desc, "64 KB SRAMs, 10 words/cycle");
+    e->n_layers = 2, e->layer_names = names, e->layer_sel = -1;
+    tui_grid *g = tui_grid_new(80, 20, 0);
+    view_energy(g, &s, 0, 0, 80, 20);
+    char *t = tui_grid_text(g);
+    cr_assert(strstr(t, "memory: 64 KB SRAMs, 10 words/cycle"), "%s", t);
+    cr_assert(line_ends_with(t, "1.00x", "stall 1.23 k cyc  DRAM 3 uJ"), "%s", t);
+    cr_assert(line_ends_with(t, "4.00x", "stall 4.94 k cyc  DRAM 3 uJ") ||
+              line_ends_with(t, "1.75x", "stall 4.94 k cyc  DRAM 3 uJ"), "%s", t);
+    cr_assert(strstr(t, "\n nm-6:9-4:9 15x15 "), "whole system names:\n%s", t);
+    cr_assert(strstr(t, "layer (uJ, stall)"), "%s", t);
+    cr_assert(line_ends_with(t, " conv1 ", "2.188 1.74 k"), "%s", t);
+    cr_assert(line_ends_with(t, " fc ", "55.810  110 k"), "%s", t);
+    for (int y = 0; y < 20; y++) {
+        char b[512];
+        cr_assert_leq(tui_text_width(text_line(t, y, b, sizeof b)), 80);
+    }
+    free(t);
+    tui_grid_free(g);
+    /* too narrow for the stall beside four systems' energy: the header says uJ only */
+    g = tui_grid_new(60, 20, 0);
+    view_energy(g, &s, 0, 0, 60, 20);
+    t = tui_grid_text(g);
+    cr_assert(strstr(t, "layer (uJ)"), "%s", t);
+    cr_assert(line_ends_with(t, " fc ", "55.810"), "%s", t);
+    cr_assert(strstr(t, "stall 1.23 k cyc"), "the totals keep the stall:\n%s", t);
     free(t);
     tui_grid_free(g);
 }
