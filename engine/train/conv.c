@@ -278,6 +278,48 @@ static int bwd_spc(const nm_conv_geom *g, int n)
     return c < (size_t)n ? (int)c : n;
 }
 
+/* The input gradient of a stride-1, undilated, ungrouped conv is itself a
+ * convolution: dx = conv(dy, w'), w'[i][o][a][b] = w[o][i][kh-1-a][kw-1-b],
+ * padding kh-1-ph and kw-1-pw, and the output plane back at h x w. Where the
+ * AVX-512 forward kernel runs that conv, the backward uses it instead of
+ * W^T dy and col2im (no unfolded gradient, no scatter). dxg gets that
+ * geometry; returns 0 where the identity does not apply. */
+static int dx_as_conv(const nm_conv_geom *g, int n, nm_conv_geom *dxg)
+{
+    if (g->groups != 1 || g->sh != 1 || g->sw != 1 || g->dh != 1 || g->dw != 1 ||
+        g->ph > g->kh - 1 || g->pw > g->kw - 1 || g->oh != g->h + 2 * g->ph - g->kh + 1 ||
+        g->ow != g->w + 2 * g->pw - g->kw + 1)
+        return 0;
+    *dxg = (nm_conv_geom){.cin = g->cout, .h = g->oh, .w = g->ow, .cout = g->cin, .oh = g->h,
+                          .ow = g->w, .kh = g->kh, .kw = g->kw, .sh = 1, .sw = 1,
+                          .ph = g->kh - 1 - g->ph, .pw = g->kw - 1 - g->pw, .groups = 1,
+                          .dh = 1, .dw = 1};
+    return nm_conv_fast_ok(dxg, n);
+}
+
+/* Floats dx_by_conv needs: the flipped weights and the kernel's workspace. */
+static size_t dx_conv_floats(const nm_conv_geom *dxg)
+{
+    return (size_t)dxg->cin * dxg->cout * dxg->kh * dxg->kw + nm_conv_fast_work_floats(dxg);
+}
+
+/* dx[cin, n*h*w] = conv(dy, w') (see dx_as_conv), through work. */
+static void dx_by_conv(const nm_conv_geom *g, const nm_conv_geom *dxg, int n, const float *w,
+                       const float *dy, float *dx, float *work)
+{
+    const int kk = g->kh * g->kw;
+    float *wt = work;
+#pragma omp parallel for schedule(static) if ((int64_t)g->cout * g->cin * kk > NM_PAR_MIN)
+    for (int i = 0; i < g->cin; i++)
+        for (int o = 0; o < g->cout; o++) {
+            const float *src = w + ((int64_t)o * g->cin + i) * kk;
+            float *dst = wt + ((int64_t)i * g->cout + o) * kk;
+            for (int t = 0; t < kk; t++)
+                dst[t] = src[kk - 1 - t];
+        }
+    nm_conv_fast_forward(dxg, n, dy, wt, NULL, dx, work + (size_t)g->cin * g->cout * kk);
+}
+
 /* Floats of one thread's slice: an unfolded task and a weight-gradient partial. */
 static size_t bwd_slice(const nm_conv_geom *g, int n)
 {
@@ -288,6 +330,9 @@ static size_t bwd_slice(const nm_conv_geom *g, int n)
 size_t nm_conv_backward_work_floats(const nm_conv_geom *g, int n, int threads)
 {
     size_t chunked = nm_conv_work_floats(g, n);
+    nm_conv_geom dxg;
+    if (dx_as_conv(g, n, &dxg) && dx_conv_floats(&dxg) > chunked)
+        chunked = dx_conv_floats(&dxg);
     if (!bwd_batch_parallel(g))
         return chunked;
     size_t par = bwd_slice(g, n) * (size_t)(threads > 0 ? threads : 1);
@@ -402,8 +447,14 @@ void nm_conv_backward(const nm_conv_geom *g, int n, const float *x, const float 
     if (bwd_batch_parallel(g)) {
         const int fit = (int)(work_floats / bwd_slice(g, n));
         const int threads = omp_get_max_threads() < fit ? omp_get_max_threads() : fit;
+        nm_conv_geom dxg;
+        /* dx as a conv overwrites dx, so not where dx accumulates */
+        const int by_conv = dx && !acc && dx_as_conv(g, n, &dxg) &&
+                            work_floats >= dx_conv_floats(&dxg);
         if (threads >= 1) {
-            conv_backward_par(g, n, x, w, dy, dx, acc, dw, work, threads);
+            conv_backward_par(g, n, x, w, dy, by_conv ? NULL : dx, acc, dw, work, threads);
+            if (by_conv)
+                dx_by_conv(g, &dxg, n, w, dy, dx, work);
             goto bias;
         }
     }

@@ -74,7 +74,7 @@ static void check_conv(nm_conv_geom g, int n)
     float *dy = malloc(sizeof(float) * yn), *dx = malloc(sizeof(float) * xn);
     float *dw = malloc(sizeof(float) * wn);
     double *rdx = malloc(sizeof(double) * xn), *rdw = malloc(sizeof(double) * wn);
-    double *want = malloc(sizeof(double) * xn);
+    double *want = malloc(sizeof(double) * (xn > wn ? xn : wn));   /* dx's, then dw's */
     fill(x, xn, 1), fill(w, wn, 2), fill(dy, yn, 3);
     conv_backward_ref(&g, n, x, w, dy, rdx, rdw);
     const size_t full = nm_conv_backward_work_floats(&g, n, 3);
@@ -125,6 +125,30 @@ Test(backward, conv_3x3_many_tasks_matches_brute_force)
 {
     nm_conv_geom g = geom(8, 48, 48, 6, 3, 1, 1, 1);
     check_conv(g, 5);
+}
+
+/* Stride 1, undilated: with AVX-512 the input gradient runs as a forward
+ * conv of dy with flipped, transposed kernels (dx_as_conv in conv.c); the
+ * same shapes with that kernel off take W^T dy and col2im. Both against
+ * the brute-force adjoint: rectangular kernels and planes, no padding,
+ * padding that differs per axis, 5x5, and a 1-row output. */
+Test(backward, conv_stride1_input_gradient_both_paths)
+{
+    nm_conv_geom gs[6] = {geom(7, 13, 10, 20, 3, 1, 1, 1), geom(4, 9, 9, 5, 3, 1, 0, 1),
+                          geom(3, 12, 11, 17, 5, 1, 2, 1), geom(6, 8, 8, 4, 5, 1, 1, 1)};
+    gs[4] = (nm_conv_geom){.cin = 5, .h = 10, .w = 7, .cout = 9, .kh = 3, .kw = 1, .sh = 1,
+                           .sw = 1, .ph = 1, .pw = 0, .groups = 1, .dh = 1, .dw = 1,
+                           .oh = 10, .ow = 7};
+    gs[5] = (nm_conv_geom){.cin = 4, .h = 3, .w = 20, .cout = 6, .kh = 3, .kw = 3, .sh = 1,
+                           .sw = 1, .ph = 0, .pw = 1, .groups = 1, .dh = 1, .dw = 1,
+                           .oh = 1, .ow = 20};
+    const int was = nm_conv_fast_enable(1);
+    for (int fast = 1; fast >= 0; fast--) {
+        nm_conv_fast_enable(fast);
+        for (int i = 0; i < 6; i++)
+            check_conv(gs[i], 3);
+    }
+    nm_conv_fast_enable(was);
 }
 
 /* Stride 2, dilation 2, no padding; small planes: several samples a task. */
