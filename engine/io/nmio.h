@@ -63,6 +63,9 @@ typedef struct {
      * docs/formats.md); needed when the file's input has symbolic
      * dimensions, checked against it otherwise. 0 = from the file. */
     int in_c, in_h, in_w;
+    /* The same for graph inputs 1, 2, ... of a file with several inputs
+     * (xin_size[k - 1] = (C, H, W) of input k; zeros = from the file). */
+    int xin_size[NM_MAX_GRAPH_INPUTS - 1][3];
     /* 1: a node that cannot be imported ends the import there, keeping the
      * layers before it (listed in the warnings). 0: it fails the load with
      * a message naming the node, its operator and why. */

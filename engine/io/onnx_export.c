@@ -911,6 +911,9 @@ int nm_onnx_save(const nm_model *m, const char *path, nm_progress_fn progress, v
 {
     if (!m || m->n_layers < 1)
         return nm_seterr("%s: the model has no layers to export", path);
+    /* the exporter writes one graph input (in_value, in_rank) */
+    if (nm_model_one_input(m, "ONNX export") != NM_OK)
+        return nm_preperr(path);
     exporter ex = {.m = m, .input = "input"};
     Onnx__ModelProto *mp = ex.mp = malloc(sizeof *mp);
     if (mp)
