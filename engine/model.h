@@ -251,8 +251,8 @@ nm_model *nm_model_clone(const nm_model *m);
 
 /* Graph inputs. nm_model_add_input appends input k = nm_model_n_inputs()
  * with its name (unique among the inputs; NULL or "" = "input<k>") and
- * per-sample shape, and returns its producer index NM_INPUT_K(k), or -1
- * with a message (more than NM_MAX_GRAPH_INPUTS, a bad shape, a name used
+ * per-sample shape, and returns its producer index NM_INPUT_K(k) (-3 or
+ * below: test failure with == -1, not < 0), or -1 with a message (more than NM_MAX_GRAPH_INPUTS, a bad shape, a name used
  * twice). nm_model_input_name: input k's name ("input" for an unnamed
  * input 0), NULL when there is no input k; nm_model_input_shape: its
  * per-sample shape (zeros when there is none). */

@@ -425,7 +425,7 @@ static int m_add_input(lua_State *L)
     if (nm_model_find(b->m, name) >= 0)
         return luaL_error(L, "model:add_input: '%s' is a layer of model '%s'", name, b->m->name);
     int src = nm_model_add_input(b->m, name, d[0], d[1], d[2]);
-    if (src < 0)
+    if (src == -1)
         return luaL_error(L, "model:add_input: %s", nm_errmsg());
     lua_pushinteger(L, nm_input_index(src) + 1);
     return 1;

@@ -227,8 +227,10 @@ Test(conf_parts, bind_import_forward, .init = make_tmp, .fini = rm_tmp)
     cr_assert_not_null(mp, "%s", err);
     snprintf(set, sizeof set, "%s/test_data_set_0", dir);
     snprintf(p, sizeof p, "%s/bound.onnx", tmp);
-    int nb;
-    cr_assert_eq(conf_model_prepare(mp, set, p, &nb, err, sizeof err), 0, "%s", err);
+    int nb, fed[CONF_MAX_INPUTS], nf;
+    cr_assert_eq(conf_model_prepare(mp, set, p, 0, fed, &nf, &nb, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(nf, 1);
+    cr_expect_eq(fed[0], 0);
     cr_expect_eq(nb, 1);
     cr_assert_eq(mp->graph->n_input, 1);
     cr_expect_str_eq(mp->graph->input[0]->name, "x");
@@ -246,7 +248,7 @@ Test(conf_parts, bind_import_forward, .init = make_tmp, .fini = rm_tmp)
     cr_assert_eq(conf_tensor_read(p, &x, err, sizeof err), 0, "%s", err);
     snprintf(p, sizeof p, "%s/output_0.pb", set);
     cr_assert_eq(conf_tensor_read(p, &ref, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(conf_forward(m, mp->graph, &x, &ref, 1, out, &n_out, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(conf_forward(m, mp->graph, &x, 1, &ref, 1, out, &n_out, err, sizeof err), 0, "%s", err);
     cr_assert_eq(n_out, 1);
     cr_assert_eq(out[0].count, N * CO * H * W);
     for (int i = 0; i < N * CO * H * W; i++)

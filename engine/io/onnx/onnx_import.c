@@ -274,7 +274,7 @@ static int make_inputs(importer *im, const char *name, const char **bad)
             if (!(im->m = nm_model_new(name, c, h, w)))
                 return NM_ERR;
             snprintf(im->m->in_name, sizeof im->m->in_name, "%s", v->name);
-        } else if (nm_model_add_input(im->m, v->name, c, h, w) < 0) {
+        } else if (nm_model_add_input(im->m, v->name, c, h, w) == -1) {
             return *bad = v->name, NM_ERR;
         }
         im->in_rank[k] = rank;
