@@ -281,10 +281,17 @@ static int make_inputs(importer *im, const char *name, const char **bad)
         if (ox_bind(im, v->name, NM_INPUT_K(k)))
             return NM_ERR;
     }
-    if (!first)
+    if (!first) {
+        char ops[160] = "";
+        for (size_t k = 0; k < g->n_node && k < 4; k++) {
+            char lb[160];
+            snprintf(ops + strlen(ops), sizeof ops - strlen(ops), "%s%s", k ? ", " : "; its nodes: ",
+                     ox_node_label(g->node[k], (int)k, lb, sizeof lb));
+        }
         return nm_seterr("the graph has no input besides its initializers: nmlab models compute "
                          "their outputs from at least one input (a graph of constants only is "
-                         "not modelled)");
+                         "not modelled)%s%s", ops, g->n_node > 4 ? ", ..." : "");
+    }
     return NM_OK;
 }
 
