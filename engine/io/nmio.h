@@ -91,7 +91,8 @@ nm_model *nm_onnx_load_progress(const char *path, char **warnings, nm_progress_f
 
 /* --- ONNX export (io/onnx_export.c) --- */
 /* Writes m as an ONNX model (IR 7, opset 13; input "input" of shape
- * [N, C, H, W] with a symbolic batch N; every graph output), atomically.
+ * [N, C, H, W] with a symbolic batch N, then any further graph inputs under
+ * their names, also [N, C, H, W]; every graph output), atomically.
  * Weights are written as nm_forward uses them: masked, removed filters and
  * input channels zeroed. Node names are the layer names. Conv, dwconv,
  * linear, bn, relu, pools, gap, flatten, the binary ops, sigmoid, tanh,

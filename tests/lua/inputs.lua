@@ -73,11 +73,27 @@ T.case("wrong count, shape or batch names the input", function()
   T.raises(function() m:forward(a, "b") end, "")
 end)
 
-T.case("one-input consumers refuse naming the inputs", function()
+T.case("save .onnx and load keep both inputs; shrink refuses", function()
   local m = build()
-  local ok, err = m:save("/nonexistent-folder/two.onnx")
+  local base = os.tmpname()
+  os.remove(base)
+  T.eq(m:save(base .. ".onnx"), true)
+  local l = assert(nm.load(base .. ".onnx"))
+  os.remove(base .. ".onnx")
+  T.eq(#l.inputs, 2)
+  T.eq(l.inputs[2].name, "b")
+  T.eq(l.inputs[2].shape, {2, 1, 3})
+  local a = fill(2, function(s, c, w) return s - c * w end)
+  local b = fill(2, function(s, c, w) return c - s * 0.5 + w end)
+  local y, z = m:forward(a, b), l:forward(a, b)
+  for s = 1, 2 do
+    for c = 1, 2 do
+      for w = 1, 3 do T.near(z:get(s, c, 1, w), y:get(s, c, 1, w), 1e-6) end
+    end
+  end
+  local ok, err = m:save(base .. ".safetensors")
   T.eq(ok, nil)
-  T.ok(err:find("ONNX export: model 'two' has 2 graph inputs ('input', 'b')", 1, true), err)
+  T.ok(err:find("safetensors model save: model 'two' has 2 graph inputs ('input', 'b')", 1, true), err)
   T.raises(function() m:shrink() end, "shrink: model 'two' has 2 graph inputs")
 end)
 
