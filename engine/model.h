@@ -252,10 +252,11 @@ nm_model *nm_model_clone(const nm_model *m);
 /* Graph inputs. nm_model_add_input appends input k = nm_model_n_inputs()
  * with its name (unique among the inputs; NULL or "" = "input<k>") and
  * per-sample shape, and returns its producer index NM_INPUT_K(k) (-3 or
- * below: test failure with == -1, not < 0), or -1 with a message (more than NM_MAX_GRAPH_INPUTS, a bad shape, a name used
- * twice). nm_model_input_name: input k's name ("input" for an unnamed
- * input 0), NULL when there is no input k; nm_model_input_shape: its
- * per-sample shape (zeros when there is none). */
+ * below: test failure with == -1, not < 0), or -1 with a message (more
+ * than NM_MAX_GRAPH_INPUTS, a bad shape, a name used twice).
+ * nm_model_input_name: input k's name ("input" for an unnamed input 0),
+ * NULL when there is no input k; nm_model_input_shape: its per-sample
+ * shape (zeros when there is none). */
 int nm_model_add_input(nm_model *m, const char *name, int c, int h, int w);
 static inline int nm_model_n_inputs(const nm_model *m) { return 1 + m->n_xin; }
 const char *nm_model_input_name(const nm_model *m, int k);

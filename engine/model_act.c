@@ -45,7 +45,8 @@ static int act_passes(const nm_layer *l)
 }
 
 /* Resolves producer p (a layer index or a graph input) to the source of its
- * values (a->layer: the layer, or the graph input's producer index); depth and *budget (resolves left) bound the recursion through
+ * values (a->layer: the layer, or the graph input's producer index); depth
+ * and *budget (resolves left) bound the recursion through
  * nested concats, which gives up as "other" when they run out. */
 static void resolve(const nm_model *m, int p, nm_act_info *a, int depth, int *budget)
 {

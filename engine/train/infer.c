@@ -159,7 +159,8 @@ static int cache_fits(const fwd_cache *c, const nm_model *m, int batch)
 {
     int xin[NM_MAX_GRAPH_INPUTS][3];
     xin_shapes(m, xin);
-    return c->batch >= batch && c->n_xin == m->n_xin && memcmp(c->xin, xin, sizeof xin) == 0 && c->n_layers == m->n_layers && c->in_c == m->in_c &&
+    return c->batch >= batch && c->n_xin == m->n_xin && memcmp(c->xin, xin, sizeof xin) == 0 &&
+           c->n_layers == m->n_layers && c->in_c == m->in_c &&
            c->in_h == m->in_h && c->in_w == m->in_w && c->n_outputs == m->n_outputs &&
            memcmp(c->outputs, m->outputs, sizeof c->outputs) == 0 &&
            memcmp(c->layers, m->layers, sizeof(nm_layer) * (size_t)m->n_layers) == 0;
