@@ -94,7 +94,7 @@ static void count_densities(tui_act *t, const nm_model *m)
 {
     for (int k = 0; k < t->count; k++) {
         const nm_layer *lk = &m->layers[t->idx[k]];
-        const float *in = lk->inputs[0] >= 0 ? nm_net_act(t->net, lk->inputs[0]) : nm_net_input(t->net);
+        const float *in = nm_net_value(t->net, lk->inputs[0]);
         int64_t pk = (int64_t)lk->out_h * lk->out_w, total = pk * lk->out_c, pos = 0, kept = 0;
         float *buf = malloc((size_t)(total > 0 ? total : 1) * sizeof *buf);
         for (int64_t i = 0; i < total; i++)
@@ -180,7 +180,7 @@ static void rebuild(tui_app *a)
         t->channel = l->out_c - 1;
     if (t->channel < 0)
         t->channel = 0;
-    const float *in = l->inputs[0] >= 0 ? nm_net_act(t->net, l->inputs[0]) : nm_net_input(t->net);
+    const float *in = nm_net_value(t->net, l->inputs[0]);
     memcpy(t->before, in + (int64_t)t->channel * plane, (size_t)plane * sizeof *t->before);
     apply_nm(t, t->before, t->after, plane);
     snprintf(v->layer, sizeof v->layer, "%s", l->name);

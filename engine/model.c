@@ -129,6 +129,9 @@ nm_model *nm_model_clone(const nm_model *m)
     nm_model *c = nm_model_new(m->name, m->in_c, m->in_h, m->in_w);
     if (!c)
         return NULL;
+    c->n_xin = m->n_xin;
+    memcpy(c->in_name, m->in_name, sizeof c->in_name);
+    memcpy(c->xin, m->xin, sizeof c->xin);
     c->seed = m->seed;
     c->n_outputs = m->n_outputs;
     memcpy(c->outputs, m->outputs, sizeof c->outputs);
@@ -167,8 +170,62 @@ int nm_model_find(const nm_model *m, const char *name)
     return -1;
 }
 
+const char *nm_model_input_name(const nm_model *m, int k)
+{
+    if (k == 0)
+        return m->in_name[0] ? m->in_name : "input";
+    return k > 0 && k <= m->n_xin ? m->xin[k - 1].name : NULL;
+}
+
+void nm_model_input_shape(const nm_model *m, int k, int *c, int *h, int *w)
+{
+    *c = *h = *w = 0;
+    if (k == 0)
+        *c = m->in_c, *h = m->in_h, *w = m->in_w;
+    else if (k > 0 && k <= m->n_xin)
+        *c = m->xin[k - 1].c, *h = m->xin[k - 1].h, *w = m->xin[k - 1].w;
+}
+
+int nm_model_add_input(nm_model *m, const char *name, int c, int h, int w)
+{
+    const int k = nm_model_n_inputs(m);
+    char buf[NM_NAME_MAX];
+    snprintf(buf, sizeof buf, "%s", name && *name ? name : "");
+    if (!buf[0])
+        snprintf(buf, sizeof buf, "input%d", k);
+    if (k >= NM_MAX_GRAPH_INPUTS)
+        return nm_seterr("model '%s': input '%s' would be graph input %d (at most %d)", m->name, buf,
+                         k + 1, NM_MAX_GRAPH_INPUTS), -1;
+    if (c <= 0 || h <= 0 || w <= 0)
+        return nm_seterr("model '%s': input '%s' shape must be positive, not (%d, %d, %d)", m->name,
+                         buf, c, h, w), -1;
+    for (int j = 0; j < k; j++)
+        if (!strcmp(nm_model_input_name(m, j), buf))
+            return nm_seterr("model '%s': input name '%s' is used twice", m->name, buf), -1;
+    snprintf(m->xin[k - 1].name, sizeof m->xin[k - 1].name, "%s", buf);
+    m->xin[k - 1].c = c, m->xin[k - 1].h = h, m->xin[k - 1].w = w;
+    m->n_xin = k;
+    return NM_INPUT_K(k);
+}
+
+int nm_model_one_input(const nm_model *m, const char *what)
+{
+    if (m->n_xin == 0)
+        return NM_OK;
+    char list[256] = "";
+    for (int k = 0; k < nm_model_n_inputs(m) && strlen(list) < 180; k++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s'%.40s'", k ? ", " : "",
+                 nm_model_input_name(m, k));
+    return nm_seterr("%s: model '%s' has %d graph inputs (%s); %s takes models with one input", what,
+                     m->name, nm_model_n_inputs(m), list, what);
+}
+
 void nm_model_out_shape(const nm_model *m, int idx, int *c, int *h, int *w)
 {
+    if (nm_is_input(idx) && nm_input_index(idx) <= m->n_xin) {
+        nm_model_input_shape(m, nm_input_index(idx), c, h, w);
+        return;
+    }
     if (idx < 0 || idx >= m->n_layers) {
         *c = m->in_c, *h = m->in_h, *w = m->in_w;
         return;
@@ -406,7 +463,12 @@ static int infer_layer(nm_model *m, nm_layer *l)
         return nm_seterr("layer '%s' (%s) takes %d input(s), got %d", l->name,
                          nm_layer_kind_name(l->kind), need, l->n_inputs);
     for (int i = 0; i < l->n_inputs; i++)
-        if (l->inputs[i] != NM_INPUT && (l->inputs[i] < 0 || l->inputs[i] >= m->n_layers))
+        if (nm_is_input(l->inputs[i])) {
+            if (nm_input_index(l->inputs[i]) >= nm_model_n_inputs(m))
+                return nm_seterr("layer '%s': input %d refers to graph input %d, but model '%s' has "
+                                 "%d", l->name, i, nm_input_index(l->inputs[i]), m->name,
+                                 nm_model_n_inputs(m));
+        } else if (l->inputs[i] < 0 || l->inputs[i] >= m->n_layers)
             return nm_seterr("layer '%s': input %d refers to unknown layer %d", l->name, i,
                              l->inputs[i]);
     int c, h, w;
@@ -887,7 +949,7 @@ static int push_unique(int *out, int n, int cap, int v)
 
 static int walk_back(const nm_model *m, int j, int *out, int n, int cap, int *through_add)
 {
-    while (j != NM_INPUT) {
+    while (j >= 0) {   /* a graph input ends the walk */
         const nm_layer *l = &m->layers[j];
         if (nm_layer_prunable(l) && l->kind != NM_LAYER_DWCONV)
             return push_unique(out, n, cap, j);

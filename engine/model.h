@@ -1,7 +1,8 @@
 /* model.h - networks as a list of named layers forming a DAG.
  *
  * Layers are stored in topological order; each names its producers by index
- * (NM_INPUT for the model input). Activations are described per sample as
+ * (NM_INPUT for the model input, NM_INPUT_K(k) for graph input k of a model
+ * with several). Activations are described per sample as
  * (C, H, W): images are channels x height x width; token sequences (ViT) are
  * features x tokens x 1. A linear layer acts on the channel axis at every
  * position, like a 1x1 convolution, so "positions" P = H*W for every kind.
@@ -21,11 +22,26 @@
 
 #include <stdint.h>
 
-#define NM_INPUT (-1)       /* producer index meaning "the model input" */
+#define NM_INPUT (-1)       /* producer index meaning "the model input" (graph input 0) */
 #define NM_PREV (-2)        /* in nm_add_*: the most recently added layer */
 #define NM_NAME_MAX 64
 #define NM_MAX_INPUTS 64    /* producers of one layer (a DenseNet concat has up to 33) */
 #define NM_MAX_OUTPUTS 16   /* graph outputs of one model */
+#define NM_MAX_GRAPH_INPUTS 16 /* graph inputs of one model */
+
+/* Graph inputs as producer indices: input 0 is NM_INPUT (-1); input k >= 1
+ * is -2 - k (-3 .. -17), below NM_PREV, so no code that knows only
+ * NM_INPUT can take it for input 0 or for a layer. Test a producer with
+ * nm_is_input / nm_input_index, never with `< 0` or `== NM_INPUT` alone. */
+#define NM_INPUT_K(k) ((k) == 0 ? NM_INPUT : -2 - (k))
+/* Which graph input producer index src is (0 for NM_INPUT), or -1. */
+static inline int nm_input_index(int src)
+{
+    if (src == NM_INPUT)
+        return 0;
+    return src <= -3 && src >= -1 - NM_MAX_GRAPH_INPUTS ? -2 - src : -1;
+}
+static inline int nm_is_input(int src) { return nm_input_index(src) >= 0; }
 
 typedef enum {
     NM_LAYER_CONV = 0,  /* 2-D convolution (groups may be > 1) */
@@ -97,7 +113,8 @@ typedef struct nm_layer {
     int n_inputs;           /* 0 only for conv/dwconv/linear read from a
                                topology whose layers are independent: the
                                input shape is then in_c/in_h/in_w as given */
-    int inputs[NM_MAX_INPUTS]; /* producer layer indices or NM_INPUT */
+    int inputs[NM_MAX_INPUTS]; /* producer layer indices or graph inputs
+                                  (NM_INPUT, NM_INPUT_K(k)) */
 
     /* geometry, per sample */
     int in_c, in_h, in_w;
@@ -171,7 +188,14 @@ void nm_layer_slots(nm_layer *l, nm_tensor **slots[NM_LAYER_SLOTS]);
 
 typedef struct nm_model {
     char name[NM_NAME_MAX];
-    int in_c, in_h, in_w;   /* input shape per sample */
+    int in_c, in_h, in_w;   /* input shape per sample (graph input 0) */
+    /* Graph inputs after the first (nm_model_add_input), in graph order:
+     * input k >= 1 is xin[k - 1], producer index NM_INPUT_K(k). n_xin = 0
+     * (every model nm_model_new makes): one input. in_name: input 0's name
+     * ("" = "input"). */
+    int n_xin;
+    char in_name[NM_NAME_MAX];
+    struct { char name[NM_NAME_MAX]; int c, h, w; } xin[NM_MAX_GRAPH_INPUTS - 1];
     int n_layers, cap_layers;
     nm_layer *layers;
     uint64_t seed;          /* seed the weights were synthesised from (0 = loaded) */
@@ -225,13 +249,31 @@ void nm_model_free(nm_model *m);
 /* Deep copy: tensors are cloned, not shared. */
 nm_model *nm_model_clone(const nm_model *m);
 
+/* Graph inputs. nm_model_add_input appends input k = nm_model_n_inputs()
+ * with its name (unique among the inputs; NULL or "" = "input<k>") and
+ * per-sample shape, and returns its producer index NM_INPUT_K(k) (-3 or
+ * below: test failure with == -1, not < 0), or -1 with a message (more
+ * than NM_MAX_GRAPH_INPUTS, a bad shape, a name used twice).
+ * nm_model_input_name: input k's name ("input" for an unnamed input 0),
+ * NULL when there is no input k; nm_model_input_shape: its per-sample
+ * shape (zeros when there is none). */
+int nm_model_add_input(nm_model *m, const char *name, int c, int h, int w);
+static inline int nm_model_n_inputs(const nm_model *m) { return 1 + m->n_xin; }
+const char *nm_model_input_name(const nm_model *m, int k);
+void nm_model_input_shape(const nm_model *m, int k, int *c, int *h, int *w);
+/* NM_OK for a model with one graph input; else NM_ERR with the message
+ * "<what>: model '<name>' has N graph inputs ('a', 'b', ...); <what> takes
+ * models with one input" (for consumers that model only input 0). */
+int nm_model_one_input(const nm_model *m, const char *what);
+
 /* Index of the layer called `name`, or -1. */
 int nm_model_find(const nm_model *m, const char *name);
 
 /* Builders: each appends one layer, infers its output shape from its
  * producer(s), allocates zeroed parameters, and returns the new layer's
  * index, or -1 with a message (unknown producer, impossible shape, name
- * clash). `input` may be NM_INPUT, NM_PREV or a layer index. */
+ * clash). `input` may be NM_INPUT, NM_INPUT_K(k) for a model's graph input
+ * k, NM_PREV or a layer index. */
 int nm_add_conv(nm_model *m, const char *name, int input, int out_c, int kh, int kw,
                 int stride, int pad, int groups, int bias);
 int nm_add_dwconv(nm_model *m, const char *name, int input, int k, int stride, int pad);
@@ -295,7 +337,7 @@ void nm_model_init_weights(nm_model *m, uint64_t seed);
  * drawn). The values do not depend on the callback or the thread count. */
 int nm_model_init_weights_progress(nm_model *m, uint64_t seed, nm_progress_fn progress, void *ud);
 
-/* Shape of a layer's output (or NM_INPUT's) per sample. */
+/* Shape of a layer's output (or of a graph input, NM_INPUT_K(k)) per sample. */
 void nm_model_out_shape(const nm_model *m, int idx, int *c, int *h, int *w);
 
 /* Channel dependency graph.

@@ -44,8 +44,9 @@ static int act_passes(const nm_layer *l)
     }
 }
 
-/* Resolves producer p (a layer index or NM_INPUT) to the source of its
- * values; depth and *budget (resolves left) bound the recursion through
+/* Resolves producer p (a layer index or a graph input) to the source of its
+ * values (a->layer: the layer, or the graph input's producer index); depth
+ * and *budget (resolves left) bound the recursion through
  * nested concats, which gives up as "other" when they run out. */
 static void resolve(const nm_model *m, int p, nm_act_info *a, int depth, int *budget)
 {
@@ -123,7 +124,12 @@ int nm_layer_act_source(const nm_model *m, int idx, int opt_n, int opt_m, int de
                  opt_m > 0 ? " made NMReLU by the act option" : ", no act option: dense");
         break;
     case NM_ACT_FROM_INPUT:
-        snprintf(a->why, sizeof a->why, "reads the model input: dense");
+        if (nm_input_index(a->layer) > 0)   /* another graph input, dense as well */
+            snprintf(a->why, sizeof a->why, "reads model input '%s': dense",
+                     nm_model_input_name(m, nm_input_index(a->layer)));
+        else
+            snprintf(a->why, sizeof a->why, "reads the model input: dense");
+        a->layer = -1;
         break;
     case NM_ACT_FROM_UNKNOWN:
         snprintf(a->why, sizeof a->why, "producer unknown (topology): dense");

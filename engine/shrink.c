@@ -722,6 +722,9 @@ nm_model *nm_model_shrink(const nm_model *m)
         nm_seterr("shrink: the model has no layers");
         return NULL;
     }
+    /* node n is the graph input (see node()); one per input is not modelled */
+    if (nm_model_one_input(m, "shrink") != NM_OK)
+        return NULL;
     int changed = 0;
     nm_model *cut = cut_groups(m, &changed);
     if (!cut && changed)

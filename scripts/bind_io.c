@@ -49,19 +49,37 @@ static int l_load(lua_State *L)
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
         if (lua_getfield(L, 2, "input") != LUA_TNIL) {
-            int d[3];
-            if (!lua_istable(L, -1) || luaL_len(L, -1) != 3)
-                luaL_argerror(L, 2, "input must be {C, H, W}");
-            for (int i = 0; i < 3; i++) {
-                lua_geti(L, -1, i + 1);
-                int ok;
-                lua_Integer v = lua_tointegerx(L, -1, &ok);
-                if (!ok || v < 1 || v > (1 << 24))
-                    luaL_argerror(L, 2, "input must be three positive integers {C, H, W}");
-                d[i] = (int)v;
-                lua_pop(L, 1);
+            /* {C, H, W} for input 0, or {{C, H, W}, {C, H, W}, ...} for every
+             * graph input in order (an empty {} leaves one to the file) */
+            if (!lua_istable(L, -1))
+                luaL_argerror(L, 2, "input must be {C, H, W} or {{C, H, W}, {C, H, W}, ...}");
+            int several = lua_geti(L, -1, 1) == LUA_TTABLE;
+            lua_pop(L, 1);
+            int n = several ? (int)luaL_len(L, -1) : 1;
+            if ((!several && luaL_len(L, -1) != 3) || n > NM_MAX_GRAPH_INPUTS)
+                luaL_argerror(L, 2, "input must be {C, H, W} or {{C, H, W}, {C, H, W}, ...}");
+            for (int k = 0; k < n; k++) {
+                if (several && lua_geti(L, -1, k + 1) != LUA_TTABLE)
+                    luaL_argerror(L, 2, "input must be {C, H, W} or {{C, H, W}, {C, H, W}, ...}");
+                int d[3] = {0, 0, 0}, len = (int)luaL_len(L, -1);
+                if (len != 3 && !(several && len == 0))
+                    luaL_argerror(L, 2, "each input size must be {C, H, W}");
+                for (int i = 0; i < len; i++) {
+                    lua_geti(L, -1, i + 1);
+                    int ok;
+                    lua_Integer v = lua_tointegerx(L, -1, &ok);
+                    if (!ok || v < 1 || v > (1 << 24))
+                        luaL_argerror(L, 2, "input must be three positive integers {C, H, W}");
+                    d[i] = (int)v;
+                    lua_pop(L, 1);
+                }
+                if (several)
+                    lua_pop(L, 1);
+                if (k == 0)
+                    o.in_c = d[0], o.in_h = d[1], o.in_w = d[2];
+                else
+                    memcpy(o.xin_size[k - 1], d, sizeof d);
             }
-            o.in_c = d[0], o.in_h = d[1], o.in_w = d[2];
         }
         lua_pop(L, 1);
         lua_getfield(L, 2, "partial");

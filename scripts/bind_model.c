@@ -403,6 +403,34 @@ static int m_clone(lua_State *L)
     return 1;
 }
 
+/* model:add_input(name, {C, H, W}) -> the new graph input's index in
+ * model.inputs (2, 3, ...); layers read it through opts.input = name. */
+static int m_add_input(lua_State *L)
+{
+    model_box *b = check_model_box(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    if (luaL_len(L, 3) != 3)
+        luaL_argerror(L, 3, "shape must be {C, H, W}");
+    int d[3];
+    for (int i = 0; i < 3; i++) {
+        lua_geti(L, 3, i + 1);
+        int ok;
+        lua_Integer v = lua_tointegerx(L, -1, &ok);
+        if (!ok || v < 1 || v > (1 << 24))
+            luaL_argerror(L, 3, "shape must be three positive integers {C, H, W}");
+        d[i] = (int)v;
+        lua_pop(L, 1);
+    }
+    if (nm_model_find(b->m, name) >= 0)
+        return luaL_error(L, "model:add_input: '%s' is a layer of model '%s'", name, b->m->name);
+    int src = nm_model_add_input(b->m, name, d[0], d[1], d[2]);
+    if (src == -1)
+        return luaL_error(L, "model:add_input: %s", nm_errmsg());
+    lua_pushinteger(L, nm_input_index(src) + 1);
+    return 1;
+}
+
 /* model:init_weights(seed): deterministic synthetic weights. */
 static int m_init_weights(lua_State *L)
 {
@@ -413,8 +441,18 @@ static int m_init_weights(lua_State *L)
     return 0;
 }
 
+/* Graph input called `name` (NM_INPUT, NM_INPUT_K(k)), or 0 when none is. */
+static int input_named(const nm_model *m, const char *name)
+{
+    for (int k = 0; k < nm_model_n_inputs(m); k++)
+        if (!strcmp(nm_model_input_name(m, k), name))
+            return NM_INPUT_K(k);
+    return 0;
+}
+
 /* Producer for model:add from opts[field]: nil -> previous layer (or
- * `dflt`), "input" -> the model input, a name, a 1-based index or a view. */
+ * `dflt`), "input" -> the model input (graph input 0), a layer name, a
+ * graph input's name (when no layer has it), a 1-based index or a view. */
 static int opt_producer(lua_State *L, model_box *b, int opts, const char *field, int dflt)
 {
     int r = dflt;
@@ -424,6 +462,9 @@ static int opt_producer(lua_State *L, model_box *b, int opts, const char *field,
         r = dflt;
     } else if (lua_type(L, v) == LUA_TSTRING && strcmp(lua_tostring(L, v), "input") == 0) {
         r = NM_INPUT;
+    } else if (lua_type(L, v) == LUA_TSTRING && nm_model_find(b->m, lua_tostring(L, v)) < 0 &&
+               input_named(b->m, lua_tostring(L, v))) {
+        r = input_named(b->m, lua_tostring(L, v));
     } else if (lua_isuserdata(L, v)) {
         layer_ud *u = luaL_testudata(L, v, NMLUA_LAYER);
         if (u == NULL || u->box != b)
@@ -511,6 +552,8 @@ static int m_add(lua_State *L)
     return 1;
 }
 
+static void push_ints(lua_State *L, int n, const int *v);
+
 static int m_index(lua_State *L)
 {
     model_box *b = check_model_box(L, 1);
@@ -531,6 +574,20 @@ static int m_index(lua_State *L)
         for (int i = 0; i < 3; i++) {
             lua_pushinteger(L, d[i]);
             lua_rawseti(L, -2, i + 1);
+        }
+    } else if (strcmp(key, "inputs") == 0) {
+        /* {{name =, shape = {C, H, W}}, ...}: every graph input in order */
+        int n = nm_model_n_inputs(b->m);
+        lua_createtable(L, n, 0);
+        for (int k = 0; k < n; k++) {
+            int d[3];
+            nm_model_input_shape(b->m, k, &d[0], &d[1], &d[2]);
+            lua_createtable(L, 0, 2);
+            lua_pushstring(L, nm_model_input_name(b->m, k));
+            lua_setfield(L, -2, "name");
+            push_ints(L, 3, d);
+            lua_setfield(L, -2, "shape");
+            lua_rawseti(L, -2, k + 1);
         }
     } else if (strcmp(key, "params") == 0) {
         lua_pushinteger(L, (lua_Integer)nm_model_params(b->m));
@@ -649,9 +706,11 @@ static int ly_index(lua_State *L)
     } else if (strcmp(key, "out_shape") == 0) {
         push_ints(L, 3, (int[]){l->out_c, l->out_h, l->out_w});
     } else if (strcmp(key, "inputs") == 0) {
-        int in[2];
-        for (int i = 0; i < l->n_inputs; i++)
-            in[i] = l->inputs[i] + 1;        /* 0 = the model input */
+        int in[NM_MAX_INPUTS];
+        for (int i = 0; i < l->n_inputs && i < NM_MAX_INPUTS; i++) {
+            int k = nm_input_index(l->inputs[i]);
+            in[i] = k >= 0 ? -k : l->inputs[i] + 1;   /* 0 = the model input, -k = input k */
+        }
         push_ints(L, l->n_inputs, in);
     } else if (strcmp(key, "model") == 0) {
         push_box(L, b);
@@ -664,7 +723,8 @@ static int ly_index(lua_State *L)
 static const luaL_Reg model_methods[] = {
     {"layers", m_layers}, {"layer", m_layer},   {"stats", m_stats},
     {"clone", m_clone},   {"free", m_free},     {"add", m_add},
-    {"init_weights", m_init_weights},           {NULL, NULL},
+    {"init_weights", m_init_weights},           {"add_input", m_add_input},
+    {NULL, NULL},
 };
 
 static const luaL_Reg model_meta[] = {

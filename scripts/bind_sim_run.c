@@ -358,7 +358,7 @@ static void apply_assume(const sim_assume *a, const nm_model *m, int idx, sim_ge
         g->wn = a->wn, g->wm = a->wm;
     int64_t nf = g->Nf - (int64_t)floor(a->filters * (double)g->Nf);
     g->Nf = nf > 0 ? nf : 1;
-    int reads_input = l->n_inputs == 0 ? idx == 0 : l->inputs[0] == NM_INPUT;
+    int reads_input = l->n_inputs == 0 ? idx == 0 : nm_is_input(l->inputs[0]);
     if (!reads_input) {
         int64_t win = (int64_t)g->kh * g->kw, cin = g->Kp / (win > 0 ? win : 1);
         int64_t keep = cin - (int64_t)floor(a->filters * (double)cin);

@@ -46,17 +46,38 @@ static int m_evaluate(lua_State *L)
 
 /* model:forward(x) -> one new f32 tensor per graph output, in graph order
  * ([N, C', H', W'], or [N, C'] / [N, C', H'] as in the file the model came
- * from); x is f32 [N, C, H, W] or [C, H, W] matching the model input. */
+ * from); x is f32 [N, C, H, W] or [C, H, W] matching the model input.
+ * A model with several graph inputs takes one tensor each, in the order
+ * of model.inputs: model:forward(x1, x2, ...) or model:forward({x1, x2}). */
 static int m_forward(lua_State *L)
 {
     nm_model *m = nmlua_check_model(L, 1);
-    const nm_tensor *x = nmlua_check_tensor(L, 2);
-    if (x->dtype != NM_F32)
-        luaL_argerror(L, 2, "input must be an f32 tensor");
+    const nm_tensor *xs[NM_MAX_GRAPH_INPUTS];
+    int n_x = 0, listed = lua_type(L, 2) == LUA_TTABLE;
+    int count = listed ? (int)luaL_len(L, 2) : lua_gettop(L) - 1;
+    if (count < 1)
+        return luaL_error(L, "model:forward: model '%s' takes %d input tensor(s), got none", m->name,
+                          nm_model_n_inputs(m));
+    if (count > NM_MAX_GRAPH_INPUTS || count != nm_model_n_inputs(m))
+        return luaL_error(L, "model:forward: model '%s' takes %d input tensor(s) (%s%s), got %d",
+                          m->name, nm_model_n_inputs(m), nm_model_input_name(m, 0),
+                          nm_model_n_inputs(m) > 1 ? ", ..." : "", count);
+    for (int k = 0; k < count; k++) {
+        int arg = 2 + k;
+        if (listed) {
+            lua_geti(L, 2, k + 1);
+            arg = lua_gettop(L);   /* stays on the stack (anchors the tensor) */
+        }
+        const nm_tensor *x = nmlua_check_tensor(L, arg);
+        if (x->dtype != NM_F32)
+            return luaL_error(L, "model:forward: input '%s' must be an f32 tensor, not %s",
+                              nm_model_input_name(m, k), nm_dtype_name(x->dtype));
+        xs[n_x++] = x;
+    }
     nm_tensor *ys[NM_MAX_OUTPUTS];
     nmlua_budget nb;
     nmlua_budget_begin(L, &nb);
-    int n = nm_forward_outputs(m, x, ys, NM_MAX_OUTPUTS);
+    int n = nm_forward_inputs(m, xs, n_x, ys, NM_MAX_OUTPUTS);
     nmlua_budget_end(&nb);
     if (n < 0)
         return luaL_error(L, "model:forward: %s", nm_errmsg());

@@ -63,6 +63,9 @@ typedef struct {
      * docs/formats.md); needed when the file's input has symbolic
      * dimensions, checked against it otherwise. 0 = from the file. */
     int in_c, in_h, in_w;
+    /* The same for graph inputs 1, 2, ... of a file with several inputs
+     * (xin_size[k - 1] = (C, H, W) of input k; zeros = from the file). */
+    int xin_size[NM_MAX_GRAPH_INPUTS - 1][3];
     /* 1: a node that cannot be imported ends the import there, keeping the
      * layers before it (listed in the warnings). 0: it fails the load with
      * a message naming the node, its operator and why. */
@@ -88,7 +91,8 @@ nm_model *nm_onnx_load_progress(const char *path, char **warnings, nm_progress_f
 
 /* --- ONNX export (io/onnx_export.c) --- */
 /* Writes m as an ONNX model (IR 7, opset 13; input "input" of shape
- * [N, C, H, W] with a symbolic batch N; every graph output), atomically.
+ * [N, C, H, W] with a symbolic batch N, then any further graph inputs under
+ * their names, also [N, C, H, W]; every graph output), atomically.
  * Weights are written as nm_forward uses them: masked, removed filters and
  * input channels zeroed. Node names are the layer names. Conv, dwconv,
  * linear, bn, relu, pools, gap, flatten, the binary ops, sigmoid, tanh,

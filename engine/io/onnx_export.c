@@ -7,7 +7,8 @@
  * malloc'd, so onnx__model_proto__free_unpacked releases the whole tree;
  * it is packed straight into the atomic temporary file.
  *
- * Values: the graph input is "input" (batch dimension symbolic "N"), each
+ * Values: the graph input is "input" (batch dimension symbolic "N"; further
+ * graph inputs follow under their own names, [N, C, H, W] each), each
  * layer's output is named after the layer, initializers "<layer>.weight",
  * ".bias", ... Node names are the layer names, so a layer read from a
  * torch.onnx export ("/layer1/layer1.0/conv1/Conv") keeps its scope name.
@@ -278,12 +279,13 @@ static Onnx__ValueInfoProto *value_info(exporter *ex, const char *name, int nd, 
 
 static const char *in_value(const exporter *ex, int src)
 {
-    return src == NM_INPUT ? ex->input : ex->value[src];
+    int k = nm_input_index(src);
+    return k == 0 ? ex->input : k > 0 ? ex->m->xin[k - 1].name : ex->value[src];
 }
 
 static int in_rank(const exporter *ex, int src)
 {
-    return src == NM_INPUT ? 4 : ex->rank[src];
+    return nm_is_input(src) ? 4 : ex->rank[src];
 }
 
 /* The effective (masked) weight of a prunable layer and its bias, as
@@ -852,6 +854,15 @@ static int build(exporter *ex, nm_progress_fn progress, void *ud)
     Onnx__ValueInfoProto *vin = value_info(ex, ex->input, 3, in_dims);
     if (vin)
         PUSH(ex, ex->g->input, ex->g->n_input, vin);
+    for (int k = 1; k < nm_model_n_inputs(m); k++) {   /* in graph order, [N, C, H, W] each */
+        int64_t d[3];
+        int c, h, w;
+        nm_model_input_shape(m, k, &c, &h, &w);
+        d[0] = c, d[1] = h, d[2] = w;
+        Onnx__ValueInfoProto *vk = value_info(ex, nm_model_input_name(m, k), 3, d);
+        if (vk)
+            PUSH(ex, ex->g->input, ex->g->n_input, vk);
+    }
     for (int i = 0; i < m->n_layers; i++) {
         if (ex_layer(ex, i))
             return NM_ERR;
@@ -935,6 +946,16 @@ int nm_onnx_save(const nm_model *m, const char *path, nm_progress_fn progress, v
             nm_seterr("out of memory");
             goto done;
         }
+    /* further graph inputs keep their names, which no value may share */
+    for (int k = 1; k < nm_model_n_inputs(m); k++) {
+        const char *in = nm_model_input_name(m, k);
+        if (!strcmp(in, ex.input) || nm_model_find(m, in) >= 0) {
+            nm_seterr("ONNX export: graph input '%s' of model '%s' has the name of %s; rename one", in,
+                      m->name, nm_model_find(m, in) >= 0 ? "a layer" : "the first input");
+            nm_preperr(path);
+            goto done;
+        }
+    }
     if (check_names(m, ex.input)) {
         nm_preperr(path);
         goto done;

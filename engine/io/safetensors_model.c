@@ -230,6 +230,9 @@ int nm_safetensors_save_model(const nm_model *m, const char *path)
 int nm_safetensors_save_model_progress(const nm_model *m, const char *path, nm_progress_fn progress, void *ud)
 {
     nm_tensor_list tl = {0};
+    /* the description names producers by index with NM_INPUT alone */
+    if (nm_model_one_input(m, "safetensors model save") != NM_OK)
+        return nm_preperr(path);
     char *text = model_json(m);
     if (!text)
         return nm_preperr(path);

@@ -468,6 +468,10 @@ nm_group_set *nm_prune_groups_map(const nm_model *m, const nm_group_opts *o, int
         nm_group_opts_init(&dflt);
         o = &dflt;
     }
+    /* node n is the graph input: a model with several would need one node
+     * each, so it is refused rather than having them read as input 0 */
+    if (nm_model_one_input(m, "pruning groups") != NM_OK)
+        return NULL;
     int n = m->n_layers;
     uf u = {.m = m, .n = n};
     nm_group_set *s = calloc(1, sizeof *s);

@@ -9,6 +9,8 @@ int nm_batch_check(const nm_model *m, const nm_dataset *d)
     const nm_tensor *x = d->images;
     if (m->n_layers == 0)
         return nm_seterr("model '%s' has no layers", m->name);
+    if (nm_model_one_input(m, "a data set") != NM_OK)   /* its images fill input 0 */
+        return NM_ERR;
     if (x->shape[1] != m->in_c || x->shape[2] != m->in_h || x->shape[3] != m->in_w)
         return nm_seterr("data set '%s' has samples of (%lld, %lld, %lld) but model '%s' takes "
                          "(%d, %d, %d)", d->name, (long long)x->shape[1], (long long)x->shape[2],

@@ -72,6 +72,8 @@ static nm_calib *compute(nm_model *m, const float *data, int64_t nall, int batch
 {
     if (nall < 1)
         return nm_seterr("calib: the calibration batch is empty"), NULL;
+    if (nm_model_one_input(m, "calibration") != NM_OK)   /* the batch fills input 0 */
+        return NULL;
     for (int i = 0; i < m->n_layers; i++)
         if (nm_calib_len(&m->layers[i]) && m->layers[i].n_inputs < 1)
             return nm_seterr("calib: layer '%s' has no producer to calibrate from",
@@ -109,7 +111,7 @@ static nm_calib *compute(nm_model *m, const float *data, int64_t nall, int batch
             if (!acc[i])
                 continue;
             const nm_layer *l = &m->layers[i];
-            const float *x = l->inputs[0] == NM_INPUT ? nm_net_input(net) : nm_net_act(net, l->inputs[0]);
+            const float *x = nm_net_value(net, l->inputs[0]);
             if (l->kind == NM_LAYER_LINEAR) {
                 acc_linear(l->in_c, (int64_t)n * l->in_h * l->in_w, x, acc[i]);
             } else {

@@ -76,12 +76,20 @@ int nm_evaluate(nm_model *m, const nm_dataset *d, int batch, double *acc, double
     return NM_OK;
 }
 
-/* Samples in x when it holds inputs of m: [N, C, H, W], one sample
+/* Samples in x when it holds graph input k of m: [N, C, H, W], one sample
  * [C, H, W], or [N, d1, ...] whose dims are (C, H, W) without trailing 1s
- * (an imported [N, F] or [N, T, F] input). -1 with a message otherwise. */
-static int64_t input_samples(const nm_model *m, const nm_tensor *x)
+ * (an imported [N, F] or [N, T, F] input). -1 with a message otherwise
+ * (naming the input when the model has several). */
+static int64_t input_samples(const nm_model *m, int k, const nm_tensor *x)
 {
-    const int64_t want[3] = {m->in_c, m->in_h, m->in_w};
+    int ic, ih, iw;
+    nm_model_input_shape(m, k, &ic, &ih, &iw);
+    const int64_t want[3] = {ic, ih, iw};
+    if (!x) {
+        nm_seterr("forward: no tensor for input '%s' of model '%s'", nm_model_input_name(m, k),
+                  m->name);
+        return -1;
+    }
     if (x->dtype == NM_F32 && x->ndim == 3 && x->shape[0] == want[0] && x->shape[1] == want[1] &&
         x->shape[2] == want[2])
         return 1;
@@ -92,10 +100,12 @@ static int64_t input_samples(const nm_model *m, const nm_tensor *x)
         if (ok)
             return x->shape[0];
     }
-    char buf[64];
-    nm_seterr("forward: input %s (%s) does not match model '%s' input: f32 [N, %d, %d, %d] or one "
-              "sample [%d, %d, %d]", nm_shape_str(x, buf, sizeof buf), nm_dtype_name(x->dtype),
-              m->name, m->in_c, m->in_h, m->in_w, m->in_c, m->in_h, m->in_w);
+    char buf[64], which[NM_NAME_MAX + 32] = "";
+    if (m->n_xin)
+        snprintf(which, sizeof which, " '%s' (graph input %d)", nm_model_input_name(m, k), k);
+    nm_seterr("forward: input%s %s (%s) does not match model '%s' input: f32 [N, %d, %d, %d] or one "
+              "sample [%d, %d, %d]", which, nm_shape_str(x, buf, sizeof buf), nm_dtype_name(x->dtype),
+              m->name, ic, ih, iw, ic, ih, iw);
     return -1;
 }
 
@@ -107,8 +117,9 @@ static int64_t input_samples(const nm_model *m, const nm_tensor *x)
 typedef struct {
     nm_net *net;
     int batch;
-    int n_layers, in_c, in_h, in_w, n_outputs;
+    int n_layers, in_c, in_h, in_w, n_outputs, n_xin;
     int outputs[NM_MAX_OUTPUTS];
+    int xin[NM_MAX_GRAPH_INPUTS][3];   /* inputs k >= 1: shapes */
     nm_layer *layers;
 } fwd_cache;
 
@@ -136,9 +147,20 @@ int64_t nm_forward_cache_bytes(const nm_model *m)
     return c && c->net ? nm_net_bytes(c->net) : 0;
 }
 
+/* The shapes of graph inputs 1.. into xin. */
+static void xin_shapes(const nm_model *m, int xin[NM_MAX_GRAPH_INPUTS][3])
+{
+    memset(xin, 0, sizeof(int) * 3 * NM_MAX_GRAPH_INPUTS);
+    for (int k = 1; k < nm_model_n_inputs(m); k++)
+        nm_model_input_shape(m, k, &xin[k][0], &xin[k][1], &xin[k][2]);
+}
+
 static int cache_fits(const fwd_cache *c, const nm_model *m, int batch)
 {
-    return c->batch >= batch && c->n_layers == m->n_layers && c->in_c == m->in_c &&
+    int xin[NM_MAX_GRAPH_INPUTS][3];
+    xin_shapes(m, xin);
+    return c->batch >= batch && c->n_xin == m->n_xin && memcmp(c->xin, xin, sizeof xin) == 0 &&
+           c->n_layers == m->n_layers && c->in_c == m->in_c &&
            c->in_h == m->in_h && c->in_w == m->in_w && c->n_outputs == m->n_outputs &&
            memcmp(c->outputs, m->outputs, sizeof c->outputs) == 0 &&
            memcmp(c->layers, m->layers, sizeof(nm_layer) * (size_t)m->n_layers) == 0;
@@ -174,19 +196,52 @@ static nm_net *forward_net(nm_model *m, int batch)
     c->in_c = m->in_c, c->in_h = m->in_h, c->in_w = m->in_w;
     c->n_outputs = m->n_outputs;
     memcpy(c->outputs, m->outputs, sizeof c->outputs);
+    c->n_xin = m->n_xin;
+    xin_shapes(m, c->xin);
     m->fwd_cache = c;
     m->fwd_cache_free = fwd_cache_free;
     return c->net;
 }
 
-/* The outputs outs[0..n_out) (layer indices; NM_INPUT = the input) of x
- * into new tensors ys[], ranks as given (0 = 4). */
-static int forward_run(nm_model *m, const nm_tensor *x, const int *outs, const int *ranks,
-                       int n_out, nm_tensor **ys)
+/* Copies samples [b0, b0 + n) of x (NCHW, per-sample shape c x hw) into
+ * a net input buffer (CNHW). */
+static void fill_input(float *in, const nm_tensor *x, int c, int64_t hw, int64_t b0, int n)
 {
-    const int64_t nall = input_samples(m, x);
+    const int64_t per = c * hw;
+    for (int s = 0; s < n; s++)
+        for (int ch = 0; ch < c; ch++)
+            memcpy(in + ((int64_t)ch * n + s) * hw, nm_f32(x) + (b0 + s) * per + ch * hw,
+                   sizeof(float) * (size_t)hw);
+}
+
+/* The outputs outs[0..n_out) (layer indices or graph inputs) of inputs
+ * xs[0..n_x) (one per graph input) into new tensors ys[], ranks as given
+ * (0 = 4). */
+static int forward_run(nm_model *m, const nm_tensor *const *xs, int n_x, const int *outs,
+                       const int *ranks, int n_out, nm_tensor **ys)
+{
+    const int n_in = nm_model_n_inputs(m);
+    if (n_x != n_in || !xs) {
+        char list[256] = "";
+        for (int k = 0; k < n_in && strlen(list) < 180; k++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s'%.40s'", k ? ", " : "",
+                     nm_model_input_name(m, k));
+        return nm_seterr("forward: model '%s' takes %d input%s (%s), got %d", m->name, n_in,
+                         n_in == 1 ? "" : "s", list, xs ? n_x : 0), -1;
+    }
+    const int64_t nall = input_samples(m, 0, xs[0]);
     if (nall < 0)
         return -1;
+    for (int k = 1; k < n_in; k++) {
+        int64_t nk = input_samples(m, k, xs[k]);
+        if (nk < 0)
+            return -1;
+        if (nk != nall)
+            return nm_seterr("forward: input '%s' of model '%s' has %lld samples but input '%s' "
+                             "has %lld; every input needs the same batch size",
+                             nm_model_input_name(m, k), m->name, (long long)nk,
+                             nm_model_input_name(m, 0), (long long)nall), -1;
+    }
     if (m->n_layers == 0)
         return nm_seterr("model '%s' has no layers", m->name), -1;
     for (int k = 0; k < n_out; k++)
@@ -207,20 +262,19 @@ static int forward_run(nm_model *m, const nm_tensor *x, const int *outs, const i
         batch = (batch + 1) / 2;
     if (!net)
         goto fail;
-    const int64_t hw = (int64_t)m->in_h * m->in_w, per = m->in_c * hw;
     for (int64_t b0 = 0; b0 < nall; b0 += batch) {
         int n = (int)(nall - b0 < batch ? nall - b0 : batch);
-        float *in = nm_net_input(net);
-        for (int s = 0; s < n; s++)
-            for (int c = 0; c < m->in_c; c++)
-                memcpy(in + ((int64_t)c * n + s) * hw, nm_f32(x) + (b0 + s) * per + c * hw,
-                       sizeof(float) * (size_t)hw);
+        for (int k = 0; k < n_in; k++) {
+            int ic, ih, iw;
+            nm_model_input_shape(m, k, &ic, &ih, &iw);
+            fill_input(nm_net_input_k(net, k), xs[k], ic, (int64_t)ih * iw, b0, n);
+        }
         nm_net_forward(net, n, 0);
         for (int k = 0; k < n_out; k++) {
             int c, h, w;
             nm_model_out_shape(m, outs[k], &c, &h, &w);
             const int64_t ohw = (int64_t)h * w, oper = c * ohw;
-            const float *o = outs[k] == NM_INPUT ? nm_net_input(net) : nm_net_act(net, outs[k]);
+            const float *o = nm_net_value(net, outs[k]);
             for (int s = 0; s < n; s++)
                 for (int ch = 0; ch < c; ch++)
                     memcpy(nm_f32(ys[k]) + (b0 + s) * oper + ch * ohw, o + ((int64_t)ch * n + s) * ohw,
@@ -234,7 +288,7 @@ fail:
     return -1;
 }
 
-int nm_forward_outputs(nm_model *m, const nm_tensor *x, nm_tensor **ys, int cap)
+int nm_forward_inputs(nm_model *m, const nm_tensor *const *xs, int n_x, nm_tensor **ys, int cap)
 {
     int outs[NM_MAX_OUTPUTS], ranks[NM_MAX_OUTPUTS];
     const int n_out = nm_model_outputs(m, outs, NM_MAX_OUTPUTS);
@@ -242,7 +296,12 @@ int nm_forward_outputs(nm_model *m, const nm_tensor *x, nm_tensor **ys, int cap)
         return nm_seterr("forward: model '%s' has %d outputs, room for %d", m->name, n_out, cap), -1;
     for (int k = 0; k < n_out; k++)
         ranks[k] = m->n_outputs ? m->out_rank[k] : 0;
-    return forward_run(m, x, outs, ranks, n_out, ys);
+    return forward_run(m, xs, n_x, outs, ranks, n_out, ys);
+}
+
+int nm_forward_outputs(nm_model *m, const nm_tensor *x, nm_tensor **ys, int cap)
+{
+    return nm_forward_inputs(m, &x, 1, ys, cap);
 }
 
 nm_tensor *nm_forward(nm_model *m, const nm_tensor *x)
@@ -251,5 +310,5 @@ nm_tensor *nm_forward(nm_model *m, const nm_tensor *x)
      * lean net always leaves it readable (nothing runs after it). */
     const int last = m->n_layers - 1, rank = 4;
     nm_tensor *y = NULL;
-    return forward_run(m, x, &last, &rank, 1, &y) == 1 ? y : NULL;
+    return forward_run(m, &x, 1, &last, &rank, 1, &y) == 1 ? y : NULL;
 }

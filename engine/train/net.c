@@ -58,6 +58,7 @@ struct nm_net {
     float *weff_shared;         /* lean: one masked-weight scratch for every layer */
     net_layer *ls;
     float *in, *gin;
+    float *xin[NM_MAX_GRAPH_INPUTS];    /* graph inputs k >= 1 (xin[0] unused) */
     int want_gin;
     int gin_done;               /* backward: gin holds this pass's contributions */
     float *work;
@@ -130,6 +131,8 @@ void nm_net_free(nm_net *net)
         free(net->bufs[b]);
     free(net->bufs), free(net->weff_shared);
     free(net->in), free(net->gin), free(net->work), free(net->params);
+    for (int k = 1; k < NM_MAX_GRAPH_INPUTS; k++)
+        free(net->xin[k]);
     nm_mem_release(net->charged);
     free(net);
 }
@@ -161,6 +164,9 @@ nm_net *nm_net_new(nm_model *m, int max_batch, int train)
         nm_seterr("model '%s' has no layers", m->name);
         return NULL;
     }
+    /* a training step fills and differentiates input 0 only */
+    if (train == NM_NET_TRAIN && nm_model_one_input(m, "training") != NM_OK)
+        return NULL;
     for (int i = 0; i < m->n_layers; i++) {
         const nm_layer *l = &m->layers[i];
         if (!runnable(l->kind)) {
@@ -209,6 +215,12 @@ nm_net *nm_net_new(nm_model *m, int max_batch, int train)
     }
     size_t in_floats = (size_t)m->in_c * m->in_h * m->in_w * (size_t)max_batch;
     net->in = alloc_or_fail(in_floats, sizeof(float), &fail, &net->bytes);
+    for (int k = 1; k < nm_model_n_inputs(m); k++) {
+        int c, h, w;
+        nm_model_input_shape(m, k, &c, &h, &w);
+        net->xin[k] = alloc_or_fail((size_t)c * h * w * (size_t)max_batch, sizeof(float), &fail,
+                                    &net->bytes);
+    }
     size_t work = 0;
     for (int i = 0; i < m->n_layers && !fail; i++) {
         nm_layer *l = &m->layers[i];
@@ -501,6 +513,10 @@ int nm_net_sync_masks(nm_net *net)
 }
 
 float *nm_net_input(nm_net *net) { return net->in; }
+float *nm_net_input_k(nm_net *net, int k)
+{
+    return k == 0 ? net->in : k > 0 && k < nm_model_n_inputs(net->m) ? net->xin[k] : NULL;
+}
 const float *nm_net_act(const nm_net *net, int i) { return net->ls[i].act; }
 nm_model *nm_net_model(const nm_net *net) { return net->m; }
 int nm_net_max_batch(const nm_net *net) { return net->max_batch; }
@@ -526,8 +542,11 @@ nm_param *nm_net_params(nm_net *net, int *count)
 
 static const float *in_act(const nm_net *net, int src)
 {
-    return src == NM_INPUT ? net->in : net->ls[src].act;
+    int k = nm_input_index(src);
+    return k == 0 ? net->in : k > 0 ? net->xin[k] : net->ls[src].act;
 }
+
+const float *nm_net_value(const nm_net *net, int src) { return in_act(net, src); }
 
 /* Gradient buffer of a producer that a consumer's backward pass is about
  * to write, or NULL for the model input when its gradient is not wanted.
@@ -535,6 +554,10 @@ static const float *in_act(const nm_net *net, int src)
  * 0 for the first (overwrite; the buffers are not zeroed beforehand). */
 static float *in_grad(nm_net *net, int src, int *acc)
 {
+    if (nm_input_index(src) > 0) {   /* training nets have one input (nm_net_new) */
+        *acc = 0;
+        return NULL;
+    }
     if (src == NM_INPUT) {
         *acc = net->gin_done;
         if (!net->want_gin)

@@ -57,6 +57,13 @@ int nm_net_sync_masks(nm_net *net);
 
 /* The input buffer: [C, n*H*W] floats for up to max_batch samples. */
 float *nm_net_input(nm_net *net);
+/* The buffer of graph input k (0 = nm_net_input), same layout with input
+ * k's shape; NULL when the model has no input k. Training nets refuse
+ * models with several inputs. */
+float *nm_net_input_k(nm_net *net, int k);
+/* The values of producer src after the last forward: a layer's activation
+ * (nm_net_act) or a graph input's buffer (NM_INPUT, NM_INPUT_K(k)). */
+const float *nm_net_value(const nm_net *net, int src);
 /* Runs the forward pass on the first n samples of the input buffer. train
  * (honoured only by a net built for training) selects batch statistics for
  * BN and updates the running ones. Returns

@@ -119,6 +119,13 @@ nm_tensor *nm_forward(nm_model *m, const nm_tensor *x);
  * file (out_rank: [N, C] or [N, C, H]). The caller releases them. Returns
  * the count, or -1 with a message (then nothing is left in ys). */
 int nm_forward_outputs(nm_model *m, const nm_tensor *x, nm_tensor **ys, int cap);
+/* The same for a model with several graph inputs: xs[k] holds graph input
+ * k (nm_model_input_shape, in the forms above), n_x must be the model's
+ * input count and every xs[k] must have the same number of samples; -1
+ * with a message naming the input otherwise. nm_forward and
+ * nm_forward_outputs are this with one input (a model with several refuses
+ * them, saying how many it takes). */
+int nm_forward_inputs(nm_model *m, const nm_tensor *const *xs, int n_x, nm_tensor **ys, int cap);
 /* nm_forward and nm_forward_outputs run up to 256 samples per pass, fewer
  * when the buffers for that many do not fit the memory budget (tensor.h).
  * They keep their executor (buffers for the largest pass so far) in the model between

@@ -1,5 +1,5 @@
 /* conf_model.c - a test's model.onnx: which operator it tests, and the
- * harness rule that turns its extra graph inputs into initializers. */
+ * harness rule that feeds its graph inputs or turns them into initializers. */
 #include "conformance.h"
 
 #include <ctype.h>
@@ -96,14 +96,40 @@ static int is_initializer(const Onnx__GraphProto *g, const char *name)
     return 0;
 }
 
-int conf_model_prepare(Onnx__ModelProto *mp, const char *set_dir, const char *path, int *n_bound,
-                       char *err, size_t errlen)
+/* The declared dims of a tensor graph input when fully known; -1 else. */
+static int input_dims(const Onnx__ValueInfoProto *vi, int64_t *dims)
+{
+    if (!vi->type || vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
+        !vi->type->tensor_type->shape || vi->type->tensor_type->shape->n_dim > 8)
+        return -1;
+    const Onnx__TensorShapeProto *s = vi->type->tensor_type->shape;
+    for (size_t d = 0; d < s->n_dim; d++) {
+        if (s->dim[d]->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE)
+            return -1;
+        dims[d] = s->dim[d]->dim_value;
+    }
+    return (int)s->n_dim;
+}
+
+/* 1 when a further graph input can be fed as a model input: float32 of
+ * rank 2 to 4 with the first input's batch size (dim 0). */
+static int feedable(const Onnx__ValueInfoProto *vi, int64_t batch0)
+{
+    int64_t d[8];
+    int r = input_dims(vi, d);
+    return r >= 2 && r <= 4 && d[0] == batch0 && batch0 > 0 &&
+           vi->type->tensor_type->elem_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+}
+
+int conf_model_prepare(Onnx__ModelProto *mp, const char *set_dir, const char *path, int feed,
+                       int *fed, int *n_fed, int *n_bound, char *err, size_t errlen)
 {
     Onnx__GraphProto *g = mp->graph;
     int rc = -1;
-    *n_bound = 0;
+    *n_bound = *n_fed = 0;
     size_t keep = 0;
     int k = 0;  /* index among the graph inputs that are not initializers */
+    int64_t batch0 = -1;
     for (size_t i = 0; i < g->n_input; i++) {
         Onnx__ValueInfoProto *vi = g->input[i];
         if (!vi->name || is_initializer(g, vi->name)) {
@@ -111,6 +137,14 @@ int conf_model_prepare(Onnx__ModelProto *mp, const char *set_dir, const char *pa
             continue;
         }
         if (k++ == 0) {
+            int64_t d[8];
+            batch0 = input_dims(vi, d) >= 1 ? d[0] : -1;
+            fed[(*n_fed)++] = 0;
+            g->input[keep++] = vi;
+            continue;
+        }
+        if (feed && *n_fed < CONF_MAX_INPUTS && feedable(vi, batch0)) {
+            fed[(*n_fed)++] = k - 1;
             g->input[keep++] = vi;
             continue;
         }

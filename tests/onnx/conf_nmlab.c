@@ -3,9 +3,10 @@
  * (nm_onnx_load_opts, nm_forward_outputs), these two functions are what
  * changes; everything else in tests/onnx/ talks ONNX only.
  *
- * Today's API: nm_onnx_load(path, &warnings) builds one model with one
- * input; nm_forward(m, x) takes x as f32 [N, C, H, W] and returns the LAST
- * layer's output [N, C', H', W']. The importer reads an ONNX input of rank
+ * Today's API: nm_onnx_load(path, &warnings) builds one model whose inputs
+ * are the graph's (non-initializer) inputs in order; nm_forward_inputs(m,
+ * xs, n, ys, cap) takes one f32 [N, C, H, W] tensor per input and returns
+ * every graph output. The importer reads an ONNX input of rank
  * 4 as [N, C, H, W], rank 3 [N, T, F] as C = F, H = T, W = 1 and rank 2
  * [N, F] as C = F; conf_forward converts between those layouts. */
 #include "conformance.h"
@@ -88,15 +89,14 @@ static int declared_dims(const Onnx__GraphProto *g, size_t i, int64_t *dims)
     return (int)s->n_dim;
 }
 
-int conf_forward(nm_model *m, const Onnx__GraphProto *g, const conf_tensor *x, const conf_tensor *refs,
-                 int n_refs, conf_tensor *out, int *n_out, char *err, size_t errlen)
+/* One graph input in ONNX layout as nmlab's f32 [N, C, H, W]; NULL with a
+ * message. */
+static nm_tensor *to_nchw(const conf_tensor *x, char *err, size_t errlen)
 {
-    *n_out = 0;
     if (x->ndim < 2 || x->ndim > 4) {
         snprintf(err, errlen, "input '%s' has rank %d; nm_forward takes rank 2 to 4", x->name, x->ndim);
-        return -1;
+        return NULL;
     }
-    /* ONNX layout -> [N, C, H, W]. */
     int64_t n = x->dims[0], c, h, w;
     if (x->ndim == 4)
         c = x->dims[1], h = x->dims[2], w = x->dims[3];
@@ -107,7 +107,7 @@ int conf_forward(nm_model *m, const Onnx__GraphProto *g, const conf_tensor *x, c
     nm_tensor *in = nm_tensor_new4(NM_F32, 4, n, c, h, w);
     if (!in) {
         snprintf(err, errlen, "input: %s", nm_errmsg());
-        return -1;
+        return NULL;
     }
     float *d = nm_f32(in);
     for (int64_t s = 0; s < n; s++)
@@ -117,11 +117,31 @@ int conf_forward(nm_model *m, const Onnx__GraphProto *g, const conf_tensor *x, c
                     int64_t src = x->ndim == 3 ? (s * h + hh) * c + cc : ((s * c + cc) * h + hh) * w + ww;
                     d[((s * c + cc) * h + hh) * w + ww] = (float)x->v[src];
                 }
+    return in;
+}
+
+int conf_forward(nm_model *m, const Onnx__GraphProto *g, const conf_tensor *xs, int n_x,
+                 const conf_tensor *refs, int n_refs, conf_tensor *out, int *n_out, char *err,
+                 size_t errlen)
+{
+    *n_out = 0;
+    nm_tensor *in[NM_MAX_GRAPH_INPUTS] = {0};
+    if (n_x < 1 || n_x > NM_MAX_GRAPH_INPUTS) {
+        snprintf(err, errlen, "%d inputs (1 to %d)", n_x, NM_MAX_GRAPH_INPUTS);
+        return -1;
+    }
+    for (int k = 0; k < n_x; k++)
+        if (!(in[k] = to_nchw(&xs[k], err, errlen))) {
+            for (int j = 0; j < k; j++)
+                nm_tensor_release(in[j]);
+            return -1;
+        }
     nm_tensor *ys[NM_MAX_OUTPUTS];
-    int ny = nm_forward_outputs(m, in, ys, NM_MAX_OUTPUTS);
-    nm_tensor_release(in);
+    int ny = nm_forward_inputs(m, (const nm_tensor *const *)in, n_x, ys, NM_MAX_OUTPUTS);
+    for (int k = 0; k < n_x; k++)
+        nm_tensor_release(in[k]);
     if (ny < 0) {
-        snprintf(err, errlen, "nm_forward_outputs: %s", nm_errmsg());
+        snprintf(err, errlen, "nm_forward_inputs: %s", nm_errmsg());
         return -1;
     }
     for (int k = 0; k < ny; k++) {

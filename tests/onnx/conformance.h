@@ -61,15 +61,21 @@ Onnx__ModelProto *conf_model_read(const char *dir, char *err, size_t errlen);
  * name's first word. Written into buf. */
 void conf_test_op(const Onnx__ModelProto *mp, const char *test_name, char *const *known, int n_known,
                   char *buf, size_t len);
-/* The harness rule for nmlab's one-input models: graph input 0 (in order,
- * initializers aside) stays the model input; every further graph input k
- * is bound to a constant: the TensorProto of set_dir/input_k.pb is moved
- * into the graph's initializers under that input's name and the input is
- * removed from graph->input. Then the model is packed to `path`. The number
- * of bound inputs goes to *n_bound. 0; 1 with a message when an extra
- * input is not a tensor (nothing nmlab could be given); -1 with a message. */
-int conf_model_prepare(Onnx__ModelProto *mp, const char *set_dir, const char *path, int *n_bound,
-                       char *err, size_t errlen);
+/* The harness rule for graph inputs. Graph input 0 (in order,
+ * initializers aside) stays a model input. With feed = 1, a further graph
+ * input k that is float32 of rank 2 to 4 with input 0's batch size (dim 0)
+ * stays a model input too (fed from set_dir/input_k.pb); every other one
+ * (an index, shape or scalar operand, or all of them with feed = 0) is
+ * bound to a constant: the TensorProto of set_dir/input_k.pb is moved into
+ * the graph's initializers under that input's name and the input is
+ * removed from graph->input. Then the model is packed to `path`. fed[0..
+ * *n_fed) (room for CONF_MAX_INPUTS) receives, per model input in order,
+ * its k (the input_k.pb to feed); *n_bound the number of bound inputs. 0; 1
+ * with a message when an extra input is not a tensor (nothing nmlab could
+ * be given); -1 with a message. */
+#define CONF_MAX_INPUTS 16
+int conf_model_prepare(Onnx__ModelProto *mp, const char *set_dir, const char *path, int feed,
+                       int *fed, int *n_fed, int *n_bound, char *err, size_t errlen);
 
 /* --- conf_nmlab.c: the only calls into the importer and the forward pass --- */
 /* Imports the ONNX file `path`. Returns the model; or NULL with *refusal
@@ -78,11 +84,12 @@ int conf_model_prepare(Onnx__ModelProto *mp, const char *set_dir, const char *pa
  * alpha/beta, an ignored constant, shape notes) go to *notes (malloc'd, or
  * NULL). The caller frees the model and both strings. */
 nm_model *conf_import(const char *path, char **refusal, char **notes);
-/* Runs m on x (the first graph input, in ONNX layout). Fills out[0..] with
- * one tensor per graph output of g that nmlab produces, in ONNX layout
- * (g's declared shape; the reference dims when g declares none), and
- * *n_out with how many. 0, or -1 with a message. */
-int conf_forward(nm_model *m, const Onnx__GraphProto *g, const conf_tensor *x, const conf_tensor *refs,
-                 int n_refs, conf_tensor *out, int *n_out, char *err, size_t errlen);
+/* Runs m on xs[0..n_x) (its graph inputs in order, in ONNX layout). Fills
+ * out[0..] with one tensor per graph output of g that nmlab produces, in
+ * ONNX layout (g's declared shape; the reference dims when g declares
+ * none), and *n_out with how many. 0, or -1 with a message. */
+int conf_forward(nm_model *m, const Onnx__GraphProto *g, const conf_tensor *xs, int n_x,
+                 const conf_tensor *refs, int n_refs, conf_tensor *out, int *n_out, char *err,
+                 size_t errlen);
 
 #endif

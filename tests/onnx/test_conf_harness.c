@@ -227,8 +227,10 @@ Test(conf_parts, bind_import_forward, .init = make_tmp, .fini = rm_tmp)
     cr_assert_not_null(mp, "%s", err);
     snprintf(set, sizeof set, "%s/test_data_set_0", dir);
     snprintf(p, sizeof p, "%s/bound.onnx", tmp);
-    int nb;
-    cr_assert_eq(conf_model_prepare(mp, set, p, &nb, err, sizeof err), 0, "%s", err);
+    int nb, fed[CONF_MAX_INPUTS], nf;
+    cr_assert_eq(conf_model_prepare(mp, set, p, 0, fed, &nf, &nb, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(nf, 1);
+    cr_expect_eq(fed[0], 0);
     cr_expect_eq(nb, 1);
     cr_assert_eq(mp->graph->n_input, 1);
     cr_expect_str_eq(mp->graph->input[0]->name, "x");
@@ -246,7 +248,7 @@ Test(conf_parts, bind_import_forward, .init = make_tmp, .fini = rm_tmp)
     cr_assert_eq(conf_tensor_read(p, &x, err, sizeof err), 0, "%s", err);
     snprintf(p, sizeof p, "%s/output_0.pb", set);
     cr_assert_eq(conf_tensor_read(p, &ref, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(conf_forward(m, mp->graph, &x, &ref, 1, out, &n_out, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(conf_forward(m, mp->graph, &x, 1, &ref, 1, out, &n_out, err, sizeof err), 0, "%s", err);
     cr_assert_eq(n_out, 1);
     cr_assert_eq(out[0].count, N * CO * H * W);
     for (int i = 0; i < N * CO * H * W; i++)
@@ -382,4 +384,90 @@ Test(conf_harness, missing_data_is_a_skip)
     cr_expect_eq(harness("--skip-missing --data /nonexistent/onnx-data", NULL, out, sizeof out), 77, "%s", out);
     cr_expect(!strncmp(out, "SKIP ", 5), "%s", out);
     cr_expect_eq(harness("--data /nonexistent/onnx-data", NULL, out, sizeof out), 2, "%s", out);
+}
+
+/* ------------------------------------------------------------------ */
+/* The input rule: a two-input test folder `op`(a, b), a [3, 3] and b    */
+/* [3, 3] (op Add: fed as two inputs) or [3, 2] (MatMul: b's dim 0 is    */
+/* the batch size, so it is fed first, refused as MatMul of two         */
+/* activations, then bound as a weight); y by plain loops.              */
+
+static const char *make_pair(const char *name, const char *op)
+{
+    static char dir[200];
+    char p[256];
+    int mm = !strcmp(op, "MatMul");
+    int64_t da[2] = {3, 3}, db[2] = {3, mm ? 2 : 3}, dy[2] = {3, mm ? 2 : 3};
+    float a[9], b[9], y[9];
+    for (int i = 0; i < 9; i++)
+        a[i] = 0.5f * (float)i - 1.0f, b[i] = (float)(i % 4) - 1.5f;
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < (mm ? 2 : 3); c++) {
+            double s = 0;
+            if (mm)
+                for (int k = 0; k < 3; k++)
+                    s += (double)a[r * 3 + k] * b[k * 2 + c];
+            else
+                s = (double)a[r * 3 + c] + b[r * 3 + c];
+            y[r * (mm ? 2 : 3) + c] = (float)s;
+        }
+    snprintf(dir, sizeof dir, "%s/%s", tmp, name);
+    cr_assert_eq(mkdir(dir, 0700), 0);
+    snprintf(p, sizeof p, "%s/test_data_set_0", dir);
+    cr_assert_eq(mkdir(p, 0700), 0);
+    Onnx__ModelProto *mp = model_new();
+    add_input(mp, "a", 2, da);
+    add_input(mp, "b", 2, db);
+    add_node(mp, op, "n", "a,b", "y");
+    add_output(mp, "y", 2, dy);
+    snprintf(p, sizeof p, "%s/model.onnx", dir);
+    write_model(p, mp);
+    snprintf(p, sizeof p, "%s/test_data_set_0/input_0.pb", dir);
+    write_tensor(p, tensor_f32("a", 2, da, a, 1));
+    snprintf(p, sizeof p, "%s/test_data_set_0/input_1.pb", dir);
+    write_tensor(p, tensor_f32("b", 2, db, b, 1));
+    snprintf(p, sizeof p, "%s/test_data_set_0/output_0.pb", dir);
+    write_tensor(p, tensor_f32("y", 2, dy, y, 1));
+    return dir;
+}
+
+Test(conf_parts, feed_rule, .init = make_tmp, .fini = rm_tmp)
+{
+    char err[512], p[256], set[300];
+    const char *dir = make_pair("test_pair", "Add");
+    int fed[CONF_MAX_INPUTS], nf, nb;
+    Onnx__ModelProto *mp = conf_model_read(dir, err, sizeof err);
+    cr_assert_not_null(mp, "%s", err);
+    snprintf(set, sizeof set, "%s/test_data_set_0", dir);
+    snprintf(p, sizeof p, "%s/fed.onnx", tmp);
+    cr_assert_eq(conf_model_prepare(mp, set, p, 1, fed, &nf, &nb, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(nf, 2);
+    cr_expect(fed[0] == 0 && fed[1] == 1);
+    cr_expect_eq(nb, 0);
+    cr_expect_eq(mp->graph->n_input, 2);
+    cr_expect_eq(mp->graph->n_initializer, 0);
+    char *refusal, *notes;
+    nm_model *m = conf_import(p, &refusal, &notes);
+    cr_assert_not_null(m, "%s", refusal ? refusal : "");
+    cr_expect_eq(nm_model_n_inputs(m), 2);
+    nm_model_free(m);
+    free(notes);
+    onnx__model_proto__free_unpacked(mp, NULL);
+    /* feed = 0: the old rule, b bound */
+    mp = conf_model_read(dir, err, sizeof err);
+    cr_assert_not_null(mp, "%s", err);
+    cr_assert_eq(conf_model_prepare(mp, set, p, 0, fed, &nf, &nb, err, sizeof err), 0, "%s", err);
+    cr_expect(nf == 1 && nb == 1 && mp->graph->n_input == 1 && mp->graph->n_initializer == 1);
+    onnx__model_proto__free_unpacked(mp, NULL);
+}
+
+Test(conf_harness, fed_inputs_and_the_bound_fallback, .init = make_tmp, .fini = rm_tmp)
+{
+    char args[600], d1[200], d2[200];
+    snprintf(d1, sizeof d1, "%s", make_pair("test_add_pair", "Add"));
+    snprintf(d2, sizeof d2, "%s", make_pair("test_matmul_pair", "MatMul"));
+    snprintf(args, sizeof args, "'%s' '%s'", d1, d2);
+    cr_expect_eq(harness(args, NULL, out, sizeof out), 0, "%s", out);
+    cr_expect(strstr(out, "PASS    test_add_pair (Add)\n"), "%s", out);
+    cr_expect(strstr(out, "PASS    test_matmul_pair (MatMul)\n"), "%s", out);
 }

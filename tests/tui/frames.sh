@@ -238,7 +238,7 @@ FC=100 FL=30 check "model: lists every method, wrapped" "model:set_activation +m
 check "model:sa completes to model:save" "^ > model:save$" -- --frames 3 --screen console --keys "'model:sa,Tab" fmnist_cnn
 check "layer: completes its method" "^ > layer:stats$" -- --frames 3 --screen console --keys "'layer:,Tab" fmnist_cnn
 check "layer. lists its fields, not methods" "layer\.kind .*layer\.out_shape" -- --frames 3 --screen console --keys "'layer.,Tab" fmnist_cnn
-check "model. lists its fields" "model\.input +model\.macs +model\.name +model\.params" -- --frames 3 --screen console --keys "'model.,Tab" fmnist_cnn
+check "model. lists its fields" "model\.input +model\.inputs +model\.macs +model\.name +model\.params" -- --frames 3 --screen console --keys "'model.,Tab" fmnist_cnn
 check "nm.prune.n lists nffs and nm" "nm\.prune\.nffs +nm\.prune\.nm" -- --frames 3 --screen console --keys "'nm.prune.n,Tab" fmnist_cnn
 # the nm-MAC walk-through counts from 1 and takes the user's N:M and data
 check "walk-through rows count from 1" "^ +row 1: +3 +0 +1 +0" -- --frames 3 --screen array --keys T fmnist_cnn

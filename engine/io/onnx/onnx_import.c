@@ -160,78 +160,138 @@ static int tally_unsupported(const Onnx__GraphProto *g, const unsigned char *fus
     return rc;
 }
 
-/* The model input: the first graph input that is not an initializer, of
- * rank 2 to 4: [N, C, H, W], [N, T, F] (tokens, nmlab's (F, T, 1)) or
- * [N, F]. Symbolic dimensions take the size from the options; the batch
- * dimension is ignored. */
-static int find_input(importer *im, const char **name, int *c, int *h, int *w)
+/* One graph input k's per-sample shape (rank 2 to 4: [N, C, H, W],
+ * [N, T, F] (tokens, nmlab's (F, T, 1)) or [N, F]) and its rank. Symbolic
+ * dimensions take the size from the options (want: C, H, W, all 0 = not
+ * given); the batch dimension is ignored. */
+static int input_shape(const Onnx__ValueInfoProto *vi, int k, const int want3[3],
+                       int *rank, int *c, int *h, int *w)
 {
-    const Onnx__GraphProto *g = im->g;
-    const Onnx__ValueInfoProto *vi = NULL;
-    for (size_t i = 0; i < g->n_input; i++) {
-        const Onnx__ValueInfoProto *v = g->input[i];
-        if (!v->name || !*v->name || ox_const_of(im, v->name))
-            continue;
-        if (!vi) {
-            vi = v;
-        } else {
-            ox_warn(im, "graph input '%s' ignored: nmlab models one input ('%s')", v->name, vi->name);
-            if (ox_map_put(&im->values, v->name, VAL_EXTRA_INPUT))
-                return NM_ERR;
-        }
-    }
-    if (!vi)
-        return nm_seterr("the graph has no input besides its initializers");
-    *name = vi->name;
+    char which[48] = "";
+    if (k > 0)
+        snprintf(which, sizeof which, " (graph input %d)", k);
     if (!vi->type || vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
         !vi->type->tensor_type->shape)
-        return nm_seterr("input '%s' has no shape", vi->name);
+        return nm_seterr("input '%s'%s has no shape", vi->name, which);
     if (vi->type->tensor_type->has_elem_type &&
         vi->type->tensor_type->elem_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
-        return nm_seterr("input '%s' is %s; nmlab runs float32 inputs", vi->name,
+        return nm_seterr("input '%s'%s is %s; nmlab runs float32 inputs", vi->name, which,
                          ox_dtype_name(vi->type->tensor_type->elem_type));
     const Onnx__TensorShapeProto *s = vi->type->tensor_type->shape;
     if (s->n_dim < 2 || s->n_dim > 4)
-        return nm_seterr("input '%s' has rank %zu; nmlab reads [N, C, H, W], [N, T, F] or [N, F]",
-                         vi->name, s->n_dim);
-    im->in_rank = (int)s->n_dim;
+        return nm_seterr("input '%s'%s has rank %zu; nmlab reads [N, C, H, W], [N, T, F] or [N, F]",
+                         vi->name, which, s->n_dim);
+    *rank = (int)s->n_dim;
     /* the options' (C, H, W) in the file's axis order */
-    const nm_onnx_opts *o = im->opts;
-    int given = o->in_c > 0 || o->in_h > 0 || o->in_w > 0;
-    int64_t want[4] = {0, o->in_c, o->in_h, o->in_w};
+    int given = want3[0] > 0 || want3[1] > 0 || want3[2] > 0;
+    int64_t want[4] = {0, want3[0], want3[1], want3[2]};
     if (s->n_dim == 3)
-        want[1] = o->in_h, want[2] = o->in_c;
-    if (given && (o->in_c <= 0 || o->in_h <= 0 || o->in_w <= 0))
-        return nm_seterr("input size (%d, %d, %d) must be three positive numbers", o->in_c, o->in_h,
-                         o->in_w);
-    if (given && ((s->n_dim == 3 && o->in_w != 1) || (s->n_dim == 2 && (o->in_h != 1 || o->in_w != 1))))
-        return nm_seterr("input '%s' has rank %zu: give its size as {%s}", vi->name, s->n_dim,
-                         s->n_dim == 3 ? "F, T, 1" : "F, 1, 1");
+        want[1] = want3[1], want[2] = want3[0];
+    if (given && (want3[0] <= 0 || want3[1] <= 0 || want3[2] <= 0))
+        return nm_seterr("input size (%d, %d, %d) must be three positive numbers", want3[0],
+                         want3[1], want3[2]);
+    if (given && ((s->n_dim == 3 && want3[2] != 1) || (s->n_dim == 2 && (want3[1] != 1 || want3[2] != 1))))
+        return nm_seterr("input '%s'%s has rank %zu: give its size as {%s}", vi->name, which,
+                         s->n_dim, s->n_dim == 3 ? "F, T, 1" : "F, 1, 1");
     int64_t d[4] = {1, 1, 1, 1};
     for (size_t i = 1; i < s->n_dim; i++) {
         const Onnx__TensorShapeProto__Dimension *dim = s->dim[i];
         int fixed = dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
-        if (!fixed && !given)
+        if (!fixed && !given && k == 0)
             return nm_seterr("input '%s' dimension %zu is %s%s%s; give the input size with "
                              "nm.load(path, {input = {C, H, W}}) or nmlab --input CxHxW", vi->name, i,
                              dim->dim_param ? "symbolic ('" : "unknown",
                              dim->dim_param ? dim->dim_param : "", dim->dim_param ? "')" : "");
+        if (!fixed && !given)
+            return nm_seterr("input '%s' (graph input %d) dimension %zu is %s%s%s; give every "
+                             "input's size with nm.load(path, {input = {{C, H, W}, {C, H, W}, ...}})",
+                             vi->name, k, i, dim->dim_param ? "symbolic ('" : "unknown",
+                             dim->dim_param ? dim->dim_param : "", dim->dim_param ? "')" : "");
         if (fixed && (dim->dim_value < 1 || dim->dim_value > ONNX_MAX_DIM))
-            return nm_seterr("input '%s' dimension %zu is %lld", vi->name, i,
+            return nm_seterr("input '%s'%s dimension %zu is %lld", vi->name, which, i,
                              (long long)dim->dim_value);
         if (fixed && given && dim->dim_value != want[i])
-            return nm_seterr("input '%s' dimension %zu is %lld in the file, not %lld as given",
-                             vi->name, i, (long long)dim->dim_value, (long long)want[i]);
+            return nm_seterr("input '%s'%s dimension %zu is %lld in the file, not %lld as given",
+                             vi->name, which, i, (long long)dim->dim_value, (long long)want[i]);
         d[i] = fixed ? dim->dim_value : want[i];
     }
     if (d[1] * d[2] * d[3] > INT32_MAX)
-        return nm_seterr("input '%s' has more than 2^31 elements per sample", vi->name);
+        return nm_seterr("input '%s'%s has more than 2^31 elements per sample", vi->name, which);
     if (s->n_dim == 4)
         *c = (int)d[1], *h = (int)d[2], *w = (int)d[3];
     else if (s->n_dim == 3)
         *c = (int)d[2], *h = (int)d[1], *w = 1;
     else
         *c = (int)d[1], *h = 1, *w = 1;
+    return NM_OK;
+}
+
+/* 1 when graph input vi is a tensor nmlab can run: float32 (or of no
+ * declared type) of rank 2 to 4. */
+static int runnable_input(const Onnx__ValueInfoProto *vi)
+{
+    if (!vi->type || vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
+        !vi->type->tensor_type->shape)
+        return 0;
+    const Onnx__TypeProto__Tensor *t = vi->type->tensor_type;
+    return (!t->has_elem_type || t->elem_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) &&
+           t->shape->n_dim >= 2 && t->shape->n_dim <= 4;
+}
+
+/* The model's inputs: every graph input that is not an initializer, in
+ * graph order. The first must be runnable (input_shape); a further one
+ * nmlab cannot run (another type or rank, a sequence) is left out with a
+ * warning, and a node reading it refuses the model. Makes the model (im->m,
+ * named `name`) and binds each input's name; *bad names the input a
+ * message is about (NULL if none). */
+static int make_inputs(importer *im, const char *name, const char **bad)
+{
+    const Onnx__GraphProto *g = im->g;
+    const nm_onnx_opts *o = im->opts;
+    const Onnx__ValueInfoProto *first = NULL;
+    *bad = NULL;
+    for (size_t i = 0; i < g->n_input; i++) {
+        const Onnx__ValueInfoProto *v = g->input[i];
+        if (!v->name || !*v->name || ox_const_of(im, v->name))
+            continue;
+        int c = 0, h = 0, w = 0, rank = 0, k = im->m ? nm_model_n_inputs(im->m) : 0;
+        if (first && !runnable_input(v)) {
+            ox_warn(im, "graph input '%s' ignored: nmlab runs float32 inputs of rank 2 to 4", v->name);
+            if (ox_map_put(&im->values, v->name, VAL_EXTRA_INPUT))
+                return NM_ERR;
+            continue;
+        }
+        if (k >= NM_MAX_GRAPH_INPUTS)
+            return *bad = v->name, nm_seterr("input '%s' would be graph input %d; nmlab models at "
+                                             "most %d", v->name, k + 1, NM_MAX_GRAPH_INPUTS);
+        const int dflt[3] = {0, 0, 0};
+        const int *want = k == 0 ? (const int[3]){o->in_c, o->in_h, o->in_w}
+                                 : k - 1 < NM_MAX_GRAPH_INPUTS - 1 ? o->xin_size[k - 1] : dflt;
+        if (input_shape(v, k, want, &rank, &c, &h, &w))
+            return *bad = v->name, NM_ERR;
+        if (k == 0) {
+            first = v;
+            if (!(im->m = nm_model_new(name, c, h, w)))
+                return NM_ERR;
+            snprintf(im->m->in_name, sizeof im->m->in_name, "%s", v->name);
+        } else if (nm_model_add_input(im->m, v->name, c, h, w) == -1) {
+            return *bad = v->name, NM_ERR;
+        }
+        im->in_rank[k] = rank;
+        if (ox_bind(im, v->name, NM_INPUT_K(k)))
+            return NM_ERR;
+    }
+    if (!first) {
+        char ops[160] = "";
+        for (size_t k = 0; k < g->n_node && k < 4; k++) {
+            char lb[160];
+            snprintf(ops + strlen(ops), sizeof ops - strlen(ops), "%s%s", k ? ", " : "; its nodes: ",
+                     ox_node_label(g->node[k], (int)k, lb, sizeof lb));
+        }
+        return nm_seterr("the graph has no input besides its initializers: nmlab models compute "
+                         "their outputs from at least one input (a graph of constants only is "
+                         "not modelled)%s%s", ops, g->n_node > 4 ? ", ..." : "");
+    }
     return NM_OK;
 }
 
@@ -245,7 +305,7 @@ static int set_outputs(importer *im)
     for (size_t i = 0; i < g->n_output; i++) {
         const char *name = g->output[i]->name;
         int v = name ? ox_map_get(&im->values, name, VAL_DEAD0 + 1) : VAL_DEAD0 + 1;
-        if (v < NM_INPUT) {
+        if (v < 0 && !nm_is_input(v)) {
             if (im->opts->partial)
                 continue;
             if (v <= VAL_DEAD0) {
@@ -424,7 +484,6 @@ static nm_model *import_model(const char *path, const Onnx__ModelProto *mp, char
     sbuf out = {0};
     nm_model *m = NULL;
     const char *in_name = NULL;
-    int c = 0, h = 0, w = 0;
     char name[NM_NAME_MAX];
     im.g = mp->graph;
     im.opts = opts;
@@ -436,14 +495,14 @@ static nm_model *import_model(const char *path, const Onnx__ModelProto *mp, char
     }
     if (index_graph(&im))
         goto fail;
-    if (find_input(&im, &in_name, &c, &h, &w)) {
+    model_name(path, im.g, name);
+    if (make_inputs(&im, name, &in_name)) {
+        m = im.m;
         if (in_name)
             input_err(&im, in_name);
         goto fail;
     }
-    model_name(path, im.g, name);
-    if (!(m = im.m = nm_model_new(name, c, h, w)) || ox_bind(&im, in_name, NM_INPUT))
-        goto fail;
+    m = im.m;
     if (walk(&im) != NM_OK || set_outputs(&im) != NM_OK || tally_unsupported(im.g, im.fused, &out) != NM_OK)
         goto fail;
     if (im.warn.len)

@@ -31,9 +31,10 @@
 #define R_SKIP 1    /* node not imported: its outputs are dead */
 #define R_STOP 2    /* node needs a dead value: stop the import here */
 
-/* Codes a value name maps to, besides layer indices and NM_INPUT. */
-#define VAL_EXTRA_INPUT (-4)   /* a second graph input: not modelled */
-#define VAL_DEAD0 (-16)        /* VAL_DEAD0 - k: output of skipped node k */
+/* Codes a value name maps to, besides layer indices and graph inputs
+ * (NM_INPUT, NM_INPUT_K(k): -1, -3 .. -17). */
+#define VAL_EXTRA_INPUT (-32)  /* a further graph input nmlab cannot run: not modelled */
+#define VAL_DEAD0 (-64)        /* VAL_DEAD0 - k: output of skipped node k */
 
 
 #define FLOAT_TYPES ((1u << ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) | (1u << ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE))
@@ -55,7 +56,7 @@ typedef struct {
     const Onnx__GraphProto *g;
     nm_model *m;
     name_map consts;    /* value name -> index in ctab (initializers, Constant outputs) */
-    name_map values;    /* value name -> layer, NM_INPUT, VAL_EXTRA_INPUT or dead */
+    name_map values;    /* value name -> layer, graph input, VAL_EXTRA_INPUT or dead */
     name_map uses;      /* value name -> nodes reading it (+1 if a graph output) */
     name_map node_names;/* node name -> how many nodes carry it */
     name_map op_seq;    /* op_type -> next k for generated names "<op>_<k>" */
@@ -67,7 +68,7 @@ typedef struct {
      * alias chain feeds only the node reading it (see fold_bias). */
     int *lay_names, *lay_uses, cap_lay;
     int *lay_rank;                  /* per layer: the ONNX rank of its output, batch included */
-    int in_rank;                    /* the graph input's rank */
+    int in_rank[NM_MAX_GRAPH_INPUTS]; /* each graph input's rank */
     char **skip_why;                /* per node: why it was not imported (NULL if it was) */
     unsigned char *fused;           /* per node: consumed by a pattern (ops_attention*.c) */
     /* Paddle attention (ops_attention_paddle.c): the merged heads [N, T, H, d]

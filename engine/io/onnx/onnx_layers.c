@@ -59,7 +59,7 @@ void ox_check_declared_shape(importer *im, const char *name, int L)
     }
 }
 
-/* Binds value `name` to layer L (or NM_INPUT) and counts it for fold_bias. */
+/* Binds value `name` to layer L (or a graph input) and counts it for fold_bias. */
 int ox_bind(importer *im, const char *name, int L)
 {
     if (L >= 0 && L >= im->cap_lay) {
@@ -136,10 +136,10 @@ void ox_layer_drop(nm_layer *l)
         nm_tensor_release(*ts[i]), *ts[i] = NULL;
 }
 
-/* The ONNX rank (batch included) of the value behind layer L or NM_INPUT. */
+/* The ONNX rank (batch included) of the value behind layer L or a graph input. */
 int ox_rank_of(const importer *im, int L)
 {
-    return L < 0 ? im->in_rank : im->lay_rank[L];
+    return nm_is_input(L) ? im->in_rank[nm_input_index(L)] : L < 0 ? 4 : im->lay_rank[L];
 }
 
 /* Appends l (the model adopts its tensors) with output rank `rank` (0: its

@@ -412,7 +412,7 @@ int ox_ctab_add(importer *im, const char *name, const Onnx__TensorProto *t)
     return ox_map_put(&im->consts, name, im->n_ctab++);
 }
 
-/* The layer (or NM_INPUT) behind activation input i of the current node.
+/* The layer (or graph input) behind activation input i of the current node.
  * R_STOP with a warning when it comes from a skipped node or nowhere. */
 int ox_act_input(importer *im, int i, int *idx)
 {
@@ -421,7 +421,7 @@ int ox_act_input(importer *im, int i, int *idx)
     if (!name)
         return ox_node_err(im, "input %d is missing", i);
     int v = ox_map_get(&im->values, name, VAL_DEAD0 + 1);
-    if (v >= NM_INPUT) {
+    if (v >= 0 || nm_is_input(v)) {
         *idx = v;
         return NM_OK;
     }
@@ -430,7 +430,8 @@ int ox_act_input(importer *im, int i, int *idx)
             return ox_node_err(im, "its input '%s' is not produced by any earlier node (a cycle, or "
                             "a dangling name)", name);
         if (v == VAL_EXTRA_INPUT)
-            return ox_node_err(im, "its input '%s' is a second graph input; nmlab models one input", name);
+            return ox_node_err(im, "its input '%s' is a graph input nmlab cannot run (see the "
+                               "warning: not float32 of rank 2 to 4)", name);
         char lb[160];
         int k = VAL_DEAD0 - v;
         const char *why = im->skip_why && im->skip_why[k] ? im->skip_why[k] : "not imported";
@@ -441,7 +442,7 @@ int ox_act_input(importer *im, int i, int *idx)
     if (v == VAL_DEAD0 + 1)
         ox_warn(im, "import stopped at %s: its input '%s' is not produced by any earlier node", im->where, name);
     else if (v == VAL_EXTRA_INPUT)
-        ox_warn(im, "import stopped at %s: its input '%s' is a second graph input, which nmlab does not model",
+        ox_warn(im, "import stopped at %s: its input '%s' is a graph input nmlab cannot run",
              im->where, name);
     else {
         char lb[160];

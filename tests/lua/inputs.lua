@@ -1,0 +1,116 @@
+-- Models with several graph inputs: model:add_input, model.inputs,
+-- model:forward(x1, x2) (and with a table) checked against sums computed
+-- here, and the errors that name the input.
+local T = require "nm.test"
+
+-- "two": inputs "input" (2, 1, 3) and "b" (2, 1, 3); sum = input + b,
+-- prod = input * b, the last layer.
+local function build()
+  local m = nm.model("two", {2, 1, 3})
+  T.eq(m:add_input("b", {2, 1, 3}), 2)
+  m:add("add", "sum", {input = "input", with = "b"})
+  m:add("relu", "r", {input = "b"})
+  m:add("add", "both", {input = "sum", with = "r"})
+  return m
+end
+
+local function fill(n, f)
+  local t = nm.tensor({n, 2, 1, 3})
+  for s = 1, n do
+    for c = 1, 2 do
+      for w = 1, 3 do t:set(s, c, 1, w, f(s, c, w)) end
+    end
+  end
+  return t
+end
+
+T.case("inputs and layer producers", function()
+  local m = build()
+  T.eq(#m.inputs, 2)
+  T.eq(m.inputs[1].name, "input")
+  T.eq(m.inputs[2].name, "b")
+  T.eq(m.inputs[2].shape, {2, 1, 3})
+  T.eq(m.input, {2, 1, 3})
+  T.eq(m:layer("sum").inputs, {0, -1})
+  T.eq(m:layer("r").inputs, {-1})
+  T.eq(m:layer("both").inputs, {1, 2})
+  T.eq(#nm.zoo("fmnist_cnn").inputs, 1)
+  T.raises(function() m:add_input("b", {1, 1, 1}) end, "input name 'b' is used twice")
+  T.raises(function() m:add_input("sum", {1, 1, 1}) end, "'sum' is a layer of model 'two'")
+  T.raises(function() m:add_input("c", {0, 1, 1}) end, "shape must be three positive integers")
+end)
+
+T.case("forward with two inputs matches the sums", function()
+  local m = build()
+  local a = fill(3, function(s, c, w) return s * 0.5 - c + w * 0.25 end)
+  local b = fill(3, function(s, c, w) return (s + c - w) * 0.75 - 1 end)
+  local y = m:forward(a, b)
+  local y2 = m:forward({a, b})
+  T.eq(y:shape(), {3, 2, 1, 3})
+  for s = 1, 3 do
+    for c = 1, 2 do
+      for w = 1, 3 do
+        local av, bv = a:get(s, c, 1, w), b:get(s, c, 1, w)
+        local want = av + bv + math.max(bv, 0)
+        T.near(y:get(s, c, 1, w), want, 1e-6)
+        T.near(y2:get(s, c, 1, w), want, 1e-6)
+      end
+    end
+  end
+end)
+
+T.case("wrong count, shape or batch names the input", function()
+  local m = build()
+  local a, b = fill(2, function() return 1 end), fill(2, function() return 2 end)
+  T.raises(function() m:forward(a) end, "model 'two' takes 2 input tensor(s)")
+  T.raises(function() m:forward({a}) end, "takes 2 input tensor(s)")
+  T.raises(function() m:forward(a, b, a) end, "got 3")
+  T.raises(function() m:forward(a, nm.tensor({2, 2, 1, 4})) end, "input 'b' (graph input 1)")
+  T.raises(function() m:forward(a, fill(3, function() return 0 end)) end,
+           "input 'b' of model 'two' has 3 samples but input 'input' has 2")
+  T.raises(function() m:forward(a, nm.tensor({2, 2, 1, 3}, 0, "u8")) end,
+           "input 'b' must be an f32 tensor")
+  T.raises(function() m:forward(a, "b") end, "")
+end)
+
+T.case("save .onnx and load keep both inputs; shrink refuses", function()
+  local m = build()
+  local base = os.tmpname()
+  os.remove(base)
+  T.eq(m:save(base .. ".onnx"), true)
+  local l = assert(nm.load(base .. ".onnx"))
+  os.remove(base .. ".onnx")
+  T.eq(#l.inputs, 2)
+  T.eq(l.inputs[2].name, "b")
+  T.eq(l.inputs[2].shape, {2, 1, 3})
+  local a = fill(2, function(s, c, w) return s - c * w end)
+  local b = fill(2, function(s, c, w) return c - s * 0.5 + w end)
+  local y, z = m:forward(a, b), l:forward(a, b)
+  for s = 1, 2 do
+    for c = 1, 2 do
+      for w = 1, 3 do T.near(z:get(s, c, 1, w), y:get(s, c, 1, w), 1e-6) end
+    end
+  end
+  local ok, err = m:save(base .. ".safetensors")
+  T.eq(ok, nil)
+  T.ok(err:find("safetensors model save: model 'two' has 2 graph inputs ('input', 'b')", 1, true), err)
+  T.raises(function() m:shrink() end, "shrink: model 'two' has 2 graph inputs")
+end)
+
+T.case("nm.load sizes every input with {{C, H, W}, ...}", function()
+  local base = os.tmpname()
+  os.remove(base)
+  local path = base .. ".onnx"
+  T.eq(nm.zoo("fmnist_cnn"):save(path), true)
+  local m = assert(nm.load(path, {input = {{1, 28, 28}}}))
+  T.eq(m.inputs[1].shape, {1, 28, 28})
+  T.eq(m.inputs[1].name, "input")
+  local ok, err = nm.load(path, {input = {{1, 28, 29}}})
+  T.eq(ok, nil)
+  T.ok(err:find("not 29 as given", 1, true), err)
+  T.raises(function() nm.load(path, {input = {{1, 28}}}) end, "each input size must be {C, H, W}")
+  T.raises(function() nm.load(path, {input = {{1, 28, 28}, 5}}) end, "input must be {C, H, W} or")
+  os.remove(path)
+end)
+
+T.done()
