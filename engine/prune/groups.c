@@ -475,6 +475,7 @@ nm_group_set *nm_prune_groups_map(const nm_model *m, const nm_group_opts *o, int
     int64_t *groot = NULL;
     uint8_t *rflag = NULL, *rpin = NULL;
     int *cnt = NULL, *last = NULL;
+    char *blk = NULL;
     u.base = malloc((size_t)(n + 1) * sizeof *u.base);
     u.size = malloc((size_t)(n + 1) * sizeof *u.size);
     if (!s || !u.base || !u.size)
@@ -491,19 +492,24 @@ nm_group_set *nm_prune_groups_map(const nm_model *m, const nm_group_opts *o, int
         goto fail;
     }
     size_t E = (size_t)(u.E ? u.E : 1);
-    u.parent = malloc(E * sizeof *u.parent);
-    u.flag = calloc(E, 1);
-    u.pin = calloc(E, 1);
+    /* the per-feature arrays in one scratch block (huge pages: a few
+     * first-touch faults instead of one per 4 KB page, each call) */
+    blk = nm_scratch_alloc(E * (2 * sizeof(int) + 4));
+    if (blk) {
+        u.parent = (int *)blk;
+        gid = (int *)(blk + E * sizeof(int));
+        u.flag = (uint8_t *)(blk + 2 * E * sizeof(int));
+        u.pin = u.flag + E;
+        rflag = u.pin + E;
+        rpin = rflag + E;
+        memset(u.flag, 0, 4 * E);
+    }
     int heads_mode = o->heads > 0;
     if (heads_mode) { /* head labels exist only in heads mode */
         u.head = malloc(E * sizeof *u.head);
         u.hlayer = malloc(E * sizeof *u.hlayer);
     }
-    gid = malloc(E * sizeof *gid);
-    rflag = calloc(E, 1);
-    rpin = calloc(E, 1);
-    if (!u.parent || !u.flag || !u.pin || (heads_mode && (!u.head || !u.hlayer)) || !gid ||
-        !rflag || !rpin)
+    if (!blk || (heads_mode && (!u.head || !u.hlayer)))
         goto oom;
     for (int64_t e = 0; e < u.E; e++)
         u.parent[e] = (int)e;
@@ -681,8 +687,8 @@ fail:
     nm_group_set_free(s);
     s = NULL;
 done:
-    free(u.base), free(u.size), free(u.parent), free(u.flag), free(u.pin), free(u.head);
-    free(u.hlayer), free(gid), free(rflag), free(rpin), free(groot), free(cnt), free(last);
+    free(u.base), free(u.size), free(blk), free(u.head);
+    free(u.hlayer), free(groot), free(cnt), free(last);
     return s;
 }
 

@@ -166,6 +166,11 @@ extern int64_t nm_select_fast_max;
  * eligible. Counts the eligible entries in its own pass. */
 int nm_select_keep(nm_select_seg *segs, int n_segs, int64_t keep);
 
+/* Set (tests): JointNF runs every round the multi-pass way (candidates
+ * marked, selected, rows scored in separate passes), the reference the
+ * fused last round is checked against. */
+extern int nm_jointnf_reference;
+
 /* Memory for a large scratch buffer (free with free()): from 1 MB on,
  * 2 MB-aligned and advised to use huge pages, so first touch costs a few
  * faults instead of one per 4 KB page. NULL when out of memory. */
