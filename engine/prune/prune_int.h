@@ -199,6 +199,28 @@ void nm_clear_filter(nm_model *mdl, int idx, int64_t t);
  * mask columns of ch (grouped convs: only the rows of its group). */
 void nm_clear_in_channel(nm_layer *c, int64_t ch);
 
+/* Input-channel clears put off until a batch of group removals is done:
+ * then each layer's mask loses all its listed columns in one pass over
+ * its rows instead of one strided pass per channel (same masks). */
+typedef struct {
+    int layer;
+    int64_t ch;
+} nm_in_clear;
+typedef struct {
+    nm_in_clear *a;
+    int64_t n, cap;
+} nm_in_clears;
+int nm_in_clears_add(nm_in_clears *p, int layer, int64_t ch);
+/* Clears every listed input channel (as nm_clear_in_channel) and frees
+ * the list (p is left empty). */
+void nm_in_clears_flush(nm_model *m, nm_in_clears *p);
+/* nm_group_remove with the input-channel clears of its consumers listed
+ * in pend (NULL: done at once); flush pend before the masks are read. */
+int nm_group_remove_deferred(nm_model *m, nm_group_set *s, int g, nm_in_clears *pend);
+/* 0 (tests): group removals clear input channels at once, the reference
+ * for the batched clears. */
+extern int nm_group_batch_clears;
+
 /* How groups are ranked and capped (group_rank.c). */
 typedef struct {
     nm_group_reduction reduction;
