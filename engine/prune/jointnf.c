@@ -38,6 +38,10 @@ typedef struct {
 
 int nm_jointnf_reference = 0;
 
+/* Layers smaller than this are marked on one thread (a parallel region
+ * costs more than the work, and much more on a loaded machine). */
+#define NM_PAR_MIN ((int64_t)1 << 15)
+
 /* Marks the candidates of one layer (survivors outside the top N of their
  * group) and returns how many there are. Row by row: cleared, marked and
  * counted while in cache. */
@@ -48,7 +52,7 @@ static int64_t mark_candidates(const nm_layer *l, const jl *e)
     const float *w = nm_f32(l->weight);
     uint8_t *mk = nm_u8(l->mask);
     int64_t count = 0;
-#pragma omp parallel for schedule(static) reduction(+ : count)
+#pragma omp parallel for schedule(static) reduction(+ : count) if (l->weight->numel >= NM_PAR_MIN)
     for (int64_t r = 0; r < g.rows; r++) {
         uint8_t *c = e->cand + r * g.D;
         memset(c, 0, (size_t)g.D);
@@ -130,7 +134,7 @@ static int64_t prune_last(nm_layer *l, const jl *e, uint8_t *cbuf, double *row_s
     const float *w = nm_f32(l->weight);
     uint8_t *mk = nm_u8(l->mask);
     int64_t count = 0;
-#pragma omp parallel reduction(+ : count)
+#pragma omp parallel reduction(+ : count) if (l->weight->numel >= NM_PAR_MIN)
     {
         uint8_t *c = cbuf + (size_t)omp_get_thread_num() * (size_t)g.D;
         nm_groups g1 = g;
