@@ -787,7 +787,8 @@ static void and_row(uint8_t *mk, const uint8_t *keep, int64_t n)
 
 void nm_in_clears_flush(nm_model *m, nm_in_clears *p)
 {
-    qsort(p->a, (size_t)p->n, sizeof *p->a, in_clear_cmp);
+    if (p->n > 1)
+        qsort(p->a, (size_t)p->n, sizeof *p->a, in_clear_cmp);
     uint8_t *keep = NULL;
     for (int64_t a = 0, b; a < p->n; a = b) {
         nm_layer *c = &m->layers[p->a[a].layer];
