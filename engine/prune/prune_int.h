@@ -185,6 +185,9 @@ extern double nm_select_sample_bias;
 extern int64_t nm_select_sample_cap;
 /* What the last one-pass attempt did: 0 not tried, 1 done, 2 gave back. */
 extern int nm_select_sample_last;
+/* 0 (tests): the one-pass band scan uses its SSE2 version even where the
+ * CPU has AVX2. */
+extern int nm_select_avx2;
 
 /* 1 if filter pruning may choose filters of layer i: eligible by scope,
  * not a dwconv, not feeding a residual add unless allow_add, and with a BN

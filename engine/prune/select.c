@@ -405,6 +405,7 @@ int64_t nm_select_sample_min = (int64_t)1 << 20;
 double nm_select_sample_bias = 0;
 int64_t nm_select_sample_cap = 0;
 int nm_select_sample_last = 0;
+int nm_select_avx2 = 1;
 
 #define SBITS 15 /* sample histogram on key >> SBITS: 65536 buckets */
 #define SAMPLE_RUN 1024
@@ -425,6 +426,37 @@ typedef struct {
     int64_t below, inb, elig;
     int over;    /* the thread's band list overflowed */
 } band_count;
+
+/* The entries of a chunk from i (a multiple of 64) to len, one by one:
+ * band_chunk's work for the last partial undo word. */
+static void band_tail(const float *w, const uint8_t *e, uint8_t *mk, int64_t i, int64_t len,
+                      uint32_t lo, uint32_t hi, uint64_t ci, uint64_t *undo, uint64_t *ls,
+                      int64_t *nl, int64_t cap, band_count *bc)
+{
+    if (i >= len)
+        return;
+    uint64_t u = 0;
+    int64_t n = *nl;
+    for (int64_t j = i; j < len; j++) {
+        uint32_t key = nm_abs_bits(w[j]);
+        if (!e[j])
+            continue;
+        bc->elig++;
+        if (key < lo) {
+            mk[j] = 0;
+            u |= (uint64_t)1 << (j - i);
+            bc->below++;
+        } else if (key <= hi) {
+            bc->inb++;
+            if (n < cap)
+                ls[n++] = ci << 48 | (uint64_t)j << 32 | key;
+            else
+                bc->over = 1;
+        }
+    }
+    undo[i / 64] = u;
+    *nl = n;
+}
 
 /* One chunk: clears (and notes in undo) eligible entries with key < lo,
  * lists band members into ls (up to cap), counts. */
@@ -478,23 +510,68 @@ static void band_chunk(const float *w, const uint8_t *e, uint8_t *mk, int64_t le
         }
         undo[i / 64] = u;
     }
-    if (i < len) {  /* the last partial word */
+    *nl = n;
+    bc->below += below;
+    bc->inb += inb;
+    bc->elig += el;
+    band_tail(w, e, mk, i, len, lo, hi, ci, undo, ls, nl, cap, bc);
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define NM_BAND_AVX2 1
+/* band_chunk with AVX2: 32 entries per step (four vectors of eight keys,
+ * the eligibility bytes in one register), so the bookkeeping (masks,
+ * counts, the branch) runs once per 32 instead of once per 8. Same
+ * clears, list (in index order), counts and undo bits. */
+__attribute__((target("avx2,popcnt"))) static void
+band_chunk_avx2(const float *w, const uint8_t *e, uint8_t *mk, int64_t len, uint32_t lo,
+                uint32_t hi, uint64_t ci, uint64_t *undo, uint64_t *ls, int64_t *nl, int64_t cap,
+                band_count *bc)
+{
+    const __m256i absmask = _mm256_set1_epi32(0x7fffffff), zero = _mm256_setzero_si256();
+    const __m256i vlo = _mm256_set1_epi32((int32_t)lo), vhi = _mm256_set1_epi32((int32_t)hi);
+    /* byte j of a broadcast 32-bit mask picks mask byte j / 8, then bit j % 8 */
+    const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                          2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bitsel = _mm256_set1_epi64x((int64_t)0x8040201008040201ull);
+    int64_t i = 0, below = 0, inb = 0, el = 0, n = *nl;
+    for (; i + 64 <= len; i += 64) {
         uint64_t u = 0;
-        for (int64_t j = i; j < len; j++) {
-            uint32_t key = nm_abs_bits(w[j]);
-            if (!e[j])
-                continue;
-            el++;
-            if (key < lo) {
-                mk[j] = 0;
-                u |= (uint64_t)1 << (j - i);
-                below++;
-            } else if (key <= hi) {
+        for (int sub = 0; sub < 64; sub += 32) {
+            const int64_t p = i + sub;
+            __m256i eb = _mm256_loadu_si256((const __m256i *)(e + p));
+            uint32_t mz = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(eb, zero));
+            uint32_t mltk = 0, mgt = 0;
+#pragma GCC unroll 4
+            for (int q = 0; q < 4; q++) {
+                __m256i k = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(w + p + 8 * q)),
+                                             absmask);
+                mltk |= (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(vlo, k)))
+                        << (8 * q);
+                mgt |= (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(k, vhi)))
+                       << (8 * q);
+            }
+            uint32_t mlt = mltk & ~mz, mband = ~(mz | mltk | mgt);
+            el += 32 - __builtin_popcount(mz);
+            if (mlt) {
+                __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int32_t)mlt), shuf);
+                __m256i lb = _mm256_cmpeq_epi8(_mm256_and_si256(v, bitsel), bitsel);
+                __m256i mb = _mm256_loadu_si256((const __m256i *)(mk + p));
+                _mm256_storeu_si256((__m256i *)(mk + p), _mm256_andnot_si256(lb, mb));
+                u |= (uint64_t)mlt << sub;
+                below += __builtin_popcount(mlt);
+            }
+            while (mband) {
+                int j = __builtin_ctz(mband);
+                mband &= mband - 1;
                 inb++;
-                if (n < cap)
-                    ls[n++] = ci << 48 | (uint64_t)j << 32 | key;
-                else
+                if (n < cap) {
+                    uint32_t key = nm_abs_bits(w[p + j]);
+                    ls[n++] = ci << 48 | (uint64_t)(p + j) << 32 | key;
+                } else {
                     bc->over = 1;
+                }
             }
         }
         undo[i / 64] = u;
@@ -503,7 +580,9 @@ static void band_chunk(const float *w, const uint8_t *e, uint8_t *mk, int64_t le
     bc->below += below;
     bc->inb += inb;
     bc->elig += el;
+    band_tail(w, e, mk, i, len, lo, hi, ci, undo, ls, nl, cap, bc);
 }
+#endif
 
 /* Tries the one-pass selection: k entries, or (k < 0) all eligible but
  * `keep`. *done = 1 when finished (masks final); 0: masks as they were
@@ -588,6 +667,9 @@ static int run_sampled(const nm_select_seg *segs, plan *p, int64_t k, int64_t ke
     if (nm_select_sample_cap > 0)
         cap = nm_select_sample_cap;
     /* the pass */
+#ifdef NM_BAND_AVX2
+    const int avx2 = nm_select_avx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+#endif
     uint64_t *list = nm_scratch_alloc((size_t)nt * (size_t)cap * sizeof *list);
     int64_t *len = calloc((size_t)nt, sizeof *len);
     band_count *bc = calloc((size_t)nt, sizeof *bc);
@@ -606,6 +688,13 @@ static int run_sampled(const nm_select_seg *segs, plan *p, int64_t k, int64_t ke
 #pragma omp for schedule(static)
         for (int64_t ci = 0; ci < p->n_chunks; ci++) {
             const chunk *c = &p->chunks[ci];
+#ifdef NM_BAND_AVX2
+            if (avx2)
+                band_chunk_avx2(segs[c->seg].w + c->start, segs[c->seg].elig + c->start,
+                                segs[c->seg].mask + c->start, c->len, lo, hi, (uint64_t)ci,
+                                undo + (size_t)ci * (CHUNK / 64), ls, &len[t], cap, &bc[t]);
+            else
+#endif
             band_chunk(segs[c->seg].w + c->start, segs[c->seg].elig + c->start,
                        segs[c->seg].mask + c->start, c->len, lo, hi,
                        (uint64_t)ci, undo + (size_t)ci * (CHUNK / 64), ls, &len[t], cap, &bc[t]);
