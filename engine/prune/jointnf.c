@@ -7,7 +7,16 @@
  * the lowest-scoring filters (|gamma| * mean |w| of the row, ranked across
  * layers) until round(f * F * r / R) of the F eligible filters are gone,
  * never the last filter of a layer, and propagate each removal. After
- * round R the pool is empty, so every group holds at most N weights. */
+ * round R the pool is empty, so every group holds at most N weights.
+ *
+ * Passes over the weights per round: the last round takes the whole pool,
+ * so it is N:M on the survivors, done row by row with the row sums for
+ * the filter scores (prune_last: one pass). Earlier rounds rank each row's
+ * candidates inside the selection's own pass (nm_select_generated: a 1/16
+ * sample of rows, then one pass), and score the rows in another; when that
+ * selection cannot finish (small models, a missed sample) the candidates
+ * are marked for the whole model and selected the multi-pass way, which
+ * nm_jointnf_reference forces (the tests' reference). */
 #include "prune_int.h"
 
 #include <math.h>
@@ -80,6 +89,61 @@ typedef struct {
     const int *bn_of;     /* the BN of every layer (nm_model_bn_of), per round */
     double **row_sum;     /* per model layer: its rows' sums, or NULL */
 } score_ctx;
+
+/* The rows of the eligible layers as pieces of a generated-eligibility
+ * selection (rounds before the last): a row's candidates are ranked into
+ * the selection's buffer right before the row is scanned. */
+typedef struct {
+    nm_select_piece *pc;
+    int *layer;            /* per piece: its entry in ls */
+    nm_groups *g;          /* per entry of ls: one row's geometry */
+    const jl *ls;
+} row_pieces;
+
+static void row_candidates(void *ud, int64_t i, uint8_t *e)
+{
+    const row_pieces *rp = ud;
+    const nm_select_piece *p = &rp->pc[i];
+    int li = rp->layer[i];
+    memset(e, 0, (size_t)p->len);
+    nm_nm_row(&rp->g[li], p->w, p->mask, e, 0, rp->ls[li].n);
+}
+
+/* Fills rp for the layers of ls (rows of their weights as pieces);
+ * NM_ERR when out of memory. */
+static int row_pieces_make(nm_model *mdl, const jl *ls, int nl, row_pieces *rp)
+{
+    int64_t n = 0;
+    for (int i = 0; i < nl; i++) {
+        const nm_layer *l = &mdl->layers[ls[i].idx];
+        n += l->weight->shape[0];
+    }
+    rp->ls = ls;
+    rp->pc = malloc((size_t)(n ? n : 1) * sizeof *rp->pc);
+    rp->layer = malloc((size_t)(n ? n : 1) * sizeof *rp->layer);
+    rp->g = malloc((size_t)(nl ? nl : 1) * sizeof *rp->g);
+    if (!rp->pc || !rp->layer || !rp->g)
+        return nm_seterr("out of memory");
+    int64_t at = 0;
+    for (int i = 0; i < nl; i++) {
+        nm_layer *l = &mdl->layers[ls[i].idx];
+        nm_groups_make(l->weight, ls[i].m, ls[i].axis, &rp->g[i]);
+        int64_t rows = rp->g[i].rows, D = rp->g[i].D;
+        rp->g[i].rows = 1;
+        for (int64_t r = 0; r < rows; r++, at++) {
+            rp->pc[at] = (nm_select_piece){nm_f32(l->weight) + r * D, nm_u8(l->mask) + r * D, D};
+            rp->layer[at] = i;
+        }
+    }
+    return (int)at; /* pieces */
+}
+
+static void row_pieces_free(row_pieces *rp)
+{
+    free(rp->pc);
+    free(rp->layer);
+    free(rp->g);
+}
 
 /* JointNF's filter score: |gamma| * mean |w| of the row (gamma 1 without
  * a BN), pruned entries counting 0. ud: a score_ctx. */
@@ -370,15 +434,31 @@ int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o)
             }
             k = pool;
         } else {
-            for (int i = 0; i < nl; i++) {
-                nm_layer *l = &mdl->layers[ls[i].idx];
-                pool += mark_candidates(l, &ls[i]);
-                segs[i] = (nm_select_seg){nm_f32(l->weight), ls[i].cand, nm_u8(l->mask),
-                                          l->weight->numel};
+            int fused = 0;
+#if defined(__SSE2__)
+            if (!nm_jointnf_reference && r < o->rounds) {
+                /* candidates ranked inside the selection's pass */
+                row_pieces rp = {0};
+                int np = row_pieces_make(mdl, ls, nl, &rp);
+                int rc2 = np < 0 ? NM_ERR
+                                 : nm_select_generated(rp.pc, np, row_candidates, &rp,
+                                                       (double)(o->rounds - r + 1), &k, &fused);
+                row_pieces_free(&rp);
+                if (rc2)
+                    goto done;
             }
-            k = r == o->rounds ? pool : llround((double)pool / (o->rounds - r + 1));
-            if (nm_select_smallest(segs, nl, k))
-                goto done;
+#endif
+            if (!fused) { /* the multi-pass way: every candidate marked, then selected */
+                for (int i = 0; i < nl; i++) {
+                    nm_layer *l = &mdl->layers[ls[i].idx];
+                    pool += mark_candidates(l, &ls[i]);
+                    segs[i] = (nm_select_seg){nm_f32(l->weight), ls[i].cand, nm_u8(l->mask),
+                                              l->weight->numel};
+                }
+                k = r == o->rounds ? pool : llround((double)pool / (o->rounds - r + 1));
+                if (nm_select_smallest(segs, nl, k))
+                    goto done;
+            }
         }
         /* the BN of every layer, looked up once a round (after fine-tuning) */
         free(bn_of);

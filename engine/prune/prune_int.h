@@ -185,6 +185,24 @@ extern double nm_select_sample_bias;
 extern int64_t nm_select_sample_cap;
 /* What the last one-pass attempt did: 0 not tried, 1 done, 2 gave back. */
 extern int nm_select_sample_last;
+/* One-pass selection over pieces whose eligibility bytes are made on
+ * the fly: elig(ud, i, e) writes pieces[i].len bytes (nonzero: eligible)
+ * into e (room for len + 64). Takes k = llround(pool / div) of the pool
+ * of eligible entries (known only after the pass), smallest |w| first,
+ * ties to the earlier piece, then the lower index, clearing their mask
+ * bytes; *k_out = k and *done = 1. *done = 0: nothing changed (up to
+ * nonzero mask bytes restored as 1): too small (below
+ * nm_select_sample_min), too many pieces (2^16) or too long ones, or the
+ * sampled band missed; select another way. x86-64 builds only. */
+typedef struct {
+    const float *w;
+    uint8_t *mask;
+    int64_t len;
+} nm_select_piece;
+typedef void (*nm_elig_fn)(void *ud, int64_t piece, uint8_t *e);
+int nm_select_generated(const nm_select_piece *pieces, int64_t n_pieces, nm_elig_fn elig,
+                        void *ud, double div, int64_t *k_out, int *done);
+
 /* 0 (tests): the one-pass band scan uses its SSE2 version even where the
  * CPU has AVX2. */
 extern int nm_select_avx2;

@@ -120,6 +120,10 @@ static int nudge(void *ud, nm_model *m, int round)
     return 0;
 }
 
+/* What the last one-pass selection of the fused run did (0 none, 1 done,
+ * 2 gave back). */
+static int fused_path;
+
 /* Runs JointNF with o on a and (as the reference) on b; every tensor of
  * every layer, the unmet count and the round logs must be equal. Returns
  * the number of weights the runs pruned (so callers can check a case did
@@ -131,7 +135,9 @@ static int64_t same_as_reference(nm_model *a, nm_model *b, nm_jointnf_opts o, co
     o.on_round = log_round;
     o.unmet = &ua;
     o.on_round_ud = &la;
+    nm_select_sample_last = 0;
     int rca = nm_prune_jointnf(a, &o);
+    fused_path = nm_select_sample_last;
     char erra[256];
     snprintf(erra, sizeof erra, "%s", nm_errmsg());
     nm_jointnf_reference = 1;
@@ -358,4 +364,55 @@ Test(jointnf_fused, batched_channel_clears_match)
         nm_model_free(a);
         nm_model_free(b);
     }
+}
+
+/* The rounds before the last: candidates ranked inside the selection's
+ * pass (nm_select_generated), forced on small models by lowering
+ * nm_select_sample_min, with its three ways back to the multi-pass path
+ * (sample far off either way, band list capped): same tensors and
+ * reports as the reference, and the path taken is the one intended. */
+Test(jointnf_fused, middle_rounds_in_the_selection_pass_match_reference)
+{
+    const struct { int n, m; nm_group_axis axis; } nm[] = {
+        {4, 9, NM_GROUP_AUTO}, {2, 4, NM_GROUP_IN}, {1, 3, NM_GROUP_KERNEL}, {3, 8, NM_GROUP_ROW},
+    };
+    int threads = omp_get_max_threads();
+    char what[200];
+    int paths[3] = {0, 0, 0};
+    nm_select_sample_min = 0;
+    for (int variant = 0; variant < 4; variant++) {
+        nm_select_sample_bias = variant == 1 ? 0.6 : variant == 2 ? -0.6 : 0;
+        nm_select_sample_cap = variant == 3 ? 16 : 0;
+        for (size_t a = 0; a < sizeof nm / sizeof nm[0]; a++)
+            for (int ties = 0; ties <= 1; ties++)
+                for (int net = 0; net < 2; net++) {
+                    omp_set_num_threads(ties || net ? 1 : threads);
+                    nm_jointnf_opts o;
+                    nm_jointnf_opts_init(&o, nm[a].n, nm[a].m, ties ? 0.5 : 0.2, 2 + (int)(a % 2));
+                    o.axis = nm[a].axis;
+                    o.allow_add = ties;
+                    o.finetune = a % 2 ? nudge : NULL;
+                    maker mk = net ? small_resnet_t : mixed_net;
+                    nm_model *x = mk(40 + a, ties), *y = nm_model_clone(x);
+                    snprintf(what, sizeof what, "%s %d:%d axis %d R %d ties %d variant %d",
+                             net ? "small_resnet" : "mixed", nm[a].n, nm[a].m, (int)nm[a].axis,
+                             o.rounds, ties, variant);
+                    int64_t pruned = same_as_reference(x, y, o, what);
+                    cr_assert_gt(pruned, 0, "%s: nothing pruned", what);
+                    /* the fused run's last middle-round selection: done
+                     * in one pass, or given back as the variant intends
+                     * (0: the pool was too small to sample) */
+                    cr_assert_neq(fused_path, variant == 0 ? 2 : 1, "%s: path %d", what,
+                                  fused_path);
+                    paths[fused_path]++;
+                    nm_model_free(x);
+                    nm_model_free(y);
+                }
+    }
+    omp_set_num_threads(threads);
+    nm_select_sample_min = (int64_t)1 << 20;
+    nm_select_sample_bias = 0;
+    nm_select_sample_cap = 0;
+    cr_assert_gt(paths[1], 8, "the one-pass selection finished only %d times", paths[1]);
+    cr_assert_gt(paths[2], 24, "the one-pass selection gave back only %d times", paths[2]);
 }
