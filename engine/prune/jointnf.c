@@ -373,10 +373,10 @@ int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o)
      * when no head groups go first: their removal changes other rows) */
     int64_t maxD = 1, rows_all = 0;
     for (int i = 0; i < nl; i++) {
-        const nm_layer *l = &mdl->layers[ls[i].idx];
-        int64_t D = nm_layer_cols(l);
+        const nm_tensor *w = mdl->layers[ls[i].idx].weight;
+        int64_t D = w->shape[0] > 0 ? w->numel / w->shape[0] : 0; /* the groups' row length */
         maxD = D > maxD ? D : maxD;
-        rows_all += l->weight->numel / (D ? D : 1);
+        rows_all += w->shape[0];
     }
     cbuf = malloc((size_t)omp_get_max_threads() * (size_t)maxD);
     if (!cbuf) {
@@ -424,10 +424,13 @@ int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o)
             double *at = sums;
             for (int i = 0; i < nl; i++) {
                 nm_layer *l = &mdl->layers[ls[i].idx];
-                int64_t D = nm_layer_cols(l);
-                double *rs = cached && D > 0 && l->weight->numel % D == 0 ? at : NULL;
+                int64_t rows = l->weight->shape[0];
+                /* cached when score_joint's row length is the pass's */
+                double *rs = cached && rows > 0 && nm_layer_cols(l) * rows == l->weight->numel
+                                 ? at
+                                 : NULL;
                 if (rs)
-                    at += l->weight->numel / D;
+                    at += rows;
                 if (row_sum)
                     row_sum[ls[i].idx] = rs;
                 pool += prune_last(l, &ls[i], cbuf, rs);
