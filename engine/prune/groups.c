@@ -796,8 +796,11 @@ void nm_in_clears_flush(nm_model *m, nm_in_clears *p)
             ;
         int64_t rows = c->weight->shape[0], cg = c->weight->shape[1];
         int64_t K = c->weight->ndim == 4 ? c->weight->shape[2] * c->weight->shape[3] : 1;
-        int dense = c->kind == NM_LAYER_LINEAR ||
-                    (c->kind != NM_LAYER_DWCONV && (c->groups <= 1) && cg == c->in_c);
+        /* one group of rows (nm_clear_in_channel's g = 1), every channel a
+         * column block of the row (the list is sorted: the last is largest) */
+        int dense = (c->kind == NM_LAYER_LINEAR ||
+                     (c->kind != NM_LAYER_DWCONV && c->groups <= 1)) &&
+                    p->a[b - 1].ch < cg;
         int64_t D = cg * K;
         free(keep);
         keep = dense && b - a >= 2 ? malloc((size_t)(D ? D : 1)) : NULL;
