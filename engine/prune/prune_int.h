@@ -167,8 +167,8 @@ extern int64_t nm_select_fast_max;
 int nm_select_keep(nm_select_seg *segs, int n_segs, int64_t keep);
 
 /* Set (tests): JointNF runs every round the multi-pass way (candidates
- * marked, selected, rows scored in separate passes), the reference the
- * fused last round is checked against. */
+ * marked, selected, rows scored in separate passes), the reference its
+ * fused passes are checked against. */
 extern int nm_jointnf_reference;
 
 /* Memory for a large scratch buffer (free with free()): from 1 MB on,
@@ -193,7 +193,7 @@ extern int nm_select_sample_last;
  * bytes; *k_out = k and *done = 1. *done = 0: nothing changed (up to
  * nonzero mask bytes restored as 1): too small (below
  * nm_select_sample_min), too many pieces (2^16) or too long ones, or the
- * sampled band missed; select another way. x86-64 builds only. */
+ * sampled band missed; select another way. Built where SSE2 is (x86-64). */
 typedef struct {
     const float *w;
     uint8_t *mask;

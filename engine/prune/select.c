@@ -8,7 +8,10 @@
  * first entries equal to T in (segment, index) order, so ties go to the
  * earlier entry. Work is split into fixed chunks run with OpenMP; there is
  * no sort anywhere. A faster two-pass variant (run_fast, below) is tried
- * first; the three-pass one handles a crowded boundary bucket. */
+ * first; the three-pass one handles a crowded boundary bucket. With
+ * eligibility bytes, a sampled one-pass variant (run_sampled) comes before
+ * both, and nm_select_generated runs it on pieces whose eligibility is made
+ * on the fly (JointNF's candidates, ranked row by row in the pass). */
 #include "prune_int.h"
 
 #include <math.h>
