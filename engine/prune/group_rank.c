@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+int nm_group_batch_clears = 1;
+
 typedef struct {
     double score;
     int g;
@@ -107,6 +109,9 @@ int nm_groups_remove_lowest(nm_model *m, nm_group_set *s, const nm_group_rank *r
     }
     qsort(sc, (size_t)ns, sizeof *sc, gscore_cmp);
     int rc = NM_OK;
+    /* nothing below reads the masks: input-channel clears wait till the end */
+    nm_in_clears pend = {0};
+    nm_in_clears *pp = nm_group_batch_clears ? &pend : NULL;
     for (int j = 0; j < ns && want > 0 && rc == NM_OK; j++) {
         int g = sc[j].g;
         int rows = s->groups[g].rows;
@@ -121,10 +126,11 @@ int nm_groups_remove_lowest(nm_model *m, nm_group_set *s, const nm_group_rank *r
          * the target is never overshot */
         if (rows > want || !nm_group_can_remove(m, s, g, r->min_density, r->max_sparsity))
             continue;
-        rc = nm_group_remove(m, s, g);
+        rc = nm_group_remove_deferred(m, s, g, pp);
         want -= rows;
         *removed += rows;
     }
+    nm_in_clears_flush(m, &pend);
     free(sc);
     return rc;
 }

@@ -47,6 +47,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 enum { F_PIN = 1, F_RESID = 2, F_NORM = 4, F_ATTN = 8 };
 
@@ -479,6 +482,7 @@ nm_group_set *nm_prune_groups_map(const nm_model *m, const nm_group_opts *o, int
     int64_t *groot = NULL;
     uint8_t *rflag = NULL, *rpin = NULL;
     int *cnt = NULL, *last = NULL;
+    char *blk = NULL;
     u.base = malloc((size_t)(n + 1) * sizeof *u.base);
     u.size = malloc((size_t)(n + 1) * sizeof *u.size);
     if (!s || !u.base || !u.size)
@@ -495,19 +499,24 @@ nm_group_set *nm_prune_groups_map(const nm_model *m, const nm_group_opts *o, int
         goto fail;
     }
     size_t E = (size_t)(u.E ? u.E : 1);
-    u.parent = malloc(E * sizeof *u.parent);
-    u.flag = calloc(E, 1);
-    u.pin = calloc(E, 1);
+    /* the per-feature arrays in one scratch block (huge pages: a few
+     * first-touch faults instead of one per 4 KB page, each call) */
+    blk = nm_scratch_alloc(E * (2 * sizeof(int) + 4));
+    if (blk) {
+        u.parent = (int *)blk;
+        gid = (int *)(blk + E * sizeof(int));
+        u.flag = (uint8_t *)(blk + 2 * E * sizeof(int));
+        u.pin = u.flag + E;
+        rflag = u.pin + E;
+        rpin = rflag + E;
+        memset(u.flag, 0, 4 * E);
+    }
     int heads_mode = o->heads > 0;
     if (heads_mode) { /* head labels exist only in heads mode */
         u.head = malloc(E * sizeof *u.head);
         u.hlayer = malloc(E * sizeof *u.hlayer);
     }
-    gid = malloc(E * sizeof *gid);
-    rflag = calloc(E, 1);
-    rpin = calloc(E, 1);
-    if (!u.parent || !u.flag || !u.pin || (heads_mode && (!u.head || !u.hlayer)) || !gid ||
-        !rflag || !rpin)
+    if (!blk || (heads_mode && (!u.head || !u.hlayer)))
         goto oom;
     for (int64_t e = 0; e < u.E; e++)
         u.parent[e] = (int)e;
@@ -685,8 +694,8 @@ fail:
     nm_group_set_free(s);
     s = NULL;
 done:
-    free(u.base), free(u.size), free(u.parent), free(u.flag), free(u.pin), free(u.head);
-    free(u.hlayer), free(gid), free(rflag), free(rpin), free(groot), free(cnt), free(last);
+    free(u.base), free(u.size), free(blk), free(u.head);
+    free(u.hlayer), free(groot), free(cnt), free(last);
     return s;
 }
 
@@ -742,6 +751,86 @@ static void clear_embed(nm_layer *l, int c)
 
 int nm_group_remove(nm_model *m, nm_group_set *s, int g)
 {
+    return nm_group_remove_deferred(m, s, g, NULL);
+}
+
+int nm_in_clears_add(nm_in_clears *p, int layer, int64_t ch)
+{
+    if (p->n == p->cap) {
+        int64_t cap = p->cap ? 2 * p->cap : 256;
+        nm_in_clear *a = realloc(p->a, (size_t)cap * sizeof *a);
+        if (!a)
+            return nm_seterr("out of memory");
+        p->a = a, p->cap = cap;
+    }
+    p->a[p->n++] = (nm_in_clear){layer, ch};
+    return NM_OK;
+}
+
+static int in_clear_cmp(const void *x, const void *y)
+{
+    const nm_in_clear *a = x, *b = y;
+    if (a->layer != b->layer)
+        return a->layer < b->layer ? -1 : 1;
+    return (a->ch > b->ch) - (a->ch < b->ch);
+}
+
+/* mk[j] &= keep[j] for j < n (SSE2 sixteen at a time) */
+static void and_row(uint8_t *mk, const uint8_t *keep, int64_t n)
+{
+    int64_t j = 0;
+#if defined(__SSE2__)
+    for (; j + 16 <= n; j += 16)
+        _mm_storeu_si128((__m128i *)(mk + j),
+                         _mm_and_si128(_mm_loadu_si128((const __m128i *)(mk + j)),
+                                       _mm_loadu_si128((const __m128i *)(keep + j))));
+#endif
+    for (; j < n; j++)
+        mk[j] &= keep[j];
+}
+
+void nm_in_clears_flush(nm_model *m, nm_in_clears *p)
+{
+    if (p->n > 1)
+        qsort(p->a, (size_t)p->n, sizeof *p->a, in_clear_cmp);
+    uint8_t *keep = NULL;
+    for (int64_t a = 0, b; a < p->n; a = b) {
+        nm_layer *c = &m->layers[p->a[a].layer];
+        for (b = a; b < p->n && p->a[b].layer == p->a[a].layer; b++)
+            ;
+        int64_t rows = c->weight->shape[0], cg = c->weight->shape[1];
+        int64_t K = c->weight->ndim == 4 ? c->weight->shape[2] * c->weight->shape[3] : 1;
+        /* one group of rows (nm_clear_in_channel's g = 1), every channel a
+         * column block of the row (the list is sorted: the last is largest) */
+        int dense = (c->kind == NM_LAYER_LINEAR ||
+                     (c->kind != NM_LAYER_DWCONV && c->groups <= 1)) &&
+                    p->a[b - 1].ch < cg;
+        int64_t D = cg * K;
+        free(keep);
+        keep = dense && b - a >= 2 ? malloc((size_t)(D ? D : 1)) : NULL;
+        if (!keep) { /* grouped convs, a single channel (or no memory): one by one */
+            for (int64_t i = a; i < b; i++)
+                nm_clear_in_channel(c, p->a[i].ch);
+            continue;
+        }
+        /* every row loses the same columns: one pass over the rows */
+        memset(keep, 0xff, (size_t)D);
+        for (int64_t i = a; i < b; i++) {
+            nm_u8(c->in_chans)[p->a[i].ch] = 0;
+            memset(keep + p->a[i].ch * K, 0, (size_t)K);
+        }
+        uint8_t *mk = nm_u8(c->mask);
+#pragma omp parallel for schedule(static) if (rows * D >= ((int64_t)1 << 18))
+        for (int64_t o = 0; o < rows; o++)
+            and_row(mk + o * D, keep, D);
+    }
+    free(keep);
+    free(p->a);
+    memset(p, 0, sizeof *p);
+}
+
+int nm_group_remove_deferred(nm_model *m, nm_group_set *s, int g, nm_in_clears *pend)
+{
     if (g < 0 || g >= s->n_groups)
         return nm_seterr("group %d out of range 0..%d", g, s->n_groups - 1);
     nm_channel_group *G = &s->groups[g];
@@ -759,7 +848,10 @@ int nm_group_remove(nm_model *m, nm_group_set *s, int g)
         case NM_GM_IN:
             if (nm_layer_ensure_keep(l))
                 return NM_ERR;
-            nm_clear_in_channel(l, mb->index);
+            if (!pend)
+                nm_clear_in_channel(l, mb->index);
+            else if (nm_in_clears_add(pend, mb->layer, mb->index))
+                return NM_ERR;
             break;
         case NM_GM_NORM:
             if (l->gamma)

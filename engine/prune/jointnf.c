@@ -7,10 +7,20 @@
  * the lowest-scoring filters (|gamma| * mean |w| of the row, ranked across
  * layers) until round(f * F * r / R) of the F eligible filters are gone,
  * never the last filter of a layer, and propagate each removal. After
- * round R the pool is empty, so every group holds at most N weights. */
+ * round R the pool is empty, so every group holds at most N weights.
+ *
+ * Passes over the weights per round: the last round takes the whole pool,
+ * so it is N:M on the survivors, done row by row with the row sums for
+ * the filter scores (prune_last: one pass). Earlier rounds rank each row's
+ * candidates inside the selection's own pass (nm_select_generated: a 1/16
+ * sample of rows, then one pass), and score the rows in another; when that
+ * selection cannot finish (small models, a missed sample) the candidates
+ * are marked for the whole model and selected the multi-pass way, which
+ * nm_jointnf_reference forces (the tests' reference). */
 #include "prune_int.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +45,12 @@ typedef struct {
     uint8_t *cand;   /* candidates of this round (u8 per weight), in cand_all */
 } jl;
 
+int nm_jointnf_reference = 0;
+
+/* Layers smaller than this are marked on one thread (a parallel region
+ * costs more than the work, and much more on a loaded machine). */
+#define NM_PAR_MIN ((int64_t)1 << 15)
+
 /* Marks the candidates of one layer (survivors outside the top N of their
  * group) and returns how many there are. Row by row: cleared, marked and
  * counted while in cache. */
@@ -45,7 +61,7 @@ static int64_t mark_candidates(const nm_layer *l, const jl *e)
     const float *w = nm_f32(l->weight);
     uint8_t *mk = nm_u8(l->mask);
     int64_t count = 0;
-#pragma omp parallel for schedule(static) reduction(+ : count)
+#pragma omp parallel for schedule(static) reduction(+ : count) if (l->weight->numel >= NM_PAR_MIN)
     for (int64_t r = 0; r < g.rows; r++) {
         uint8_t *c = e->cand + r * g.D;
         memset(c, 0, (size_t)g.D);
@@ -65,19 +81,141 @@ static int64_t mark_candidates(const nm_layer *l, const jl *e)
     return count;
 }
 
+/* The last round's fused pass (prune_last) leaves each row's surviving
+ * L1 here, taken with nm_row_abs_sum on the final row as score_joint
+ * would; valid until the masks change again (only while no head groups
+ * are removed first). */
+typedef struct {
+    const int *bn_of;     /* the BN of every layer (nm_model_bn_of), per round */
+    double **row_sum;     /* per model layer: its rows' sums, or NULL */
+} score_ctx;
+
+/* The rows of the eligible layers as pieces of a generated-eligibility
+ * selection (rounds before the last): a row's candidates are ranked into
+ * the selection's buffer right before the row is scanned. */
+typedef struct {
+    nm_select_piece *pc;
+    int *layer;            /* per piece: its entry in ls */
+    nm_groups *g;          /* per entry of ls: one row's geometry */
+    const jl *ls;
+} row_pieces;
+
+static void row_candidates(void *ud, int64_t i, uint8_t *e)
+{
+    const row_pieces *rp = ud;
+    const nm_select_piece *p = &rp->pc[i];
+    int li = rp->layer[i];
+    memset(e, 0, (size_t)p->len);
+    nm_nm_row(&rp->g[li], p->w, p->mask, e, 0, rp->ls[li].n);
+}
+
+/* Fills rp for the layers of ls (rows of their weights as pieces);
+ * NM_ERR when out of memory. */
+static int row_pieces_make(nm_model *mdl, const jl *ls, int nl, row_pieces *rp)
+{
+    int64_t n = 0;
+    for (int i = 0; i < nl; i++) {
+        const nm_layer *l = &mdl->layers[ls[i].idx];
+        n += l->weight->shape[0];
+    }
+    rp->ls = ls;
+    rp->pc = malloc((size_t)(n ? n : 1) * sizeof *rp->pc);
+    rp->layer = malloc((size_t)(n ? n : 1) * sizeof *rp->layer);
+    rp->g = malloc((size_t)(nl ? nl : 1) * sizeof *rp->g);
+    if (!rp->pc || !rp->layer || !rp->g)
+        return nm_seterr("out of memory");
+    int64_t at = 0;
+    for (int i = 0; i < nl; i++) {
+        nm_layer *l = &mdl->layers[ls[i].idx];
+        nm_groups_make(l->weight, ls[i].m, ls[i].axis, &rp->g[i]);
+        int64_t rows = rp->g[i].rows, D = rp->g[i].D;
+        rp->g[i].rows = 1;
+        for (int64_t r = 0; r < rows; r++, at++) {
+            rp->pc[at] = (nm_select_piece){nm_f32(l->weight) + r * D, nm_u8(l->mask) + r * D, D};
+            rp->layer[at] = i;
+        }
+    }
+    return (int)at; /* pieces */
+}
+
+static void row_pieces_free(row_pieces *rp)
+{
+    free(rp->pc);
+    free(rp->layer);
+    free(rp->g);
+}
+
 /* JointNF's filter score: |gamma| * mean |w| of the row (gamma 1 without
- * a BN), pruned entries counting 0. ud: the BN of every layer
- * (nm_model_bn_of, looked up once per round). */
+ * a BN), pruned entries counting 0. ud: a score_ctx. */
 static double score_joint(const nm_model *m, int layer, int row, void *ud)
 {
-    const int *bn_of = ud;
+    const score_ctx *sc = ud;
     const nm_layer *l = &m->layers[layer];
     int64_t D = nm_layer_cols(l);
-    double s = nm_row_abs_sum(nm_f32(l->weight) + (int64_t)row * D,
-                              l->mask ? nm_u8(l->mask) + (int64_t)row * D : NULL, D);
-    int bn = bn_of[layer];
+    double s = sc->row_sum && sc->row_sum[layer]
+                   ? sc->row_sum[layer][row]
+                   : nm_row_abs_sum(nm_f32(l->weight) + (int64_t)row * D,
+                                    l->mask ? nm_u8(l->mask) + (int64_t)row * D : NULL, D);
+    int bn = sc->bn_of[layer];
     double gamma = bn >= 0 ? fabs(nm_f32(m->layers[bn].gamma)[row]) : 1.0;
     return gamma * s / (double)(D ? D : 1);
+}
+
+/* Clears mk[j] where c[j] is set (c: candidates, 0 or 1) and returns
+ * how many are set: the selection's clearing when it takes them all. */
+static int64_t clear_marked(uint8_t *mk, const uint8_t *c, int64_t n)
+{
+    int64_t k = 0, j = 0;
+#if defined(__SSE2__)
+    const __m128i zero = _mm_setzero_si128();
+    __m128i acc = zero;
+    for (; j + 16 <= n; j += 16) {
+        __m128i cv = _mm_loadu_si128((const __m128i *)(c + j));
+        __m128i mv = _mm_loadu_si128((const __m128i *)(mk + j));
+        _mm_storeu_si128((__m128i *)(mk + j), _mm_and_si128(mv, _mm_cmpeq_epi8(cv, zero)));
+        acc = _mm_add_epi64(acc, _mm_sad_epu8(cv, zero));
+    }
+    k = _mm_cvtsi128_si64(acc) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(acc, acc));
+#endif
+    for (; j < n; j++) {
+        k += c[j];
+        mk[j] = c[j] ? 0 : mk[j];
+    }
+    return k;
+}
+
+/* The last round prunes the whole pool (k = pool), so the selection takes
+ * every candidate: the round is N:M on the surviving weights. One pass,
+ * row by row in cache: the row's candidates into a per-thread buffer (the
+ * same kernel as mark_candidates), cleared from the mask (as the
+ * selection clears them) and counted, and (row_sum not NULL) the row's
+ * surviving L1 taken for the filter scores. cbuf: nthreads * D bytes.
+ * Returns the candidates pruned. */
+static int64_t prune_last(nm_layer *l, const jl *e, uint8_t *cbuf, double *row_sum)
+{
+    nm_groups g;
+    nm_groups_make(l->weight, e->m, e->axis, &g);
+    const float *w = nm_f32(l->weight);
+    uint8_t *mk = nm_u8(l->mask);
+    int64_t count = 0;
+#pragma omp parallel reduction(+ : count) if (l->weight->numel >= NM_PAR_MIN)
+    {
+        uint8_t *c = cbuf + (size_t)omp_get_thread_num() * (size_t)g.D;
+        nm_groups g1 = g;
+        g1.rows = 1;
+        const int64_t D = g.D;
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < g.rows; r++) {
+            const float *wr = w + r * D;
+            uint8_t *mr = mk + r * D;
+            memset(c, 0, (size_t)D);
+            nm_nm_row(&g1, wr, mr, c, 0, e->n);
+            count += clear_marked(mr, c, D);
+            if (row_sum)
+                row_sum[r] = nm_row_abs_sum(wr, mr, D);
+        }
+    }
+    return count;
 }
 
 static void report_round(nm_model *mdl, const nm_jointnf_opts *o, int r, const jl *ls, int nl,
@@ -186,8 +324,9 @@ int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o)
     nm_select_seg *segs = calloc((size_t)mdl->n_layers + 1, sizeof *segs);
     int nl = 0, rc = NM_ERR;
     nm_group_set *gs = NULL;
-    uint8_t *cand_all = NULL;
+    uint8_t *cand_all = NULL, *cbuf = NULL;
     int *bn_of = NULL;
+    double **row_sum = NULL, *sums = NULL;
     if (!ls || !segs) {
         nm_seterr("out of memory");
         goto done;
@@ -215,18 +354,42 @@ int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o)
         }
         nl++;
     }
-    /* one candidate buffer for all layers (huge pages: few first-touch faults) */
+    /* one candidate buffer for all layers (huge pages: few first-touch
+     * faults), needed only by rounds before the last */
     size_t cand_bytes = 0;
-    for (int i = 0; i < nl; i++)
-        cand_bytes += (size_t)mdl->layers[ls[i].idx].weight->numel;
+    if (o->rounds > 1 || nm_jointnf_reference)
+        for (int i = 0; i < nl; i++)
+            cand_bytes += (size_t)mdl->layers[ls[i].idx].weight->numel;
     if (!(cand_all = nm_scratch_alloc(cand_bytes))) {
         nm_seterr("out of memory");
         goto done;
     }
     size_t off = 0;
-    for (int i = 0; i < nl; i++) {
+    for (int i = 0; i < nl && cand_bytes; i++) {
         ls[i].cand = cand_all + off;
         off += (size_t)mdl->layers[ls[i].idx].weight->numel;
+    }
+    /* the last round's per-thread row buffers and row sums (the sums only
+     * when no head groups go first: their removal changes other rows) */
+    int64_t maxD = 1, rows_all = 0;
+    for (int i = 0; i < nl; i++) {
+        const nm_tensor *w = mdl->layers[ls[i].idx].weight;
+        int64_t D = w->shape[0] > 0 ? w->numel / w->shape[0] : 0; /* the groups' row length */
+        maxD = D > maxD ? D : maxD;
+        rows_all += w->shape[0];
+    }
+    cbuf = malloc((size_t)omp_get_max_threads() * (size_t)maxD);
+    if (!cbuf) {
+        nm_seterr("out of memory");
+        goto done;
+    }
+    if (o->heads == 0 && !nm_jointnf_reference) {
+        row_sum = calloc((size_t)mdl->n_layers + 1, sizeof *row_sum);
+        sums = malloc((size_t)(rows_all ? rows_all : 1) * sizeof *sums);
+        if (!row_sum || !sums) {
+            nm_seterr("out of memory");
+            goto done;
+        }
     }
     nm_group_opts go;
     nm_group_opts_init(&go);
@@ -253,15 +416,53 @@ int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o)
             }
             goto done;
         }
-        int64_t pool = 0;
-        for (int i = 0; i < nl; i++) {
-            nm_layer *l = &mdl->layers[ls[i].idx];
-            pool += mark_candidates(l, &ls[i]);
-            segs[i] = (nm_select_seg){nm_f32(l->weight), ls[i].cand, nm_u8(l->mask), l->weight->numel};
+        int64_t pool = 0, k;
+        int cached = 0;
+        if (r == o->rounds && !nm_jointnf_reference) {
+            /* the whole pool goes: N:M in one pass, row sums taken there */
+            cached = row_sum != NULL;
+            double *at = sums;
+            for (int i = 0; i < nl; i++) {
+                nm_layer *l = &mdl->layers[ls[i].idx];
+                int64_t rows = l->weight->shape[0];
+                /* cached when score_joint's row length is the pass's */
+                double *rs = cached && rows > 0 && nm_layer_cols(l) * rows == l->weight->numel
+                                 ? at
+                                 : NULL;
+                if (rs)
+                    at += rows;
+                if (row_sum)
+                    row_sum[ls[i].idx] = rs;
+                pool += prune_last(l, &ls[i], cbuf, rs);
+            }
+            k = pool;
+        } else {
+            int fused = 0;
+#if defined(__SSE2__)
+            if (!nm_jointnf_reference && r < o->rounds) {
+                /* candidates ranked inside the selection's pass */
+                row_pieces rp = {0};
+                int np = row_pieces_make(mdl, ls, nl, &rp);
+                int rc2 = np < 0 ? NM_ERR
+                                 : nm_select_generated(rp.pc, np, row_candidates, &rp,
+                                                       (double)(o->rounds - r + 1), &k, &fused);
+                row_pieces_free(&rp);
+                if (rc2)
+                    goto done;
+            }
+#endif
+            if (!fused) { /* the multi-pass way: every candidate marked, then selected */
+                for (int i = 0; i < nl; i++) {
+                    nm_layer *l = &mdl->layers[ls[i].idx];
+                    pool += mark_candidates(l, &ls[i]);
+                    segs[i] = (nm_select_seg){nm_f32(l->weight), ls[i].cand, nm_u8(l->mask),
+                                              l->weight->numel};
+                }
+                k = r == o->rounds ? pool : llround((double)pool / (o->rounds - r + 1));
+                if (nm_select_smallest(segs, nl, k))
+                    goto done;
+            }
         }
-        int64_t k = r == o->rounds ? pool : llround((double)pool / (o->rounds - r + 1));
-        if (nm_select_smallest(segs, nl, k))
-            goto done;
         /* the BN of every layer, looked up once a round (after fine-tuning) */
         free(bn_of);
         if (!(bn_of = malloc((size_t)(mdl->n_layers ? mdl->n_layers : 1) * sizeof *bn_of))) {
@@ -270,7 +471,8 @@ int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o)
         }
         for (int i = 0; i < mdl->n_layers; i++)
             bn_of[i] = nm_model_bn_of(mdl, i);
-        rank.ud = bn_of;
+        score_ctx sctx = {bn_of, cached ? row_sum : NULL};
+        rank.ud = &sctx;
         int64_t target = llround(o->filter_ratio * (double)F * r / o->rounds);
         int64_t fr = 0;
         if (o->heads > 0 &&
@@ -290,6 +492,9 @@ int nm_prune_jointnf(nm_model *mdl, const nm_jointnf_opts *o)
     rc = nm_progress(o->progress, o->progress_ud, 1.0, "jointnf done");
 done:
     free(cand_all);
+    free(cbuf);
+    free(row_sum);
+    free(sums);
     free(bn_of);
     free(ls);
     free(segs);

@@ -166,6 +166,11 @@ extern int64_t nm_select_fast_max;
  * eligible. Counts the eligible entries in its own pass. */
 int nm_select_keep(nm_select_seg *segs, int n_segs, int64_t keep);
 
+/* Set (tests): JointNF runs every round the multi-pass way (candidates
+ * marked, selected, rows scored in separate passes), the reference its
+ * fused passes are checked against. */
+extern int nm_jointnf_reference;
+
 /* Memory for a large scratch buffer (free with free()): from 1 MB on,
  * 2 MB-aligned and advised to use huge pages, so first touch costs a few
  * faults instead of one per 4 KB page. NULL when out of memory. */
@@ -180,6 +185,27 @@ extern double nm_select_sample_bias;
 extern int64_t nm_select_sample_cap;
 /* What the last one-pass attempt did: 0 not tried, 1 done, 2 gave back. */
 extern int nm_select_sample_last;
+/* One-pass selection over pieces whose eligibility bytes are made on
+ * the fly: elig(ud, i, e) writes pieces[i].len bytes (nonzero: eligible)
+ * into e (room for len + 64). Takes k = llround(pool / div) of the pool
+ * of eligible entries (known only after the pass), smallest |w| first,
+ * ties to the earlier piece, then the lower index, clearing their mask
+ * bytes; *k_out = k and *done = 1. *done = 0: nothing changed (up to
+ * nonzero mask bytes restored as 1): too small (below
+ * nm_select_sample_min), too many pieces (2^16) or too long ones, or the
+ * sampled band missed; select another way. Built where SSE2 is (x86-64). */
+typedef struct {
+    const float *w;
+    uint8_t *mask;
+    int64_t len;
+} nm_select_piece;
+typedef void (*nm_elig_fn)(void *ud, int64_t piece, uint8_t *e);
+int nm_select_generated(const nm_select_piece *pieces, int64_t n_pieces, nm_elig_fn elig,
+                        void *ud, double div, int64_t *k_out, int *done);
+
+/* 0 (tests): the one-pass band scan uses its SSE2 version even where the
+ * CPU has AVX2. */
+extern int nm_select_avx2;
 
 /* 1 if filter pruning may choose filters of layer i: eligible by scope,
  * not a dwconv, not feeding a residual add unless allow_add, and with a BN
@@ -193,6 +219,28 @@ void nm_clear_filter(nm_model *mdl, int idx, int64_t t);
 /* Clears input channel ch of layer c (keys must exist): in_chans and the
  * mask columns of ch (grouped convs: only the rows of its group). */
 void nm_clear_in_channel(nm_layer *c, int64_t ch);
+
+/* Input-channel clears put off until a batch of group removals is done:
+ * then each layer's mask loses all its listed columns in one pass over
+ * its rows instead of one strided pass per channel (same masks). */
+typedef struct {
+    int layer;
+    int64_t ch;
+} nm_in_clear;
+typedef struct {
+    nm_in_clear *a;
+    int64_t n, cap;
+} nm_in_clears;
+int nm_in_clears_add(nm_in_clears *p, int layer, int64_t ch);
+/* Clears every listed input channel (as nm_clear_in_channel) and frees
+ * the list (p is left empty). */
+void nm_in_clears_flush(nm_model *m, nm_in_clears *p);
+/* nm_group_remove with the input-channel clears of its consumers listed
+ * in pend (NULL: done at once); flush pend before the masks are read. */
+int nm_group_remove_deferred(nm_model *m, nm_group_set *s, int g, nm_in_clears *pend);
+/* 0 (tests): group removals clear input channels at once, the reference
+ * for the batched clears. */
+extern int nm_group_batch_clears;
 
 /* How groups are ranked and capped (group_rank.c). */
 typedef struct {

@@ -8,7 +8,10 @@
  * first entries equal to T in (segment, index) order, so ties go to the
  * earlier entry. Work is split into fixed chunks run with OpenMP; there is
  * no sort anywhere. A faster two-pass variant (run_fast, below) is tried
- * first; the three-pass one handles a crowded boundary bucket. */
+ * first; the three-pass one handles a crowded boundary bucket. With
+ * eligibility bytes, a sampled one-pass variant (run_sampled) comes before
+ * both, and nm_select_generated runs it on pieces whose eligibility is made
+ * on the fly (JointNF's candidates, ranked row by row in the pass). */
 #include "prune_int.h"
 
 #include <math.h>
@@ -405,6 +408,7 @@ int64_t nm_select_sample_min = (int64_t)1 << 20;
 double nm_select_sample_bias = 0;
 int64_t nm_select_sample_cap = 0;
 int nm_select_sample_last = 0;
+int nm_select_avx2 = 1;
 
 #define SBITS 15 /* sample histogram on key >> SBITS: 65536 buckets */
 #define SAMPLE_RUN 1024
@@ -425,6 +429,37 @@ typedef struct {
     int64_t below, inb, elig;
     int over;    /* the thread's band list overflowed */
 } band_count;
+
+/* The entries of a chunk from i (a multiple of 64) to len, one by one:
+ * band_chunk's work for the last partial undo word. */
+static void band_tail(const float *w, const uint8_t *e, uint8_t *mk, int64_t i, int64_t len,
+                      uint32_t lo, uint32_t hi, uint64_t ci, uint64_t *undo, uint64_t *ls,
+                      int64_t *nl, int64_t cap, band_count *bc)
+{
+    if (i >= len)
+        return;
+    uint64_t u = 0;
+    int64_t n = *nl;
+    for (int64_t j = i; j < len; j++) {
+        uint32_t key = nm_abs_bits(w[j]);
+        if (!e[j])
+            continue;
+        bc->elig++;
+        if (key < lo) {
+            mk[j] = 0;
+            u |= (uint64_t)1 << (j - i);
+            bc->below++;
+        } else if (key <= hi) {
+            bc->inb++;
+            if (n < cap)
+                ls[n++] = ci << 48 | (uint64_t)j << 32 | key;
+            else
+                bc->over = 1;
+        }
+    }
+    undo[i / 64] = u;
+    *nl = n;
+}
 
 /* One chunk: clears (and notes in undo) eligible entries with key < lo,
  * lists band members into ls (up to cap), counts. */
@@ -478,23 +513,68 @@ static void band_chunk(const float *w, const uint8_t *e, uint8_t *mk, int64_t le
         }
         undo[i / 64] = u;
     }
-    if (i < len) {  /* the last partial word */
+    *nl = n;
+    bc->below += below;
+    bc->inb += inb;
+    bc->elig += el;
+    band_tail(w, e, mk, i, len, lo, hi, ci, undo, ls, nl, cap, bc);
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define NM_BAND_AVX2 1
+/* band_chunk with AVX2: 32 entries per step (four vectors of eight keys,
+ * the eligibility bytes in one register), so the bookkeeping (masks,
+ * counts, the branch) runs once per 32 instead of once per 8. Same
+ * clears, list (in index order), counts and undo bits. */
+__attribute__((target("avx2,popcnt"))) static void
+band_chunk_avx2(const float *w, const uint8_t *e, uint8_t *mk, int64_t len, uint32_t lo,
+                uint32_t hi, uint64_t ci, uint64_t *undo, uint64_t *ls, int64_t *nl, int64_t cap,
+                band_count *bc)
+{
+    const __m256i absmask = _mm256_set1_epi32(0x7fffffff), zero = _mm256_setzero_si256();
+    const __m256i vlo = _mm256_set1_epi32((int32_t)lo), vhi = _mm256_set1_epi32((int32_t)hi);
+    /* byte j of a broadcast 32-bit mask picks mask byte j / 8, then bit j % 8 */
+    const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                          2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bitsel = _mm256_set1_epi64x((int64_t)0x8040201008040201ull);
+    int64_t i = 0, below = 0, inb = 0, el = 0, n = *nl;
+    for (; i + 64 <= len; i += 64) {
         uint64_t u = 0;
-        for (int64_t j = i; j < len; j++) {
-            uint32_t key = nm_abs_bits(w[j]);
-            if (!e[j])
-                continue;
-            el++;
-            if (key < lo) {
-                mk[j] = 0;
-                u |= (uint64_t)1 << (j - i);
-                below++;
-            } else if (key <= hi) {
+        for (int sub = 0; sub < 64; sub += 32) {
+            const int64_t p = i + sub;
+            __m256i eb = _mm256_loadu_si256((const __m256i *)(e + p));
+            uint32_t mz = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(eb, zero));
+            uint32_t mltk = 0, mgt = 0;
+#pragma GCC unroll 4
+            for (int q = 0; q < 4; q++) {
+                __m256i k = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(w + p + 8 * q)),
+                                             absmask);
+                mltk |= (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(vlo, k)))
+                        << (8 * q);
+                mgt |= (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(k, vhi)))
+                       << (8 * q);
+            }
+            uint32_t mlt = mltk & ~mz, mband = ~(mz | mltk | mgt);
+            el += 32 - __builtin_popcount(mz);
+            if (mlt) {
+                __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int32_t)mlt), shuf);
+                __m256i lb = _mm256_cmpeq_epi8(_mm256_and_si256(v, bitsel), bitsel);
+                __m256i mb = _mm256_loadu_si256((const __m256i *)(mk + p));
+                _mm256_storeu_si256((__m256i *)(mk + p), _mm256_andnot_si256(lb, mb));
+                u |= (uint64_t)mlt << sub;
+                below += __builtin_popcount(mlt);
+            }
+            while (mband) {
+                int j = __builtin_ctz(mband);
+                mband &= mband - 1;
                 inb++;
-                if (n < cap)
-                    ls[n++] = ci << 48 | (uint64_t)j << 32 | key;
-                else
+                if (n < cap) {
+                    uint32_t key = nm_abs_bits(w[p + j]);
+                    ls[n++] = ci << 48 | (uint64_t)(p + j) << 32 | key;
+                } else {
                     bc->over = 1;
+                }
             }
         }
         undo[i / 64] = u;
@@ -503,7 +583,9 @@ static void band_chunk(const float *w, const uint8_t *e, uint8_t *mk, int64_t le
     bc->below += below;
     bc->inb += inb;
     bc->elig += el;
+    band_tail(w, e, mk, i, len, lo, hi, ci, undo, ls, nl, cap, bc);
 }
+#endif
 
 /* Tries the one-pass selection: k entries, or (k < 0) all eligible but
  * `keep`. *done = 1 when finished (masks final); 0: masks as they were
@@ -588,6 +670,9 @@ static int run_sampled(const nm_select_seg *segs, plan *p, int64_t k, int64_t ke
     if (nm_select_sample_cap > 0)
         cap = nm_select_sample_cap;
     /* the pass */
+#ifdef NM_BAND_AVX2
+    const int avx2 = nm_select_avx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+#endif
     uint64_t *list = nm_scratch_alloc((size_t)nt * (size_t)cap * sizeof *list);
     int64_t *len = calloc((size_t)nt, sizeof *len);
     band_count *bc = calloc((size_t)nt, sizeof *bc);
@@ -606,6 +691,13 @@ static int run_sampled(const nm_select_seg *segs, plan *p, int64_t k, int64_t ke
 #pragma omp for schedule(static)
         for (int64_t ci = 0; ci < p->n_chunks; ci++) {
             const chunk *c = &p->chunks[ci];
+#ifdef NM_BAND_AVX2
+            if (avx2)
+                band_chunk_avx2(segs[c->seg].w + c->start, segs[c->seg].elig + c->start,
+                                segs[c->seg].mask + c->start, c->len, lo, hi, (uint64_t)ci,
+                                undo + (size_t)ci * (CHUNK / 64), ls, &len[t], cap, &bc[t]);
+            else
+#endif
             band_chunk(segs[c->seg].w + c->start, segs[c->seg].elig + c->start,
                        segs[c->seg].mask + c->start, c->len, lo, hi,
                        (uint64_t)ci, undo + (size_t)ci * (CHUNK / 64), ls, &len[t], cap, &bc[t]);
@@ -692,6 +784,231 @@ static int run_sampled(const nm_select_seg *segs, plan *p, int64_t k, int64_t ke
     *done = 1;
     return NM_OK;
 }
+/* ---- the one-pass selection with eligibility made on the fly ----
+ *
+ * nm_select_generated: as run_sampled, but the eligibility bytes of each
+ * piece are made by a callback into a per-thread buffer just before the
+ * piece is scanned (JointNF: a row's candidates, ranked while the row is
+ * in cache), so they are never stored for the whole model. The sample
+ * takes every 16th piece (every piece below 2^20 entries). */
+int nm_select_generated(const nm_select_piece *pc, int64_t n_pieces, nm_elig_fn elig,
+                        void *ud, double div, int64_t *k_out, int *done)
+{
+    *done = 0;
+    *k_out = -1;
+    nm_select_sample_last = 0;
+    int nt = omp_get_max_threads();
+    int64_t total = 0, maxlen = 1;
+    if (n_pieces >= ((int64_t)1 << 16))
+        return NM_OK; /* the list's piece field has 16 bits */
+    for (int64_t i = 0; i < n_pieces; i++) {
+        if (pc[i].len > ((int64_t)1 << 16))
+            return NM_OK; /* and its offset 16 */
+        total += pc[i].len;
+        maxlen = pc[i].len > maxlen ? pc[i].len : maxlen;
+    }
+    if (total < nm_select_sample_min || total == 0)
+        return NM_OK;
+    const int64_t stride = total >= ((int64_t)1 << 20) ? 16 : 1;
+    /* per-thread eligibility buffers (padded for the vector loads) */
+    uint8_t *ebuf = malloc((size_t)nt * (size_t)(maxlen + 64));
+    uint32_t *sh = calloc((size_t)nt * SBUCKETS, sizeof *sh);
+    int64_t *h = calloc(SBUCKETS, sizeof *h);
+    int64_t *sampled_t = calloc((size_t)nt, sizeof *sampled_t);
+    if (!ebuf || !sh || !h || !sampled_t) {
+        free(ebuf), free(sh), free(h), free(sampled_t);
+        return nm_seterr("out of memory");
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        int t = omp_get_thread_num();
+        uint32_t *hl = sh + (size_t)t * SBUCKETS;
+        uint8_t *e = ebuf + (size_t)t * (size_t)(maxlen + 64);
+#pragma omp for schedule(dynamic, 4)
+        for (int64_t i = 0; i < n_pieces; i += stride) {
+            elig(ud, i, e);
+            const float *w = pc[i].w;
+            for (int64_t j = 0; j < pc[i].len; j++)
+                hl[nm_abs_bits(w[j]) >> SBITS] += e[j] != 0;
+            sampled_t[t] += pc[i].len;
+        }
+    }
+    int64_t ns = 0, sampled = 0;
+    for (int t = 0; t < nt; t++) {
+        sampled += sampled_t[t];
+        for (int b = 0; b < SBUCKETS; b++)
+            h[b] += sh[(size_t)t * SBUCKETS + b];
+    }
+    free(sh);
+    free(sampled_t);
+    for (int b = 0; b < SBUCKETS; b++)
+        ns += h[b];
+    double f = (double)sampled / (double)total;
+    double est_elig = (double)ns / f;
+    double est_k = est_elig / div;
+    if (ns < 1024 || est_k <= 0 || est_k >= est_elig) {
+        free(h);
+        free(ebuf);
+        return NM_OK;
+    }
+    /* the band, as run_sampled */
+    double q = est_k / est_elig + nm_select_sample_bias;
+    q = q < 0 ? 0 : q > 1 ? 1 : q;
+    double r = q * (double)ns, sig = sqrt((double)ns * (q * (1 - q) + 1e-6));
+    double margin = 8 * sig + 0.002 * (double)ns + 64;
+    double rlo = r - margin, rhi = r + margin;
+    int blo = 0, bhi = SBUCKETS - 1;
+    int64_t cum = 0;
+    for (int b = 0; b < SBUCKETS; b++) {
+        if ((double)(cum + h[b]) <= rlo)
+            blo = b + 1;
+        cum += h[b];
+        if ((double)cum >= rhi) {
+            bhi = b;
+            break;
+        }
+    }
+    if (blo > bhi)
+        blo = bhi;
+    int64_t in_sample = 0;
+    for (int b = blo; b <= bhi; b++)
+        in_sample += h[b];
+    free(h);
+    uint32_t lo = (uint32_t)blo << SBITS, hi = ((uint32_t)bhi << SBITS) | ((1u << SBITS) - 1);
+    int64_t cap = (int64_t)(2.0 * (double)in_sample / f) + 4096;
+    if (nm_select_sample_cap > 0)
+        cap = nm_select_sample_cap;
+    /* undo words: each piece its own (ceil(len / 64)) */
+    int64_t *uoff = malloc((size_t)(n_pieces + 1) * sizeof *uoff);
+    int64_t *bound = malloc((size_t)(nt + 1) * sizeof *bound);
+    if (!uoff || !bound) {
+        free(uoff), free(bound), free(ebuf);
+        return nm_seterr("out of memory");
+    }
+    uoff[0] = 0;
+    for (int64_t i = 0; i < n_pieces; i++)
+        uoff[i + 1] = uoff[i] + (pc[i].len + 63) / 64;
+    /* each thread a contiguous run of pieces (so the lists concatenate in
+     * order) of about total / nt entries */
+    bound[0] = 0;
+    {
+        int64_t acc = 0, i = 0;
+        for (int t = 1; t < nt; t++) {
+            while (i < n_pieces && acc < total / nt * t)
+                acc += pc[i++].len;
+            bound[t] = i;
+        }
+        bound[nt] = n_pieces;
+    }
+    uint64_t *list = nm_scratch_alloc((size_t)nt * (size_t)cap * sizeof *list);
+    int64_t *len = calloc((size_t)nt, sizeof *len);
+    band_count *bc = calloc((size_t)nt, sizeof *bc);
+    uint64_t *undo = nm_scratch_alloc((size_t)(uoff[n_pieces] ? uoff[n_pieces] : 1) * sizeof *undo);
+    if (!list || !len || !bc || !undo) {
+        free(list), free(len), free(bc), free(undo), free(uoff), free(bound), free(ebuf);
+        return nm_seterr("out of memory");
+    }
+#ifdef NM_BAND_AVX2
+    const int avx2 = nm_select_avx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+#endif
+#pragma omp parallel num_threads(nt)
+    {
+        uint8_t *e = ebuf + (size_t)omp_get_thread_num() * (size_t)(maxlen + 64);
+#pragma omp for schedule(static, 1)
+        for (int t = 0; t < nt; t++) { /* range t: its own list and counts */
+            uint64_t *ls = list + (size_t)t * (size_t)cap;
+            for (int64_t i = bound[t]; i < bound[t + 1]; i++) {
+                elig(ud, i, e);
+#ifdef NM_BAND_AVX2
+                if (avx2)
+                    band_chunk_avx2(pc[i].w, e, pc[i].mask, pc[i].len, lo, hi, (uint64_t)i,
+                                    undo + uoff[i], ls, &len[t], cap, &bc[t]);
+                else
+#endif
+                band_chunk(pc[i].w, e, pc[i].mask, pc[i].len, lo, hi, (uint64_t)i,
+                           undo + uoff[i], ls, &len[t], cap, &bc[t]);
+            }
+        }
+    }
+    free(ebuf);
+    free(bound);
+    int64_t below = 0, inb = 0, pool = 0, nl = 0;
+    int over = 0;
+    for (int t = 0; t < nt; t++) {
+        below += bc[t].below;
+        inb += bc[t].inb;
+        pool += bc[t].elig;
+        over |= bc[t].over;
+    }
+    free(bc);
+    int64_t k = llround((double)pool / div);
+    *k_out = k;
+    if (over || below > k || below + inb < k) {
+        /* the band missed (or overflowed): give back what was cleared */
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int64_t i = 0; i < n_pieces; i++) {
+            const uint64_t *u = undo + uoff[i];
+            for (int64_t wd = 0; wd < (pc[i].len + 63) / 64; wd++)
+                for (uint64_t b = u[wd]; b; b &= b - 1)
+                    pc[i].mask[wd * 64 + __builtin_ctzll(b)] = 1;
+        }
+        nm_select_sample_last = 2;
+        free(list), free(len), free(undo), free(uoff);
+        return NM_OK;
+    }
+    free(undo);
+    free(uoff);
+    for (int t = 0; t < nt; t++) {
+        memmove(list + nl, list + (size_t)t * (size_t)cap, (size_t)len[t] * sizeof *list);
+        nl += len[t];
+    }
+    free(len);
+    /* the exact cut inside the band, as run_sampled */
+    int64_t need = k - below;
+    int nb = bhi - blo + 1;
+    size_t nh = (size_t)(nb > (1 << SBITS) ? nb : (1 << SBITS));
+    int64_t *h2 = calloc(nh, sizeof *h2);
+    if (!h2) {
+        free(list);
+        return nm_seterr("out of memory");
+    }
+    uint32_t T = lo;
+    int64_t need_eq = 0;
+    if (need > 0) {
+        for (int64_t j = 0; j < nl; j++)
+            h2[((uint32_t)list[j] - lo) >> SBITS]++;
+        int b1 = 0;
+        int64_t c1 = 0;
+        while (c1 + h2[b1] < need)
+            c1 += h2[b1++];
+        memset(h2, 0, nh * sizeof *h2);
+        for (int64_t j = 0; j < nl; j++) {
+            uint32_t key = (uint32_t)list[j];
+            if (((key - lo) >> SBITS) == (uint32_t)b1)
+                h2[key & ((1u << SBITS) - 1)]++;
+        }
+        int b2 = 0;
+        while (c1 + h2[b2] < need)
+            c1 += h2[b2++];
+        T = lo + ((uint32_t)b1 << SBITS) + (uint32_t)b2;
+        need_eq = need - c1;
+    }
+    free(h2);
+    for (int64_t j = 0; j < nl && need > 0; j++) {
+        uint32_t key = (uint32_t)list[j];
+        if (key > T || (key == T && need_eq == 0))
+            continue;
+        if (key == T)
+            need_eq--;
+        need--;
+        pc[list[j] >> 48].mask[(int64_t)((list[j] >> 32) & 0xffff)] = 0;
+    }
+    free(list);
+    nm_select_sample_last = 1;
+    *done = 1;
+    return NM_OK;
+}
+
 #endif
 
 /* The selection of k (keep < 0) or of all eligible entries but keep

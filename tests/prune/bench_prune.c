@@ -147,6 +147,17 @@ static int jointnf_fn(nm_model *m, void *ud)
     return nm_prune_jointnf(m, &o);
 }
 
+/* All three rounds of JointNF-4-4-0.2 (no fine-tuning): rounds 1 and 2
+ * select a share of the pool, round 3 takes the rest (the one-round line's
+ * fused pass). */
+static int jointnf3_fn(nm_model *m, void *ud)
+{
+    (void)ud;
+    nm_jointnf_opts o;
+    nm_jointnf_opts_init(&o, 4, 9, 0.2, 3);
+    return nm_prune_jointnf(m, &o);
+}
+
 static void line(const char *what, stamp t, stamp f)
 {
     printf("%-36s wall %7.1f ms (floor %6.1f) x%5.2f   cpu %7.1f ms (floor %6.1f) x%5.2f\n", what,
@@ -247,6 +258,7 @@ int main(int argc, char **argv)
     /* after JointNF: removing filters zeroes their BN gamma and bias,
      * which reset_masks does not restore (JointNF's scores read gamma) */
     run(m, "filters 20% global (groups)", filters_fn, NULL, reps);
+    run(m, "JointNF 4:9 f=0.2 three rounds", jointnf3_fn, NULL, reps);
     nm_model_free(m);
 
     /* NMReLU 4:9 on 64x256x56x56 (51.4M floats, 206 MB), allocated once */

@@ -72,7 +72,7 @@ Test(select, exact_k_over_chunks_with_ties)
  * exact k and keep-all-but, many ties, against the sorted reference; and
  * its ways back (estimate moved far below or above the cut, band list
  * capped) give the same masks. */
-Test(select, one_pass_band_and_its_fallbacks)
+static void band_fallback_trials(void)
 {
     nm_rng r;
     nm_rng_seed(&r, 31);
@@ -122,10 +122,20 @@ Test(select, one_pass_band_and_its_fallbacks)
     nm_select_sample_cap = 0;
 }
 
+/* The band scan in both versions: AVX2 (where the CPU has it) and SSE2. */
+Test(select, one_pass_band_and_its_fallbacks)
+{
+    for (int avx = 1; avx >= 0; avx--) {
+        nm_select_avx2 = avx;
+        band_fallback_trials();
+    }
+    nm_select_avx2 = 1;
+}
+
 /* The one-pass selection with eligibility in its own buffer (JointNF's
  * candidates): only eligible entries go, the others keep their mask, and
  * the ways back restore exactly what was taken. */
-Test(select, one_pass_separate_eligibility)
+static void band_separate_trials(void)
 {
     nm_rng r;
     nm_rng_seed(&r, 57);
@@ -177,6 +187,16 @@ Test(select, one_pass_separate_eligibility)
     nm_select_sample_min = (int64_t)1 << 20;
     nm_select_sample_bias = 0;
     nm_select_sample_cap = 0;
+}
+
+/* The band scan in both versions: AVX2 (where the CPU has it) and SSE2. */
+Test(select, one_pass_separate_eligibility)
+{
+    for (int avx = 1; avx >= 0; avx--) {
+        nm_select_avx2 = avx;
+        band_separate_trials();
+    }
+    nm_select_avx2 = 1;
 }
 
 /* Keeping more than are eligible changes nothing. */
