@@ -587,6 +587,78 @@ band_chunk_avx2(const float *w, const uint8_t *e, uint8_t *mk, int64_t len, uint
 }
 #endif
 
+/* The key band [*lo, *hi] around the cut that a sample's histogram h
+ * (SBUCKETS buckets, ns entries, a fraction f of the eligible ones)
+ * predicts for est_k of est_elig eligible entries: the rank the cut has in
+ * the sample with an 8-sigma margin (plus 0.2 % and 64). Returns how many
+ * entries the band may list (twice its sampled members scaled up, or
+ * nm_select_sample_cap when a test sets it). */
+static int64_t sample_band(const int64_t *h, int64_t ns, double est_k, double est_elig,
+                           double f, uint32_t *lo, uint32_t *hi)
+{
+    double q = est_k / est_elig + nm_select_sample_bias;
+    q = q < 0 ? 0 : q > 1 ? 1 : q;
+    double r = q * (double)ns, sig = sqrt((double)ns * (q * (1 - q) + 1e-6));
+    double margin = 8 * sig + 0.002 * (double)ns + 64;
+    double rlo = r - margin, rhi = r + margin;
+    int blo = 0, bhi = SBUCKETS - 1;
+    int64_t cum = 0;
+    for (int b = 0; b < SBUCKETS; b++) {
+        if ((double)(cum + h[b]) <= rlo)
+            blo = b + 1;
+        cum += h[b];
+        if ((double)cum >= rhi) {
+            bhi = b;
+            break;
+        }
+    }
+    if (blo > bhi)
+        blo = bhi;
+    int64_t in_sample = 0;
+    for (int b = blo; b <= bhi; b++)
+        in_sample += h[b];
+    *lo = (uint32_t)blo << SBITS, *hi = ((uint32_t)bhi << SBITS) | ((1u << SBITS) - 1);
+    int64_t cap = (int64_t)(2.0 * (double)in_sample / f) + 4096;
+    return nm_select_sample_cap > 0 ? nm_select_sample_cap : cap;
+}
+
+/* The exact cut among the nl band members in list (key in the low 32 bits,
+ * inside [lo, hi]): the key T and how many entries equal to T (*need_eq)
+ * complete the need smallest; a histogram of (key - lo) >> SBITS, then of
+ * the low SBITS bits inside the chosen bucket. need <= 0 leaves T = lo and
+ * need_eq = 0. NM_OK, or NM_ERR out of memory. */
+static int band_cut(const uint64_t *list, int64_t nl, int64_t need, uint32_t lo, uint32_t hi,
+                    uint32_t *T, int64_t *need_eq)
+{
+    *T = lo, *need_eq = 0;
+    if (need <= 0)
+        return NM_OK;
+    int nb = (int)((hi >> SBITS) - (lo >> SBITS)) + 1;
+    size_t nh = (size_t)(nb > (1 << SBITS) ? nb : (1 << SBITS));
+    int64_t *h2 = calloc(nh, sizeof *h2);
+    if (!h2)
+        return nm_seterr("out of memory");
+    for (int64_t j = 0; j < nl; j++)
+        h2[((uint32_t)list[j] - lo) >> SBITS]++;
+    int b1 = 0;
+    int64_t c1 = 0;
+    while (c1 + h2[b1] < need)
+        c1 += h2[b1++];
+    memset(h2, 0, nh * sizeof *h2);
+    for (int64_t j = 0; j < nl; j++) {
+        uint32_t key = (uint32_t)list[j];
+        if (((key - lo) >> SBITS) == (uint32_t)b1)
+            h2[key & ((1u << SBITS) - 1)]++;
+    }
+    int b2 = 0;
+    while (c1 + h2[b2] < need)
+        c1 += h2[b2++];
+    *T = lo + ((uint32_t)b1 << SBITS) + (uint32_t)b2;
+    *need_eq = need - c1;
+    free(h2);
+    return NM_OK;
+}
+
 /* Tries the one-pass selection: k entries, or (k < 0) all eligible but
  * `keep`. *done = 1 when finished (masks final); 0: masks as they were
  * (up to nonzero mask bytes restored as 1), take another path, with *k_out
@@ -643,32 +715,9 @@ static int run_sampled(const nm_select_seg *segs, plan *p, int64_t k, int64_t ke
         free(h);
         return NM_OK;
     }
-    double q = est_k / est_elig + nm_select_sample_bias;
-    q = q < 0 ? 0 : q > 1 ? 1 : q;
-    double r = q * (double)ns, sig = sqrt((double)ns * (q * (1 - q) + 1e-6));
-    double margin = 8 * sig + 0.002 * (double)ns + 64;
-    double rlo = r - margin, rhi = r + margin;
-    int blo = 0, bhi = SBUCKETS - 1;
-    int64_t cum = 0;
-    for (int b = 0; b < SBUCKETS; b++) {
-        if ((double)(cum + h[b]) <= rlo)
-            blo = b + 1;
-        cum += h[b];
-        if ((double)cum >= rhi) {
-            bhi = b;
-            break;
-        }
-    }
-    if (blo > bhi)
-        blo = bhi;
-    int64_t in_sample = 0;
-    for (int b = blo; b <= bhi; b++)
-        in_sample += h[b];
+    uint32_t lo, hi;
+    const int64_t cap = sample_band(h, ns, est_k, est_elig, f, &lo, &hi);
     free(h);
-    uint32_t lo = (uint32_t)blo << SBITS, hi = ((uint32_t)bhi << SBITS) | ((1u << SBITS) - 1);
-    int64_t cap = (int64_t)(2.0 * (double)in_sample / f) + 4096;
-    if (nm_select_sample_cap > 0)
-        cap = nm_select_sample_cap;
     /* the pass */
 #ifdef NM_BAND_AVX2
     const int avx2 = nm_select_avx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
@@ -738,37 +787,12 @@ static int run_sampled(const nm_select_seg *segs, plan *p, int64_t k, int64_t ke
         nl += len[t];
     }
     free(len);
-    /* exact cut inside the band: histogram of (key - lo) >> SBITS, then of
-     * the low SBITS bits inside the chosen bucket */
-    int64_t need = k - below;
-    int nb = bhi - blo + 1;
-    int64_t *h2 = calloc((size_t)(nb > (1 << SBITS) ? nb : (1 << SBITS)), sizeof *h2);
-    if (!h2) {
-        free(list);
-        return nm_seterr("out of memory");
-    }
+    int64_t need = k - below, need_eq = 0;
     uint32_t T = lo;
-    int64_t need_eq = 0;
-    if (need > 0) {
-        for (int64_t j = 0; j < nl; j++)
-            h2[((uint32_t)list[j] - lo) >> SBITS]++;
-        int b1 = 0;
-        int64_t c1 = 0;
-        while (c1 + h2[b1] < need)
-            c1 += h2[b1++];
-        memset(h2, 0, (size_t)(nb > (1 << SBITS) ? nb : (1 << SBITS)) * sizeof *h2);
-        for (int64_t j = 0; j < nl; j++) {
-            uint32_t key = (uint32_t)list[j];
-            if (((key - lo) >> SBITS) == (uint32_t)b1)
-                h2[key & ((1u << SBITS) - 1)]++;
-        }
-        int b2 = 0;
-        while (c1 + h2[b2] < need)
-            c1 += h2[b2++];
-        T = lo + ((uint32_t)b1 << SBITS) + (uint32_t)b2;
-        need_eq = need - c1;
+    if (band_cut(list, nl, need, lo, hi, &T, &need_eq) != NM_OK) {
+        free(list);
+        return NM_ERR;
     }
-    free(h2);
     for (int64_t j = 0; j < nl && need > 0; j++) {
         uint32_t key = (uint32_t)list[j];
         if (key > T || (key == T && need_eq == 0))
@@ -852,32 +876,9 @@ int nm_select_generated(const nm_select_piece *pc, int64_t n_pieces, nm_elig_fn 
         return NM_OK;
     }
     /* the band, as run_sampled */
-    double q = est_k / est_elig + nm_select_sample_bias;
-    q = q < 0 ? 0 : q > 1 ? 1 : q;
-    double r = q * (double)ns, sig = sqrt((double)ns * (q * (1 - q) + 1e-6));
-    double margin = 8 * sig + 0.002 * (double)ns + 64;
-    double rlo = r - margin, rhi = r + margin;
-    int blo = 0, bhi = SBUCKETS - 1;
-    int64_t cum = 0;
-    for (int b = 0; b < SBUCKETS; b++) {
-        if ((double)(cum + h[b]) <= rlo)
-            blo = b + 1;
-        cum += h[b];
-        if ((double)cum >= rhi) {
-            bhi = b;
-            break;
-        }
-    }
-    if (blo > bhi)
-        blo = bhi;
-    int64_t in_sample = 0;
-    for (int b = blo; b <= bhi; b++)
-        in_sample += h[b];
+    uint32_t lo, hi;
+    const int64_t cap = sample_band(h, ns, est_k, est_elig, f, &lo, &hi);
     free(h);
-    uint32_t lo = (uint32_t)blo << SBITS, hi = ((uint32_t)bhi << SBITS) | ((1u << SBITS) - 1);
-    int64_t cap = (int64_t)(2.0 * (double)in_sample / f) + 4096;
-    if (nm_select_sample_cap > 0)
-        cap = nm_select_sample_cap;
     /* undo words: each piece its own (ceil(len / 64)) */
     int64_t *uoff = malloc((size_t)(n_pieces + 1) * sizeof *uoff);
     int64_t *bound = malloc((size_t)(nt + 1) * sizeof *bound);
@@ -964,36 +965,12 @@ int nm_select_generated(const nm_select_piece *pc, int64_t n_pieces, nm_elig_fn 
     }
     free(len);
     /* the exact cut inside the band, as run_sampled */
-    int64_t need = k - below;
-    int nb = bhi - blo + 1;
-    size_t nh = (size_t)(nb > (1 << SBITS) ? nb : (1 << SBITS));
-    int64_t *h2 = calloc(nh, sizeof *h2);
-    if (!h2) {
-        free(list);
-        return nm_seterr("out of memory");
-    }
+    int64_t need = k - below, need_eq = 0;
     uint32_t T = lo;
-    int64_t need_eq = 0;
-    if (need > 0) {
-        for (int64_t j = 0; j < nl; j++)
-            h2[((uint32_t)list[j] - lo) >> SBITS]++;
-        int b1 = 0;
-        int64_t c1 = 0;
-        while (c1 + h2[b1] < need)
-            c1 += h2[b1++];
-        memset(h2, 0, nh * sizeof *h2);
-        for (int64_t j = 0; j < nl; j++) {
-            uint32_t key = (uint32_t)list[j];
-            if (((key - lo) >> SBITS) == (uint32_t)b1)
-                h2[key & ((1u << SBITS) - 1)]++;
-        }
-        int b2 = 0;
-        while (c1 + h2[b2] < need)
-            c1 += h2[b2++];
-        T = lo + ((uint32_t)b1 << SBITS) + (uint32_t)b2;
-        need_eq = need - c1;
+    if (band_cut(list, nl, need, lo, hi, &T, &need_eq) != NM_OK) {
+        free(list);
+        return NM_ERR;
     }
-    free(h2);
     for (int64_t j = 0; j < nl && need > 0; j++) {
         uint32_t key = (uint32_t)list[j];
         if (key > T || (key == T && need_eq == 0))
