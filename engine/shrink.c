@@ -11,7 +11,7 @@
  * weights only, or is known to be exactly 0 in nm_forward: a removed
  * filter's output, a BN fed directly by a pruned layer on its removed
  * channels, and what relu, pools, dwconvs and adds make of zeros. Groups
- * touching the model input, a graph output, a grouped conv or any other
+ * touching a graph input (any of them), a graph output, a grouped conv or any other
  * layer kind (layernorm, softmax, matmul, embed, slice, nmrelu across
  * channels, an add of a constant or a broadcast add, concat, reshape,
  * ...) keep all their channels. Kept rows keep their masks, filters and
@@ -28,8 +28,8 @@
 
 typedef struct {
     const nm_model *m;
-    int n;
-    int *parent;        /* union-find over layer outputs; n = the model input */
+    int n, N;           /* layers; nodes (n + k = graph input k) */
+    int *parent;        /* union-find over the N nodes */
     int *block;         /* features per group channel (flatten: H*W) */
     uint8_t **zero;     /* per layer: output feature known to be 0 */
     uint8_t *pinned;    /* per root: keeps all its channels */
@@ -54,7 +54,41 @@ static void unite(shrinker *s, int a, int b)
 
 static int node(const shrinker *s, int src)
 {
-    return src == NM_INPUT ? s->n : src;
+    return nm_is_input(src) ? s->n + nm_input_index(src) : src;
+}
+
+/* Node of producer src among a model's nodes: layers 0..n-1, graph input
+ * k is node n + k. */
+static int node_ix(const nm_model *m, int src)
+{
+    return nm_is_input(src) ? m->n_layers + nm_input_index(src) : src;
+}
+
+/* Nodes of a model: its layers, then its graph inputs. */
+static int n_nodes(const nm_model *m) { return m->n_layers + nm_model_n_inputs(m); }
+
+/* Channels of node v (a layer's output, or graph input v - n_layers). */
+static int node_feats(const nm_model *m, int v)
+{
+    if (v < m->n_layers)
+        return m->layers[v].out_c;
+    int c, h, w;
+    nm_model_input_shape(m, v - m->n_layers, &c, &h, &w);
+    return c;
+}
+
+/* An empty model with m's name, seed and graph inputs (the layers and
+ * outputs are the caller's). NULL with a message on failure. */
+static nm_model *new_like(const nm_model *m)
+{
+    nm_model *out = nm_model_new(m->name, m->in_c, m->in_h, m->in_w);
+    if (!out)
+        return NULL;
+    out->seed = m->seed;
+    out->n_xin = m->n_xin;
+    memcpy(out->in_name, m->in_name, sizeof out->in_name);
+    memcpy(out->xin, m->xin, sizeof out->xin);
+    return out;
 }
 
 static int channel_preserving(const nm_model *m, const nm_layer *l)
@@ -132,8 +166,8 @@ static int prunable_rows(const nm_layer *l, const uint8_t *zin, uint8_t *zero, u
 static int analyse(shrinker *s)
 {
     const nm_model *m = s->m;
-    s->pinned[s->n] = 1;
-    s->block[s->n] = 1;
+    for (int v = s->n; v < s->N; v++) /* graph inputs keep every channel */
+        s->pinned[v] = 1, s->block[v] = 1;
     for (int i = 0; i < s->n; i++) {
         const nm_layer *l = &m->layers[i];
         int x = l->n_inputs > 0 ? node(s, l->inputs[0]) : -1;
@@ -211,11 +245,11 @@ static int analyse(shrinker *s)
 static int removable(shrinker *s)
 {
     const nm_model *m = s->m;
-    for (int i = 0; i <= s->n; i++) {
+    for (int i = 0; i < s->N; i++) {
         int r = find(s, i);
         if (r != i || s->pinned[r])
             continue;
-        int feats = i < s->n ? m->layers[i].out_c : m->in_c;
+        int feats = node_feats(m, i);
         int gc = feats / s->block[i];
         if (!(s->rm[r] = malloc((size_t)gc)))
             return nm_seterr("out of memory");
@@ -227,7 +261,7 @@ static int removable(shrinker *s)
             continue;
         int x = node(s, l->inputs[0]);
         int r = find(s, x);
-        if (s->pinned[r] || x == s->n)
+        if (s->pinned[r] || x >= s->n)
             continue;
         uint8_t *used = calloc((size_t)l->in_c, 1);
         uint8_t *tmp = malloc((size_t)l->out_c);
@@ -250,7 +284,7 @@ static int removable(shrinker *s)
 /* Kept output features of node v, as a list (*count entries, malloc'd). */
 static int *kept_list(shrinker *s, int v, int *count)
 {
-    int feats = v < s->n ? s->m->layers[v].out_c : s->m->in_c;
+    int feats = node_feats(s->m, v);
     int *k = malloc((size_t)(feats > 0 ? feats : 1) * sizeof *k);
     if (!k) {
         nm_seterr("out of memory");
@@ -494,15 +528,15 @@ static int group_cuts(const nm_model *m, uint8_t **keep, int *changed)
             if (l->kind != NM_LAYER_MATMUL || l->groups != 1 || l->n_inputs != 2)
                 continue;
             int a = l->inputs[0], b = l->inputs[1];
-            int qa = a < 0 ? n : a;
+            int qa = node_ix(m, a);
             for (int c = 0; c < l->in_c; c++) {
                 int g = eg[base[qa] + c];
                 if (g >= 0 && cut[g] && !known_zero(m, a, c, 0) && !known_zero(m, b, c, 0))
                     cut[g] = 0;
             }
         }
-        for (int v = 0; v <= n; v++) {
-            int sz = v < n ? m->layers[v].out_c : m->in_c;
+        for (int v = 0; v < n_nodes(m); v++) {
+            int sz = node_feats(m, v);
             for (int c = 0; c < sz; c++) {
                 int g = eg[base[v] + c];
                 if (g >= 0 && cut[g]) {
@@ -560,8 +594,8 @@ static int cut_layer(const nm_model *m, uint8_t **keep, nm_model *out, int i)
     nm_layer_slots(&l, slots);
     for (int k = 0; k < NM_LAYER_SLOTS; k++)
         *slots[k] = NULL;
-    int n = m->n_layers, x = ol->n_inputs > 0 ? (ol->inputs[0] < 0 ? n : ol->inputs[0]) : -1;
-    int xin = x < 0 ? ol->in_c : x < n ? m->layers[x].out_c : m->in_c;
+    int x = ol->n_inputs > 0 ? node_ix(m, ol->inputs[0]) : -1;
+    int xin = x < 0 ? ol->in_c : node_feats(m, x);
     int nr = 0, nin = 0, *rows = keep_idx(keep[i], ol->out_c, &nr), *ins = NULL;
     int rc = NM_ERR;
     if (!rows)
@@ -636,8 +670,8 @@ static int cut_layer(const nm_model *m, uint8_t **keep, nm_model *out, int i)
         l.out_c = nr;
     }
     if (ol->kind == NM_LAYER_MATMUL) {
-        int qk = ol->groups == 1, v = qk ? x : (ol->inputs[1] < 0 ? n : ol->inputs[1]);
-        int C = v < n ? m->layers[v].out_c : m->in_c;
+        int qk = ol->groups == 1, v = qk ? x : node_ix(m, ol->inputs[1]);
+        int C = node_feats(m, v);
         int H = ol->heads > 0 ? ol->heads : 1;
         int hk = kept_heads(keep[v], C, H);
         if (hk < 1) {
@@ -678,13 +712,13 @@ done:
  * there is none (or NULL with a message on failure). */
 static nm_model *cut_groups(const nm_model *m, int *changed)
 {
-    int n = m->n_layers;
+    int n = m->n_layers, N = n_nodes(m);
     *changed = 0;
-    uint8_t **keep = calloc((size_t)n + 1, sizeof *keep);
+    uint8_t **keep = calloc((size_t)N, sizeof *keep);
     nm_model *out = NULL;
     int ok = keep != NULL;
-    for (int v = 0; ok && v <= n; v++) {
-        int sz = v < n ? m->layers[v].out_c : m->in_c;
+    for (int v = 0; ok && v < N; v++) {
+        int sz = node_feats(m, v);
         ok = (keep[v] = malloc((size_t)(sz > 0 ? sz : 1))) != NULL;
         if (ok)
             memset(keep[v], 1, (size_t)(sz > 0 ? sz : 1));
@@ -695,9 +729,8 @@ static nm_model *cut_groups(const nm_model *m, int *changed)
     }
     if (group_cuts(m, keep, changed) || !*changed)
         goto done;
-    if (!(out = nm_model_new(m->name, m->in_c, m->in_h, m->in_w)))
+    if (!(out = new_like(m)))
         goto done;
-    out->seed = m->seed;
     for (int i = 0; i < n; i++)
         if (cut_layer(m, keep, out, i)) {
             nm_model_free(out);
@@ -708,7 +741,7 @@ static nm_model *cut_groups(const nm_model *m, int *changed)
     memcpy(out->outputs, m->outputs, sizeof out->outputs);
     memcpy(out->out_rank, m->out_rank, sizeof out->out_rank);
 done:
-    for (int v = 0; keep && v <= n; v++)
+    for (int v = 0; keep && v < N; v++)
         free(keep[v]);
     free(keep);
     return out;
@@ -722,9 +755,6 @@ nm_model *nm_model_shrink(const nm_model *m)
         nm_seterr("shrink: the model has no layers");
         return NULL;
     }
-    /* node n is the graph input (see node()); one per input is not modelled */
-    if (nm_model_one_input(m, "shrink") != NM_OK)
-        return NULL;
     int changed = 0;
     nm_model *cut = cut_groups(m, &changed);
     if (!cut && changed)
@@ -742,12 +772,13 @@ static nm_model *shrink_chains(const nm_model *m)
         nm_seterr("shrink: the model has no layers");
         return NULL;
     }
-    shrinker s = {.m = m, .n = n};
-    s.parent = malloc((size_t)(n + 1) * sizeof *s.parent);
-    s.block = calloc((size_t)(n + 1), sizeof *s.block);
+    const int N = n_nodes(m);
+    shrinker s = {.m = m, .n = n, .N = N};
+    s.parent = malloc((size_t)N * sizeof *s.parent);
+    s.block = calloc((size_t)N, sizeof *s.block);
     s.zero = calloc((size_t)n, sizeof *s.zero);
-    s.pinned = calloc((size_t)(n + 1), 1);
-    s.rm = calloc((size_t)(n + 1), sizeof *s.rm);
+    s.pinned = calloc((size_t)N, 1);
+    s.rm = calloc((size_t)N, sizeof *s.rm);
     nm_model *out = NULL;
     int ok = s.parent && s.block && s.zero && s.pinned && s.rm;
     for (int i = 0; ok && i < n; i++)
@@ -756,13 +787,12 @@ static nm_model *shrink_chains(const nm_model *m)
         nm_seterr("out of memory");
         goto done;
     }
-    for (int i = 0; i <= n; i++)
+    for (int i = 0; i < N; i++)
         s.parent[i] = i;
     if (analyse(&s) || removable(&s))
         goto done;
-    if (!(out = nm_model_new(m->name, m->in_c, m->in_h, m->in_w)))
+    if (!(out = new_like(m)))
         goto done;
-    out->seed = m->seed;
     for (int i = 0; i < n; i++)
         if (rebuild(&s, out, i)) {
             nm_model_free(out);
@@ -777,7 +807,7 @@ done:
         for (int i = 0; i < n; i++)
             free(s.zero[i]);
     if (s.rm)
-        for (int i = 0; i <= n; i++)
+        for (int i = 0; i < N; i++)
             free(s.rm[i]);
     free(s.parent), free(s.block), free(s.zero), free(s.pinned), free(s.rm);
     return out;

@@ -314,11 +314,28 @@ const nm_calib *nmp_opt_calib(lua_State *L, int arg, nm_model *m, int wanda)
     nmlua_opt_field(L, arg, "calib");
     int v = lua_gettop(L);
     const nm_dataset *d = luaL_testudata(L, v, NMLUA_DATASET) ? nmt_check_dataset(L, v) : NULL;
-    const nm_tensor *x = NULL;
-    if (!d) {
+    const nm_tensor *x = NULL, *xs[NM_MAX_GRAPH_INPUTS];
+    int n_x = 1;
+    if (!d && lua_type(L, v) == LUA_TTABLE) {
+        /* one tensor per graph input (the table stays referenced below) */
+        n_x = (int)luaL_len(L, v);
+        if (n_x < 1 || n_x > NM_MAX_GRAPH_INPUTS)
+            nmlua_field_error(L, arg, "calib", "must be a list of 1 to 16 tensors, one per input");
+        for (int k = 0; k < n_x; k++) {
+            lua_geti(L, v, k + 1);
+            if (!luaL_testudata(L, -1, NMLUA_TENSOR))
+                nmlua_field_error(L, arg, "calib", "must be a list of f32 tensors, one per input");
+            xs[k] = nmlua_check_tensor(L, -1);
+            lua_pop(L, 1);
+        }
+        if (limit > 0)
+            nmlua_field_error(L, arg, "calib_n", "works with a dataset; slice the tensors instead");
+    } else if (!d) {
         if (!luaL_testudata(L, v, NMLUA_TENSOR))
-            nmlua_field_error(L, arg, "calib", "must be a dataset or an f32 tensor [N, C, H, W]");
+            nmlua_field_error(L, arg, "calib", "must be a dataset, an f32 tensor [N, C, H, W] or "
+                                               "a list of them (one per graph input)");
         x = nmlua_check_tensor(L, v);
+        xs[0] = x;
         if (limit > 0 && x->ndim == 4 && limit < x->shape[0])
             nmlua_field_error(L, arg, "calib_n", "works with a dataset; slice the tensor instead");
     }
@@ -332,7 +349,7 @@ const nm_calib *nmp_opt_calib(lua_State *L, int arg, nm_model *m, int wanda)
     lua_remove(L, v);               /* the box takes the value's slot */
     nmlua_budget nb;
     nmlua_budget_begin(L, &nb);
-    *box = d ? nm_calib_dataset(m, d, limit, 0) : nm_calib_compute(m, x, 0);
+    *box = d ? nm_calib_dataset(m, d, limit, 0) : nm_calib_compute_inputs(m, xs, n_x, 0);
     nmlua_budget_end(&nb);
     if (!*box)
         nmlua_field_error(L, arg, "calib", nm_errmsg());

@@ -21,7 +21,7 @@
  * A plain conv or linear starts new elements (its rows) and consumes its
  * input's elements (its input channels).
  *
- * What cannot be mapped pins the whole set: the model input, graph
+ * What cannot be mapped pins the whole set: every graph input, graph
  * outputs, grouped convs, transposed convs, other reshapes and
  * transposes, shuffle, softmax outside heads mode, an op with a
  * per-channel constant, a
@@ -74,7 +74,7 @@ enum { P_NONE = 0, P_INPUT, P_OUTPUT, P_GCONV, P_CONVT, P_RESHAPE, P_SOFTMAX, P_
 
 typedef struct {
     const nm_model *m;
-    int n;              /* layers; node n is the model input */
+    int n;              /* layers; node n + k is graph input k */
     int64_t *base;      /* first element of node v */
     int *size;          /* elements of node v */
     int64_t E;
@@ -104,7 +104,10 @@ static void unite(uf *u, int64_t a, int64_t b)
     u->parent[b] = (int)a;
 }
 
-static int node_of(const uf *u, int src) { return src == NM_INPUT ? u->n : src; }
+static int node_of(const uf *u, int src)
+{
+    return nm_is_input(src) ? u->n + nm_input_index(src) : src;
+}
 
 static int64_t el(const uf *u, int v, int c) { return u->base[v] + c; }
 
@@ -471,11 +474,8 @@ nm_group_set *nm_prune_groups_map(const nm_model *m, const nm_group_opts *o, int
         nm_group_opts_init(&dflt);
         o = &dflt;
     }
-    /* node n is the graph input: a model with several would need one node
-     * each, so it is refused rather than having them read as input 0 */
-    if (nm_model_one_input(m, "pruning groups") != NM_OK)
-        return NULL;
-    int n = m->n_layers;
+    /* nodes 0..n-1 are the layers, node n + k graph input k (pinned) */
+    int n = m->n_layers, N = n + nm_model_n_inputs(m);
     uf u = {.m = m, .n = n};
     nm_group_set *s = calloc(1, sizeof *s);
     int *gid = NULL; /* group of each root element (E < INT32_MAX) */
@@ -483,13 +483,16 @@ nm_group_set *nm_prune_groups_map(const nm_model *m, const nm_group_opts *o, int
     uint8_t *rflag = NULL, *rpin = NULL;
     int *cnt = NULL, *last = NULL;
     char *blk = NULL;
-    u.base = malloc((size_t)(n + 1) * sizeof *u.base);
-    u.size = malloc((size_t)(n + 1) * sizeof *u.size);
+    u.base = malloc((size_t)N * sizeof *u.base);
+    u.size = malloc((size_t)N * sizeof *u.size);
     if (!s || !u.base || !u.size)
         goto oom;
-    for (int v = 0; v <= n; v++) {
+    for (int v = 0; v < N; v++) {
+        int ic, ih, iw;
+        if (v >= n)
+            nm_model_input_shape(m, v - n, &ic, &ih, &iw);
         u.base[v] = u.E;
-        u.size[v] = v < n ? m->layers[v].out_c : m->in_c;
+        u.size[v] = v < n ? m->layers[v].out_c : ic;
         if (u.size[v] < 0)
             u.size[v] = 0;
         u.E += u.size[v];
@@ -523,7 +526,8 @@ nm_group_set *nm_prune_groups_map(const nm_model *m, const nm_group_opts *o, int
     if (heads_mode)
         for (int64_t e = 0; e < u.E; e++)
             u.head[e] = u.hlayer[e] = -1;
-    pin_node(&u, n, P_INPUT);
+    for (int v = n; v < N; v++)
+        pin_node(&u, v, P_INPUT);
     for (int i = 0; i < n; i++)
         layer_rule(&u, i, heads_mode);
     int outs[NM_MAX_OUTPUTS];
@@ -633,7 +637,7 @@ nm_group_set *nm_prune_groups_map(const nm_model *m, const nm_group_opts *o, int
     /* per group, the nodes it takes elements from: (node, count) pairs */
     for (int g = 0; g < ng; g++)
         last[g] = -1, cnt[g] = 0;
-    for (int v = 0; v <= n; v++)
+    for (int v = 0; v < N; v++)
         for (int c = 0; c < u.size[v]; c++) {
             int g = gid[find(&u, el(&u, v, c))];
             if (g >= 0 && last[g] != v)
@@ -648,11 +652,11 @@ nm_group_set *nm_prune_groups_map(const nm_model *m, const nm_group_opts *o, int
         cnt[g] = 0;
     }
     s->nodes = malloc((size_t)(np ? np : 1) * sizeof *s->nodes);
-    s->alive = malloc((size_t)(n + 1) * sizeof *s->alive);
-    s->size = malloc((size_t)(n + 1) * sizeof *s->size);
+    s->alive = malloc((size_t)N * sizeof *s->alive);
+    s->size = malloc((size_t)N * sizeof *s->size);
     if (!s->nodes || !s->alive || !s->size)
         goto oom;
-    for (int v = 0; v <= n; v++)
+    for (int v = 0; v < N; v++)
         for (int c = 0; c < u.size[v]; c++) {
             int g = gid[find(&u, el(&u, v, c))];
             if (g < 0)
@@ -666,10 +670,10 @@ nm_group_set *nm_prune_groups_map(const nm_model *m, const nm_group_opts *o, int
             }
             p->count++;
         }
-    s->n_nodes = n + 1;
+    s->n_nodes = N;
     if (classify(m, s, o, rflag, rpin, groot))
         goto fail;
-    for (int v = 0; v <= n; v++)
+    for (int v = 0; v < N; v++)
         s->alive[v] = s->size[v] = u.size[v];
     for (int g = 0; g < ng; g++)
         if (s->groups[g].removed)

@@ -255,7 +255,7 @@ typedef struct {
 } nm_group_member;
 
 typedef struct {
-    int node, count; /* a tensor (layer index, or n_layers = the model input)
+    int node, count; /* a tensor (layer index, or n_layers + k = graph input k)
                         and how many of its channels the group holds */
 } nm_group_node;
 

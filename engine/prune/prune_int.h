@@ -272,7 +272,7 @@ int nm_groups_check_heads(const nm_model *m, int heads);
 int nm_groups_remove_heads(nm_model *m, nm_group_set *s, const nm_group_rank *r, int per_layer);
 
 /* nm_prune_groups, and (when elem_group is not NULL) the group of every
- * feature: feature c of node v (layer v, or n_layers = the model input) is
+ * feature: feature c of node v (layer v, or n_layers + k = graph input k) is
  * (*elem_group)[(*node_base)[v] + c], -1 when in no listed group. Both
  * arrays malloc'd for the caller to free. */
 nm_group_set *nm_prune_groups_map(const nm_model *m, const nm_group_opts *o, int **elem_group,

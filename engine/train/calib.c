@@ -57,23 +57,24 @@ static void acc_linear(int C, int64_t cols, const float *x, double *acc)
     }
 }
 
-/* Fills the net's input with samples [b0, b0+n) of NCHW data. */
-static void fill_input(nm_net *net, const nm_model *m, const float *data, int64_t b0, int n)
+/* Fills graph input k of the net with samples [b0, b0+n) of NCHW data. */
+static void fill_input(nm_net *net, const nm_model *m, int k, const float *data, int64_t b0, int n)
 {
-    const int64_t hw = (int64_t)m->in_h * m->in_w, per = m->in_c * hw;
-    float *in = nm_net_input(net);
+    int C, H, W;
+    nm_model_input_shape(m, k, &C, &H, &W);
+    const int64_t hw = (int64_t)H * W, per = C * hw;
+    float *in = nm_net_input_k(net, k);
     for (int s = 0; s < n; s++)
-        for (int c = 0; c < m->in_c; c++)
+        for (int c = 0; c < C; c++)
             memcpy(in + ((int64_t)c * n + s) * hw, data + (b0 + s) * per + c * hw,
                    sizeof(float) * (size_t)hw);
 }
 
-static nm_calib *compute(nm_model *m, const float *data, int64_t nall, int batch)
+/* data[k]: nall samples of graph input k, one per input of m. */
+static nm_calib *compute(nm_model *m, const float *const *data, int64_t nall, int batch)
 {
     if (nall < 1)
         return nm_seterr("calib: the calibration batch is empty"), NULL;
-    if (nm_model_one_input(m, "calibration") != NM_OK)   /* the batch fills input 0 */
-        return NULL;
     for (int i = 0; i < m->n_layers; i++)
         if (nm_calib_len(&m->layers[i]) && m->layers[i].n_inputs < 1)
             return nm_seterr("calib: layer '%s' has no producer to calibrate from",
@@ -105,7 +106,8 @@ static nm_calib *compute(nm_model *m, const float *data, int64_t nall, int batch
         goto fail;
     for (int64_t b0 = 0; b0 < nall; b0 += batch) {
         int n = (int)(nall - b0 < batch ? nall - b0 : batch);
-        fill_input(net, m, data, b0, n);
+        for (int k = 0; k < nm_model_n_inputs(m); k++)
+            fill_input(net, m, k, data[k], b0, n);
         nm_net_forward(net, n, 0);
         for (int i = 0; i < m->n_layers; i++) {
             if (!acc[i])
@@ -148,30 +150,78 @@ fail:
     return NULL;
 }
 
-nm_calib *nm_calib_compute(nm_model *m, const nm_tensor *x, int batch)
+/* NM_OK if x is an f32 [N, C, H, W] (or [C, H, W]) batch of graph input
+ * k; else NM_ERR with a message naming the shapes (and the input, when
+ * the model has several). */
+static int check_batch(const nm_model *m, int k, const nm_tensor *x)
 {
+    char which[NM_NAME_MAX + 40] = "";
+    if (nm_model_n_inputs(m) > 1)
+        snprintf(which, sizeof which, " for input '%s'", nm_model_input_name(m, k));
     if (!x || x->dtype != NM_F32)
-        return nm_seterr("calib: the calibration batch must be an f32 tensor"), NULL;
+        return nm_seterr("calib: the calibration batch%s must be an f32 tensor", which);
+    int C, H, W;
+    nm_model_input_shape(m, k, &C, &H, &W);
     int off = x->ndim == 4 ? 1 : 0;
-    if ((x->ndim != 4 && x->ndim != 3) || x->shape[off] != m->in_c ||
-        x->shape[off + 1] != m->in_h || x->shape[off + 2] != m->in_w) {
+    if ((x->ndim != 4 && x->ndim != 3) || x->shape[off] != C || x->shape[off + 1] != H ||
+        x->shape[off + 2] != W) {
         char got[96] = "";
         for (int d = 0; d < x->ndim && d < 8; d++)
             snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? ", " : "",
                      (long long)x->shape[d]);
-        return nm_seterr("calib: the calibration batch has shape [%s], model '%s' takes "
-                         "[N, %d, %d, %d]", got, m->name, m->in_c, m->in_h, m->in_w), NULL;
+        return nm_seterr("calib: the calibration batch%s has shape [%s], model '%s' takes "
+                         "[N, %d, %d, %d]", which, got, m->name, C, H, W);
     }
-    return compute(m, nm_f32(x), x->ndim == 4 ? x->shape[0] : 1, batch);
+    return NM_OK;
+}
+
+nm_calib *nm_calib_compute(nm_model *m, const nm_tensor *x, int batch)
+{
+    return nm_calib_compute_inputs(m, &x, 1, batch);
+}
+
+nm_calib *nm_calib_compute_inputs(nm_model *m, const nm_tensor *const *xs, int n_x, int batch)
+{
+    const int K = nm_model_n_inputs(m);
+    if (n_x != K) {
+        char list[256] = "";
+        for (int k = 0; k < K && strlen(list) < 180; k++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s'%.40s'", k ? ", " : "",
+                     nm_model_input_name(m, k));
+        return nm_seterr("calib: model '%s' has %d graph input(s) (%s); the calibration data "
+                         "has %d tensor(s), one per input in that order", m->name, K, list, n_x),
+               NULL;
+    }
+    const float *data[NM_MAX_GRAPH_INPUTS];
+    int64_t nall = 0;
+    for (int k = 0; k < K; k++) {
+        if (check_batch(m, k, xs[k]))
+            return NULL;
+        int64_t nk = xs[k]->ndim == 4 ? xs[k]->shape[0] : 1;
+        if (k && nk != nall)
+            return nm_seterr("calib: the calibration batch for input '%s' of model '%s' has "
+                             "%lld samples but input '%s' has %lld", nm_model_input_name(m, k),
+                             m->name, (long long)nk, nm_model_input_name(m, 0),
+                             (long long)nall), NULL;
+        nall = nk;
+        data[k] = nm_f32(xs[k]);
+    }
+    return compute(m, data, nall, batch);
 }
 
 nm_calib *nm_calib_dataset(nm_model *m, const nm_dataset *d, int64_t limit, int batch)
 {
+    /* a data set's images fill input 0 */
+    if (nm_model_n_inputs(m) > 1) {
+        nm_model_one_input(m, "calibration from a data set");
+        return NULL;
+    }
     int64_t n = nm_dataset_size(d);
     if (limit > 0 && limit < n)
         n = limit;
     const nm_tensor *x = d->images;
     if (x->ndim != 4 || x->shape[1] != m->in_c || x->shape[2] != m->in_h || x->shape[3] != m->in_w)
         return nm_calib_compute(m, x, batch);   /* the shape message */
-    return compute(m, nm_f32(x), n, batch);
+    const float *data[1] = {nm_f32(x)};
+    return compute(m, data, n, batch);
 }

@@ -16,7 +16,13 @@
  * on bad input (a batch of the wrong shape, an empty batch, a layer
  * without a producer). */
 nm_calib *nm_calib_compute(nm_model *m, const nm_tensor *x, int batch);
-/* The same over the first `limit` images of d (limit <= 0: all). */
+/* The same for a model with several graph inputs: xs[k] is the batch of
+ * graph input k (n_x = nm_model_n_inputs, every batch with the same N). A
+ * wrong count, shape or N is an error naming the input. nm_calib_compute
+ * is this with one tensor. */
+nm_calib *nm_calib_compute_inputs(nm_model *m, const nm_tensor *const *xs, int n_x, int batch);
+/* The same over the first `limit` images of d (limit <= 0: all); the
+ * images fill input 0, so a model with several inputs is refused. */
 nm_calib *nm_calib_dataset(nm_model *m, const nm_dataset *d, int64_t limit, int batch);
 
 #endif

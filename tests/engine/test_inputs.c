@@ -202,13 +202,7 @@ Test(inputs, add_input_errors)
 Test(inputs, one_input_consumers_refuse)
 {
     nm_model *m = two_inputs();
-    cr_expect_null(nm_model_shrink(m));
-    cr_expect(strstr(nm_errmsg(), "shrink: model 'two' has 2 graph inputs ('a', 'b')"), "%s",
-              nm_errmsg());
-    nm_group_opts go;
-    nm_group_opts_init(&go);
-    cr_expect_null(nm_prune_groups(m, &go));
-    cr_expect(strstr(nm_errmsg(), "pruning groups: model 'two' has 2 graph inputs"), "%s", nm_errmsg());
+    /* pruning groups and shrink take them (tests/prune/test_inputs_prune.c) */
     cr_expect_null(nm_net_new(m, 2, NM_NET_TRAIN));
     cr_expect(strstr(nm_errmsg(), "training: model 'two'"), "%s", nm_errmsg());
     /* ONNX export writes every input, but not one named like a layer */

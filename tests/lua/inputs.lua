@@ -73,7 +73,7 @@ T.case("wrong count, shape or batch names the input", function()
   T.raises(function() m:forward(a, "b") end, "")
 end)
 
-T.case("save .onnx and load keep both inputs; shrink refuses", function()
+T.case("save .onnx and load keep both inputs; safetensors refuses, shrink keeps them", function()
   local m = build()
   local base = os.tmpname()
   os.remove(base)
@@ -94,7 +94,14 @@ T.case("save .onnx and load keep both inputs; shrink refuses", function()
   local ok, err = m:save(base .. ".safetensors")
   T.eq(ok, nil)
   T.ok(err:find("safetensors model save: model 'two' has 2 graph inputs ('input', 'b')", 1, true), err)
-  T.raises(function() m:shrink() end, "shrink: model 'two' has 2 graph inputs")
+  -- shrink keeps both inputs (nothing is pruned: the same model)
+  local s = m:shrink()
+  T.eq(#s.inputs, 2)
+  T.eq(s.inputs[2].name, "b")
+  local ys = s:forward(a, b)
+  for c = 1, 2 do
+    for w = 1, 3 do T.near(ys:get(2, c, 1, w), y:get(2, c, 1, w), 1e-6) end
+  end
 end)
 
 T.case("nm.load sizes every input with {{C, H, W}, ...}", function()
@@ -111,6 +118,54 @@ T.case("nm.load sizes every input with {{C, H, W}, ...}", function()
   T.raises(function() nm.load(path, {input = {{1, 28}}}) end, "each input size must be {C, H, W}")
   T.raises(function() nm.load(path, {input = {{1, 28, 28}, 5}}) end, "input must be {C, H, W} or")
   os.remove(path)
+end)
+
+-- Wanda calibration of a two-input model: fc reads flat(input + b), so
+-- its input norms are sqrt(sum over samples of (a + b)^2), computed here;
+-- 1:2 along each row keeps the larger |w| x norm of every pair.
+T.case("calib takes one tensor per input", function()
+  local function net()
+    local m = nm.model("cal2", {2, 1, 3})
+    m:add_input("b", {2, 1, 3})
+    m:add("add", "sum", {input = "input", with = "b"})
+    m:add("flatten", "flat")
+    m:add("linear", "fc", {out = 2})
+    local w = {{1.0, 0.9, -0.5, 0.6, 2.0, -1.9}, {-0.3, 0.35, 1.2, -1.1, 0.8, 0.7}}
+    for o = 1, 2 do for j = 1, 6 do m:layer("fc").weight:set(o, j, w[o][j]) end end
+    return m, w
+  end
+  -- input b is large on the odd features: wanda keeps those, magnitude
+  -- (|w| alone) the even one of the first pair of row 1
+  local a = fill(4, function(s, c, w) return 0.1 * (s - 2) + 0.05 * c * w end)
+  local b = fill(4, function(s, c, w) return ((c - 1) * 3 + w) % 2 == 1 and (s + w) or 0.01 * s end)
+  local norm = {}
+  for c = 1, 2 do for w = 1, 3 do
+    local q = 0
+    for s = 1, 4 do q = q + (a:get(s, c, 1, w) + b:get(s, c, 1, w)) ^ 2 end
+    norm[(c - 1) * 3 + w] = math.sqrt(q)
+  end end
+  local m, w = net()
+  nm.prune.nm(m, {n = 1, m = 2, group = "row", include_first = true, include_last = true,
+                  score = "wanda", calib = {a, b}})
+  local fc, differs = m:layer("fc"), false
+  for o = 1, 2 do
+    for j = 1, 5, 2 do
+      local keep_first = math.abs(w[o][j]) * norm[j] >= math.abs(w[o][j + 1]) * norm[j + 1]
+      T.eq(fc.mask:get(o, j), keep_first and 1 or 0, "row " .. o .. " pair " .. j)
+      T.eq(fc.mask:get(o, j + 1), keep_first and 0 or 1, "row " .. o .. " pair " .. j)
+      if keep_first ~= (math.abs(w[o][j]) >= math.abs(w[o][j + 1])) then differs = true end
+    end
+  end
+  T.ok(differs, "the norms changed some choice")
+  -- one tensor, a wrong shape or a dataset for two inputs: errors naming them
+  local m2 = net()
+  T.raises(function() nm.prune.nm(m2, {n = 1, m = 2, score = "wanda", calib = a}) end,
+           "model 'cal2' has 2 graph input(s) ('input', 'b'); the calibration data has 1 tensor(s)")
+  T.raises(function() nm.prune.nm(m2, {n = 1, m = 2, score = "wanda", calib = {a, nm.tensor({4, 2, 1, 4})}}) end,
+           "calibration batch for input 'b' has shape [4, 2, 1, 4]")
+  T.raises(function() nm.prune.nm(m2, {n = 1, m = 2, score = "wanda", calib = {a, fill(3, function() return 1 end)}}) end,
+           "has 3 samples but input 'input' has 4")
+  T.eq(m2:layer("fc").mask, nil, "the model was left as it was")
 end)
 
 T.done()
