@@ -1,5 +1,6 @@
 /* cli.c - argument parsing and usage text for nmlab. */
 #include "cli.h"
+#include "model.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -21,7 +22,9 @@ void cli_usage(FILE *f)
           "\n"
           "options:\n"
           "  -e CHUNK           run the Lua CHUNK (before SCRIPT, if both are given)\n"
-          "  --input CxHxW      input size of an ONNX model with symbolic dimensions\n"
+          "  --input CxHxW[,CxHxW...]  input sizes of an ONNX model with symbolic\n"
+          "                     dimensions, one per graph input in order (an empty\n"
+          "                     entry leaves that input to the file)\n"
           "  --mem-limit SIZE   stop scripts whose memory passes SIZE (e.g. 512M, 2G)\n"
           "  --sandbox          no os.execute/io.popen, files only under this folder,\n"
           "                     memory 1G unless --mem-limit, disk writes 1G unless\n"
@@ -47,6 +50,33 @@ void cli_usage(FILE *f)
           "  -V, --version      version\n"
           "\n"
           "Ctrl-C cancels a running script (exit status 130).\n", f);
+}
+
+int cli_parse_inputs(const char *s, int sizes[][3], int cap)
+{
+    int n = 0, any = 0;
+    for (const char *p = s;; n++) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (n >= cap || len >= 64)
+            return -1;
+        sizes[n][0] = sizes[n][1] = sizes[n][2] = 0;
+        if (len) {
+            char buf[64], tail;
+            int c, h, w;
+            memcpy(buf, p, len);
+            buf[len] = 0;
+            if (sscanf(buf, "%dx%dx%d%c", &c, &h, &w, &tail) != 3 || c < 1 || h < 1 || w < 1 ||
+                c > (1 << 24) || h > (1 << 24) || w > (1 << 24))
+                return -1;
+            sizes[n][0] = c, sizes[n][1] = h, sizes[n][2] = w;
+            any = 1;
+        }
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return any ? n + 1 : -1;
 }
 
 int cli_parse_size(const char *s, size_t *bytes)
@@ -149,11 +179,11 @@ int cli_parse(int argc, char **argv, cli_options *o, char *err, size_t errlen)
             }
         } else if (opt_is(a, "--input")) {
             const char *v = option_value(argc, argv, &i, "--input");
-            int c, h, w;
-            char tail;
-            if (!v || sscanf(v, "%dx%dx%d%c", &c, &h, &w, &tail) != 3 || c < 1 || h < 1 || w < 1) {
-                snprintf(err, errlen, "--input needs a size like 3x224x224 (CxHxW), not '%s'",
-                         v ? v : "");
+            int sizes[NM_MAX_GRAPH_INPUTS][3];
+            if (!v || cli_parse_inputs(v, sizes, NM_MAX_GRAPH_INPUTS) < 0) {
+                snprintf(err, errlen, "--input needs a size like 3x224x224 (CxHxW), or one per "
+                         "graph input like 3x224x224,16x1x1 (at most %d), not '%s'",
+                         NM_MAX_GRAPH_INPUTS, v ? v : "");
                 return -1;
             }
             o->input = v;

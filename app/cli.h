@@ -34,11 +34,19 @@ typedef struct {
     const char *screen;     /* --screen NAME: start screen */
     const char *runs;       /* --runs FILE.db: a sweep database on the Runs screen */
     int summary;            /* --summary: print the model summary, no TUI */
-    const char *input;      /* --input CxHxW: input size for models with symbolic dims */
+    const char *input;      /* --input CxHxW[,CxHxW...]: input sizes (graph order) for
+                               models with symbolic dims; checked by cli_parse_inputs */
 } cli_options;
 
 /* Parses argv. Returns 0, or -1 with a message in err (usage error). */
 int cli_parse(int argc, char **argv, cli_options *o, char *err, size_t errlen);
+
+/* Parses --input's value: comma-separated CxHxW sizes, one per graph
+ * input in graph order; an empty entry (",16x1x1") leaves that input to
+ * the file (zeros in sizes[k]). Returns the number of entries (1..cap),
+ * or -1 when an entry is malformed, every entry is empty, or there are
+ * more than cap. */
+int cli_parse_inputs(const char *s, int sizes[][3], int cap);
 
 /* Parses "64M", "512k", "2G", "1000000" into bytes. Returns -1 if invalid. */
 int cli_parse_size(const char *s, size_t *bytes);

@@ -597,8 +597,14 @@ static void open_failed(tui_app *a, const char *path, const char *reason)
 static void load_start_model(tui_app *a, const char *path, const char *input)
 {
     nm_onnx_opts o = {0};
-    if (input)
-        sscanf(input, "%dx%dx%d", &o.in_c, &o.in_h, &o.in_w);   /* checked by cli_parse */
+    int sizes[NM_MAX_GRAPH_INPUTS][3];
+    int n_sizes = input ? cli_parse_inputs(input, sizes, NM_MAX_GRAPH_INPUTS) : 0; /* checked */
+    for (int k = 0; k < n_sizes; k++) {
+        if (k == 0)
+            o.in_c = sizes[0][0], o.in_h = sizes[0][1], o.in_w = sizes[0][2];
+        else
+            memcpy(o.xin_size[k - 1], sizes[k], sizeof sizes[k]);
+    }
     lua_State *L = nmlua_host_state(a->host);
     nm_model *m = NULL;
     char *warn = NULL;

@@ -135,6 +135,20 @@ sym="$XDG_CONFIG_HOME/sym.onnx"
 check "a symbolic input size is asked for" "needs its input size" -- --frames 1 "$sym"
 check "the asked-for line loads the model" "symnet .* params" -- --frames 4 --keys Enter "$sym"
 check "--input gives the size" "symnet .* params" -- --frames 1 --input 1x8x8 "$sym"
+# two graph inputs, both symbolic (g scales the output): --input takes one
+# size each in graph order; an empty entry leaves that input to the file
+sym2="$XDG_CONFIG_HOME/sym2.onnx" fix2="$XDG_CONFIG_HOME/fix2.onnx"
+"$bin" run "$(dirname "$0")/symbolic_onnx.lua" "$sym2" two
+"$bin" run "$(dirname "$0")/symbolic_onnx.lua" "$fix2" two_fixed
+check "--input sizes every graph input" "symnet2 .* params" -- --frames 1 --input 1x8x8,2x1x1 "$sym2"
+check "--input sizing only the first names the second" "input 'g' \(graph input 1\)" -- --frames 1 --input 1x8x8 "$sym2"
+check "an empty --input entry leaves the input to the file" "symnet2 .* params" -- --frames 1 --input ,2x1x1 "$fix2"
+check "--summary takes several sizes too" "model symnet2: 4 layers, input 1x8x8" -- --summary --input 1x8x8,2x1x1 "$sym2"
+if "$bin" --summary --input 1x8x8,2x1 "$sym2" 2>&1 | grep -q "one per graph input like 3x224x224,16x1x1"; then
+  echo "ok - a malformed --input entry is a usage error"; passes=$((passes + 1))
+else
+  echo "not ok - a malformed --input entry is a usage error"; fails=$((fails + 1))
+fi
 # the Array screen's per-layer report is kept across frames: pruning (from
 # screen 1, after the report was built) must replace it
 dense=$(COLUMNS=120 LINES=40 "$bin" --frames 2 --keys 4 2>&1 | grep -E ' conv2 +[^ ]+ +[0-9]+%')

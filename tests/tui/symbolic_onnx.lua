@@ -1,7 +1,11 @@
 -- Writes an ONNX file whose input is [N, 1, H, W] with symbolic H and W
 -- (Conv with 2 filters, Sigmoid, Mul), encoded here by hand (protobuf wire
 -- format, ONNX field numbers). Usage: nmlab run symbolic_onnx.lua OUT.onnx
-local path = assert(arg[1], "usage: symbolic_onnx.lua OUT.onnx")
+-- [two | two_fixed]: "two" adds a second graph input g [N, 2, A, B]
+-- (symbolic A, B) that scales the output (y = c * sigmoid(c) * g, model
+-- "symnet2"); "two_fixed" the same with x fixed at [N, 1, 8, 8].
+local path = assert(arg[1], "usage: symbolic_onnx.lua OUT.onnx [two | two_fixed]")
+local mode = arg[2]
 local function varint(n)
   local out = {}
   repeat
@@ -29,12 +33,24 @@ local function node(op, name, inputs, outputs)
 end
 local weight = int(1, 2) .. int(1, 1) .. int(1, 1) .. int(1, 1)
     .. int(2, 1) .. bytes(8, "W") .. bytes(9, string.pack("<ff", 1.5, -2.0))
-local graph = bytes(1, node("Conv", "conv", {"x", "W"}, {"c"}))
+local graph
+if mode then
+  graph = bytes(1, node("Conv", "conv", {"x", "W"}, {"c"}))
+    .. bytes(1, node("Sigmoid", "sig", {"c"}, {"s"}))
+    .. bytes(1, node("Mul", "silu", {"c", "s"}, {"t"}))
+    .. bytes(1, node("Mul", "gate", {"t", "g"}, {"y"}))
+    .. bytes(2, "symnet2") .. bytes(5, weight)
+    .. bytes(11, value_info("x", mode == "two_fixed" and {"N", 1, 8, 8} or {"N", 1, "H", "W"}))
+    .. bytes(11, value_info("g", {"N", 2, "A", "B"}))
+    .. bytes(12, value_info("y", {"N", 2, "H", "W"}))
+else
+  graph = bytes(1, node("Conv", "conv", {"x", "W"}, {"c"}))
     .. bytes(1, node("Sigmoid", "sig", {"c"}, {"s"}))
     .. bytes(1, node("Mul", "silu", {"c", "s"}, {"y"}))
     .. bytes(2, "symnet") .. bytes(5, weight)
     .. bytes(11, value_info("x", {"N", 1, "H", "W"}))
     .. bytes(12, value_info("y", {"N", 2, "H", "W"}))
+end
 local f = assert(io.open(path, "wb"))
 f:write(int(1, 7) .. bytes(8, bytes(1, "") .. int(2, 13)) .. bytes(7, graph))
 f:close()

@@ -10,9 +10,13 @@ local M = {}
 function M.summary(source, default, file, input)
   local model, warnings
   local opts
-  if input then   -- "CxHxW" from --input (checked by the command line)
-    local c, h, w = input:match("^(%d+)x(%d+)x(%d+)$")
-    opts = {input = {tonumber(c), tonumber(h), tonumber(w)}}
+  if input then   -- "CxHxW[,CxHxW...]" from --input (checked by the command line)
+    local sizes = {}
+    for entry in (input .. ","):gmatch("([^,]*),") do
+      local c, h, w = entry:match("^(%d+)x(%d+)x(%d+)$")
+      sizes[#sizes + 1] = c and {tonumber(c), tonumber(h), tonumber(w)} or {}
+    end
+    opts = {input = sizes}   -- one per graph input; {} leaves it to the file
   end
   local name = source or default
   file = file or "examples/models/fmnist_cnn.safetensors"
