@@ -1,6 +1,7 @@
 /* tui_act.c - the Activations screen's data: one sample through the model
  * (a Fashion-MNIST test image for 1x28x28 models when the Debian data set is
- * installed, otherwise a seeded synthetic input), the input and output of
+ * installed, otherwise a seeded synthetic input; every further graph input
+ * synthetic, seed 1 + k), the input and output of
  * an activation layer for one channel, with N:M applied by the pruning
  * engine's NMReLU under the chosen policy, and per-layer densities. */
 #define _XOPEN_SOURCE_EXTENDED 1
@@ -57,9 +58,33 @@ void tui_act_touch(tui_app *a)
         a->act->dirty = 1;
 }
 
-/* Fills the net's input with the sample; describes it in `what`. */
+/* Fills graph input k >= 1 of the net (one sample) with N(0,1) values
+ * from seed 1 + k. */
+static void fill_extra_input(nm_net *net, const nm_model *m, int k)
+{
+    int c, h, w;
+    nm_model_input_shape(m, k, &c, &h, &w);
+    float *x = nm_net_input_k(net, k);
+    if (!x)
+        return;
+    nm_rng r;
+    nm_rng_seed(&r, 1 + (uint64_t)k);
+    for (int64_t i = 0, n = (int64_t)c * h * w; i < n; i++)
+        x[i] = (float)nm_rng_normal(&r);
+}
+
+/* Fills every graph input of the net with the sample (input 0) and
+ * synthetic data (the others); describes it in `what`. */
 static void fill_input(nm_net *net, const nm_model *m, char *what, size_t len)
 {
+    const int K = nm_model_n_inputs(m);
+    for (int k = 1; k < K; k++)
+        fill_extra_input(net, m, k);
+    char more[96] = "";
+    if (K == 2)
+        snprintf(more, sizeof more, "; input '%.40s' N(0,1), seed 2", nm_model_input_name(m, 1));
+    else if (K > 2)
+        snprintf(more, sizeof more, "; inputs 2-%d N(0,1), seeds 2-%d", K, K);
     float *x = nm_net_input(net);
     int64_t n = (int64_t)m->in_c * m->in_h * m->in_w;
     if (m->in_c == 1 && m->in_h == 28 && m->in_w == 28) {
@@ -69,7 +94,8 @@ static void fill_input(nm_net *net, const nm_model *m, char *what, size_t len)
                                               "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
             memcpy(x, nm_f32(d->images), (size_t)n * sizeof *x);
             int label = nm_i32(d->labels)[0];
-            snprintf(what, len, "Fashion-MNIST test #1 (%s)", label >= 0 && label < 10 ? classes[label] : "?");
+            snprintf(what, len, "Fashion-MNIST test #1 (%s)%s",
+                     label >= 0 && label < 10 ? classes[label] : "?", more);
             nm_dataset_free(d);
             return;
         }
@@ -78,7 +104,7 @@ static void fill_input(nm_net *net, const nm_model *m, char *what, size_t len)
     nm_rng_seed(&r, 1);
     for (int64_t i = 0; i < n; i++)
         x[i] = (float)nm_rng_normal(&r);
-    snprintf(what, len, "synthetic input N(0,1), seed 1");
+    snprintf(what, len, "synthetic input N(0,1), seed 1%s", more);
 }
 
 /* Applies ReLU + N:M (position groups) to one channel's plane. */

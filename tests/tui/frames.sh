@@ -144,6 +144,21 @@ check "--input sizes every graph input" "symnet2 .* params" -- --frames 1 --inpu
 check "--input sizing only the first names the second" "input 'g' \(graph input 1\)" -- --frames 1 --input 1x8x8 "$sym2"
 check "an empty --input entry leaves the input to the file" "symnet2 .* params" -- --frames 1 --input ,2x1x1 "$fix2"
 check "--summary takes several sizes too" "model symnet2: 4 layers, input 1x8x8" -- --summary --input 1x8x8,2x1x1 "$sym2"
+# the Activations screen fills every graph input (input 0 with its sample,
+# the others with N(0,1) from seed 1 + k): rg = relu(g) and rn = relu(-g)
+# must have ReLU densities strictly between 0 and 100% that add up to 100%
+act2="$XDG_CONFIG_HOME/act2.onnx"
+"$bin" run "$(dirname "$0")/two_inputs_onnx.lua" "$act2"
+check "activations name every input's data" "synthetic input N\(0,1\), seed 1; input 'g' N\(0,1\), seed 2" -- --frames 2 --keys 3 "$act2"
+frame=$(COLUMNS=120 LINES=40 "$bin" --frames 2 --keys 3 "$act2" 2>&1)
+dg=$(printf '%s\n' "$frame" | sed -nE 's/.* rg +([0-9.]+)% .*/\1/p')
+dn=$(printf '%s\n' "$frame" | sed -nE 's/.* rn +([0-9.]+)% .*/\1/p')
+if [ -n "$dg" ] && [ -n "$dn" ] && awk -v a="$dg" -v b="$dn" \
+     'BEGIN { s = a + b; exit !(a > 0 && b > 0 && s > 99.85 && s < 100.15) }'; then
+  echo "ok - a second graph input is filled (relu(g) $dg% + relu(-g) $dn% = 100%)"; passes=$((passes + 1))
+else
+  echo "not ok - a second graph input is filled: rg '$dg'%, rn '$dn'%"; fails=$((fails + 1))
+fi
 if "$bin" --summary --input 1x8x8,2x1 "$sym2" 2>&1 | grep -q "one per graph input like 3x224x224,16x1x1"; then
   echo "ok - a malformed --input entry is a usage error"; passes=$((passes + 1))
 else
