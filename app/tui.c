@@ -628,6 +628,12 @@ static void load_start_model(tui_app *a, const char *path, const char *input)
             wb_log_add(&a->s.log, WB_LOG_ERROR, nm_errmsg());
     } else if (path) {
         m = nm_model_load_opts(path, &o, &warn);
+        if (m && n_sizes > nm_model_n_inputs(m)) {
+            nm_seterr("--input gives %d sizes but %s has %d graph input(s)", n_sizes, path,
+                      nm_model_n_inputs(m));
+            nm_model_free(m);
+            m = NULL;
+        }
         if (!m && strstr(nm_errmsg(), "is symbolic") && !input) {
             /* ask for the input size: the console line that loads it,
              * ready to edit and run */

@@ -159,6 +159,12 @@ if [ -n "$dg" ] && [ -n "$dn" ] && awk -v a="$dg" -v b="$dn" \
 else
   echo "not ok - a second graph input is filled: rg '$dg'%, rn '$dn'%"; fails=$((fails + 1))
 fi
+check "more --input sizes than graph inputs is an error" "--input gives 3 sizes but .*sym2.onnx has 2 graph input" -- --frames 1 --input 1x8x8,2x1x1,1x1x1 "$sym2"
+if "$bin" --summary --input 1x8x8,2x1x1,1x1x1 "$sym2" 2>&1 | grep -q "input gives 3 sizes but .*has 2 graph input"; then
+  echo "ok - --summary: more --input sizes than graph inputs"; passes=$((passes + 1))
+else
+  echo "not ok - --summary: more --input sizes than graph inputs"; fails=$((fails + 1))
+fi
 if "$bin" --summary --input 1x8x8,2x1 "$sym2" 2>&1 | grep -q "one per graph input like 3x224x224,16x1x1"; then
   echo "ok - a malformed --input entry is a usage error"; passes=$((passes + 1))
 else

@@ -53,6 +53,11 @@ function M.summary(source, default, file, input)
       io.stderr:write("nmlab: ", warnings, "\n")
       return false
     end
+    if opts and #opts.input > #model.inputs then
+      io.stderr:write(string.format("nmlab: --input gives %d sizes but %s has %d graph input(s)\n",
+                                    #opts.input, name, #model.inputs))
+      return false
+    end
   end
   print(nm.summary(model))
   if warnings then io.stderr:write("warnings:\n", warnings, "\n") end
