@@ -168,4 +168,67 @@ T.case("calib takes one tensor per input", function()
   T.eq(m2:layer("fc").mask, nil, "the model was left as it was")
 end)
 
+-- Groups of a two-input model from Lua: c1 (input) and c2 (input b) meet
+-- in an add, so their rows go together; c3's output is added to input b
+-- itself, so its rows stay ("model input"), and so do the channels of b
+-- that c2 reads (b's channel c is c3's). Filter pruning then shrink
+-- computes what the masked model computes on the same two inputs.
+T.case("groups, filters and shrink with two inputs", function()
+  local function net()
+    local m = nm.model("res2", {2, 4, 4})
+    m:add_input("b", {4, 4, 4})
+    m:add("conv", "c1", {out = 4, k = 3, pad = 1, bias = true})
+    m:add("conv", "c2", {input = "b", out = 4, k = 1})
+    m:add("add", "s", {input = "c1", with = "c2"})
+    m:add("relu", "r")
+    m:add("conv", "c3", {out = 4, k = 1, bias = true})
+    m:add("add", "g", {input = "c3", with = "b"})
+    m:add("gap", "gap"); m:add("flatten", "flat")
+    m:add("linear", "fc", {out = 3})
+    m:init_weights(9)
+    return m
+  end
+  local m = net()
+  local gs = nm.prune.groups(m, {allow_add = true, include_first = true})
+  T.eq(#gs, 4 + 4 + 3)
+  for c = 1, 4 do
+    local got = {}
+    for _, mb in ipairs(gs[c].members) do got[#got + 1] = mb.layer .. ":" .. mb.axis .. ":" .. mb.index end
+    T.eq(table.concat(got, " "), string.format("c1:out:%d c2:out:%d c3:in:%d", c, c, c))
+    T.eq(gs[c].prunable, true)
+    got = {}
+    for _, mb in ipairs(gs[4 + c].members) do got[#got + 1] = mb.layer .. ":" .. mb.axis .. ":" .. mb.index end
+    -- input b's channel c is in it too (the add), so c2 reads it there
+    T.eq(table.concat(got, " "), string.format("c2:in:%d c3:out:%d fc:in:%d", c, c, c))
+    T.eq(gs[4 + c].prunable, false)
+    T.eq(gs[4 + c].why, "model input")
+  end
+  nm.prune.filters(m, {ratio = 0.25, allow_add = true, include_first = true})
+  local k1 = 0
+  for c = 1, 4 do
+    local f = m:layer("c1").filters
+    k1 = k1 + (f and f:get(c) or 1)
+    T.eq(m:layer("c2").filters and m:layer("c2").filters:get(c) or 1, f and f:get(c) or 1)
+    T.eq(m:layer("c3").filters and m:layer("c3").filters:get(c) or 1, 1, "c3 row " .. c .. " stays")
+  end
+  T.ok(k1 < 4, "some c1/c2 channel went")
+  local sm = m:shrink()
+  T.eq(#sm.inputs, 2)
+  T.eq(sm:layer("c1").weight:shape(), {k1, 2, 3, 3})
+  T.eq(sm:layer("c2").weight:shape(), {k1, 4, 1, 1})
+  T.eq(sm:layer("c3").weight:shape(), {4, k1, 1, 1})
+  local a = nm.tensor({2, 2, 4, 4})
+  local b = nm.tensor({2, 4, 4, 4})
+  local v = 3
+  for n = 1, 2 do for h = 1, 4 do for w = 1, 4 do
+    for c = 1, 2 do v = (v * 37 + 11) % 101; a:set(n, c, h, w, v / 50 - 1) end
+    for c = 1, 4 do v = (v * 37 + 11) % 101; b:set(n, c, h, w, v / 50 - 1) end
+  end end end
+  local y, ys = m:forward(a, b), sm:forward(a, b)
+  for n = 1, 2 do for k = 1, 3 do
+    local p, q = y:get(n, k, 1, 1), ys:get(n, k, 1, 1)
+    T.near(q, p, 1e-5 * math.max(1, math.abs(p)))
+  end end
+end)
+
 T.done()
