@@ -351,3 +351,27 @@ Test(inputs_prune, nm_on_two_inputs)
     nm_model_free(s);
     nm_model_free(m);
 }
+
+/* NFFS with propagation: c2 (reads input b) goes through its groups; c3's
+ * rows are tied to side's by the add (a residual stream NFFS keeps), so
+ * they go alone. Either way shrink computes the masked model. */
+Test(inputs_prune, nffs_then_shrink)
+{
+    nm_model *m = cat2();
+    cr_assert_eq(nm_prune_nffs(m, 2, 2, 4, NM_GROUP_AUTO, 2, 1), NM_OK, "%s", nm_errmsg());
+    cr_assert_eq(nm_prune_nffs(m, 5, 2, 4, NM_GROUP_AUTO, 3, 1), NM_OK, "%s", nm_errmsg());
+    cr_expect_eq(kept(&m->layers[2]), 2);
+    cr_expect_eq(kept(&m->layers[5]), 3);
+    cr_expect_eq(kept(&m->layers[7]), 6, "side keeps its rows");
+    const nm_layer *c3 = &m->layers[5];
+    for (int c = 0; c < 4; c++) /* c3 lost the input channels of c2's removed rows */
+        cr_expect_eq(!c3->in_chans || nm_u8(c3->in_chans)[4 + c], nm_u8(m->layers[2].filters)[c]);
+    nm_model *s = nm_model_shrink(m);
+    cr_assert_not_null(s, "%s", nm_errmsg());
+    cr_expect_eq(s->layers[2].weight->shape[0], 2);
+    cr_expect_eq(s->layers[2].weight->shape[1], 2, "c2 keeps input b's channels");
+    cr_expect_eq(s->layers[5].weight->shape[1], 4 + 2);
+    same_outputs(m, s, 1e-5);
+    nm_model_free(s);
+    nm_model_free(m);
+}
