@@ -9,6 +9,7 @@
 --   2 index a pool object  3 assign into a pool object
 --   4 drop a pool slot and collect garbage   5 free/close a pool object
 --   6 metamethods (#, tostring, ==, ..)      7 make a fresh small model
+-- An input starting with "--lua" is run as Lua source instead (see the end).
 -- Arguments come from the following bytes (see value()). Results that are
 -- userdata or tables go into the object pool, so later calls can reuse them,
 -- pass them where another type is expected, or use them once freed.
@@ -234,6 +235,16 @@ step = function()
 end
 
 nm._cancel_after(40)   -- 40 hooks of 10000 instructions: no endless loop
+-- An input starting with "--lua" is Lua source, run as it is under pcall:
+-- the reproducers of fixed bugs, written by hand, are kept this way.
+if input:sub(1, 5) == "--lua" then
+  local chunk = load(input, "=reproducer", "t")
+  if chunk then
+    local ok, err = pcall(chunk, TMP)
+    trace("reproducer ->", ok, err)
+  end
+  return
+end
 -- a model and a tensor to start from
 keep(pcall(small_model))
 keep(pcall(nm.tensor, {2, 4}, 1))
