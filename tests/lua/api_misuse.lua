@@ -19,4 +19,18 @@ T.case("equal_area: budget past a 4096x4096 array", function()
   T.raises(function() nm.sim.equal_area({"pmac"}, {budget = 1e-300}) end, "no PE fits")
 end)
 
+-- nm.summary of anything but a model failed inside nm.pretty with
+-- "attempt to call a nil value (method 'stats')".
+T.case("summary: not a model", function()
+  T.raises(function() nm.summary(nm.tensor({2})) end, "nm.model expected, got nm.tensor")
+  T.raises(function() nm.summary(nil) end, "nm.model expected, got nil")
+  T.raises(function() nm.summary({stats = 1}) end, "nm.model expected, got table")
+  local m = nm.model("tiny", {1, 4, 4})
+  m:add("conv", "conv1", {out = 2, k = 3, pad = 1})
+  T.raises(function() nm.summary(m:layer(1)) end, "nm.model expected, got nm.layer")
+  T.ok(nm.summary(m):find("conv1", 1, true))
+  m:free()
+  T.raises(function() nm.summary(m) end, "model has been freed")
+end)
+
 T.done()
