@@ -33,4 +33,14 @@ T.case("summary: not a model", function()
   T.raises(function() nm.summary(m) end, "model has been freed")
 end)
 
+-- nm.data.from_tensors with more than 2^20 classes said "classes must be
+-- at least 2".
+T.case("from_tensors: classes out of range", function()
+  local x, y = nm.tensor({2, 1, 2, 2}, 1), nm.tensor({2}, 1, "i32")
+  for _, c in ipairs{1, 0, -5, 2 ^ 31 - 1, (1 << 20) + 1} do
+    T.raises(function() nm.data.from_tensors(x, y, c) end, "classes must be an integer in 2..1048576")
+  end
+  T.eq(#nm.data.from_tensors(x, y, 2), 2)
+end)
+
 T.done()
