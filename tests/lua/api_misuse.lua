@@ -43,4 +43,32 @@ T.case("from_tensors: classes out of range", function()
   T.eq(#nm.data.from_tensors(x, y, 2), 2)
 end)
 
+-- nm.sim.format_compare read a row's system and model with lua_tostring
+-- and popped them: a number, or a string made by an __index metamethod, was
+-- then referenced nowhere and the collector freed it while the C code
+-- still formatted it (ASan: heap-use-after-free in l_format_compare).
+T.case("format_compare: rows whose strings only the stack holds", function()
+  collectgarbage("incremental", 0, 1000, 0)   -- collect as often as possible
+  local rows = {}
+  for i = 1, 200 do
+    rows[i] = setmetatable({}, {__index = function(_, k)
+      if k == "system" or k == "model" then return ("%s-%d-%s"):format(k, i, ("y"):rep(40)) end
+      if k == "switches" then return 1000 + i end
+    end})
+  end
+  for _ = 1, 10 do
+    local text = nm.sim.format_compare(rows)
+    for i = 1, 200 do
+      T.ok(text:find(("model-%d-%s system-%d-"):format(i, ("y"):rep(40), i), 1, true), "row " .. i)
+      T.ok(text:find("  " .. (1000 + i) .. "\n", 1, true), "switches " .. i)
+    end
+  end
+  collectgarbage("incremental", 200, 100, 13)
+  -- numbers as names; a switches value that is no string shows as ?
+  -- (it raised "attempt to concatenate a table value")
+  local text = nm.sim.format_compare({{system = 424242, model = 777, switches = {}}})
+  T.ok(text:find("777", 1, true) and text:find("424242", 1, true), "numbers as names")
+  T.ok(text:find("  ?\n", 1, true), "a switches table shows as ?")
+end)
+
 T.done()
