@@ -103,6 +103,15 @@ local function value()
   elseif k == 11 and byte() % 4 ~= 0 then   -- a template, fields changed
     v = deep_copy(pick(templates))
     for _ = 1, byte() % 3 do v[pick(keys)] = value() end
+    if byte() % 4 == 0 then
+      -- absent fields come from __index as fresh strings or numbers that
+      -- nothing else holds (nm.sim.format_compare freed such a string)
+      local salt = byte()
+      setmetatable(v, {__index = function(_, key)
+        if salt % 2 == 0 then return tostring(key) .. salt end
+        return salt - 8
+      end})
+    end
   elseif k == 10 then                -- callback
     local d = depth
     v = function(...)
