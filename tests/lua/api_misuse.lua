@@ -71,4 +71,27 @@ T.case("format_compare: rows whose strings only the stack holds", function()
   T.ok(text:find("  ?\n", 1, true), "a switches table shows as ?")
 end)
 
+-- nm.sim.system's string options (mac, dataflow, ...) were read and
+-- popped; one made by an __index metamethod was then freed while the
+-- binding still used it (ASan heap-use-after-free formatting the error
+-- for mac = '<bad name>' with d given).
+T.case("sim.system: string options made by __index", function()
+  collectgarbage("incremental", 0, 1000, 0)
+  for i = 1, 200 do
+    local opts = setmetatable({}, {__index = function(_, k)
+      if k == "mac" then return ("bogus-mac-%d-%s"):format(i, ("m"):rep(60)) end
+      if k == "d" then
+        for j = 1, 50 do local _ = {j, ("g"):rep(j)} end   -- garbage: the collector runs
+        return {2, 4}
+      end
+    end})
+    T.raises(function() nm.sim.system(opts) end, ("mac='bogus-mac-%d-%s'"):format(i, ("m"):rep(60)))
+  end
+  collectgarbage("incremental", 200, 100, 13)
+  local sys = nm.sim.system(setmetatable({rows = 4}, {__index = function(_, k)
+    if k == "mac" then return "n" .. "m" elseif k == "dataflow" then return "o" .. "s" end
+  end}))
+  T.ok(tostring(sys):find("dataflow=os", 1, true), tostring(sys))
+end)
+
 T.done()
