@@ -76,7 +76,7 @@ fuzz-test: fuzz-build
 # $(FUZZDIR)/fuzz-corpus/, crash reproducers in $(FUZZDIR)/fuzz-corpus/artifacts/.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS = safetensors safetensors_model onnx npy idx idx_gz scalesim_csv energy_json \
-               settings history pipeline
+               settings history pipeline lua_api
 fuzz: fuzz-build
 	@failed=""; for t in $(FUZZ_TARGETS); do \
 	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \

@@ -119,8 +119,13 @@ static int l_tostring(lua_State *L)
     return 1;
 }
 
+/* Pushes a decoded JSON value. Objects nest as deep as jansson allows
+ * (2048 levels): each level needs a stack slot, so grow the stack (the C
+ * API guarantees only LUA_MINSTACK; a metric nested ~2000 deep wrote past
+ * the stack and crashed in lua_createtable). */
 static void push_json(lua_State *L, json_t *v)
 {
+    luaL_checkstack(L, 2, "runs: JSON nested too deeply");
     if (json_is_integer(v)) {
         lua_pushinteger(L, (lua_Integer)json_integer_value(v));
     } else if (json_is_real(v)) {

@@ -27,16 +27,32 @@ void nmsim_check_keys(lua_State *L, int arg, const char *const *allowed)
     }
 }
 
-/* A string field (NULL if nil); the string stays valid while the options
- * table holds it. */
+/* A string field (NULL if nil). The options table need not hold it: an
+ * __index metamethod may have made it, and nothing else referenced it, so
+ * the collector freed it while the caller still read it (heap-use-after-
+ * free, found with tests/fuzz/fuzz_lua_api.c). So each string is also kept
+ * in a ring of OPT_STR_RING slots in the registry: valid until that many
+ * later calls, far more than any caller holds at once. */
+#define OPT_STR_RING 64
 const char *nmsim_opt_str(lua_State *L, int arg, const char *field)
 {
+    static unsigned ring_pos;
     lua_getfield(L, arg, field);
     const char *s = NULL;
-    if (lua_type(L, -1) == LUA_TSTRING)
+    if (lua_type(L, -1) == LUA_TSTRING) {
         s = lua_tostring(L, -1);
-    else if (!lua_isnil(L, -1))
+        if (lua_getfield(L, LUA_REGISTRYINDEX, "nm.sim.opt_str") != LUA_TTABLE) {
+            lua_pop(L, 1);
+            lua_createtable(L, OPT_STR_RING, 0);
+            lua_pushvalue(L, -1);
+            lua_setfield(L, LUA_REGISTRYINDEX, "nm.sim.opt_str");
+        }
+        lua_pushvalue(L, -2);
+        lua_rawseti(L, -2, (lua_Integer)(ring_pos++ % OPT_STR_RING) + 1);
+        lua_pop(L, 1);
+    } else if (!lua_isnil(L, -1)) {
         nmlua_field_error(L, arg, field, "must be a string");
+    }
     lua_pop(L, 1);
     return s;
 }

@@ -636,12 +636,19 @@ static double row_num(lua_State *L, int row, const char *k)
     return v;
 }
 
+/* Pushes field k of the row as a string ("?" if it is neither a string nor
+ * a number) and returns it. The value stays on the stack until the
+ * caller's lua_settop: a number converted here, or a string an __index
+ * metamethod made, is referenced nowhere else, and popping it left a
+ * dangling pointer (heap-use-after-free once the collector ran). */
 static const char *row_str(lua_State *L, int row, const char *k)
 {
     lua_getfield(L, row, k);
-    const char *s = lua_isstring(L, -1) ? lua_tostring(L, -1) : "?";
-    lua_pop(L, 1);       /* the row keeps the string */
-    return s;
+    if (!lua_isstring(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushliteral(L, "?");
+    }
+    return lua_tostring(L, -1);
 }
 
 /* nm.sim.format_compare(rows) -> text: per model, one line per system;
@@ -676,7 +683,7 @@ static int l_format_compare(lua_State *L)
             lua_pushboolean(L, 1);
             lua_setfield(L, 2, sys);
             lua_pushliteral(L, "  ");
-            lua_getfield(L, row, "switches");
+            row_str(L, row, "switches");
             if (lua_getfield(L, row, "assumed") == LUA_TSTRING) {
                 lua_pushliteral(L, "; ");
                 lua_insert(L, -2);

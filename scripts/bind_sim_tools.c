@@ -70,6 +70,11 @@ static int l_equal_area(lua_State *L)
             luaL_argerror(L, 1, lua_pushfstring(L, "[%I] %s: no PE fits in %f um^2", i,
                                                 sim_mac_name(&cfg.mac, buf, sizeof buf), budget));
         }
+        if (side > 4096) {
+            char buf[48];
+            luaL_argerror(L, 1, lua_pushfstring(L, "[%I] %s: %f um^2 holds more than a 4096x4096 array",
+                                                i, sim_mac_name(&cfg.mac, buf, sizeof buf), budget));
+        }
         cfg.rows = cfg.cols = side;
         lua_pushinteger(L, side);
         lua_rawseti(L, sides, i);

@@ -212,7 +212,7 @@ static int l_from_tensors(lua_State *L)
         luaL_argerror(L, 1, "images must be an f32 tensor [n, C, H, W]");
     lua_Integer classes = luaL_checkinteger(L, 3);
     if (classes < 2 || classes > 1 << 20)
-        luaL_argerror(L, 3, "classes must be at least 2");
+        luaL_argerror(L, 3, "classes must be an integer in 2..1048576");
     const char *name = luaL_optstring(L, 4, "tensors");
     nm_tensor *y = check_labels(L, 2);
     nmlua_budget nb;

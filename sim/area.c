@@ -104,8 +104,13 @@ int sim_equal_area_side(const sim_mac *mac, sim_area_mode mode, const sim_energy
     double pe = sim_pe_area(mac, mode, et);
     if (!(pe > 0) || !(budget_um2 > 0))
         return 0;
-    /* Relative tolerance: 20*20*2.56 must count as exactly 1024 cells. */
-    int n = (int)floor(sqrt(budget_um2 / pe)) + 1;
+    /* Relative tolerance: 20*20*2.56 must count as exactly 1024 cells.
+     * A side past 2^30 (an infinite budget included) is returned as 2^30:
+     * converting a larger double to int is undefined. */
+    double side = floor(sqrt(budget_um2 / pe));
+    if (!(side < 1073741824.0))
+        return 1073741824;
+    int n = (int)side + 1;
     while (n > 0 && (double)n * n * pe > budget_um2 * (1 + 1e-9))
         n--;
     return n;

@@ -325,7 +325,8 @@ typedef struct {
 /* Area of one PE of `mac` (calibrated or bottom-up). */
 double sim_pe_area(const sim_mac *mac, sim_area_mode mode, const sim_energy_table *et);
 void sim_area_get(const sim_config *cfg, sim_area *a);
-/* Largest square side n with n*n PEs of mac within budget_um2 of array area. */
+/* Largest square side n with n*n PEs of mac within budget_um2 of array area
+ * (at most 2^30; 0 if no PE fits). */
 int sim_equal_area_side(const sim_mac *mac, sim_area_mode mode, const sim_energy_table *et,
                         double budget_um2);
 

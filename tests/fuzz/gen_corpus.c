@@ -12,6 +12,7 @@
 #include "../io/onnx_build.h"
 #include "../io/onnx_svtr_graph.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -396,5 +397,19 @@ int main(int argc, char **argv)
     pipeline_seed(0x1b, "safetensors_model", "tiny_24.safetensors", "tiny24_12_nm8.bin");
     pipeline_seed(0x25, "onnx", "cnn_raw.onnx", "cnn_14_bmac16.bin");
     pipeline_seed(0x3e, "scalesim_csv", "small_nm.csv", "csv_48_nm32.bin");
+
+    /* lua_api: programs of API calls (fuzz_lua_api.lua reads any bytes);
+     * pseudo-random ones from a fixed xorshift stream */
+    uint32_t x = 2463534242u;
+    for (int i = 0; i < 12; i++) {
+        unsigned char prog[192];
+        for (size_t j = 0; j < sizeof prog; j++) {
+            x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+            prog[j] = (unsigned char)(x >> 24);
+        }
+        char name[32];
+        snprintf(name, sizeof name, "random%02d.bin", i);
+        put("lua_api", name, prog, sizeof prog);
+    }
     return failures ? 1 : 0;
 }

@@ -5,6 +5,7 @@
 #include "sandbox.h"
 
 #include <criterion/criterion.h>
+#include <sqlite3.h>
 
 #include <limits.h>
 #include <stdio.h>
@@ -196,4 +197,75 @@ Test(sandbox, path_under_root)
     snprintf(cmd, sizeof cmd, "%s/in.txt", root); unlink(cmd);
     snprintf(cmd, sizeof cmd, "%s/sub", root); rmdir(cmd);
     rmdir(root);
+}
+
+/* A sweep database whose metrics (one JSON object per point) nest `depth`
+ * levels deep, {"a": {"a": ... 1}}, written with sqlite's API (nmlab's
+ * sweeps write flat metrics; a hand-edited or foreign database need not). */
+static void nested_runs_db(const char *path, int depth)
+{
+    size_t n = (size_t)depth * 6 + 2;
+    char *m = malloc(n + 1), *p = m;
+    cr_assert(m);
+    for (int i = 0; i < depth; i++)
+        p += sprintf(p, "{\"a\":");
+    *p++ = '1';
+    for (int i = 0; i < depth; i++)
+        *p++ = '}';
+    *p = 0;
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db,
+        "CREATE TABLE sweeps(spec_hash TEXT PRIMARY KEY, name TEXT NOT NULL, spec TEXT NOT NULL,"
+        " version TEXT NOT NULL, created REAL NOT NULL);"
+        "CREATE TABLE points(id TEXT PRIMARY KEY, sweep TEXT NOT NULL, params TEXT NOT NULL,"
+        " seed INTEGER NOT NULL, status TEXT NOT NULL, error TEXT, metrics TEXT, started REAL,"
+        " ended REAL, host TEXT, pos INTEGER);"
+        "INSERT INTO sweeps VALUES('h', 'nested', '{}', '1', 0);", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db, "INSERT INTO points VALUES('p1', 'h', '{}', 1, 'ok', NULL, ?,"
+                                        " 0, 0, 'x', 1)", -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, m, -1, SQLITE_TRANSIENT);
+    cr_assert_eq(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    free(m);
+}
+
+/* runs:points/group/pareto decoded nested metrics one stack slot per level
+ * without growing the Lua stack: at depth 30 the stack was silently
+ * overwritten (a later call failed with "attempt to index a nil value"),
+ * at 2000 runs:group crashed in lua_createtable (found while writing
+ * tests/fuzz/fuzz_lua_api.c). Now every level decodes, as deep as jansson
+ * parses (2048). */
+Test(runs, deeply_nested_metrics)
+{
+    static const int depths[] = {30, 500, 2000};
+    for (size_t i = 0; i < sizeof depths / sizeof depths[0]; i++) {
+        char path[] = "/tmp/nmlab-test-runs-XXXXXX";
+        int fd = mkstemp(path);
+        cr_assert(fd >= 0);
+        close(fd);
+        unlink(path);
+        nested_runs_db(path, depths[i]);
+        nmlua_host *h = new_host(NULL);
+        char chunk[1024];
+        snprintf(chunk, sizeof chunk,
+                 "local r = assert(nm.runs.open('%s'))\n"
+                 "local function depth(v) local d = 0 while type(v) == 'table' do v = v.a d = d + 1 end"
+                 " return d, v end\n"
+                 "for _ = 1, 3 do\n"
+                 "  local pts = r:points()\n"
+                 "  assert(#pts == 1, 'one point')\n"
+                 "  local d, leaf = depth(pts[1].metrics)\n"
+                 "  assert(d == %d and leaf == 1, 'depth ' .. d .. ' leaf ' .. tostring(leaf))\n"
+                 "  assert(#r:group('a') == 0, 'a table metric is not grouped')\n"
+                 "  assert(#r:pareto('a', 'a') == 0, 'nor on a front')\n"
+                 "end\n"
+                 "r:close()\n", path, depths[i]);
+        cr_expect_eq(nmlua_host_run_string(h, chunk, "=nested"), NMLUA_OK, "depth %d: %s", depths[i],
+                     nmlua_host_error(h));
+        nmlua_host_free(h);
+        unlink(path);
+    }
 }

@@ -5,6 +5,12 @@ local pretty = require "nm.pretty"
 
 --- nm.summary(model) -> string: a layer table with totals.
 function nm.summary(model)
+  -- the metatables are locked: getmetatable gives the type name
+  local mt = getmetatable(model)
+  if mt ~= "nm.model" then
+    error(("bad argument #1 to 'nm.summary' (nm.model expected, got %s)")
+      :format(type(mt) == "string" and mt or type(model)), 2)
+  end
   return pretty.summary(model)
 end
 
