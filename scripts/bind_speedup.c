@@ -39,6 +39,32 @@ static void check_keys(lua_State *L, int arg)
     }
 }
 
+/* Raises unless every entry of opts.layers (when given) is the name of a
+ * layer of m: a misspelt name would otherwise select nothing, silently. */
+static void check_layer_names(lua_State *L, int arg, const nm_model *m)
+{
+    if (nmlua_opt_field(L, arg, "layers") == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (!lua_istable(L, -1))
+        nmlua_field_error(L, arg, "layers", "must be a list of layer names");
+    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, i);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            nmlua_field_error(L, arg, "layers",
+                              lua_pushfstring(L, "[%I] is a %s, not a layer name", i,
+                                              luaL_typename(L, -1)));
+        if (nm_model_find(m, lua_tostring(L, -1)) < 0)
+            nmlua_field_error(L, arg, "layers",
+                              lua_pushfstring(L, "no layer named '%s' in %s", lua_tostring(L, -1),
+                                              m->name));
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
 /* 1 if layer `name` is selected by opts.layers (absent: all). */
 static int selected(lua_State *L, int arg, const char *name)
 {
@@ -84,6 +110,7 @@ static int l_speedup(lua_State *L)
     if (!nm_isa_supported(isa))
         nmlua_field_error(L, 2, "isa", lua_pushfstring(L, "this CPU does not run %s", nm_isa_name(isa)));
     m = nmlua_model_use(L, 1, "nm.speedup", NMLUA_USE_READ);
+    check_layer_names(L, 2, m);
     sim_mac pm;
     sim_config pc;
     sim_mac_init(&pm, SIM_PMAC, 0, 0, 0, 0);

@@ -112,6 +112,9 @@ T.case("bad options raise naming them", function()
   T.raises(function() nm.speedup(m, {isa = "neon"}) end, "isa")
   T.raises(function() nm.speedup(m, {clock = "sundial"}) end, "clock")
   T.raises(function() nm.speedup(m, {layers = 3}) end, "layers")
+  -- a misspelt or non-string name is an error, not an empty selection
+  T.raises(function() nm.speedup(m, {layers = {"conv2", "conv9"}}) end, "no layer named 'conv9' in small")
+  T.raises(function() nm.speedup(m, {layers = {"conv2", 7}}) end, "[2] is a number, not a layer name")
   T.raises(function() nm.speedup("resnet18") end, "model")
 end)
 
