@@ -34,6 +34,28 @@ static void call_method(lua_State *L, const char *name, int nargs)
     lua_call(L, nargs + 1, 1);
 }
 
+/* Sorts the strings list[1..n] (a table at index list) with table.sort,
+ * when the state has it, and pushes them joined by sep. */
+static void push_sorted_join(lua_State *L, int list, lua_Integer n, const char *sep)
+{
+    lua_getglobal(L, "table");
+    if (lua_istable(L, -1) && n > 1) {
+        lua_getfield(L, -1, "sort");
+        lua_pushvalue(L, list);
+        lua_call(L, 1, 0);
+    }
+    lua_pop(L, 1);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (lua_Integer i = 1; i <= n; i++) {
+        if (i > 1)
+            luaL_addstring(&b, sep);
+        lua_rawgeti(L, list, i);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+}
+
 /* Pushes "a, b, c": the sorted keys of field `field` over the tables of
  * the array at t (what a message lists as the names that exist). */
 static const char *push_known(lua_State *L, int t, const char *field)
@@ -59,24 +81,11 @@ static const char *push_known(lua_State *L, int t, const char *field)
             lua_pushvalue(L, -2);
             lua_rawseti(L, list, ++n);
         }
-    lua_getglobal(L, "table");
-    if (lua_istable(L, -1) && n > 0) {
-        lua_getfield(L, -1, "sort");
-        lua_pushvalue(L, list);
-        lua_call(L, 1, 0);
+    push_sorted_join(L, list, n, ", ");
+    if (n == 0) {
+        lua_pop(L, 1);
+        lua_pushliteral(L, "none");
     }
-    lua_pop(L, 1);
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    for (lua_Integer i = 1; i <= n; i++) {
-        if (i > 1)
-            luaL_addstring(&b, ", ");
-        lua_rawgeti(L, list, i);
-        luaL_addvalue(&b);
-    }
-    if (n == 0)
-        luaL_addstring(&b, "none");
-    luaL_pushresult(&b);
     lua_replace(L, set);
     lua_settop(L, set);
     return lua_tostring(L, -1);
@@ -147,20 +156,7 @@ static void push_params_key(lua_State *L, int t)
         lua_rawseti(L, list, ++n);
         lua_pop(L, 4);
     }
-    lua_getglobal(L, "table");
-    if (lua_istable(L, -1) && n > 1) {
-        lua_getfield(L, -1, "sort");
-        lua_pushvalue(L, list);
-        lua_call(L, 1, 0);
-    }
-    lua_pop(L, 1);
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    for (lua_Integer i = 1; i <= n; i++) {
-        lua_rawgeti(L, list, i);
-        luaL_addvalue(&b);
-    }
-    luaL_pushresult(&b);
+    push_sorted_join(L, list, n, "");
     lua_replace(L, list);
 }
 

@@ -28,33 +28,21 @@ void nmsim_check_keys(lua_State *L, int arg, const char *const *allowed)
 }
 
 /* A string field (NULL if nil). The options table need not hold it: an
- * __index metamethod may have made it, and nothing else referenced it, so
- * the collector freed it while the caller still read it (heap-use-after-
- * free, found with tests/fuzz/fuzz_lua_api.c). So each string is also kept
- * in a ring of OPT_STR_RING slots in the registry: valid until that many
- * later calls, far more than any caller holds at once. */
-#define OPT_STR_RING 64
+ * __index metamethod may have made it, so nothing else may reference it
+ * (popping it let the collector free it while the caller still read it:
+ * heap-use-after-free, found with tests/fuzz/fuzz_lua_api.c). It is left on
+ * the stack, one slot: valid until the caller restores its stack top or
+ * returns to Lua. */
 const char *nmsim_opt_str(lua_State *L, int arg, const char *field)
 {
-    static unsigned ring_pos;
+    luaL_checkstack(L, 2, "reading options");
     lua_getfield(L, arg, field);
-    const char *s = NULL;
-    if (lua_type(L, -1) == LUA_TSTRING) {
-        s = lua_tostring(L, -1);
-        if (lua_getfield(L, LUA_REGISTRYINDEX, "nm.sim.opt_str") != LUA_TTABLE) {
-            lua_pop(L, 1);
-            lua_createtable(L, OPT_STR_RING, 0);
-            lua_pushvalue(L, -1);
-            lua_setfield(L, LUA_REGISTRYINDEX, "nm.sim.opt_str");
-        }
-        lua_pushvalue(L, -2);
-        lua_rawseti(L, -2, (lua_Integer)(ring_pos++ % OPT_STR_RING) + 1);
-        lua_pop(L, 1);
-    } else if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) == LUA_TSTRING)
+        return lua_tostring(L, -1);
+    if (!lua_isnil(L, -1))
         nmlua_field_error(L, arg, field, "must be a string");
-    }
     lua_pop(L, 1);
-    return s;
+    return NULL;
 }
 
 /* Field {n, m} of the options table at arg; 0 if absent. Raises for an
@@ -169,6 +157,7 @@ static int index_parse(const char *s)
 /* Fills *cfg from the options table at arg; raises naming the field. */
 void nmsim_config_from_table(lua_State *L, int arg, sim_config *cfg)
 {
+    const int top = lua_gettop(L);   /* nmsim_opt_str's strings stay until the end */
     luaL_checktype(L, arg, LUA_TTABLE);
     nmsim_check_keys(L, arg, system_keys);
     /* MAC */
@@ -339,6 +328,7 @@ void nmsim_config_from_table(lua_State *L, int arg, sim_config *cfg)
         nmlua_field_error(L, arg, "node", nm_errmsg());
     if (sim_config_check(cfg))
         luaL_argerror(L, arg, nm_errmsg());
+    lua_settop(L, top);
 }
 
 void nmsim_push_system(lua_State *L, const sim_config *cfg)

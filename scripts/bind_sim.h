@@ -20,7 +20,7 @@
  * the NULL-terminated `allowed` (a non-string key: named by its type). */
 void nmsim_check_keys(lua_State *L, int arg, const char *const *allowed);
 /* Readers of field `field` of the options table at arg (raise naming it):
- * a string (NULL if nil; valid for the next 64 calls, see bind_sim.c),
+ * a string (NULL if nil; left on the stack, one slot, see bind_sim.c),
  * an {N, M} pair (returns 0 if absent; raises if impossible). Booleans are read with nmlua_opt_bool and
  * NMLUA_LOOSE: nm.sim takes 0 and 1 as well as false and true. */
 const char *nmsim_opt_str(lua_State *L, int arg, const char *field);

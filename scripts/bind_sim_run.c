@@ -318,6 +318,7 @@ static void check_assume(lua_State *L, int arg, sim_assume *a)
     memset(a, 0, sizeof *a);
     if (lua_isnil(L, arg))
         return;
+    const int top = lua_gettop(L);   /* nmsim_opt_str's string stays until the end */
     if (!lua_istable(L, arg))
         luaL_error(L, "bad option assume (a table {w = {N, M}, filters = share, layers = 'all'|'pointwise'})");
     lua_pushnil(L);
@@ -346,6 +347,7 @@ static void check_assume(lua_State *L, int arg, sim_assume *a)
         snprintf(w, sizeof w, "%d:%d", a->wn, a->wm);
     snprintf(a->text, sizeof a->text, "assumed weights %s, %.0f%% filters removed, %s layers", w,
              a->filters * 100, a->pointwise ? "pointwise" : "all ungrouped");
+    lua_settop(L, top);
 }
 
 /* Applies the assumption to layer idx's GEMM (see sim_assume). */
@@ -391,6 +393,8 @@ static void check_run_opts(lua_State *L, int arg, sim_config *cfg, run_opts *o)
         o->stepped = 1;
     else if (eng && strcmp(eng, "analytic"))
         nmlua_field_error(L, arg, "engine", lua_pushfstring(L, "'%s' (analytic, stepped)", eng));
+    if (eng)
+        lua_pop(L, 1);   /* nmsim_opt_str left it on the stack */
     lua_getfield(L, arg, "activation_density");
     if (!lua_isnil(L, -1)) {
         if (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) >= 0 && lua_tonumber(L, -1) <= 1))

@@ -7,6 +7,7 @@
  * path agrees with im2col + sgemm.
  *
  * Usage: bench_conv [REPS]   (OMP_NUM_THREADS / OPENBLAS_NUM_THREADS apply) */
+#include "bench_util.h"
 #include "kernels.h"
 
 #include <cblas.h>
@@ -20,16 +21,6 @@ static double now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static float *randoms(size_t n, unsigned seed)
-{
-    float *p = malloc(sizeof(float) * (n ? n : 1));
-    for (size_t i = 0; p && i < n; i++) {
-        seed = seed * 1103515245u + 12345u;
-        p[i] = (float)((seed >> 9) & 0xffff) / 32768.0f - 1.0f;
-    }
-    return p;
 }
 
 int main(int argc, char **argv)
@@ -50,7 +41,7 @@ int main(int argc, char **argv)
                               .groups = 1, .dh = 1, .dw = 1};
             const size_t xn = (size_t)c * n * hw * hw, wn = (size_t)c * c * 9;
             const size_t work = nm_conv_work_floats(&g, n), wwork = nm_winograd_work_floats(&g, n);
-            float *x = randoms(xn, 1), *w = randoms(wn, 2), *b = randoms((size_t)c, 3);
+            float *x = bench_randoms(xn, 1), *w = bench_randoms(wn, 2), *b = bench_randoms((size_t)c, 3);
             float *y1 = calloc(xn, sizeof(float)), *y2 = calloc(xn, sizeof(float));
             float *wk = calloc(work > wwork ? work : wwork, sizeof(float));
             float *u = calloc(nm_winograd_u_floats(&g), sizeof(float));

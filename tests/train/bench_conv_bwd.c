@@ -7,6 +7,7 @@
  * the ratio; the two paths' dx must agree (relative 1e-4 of max |dx|).
  *
  * Usage: bench_conv_bwd [REPS]   (OMP_NUM_THREADS applies) */
+#include "bench_util.h"
 #include "kernels.h"
 
 #include <math.h>
@@ -19,16 +20,6 @@ static double cpu_now(void)
     struct timespec t;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static float *randoms(size_t n, unsigned seed)
-{
-    float *p = malloc(sizeof(float) * (n ? n : 1));
-    for (size_t i = 0; p && i < n; i++) {
-        seed = seed * 1103515245u + 12345u;
-        p[i] = (float)((seed >> 9) & 0xffff) / 32768.0f - 1.0f;
-    }
-    return p;
 }
 
 /* Best CPU seconds of reps backward calls (dx and dw) into dx. */
@@ -65,7 +56,7 @@ int main(int argc, char **argv)
                           .sh = 1, .sw = 1, .ph = 1, .pw = 1, .groups = 1, .dh = 1, .dw = 1};
         const size_t xn = (size_t)c * n * p * p, yn = (size_t)o * n * p * p, wn = (size_t)o * c * 9;
         const size_t wf = nm_conv_backward_work_floats(&g, n, 8);
-        float *x = randoms(xn, 1), *w = randoms(wn, 2), *dy = randoms(yn, 3);
+        float *x = bench_randoms(xn, 1), *w = bench_randoms(wn, 2), *dy = bench_randoms(yn, 3);
         float *dx1 = malloc(sizeof(float) * xn), *dx2 = malloc(sizeof(float) * xn);
         float *dw = calloc(wn, sizeof(float)), *work = malloc(sizeof(float) * wf);
         if (!x || !w || !dy || !dx1 || !dx2 || !dw || !work) {
